@@ -1,0 +1,48 @@
+# Entry points. `make run` and `make test` set up everything they need on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install run test test-fast browser-deps migrate demo worker bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	$(BIN)/python manage.py migrate --noinput
+
+demo: migrate
+	$(BIN)/python manage.py generate_demo_data --size tiny --if-empty
+
+## Start the demo: web server and a Celery worker with beat, on SQLite unless DATABASE_URL says otherwise.
+run: demo
+	HOST=$(HOST) PORT=$(PORT) BIN=$(BIN) bash scripts/run_demo.sh
+
+worker: install
+	$(BIN)/celery -A config worker --beat --loglevel=info
+
+## Debian's Chromium for the browser tests (never a downloaded browser). Needs root for apt-get.
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = "0" ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "Could not install chromium: browser tests will be skipped"; \
+	  else echo "chromium is not installed and this is not root: browser tests will be skipped"; fi; \
+	fi
+
+test: install browser-deps
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not browser and not worker" $(PYTEST_ARGS)
+
+clean:
+	rm -rf var/ .pytest_cache/

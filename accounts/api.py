@@ -1,0 +1,69 @@
+"""Token endpoints: trade an email and password for a bearer token acting in one workspace."""
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_simplejwt.views import TokenRefreshView
+from django.contrib.auth import authenticate
+
+from .credentials import membership_for_user
+from .tokens import issue_tokens
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    email = serializers.EmailField()
+    password = serializers.CharField(trim_whitespace=False)
+    workspace = serializers.SlugField(required=False, help_text="Workspace slug; default: the user's first")
+
+
+class TokenObtainView(APIView):
+    authentication_classes = []
+    permission_classes = []
+
+    def get_authenticate_header(self, request):
+        return 'Bearer realm="api"'
+
+    @extend_schema(
+        request=TokenRequestSerializer,
+        responses=inline_serializer(
+            "TokenPair",
+            {"access": serializers.CharField(), "refresh": serializers.CharField(), "workspace": serializers.CharField()},
+        ),
+    )
+    def post(self, request):
+        payload = TokenRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        user = authenticate(
+            request._request, email=payload.validated_data["email"].lower(), password=payload.validated_data["password"]
+        )
+        if user is None:
+            raise AuthenticationFailed("Wrong email or password.")
+        membership = membership_for_user(user, workspace_slug=payload.validated_data.get("workspace"))
+        if membership is None:
+            raise AuthenticationFailed("This user is not a member of that workspace.")
+        refresh, access = issue_tokens(user, membership.workspace)
+        return Response({"access": str(access), "refresh": str(refresh), "workspace": membership.workspace.slug})
+
+
+class TokenRefresh(TokenRefreshView):
+    """Exchange a refresh token for a new access token (the workspace claim is kept)."""
+
+
+class CredentialSerializer(serializers.Serializer):
+    workspace = serializers.CharField(source="workspace.slug")
+    role = serializers.CharField()
+    kind = serializers.CharField()
+    email = serializers.SerializerMethodField()
+
+    def get_email(self, credential) -> str | None:
+        return credential.user.email if credential.user is not None else None
+
+
+class WhoAmIView(APIView):
+    """The workspace, role and credential type this request acts with."""
+
+    @extend_schema(responses=CredentialSerializer)
+    def get(self, request):
+        return Response(CredentialSerializer(request.auth).data)

@@ -1,0 +1,64 @@
+from django.contrib import admin
+
+from .models import LearningEvent, PageSession, RequestMetric, VideoReaction, VideoView
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Behaviour data is what learners did: it is looked at, never edited by hand."""
+
+    show_full_result_count = False
+    list_per_page = 50
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PageSession)
+class PageSessionAdmin(ReadOnlyAdmin):
+    list_display = ["started_at", "user", "page", "path", "duration_s", "course"]
+    list_filter = ["page", "device"]
+    search_fields = ["user__email", "path", "course_key"]
+    raw_id_fields = ["user", "course"]
+    date_hierarchy = "started_at"
+    list_select_related = ["user", "course"]
+
+
+@admin.register(LearningEvent)
+class LearningEventAdmin(ReadOnlyAdmin):
+    list_display = ["occurred_at", "user", "type", "course", "object", "source"]
+    list_filter = ["source", "type"]
+    search_fields = ["user__email", "object"]
+    raw_id_fields = ["user", "course"]
+    date_hierarchy = "occurred_at"
+    list_select_related = ["user", "course"]
+
+
+@admin.register(VideoView)
+class VideoViewAdmin(ReadOnlyAdmin):
+    list_display = ["started_at", "user", "video", "watched_s", "position_s", "is_completed", "device", "country"]
+    list_filter = ["is_completed", "device", "platform"]
+    search_fields = ["user__email", "video__key"]
+    raw_id_fields = ["user", "video", "course"]
+    date_hierarchy = "started_at"
+    list_select_related = ["user", "video"]
+
+
+@admin.register(VideoReaction)
+class VideoReactionAdmin(ReadOnlyAdmin):
+    list_display = ["at", "user", "video", "type"]
+    list_filter = ["type"]
+    search_fields = ["user__email", "video__key"]
+    raw_id_fields = ["user", "video"]
+    date_hierarchy = "at"
+    list_select_related = ["user", "video"]
+
+
+@admin.register(RequestMetric)
+class RequestMetricAdmin(ReadOnlyAdmin):
+    list_display = ["at", "method", "endpoint", "status", "latency_ms"]
+    list_filter = ["method", "status"]
+    search_fields = ["endpoint"]
+    date_hierarchy = "at"

@@ -1,0 +1,169 @@
+"""Behaviour data: what learners did, as it arrived. Append-mostly, large tables."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import Workspace
+from courses.models import Course, Video
+
+
+class Device(models.TextChoices):
+    DESKTOP = "desktop", "Desktop"
+    MOBILE = "mobile", "Mobile"
+    TABLET = "tablet", "Tablet"
+
+
+class Platform(models.TextChoices):
+    WEB = "web", "Web"
+    IOS = "ios", "iOS"
+    ANDROID = "android", "Android"
+
+
+class EventSource(models.TextChoices):
+    TRACKER = "tracker", "Tracker API"
+    XAPI = "xapi", "xAPI statement"
+    IMPORT = "import", "Import"
+    TRACKING_LOG = "tracking_log", "Open edX tracking log"
+
+
+class PageSession(models.Model):
+    """Time a learner spent on one page. The id is made by the client, so re-sends update it.
+
+    course_key / chapter_key are read from `/player/:courseId` and `/quiz/:courseId/:chapterId`
+    paths; course is linked when that key is a known course of the workspace.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="page_sessions")
+    page = models.CharField(max_length=100)
+    path = models.CharField(max_length=500)
+    started_at = models.DateTimeField()
+    duration_s = models.PositiveIntegerField(default=0)
+    course = models.ForeignKey(Course, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    course_key = models.CharField(max_length=255, blank=True)
+    chapter_key = models.CharField(max_length=255, blank=True)
+    device = models.CharField(max_length=10, choices=Device.choices, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["workspace", "user", "started_at"]),
+            models.Index(fields=["course", "started_at"]),
+            models.Index(fields=["workspace", "started_at"]),
+        ]
+
+    def __str__(self):
+        return f"{self.user} on {self.page} ({self.duration_s}s)"
+
+
+class LearningEvent(models.Model):
+    """One learning action (played_video, attempted_problem, posted_forum, viewed, ...)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="learning_events")
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    type = models.CharField(max_length=100)
+    object = models.CharField(max_length=500, blank=True)
+    occurred_at = models.DateTimeField()
+    source = models.CharField(max_length=20, choices=EventSource.choices, default=EventSource.TRACKER)
+    data = models.JSONField(default=dict, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["course", "occurred_at"]),
+            models.Index(fields=["course", "type", "occurred_at"]),
+            models.Index(fields=["workspace", "user", "occurred_at"]),
+            models.Index(fields=["workspace", "occurred_at"]),
+        ]
+
+    def __str__(self):
+        return f"{self.user} {self.type} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class VideoView(models.Model):
+    """One viewing of a video: how long, how far, which segments, on what, with what quality."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="video_views")
+    video = models.ForeignKey(Video, on_delete=models.CASCADE, related_name="views")
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="+")
+    started_at = models.DateTimeField()
+    watched_s = models.PositiveIntegerField(default=0)
+    position_s = models.PositiveIntegerField(default=0, help_text="Furthest second reached")
+    segments = models.JSONField(default=list, blank=True, help_text="Indexes of segments watched")
+    watched_first_segment = models.BooleanField(default=False)
+    watched_last_segment = models.BooleanField(default=False)
+    is_completed = models.BooleanField(default=False)
+    device = models.CharField(max_length=10, choices=Device.choices, blank=True)
+    platform = models.CharField(max_length=10, choices=Platform.choices, blank=True)
+    country = models.CharField(max_length=2, blank=True)
+    buffering_s = models.FloatField(null=True, blank=True)
+    bitrate_kbps = models.PositiveIntegerField(null=True, blank=True)
+    errors = models.PositiveIntegerField(null=True, blank=True)
+    source = models.CharField(max_length=20, choices=EventSource.choices, default=EventSource.TRACKER)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(buffering_s__isnull=True) | Q(buffering_s__gte=0),
+                name="video_view_buffering_non_negative",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["video", "started_at"]),
+            models.Index(fields=["course", "started_at"]),
+            models.Index(fields=["workspace", "user", "started_at"]),
+            models.Index(fields=["workspace", "started_at"]),
+        ]
+
+    def __str__(self):
+        return f"{self.user} watched {self.video} ({self.watched_s}s)"
+
+
+class ReactionType(models.TextChoices):
+    LIKE = "like", "Like"
+    COMMENT = "comment", "Comment"
+    SHARE = "share", "Share"
+
+
+class VideoReaction(models.Model):
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="video_reactions")
+    video = models.ForeignKey(Video, on_delete=models.CASCADE, related_name="reactions")
+    type = models.CharField(max_length=10, choices=ReactionType.choices)
+    at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "video", "type", "at"], name="reaction_unique"),
+        ]
+        indexes = [models.Index(fields=["video", "at"])]
+
+    def __str__(self):
+        return f"{self.user} {self.type} {self.video}"
+
+
+class RequestMetric(models.Model):
+    """One API request the service answered (for the system analytics endpoints)."""
+
+    at = models.DateTimeField(default=timezone.now)
+    workspace = models.ForeignKey(Workspace, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    method = models.CharField(max_length=10)
+    endpoint = models.CharField(max_length=200, help_text="URL pattern, not the raw path")
+    status = models.PositiveSmallIntegerField()
+    latency_ms = models.FloatField()
+
+    class Meta:
+        indexes = [models.Index(fields=["at"]), models.Index(fields=["endpoint", "at"])]
+
+    def __str__(self):
+        return f"{self.method} {self.endpoint} {self.status} {self.latency_ms:.1f}ms"

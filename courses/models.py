@@ -1,0 +1,173 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from accounts.ids import new_object_id
+from accounts.models import Workspace
+
+
+class Course(models.Model):
+    """A course. `key` is its public id: an edX key (`course-v1:edX+DemoX+Demo_Course`,
+    `edX/DemoX/Demo_Course`) or a 24-hex id, unique inside its workspace."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="courses")
+    key = models.CharField(max_length=255)
+    title = models.CharField(max_length=300)
+    thumbnail = models.URLField(max_length=500, blank=True)
+    instructors = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="taught_courses", blank=True
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["title"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "key"], name="course_unique_key"),
+        ]
+
+    def __str__(self):
+        return self.title or self.key
+
+
+class Chapter(models.Model):
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="chapters")
+    key = models.CharField(max_length=255)
+    title = models.CharField(max_length=300)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["course", "position", "key"]
+        constraints = [
+            models.UniqueConstraint(fields=["course", "key"], name="chapter_unique_key"),
+        ]
+
+    def __str__(self):
+        return self.title or self.key
+
+
+class Video(models.Model):
+    """A video of a course. Its key is unique in the workspace: views name videos by key alone."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="videos")
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="videos")
+    chapter = models.ForeignKey(
+        Chapter, on_delete=models.SET_NULL, null=True, blank=True, related_name="videos"
+    )
+    key = models.CharField(max_length=255)
+    title = models.CharField(max_length=300, blank=True)
+    duration_s = models.PositiveIntegerField(default=0)
+    segment_length_s = models.PositiveIntegerField(default=5)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["course", "key"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "key"], name="video_unique_key"),
+            models.CheckConstraint(condition=Q(segment_length_s__gt=0), name="video_segment_positive"),
+        ]
+
+    def __str__(self):
+        return self.title or self.key
+
+    @property
+    def segment_count(self):
+        """Segments of segment_length_s covering the duration (at least one)."""
+        return max(1, -(-self.duration_s // self.segment_length_s))
+
+
+class EnrollmentMode(models.TextChoices):
+    AUDIT = "audit", "Audit"
+    HONOR = "honor", "Honor"
+    VERIFIED = "verified", "Verified"
+    PROFESSIONAL = "professional", "Professional"
+    NO_ID_PROFESSIONAL = "no-id-professional", "Professional (no ID)"
+    CREDIT = "credit", "Credit"
+    MASTERS = "masters", "Master's"
+    EXECUTIVE_EDUCATION = "executive-education", "Executive education"
+
+
+class EnrollmentKind(models.TextChoices):
+    MANDATORY = "MANDATORY", "Mandatory"
+    OPTIONAL = "OPTIONAL", "Optional"
+
+
+class Enrollment(models.Model):
+    """A learner's enrollment in a course; unenrolled_at set when they left."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="enrollments")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="enrollments")
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="enrollments")
+    mode = models.CharField(max_length=32, choices=EnrollmentMode.choices, default=EnrollmentMode.AUDIT)
+    kind = models.CharField(max_length=10, choices=EnrollmentKind.choices, default=EnrollmentKind.OPTIONAL)
+    enrolled_at = models.DateTimeField()
+    unenrolled_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "course"], name="enrollment_unique_user_course"),
+            models.CheckConstraint(
+                condition=Q(unenrolled_at__isnull=True) | Q(unenrolled_at__gte=F("enrolled_at")),
+                name="enrollment_unenrolled_after_enrolled",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["course", "enrolled_at"]),
+            models.Index(fields=["workspace", "course", "kind"]),
+        ]
+
+    def __str__(self):
+        return f"{self.user} in {self.course}"
+
+
+class AttemptState(models.TextChoices):
+    NOT_STARTED = "NOT_STARTED", "Not started"
+    IN_PROGRESS = "IN_PROGRESS", "In progress"
+    APPROVED = "APPROVED", "Approved"
+    FAILED = "FAILED", "Failed"
+    EXPIRED = "EXPIRED", "Expired"
+
+
+class Attempt(models.Model):
+    """A learner's result in a course (one per course version): progress, score, time spent."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="attempts")
+    public_id = models.CharField(max_length=24, unique=True, default=new_object_id)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="attempts")
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="attempts")
+    version_number = models.PositiveIntegerField(default=0)
+    lang = models.CharField(max_length=16, blank=True)
+    state = models.CharField(max_length=12, choices=AttemptState.choices, default=AttemptState.IN_PROGRESS)
+    progress = models.PositiveSmallIntegerField(default=0, help_text="Percent, 0-100")
+    score = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Percent, 0-100")
+    time_spent_s = models.PositiveIntegerField(default=0)
+    first_activity_at = models.DateTimeField(null=True, blank=True)
+    last_activity_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    certificate_issued_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    path_id = models.CharField(max_length=24, blank=True)
+    path_session_id = models.CharField(max_length=24, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "course", "version_number"], name="attempt_unique_user_course_version"
+            ),
+            models.CheckConstraint(condition=Q(progress__lte=100), name="attempt_progress_0_100"),
+            models.CheckConstraint(
+                condition=Q(score__isnull=True) | Q(score__lte=100), name="attempt_score_0_100"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["workspace", "id"]),
+            models.Index(fields=["course", "user"]),
+            models.Index(fields=["workspace", "last_activity_at"]),
+        ]
+
+    def __str__(self):
+        return f"{self.user} / {self.course} v{self.version_number}"

@@ -1,0 +1,1 @@
+# Export jobs arrive with the exports issue.

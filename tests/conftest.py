@@ -1,0 +1,111 @@
+import os
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.models import ApiKey, Role
+from accounts.tokens import issue_tokens
+from config.celery import app as celery_app
+
+from .factories import DEFAULT_PASSWORD, MembershipFactory, UserFactory, WorkspaceFactory
+
+# Tasks run in-process in tests, except in tests that start a real worker.
+celery_app.conf.task_always_eager = True
+celery_app.conf.task_eager_propagates = True
+
+
+def services_required():
+    """In CI (REQUIRE_SERVICES=1) a test whose service is missing fails instead of skipping."""
+    return os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+def skip_or_fail(reason):
+    if services_required():
+        pytest.fail(reason + " (REQUIRE_SERVICES=1)")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def password():
+    return DEFAULT_PASSWORD
+
+
+@pytest.fixture
+def workspace(db):
+    return WorkspaceFactory(slug="acme", name="Acme Corp")
+
+
+@pytest.fixture
+def other_workspace(db):
+    return WorkspaceFactory(slug="globex", name="Globex")
+
+
+@pytest.fixture
+def make_member(db):
+    """make_member(workspace, role="learner", **user_fields) -> User with a membership."""
+
+    def make(workspace, role=Role.LEARNER, **user_fields):
+        user = UserFactory(**user_fields)
+        MembershipFactory(user=user, workspace=workspace, role=role)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def learner(workspace, make_member):
+    return make_member(workspace, Role.LEARNER, email="learner@acme.test")
+
+
+@pytest.fixture
+def instructor(workspace, make_member):
+    return make_member(workspace, Role.INSTRUCTOR, email="instructor@acme.test")
+
+
+@pytest.fixture
+def admin_user(workspace, make_member):
+    return make_member(workspace, Role.ADMIN, email="admin@acme.test")
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
+
+
+@pytest.fixture
+def bearer_client():
+    """bearer_client(user, workspace) -> APIClient sending that user's JWT."""
+
+    def make(user, workspace):
+        _, access = issue_tokens(user, workspace)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def api_key_client(db):
+    """api_key_client(workspace, role="admin") -> APIClient sending a fresh API key."""
+
+    def make(workspace, role=Role.ADMIN):
+        _, raw_key = ApiKey.issue(workspace, role=role)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw_key}")
+        client.raw_api_key = raw_key
+        return client
+
+    return make
+
+
+@pytest.fixture
+def session_client():
+    """session_client(user) -> APIClient logged in through the session."""
+
+    def make(user):
+        client = APIClient()
+        client.force_login(user)
+        return client
+
+    return make
