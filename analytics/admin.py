@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import LearningEvent, PageSession, RequestMetric, VideoReaction, VideoView
+from .models import LearningEvent, PageSession, RequestMetric, VideoReaction, VideoView, XapiStatement
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -62,3 +62,12 @@ class RequestMetricAdmin(ReadOnlyAdmin):
     list_filter = ["method", "status"]
     search_fields = ["endpoint"]
     date_hierarchy = "at"
+
+
+@admin.register(XapiStatement)
+class XapiStatementAdmin(ReadOnlyAdmin):
+    list_display = ["stored", "actor_key", "verb_id", "activity_id", "is_voided"]
+    list_filter = ["is_voided"]
+    search_fields = ["id", "actor_key", "verb_id", "activity_id"]
+    raw_id_fields = ["user"]
+    date_hierarchy = "stored"

@@ -167,3 +167,35 @@ class RequestMetric(models.Model):
 
     def __str__(self):
         return f"{self.method} {self.endpoint} {self.status} {self.latency_ms:.1f}ms"
+
+
+class XapiStatement(models.Model):
+    """An xAPI 1.0.3 statement, stored whole as received (plus the LRS's `stored` time).
+
+    verb, actor and activity are copied out for the statements resource's filters.
+    """
+
+    id = models.UUIDField(primary_key=True)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    statement = models.JSONField()
+    verb_id = models.CharField(max_length=500)
+    actor_key = models.CharField(max_length=500, help_text="mbox, mbox_sha1sum, openid or account homePage|name")
+    activity_id = models.CharField(max_length=1000, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    timestamp = models.DateTimeField()
+    stored = models.DateTimeField(default=timezone.now)
+    is_voided = models.BooleanField(default=False)
+
+    class Meta:
+        verbose_name = "xAPI statement"
+        indexes = [
+            models.Index(fields=["workspace", "stored"]),
+            models.Index(fields=["workspace", "verb_id", "stored"]),
+            models.Index(fields=["workspace", "actor_key", "stored"]),
+            models.Index(fields=["workspace", "activity_id", "stored"]),
+        ]
+
+    def __str__(self):
+        return f"{self.actor_key} {self.verb_id} {self.activity_id}"

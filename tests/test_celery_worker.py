@@ -20,6 +20,8 @@ pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 BROKER_URL = os.environ.get("CELERY_TEST_BROKER_URL", "redis://127.0.0.1:6379/15")
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+# A queue of this test run's own, so that no other worker on the same Redis takes its tasks.
+QUEUE = f"test-worker-{os.getpid()}"
 
 
 def redis_is_up():
@@ -54,7 +56,7 @@ def redis_worker():
     }
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=warning",
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"test-{os.getpid()}@%h"],
+         "--without-gossip", "--without-mingle", "--without-heartbeat", "-Q", QUEUE, "-n", f"{QUEUE}@%h"],
         cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
     previous = dict(celery_app.conf)
@@ -86,7 +88,7 @@ def test_worker_on_redis_purges_old_request_metrics(redis_worker):
         )
 
     started = time.monotonic()
-    result = purge_request_metrics.apply_async(kwargs={"keep_days": 30})
+    result = purge_request_metrics.apply_async(kwargs={"keep_days": 30}, queue=QUEUE)
     deleted = result.get(timeout=60)
 
     assert deleted == 3
