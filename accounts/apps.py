@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class AccountsConfig(AppConfig):
     name = "accounts"
     verbose_name = "Accounts and workspaces"
+
+    def ready(self):
+        from . import schema  # noqa: F401  (registers the OpenAPI auth extensions)
