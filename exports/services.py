@@ -1,0 +1,231 @@
+"""Export jobs: create (validated), run (write the file through Django's storage), cancel,
+expire, and sign download links."""
+
+import itertools
+import logging
+import tempfile
+from datetime import timedelta
+
+from django.conf import settings
+from django.core import signing
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Role
+from courses.models import Course
+
+from .models import ExportFormat, ExportJob, ExportStatus
+from .sources import SOURCES, ExportScope
+from .writers import WRITERS
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 5000
+DOWNLOAD_SALT = "exports.download"
+ACTIVE_STATUSES = (ExportStatus.QUEUED, ExportStatus.PROCESSING)
+
+
+class ExportRequestError(ValueError):
+    """A request for an export that cannot be served; `code` is the VideoCloud error code."""
+
+    def __init__(self, code, message, field=None):
+        super().__init__(message)
+        self.code = code
+        self.field = field
+
+
+class ExportCancelled(Exception):
+    pass
+
+
+def export_ttl():
+    return timedelta(hours=getattr(settings, "EXPORT_TTL_HOURS", 24))
+
+
+def scope_for(job):
+    """What the job's requester may export, as recorded when the job was created."""
+    if job.requester_role == Role.ADMIN:
+        return ExportScope(workspace=job.workspace)
+    if job.requester_role == Role.INSTRUCTOR:
+        course_ids = Course.objects.filter(workspace=job.workspace, instructors=job.requested_by_id)
+        return ExportScope(workspace=job.workspace, course_ids=tuple(course_ids.values_list("id", flat=True)))
+    return ExportScope(workspace=job.workspace, user_id=job.requested_by_id)
+
+
+def validate_export_request(credential, export_type, period, metrics, export_format, parse_period):
+    """Check an export request against the sources and the requester's role.
+
+    Raises ExportRequestError with the VideoCloud code; returns the normalised metrics list.
+    """
+    source = SOURCES.get(export_type)
+    if source is None:
+        raise ExportRequestError(
+            "ANALYTICS_INVALID_TYPE", f"Unknown export type {export_type!r}; expected one of {sorted(SOURCES)}.", "type"
+        )
+    if export_format not in ExportFormat.values:
+        raise ExportRequestError(
+            "ANALYTICS_INVALID_FORMAT", f"Unknown format {export_format!r}; expected one of {ExportFormat.values}.", "format"
+        )
+    parse_period(period)
+    unknown = [metric for metric in metrics if metric not in source.metric_groups]
+    if unknown:
+        raise ExportRequestError(
+            "ANALYTICS_INVALID_METRICS",
+            f"Unknown metrics {unknown} for type {export_type!r}; expected some of {list(source.metric_groups)}.",
+            "metrics",
+        )
+    if credential.role == Role.LEARNER and not source.learner_allowed:
+        raise PermissionError("Learners may only export their own activity (type=user).")
+    if credential.role == Role.LEARNER and credential.user is None:
+        raise PermissionError("A learner export needs a person, not an API key.")
+    return list(metrics)
+
+
+def create_export_job(credential, export_type, period, metrics, export_format, filters):
+    job = ExportJob.objects.create(
+        workspace=credential.workspace,
+        requested_by=credential.user,
+        requested_by_key=credential.api_key,
+        requester_role=credential.role,
+        type=export_type,
+        period=period,
+        metrics=metrics,
+        format=export_format,
+        filters=filters or {},
+    )
+    from .tasks import run_export
+
+    transaction.on_commit(lambda: run_export.delay(job.pk))
+    return job
+
+
+def jobs_visible_to(credential):
+    """The caller's own jobs: those requested with the same user or the same API key."""
+    jobs = ExportJob.objects.filter(workspace=credential.workspace)
+    if credential.api_key is not None:
+        return jobs.filter(requested_by_key=credential.api_key)
+    return jobs.filter(requested_by=credential.user)
+
+
+def _coerce(columns):
+    converters = []
+    for column in columns:
+        if column.type == "string":
+            converters.append(lambda v: v if v is None or isinstance(v, str) else str(v))
+        elif column.type == "float":
+            converters.append(lambda v: None if v is None else float(v))
+        else:
+            converters.append(None)
+    if not any(converters):
+        return lambda row: row
+    return lambda row: tuple(value if convert is None else convert(value) for convert, value in zip(converters, row))
+
+
+def _still_wanted(job_id):
+    return ExportJob.objects.filter(pk=job_id, status=ExportStatus.PROCESSING).exists()
+
+
+def run_export_job(job_id, parse_period):
+    """Write the job's file and mark it completed; progress is saved after every batch.
+
+    A job that is cancelled while running stops at its next batch and leaves no file.
+    """
+    job = ExportJob.objects.select_related("workspace").get(pk=job_id)
+    if job.status not in ACTIVE_STATUSES:
+        return job
+    ExportJob.objects.filter(pk=job.pk).update(
+        status=ExportStatus.PROCESSING, started_at=timezone.now(), tries=job.tries + 1, row_count=0, error=""
+    )
+    source = SOURCES[job.type]
+    columns = source.columns(job.metrics)
+    window = parse_period(job.period)
+    expected, rows = source.rows(scope_for(job), window, job.filters, columns)
+    ExportJob.objects.filter(pk=job.pk).update(rows_expected=expected)
+    coerce = _coerce(columns)
+    writer_class = WRITERS[job.format]
+    written = 0
+    with tempfile.TemporaryFile() as stream:
+        writer = writer_class(stream, columns)
+        while batch := [coerce(row) for row in itertools.islice(rows, BATCH_SIZE)]:
+            writer.write(batch)
+            written += len(batch)
+            ExportJob.objects.filter(pk=job.pk).update(row_count=written)
+            if not _still_wanted(job.pk):
+                raise ExportCancelled(job.public_id)
+        writer.close()
+        stream.seek(0)
+        name = default_storage.save(
+            f"exports/{job.workspace.slug}/{job.public_id}.{writer_class.extension}", File(stream)
+        )
+    now = timezone.now()
+    updated = ExportJob.objects.filter(pk=job.pk, status=ExportStatus.PROCESSING).update(
+        status=ExportStatus.COMPLETED,
+        row_count=written,
+        rows_expected=written,
+        file_name=name,
+        file_size=default_storage.size(name),
+        finished_at=now,
+        expires_at=now + export_ttl(),
+    )
+    if not updated:
+        default_storage.delete(name)
+        raise ExportCancelled(job.public_id)
+    job.refresh_from_db()
+    return job
+
+
+def mark_export_failed(job_id, error):
+    ExportJob.objects.filter(pk=job_id, status__in=ACTIVE_STATUSES).update(
+        status=ExportStatus.FAILED, error=error[:2000], finished_at=timezone.now()
+    )
+
+
+def cancel_or_delete_export(job):
+    """A queued or running job is cancelled; a finished one is removed with its file."""
+    if job.status in ACTIVE_STATUSES:
+        ExportJob.objects.filter(pk=job.pk).update(status=ExportStatus.CANCELLED, finished_at=timezone.now())
+        return "cancelled"
+    if job.file_name:
+        default_storage.delete(job.file_name)
+    job.delete()
+    return "deleted"
+
+
+def expire_exports(now=None):
+    """Delete the files of completed jobs past their expiry and mark those jobs expired."""
+    now = now or timezone.now()
+    expired = ExportJob.objects.filter(status=ExportStatus.COMPLETED, expires_at__lte=now)
+    names = list(expired.values_list("file_name", flat=True))
+    for name in names:
+        default_storage.delete(name)
+    return expired.update(status=ExportStatus.EXPIRED, file_name="")
+
+
+def download_token(job):
+    return signing.dumps({"id": job.public_id, "exp": int(job.expires_at.timestamp())}, salt=DOWNLOAD_SALT)
+
+
+class DownloadRefused(Exception):
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+
+
+def job_for_download(public_id, token, now=None):
+    """The completed job a signed token grants; DownloadRefused(403) when tampered or not this
+    job's, (410) when expired."""
+    try:
+        claims = signing.loads(token or "", salt=DOWNLOAD_SALT)
+    except signing.BadSignature as exc:
+        raise DownloadRefused(403, "This download link is not valid.") from exc
+    if claims.get("id") != public_id:
+        raise DownloadRefused(403, "This download link is not valid.")
+    now = now or timezone.now()
+    if claims.get("exp", 0) <= now.timestamp():
+        raise DownloadRefused(410, "This download link has expired.")
+    job = ExportJob.objects.filter(public_id=public_id).first()
+    if job is None or job.status != ExportStatus.COMPLETED or not job.file_name:
+        raise DownloadRefused(410, "This export is no longer available.")
+    return job
