@@ -109,3 +109,6 @@ def session_client():
         return client
 
     return make
+
+
+from tests.worker import redis_worker  # noqa: E402,F401  (fixture shared by worker tests)
