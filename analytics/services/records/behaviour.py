@@ -1,0 +1,325 @@
+"""Bulk upserts of behaviour data: page sessions, learning events, video views, video reactions.
+
+Shared by the tracking API, import_data, xAPI and the Open edX tracking-log import. Each function
+takes rows whose references are already resolved to ids (see lookups.py), writes them in a few
+queries whatever their number (a look-up of what exists, then one multi-row INSERT ... ON
+CONFLICT per 1,000 rows), and returns an UpsertResult. Call them inside a transaction when the
+caller needs all-or-nothing.
+
+Rows are dicts. Every row may carry a `ref` (a line number, a list index...) that comes back with
+its rejection. An id that exists for another user or another workspace is rejected for that row
+(field `id`), never overwritten.
+"""
+
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit
+
+from django.utils import timezone
+
+from analytics.models import EventSource, LearningEvent, PageSession, VideoReaction, VideoView
+
+from .lookups import course_ids_by_key, videos_by_id
+from .sql import column, excluded, insert_rows, name
+
+ID_TAKEN = "is already used by another record"
+
+
+@dataclass
+class UpsertResult:
+    """How many rows were created, changed, or already stored as sent; and the rows refused.
+
+    rejected holds (ref, field, reason) tuples.
+    """
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: list = field(default_factory=list)
+
+    @property
+    def accepted(self):
+        return self.created + self.updated + self.unchanged
+
+    def add(self, other):
+        self.created += other.created
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.rejected.extend(other.rejected)
+        return self
+
+
+def course_and_chapter_from_path(path):
+    """(course key, chapter key) read from `/player/:courseId` or `/quiz/:courseId/:chapterId`.
+
+    Segments are URL-decoded (`course-v1%3AOrg%2BX` is `course-v1:Org+X`); a query string or a
+    fragment is ignored; other paths give ("", "").
+    """
+    parts = [part for part in urlsplit(path).path.split("/") if part]
+    if len(parts) >= 2 and parts[0] in ("player", "quiz"):
+        course_key = unquote(parts[1])[:255]
+        chapter_key = unquote(parts[2])[:255] if parts[0] == "quiz" and len(parts) >= 3 else ""
+        return course_key, chapter_key
+    return "", ""
+
+
+PAGE_SESSION_COLUMNS = (
+    "id", "workspace_id", "user_id", "page", "path", "started_at", "duration_s",
+    "course_id", "course_key", "chapter_key", "device", "received_at",
+)  # fmt: skip
+PAGE_SESSION_STATE = ("page", "path", "started_at", "duration_s", "device")
+
+
+def _page_session_conflict_sql():
+    model = PageSession
+    updates = [f"{name(model, 'duration_s')} = CASE WHEN {excluded(model, 'duration_s')} > "
+               f"{column(model, 'duration_s')} THEN {excluded(model, 'duration_s')} ELSE {column(model, 'duration_s')} END"]
+    for attr in ("page", "path", "started_at", "course_id", "course_key", "chapter_key", "device"):
+        updates.append(f"{name(model, attr)} = {excluded(model, attr)}")
+    return (
+        f"ON CONFLICT ({name(model, 'id')}) DO UPDATE SET {', '.join(updates)} "
+        f"WHERE {column(model, 'workspace_id')} = {excluded(model, 'workspace_id')} "
+        f"AND {column(model, 'user_id')} = {excluded(model, 'user_id')}"
+    )
+
+
+def upsert_page_sessions(workspace, rows):
+    """Create or update page sessions by their client-made id.
+
+    rows: dicts with `id` (UUID), `user_id`, `page`, `path`, `started_at` (aware datetime),
+    `duration_s` (int >= 0), optionally `device` and `ref`.
+
+    Rules: a re-sent id updates its session and the duration only grows (the larger of the stored
+    and the sent duration is kept, also against a concurrent write, in SQL); page, path, start and
+    device take the sent values. course_key / chapter_key come from the path
+    (course_and_chapter_from_path) and `course` is linked when that key is a course of the
+    workspace. The same id twice in rows is merged the same way. Queries: existing ids (1), course
+    keys (1), one INSERT ... ON CONFLICT per 1,000 rows written; unchanged rows are not written.
+    """
+    result = UpsertResult()
+    rows = list(rows)
+    if not rows:
+        return result
+    stored = {}
+    for values in PageSession.objects.filter(id__in={row["id"] for row in rows}).values_list(
+        "id", "workspace_id", "user_id", *PAGE_SESSION_STATE
+    ):
+        stored[values[0]] = {"owner": (values[1], values[2]), **dict(zip(PAGE_SESSION_STATE, values[3:]))}
+    state = {}  # id -> the row as it will be written
+    for row in rows:
+        session_id, owner = row["id"], (workspace.pk, row["user_id"])
+        current = state.get(session_id) or stored.get(session_id)
+        if current is None:
+            state[session_id] = {"owner": owner, "device": "", **{k: row[k] for k in PAGE_SESSION_STATE if k in row}}
+            result.created += 1
+            continue
+        if current["owner"] != owner:
+            result.rejected.append((row.get("ref"), "id", ID_TAKEN))
+            continue
+        merged = {**current, **{k: row[k] for k in PAGE_SESSION_STATE if k in row}}
+        merged["duration_s"] = max(current["duration_s"], row["duration_s"])
+        if merged == current:
+            result.unchanged += 1
+        else:
+            result.updated += 1
+        state[session_id] = merged
+    to_write = {sid: s for sid, s in state.items() if stored.get(sid) != s}
+    if not to_write:
+        return result
+    keys = {sid: course_and_chapter_from_path(s["path"]) for sid, s in to_write.items()}
+    course_ids = course_ids_by_key(workspace, {course_key for course_key, _ in keys.values()})
+    now = timezone.now()
+    values = [
+        (
+            sid, workspace.pk, s["owner"][1], s["page"], s["path"], s["started_at"], s["duration_s"],
+            course_ids.get(keys[sid][0]), keys[sid][0], keys[sid][1], s["device"] or "", now,
+        )
+        for sid, s in to_write.items()
+    ]  # fmt: skip
+    insert_rows(PageSession, PAGE_SESSION_COLUMNS, values, _page_session_conflict_sql())
+    return result
+
+
+EVENT_COLUMNS = (
+    "id", "workspace_id", "user_id", "course_id", "type", "object", "occurred_at", "source", "data", "received_at",
+)  # fmt: skip
+
+
+def _owners(model, ids):
+    return {
+        row_id: (workspace_id, user_id)
+        for row_id, workspace_id, user_id in model.objects.filter(id__in=ids).values_list("id", "workspace_id", "user_id")
+    }
+
+
+def upsert_events(workspace, rows, *, source=EventSource.TRACKER):
+    """Store learning events, idempotent by id: an id already stored is left as it is.
+
+    rows: dicts with `id` (UUID), `user_id`, `type`, `occurred_at`, optionally `course_id`,
+    `object`, `data` (dict), `source` (default: the source argument) and `ref`.
+    An event is immutable once stored: a re-send with other content changes nothing (counted
+    unchanged). Queries: existing ids (1), one INSERT ... ON CONFLICT DO NOTHING per 1,000 rows.
+    """
+    result = UpsertResult()
+    rows = list(rows)
+    if not rows:
+        return result
+    owners = _owners(LearningEvent, {row["id"] for row in rows})
+    now = timezone.now()
+    values = []
+    for row in rows:
+        owner = (workspace.pk, row["user_id"])
+        stored_owner = owners.get(row["id"])
+        if stored_owner is None:
+            owners[row["id"]] = owner
+            values.append((
+                row["id"], workspace.pk, row["user_id"], row.get("course_id"), row["type"], row.get("object") or "",
+                row["occurred_at"], row.get("source") or source, row.get("data") or {}, now,
+            ))  # fmt: skip
+            result.created += 1
+        elif stored_owner != owner:
+            result.rejected.append((row.get("ref"), "id", ID_TAKEN))
+        else:
+            result.unchanged += 1
+    insert_rows(LearningEvent, EVENT_COLUMNS, values, "ON CONFLICT DO NOTHING")
+    return result
+
+
+VIDEO_VIEW_COLUMNS = (
+    "id", "workspace_id", "user_id", "video_id", "course_id", "started_at", "watched_s", "position_s", "segments",
+    "watched_first_segment", "watched_last_segment", "is_completed", "device", "platform", "country",
+    "buffering_s", "bitrate_kbps", "errors", "source", "received_at",
+)  # fmt: skip
+VIDEO_VIEW_STATE = (
+    "started_at", "watched_s", "position_s", "segments", "is_completed", "device", "platform", "country",
+    "buffering_s", "bitrate_kbps", "errors", "source",
+)  # fmt: skip
+VIDEO_VIEW_DEFAULTS = {
+    "watched_s": 0, "position_s": 0, "segments": [], "is_completed": False, "device": "", "platform": "",
+    "country": "", "buffering_s": None, "bitrate_kbps": None, "errors": None,
+}  # fmt: skip
+GROWING = ("watched_s", "position_s")
+
+
+def _video_view_conflict_sql():
+    model = VideoView
+    updates = [
+        f"{name(model, attr)} = CASE WHEN {excluded(model, attr)} > {column(model, attr)} "
+        f"THEN {excluded(model, attr)} ELSE {column(model, attr)} END"
+        for attr in GROWING
+    ]
+    updates += [
+        f"{name(model, attr)} = {excluded(model, attr)}"
+        for attr in VIDEO_VIEW_COLUMNS
+        if attr not in GROWING and attr not in ("id", "workspace_id", "user_id", "video_id", "course_id", "received_at")
+    ]
+    return (
+        f"ON CONFLICT ({name(model, 'id')}) DO UPDATE SET {', '.join(updates)} "
+        f"WHERE {column(model, 'workspace_id')} = {excluded(model, 'workspace_id')} "
+        f"AND {column(model, 'user_id')} = {excluded(model, 'user_id')} "
+        f"AND {column(model, 'video_id')} = {excluded(model, 'video_id')}"
+    )
+
+
+def upsert_video_views(workspace, rows, *, source=EventSource.TRACKER, videos=None):
+    """Create or update video views by id.
+
+    rows: dicts with `id` (UUID), `user_id`, `video_id`, `started_at`, optionally `watched_s`,
+    `position_s` (furthest second), `segments` (indexes watched), `is_completed`, `device`,
+    `platform`, `country`, `buffering_s`, `bitrate_kbps`, `errors`, `source`, `ref`.
+    videos: {video id: VideoRef} when the caller already has them (else one query).
+
+    A re-sent id merges into the stored view: watched and position keep the larger value,
+    segments are the union, completed stays true once true, fields a row leaves out keep their
+    stored value, others take the sent value. watched_first_segment / watched_last_segment say
+    whether segment 0 / the video's last segment (duration / segment length) are in segments.
+    course is the video's course. A row whose id is a view of another user, workspace or video is
+    rejected (field `id`); a video_id not in the workspace is rejected (field `video`).
+    """
+    result = UpsertResult()
+    rows = list(rows)
+    if not rows:
+        return result
+    if videos is None:
+        videos = videos_by_id(workspace, {row["video_id"] for row in rows})
+    stored = {}
+    for values in VideoView.objects.filter(id__in={row["id"] for row in rows}).values_list(
+        "id", "workspace_id", "user_id", "video_id", *VIDEO_VIEW_STATE
+    ):
+        stored[values[0]] = {"owner": values[1:4], **dict(zip(VIDEO_VIEW_STATE, values[4:]))}
+    state = {}
+    for row in rows:
+        video = videos.get(row["video_id"])
+        if video is None:
+            result.rejected.append((row.get("ref"), "video", "is not a video of this workspace"))
+            continue
+        view_id, owner = row["id"], (workspace.pk, row["user_id"], row["video_id"])
+        sent = {k: row[k] for k in VIDEO_VIEW_STATE if k in row}
+        if "segments" in sent:
+            sent["segments"] = sorted(set(sent["segments"]))
+        current = state.get(view_id) or stored.get(view_id)
+        if current is None:
+            state[view_id] = {"owner": owner, **VIDEO_VIEW_DEFAULTS, "source": source, **sent}
+            result.created += 1
+            continue
+        if current["owner"] != owner:
+            result.rejected.append((row.get("ref"), "id", ID_TAKEN))
+            continue
+        merged = {**current, **sent}
+        for attr in GROWING:
+            merged[attr] = max(current[attr], merged[attr])
+        merged["segments"] = sorted(set(current["segments"]) | set(merged["segments"]))
+        merged["is_completed"] = current["is_completed"] or merged["is_completed"]
+        if merged == current:
+            result.unchanged += 1
+        else:
+            result.updated += 1
+        state[view_id] = merged
+    to_write = [(view_id, s) for view_id, s in state.items() if stored.get(view_id) != s]
+    now = timezone.now()
+    values = []
+    for view_id, s in to_write:
+        video = videos[s["owner"][2]]
+        segments = s["segments"]
+        values.append((
+            view_id, workspace.pk, s["owner"][1], video.id, video.course_id, s["started_at"], s["watched_s"],
+            s["position_s"], segments, 0 in segments, (video.segment_count - 1) in segments, s["is_completed"],
+            s["device"] or "", s["platform"] or "", s["country"] or "", s["buffering_s"], s["bitrate_kbps"],
+            s["errors"], s["source"] or source, now,
+        ))  # fmt: skip
+    insert_rows(VideoView, VIDEO_VIEW_COLUMNS, values, _video_view_conflict_sql())
+    return result
+
+
+REACTION_COLUMNS = ("workspace_id", "user_id", "video_id", "type", "at")
+
+
+def upsert_video_reactions(workspace, rows):
+    """Store video reactions, idempotent on (user, video, type, at).
+
+    rows: dicts with `user_id`, `video_id`, `type` (like / comment / share), `at`, optionally `ref`.
+    The caller checks that video_id is a video of the workspace (the resolving step does).
+    Queries: existing reactions of these users and videos (1), one INSERT ... ON CONFLICT DO
+    NOTHING per 1,000 rows.
+    """
+    result = UpsertResult()
+    rows = list(rows)
+    if not rows:
+        return result
+    seen = set(
+        VideoReaction.objects.filter(
+            user_id__in={row["user_id"] for row in rows},
+            video_id__in={row["video_id"] for row in rows},
+            at__in={row["at"] for row in rows},
+        ).values_list("user_id", "video_id", "type", "at")
+    )
+    values = []
+    for row in rows:
+        key = (row["user_id"], row["video_id"], row["type"], row["at"])
+        if key in seen:
+            result.unchanged += 1
+            continue
+        seen.add(key)
+        values.append((workspace.pk, *key))
+        result.created += 1
+    insert_rows(VideoReaction, REACTION_COLUMNS, values, "ON CONFLICT DO NOTHING")
+    return result
