@@ -245,3 +245,10 @@ if not DEBUG:
 
 for _folder in (VAR_DIR, MEDIA_ROOT, STATIC_ROOT):
     _folder.mkdir(parents=True, exist_ok=True)
+
+# plotly.js is served from the installed plotly package (analytics/staticfiles.py), not vendored.
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "analytics.staticfiles.PlotlyJsFinder",
+]

@@ -111,6 +111,8 @@ class UserAnalyticsView(SuccessMessageErrorsMixin, APIView):
     @extend_schema(
         operation_id="user_analytics",
         summary="Get User Analytics",
+        tags=["Learner analytics (SkillRise)"],
+        auth=[{"bearerAuth": []}, {"cookieAuth": []}],
         parameters=[UserAnalyticsQuerySerializer],
         responses={
             200: UserAnalyticsResponseSerializer,
