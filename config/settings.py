@@ -77,6 +77,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that the latency it records covers every other middleware.
+    "analytics.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -252,3 +254,13 @@ STATICFILES_FINDERS = [
     "django.contrib.staticfiles.finders.AppDirectoriesFinder",
     "analytics.staticfiles.PlotlyJsFinder",
 ]
+
+# Request metrics for the VideoCloud system endpoints (analytics/middleware.py): API paths only,
+# buffered in memory and written in bulk every N requests or T seconds by a background thread.
+REQUEST_METRICS_ENABLED = env_bool("REQUEST_METRICS_ENABLED", True)
+REQUEST_METRICS_PATH_PREFIXES = env_list("REQUEST_METRICS_PATH_PREFIXES", ["/api/", "/analytics/", "/analyse/", "/xapi/"])
+REQUEST_METRICS_BATCH_SIZE = env_int("REQUEST_METRICS_BATCH_SIZE", 200)
+REQUEST_METRICS_FLUSH_SECONDS = env_int("REQUEST_METRICS_FLUSH_SECONDS", 5)
+REQUEST_METRICS_BACKGROUND = env_bool("REQUEST_METRICS_BACKGROUND", True)
+# Requests per credential to the VideoCloud analytics endpoints ("120/min", "10/s"; empty: no limit).
+VIDEOCLOUD_RATE_LIMIT = env_str("VIDEOCLOUD_RATE_LIMIT", "600/min")

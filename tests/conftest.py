@@ -112,3 +112,10 @@ def session_client():
 
 
 from tests.worker import redis_worker  # noqa: E402,F401  (fixture shared by worker tests)
+
+
+@pytest.fixture(autouse=True)
+def _request_metrics_off(settings):
+    """The request-metrics middleware stays off in tests (its background writes would race the
+    test's transaction); tests of the middleware turn it on."""
+    settings.REQUEST_METRICS_ENABLED = False
