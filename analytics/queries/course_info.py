@@ -1,0 +1,492 @@
+"""Numbers of the Open edX-compatible course information API (`/api/v0/courses/{course_id}/...`).
+
+Every function takes a course (already checked to belong to the caller's workspace), the period
+and `now`, and returns plain dicts. Everything is computed from the raw rows on each call, so a
+change in the data shows at once (no rollups; docs/benchmarks-course-info.md has the timings).
+
+Rules (docs/api/course_info.md has the full list):
+
+- Days and weeks are UTC. A learner counts as enrolled at the end of day D when they enrolled
+  before D+1 00:00 and had not unenrolled before D+1 00:00; `cumulative_count` counts everyone
+  who had enrolled before D+1 00:00, unenrolled or not.
+- Weeks run from Monday 00:00 to the next Monday 00:00.
+
+How the enrollment numbers are computed: one query per endpoint turns the course's enrollments
+into +1 (enrolled) and -1 (unenrolled) steps per day and category, adds them up with a running
+window sum, and returns only the steps in effect during the requested days; Python then lays
+those few step values out on the calendar (work proportional to the rows returned, never to the
+number of enrollments).
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone as dt_timezone
+from functools import lru_cache
+
+import pycountry
+from django.db import connection
+from django.db.models import Case, CharField, Count, F, IntegerField, Q, Value, When
+from django.db.models.functions import TruncDate, TruncWeek
+
+from analytics.models import LearningEvent, PageSession, VideoView
+from courses.models import Enrollment, EnrollmentMode, Video
+
+UTC = dt_timezone.utc
+ONE_DAY = timedelta(days=1)
+ONE_WEEK = timedelta(days=7)
+
+# Modes answered on every /enrollment/mode/ row. `no-id-professional` is added to
+# `professional`, as Open edX's API does; every other mode of the catalogue has its own key.
+MODE_MERGES = {EnrollmentMode.NO_ID_PROFESSIONAL.value: EnrollmentMode.PROFESSIONAL.value}
+REPORTED_MODES = tuple(mode.value for mode in EnrollmentMode if mode.value not in MODE_MERGES)
+
+GENDERS = {"f": "female", "m": "male", "o": "other"}
+UNKNOWN_GENDER = "unknown"
+GENDER_KEYS = ("female", "male", "other", UNKNOWN_GENDER)
+
+UNKNOWN_COUNTRY_NAME = "UNKNOWN"
+
+# Learning event types per activity. The first name of each is the project's own; the others are
+# the raw Open edX tracking-log names, counted too in case an importer stored them unmapped.
+ACTIVITY_EVENT_TYPES = {
+    "played_video": ("played_video", "play_video"),
+    "attempted_problem": ("attempted_problem", "problem_check"),
+    "posted_forum": (
+        "posted_forum",
+        "edx.forum.thread.created",
+        "edx.forum.response.created",
+        "edx.forum.comment.created",
+    ),
+}
+ACTIVITY_TYPES = ("any", "attempted_problem", "played_video", "posted_forum")
+
+
+# ---------------------------------------------------------------------------------------------
+# Periods
+
+
+def start_of_day(day):
+    """The aware UTC datetime at 00:00 of `day`."""
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def week_start(moment):
+    """Monday 00:00 UTC of the week holding `moment` (an aware datetime)."""
+    day = moment.astimezone(UTC).date()
+    return start_of_day(day - timedelta(days=day.weekday()))
+
+
+def first_week_start_at_or_after(moment):
+    """The first Monday 00:00 UTC at or after `moment`."""
+    monday = week_start(moment)
+    return monday if monday == moment else monday + ONE_WEEK
+
+
+@dataclass(frozen=True)
+class DayWindow:
+    """Days `[start, end)` to report; `start` None means "from the course's first enrollment"."""
+
+    start: date | None
+    end: date
+
+
+def enrollment_day_window(start_day, end_day, today):
+    """The days an enrollment endpoint reports.
+
+    No dates: the previous day. Only `start_day`: up to and including today (today's row counts
+    so far). Only `end_day`: from the course's first enrollment. Never days after today.
+    """
+    if start_day is None and end_day is None:
+        return DayWindow(today - ONE_DAY, today)
+    tomorrow = today + ONE_DAY
+    end = tomorrow if end_day is None else min(end_day, tomorrow)
+    return DayWindow(start_day, end)
+
+
+@dataclass(frozen=True)
+class WeekWindow:
+    """Weeks starting at or after `start` and ending at or before `end` (aware datetimes);
+    `start` None means "from the course's first activity"."""
+
+    start: datetime | None
+    end: datetime
+
+
+def activity_week_window(start_at, end_at, now):
+    """The weeks a weekly activity request reports.
+
+    No dates: the last whole week (Monday to Monday) before today. Otherwise every week lying
+    inside `[start_at, end_at)`; without `end_at` up to and including the week in progress;
+    without `start_at` from the week of the course's first activity.
+    """
+    this_week = week_start(now)
+    if start_at is None and end_at is None:
+        return WeekWindow(this_week - ONE_WEEK, this_week)
+    start = None if start_at is None else first_week_start_at_or_after(start_at)
+    end = this_week + ONE_WEEK if end_at is None else week_start(end_at)
+    return WeekWindow(start, end)
+
+
+def most_recent_whole_week(now):
+    """(start, end) of the last whole Monday-to-Monday week before `now`."""
+    this_week = week_start(now)
+    return this_week - ONE_WEEK, this_week
+
+
+# ---------------------------------------------------------------------------------------------
+# Enrollment counts per day
+
+
+# What an enrollment is counted under, per breakdown.
+ENROLLMENT_DIMENSIONS = {
+    "total": Value("", output_field=CharField()),
+    "mode": F("mode"),
+    "gender": F("user__gender"),
+    "birth_year": F("user__birth_year"),
+    "education_level": F("user__education_level"),
+    "country": F("user__country"),
+}
+
+
+def _as_date(value):
+    """Days come back as `date` from PostgreSQL and as ISO text from SQLite."""
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def _enrollment_steps(course, dimension, window):
+    """[(category, day, enrolled, ever_enrolled, next_day)] for one course.
+
+    Each row is a step: from `day` (inclusive) to `next_day` (exclusive, None = for ever) the
+    category had `enrolled` learners enrolled and `ever_enrolled` learners enrolled at some time,
+    counted at the end of each day. Only steps in effect on some day of the window are returned.
+    One query: UNION ALL of enrollment (+1) and unenrollment (-1) events, grouped per day and
+    category, then running sums and LEAD() over days.
+    """
+    category = ENROLLMENT_DIMENSIONS[dimension]
+    end_at = start_of_day(window.end)
+    base = Enrollment.objects.filter(course=course).order_by()
+    joined = base.filter(enrolled_at__lt=end_at).annotate(
+        category=category,
+        day=TruncDate("enrolled_at", tzinfo=UTC),
+        enrolled_delta=Value(1, output_field=IntegerField()),
+        ever_delta=Value(1, output_field=IntegerField()),
+    )
+    left = base.filter(unenrolled_at__lt=end_at).annotate(
+        category=category,
+        day=TruncDate("unenrolled_at", tzinfo=UTC),
+        enrolled_delta=Value(-1, output_field=IntegerField()),
+        ever_delta=Value(0, output_field=IntegerField()),
+    )
+    columns = ("category", "day", "enrolled_delta", "ever_delta")
+    events = joined.values_list(*columns).union(left.values_list(*columns), all=True)
+    events_sql, params = events.query.sql_with_params()
+
+    where = ""
+    if window.start is not None:
+        where = "WHERE next_day IS NULL OR next_day > %s"
+        params = (*params, connection.ops.adapt_datefield_value(window.start))
+    sql = f"""
+        WITH events (category, day, enrolled_delta, ever_delta) AS ({events_sql}),
+        per_day AS (
+            SELECT category, day, SUM(enrolled_delta) AS enrolled_delta, SUM(ever_delta) AS ever_delta
+            FROM events GROUP BY category, day
+        ),
+        steps AS (
+            SELECT category, day,
+                SUM(enrolled_delta) OVER running AS enrolled,
+                SUM(ever_delta) OVER running AS ever_enrolled,
+                LEAD(day) OVER (PARTITION BY category ORDER BY day) AS next_day
+            FROM per_day
+            WINDOW running AS (PARTITION BY category ORDER BY day ROWS UNBOUNDED PRECEDING)
+        )
+        SELECT category, day, enrolled, ever_enrolled, next_day FROM steps {where}
+        ORDER BY day, category
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return [
+        (cat, _as_date(day), int(enrolled), int(ever), _as_date(next_day))
+        for cat, day, enrolled, ever, next_day in rows
+    ]
+
+
+def _daily_enrollment(course, dimension, window):
+    """(days, {day: {category: (enrolled, ever_enrolled)}}) for the window's days.
+
+    A category missing on a day had nobody enrolled, ever, by the end of that day.
+    """
+    steps = _enrollment_steps(course, dimension, window)
+    start = window.start
+    if start is None:
+        if not steps:
+            return [], {}
+        start = min(step[1] for step in steps)
+    days = [start + timedelta(days=offset) for offset in range((window.end - start).days)]
+    table = {day: {} for day in days}
+    for cat, step_day, enrolled, ever, next_day in steps:
+        first = max(step_day, start)
+        last = window.end if next_day is None else min(next_day, window.end)
+        for offset in range((last - first).days):
+            table[first + timedelta(days=offset)][cat] = (enrolled, ever)
+    return days, table
+
+
+def course_enrollment_by_day(course, start_day, end_day, today):
+    """[{date, count}]: learners enrolled at the end of each UTC day, one row per day."""
+    days, table = _daily_enrollment(course, "total", enrollment_day_window(start_day, end_day, today))
+    return [{"date": day, "count": table[day].get("", (0, 0))[0]} for day in days]
+
+
+def course_enrollment_by_mode(course, start_day, end_day, today):
+    """[{date, count, cumulative_count, <mode>...}], one row per UTC day.
+
+    `count`: learners enrolled at the end of the day; `cumulative_count`: learners who had
+    enrolled by then, unenrolled or not; one key per mode (REPORTED_MODES) with the learners
+    enrolled in it, `no-id-professional` counted as `professional`. A learner counts under the
+    mode their enrollment has now (mode changes are not kept).
+    """
+    days, table = _daily_enrollment(course, "mode", enrollment_day_window(start_day, end_day, today))
+    rows = []
+    for day in days:
+        row = {"date": day, "count": 0, "cumulative_count": 0, **dict.fromkeys(REPORTED_MODES, 0)}
+        for mode, (enrolled, ever) in table[day].items():
+            key = MODE_MERGES.get(mode, mode)
+            if key in row:
+                row[key] += enrolled
+            row["count"] += enrolled
+            row["cumulative_count"] += ever
+        rows.append(row)
+    return rows
+
+
+def course_enrollment_by_gender(course, start_day, end_day, today):
+    """[{date, female, male, other, unknown}], one row per UTC day, of learners enrolled at its end.
+
+    `unknown` counts learners who did not give a gender."""
+    days, table = _daily_enrollment(course, "gender", enrollment_day_window(start_day, end_day, today))
+    rows = []
+    for day in days:
+        row = {"date": day, **dict.fromkeys(GENDER_KEYS, 0)}
+        for gender, (enrolled, _ever) in table[day].items():
+            row[GENDERS.get(gender or "", UNKNOWN_GENDER)] += enrolled
+        rows.append(row)
+    return rows
+
+
+def _per_category_rows(course, dimension, key, start_day, end_day, today, clean=lambda value: value):
+    """[{date, <key>, count}] per day and category with at least one learner enrolled at the end
+    of the day; categories in ascending order, unknown (None) first."""
+    days, table = _daily_enrollment(course, dimension, enrollment_day_window(start_day, end_day, today))
+    rows = []
+    for day in days:
+        counts = {}
+        for value, (enrolled, _ever) in table[day].items():
+            if enrolled:
+                cleaned = clean(value)
+                counts[cleaned] = counts.get(cleaned, 0) + enrolled
+        for value in sorted(counts, key=lambda v: (v is not None, v if v is not None else "")):
+            rows.append({"date": day, key: value, "count": counts[value]})
+    return rows
+
+
+def course_enrollment_by_birth_year(course, start_day, end_day, today):
+    """[{date, birth_year, count}] of learners enrolled at the end of each UTC day, per birth
+    year; learners without one are counted under birth_year None. Years with nobody are left out."""
+    return _per_category_rows(course, "birth_year", "birth_year", start_day, end_day, today)
+
+
+def course_enrollment_by_education(course, start_day, end_day, today):
+    """[{date, education_level, count}] of learners enrolled at the end of each UTC day, per
+    education level (Open edX values); learners without one under None. Empty levels left out."""
+    return _per_category_rows(
+        course, "education_level", "education_level", start_day, end_day, today, clean=lambda v: v or None
+    )
+
+
+@dataclass(frozen=True)
+class Country:
+    alpha2: str | None
+    alpha3: str | None
+    name: str
+
+
+UNKNOWN_COUNTRY = Country(None, None, UNKNOWN_COUNTRY_NAME)
+
+
+@lru_cache(maxsize=512)
+def country_for_code(code):
+    """The ISO 3166 country of an alpha-2 code (pycountry), UNKNOWN_COUNTRY when empty or unknown."""
+    code = (code or "").strip().upper()
+    found = pycountry.countries.get(alpha_2=code) if len(code) == 2 else None
+    if found is None:
+        return UNKNOWN_COUNTRY
+    return Country(found.alpha_2, found.alpha_3, found.name)
+
+
+def course_enrollment_by_location(course, start_day, end_day, today):
+    """[{date, country: Country, count}] of learners enrolled at the end of each UTC day, per
+    country of their profile. Learners without a country, or with a code that is not ISO 3166
+    alpha-2, are counted once under UNKNOWN, which comes first; then countries by alpha-2."""
+    rows = _per_category_rows(
+        course, "country", "country", start_day, end_day, today, clean=lambda code: country_for_code(code).alpha2
+    )
+    for row in rows:
+        row["country"] = country_for_code(row["country"])
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# Weekly activity
+
+
+def _as_datetime(value):
+    """Week starts come back as naive UTC datetimes (PostgreSQL) or ISO text (SQLite)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _activity_counts(course, start_at, end_at):
+    """{week_start: {activity: distinct learners}} for the course's weeks in [start_at, end_at).
+
+    One query: the UNION ALL of (week, learner, kind) from learning events, video views and
+    course page sessions, counted with COUNT(DISTINCT ...) per week and kind.
+    """
+    def in_period(queryset, field):
+        filters = {f"{field}__lt": end_at}
+        if start_at is not None:
+            filters[f"{field}__gte"] = start_at
+        return queryset.filter(course=course, **filters).order_by()
+
+    def kind_of_event():
+        whens = [
+            When(type__in=types, then=Value(kind)) for kind, types in ACTIVITY_EVENT_TYPES.items()
+        ]
+        return Case(*whens, default=Value("other"), output_field=CharField())
+
+    columns = ("week", "learner", "kind")
+    events = in_period(LearningEvent.objects, "occurred_at").annotate(
+        week=TruncWeek("occurred_at", tzinfo=UTC), learner=F("user_id"), kind=kind_of_event()
+    )
+    views = in_period(VideoView.objects, "started_at").annotate(
+        week=TruncWeek("started_at", tzinfo=UTC),
+        learner=F("user_id"),
+        kind=Value("played_video", output_field=CharField()),
+    )
+    sessions = in_period(PageSession.objects, "started_at").annotate(
+        week=TruncWeek("started_at", tzinfo=UTC),
+        learner=F("user_id"),
+        kind=Value("other", output_field=CharField()),
+    )
+    union = events.values_list(*columns).union(
+        views.values_list(*columns), sessions.values_list(*columns), all=True
+    )
+    union_sql, params = union.query.sql_with_params()
+    sql = f"""
+        WITH activity (week, learner, kind) AS ({union_sql})
+        SELECT week,
+            COUNT(DISTINCT learner),
+            COUNT(DISTINCT CASE WHEN kind = 'attempted_problem' THEN learner END),
+            COUNT(DISTINCT CASE WHEN kind = 'played_video' THEN learner END),
+            COUNT(DISTINCT CASE WHEN kind = 'posted_forum' THEN learner END)
+        FROM activity GROUP BY week
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return {
+        _as_datetime(week): dict(zip(ACTIVITY_TYPES, map(int, counts)))
+        for week, *counts in rows
+    }
+
+
+def course_activity_by_week(course, start_at, end_at, now):
+    """[{interval_start, interval_end, any, attempted_problem, played_video, posted_forum}].
+
+    One row per Monday-to-Monday UTC week of the window (activity_week_window), zeros included;
+    a week in progress has its counts so far. Each count is of distinct learners in the week:
+    `any` with any learning event, video view or page session of the course;
+    `played_video` with a video view or a played_video event; `attempted_problem` and
+    `posted_forum` with those events.
+    """
+    window = activity_week_window(start_at, end_at, now)
+    if window.start is not None and window.start >= window.end:
+        return []
+    counts = _activity_counts(course, window.start, window.end)
+    start = window.start
+    if start is None:
+        if not counts:
+            return []
+        start = min(counts)
+    rows = []
+    week = start
+    empty = dict.fromkeys(ACTIVITY_TYPES, 0)
+    while week < window.end:
+        rows.append({"interval_start": week, "interval_end": week + ONE_WEEK, **counts.get(week, empty)})
+        week += ONE_WEEK
+    return rows
+
+
+def course_recent_activity(course, activity_type, now):
+    """{interval_start, interval_end, activity_type, count}: distinct learners who did
+    `activity_type` (one of ACTIVITY_TYPES) in the most recent whole week before `now`."""
+    start, end = most_recent_whole_week(now)
+    counts = _activity_counts(course, start, end).get(start, {})
+    return {
+        "interval_start": start,
+        "interval_end": end,
+        "activity_type": activity_type,
+        "count": counts.get(activity_type, 0),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Videos
+
+
+def encoded_module_id(video_key):
+    """Open edX's html id of a video usage key: the block id of `block-v1:...+block@ID` keys,
+    `i4x-org-course-video-id` for `i4x://org/course/video/id`, else the key with characters
+    other than letters, digits, `_` and `-` turned into `-`."""
+    if video_key.startswith("block-v1:") and "block@" in video_key:
+        return video_key.rsplit("block@", 1)[1]
+    if video_key.startswith("i4x://"):
+        video_key = "i4x-" + "-".join(part for part in video_key[len("i4x://"):].split("/") if part)
+    return "".join(char if char.isalnum() or char in "_-" else "-" for char in video_key)
+
+
+def course_videos(course):
+    """[{video_key, encoded_module_id, pipeline_video_id, duration, segment_length,
+    users_at_start, users_at_end}], one per video of the course, by key.
+
+    users_at_start / users_at_end: distinct learners with a view that covered the first / last
+    segment. One query.
+    """
+    videos = (
+        Video.objects.filter(course=course)
+        .order_by("key")
+        .annotate(
+            users_at_start=Count("views__user", filter=Q(views__watched_first_segment=True), distinct=True),
+            users_at_end=Count("views__user", filter=Q(views__watched_last_segment=True), distinct=True),
+        )
+        .values("key", "duration_s", "segment_length_s", "users_at_start", "users_at_end")
+    )
+    rows = []
+    for video in videos:
+        module_id = encoded_module_id(video["key"])
+        rows.append(
+            {
+                "video_key": video["key"],
+                "encoded_module_id": module_id,
+                "pipeline_video_id": f"{course.key}|{module_id}",
+                "duration": video["duration_s"],
+                "segment_length": video["segment_length_s"],
+                "users_at_start": video["users_at_start"],
+                "users_at_end": video["users_at_end"],
+            }
+        )
+    return rows
