@@ -73,3 +73,75 @@ class SuccessMessageErrorsMixin:
 
     def get_exception_handler(self):
         return success_message_exception_handler
+
+
+# VideoCloud (`/analytics/*`): `{"success": true, "data": ...}` and
+# `{"success": false, "error": {"code": "ANALYTICS_...", "message": ...}}`.
+
+VIDEOCLOUD_CODES_BY_STATUS = {
+    400: "ANALYTICS_INVALID_PARAMETER",
+    401: "ANALYTICS_UNAUTHORIZED",
+    403: "ANALYTICS_FORBIDDEN",
+    404: "ANALYTICS_DATA_UNAVAILABLE",
+    405: "ANALYTICS_METHOD_NOT_ALLOWED",
+    406: "ANALYTICS_NOT_ACCEPTABLE",
+    415: "ANALYTICS_UNSUPPORTED_MEDIA_TYPE",
+    429: "ANALYTICS_RATE_LIMIT",
+}
+
+
+class VideoCloudError(exceptions.APIException):
+    """An error with a VideoCloud code: `raise VideoCloudError("ANALYTICS_INVALID_PERIOD", "...")`.
+
+    `field` (optional) names the request parameter at fault.
+    """
+
+    status_code = status.HTTP_400_BAD_REQUEST
+
+    def __init__(self, code, message, status_code=None, field=None):
+        super().__init__(detail=message)
+        self.videocloud_code = code
+        self.field = field
+        if status_code is not None:
+            self.status_code = status_code
+
+
+def videocloud_success(data, status_code=status.HTTP_200_OK, headers=None):
+    return Response({"success": True, "data": data}, status=status_code, headers=headers)
+
+
+def videocloud_exception_handler(exc, context):
+    """DRF exception handler answering `{"success": false, "error": {"code", "message"}}`.
+
+    The code comes from a VideoCloudError, else from the status (429 -> ANALYTICS_RATE_LIMIT, with
+    DRF's Retry-After header). Validation errors add `field`. Anything unexpected is a 500
+    ANALYTICS_INTERNAL_ERROR with a generic message; the details go to the log only.
+    """
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        logger.exception("Unhandled error in %s", context.get("view").__class__.__name__, exc_info=exc)
+        return Response(
+            {"success": False, "error": {"code": "ANALYTICS_INTERNAL_ERROR", "message": "An unexpected error occurred"}},
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+    code = getattr(exc, "videocloud_code", None) or VIDEOCLOUD_CODES_BY_STATUS.get(response.status_code, "ANALYTICS_ERROR")
+    error = {"code": code}
+    if isinstance(exc, exceptions.ValidationError):
+        pairs = flatten_validation_errors(exc.detail)
+        error["message"] = validation_message(exc.detail)
+        if pairs and pairs[0][0]:
+            error["field"] = pairs[0][0]
+    else:
+        detail = getattr(exc, "detail", None)
+        error["message"] = str(detail) if detail is not None else str(exc)
+        if getattr(exc, "field", None):
+            error["field"] = exc.field
+    response.data = {"success": False, "error": error}
+    return response
+
+
+class VideoCloudErrorsMixin:
+    """APIView mixin: errors in the VideoCloud `{"success": false, "error": {...}}` envelope."""
+
+    def get_exception_handler(self):
+        return videocloud_exception_handler

@@ -1,1 +1,560 @@
-urlpatterns = []
+"""VideoCloud-compatible analytics: `/analytics/videos/{id}`, `/analytics/videos/summary`,
+`/analytics/users`, `/analytics/users/engagement`, `/analytics/system/health`,
+`/analytics/system/performance`, and the health probe `/api/health/`.
+
+Rules and choices: docs/api/video_cloud.md. Views parse the query string, check that the
+credential is a workspace admin, call one query function of analytics.queries.video_cloud and
+serialize its snake_case result into the document's camelCase names.
+"""
+
+from django.conf import settings
+from django.db import DatabaseError, connection
+from django.urls import path
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
+
+from accounts.credentials import Credential
+from accounts.permissions import IsAdmin
+from analytics.queries import video_cloud as queries
+
+from .envelopes import VideoCloudError, VideoCloudErrorsMixin, videocloud_success
+
+ISO_Z = "%Y-%m-%dT%H:%M:%SZ"
+ERROR_CODES = {
+    queries.InvalidPeriod: "ANALYTICS_INVALID_PERIOD",
+    queries.InvalidMetrics: "ANALYTICS_INVALID_METRICS",
+    queries.InvalidParameter: "ANALYTICS_INVALID_PARAMETER",
+}
+TOP_VIDEOS_DEFAULT = 10
+TOP_VIDEOS_MAX = 100
+
+
+# --- Serializers: snake_case query results -> the document's camelCase --------------------------
+
+def _rate(**kwargs):
+    return serializers.FloatField(allow_null=True, **kwargs)
+
+
+class TimeWindowSerializer(serializers.Serializer):
+    start = serializers.DateTimeField(format=ISO_Z)
+    end = serializers.DateTimeField(format=ISO_Z)
+
+
+class PeriodSerializer(TimeWindowSerializer):
+    previous = TimeWindowSerializer(required=False, help_text="With compare=previous")
+
+
+class ViewsTimelineSerializer(serializers.Serializer):
+    date = serializers.CharField(help_text="2024-03-24 (day, or the Monday of a week); 2024-03-24T14:00:00Z (hour)")
+    views = serializers.IntegerField()
+    unique = serializers.IntegerField()
+
+
+class ViewCountsSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    unique = serializers.IntegerField()
+
+
+class ViewsSerializer(ViewCountsSerializer):
+    change = _rate(help_text="(views - previous views) / previous views; null when previous is 0")
+    byCountry = serializers.DictField(source="by_country", child=serializers.IntegerField())
+    byDevice = serializers.DictField(source="by_device", child=serializers.IntegerField())
+    byPlatform = serializers.DictField(source="by_platform", child=serializers.IntegerField())
+    timeline = ViewsTimelineSerializer(many=True)
+    previous = ViewCountsSerializer(required=False, help_text="With compare=previous")
+
+
+class EngagementFiguresSerializer(serializers.Serializer):
+    averageWatchTime = _rate(source="average_watch_time", help_text="Mean seconds watched per view")
+    completionRate = _rate(source="completion_rate")
+    likes = serializers.IntegerField()
+    comments = serializers.IntegerField()
+    shares = serializers.IntegerField()
+
+
+class EngagementTimelineSerializer(serializers.Serializer):
+    date = serializers.CharField()
+    watchTime = serializers.IntegerField(source="watch_time", help_text="Seconds watched")
+    completionRate = _rate(source="completion_rate")
+
+
+class VideoEngagementSerializer(EngagementFiguresSerializer):
+    timeline = EngagementTimelineSerializer(many=True)
+    previous = EngagementFiguresSerializer(required=False, help_text="With compare=previous")
+
+
+class QualityFiguresSerializer(serializers.Serializer):
+    bufferingRate = _rate(source="buffering_rate", help_text="Buffering seconds / seconds watched")
+    averageBitrate = serializers.CharField(source="average_bitrate", allow_null=True, help_text='"2500k"')
+    errorRate = _rate(source="error_rate", help_text="Player errors per view")
+
+
+class QualityTimelineSerializer(serializers.Serializer):
+    date = serializers.CharField()
+    bufferingRate = _rate(source="buffering_rate")
+    errorRate = _rate(source="error_rate")
+
+
+class PerformanceSerializer(QualityFiguresSerializer):
+    timeline = QualityTimelineSerializer(many=True)
+    previous = QualityFiguresSerializer(required=False, help_text="With compare=previous")
+
+
+class VideoAnalyticsSerializer(serializers.Serializer):
+    period = PeriodSerializer()
+    views = ViewsSerializer(required=False)
+    engagement = VideoEngagementSerializer(required=False)
+    performance = PerformanceSerializer(required=False)
+
+
+class AverageEngagementSerializer(serializers.Serializer):
+    watchTime = _rate(source="watch_time", help_text="Mean seconds watched per view")
+    completionRate = _rate(source="completion_rate")
+    likes = _rate(help_text="Likes in the period per video of the catalog")
+    comments = _rate(help_text="Comments in the period per video of the catalog")
+
+
+class TopVideoSerializer(serializers.Serializer):
+    id = serializers.CharField(help_text="The video key")
+    title = serializers.CharField()
+    views = serializers.IntegerField()
+    watchTime = serializers.IntegerField(source="watch_time")
+    engagement = _rate(help_text="Completion rate")
+
+
+class TrendsSerializer(serializers.Serializer):
+    views = _rate()
+    watchTime = _rate(source="watch_time")
+    engagement = _rate()
+
+
+class SummaryPreviousSerializer(serializers.Serializer):
+    totalViews = serializers.IntegerField(source="total_views")
+    totalWatchTime = serializers.IntegerField(source="total_watch_time")
+    completionRate = _rate(source="completion_rate")
+
+
+class VideoSummarySerializer(serializers.Serializer):
+    totalVideos = serializers.IntegerField(source="total_videos", required=False)
+    totalViews = serializers.IntegerField(source="total_views", required=False)
+    totalWatchTime = serializers.IntegerField(source="total_watch_time", required=False)
+    averageEngagement = AverageEngagementSerializer(source="average_engagement", required=False)
+    topVideos = TopVideoSerializer(source="top_videos", many=True, required=False)
+    trends = TrendsSerializer(required=False)
+    period = PeriodSerializer(required=False, help_text="With compare=previous")
+    previous = SummaryPreviousSerializer(required=False, help_text="With compare=previous")
+
+
+class ActiveUsersSerializer(serializers.Serializer):
+    daily = serializers.IntegerField()
+    weekly = serializers.IntegerField()
+    monthly = serializers.IntegerField()
+
+
+class SessionsSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    averageDuration = _rate(source="average_duration", help_text="Seconds")
+    byDevice = serializers.DictField(source="by_device", child=serializers.IntegerField())
+
+
+class ActionsSerializer(serializers.Serializer):
+    uploads = serializers.IntegerField()
+    comments = serializers.IntegerField()
+    likes = serializers.IntegerField()
+    shares = serializers.IntegerField()
+
+
+class ActivitySerializer(serializers.Serializer):
+    activeUsers = ActiveUsersSerializer(source="active_users")
+    sessions = SessionsSerializer()
+    actions = ActionsSerializer()
+
+
+class GrowthSerializer(serializers.Serializer):
+    newUsers = serializers.IntegerField(source="new_users")
+    returningUsers = serializers.IntegerField(source="returning_users")
+    churnRate = _rate(source="churn_rate")
+    bySource = serializers.DictField(source="by_source", child=serializers.IntegerField())
+
+
+class RetentionRatesSerializer(serializers.Serializer):
+    day1 = _rate()
+    day7 = _rate()
+    day30 = _rate()
+
+
+class CohortSerializer(serializers.Serializer):
+    date = serializers.CharField(help_text="Monday of the ISO week of the learners' first activity")
+    users = serializers.IntegerField(help_text="Learners in the cohort")
+    day1 = _rate()
+    day7 = _rate()
+    day30 = _rate()
+
+
+class RetentionSerializer(RetentionRatesSerializer):
+    cohorts = CohortSerializer(many=True)
+
+
+class UserAnalyticsSerializer(serializers.Serializer):
+    activity = ActivitySerializer(required=False)
+    growth = GrowthSerializer(required=False)
+    retention = RetentionSerializer(required=False)
+
+
+class UserTypeSerializer(serializers.Serializer):
+    sessionDuration = _rate(source="session_duration")
+    pagesPerSession = _rate(source="pages_per_session")
+
+
+class UserTypesSerializer(serializers.Serializer):
+    new = UserTypeSerializer()
+    returning = UserTypeSerializer()
+
+
+class HourSerializer(serializers.Serializer):
+    hour = serializers.IntegerField()
+    users = serializers.IntegerField()
+    engagement = _rate(help_text="Learners active in this hour / learners with a page session in the period")
+
+
+class EngagementSerializer(serializers.Serializer):
+    averageSessionDuration = _rate(source="average_session_duration")
+    pagesPerSession = _rate(source="pages_per_session")
+    bounceRate = _rate(source="bounce_rate")
+    byUserType = UserTypesSerializer(source="by_user_type")
+    byTimeOfDay = HourSerializer(source="by_time_of_day", many=True)
+
+
+class UserEngagementSerializer(serializers.Serializer):
+    engagement = EngagementSerializer(required=False)
+
+
+class ResponseTimeSerializer(serializers.Serializer):
+    average = _rate(help_text="Milliseconds")
+    p95 = _rate()
+    p99 = _rate()
+
+
+class ErrorTypesSerializer(serializers.Serializer):
+    api = _rate()
+    processing = _rate()
+    storage = _rate()
+
+
+class ErrorsSerializer(serializers.Serializer):
+    rate = _rate()
+    byType = ErrorTypesSerializer(source="by_type")
+
+
+class CpuSerializer(serializers.Serializer):
+    usage = serializers.FloatField()
+    load = serializers.ListField(child=serializers.FloatField())
+
+
+class UsageSerializer(serializers.Serializer):
+    usage = serializers.FloatField()
+    available = serializers.CharField()
+
+
+class DatabaseSizeSerializer(serializers.Serializer):
+    size = serializers.CharField(allow_null=True)
+    bytes = serializers.IntegerField(allow_null=True)
+
+
+class ResourcesSerializer(serializers.Serializer):
+    cpu = CpuSerializer()
+    memory = UsageSerializer()
+    storage = UsageSerializer()
+    database = DatabaseSizeSerializer()
+
+
+class SystemHealthSerializer(serializers.Serializer):
+    uptime = _rate(required=False)
+    responseTime = ResponseTimeSerializer(source="response_time", required=False)
+    errors = ErrorsSerializer(required=False)
+    resources = ResourcesSerializer(required=False)
+
+
+class RequestsSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    perSecond = _rate(source="per_second")
+    byEndpoint = serializers.DictField(source="by_endpoint", child=serializers.IntegerField())
+
+
+class EndpointTimesSerializer(serializers.Serializer):
+    average = _rate()
+    byEndpoint = serializers.DictField(source="by_endpoint", child=serializers.FloatField(allow_null=True))
+
+
+class ApiTrafficSerializer(serializers.Serializer):
+    requests = RequestsSerializer()
+    responseTime = EndpointTimesSerializer(source="response_time")
+
+
+class QueueSerializer(serializers.Serializer):
+    queued = serializers.IntegerField()
+    processing = serializers.IntegerField()
+    averageTime = _rate(source="average_time", help_text="Seconds")
+
+
+class StorageOperationsSerializer(serializers.Serializer):
+    reads = serializers.IntegerField()
+    writes = serializers.IntegerField()
+    errors = serializers.IntegerField()
+
+
+# `in` is a Python keyword: declare the fields through type().
+BandwidthSerializer = type(
+    "BandwidthSerializer", (serializers.Serializer,), {"in": serializers.CharField(), "out": serializers.CharField()}
+)
+
+
+class StorageSerializer(serializers.Serializer):
+    operations = StorageOperationsSerializer()
+    bandwidth = BandwidthSerializer()
+
+
+class SystemPerformanceSerializer(serializers.Serializer):
+    api = ApiTrafficSerializer(required=False)
+    processing = serializers.DictField(child=QueueSerializer(), required=False)
+    storage = StorageSerializer(required=False)
+
+
+ERROR_ENVELOPE = inline_serializer(
+    "VideoCloudError",
+    {
+        "success": serializers.BooleanField(default=False),
+        "error": inline_serializer(
+            "VideoCloudErrorBody",
+            {"code": serializers.CharField(), "message": serializers.CharField(), "field": serializers.CharField(required=False)},
+        ),
+    },
+)
+
+
+def _envelope(name, serializer):
+    return inline_serializer(name, {"success": serializers.BooleanField(default=True), "data": serializer()})
+
+
+# --- Throttling -----------------------------------------------------------------------------------
+
+class VideoCloudRateThrottle(SimpleRateThrottle):
+    """VIDEOCLOUD_RATE_LIMIT requests per credential (API key, or user in a workspace)."""
+
+    scope = "videocloud"
+
+    def get_rate(self):
+        return settings.VIDEOCLOUD_RATE_LIMIT or None
+
+    def get_cache_key(self, request, view):
+        credential = request.auth
+        if isinstance(credential, Credential):
+            if credential.api_key is not None:
+                ident = f"key-{credential.api_key.pk}"
+            else:
+                ident = f"user-{credential.user.pk}-{credential.workspace.pk}"
+        else:
+            ident = self.get_ident(request)
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+# --- Views ----------------------------------------------------------------------------------------
+
+PERIOD_PARAMETER = OpenApiParameter("period", OpenApiTypes.STR, description="1d, 7d, 30d, 90d or all")
+METRICS_PARAMETER = OpenApiParameter(
+    "metrics", OpenApiTypes.STR, description="Comma-separated (or repeated) sections to include; default all"
+)
+GROUP_BY_PARAMETER = OpenApiParameter("groupBy", OpenApiTypes.STR, enum=["hour", "day", "week"], description="Timeline buckets")
+COMPARE_PARAMETER = OpenApiParameter("compare", OpenApiTypes.STR, enum=["previous"], description="Add the previous period's figures")
+ERROR_RESPONSES = {code: ERROR_ENVELOPE for code in (400, 401, 403, 404, 429)}
+
+
+class VideoCloudView(VideoCloudErrorsMixin, APIView):
+    """One VideoCloud endpoint: its periods, default period, metrics (document name -> section of
+    the query result) and serializer; `query()` calls its query function."""
+
+    permission_classes = [IsAdmin]
+    throttle_classes = [VideoCloudRateThrottle]
+    periods = queries.DATA_PERIODS
+    default_period = "7d"
+    metrics: dict = {}
+    serializer_class = None
+
+    def query(self, workspace, period, sections, params, **kwargs):
+        raise NotImplementedError
+
+    def get(self, request, **kwargs):
+        params = request.query_params
+        try:
+            period = queries.validate_period_name(params.get("period") or self.default_period, self.periods)
+            chosen = queries.parse_metrics(params.getlist("metrics") + params.getlist("metrics[]"), tuple(self.metrics))
+            data = self.query(request.auth.workspace, period, tuple(self.metrics[name] for name in chosen), params, **kwargs)
+        except queries.VideoCloudQueryError as exc:
+            raise VideoCloudError(ERROR_CODES[type(exc)], str(exc), field=exc.field) from exc
+        except queries.DataUnavailable as exc:
+            raise VideoCloudError("ANALYTICS_DATA_UNAVAILABLE", str(exc), status.HTTP_404_NOT_FOUND) from exc
+        return videocloud_success(self.serializer_class(data).data)
+
+
+def _top_limit(params):
+    raw = params.get("limit")
+    if raw in (None, ""):
+        return TOP_VIDEOS_DEFAULT
+    if not raw.isdigit() or not 1 <= int(raw) <= TOP_VIDEOS_MAX:
+        raise queries.InvalidParameter(f"limit must be an integer from 1 to {TOP_VIDEOS_MAX}; got {raw!r}.", "limit")
+    return int(raw)
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary="Analytics of one video",
+        parameters=[PERIOD_PARAMETER, METRICS_PARAMETER, GROUP_BY_PARAMETER, COMPARE_PARAMETER],
+        responses={200: _envelope("VideoAnalyticsResponse", VideoAnalyticsSerializer), **ERROR_RESPONSES},
+    )
+)
+class VideoAnalyticsView(VideoCloudView):
+    default_period = "7d"
+    metrics = {"views": "views", "engagement": "engagement", "performance": "performance"}
+    serializer_class = VideoAnalyticsSerializer
+
+    def query(self, workspace, period, sections, params, video_key):
+        return queries.video_analytics(
+            workspace, video_key, period, sections=sections,
+            group_by=queries.parse_group_by(params.get("groupBy")), compare=queries.parse_compare(params.get("compare")),
+        )
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary="Summary of the workspace's videos",
+        parameters=[
+            PERIOD_PARAMETER, METRICS_PARAMETER, COMPARE_PARAMETER,
+            OpenApiParameter("limit", OpenApiTypes.INT, description=f"Top videos, 1-{TOP_VIDEOS_MAX} (default {TOP_VIDEOS_DEFAULT})"),
+        ],
+        responses={200: _envelope("VideoSummaryResponse", VideoSummarySerializer), **ERROR_RESPONSES},
+    )
+)
+class VideoSummaryView(VideoCloudView):
+    default_period = "30d"
+    metrics = {
+        "totalVideos": "total_videos", "totalViews": "total_views", "totalWatchTime": "total_watch_time",
+        "averageEngagement": "average_engagement", "topVideos": "top_videos", "trends": "trends",
+    }
+    serializer_class = VideoSummarySerializer
+
+    def query(self, workspace, period, sections, params):
+        return queries.video_summary(
+            workspace, period, sections=sections, compare=queries.parse_compare(params.get("compare")),
+            top_limit=_top_limit(params),
+        )
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary="Activity, growth and retention of the workspace's learners",
+        parameters=[PERIOD_PARAMETER, METRICS_PARAMETER],
+        responses={200: _envelope("UserAnalyticsResponse", UserAnalyticsSerializer), **ERROR_RESPONSES},
+    )
+)
+class UserAnalyticsView(VideoCloudView):
+    default_period = "30d"
+    metrics = {"activity": "activity", "growth": "growth", "retention": "retention"}
+    serializer_class = UserAnalyticsSerializer
+
+    def query(self, workspace, period, sections, params):
+        return queries.user_analytics(workspace, period, sections=sections)
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary="Page-session engagement of the workspace's learners",
+        parameters=[PERIOD_PARAMETER, METRICS_PARAMETER],
+        responses={200: _envelope("UserEngagementResponse", UserEngagementSerializer), **ERROR_RESPONSES},
+    )
+)
+class UserEngagementView(VideoCloudView):
+    default_period = "7d"
+    metrics = {"engagement": "engagement"}
+    serializer_class = UserEngagementSerializer
+
+    def query(self, workspace, period, sections, params):
+        return {"engagement": queries.user_engagement(workspace, period)} if "engagement" in sections else {}
+
+
+SYSTEM_PERIOD_PARAMETER = OpenApiParameter("period", OpenApiTypes.STR, description="1h, 24h, 1d, 7d, 30d, 90d or all")
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary="Health of the service",
+        parameters=[SYSTEM_PERIOD_PARAMETER, METRICS_PARAMETER],
+        responses={200: _envelope("SystemHealthResponse", SystemHealthSerializer), **ERROR_RESPONSES},
+    )
+)
+class SystemHealthView(VideoCloudView):
+    periods = queries.SYSTEM_PERIODS
+    default_period = "24h"
+    metrics = {"uptime": "uptime", "responseTime": "response_time", "errors": "errors", "resources": "resources"}
+    serializer_class = SystemHealthSerializer
+
+    def query(self, workspace, period, sections, params):
+        return queries.system_health(workspace, period, sections=sections)
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary="API traffic and processing queues",
+        parameters=[SYSTEM_PERIOD_PARAMETER, METRICS_PARAMETER],
+        responses={200: _envelope("SystemPerformanceResponse", SystemPerformanceSerializer), **ERROR_RESPONSES},
+    )
+)
+class SystemPerformanceView(VideoCloudView):
+    periods = queries.SYSTEM_PERIODS
+    default_period = "1h"
+    metrics = {"api": "api", "processing": "processing", "storage": "storage"}
+    serializer_class = SystemPerformanceSerializer
+
+    def query(self, workspace, period, sections, params):
+        return queries.system_performance(workspace, period, sections=sections)
+
+
+class HealthProbeView(VideoCloudErrorsMixin, APIView):
+    """Liveness probe for load balancers: 200 when the database answers, else 503. Public.
+
+    Probes are recorded like every API request; the uptime of /analytics/system/health is the
+    share of them that succeeded.
+    """
+
+    authentication_classes = []
+    permission_classes = []
+
+    @extend_schema(
+        summary="Health probe",
+        responses={
+            200: _envelope("HealthProbeResponse", lambda: inline_serializer("HealthProbe", {"status": serializers.CharField()})),
+            503: ERROR_ENVELOPE,
+        },
+    )
+    def get(self, request):
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+        except DatabaseError:
+            raise VideoCloudError(
+                "ANALYTICS_SERVICE_UNAVAILABLE", "The database does not answer.", status.HTTP_503_SERVICE_UNAVAILABLE
+            ) from None
+        return videocloud_success({"status": "ok"})
+
+
+urlpatterns = [
+    path("analytics/videos/summary", VideoSummaryView.as_view(), name="videocloud_video_summary"),
+    path("analytics/videos/<str:video_key>", VideoAnalyticsView.as_view(), name="videocloud_video"),
+    path("analytics/users", UserAnalyticsView.as_view(), name="videocloud_users"),
+    path("analytics/users/engagement", UserEngagementView.as_view(), name="videocloud_user_engagement"),
+    path("analytics/system/health", SystemHealthView.as_view(), name="videocloud_system_health"),
+    path("analytics/system/performance", SystemPerformanceView.as_view(), name="videocloud_system_performance"),
+    path(queries.HEALTH_PROBE_ENDPOINT.strip("/") + "/", HealthProbeView.as_view(), name="health_probe"),
+]

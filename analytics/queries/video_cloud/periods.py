@@ -1,0 +1,206 @@
+"""Periods, metrics selection, time buckets and changes: the rules every VideoCloud endpoint shares.
+
+A day period `Nd` is the N whole UTC days ending today, today included: end = tomorrow 00:00Z,
+start = end - N days. An hour period `Nh` is the N whole UTC hours ending with the current one:
+end = the next hour's 00:00, start = end - N hours. `all` starts at 00:00Z of the UTC day of the
+earliest row the endpoint reads (a workspace without data: today only) and ends like a day
+period. The previous period has the same length and ends where the period starts.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta, timezone as dt_timezone
+from typing import Callable
+
+from django.db.models.functions import TruncDay, TruncHour, TruncWeek
+
+UTC = dt_timezone.utc
+
+DAY_PERIODS = {"1d": 1, "7d": 7, "30d": 30, "90d": 90}
+HOUR_PERIODS = {"1h": 1, "24h": 24}
+ALL = "all"
+DATA_PERIODS = (*DAY_PERIODS, ALL)
+SYSTEM_PERIODS = (*HOUR_PERIODS, *DAY_PERIODS, ALL)
+
+GROUP_BY_UNITS = ("hour", "day", "week")
+MAX_HOUR_BUCKETS = 90 * 24
+COMPARE_VALUES = ("previous",)
+
+
+class VideoCloudQueryError(ValueError):
+    """A request parameter the VideoCloud endpoints cannot answer; `field` names it."""
+
+    field = ""
+
+    def __init__(self, message, field=None):
+        super().__init__(message)
+        if field is not None:
+            self.field = field
+
+
+class InvalidPeriod(VideoCloudQueryError):
+    field = "period"
+
+
+class InvalidMetrics(VideoCloudQueryError):
+    field = "metrics"
+
+
+class InvalidParameter(VideoCloudQueryError):
+    pass
+
+
+class DataUnavailable(LookupError):
+    """What the request names (a video) does not exist in the workspace."""
+
+
+def utc_now():
+    """The current time (UTC). Tests replace this function to pin "today"."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Period:
+    name: str
+    start: datetime
+    end: datetime
+    now: datetime
+
+    @property
+    def length(self):
+        return self.end - self.start
+
+    @property
+    def previous(self):
+        return Period(self.name, self.start - self.length, self.start, self.now)
+
+    @property
+    def elapsed_seconds(self):
+        """Seconds of the period that have already happened (the period may end in the future)."""
+        return max(0.0, (min(self.now, self.end) - self.start).total_seconds())
+
+
+def validate_period_name(name, allowed=DATA_PERIODS):
+    """The period name, checked against `allowed`; raises InvalidPeriod."""
+    if name not in allowed:
+        raise InvalidPeriod(f"period must be one of {', '.join(allowed)}; got {name!r}.")
+    return name
+
+
+def day_start(moment):
+    return datetime.combine(moment.astimezone(UTC).date(), time.min, UTC)
+
+
+def resolve_period(name, now=None, earliest: Callable[[], datetime | None] | None = None):
+    """The Period named `name` at `now`. `earliest()` gives the first data time for `all`."""
+    now = (now or utc_now()).astimezone(UTC)
+    if name in HOUR_PERIODS:
+        end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        return Period(name, end - timedelta(hours=HOUR_PERIODS[name]), end, now)
+    end = day_start(now) + timedelta(days=1)
+    if name in DAY_PERIODS:
+        return Period(name, end - timedelta(days=DAY_PERIODS[name]), end, now)
+    if name == ALL:
+        first = earliest() if earliest else None
+        start = day_start(first) if first is not None else end - timedelta(days=1)
+        return Period(name, min(start, end - timedelta(days=1)), end, now)
+    raise InvalidPeriod(f"Unknown period {name!r}.")
+
+
+def parse_metrics(values, allowed):
+    """The selected metrics, in `allowed` order, from `metrics` query values.
+
+    Each value may hold several names separated by commas; none at all selects every metric.
+    """
+    names = [part.strip() for value in values for part in str(value).split(",") if part.strip()]
+    if not names:
+        return tuple(allowed)
+    unknown = [name for name in names if name not in allowed]
+    if unknown:
+        raise InvalidMetrics(
+            f"Unknown metrics {', '.join(unknown)}; this endpoint offers {', '.join(allowed)}."
+        )
+    return tuple(name for name in allowed if name in names)
+
+
+def parse_group_by(value):
+    value = value or "day"
+    if value not in GROUP_BY_UNITS:
+        raise InvalidParameter(f"groupBy must be one of {', '.join(GROUP_BY_UNITS)}; got {value!r}.", "groupBy")
+    return value
+
+
+def parse_compare(value):
+    """True for compare=previous, False when absent; anything else is invalid."""
+    if value in (None, ""):
+        return False
+    if value not in COMPARE_VALUES:
+        raise InvalidParameter(f"compare must be 'previous'; got {value!r}.", "compare")
+    return True
+
+
+_TRUNCS = {"hour": TruncHour, "day": TruncDay, "week": TruncWeek}
+
+
+def trunc(unit, field):
+    """SQL expression truncating `field` to the start of its UTC hour / day / ISO week (Monday)."""
+    return _TRUNCS[unit](field, tzinfo=UTC)
+
+
+def bucket_starts(period, unit):
+    """Every bucket of `unit` that overlaps the period, as UTC datetimes.
+
+    Weeks are ISO weeks starting Monday 00:00Z, so the first week may start before the period;
+    only rows inside the period are ever counted in it.
+    """
+    if unit == "hour":
+        step = timedelta(hours=1)
+        first = period.start.replace(minute=0, second=0, microsecond=0)
+    elif unit == "day":
+        step = timedelta(days=1)
+        first = day_start(period.start)
+    else:
+        step = timedelta(days=7)
+        first = day_start(period.start) - timedelta(days=period.start.weekday())
+    count = -(-(period.end - first) // step)
+    if unit == "hour" and count > MAX_HOUR_BUCKETS:
+        raise InvalidParameter(
+            f"groupBy=hour covers at most {MAX_HOUR_BUCKETS // 24} days; use day or week.", "groupBy"
+        )
+    return [first + step * index for index in range(count)]
+
+
+def bucket_label(moment, unit):
+    """`2024-03-24` for days and weeks (the Monday), `2024-03-24T14:00:00Z` for hours."""
+    if unit == "hour":
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:00:00Z")
+    return moment.astimezone(UTC).date().isoformat()
+
+
+def fill_buckets(period, unit, rows, empty):
+    """[(bucket start, values)] for every bucket: values from `rows` ({bucket start: values}),
+    else `empty()`."""
+    found = {moment.astimezone(UTC): values for moment, values in rows.items()}
+    return [(moment, found.get(moment) or empty()) for moment in bucket_starts(period, unit)]
+
+
+def change(now, before):
+    """(now - before) / before, rounded to 4 places; None when before is 0 or unknown."""
+    if now is None or not before:
+        return None
+    return round((now - before) / before, 4)
+
+
+def ratio(part, whole, places=4):
+    """part / whole rounded; None when whole is 0 or unknown."""
+    if part is None or not whole:
+        return None
+    return round(part / whole, places)
+
+
+def rounded(value, places=2):
+    return None if value is None else round(float(value), places)
+
+
+def iso_z(moment):
+    """`2024-03-24T00:00:00Z`."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

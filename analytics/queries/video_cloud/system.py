@@ -1,0 +1,248 @@
+"""VideoCloud system analytics: the service's own health and performance.
+
+API figures come from RequestMetric rows (written by analytics.middleware) of the caller's
+workspace; uptime from the health probe requests (service-wide) or, without probes, from this
+process's start; machine resources from psutil; processing from pluggable queue sources (the
+export jobs).
+"""
+
+import math
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable
+
+import psutil
+from django.conf import settings
+from django.db import connection
+from django.db.models import Aggregate, Avg, Count, F, FloatField, Min, Q
+
+from analytics.models import RequestMetric
+
+from .periods import UTC, ratio, resolve_period, rounded
+
+HEALTH_PROBE_ENDPOINT = "/api/health/"
+SERVER_ERROR = Q(status__gte=500)
+PERCENTILES = {"p95": 0.95, "p99": 0.99}
+
+# Prime psutil's CPU counter so that the first reading measures something (see cpu_usage).
+psutil.cpu_percent(interval=None)
+
+
+class PercentileCont(Aggregate):
+    """PostgreSQL's continuous percentile (linear interpolation between the closest ranks)."""
+
+    function = "PERCENTILE_CONT"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+    def __init__(self, expression, fraction, **extra):
+        super().__init__(expression, fraction=float(fraction), **extra)
+
+
+def latency_percentiles(queryset, count):
+    """{name: latency_ms} for PERCENTILES over `queryset`, as PostgreSQL's percentile_cont.
+
+    PostgreSQL computes them in one aggregate; elsewhere (SQLite) each percentile reads the two
+    rows around its rank (ORDER BY latency LIMIT 2 OFFSET k) and interpolates between them.
+    """
+    if not count:
+        return dict.fromkeys(PERCENTILES)
+    if connection.vendor == "postgresql":
+        values = queryset.aggregate(
+            **{name: PercentileCont("latency_ms", fraction) for name, fraction in PERCENTILES.items()}
+        )
+        return {name: rounded(value) for name, value in values.items()}
+    result = {}
+    ordered = queryset.order_by("latency_ms").values_list("latency_ms", flat=True)
+    for name, fraction in PERCENTILES.items():
+        rank = (count - 1) * fraction
+        low = math.floor(rank)
+        around = list(ordered[low : low + 2])
+        high_value = around[1] if len(around) > 1 else around[0]
+        result[name] = rounded(around[0] + (high_value - around[0]) * (rank - low))
+    return result
+
+
+@dataclass(frozen=True)
+class ProcessingStats:
+    """A processing queue now (queued, processing) and over a period (finished, failed, mean seconds)."""
+
+    queued: int = 0
+    processing: int = 0
+    average_time_s: float | None = None
+    finished: int = 0
+    failed: int = 0
+
+
+def export_job_stats(workspace, period):
+    """The workspace's export jobs: queued and processing now; finished, failed and mean seconds
+    from start to finish (completed jobs) among jobs that finished in the period."""
+    from exports.models import ExportJob, ExportStatus
+
+    jobs = ExportJob.objects.filter(workspace=workspace)
+    finished_in_period = Q(finished_at__gte=period.start, finished_at__lt=period.end)
+    completed = finished_in_period & Q(status=ExportStatus.COMPLETED, started_at__isnull=False)
+    figures = jobs.aggregate(
+        queued=Count("id", filter=Q(status=ExportStatus.QUEUED)),
+        processing=Count("id", filter=Q(status=ExportStatus.PROCESSING)),
+        finished=Count("id", filter=finished_in_period & Q(status__in=[ExportStatus.COMPLETED, ExportStatus.FAILED])),
+        failed=Count("id", filter=finished_in_period & Q(status=ExportStatus.FAILED)),
+        average=Avg(F("finished_at") - F("started_at"), filter=completed),
+    )
+    average = figures.pop("average")
+    return ProcessingStats(average_time_s=rounded(average.total_seconds()) if average is not None else None, **figures)
+
+
+# Queues shown under `processing`, name -> fn(workspace, period) -> ProcessingStats.
+PROCESSING_SOURCES: dict[str, Callable] = {"exports": export_job_stats}
+
+
+def register_processing_source(name, stats):
+    """Add a queue to the `processing` section and to the processing error rate."""
+    PROCESSING_SOURCES[name] = stats
+
+
+def format_bytes(size):
+    """`4GB`, `3.7GB`, `512KB` (1024-based units, one decimal at most)."""
+    size = float(size)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if size < 1024 or unit == "TB":
+            break
+        size /= 1024
+    return f"{size:.1f}".rstrip("0").rstrip(".") + unit
+
+
+def database_size_bytes():
+    """PostgreSQL: pg_database_size of the current database; SQLite: its file (and WAL) size."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_database_size(current_database())")
+            return cursor.fetchone()[0]
+    if connection.vendor == "sqlite":
+        name = str(connection.settings_dict["NAME"])
+        return sum(os.path.getsize(path) for path in (name, name + "-wal") if os.path.exists(path))
+    return None
+
+
+def process_started_at():
+    return datetime.fromtimestamp(psutil.Process(os.getpid()).create_time(), UTC)
+
+
+def machine_resources():
+    """CPU (use since the previous reading in this process, load averages), memory and the storage
+    holding MEDIA_ROOT (export files), plus the database size."""
+    memory = psutil.virtual_memory()
+    disk = psutil.disk_usage(str(settings.MEDIA_ROOT))
+    database_bytes = database_size_bytes()
+    return {
+        "cpu": {
+            "usage": round(psutil.cpu_percent(interval=None) / 100, 4),
+            "load": [round(value, 2) for value in os.getloadavg()],
+        },
+        "memory": {"usage": round(memory.percent / 100, 4), "available": format_bytes(memory.available)},
+        "storage": {"usage": round(disk.percent / 100, 4), "available": format_bytes(disk.free)},
+        "database": {
+            "size": format_bytes(database_bytes) if database_bytes is not None else None,
+            "bytes": database_bytes,
+        },
+    }
+
+
+def _uptime(period):
+    probes = RequestMetric.objects.filter(
+        endpoint=HEALTH_PROBE_ENDPOINT, at__gte=period.start, at__lt=period.end
+    ).aggregate(total=Count("id"), failed=Count("id", filter=SERVER_ERROR))
+    if probes["total"]:
+        return round(1 - probes["failed"] / probes["total"], 4)
+    if not period.elapsed_seconds:
+        return None
+    up_since = max(period.start, process_started_at())
+    up_seconds = max(0.0, (min(period.now, period.end) - up_since).total_seconds())
+    return round(min(1.0, up_seconds / period.elapsed_seconds), 4)
+
+
+def _requests(workspace, period):
+    return RequestMetric.objects.filter(workspace=workspace, at__gte=period.start, at__lt=period.end)
+
+
+def _earliest_request(workspace):
+    return lambda: RequestMetric.objects.filter(workspace=workspace).aggregate(first=Min("at"))["first"]
+
+
+def system_health(workspace, period_name, *, sections=("uptime", "response_time", "errors", "resources"), now=None):
+    """The service's health over the period, as seen by the workspace.
+
+    uptime: successful (status < 500) health probes / probes in the period; without any probe,
+    the share of the elapsed period since this process started. response_time: mean, p95 and
+    p99 latency (ms) of the workspace's API requests. errors: all error rates share one
+    denominator, the operations of the period (the workspace's API requests + its export jobs
+    finished in the period + storage operations, none measured), so byType sums to rate: api =
+    5xx responses, processing = failed export jobs, storage = 0. resources: machine-wide.
+    `all` starts on the day of the workspace's first recorded request.
+    """
+    period = resolve_period(period_name, now, earliest=_earliest_request(workspace))
+    requests = _requests(workspace, period)
+    result = {}
+    if "uptime" in sections:
+        result["uptime"] = _uptime(period)
+    if {"response_time", "errors"} & set(sections):
+        totals = requests.aggregate(count=Count("id"), average=Avg("latency_ms"), errors=Count("id", filter=SERVER_ERROR))
+    if "response_time" in sections:
+        result["response_time"] = {"average": rounded(totals["average"]), **latency_percentiles(requests, totals["count"])}
+    if "errors" in sections:
+        queues = [stats(workspace, period) for stats in PROCESSING_SOURCES.values()]
+        failed_jobs = sum(queue.failed for queue in queues)
+        operations = totals["count"] + sum(queue.finished for queue in queues)
+        storage_errors = 0
+        result["errors"] = {
+            "rate": ratio(totals["errors"] + failed_jobs + storage_errors, operations),
+            "by_type": {
+                "api": ratio(totals["errors"], operations),
+                "processing": ratio(failed_jobs, operations),
+                "storage": ratio(storage_errors, operations),
+            },
+        }
+    if "resources" in sections:
+        result["resources"] = machine_resources()
+    return result
+
+
+def system_performance(workspace, period_name, *, sections=("api", "processing", "storage"), now=None):
+    """The workspace's API traffic and the processing queues over the period.
+
+    api: requests recorded in the period (total, per second of the elapsed part of the period,
+    by endpoint pattern, busiest first) and mean latency (ms) overall and by endpoint.
+    processing: each queue of PROCESSING_SOURCES (queued and processing now, mean seconds of the
+    jobs completed in the period). storage: file storage operations and bandwidth are not
+    measured yet: zeros.
+    """
+    period = resolve_period(period_name, now, earliest=_earliest_request(workspace))
+    result = {}
+    if "api" in sections:
+        requests = _requests(workspace, period)
+        totals = requests.aggregate(count=Count("id"), average=Avg("latency_ms"))
+        endpoints = requests.values("endpoint").annotate(n=Count("id"), average=Avg("latency_ms")).order_by("-n", "endpoint")
+        endpoints = list(endpoints)
+        result["api"] = {
+            "requests": {
+                "total": totals["count"],
+                "per_second": ratio(totals["count"], period.elapsed_seconds, places=2),
+                "by_endpoint": {row["endpoint"]: row["n"] for row in endpoints},
+            },
+            "response_time": {
+                "average": rounded(totals["average"]),
+                "by_endpoint": {row["endpoint"]: rounded(row["average"]) for row in endpoints},
+            },
+        }
+    if "processing" in sections:
+        result["processing"] = {
+            name: {"queued": queue.queued, "processing": queue.processing, "average_time": queue.average_time_s}
+            for name, queue in ((name, stats(workspace, period)) for name, stats in PROCESSING_SOURCES.items())
+        }
+    if "storage" in sections:
+        result["storage"] = {
+            "operations": {"reads": 0, "writes": 0, "errors": 0},
+            "bandwidth": {"in": "0B/s", "out": "0B/s"},
+        }
+    return result

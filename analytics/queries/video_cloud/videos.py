@@ -1,0 +1,269 @@
+"""VideoCloud video analytics: one video's views, engagement and playback quality; the summary.
+
+Every number is computed in SQL: one aggregate for the period and its previous period together,
+one grouped query per breakdown and one for the timeline, whatever the number of views.
+"""
+
+from django.db.models import Avg, Count, Min, Q, Sum
+
+from analytics.models import ReactionType, VideoReaction, VideoView
+from courses.models import Video
+
+from .periods import DataUnavailable, bucket_label, change, fill_buckets, ratio, resolve_period, rounded, trunc
+
+UNKNOWN = "unknown"
+
+
+def _window(field, period):
+    return Q(**{f"{field}__gte": period.start, f"{field}__lt": period.end})
+
+
+def _view_totals(views, period, previous):
+    """Totals of views in the period and in the previous period, in one query."""
+    aggregates = {}
+    for prefix, window in (("", _window("started_at", period)), ("prev_", _window("started_at", previous))):
+        reported_buffering = window & Q(buffering_s__isnull=False)
+        aggregates.update(
+            {
+                f"{prefix}views": Count("id", filter=window),
+                f"{prefix}unique": Count("user_id", distinct=True, filter=window),
+                f"{prefix}watched_sum": Sum("watched_s", filter=window),
+                f"{prefix}completed": Count("id", filter=window & Q(is_completed=True)),
+                f"{prefix}buffering_sum": Sum("buffering_s", filter=reported_buffering),
+                f"{prefix}buffering_watched_sum": Sum("watched_s", filter=reported_buffering),
+                f"{prefix}bitrate_avg": Avg("bitrate_kbps", filter=window),
+                f"{prefix}errors_sum": Sum("errors", filter=window),
+                f"{prefix}error_views": Count("errors", filter=window),
+            }
+        )
+    return views.filter(started_at__gte=previous.start, started_at__lt=period.end).aggregate(**aggregates)
+
+
+def _breakdown(views, period, field):
+    """{value: views} in the period, most viewed first; rows without the value under "unknown"."""
+    rows = (
+        views.filter(_window("started_at", period))
+        .values(field)
+        .annotate(n=Count("id"))
+        .order_by("-n", field)
+    )
+    result = {}
+    for row in rows:
+        key = row[field] or UNKNOWN
+        result[key] = result.get(key, 0) + row["n"]
+    return result
+
+
+def _format_bitrate(kbps):
+    return None if kbps is None else f"{round(kbps)}k"
+
+
+def _quality(totals, prefix=""):
+    return {
+        "buffering_rate": ratio(totals[f"{prefix}buffering_sum"], totals[f"{prefix}buffering_watched_sum"]),
+        "average_bitrate": _format_bitrate(totals[f"{prefix}bitrate_avg"]),
+        "error_rate": ratio(totals[f"{prefix}errors_sum"], totals[f"{prefix}error_views"]),
+    }
+
+
+def _engagement_figures(totals, reactions, prefix=""):
+    views = totals[f"{prefix}views"]
+    return {
+        "average_watch_time": rounded(totals[f"{prefix}watched_sum"] / views) if views else None,
+        "completion_rate": ratio(totals[f"{prefix}completed"], views),
+        "likes": reactions[f"{prefix}likes"],
+        "comments": reactions[f"{prefix}comments"],
+        "shares": reactions[f"{prefix}shares"],
+    }
+
+
+def _reaction_counts(reactions, period, previous):
+    aggregates = {}
+    for prefix, window in (("", _window("at", period)), ("prev_", _window("at", previous))):
+        for name, kind in (("likes", ReactionType.LIKE), ("comments", ReactionType.COMMENT), ("shares", ReactionType.SHARE)):
+            aggregates[f"{prefix}{name}"] = Count("id", filter=window & Q(type=kind))
+    return reactions.filter(at__gte=previous.start, at__lt=period.end).aggregate(**aggregates)
+
+
+def _timeline(views, period, group_by):
+    """[(bucket start, {views, unique, watched_sum, completed, buffering..., errors...})] for every
+    bucket of the period, zeros where nothing happened."""
+    reported_buffering = Q(buffering_s__isnull=False)
+    rows = (
+        views.filter(_window("started_at", period))
+        .annotate(bucket=trunc(group_by, "started_at"))
+        .values("bucket")
+        .annotate(
+            views=Count("id"),
+            unique=Count("user_id", distinct=True),
+            watched_sum=Sum("watched_s"),
+            completed=Count("id", filter=Q(is_completed=True)),
+            buffering_sum=Sum("buffering_s", filter=reported_buffering),
+            buffering_watched_sum=Sum("watched_s", filter=reported_buffering),
+            errors_sum=Sum("errors"),
+            error_views=Count("errors"),
+        )
+        .order_by("bucket")
+    )
+    empty = dict(views=0, unique=0, watched_sum=0, completed=0, buffering_sum=None, buffering_watched_sum=None,
+                 errors_sum=None, error_views=0)
+    return fill_buckets(period, group_by, {row.pop("bucket"): row for row in rows}, lambda: dict(empty))
+
+
+def video_analytics(workspace, video_key, period_name, *, sections=("views", "engagement", "performance"),
+                    group_by="day", compare=False, now=None):
+    """One video's analytics (video named by its key in the workspace) for the period.
+
+    views: total views started in the period, unique learners, change against the previous
+    period, views by country / device / platform ("unknown" where the view did not say) and a
+    timeline. engagement: mean seconds watched per view, completed views / views, reactions
+    (likes, comments, shares) made in the period, and a timeline of seconds watched and
+    completion rate. performance, from the views that reported player quality: buffering seconds /
+    seconds watched, mean bitrate ("2500k"), errors / views; None where no view reported them.
+    `all` starts on the day of the video's first view. Raises DataUnavailable for an unknown key.
+    """
+    video = Video.objects.filter(workspace=workspace, key=video_key).values("id").first()
+    if video is None:
+        raise DataUnavailable(f"No video {video_key!r} in this workspace.")
+    views = VideoView.objects.filter(workspace=workspace, video_id=video["id"])
+    period = resolve_period(period_name, now, earliest=lambda: views.aggregate(first=Min("started_at"))["first"])
+    previous = period.previous
+
+    totals = _view_totals(views, period, previous)
+    timeline = _timeline(views, period, group_by)
+    result = {"period": {"start": period.start, "end": period.end}}
+    if compare:
+        result["period"]["previous"] = {"start": previous.start, "end": previous.end}
+
+    if "views" in sections:
+        result["views"] = {
+            "total": totals["views"],
+            "unique": totals["unique"],
+            "change": change(totals["views"], totals["prev_views"]),
+            "by_country": _breakdown(views, period, "country"),
+            "by_device": _breakdown(views, period, "device"),
+            "by_platform": _breakdown(views, period, "platform"),
+            "timeline": [
+                {"date": bucket_label(moment, group_by), "views": row["views"], "unique": row["unique"]}
+                for moment, row in timeline
+            ],
+        }
+        if compare:
+            result["views"]["previous"] = {"total": totals["prev_views"], "unique": totals["prev_unique"]}
+    if "engagement" in sections:
+        reactions = _reaction_counts(VideoReaction.objects.filter(workspace=workspace, video_id=video["id"]),
+                                     period, previous)
+        result["engagement"] = {
+            **_engagement_figures(totals, reactions),
+            "timeline": [
+                {
+                    "date": bucket_label(moment, group_by),
+                    "watch_time": row["watched_sum"] or 0,
+                    "completion_rate": ratio(row["completed"], row["views"]),
+                }
+                for moment, row in timeline
+            ],
+        }
+        if compare:
+            result["engagement"]["previous"] = _engagement_figures(totals, reactions, "prev_")
+    if "performance" in sections:
+        result["performance"] = {
+            **_quality(totals),
+            "timeline": [
+                {
+                    "date": bucket_label(moment, group_by),
+                    "buffering_rate": ratio(row["buffering_sum"], row["buffering_watched_sum"]),
+                    "error_rate": ratio(row["errors_sum"], row["error_views"]),
+                }
+                for moment, row in timeline
+            ],
+        }
+        if compare:
+            result["performance"]["previous"] = _quality(totals, "prev_")
+    return result
+
+
+def video_summary(workspace, period_name, *, sections=("total_videos", "total_views", "total_watch_time",
+                                                       "average_engagement", "top_videos", "trends"),
+                  compare=False, top_limit=10, now=None):
+    """The workspace's videos over the period.
+
+    total_videos: videos in the workspace's catalog. total_views / total_watch_time: views started
+    in the period and their seconds watched. average_engagement: seconds watched per view,
+    completed views / views, likes and comments made in the period per catalog video. top_videos:
+    the `top_limit` most viewed videos of the period (ties by key) with their seconds watched and
+    completion rate. trends: change against the previous period of views, seconds watched and
+    completion rate. `all` starts on the day of the workspace's first view.
+    """
+    views = VideoView.objects.filter(workspace=workspace)
+    period = resolve_period(period_name, now, earliest=lambda: views.aggregate(first=Min("started_at"))["first"])
+    previous = period.previous
+    result = {}
+    needs_totals = {"total_views", "total_watch_time", "average_engagement", "trends"} & set(sections)
+    total_videos = Video.objects.filter(workspace=workspace).count() if (
+        {"total_videos", "average_engagement"} & set(sections)) else None
+
+    if needs_totals or compare:
+        totals = {}
+        for prefix, window in (("", _window("started_at", period)), ("prev_", _window("started_at", previous))):
+            totals.update(
+                {
+                    f"{prefix}views": Count("id", filter=window),
+                    f"{prefix}watched_sum": Sum("watched_s", filter=window),
+                    f"{prefix}completed": Count("id", filter=window & Q(is_completed=True)),
+                }
+            )
+        totals = views.filter(started_at__gte=previous.start, started_at__lt=period.end).aggregate(**totals)
+        rates = {prefix: ratio(totals[f"{prefix}completed"], totals[f"{prefix}views"]) for prefix in ("", "prev_")}
+
+    if "total_videos" in sections:
+        result["total_videos"] = total_videos
+    if "total_views" in sections:
+        result["total_views"] = totals["views"]
+    if "total_watch_time" in sections:
+        result["total_watch_time"] = totals["watched_sum"] or 0
+    if "average_engagement" in sections:
+        reactions = VideoReaction.objects.filter(workspace=workspace).filter(_window("at", period)).aggregate(
+            likes=Count("id", filter=Q(type=ReactionType.LIKE)),
+            comments=Count("id", filter=Q(type=ReactionType.COMMENT)),
+        )
+        result["average_engagement"] = {
+            "watch_time": rounded(totals["watched_sum"] / totals["views"]) if totals["views"] else None,
+            "completion_rate": rates[""],
+            "likes": ratio(reactions["likes"], total_videos, places=2),
+            "comments": ratio(reactions["comments"], total_videos, places=2),
+        }
+    if "top_videos" in sections:
+        rows = (
+            views.filter(_window("started_at", period))
+            .values("video__key", "video__title")
+            .annotate(views=Count("id"), watched_sum=Sum("watched_s"), completed=Count("id", filter=Q(is_completed=True)))
+            .order_by("-views", "video__key")[:top_limit]
+        )
+        result["top_videos"] = [
+            {
+                "id": row["video__key"],
+                "title": row["video__title"],
+                "views": row["views"],
+                "watch_time": row["watched_sum"] or 0,
+                "engagement": ratio(row["completed"], row["views"]),
+            }
+            for row in rows
+        ]
+    if "trends" in sections:
+        result["trends"] = {
+            "views": change(totals["views"], totals["prev_views"]),
+            "watch_time": change(totals["watched_sum"] or 0, totals["prev_watched_sum"] or 0),
+            "engagement": change(rates[""], rates["prev_"]),
+        }
+    if compare:
+        result["period"] = {
+            "start": period.start, "end": period.end,
+            "previous": {"start": previous.start, "end": previous.end},
+        }
+        result["previous"] = {
+            "total_views": totals["prev_views"],
+            "total_watch_time": totals["prev_watched_sum"] or 0,
+            "completion_rate": rates["prev_"],
+        }
+    return result
