@@ -1,1 +1,354 @@
-urlpatterns = []
+"""xAPI 1.0.3 statements resource: `/xapi/statements` (POST, PUT, GET), docs/api/xapi.md.
+
+Authentication: HTTP Basic whose password is a workspace API key (the username is ignored), or
+`Authorization: Api-Key <key>`; the key must have the admin role. Every request must carry
+`X-Experience-API-Version: 1.0.x`; every response carries `X-Experience-API-Version: 1.0.3`.
+Errors are `{"detail": "<what is wrong, naming the field>"}` (DRF's shape; xAPI defines none).
+"""
+
+import base64
+import binascii
+import json
+from urllib.parse import urlencode
+
+from django.core import signing
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.http import http_date
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, serializers, status
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from accounts.authentication import ApiKeyAuthentication, authenticate_raw_api_key
+from accounts.permissions import IsAdmin
+from analytics.queries.xapi import MAX_PAGE, Cursor, StatementFilters, statement_by_id, statement_page
+from analytics.services.xapi import (
+    IRI,
+    UUID_TEXT,
+    XAPI_VERSION,
+    StatementInvalid,
+    XapiError,
+    agent_key,
+    check_version_header,
+    parse_timestamp,
+    record_statements,
+    validate_statement,
+)
+
+VERSION_HEADER = "X-Experience-API-Version"
+MORE_SALT = "analytics.api.xapi.more"
+MORE_MAX_AGE_S = 24 * 3600
+LIST_PARAMS = {
+    "agent", "verb", "activity", "registration", "related_activities", "related_agents", "since", "until",
+    "limit", "format", "attachments", "ascending",
+}  # fmt: skip
+SINGLE_PARAMS = {"statementId", "voidedStatementId", "format", "attachments"}
+
+
+class XapiBasicAuthentication(BaseAuthentication):
+    """`Authorization: Basic base64(anything:<API key>)`: the password is a workspace API key."""
+
+    def authenticate(self, request):
+        header = get_authorization_header(request).split()
+        if not header or header[0].lower() != b"basic":
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed("Invalid Basic header: expected `Basic base64(user:key)`.")
+        try:
+            decoded = base64.b64decode(header[1], validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise exceptions.AuthenticationFailed("Invalid Basic header: the credentials are not base64.") from None
+        _, separator, raw_key = decoded.partition(":")
+        if not separator or not raw_key:
+            raise exceptions.AuthenticationFailed("Invalid Basic header: the password must be a workspace API key.")
+        return authenticate_raw_api_key(raw_key)
+
+    def authenticate_header(self, request):
+        return 'Basic realm="xAPI"'
+
+
+class XapiBasicScheme(OpenApiAuthenticationExtension):
+    target_class = "analytics.api.xapi.XapiBasicAuthentication"
+    name = "xapiBasic"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "basic",
+            "description": "Any username; the password is a workspace API key with the admin role.",
+        }
+
+
+def xapi_exception_handler(exc, context):
+    if isinstance(exc, XapiError):
+        return Response({"detail": exc.message}, status=exc.status)
+    return drf_exception_handler(exc, context)
+
+
+class StatementResultSerializer(serializers.Serializer):
+    statements = serializers.ListField(child=serializers.DictField(), help_text="Statements, newest stored first")
+    more = serializers.CharField(help_text="Relative URL of the next page, or empty")
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+VERSION_PARAMETER = OpenApiParameter(
+    VERSION_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=True, description="1.0.0 to 1.0.3"
+)
+ERRORS = {
+    400: OpenApiResponse(ErrorSerializer, description="Invalid statement, parameter or version header"),
+    401: OpenApiResponse(ErrorSerializer, description="Missing or wrong API key"),
+    403: OpenApiResponse(ErrorSerializer, description="The API key is not an admin key"),
+}
+
+
+def _flag(params, name):
+    value = params.get(name, "false")
+    if value not in ("true", "false"):
+        raise StatementInvalid(f"{name}: must be true or false")
+    return value == "true"
+
+
+def _filters_from_params(params):
+    unknown = sorted(set(params) - LIST_PARAMS)
+    if unknown:
+        raise StatementInvalid(f"{unknown[0]}: is not a parameter of GET /xapi/statements")
+    for name in ("related_activities", "related_agents"):
+        if _flag(params, name):
+            raise StatementInvalid(f"{name}: true is not supported by this LRS")
+    _flag(params, "attachments")
+    if params.get("format", "exact") not in ("exact", "ids", "canonical"):
+        raise StatementInvalid("format: must be ids, exact or canonical")
+    key = None
+    if "agent" in params:
+        try:
+            agent = json.loads(params["agent"])
+        except ValueError:
+            raise StatementInvalid("agent: must be an Agent or identified Group as JSON") from None
+        validate_statement_agent(agent)
+        key = agent_key(agent)
+    for name in ("verb", "activity"):
+        if name in params and not IRI.match(params[name]):
+            raise StatementInvalid(f"{name}: must be an absolute IRI")
+    if "registration" in params and not UUID_TEXT.match(params["registration"]):
+        raise StatementInvalid("registration: must be a UUID")
+    try:
+        limit = int(params.get("limit", "0"))
+    except ValueError:
+        raise StatementInvalid("limit: must be a non-negative integer") from None
+    if limit < 0:
+        raise StatementInvalid("limit: must be a non-negative integer")
+    filters = StatementFilters(
+        agent_key=key,
+        verb_id=params.get("verb"),
+        activity_id=params.get("activity"),
+        registration=params.get("registration", "").lower() or None,
+        since=parse_timestamp(params["since"], "since") if "since" in params else None,
+        until=parse_timestamp(params["until"], "until") if "until" in params else None,
+        ascending=_flag(params, "ascending"),
+    )
+    return filters, min(limit or MAX_PAGE, MAX_PAGE)
+
+
+def validate_statement_agent(agent):
+    """Raise StatementInvalid unless agent is an Agent or an identified Group."""
+    try:
+        validate_statement({"actor": agent, "verb": {"id": "http://x/v"}, "object": {"id": "http://x/o"}}, "agent")
+    except StatementInvalid as error:
+        raise StatementInvalid(error.message.replace("agent.actor", "agent")) from None
+    if agent.get("objectType") == "Group" and not any(key in agent for key in ("mbox", "mbox_sha1sum", "openid", "account")):
+        raise StatementInvalid("agent: an anonymous Group cannot be used as a filter")
+
+
+def _encode_more(workspace, filters, limit, cursor):
+    payload = {
+        "w": workspace.pk,
+        "a": filters.agent_key,
+        "v": filters.verb_id,
+        "t": filters.activity_id,
+        "r": filters.registration,
+        "s": filters.since.isoformat() if filters.since else None,
+        "u": filters.until.isoformat() if filters.until else None,
+        "o": filters.ascending,
+        "l": limit,
+        "c": [cursor.stored.isoformat(), cursor.pk],
+    }
+    return signing.dumps(payload, salt=MORE_SALT, compress=True)
+
+
+def _decode_more(workspace, token):
+    try:
+        payload = signing.loads(token, salt=MORE_SALT, max_age=MORE_MAX_AGE_S)
+    except signing.BadSignature:
+        raise StatementInvalid("more: not a continuation this LRS issued, or older than a day") from None
+    if payload.get("w") != workspace.pk:
+        raise StatementInvalid("more: not a continuation this LRS issued, or older than a day")
+    filters = StatementFilters(
+        agent_key=payload["a"],
+        verb_id=payload["v"],
+        activity_id=payload["t"],
+        registration=payload["r"],
+        since=parse_timestamp(payload["s"], "more") if payload["s"] else None,
+        until=parse_timestamp(payload["u"], "more") if payload["u"] else None,
+        ascending=payload["o"],
+    )
+    stored, pk = payload["c"]
+    return filters, payload["l"], Cursor(stored=parse_timestamp(stored, "more"), pk=pk)
+
+
+class StatementsView(APIView):
+    """The xAPI statements resource of the credential's workspace."""
+
+    authentication_classes = [XapiBasicAuthentication, ApiKeyAuthentication]
+    permission_classes = [IsAdmin]
+
+    def get_exception_handler(self):
+        return xapi_exception_handler
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        check_version_header(request.headers.get(VERSION_HEADER))
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response[VERSION_HEADER] = XAPI_VERSION
+        response["X-Experience-API-Consistent-Through"] = timezone.now().isoformat().replace("+00:00", "Z")
+        return response
+
+    def _authority(self, request):
+        api_key = request.auth.api_key
+        label = api_key.name if api_key and api_key.name else f"API key {api_key.prefix if api_key else ''}".strip()
+        return {
+            "objectType": "Agent",
+            "name": label,
+            "account": {"homePage": request.build_absolute_uri("/"), "name": f"api-key:{api_key.prefix if api_key else ''}"},
+        }
+
+    @extend_schema(
+        operation_id="xapi_statements_get",
+        summary="Get one statement (statementId / voidedStatementId) or a page of statements",
+        parameters=[
+            VERSION_PARAMETER,
+            OpenApiParameter("statementId", OpenApiTypes.UUID, description="Return this statement"),
+            OpenApiParameter("voidedStatementId", OpenApiTypes.UUID, description="Return this voided statement"),
+            OpenApiParameter("agent", OpenApiTypes.STR, description="Agent JSON: statements whose actor it is"),
+            OpenApiParameter("verb", OpenApiTypes.URI),
+            OpenApiParameter("activity", OpenApiTypes.URI, description="Object activity id"),
+            OpenApiParameter("registration", OpenApiTypes.UUID),
+            OpenApiParameter("since", OpenApiTypes.DATETIME, description="Stored after (exclusive)"),
+            OpenApiParameter("until", OpenApiTypes.DATETIME, description="Stored at or before"),
+            OpenApiParameter("limit", OpenApiTypes.INT, description=f"0 (default) = {MAX_PAGE}, the maximum"),
+            OpenApiParameter("ascending", OpenApiTypes.BOOL),
+            OpenApiParameter("format", OpenApiTypes.STR, enum=["exact", "ids", "canonical"]),
+            OpenApiParameter("attachments", OpenApiTypes.BOOL),
+            OpenApiParameter("more", OpenApiTypes.STR, description="Continuation from a previous page's `more`"),
+        ],
+        responses={
+            200: OpenApiResponse(StatementResultSerializer, description="A StatementResult, or one statement"),
+            404: OpenApiResponse(ErrorSerializer, description="No such statement"),
+            **ERRORS,
+        },
+    )
+    def get(self, request):
+        params = request.query_params
+        workspace = request.auth.workspace
+        if "statementId" in params or "voidedStatementId" in params:
+            return self._single(params, workspace)
+        if "more" in params:
+            if len(params) > 1:
+                raise StatementInvalid("more: cannot be combined with other parameters")
+            filters, limit, cursor = _decode_more(workspace, params["more"])
+        else:
+            (filters, limit), cursor = _filters_from_params(params), None
+        statements, next_cursor = statement_page(workspace, filters, limit=limit, cursor=cursor)
+        more = ""
+        if next_cursor is not None:
+            token = _encode_more(workspace, filters, limit, next_cursor)
+            more = f"{reverse('xapi-statements')}?{urlencode({'more': token})}"
+        return Response({"statements": statements, "more": more})
+
+    def _single(self, params, workspace):
+        if "statementId" in params and "voidedStatementId" in params:
+            raise StatementInvalid("statementId and voidedStatementId cannot be used together")
+        extra = sorted(set(params) - SINGLE_PARAMS)
+        if extra:
+            raise StatementInvalid(f"{extra[0]}: cannot be combined with statementId or voidedStatementId")
+        name = "statementId" if "statementId" in params else "voidedStatementId"
+        if not UUID_TEXT.match(params[name]):
+            raise StatementInvalid(f"{name}: must be a UUID")
+        found = statement_by_id(workspace, params[name], voided=name == "voidedStatementId")
+        if found is None:
+            return Response({"detail": f"No statement with {name} {params[name]}."}, status=status.HTTP_404_NOT_FOUND)
+        statement, stored = found
+        response = Response(statement)
+        response["Last-Modified"] = http_date(stored.timestamp())
+        return response
+
+    @extend_schema(
+        operation_id="xapi_statements_post",
+        summary="Store one statement or a list of statements (all or nothing)",
+        parameters=[VERSION_PARAMETER],
+        request=OpenApiTypes.ANY,
+        responses={
+            200: OpenApiResponse(
+                {"type": "array", "items": {"type": "string", "format": "uuid"}},
+                description="The statements' ids, in the order sent",
+            ),
+            409: OpenApiResponse(ErrorSerializer, description="An id is stored with different content"),
+            **ERRORS,
+        },
+        examples=[
+            OpenApiExample(
+                "A statement",
+                request_only=True,
+                value={
+                    "actor": {"mbox": "mailto:ada@example.com"},
+                    "verb": {"id": "http://adlnet.gov/expapi/verbs/answered"},
+                    "object": {"id": "http://lms.example.com/course/course-v1:Org+X+1/problem/1"},
+                },
+            )
+        ],
+    )
+    def post(self, request):
+        data = request.data
+        if not isinstance(data, (dict, list)):
+            raise StatementInvalid("The body must be a statement or a list of statements (JSON).")
+        ids = record_statements(request.auth.workspace, data, authority=self._authority(request))
+        return Response(ids, status=status.HTTP_200_OK)
+
+    @extend_schema(
+        operation_id="xapi_statements_put",
+        summary="Store one statement under statementId",
+        parameters=[
+            VERSION_PARAMETER,
+            OpenApiParameter("statementId", OpenApiTypes.UUID, required=True),
+        ],
+        request=OpenApiTypes.OBJECT,
+        responses={
+            204: OpenApiResponse(description="Stored (or already stored with the same content)"),
+            409: OpenApiResponse(ErrorSerializer, description="The id is stored with different content"),
+            **ERRORS,
+        },
+    )
+    def put(self, request):
+        statement_id = request.query_params.get("statementId")
+        if not statement_id:
+            raise StatementInvalid("statementId: is required")
+        if not UUID_TEXT.match(statement_id):
+            raise StatementInvalid("statementId: must be a UUID")
+        if not isinstance(request.data, dict):
+            raise StatementInvalid("The body must be one statement (a JSON object).")
+        record_statements(request.auth.workspace, request.data, authority=self._authority(request), statement_id=statement_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+urlpatterns = [
+    path("xapi/statements", StatementsView.as_view(), name="xapi-statements"),
+]
