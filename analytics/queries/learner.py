@@ -76,6 +76,11 @@ class LearnerAnalytics:
     def is_empty(self):
         return self.total_sessions == 0
 
+    @property
+    def week_duration_s(self):
+        """Time over the 7 days of daily_stats."""
+        return sum(day.duration_s for day in self.daily_stats)
+
 
 class SumOfAggregate(Func):
     """`SUM(<aggregate>)`, for use inside a Window: `SUM(SUM(x)) OVER (PARTITION BY ...)`.
