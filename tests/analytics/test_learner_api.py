@@ -404,6 +404,7 @@ def test_missing_credentials_are_401_in_the_envelope(api_client):
 
     assert response.status_code == 401
     assert response.json() == {"success": False, "message": "Authentication credentials were not provided."}
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
 
 
 def test_bad_bearer_token_is_401_in_the_envelope(api_client, db):
