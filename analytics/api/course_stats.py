@@ -194,20 +194,44 @@ def decode_cursor(endpoint, token, digest):
 class IsoMsZField(serializers.Field):
     """A datetime written as `2025-06-30T13:23:56.059Z`."""
 
+    row_converter = staticmethod(iso_ms_z)
+
     def to_representation(self, value):
         return iso_ms_z(value)
 
 
-class OmitEmptySerializer(serializers.Serializer):
-    """Leaves out fields whose value is None: 360Learning omits absent optional fields (its
-    schemas do not allow null), so a strict client sees the same shape as from 360Learning."""
+class RowSerializer(serializers.Serializer):
+    """Output-only serializer of the plain-dict rows the queries return.
 
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        return {key: value for key, value in data.items() if value is not None}
+    The declared fields give the output names, their `source` keys in the row and the OpenAPI
+    schema. Rows are mapped with a plan compiled once from those fields instead of DRF's
+    per-field machinery, which costs about 20 ms on a 500-row page. A field's value is copied
+    as the query typed it, or passed through its `row_converter` (datetimes).
+
+    Fields whose value is None are left out: 360Learning omits absent optional fields (its
+    schemas do not allow null), so a strict client sees the same shape as from 360Learning.
+    """
+
+    def _row_plan(self):
+        plan = getattr(self, "_compiled_row_plan", None)
+        if plan is None:
+            plan = [
+                (name, field.source, getattr(field, "row_converter", None))
+                for name, field in self.fields.items()
+            ]
+            self._compiled_row_plan = plan
+        return plan
+
+    def to_representation(self, row):
+        data = {}
+        for name, source, convert in self._row_plan():
+            value = row[source]
+            if value is not None:
+                data[name] = convert(value) if convert is not None else value
+        return data
 
 
-class CourseStatSerializer(OmitEmptySerializer):
+class CourseStatSerializer(RowSerializer):
     _id = serializers.CharField(source="public_id")
     versionNumber = serializers.IntegerField(source="version_number")
     lang = serializers.CharField(source="lang_code")
@@ -223,7 +247,7 @@ class CourseStatSerializer(OmitEmptySerializer):
     userId = serializers.CharField(source="user_public_id")
 
 
-class UserSerializer(OmitEmptySerializer):
+class UserSerializer(RowSerializer):
     _id = serializers.CharField(source="public_id")
     mail = serializers.CharField(source="email")
     status = serializers.CharField()
@@ -233,7 +257,7 @@ class UserSerializer(OmitEmptySerializer):
     lastLoginDate = IsoMsZField(source="last_login", required=False)
 
 
-class V1AttemptSerializer(OmitEmptySerializer):
+class V1AttemptSerializer(RowSerializer):
     _id = serializers.CharField(source="public_id")
     progress = serializers.IntegerField()
     score = serializers.IntegerField(required=False)
