@@ -397,6 +397,21 @@ def test_other_version_is_400(admin_client, workspace):
     assert "360-api-version" in response.json()["error"]["message"]
 
 
+def test_version_is_checked_after_the_credential(db):
+    response = get_v2(APIClient(), STATS, headers={"360-api-version": "v3.0"})
+
+    assert response.status_code == 401
+
+
+def test_cursor_given_twice_is_400(admin_client, many_attempts):
+    cursor = dict(parse_qsl(urlsplit(next_url(get_v2(admin_client, STATS))).query))["next"]
+
+    response = admin_client.get(f"{STATS}?next={cursor}&next={cursor}", headers=VERSION)
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalidCursor"
+
+
 # --- Credentials ----------------------------------------------------------------------------
 
 
