@@ -743,7 +743,7 @@ def map_statements(workspace, items):
                 "user_id": row.user_id,
                 "course_id": course_id,
                 "type": event_type,
-                "object": (object_key(obj["id"]) if _is_activity(obj) and obj.get("id") else "")[:500],
+                "object": _event_object(obj, event_type)[:500],
                 "occurred_at": row.timestamp,
                 "data": _event_data(statement, result),
             }
@@ -752,6 +752,13 @@ def map_statements(workspace, items):
     apply_enrollment_changes(workspace, enrollments)
     apply_attempt_outcomes(workspace, outcomes)
     _recompute_video_sessions(workspace, video_items, course_ids=course_ids)
+
+
+def _event_object(obj, event_type):
+    if not _is_activity(obj) or not obj.get("id"):
+        return ""
+    # played_video names the video by its key, as tracking logs do; other events the activity.
+    return video_key_from_iri(obj["id"]) if event_type == "played_video" else object_key(obj["id"])
 
 
 def _event_data(statement, result):

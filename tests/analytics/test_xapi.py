@@ -119,7 +119,7 @@ def test_openedx_played_video_lands_as_played_video_event_and_view(xapi):
 
     event = LearningEvent.objects.get()
     assert (event.type, event.source, event.course.key) == ("played_video", "xapi", DEMO_COURSE)
-    assert event.object == f"block-v1:edX+DemoX+Demo_Course+type@video+block@{DEMO_VIDEO}"
+    assert event.object == DEMO_VIDEO
     assert event.user.email == OPENEDX_LEARNER
     view = VideoView.objects.get()
     assert (view.video.key, view.video.duration_s, view.course.key) == (DEMO_VIDEO, 195, DEMO_COURSE)

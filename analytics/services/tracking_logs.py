@@ -1,0 +1,458 @@
+"""Import Open edX tracking logs (docs/tracking-logs.md has the mapping and every rule).
+
+A tracking log is JSON lines, each optionally prefixed by the Python logger's text (`2023-05-23
+13:53:13,461 INFO 20 [tracking] ... logger.py:41 - {json}`), in the raw LMS form (`event_type`,
+`time`, `event` as a JSON string or object, `context`) or the processed form of the event bus
+(`name`, `timestamp`, `data`, `context`). Files may be gzipped.
+
+Lines are read in chunks; each chunk's learners and courses are resolved in bulk and its events
+written in a few multi-row statements (records.upsert_events), in one transaction per chunk.
+Player events are gathered per viewing session over the whole import and become one VideoView per
+session at the end (video_sessions.summarize_session); enrollment and grade changes are folded
+onto the stored rows at the end. Importing the same lines again changes nothing: event and view
+ids are derived from the lines themselves.
+"""
+
+import gzip
+import json
+import logging
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone as dt_timezone
+from itertools import islice
+
+from django.db import transaction
+
+from analytics.models import EventSource
+from analytics.services import video_sessions
+from analytics.services.learning_state import (
+    AttemptOutcome,
+    EnrollmentChange,
+    VideoSpec,
+    apply_attempt_outcomes,
+    apply_enrollment_changes,
+    derived_id,
+    ensure_learners,
+    ensure_titled_courses,
+    ensure_videos,
+)
+from analytics.services.records import upsert_events, upsert_video_views
+from courses.models import AttemptState
+
+logger = logging.getLogger(__name__)
+
+CHUNK_LINES = 10_000
+VIEW_BATCH = 2_000
+DEFAULT_EMAIL_DOMAIN = "openedx.invalid"
+MAX_EXAMPLES = 20
+
+PLAYER_EVENTS = {
+    "play_video": video_sessions.PLAY,
+    "edx.video.played": video_sessions.PLAY,
+    "pause_video": video_sessions.PAUSE,
+    "edx.video.paused": video_sessions.PAUSE,
+    "seek_video": video_sessions.SEEK,
+    "edx.video.position.changed": video_sessions.SEEK,
+    "stop_video": video_sessions.STOP,
+    "edx.video.stopped": video_sessions.STOP,
+    "complete_video": video_sessions.COMPLETE,
+    "edx.video.completed": video_sessions.COMPLETE,
+}
+FORUM_CREATED = {"edx.forum.thread.created", "edx.forum.response.created", "edx.forum.comment.created"}
+ENROLLMENT_EVENTS = {
+    "edx.course.enrollment.activated": "enroll",
+    "edx.course.enrollment.deactivated": "unenroll",
+    "edx.course.enrollment.mode_changed": "mode",
+}
+GRADE_EVENTS = {
+    "edx.course.grade.passed.first_time": AttemptState.APPROVED,
+    "edx.course.grade.now_passed": AttemptState.APPROVED,
+    "edx.course.grade.now_failed": AttemptState.FAILED,
+}
+
+# What became of a line.
+IMPORTED = "imported"
+SKIPPED = "skipped"
+
+
+@dataclass
+class ImportSummary:
+    """Counts of one import. lines: non-blank lines read; invalid: lines that are not a JSON event;
+    by_type: {event type: Counter(imported=, skipped=)} for every JSON event read."""
+
+    files: int = 0
+    lines: int = 0
+    invalid: int = 0
+    by_type: dict = field(default_factory=lambda: defaultdict(Counter))
+    skip_reasons: Counter = field(default_factory=Counter)
+    invalid_examples: list = field(default_factory=list)
+    events_created: int = 0
+    video_views_written: int = 0
+    enrollments_written: int = 0
+    attempts_written: int = 0
+
+    @property
+    def imported(self):
+        return sum(counts[IMPORTED] for counts in self.by_type.values())
+
+    @property
+    def skipped(self):
+        return sum(counts[SKIPPED] for counts in self.by_type.values())
+
+    def as_dict(self):
+        return {
+            "files": self.files,
+            "lines": self.lines,
+            "imported": self.imported,
+            "skipped": self.skipped,
+            "invalid": self.invalid,
+            "eventsCreated": self.events_created,
+            "videoViewsWritten": self.video_views_written,
+            "enrollmentsWritten": self.enrollments_written,
+            "attemptsWritten": self.attempts_written,
+            "byType": {name: dict(counts) for name, counts in sorted(self.by_type.items())},
+            "skipReasons": dict(self.skip_reasons),
+        }
+
+
+class LineInvalid(ValueError):
+    """A line that is not a tracking-log event; the message says why."""
+
+
+@dataclass(frozen=True)
+class LogEvent:
+    """One tracking-log event, normalised from either form."""
+
+    name: str
+    at: datetime
+    data: object  # the `event` / `data` payload: dict, str, list or None
+    context: dict
+    username: str
+    session: str
+    source: str  # "server", "browser", "mobile" or ""
+    text: str  # the JSON text, for the derived id
+
+
+def _parse_time(value):
+    if isinstance(value, str) and value:
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace(" ", "T", 1) if "T" not in value else value.strip())
+        except ValueError:
+            parsed = None
+        if parsed is not None:
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt_timezone.utc)
+    raise LineInvalid("time: not an ISO 8601 time")
+
+
+def parse_line(line):
+    """The LogEvent of one tracking-log line (logger prefix allowed), or raise LineInvalid."""
+    start = line.find("{")
+    if start < 0:
+        raise LineInvalid("no JSON object on the line")
+    text = line[start:].rstrip()
+    try:
+        record = json.loads(text)
+    except ValueError as error:
+        raise LineInvalid(f"not valid JSON ({error.msg} at column {start + error.pos + 1})") from None
+    if not isinstance(record, dict):
+        raise LineInvalid("not a JSON object")
+    name = record.get("event_type") or record.get("name")
+    if not isinstance(name, str) or not name:
+        raise LineInvalid("event_type: missing")
+    at = _parse_time(record.get("time") or record.get("timestamp"))
+    context = record.get("context") if isinstance(record.get("context"), dict) else {}
+    data = record["event"] if "event" in record else record.get("data")
+    if isinstance(data, str) and data[:1] in ("{", "["):
+        try:
+            data = json.loads(data)
+        except ValueError:
+            pass
+    username = record.get("username") or context.get("username") or (data.get("username") if isinstance(data, dict) else "")
+    return LogEvent(
+        name=name,
+        at=at,
+        data=data,
+        context=context,
+        username=username if isinstance(username, str) else "",
+        session=str(record.get("session") or context.get("session") or ""),
+        source=str(record.get("event_source") or context.get("event_source") or ""),
+        text=text,
+    )
+
+
+def _user_id_of(event):
+    """The LMS user id of an event (context, else payload), as text; "" when none."""
+    data = event.data if isinstance(event.data, dict) else {}
+    for value in (event.context.get("user_id"), data.get("user_id")):
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
+            return str(int(value))
+    return ""
+
+
+def learner_email(event, domain):
+    """(placeholder email, display name) of the learner of an event, or (None, "").
+
+    Keyed by the LMS user id when the event has one (`user-<id>@<domain>`, first name = the
+    username), else by the username (`<username>@<domain>`).
+    """
+    user_id = _user_id_of(event)
+    username = event.username.strip()
+    if user_id:
+        return f"user-{user_id}@{domain}", username
+    if username:
+        safe = "".join(char if char.isalnum() or char in "._+-" else "-" for char in username.lower())
+        return f"{safe[:64]}@{domain}", username
+    return None, ""
+
+
+def _course_key_of(event):
+    data = event.data if isinstance(event.data, dict) else {}
+    key = event.context.get("course_id") or data.get("course_id") or ""
+    return key[:255] if isinstance(key, str) else ""
+
+
+def video_key(value):
+    """Video key of a tracking-log video id: the block id of a usage key (`...block@ab12` ->
+    `ab12`, `i4x-Org-X-video-ab12` -> `ab12`), as xAPI statements name the same video."""
+    value = str(value or "").strip()
+    if "block@" in value:
+        return value.rsplit("block@", 1)[-1]
+    if "-video-" in value:
+        return value.rsplit("-video-", 1)[-1]
+    return value
+
+
+def _number(data, *names):
+    for name in names:
+        value = data.get(name)
+        position = video_sessions.clean_position(value)
+        if position is not None:
+            return position
+    return None
+
+
+def _problem_score(data):
+    grade, maximum = data.get("grade"), data.get("max_grade")
+    if isinstance(grade, (int, float)) and isinstance(maximum, (int, float)) and maximum > 0 and not isinstance(grade, bool):
+        return round(max(0.0, min(1.0, grade / maximum)) * 100)
+    return None
+
+
+@dataclass
+class _Pending:
+    """What a chunk of lines asks to write, before learners and courses are resolved."""
+
+    events: list = field(default_factory=list)  # (email, course key, row dict)
+    players: list = field(default_factory=list)  # (email, course key, video key, session, duration, PlayerEvent)
+    enrollments: list = field(default_factory=list)  # (email, course key, at, action, mode)
+    outcomes: list = field(default_factory=list)  # (email, course key, at, state)
+    people: dict = field(default_factory=dict)
+    course_keys: set = field(default_factory=set)
+
+
+class TrackingLogImporter:
+    """Imports tracking-log lines into one workspace; feed files, then finish() for the summary."""
+
+    def __init__(self, workspace, *, email_domain=DEFAULT_EMAIL_DOMAIN, chunk_lines=CHUNK_LINES):
+        self.workspace = workspace
+        self.domain = email_domain.strip().lower().lstrip("@")
+        self.chunk_lines = chunk_lines
+        self.summary = ImportSummary()
+        self.user_ids = {}
+        self.course_ids = {}
+        self.sessions = defaultdict(list)  # (user id, course id, video key, session) -> [PlayerEvent]
+        self.video_specs = {}  # video key -> VideoSpec
+        self.enrollments = []
+        self.outcomes = []
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def import_file(self, path):
+        """Import one file (plain or gzip, detected by its first bytes)."""
+        self.summary.files += 1
+        with open(path, "rb") as probe:
+            is_gzip = probe.read(2) == b"\x1f\x8b"
+        opener = gzip.open if is_gzip else open
+        with opener(path, "rt", encoding="utf-8", errors="replace") as lines:
+            self.import_lines(lines, source_name=str(path))
+
+    def import_lines(self, lines, source_name="-"):
+        numbered = enumerate(lines, start=1)
+        while chunk := list(islice(numbered, self.chunk_lines)):
+            self._import_chunk(chunk, source_name)
+
+    def _import_chunk(self, chunk, source_name):
+        pending = _Pending()
+        for number, line in chunk:
+            if not line.strip():
+                continue
+            self.summary.lines += 1
+            try:
+                event = parse_line(line)
+            except LineInvalid as error:
+                self.summary.invalid += 1
+                if len(self.summary.invalid_examples) < MAX_EXAMPLES:
+                    self.summary.invalid_examples.append((source_name, number, str(error)))
+                continue
+            outcome, reason = self._plan(event, pending)
+            self.summary.by_type[event.name][outcome] += 1
+            if reason:
+                self.summary.skip_reasons[reason] += 1
+        with transaction.atomic():
+            self._write_chunk(pending)
+
+    # -- mapping ---------------------------------------------------------------------------------
+
+    def _plan(self, event, pending):
+        """Record what event asks to write into pending; returns (IMPORTED or SKIPPED, reason)."""
+        name = event.name
+        kind = self._kind(event)
+        if kind is None:
+            return SKIPPED, "type not imported"
+        email, display = learner_email(event, self.domain)
+        if email is None:
+            return SKIPPED, "no user"
+        course_key = _course_key_of(event)
+        if not course_key:
+            return SKIPPED, "no course"
+        data = event.data if isinstance(event.data, dict) else {}
+        if kind == "player":
+            key = video_key(data.get("id"))[:255]
+            if not key:
+                return SKIPPED, "no video id"
+            player_kind = PLAYER_EVENTS[name]
+            if player_kind == video_sessions.SEEK:
+                position = _number(data, "old_time", "currentTime", "current_time")
+                seek_to = _number(data, "new_time")
+            else:
+                position, seek_to = _number(data, "currentTime", "current_time"), None
+            duration = _number(data, "duration") or 0
+            session = event.session or "day:" + event.at.date().isoformat()
+            player = video_sessions.PlayerEvent(at=event.at, kind=player_kind, position=position, seek_to=seek_to)
+            pending.players.append((email, course_key, key, session, duration, player))
+            if player_kind == video_sessions.PLAY:
+                self._add_event(pending, event, email, course_key, "played_video", key, {})
+        elif kind == "problem":
+            extra = {"success": data.get("success") == "correct"} if "success" in data else {}
+            score = _problem_score(data)
+            if score is not None:
+                extra["score"] = score
+            module = event.context.get("module") if isinstance(event.context.get("module"), dict) else {}
+            problem = data.get("problem_id") or module.get("usage_key", "")
+            self._add_event(pending, event, email, course_key, "attempted_problem", problem, extra)
+        elif kind == "forum":
+            event_type = "posted_forum" if name in FORUM_CREATED else name
+            self._add_event(pending, event, email, course_key, event_type, data.get("id") or data.get("commentable_id") or "", {})
+        elif kind == "enrollment":
+            mode = data.get("mode") if isinstance(data.get("mode"), str) else ""
+            pending.enrollments.append((email, course_key, event.at, ENROLLMENT_EVENTS[name], mode))
+        elif kind == "grade":
+            pending.outcomes.append((email, course_key, event.at, GRADE_EVENTS[name]))
+        pending.people.setdefault(email, display)
+        pending.course_keys.add(course_key)
+        return IMPORTED, ""
+
+    @staticmethod
+    def _kind(event):
+        name = event.name
+        if name in PLAYER_EVENTS:
+            return "player"
+        if name == "problem_check":
+            # The server's problem_check carries the graded answers (a dict); the browser's is the
+            # same submission seen from the page (a query string): imported once, from the server.
+            return "problem" if event.source == "server" or isinstance(event.data, dict) else None
+        if name.startswith("edx.forum."):
+            return "forum"
+        if name in ENROLLMENT_EVENTS:
+            return "enrollment"
+        if name in GRADE_EVENTS:
+            return "grade"
+        return None
+
+    def _add_event(self, pending, event, email, course_key, event_type, obj, extra):
+        row = {
+            "id": derived_id("tracking-log", self.workspace.id, event.text),
+            "type": event_type[:100],
+            "object": str(obj or "")[:500],
+            "occurred_at": event.at,
+            "data": {"eventType": event.name, **extra},
+        }
+        pending.events.append((email, course_key, row))
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def _resolve(self, pending):
+        people = {email: name for email, name in pending.people.items() if email not in self.user_ids}
+        if people:
+            self.user_ids.update(ensure_learners(self.workspace, people))
+        keys = {key: "" for key in pending.course_keys if key not in self.course_ids}
+        if keys:
+            self.course_ids.update(ensure_titled_courses(self.workspace, keys))
+
+    def _write_chunk(self, pending):
+        self._resolve(pending)
+        rows = []
+        for email, course_key, row in pending.events:
+            row["user_id"] = self.user_ids[email]
+            row["course_id"] = self.course_ids[course_key]
+            rows.append(row)
+        if rows:
+            result = upsert_events(self.workspace, rows, source=EventSource.TRACKING_LOG)
+            self.summary.events_created += result.created
+        for email, course_key, key, session, duration, player in pending.players:
+            user_id, course_id = self.user_ids[email], self.course_ids[course_key]
+            self.sessions[(user_id, key, session)].append(player)
+            spec = self.video_specs.get(key)
+            if spec is None or (not spec.duration_s and duration):
+                self.video_specs[key] = VideoSpec(spec.course_id if spec else course_id, "", round(duration))
+        for email, course_key, at, action, mode in pending.enrollments:
+            self.enrollments.append(EnrollmentChange(self.user_ids[email], self.course_ids[course_key], at, action, mode))
+        for email, course_key, at, state in pending.outcomes:
+            self.outcomes.append(AttemptOutcome(self.user_ids[email], self.course_ids[course_key], at, state))
+
+    def finish(self):
+        """Write the video views, enrollments and attempts gathered over the import; the summary."""
+        with transaction.atomic():
+            self.summary.enrollments_written = _written(apply_enrollment_changes(self.workspace, self.enrollments))
+            self.summary.attempts_written = _written(apply_attempt_outcomes(self.workspace, self.outcomes))
+            if self.sessions:
+                videos = ensure_videos(self.workspace, self.video_specs)
+                by_id = {video.id: video for video in videos.values()}
+                views = []
+                for (user_id, key, session), players in self.sessions.items():
+                    video = videos[key]
+                    summary = video_sessions.summarize_session(players, video.duration_s, video.segment_length_s)
+                    views.append({
+                        "id": derived_id("video-view", self.workspace.id, user_id, key, session),
+                        "user_id": user_id,
+                        "video_id": video.id,
+                        "started_at": summary.started_at,
+                        "watched_s": summary.watched_s,
+                        "position_s": summary.position_s,
+                        "segments": summary.segments,
+                        "is_completed": summary.is_completed,
+                    })  # fmt: skip
+                for start in range(0, len(views), VIEW_BATCH):
+                    result = upsert_video_views(
+                        self.workspace, views[start : start + VIEW_BATCH], source=EventSource.TRACKING_LOG, videos=by_id
+                    )
+                    self.summary.video_views_written += result.created + result.updated
+        return self.summary
+
+
+def import_tracking_logs(workspace, paths, *, email_domain=DEFAULT_EMAIL_DOMAIN):
+    """Import the tracking-log files at paths into workspace; returns the ImportSummary.
+
+    Each chunk of lines is its own transaction, and the views / enrollments / attempts gathered
+    over all files are written in a last one: an interrupted import can simply be run again.
+    """
+    importer = TrackingLogImporter(workspace, email_domain=email_domain)
+    for path in paths:
+        importer.import_file(path)
+    return importer.finish()
+
+
+def _written(result):
+    return result.created + result.updated
