@@ -22,6 +22,9 @@ def flatten_validation_errors(detail, path=""):
         pairs = []
         for key, value in detail.items():
             child = key if not path else f"{path}.{key}"
+            if isinstance(key, int):
+                # DRF's ListField reports a bad item as {index: [...]}: `states[1]`, not `states.1`.
+                child = f"{path}[{key}]"
             if key == "non_field_errors":
                 child = path
             pairs.extend(flatten_validation_errors(value, child))
