@@ -38,36 +38,36 @@ def _rate(**kwargs):
     return serializers.FloatField(allow_null=True, **kwargs)
 
 
-class TimeWindowSerializer(serializers.Serializer):
+class VideoCloudTimeWindowSerializer(serializers.Serializer):
     start = serializers.DateTimeField(format=ISO_Z)
     end = serializers.DateTimeField(format=ISO_Z)
 
 
-class PeriodSerializer(TimeWindowSerializer):
-    previous = TimeWindowSerializer(required=False, help_text="With compare=previous")
+class VideoCloudPeriodSerializer(VideoCloudTimeWindowSerializer):
+    previous = VideoCloudTimeWindowSerializer(required=False, help_text="With compare=previous")
 
 
-class ViewsTimelineSerializer(serializers.Serializer):
+class VideoCloudViewsTimelineSerializer(serializers.Serializer):
     date = serializers.CharField(help_text="2024-03-24 (day, or the Monday of a week); 2024-03-24T14:00:00Z (hour)")
     views = serializers.IntegerField()
     unique = serializers.IntegerField()
 
 
-class ViewCountsSerializer(serializers.Serializer):
+class VideoCloudViewCountsSerializer(serializers.Serializer):
     total = serializers.IntegerField()
     unique = serializers.IntegerField()
 
 
-class ViewsSerializer(ViewCountsSerializer):
+class VideoCloudViewsSerializer(VideoCloudViewCountsSerializer):
     change = _rate(help_text="(views - previous views) / previous views; null when previous is 0")
     byCountry = serializers.DictField(source="by_country", child=serializers.IntegerField())
     byDevice = serializers.DictField(source="by_device", child=serializers.IntegerField())
     byPlatform = serializers.DictField(source="by_platform", child=serializers.IntegerField())
-    timeline = ViewsTimelineSerializer(many=True)
-    previous = ViewCountsSerializer(required=False, help_text="With compare=previous")
+    timeline = VideoCloudViewsTimelineSerializer(many=True)
+    previous = VideoCloudViewCountsSerializer(required=False, help_text="With compare=previous")
 
 
-class EngagementFiguresSerializer(serializers.Serializer):
+class VideoCloudEngagementFiguresSerializer(serializers.Serializer):
     averageWatchTime = _rate(source="average_watch_time", help_text="Mean seconds watched per view")
     completionRate = _rate(source="completion_rate")
     likes = serializers.IntegerField()
@@ -75,49 +75,49 @@ class EngagementFiguresSerializer(serializers.Serializer):
     shares = serializers.IntegerField()
 
 
-class EngagementTimelineSerializer(serializers.Serializer):
+class VideoCloudEngagementTimelineSerializer(serializers.Serializer):
     date = serializers.CharField()
     watchTime = serializers.IntegerField(source="watch_time", help_text="Seconds watched")
     completionRate = _rate(source="completion_rate")
 
 
-class VideoEngagementSerializer(EngagementFiguresSerializer):
-    timeline = EngagementTimelineSerializer(many=True)
-    previous = EngagementFiguresSerializer(required=False, help_text="With compare=previous")
+class VideoCloudVideoEngagementSerializer(VideoCloudEngagementFiguresSerializer):
+    timeline = VideoCloudEngagementTimelineSerializer(many=True)
+    previous = VideoCloudEngagementFiguresSerializer(required=False, help_text="With compare=previous")
 
 
-class QualityFiguresSerializer(serializers.Serializer):
+class VideoCloudQualityFiguresSerializer(serializers.Serializer):
     bufferingRate = _rate(source="buffering_rate", help_text="Buffering seconds / seconds watched")
     averageBitrate = serializers.CharField(source="average_bitrate", allow_null=True, help_text='"2500k"')
     errorRate = _rate(source="error_rate", help_text="Player errors per view")
 
 
-class QualityTimelineSerializer(serializers.Serializer):
+class VideoCloudQualityTimelineSerializer(serializers.Serializer):
     date = serializers.CharField()
     bufferingRate = _rate(source="buffering_rate")
     errorRate = _rate(source="error_rate")
 
 
-class PerformanceSerializer(QualityFiguresSerializer):
-    timeline = QualityTimelineSerializer(many=True)
-    previous = QualityFiguresSerializer(required=False, help_text="With compare=previous")
+class VideoCloudPerformanceSerializer(VideoCloudQualityFiguresSerializer):
+    timeline = VideoCloudQualityTimelineSerializer(many=True)
+    previous = VideoCloudQualityFiguresSerializer(required=False, help_text="With compare=previous")
 
 
-class VideoAnalyticsSerializer(serializers.Serializer):
-    period = PeriodSerializer()
-    views = ViewsSerializer(required=False)
-    engagement = VideoEngagementSerializer(required=False)
-    performance = PerformanceSerializer(required=False)
+class VideoCloudVideoAnalyticsSerializer(serializers.Serializer):
+    period = VideoCloudPeriodSerializer()
+    views = VideoCloudViewsSerializer(required=False)
+    engagement = VideoCloudVideoEngagementSerializer(required=False)
+    performance = VideoCloudPerformanceSerializer(required=False)
 
 
-class AverageEngagementSerializer(serializers.Serializer):
+class VideoCloudAverageEngagementSerializer(serializers.Serializer):
     watchTime = _rate(source="watch_time", help_text="Mean seconds watched per view")
     completionRate = _rate(source="completion_rate")
     likes = _rate(help_text="Likes in the period per video of the catalog")
     comments = _rate(help_text="Comments in the period per video of the catalog")
 
 
-class TopVideoSerializer(serializers.Serializer):
+class VideoCloudTopVideoSerializer(serializers.Serializer):
     id = serializers.CharField(help_text="The video key")
     title = serializers.CharField()
     views = serializers.IntegerField()
@@ -125,68 +125,68 @@ class TopVideoSerializer(serializers.Serializer):
     engagement = _rate(help_text="Completion rate")
 
 
-class TrendsSerializer(serializers.Serializer):
+class VideoCloudTrendsSerializer(serializers.Serializer):
     views = _rate()
     watchTime = _rate(source="watch_time")
     engagement = _rate()
 
 
-class SummaryPreviousSerializer(serializers.Serializer):
+class VideoCloudSummaryPreviousSerializer(serializers.Serializer):
     totalViews = serializers.IntegerField(source="total_views")
     totalWatchTime = serializers.IntegerField(source="total_watch_time")
     completionRate = _rate(source="completion_rate")
 
 
-class VideoSummarySerializer(serializers.Serializer):
+class VideoCloudVideoSummarySerializer(serializers.Serializer):
     totalVideos = serializers.IntegerField(source="total_videos", required=False)
     totalViews = serializers.IntegerField(source="total_views", required=False)
     totalWatchTime = serializers.IntegerField(source="total_watch_time", required=False)
-    averageEngagement = AverageEngagementSerializer(source="average_engagement", required=False)
-    topVideos = TopVideoSerializer(source="top_videos", many=True, required=False)
-    trends = TrendsSerializer(required=False)
-    period = PeriodSerializer(required=False, help_text="With compare=previous")
-    previous = SummaryPreviousSerializer(required=False, help_text="With compare=previous")
+    averageEngagement = VideoCloudAverageEngagementSerializer(source="average_engagement", required=False)
+    topVideos = VideoCloudTopVideoSerializer(source="top_videos", many=True, required=False)
+    trends = VideoCloudTrendsSerializer(required=False)
+    period = VideoCloudPeriodSerializer(required=False, help_text="With compare=previous")
+    previous = VideoCloudSummaryPreviousSerializer(required=False, help_text="With compare=previous")
 
 
-class ActiveUsersSerializer(serializers.Serializer):
+class VideoCloudActiveUsersSerializer(serializers.Serializer):
     daily = serializers.IntegerField()
     weekly = serializers.IntegerField()
     monthly = serializers.IntegerField()
 
 
-class SessionsSerializer(serializers.Serializer):
+class VideoCloudSessionsSerializer(serializers.Serializer):
     total = serializers.IntegerField()
     averageDuration = _rate(source="average_duration", help_text="Seconds")
     byDevice = serializers.DictField(source="by_device", child=serializers.IntegerField())
 
 
-class ActionsSerializer(serializers.Serializer):
+class VideoCloudActionsSerializer(serializers.Serializer):
     uploads = serializers.IntegerField()
     comments = serializers.IntegerField()
     likes = serializers.IntegerField()
     shares = serializers.IntegerField()
 
 
-class ActivitySerializer(serializers.Serializer):
-    activeUsers = ActiveUsersSerializer(source="active_users")
-    sessions = SessionsSerializer()
-    actions = ActionsSerializer()
+class VideoCloudActivitySerializer(serializers.Serializer):
+    activeUsers = VideoCloudActiveUsersSerializer(source="active_users")
+    sessions = VideoCloudSessionsSerializer()
+    actions = VideoCloudActionsSerializer()
 
 
-class GrowthSerializer(serializers.Serializer):
+class VideoCloudGrowthSerializer(serializers.Serializer):
     newUsers = serializers.IntegerField(source="new_users")
     returningUsers = serializers.IntegerField(source="returning_users")
     churnRate = _rate(source="churn_rate")
     bySource = serializers.DictField(source="by_source", child=serializers.IntegerField())
 
 
-class RetentionRatesSerializer(serializers.Serializer):
+class VideoCloudRetentionRatesSerializer(serializers.Serializer):
     day1 = _rate()
     day7 = _rate()
     day30 = _rate()
 
 
-class CohortSerializer(serializers.Serializer):
+class VideoCloudCohortSerializer(serializers.Serializer):
     date = serializers.CharField(help_text="Monday of the ISO week of the learners' first activity")
     users = serializers.IntegerField(help_text="Learners in the cohort")
     day1 = _rate()
@@ -194,133 +194,133 @@ class CohortSerializer(serializers.Serializer):
     day30 = _rate()
 
 
-class RetentionSerializer(RetentionRatesSerializer):
-    cohorts = CohortSerializer(many=True)
+class VideoCloudRetentionSerializer(VideoCloudRetentionRatesSerializer):
+    cohorts = VideoCloudCohortSerializer(many=True)
 
 
-class UserAnalyticsSerializer(serializers.Serializer):
-    activity = ActivitySerializer(required=False)
-    growth = GrowthSerializer(required=False)
-    retention = RetentionSerializer(required=False)
+class VideoCloudUserAnalyticsSerializer(serializers.Serializer):
+    activity = VideoCloudActivitySerializer(required=False)
+    growth = VideoCloudGrowthSerializer(required=False)
+    retention = VideoCloudRetentionSerializer(required=False)
 
 
-class UserTypeSerializer(serializers.Serializer):
+class VideoCloudUserTypeSerializer(serializers.Serializer):
     sessionDuration = _rate(source="session_duration")
     pagesPerSession = _rate(source="pages_per_session")
 
 
-class UserTypesSerializer(serializers.Serializer):
-    new = UserTypeSerializer()
-    returning = UserTypeSerializer()
+class VideoCloudUserTypesSerializer(serializers.Serializer):
+    new = VideoCloudUserTypeSerializer()
+    returning = VideoCloudUserTypeSerializer()
 
 
-class HourSerializer(serializers.Serializer):
+class VideoCloudHourSerializer(serializers.Serializer):
     hour = serializers.IntegerField()
     users = serializers.IntegerField()
     engagement = _rate(help_text="Learners active in this hour / learners with a page session in the period")
 
 
-class EngagementSerializer(serializers.Serializer):
+class VideoCloudEngagementSerializer(serializers.Serializer):
     averageSessionDuration = _rate(source="average_session_duration")
     pagesPerSession = _rate(source="pages_per_session")
     bounceRate = _rate(source="bounce_rate")
-    byUserType = UserTypesSerializer(source="by_user_type")
-    byTimeOfDay = HourSerializer(source="by_time_of_day", many=True)
+    byUserType = VideoCloudUserTypesSerializer(source="by_user_type")
+    byTimeOfDay = VideoCloudHourSerializer(source="by_time_of_day", many=True)
 
 
-class UserEngagementSerializer(serializers.Serializer):
-    engagement = EngagementSerializer(required=False)
+class VideoCloudUserEngagementSerializer(serializers.Serializer):
+    engagement = VideoCloudEngagementSerializer(required=False)
 
 
-class ResponseTimeSerializer(serializers.Serializer):
+class VideoCloudResponseTimeSerializer(serializers.Serializer):
     average = _rate(help_text="Milliseconds")
     p95 = _rate()
     p99 = _rate()
 
 
-class ErrorTypesSerializer(serializers.Serializer):
+class VideoCloudErrorTypesSerializer(serializers.Serializer):
     api = _rate()
     processing = _rate()
     storage = _rate()
 
 
-class ErrorsSerializer(serializers.Serializer):
+class VideoCloudErrorsSerializer(serializers.Serializer):
     rate = _rate()
-    byType = ErrorTypesSerializer(source="by_type")
+    byType = VideoCloudErrorTypesSerializer(source="by_type")
 
 
-class CpuSerializer(serializers.Serializer):
+class VideoCloudCpuSerializer(serializers.Serializer):
     usage = serializers.FloatField()
     load = serializers.ListField(child=serializers.FloatField())
 
 
-class UsageSerializer(serializers.Serializer):
+class VideoCloudUsageSerializer(serializers.Serializer):
     usage = serializers.FloatField()
     available = serializers.CharField()
 
 
-class DatabaseSizeSerializer(serializers.Serializer):
+class VideoCloudDatabaseSizeSerializer(serializers.Serializer):
     size = serializers.CharField(allow_null=True)
     bytes = serializers.IntegerField(allow_null=True)
 
 
-class ResourcesSerializer(serializers.Serializer):
-    cpu = CpuSerializer()
-    memory = UsageSerializer()
-    storage = UsageSerializer()
-    database = DatabaseSizeSerializer()
+class VideoCloudResourcesSerializer(serializers.Serializer):
+    cpu = VideoCloudCpuSerializer()
+    memory = VideoCloudUsageSerializer()
+    storage = VideoCloudUsageSerializer()
+    database = VideoCloudDatabaseSizeSerializer()
 
 
-class SystemHealthSerializer(serializers.Serializer):
+class VideoCloudSystemHealthSerializer(serializers.Serializer):
     uptime = _rate(required=False)
-    responseTime = ResponseTimeSerializer(source="response_time", required=False)
-    errors = ErrorsSerializer(required=False)
-    resources = ResourcesSerializer(required=False)
+    responseTime = VideoCloudResponseTimeSerializer(source="response_time", required=False)
+    errors = VideoCloudErrorsSerializer(required=False)
+    resources = VideoCloudResourcesSerializer(required=False)
 
 
-class RequestsSerializer(serializers.Serializer):
+class VideoCloudRequestsSerializer(serializers.Serializer):
     total = serializers.IntegerField()
     perSecond = _rate(source="per_second")
     byEndpoint = serializers.DictField(source="by_endpoint", child=serializers.IntegerField())
 
 
-class EndpointTimesSerializer(serializers.Serializer):
+class VideoCloudEndpointTimesSerializer(serializers.Serializer):
     average = _rate()
     byEndpoint = serializers.DictField(source="by_endpoint", child=serializers.FloatField(allow_null=True))
 
 
-class ApiTrafficSerializer(serializers.Serializer):
-    requests = RequestsSerializer()
-    responseTime = EndpointTimesSerializer(source="response_time")
+class VideoCloudApiTrafficSerializer(serializers.Serializer):
+    requests = VideoCloudRequestsSerializer()
+    responseTime = VideoCloudEndpointTimesSerializer(source="response_time")
 
 
-class QueueSerializer(serializers.Serializer):
+class VideoCloudQueueSerializer(serializers.Serializer):
     queued = serializers.IntegerField()
     processing = serializers.IntegerField()
     averageTime = _rate(source="average_time", help_text="Seconds")
 
 
-class StorageOperationsSerializer(serializers.Serializer):
+class VideoCloudStorageOperationsSerializer(serializers.Serializer):
     reads = serializers.IntegerField()
     writes = serializers.IntegerField()
     errors = serializers.IntegerField()
 
 
 # `in` is a Python keyword: declare the fields through type().
-BandwidthSerializer = type(
-    "BandwidthSerializer", (serializers.Serializer,), {"in": serializers.CharField(), "out": serializers.CharField()}
+VideoCloudBandwidthSerializer = type(
+    "VideoCloudBandwidthSerializer", (serializers.Serializer,), {"in": serializers.CharField(), "out": serializers.CharField()}
 )
 
 
-class StorageSerializer(serializers.Serializer):
-    operations = StorageOperationsSerializer()
-    bandwidth = BandwidthSerializer()
+class VideoCloudStorageSerializer(serializers.Serializer):
+    operations = VideoCloudStorageOperationsSerializer()
+    bandwidth = VideoCloudBandwidthSerializer()
 
 
-class SystemPerformanceSerializer(serializers.Serializer):
-    api = ApiTrafficSerializer(required=False)
-    processing = serializers.DictField(child=QueueSerializer(), required=False)
-    storage = StorageSerializer(required=False)
+class VideoCloudSystemPerformanceSerializer(serializers.Serializer):
+    api = VideoCloudApiTrafficSerializer(required=False)
+    processing = serializers.DictField(child=VideoCloudQueueSerializer(), required=False)
+    storage = VideoCloudStorageSerializer(required=False)
 
 
 ERROR_ENVELOPE = inline_serializer(
@@ -412,13 +412,15 @@ def _top_limit(params):
     get=extend_schema(
         summary="Analytics of one video",
         parameters=[PERIOD_PARAMETER, METRICS_PARAMETER, GROUP_BY_PARAMETER, COMPARE_PARAMETER],
-        responses={200: _envelope("VideoAnalyticsResponse", VideoAnalyticsSerializer), **ERROR_RESPONSES},
+        responses={200: _envelope("VideoCloudVideoAnalyticsResponse", VideoCloudVideoAnalyticsSerializer), **ERROR_RESPONSES},
     )
 )
 class VideoAnalyticsView(VideoCloudView):
+    """Views, engagement and playback quality of one video (`{id}` is the video key)."""
+
     default_period = "7d"
     metrics = {"views": "views", "engagement": "engagement", "performance": "performance"}
-    serializer_class = VideoAnalyticsSerializer
+    serializer_class = VideoCloudVideoAnalyticsSerializer
 
     def query(self, workspace, period, sections, params, video_key):
         return queries.video_analytics(
@@ -434,16 +436,18 @@ class VideoAnalyticsView(VideoCloudView):
             PERIOD_PARAMETER, METRICS_PARAMETER, COMPARE_PARAMETER,
             OpenApiParameter("limit", OpenApiTypes.INT, description=f"Top videos, 1-{TOP_VIDEOS_MAX} (default {TOP_VIDEOS_DEFAULT})"),
         ],
-        responses={200: _envelope("VideoSummaryResponse", VideoSummarySerializer), **ERROR_RESPONSES},
+        responses={200: _envelope("VideoCloudVideoSummaryResponse", VideoCloudVideoSummarySerializer), **ERROR_RESPONSES},
     )
 )
 class VideoSummaryView(VideoCloudView):
+    """Totals, averages, top videos and trends of the workspace's videos."""
+
     default_period = "30d"
     metrics = {
         "totalVideos": "total_videos", "totalViews": "total_views", "totalWatchTime": "total_watch_time",
         "averageEngagement": "average_engagement", "topVideos": "top_videos", "trends": "trends",
     }
-    serializer_class = VideoSummarySerializer
+    serializer_class = VideoCloudVideoSummarySerializer
 
     def query(self, workspace, period, sections, params):
         return queries.video_summary(
@@ -456,13 +460,15 @@ class VideoSummaryView(VideoCloudView):
     get=extend_schema(
         summary="Activity, growth and retention of the workspace's learners",
         parameters=[PERIOD_PARAMETER, METRICS_PARAMETER],
-        responses={200: _envelope("UserAnalyticsResponse", UserAnalyticsSerializer), **ERROR_RESPONSES},
+        responses={200: _envelope("VideoCloudUserAnalyticsResponse", VideoCloudUserAnalyticsSerializer), **ERROR_RESPONSES},
     )
 )
 class UserAnalyticsView(VideoCloudView):
+    """Activity, growth and retention of the workspace's learners."""
+
     default_period = "30d"
     metrics = {"activity": "activity", "growth": "growth", "retention": "retention"}
-    serializer_class = UserAnalyticsSerializer
+    serializer_class = VideoCloudUserAnalyticsSerializer
 
     def query(self, workspace, period, sections, params):
         return queries.user_analytics(workspace, period, sections=sections)
@@ -472,13 +478,15 @@ class UserAnalyticsView(VideoCloudView):
     get=extend_schema(
         summary="Page-session engagement of the workspace's learners",
         parameters=[PERIOD_PARAMETER, METRICS_PARAMETER],
-        responses={200: _envelope("UserEngagementResponse", UserEngagementSerializer), **ERROR_RESPONSES},
+        responses={200: _envelope("VideoCloudUserEngagementResponse", VideoCloudUserEngagementSerializer), **ERROR_RESPONSES},
     )
 )
 class UserEngagementView(VideoCloudView):
+    """Session duration, pages per session, bounce rate, by user type and by hour of day."""
+
     default_period = "7d"
     metrics = {"engagement": "engagement"}
-    serializer_class = UserEngagementSerializer
+    serializer_class = VideoCloudUserEngagementSerializer
 
     def query(self, workspace, period, sections, params):
         return {"engagement": queries.user_engagement(workspace, period)} if "engagement" in sections else {}
@@ -491,14 +499,16 @@ SYSTEM_PERIOD_PARAMETER = OpenApiParameter("period", OpenApiTypes.STR, descripti
     get=extend_schema(
         summary="Health of the service",
         parameters=[SYSTEM_PERIOD_PARAMETER, METRICS_PARAMETER],
-        responses={200: _envelope("SystemHealthResponse", SystemHealthSerializer), **ERROR_RESPONSES},
+        responses={200: _envelope("VideoCloudSystemHealthResponse", VideoCloudSystemHealthSerializer), **ERROR_RESPONSES},
     )
 )
 class SystemHealthView(VideoCloudView):
+    """Uptime, response times and error rates seen by the workspace; machine resources."""
+
     periods = queries.SYSTEM_PERIODS
     default_period = "24h"
     metrics = {"uptime": "uptime", "responseTime": "response_time", "errors": "errors", "resources": "resources"}
-    serializer_class = SystemHealthSerializer
+    serializer_class = VideoCloudSystemHealthSerializer
 
     def query(self, workspace, period, sections, params):
         return queries.system_health(workspace, period, sections=sections)
@@ -508,14 +518,16 @@ class SystemHealthView(VideoCloudView):
     get=extend_schema(
         summary="API traffic and processing queues",
         parameters=[SYSTEM_PERIOD_PARAMETER, METRICS_PARAMETER],
-        responses={200: _envelope("SystemPerformanceResponse", SystemPerformanceSerializer), **ERROR_RESPONSES},
+        responses={200: _envelope("VideoCloudSystemPerformanceResponse", VideoCloudSystemPerformanceSerializer), **ERROR_RESPONSES},
     )
 )
 class SystemPerformanceView(VideoCloudView):
+    """The workspace's API traffic by endpoint, the processing queues, storage operations."""
+
     periods = queries.SYSTEM_PERIODS
     default_period = "1h"
     metrics = {"api": "api", "processing": "processing", "storage": "storage"}
-    serializer_class = SystemPerformanceSerializer
+    serializer_class = VideoCloudSystemPerformanceSerializer
 
     def query(self, workspace, period, sections, params):
         return queries.system_performance(workspace, period, sections=sections)
@@ -534,7 +546,7 @@ class HealthProbeView(VideoCloudErrorsMixin, APIView):
     @extend_schema(
         summary="Health probe",
         responses={
-            200: _envelope("HealthProbeResponse", lambda: inline_serializer("HealthProbe", {"status": serializers.CharField()})),
+            200: _envelope("VideoCloudHealthProbeResponse", lambda: inline_serializer("VideoCloudHealthProbe", {"status": serializers.CharField()})),
             503: ERROR_ENVELOPE,
         },
     )
