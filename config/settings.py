@@ -209,6 +209,8 @@ SPECTACULAR_SETTINGS = {
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", f"file://{VAR_DIR / 'celery-results'}")
+if CELERY_RESULT_BACKEND.startswith("file://"):
+    Path(CELERY_RESULT_BACKEND.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
@@ -216,7 +218,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "purge-request-metrics": {"task": "analytics.tasks.purge_request_metrics", "schedule": 24 * 3600},
+    "expire-exports": {"task": "exports.tasks.expire_exports", "schedule": 15 * 60},
 }
+EXPORT_TTL_HOURS = env_int("EXPORT_TTL_HOURS", 24)
 if CELERY_BROKER_URL == "filesystem://":
     _broker_dir = VAR_DIR / "celery-broker"
     for _sub in ("out", "processed"):

@@ -31,6 +31,11 @@ def run_export(job_id):
         job = services.run_export_job(job_id, export_window)
     except services.ExportCancelled:
         return "cancelled"
+    except (OperationalError, InterfaceError):
+        raise  # retried; ExportTask.on_failure marks the job failed when retries run out
+    except Exception as exc:
+        services.mark_export_failed(job_id, f"{type(exc).__name__}: {exc}")
+        raise
     return job.status
 
 

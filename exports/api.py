@@ -1,0 +1,133 @@
+"""VideoCloud export endpoints: POST/GET /analytics/export, GET/DELETE /analytics/export/{id},
+and the signed download link."""
+
+from django.core.files.storage import default_storage
+from django.http import FileResponse, JsonResponse
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.views import APIView
+
+from analytics.api.envelopes import VideoCloudError, VideoCloudErrorsMixin, videocloud_success
+from analytics.api.formats import iso_ms_z
+from analytics.queries.video_cloud.periods import InvalidPeriod
+
+from . import services
+from .models import ExportJob, ExportStatus
+from .periods import export_window
+from .writers import WRITERS
+
+
+class ExportRequestSerializer(serializers.Serializer):
+    type = serializers.CharField()
+    period = serializers.CharField(default="30d")
+    metrics = serializers.ListField(child=serializers.CharField(), required=False, default=list)
+    format = serializers.CharField(default="csv")
+    filters = serializers.DictField(required=False, default=dict)
+
+
+def export_payload(job, request):
+    """The VideoCloud export object; downloadUrl and expiresAt once the file is ready."""
+    payload = {
+        "exportId": job.public_id,
+        "type": job.type,
+        "format": job.format,
+        "period": job.period,
+        "metrics": job.metrics,
+        "status": job.status,
+        "progress": job.progress,
+        "rowCount": job.row_count,
+        "createdAt": iso_ms_z(job.created_at),
+        "downloadUrl": None,
+        "expiresAt": None,
+    }
+    if job.status == ExportStatus.COMPLETED:
+        path = reverse("export_download", args=[job.public_id])
+        payload["downloadUrl"] = request.build_absolute_uri(f"{path}?token={services.download_token(job)}")
+        payload["expiresAt"] = iso_ms_z(job.expires_at)
+    if job.status == ExportStatus.FAILED:
+        payload["error"] = job.error
+    return payload
+
+
+EXPORT_SCHEMA = inline_serializer(
+    "ExportJob",
+    {
+        "success": serializers.BooleanField(),
+        "data": inline_serializer(
+            "ExportJobData",
+            {
+                "exportId": serializers.CharField(),
+                "status": serializers.ChoiceField(choices=ExportStatus.values),
+                "progress": serializers.IntegerField(),
+                "rowCount": serializers.IntegerField(),
+                "downloadUrl": serializers.URLField(allow_null=True),
+                "expiresAt": serializers.DateTimeField(allow_null=True),
+            },
+        ),
+    },
+)
+
+
+class ExportListView(VideoCloudErrorsMixin, APIView):
+    """Start an export (admins: the workspace; instructors: their courses; learners: type=user
+    for themselves), or list the caller's exports."""
+
+    @extend_schema(request=ExportRequestSerializer, responses={202: EXPORT_SCHEMA})
+    def post(self, request):
+        payload = ExportRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        try:
+            metrics = services.validate_export_request(
+                request.auth, data["type"], data["period"], data["metrics"], data["format"], export_window
+            )
+        except InvalidPeriod as exc:
+            raise VideoCloudError("ANALYTICS_INVALID_PERIOD", str(exc), field="period") from exc
+        except services.ExportRequestError as exc:
+            raise VideoCloudError(exc.code, str(exc), field=exc.field) from exc
+        except PermissionError as exc:
+            raise PermissionDenied(str(exc)) from exc
+        job = services.create_export_job(
+            request.auth, data["type"], data["period"], metrics, data["format"], data["filters"]
+        )
+        return videocloud_success(export_payload(job, request), status_code=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses=EXPORT_SCHEMA)
+    def get(self, request):
+        jobs = services.jobs_visible_to(request.auth)[:100]
+        return videocloud_success([export_payload(job, request) for job in jobs])
+
+
+class ExportDetailView(VideoCloudErrorsMixin, APIView):
+    def get_job(self, request, export_id):
+        job = services.jobs_visible_to(request.auth).filter(public_id=export_id).first()
+        if job is None:
+            raise NotFound(f"No export {export_id!r}.")
+        return job
+
+    @extend_schema(responses=EXPORT_SCHEMA)
+    def get(self, request, export_id):
+        return videocloud_success(export_payload(self.get_job(request, export_id), request))
+
+    @extend_schema(responses={200: OpenApiResponse(description="Cancelled or deleted")})
+    def delete(self, request, export_id):
+        outcome = services.cancel_or_delete_export(self.get_job(request, export_id))
+        return videocloud_success({"exportId": export_id, "status": outcome})
+
+
+def download_export(request, export_id):
+    """The export file, for anyone holding the signed link until it expires."""
+    try:
+        job = services.job_for_download(export_id, request.GET.get("token"))
+    except services.DownloadRefused as exc:
+        code = "ANALYTICS_FORBIDDEN" if exc.status == 403 else "ANALYTICS_EXPORT_EXPIRED"
+        return JsonResponse({"success": False, "error": {"code": code, "message": str(exc)}}, status=exc.status)
+    writer = WRITERS[job.format]
+    return FileResponse(
+        default_storage.open(job.file_name, "rb"),
+        as_attachment=True,
+        filename=f"{job.type}-{job.period}-{job.public_id}.{writer.extension}",
+        content_type=writer.content_type,
+    )

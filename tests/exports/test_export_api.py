@@ -1,0 +1,206 @@
+"""Export jobs over HTTP: create, follow, download, refuse."""
+
+import csv
+import dataclasses
+import io
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from django.core.files.storage import default_storage
+from rest_framework.test import APIClient
+
+from accounts.models import Role
+from exports.models import ExportJob, ExportStatus
+from exports.services import expire_exports
+from tests.factories import CourseFactory, LearningEventFactory, PageSessionFactory
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime.now(timezone.utc)
+
+
+@pytest.fixture
+def run_on_commit(django_capture_on_commit_callbacks):
+    """POST inside this context runs the queued export task (eagerly) when the request commits."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+def start_export(client, run_on_commit, **body):
+    with run_on_commit():
+        response = client.post("/analytics/export", body, format="json")
+    return response
+
+
+def download_rows(url):
+    response = APIClient().get(url)
+    assert response.status_code == 200
+    content = b"".join(response.streaming_content).decode("utf-8-sig")
+    return list(csv.DictReader(io.StringIO(content)))
+
+
+def test_admin_exports_page_sessions_of_the_period_as_csv(workspace, learner, api_key_client, run_on_commit):
+    inside = [
+        PageSessionFactory(workspace=workspace, user=learner, page="Quiz", started_at=NOW - timedelta(days=d), duration_s=10 * d)
+        for d in (1, 2, 3)
+    ]
+    PageSessionFactory(workspace=workspace, user=learner, started_at=NOW - timedelta(days=40))
+    client = api_key_client(workspace)
+
+    created = start_export(client, run_on_commit, type="page_sessions", period="7d", format="csv")
+
+    assert created.status_code == 202
+    export_id = created.json()["data"]["exportId"]
+    status = client.get(f"/analytics/export/{export_id}").json()["data"]
+    assert (status["status"], status["progress"], status["rowCount"]) == ("completed", 100, 3)
+    rows = download_rows(status["downloadUrl"])
+    expected = sorted(inside, key=lambda s: s.started_at)
+    assert [row["id"] for row in rows] == [str(s.id) for s in expected]
+    assert [int(row["duration"]) for row in rows] == [30, 20, 10]
+    assert set(rows[0]) == {"id", "userEmail", "startedAt", "page", "path", "duration", "courseId", "chapterId", "device"}
+
+
+def test_metrics_choose_the_column_groups(workspace, learner, api_key_client, run_on_commit):
+    LearningEventFactory(course=CourseFactory(workspace=workspace), user=learner, type="posted_forum")
+    client = api_key_client(workspace)
+
+    export_id = start_export(
+        client, run_on_commit, type="events", period="1d", format="csv", metrics=["events"]
+    ).json()["data"]["exportId"]
+
+    rows = download_rows(client.get(f"/analytics/export/{export_id}").json()["data"]["downloadUrl"])
+    assert list(rows[0]) == ["id", "userEmail", "occurredAt", "type", "source"]
+    assert rows[0]["type"] == "posted_forum"
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "field"),
+    [
+        ({"type": "nope"}, "ANALYTICS_INVALID_TYPE", "type"),
+        ({"type": "events", "format": "pdf"}, "ANALYTICS_INVALID_FORMAT", "format"),
+        ({"type": "events", "period": "2w"}, "ANALYTICS_INVALID_PERIOD", "period"),
+        ({"type": "events", "metrics": ["events", "likes"]}, "ANALYTICS_INVALID_METRICS", "metrics"),
+        ({"period": "7d"}, "ANALYTICS_INVALID_PARAMETER", "type"),
+    ],
+)
+def test_bad_export_request_is_400_with_videocloud_code(workspace, api_key_client, body, code, field):
+    response = api_key_client(workspace).post("/analytics/export", body, format="json")
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (response.json()["success"], error["code"], error["field"]) == (False, code, field)
+    assert ExportJob.objects.count() == 0
+
+
+def test_learner_may_not_export_workspace_events(workspace, learner, bearer_client):
+    response = bearer_client(learner, workspace).post("/analytics/export", {"type": "events"}, format="json")
+
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "ANALYTICS_FORBIDDEN"
+
+
+def test_instructor_exports_only_their_courses(workspace, instructor, learner, bearer_client, run_on_commit):
+    mine = CourseFactory(workspace=workspace)
+    mine.instructors.add(instructor)
+    kept = LearningEventFactory(course=mine, user=learner)
+    LearningEventFactory(course=CourseFactory(workspace=workspace), user=learner)
+
+    client = bearer_client(instructor, workspace)
+    export_id = start_export(client, run_on_commit, type="events", period="7d").json()["data"]["exportId"]
+
+    rows = download_rows(client.get(f"/analytics/export/{export_id}").json()["data"]["downloadUrl"])
+    assert [row["id"] for row in rows] == [str(kept.id)]
+
+
+def test_other_workspace_cannot_see_or_delete_a_job(workspace, other_workspace, api_key_client, run_on_commit):
+    export_id = start_export(api_key_client(workspace), run_on_commit, type="events").json()["data"]["exportId"]
+    stranger = api_key_client(other_workspace)
+
+    assert stranger.get(f"/analytics/export/{export_id}").status_code == 404
+    assert stranger.delete(f"/analytics/export/{export_id}").status_code == 404
+    assert stranger.get("/analytics/export").json()["data"] == []
+    assert ExportJob.objects.filter(public_id=export_id).exists()
+
+
+def test_list_shows_the_callers_jobs_newest_first(workspace, api_key_client, run_on_commit):
+    client = api_key_client(workspace)
+    first = start_export(client, run_on_commit, type="events").json()["data"]["exportId"]
+    second = start_export(client, run_on_commit, type="page_sessions").json()["data"]["exportId"]
+    start_export(api_key_client(workspace), run_on_commit, type="events")
+
+    listed = [job["exportId"] for job in client.get("/analytics/export").json()["data"]]
+
+    assert listed == [second, first]
+
+
+def test_tampered_download_link_is_403(workspace, api_key_client, run_on_commit):
+    client = api_key_client(workspace)
+    export_id = start_export(client, run_on_commit, type="events").json()["data"]["exportId"]
+    url = client.get(f"/analytics/export/{export_id}").json()["data"]["downloadUrl"]
+
+    response = APIClient().get(url[:-3] + "abc")
+
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "ANALYTICS_FORBIDDEN"
+
+
+def test_link_of_one_export_does_not_open_another(workspace, api_key_client, run_on_commit):
+    client = api_key_client(workspace)
+    first = start_export(client, run_on_commit, type="events").json()["data"]
+    second = start_export(client, run_on_commit, type="events").json()["data"]["exportId"]
+    token = client.get(f"/analytics/export/{first['exportId']}").json()["data"]["downloadUrl"].split("token=")[1]
+
+    assert APIClient().get(f"/analytics/export/{second}/download?token={token}").status_code == 403
+
+
+def test_expired_link_is_410_and_the_beat_task_removes_the_file(workspace, api_key_client, run_on_commit, monkeypatch):
+    client = api_key_client(workspace)
+    export_id = start_export(client, run_on_commit, type="events").json()["data"]["exportId"]
+    url = client.get(f"/analytics/export/{export_id}").json()["data"]["downloadUrl"]
+    job = ExportJob.objects.get(public_id=export_id)
+    later = job.expires_at + timedelta(seconds=1)
+    monkeypatch.setattr("exports.services.timezone.now", lambda: later)
+
+    assert APIClient().get(url).status_code == 410
+    assert expire_exports() == 1
+    job.refresh_from_db()
+    assert job.status == ExportStatus.EXPIRED
+    assert not default_storage.exists(f"exports/{workspace.slug}/{export_id}.csv")
+
+
+def test_delete_removes_a_finished_export_and_its_file(workspace, api_key_client, run_on_commit):
+    client = api_key_client(workspace)
+    export_id = start_export(client, run_on_commit, type="events").json()["data"]["exportId"]
+    name = ExportJob.objects.get(public_id=export_id).file_name
+    assert default_storage.exists(name)
+
+    response = client.delete(f"/analytics/export/{export_id}")
+
+    assert response.json()["data"] == {"exportId": export_id, "status": "deleted"}
+    assert not ExportJob.objects.filter(public_id=export_id).exists()
+    assert not default_storage.exists(name)
+
+
+def test_delete_cancels_a_queued_export(workspace, api_key_client):
+    client = api_key_client(workspace)
+    export_id = client.post("/analytics/export", {"type": "events"}, format="json").json()["data"]["exportId"]
+
+    response = client.delete(f"/analytics/export/{export_id}")
+
+    assert response.json()["data"]["status"] == "cancelled"
+    assert ExportJob.objects.get(public_id=export_id).status == ExportStatus.CANCELLED
+
+
+def test_a_failing_export_is_marked_failed_with_its_error(workspace, api_key_client, run_on_commit, monkeypatch):
+    def broken_rows(*args):
+        raise RuntimeError("disk on fire")
+
+    from exports import sources
+
+    monkeypatch.setitem(sources.SOURCES, "events", dataclasses.replace(sources.SOURCES["events"], rows=broken_rows))
+    client = api_key_client(workspace)
+
+    with pytest.raises(RuntimeError):
+        start_export(client, run_on_commit, type="events")
+
+    job = ExportJob.objects.get()
+    assert (job.status, job.error, job.file_name) == ("failed", "RuntimeError: disk on fire", "")
