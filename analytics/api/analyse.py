@@ -11,7 +11,8 @@ see only the courses they teach; learners and instructor API keys get 403. Error
 """
 
 from django.urls import path
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
@@ -82,6 +83,7 @@ class StrictSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+@extend_schema_field(OpenApiTypes.DATETIME)
 class IsoDateTimeField(serializers.Field):
     """ISO 8601 date or date-time; without an offset it is UTC."""
 
@@ -97,7 +99,7 @@ class IsoDateTimeField(serializers.Field):
         return iso_ms_z(value)
 
 
-class DateRangeSerializer(StrictSerializer):
+class AnalyseDateRangeSerializer(StrictSerializer):
     """`{"from": ..., "to": ...}`: from included, to excluded, either optional."""
 
     def get_fields(self):
@@ -120,7 +122,7 @@ def id_list():
     )
 
 
-class CustomFieldFilterSerializer(StrictSerializer):
+class AnalyseCustomFieldFilterSerializer(StrictSerializer):
     customFieldId = serializers.CharField(max_length=24)
     values = serializers.ListField(
         child=serializers.CharField(max_length=255, allow_blank=True), allow_empty=False,
@@ -131,7 +133,7 @@ class CustomFieldFilterSerializer(StrictSerializer):
         return CustomFieldFilter(field_id=attrs["customFieldId"], values=tuple(attrs["values"]))
 
 
-class FiltersSerializer(StrictSerializer):
+class AnalyseFiltersSerializer(StrictSerializer):
     groupIds = id_list()
     userIds = id_list()
     contentIds = id_list()
@@ -141,9 +143,9 @@ class FiltersSerializer(StrictSerializer):
     enrollmentTypes = serializers.ListField(
         child=serializers.ChoiceField(choices=ENROLLMENT_TYPES), required=False, allow_null=True
     )
-    customFields = CustomFieldFilterSerializer(many=True, required=False, allow_null=True, max_length=50)
-    updatedAtDateRange = DateRangeSerializer(required=False, allow_null=True)
-    expiryDateRange = DateRangeSerializer(required=False, allow_null=True)
+    customFields = AnalyseCustomFieldFilterSerializer(many=True, required=False, allow_null=True, max_length=50)
+    updatedAtDateRange = AnalyseDateRangeSerializer(required=False, allow_null=True)
+    expiryDateRange = AnalyseDateRangeSerializer(required=False, allow_null=True)
 
     def validate(self, attrs):
         return ResultFilters(
@@ -158,7 +160,7 @@ class FiltersSerializer(StrictSerializer):
         )
 
 
-class OrderSerializer(StrictSerializer):
+class AnalyseOrderSerializer(StrictSerializer):
     field = serializers.CharField(required=False, default="updatedAt")
     direction = serializers.CharField(required=False, default="DESC")
 
@@ -177,15 +179,15 @@ class OrderSerializer(StrictSerializer):
         return ResultOrder(field=attrs["field"], descending=attrs["direction"] == "DESC")
 
 
-class OptionsSerializer(StrictSerializer):
+class AnalyseOptionsSerializer(StrictSerializer):
     limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, default=DEFAULT_LIMIT)
     skip = serializers.IntegerField(min_value=0, default=0)
-    order = OrderSerializer(required=False, allow_null=True)
+    order = AnalyseOrderSerializer(required=False, allow_null=True)
 
 
 class AnalyseRequestSerializer(StrictSerializer):
-    filters = FiltersSerializer(required=False, allow_null=True)
-    options = OptionsSerializer(required=False, allow_null=True)
+    filters = AnalyseFiltersSerializer(required=False, allow_null=True)
+    options = AnalyseOptionsSerializer(required=False, allow_null=True)
 
     def validate(self, attrs):
         options = attrs.get("options") or {}
@@ -197,7 +199,7 @@ class AnalyseRequestSerializer(StrictSerializer):
         }
 
 
-class LookupQuerySerializer(serializers.Serializer):
+class AnalyseLookupQuerySerializer(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, default=DEFAULT_LIMIT)
     skip = serializers.IntegerField(min_value=0, default=0)
     search = serializers.CharField(required=False, default="", allow_blank=True, max_length=200)
@@ -211,14 +213,14 @@ class AvatarField(serializers.CharField):
         return value or None
 
 
-class ResultUserSerializer(serializers.Serializer):
+class AnalyseResultUserSerializer(serializers.Serializer):
     id = serializers.CharField(source="user_public_id")
     name = serializers.CharField(source="user_name")
     email = serializers.EmailField(source="user_email")
     avatar = AvatarField(source="user_avatar", allow_null=True)
 
 
-class ResultContentSerializer(serializers.Serializer):
+class AnalyseResultContentSerializer(serializers.Serializer):
     id = serializers.CharField(source="course_key")
     name = serializers.CharField(source="course_title")
     type = serializers.SerializerMethodField()
@@ -227,27 +229,27 @@ class ResultContentSerializer(serializers.Serializer):
         return CONTENT_TYPE_COURSE
 
 
-class ResultSerializer(serializers.Serializer):
+class AnalyseResultSerializer(serializers.Serializer):
     id = serializers.CharField(source="result_id")
-    state = serializers.ChoiceField(source="effective_state", choices=RESULT_STATES)
+    state = serializers.CharField(source="effective_state", help_text=" | ".join(RESULT_STATES))
     progress = serializers.IntegerField(source="progress_pct")
     score = serializers.IntegerField(source="score_pct", allow_null=True)
-    enrollmentType = serializers.ChoiceField(source="enrollment_type", choices=ENROLLMENT_TYPES)
+    enrollmentType = serializers.CharField(source="enrollment_type", help_text=" | ".join(ENROLLMENT_TYPES))
     updatedAt = IsoDateTimeField(source="activity_at", allow_null=True)
     startedAt = IsoDateTimeField(source="started_at", allow_null=True)
     completedAt = IsoDateTimeField(source="finished_at", allow_null=True)
     certificateIssuedAt = IsoDateTimeField(source="certificate_at", allow_null=True)
     expiryDate = IsoDateTimeField(source="expiry_at", allow_null=True)
     timeSpent = serializers.IntegerField(source="time_spent", help_text="Seconds")
-    content = ResultContentSerializer(source="*")
-    user = ResultUserSerializer(source="*")
+    content = AnalyseResultContentSerializer(source="*")
+    user = AnalyseResultUserSerializer(source="*")
 
 
-class ResultsPageSerializer(serializers.Serializer):
+class AnalyseResultsPageSerializer(serializers.Serializer):
     total = serializers.IntegerField()
     limit = serializers.IntegerField()
     skip = serializers.IntegerField()
-    results = ResultSerializer(many=True)
+    results = AnalyseResultSerializer(many=True)
 
 
 def counts_by(names, help_text):
@@ -256,7 +258,7 @@ def counts_by(names, help_text):
     )
 
 
-class ContentStatisticsSerializer(serializers.Serializer):
+class AnalyseContentStatisticsSerializer(serializers.Serializer):
     id = serializers.CharField()
     name = serializers.CharField()
     total = serializers.IntegerField()
@@ -266,7 +268,7 @@ class ContentStatisticsSerializer(serializers.Serializer):
         return {"id": row["id"], "name": row["name"], "total": row["total"], "byState": row["by_state"]}
 
 
-class StatisticsSerializer(serializers.Serializer):
+class AnalyseStatisticsSerializer(serializers.Serializer):
     total = serializers.IntegerField()
     byState = counts_by(RESULT_STATES, "AnalyseByState")
     byEnrollmentType = counts_by(ENROLLMENT_TYPES, "AnalyseByEnrollmentType")
@@ -275,7 +277,7 @@ class StatisticsSerializer(serializers.Serializer):
     completionRate = serializers.FloatField(help_text="APPROVED / total, 0 to 1; 0 when total is 0")
     certificatesIssued = serializers.IntegerField()
     totalTimeSpent = serializers.IntegerField(help_text="Seconds")
-    byContent = ContentStatisticsSerializer(many=True)
+    byContent = AnalyseContentStatisticsSerializer(many=True)
 
     def to_representation(self, stats):
         return {
@@ -287,23 +289,23 @@ class StatisticsSerializer(serializers.Serializer):
             "completionRate": stats["completion_rate"],
             "certificatesIssued": stats["certificates_issued"],
             "totalTimeSpent": stats["total_time_spent"],
-            "byContent": ContentStatisticsSerializer(stats["by_content"], many=True).data,
+            "byContent": AnalyseContentStatisticsSerializer(stats["by_content"], many=True).data,
         }
 
 
-class GroupSerializer(serializers.Serializer):
+class AnalyseGroupSerializer(serializers.Serializer):
     id = serializers.CharField(source="public_id")
     name = serializers.CharField()
     membersCount = serializers.IntegerField(source="members_count")
 
 
-class CustomFieldSerializer(serializers.Serializer):
+class AnalyseCustomFieldSerializer(serializers.Serializer):
     id = serializers.CharField(source="public_id")
     name = serializers.CharField()
     values = serializers.ListField(child=serializers.CharField())
 
 
-class ContentSerializer(serializers.Serializer):
+class AnalyseContentSerializer(serializers.Serializer):
     id = serializers.CharField(source="key")
     name = serializers.CharField(source="title")
     type = serializers.SerializerMethodField()
@@ -312,7 +314,7 @@ class ContentSerializer(serializers.Serializer):
         return CONTENT_TYPE_COURSE
 
 
-class UserSerializer(serializers.Serializer):
+class AnalyseUserSerializer(serializers.Serializer):
     id = serializers.CharField(source="public_id")
     name = serializers.SerializerMethodField()
     email = serializers.EmailField()
@@ -358,7 +360,7 @@ class AnalyseResultsView(AnalyseView):
     @extend_schema(
         operation_id="analyse_results",
         request=AnalyseRequestSerializer,
-        responses={200: ResultsPageSerializer, **ERROR_RESPONSES},
+        responses={200: AnalyseResultsPageSerializer, **ERROR_RESPONSES},
         summary="A filtered, ordered page of learner results (one row per learner and content)",
     )
     def post(self, request):
@@ -376,7 +378,7 @@ class AnalyseResultsView(AnalyseView):
                 "total": page.total,
                 "limit": body["limit"],
                 "skip": body["skip"],
-                "results": ResultSerializer(page.rows, many=True).data,
+                "results": AnalyseResultSerializer(page.rows, many=True).data,
             }
         )
 
@@ -385,7 +387,7 @@ class AnalyseStatisticsView(AnalyseView):
     @extend_schema(
         operation_id="analyse_statistics",
         request=AnalyseRequestSerializer,
-        responses={200: StatisticsSerializer, **ERROR_RESPONSES},
+        responses={200: AnalyseStatisticsSerializer, **ERROR_RESPONSES},
         summary="Totals over the results matching the filters (options are validated, not used)",
     )
     def post(self, request):
@@ -393,15 +395,15 @@ class AnalyseStatisticsView(AnalyseView):
         stats = analyse_statistics(
             request.auth.workspace, body["filters"], instructor=instructor_scope(request.auth)
         )
-        return Response(StatisticsSerializer(stats).data)
+        return Response(AnalyseStatisticsSerializer(stats).data)
 
 
 # One view serves the four lookups: (query function, item serializer, scoped to instructor?).
 LOOKUPS = {
-    "groups": (analyse_groups, GroupSerializer, False),
-    "custom-fields": (analyse_custom_fields, CustomFieldSerializer, False),
-    "contents": (analyse_contents, ContentSerializer, True),
-    "users": (analyse_users, UserSerializer, True),
+    "groups": (analyse_groups, AnalyseGroupSerializer, False),
+    "custom-fields": (analyse_custom_fields, AnalyseCustomFieldSerializer, False),
+    "contents": (analyse_contents, AnalyseContentSerializer, True),
+    "users": (analyse_users, AnalyseUserSerializer, True),
 }
 
 
@@ -410,7 +412,7 @@ class AnalyseLookupView(SuccessMessageErrorsMixin, APIView):
     lookup = None  # a key of LOOKUPS, set by as_view()
 
     def get(self, request):
-        query = LookupQuerySerializer(data=request.query_params)
+        query = AnalyseLookupQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
         query_function, item_serializer, is_scoped = LOOKUPS[self.lookup]
