@@ -1,11 +1,13 @@
 """The learner dashboard in Chromium: charts drawn, numbers equal to the API's, phone and laptop."""
 
+import time
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
 from accounts.models import Role
+from analytics.models import PageSession
 from analytics.charts import format_duration
 from tests.factories import ChapterFactory, CourseFactory, MembershipFactory, PageSessionFactory, UserFactory, WorkspaceFactory
 
@@ -132,4 +134,33 @@ def test_new_learner_sees_the_empty_state_without_charts(page, live_server, logi
     page.set_viewport_size({"width": 390, "height": 844})
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     save_screenshot(page, "390")
+    assert page.problems == []
+
+
+def wait_for_rows(queryset, timeout_s=10):
+    deadline = time.monotonic() + timeout_s
+    while True:
+        rows = list(queryset.all())  # a fresh query each time, not the cached result
+        if rows or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.2)
+
+
+def test_tracker_sends_the_dashboard_visit_on_pagehide_without_changing_the_numbers(
+    page, live_server, login, busy_learner
+):
+    login(page, busy_learner)
+    page.goto(live_server.url + DASHBOARD)
+    before = page.request.get(live_server.url + API).json()["analytics"]
+    page.wait_for_function("window.pageTracker && window.pageTracker.visibleSeconds() >= 2")
+    session_id = page.evaluate("window.pageTracker.session.id")
+
+    page.goto("about:blank")  # pagehide: the tracker's last beacon
+
+    sent = wait_for_rows(PageSession.objects.filter(id=session_id, user=busy_learner))
+    assert len(sent) == 1
+    assert (sent[0].page, sent[0].path) == ("Analytics", DASHBOARD)
+    assert 2 <= sent[0].duration_s <= 30
+    after = page.request.get(live_server.url + API).json()["analytics"]
+    assert after == before  # the Analytics page is excluded from the analytics
     assert page.problems == []
