@@ -19,7 +19,7 @@ from django.utils import timezone
 from analytics.models import EventSource, LearningEvent, PageSession, VideoReaction, VideoView
 
 from .lookups import course_ids_by_key, videos_by_id
-from .sql import column, excluded, insert_rows, name
+from .sql import column, excluded, insert_rows, is_one_of, name, select_rows
 
 ID_TAKEN = "is already used by another record"
 
@@ -100,8 +100,8 @@ def upsert_page_sessions(workspace, rows):
     if not rows:
         return result
     stored = {}
-    for values in PageSession.objects.filter(id__in={row["id"] for row in rows}).values_list(
-        "id", "workspace_id", "user_id", *PAGE_SESSION_STATE
+    for values in select_rows(
+        PageSession, ("id", "workspace_id", "user_id", *PAGE_SESSION_STATE), "id", {row["id"] for row in rows}
     ):
         stored[values[0]] = {"owner": (values[1], values[2]), **dict(zip(PAGE_SESSION_STATE, values[3:]))}
     state = {}  # id -> the row as it will be written
@@ -147,7 +147,7 @@ EVENT_COLUMNS = (
 def _owners(model, ids):
     return {
         row_id: (workspace_id, user_id)
-        for row_id, workspace_id, user_id in model.objects.filter(id__in=ids).values_list("id", "workspace_id", "user_id")
+        for row_id, workspace_id, user_id in select_rows(model, ("id", "workspace_id", "user_id"), "id", ids)
     }
 
 
@@ -242,8 +242,8 @@ def upsert_video_views(workspace, rows, *, source=EventSource.TRACKER, videos=No
     if videos is None:
         videos = videos_by_id(workspace, {row["video_id"] for row in rows})
     stored = {}
-    for values in VideoView.objects.filter(id__in={row["id"] for row in rows}).values_list(
-        "id", "workspace_id", "user_id", "video_id", *VIDEO_VIEW_STATE
+    for values in select_rows(
+        VideoView, ("id", "workspace_id", "user_id", "video_id", *VIDEO_VIEW_STATE), "id", {row["id"] for row in rows}
     ):
         stored[values[0]] = {"owner": values[1:4], **dict(zip(VIDEO_VIEW_STATE, values[4:]))}
     state = {}
@@ -309,8 +309,7 @@ def upsert_video_reactions(workspace, rows):
         VideoReaction.objects.filter(
             user_id__in={row["user_id"] for row in rows},
             video_id__in={row["video_id"] for row in rows},
-            at__in={row["at"] for row in rows},
-        ).values_list("user_id", "video_id", "type", "at")
+        ).filter(is_one_of(VideoReaction, "at", {row["at"] for row in rows})).values_list("user_id", "video_id", "type", "at")
     )
     values = []
     for row in rows:

@@ -5,6 +5,7 @@ FieldError with the reason (a short sentence a client can act on). They never to
 """
 
 import math
+from functools import lru_cache
 import uuid
 from datetime import datetime, timezone as dt_timezone
 from decimal import ROUND_HALF_UP, Decimal
@@ -41,6 +42,12 @@ def parse_text(max_length, *, allow_blank=False):
 def parse_email(value):
     if not isinstance(value, str):
         raise FieldError("must be an email address")
+    return _parse_email_text(value)
+
+
+@lru_cache(maxsize=4096)
+def _parse_email_text(value):
+    # Cached: a batch names the same few users many times, and the email check is a slow regex.
     value = value.strip().lower()
     if len(value) > 254:
         raise FieldError("must be at most 254 characters")

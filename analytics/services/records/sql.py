@@ -1,16 +1,25 @@
 """Multi-row INSERT ... ON CONFLICT for PostgreSQL and SQLite (both speak the same upsert SQL).
 
 Django's bulk_create cannot say "keep the larger duration" on conflict, and on SQLite it splits a
-batch into many statements (it assumes 999 parameters at most). Here one statement carries up to
-ROWS_PER_STATEMENT rows, so a tracking batch of 1,000 items is one INSERT on either database.
+batch into many statements (it assumes 999 parameters at most). Here one statement carries a
+whole chunk of rows on either database:
+
+- PostgreSQL: `INSERT INTO t (...) SELECT * FROM unnest(%s::type[], ...)`, one array parameter per
+  column, so the SQL text is short and the same for every batch size (psycopg converts and
+  caches it once; a VALUES list of thousands of placeholders costs more to build than to run).
+- SQLite: `INSERT INTO t (...) VALUES (...), (...)`, as many rows per statement as its
+  parameter limit allows (up to ROWS_PER_STATEMENT).
 """
 
 import sqlite3
 from itertools import islice
 
 from django.db import connection
+from django.db.models import JSONField, Q
+from django.db.models.expressions import RawSQL
 
 ROWS_PER_STATEMENT = 1000
+PG_ROWS_PER_STATEMENT = 10_000
 
 
 def _parameter_limit():
@@ -20,7 +29,7 @@ def _parameter_limit():
             return connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
         except AttributeError:  # Python < 3.11
             return 999
-    return 65535  # PostgreSQL's wire protocol limit
+    return 65535
 
 
 def _chunks(rows, size):
@@ -29,36 +38,104 @@ def _chunks(rows, size):
         yield chunk
 
 
+def _cursor():
+    """A cursor of Django's connection (logged, errors wrapped as usual). On PostgreSQL it binds
+    parameters on the server: Django's default client-side binding would quote every array
+    element into the SQL text, which costs more than the insert itself."""
+    if connection.vendor != "postgresql":
+        return connection.cursor()
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    connection.ensure_connection()
+    return connection._prepare_cursor(ServerBindingCursor(connection.connection))
+
+
+def _pg_array_type(field):
+    return f"{field.db_type(connection)}[]"
+
+
 def insert_rows(model, attnames, rows, conflict_sql):
     """INSERT rows (tuples of values in attnames order) into model's table, then conflict_sql.
 
     conflict_sql is the `ON CONFLICT ...` clause; it may refer to the table by its db_table name
-    and to the proposed row as `excluded`. Values go through each field's get_db_prep_save, so
-    UUIDs, times and JSON are stored exactly as the ORM would store them. Returns the number of
-    statements run.
+    and to the proposed row as `excluded`. Values are stored as the ORM would store them (each
+    field's get_db_prep_save; on PostgreSQL only JSON needs it, psycopg adapts the rest).
+    The caller must not repeat a conflict key within rows when conflict_sql is DO UPDATE.
+    Returns the number of statements run.
     """
     if not rows:
         return 0
     quote = connection.ops.quote_name
     fields = [model._meta.get_field(name) for name in attnames]
     columns = ", ".join(quote(field.column) for field in fields)
-    placeholder = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    per_statement = max(1, min(ROWS_PER_STATEMENT, _parameter_limit() // len(fields)))
+    table = quote(model._meta.db_table)
     statements = 0
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
+        if connection.vendor == "postgresql":
+            arrays = ", ".join(f"%b::{_pg_array_type(field)}" for field in fields)
+            sql = f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}) {conflict_sql}"
+            json_columns = [index for index, field in enumerate(fields) if isinstance(field, JSONField)]
+            for chunk in _chunks(rows, PG_ROWS_PER_STATEMENT):
+                params = [list(values) for values in zip(*chunk)]
+                for index in json_columns:
+                    field = fields[index]
+                    params[index] = [field.get_db_prep_save(value, connection) for value in params[index]]
+                cursor.execute(sql, params)
+                statements += 1
+            return statements
+        placeholder = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        per_statement = max(1, min(ROWS_PER_STATEMENT, _parameter_limit() // len(fields)))
         for chunk in _chunks(rows, per_statement):
-            params = [
-                field.get_db_prep_save(value, connection)
-                for row in chunk
-                for field, value in zip(fields, row)
-            ]
-            sql = (
-                f"INSERT INTO {quote(model._meta.db_table)} ({columns}) "
-                f"VALUES {', '.join([placeholder] * len(chunk))} {conflict_sql}"
-            )
+            params = [field.get_db_prep_save(value, connection) for row in chunk for field, value in zip(fields, row)]
+            sql = f"INSERT INTO {table} ({columns}) VALUES {', '.join([placeholder] * len(chunk))} {conflict_sql}"
             cursor.execute(sql, params)
             statements += 1
     return statements
+
+
+def select_rows(model, attnames, key_attname, keys):
+    """[tuple of attnames values] of the rows of model whose key_attname is one of keys.
+
+    One query whatever the number of keys (on PostgreSQL `= ANY(array)`, bound on the server).
+    Values come back as the ORM would give them.
+    """
+    keys = list(keys)
+    if not keys:
+        return []
+    if connection.vendor != "postgresql":
+        return list(model.objects.filter(**{f"{key_attname}__in": keys}).values_list(*attnames))
+    quote = connection.ops.quote_name
+    fields = [model._meta.get_field(name) for name in attnames]
+    key_field = model._meta.get_field(key_attname)
+    sql = (
+        f"SELECT {', '.join(quote(field.column) for field in fields)} FROM {quote(model._meta.db_table)} "
+        f"WHERE {quote(key_field.column)} = ANY(%b::{_pg_array_type(key_field)})"
+    )
+    converters = [
+        (index, field) for index, field in enumerate(fields) if hasattr(field, "from_db_value")
+    ]
+    with _cursor() as cursor:
+        cursor.execute(sql, [[key_field.get_db_prep_value(key, connection) for key in keys]])
+        rows = cursor.fetchall()
+    if converters:
+        rows = [list(row) for row in rows]
+        for row in rows:
+            for index, field in converters:
+                row[index] = field.from_db_value(row[index], None, connection)
+        rows = [tuple(row) for row in rows]
+    return rows
+
+
+def is_one_of(model, attname, values):
+    """Q: model.attname is one of values. On PostgreSQL one array parameter (= ANY), not a
+    placeholder per value, for the same reason as insert_rows."""
+    values = list(values)
+    if connection.vendor == "postgresql":
+        field = model._meta.get_field(attname)
+        values = [field.get_db_prep_value(value, connection) for value in values]
+        subquery = RawSQL(f"SELECT unnest(%s::{_pg_array_type(field)})", [values])
+        return Q(**{f"{attname}__in": subquery})
+    return Q(**{f"{attname}__in": values})
 
 
 def column(model, attname):
