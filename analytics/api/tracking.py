@@ -10,6 +10,7 @@ import json
 from django.conf import settings
 from django.db import transaction
 from django.urls import path
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, ParseError
@@ -49,6 +50,19 @@ class TrackerSessionAuthentication(WorkspaceSessionAuthentication):
         if token and settings.CSRF_HEADER_NAME not in meta:
             meta[settings.CSRF_HEADER_NAME] = token
         super().enforce_csrf(request)
+
+
+class TrackerSessionScheme(OpenApiAuthenticationExtension):
+    target_class = "analytics.api.tracking.TrackerSessionAuthentication"
+    name = "cookieAuthTracker"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": "sessionid",
+            "description": "Browser session; the CSRF token in the X-CSRFToken header or ?csrfmiddlewaretoken=.",
+        }
 
 
 AUTHENTICATION = [ApiKeyAuthentication, WorkspaceJWTAuthentication, TrackerSessionAuthentication]
