@@ -5,12 +5,15 @@ request's filters, and returns (rows expected, iterator of tuples in column orde
 from the same query functions that the APIs use wherever an API shows the same numbers.
 """
 
+import heapq
+import itertools
 from dataclasses import dataclass, field
 from typing import Callable
 
-from django.db.models import F
+from django.db.models import Count, F, Sum
+from django.db.models.functions import TruncDate
 
-from analytics.models import LearningEvent, PageSession
+from analytics.models import LearningEvent, PageSession, VideoView
 
 from .writers import Column
 
@@ -96,13 +99,86 @@ def event_rows(scope, window, filters, columns):
     return _raw_rows(queryset, "occurred_at", window, fields)
 
 
+LEARNER_DAY_COLUMNS = {
+    "date": "date",
+    "userId": "string",
+    "userEmail": "string",
+    "pageSessions": "int",
+    "pageTime": "int",
+    "events": "int",
+    "videoViews": "int",
+    "watchTime": "int",
+}
+ACTIVITY_SOURCES = (
+    # model, time field, {column: aggregate}
+    (PageSession, "started_at", {"pageSessions": Count("id"), "pageTime": Sum("duration_s")}),
+    (LearningEvent, "occurred_at", {"events": Count("id")}),
+    (VideoView, "started_at", {"videoViews": Count("id"), "watchTime": Sum("watched_s")}),
+)
+
+
+def learner_daily_activity(scope, window):
+    """Per learner and UTC day with any activity: page sessions and their seconds, learning
+    events, video views and seconds watched. Returns (row count, iterator of dicts by day, user).
+
+    Each table is grouped in the database; the three sorted streams are merged here, a (day,
+    learner) pair at a time, so memory does not grow with the row count.
+    """
+    days = []
+    for model, time_field, _ in ACTIVITY_SOURCES:
+        rows = _scoped(model.objects.all(), scope).filter(
+            **{f"{time_field}__gte": window.start, f"{time_field}__lt": window.end}
+        )
+        days.append(rows.annotate(day=TruncDate(time_field)))
+    count = days[0].values("day", "user_id").union(*(rows.values("day", "user_id") for rows in days[1:])).count()
+    streams = [
+        rows.values("day", "user_id", userId=F("user__public_id"), userEmail=F("user__email"))
+        .annotate(**aggregates)
+        .order_by("day", "user_id")
+        .iterator(chunk_size=CHUNK_SIZE)
+        for rows, (_, _, aggregates) in zip(days, ACTIVITY_SOURCES)
+    ]
+    merged = heapq.merge(*streams, key=lambda row: (row["day"], row["user_id"]))
+
+    def combined():
+        for _, parts in itertools.groupby(merged, key=lambda row: (row["day"], row["user_id"])):
+            row = dict.fromkeys(LEARNER_DAY_COLUMNS, 0)
+            for part in parts:
+                row.update({key: value for key, value in part.items() if value is not None})
+            row["date"] = row.pop("day")
+            yield row
+
+    return count, combined()
+
+
+def learner_day_rows(scope, window, filters, columns):
+    count, rows = learner_daily_activity(scope, window)
+    names = [column.name for column in columns]
+    return count, (tuple(row[name] for name in names) for row in rows)
+
+
 def _columns(spec, *names):
     return [Column(name, spec[name][1]) for name in names]
+
+
+def _typed(spec, *names):
+    return [Column(name, spec[name]) for name in names]
 
 
 SOURCES = {
     source.type: source
     for source in [
+        ExportSource(
+            type="user",
+            key_columns=_typed(LEARNER_DAY_COLUMNS, "date", "userId", "userEmail"),
+            metric_groups={
+                "pages": _typed(LEARNER_DAY_COLUMNS, "pageSessions", "pageTime"),
+                "events": _typed(LEARNER_DAY_COLUMNS, "events"),
+                "videos": _typed(LEARNER_DAY_COLUMNS, "videoViews", "watchTime"),
+            },
+            rows=learner_day_rows,
+            learner_allowed=True,
+        ),
         ExportSource(
             type="page_sessions",
             key_columns=_columns(PAGE_SESSION_FIELDS, "id", "userEmail", "startedAt"),

@@ -204,3 +204,31 @@ def test_a_failing_export_is_marked_failed_with_its_error(workspace, api_key_cli
 
     job = ExportJob.objects.get()
     assert (job.status, job.error, job.file_name) == ("failed", "RuntimeError: disk on fire", "")
+
+
+def test_learner_exports_their_own_daily_activity(workspace, learner, make_member, bearer_client, run_on_commit):
+    course = CourseFactory(workspace=workspace)
+    day1 = NOW.replace(hour=10) - timedelta(days=2)
+    day2 = NOW.replace(hour=10) - timedelta(days=1)
+    PageSessionFactory(workspace=workspace, user=learner, started_at=day1, duration_s=30)
+    PageSessionFactory(workspace=workspace, user=learner, started_at=day1 + timedelta(hours=1), duration_s=45)
+    LearningEventFactory(course=course, user=learner, occurred_at=day1)
+    LearningEventFactory(course=course, user=learner, occurred_at=day2)
+    from tests.factories import VideoViewFactory
+
+    VideoViewFactory(video__course=course, user=learner, started_at=day2, watched_s=100)
+    other = make_member(workspace)
+    PageSessionFactory(workspace=workspace, user=other, started_at=day1, duration_s=999)
+    client = bearer_client(learner, workspace)
+
+    export_id = start_export(client, run_on_commit, type="user", period="7d").json()["data"]["exportId"]
+
+    status = client.get(f"/analytics/export/{export_id}").json()["data"]
+    rows = download_rows(status["downloadUrl"])
+    assert status["rowCount"] == 2
+    assert rows == [
+        {"date": day1.date().isoformat(), "userId": learner.public_id, "userEmail": learner.email,
+         "pageSessions": "2", "pageTime": "75", "events": "1", "videoViews": "0", "watchTime": "0"},
+        {"date": day2.date().isoformat(), "userId": learner.public_id, "userEmail": learner.email,
+         "pageSessions": "0", "pageTime": "0", "events": "1", "videoViews": "1", "watchTime": "100"},
+    ]
