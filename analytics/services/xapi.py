@@ -676,8 +676,14 @@ def _apply_voiding(workspace, new):
     victim_pks = [pk for pk, _, _ in victims]
     XapiStatement.objects.filter(pk__in=victim_pks).update(is_voided=True)
     LearningEvent.objects.filter(workspace=workspace, id__in=victim_pks).delete()
-    stored_victims = [(pk, statement, user_id) for pk, statement, user_id in victims if pk not in new_pks]
-    _recompute_video_sessions(workspace, [(statement, user_id) for _, statement, user_id in stored_victims])
+    _recompute_video_sessions(
+        workspace,
+        [
+            (statement, user_id)
+            for pk, statement, user_id in victims
+            if pk not in new_pks and user_id and _is_video_player_statement(statement)
+        ],
+    )
     return set(victim_pks) & new_pks
 
 
@@ -752,6 +758,16 @@ def map_statements(workspace, items):
     apply_enrollment_changes(workspace, enrollments)
     apply_attempt_outcomes(workspace, outcomes)
     _recompute_video_sessions(workspace, video_items, course_ids=course_ids)
+
+
+def _is_video_player_statement(statement):
+    obj = statement["object"]
+    return (
+        _is_activity(obj)
+        and bool(obj.get("id"))
+        and (_activity_type(obj) == VIDEO_TYPE or statement["verb"]["id"].startswith(VIDEO_VERBS_PREFIX))
+        and verb_name(statement["verb"]["id"]) in PLAYER_KIND_BY_VERB
+    )
 
 
 def _event_object(obj, event_type):

@@ -650,3 +650,26 @@ def test_existing_member_from_another_workspace_is_reused(xapi, workspace):
 
     assert LearningEvent.objects.get().user == user
     assert Membership.objects.filter(user=user, workspace=workspace, role=Role.LEARNER).exists()
+
+
+def test_voiding_a_video_statement_recomputes_its_session(xapi):
+    pause = load("pause_video.json")
+    post(xapi, [load("play_video.json"), pause])
+    assert VideoView.objects.get().watched_s == 194
+
+    voiding = statement(verb={"id": "http://adlnet.gov/expapi/verbs/voided"}, object={"objectType": "StatementRef", "id": pause["id"]})
+    assert post(xapi, voiding).status_code == 200
+
+    # The play alone watched nothing more; views only grow, so the view keeps what it reached.
+    assert VideoView.objects.get().watched_s == 194
+    assert XapiStatement.objects.get(statement__id=pause["id"]).is_voided
+
+
+def test_voiding_a_statement_about_an_agent_is_accepted(xapi):
+    about_agent = statement(object={"objectType": "Agent", "mbox": "mailto:bob@acme.test"})
+    post(xapi, about_agent)
+
+    voiding = statement(verb={"id": "http://adlnet.gov/expapi/verbs/voided"}, object={"objectType": "StatementRef", "id": about_agent["id"]})
+
+    assert post(xapi, voiding).status_code == 200
+    assert get(xapi, voidedStatementId=about_agent["id"]).status_code == 200
