@@ -81,7 +81,8 @@ class ExportListView(VideoCloudErrorsMixin, APIView):
         data = payload.validated_data
         try:
             metrics = services.validate_export_request(
-                request.auth, data["type"], data["period"], data["metrics"], data["format"], export_window
+                request.auth, data["type"], data["period"], data["metrics"], data["format"], data["filters"],
+                export_window,
             )
         except InvalidPeriod as exc:
             raise VideoCloudError("ANALYTICS_INVALID_PERIOD", str(exc), field="period") from exc

@@ -12,6 +12,7 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
+from rest_framework.exceptions import ValidationError
 
 from accounts.models import Role
 from courses.models import Course
@@ -50,14 +51,19 @@ def scope_for(job):
         return ExportScope(workspace=job.workspace)
     if job.requester_role == Role.INSTRUCTOR:
         course_ids = Course.objects.filter(workspace=job.workspace, instructors=job.requested_by_id)
-        return ExportScope(workspace=job.workspace, course_ids=tuple(course_ids.values_list("id", flat=True)))
+        return ExportScope(
+            workspace=job.workspace,
+            course_ids=tuple(course_ids.values_list("id", flat=True)),
+            instructor=job.requested_by,
+        )
     return ExportScope(workspace=job.workspace, user_id=job.requested_by_id)
 
 
-def validate_export_request(credential, export_type, period, metrics, export_format, parse_period):
+def validate_export_request(credential, export_type, period, metrics, export_format, filters, parse_period):
     """Check an export request against the sources and the requester's role.
 
-    Raises ExportRequestError with the VideoCloud code; returns the normalised metrics list.
+    Raises ExportRequestError with the VideoCloud code, a DRF ValidationError for bad filters
+    (field paths under `filters.`) and PermissionError; returns the normalised metrics list.
     """
     source = SOURCES.get(export_type)
     if source is None:
@@ -78,6 +84,17 @@ def validate_export_request(credential, export_type, period, metrics, export_for
         )
     if credential.role == Role.LEARNER and not source.learner_allowed:
         raise PermissionError("Learners may only export their own activity (type=user).")
+    if credential.role == Role.INSTRUCTOR and not source.instructor_allowed:
+        raise PermissionError(f"Exports of type {export_type!r} are for workspace admins.")
+    if filters and source.parse_filters is None:
+        raise ExportRequestError(
+            "ANALYTICS_INVALID_PARAMETER", f"Exports of type {export_type!r} take no filters.", "filters"
+        )
+    if source.parse_filters is not None:
+        try:
+            source.parse_filters(filters)
+        except ValidationError as exc:
+            raise ValidationError({"filters": exc.detail}) from exc
     if credential.role == Role.LEARNER and credential.user is None:
         raise PermissionError("A learner export needs a person, not an API key.")
     return list(metrics)

@@ -7,13 +7,16 @@ from the same query functions that the APIs use wherever an API shows the same n
 
 import heapq
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from django.db.models import Count, F, Sum
 from django.db.models.functions import TruncDate
 
 from analytics.models import LearningEvent, PageSession, VideoView
+from analytics.queries.analyse import analyse_results, result_id
+from analytics.queries.course_stats import attempts_page
+from courses.models import Attempt
 
 from .writers import Column
 
@@ -28,6 +31,7 @@ class ExportScope:
     workspace: object
     course_ids: tuple | None = None
     user_id: int | None = None
+    instructor: object = None
 
 
 @dataclass(frozen=True)
@@ -37,7 +41,8 @@ class ExportSource:
     metric_groups: dict
     rows: Callable
     learner_allowed: bool = False
-    default_metrics: list = field(default_factory=list)
+    instructor_allowed: bool = True
+    parse_filters: Callable | None = None
 
     def columns(self, metrics):
         chosen = metrics or list(self.metric_groups)
@@ -157,6 +162,84 @@ def learner_day_rows(scope, window, filters, columns):
     return count, (tuple(row[name] for name in names) for row in rows)
 
 
+ATTEMPT_FIELDS = {
+    "_id": ("public_id", "string"),
+    "courseId": ("course_key", "string"),
+    "userId": ("user_public_id", "string"),
+    "versionNumber": ("version_number", "int"),
+    "lang": ("lang_code", "string"),
+    "firstActivityAt": ("first_activity_at", "datetime"),
+    "lastActivityAt": ("last_activity_at", "datetime"),
+    "timeSpent": ("time_spent_ms", "int"),
+    "progress": ("progress", "int"),
+    "score": ("score", "int"),
+    "completedAt": ("completed_at", "datetime"),
+    "pathId": ("path_public_id", "string"),
+    "pathSessionId": ("path_session_public_id", "string"),
+}
+
+
+def attempt_rows(scope, window, filters, columns):
+    """Every attempt of the workspace as the v2 course-stats API lists them (the same query,
+    page by page in id order). Attempts are not limited by the period: they are results."""
+    keys = [ATTEMPT_FIELDS[column.name][0] for column in columns]
+
+    def rows():
+        after = None
+        while True:
+            page = attempts_page(scope.workspace, after=after, limit=CHUNK_SIZE)
+            yield from (tuple(row[key] for key in keys) for row in page.rows)
+            if page.next_after is None:
+                return
+            after = page.next_after
+
+    return Attempt.objects.filter(workspace=scope.workspace).count(), rows()
+
+
+RESULT_FIELDS = {
+    "id": ("result_id", "string"),
+    "contentId": ("course_key", "string"),
+    "contentName": ("course_title", "string"),
+    "userId": ("user_public_id", "string"),
+    "userName": ("user_name", "string"),
+    "userEmail": ("user_email", "string"),
+    "state": ("effective_state", "string"),
+    "enrollmentType": ("enrollment_type", "string"),
+    "progress": ("progress_pct", "int"),
+    "score": ("score_pct", "int"),
+    "timeSpent": ("time_spent", "int"),
+    "updatedAt": ("activity_at", "datetime"),
+    "startedAt": ("started_at", "datetime"),
+    "completedAt": ("finished_at", "datetime"),
+    "certificateIssuedAt": ("certificate_at", "datetime"),
+    "expiryDate": ("expiry_at", "datetime"),
+}
+
+
+def parse_result_filters(filters):
+    """The Analyse `filters` object, validated as POST /analyse/results validates it."""
+    from analytics.api.analyse import AnalyseFiltersSerializer
+
+    parsed = AnalyseFiltersSerializer(data=filters or {})
+    parsed.is_valid(raise_exception=True)
+    return parsed.validated_data
+
+
+def result_rows(scope, window, filters, columns):
+    """The Analyse results rows (same query as POST /analyse/results) by learner and course.
+    Instructors get their courses' rows. Results are not limited by the period."""
+    instructor = scope.instructor
+    results = analyse_results(scope.workspace, parse_result_filters(filters), instructor=instructor)
+    keys = [RESULT_FIELDS[column.name][0] for column in columns]
+
+    def rows():
+        for row in results.order_by("user_pk", "course_pk").iterator(chunk_size=CHUNK_SIZE):
+            row["result_id"] = result_id(row)
+            yield tuple(row[key] for key in keys)
+
+    return results.count(), rows()
+
+
 def _columns(spec, *names):
     return [Column(name, spec[name][1]) for name in names]
 
@@ -178,6 +261,30 @@ SOURCES = {
             },
             rows=learner_day_rows,
             learner_allowed=True,
+        ),
+        ExportSource(
+            type="attempts",
+            key_columns=_columns(ATTEMPT_FIELDS, "_id", "courseId", "userId", "versionNumber", "lang"),
+            metric_groups={
+                "activity": _columns(ATTEMPT_FIELDS, "firstActivityAt", "lastActivityAt", "timeSpent"),
+                "results": _columns(ATTEMPT_FIELDS, "progress", "score", "completedAt"),
+                "paths": _columns(ATTEMPT_FIELDS, "pathId", "pathSessionId"),
+            },
+            rows=attempt_rows,
+            instructor_allowed=False,
+        ),
+        ExportSource(
+            type="results",
+            key_columns=_columns(RESULT_FIELDS, "id", "contentId", "contentName", "userId", "userName", "userEmail"),
+            metric_groups={
+                "states": _columns(RESULT_FIELDS, "state", "enrollmentType"),
+                "progress": _columns(RESULT_FIELDS, "progress", "score", "timeSpent"),
+                "dates": _columns(
+                    RESULT_FIELDS, "updatedAt", "startedAt", "completedAt", "certificateIssuedAt", "expiryDate"
+                ),
+            },
+            rows=result_rows,
+            parse_filters=parse_result_filters,
         ),
         ExportSource(
             type="page_sessions",

@@ -232,3 +232,57 @@ def test_learner_exports_their_own_daily_activity(workspace, learner, make_membe
         {"date": day2.date().isoformat(), "userId": learner.public_id, "userEmail": learner.email,
          "pageSessions": "0", "pageTime": "0", "events": "1", "videoViews": "1", "watchTime": "100"},
     ]
+
+
+def test_attempts_export_has_the_rows_of_the_v2_course_stats_api(workspace, api_key_client, run_on_commit):
+    from tests.factories import AttemptFactory
+
+    course = CourseFactory(workspace=workspace)
+    for progress in (10, 55, 100):
+        AttemptFactory(course=course, progress=progress, score=progress // 2, time_spent_s=progress * 3)
+    client = api_key_client(workspace)
+    api_rows = client.get("/api/v2/courses/stats", HTTP_360_API_VERSION="v2.0").json()
+
+    export_id = start_export(client, run_on_commit, type="attempts", period="all").json()["data"]["exportId"]
+
+    rows = download_rows(client.get(f"/analytics/export/{export_id}").json()["data"]["downloadUrl"])
+    assert [(r["_id"], r["courseId"], r["userId"], int(r["progress"]), int(r["score"]), int(r["timeSpent"])) for r in rows] == [
+        (a["_id"], a["courseId"], a["userId"], a["progress"], a["score"], a["timeSpent"]) for a in api_rows
+    ]
+
+
+def test_results_export_applies_the_analyse_filters(workspace, learner, api_key_client, run_on_commit):
+    from tests.factories import AttemptFactory, EnrollmentFactory
+
+    course = CourseFactory(workspace=workspace)
+    AttemptFactory(course=course, state="APPROVED", progress=100)
+    AttemptFactory(course=course, state="IN_PROGRESS", progress=40)
+    EnrollmentFactory(course=course, user=learner)
+    client = api_key_client(workspace)
+    filters = {"states": ["APPROVED", "NOT_STARTED"]}
+    api_rows = client.post("/analyse/results", {"filters": filters}, format="json").json()["results"]
+
+    export_id = start_export(
+        client, run_on_commit, type="results", period="all", filters=filters
+    ).json()["data"]["exportId"]
+
+    rows = download_rows(client.get(f"/analytics/export/{export_id}").json()["data"]["downloadUrl"])
+    assert sorted((r["id"], r["state"], int(r["progress"])) for r in rows) == sorted(
+        (r["id"], r["state"], r["progress"]) for r in api_rows
+    )
+    assert len(rows) == 2
+
+
+def test_results_export_with_bad_filter_names_its_path(workspace, api_key_client):
+    response = api_key_client(workspace).post(
+        "/analytics/export", {"type": "results", "filters": {"states": ["APPROVED", "DONE"]}}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == "filters.states[1]"
+
+
+def test_instructor_may_not_export_attempts(workspace, instructor, bearer_client):
+    response = bearer_client(instructor, workspace).post("/analytics/export", {"type": "attempts"}, format="json")
+
+    assert response.status_code == 403
