@@ -364,7 +364,8 @@ def main():
     if not args.no_write:
         (ROOT / "docs" / "benchmarks-ingest.md").write_text(text)
         print("wrote docs/benchmarks-ingest.md")
-    reset_bench_rows()
+    # The bench rows stay until the next run: the request-metrics middleware may still be writing
+    # rows that point at the bench workspace.
 
 
 if __name__ == "__main__":

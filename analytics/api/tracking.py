@@ -8,7 +8,7 @@ transaction per call); validation and bulk upserts live in analytics/services/re
 import json
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.urls import path
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
@@ -233,15 +233,21 @@ class TrackingView(APIView):
         actor = None
         if credential.kind != "api_key":
             actor = Actor(user_id=credential.user.pk, email=credential.user.email.lower())
-        with transaction.atomic():
-            report = ingest_records(
-                credential.workspace,
-                list(enumerate(items)),
-                source=EventSource.TRACKER,
-                actor=actor,
-                allowed_kinds=self.allowed_kinds,
-                default_kind=self.default_kind,
-            )
+        options = {
+            "source": EventSource.TRACKER,
+            "actor": actor,
+            "allowed_kinds": self.allowed_kinds,
+            "default_kind": self.default_kind,
+        }
+        try:
+            # Fast path: one transaction, no savepoints.
+            with transaction.atomic():
+                report = ingest_records(credential.workspace, list(enumerate(items)), isolate=False, **options)
+        except DatabaseError:
+            # Something no validator saw (a concurrent writer, a constraint): everything was rolled
+            # back; again with a savepoint per chunk and item by item where refused.
+            with transaction.atomic():
+                report = ingest_records(credential.workspace, list(enumerate(items)), isolate=True, **options)
         totals = {"created": 0, "updated": 0, "unchanged": 0}
         for result in report.counts.values():
             for name in totals:

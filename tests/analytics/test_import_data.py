@@ -311,3 +311,25 @@ def test_api_import_of_only_bad_lines_is_400(workspace, api_key_client):
 
     assert response.status_code == 400
     assert response.json()["errors"][0]["line"] == 1
+
+
+def test_line_refused_by_the_database_is_reported_and_the_others_kept(tmp_path, monkeypatch):
+    from django.db import IntegrityError
+
+    from analytics.services.records import catalog
+
+    real_upsert = catalog.upsert_courses
+
+    def refuse_boom(workspace, rows):
+        if any(row["key"] == "boom" for row in rows):
+            raise IntegrityError("simulated constraint violation")
+        return real_upsert(workspace, rows)
+
+    monkeypatch.setattr(catalog, "upsert_courses", refuse_boom)
+    lines = [{"kind": "course", "key": "a", "title": "A"}, {"kind": "course", "key": "boom", "title": "B"},
+             {"kind": "course", "key": "c", "title": "C"}]  # fmt: skip
+
+    _, err = run_import(write_lines(tmp_path, lines))
+
+    assert err.strip().endswith(":2: refused by the database: simulated constraint violation")
+    assert sorted(Course.objects.values_list("key", flat=True)) == ["a", "c"]

@@ -19,7 +19,7 @@ from django.utils import timezone
 from analytics.models import EventSource, LearningEvent, PageSession, VideoReaction, VideoView
 
 from .lookups import course_ids_by_key, videos_by_id
-from .sql import column, excluded, insert_rows, is_one_of, name, select_rows
+from .sql import column, excluded, insert_rows, name, select_rows
 
 ID_TAKEN = "is already used by another record"
 
@@ -144,43 +144,54 @@ EVENT_COLUMNS = (
 )  # fmt: skip
 
 
-def _owners(model, ids):
-    return {
-        row_id: (workspace_id, user_id)
-        for row_id, workspace_id, user_id in select_rows(model, ("id", "workspace_id", "user_id"), "id", ids)
-    }
-
-
 def upsert_events(workspace, rows, *, source=EventSource.TRACKER):
     """Store learning events, idempotent by id: an id already stored is left as it is.
 
     rows: dicts with `id` (UUID), `user_id`, `type`, `occurred_at`, optionally `course_id`,
     `object`, `data` (dict), `source` (default: the source argument) and `ref`.
     An event is immutable once stored: a re-send with other content changes nothing (counted
-    unchanged). Queries: existing ids (1), one INSERT ... ON CONFLICT DO NOTHING per 1,000 rows.
+    unchanged). An id stored for another user or workspace is rejected. Queries: one INSERT ...
+    ON CONFLICT DO NOTHING RETURNING id per chunk, then, only when some ids were already
+    stored, one look-up of their owners.
     """
     result = UpsertResult()
     rows = list(rows)
     if not rows:
         return result
-    owners = _owners(LearningEvent, {row["id"] for row in rows})
     now = timezone.now()
-    values = []
+    first = {}  # id -> the row that will be inserted; later rows with that id are re-sends
+    repeats = []
     for row in rows:
-        owner = (workspace.pk, row["user_id"])
-        stored_owner = owners.get(row["id"])
-        if stored_owner is None:
-            owners[row["id"]] = owner
-            values.append((
-                row["id"], workspace.pk, row["user_id"], row.get("course_id"), row["type"], row.get("object") or "",
-                row["occurred_at"], row.get("source") or source, row.get("data") or {}, now,
-            ))  # fmt: skip
-            result.created += 1
-        elif stored_owner != owner:
-            result.rejected.append((row.get("ref"), "id", ID_TAKEN))
+        if row["id"] in first:
+            repeats.append(row)
         else:
+            first[row["id"]] = row
+    values = [
+        (
+            row["id"], workspace.pk, row["user_id"], row.get("course_id"), row["type"], row.get("object") or "",
+            row["occurred_at"], row.get("source") or source, row.get("data") or {}, now,
+        )
+        for row in first.values()
+    ]  # fmt: skip
+    inserted = set(insert_rows(LearningEvent, EVENT_COLUMNS, values, "ON CONFLICT DO NOTHING", returning="id"))
+    stored_before = [row["id"] for row in first.values() if row["id"] not in inserted]
+    owners = {}
+    if stored_before:
+        owners = {
+            event_id: (workspace_id, user_id)
+            for event_id, workspace_id, user_id in select_rows(
+                LearningEvent, ("id", "workspace_id", "user_id"), "id", stored_before
+            )
+        }
+    for event_id in inserted:
+        owners[event_id] = (workspace.pk, first[event_id]["user_id"])
+    for row in rows:
+        if first.get(row["id"]) is row and row["id"] in inserted:
+            result.created += 1
+        elif owners.get(row["id"]) == (workspace.pk, row["user_id"]):
             result.unchanged += 1
-    insert_rows(LearningEvent, EVENT_COLUMNS, values, "ON CONFLICT DO NOTHING")
+        else:
+            result.rejected.append((row.get("ref"), "id", ID_TAKEN))
     return result
 
 
@@ -298,27 +309,17 @@ def upsert_video_reactions(workspace, rows):
 
     rows: dicts with `user_id`, `video_id`, `type` (like / comment / share), `at`, optionally `ref`.
     The caller checks that video_id is a video of the workspace (the resolving step does).
-    Queries: existing reactions of these users and videos (1), one INSERT ... ON CONFLICT DO
-    NOTHING per 1,000 rows.
+    Queries: one INSERT ... ON CONFLICT DO NOTHING RETURNING per chunk (what it did not insert
+    was already stored: unchanged).
     """
     result = UpsertResult()
-    rows = list(rows)
-    if not rows:
+    keys = list(dict.fromkeys((row["user_id"], row["video_id"], row["type"], row["at"]) for row in rows))
+    if not keys:
         return result
-    seen = set(
-        VideoReaction.objects.filter(
-            user_id__in={row["user_id"] for row in rows},
-            video_id__in={row["video_id"] for row in rows},
-        ).filter(is_one_of(VideoReaction, "at", {row["at"] for row in rows})).values_list("user_id", "video_id", "type", "at")
-    )
-    values = []
-    for row in rows:
-        key = (row["user_id"], row["video_id"], row["type"], row["at"])
-        if key in seen:
-            result.unchanged += 1
-            continue
-        seen.add(key)
-        values.append((workspace.pk, *key))
-        result.created += 1
-    insert_rows(VideoReaction, REACTION_COLUMNS, values, "ON CONFLICT DO NOTHING")
+    inserted = insert_rows(
+        VideoReaction, REACTION_COLUMNS, [(workspace.pk, *key) for key in keys], "ON CONFLICT DO NOTHING",
+        returning="id",
+    )  # fmt: skip
+    result.created = len(inserted)
+    result.unchanged = len(rows) - result.created
     return result

@@ -92,12 +92,19 @@ class _Resolver:
         self.workspace = workspace
         self.users = {actor.email: actor.user_id} if actor else {}
         self.courses = {}
+        self.videos = {}
 
     def user_ids(self, emails):
         missing = {email for email in emails if email not in self.users}
         if missing:
             self.users.update(user_ids_by_email(self.workspace, missing))
         return self.users
+
+    def video_refs(self, keys):
+        missing = {key for key in keys if key not in self.videos}
+        if missing:
+            self.videos.update(videos_by_key(self.workspace, missing))
+        return self.videos
 
     def course_ids(self, keys):
         missing = {key for key in keys if key and key not in self.courses}
@@ -114,7 +121,7 @@ def _resolve(kind, items, resolver, workspace):
     courses = resolver.course_ids(keys) if keys else {}
     if kind == Kind.COURSE:
         users = resolver.user_ids({email for _, c in items for email in c.get("instructors") or []})
-    videos = videos_by_key(workspace, {c["video"] for _, c in items}) if kind in (Kind.VIDEO_VIEW, Kind.VIDEO_REACTION) else {}
+    videos = resolver.video_refs({c["video"] for _, c in items}) if kind in (Kind.VIDEO_VIEW, Kind.VIDEO_REACTION) else {}
     chapters = {}
     if kind == Kind.VIDEO:
         chapters = chapter_ids_by_key(
@@ -181,9 +188,17 @@ def _upserter(kind, source):
     }[kind]
 
 
-def _write_chunk(kind, workspace, items, resolver, source):
-    """Resolve and upsert one chunk in a savepoint; record by record if the database refuses it."""
+def _write_chunk(kind, workspace, items, resolver, source, isolate):
+    """Resolve and upsert one chunk in a savepoint; record by record if the database refuses it.
+
+    isolate=False: no savepoint and no retry; a refusal propagates (the caller retries the call).
+    """
     upsert = _upserter(kind, source)
+    if not isolate:
+        rows, errors, extra = _resolve(kind, items, resolver, workspace)
+        result = upsert(workspace, rows, **extra)
+        result.rejected[:0] = errors
+        return result
     try:
         with transaction.atomic():
             rows, errors, extra = _resolve(kind, items, resolver, workspace)
@@ -214,6 +229,7 @@ def ingest_records(
     allowed_kinds=KINDS,
     default_kind=None,
     chunk_size=CHUNK_SIZE,
+    isolate=True,
 ):
     """Validate and upsert records; return an IngestReport.
 
@@ -221,6 +237,9 @@ def ingest_records(
     has none), or a BadRecord(reason). allowed_kinds: the kinds this caller accepts. actor: when
     set (a learner's own credential), a record without `user` is the actor's, and one naming
     anyone else is refused (field `user`). source: the EventSource stored on events and views.
+    isolate: write each chunk in a savepoint and retry a refused chunk record by record (the
+    default). isolate=False saves those round trips for a caller that holds a transaction and, on
+    a DatabaseError, rolls it back and calls again with isolate=True (the tracking API).
     """
     report = IngestReport()
     buckets = {kind: [] for kind in DEPENDENCY_ORDER}
@@ -260,7 +279,7 @@ def ingest_records(
             continue
         result = report.counts.setdefault(kind, UpsertResult())
         for start in range(0, len(items), chunk_size):
-            written = _write_chunk(kind, workspace, items[start : start + chunk_size], resolver, source)
+            written = _write_chunk(kind, workspace, items[start : start + chunk_size], resolver, source, isolate)
             result.add(written)
             report.errors.extend(RecordError(ref, name, reason) for ref, name, reason in written.rejected)
     report.errors.sort(key=lambda error: position.get(error.ref, 0))

@@ -15,8 +15,7 @@ import sqlite3
 from itertools import islice
 
 from django.db import connection
-from django.db.models import JSONField, Q
-from django.db.models.expressions import RawSQL
+from django.db.models import JSONField
 
 ROWS_PER_STATEMENT = 1000
 PG_ROWS_PER_STATEMENT = 10_000
@@ -54,17 +53,23 @@ def _pg_array_type(field):
     return f"{field.db_type(connection)}[]"
 
 
-def insert_rows(model, attnames, rows, conflict_sql):
+def insert_rows(model, attnames, rows, conflict_sql, returning=None):
     """INSERT rows (tuples of values in attnames order) into model's table, then conflict_sql.
 
     conflict_sql is the `ON CONFLICT ...` clause; it may refer to the table by its db_table name
     and to the proposed row as `excluded`. Values are stored as the ORM would store them (each
     field's get_db_prep_save; on PostgreSQL only JSON needs it, psycopg adapts the rest).
     The caller must not repeat a conflict key within rows when conflict_sql is DO UPDATE.
-    Returns the number of statements run.
+    returning: an attname; then the values of that column for the rows actually inserted or
+    updated are returned as a list (a row skipped by DO NOTHING or by a DO UPDATE ... WHERE is
+    not returned). Without it, returns the number of statements run.
     """
     if not rows:
-        return 0
+        return [] if returning else 0
+    if returning:
+        returning_field = model._meta.get_field(returning)
+        conflict_sql = f"{conflict_sql} RETURNING {connection.ops.quote_name(returning_field.column)}"
+    returned = []
     quote = connection.ops.quote_name
     fields = [model._meta.get_field(name) for name in attnames]
     columns = ", ".join(quote(field.column) for field in fields)
@@ -82,7 +87,9 @@ def insert_rows(model, attnames, rows, conflict_sql):
                     params[index] = [field.get_db_prep_save(value, connection) for value in params[index]]
                 cursor.execute(sql, params)
                 statements += 1
-            return statements
+                if returning:
+                    returned.extend(value for (value,) in cursor.fetchall())
+            return returned if returning else statements
         placeholder = "(" + ", ".join(["%s"] * len(fields)) + ")"
         per_statement = max(1, min(ROWS_PER_STATEMENT, _parameter_limit() // len(fields)))
         for chunk in _chunks(rows, per_statement):
@@ -90,7 +97,11 @@ def insert_rows(model, attnames, rows, conflict_sql):
             sql = f"INSERT INTO {table} ({columns}) VALUES {', '.join([placeholder] * len(chunk))} {conflict_sql}"
             cursor.execute(sql, params)
             statements += 1
-    return statements
+            if returning:
+                returned.extend(
+                    returning_field.to_python(value) for (value,) in cursor.fetchall()
+                )
+    return returned if returning else statements
 
 
 def select_rows(model, attnames, key_attname, keys):
@@ -124,18 +135,6 @@ def select_rows(model, attnames, key_attname, keys):
                 row[index] = field.from_db_value(row[index], None, connection)
         rows = [tuple(row) for row in rows]
     return rows
-
-
-def is_one_of(model, attname, values):
-    """Q: model.attname is one of values. On PostgreSQL one array parameter (= ANY), not a
-    placeholder per value, for the same reason as insert_rows."""
-    values = list(values)
-    if connection.vendor == "postgresql":
-        field = model._meta.get_field(attname)
-        values = [field.get_db_prep_value(value, connection) for value in values]
-        subquery = RawSQL(f"SELECT unnest(%s::{_pg_array_type(field)})", [values])
-        return Q(**{f"{attname}__in": subquery})
-    return Q(**{f"{attname}__in": values})
 
 
 def column(model, attname):
