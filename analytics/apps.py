@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class AnalyticsConfig(AppConfig):
     name = "analytics"
     verbose_name = "Behaviour data and analytics"
+
+    def ready(self):
+        from .services.course_info_rollups import connect_signals
+
+        connect_signals()

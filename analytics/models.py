@@ -199,3 +199,58 @@ class XapiStatement(models.Model):
 
     def __str__(self):
         return f"{self.actor_key} {self.verb_id} {self.activity_id}"
+
+
+# Rollups of the Open edX course information API (analytics.services.course_info_rollups).
+# Rebuilt from the raw rows by Celery (every 30 s, and soon after writes); never the only copy:
+# analytics.queries.course_info computes the same numbers from the raw rows (from_raw=True).
+
+
+class CourseEnrollmentStep(models.Model):
+    """From `day` (inclusive) to `next_day` (exclusive; null = until further notice), `enrolled`
+    learners of the course in `category` of `dimension` were enrolled at the end of each UTC day,
+    and `ever_enrolled` had enrolled at some time. One row per day the numbers changed."""
+
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="+")
+    dimension = models.CharField(max_length=20, help_text="total, mode, gender, birth_year, education_level, country")
+    category = models.CharField(max_length=40, null=True, blank=True, help_text="Null or empty: unknown")
+    day = models.DateField()
+    next_day = models.DateField(null=True, blank=True)
+    enrolled = models.IntegerField()
+    ever_enrolled = models.IntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["course", "dimension", "next_day"], name="course_enrollment_step_idx")]
+
+    def __str__(self):
+        return f"{self.course_id} {self.dimension}={self.category} from {self.day}: {self.enrolled}"
+
+
+class CourseActivityWeek(models.Model):
+    """Distinct learners active in a course in one Monday-to-Monday UTC week, per activity."""
+
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="+")
+    week_start = models.DateTimeField(help_text="Monday 00:00 UTC")
+    any = models.PositiveIntegerField(default=0)
+    attempted_problem = models.PositiveIntegerField(default=0)
+    played_video = models.PositiveIntegerField(default=0)
+    posted_forum = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["course", "week_start"], name="course_activity_week_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.course_id} week of {self.week_start:%Y-%m-%d}: {self.any}"
+
+
+class VideoAudience(models.Model):
+    """Distinct learners who watched the first / the last segment of a video."""
+
+    video = models.OneToOneField(Video, on_delete=models.CASCADE, primary_key=True, related_name="course_info_audience")
+    users_at_start = models.PositiveIntegerField(default=0)
+    users_at_end = models.PositiveIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.video_id}: {self.users_at_start} at start, {self.users_at_end} at end"

@@ -12,3 +12,20 @@ def purge_request_metrics(keep_days=30):
     cutoff = timezone.now() - timedelta(days=keep_days)
     deleted, _ = RequestMetric.objects.filter(at__lt=cutoff).delete()
     return deleted
+
+
+@shared_task(acks_late=True)
+def refresh_course_info_rollups():
+    """Rebuild the Open edX course information rollups that change often (every 30 s by beat,
+    and soon after writes). Returns rows written per part and the seconds it took."""
+    from .services.course_info_rollups import refresh_course_info_rollups as refresh
+
+    return refresh(timezone.now())
+
+
+@shared_task(acks_late=True)
+def rebuild_course_activity_history():
+    """Rebuild every week's course activity (hourly), for late or back-dated rows."""
+    from .services.course_info_rollups import rebuild_course_activity_history as rebuild
+
+    return rebuild()

@@ -216,9 +216,21 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
+COURSE_INFO_REFRESH_S = env_int("COURSE_INFO_REFRESH_S", 30)
 CELERY_BEAT_SCHEDULE = {
     "purge-request-metrics": {"task": "analytics.tasks.purge_request_metrics", "schedule": 24 * 3600},
     "expire-exports": {"task": "exports.tasks.expire_exports", "schedule": 15 * 60},
+    # Open edX course information rollups: a change shows in /api/v0/courses/... within 60 s.
+    "refresh-course-info-rollups": {
+        "task": "analytics.tasks.refresh_course_info_rollups",
+        "schedule": COURSE_INFO_REFRESH_S,
+        "options": {"expires": COURSE_INFO_REFRESH_S},
+    },
+    "rebuild-course-activity-history": {
+        "task": "analytics.tasks.rebuild_course_activity_history",
+        "schedule": 3600,
+        "options": {"expires": 3600},
+    },
 }
 EXPORT_TTL_HOURS = env_int("EXPORT_TTL_HOURS", 24)
 if CELERY_BROKER_URL == "filesystem://":

@@ -1,21 +1,24 @@
 """Numbers of the Open edX-compatible course information API (`/api/v0/courses/{course_id}/...`).
 
 Every function takes a course (already checked to belong to the caller's workspace), the period
-and `now`, and returns plain dicts. Everything is computed from the raw rows on each call, so a
-change in the data shows at once (no rollups; docs/benchmarks-course-info.md has the timings).
-
-Rules (docs/api/course_info.md has the full list):
+and `now`, and returns plain dicts. Rules (docs/api/course_info.md has the full list):
 
 - Days and weeks are UTC. A learner counts as enrolled at the end of day D when they enrolled
   before D+1 00:00 and had not unenrolled before D+1 00:00; `cumulative_count` counts everyone
   who had enrolled before D+1 00:00, unenrolled or not.
 - Weeks run from Monday 00:00 to the next Monday 00:00.
 
-How the enrollment numbers are computed: one query per endpoint turns the course's enrollments
-into +1 (enrolled) and -1 (unenrolled) steps per day and category, adds them up with a running
-window sum, and returns only the steps in effect during the requested days; Python then lays
-those few step values out on the calendar (work proportional to the rows returned, never to the
-number of enrollments).
+Where the numbers come from: the rollup tables (CourseEnrollmentStep, CourseActivityWeek,
+VideoAudience), which Celery rebuilds from the raw rows every 30 seconds with the SQL built here
+(analytics.services.course_info_rollups). `from_raw=True` computes the same numbers from the raw
+rows instead, with the same SQL: the reference the tests hold the rollups to, and too slow for
+requests on large courses (docs/benchmarks-course-info.md).
+
+Enrollment numbers are kept as steps: per course, breakdown and category, a row per day the
+numbers changed, with the running totals (window sums over +1 enrollment / -1 unenrollment
+events) and the day of the next change. Reading a period is then fetching the steps in effect
+during it; Python lays those few values out on the calendar (work proportional to the rows
+returned, never to the number of enrollments).
 """
 
 from dataclasses import dataclass
@@ -25,9 +28,15 @@ from functools import lru_cache
 import pycountry
 from django.db import connection
 from django.db.models import Case, CharField, Count, F, IntegerField, Q, Value, When
-from django.db.models.functions import TruncDate, TruncWeek
+from django.db.models.functions import Cast, Coalesce, TruncDate, TruncWeek
 
-from analytics.models import LearningEvent, PageSession, VideoView
+from analytics.models import (
+    CourseActivityWeek,
+    CourseEnrollmentStep,
+    LearningEvent,
+    PageSession,
+    VideoView,
+)
 from courses.models import Enrollment, EnrollmentMode, Video
 
 UTC = dt_timezone.utc
@@ -136,12 +145,13 @@ def most_recent_whole_week(now):
 # Enrollment counts per day
 
 
-# What an enrollment is counted under, per breakdown.
+# What an enrollment is counted under, per breakdown; text, so that every breakdown's steps fit
+# one table (birth years come back as text and are turned into numbers when shaped).
 ENROLLMENT_DIMENSIONS = {
     "total": Value("", output_field=CharField()),
     "mode": F("mode"),
     "gender": F("user__gender"),
-    "birth_year": F("user__birth_year"),
+    "birth_year": Cast(F("user__birth_year"), output_field=CharField()),
     "education_level": F("user__education_level"),
     "country": F("user__country"),
 }
@@ -154,70 +164,92 @@ def _as_date(value):
     return date.fromisoformat(str(value)[:10])
 
 
-def _enrollment_steps(course, dimension, window):
-    """[(category, day, enrolled, ever_enrolled, next_day)] for one course.
+def enrollment_steps_sql(dimension, course_id=None, end_day=None):
+    """(sql, params): a WITH clause defining `steps` (course_id, category, day, enrolled,
+    ever_enrolled, next_day) for one course, or every course when course_id is None, counting
+    only what happened before `end_day` (None: everything).
 
-    Each row is a step: from `day` (inclusive) to `next_day` (exclusive, None = for ever) the
-    category had `enrolled` learners enrolled and `ever_enrolled` learners enrolled at some time,
-    counted at the end of each day. Only steps in effect on some day of the window are returned.
-    One query: UNION ALL of enrollment (+1) and unenrollment (-1) events, grouped per day and
-    category, then running sums and LEAD() over days.
+    Enrollments become +1 events on their UTC day and unenrollments -1 events on theirs (UNION
+    ALL), summed per course, category and day, then running sums and LEAD() over days per course
+    and category. The rollup builder inserts these rows; from_raw reads them directly.
     """
     category = ENROLLMENT_DIMENSIONS[dimension]
-    end_at = start_of_day(window.end)
-    base = Enrollment.objects.filter(course=course).order_by()
-    joined = base.filter(enrolled_at__lt=end_at).annotate(
+    base = Enrollment.objects.order_by()
+    if course_id is not None:
+        base = base.filter(course_id=course_id)
+    joined, left = base, base.filter(unenrolled_at__isnull=False)
+    if end_day is not None:
+        joined = joined.filter(enrolled_at__lt=start_of_day(end_day))
+        left = left.filter(unenrolled_at__lt=start_of_day(end_day))
+    columns = ("course_ref", "category", "day", "enrolled_delta", "ever_delta")
+    joined = joined.annotate(
+        course_ref=F("course_id"),
         category=category,
         day=TruncDate("enrolled_at", tzinfo=UTC),
         enrolled_delta=Value(1, output_field=IntegerField()),
         ever_delta=Value(1, output_field=IntegerField()),
-    )
-    left = base.filter(unenrolled_at__lt=end_at).annotate(
+    ).values_list(*columns)
+    left = left.annotate(
+        course_ref=F("course_id"),
         category=category,
         day=TruncDate("unenrolled_at", tzinfo=UTC),
         enrolled_delta=Value(-1, output_field=IntegerField()),
         ever_delta=Value(0, output_field=IntegerField()),
-    )
-    columns = ("category", "day", "enrolled_delta", "ever_delta")
-    events = joined.values_list(*columns).union(left.values_list(*columns), all=True)
-    events_sql, params = events.query.sql_with_params()
-
-    where = ""
-    if window.start is not None:
-        where = "WHERE next_day IS NULL OR next_day > %s"
-        params = (*params, connection.ops.adapt_datefield_value(window.start))
+    ).values_list(*columns)
+    events_sql, params = joined.union(left, all=True).query.sql_with_params()
     sql = f"""
-        WITH events (category, day, enrolled_delta, ever_delta) AS ({events_sql}),
+        WITH events (course_id, category, day, enrolled_delta, ever_delta) AS ({events_sql}),
         per_day AS (
-            SELECT category, day, SUM(enrolled_delta) AS enrolled_delta, SUM(ever_delta) AS ever_delta
-            FROM events GROUP BY category, day
+            SELECT course_id, category, day,
+                SUM(enrolled_delta) AS enrolled_delta, SUM(ever_delta) AS ever_delta
+            FROM events GROUP BY course_id, category, day
         ),
         steps AS (
-            SELECT category, day,
+            SELECT course_id, category, day,
                 SUM(enrolled_delta) OVER running AS enrolled,
                 SUM(ever_delta) OVER running AS ever_enrolled,
-                LEAD(day) OVER (PARTITION BY category ORDER BY day) AS next_day
+                LEAD(day) OVER (PARTITION BY course_id, category ORDER BY day) AS next_day
             FROM per_day
-            WINDOW running AS (PARTITION BY category ORDER BY day ROWS UNBOUNDED PRECEDING)
+            WINDOW running AS (PARTITION BY course_id, category ORDER BY day ROWS UNBOUNDED PRECEDING)
         )
-        SELECT category, day, enrolled, ever_enrolled, next_day FROM steps {where}
-        ORDER BY day, category
     """
+    return sql, tuple(params)
+
+
+def _steps_from_raw(course, dimension, window):
+    with_sql, params = enrollment_steps_sql(dimension, course.pk, window.end)
+    sql = with_sql + "SELECT category, day, enrolled, ever_enrolled, next_day FROM steps"
+    if window.start is not None:
+        sql += " WHERE next_day IS NULL OR next_day > %s"
+        params = (*params, connection.ops.adapt_datefield_value(window.start))
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        rows = cursor.fetchall()
+        return cursor.fetchall()
+
+
+def _steps_from_rollup(course, dimension, window):
+    steps = CourseEnrollmentStep.objects.filter(course=course, dimension=dimension, day__lt=window.end)
+    if window.start is not None:
+        steps = steps.filter(Q(next_day__isnull=True) | Q(next_day__gt=window.start))
+    return steps.values_list("category", "day", "enrolled", "ever_enrolled", "next_day")
+
+
+def _enrollment_steps(course, dimension, window, from_raw):
+    """[(category, day, enrolled, ever_enrolled, next_day)]: the steps of one course and
+    breakdown in effect on some day of the window (see enrollment_steps_sql)."""
+    rows = (_steps_from_raw if from_raw else _steps_from_rollup)(course, dimension, window)
     return [
         (cat, _as_date(day), int(enrolled), int(ever), _as_date(next_day))
         for cat, day, enrolled, ever, next_day in rows
     ]
 
 
-def _daily_enrollment(course, dimension, window):
+def _daily_enrollment(course, dimension, window, from_raw):
     """(days, {day: {category: (enrolled, ever_enrolled)}}) for the window's days.
 
     A category missing on a day had nobody enrolled, ever, by the end of that day.
     """
-    steps = _enrollment_steps(course, dimension, window)
+    steps = _enrollment_steps(course, dimension, window, from_raw)
     start = window.start
     if start is None:
         if not steps:
@@ -233,13 +265,14 @@ def _daily_enrollment(course, dimension, window):
     return days, table
 
 
-def course_enrollment_by_day(course, start_day, end_day, today):
+def course_enrollment_by_day(course, start_day, end_day, today, *, from_raw=False):
     """[{date, count}]: learners enrolled at the end of each UTC day, one row per day."""
-    days, table = _daily_enrollment(course, "total", enrollment_day_window(start_day, end_day, today))
+    window = enrollment_day_window(start_day, end_day, today)
+    days, table = _daily_enrollment(course, "total", window, from_raw)
     return [{"date": day, "count": table[day].get("", (0, 0))[0]} for day in days]
 
 
-def course_enrollment_by_mode(course, start_day, end_day, today):
+def course_enrollment_by_mode(course, start_day, end_day, today, *, from_raw=False):
     """[{date, count, cumulative_count, <mode>...}], one row per UTC day.
 
     `count`: learners enrolled at the end of the day; `cumulative_count`: learners who had
@@ -247,7 +280,7 @@ def course_enrollment_by_mode(course, start_day, end_day, today):
     enrolled in it, `no-id-professional` counted as `professional`. A learner counts under the
     mode their enrollment has now (mode changes are not kept).
     """
-    days, table = _daily_enrollment(course, "mode", enrollment_day_window(start_day, end_day, today))
+    days, table = _daily_enrollment(course, "mode", enrollment_day_window(start_day, end_day, today), from_raw)
     rows = []
     for day in days:
         row = {"date": day, "count": 0, "cumulative_count": 0, **dict.fromkeys(REPORTED_MODES, 0)}
@@ -261,11 +294,11 @@ def course_enrollment_by_mode(course, start_day, end_day, today):
     return rows
 
 
-def course_enrollment_by_gender(course, start_day, end_day, today):
+def course_enrollment_by_gender(course, start_day, end_day, today, *, from_raw=False):
     """[{date, female, male, other, unknown}], one row per UTC day, of learners enrolled at its end.
 
     `unknown` counts learners who did not give a gender."""
-    days, table = _daily_enrollment(course, "gender", enrollment_day_window(start_day, end_day, today))
+    days, table = _daily_enrollment(course, "gender", enrollment_day_window(start_day, end_day, today), from_raw)
     rows = []
     for day in days:
         row = {"date": day, **dict.fromkeys(GENDER_KEYS, 0)}
@@ -275,10 +308,11 @@ def course_enrollment_by_gender(course, start_day, end_day, today):
     return rows
 
 
-def _per_category_rows(course, dimension, key, start_day, end_day, today, clean=lambda value: value):
+def _per_category_rows(course, dimension, key, start_day, end_day, today, from_raw, clean):
     """[{date, <key>, count}] per day and category with at least one learner enrolled at the end
-    of the day; categories in ascending order, unknown (None) first."""
-    days, table = _daily_enrollment(course, dimension, enrollment_day_window(start_day, end_day, today))
+    of the day; categories cleaned by `clean`, in ascending order, unknown (None) first."""
+    window = enrollment_day_window(start_day, end_day, today)
+    days, table = _daily_enrollment(course, dimension, window, from_raw)
     rows = []
     for day in days:
         counts = {}
@@ -291,17 +325,21 @@ def _per_category_rows(course, dimension, key, start_day, end_day, today, clean=
     return rows
 
 
-def course_enrollment_by_birth_year(course, start_day, end_day, today):
+def course_enrollment_by_birth_year(course, start_day, end_day, today, *, from_raw=False):
     """[{date, birth_year, count}] of learners enrolled at the end of each UTC day, per birth
     year; learners without one are counted under birth_year None. Years with nobody are left out."""
-    return _per_category_rows(course, "birth_year", "birth_year", start_day, end_day, today)
+    return _per_category_rows(
+        course, "birth_year", "birth_year", start_day, end_day, today, from_raw,
+        clean=lambda year: int(year) if year not in (None, "") else None,
+    )
 
 
-def course_enrollment_by_education(course, start_day, end_day, today):
+def course_enrollment_by_education(course, start_day, end_day, today, *, from_raw=False):
     """[{date, education_level, count}] of learners enrolled at the end of each UTC day, per
     education level (Open edX values); learners without one under None. Empty levels left out."""
     return _per_category_rows(
-        course, "education_level", "education_level", start_day, end_day, today, clean=lambda v: v or None
+        course, "education_level", "education_level", start_day, end_day, today, from_raw,
+        clean=lambda level: level or None,
     )
 
 
@@ -325,12 +363,13 @@ def country_for_code(code):
     return Country(found.alpha_2, found.alpha_3, found.name)
 
 
-def course_enrollment_by_location(course, start_day, end_day, today):
+def course_enrollment_by_location(course, start_day, end_day, today, *, from_raw=False):
     """[{date, country: Country, count}] of learners enrolled at the end of each UTC day, per
     country of their profile. Learners without a country, or with a code that is not ISO 3166
     alpha-2, are counted once under UNKNOWN, which comes first; then countries by alpha-2."""
     rows = _per_category_rows(
-        course, "country", "country", start_day, end_day, today, clean=lambda code: country_for_code(code).alpha2
+        course, "country", "country", start_day, end_day, today, from_raw,
+        clean=lambda code: country_for_code(code).alpha2,
     )
     for row in rows:
         row["country"] = country_for_code(row["country"])
@@ -350,61 +389,77 @@ def _as_datetime(value):
     return value.astimezone(UTC)
 
 
-def _activity_counts(course, start_at, end_at):
-    """{week_start: {activity: distinct learners}} for the course's weeks in [start_at, end_at).
+def activity_weeks_sql(course_id=None, start_at=None, end_at=None):
+    """(sql, params): a WITH clause defining `weeks` (course_id, week, any, attempted_problem,
+    played_video, posted_forum) for one course, or every course when course_id is None, over
+    the rows in [start_at, end_at) (None: unbounded).
 
-    One query: the UNION ALL of (week, learner, kind) from learning events, video views and
-    course page sessions, counted with COUNT(DISTINCT ...) per week and kind.
+    The UNION ALL of (course, week, learner, kind) from learning events, video views and course
+    page sessions, counted with COUNT(DISTINCT ...) per course, week and kind.
     """
-    def in_period(queryset, field):
-        filters = {f"{field}__lt": end_at}
+
+    def scoped(queryset, field):
+        queryset = queryset.filter(course__isnull=False).order_by()
+        if course_id is not None:
+            queryset = queryset.filter(course_id=course_id)
         if start_at is not None:
-            filters[f"{field}__gte"] = start_at
-        return queryset.filter(course=course, **filters).order_by()
+            queryset = queryset.filter(**{f"{field}__gte": start_at})
+        if end_at is not None:
+            queryset = queryset.filter(**{f"{field}__lt": end_at})
+        return queryset.annotate(
+            course_ref=F("course_id"), week=TruncWeek(field, tzinfo=UTC), learner=F("user_id")
+        )
 
-    def kind_of_event():
-        whens = [
-            When(type__in=types, then=Value(kind)) for kind, types in ACTIVITY_EVENT_TYPES.items()
-        ]
-        return Case(*whens, default=Value("other"), output_field=CharField())
-
-    columns = ("week", "learner", "kind")
-    events = in_period(LearningEvent.objects, "occurred_at").annotate(
-        week=TruncWeek("occurred_at", tzinfo=UTC), learner=F("user_id"), kind=kind_of_event()
+    event_kind = Case(
+        *[When(type__in=types, then=Value(kind)) for kind, types in ACTIVITY_EVENT_TYPES.items()],
+        default=Value("other"),
+        output_field=CharField(),
     )
-    views = in_period(VideoView.objects, "started_at").annotate(
-        week=TruncWeek("started_at", tzinfo=UTC),
-        learner=F("user_id"),
-        kind=Value("played_video", output_field=CharField()),
-    )
-    sessions = in_period(PageSession.objects, "started_at").annotate(
-        week=TruncWeek("started_at", tzinfo=UTC),
-        learner=F("user_id"),
-        kind=Value("other", output_field=CharField()),
-    )
+    columns = ("course_ref", "week", "learner", "kind")
+    events = scoped(LearningEvent.objects, "occurred_at").annotate(kind=event_kind)
+    views = scoped(VideoView.objects, "started_at").annotate(kind=Value("played_video", output_field=CharField()))
+    sessions = scoped(PageSession.objects, "started_at").annotate(kind=Value("other", output_field=CharField()))
     union = events.values_list(*columns).union(
         views.values_list(*columns), sessions.values_list(*columns), all=True
     )
     union_sql, params = union.query.sql_with_params()
     sql = f"""
-        WITH activity (week, learner, kind) AS ({union_sql})
-        SELECT week,
-            COUNT(DISTINCT learner),
-            COUNT(DISTINCT CASE WHEN kind = 'attempted_problem' THEN learner END),
-            COUNT(DISTINCT CASE WHEN kind = 'played_video' THEN learner END),
-            COUNT(DISTINCT CASE WHEN kind = 'posted_forum' THEN learner END)
-        FROM activity GROUP BY week
+        WITH activity (course_id, week, learner, kind) AS ({union_sql}),
+        weeks AS (
+            SELECT course_id, week,
+                COUNT(DISTINCT learner) AS any_count,
+                COUNT(DISTINCT CASE WHEN kind = 'attempted_problem' THEN learner END) AS attempted_problem,
+                COUNT(DISTINCT CASE WHEN kind = 'played_video' THEN learner END) AS played_video,
+                COUNT(DISTINCT CASE WHEN kind = 'posted_forum' THEN learner END) AS posted_forum
+            FROM activity GROUP BY course_id, week
+        )
     """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
+    return sql, tuple(params)
+
+
+def _activity_counts(course, start_at, end_at, from_raw):
+    """{week_start: {activity: distinct learners}} for the course's weeks starting in
+    [start_at, end_at) that had any activity."""
+    if from_raw:
+        with_sql, params = activity_weeks_sql(course.pk, start_at, end_at)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                with_sql + "SELECT week, any_count, attempted_problem, played_video, posted_forum FROM weeks",
+                params,
+            )
+            rows = cursor.fetchall()
+    else:
+        weeks = CourseActivityWeek.objects.filter(course=course, week_start__lt=end_at)
+        if start_at is not None:
+            weeks = weeks.filter(week_start__gte=start_at)
+        rows = weeks.values_list("week_start", "any", "attempted_problem", "played_video", "posted_forum")
     return {
         _as_datetime(week): dict(zip(ACTIVITY_TYPES, map(int, counts)))
         for week, *counts in rows
     }
 
 
-def course_activity_by_week(course, start_at, end_at, now):
+def course_activity_by_week(course, start_at, end_at, now, *, from_raw=False):
     """[{interval_start, interval_end, any, attempted_problem, played_video, posted_forum}].
 
     One row per Monday-to-Monday UTC week of the window (activity_week_window), zeros included;
@@ -416,7 +471,7 @@ def course_activity_by_week(course, start_at, end_at, now):
     window = activity_week_window(start_at, end_at, now)
     if window.start is not None and window.start >= window.end:
         return []
-    counts = _activity_counts(course, window.start, window.end)
+    counts = _activity_counts(course, window.start, window.end, from_raw)
     start = window.start
     if start is None:
         if not counts:
@@ -431,11 +486,11 @@ def course_activity_by_week(course, start_at, end_at, now):
     return rows
 
 
-def course_recent_activity(course, activity_type, now):
+def course_recent_activity(course, activity_type, now, *, from_raw=False):
     """{interval_start, interval_end, activity_type, count}: distinct learners who did
     `activity_type` (one of ACTIVITY_TYPES) in the most recent whole week before `now`."""
     start, end = most_recent_whole_week(now)
-    counts = _activity_counts(course, start, end).get(start, {})
+    counts = _activity_counts(course, start, end, from_raw).get(start, {})
     return {
         "interval_start": start,
         "interval_end": end,
@@ -459,34 +514,49 @@ def encoded_module_id(video_key):
     return "".join(char if char.isalnum() or char in "_-" else "-" for char in video_key)
 
 
-def course_videos(course):
+def video_audience_queryset(course_id=None):
+    """Per video with views: (video_id, users_at_start, users_at_end), distinct learners with a
+    view that covered the first / the last segment; one course's videos or every video."""
+    views = VideoView.objects.order_by()
+    if course_id is not None:
+        views = views.filter(course_id=course_id)
+    return views.values("video_id").annotate(
+        users_at_start=Count("user_id", filter=Q(watched_first_segment=True), distinct=True),
+        users_at_end=Count("user_id", filter=Q(watched_last_segment=True), distinct=True),
+    ).values_list("video_id", "users_at_start", "users_at_end")
+
+
+def course_videos(course, *, from_raw=False):
     """[{video_key, encoded_module_id, pipeline_video_id, duration, segment_length,
     users_at_start, users_at_end}], one per video of the course, by key.
 
     users_at_start / users_at_end: distinct learners with a view that covered the first / last
-    segment. One query.
+    segment (VideoView.watched_first_segment / watched_last_segment). One query (two from raw).
     """
-    videos = (
-        Video.objects.filter(course=course)
-        .order_by("key")
-        .annotate(
-            users_at_start=Count("views__user", filter=Q(views__watched_first_segment=True), distinct=True),
-            users_at_end=Count("views__user", filter=Q(views__watched_last_segment=True), distinct=True),
-        )
-        .values("key", "duration_s", "segment_length_s", "users_at_start", "users_at_end")
-    )
+    videos = Video.objects.filter(course=course).order_by("key")
+    if from_raw:
+        audience = {video_id: (start, end) for video_id, start, end in video_audience_queryset(course.pk)}
+        videos = [
+            (video["id"], video["key"], video["duration_s"], video["segment_length_s"], *audience.get(video["id"], (0, 0)))
+            for video in videos.values("id", "key", "duration_s", "segment_length_s")
+        ]
+    else:
+        videos = videos.annotate(
+            at_start=Coalesce("course_info_audience__users_at_start", 0),
+            at_end=Coalesce("course_info_audience__users_at_end", 0),
+        ).values_list("id", "key", "duration_s", "segment_length_s", "at_start", "at_end")
     rows = []
-    for video in videos:
-        module_id = encoded_module_id(video["key"])
+    for _id, key, duration_s, segment_length_s, users_at_start, users_at_end in videos:
+        module_id = encoded_module_id(key)
         rows.append(
             {
-                "video_key": video["key"],
+                "video_key": key,
                 "encoded_module_id": module_id,
                 "pipeline_video_id": f"{course.key}|{module_id}",
-                "duration": video["duration_s"],
-                "segment_length": video["segment_length_s"],
-                "users_at_start": video["users_at_start"],
-                "users_at_end": video["users_at_end"],
+                "duration": duration_s,
+                "segment_length": segment_length_s,
+                "users_at_start": users_at_start,
+                "users_at_end": users_at_end,
             }
         )
     return rows

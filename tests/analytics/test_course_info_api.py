@@ -1,6 +1,10 @@
 """Open edX course information API (/api/v0/courses/{course_id}/...): exact counts on a small,
 hand-built course.
 
+The endpoints read rollups that Celery rebuilds every 30 s; `get_refreshed` runs that rebuild
+before the request, as it would have run within a minute of the data being written. (That the
+rollups equal the raw rows is tests/analytics/test_course_info_rollups.py.)
+
 The world (all times UTC; 2025-03-03 is a Monday):
 
     learner  enrolled              unenrolled           mode                gender birth edu        country
@@ -22,6 +26,9 @@ import pytest
 
 from accounts.models import Role
 from analytics.api import course_info as course_info_api
+from analytics.services.course_info_rollups import rebuild_course_activity_history, refresh_course_info_rollups
+from accounts.models import User
+from courses.models import Enrollment
 from tests.factories import (
     CourseFactory,
     EnrollmentFactory,
@@ -117,10 +124,21 @@ def admin_client(workspace, api_key_client):
     return api_key_client(workspace, Role.ADMIN)
 
 
+def build_rollups():
+    """What the Celery beat does: the 30-second refresh and the hourly activity history."""
+    refresh_course_info_rollups(course_info_api.current_time())
+    rebuild_course_activity_history()
+
+
 def get(client, url, **params):
     response = client.get(url, params)
     assert response.status_code == 200, response.content
     return response.json()
+
+
+def get_refreshed(client, url, **params):
+    build_rollups()
+    return get(client, url, **params)
 
 
 CREATED = "2025-03-07T150000"
@@ -131,7 +149,7 @@ CREATED = "2025-03-07T150000"
 
 
 def test_enrollment_counts_each_day_at_its_end(admin_client, course, enrollments, noise, frozen_now):
-    rows = get(admin_client, f"{BASE}/enrollment/", start_date="2025-03-02", end_date="2025-03-08")
+    rows = get_refreshed(admin_client, f"{BASE}/enrollment/", start_date="2025-03-02", end_date="2025-03-08")
 
     assert rows == [
         {"course_id": KEY, "date": f"2025-03-0{day}", "count": count, "created": CREATED}
@@ -143,7 +161,7 @@ def test_enrollment_at_last_second_of_day_counts_that_day(admin_client, course, 
     EnrollmentFactory(course=course, user=learners["A"], enrolled_at=at("03-03", "23:59:59"))
     EnrollmentFactory(course=course, user=learners["B"], enrolled_at=at("03-04"))
 
-    rows = get(admin_client, f"{BASE}/enrollment/", start_date="2025-03-03", end_date="2025-03-05")
+    rows = get_refreshed(admin_client, f"{BASE}/enrollment/", start_date="2025-03-03", end_date="2025-03-05")
 
     assert [row["count"] for row in rows] == [1, 2]
 
@@ -154,56 +172,67 @@ def test_unenrolled_learner_not_counted_from_unenrollment_day(admin_client, cour
         course=course, user=learners["B"], enrolled_at=at("03-01"), unenrolled_at=at("03-05", "23:59:59")
     )
 
-    rows = get(admin_client, f"{BASE}/enrollment/", start_date="2025-03-04", end_date="2025-03-07")
+    rows = get_refreshed(admin_client, f"{BASE}/enrollment/", start_date="2025-03-04", end_date="2025-03-07")
 
     # A left at 03-05 00:00, so was still enrolled at the end of 03-04; B left during 03-05.
     assert [(row["date"], row["count"]) for row in rows] == [("2025-03-04", 2), ("2025-03-05", 0), ("2025-03-06", 0)]
 
 
 def test_enrollment_without_dates_is_the_previous_day(admin_client, course, enrollments, frozen_now):
-    rows = get(admin_client, f"{BASE}/enrollment/")
+    rows = get_refreshed(admin_client, f"{BASE}/enrollment/")
 
     assert rows == [{"course_id": KEY, "date": "2025-03-06", "count": 3, "created": CREATED}]
 
 
 def test_enrollment_with_only_start_date_runs_through_today(admin_client, course, enrollments, frozen_now):
-    rows = get(admin_client, f"{BASE}/enrollment/", start_date="2025-03-05")
+    rows = get_refreshed(admin_client, f"{BASE}/enrollment/", start_date="2025-03-05")
 
     assert [(row["date"], row["count"]) for row in rows] == [("2025-03-05", 2), ("2025-03-06", 3), ("2025-03-07", 3)]
 
 
 def test_enrollment_with_only_end_date_starts_at_first_enrollment(admin_client, course, enrollments, frozen_now):
-    rows = get(admin_client, f"{BASE}/enrollment/", end_date="2025-03-05")
+    rows = get_refreshed(admin_client, f"{BASE}/enrollment/", end_date="2025-03-05")
 
     assert [(row["date"], row["count"]) for row in rows] == [("2025-03-03", 2), ("2025-03-04", 3)]
 
 
 def test_enrollment_never_reports_days_after_today(admin_client, course, enrollments, frozen_now):
-    rows = get(admin_client, f"{BASE}/enrollment/", start_date="2025-03-06", end_date="2025-03-20")
+    rows = get_refreshed(admin_client, f"{BASE}/enrollment/", start_date="2025-03-06", end_date="2025-03-20")
 
     assert [row["date"] for row in rows] == ["2025-03-06", "2025-03-07"]
 
 
 def test_enrollment_accepts_datetime_format_dates(admin_client, course, enrollments, frozen_now):
-    rows = get(admin_client, f"{BASE}/enrollment/", start_date="2025-03-03T000000", end_date="2025-03-05T000000")
+    rows = get_refreshed(admin_client, f"{BASE}/enrollment/", start_date="2025-03-03T000000", end_date="2025-03-05T000000")
 
     assert [(row["date"], row["count"]) for row in rows] == [("2025-03-03", 2), ("2025-03-04", 3)]
 
 
 def test_enrollment_of_course_without_enrollments_is_zero(admin_client, course, frozen_now):
-    rows = get(admin_client, f"{BASE}/enrollment/")
+    rows = get_refreshed(admin_client, f"{BASE}/enrollment/")
 
     assert rows == [{"course_id": KEY, "date": "2025-03-06", "count": 0, "created": CREATED}]
 
 
-def test_enrollment_change_shows_at_once(admin_client, course, enrollments, learners, frozen_now):
-    before = get(admin_client, f"{BASE}/enrollment/", start_date="2025-03-07")[0]["count"]
+def test_enrollment_change_shows_after_the_refresh_job(admin_client, course, enrollments, learners, frozen_now):
+    before = get_refreshed(admin_client, f"{BASE}/enrollment/", start_date="2025-03-07")[0]["count"]
     newcomer = UserFactory(email="new@acme.test")
     EnrollmentFactory(course=course, user=newcomer, enrolled_at=at("03-07", "14:59:00"))
+    Enrollment.objects.filter(user=learners["A"]).update(unenrolled_at=at("03-07", "14:00:00"))
 
-    after = get(admin_client, f"{BASE}/enrollment/", start_date="2025-03-07")[0]["count"]
+    not_yet = get(admin_client, f"{BASE}/enrollment/", start_date="2025-03-07")[0]["count"]
+    after = get_refreshed(admin_client, f"{BASE}/enrollment/", start_date="2025-03-07")[0]["count"]
 
-    assert (before, after) == (3, 4)
+    assert (before, not_yet, after) == (3, 3, 3 + 1 - 1)
+
+
+def test_user_demographic_change_shows_after_the_refresh_job(admin_client, course, enrollments, learners, frozen_now):
+    get_refreshed(admin_client, f"{BASE}/enrollment/gender/")
+    User.objects.filter(pk=learners["C"].pk).update(gender="o")
+
+    row = get_refreshed(admin_client, f"{BASE}/enrollment/gender/")[0]
+
+    assert (row["female"], row["other"], row["unknown"]) == (2, 1, 0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -211,7 +240,7 @@ def test_enrollment_change_shows_at_once(admin_client, course, enrollments, lear
 
 
 def test_enrollment_by_mode_carries_every_mode_and_cumulative_count(admin_client, course, enrollments, frozen_now):
-    rows = get(admin_client, f"{BASE}/enrollment/mode/", start_date="2025-03-04", end_date="2025-03-07")
+    rows = get_refreshed(admin_client, f"{BASE}/enrollment/mode/", start_date="2025-03-04", end_date="2025-03-07")
 
     zero_modes = dict.fromkeys(
         ["audit", "honor", "verified", "professional", "credit", "masters", "executive-education"], 0
@@ -230,7 +259,7 @@ def test_no_id_professional_counts_as_professional(admin_client, course, learner
     EnrollmentFactory(course=course, user=learners["A"], enrolled_at=at("03-01"), mode="no-id-professional")
     EnrollmentFactory(course=course, user=learners["B"], enrolled_at=at("03-01"), mode="professional")
 
-    row = get(admin_client, f"{BASE}/enrollment/mode/")[0]
+    row = get_refreshed(admin_client, f"{BASE}/enrollment/mode/")[0]
 
     assert (row["professional"], row["count"]) == (2, 2)
     assert "no-id-professional" not in row
@@ -241,7 +270,7 @@ def test_no_id_professional_counts_as_professional(admin_client, course, learner
 
 
 def test_enrollment_by_gender_counts_unknown(admin_client, course, enrollments, noise, frozen_now):
-    rows = get(admin_client, f"{BASE}/enrollment/gender/", start_date="2025-03-04", end_date="2025-03-07")
+    rows = get_refreshed(admin_client, f"{BASE}/enrollment/gender/", start_date="2025-03-04", end_date="2025-03-07")
 
     assert rows == [
         {"course_id": KEY, "date": "2025-03-04", "female": 1, "male": 1, "other": 0, "unknown": 1, "created": CREATED},
@@ -251,7 +280,7 @@ def test_enrollment_by_gender_counts_unknown(admin_client, course, enrollments, 
 
 
 def test_enrollment_by_birth_year_counts_unknown_as_null_first(admin_client, course, enrollments, frozen_now):
-    rows = get(admin_client, f"{BASE}/enrollment/birth_year/", start_date="2025-03-04", end_date="2025-03-05")
+    rows = get_refreshed(admin_client, f"{BASE}/enrollment/birth_year/", start_date="2025-03-04", end_date="2025-03-05")
 
     assert rows == [
         {"course_id": KEY, "date": "2025-03-04", "birth_year": None, "count": 1, "created": CREATED},
@@ -261,14 +290,14 @@ def test_enrollment_by_birth_year_counts_unknown_as_null_first(admin_client, cou
 
 
 def test_enrollment_by_birth_year_leaves_out_years_with_nobody_enrolled(admin_client, course, enrollments, frozen_now):
-    rows = get(admin_client, f"{BASE}/enrollment/birth_year/", start_date="2025-03-05", end_date="2025-03-06")
+    rows = get_refreshed(admin_client, f"{BASE}/enrollment/birth_year/", start_date="2025-03-05", end_date="2025-03-06")
 
     # B (1985) left at 03-05 00:00; D (1990) left on 03-04: 1990 is A alone.
     assert [(row["birth_year"], row["count"]) for row in rows] == [(None, 1), (1990, 1)]
 
 
 def test_enrollment_by_education(admin_client, course, enrollments, frozen_now):
-    rows = get(admin_client, f"{BASE}/enrollment/education/")
+    rows = get_refreshed(admin_client, f"{BASE}/enrollment/education/")
 
     assert rows == [
         {"course_id": KEY, "date": "2025-03-06", "education_level": None, "count": 1, "created": CREATED},
@@ -278,7 +307,7 @@ def test_enrollment_by_education(admin_client, course, enrollments, frozen_now):
 
 
 def test_enrollment_by_location_names_countries_and_merges_unknown(admin_client, course, enrollments, frozen_now):
-    rows = get(admin_client, f"{BASE}/enrollment/location/")
+    rows = get_refreshed(admin_client, f"{BASE}/enrollment/location/")
 
     # C has no country and E's "XX" is not ISO 3166: both UNKNOWN, listed first.
     assert rows == [
@@ -290,14 +319,14 @@ def test_enrollment_by_location_names_countries_and_merges_unknown(admin_client,
 
 
 def test_enrollment_by_location_on_a_day_with_two_countries(admin_client, course, enrollments, frozen_now):
-    rows = get(admin_client, f"{BASE}/enrollment/location/", start_date="2025-03-04", end_date="2025-03-05")
+    rows = get_refreshed(admin_client, f"{BASE}/enrollment/location/", start_date="2025-03-04", end_date="2025-03-05")
 
     assert [(row["country"]["alpha3"], row["count"]) for row in rows] == [(None, 1), ("CAN", 1), ("USA", 1)]
 
 
 def test_demographic_endpoints_answer_empty_list_before_first_enrollment(admin_client, course, enrollments, frozen_now):
     for endpoint in ("birth_year", "education", "location"):
-        assert get(admin_client, f"{BASE}/enrollment/{endpoint}/", end_date="2025-03-03", start_date="2025-03-01") == []
+        assert get_refreshed(admin_client, f"{BASE}/enrollment/{endpoint}/", end_date="2025-03-03", start_date="2025-03-01") == []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -339,7 +368,7 @@ def activity_row(week, created):
 def test_weekly_activity_counts_distinct_learners_per_week(admin_client, course, activity, frozen_now):
     frozen_now("03-25", "08:00:00")
 
-    rows = get(admin_client, f"{BASE}/activity/", start_date="2025-03-03T000000", end_date="2025-03-24T000000")
+    rows = get_refreshed(admin_client, f"{BASE}/activity/", start_date="2025-03-03T000000", end_date="2025-03-24T000000")
 
     created = "2025-03-25T080000"
     assert rows == [activity_row(WEEK1, created), activity_row(WEEK2, created), activity_row(WEEK3, created)]
@@ -348,8 +377,8 @@ def test_weekly_activity_counts_distinct_learners_per_week(admin_client, course,
 def test_weekly_activity_returns_only_weeks_inside_the_range(admin_client, course, activity, frozen_now):
     frozen_now("03-25")
 
-    from_tuesday = get(admin_client, f"{BASE}/activity/", start_date="2025-03-04", end_date="2025-03-24")
-    to_sunday = get(admin_client, f"{BASE}/activity/", start_date="2025-03-03", end_date="2025-03-16")
+    from_tuesday = get_refreshed(admin_client, f"{BASE}/activity/", start_date="2025-03-04", end_date="2025-03-24")
+    to_sunday = get_refreshed(admin_client, f"{BASE}/activity/", start_date="2025-03-03", end_date="2025-03-16")
 
     assert [row["interval_start"] for row in from_tuesday] == ["2025-03-10T000000", "2025-03-17T000000"]
     assert [row["interval_start"] for row in to_sunday] == ["2025-03-03T000000"]
@@ -358,7 +387,7 @@ def test_weekly_activity_returns_only_weeks_inside_the_range(admin_client, cours
 def test_weekly_activity_without_dates_is_the_last_whole_week(admin_client, course, activity, frozen_now):
     frozen_now("03-12", "10:00:00")
 
-    rows = get(admin_client, f"{BASE}/activity/")
+    rows = get_refreshed(admin_client, f"{BASE}/activity/")
 
     assert rows == [activity_row(WEEK1, "2025-03-12T100000")]
 
@@ -366,7 +395,7 @@ def test_weekly_activity_without_dates_is_the_last_whole_week(admin_client, cour
 def test_weekly_activity_week_in_progress_counts_so_far(admin_client, course, activity, frozen_now):
     frozen_now("03-12", "10:00:00")
 
-    rows = get(admin_client, f"{BASE}/activity/", start_date="2025-03-10")
+    rows = get_refreshed(admin_client, f"{BASE}/activity/", start_date="2025-03-10")
 
     assert rows == [activity_row(WEEK2, "2025-03-12T100000")]
 
@@ -374,7 +403,7 @@ def test_weekly_activity_week_in_progress_counts_so_far(admin_client, course, ac
 def test_weekly_activity_with_only_end_date_starts_at_first_active_week(admin_client, course, activity, frozen_now):
     frozen_now("03-25")
 
-    rows = get(admin_client, f"{BASE}/activity/", end_date="2025-03-17")
+    rows = get_refreshed(admin_client, f"{BASE}/activity/", end_date="2025-03-17")
 
     assert [row["any"] for row in rows] == [3, 2]
 
@@ -382,7 +411,7 @@ def test_weekly_activity_with_only_end_date_starts_at_first_active_week(admin_cl
 def test_recent_activity_is_the_most_recent_whole_week(admin_client, course, activity, frozen_now):
     frozen_now("03-12", "10:00:00")
 
-    response = get(admin_client, f"{BASE}/recent_activity/")
+    response = get_refreshed(admin_client, f"{BASE}/recent_activity/")
 
     assert response == {
         "interval_start": "2025-03-03T00:00:00Z",
@@ -397,7 +426,7 @@ def test_recent_activity_by_type_and_old_label_parameter(admin_client, course, a
     frozen_now("03-17", "00:00:00")
 
     counts = [
-        get(admin_client, f"{BASE}/recent_activity/", **params)["count"]
+        get_refreshed(admin_client, f"{BASE}/recent_activity/", **params)["count"]
         for params in ({"activity_type": "posted_forum"}, {"activity_type": "PLAYED_VIDEO"}, {"label": "any"})
     ]
 
@@ -425,7 +454,7 @@ def test_videos_count_learners_at_start_and_end(admin_client, course, learners, 
     VideoViewFactory(video=first, user=B, watched_first_segment=True)
     VideoViewFactory(video=first, user=C)
 
-    rows = get(admin_client, f"{BASE}/videos/")
+    rows = get_refreshed(admin_client, f"{BASE}/videos/")
 
     assert rows == [
         {"pipeline_video_id": f"{KEY}|abc123", "encoded_module_id": "abc123", "duration": 142,
@@ -471,8 +500,8 @@ def test_course_of_other_workspace_with_same_key_is_never_visible(
 ):
     foreign_client = api_key_client(other_workspace, Role.ADMIN)
 
-    ours = get(admin_client, f"{BASE}/enrollment/mode/")[0]
-    theirs = get(foreign_client, f"{BASE}/enrollment/mode/")[0]
+    ours = get_refreshed(admin_client, f"{BASE}/enrollment/mode/")[0]
+    theirs = get_refreshed(foreign_client, f"{BASE}/enrollment/mode/")[0]
 
     assert (ours["count"], ours["verified"]) == (3, 0)
     assert (theirs["count"], theirs["verified"]) == (1, 1)
@@ -513,6 +542,7 @@ def test_end_date_not_after_start_date_is_400(admin_client, course):
 
 
 def test_format_csv_answers_sorted_columns_and_edx_file_name(admin_client, course, enrollments, frozen_now):
+    build_rollups()
     response = admin_client.get(f"{BASE}/enrollment/", {"format": "csv", "start_date": "2025-03-05"})
 
     assert response.status_code == 200
@@ -529,6 +559,7 @@ def test_format_csv_answers_sorted_columns_and_edx_file_name(admin_client, cours
 def test_accept_text_csv_flattens_nested_country(admin_client, workspace, learners, frozen_now):
     course = CourseFactory(workspace=workspace, key="course-v1:edX+DemoX+Demo_2014")
     EnrollmentFactory(course=course, user=learners["A"], enrolled_at=at("03-01"))
+    build_rollups()
 
     response = admin_client.get("/api/v0/courses/course-v1:edX+DemoX+Demo_2014/enrollment/location/",
                                 HTTP_ACCEPT="text/csv")
@@ -598,6 +629,7 @@ def test_each_endpoint_runs_a_fixed_number_of_queries(
     admin_client, course, enrollments, activity, endpoint, frozen_now, django_assert_max_num_queries
 ):
     frozen_now("03-25")
+    build_rollups()
     # API key lookup and its last-used stamp, the course, the numbers.
     params = {"start_date": "2025-03-03"} if endpoint not in ("recent_activity", "videos") else {}
     with django_assert_max_num_queries(4):

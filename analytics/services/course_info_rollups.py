@@ -1,0 +1,182 @@
+"""Rollups behind the Open edX course information API: rebuilt from the raw rows.
+
+Why rebuilt rather than updated row by row: enrollments, users' demographics and video views
+change through many write paths (imports with bulk_update, COPY, xAPI, the tracking API, admin),
+several of which touch no "updated at" column. A set-based rebuild with the same SQL as the raw
+reference queries (analytics.queries.course_info) is correct whatever wrote the rows, and cheap
+enough at the sizes this service targets (docs/benchmarks-course-info.md has the timings).
+
+- refresh_course_info_rollups(): the 30-second job (Celery beat, and soon after writes through
+  request_course_info_refresh): enrollment steps of every course, video audiences, and activity
+  of the previous and the current week.
+- rebuild_course_activity_history(): every week's activity (hourly), for late or back-dated rows.
+
+Each rebuild runs in one transaction holding a lock, so readers see the old rows or the new
+ones, never a mix, and two runs never interleave.
+"""
+
+import logging
+import time
+
+from django.core.cache import cache
+from django.db import connection, transaction
+
+from analytics.models import CourseActivityWeek, CourseEnrollmentStep, VideoAudience
+from analytics.queries.course_info import (
+    ENROLLMENT_DIMENSIONS,
+    ONE_WEEK,
+    activity_weeks_sql,
+    enrollment_steps_sql,
+    video_audience_queryset,
+    week_start,
+)
+
+logger = logging.getLogger(__name__)
+
+LOCK_KEY = 7_310_452_881  # pg_advisory_xact_lock key of the course information rollups
+REFRESH_QUEUED_KEY = "course-info-rollups:refresh-queued"
+REFRESH_DEBOUNCE_S = 10
+
+
+def _lock():
+    """Serialize rebuilds. PostgreSQL: a transaction-level advisory lock. SQLite allows one
+    writer at a time anyway."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
+
+
+def _inserted(cursor, model, **filters):
+    """Rows an INSERT wrote: SQLite's driver reports -1 for `WITH ... INSERT`, so count them."""
+    if cursor.rowcount >= 0:
+        return cursor.rowcount
+    return model.objects.filter(**filters).count()
+
+
+def _table(model):
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _column(model, field):
+    return connection.ops.quote_name(model._meta.get_field(field).column)
+
+
+def rebuild_enrollment_steps():
+    """Replace every course's CourseEnrollmentStep rows; returns how many were written."""
+    model = CourseEnrollmentStep
+    columns = ", ".join(
+        _column(model, name)
+        for name in ("course", "dimension", "category", "day", "next_day", "enrolled", "ever_enrolled")
+    )
+    written = 0
+    with transaction.atomic():
+        _lock()
+        model.objects.all().delete()
+        with connection.cursor() as cursor:
+            for dimension in ENROLLMENT_DIMENSIONS:
+                with_sql, params = enrollment_steps_sql(dimension)
+                cursor.execute(
+                    f"{with_sql} INSERT INTO {_table(model)} ({columns}) "
+                    "SELECT course_id, %s, category, day, next_day, enrolled, ever_enrolled FROM steps",
+                    (*params, dimension),
+                )
+                written += _inserted(cursor, model, dimension=dimension)
+    return written
+
+
+def rebuild_activity_weeks(start_at=None, end_at=None):
+    """Replace CourseActivityWeek rows of the weeks starting in [start_at, end_at) (None:
+    unbounded) for every course; returns how many were written. start_at and end_at must be
+    Mondays 00:00 UTC so that no week is cut."""
+    model = CourseActivityWeek
+    columns = ", ".join(
+        _column(model, name)
+        for name in ("course", "week_start", "any", "attempted_problem", "played_video", "posted_forum")
+    )
+    week_filters = {}
+    if start_at is not None:
+        week_filters["week_start__gte"] = start_at
+    if end_at is not None:
+        week_filters["week_start__lt"] = end_at
+    with_sql, params = activity_weeks_sql(None, start_at, end_at)
+    with transaction.atomic():
+        _lock()
+        model.objects.filter(**week_filters).delete()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"{with_sql} INSERT INTO {_table(model)} ({columns}) "
+                "SELECT course_id, week, any_count, attempted_problem, played_video, posted_forum FROM weeks",
+                params,
+            )
+            return _inserted(cursor, model, **week_filters)
+
+
+def rebuild_video_audiences():
+    """Replace every VideoAudience row; returns how many were written."""
+    model = VideoAudience
+    columns = ", ".join(_column(model, name) for name in ("video", "users_at_start", "users_at_end"))
+    select_sql, params = video_audience_queryset().query.sql_with_params()
+    with transaction.atomic():
+        _lock()
+        model.objects.all().delete()
+        with connection.cursor() as cursor:
+            cursor.execute(f"INSERT INTO {_table(model)} ({columns}) {select_sql}", params)
+            return _inserted(cursor, model)
+
+
+def refresh_course_info_rollups(now):
+    """The 30-second job: enrollment steps, video audiences, and the activity of the previous
+    and the current week (from the previous Monday 00:00 UTC on). Returns {part: rows, seconds}."""
+    started = time.perf_counter()
+    result = {
+        "enrollment_steps": rebuild_enrollment_steps(),
+        "video_audiences": rebuild_video_audiences(),
+        "activity_weeks": rebuild_activity_weeks(start_at=week_start(now) - ONE_WEEK),
+    }
+    result["seconds"] = round(time.perf_counter() - started, 3)
+    logger.info("Course information rollups refreshed: %s", result)
+    return result
+
+
+def rebuild_course_activity_history():
+    """Every week's activity of every course (the hourly job). Returns rows written."""
+    return rebuild_activity_weeks()
+
+
+def request_course_info_refresh():
+    """Ask for a refresh soon: at most one queued every REFRESH_DEBOUNCE_S seconds. For write
+    paths that want their change visible before the next beat (signals call it after commits)."""
+    if not cache.add(REFRESH_QUEUED_KEY, True, timeout=REFRESH_DEBOUNCE_S):
+        return False
+    from analytics.tasks import refresh_course_info_rollups as task
+
+    task.apply_async(countdown=1)
+    return True
+
+
+# Fields of a user the enrollment breakdowns depend on: saving only others (the last login stamp)
+# changes no course information number.
+USER_BREAKDOWN_FIELDS = frozenset({"birth_year", "gender", "education_level", "country"})
+
+
+def _changed(sender, instance=None, update_fields=None, **kwargs):
+    if sender._meta.label == "accounts.User" and update_fields is not None:
+        if not USER_BREAKDOWN_FIELDS & set(update_fields):
+            return
+    # robust: a broker that is down must not fail the write; the beat catches up.
+    transaction.on_commit(request_course_info_refresh, robust=True)
+
+
+def connect_signals():
+    """Ask for a refresh after single-row writes (admin, forms, per-object saves and deletes).
+    Bulk writes send no signals; the 30-second beat covers them."""
+    from django.contrib.auth import get_user_model
+    from django.db.models.signals import post_delete, post_save
+
+    from analytics.models import LearningEvent, PageSession, VideoView
+    from courses.models import Enrollment, Video
+
+    for model in (Enrollment, LearningEvent, PageSession, VideoView, Video, get_user_model()):
+        uid = f"course-info-rollups-{model._meta.label_lower}"
+        post_save.connect(_changed, sender=model, dispatch_uid=f"{uid}-save")
+        post_delete.connect(_changed, sender=model, dispatch_uid=f"{uid}-delete")
