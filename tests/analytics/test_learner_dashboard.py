@@ -61,6 +61,7 @@ def test_learner_sees_totals_charts_and_course_rows(workspace, learner, browser)
     for chart in ('id="daily-chart"', 'id="page-chart"', 'id="chapter-chart-1"'):
         assert chart in html
     assert html.count(PLOTLY_JS_STATIC_PATH) == 1
+    assert 'data-page="Analytics"' in html  # the page-time tracker, as an excluded page
 
 
 def test_new_learner_sees_the_empty_state_and_no_plotly(browser):

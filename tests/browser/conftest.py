@@ -15,6 +15,8 @@ import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+from playwright.sync_api import sync_playwright
 
 from tests.conftest import skip_or_fail
 from tests.factories import DEFAULT_PASSWORD
@@ -33,7 +35,7 @@ CHROMIUM_ARGS = [
 ARTIFACTS_DIR = Path(__file__).resolve().parents[2] / "test-artifacts"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
-TIMEOUT_MS = 15_000
+TIMEOUT_MS = 30_000  # generous: the test machine may be busy
 
 
 @pytest.fixture
@@ -50,8 +52,6 @@ def browser_context(tmp_path, monkeypatch, live_server_db):
     # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are still
     # synchronous, so Django's async-safety check must not refuse them.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             user_data_dir=str(tmp_path / "chromium-profile"),
@@ -92,10 +92,13 @@ def login(live_server):
         page.goto(f"{live_server.url}/accounts/login/")
         page.fill("#id_login", user.email)
         page.fill("#id_password", password)
-        with page.expect_navigation():
-            page.click("button[type=submit]")
-        if "/accounts/login/" in page.url:
-            raise AssertionError(f"login failed for {user.email}: {page.inner_text('main')[:300]}")
+        page.click("button[type=submit]")
+        # Wait for the redirect away from the form, not for the landing page's every resource.
+        try:
+            page.wait_for_url(lambda url: "/accounts/login/" not in url, wait_until="commit")
+        except PlaywrightTimeoutError:
+            raise AssertionError(f"login failed for {user.email}: {page.inner_text('main')[:300]}") from None
+        page.wait_for_load_state("domcontentloaded")
         return page
 
     return sign_in
