@@ -220,6 +220,9 @@
   }
 
   function heartbeat() {
+    if (inFlight) {
+      return; // the next heartbeat sends the then current duration
+    }
     var items = current();
     if (items.length && items[0].duration === lastSentDuration) {
       items = [];
