@@ -27,7 +27,7 @@ from functools import lru_cache
 
 import pycountry
 from django.db import connection
-from django.db.models import Case, CharField, Count, F, IntegerField, Q, Value, When
+from django.db.models import Case, CharField, F, IntegerField, Max, Q, Value, When
 from django.db.models.functions import Cast, Coalesce, TruncDate, TruncWeek
 
 from analytics.models import (
@@ -164,16 +164,19 @@ def _as_date(value):
     return date.fromisoformat(str(value)[:10])
 
 
-def enrollment_steps_sql(dimension, course_id=None, end_day=None):
-    """(sql, params): a WITH clause defining `steps` (course_id, category, day, enrolled,
-    ever_enrolled, next_day) for one course, or every course when course_id is None, counting
-    only what happened before `end_day` (None: everything).
+def enrollment_steps_sql(dimensions, course_id=None, end_day=None):
+    """(sql, params): a WITH clause defining `steps` (course_id, dimension, category, day,
+    enrolled, ever_enrolled, next_day) for the given breakdowns (ENROLLMENT_DIMENSIONS keys), of
+    one course or every course when course_id is None, counting only what happened before
+    `end_day` (None: everything).
 
     Enrollments become +1 events on their UTC day and unenrollments -1 events on theirs (UNION
-    ALL), summed per course, category and day, then running sums and LEAD() over days per course
-    and category. The rollup builder inserts these rows; from_raw reads them directly.
+    ALL, read once for all breakdowns), summed per course, breakdown, category and day, then
+    running sums and LEAD() over days. The rollup builder inserts these rows; from_raw reads
+    them directly.
     """
-    category = ENROLLMENT_DIMENSIONS[dimension]
+    dimensions = tuple(dimensions)
+    names = [f"category_{index}" for index in range(len(dimensions))]
     base = Enrollment.objects.order_by()
     if course_id is not None:
         base = base.filter(course_id=course_id)
@@ -181,43 +184,48 @@ def enrollment_steps_sql(dimension, course_id=None, end_day=None):
     if end_day is not None:
         joined = joined.filter(enrolled_at__lt=start_of_day(end_day))
         left = left.filter(unenrolled_at__lt=start_of_day(end_day))
-    columns = ("course_ref", "category", "day", "enrolled_delta", "ever_delta")
+    categories = {name: ENROLLMENT_DIMENSIONS[dimension] for name, dimension in zip(names, dimensions)}
+    columns = ("course_ref", "day", "enrolled_delta", "ever_delta", *names)
     joined = joined.annotate(
         course_ref=F("course_id"),
-        category=category,
         day=TruncDate("enrolled_at", tzinfo=UTC),
         enrolled_delta=Value(1, output_field=IntegerField()),
         ever_delta=Value(1, output_field=IntegerField()),
+        **categories,
     ).values_list(*columns)
     left = left.annotate(
         course_ref=F("course_id"),
-        category=category,
         day=TruncDate("unenrolled_at", tzinfo=UTC),
         enrolled_delta=Value(-1, output_field=IntegerField()),
         ever_delta=Value(0, output_field=IntegerField()),
+        **categories,
     ).values_list(*columns)
     events_sql, params = joined.union(left, all=True).query.sql_with_params()
+    per_dimension = " UNION ALL ".join(
+        f"SELECT course_id, %s AS dimension, {name} AS category, day, "
+        f"SUM(enrolled_delta) AS enrolled_delta, SUM(ever_delta) AS ever_delta "
+        f"FROM events GROUP BY course_id, {name}, day"
+        for name in names
+    )
     sql = f"""
-        WITH events (course_id, category, day, enrolled_delta, ever_delta) AS ({events_sql}),
-        per_day AS (
-            SELECT course_id, category, day,
-                SUM(enrolled_delta) AS enrolled_delta, SUM(ever_delta) AS ever_delta
-            FROM events GROUP BY course_id, category, day
-        ),
+        WITH events (course_id, day, enrolled_delta, ever_delta, {", ".join(names)}) AS ({events_sql}),
+        per_day AS ({per_dimension}),
         steps AS (
-            SELECT course_id, category, day,
+            SELECT course_id, dimension, category, day,
                 SUM(enrolled_delta) OVER running AS enrolled,
                 SUM(ever_delta) OVER running AS ever_enrolled,
-                LEAD(day) OVER (PARTITION BY course_id, category ORDER BY day) AS next_day
+                LEAD(day) OVER (PARTITION BY course_id, dimension, category ORDER BY day) AS next_day
             FROM per_day
-            WINDOW running AS (PARTITION BY course_id, category ORDER BY day ROWS UNBOUNDED PRECEDING)
+            WINDOW running AS (
+                PARTITION BY course_id, dimension, category ORDER BY day ROWS UNBOUNDED PRECEDING
+            )
         )
     """
-    return sql, tuple(params)
+    return sql, (*params, *dimensions)
 
 
 def _steps_from_raw(course, dimension, window):
-    with_sql, params = enrollment_steps_sql(dimension, course.pk, window.end)
+    with_sql, params = enrollment_steps_sql([dimension], course.pk, window.end)
     sql = with_sql + "SELECT category, day, enrolled, ever_enrolled, next_day FROM steps"
     if window.start is not None:
         sql += " WHERE next_day IS NULL OR next_day > %s"
@@ -395,7 +403,8 @@ def activity_weeks_sql(course_id=None, start_at=None, end_at=None):
     the rows in [start_at, end_at) (None: unbounded).
 
     The UNION ALL of (course, week, learner, kind) from learning events, video views and course
-    page sessions, counted with COUNT(DISTINCT ...) per course, week and kind.
+    page sessions, reduced to one row per course, week and learner (which kinds they did), then
+    counted per course and week: distinct learners, without COUNT(DISTINCT)'s sorts.
     """
 
     def scoped(queryset, field):
@@ -425,13 +434,17 @@ def activity_weeks_sql(course_id=None, start_at=None, end_at=None):
     union_sql, params = union.query.sql_with_params()
     sql = f"""
         WITH activity (course_id, week, learner, kind) AS ({union_sql}),
+        learners AS (
+            SELECT course_id, week, learner,
+                MAX(CASE WHEN kind = 'attempted_problem' THEN 1 ELSE 0 END) AS attempted_problem,
+                MAX(CASE WHEN kind = 'played_video' THEN 1 ELSE 0 END) AS played_video,
+                MAX(CASE WHEN kind = 'posted_forum' THEN 1 ELSE 0 END) AS posted_forum
+            FROM activity GROUP BY course_id, week, learner
+        ),
         weeks AS (
-            SELECT course_id, week,
-                COUNT(DISTINCT learner) AS any_count,
-                COUNT(DISTINCT CASE WHEN kind = 'attempted_problem' THEN learner END) AS attempted_problem,
-                COUNT(DISTINCT CASE WHEN kind = 'played_video' THEN learner END) AS played_video,
-                COUNT(DISTINCT CASE WHEN kind = 'posted_forum' THEN learner END) AS posted_forum
-            FROM activity GROUP BY course_id, week
+            SELECT course_id, week, COUNT(*) AS any_count, SUM(attempted_problem) AS attempted_problem,
+                SUM(played_video) AS played_video, SUM(posted_forum) AS posted_forum
+            FROM learners GROUP BY course_id, week
         )
     """
     return sql, tuple(params)
@@ -514,16 +527,26 @@ def encoded_module_id(video_key):
     return "".join(char if char.isalnum() or char in "_-" else "-" for char in video_key)
 
 
-def video_audience_queryset(course_id=None):
-    """Per video with views: (video_id, users_at_start, users_at_end), distinct learners with a
-    view that covered the first / the last segment; one course's videos or every video."""
+def video_audience_sql(course_id=None):
+    """(sql, params): a WITH clause defining `audience` (video_id, users_at_start, users_at_end)
+    per video with views, of one course or every course: distinct learners with a view that
+    covered the first / the last segment, counted from one row per video and learner."""
     views = VideoView.objects.order_by()
     if course_id is not None:
         views = views.filter(course_id=course_id)
-    return views.values("video_id").annotate(
-        users_at_start=Count("user_id", filter=Q(watched_first_segment=True), distinct=True),
-        users_at_end=Count("user_id", filter=Q(watched_last_segment=True), distinct=True),
-    ).values_list("video_id", "users_at_start", "users_at_end")
+    flag = lambda field: Max(Case(When(**{field: True}, then=1), default=0, output_field=IntegerField()))
+    per_learner = views.values("video_id", "user_id").annotate(
+        at_start=flag("watched_first_segment"), at_end=flag("watched_last_segment")
+    ).values_list("video_id", "user_id", "at_start", "at_end")
+    inner_sql, params = per_learner.query.sql_with_params()
+    sql = f"""
+        WITH learners (video_id, user_id, at_start, at_end) AS ({inner_sql}),
+        audience AS (
+            SELECT video_id, SUM(at_start) AS users_at_start, SUM(at_end) AS users_at_end
+            FROM learners GROUP BY video_id
+        )
+    """
+    return sql, tuple(params)
 
 
 def course_videos(course, *, from_raw=False):
@@ -535,7 +558,10 @@ def course_videos(course, *, from_raw=False):
     """
     videos = Video.objects.filter(course=course).order_by("key")
     if from_raw:
-        audience = {video_id: (start, end) for video_id, start, end in video_audience_queryset(course.pk)}
+        with_sql, params = video_audience_sql(course.pk)
+        with connection.cursor() as cursor:
+            cursor.execute(with_sql + "SELECT video_id, users_at_start, users_at_end FROM audience", params)
+            audience = {video_id: (int(start), int(end)) for video_id, start, end in cursor.fetchall()}
         videos = [
             (video["id"], video["key"], video["duration_s"], video["segment_length_s"], *audience.get(video["id"], (0, 0)))
             for video in videos.values("id", "key", "duration_s", "segment_length_s")

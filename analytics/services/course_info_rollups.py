@@ -27,7 +27,7 @@ from analytics.queries.course_info import (
     ONE_WEEK,
     activity_weeks_sql,
     enrollment_steps_sql,
-    video_audience_queryset,
+    video_audience_sql,
     week_start,
 )
 
@@ -62,26 +62,24 @@ def _column(model, field):
 
 
 def rebuild_enrollment_steps():
-    """Replace every course's CourseEnrollmentStep rows; returns how many were written."""
+    """Replace every course's CourseEnrollmentStep rows (all breakdowns, one statement);
+    returns how many were written."""
     model = CourseEnrollmentStep
     columns = ", ".join(
         _column(model, name)
         for name in ("course", "dimension", "category", "day", "next_day", "enrolled", "ever_enrolled")
     )
-    written = 0
+    with_sql, params = enrollment_steps_sql(ENROLLMENT_DIMENSIONS)
     with transaction.atomic():
         _lock()
         model.objects.all().delete()
         with connection.cursor() as cursor:
-            for dimension in ENROLLMENT_DIMENSIONS:
-                with_sql, params = enrollment_steps_sql(dimension)
-                cursor.execute(
-                    f"{with_sql} INSERT INTO {_table(model)} ({columns}) "
-                    "SELECT course_id, %s, category, day, next_day, enrolled, ever_enrolled FROM steps",
-                    (*params, dimension),
-                )
-                written += _inserted(cursor, model, dimension=dimension)
-    return written
+            cursor.execute(
+                f"{with_sql} INSERT INTO {_table(model)} ({columns}) "
+                "SELECT course_id, dimension, category, day, next_day, enrolled, ever_enrolled FROM steps",
+                params,
+            )
+            return _inserted(cursor, model)
 
 
 def rebuild_activity_weeks(start_at=None, end_at=None):
@@ -115,12 +113,16 @@ def rebuild_video_audiences():
     """Replace every VideoAudience row; returns how many were written."""
     model = VideoAudience
     columns = ", ".join(_column(model, name) for name in ("video", "users_at_start", "users_at_end"))
-    select_sql, params = video_audience_queryset().query.sql_with_params()
+    with_sql, params = video_audience_sql()
     with transaction.atomic():
         _lock()
         model.objects.all().delete()
         with connection.cursor() as cursor:
-            cursor.execute(f"INSERT INTO {_table(model)} ({columns}) {select_sql}", params)
+            cursor.execute(
+                f"{with_sql} INSERT INTO {_table(model)} ({columns}) "
+                "SELECT video_id, users_at_start, users_at_end FROM audience",
+                params,
+            )
             return _inserted(cursor, model)
 
 

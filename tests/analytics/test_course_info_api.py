@@ -635,3 +635,22 @@ def test_each_endpoint_runs_a_fixed_number_of_queries(
     with django_assert_max_num_queries(4):
         response = admin_client.get(f"{BASE}/{endpoint}/", params)
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize("spec", course_info_api.ENDPOINTS, ids=lambda spec: spec.route)
+def test_compiled_rows_give_what_the_drf_serializer_gives(spec, course, enrollments, activity, learners, frozen_now):
+    VideoViewFactory(video=VideoFactory(course=course, key="i4x://edX/DemoX/video/v9"), user=learners["A"],
+                     watched_first_segment=True)
+    build_rollups()
+    now = at("03-25", "08:09:10")
+    params = {} if spec.params is not course_info_api.DateRangeParamsSerializer else {"start_date": at("03-01")}
+    result = spec.run(course, params, now)
+    items = result if spec.many else [result]
+    for item in items:
+        item.update(course_id=course.key, created=now)
+    assert items
+
+    compiled = course_info_api.CompiledRows(spec.serializer)
+    drf = spec.serializer(result, many=spec.many).data
+
+    assert (compiled.many(result) if spec.many else compiled.one(result)) == drf
