@@ -478,8 +478,8 @@ def test_users_never_counts_another_workspace(admin_client, cohorts, make_member
 
 
 def test_users_query_count_is_bounded(admin_client, cohorts, django_assert_max_num_queries):
-    # credential (2), active users, sessions, devices, reactions, forum posts, growth, sources, retention
-    with django_assert_max_num_queries(10):
+    # credential (2), active users, sessions by device, reactions, forum posts, growth, retention
+    with django_assert_max_num_queries(8):
         get_data(admin_client, "/analytics/users?period=30d")
 
 
@@ -534,8 +534,8 @@ def test_engagement_of_an_empty_workspace_is_null_not_an_error(admin_client):
 
 
 def test_engagement_query_count_is_bounded(admin_client, sessions_world, django_assert_max_num_queries):
-    # credential (2), learner-days, hours
-    with django_assert_max_num_queries(4):
+    # credential (2), learner-days, learner-days of new learners, hours
+    with django_assert_max_num_queries(5):
         get_data(admin_client, "/analytics/users/engagement?period=7d")
 
 

@@ -2,23 +2,28 @@
 
 A learner is a member of the workspace with the learner role. A learner is active in a window
 when they have a page session, a learning event or a video view starting in it. Their first
-activity is the earliest of those three, ever. The union of the three activity tables is a
-subquery (`user_id IN (... UNION ...)`), so every count is one SQL query, never a loop over rows.
+activity is the earliest of those three, ever.
+
+"Active in a window" is asked per learner as `EXISTS (...)` on each activity table: one probe of
+the (workspace, user, time) index each, so the cost grows with the number of learners, not with
+the number of rows in the window. The flags of a learner are computed once per learner in a
+query grouped by the flags (at most a few rows come back), never by looping over rows.
 """
 
 from datetime import datetime, timedelta
 
-from django.db.models import Avg, Count, DateTimeField, Exists, ExpressionWrapper, F, Min, OuterRef, Q, Subquery, Sum, Value
-from django.db.models.functions import Coalesce, ExtractHour, Least
+from django.db.models import BooleanField, Count, DateTimeField, Exists, ExpressionWrapper, F, Min, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, ExtractHour, Greatest, Least
 
 from accounts.models import Membership, Role
 from analytics.models import LearningEvent, PageSession, ReactionType, VideoReaction, VideoView
 
-from .periods import UTC, bucket_label, day_start, fill_buckets, ratio, resolve_period, rounded, trunc
+from .periods import UTC, bucket_label, day_start, fill_buckets, ratio, resolve_period, trunc
 
 UNKNOWN = "unknown"
 RETENTION_DAYS = (1, 7, 30)
 FAR_FUTURE = datetime(9999, 12, 31, tzinfo=UTC)
+FAR_PAST = datetime(1900, 1, 1, tzinfo=UTC)
 FORUM_POST_EVENT = "posted_forum"
 
 # (model, time field) of every kind of activity.
@@ -29,23 +34,52 @@ def learners(workspace):
     return Membership.objects.filter(workspace=workspace, role=Role.LEARNER)
 
 
-def active_user_ids(workspace, start, end):
-    """Subquery of the ids of users with any activity in [start, end) in the workspace."""
-    parts = [
-        model.objects.filter(workspace=workspace, **{f"{field}__gte": start, f"{field}__lt": end}).values("user_id")
-        for model, field in ACTIVITY_SOURCES
-    ]
-    return parts[0].union(*parts[1:])
-
-
-def no_activity_before(workspace, moment):
-    """Condition on an outer `user_id`: the user has no activity before `moment`."""
+def active_between(workspace, start, end):
+    """Condition on an outer `user_id`: the user has activity in [start, end) in the workspace."""
     condition = Q()
     for model, field in ACTIVITY_SOURCES:
-        condition &= ~Exists(
+        condition |= Exists(
+            model.objects.filter(
+                workspace=workspace, user_id=OuterRef("user_id"), **{f"{field}__gte": start, f"{field}__lt": end}
+            )
+        )
+    return condition
+
+
+def activity_before(workspace, moment):
+    """Condition on an outer `user_id`: the user has activity before `moment`."""
+    condition = Q()
+    for model, field in ACTIVITY_SOURCES:
+        condition |= Exists(
             model.objects.filter(workspace=workspace, user_id=OuterRef("user_id"), **{f"{field}__lt": moment})
         )
     return condition
+
+
+def _flag(condition):
+    return ExpressionWrapper(condition, output_field=BooleanField())
+
+
+def new_learners(workspace, period):
+    """The learners whose first activity is in the period, annotated with it (`first_at`).
+
+    "No activity before the period" is asked table by table (page sessions first, the table most
+    learners have rows in), so that a learner with earlier activity costs a single index probe.
+    """
+    firsts = {}
+    for model, field in ACTIVITY_SOURCES:
+        earliest = model.objects.filter(workspace=workspace, user_id=OuterRef("user_id")).order_by(field).values(field)[:1]
+        firsts[f"first_{model._meta.model_name}"] = Coalesce(Subquery(earliest), Value(FAR_FUTURE))
+    members = learners(workspace).alias(**firsts)
+    for name in firsts:
+        members = members.filter(**{f"{name}__gte": period.start})
+    return members.annotate(first_at=Least(*(F(name) for name in firsts))).filter(first_at__lt=period.end)
+
+
+def _flag_counts(members, **flags):
+    """`members` annotated with boolean flags, to be grouped by them (`.values(*flags)`): each
+    flag is then computed once per learner and only the few distinct combinations come back."""
+    return members.annotate(**{name: _flag(condition) for name, condition in flags.items()})
 
 
 def activity_between(workspace, start_ref, end_ref):
@@ -61,19 +95,23 @@ def activity_between(workspace, start_ref, end_ref):
     return condition
 
 
+def _edge_activity_at(workspace, latest=False, **window):
+    """Expression on an outer `user_id`: the time of the user's first (or latest) activity in the
+    workspace, within `window` (field lookups on the time field, e.g. lt=...); each table is one
+    index probe (ORDER BY time LIMIT 1). None-safe: a table without rows gives a sentinel."""
+    edges = []
+    for model, field in ACTIVITY_SOURCES:
+        rows = model.objects.filter(
+            workspace=workspace, user_id=OuterRef("user_id"), **{f"{field}__{lookup}": value for lookup, value in window.items()}
+        )
+        edge = rows.order_by(f"-{field}" if latest else field).values(field)[:1]
+        edges.append(Coalesce(Subquery(edge), Value(FAR_PAST if latest else FAR_FUTURE)))
+    return (Greatest if latest else Least)(*edges)
+
+
 def first_activity_at(workspace):
     """Expression on an outer `user_id`: the time of the user's first activity in the workspace."""
-    firsts = []
-    for model, field in ACTIVITY_SOURCES:
-        earliest = (
-            model.objects.filter(workspace=workspace, user_id=OuterRef("user_id"))
-            .order_by()
-            .values("user_id")
-            .annotate(first=Min(field))
-            .values("first")[:1]
-        )
-        firsts.append(Coalesce(Subquery(earliest), Value(FAR_FUTURE)))
-    return Least(*firsts)
+    return _edge_activity_at(workspace)
 
 
 def earliest_activity(workspace):
@@ -101,17 +139,27 @@ def _by_key(rows, field):
 def _activity(workspace, period):
     tomorrow = day_start(period.now) + timedelta(days=1)
     members = learners(workspace)
-    active = members.aggregate(
-        **{
-            name: Count("id", filter=Q(user_id__in=active_user_ids(workspace, tomorrow - timedelta(days=days), tomorrow)))
-            for name, days in (("daily", 1), ("weekly", 7), ("monthly", 30))
-        }
+    # One probe per table and learner: the day of their latest activity in the last 30 days.
+    windows = {"daily": 1, "weekly": 7, "monthly": 30}
+    month_start = tomorrow - timedelta(days=windows["monthly"])
+    rows = (
+        members.annotate(
+            last_day=trunc("day", _edge_activity_at(workspace, latest=True, gte=month_start, lt=tomorrow))
+        )
+        .values("last_day")
+        .annotate(n=Count("id"))
+        .order_by()
     )
+    active = dict.fromkeys(windows, 0)
+    for row in rows:
+        for name, days in windows.items():
+            if row["last_day"] is not None and row["last_day"] >= tomorrow - timedelta(days=days):
+                active[name] += row["n"]
     sessions = PageSession.objects.filter(workspace=workspace, user_id__in=members.values("user_id")).filter(
         _window("started_at", period.start, period.end)
     )
-    session_totals = sessions.aggregate(total=Count("id"), average=Avg("duration_s"))
-    by_device = sessions.values("device").annotate(n=Count("id")).order_by("-n", "device")
+    by_device = list(sessions.values("device").annotate(n=Count("id"), seconds=Sum("duration_s")).order_by("-n", "device"))
+    session_count = sum(row["n"] for row in by_device)
     reactions = VideoReaction.objects.filter(
         workspace=workspace, user_id__in=members.values("user_id"), at__gte=period.start, at__lt=period.end
     ).aggregate(
@@ -126,8 +174,8 @@ def _activity(workspace, period):
     return {
         "active_users": active,
         "sessions": {
-            "total": session_totals["total"],
-            "average_duration": rounded(session_totals["average"]),
+            "total": session_count,
+            "average_duration": ratio(sum(row["seconds"] for row in by_device), session_count, places=2),
             "by_device": _by_key(by_device, "device"),
         },
         "actions": {
@@ -141,30 +189,38 @@ def _activity(workspace, period):
 
 def _growth(workspace, period):
     previous = period.previous
-    current_ids = active_user_ids(workspace, period.start, period.end)
-    previous_ids = active_user_ids(workspace, previous.start, previous.end)
-    members = learners(workspace)
-    new = Q(user_id__in=current_ids) & no_activity_before(workspace, period.start)
-    counts = members.aggregate(
-        active=Count("id", filter=Q(user_id__in=current_ids)),
-        new=Count("id", filter=new),
-        previous_active=Count("id", filter=Q(user_id__in=previous_ids)),
-        churned=Count("id", filter=Q(user_id__in=previous_ids) & ~Q(user_id__in=current_ids)),
+    rows = (
+        _flag_counts(
+            learners(workspace),
+            is_active=active_between(workspace, period.start, period.end),
+            was_active=active_between(workspace, previous.start, previous.end),
+            had_before=activity_before(workspace, period.start),
+        )
+        .values("is_active", "was_active", "had_before", "user__source")
+        .annotate(n=Count("id"))
+        .order_by()
     )
-    sources = members.filter(new).values("user__source").annotate(n=Count("id")).order_by("-n", "user__source")
+    counts = {"active": 0, "new": 0, "previous_active": 0, "churned": 0}
+    sources = {}
+    for row in rows:
+        is_new = row["is_active"] and not row["had_before"]
+        counts["active"] += row["n"] if row["is_active"] else 0
+        counts["new"] += row["n"] if is_new else 0
+        counts["previous_active"] += row["n"] if row["was_active"] else 0
+        counts["churned"] += row["n"] if row["was_active"] and not row["is_active"] else 0
+        if is_new:
+            source = row["user__source"] or UNKNOWN
+            sources[source] = sources.get(source, 0) + row["n"]
     return {
         "new_users": counts["new"],
         "returning_users": counts["active"] - counts["new"],
         "churn_rate": ratio(counts["churned"], counts["previous_active"]),
-        "by_source": _by_key(sources, "user__source"),
+        "by_source": dict(sorted(sources.items(), key=lambda item: (-item[1], item[0]))),
     }
 
 
 def _retention(workspace, period):
-    cohort = learners(workspace).filter(
-        Q(user_id__in=active_user_ids(workspace, period.start, period.end)) & no_activity_before(workspace, period.start)
-    )
-    cohort = cohort.annotate(first_at=first_activity_at(workspace)).annotate(first_day=trunc("day", "first_at"))
+    cohort = new_learners(workspace, period).annotate(first_day=trunc("day", "first_at"))
     aggregates = {"users": Count("id")}
     for days in RETENTION_DAYS:
         cohort = cohort.annotate(
@@ -235,23 +291,20 @@ def user_engagement(workspace, period_name, *, now=None):
     sessions = PageSession.objects.filter(workspace=workspace, user_id__in=members.values("user_id")).filter(
         _window("started_at", period.start, period.end)
     )
-    new_ids = members.filter(
-        Q(user_id__in=active_user_ids(workspace, period.start, period.end)) & no_activity_before(workspace, period.start)
-    ).values("user_id")
-    is_new = Q(user_id__in=new_ids)
-    per_day = sessions.annotate(day=trunc("day", "started_at")).values("user_id", "day").annotate(
-        n=Count("id"), seconds=Sum("duration_s")
-    )
-    totals = per_day.aggregate(
+    learner_day_figures = dict(
         learner_days=Count("user_id"),
         learners=Count("user_id", distinct=True),
         sessions=Sum("n"),
         duration=Sum("seconds"),
         bounces=Count("user_id", filter=Q(n=1)),
-        new_days=Count("user_id", filter=is_new),
-        new_sessions=Sum("n", filter=is_new),
-        new_duration=Sum("seconds", filter=is_new),
     )
+
+    def per_learner_day(page_sessions):
+        grouped = page_sessions.annotate(day=trunc("day", "started_at")).values("user_id", "day")
+        return grouped.annotate(n=Count("id"), seconds=Sum("duration_s")).aggregate(**learner_day_figures)
+
+    totals = per_learner_day(sessions)
+    new = per_learner_day(sessions.filter(user_id__in=new_learners(workspace, period).values("user_id")))
     hours = sessions.annotate(hour=ExtractHour("started_at", tzinfo=UTC)).values("hour").annotate(
         users=Count("user_id", distinct=True)
     )
@@ -259,9 +312,9 @@ def user_engagement(workspace, period_name, *, now=None):
 
     sessions_total = totals["sessions"] or 0
     duration_total = totals["duration"] or 0
-    new_sessions = totals["new_sessions"] or 0
-    new_duration = totals["new_duration"] or 0
-    returning_days = totals["learner_days"] - totals["new_days"]
+    new_sessions = new["sessions"] or 0
+    new_duration = new["duration"] or 0
+    returning_days = totals["learner_days"] - new["learner_days"]
     return {
         "average_session_duration": ratio(duration_total, sessions_total, places=2),
         "pages_per_session": ratio(sessions_total, totals["learner_days"], places=2),
@@ -269,7 +322,7 @@ def user_engagement(workspace, period_name, *, now=None):
         "by_user_type": {
             "new": {
                 "session_duration": ratio(new_duration, new_sessions, places=2),
-                "pages_per_session": ratio(new_sessions, totals["new_days"], places=2),
+                "pages_per_session": ratio(new_sessions, new["learner_days"], places=2),
             },
             "returning": {
                 "session_duration": ratio(duration_total - new_duration, sessions_total - new_sessions, places=2),
