@@ -29,6 +29,7 @@ import hashlib
 import itertools
 import math
 import random
+import time
 from bisect import bisect
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -299,12 +300,18 @@ class DemoDataGenerator:
     # --- the whole run -----------------------------------------------------------------------------
 
     def run(self):
-        self.make_people()
-        self.make_fields_and_groups()
-        self.make_catalog()
-        self.make_enrollments_and_attempts()
-        self.make_page_sessions_and_events()
-        self.make_video_views()
+        for phase, make in (
+            ("people", self.make_people),
+            ("custom fields and groups", self.make_fields_and_groups),
+            ("catalog", self.make_catalog),
+            ("enrollments and attempts", self.make_enrollments_and_attempts),
+            ("page sessions and events" + (" (in the database)" if self.in_database else ""),
+             self.make_page_sessions_and_events),
+            ("video views and reactions", self.make_video_views),
+        ):  # fmt: skip
+            started = time.monotonic()
+            make()
+            self.log(f"  {phase}: {time.monotonic() - started:.1f} s")
         return self.counts
 
     # --- people ------------------------------------------------------------------------------------
@@ -934,11 +941,16 @@ def generate_demo_data(slug=DEMO_WORKSPACE, size="tiny", *, seed=1, now=None, pr
             VideoReaction: demo_size.video_views // 12,
             Attempt: demo_size.learners * demo_size.enrollments_per_learner,
             Enrollment: demo_size.learners * demo_size.enrollments_per_learner,
+            CustomFieldValue: demo_size.learners * 2,
+            LearnerGroup.members.through: demo_size.learners,
         }
         with writer.bulk_load_mode(list(expected), min_rows=bulk_load_min_rows, expected_rows=expected) as lifted:
             if lifted:
                 log(f"Indexes of {', '.join(lifted)} will be built once, after the load.")
             counts = generator.run()
+            started = time.monotonic()
+        if lifted:
+            log(f"  indexes and keys: {time.monotonic() - started:.1f} s")
         counts[Workspace._meta.label] = 1
         return workspace, counts
 
