@@ -18,7 +18,9 @@ from datetime import datetime, timezone as dt_timezone
 
 from django.urls import path, register_converter
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions, renderers, serializers
@@ -65,6 +67,16 @@ class EdxTokenAuthentication(ApiKeyAuthentication):
     """`Authorization: Token <API key>`: what edx-analytics-data-api-client sends."""
 
     keyword = "Token"
+
+
+class EdxTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "analytics.api.course_info.EdxTokenAuthentication"
+    name = "edxToken"
+
+    def get_security_definition(self, auto_schema):
+        return build_bearer_security_scheme_object(
+            header_name="Authorization", token_prefix="Token", bearer_format="API key"
+        )
 
 
 CanReadCourseInfo = roles_allowed(Role.INSTRUCTOR, Role.ADMIN)
@@ -134,25 +146,25 @@ def _count(help_text="Learners enrolled at the end of the day"):
     return serializers.IntegerField(help_text=help_text)
 
 
-EnrollmentSerializer = _day_serializer("EnrollmentSerializer", count=_count())
-EnrollmentByModeSerializer = _day_serializer(
-    "EnrollmentByModeSerializer",
+EdxEnrollmentSerializer = _day_serializer("EdxEnrollmentSerializer", count=_count())
+EdxEnrollmentByModeSerializer = _day_serializer(
+    "EdxEnrollmentByModeSerializer",
     count=_count(),
     cumulative_count=_count("Learners ever enrolled by the end of the day, unenrolled or not"),
     **{mode: _count(f"Learners enrolled in mode {mode}") for mode in queries.REPORTED_MODES},
 )
-EnrollmentByBirthYearSerializer = _day_serializer(
-    "EnrollmentByBirthYearSerializer",
+EdxEnrollmentByBirthYearSerializer = _day_serializer(
+    "EdxEnrollmentByBirthYearSerializer",
     birth_year=serializers.IntegerField(allow_null=True, help_text="null: learners who gave no birth year"),
     count=_count(),
 )
-EnrollmentByEducationSerializer = _day_serializer(
-    "EnrollmentByEducationSerializer",
+EdxEnrollmentByEducationSerializer = _day_serializer(
+    "EdxEnrollmentByEducationSerializer",
     education_level=serializers.CharField(allow_null=True, help_text="null: learners who gave no level"),
     count=_count(),
 )
-EnrollmentByGenderSerializer = _day_serializer(
-    "EnrollmentByGenderSerializer",
+EdxEnrollmentByGenderSerializer = _day_serializer(
+    "EdxEnrollmentByGenderSerializer",
     female=_count(),
     male=_count(),
     other=_count(),
@@ -160,18 +172,18 @@ EnrollmentByGenderSerializer = _day_serializer(
 )
 
 
-class CountrySerializer(serializers.Serializer):
+class EdxCountrySerializer(serializers.Serializer):
     alpha2 = serializers.CharField(allow_null=True)
     alpha3 = serializers.CharField(allow_null=True)
     name = serializers.CharField(help_text="`UNKNOWN` when the country is not known")
 
 
-EnrollmentByLocationSerializer = _day_serializer(
-    "EnrollmentByLocationSerializer", country=CountrySerializer(), count=_count()
+EdxEnrollmentByLocationSerializer = _day_serializer(
+    "EdxEnrollmentByLocationSerializer", country=EdxCountrySerializer(), count=_count()
 )
 
 
-class WeeklyActivitySerializer(serializers.Serializer):
+class EdxWeeklyActivitySerializer(serializers.Serializer):
     interval_start = EdxDateTimeField(help_text="Monday 00:00 UTC")
     interval_end = EdxDateTimeField(help_text="The next Monday 00:00 UTC")
     course_id = serializers.CharField()
@@ -182,7 +194,7 @@ class WeeklyActivitySerializer(serializers.Serializer):
     created = _created()
 
 
-class RecentActivitySerializer(serializers.Serializer):
+class EdxRecentActivitySerializer(serializers.Serializer):
     interval_start = serializers.DateTimeField(format=ISO_UTC_FORMAT, default_timezone=dt_timezone.utc)
     interval_end = serializers.DateTimeField(format=ISO_UTC_FORMAT, default_timezone=dt_timezone.utc)
     activity_type = serializers.CharField()
@@ -190,7 +202,7 @@ class RecentActivitySerializer(serializers.Serializer):
     course_id = serializers.CharField()
 
 
-class VideoSerializer(serializers.Serializer):
+class EdxVideoSerializer(serializers.Serializer):
     pipeline_video_id = serializers.CharField(help_text="`{course_id}|{encoded_module_id}`")
     encoded_module_id = serializers.CharField()
     duration = serializers.IntegerField(help_text="Seconds")
@@ -239,8 +251,9 @@ class CompiledRows:
         return converted
 
     def one(self, item):
-        get = item.get if isinstance(item, dict) else lambda name: getattr(item, name)
-        return {name: get(name) if convert is None else convert(get(name)) for name, convert in self.plan}
+        if not isinstance(item, dict):
+            item = {name: getattr(item, name) for name, _ in self.plan}
+        return {name: item[name] if convert is None else convert(item[name]) for name, convert in self.plan}
 
     def many(self, items):
         return [self.one(item) for item in items]
@@ -339,45 +352,45 @@ class EndpointSpec:
 
 ENDPOINTS = (
     EndpointSpec(
-        "activity", "course_activity", "engagement-activity", _activity_rows, WeeklyActivitySerializer,
+        "activity", "course_activity", "engagement-activity", _activity_rows, EdxWeeklyActivitySerializer,
         summary="Learners active per week (Monday to Monday, UTC)",
     ),
     EndpointSpec(
         "recent_activity", "course_recent_activity", "recent-activity", _recent_activity,
-        RecentActivitySerializer, params=ActivityTypeParamsSerializer, many=False,
+        EdxRecentActivitySerializer, params=ActivityTypeParamsSerializer, many=False,
         summary="Learners who did an activity in the most recent whole week",
     ),
     EndpointSpec(
         "enrollment", "course_enrollment", "enrollment", _enrollment_rows(queries.course_enrollment_by_day),
-        EnrollmentSerializer, summary="Learners enrolled at the end of each UTC day",
+        EdxEnrollmentSerializer, summary="Learners enrolled at the end of each UTC day",
     ),
     EndpointSpec(
         "enrollment/mode", "course_enrollment_by_mode", "enrollment_mode",
-        _enrollment_rows(queries.course_enrollment_by_mode), EnrollmentByModeSerializer,
+        _enrollment_rows(queries.course_enrollment_by_mode), EdxEnrollmentByModeSerializer,
         summary="Learners enrolled per mode at the end of each UTC day",
     ),
     EndpointSpec(
         "enrollment/birth_year", "course_enrollment_by_birth_year", "enrollment-age",
-        _enrollment_rows(queries.course_enrollment_by_birth_year), EnrollmentByBirthYearSerializer,
+        _enrollment_rows(queries.course_enrollment_by_birth_year), EdxEnrollmentByBirthYearSerializer,
         summary="Learners enrolled per birth year at the end of each UTC day",
     ),
     EndpointSpec(
         "enrollment/education", "course_enrollment_by_education", "enrollment-education",
-        _enrollment_rows(queries.course_enrollment_by_education), EnrollmentByEducationSerializer,
+        _enrollment_rows(queries.course_enrollment_by_education), EdxEnrollmentByEducationSerializer,
         summary="Learners enrolled per education level at the end of each UTC day",
     ),
     EndpointSpec(
         "enrollment/gender", "course_enrollment_by_gender", "enrollment-gender",
-        _enrollment_rows(queries.course_enrollment_by_gender), EnrollmentByGenderSerializer,
+        _enrollment_rows(queries.course_enrollment_by_gender), EdxEnrollmentByGenderSerializer,
         summary="Learners enrolled per gender at the end of each UTC day",
     ),
     EndpointSpec(
         "enrollment/location", "course_enrollment_by_location", "enrollment-location",
-        _enrollment_rows(queries.course_enrollment_by_location), EnrollmentByLocationSerializer,
+        _enrollment_rows(queries.course_enrollment_by_location), EdxEnrollmentByLocationSerializer,
         summary="Learners enrolled per country at the end of each UTC day",
     ),
     EndpointSpec(
-        "videos", "course_videos", "videos", _videos, VideoSerializer, params=None,
+        "videos", "course_videos", "videos", _videos, EdxVideoSerializer, params=None,
         summary="Videos of the course with their viewers at start and end",
     ),
 )

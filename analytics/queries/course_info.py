@@ -245,7 +245,9 @@ def _steps_from_rollup(course, dimension, window):
 def _enrollment_steps(course, dimension, window, from_raw):
     """[(category, day, enrolled, ever_enrolled, next_day)]: the steps of one course and
     breakdown in effect on some day of the window (see enrollment_steps_sql)."""
-    rows = (_steps_from_raw if from_raw else _steps_from_rollup)(course, dimension, window)
+    if not from_raw:
+        return list(_steps_from_rollup(course, dimension, window))  # typed by the ORM already
+    rows = _steps_from_raw(course, dimension, window)
     return [
         (cat, _as_date(day), int(enrolled), int(ever), _as_date(next_day))
         for cat, day, enrolled, ever, next_day in rows
@@ -253,9 +255,9 @@ def _enrollment_steps(course, dimension, window, from_raw):
 
 
 def _daily_enrollment(course, dimension, window, from_raw):
-    """(days, {day: {category: (enrolled, ever_enrolled)}}) for the window's days.
+    """(days, {category: [(enrolled, ever_enrolled) or None, one per day]}) for the window.
 
-    A category missing on a day had nobody enrolled, ever, by the end of that day.
+    None on a day: nobody of the category had enrolled, ever, by the end of that day.
     """
     steps = _enrollment_steps(course, dimension, window, from_raw)
     start = window.start
@@ -263,21 +265,31 @@ def _daily_enrollment(course, dimension, window, from_raw):
         if not steps:
             return [], {}
         start = min(step[1] for step in steps)
-    days = [start + timedelta(days=offset) for offset in range((window.end - start).days)]
-    table = {day: {} for day in days}
+    size = max((window.end - start).days, 0)
+    days = [start + timedelta(days=offset) for offset in range(size)]
+    series = {}
     for cat, step_day, enrolled, ever, next_day in steps:
-        first = max(step_day, start)
-        last = window.end if next_day is None else min(next_day, window.end)
-        for offset in range((last - first).days):
-            table[first + timedelta(days=offset)][cat] = (enrolled, ever)
-    return days, table
+        values = series.get(cat)
+        if values is None:
+            values = series[cat] = [None] * size
+        first = max((step_day - start).days, 0)
+        last = size if next_day is None else min((next_day - start).days, size)
+        if first < last:
+            values[first:last] = [(enrolled, ever)] * (last - first)
+    return days, series
+
+
+def _enrolled(values, index):
+    value = values[index]
+    return 0 if value is None else value[0]
 
 
 def course_enrollment_by_day(course, start_day, end_day, today, *, from_raw=False):
     """[{date, count}]: learners enrolled at the end of each UTC day, one row per day."""
     window = enrollment_day_window(start_day, end_day, today)
-    days, table = _daily_enrollment(course, "total", window, from_raw)
-    return [{"date": day, "count": table[day].get("", (0, 0))[0]} for day in days]
+    days, series = _daily_enrollment(course, "total", window, from_raw)
+    values = series.get("", [None] * len(days))
+    return [{"date": day, "count": _enrolled(values, index)} for index, day in enumerate(days)]
 
 
 def course_enrollment_by_mode(course, start_day, end_day, today, *, from_raw=False):
@@ -288,11 +300,14 @@ def course_enrollment_by_mode(course, start_day, end_day, today, *, from_raw=Fal
     enrolled in it, `no-id-professional` counted as `professional`. A learner counts under the
     mode their enrollment has now (mode changes are not kept).
     """
-    days, table = _daily_enrollment(course, "mode", enrollment_day_window(start_day, end_day, today), from_raw)
+    days, series = _daily_enrollment(course, "mode", enrollment_day_window(start_day, end_day, today), from_raw)
     rows = []
-    for day in days:
+    for index, day in enumerate(days):
         row = {"date": day, "count": 0, "cumulative_count": 0, **dict.fromkeys(REPORTED_MODES, 0)}
-        for mode, (enrolled, ever) in table[day].items():
+        for mode, values in series.items():
+            if values[index] is None:
+                continue
+            enrolled, ever = values[index]
             key = MODE_MERGES.get(mode, mode)
             if key in row:
                 row[key] += enrolled
@@ -306,30 +321,36 @@ def course_enrollment_by_gender(course, start_day, end_day, today, *, from_raw=F
     """[{date, female, male, other, unknown}], one row per UTC day, of learners enrolled at its end.
 
     `unknown` counts learners who did not give a gender."""
-    days, table = _daily_enrollment(course, "gender", enrollment_day_window(start_day, end_day, today), from_raw)
+    days, series = _daily_enrollment(course, "gender", enrollment_day_window(start_day, end_day, today), from_raw)
+    keyed = [(GENDERS.get(gender or "", UNKNOWN_GENDER), values) for gender, values in series.items()]
     rows = []
-    for day in days:
+    for index, day in enumerate(days):
         row = {"date": day, **dict.fromkeys(GENDER_KEYS, 0)}
-        for gender, (enrolled, _ever) in table[day].items():
-            row[GENDERS.get(gender or "", UNKNOWN_GENDER)] += enrolled
+        for key, values in keyed:
+            row[key] += _enrolled(values, index)
         rows.append(row)
     return rows
 
 
 def _per_category_rows(course, dimension, key, start_day, end_day, today, from_raw, clean):
     """[{date, <key>, count}] per day and category with at least one learner enrolled at the end
-    of the day; categories cleaned by `clean`, in ascending order, unknown (None) first."""
+    of the day; categories cleaned by `clean` (several may merge), in ascending order, unknown
+    (None) first."""
     window = enrollment_day_window(start_day, end_day, today)
-    days, table = _daily_enrollment(course, dimension, window, from_raw)
+    days, series = _daily_enrollment(course, dimension, window, from_raw)
+    counts = {}
+    for raw_category, values in series.items():
+        merged = counts.setdefault(clean(raw_category), [0] * len(days))
+        for index, value in enumerate(values):
+            if value is not None:
+                merged[index] += value[0]
+    ordered = sorted(counts, key=lambda v: (v is not None, v if v is not None else ""))
     rows = []
-    for day in days:
-        counts = {}
-        for value, (enrolled, _ever) in table[day].items():
-            if enrolled:
-                cleaned = clean(value)
-                counts[cleaned] = counts.get(cleaned, 0) + enrolled
-        for value in sorted(counts, key=lambda v: (v is not None, v if v is not None else "")):
-            rows.append({"date": day, key: value, "count": counts[value]})
+    for index, day in enumerate(days):
+        for category in ordered:
+            count = counts[category][index]
+            if count:
+                rows.append({"date": day, key: category, "count": count})
     return rows
 
 
