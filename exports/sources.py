@@ -14,7 +14,7 @@ from django.db.models import Count, F, Sum
 from django.db.models.functions import TruncDate
 
 from analytics.models import LearningEvent, PageSession, VideoView
-from analytics.queries.analyse import analyse_results, result_id
+from analytics.queries.analyse import iter_result_rows
 from analytics.queries.course_stats import attempts_page
 from courses.models import Attempt
 
@@ -228,16 +228,11 @@ def parse_result_filters(filters):
 def result_rows(scope, window, filters, columns):
     """The Analyse results rows (same query as POST /analyse/results) by learner and course.
     Instructors get their courses' rows. Results are not limited by the period."""
-    instructor = scope.instructor
-    results = analyse_results(scope.workspace, parse_result_filters(filters), instructor=instructor)
+    total, results = iter_result_rows(
+        scope.workspace, parse_result_filters(filters), instructor=scope.instructor, chunk_size=CHUNK_SIZE
+    )
     keys = [RESULT_FIELDS[column.name][0] for column in columns]
-
-    def rows():
-        for row in results.order_by("user_pk", "course_pk").iterator(chunk_size=CHUNK_SIZE):
-            row["result_id"] = result_id(row)
-            yield tuple(row[key] for key in keys)
-
-    return results.count(), rows()
+    return total, (tuple(row[key] for key in keys) for row in results)
 
 
 def _columns(spec, *names):

@@ -22,7 +22,7 @@ from accounts.credentials import Credential
 from analytics.queries.analyse import (
     CONTENT_TYPE_COURSE,
     ENROLLMENT_TYPES,
-    ORDER_COLUMNS,
+    ORDER_FIELDS,
     RESULT_STATES,
     CustomFieldFilter,
     DateRange,
@@ -166,8 +166,8 @@ class AnalyseOrderSerializer(StrictSerializer):
 
     def validate_field(self, value):
         value = ORDER_FIELD_ALIASES.get(value, value)
-        if value not in ORDER_COLUMNS:
-            raise serializers.ValidationError(f"Must be one of: {', '.join(ORDER_COLUMNS)}.")
+        if value not in ORDER_FIELDS:
+            raise serializers.ValidationError(f"Must be one of: {', '.join(ORDER_FIELDS)}.")
         return value
 
     def validate_direction(self, value):

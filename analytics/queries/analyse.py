@@ -1,40 +1,35 @@
 """Skillhabit "Analyse" results: one row per learner and content, their filters and statistics.
 
-The row set (`analyse_results`) is one queryset, a UNION ALL of two halves that never overlap:
+The row set is ONE SQL statement, built by `result_rows_sql`, a UNION ALL of two parts that
+never overlap:
 
-* attempt rows: each learner's latest attempt of a course (highest version_number), LEFT JOINed to the learner's active enrollment in that course. Without an active
-  enrollment the row's enrollment type is NOT_ENROLLED.
-* enrollment rows: active enrollments of learners with no attempt at all in that course, shown as
-  NOT_STARTED with progress 0.
+* attempt rows: each learner's latest attempt of a course (highest version_number), LEFT JOINed
+  to their active enrollment in it: the row takes its type (MANDATORY / OPTIONAL), or
+  NOT_ENROLLED without one;
+* enrollment rows: active enrollments without any attempt: NOT_STARTED, progress 0.
 
 So every (learner, course) pair with an attempt or an active enrollment appears exactly once.
-Filters are applied inside each half (the ORM cannot filter a union afterwards), so the database
-sees them before it builds the union. Pages and counts are ORM queries on the union; statistics
-aggregate over the union's SQL in `_aggregate_results` (the ORM cannot GROUP BY over a union).
+The page, its count and the statistics all select FROM that one statement.
+
+Why SQL rather than a queryset: the ORM version (Attempt LEFT JOIN Enrollment through a
+FilteredRelation, UNION ALL Enrollment) gives the same rows, but the ORM cannot outer-join a
+*restricted* subquery, and PostgreSQL does not carry the learner / course scope across an outer
+join, so it hashed every enrollment of the workspace for each filtered page (seconds at 1M
+results; see docs/benchmarks-analyse.md). Here the scope (ORM-compiled id subqueries for
+learners and courses) is repeated inside every part, the joined enrollments and both anti-joins,
+and the database only ever touches the rows in scope. The SQL is plain SQL-92 plus NULLS LAST:
+it runs on PostgreSQL and SQLite alike.
 """
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone as dt_timezone
 
 from django.db import connection
-from django.db.models import (
-    Case,
-    CharField,
-    Count,
-    DateTimeField,
-    Exists,
-    F,
-    FilteredRelation,
-    IntegerField,
-    Lookup,
-    OuterRef,
-    Q,
-    Value,
-    When,
-)
-from django.db.models.functions import Coalesce, Concat, Lower, NullIf, Trim
+from django.db.models import Count, F, Q, Value
+from django.db.models.functions import Concat, Lower, Trim
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from accounts.models import CustomField, CustomFieldValue, LearnerGroup, Membership, User
 from courses.models import Attempt, AttemptState, Course, Enrollment, EnrollmentKind
@@ -44,18 +39,7 @@ RESULT_STATES = [state.value for state in AttemptState]  # NOT_STARTED ... EXPIR
 ENROLLMENT_TYPES = [EnrollmentKind.MANDATORY.value, EnrollmentKind.OPTIONAL.value, NOT_ENROLLED]
 CONTENT_TYPE_COURSE = "COURSE"
 BY_CONTENT_LIMIT = 20
-
-# Public order names -> the union column they sort on. Text sorts are case-insensitive.
-ORDER_COLUMNS = {
-    "updatedAt": "activity_at",
-    "progress": "progress_pct",
-    "score": "score_pct",
-    "userName": "user_sort",
-    "contentName": "content_sort",
-    "state": "state_rank",
-}
-# Every row is one (learner, course) pair, so these two make any order total and pages stable.
-TIEBREAK_COLUMNS = ("user_pk", "course_pk")
+ORDER_FIELDS = ("updatedAt", "progress", "score", "userName", "contentName", "state")
 
 
 @dataclass(frozen=True)
@@ -91,202 +75,22 @@ class ResultFilters:
 
 @dataclass(frozen=True)
 class ResultOrder:
-    field: str = "updatedAt"  # a key of ORDER_COLUMNS
+    field: str = "updatedAt"  # one of ORDER_FIELDS
     descending: bool = True
 
 
-def _later_of(first, second):
-    """The later of two nullable datetimes, ignoring a NULL (GREATEST differs on SQLite)."""
-    return Case(
-        When(**{f"{first}__isnull": True}, then=F(second)),
-        When(**{f"{second}__isnull": True}, then=F(first)),
-        When(**{f"{second}__gt": F(first)}, then=F(second)),
-        default=F(first),
-        output_field=DateTimeField(),
-    )
+@dataclass(frozen=True)
+class Page:
+    total: int
+    rows: list
 
 
-def _state_rank():
-    return Case(
-        *[When(effective_state=state, then=Value(rank)) for rank, state in enumerate(RESULT_STATES)],
-        output_field=IntegerField(),
-    )
-
-
-def _is_active_enrollment(prefix, now):
-    """Enrollment still running at `now` (never unenrolled, or unenrolled in the future)."""
-    return Q(**{f"{prefix}unenrolled_at__isnull": True}) | Q(**{f"{prefix}unenrolled_at__gt": now})
-
-
-# The columns of a result row, in the same order in both halves of the union. The sort-only
-# columns (state_rank, user_sort, content_sort) are selected only when a page sorts on them.
-RESULT_COLUMNS = (
-    "user_pk",
-    "course_pk",
-    "attempt_public_id",
-    "user_public_id",
-    "user_email",
-    "user_name",
-    "user_avatar",
-    "course_key",
-    "course_title",
-    "enrollment_type",
-    "effective_state",
-    "progress_pct",
-    "score_pct",
-    "time_spent",
-    "started_at",
-    "finished_at",
-    "certificate_at",
-    "expiry_at",
-    "activity_at",
-)
-
-
-def _user_name():
-    full_name = NullIf(Trim(Concat(F("user__first_name"), Value(" "), F("user__last_name"))), Value(""))
-    return Coalesce(full_name, F("user__email"), output_field=CharField())
-
-
-# Columns that only describe a row (they join users or courses): added only when selected, so
-# that a count or the statistics do not join tables they do not need.
-DESCRIPTIVE_COLUMNS = {
-    "user_public_id": lambda: F("user__public_id"),
-    "user_email": lambda: F("user__email"),
-    "user_name": _user_name,
-    "user_avatar": lambda: F("user__avatar_url"),
-    "user_sort": lambda: Lower(_user_name()),
-    "course_key": lambda: F("course__key"),
-    "course_title": lambda: F("course__title"),
-    "content_sort": lambda: Lower(F("course__title")),
-}
-
-
-def _with_columns(queryset, columns):
-    """Add the descriptive and rank columns among `columns`, then select exactly `columns`."""
-    extra = {name: DESCRIPTIVE_COLUMNS[name]() for name in columns if name in DESCRIPTIVE_COLUMNS}
-    if "state_rank" in columns:
-        extra["state_rank"] = _state_rank()
-    return queryset.annotate(**extra).values(*columns)
-
-
-def _attempt_half(workspace, now):
-    """Latest attempt per (learner, course), with the active enrollment's type and expiry.
-
-    "Latest" is the highest version_number: (user, course, version_number) is unique, so no
-    two attempts of a pair tie on it (and the anti-join stays an index-only scan of that
-    constraint's index). The enrollment is joined through the user on (user, course), the
-    columns of its unique index.
-    """
-    newer_attempt = Attempt.objects.filter(
-        user_id=OuterRef("user_id"), course_id=OuterRef("course_id"), version_number__gt=OuterRef("version_number")
-    )
-    enrollment_prefix = "user__enrollments__"
-    return (
-        Attempt.objects.filter(workspace=workspace)
-        .filter(~Exists(newer_attempt))
-        .alias(
-            active_enrollment=FilteredRelation(
-                "user__enrollments",
-                condition=Q(user__enrollments__course=F("course")) & _is_active_enrollment(enrollment_prefix, now),
-            ),
-        )
-        .annotate(
-            user_pk=F("user_id"),
-            course_pk=F("course_id"),
-            attempt_public_id=F("public_id"),
-            enrollment_type=Coalesce(F("active_enrollment__kind"), Value(NOT_ENROLLED), output_field=CharField()),
-            expiry_at=Coalesce(F("active_enrollment__expires_at"), F("expires_at"), output_field=DateTimeField()),
-            progress_pct=F("progress"),
-            score_pct=F("score"),
-            time_spent=F("time_spent_s"),
-            started_at=F("first_activity_at"),
-            finished_at=F("completed_at"),
-            certificate_at=F("certificate_issued_at"),
-            activity_at=Coalesce(
-                _later_of("last_activity_at", "completed_at"),
-                F("first_activity_at"),
-                F("active_enrollment__enrolled_at"),
-                F("created_at"),
-                output_field=DateTimeField(),
-            ),
-        )
-        .annotate(effective_state=_effective_state(now, stored_state="state"))
-    )
-
-
-def _enrollment_half(workspace, now):
-    """Active enrollments without any attempt: NOT_STARTED, progress 0, updated at enrollment."""
-    any_attempt = Attempt.objects.filter(user_id=OuterRef("user_id"), course_id=OuterRef("course_id"))
-    return (
-        Enrollment.objects.filter(workspace=workspace)
-        .filter(_is_active_enrollment("", now))
-        .filter(~Exists(any_attempt))
-        .annotate(
-            user_pk=F("user_id"),
-            course_pk=F("course_id"),
-            attempt_public_id=Value(None, output_field=CharField()),
-            enrollment_type=F("kind"),
-            expiry_at=F("expires_at"),
-            progress_pct=Value(0, output_field=IntegerField()),
-            score_pct=Value(None, output_field=IntegerField()),
-            time_spent=Value(0, output_field=IntegerField()),
-            started_at=Value(None, output_field=DateTimeField()),
-            finished_at=Value(None, output_field=DateTimeField()),
-            certificate_at=Value(None, output_field=DateTimeField()),
-            activity_at=F("enrolled_at"),
-        )
-        .annotate(effective_state=_effective_state(now))
-    )
-
-
-def _effective_state(now, stored_state=None):
-    """EXPIRED when past the expiry date and not APPROVED; the stored state otherwise.
-
-    stored_state None means the half has no attempt (always NOT_STARTED before expiry).
-    """
-    if stored_state is None:
-        is_expired = Q(expiry_at__lt=now)
-        default = Value(AttemptState.NOT_STARTED.value)
-    else:
-        is_expired = Q(expiry_at__lt=now) & ~Q(state=AttemptState.APPROVED)
-        default = F(stored_state)
-    return Case(When(is_expired, then=Value(AttemptState.EXPIRED.value)), default=default, output_field=CharField())
-
-
-def _in_range(queryset, column, date_range):
-    if date_range is None:
-        return queryset
-    if date_range.start is not None:
-        queryset = queryset.filter(**{f"{column}__gte": date_range.start})
-    if date_range.end is not None:
-        queryset = queryset.filter(**{f"{column}__lt": date_range.end})
-    return queryset
-
-
-class InIdsOf(Lookup):
-    """`column IN (subquery)`, written on PostgreSQL as `column = ANY(ARRAY(subquery))`.
-
-    The planner runs such a subquery once, first, and then reaches the rows through the
-    column's index. With a plain IN it estimates the subquery's size from column statistics,
-    which for intersections of groups and custom-field values is off by orders of magnitude,
-    and it then hashes the whole workspace's attempts (seconds instead of milliseconds).
-    """
-
-    lookup_name = "in_ids_of"
-    prepare_rhs = False
-
-    def as_sql(self, compiler, connection):
-        lhs_sql, lhs_params = self.process_lhs(compiler, connection)
-        rhs_sql, rhs_params = self.process_rhs(compiler, connection)
-        if connection.vendor == "postgresql":
-            return f"{lhs_sql} = ANY(ARRAY{rhs_sql})", (*lhs_params, *rhs_params)
-        return f"{lhs_sql} IN {rhs_sql}", (*lhs_params, *rhs_params)
+# The scope: which learners and courses the rows may belong to -------------------------------
 
 
 def _learners_matching(workspace, filters):
-    """The ids of users passing every learner-level filter (groups, users, custom fields), or
-    None when there is none. One subquery, so the database narrows the learners first."""
+    """Users passing every learner-level filter (groups OR'ed, users, each custom field AND'ed),
+    as an id queryset, or None when there is no such filter."""
     if not (filters.group_ids or filters.user_ids or filters.custom_fields):
         return None
     learners = User.objects.all()
@@ -306,7 +110,8 @@ def _learners_matching(workspace, filters):
 
 
 def _courses_matching(workspace, filters, instructor):
-    """The ids of courses passing the content filter and the instructor's scope, or None."""
+    """Courses passing the content filter and inside the instructor's scope, as an id queryset,
+    or None when neither applies."""
     if not filters.content_ids and instructor is None:
         return None
     courses = Course.objects.filter(workspace=workspace)
@@ -317,51 +122,175 @@ def _courses_matching(workspace, filters, instructor):
     return courses.order_by().values("id")
 
 
-def _filtered(queryset, workspace, filters, instructor):
-    """Apply the request filters (AND between filters, OR inside one) to one half."""
-    learners = _learners_matching(workspace, filters)
-    if learners is not None:
-        queryset = queryset.filter(InIdsOf(F("user_id"), learners))
-    courses = _courses_matching(workspace, filters, instructor)
-    if courses is not None:
-        # Courses are few and keyed uniquely, so the planner estimates this IN well as it is.
-        queryset = queryset.filter(course_id__in=courses)
-    if filters.states:
-        queryset = queryset.filter(effective_state__in=filters.states)
-    if filters.enrollment_types:
-        queryset = queryset.filter(enrollment_type__in=filters.enrollment_types)
-    queryset = _in_range(queryset, "activity_at", filters.updated_at)
-    return _in_range(queryset, "expiry_at", filters.expiry)
+# The row set -----------------------------------------------------------------------------------
+
+ATTEMPT = Attempt._meta.db_table
+ENROLLMENT = Enrollment._meta.db_table
+USER = User._meta.db_table
+COURSE = Course._meta.db_table
 
 
-def _enrollment_half_can_match(filters):
-    """False when the filters exclude every enrollment-only row (saves the database a scan)."""
-    if filters.states and not set(filters.states) & {AttemptState.NOT_STARTED, AttemptState.EXPIRED}:
+def _later_of_sql(first, second):
+    """The later of two nullable timestamps, ignoring a NULL (GREATEST differs on SQLite)."""
+    return (
+        f"CASE WHEN {first} IS NULL THEN {second} WHEN {second} IS NULL THEN {first} "
+        f"WHEN {second} > {first} THEN {second} ELSE {first} END"
+    )
+
+
+_CONSTANTS = frozenset([*RESULT_STATES, *ENROLLMENT_TYPES])
+
+
+def _literal(constant):
+    """One of this module's state / type constants as an SQL string literal (never user input)."""
+    assert constant in _CONSTANTS, constant
+    return f"'{constant}'"
+
+
+def _db_datetime(value):
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+class _Sql:
+    """Accumulates SQL text and its parameters in order."""
+
+    def __init__(self):
+        self.params = []
+
+    def param(self, value):
+        self.params.append(value)
+        return "%s"
+
+    def params_of(self, sql, params):
+        self.params.extend(params)
+        return sql
+
+
+def _enrollment_parts_can_match(filters):
+    """False when the state / type filters exclude every enrollment-only row."""
+    if filters.states and not set(filters.states) & {AttemptState.NOT_STARTED.value, AttemptState.EXPIRED.value}:
         return False
     if filters.enrollment_types and set(filters.enrollment_types) <= {NOT_ENROLLED}:
         return False
     return True
 
 
-def analyse_results(workspace, filters=ResultFilters(), *, instructor=None, now=None, columns=RESULT_COLUMNS):
-    """The Analyse result rows of `workspace` matching `filters`, as ONE unordered queryset of dicts.
+def result_rows_sql(workspace, filters=ResultFilters(), *, instructor=None, now=None):
+    """(sql, params) of the Analyse result rows of `workspace` matching `filters`.
 
-    One row per (learner, course): the learner's latest attempt (highest version_number) with
-    the type of their active enrollment, or NOT_ENROLLED when they have none; plus NOT_STARTED rows (progress 0) for active enrollments without any attempt.
-    Rules: `effective_state` is EXPIRED when `expiry_at` (the enrollment's expiry, else the
-    attempt's) is before `now` and the stored state is not APPROVED; `activity_at` (updatedAt) is
-    the later of last activity and completion, else first activity, else the enrollment date.
-    An enrollment counts as active while unenrolled_at is empty or in the future.
-    `instructor` limits the rows to the courses that user teaches. `columns` picks the
-    columns to select (RESULT_COLUMNS and the sort columns of ORDER_COLUMNS), the same order in
-    both halves.
+    Columns: user_pk, course_pk, attempt_public_id (NULL without attempt), enrollment_type,
+    effective_state, progress_pct, score_pct, time_spent, started_at, finished_at,
+    certificate_at, expiry_at, activity_at. One row per (learner, course), see the module doc.
+
+    Rules: the latest attempt is the one with the highest version_number ((user, course,
+    version_number) is unique, so there is no tie). An enrollment is active while unenrolled_at
+    is empty or after `now`. expiry_at is the enrollment's expiry, else the attempt's.
+    effective_state is EXPIRED when expiry_at is before `now` and the stored state is not
+    APPROVED, else the stored state (NOT_STARTED without attempt). activity_at (updatedAt) is the
+    later of last activity and completion, else the first activity, else the enrollment date,
+    else when the attempt was recorded. Filters: AND between filters, OR inside one; ranges
+    include `start` and exclude `end`; `instructor` limits the rows to the courses they teach.
     """
-    now = now or timezone.now()
-    attempt_rows = _with_columns(_filtered(_attempt_half(workspace, now), workspace, filters, instructor), columns)
-    if not _enrollment_half_can_match(filters):
-        return attempt_rows
-    enrollment_rows = _with_columns(_filtered(_enrollment_half(workspace, now), workspace, filters, instructor), columns)
-    return attempt_rows.union(enrollment_rows, all=True)
+    now = _db_datetime(now or timezone.now())
+    sql = _Sql()
+    ctes, scope_attempt, scope_enrollment = [], [], []
+    for name, ids in (
+        ("scope_learners", _learners_matching(workspace, filters)),
+        ("scope_courses", _courses_matching(workspace, filters, instructor)),
+    ):
+        if ids is not None:
+            ctes.append(f"{name} AS ({sql.params_of(*ids.query.sql_with_params())})")
+    has_learners = any(cte.startswith("scope_learners") for cte in ctes)
+    has_courses = any(cte.startswith("scope_courses") for cte in ctes)
+
+    def scope(alias):
+        """The scope's conditions on a table aliased `alias` (no parameters: CTE names only)."""
+        conditions = []
+        if has_learners:
+            conditions.append(f"{alias}.user_id IN (SELECT id FROM scope_learners)")
+        if has_courses:
+            conditions.append(f"{alias}.course_id IN (SELECT id FROM scope_courses)")
+        return "".join(f" AND {condition}" for condition in conditions)
+
+    def active(alias):
+        return f"({alias}.unenrolled_at IS NULL OR {alias}.unenrolled_at > {sql.param(now)})"
+
+    def effective_state(stored, expiry):
+        return (
+            f"CASE WHEN {expiry} < {sql.param(now)} AND {stored} <> {_literal(AttemptState.APPROVED)} "
+            f"THEN {_literal(AttemptState.EXPIRED)} ELSE {stored} END"
+        )
+
+    expiry = "COALESCE(e.expires_at, a.expires_at)"
+    attempt_part = (
+        "SELECT a.user_id AS user_pk, a.course_id AS course_pk, a.public_id AS attempt_public_id, "
+        f"COALESCE(e.kind, {_literal(NOT_ENROLLED)}) AS enrollment_type, "
+        f"{effective_state('a.state', expiry)} AS effective_state, "
+        "a.progress AS progress_pct, a.score AS score_pct, a.time_spent_s AS time_spent, "
+        "a.first_activity_at AS started_at, a.completed_at AS finished_at, "
+        f"a.certificate_issued_at AS certificate_at, {expiry} AS expiry_at, "
+        f"COALESCE({_later_of_sql('a.last_activity_at', 'a.completed_at')}, a.first_activity_at, e.enrolled_at, "
+        "a.created_at) AS activity_at "
+        f"FROM {ATTEMPT} a "
+        f"LEFT JOIN (SELECT s.user_id, s.course_id, s.kind, s.expires_at, s.enrolled_at FROM {ENROLLMENT} s "
+        f"WHERE s.workspace_id = {sql.param(workspace.pk)} AND {active('s')}{scope('s')}) e "
+        "ON e.user_id = a.user_id AND e.course_id = a.course_id "
+        f"WHERE a.workspace_id = {sql.param(workspace.pk)}{scope('a')} "
+        f"AND NOT EXISTS (SELECT 1 FROM {ATTEMPT} n WHERE n.user_id = a.user_id AND n.course_id = a.course_id "
+        f"AND n.version_number > a.version_number{scope('n')})"
+    )
+    parts = [attempt_part]
+    if _enrollment_parts_can_match(filters):
+        parts.append(
+            f"SELECT e.user_id, e.course_id, NULL, e.kind, "
+            f"{effective_state(_literal(AttemptState.NOT_STARTED), 'e.expires_at')}, "
+            "0, NULL, 0, NULL, NULL, NULL, e.expires_at, e.enrolled_at "
+            f"FROM {ENROLLMENT} e WHERE e.workspace_id = {sql.param(workspace.pk)} AND {active('e')}{scope('e')} "
+            f"AND NOT EXISTS (SELECT 1 FROM {ATTEMPT} n WHERE n.user_id = e.user_id AND n.course_id = e.course_id"
+            f"{scope('n')})"
+        )
+
+    conditions = []
+    for column, values in (("effective_state", filters.states), ("enrollment_type", filters.enrollment_types)):
+        if values:
+            conditions.append(f"{column} IN ({', '.join(sql.param(value) for value in values)})")
+    for column, date_range in (("activity_at", filters.updated_at), ("expiry_at", filters.expiry)):
+        if date_range is not None and date_range.start is not None:
+            conditions.append(f"{column} >= {sql.param(_db_datetime(date_range.start))}")
+        if date_range is not None and date_range.end is not None:
+            conditions.append(f"{column} < {sql.param(_db_datetime(date_range.end))}")
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    with_clause = f"WITH {', '.join(ctes)} " if ctes else ""
+    return f"{with_clause}SELECT * FROM ({' UNION ALL '.join(parts)}) AS result_rows{where}", sql.params
+
+
+# Pages -----------------------------------------------------------------------------------------
+
+_USER_NAME_SQL = (
+    "COALESCE(NULLIF(TRIM(COALESCE({u}.first_name, '') || ' ' || COALESCE({u}.last_name, '')), ''), {u}.email)"
+)
+_STATE_RANK_SQL = "CASE r.effective_state " + " ".join(
+    f"WHEN '{state}' THEN {rank}" for rank, state in enumerate(RESULT_STATES)
+) + " END"
+# Order field -> (sort key SQL over the rows `r`, join it needs).
+_SORT_KEYS = {
+    "updatedAt": ("r.activity_at", ""),
+    "progress": ("r.progress_pct", ""),
+    "score": ("r.score_pct", ""),
+    "userName": (f"LOWER({_USER_NAME_SQL.format(u='su')})", f"JOIN {USER} su ON su.id = r.user_pk"),
+    "contentName": ("LOWER(sc.title)", f"JOIN {COURSE} sc ON sc.id = r.course_pk"),
+    "state": (_STATE_RANK_SQL, ""),
+}
+_DATETIME_COLUMNS = ("started_at", "finished_at", "certificate_at", "expiry_at", "activity_at")
+
+
+def _as_datetime(value):
+    """Timestamps computed in SQL come back from SQLite as text."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=dt_timezone.utc)
+    return value
 
 
 def result_id(row):
@@ -374,63 +303,88 @@ def result_id(row):
     return digest[:24]
 
 
-@dataclass(frozen=True)
-class Page:
-    total: int
-    rows: list
+def _fetch_dicts(sql, params):
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, values)) for values in cursor.fetchall()]
+
+
+def _described_page(rows_sql, params, sort_key="r.user_pk", sort_join="", direction="ASC", *, limit, skip=0, after=None):
+    """Rows of `rows_sql` ordered by sort_key (NULLs last), then learner and course, cut to
+    limit / skip (and to rows after the (user_pk, course_pk) key `after`), then described:
+    users and courses are joined to the cut page only."""
+    keyset, keyset_params = "", []
+    if after is not None:
+        keyset = "WHERE r.user_pk > %s OR (r.user_pk = %s AND r.course_pk > %s) "
+        keyset_params = [after[0], after[0], after[1]]
+    page_sql = (
+        f"SELECT p.*, u.public_id AS user_public_id, u.email AS user_email, "
+        f"{_USER_NAME_SQL.format(u='u')} AS user_name, u.avatar_url AS user_avatar, "
+        "c.key AS course_key, c.title AS course_title "
+        f"FROM (SELECT r.*, {sort_key} AS sort_key FROM ({rows_sql}) AS r {sort_join} {keyset}"
+        f"ORDER BY sort_key {direction} NULLS LAST, r.user_pk, r.course_pk LIMIT %s OFFSET %s) AS p "
+        f"JOIN {USER} u ON u.id = p.user_pk JOIN {COURSE} c ON c.id = p.course_pk "
+        f"ORDER BY p.sort_key {direction} NULLS LAST, p.user_pk, p.course_pk"
+    )
+    rows = _fetch_dicts(page_sql, [*params, *keyset_params, limit, skip])
+    for row in rows:
+        for column in _DATETIME_COLUMNS:
+            row[column] = _as_datetime(row[column])
+        row["result_id"] = result_id(row)
+    return rows
+
+
+def _count(rows_sql, params):
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM ({rows_sql}) AS r", params)
+        return cursor.fetchone()[0]
 
 
 def analyse_results_page(workspace, filters, order=ResultOrder(), *, limit=50, skip=0, instructor=None, now=None):
-    """One page of `analyse_results` in `order` plus the total: exactly two queries.
+    """One page of the result rows in `order`, and their total: exactly two queries.
 
-    NULLs (a missing score) sort last in both directions; ties are broken by learner then course,
-    so consecutive pages neither repeat nor skip rows. Each row gains `result_id`.
+    NULLs (a missing score) sort last in both directions; ties are broken by learner then course
+    (the row's key), so consecutive pages neither repeat nor skip rows. Names sort without
+    regard to case. Users and courses are joined after the page is cut. Each row has the
+    columns of `result_rows_sql` plus result_id, user_public_id, user_email, user_name,
+    user_avatar, course_key and course_title.
     """
-    now = now or timezone.now()  # one instant for the page and its count
-    sort_column = ORDER_COLUMNS[order.field]
-    columns = RESULT_COLUMNS if sort_column in RESULT_COLUMNS else (*RESULT_COLUMNS, sort_column)
-    rows = analyse_results(workspace, filters, instructor=instructor, now=now, columns=columns)
-    column = F(sort_column)
-    primary = column.desc(nulls_last=True) if order.descending else column.asc(nulls_last=True)
-    page = list(rows.order_by(primary, *TIEBREAK_COLUMNS)[skip : skip + limit])
-    for row in page:
-        row["result_id"] = result_id(row)
-    # The count selects one column: the filters are the same, the database computes less.
-    total = analyse_results(workspace, filters, instructor=instructor, now=now, columns=("user_pk",)).count()
-    return Page(total=total, rows=page)
+    rows_sql, params = result_rows_sql(workspace, filters, instructor=instructor, now=now)
+    sort_key, sort_join = _SORT_KEYS[order.field]
+    rows = _described_page(
+        rows_sql, params, sort_key, sort_join, "DESC" if order.descending else "ASC", limit=limit, skip=skip
+    )
+    return Page(total=_count(rows_sql, params), rows=rows)
 
 
-_STATISTICS_COLUMNS = (
-    "course_pk",
-    "course_key",
-    "course_title",
-    "effective_state",
-    "enrollment_type",
-    "progress_pct",
-    "score_pct",
-    "time_spent",
-    "certificate_at",
-)
+def iter_result_rows(workspace, filters=ResultFilters(), *, instructor=None, now=None, chunk_size=2000):
+    """(total, iterator of every result row) by learner then course, for exports.
 
-
-def _aggregate_results(rows, select_sql, select_params=(), tail_sql=""):
-    """`SELECT <select_sql> FROM (<rows>) AS results <tail_sql>`: all rows of that one query.
-
-    Raw SQL because the ORM cannot aggregate or GROUP BY over a union; the union itself is still
-    compiled by the ORM, so filters and scoping stay in one place.
+    The rows of `analyse_results_page`, read in chunks of `chunk_size` by keyset (never OFFSET),
+    all at the same `now`, so a long export neither slows down nor shifts.
     """
-    inner_sql, inner_params = rows.query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {select_sql} FROM ({inner_sql}) AS results {tail_sql}",
-            (*select_params, *inner_params),
-        )
-        return cursor.fetchall()
+    now = now or timezone.now()
+    rows_sql, params = result_rows_sql(workspace, filters, instructor=instructor, now=now)
+
+    def rows():
+        after = None
+        while True:
+            chunk = _described_page(rows_sql, params, limit=chunk_size, after=after)
+            yield from chunk
+            if len(chunk) < chunk_size:
+                return
+            after = (chunk[-1]["user_pk"], chunk[-1]["course_pk"])
+
+    return _count(rows_sql, params), rows()
+
+
+# Statistics ------------------------------------------------------------------------------------
 
 
 def _count_per(column, values):
     sql = ", ".join(f"SUM(CASE WHEN {column} = %s THEN 1 ELSE 0 END)" for _ in values)
-    return sql, tuple(values)
+    return sql, list(values)
 
 
 def _rounded(value, digits):
@@ -438,35 +392,36 @@ def _rounded(value, digits):
 
 
 def analyse_statistics(workspace, filters=ResultFilters(), *, instructor=None, now=None):
-    """Totals over the rows `analyse_results` returns for the same filters (two queries).
+    """Totals over the rows `result_rows_sql` gives for the same filters: two aggregate queries.
 
     total; byState (all five states, zeros included); byEnrollmentType (MANDATORY, OPTIONAL,
     NOT_ENROLLED); averageProgress over all rows (0 when there are none); averageScore over rows
     with a score (None when none has one); completionRate = APPROVED rows / total (0 when total
     is 0); certificatesIssued = rows with a certificate date; totalTimeSpent in seconds; byContent:
-    the 20 contents with most rows (ties by name then key), each with its byState.
+    the 20 contents with most rows (ties by name, case-insensitive, then key), each with byState.
     """
-    rows = analyse_results(workspace, filters, instructor=instructor, now=now, columns=_STATISTICS_COLUMNS)
-    state_sql, state_params = _count_per("effective_state", RESULT_STATES)
-    type_sql, type_params = _count_per("enrollment_type", ENROLLMENT_TYPES)
-    (summary,) = _aggregate_results(
-        rows,
-        f"COUNT(*), {state_sql}, {type_sql}, AVG(progress_pct), AVG(score_pct), "
-        "SUM(CASE WHEN certificate_at IS NOT NULL THEN 1 ELSE 0 END), SUM(time_spent)",
-        (*state_params, *type_params),
-    )
+    rows_sql, params = result_rows_sql(workspace, filters, instructor=instructor, now=now)
+    state_sql, state_params = _count_per("r.effective_state", RESULT_STATES)
+    type_sql, type_params = _count_per("r.enrollment_type", ENROLLMENT_TYPES)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COUNT(*), {state_sql}, {type_sql}, AVG(r.progress_pct), AVG(r.score_pct), "
+            "SUM(CASE WHEN r.certificate_at IS NOT NULL THEN 1 ELSE 0 END), SUM(r.time_spent) "
+            f"FROM ({rows_sql}) AS r",
+            [*state_params, *type_params, *params],
+        )
+        summary = cursor.fetchone()
+        cursor.execute(
+            f"SELECT c.key, c.title, t.* FROM (SELECT r.course_pk, COUNT(*) AS total, {state_sql} "
+            f"FROM ({rows_sql}) AS r GROUP BY r.course_pk) AS t JOIN {COURSE} c ON c.id = t.course_pk "
+            f"ORDER BY t.total DESC, LOWER(c.title), c.key LIMIT {BY_CONTENT_LIMIT}",
+            [*state_params, *params],
+        )
+        content_rows = cursor.fetchall()
     total = summary[0]
     by_state = dict(zip(RESULT_STATES, (int(n or 0) for n in summary[1:6])))
     by_type = dict(zip(ENROLLMENT_TYPES, (int(n or 0) for n in summary[6:9])))
     average_progress, average_score, certificates, time_spent = summary[9:13]
-
-    content_rows = _aggregate_results(
-        rows,
-        f"course_key, course_title, COUNT(*) AS total, {state_sql}",
-        state_params,
-        "GROUP BY course_pk, course_key, course_title ORDER BY total DESC, LOWER(course_title), course_key "
-        f"LIMIT {BY_CONTENT_LIMIT}",
-    )
     return {
         "total": total,
         "by_state": by_state,
@@ -483,7 +438,7 @@ def analyse_statistics(workspace, filters=ResultFilters(), *, instructor=None, n
                 "total": count,
                 "by_state": dict(zip(RESULT_STATES, (int(n or 0) for n in counts))),
             }
-            for key, title, count, *counts in content_rows
+            for key, title, _course_pk, count, *counts in content_rows
         ],
     }
 

@@ -475,6 +475,15 @@ def test_a_page_is_one_query_plus_one_count(world, api_key_client, workspace, dj
     assert any("COUNT(" in sql.upper() for sql in result_queries)
 
 
+def test_export_iteration_reads_every_row_in_keyset_chunks(world, workspace):
+    from analytics.queries.analyse import ResultFilters, iter_result_rows
+
+    total, rows = iter_result_rows(workspace, ResultFilters(), chunk_size=2)
+
+    names = [world.row_names[(row["user_email"], row["course_key"])] for row in rows]
+    assert (total, names) == (7, ["r1", "r2", "r3", "r4", "r5", "r6", "r7"])
+
+
 # Statistics ------------------------------------------------------------------------------------
 
 
