@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import CharField, Count, F, Func, IntegerField, OuterRef, Q, Subquery, Sum, Value, Window
+from django.db.models import Count, F, Func, IntegerField, OuterRef, Q, Subquery, Sum, Window
 from django.db.models.functions import Coalesce, RowNumber, TruncDate
 
 from analytics.models import PageSession
@@ -174,6 +174,12 @@ def _daily_stats(sessions, today, tz):
 
 
 def _course_breakdown(sessions, workspace):
+    # Titles and thumbnails are correlated subqueries that must run once per group, not once per
+    # session row: they are plain Subquery annotations (a Coalesce around one is grouped on), added
+    # in an annotate() of their own after the aggregates (Django regroups on every non-aggregate
+    # annotation present when an aggregate is annotated). A course missing from the catalog comes
+    # back as NULL, sorts after the known titles (nulls_last, alike on every database) and gets
+    # its key as title below. test_catalog_lookups_are_not_grouped_on checks the GROUP BY.
     course = Course.objects.filter(workspace=workspace, key=OuterRef("course_key"))
     courses = (
         sessions.filter(IS_LEARNING | IS_QUIZ)
@@ -183,14 +189,12 @@ def _course_breakdown(sessions, workspace):
             learning_sessions=Count("id", filter=IS_LEARNING),
             quiz_s=Coalesce(Sum("duration_s", filter=IS_QUIZ), 0),
         )
+        .annotate(total_s=F("learning_s") + F("quiz_s"))
         .annotate(
-            total_s=F("learning_s") + F("quiz_s"),
-            title=Coalesce(Subquery(course.values("title")[:1]), F("course_key")),
-            thumbnail=Coalesce(
-                Subquery(course.values("thumbnail")[:1]), Value(""), output_field=CharField()
-            ),
+            title=Subquery(course.values("title")[:1]),
+            thumbnail=Subquery(course.values("thumbnail")[:1]),
         )
-        .order_by("-total_s", "title", "course_key")
+        .order_by("-total_s", F("title").asc(nulls_last=True), "course_key")
     )
     chapter = Chapter.objects.filter(
         course__workspace=workspace, course__key=OuterRef("course_key"), key=OuterRef("chapter_key")
@@ -198,19 +202,16 @@ def _course_breakdown(sessions, workspace):
     chapters = (
         sessions.filter(IS_QUIZ)
         .values("course_key", "chapter_key")
-        .annotate(
-            quiz_s=Sum("duration_s"),
-            quiz_sessions=Count("id"),
-            title=Coalesce(Subquery(chapter.values("title")[:1]), F("chapter_key")),
-        )
-        .order_by("course_key", "-quiz_s", "title", "chapter_key")
+        .annotate(quiz_s=Sum("duration_s"), quiz_sessions=Count("id"))
+        .annotate(title=Subquery(chapter.values("title")[:1]))
+        .order_by("course_key", "-quiz_s", F("title").asc(nulls_last=True), "chapter_key")
     )
     chapters_by_course = {}
     for row in chapters:
         chapters_by_course.setdefault(row["course_key"], []).append(
             ChapterQuizTime(
                 chapter_key=row["chapter_key"],
-                chapter_title=row["title"],
+                chapter_title=row["title"] or row["chapter_key"],
                 quiz_duration_s=row["quiz_s"],
                 quiz_sessions=row["quiz_sessions"],
             )
@@ -218,8 +219,8 @@ def _course_breakdown(sessions, workspace):
     return [
         CourseTime(
             course_key=row["course_key"],
-            course_title=row["title"],
-            course_thumbnail=row["thumbnail"],
+            course_title=row["title"] or row["course_key"],
+            course_thumbnail=row["thumbnail"] or "",
             learning_duration_s=row["learning_s"],
             learning_sessions=row["learning_sessions"],
             total_quiz_duration_s=row["quiz_s"],

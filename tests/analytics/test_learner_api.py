@@ -5,6 +5,7 @@ the 7 days are 2024-03-15 .. 2024-03-21 in both zones. Expected numbers are adde
 each test from the sessions listed in `learner_world`.
 """
 
+import re
 from datetime import date, datetime, timedelta, timezone as dt_timezone
 
 import pytest
@@ -388,6 +389,18 @@ def test_query_function_runs_five_queries(workspace, learner, add_session, djang
         analytics = learner_analytics(workspace, learner, today=date(2024, 3, 21), tz=time_zone_named("UTC"))
 
     assert analytics.total_sessions == 30
+
+
+def test_catalog_lookups_are_not_grouped_on(workspace, learner, add_session):
+    # Grouping on the title subqueries would make PostgreSQL run them once per session row.
+    add_session("Quiz", "/quiz/c1/ch1", "2024-03-20 10:00", 5, "c1", "ch1")
+
+    with CaptureQueriesContext(connection) as queries:
+        learner_analytics(workspace, learner, today=date(2024, 3, 21), tz=time_zone_named("UTC"))
+
+    catalog_queries = [q["sql"] for q in queries if "courses_c" in q["sql"]]
+    group_bys = sorted(re.search(r"GROUP BY (.*?) ORDER BY", sql).group(1) for sql in catalog_queries)
+    assert group_bys == ["1", "1, 2"]  # course_key; course_key, chapter_key
 
 
 def test_api_runs_a_bounded_number_of_queries(learner_world, workspace, bearer_client, django_assert_max_num_queries):
