@@ -91,26 +91,26 @@ def _normal(a, b):
     return f"(sqrt(-2.0 * ln({_uniform(a)} + 1e-12)) * cos(2.0 * pi() * {_uniform(b)}))"
 
 
-# Learners study more on weekdays: a weekend moment moves to the Friday or Monday next to it
-# with probability WEEKEND_SHIFT (when that stays in the window), then takes a time of day drawn
-# from the same table of study hours as the Python generator.
+# Learners study more on weekdays: a weekend moment moves, with probability WEEKEND_SHIFT, to a
+# weekday of the same week drawn uniformly (when that stays in the window), then takes a time of
+# day from the same table of study hours as the Python generator.
 WEEKEND_SHIFT = 0.6
 
 
-def _moment(low, high, a, b):
+def _moment(low, high, a, b, c):
     base = f"({low} + floor(({high} - {low}) * {_uniform(a)})::bigint)"
-    weekday = f"(mod({base} / 86400 + 3, 7))"
-    shift = f"(CASE WHEN {weekday} = 5 THEN -86400 ELSE 86400 END)"
+    weekday = f"mod({base} / 86400 + 3, 7)"  # 0 is Monday
+    moved_base = f"({base} + (floor(5 * {_uniform(c)})::bigint - {weekday}) * 86400)"
     moved = (
         f"(CASE WHEN {weekday} >= 5 AND {_uniform(b)} < {WEEKEND_SHIFT} "
-        f"AND {base} + {shift} BETWEEN {low} AND {high} THEN {base} + {shift} ELSE {base} END)"
+        f"AND {moved_base} BETWEEN {low} AND {high} THEN {moved_base} ELSE {base} END)"
     )
     return moved, "(%(second_of_day)s::integer[])[r.sod_index]"
 
 
-def _at(low, high, a, b):
+def _at(low, high, a, b, c):
     """A second in [low, high] with the weekly and daily rhythm (see _moment)."""
-    moved, second = _moment(low, high, a, b)
+    moved, second = _moment(low, high, a, b, c)
     candidate = f"({moved} - mod({moved}, 86400) + {second})"
     return f"(CASE WHEN {candidate} BETWEEN {low} AND {high} THEN {candidate} ELSE {moved} END)"
 
@@ -135,7 +135,7 @@ SELECT md5(%(salt)s || ':session:' || s.k)::uuid, %(workspace)s, s.user_id, s.pa
        CASE WHEN s.page = 'Quiz' THEN s.chapter ELSE '' END,
        s.device, to_timestamp(s.at + s.duration + mod(s.k, 16))
 FROM (
-    SELECT r.k, r.user_id, r.course_id, r.course_key, {_at("r.low", "r.high", 1, 2)} AS at, {_device(4)} AS device,
+    SELECT r.k, r.user_id, r.course_id, r.course_key, {_at("r.low", "r.high", 1, 2, 3)} AS at, {_device(4)} AS device,
            CASE WHEN {_uniform(5)} < 0.62 THEN 'Course Player' WHEN {_uniform(5)} < 0.87 THEN 'Quiz'
                 ELSE 'Course Details' END AS page,
            r.chapters[greatest(1, cardinality(r.chapters) - floor(cardinality(r.chapters) * {_uniform(6)} ^ 2)::integer)]
@@ -157,7 +157,7 @@ SELECT md5(%(salt)s || ':other:' || s.k)::uuid, %(workspace)s, s.user_id, s.page
                    ELSE (ARRAY['/settings', '/notifications', '/help', '/certificates'])[1 + mod(s.k, 4)::integer] END,
        to_timestamp(s.at), s.duration, NULL, '', '', s.device, to_timestamp(s.at + s.duration + mod(s.k, 16))
 FROM (
-    SELECT r.k, r.user_id, {_at("r.low", "r.high", 1, 2)} AS at, {_device(4)} AS device, x.page,
+    SELECT r.k, r.user_id, {_at("r.low", "r.high", 1, 2, 3)} AS at, {_device(4)} AS device, x.page,
            least(1800, floor(x.median * exp(0.9 * {_normal(7, 8)})))::integer AS duration
     FROM {_expanded(PEOPLE_TABLE, "sessions")}
     CROSS JOIN LATERAL (
@@ -188,7 +188,7 @@ SELECT md5(%(salt)s || ':event:' || e.k)::uuid, %(workspace)s, e.user_id, e.cour
                    ELSE '{{}}'::jsonb END,
        to_timestamp(e.at + mod(e.k, 32))
 FROM (
-    SELECT r.k, r.user_id, r.course_id, r.chapters, r.videos, {_at("r.low", "r.high", 1, 2)} AS at,
+    SELECT r.k, r.user_id, r.course_id, r.chapters, r.videos, {_at("r.low", "r.high", 1, 2, 3)} AS at,
            CASE WHEN {_uniform(5)} < 0.40 THEN 'played_video' WHEN {_uniform(5)} < 0.73 THEN 'viewed'
                 WHEN {_uniform(5)} < 0.95 THEN 'attempted_problem' ELSE 'posted_forum' END AS type,
            {_uniform(6)} AS u2, {_uniform(7)} AS u3
