@@ -30,6 +30,7 @@ import itertools
 import math
 import random
 import time
+import unicodedata
 from bisect import bisect
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -205,8 +206,8 @@ class _Course:
     key: str
     title: str
     id: int = None
-    chapters: list = None  # [(key, title, id)] in position order
-    videos: list = None  # [(id, key, duration_s, segment_length_s, segment_count, chapter position)]
+    chapters: list = None  # [[key, title, id]] in position order
+    videos: list = None  # [[id, key, duration_s, segment_length_s, segment_count, chapter position]]
     length_s: int = 0
 
 
@@ -240,12 +241,11 @@ class DemoDataGenerator:
         self.langs = _weighted(LANGS)
         self.devices = _weighted(DEVICES)
         self.platforms = {device: _weighted(pairs) for device, pairs in PLATFORMS.items()}
-        self.other_pages = _weighted([(page, weight) for page in OTHER_PAGES for weight in [page[2]]])
+        self.other_pages = _weighted((page, page[2]) for page in OTHER_PAGES)
         self.event_types = _weighted(EVENT_TYPES)
         self.event_sources = _weighted(EVENT_SOURCES)
         self.view_sources = _weighted(VIEW_SOURCES)
         self._segment_json = {}
-        self._uuid_counter = 0
 
     # --- small helpers ---------------------------------------------------------------------------
 
@@ -321,7 +321,6 @@ class DemoDataGenerator:
         self.log(f"People: {size.admins} admins, {size.instructors} instructors, {size.learners} learners")
         demo = {login.role: login for login in DEMO_LOGINS}
         people = []  # (email, role, first, last, joined_at, password, is_staff)
-        seen = set()
         for role, count in ((Role.ADMIN, size.admins), (Role.INSTRUCTOR, size.instructors), (Role.LEARNER, size.learners)):
             for n in range(count):
                 joined = self.anchor - int((30 + 400 * rng.random()) * DAY)
@@ -333,12 +332,9 @@ class DemoDataGenerator:
                     people.append((email, role, first, last, joined, make_password(login.password), role == Role.ADMIN))
                     continue
                 first, last = FIRST_NAMES[rng.getrandbits(16) % len(FIRST_NAMES)], LAST_NAMES[rng.getrandbits(16) % len(LAST_NAMES)]
-                email = f"{first}.{last}.{n}@{self.domain}".lower()
-                if role != Role.LEARNER:
-                    email = f"{role}.{email}"
-                if email in seen:  # cannot happen with the index in it; kept as a guard
-                    raise ValueError(f"duplicate demo email {email}")
-                seen.add(email)
+                # The index n keeps emails unique; ASCII only (Müller -> muller) for every email parser.
+                local = unicodedata.normalize("NFKD", f"{first}.{last}.{n}").encode("ascii", "ignore").decode()
+                email = f"{'' if role == Role.LEARNER else role + '.'}{local}@{self.domain}".lower()
                 people.append((email, role, first, last, joined, "!", False))
         self.people = people
         # Per person, kept for later phases: country, preferred device, engagement.
