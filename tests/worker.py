@@ -5,12 +5,13 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
 from django.db import connection
 
-from config.celery import app as celery_app
+from celery import Celery
 from tests.conftest import skip_or_fail
 
 BROKER_URL = os.environ.get("CELERY_TEST_BROKER_URL", "redis://127.0.0.1:6379/15")
@@ -38,12 +39,28 @@ def database_url_for_worker():
     return f"postgres://{auth}@{host}:{port}/{db['NAME']}"
 
 
+WORKER_START_TIMEOUT_S = 120
+
+
+def wait_until_ready(worker, log_path):
+    """Block until the worker logs that it is ready (a loaded machine can take a while)."""
+    deadline = time.monotonic() + WORKER_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if worker.poll() is not None:
+            pytest.fail("The Celery worker exited:\n" + log_path.read_text(errors="replace")[-4000:])
+        if " ready." in log_path.read_text(errors="replace"):
+            return
+        time.sleep(0.2)
+    pytest.fail(f"The Celery worker was not ready after {WORKER_START_TIMEOUT_S} s")
+
+
 @pytest.fixture
 def redis_worker(transactional_db):
     """A real Celery worker process on Redis, consuming WORKER_QUEUE against the test database.
 
-    Send tasks with `.apply_async(..., queue=WORKER_QUEUE)`; tests using it need committed data
-    (transactional_db), which this fixture asks for."""
+    Yields a Celery client app: `redis_worker.send_task("app.tasks.name", kwargs={...})` returns an
+    AsyncResult to `.get()`. Tests using it need committed data (transactional_db), which this
+    fixture asks for."""
     if not redis_is_up():
         skip_or_fail(f"Redis is not reachable at {BROKER_URL}")
     env = {
@@ -56,22 +73,19 @@ def redis_worker(transactional_db):
     log_path = Path(tempfile.gettempdir()) / f"{WORKER_QUEUE}.log"
     log = open(log_path, "wb")
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=warning",
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=info",
          "--without-gossip", "--without-mingle", "--without-heartbeat", "-Q", WORKER_QUEUE, "-n", f"{WORKER_QUEUE}@%h"],
         cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
-    previous = dict(celery_app.conf)
-    celery_app.conf.update(
-        broker_url=BROKER_URL, result_backend=BROKER_URL, task_always_eager=False
-    )
+    # A Celery app of the test's own to send with, so that the project app's cached broker
+    # connection and result backend (eager in tests) are left untouched.
+    client = Celery("test-client", broker=BROKER_URL, backend=BROKER_URL)
+    client.conf.task_default_queue = WORKER_QUEUE
     try:
-        yield worker
+        wait_until_ready(worker, log_path)
+        yield client
     finally:
-        celery_app.conf.update(
-            broker_url=previous["broker_url"],
-            result_backend=previous["result_backend"],
-            task_always_eager=True,
-        )
+        client.close()
         worker.send_signal(signal.SIGTERM)
         try:
             worker.wait(timeout=20)
