@@ -1,0 +1,378 @@
+"""Benchmark of POST /analyse/results and POST /analyse/statistics on PostgreSQL, ~1M results.
+
+Not a test. Creates and migrates the database (default la_analyse on 127.0.0.1), fills one
+workspace in bulk with INSERT ... SELECT generate_series (skipped when the rows are already
+there), then times whole requests through Django's test client (admin API key; an instructor's
+bearer token for the instructor scenario) and writes docs/benchmarks-analyse.md.
+
+    .venv/bin/python scripts/bench_analyse.py [--users 25000] [--courses 200] [--per-user 40]
+                                              [--runs 20] [--explain]
+
+The data: USERS learners x PER_USER courses each = (learner, course) pairs, every pair one
+result row. 12 % of the pairs are enrollments without attempt (NOT_STARTED / EXPIRED rows), 8 %
+attempts without enrollment (NOT_ENROLLED), the rest both; one attempt pair in ten has a second,
+later version. 50 groups, two custom fields (Department: 12 values, Region: 6), one instructor
+teaching 5 courses.
+
+Environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/la_analyse).
+"""
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/la_analyse"
+WORKSPACE_SLUG = "bench-analyse"
+PAGE_TARGET_MS = 100
+STATISTICS_TARGET_MS = 300
+GROUPS = 50
+INSTRUCTOR_COURSES = 5
+
+
+def configure_environment():
+    os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    # Production-like settings: no DEBUG query log. The test client speaks plain HTTP.
+    os.environ.setdefault("DEBUG", "0")
+    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-not-used-anywhere-else-0123456789")
+    os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+
+def create_database_if_missing(database_url):
+    import psycopg
+
+    parts = urlsplit(database_url)
+    name = parts.path.lstrip("/")
+    admin_url = parts._replace(path="/postgres").geturl()
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            connection.execute(f'CREATE DATABASE "{name}"')
+            print(f"created database {name}")
+
+
+# One series value g per (learner, course) pair: learner index ui = g / per_user, slot j =
+# g % per_user, course index (ui + j * step) % courses (distinct for a learner while
+# per_user * step <= courses), kind of pair h = (ui * 31 + j * 17) % 100.
+PAIR_SQL = """
+    WITH u AS (SELECT array_agg(m.user_id ORDER BY m.user_id) AS ids FROM accounts_membership m
+               WHERE m.workspace_id = %(workspace_id)s AND m.role = 'learner'),
+         c AS (SELECT array_agg(id ORDER BY id) AS ids FROM courses_course WHERE workspace_id = %(workspace_id)s),
+         pairs AS (
+             SELECT g, g / %(per_user)s AS ui, g %% %(per_user)s AS j,
+                    ((g / %(per_user)s) * 31 + (g %% %(per_user)s) * 17) %% 100 AS h
+             FROM generate_series(%(first)s, %(last)s) AS g
+         ),
+         p AS (
+             SELECT pairs.*, u.ids[ui + 1] AS user_id,
+                    c.ids[(ui + j * %(step)s) %% %(courses)s + 1] AS course_id,
+                    (ui * 13 + j * 7) %% 10 AS s,
+                    now() - ((ui * 37 + j * 101) %% 730) * interval '1 day' - (g %% 86400) * interval '1 second'
+                        AS last_at
+             FROM pairs, u, c
+         )
+"""
+
+ENROLLMENT_COLUMNS = {
+    "workspace_id": "%(workspace_id)s",
+    "user_id": "user_id",
+    "course_id": "course_id",
+    "mode": "'audit'",
+    "kind": "CASE WHEN (ui + j) %% 3 = 0 THEN 'MANDATORY' ELSE 'OPTIONAL' END",
+    "enrolled_at": "last_at - interval '60 days'",
+    "unenrolled_at": "CASE WHEN h %% 50 = 49 THEN last_at - interval '30 days' END",
+    "expires_at": "CASE WHEN (ui + j) %% 4 = 0 THEN last_at + interval '120 days' END",
+    "updated_at": "now()",
+}
+
+# The first of two versions ended 40 days before the second.
+OLDER_VERSION_SHIFT = "CASE WHEN v = 0 AND h %% 10 = 5 THEN interval '40 days' ELSE interval '0 days' END"
+ATTEMPT_COLUMNS = {
+    "workspace_id": "%(workspace_id)s",
+    "public_id": "'a' || lpad(to_hex(g * 2 + v), 23, '0')",
+    "user_id": "user_id",
+    "course_id": "course_id",
+    "version_number": "v",
+    "lang": "'en'",
+    "state": "CASE WHEN v = 0 AND h %% 10 = 5 THEN 'FAILED' WHEN s < 3 THEN 'APPROVED' WHEN s < 7 THEN 'IN_PROGRESS' "
+    "WHEN s = 7 THEN 'FAILED' ELSE 'NOT_STARTED' END",
+    "progress": "CASE WHEN s < 3 OR s = 7 THEN 100 WHEN s < 7 THEN 5 + g %% 90 ELSE 0 END",
+    "score": "CASE WHEN s < 3 THEN 70 + g %% 31 WHEN s = 7 THEN g %% 60 END",
+    "time_spent_s": "CASE WHEN s < 8 THEN 60 + g %% 7200 ELSE 0 END",
+    "first_activity_at": "CASE WHEN s < 8 THEN last_at - interval '30 days' END",
+    "last_activity_at": f"CASE WHEN s < 8 THEN last_at - {OLDER_VERSION_SHIFT} END",
+    "completed_at": f"CASE WHEN s < 3 OR s = 7 THEN last_at - {OLDER_VERSION_SHIFT} END",
+    "certificate_issued_at": "CASE WHEN s < 3 THEN last_at END",
+    "expires_at": "CASE WHEN g %% 20 = 0 THEN last_at + interval '365 days' END",
+    "path_id": "''",
+    "path_session_id": "''",
+    "created_at": "now()",
+    "updated_at": "now()",
+}
+
+
+def columns_for(model, expressions):
+    """Every concrete column of `model` with its SQL; a new NOT NULL column fails loudly here."""
+    columns = [f.column for f in model._meta.concrete_fields if f.column != "id"]
+    missing = [column for column in columns if column not in expressions]
+    if missing:
+        raise SystemExit(f"bench_analyse.py does not know how to fill {model.__name__}.{missing}; add them")
+    return ", ".join(columns), ", ".join(expressions[column] for column in columns)
+
+
+def fill(workspace, users, courses, per_user, chunk=250_000):
+    """The learners, courses, groups, custom fields, enrollments and attempts of the workspace."""
+    from django.db import connection
+
+    from accounts.models import CustomField, LearnerGroup, Membership, Role, User
+    from courses.models import Attempt, Course, Enrollment
+
+    step = courses // per_user
+    if step < 1:
+        raise SystemExit("--per-user must not exceed --courses")
+    pairs = users * per_user
+    if Enrollment.objects.filter(workspace=workspace).exists() or Attempt.objects.filter(workspace=workspace).exists():
+        print("results already there")
+        return
+    started = time.perf_counter()
+    Course.objects.bulk_create(
+        [Course(workspace=workspace, key=f"bench-{n:04d}", title=f"Course {n:04d}") for n in range(courses)]
+    )
+    for first in range(0, users, 10_000):
+        created = User.objects.bulk_create(
+            [
+                User(email=f"learner{n:07d}@bench.test", first_name=f"Learner{n % 997}", last_name=f"N{n:07d}")
+                for n in range(first, min(first + 10_000, users))
+            ]
+        )
+        Membership.objects.bulk_create([Membership(user=user, workspace=workspace) for user in created])
+    instructor = User.objects.create(email="instructor@bench.test", first_name="Ines", last_name="Structor")
+    Membership.objects.create(user=instructor, workspace=workspace, role=Role.INSTRUCTOR)
+    instructor.taught_courses.set(Course.objects.filter(workspace=workspace).order_by("id")[:INSTRUCTOR_COURSES])
+    LearnerGroup.objects.bulk_create([LearnerGroup(workspace=workspace, name=f"Group {n:02d}") for n in range(GROUPS)])
+    department = CustomField.objects.create(workspace=workspace, name="Department")
+    region = CustomField.objects.create(workspace=workspace, name="Region")
+    print(f"learners, courses, groups in {time.perf_counter() - started:.1f}s", flush=True)
+
+    learner_ids = """(SELECT user_id, row_number() OVER (ORDER BY user_id) - 1 AS ui FROM accounts_membership
+                      WHERE workspace_id = %(workspace_id)s AND role = 'learner') AS l"""
+    group_ids = """(SELECT id, row_number() OVER (ORDER BY name) - 1 AS gi FROM accounts_learnergroup
+                    WHERE workspace_id = %(workspace_id)s) AS grp"""
+    params = {"workspace_id": workspace.pk, "groups": GROUPS, "department": department.pk, "region": region.pk}
+    enrollment_columns, enrollment_values = columns_for(Enrollment, ENROLLMENT_COLUMNS)
+    attempt_columns, attempt_values = columns_for(Attempt, ATTEMPT_COLUMNS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO accounts_learnergroup_members (learnergroup_id, user_id) "
+            f"SELECT grp.id, l.user_id FROM {learner_ids}, {group_ids} "
+            f"WHERE grp.gi = l.ui %% %(groups)s OR (l.ui %% 3 = 0 AND grp.gi = (l.ui * 7 + 3) %% %(groups)s "
+            f"AND grp.gi <> l.ui %% %(groups)s)",
+            params,
+        )
+        cursor.execute(
+            "INSERT INTO accounts_customfieldvalue (field_id, user_id, value) "
+            f"SELECT %(department)s, l.user_id, 'Dept ' || (l.ui %% 12) FROM {learner_ids} "
+            f"UNION ALL SELECT %(region)s, l.user_id, 'Region ' || ((l.ui / 7) %% 6) FROM {learner_ids}",
+            params,
+        )
+        for first in range(0, pairs, chunk):
+            last = min(first + chunk, pairs) - 1
+            chunk_params = {**params, "per_user": per_user, "courses": courses, "step": step, "first": first, "last": last}
+            cursor.execute(
+                PAIR_SQL + f"INSERT INTO courses_enrollment ({enrollment_columns}) "
+                f"SELECT {enrollment_values} FROM p WHERE h < 12 OR h >= 20",
+                chunk_params,
+            )
+            cursor.execute(
+                PAIR_SQL + f"INSERT INTO courses_attempt ({attempt_columns}) "
+                f"SELECT {attempt_values} FROM p, LATERAL (SELECT 0 AS v UNION ALL SELECT 1 WHERE p.h %% 10 = 5) AS versions "
+                "WHERE h >= 12",
+                chunk_params,
+            )
+            print(f"  pairs {last + 1:>10,} / {pairs:,}  ({time.perf_counter() - started:.0f}s)", flush=True)
+        for table in ("courses_attempt", "courses_enrollment", "accounts_user", "accounts_membership",
+                      "accounts_learnergroup_members", "accounts_customfieldvalue", "courses_course"):
+            cursor.execute(f"VACUUM ANALYZE {table}")
+    print(f"filled in {time.perf_counter() - started:.0f}s")
+
+
+def summary(samples):
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    return {"min": ordered[0], "median": statistics.median(ordered), "p95": p95, "max": ordered[-1], "n": len(ordered)}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--users", type=int, default=25_000)
+    parser.add_argument("--courses", type=int, default=200)
+    parser.add_argument("--per-user", type=int, default=40)
+    parser.add_argument("--runs", type=int, default=20, help="timed requests per scenario")
+    parser.add_argument("--explain", action="store_true", help="print query plans of the scenarios")
+    parser.add_argument("--skip-whole", action="store_true", help="skip the whole-workspace requests")
+    parser.add_argument("--output", default=str(ROOT / "docs" / "benchmarks-analyse.md"))
+    args = parser.parse_args()
+
+    configure_environment()
+    create_database_if_missing(os.environ["DATABASE_URL"])
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+    from django.utils import timezone
+
+    from accounts.models import ApiKey, CustomField, LearnerGroup, Role, User, Workspace
+    from accounts.tokens import issue_tokens
+    from analytics.api.analyse import AnalyseRequestSerializer
+    from analytics.queries import analyse as queries
+
+    assert connection.vendor == "postgresql", "the benchmark runs on PostgreSQL"
+    call_command("migrate", verbosity=0)
+    workspace, _ = Workspace.objects.get_or_create(slug=WORKSPACE_SLUG, defaults={"name": "Analyse benchmark"})
+    fill(workspace, args.users, args.courses, args.per_user)
+
+    ApiKey.objects.filter(workspace=workspace).delete()
+    _, raw_key = ApiKey.issue(workspace, role=Role.ADMIN, name="benchmark")
+    admin = {"Authorization": f"Api-Key {raw_key}"}
+    _, access = issue_tokens(User.objects.get(email="instructor@bench.test"), workspace)
+    instructor = {"Authorization": f"Bearer {access}"}
+    groups = list(LearnerGroup.objects.filter(workspace=workspace).order_by("name").values_list("public_id", flat=True))
+    fields = dict(CustomField.objects.filter(workspace=workspace).values_list("name", "public_id"))
+    users = list(User.objects.filter(email__startswith="learner").order_by("email").values_list("public_id", flat=True)[:10])
+    month_ago = (timezone.now() - timedelta(days=30)).isoformat()
+
+    scenarios = [
+        ("one content", admin, {"filters": {"contentIds": ["bench-0042"]}}),
+        ("one content, page at skip 4,000", admin,
+         {"filters": {"contentIds": ["bench-0042"]}, "options": {"skip": 4000}}),
+        ("one group", admin, {"filters": {"groupIds": [groups[7]]}}),
+        ("one group, by user name", admin,
+         {"filters": {"groupIds": [groups[7]]}, "options": {"order": {"field": "userName", "direction": "ASC"}}}),
+        ("ten users", admin, {"filters": {"userIds": users}}),
+        ("Department AND Region", admin, {"filters": {"customFields": [
+            {"customFieldId": fields["Department"], "values": ["Dept 3"]},
+            {"customFieldId": fields["Region"], "values": ["Region 2"]},
+        ]}}),
+        ("FAILED or EXPIRED, MANDATORY, one group", admin, {"filters": {
+            "states": ["FAILED", "EXPIRED"], "enrollmentTypes": ["MANDATORY"], "groupIds": [groups[3]]}}),
+        ("updated in the last 30 days, 3 contents", admin, {"filters": {
+            "updatedAtDateRange": {"from": month_ago}, "contentIds": ["bench-0001", "bench-0002", "bench-0003"]}}),
+        ("instructor (5 courses)", instructor, {}),
+    ]
+    unfiltered = [
+        ("no filter (whole workspace)", admin, {}),
+        ("updated in the last 30 days (whole workspace)", admin, {"filters": {"updatedAtDateRange": {"from": month_ago}}}),
+        ("FAILED or EXPIRED (whole workspace)", admin, {"filters": {"states": ["FAILED", "EXPIRED"]}}),
+    ]
+
+    client = Client()
+
+    def timed(url, headers, body):
+        started = time.perf_counter()
+        response = client.post(url, body, content_type="application/json", headers=headers)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        assert response.status_code == 200, (url, body, response.status_code, response.content[:300])
+        return elapsed_ms, response.json()
+
+    def measure(url, label, headers, body, runs):
+        for _ in range(2):
+            _, payload = timed(url, headers, body)  # warm-up
+        samples = [timed(url, headers, body)[0] for _ in range(runs)]
+        return {"label": label, "total": payload["total"], **summary(samples)}
+
+    results = {"page": [], "statistics": [], "page (whole workspace)": [], "statistics (whole workspace)": []}
+    for label, headers, body in scenarios:
+        results["page"].append(measure("/analyse/results", label, headers, body, args.runs))
+        results["statistics"].append(measure("/analyse/statistics", label, headers, body, max(5, args.runs // 2)))
+        print(results["page"][-1], results["statistics"][-1], flush=True)
+    for label, headers, body in [] if args.skip_whole else unfiltered:
+        results["page (whole workspace)"].append(measure("/analyse/results", label, headers, body, 5))
+        results["statistics (whole workspace)"].append(measure("/analyse/statistics", label, headers, body, 3))
+        print(results["page (whole workspace)"][-1], results["statistics (whole workspace)"][-1], flush=True)
+
+    plans = {}
+    if args.explain:
+        from django.test.utils import CaptureQueriesContext
+
+        for label, _, body in scenarios[:1] + scenarios[2:3] + scenarios[5:6]:
+            request = AnalyseRequestSerializer(data=body)
+            request.is_valid(raise_exception=True)
+            with CaptureQueriesContext(connection) as captured:
+                queries.analyse_results_page(workspace, request.validated_data["filters"])
+            with connection.cursor() as cursor:
+                cursor.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + captured.captured_queries[0]["sql"])
+                plans[label] = "\n".join(row[0] for row in cursor.fetchall())
+            print(label, "\n", plans[label])
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT version()")
+        pg_version = cursor.fetchone()[0].split(" on ")[0]
+        cursor.execute(
+            "SELECT pg_size_pretty(pg_total_relation_size('courses_attempt')), "
+            "pg_size_pretty(pg_total_relation_size('courses_enrollment'))"
+        )
+        attempt_size, enrollment_size = cursor.fetchone()
+    total_rows = queries.analyse_results_page(workspace, queries.ResultFilters(), limit=1).total
+    from courses.models import Attempt, Enrollment
+
+    attempts = Attempt.objects.filter(workspace=workspace).count()
+    enrollments = Enrollment.objects.filter(workspace=workspace).count()
+
+    page_ok = all(r["p95"] < PAGE_TARGET_MS for r in results["page"])
+    stats_ok = all(r["p95"] < STATISTICS_TARGET_MS for r in results["statistics"])
+    lines = [
+        "# Benchmark: POST /analyse/results and POST /analyse/statistics",
+        "",
+        "Made by `scripts/bench_analyse.py` (rerun it to refresh this page). Wall-clock times of whole",
+        "requests through Django's test client (authentication, validation, the page query and its count",
+        "or the two statistics queries, serialization, JSON), DEBUG off, on a shared 2-core machine, so",
+        "other work on the machine shows up in the maxima.",
+        "",
+        f"- Database: {pg_version}; `courses_attempt` {attempt_size}, `courses_enrollment` {enrollment_size}",
+        f"- Data: {total_rows:,} result rows in one workspace ({args.users:,} learners x {args.per_user} of "
+        f"{args.courses} courses) from {attempts:,} attempts and {enrollments:,} enrollments",
+        f"- Python {platform.python_version()}, Django {django.get_version()}, DEBUG={settings.DEBUG}",
+        f"- Pages: default order (updatedAt DESC), limit 50; {args.runs} timed requests per filtered page, "
+        f"{max(5, args.runs // 2)} per filtered statistics, after 2 warm-up requests",
+        "",
+        f"## Filtered page, target p95 < {PAGE_TARGET_MS} ms: {'met' if page_ok else 'NOT met'}",
+        "",
+    ]
+
+    def table(rows):
+        out = ["| filters | matching rows | min ms | median ms | p95 ms | max ms | runs |", "|---|---:|---:|---:|---:|---:|---:|"]
+        for r in rows:
+            out.append(
+                f"| {r['label']} | {r['total']:,} | {r['min']:.1f} | {r['median']:.1f} | {r['p95']:.1f} | "
+                f"{r['max']:.1f} | {r['n']} |"
+            )
+        return out
+
+    lines += table(results["page"])
+    lines += ["", f"## Filtered statistics, target p95 < {STATISTICS_TARGET_MS} ms: {'met' if stats_ok else 'NOT met'}", ""]
+    lines += table(results["statistics"])
+    lines += ["", "## Whole-workspace requests (for information; no target)", "", "Pages:", ""]
+    lines += table(results["page (whole workspace)"])
+    lines += ["", "Statistics:", ""]
+    lines += table(results["statistics (whole workspace)"])
+    lines.append("")
+    for label, plan in plans.items():
+        lines += [f"### Plan: page, {label}", "", "```", plan, "```", ""]
+    Path(args.output).write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
