@@ -5,8 +5,6 @@ request's filters, and returns (rows expected, iterator of tuples in column orde
 from the same query functions that the APIs use wherever an API shows the same numbers.
 """
 
-import heapq
-import itertools
 from dataclasses import dataclass
 from typing import Callable
 
@@ -16,6 +14,8 @@ from django.db.models.functions import TruncDate
 from analytics.models import LearningEvent, PageSession, VideoView
 from analytics.queries.analyse import iter_result_rows
 from analytics.queries.course_stats import attempts_page
+from analytics.queries.streams import merge_sorted_groups
+from analytics.queries.video_cloud.videos import video_daily_stats
 from courses.models import Attempt
 
 from .writers import Column
@@ -114,6 +114,7 @@ LEARNER_DAY_COLUMNS = {
     "videoViews": "int",
     "watchTime": "int",
 }
+LEARNER_DAY_DEFAULTS = {"pageSessions": 0, "pageTime": 0, "events": 0, "videoViews": 0, "watchTime": 0}
 ACTIVITY_SOURCES = (
     # model, time field, {column: aggregate}
     (PageSession, "started_at", {"pageSessions": Count("id"), "pageTime": Sum("duration_s")}),
@@ -143,22 +144,13 @@ def learner_daily_activity(scope, window):
         .iterator(chunk_size=CHUNK_SIZE)
         for rows, (_, _, aggregates) in zip(days, ACTIVITY_SOURCES)
     ]
-    merged = heapq.merge(*streams, key=lambda row: (row["day"], row["user_id"]))
-
-    def combined():
-        for _, parts in itertools.groupby(merged, key=lambda row: (row["day"], row["user_id"])):
-            row = dict.fromkeys(LEARNER_DAY_COLUMNS, 0)
-            for part in parts:
-                row.update({key: value for key, value in part.items() if value is not None})
-            row["date"] = row.pop("day")
-            yield row
-
-    return count, combined()
+    rows = merge_sorted_groups(streams, key=lambda row: (row["day"], row["user_id"]), defaults=LEARNER_DAY_DEFAULTS)
+    return count, rows
 
 
 def learner_day_rows(scope, window, filters, columns):
     count, rows = learner_daily_activity(scope, window)
-    names = [column.name for column in columns]
+    names = ["day" if column.name == "date" else column.name for column in columns]
     return count, (tuple(row[name] for name in names) for row in rows)
 
 
@@ -235,6 +227,26 @@ def result_rows(scope, window, filters, columns):
     return total, (tuple(row[key] for key in keys) for row in results)
 
 
+VIDEO_DAY_FIELDS = {
+    "date": ("day", "date"),
+    "videoId": ("video_key", "string"),
+    "title": ("video_title", "string"),
+    "views": ("views", "int"),
+    "uniqueViewers": ("unique", "int"),
+    "watchTime": ("watched_sum", "int"),
+    "completionRate": ("completion_rate", "float"),
+    "likes": ("likes", "int"),
+    "comments": ("comments", "int"),
+    "shares": ("shares", "int"),
+}
+
+
+def video_day_rows(scope, window, filters, columns):
+    count, rows = video_daily_stats(scope.workspace, window.start, window.end, course_ids=scope.course_ids)
+    keys = [VIDEO_DAY_FIELDS[column.name][0] for column in columns]
+    return count, (tuple(row[key] for key in keys) for row in rows)
+
+
 def _columns(spec, *names):
     return [Column(name, spec[name][1]) for name in names]
 
@@ -256,6 +268,17 @@ SOURCES = {
             },
             rows=learner_day_rows,
             learner_allowed=True,
+        ),
+        ExportSource(
+            type="video",
+            key_columns=_columns(VIDEO_DAY_FIELDS, "date", "videoId", "title"),
+            metric_groups={
+                "views": _columns(VIDEO_DAY_FIELDS, "views", "uniqueViewers"),
+                "engagement": _columns(
+                    VIDEO_DAY_FIELDS, "watchTime", "completionRate", "likes", "comments", "shares"
+                ),
+            },
+            rows=video_day_rows,
         ),
         ExportSource(
             type="attempts",

@@ -79,7 +79,7 @@ def redis_worker(transactional_db):
     )
     # A Celery app of the test's own to send with, so that the project app's cached broker
     # connection and result backend (eager in tests) are left untouched.
-    client = Celery("test-client", broker=BROKER_URL, backend=BROKER_URL)
+    client = Celery("test-client", broker=BROKER_URL, backend=BROKER_URL, set_as_current=False)
     client.conf.task_default_queue = WORKER_QUEUE
     try:
         wait_until_ready(worker, log_path)
