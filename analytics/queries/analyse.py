@@ -310,10 +310,14 @@ def _fetch_dicts(sql, params):
         return [dict(zip(names, values)) for values in cursor.fetchall()]
 
 
-def _described_page(rows_sql, params, sort_key="r.user_pk", sort_join="", direction="ASC", *, limit, skip=0, after=None):
+def _described_page(
+    rows_sql, params, sort_key="r.user_pk", sort_join="", direction="ASC", *, limit, skip=0, after=None,
+    with_total=False,
+):
     """Rows of `rows_sql` ordered by sort_key (NULLs last), then learner and course, cut to
     limit / skip (and to rows after the (user_pk, course_pk) key `after`), then described:
-    users and courses are joined to the cut page only."""
+    users and courses are joined to the cut page only. with_total adds `total_rows`, the number
+    of rows before the cut, counted in the same pass (COUNT(*) OVER ())."""
     keyset, keyset_params = "", []
     if after is not None:
         keyset = "WHERE r.user_pk > %s OR (r.user_pk = %s AND r.course_pk > %s) "
@@ -322,7 +326,8 @@ def _described_page(rows_sql, params, sort_key="r.user_pk", sort_join="", direct
         f"SELECT p.*, u.public_id AS user_public_id, u.email AS user_email, "
         f"{_USER_NAME_SQL.format(u='u')} AS user_name, u.avatar_url AS user_avatar, "
         "c.key AS course_key, c.title AS course_title "
-        f"FROM (SELECT r.*, {sort_key} AS sort_key FROM ({rows_sql}) AS r {sort_join} {keyset}"
+        f"FROM (SELECT r.*, {sort_key} AS sort_key{', COUNT(*) OVER () AS total_rows' if with_total else ''} "
+        f"FROM ({rows_sql}) AS r {sort_join} {keyset}"
         f"ORDER BY sort_key {direction} NULLS LAST, r.user_pk, r.course_pk LIMIT %s OFFSET %s) AS p "
         f"JOIN {USER} u ON u.id = p.user_pk JOIN {COURSE} c ON c.id = p.course_pk "
         f"ORDER BY p.sort_key {direction} NULLS LAST, p.user_pk, p.course_pk"
@@ -342,20 +347,29 @@ def _count(rows_sql, params):
 
 
 def analyse_results_page(workspace, filters, order=ResultOrder(), *, limit=50, skip=0, instructor=None, now=None):
-    """One page of the result rows in `order`, and their total: exactly two queries.
+    """One page of the result rows in `order`, and their total, in one query.
 
-    NULLs (a missing score) sort last in both directions; ties are broken by learner then course
-    (the row's key), so consecutive pages neither repeat nor skip rows. Names sort without
-    regard to case. Users and courses are joined after the page is cut. Each row has the
-    columns of `result_rows_sql` plus result_id, user_public_id, user_email, user_name,
-    user_avatar, course_key and course_title.
+    The total is counted in the same pass as the sort (COUNT(*) OVER ()), so a page costs one
+    scan of the matching rows; only a page past the end (no row to carry the total) needs a
+    second, COUNT(*) query. NULLs (a missing score) sort last in both directions; ties are
+    broken by learner then course (the row's key), so consecutive pages neither repeat nor skip
+    rows. Names sort without regard to case. Users and courses are joined after the page is
+    cut. Each row has the columns of `result_rows_sql` plus result_id, user_public_id,
+    user_email, user_name, user_avatar, course_key and course_title.
     """
     rows_sql, params = result_rows_sql(workspace, filters, instructor=instructor, now=now)
     sort_key, sort_join = _SORT_KEYS[order.field]
     rows = _described_page(
-        rows_sql, params, sort_key, sort_join, "DESC" if order.descending else "ASC", limit=limit, skip=skip
+        rows_sql, params, sort_key, sort_join, "DESC" if order.descending else "ASC", limit=limit, skip=skip,
+        with_total=True,
     )
-    return Page(total=_count(rows_sql, params), rows=rows)
+    if rows:
+        total = rows[0]["total_rows"]
+    else:
+        total = _count(rows_sql, params) if skip else 0
+    for row in rows:
+        del row["total_rows"]
+    return Page(total=total, rows=rows)
 
 
 def iter_result_rows(workspace, filters=ResultFilters(), *, instructor=None, now=None, chunk_size=2000):

@@ -461,18 +461,29 @@ def test_order_by_state_follows_the_documented_state_order(world, admin_client):
     ]
 
 
-def test_a_page_is_one_query_plus_one_count(world, api_key_client, workspace, django_assert_max_num_queries):
+def test_a_page_and_its_total_are_one_query(world, api_key_client, workspace, django_assert_max_num_queries):
     client = api_key_client(workspace)
     body = {"filters": {"states": ["APPROVED", "EXPIRED"], "groupIds": [world.sales.public_id]}, "options": {"limit": 2}}
     post(client, RESULTS, body)  # the key's first use also records last_used_at
 
-    with CaptureQueriesContext(connection) as captured, django_assert_max_num_queries(3):
+    with CaptureQueriesContext(connection) as captured, django_assert_max_num_queries(2):
         response = post(client, RESULTS, body)
 
-    assert response.status_code == 200
+    assert (response.status_code, response.json()["total"]) == (200, 2)
+    assert len([q for q in captured.captured_queries if "courses_attempt" in q["sql"]]) == 1
+
+
+def test_a_page_past_the_end_counts_the_total_separately(world, api_key_client, workspace):
+    client = api_key_client(workspace)
+    post(client, RESULTS, {})
+
+    with CaptureQueriesContext(connection) as captured:
+        response = post(client, RESULTS, {"options": {"skip": 100}})
+
+    assert (response.json()["total"], response.json()["results"]) == (7, [])
     result_queries = [q["sql"] for q in captured.captured_queries if "courses_attempt" in q["sql"]]
     assert len(result_queries) == 2
-    assert any("COUNT(" in sql.upper() for sql in result_queries)
+    assert result_queries[1].upper().startswith("SELECT COUNT(*)")
 
 
 def test_export_iteration_reads_every_row_in_keyset_chunks(world, workspace):
