@@ -115,7 +115,12 @@ from tests.worker import redis_worker  # noqa: E402,F401  (fixture shared by wor
 
 
 @pytest.fixture(autouse=True)
-def _request_metrics_off(settings):
+def _request_metrics_off(monkeypatch):
     """The request-metrics middleware stays off in tests (its background writes would race the
-    test's transaction); tests of the middleware turn it on."""
-    settings.REQUEST_METRICS_ENABLED = False
+    test's transaction); tests of the middleware turn it on with the `settings` fixture.
+
+    monkeypatch, not pytest-django's `settings` fixture: that one would wrap the settings of every
+    test in an override, and Celery loading its configuration lazily inside such a test fails."""
+    from django.conf import settings as django_settings
+
+    monkeypatch.setattr(django_settings, "REQUEST_METRICS_ENABLED", False)
