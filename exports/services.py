@@ -1,6 +1,7 @@
 """Export jobs: create (validated), run (write the file through Django's storage), cancel,
 expire, and sign download links."""
 
+import codecs
 import itertools
 import logging
 import tempfile
@@ -10,7 +11,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
@@ -144,6 +145,45 @@ def _still_wanted(job_id):
     return ExportJob.objects.filter(pk=job_id, status=ExportStatus.PROCESSING).exists()
 
 
+def _record_progress(job, written):
+    """Save the rows written so far; raises ExportCancelled when the job was cancelled meanwhile."""
+    ExportJob.objects.filter(pk=job.pk).update(row_count=written)
+    if not _still_wanted(job.pk):
+        raise ExportCancelled(job.public_id)
+
+
+def _write_batches(job, writer, columns, rows):
+    coerce = _coerce(columns)
+    written = 0
+    while batch := [coerce(row) for row in itertools.islice(rows, BATCH_SIZE)]:
+        writer.write(batch)
+        written += len(batch)
+        _record_progress(job, written)
+    return written
+
+
+COPY_PROGRESS_BYTES = 8 * 1024 * 1024
+
+
+def _copy_csv(job, queryset, columns, expected, stream):
+    """CSV straight from PostgreSQL's COPY: the database formats the rows, Python only moves
+    bytes. Same header, BOM, quoting, line ends and time format as CsvWriter. The rows written
+    are counted by line ends (a value holding a line break would count twice)."""
+    sql, params = queryset.query.sql_with_params()
+    stream.write(codecs.BOM_UTF8 + (",".join(column.name for column in columns) + "\n").encode())
+    copied = since_progress = 0
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)", params) as copy:
+            for data in copy:
+                stream.write(data)
+                copied += bytes(data).count(b"\n")
+                since_progress += len(data)
+                if since_progress >= COPY_PROGRESS_BYTES:
+                    since_progress = 0
+                    _record_progress(job, min(copied, expected or copied))
+    return copied
+
+
 def run_export_job(job_id, parse_period):
     """Write the job's file and mark it completed; progress is saved after every batch.
 
@@ -158,20 +198,18 @@ def run_export_job(job_id, parse_period):
     source = SOURCES[job.type]
     columns = source.columns(job.metrics)
     window = parse_period(job.period)
-    expected, rows = source.rows(scope_for(job), window, job.filters, columns)
-    ExportJob.objects.filter(pk=job.pk).update(rows_expected=expected)
-    coerce = _coerce(columns)
+    rows = source.rows(scope_for(job), window, job.filters, columns)
+    ExportJob.objects.filter(pk=job.pk).update(rows_expected=rows.count)
     writer_class = WRITERS[job.format]
-    written = 0
     with tempfile.TemporaryFile() as stream:
-        writer = writer_class(stream, columns)
-        while batch := [coerce(row) for row in itertools.islice(rows, BATCH_SIZE)]:
-            writer.write(batch)
-            written += len(batch)
-            ExportJob.objects.filter(pk=job.pk).update(row_count=written)
-            if not _still_wanted(job.pk):
-                raise ExportCancelled(job.public_id)
-        writer.close()
+        if job.format == ExportFormat.CSV and rows.copy_queryset is not None and connection.vendor == "postgresql":
+            writer = None
+            written = _copy_csv(job, rows.copy_queryset, columns, rows.count, stream)
+        else:
+            writer = writer_class(stream, columns)
+            written = _write_batches(job, writer, columns, rows.rows)
+        if writer is not None:
+            writer.close()
         stream.seek(0)
         name = default_storage.save(
             f"exports/{job.workspace.slug}/{job.public_id}.{writer_class.extension}", File(stream)

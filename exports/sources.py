@@ -1,14 +1,14 @@
 """What each export type contains: its column groups (the `metrics` of a request) and the rows.
 
-Every source takes an ExportScope (what the requester may see), the period window and the
-request's filters, and returns (rows expected, iterator of tuples in column order). Rows come
+Every source takes an ExportScope (what the requester may see), the period window, the
+request's filters and the columns, and returns a RowStream. Rows come
 from the same query functions that the APIs use wherever an API shows the same numbers.
 """
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
-from django.db.models import Count, F, Sum
+from django.db.models import CharField, Count, F, Func, QuerySet, Sum
 from django.db.models.functions import TruncDate
 
 from analytics.models import LearningEvent, PageSession, VideoView
@@ -62,10 +62,36 @@ def _scoped(queryset, scope, course_field="course_id", user_field="user_id"):
     return queryset
 
 
-def _raw_rows(queryset, time_field, window, fields):
+@dataclass(frozen=True)
+class RowStream:
+    """What a source returns: the rows expected, the rows (tuples in column order), and for raw
+    tables the same rows as a queryset that PostgreSQL can COPY straight to CSV."""
+
+    count: int | None
+    rows: Iterator
+    copy_queryset: QuerySet | None = None
+
+
+class IsoUtcText(Func):
+    """A timestamp as ISO 8601 text in UTC with microseconds, as the writers print times."""
+
+    template = "to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+    output_field = CharField()
+
+
+def _raw_rows(queryset, time_field, window, spec, columns):
     queryset = queryset.filter(**{f"{time_field}__gte": window.start, f"{time_field}__lt": window.end})
-    rows = queryset.order_by(time_field, "id").values_list(*fields).iterator(chunk_size=CHUNK_SIZE)
-    return queryset.count(), rows
+    ordered = queryset.order_by(time_field, "id")
+    fields = [spec[column.name][0] for column in columns]
+    as_text = {
+        f"{column.name}_text": IsoUtcText(spec[column.name][0]) for column in columns if column.type == "datetime"
+    }
+    copy_fields = [f"{column.name}_text" if column.type == "datetime" else spec[column.name][0] for column in columns]
+    return RowStream(
+        count=queryset.count(),
+        rows=ordered.values_list(*fields).iterator(chunk_size=CHUNK_SIZE),
+        copy_queryset=ordered.annotate(**as_text).values_list(*copy_fields),
+    )
 
 
 PAGE_SESSION_FIELDS = {
@@ -83,8 +109,7 @@ PAGE_SESSION_FIELDS = {
 
 def page_session_rows(scope, window, filters, columns):
     queryset = _scoped(PageSession.objects.all(), scope)
-    fields = [PAGE_SESSION_FIELDS[column.name][0] for column in columns]
-    return _raw_rows(queryset, "started_at", window, fields)
+    return _raw_rows(queryset, "started_at", window, PAGE_SESSION_FIELDS, columns)
 
 
 EVENT_FIELDS = {
@@ -100,8 +125,7 @@ EVENT_FIELDS = {
 
 def event_rows(scope, window, filters, columns):
     queryset = _scoped(LearningEvent.objects.all(), scope)
-    fields = [EVENT_FIELDS[column.name][0] for column in columns]
-    return _raw_rows(queryset, "occurred_at", window, fields)
+    return _raw_rows(queryset, "occurred_at", window, EVENT_FIELDS, columns)
 
 
 LEARNER_DAY_COLUMNS = {
@@ -151,7 +175,7 @@ def learner_daily_activity(scope, window):
 def learner_day_rows(scope, window, filters, columns):
     count, rows = learner_daily_activity(scope, window)
     names = ["day" if column.name == "date" else column.name for column in columns]
-    return count, (tuple(row[name] for name in names) for row in rows)
+    return RowStream(count, (tuple(row[name] for name in names) for row in rows))
 
 
 ATTEMPT_FIELDS = {
@@ -185,7 +209,7 @@ def attempt_rows(scope, window, filters, columns):
                 return
             after = page.next_after
 
-    return Attempt.objects.filter(workspace=scope.workspace).count(), rows()
+    return RowStream(Attempt.objects.filter(workspace=scope.workspace).count(), rows())
 
 
 RESULT_FIELDS = {
@@ -224,7 +248,7 @@ def result_rows(scope, window, filters, columns):
         scope.workspace, parse_result_filters(filters), instructor=scope.instructor, chunk_size=CHUNK_SIZE
     )
     keys = [RESULT_FIELDS[column.name][0] for column in columns]
-    return total, (tuple(row[key] for key in keys) for row in results)
+    return RowStream(total, (tuple(row[key] for key in keys) for row in results))
 
 
 VIDEO_DAY_FIELDS = {
@@ -244,7 +268,7 @@ VIDEO_DAY_FIELDS = {
 def video_day_rows(scope, window, filters, columns):
     count, rows = video_daily_stats(scope.workspace, window.start, window.end, course_ids=scope.course_ids)
     keys = [VIDEO_DAY_FIELDS[column.name][0] for column in columns]
-    return count, (tuple(row[key] for key in keys) for row in rows)
+    return RowStream(count, (tuple(row[key] for key in keys) for row in rows))
 
 
 def _columns(spec, *names):

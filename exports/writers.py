@@ -21,7 +21,7 @@ class Column:
 
 def _iso(value):
     if isinstance(value, datetime):
-        return value.astimezone(dt_timezone.utc).isoformat().replace("+00:00", "Z")
+        return value.astimezone(dt_timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     if isinstance(value, date):
         return value.isoformat()
     return value
@@ -36,7 +36,7 @@ class CsvWriter:
     def __init__(self, stream, columns):
         stream.write(codecs.BOM_UTF8)
         self.text = io.TextIOWrapper(stream, encoding="utf-8", newline="", write_through=False)
-        self.csv = csv.writer(self.text)
+        self.csv = csv.writer(self.text, lineterminator="\n")
         self.csv.writerow([column.name for column in columns])
 
     def write(self, rows):

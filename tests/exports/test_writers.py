@@ -40,7 +40,7 @@ def test_csv_starts_with_bom_and_round_trips():
     rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
     assert rows == [
         ["id", "views", "rate", "done", "day", "at"],
-        ["vidé-1", "3", "0.5", "True", "2026-03-01", "2026-03-01T12:30:00Z"],
+        ["vidé-1", "3", "0.5", "True", "2026-03-01", "2026-03-01T12:30:00.000000Z"],
         ["v,2", "0", "", "False", "2026-03-02", ""],
     ]
 
@@ -49,7 +49,7 @@ def test_json_is_one_array_of_objects():
     records = json.loads(write("json", [ROWS[:1], [], ROWS[1:]]))
 
     assert records == [
-        {"id": "vidé-1", "views": 3, "rate": 0.5, "done": True, "day": "2026-03-01", "at": "2026-03-01T12:30:00Z"},
+        {"id": "vidé-1", "views": 3, "rate": 0.5, "done": True, "day": "2026-03-01", "at": "2026-03-01T12:30:00.000000Z"},
         {"id": "v,2", "views": 0, "rate": None, "done": False, "day": "2026-03-02", "at": None},
     ]
 
