@@ -4,7 +4,7 @@ from . import views
 
 urlpatterns = [
     path("dashboard/", views.learner_dashboard, name="learner_dashboard"),
-    path("dashboards/", views.workspace_dashboard, name="workspace_dashboard"),
+    path("", include("analytics.dashboards.urls")),  # workspace, course, results and video dashboards
     # One module per API family, each with its views, serializers, envelope and URL patterns.
     path("", include("analytics.api.tracking")),
     path("", include("analytics.api.xapi")),

@@ -45,11 +45,3 @@ def learner_dashboard(request):
     }
     return render(request, "analytics/learner_dashboard.html", context)
 
-
-@login_required
-def workspace_dashboard(request):
-    return render(
-        request,
-        "analytics/placeholder.html",
-        {"heading": "Workspace dashboard", "explanation": "Course and workspace analytics will appear here."},
-    )

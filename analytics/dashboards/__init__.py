@@ -1,0 +1,1 @@
+"""Instructor and admin dashboards (server-rendered, plotly): views, filters, charts, caching."""

@@ -1,0 +1,551 @@
+"""Instructor and admin dashboards: workspace overview, courses, a course, the Analyse results,
+a video. Server-rendered; plotly figures built in Python (analytics.dashboards.charts).
+
+Views only check who may see what, parse the GET filters (analytics.dashboards.filters), call
+query functions (cached by analytics.dashboards.cache) and render. Every number shown comes from a
+query function; docs/dashboards.md lists which.
+
+Who: admins see everything of their workspace; instructors the courses they teach (and those
+courses' videos and results); learners, and users without a workspace, get a 403 page.
+"""
+
+from dataclasses import replace
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.credentials import membership_for_session
+from accounts.models import EducationLevel, Role
+from analytics.queries import analyse as analyse_queries
+from analytics.queries import course_info
+from analytics.queries import dashboards as dashboard_queries
+from analytics.queries.video_cloud import DataUnavailable, resolve_period, video_analytics
+from analytics.queries.video_cloud.users import earliest_activity
+from courses.models import AttemptState, Course, EnrollmentKind, EnrollmentMode, Video
+
+from . import charts
+from .cache import cache_seconds, cached_section, oldest
+from .exports import course_panel, results_panel, workspace_panel
+from .filters import ENROLLMENT_TYPE_LABELS, SORTS, STATE_LABELS, CourseForm, PeriodForm, ResultsForm, WorkspaceFilterForm
+
+LOOKUP_LIMIT = 500
+COURSE_PAGE_SIZE = 25
+LEARNER_PAGE_SIZE = 25
+OVERDUE_LIMIT = 10
+SEARCH_USERS_LIMIT = 1000
+WEEKLY_ACTIVITY_LABELS = {
+    "any": "Any activity",
+    "attempted_problem": "Attempted a problem",
+    "played_video": "Played a video",
+    "posted_forum": "Posted in the forum",
+}
+MODE_LABELS = dict(EnrollmentMode.choices)
+GENDER_LABELS = {"female": "Female", "male": "Male", "other": "Other", "unknown": "Not given"}
+EDUCATION_LABELS = {None: "Not given", **dict(EducationLevel.choices)}
+UNKNOWN_LABEL = "Not reported"
+
+
+# Access ------------------------------------------------------------------------------------------
+
+
+def refuse(request, reason, status=403):
+    return render(request, "analytics/dashboards/refused.html", {"reason": reason, "response_status": status}, status=status)
+
+
+def _staff_membership(request):
+    """(membership, None) for an admin or instructor, else (None, a 403 response)."""
+    membership = membership_for_session(request)
+    if membership is None:
+        return None, refuse(request, "Your account does not belong to a workspace.")
+    if membership.role not in (Role.ADMIN, Role.INSTRUCTOR):
+        return None, refuse(
+            request, "The course and workspace dashboards are for instructors and administrators. "
+            "Your own learning is on “My learning”."
+        )
+    return membership, None
+
+
+def _instructor(membership):
+    """The user whose courses bound what is shown, or None for an admin (the whole workspace)."""
+    return None if membership.role == Role.ADMIN else membership.user
+
+
+def _course_for(request, membership, key):
+    """(course, None) or (None, a 404 / 403 response)."""
+    course = Course.objects.filter(workspace=membership.workspace, key=key).first()
+    if course is None:
+        return None, refuse(request, f"There is no course “{key}” in this workspace.", status=404)
+    if membership.role != Role.ADMIN and not course.instructors.filter(pk=membership.user_id).exists():
+        return None, refuse(request, "Instructors see the dashboards of the courses they teach only.")
+    return course, None
+
+
+def _page(request, template, context, section=None):
+    """Render a dashboard page: adds the sub-navigation's current section and the cache TTL."""
+    context.update(section=section, cache_minutes=max(1, round(cache_seconds() / 60)))
+    return render(request, template, context)
+
+
+def bad_filters(request, form):
+    """400: the page's GET parameters named with what is wrong with them."""
+    return render(request, "analytics/dashboards/bad_filters.html", {"form": form}, status=400)
+
+
+def _period(period_name, workspace, now):
+    return resolve_period(period_name, now, earliest=lambda: earliest_activity(workspace))
+
+
+def _lookups(workspace, instructor):
+    """Groups, custom attributes and courses to filter by (the Analyse lookup queries)."""
+
+    def compute():
+        return {
+            "groups": analyse_queries.analyse_groups(workspace, limit=LOOKUP_LIMIT).rows,
+            "custom_fields": analyse_queries.analyse_custom_fields(workspace, limit=LOOKUP_LIMIT).rows,
+            "contents": analyse_queries.analyse_contents(workspace, limit=LOOKUP_LIMIT, instructor=instructor).rows,
+        }
+
+    return cached_section(workspace, "lookups", (getattr(instructor, "pk", None),), compute).value
+
+
+def _query_string(params, **changes):
+    """The current GET parameters with some changed (None removes one); for sort and page links."""
+    merged = params.copy()
+    for name, value in changes.items():
+        if value is None:
+            merged.pop(name, None)
+        else:
+            merged[name] = str(value)
+    return "?" + merged.urlencode() if merged else "?"
+
+
+def _sort_links(params, current_sort, current_dir):
+    """{sort name: (href, aria-sort value)} for sortable column headers."""
+    links = {}
+    for name in SORTS:
+        active = name == current_sort
+        next_dir = "asc" if active and current_dir == "desc" else "desc"
+        aria = ("descending" if current_dir == "desc" else "ascending") if active else "none"
+        links[name] = {"href": _query_string(params, sort=name, dir=next_dir, page=None), "aria": aria}
+    return links
+
+
+def _pages(total, page, size, params):
+    last = max(1, -(-total // size))
+    page = min(page, last)
+    return {
+        "number": page,
+        "count": last,
+        "total": total,
+        "first_row": (page - 1) * size + 1 if total else 0,
+        "last_row": min(page * size, total),
+        "previous": _query_string(params, page=page - 1) if page > 1 else None,
+        "next": _query_string(params, page=page + 1) if page < last else None,
+    }
+
+
+# Workspace overview ------------------------------------------------------------------------------
+
+
+def _analyse_window(filters, period_name, period, now):
+    """The filters of the period-bound Analyse numbers: results updated in the period, and
+    mandatory enrollments that fell due in it (up to now)."""
+    if period_name == "all":
+        return filters, replace(filters, enrollment_types=(EnrollmentKind.MANDATORY,), states=(AttemptState.EXPIRED,))
+    updated = replace(filters, updated_at=analyse_queries.DateRange(period.start, period.end))
+    overdue = replace(
+        filters,
+        enrollment_types=(EnrollmentKind.MANDATORY,),
+        states=(AttemptState.EXPIRED,),
+        expiry=analyse_queries.DateRange(period.start, now),
+    )
+    return updated, overdue
+
+
+def _workspace_overview(workspace, period_name, filters):
+    now = timezone.now()
+    period = _period(period_name, workspace, now)
+    scope = dashboard_queries.learners_in_scope(workspace, filters)
+    updated, overdue_filters = _analyse_window(filters, period_name, period, now)
+    trend = dashboard_queries.active_learners_trend(workspace, period, learner_ids=scope)
+    enrollments = dashboard_queries.enrollments_over_time(workspace, period, learner_ids=scope)
+    statistics = analyse_queries.analyse_statistics(workspace, updated, now=now)
+    top = dashboard_queries.top_contents_by_time(workspace, updated, now=now)
+    overdue = analyse_queries.analyse_results_page(
+        workspace, overdue_filters, analyse_queries.ResultOrder("updatedAt", descending=False), limit=OVERDUE_LIMIT, now=now
+    )
+    return {
+        "period": period,
+        "trend": trend,
+        "enrollments": enrollments,
+        "statistics": statistics,
+        "top_courses": top,
+        "overdue": overdue,
+        "overdue_filters": overdue_filters,
+        "charts": {
+            "active": charts.chart_html(charts.active_learners_figure(trend), "active-chart"),
+            "enrollments": charts.chart_html(charts.enrollments_figure(enrollments), "enrollments-chart"),
+            "states": charts.chart_html(charts.state_figure(statistics["by_state"], STATE_LABELS), "states-chart"),
+            "top": charts.chart_html(charts.top_courses_figure(top), "top-courses-chart") if top else "",
+        },
+    }
+
+
+def _results_url(filters):
+    """The Analyse view's URL for these filters (links from the overview)."""
+    params = [("group", value) for value in filters.group_ids]
+    params += [("state", value) for value in filters.states]
+    params += [("type", value) for value in filters.enrollment_types]
+    params += [
+        ("attribute", f"{item.field_id}:{value}") for item in filters.custom_fields for value in item.values
+    ]
+    if filters.expiry is not None:
+        if filters.expiry.start:
+            params.append(("expiry_from", filters.expiry.start.date().isoformat()))
+        if filters.expiry.end:
+            params.append(("expiry_to", filters.expiry.end.date().isoformat()))
+    return reverse("dashboard_results") + ("?" + urlencode(params) if params else "")
+
+
+@login_required
+def workspace_dashboard(request):
+    """Admins: the workspace overview with its filter bar. Instructors: the courses they teach."""
+    membership, refused = _staff_membership(request)
+    if refused:
+        return refused
+    if membership.role != Role.ADMIN:
+        return courses_dashboard(request)
+    workspace = membership.workspace
+    lookups = _lookups(workspace, None)
+    form = WorkspaceFilterForm(request.GET, groups=lookups["groups"], custom_fields=lookups["custom_fields"])
+    if not form.is_valid():
+        return bad_filters(request, form)
+    period_name = form.cleaned_data["period"]
+    filters = form.result_filters()
+    overview = cached_section(
+        workspace, "overview", (period_name, filters), lambda: _workspace_overview(workspace, period_name, filters)
+    )
+    data = overview.value
+    return _page(
+        request,
+        "analytics/dashboards/workspace.html",
+        {
+            "form": form,
+            "data": data,
+            "as_of": overview.as_of,
+            "state_labels": STATE_LABELS,
+            "is_filtered": bool(filters.group_ids or filters.custom_fields),
+            "overdue_url": _results_url(data["overdue_filters"]),
+            "export": workspace_panel(filters, period_name),
+        },
+        "overview",
+    )
+
+
+# Courses -----------------------------------------------------------------------------------------
+
+
+@login_required
+def courses_dashboard(request):
+    """The courses an instructor teaches (an admin: every course), searchable, with links."""
+    membership, refused = _staff_membership(request)
+    if refused:
+        return refused
+    search = request.GET.get("q", "").strip()[:100]
+    page_number = request.GET.get("page", "1")
+    if not page_number.isdigit() or int(page_number) < 1:
+        return refuse(request, "page: enter a whole number from 1.", status=400)
+    page_number = int(page_number)
+    instructor = _instructor(membership)
+    contents = analyse_queries.analyse_contents(
+        membership.workspace, search=search, limit=COURSE_PAGE_SIZE, skip=(page_number - 1) * COURSE_PAGE_SIZE,
+        instructor=instructor,
+    )
+    return _page(
+        request,
+        "analytics/dashboards/courses.html",
+        {
+            "courses": contents.rows,
+            "search": search,
+            "pages": _pages(contents.total, page_number, COURSE_PAGE_SIZE, request.GET),
+            "is_admin": instructor is None,
+        },
+        "courses" if instructor is None else "overview",
+    )
+
+
+def _course_sections(course, period_name):
+    """The course page's charts for a period: enrollment by mode, demographics, weekly activity,
+    quiz time per chapter and the video table, from the Open edX course information queries."""
+    now = timezone.now()
+    today = now.date()
+    period = _period(period_name, course.workspace, now)
+    start_day = period.start.date()
+    by_mode = course_info.course_enrollment_by_mode(course, start_day, None, today)
+    # Demographics of the learners enrolled now (today's row, so far).
+    birth_years = course_info.course_enrollment_by_birth_year(course, today, None, today)
+    education = course_info.course_enrollment_by_education(course, today, None, today)
+    gender_rows = course_info.course_enrollment_by_gender(course, today, None, today)
+    gender = {key: value for key, value in (gender_rows[-1].items() if gender_rows else []) if key != "date"}
+    locations = course_info.course_enrollment_by_location(course, today, None, today)
+    activity = course_info.course_activity_by_week(course, period.start, None, now)
+    chapters = dashboard_queries.course_chapter_quiz_time(course, start=period.start, end=period.end)
+    videos = dashboard_queries.course_video_drop_off(course)
+
+    modes = [mode for mode in course_info.REPORTED_MODES if any(row[mode] for row in by_mode)]
+    known_years = [row for row in birth_years if row["birth_year"] is not None]
+    countries = [
+        {"alpha3": row["country"].alpha3, "alpha2": row["country"].alpha2, "name": row["country"].name, "count": row["count"]}
+        for row in locations
+    ]
+    mapped = [row for row in countries if row["alpha3"]]
+    return {
+        "period": period,
+        "by_mode": by_mode,
+        "modes": [(mode, MODE_LABELS.get(mode, mode)) for mode in modes],
+        "birth_years": birth_years,
+        "unknown_birth_year": sum(row["count"] for row in birth_years if row["birth_year"] is None),
+        "education": [(EDUCATION_LABELS.get(row["education_level"], row["education_level"]), row["count"]) for row in education],
+        "gender": [(GENDER_LABELS[key], count) for key, count in gender.items()],
+        "countries": countries,
+        "activity": activity,
+        "chapters": chapters,
+        "videos": videos,
+        "charts": {
+            "by_mode": charts.chart_html(
+                charts.enrollment_by_mode_figure(by_mode, modes, MODE_LABELS), "enrollment-chart"
+            ) if by_mode else "",
+            "birth_years": charts.chart_html(charts.birth_year_figure(known_years), "birth-year-chart") if known_years else "",
+            "education": charts.chart_html(
+                charts.count_bars(
+                    [EDUCATION_LABELS.get(row["education_level"], row["education_level"]) for row in education],
+                    [row["count"] for row in education], charts.SKY_BLUE, charts.TEXT,
+                ), "education-chart",
+            ) if education else "",
+            "gender": charts.chart_html(
+                charts.count_bars([GENDER_LABELS[key] for key in gender], list(gender.values()), charts.PURPLE, charts.TEXT),
+                "gender-chart",
+            ) if any(gender.values()) else "",
+            "map": charts.chart_html(charts.country_map_figure(mapped), "country-map") if mapped else "",
+            "activity": charts.chart_html(
+                charts.weekly_activity_figure(activity, WEEKLY_ACTIVITY_LABELS), "activity-chart"
+            ) if activity else "",
+            "chapters": charts.chart_html(charts.chapter_quiz_figure(chapters), "chapter-chart")
+            if any(chapter["quiz_duration_s"] for chapter in chapters) else "",
+        },
+    }
+
+
+def _retention_section(video):
+    retention = dashboard_queries.video_retention(video)
+    has_viewers = any(segment["viewers"] for segment in retention.segments)
+    return {
+        "retention": retention,
+        "chart": charts.chart_html(charts.retention_figure(retention), "retention-chart") if has_viewers else "",
+    }
+
+
+def _learner_search_ids(workspace, search, instructor):
+    """Public ids of the learners whose name or email contains `search` (the Analyse users lookup)."""
+    found = analyse_queries.analyse_users(workspace, search=search, limit=SEARCH_USERS_LIMIT, instructor=instructor)
+    return tuple(row["public_id"] for row in found.rows)
+
+
+@login_required
+def course_dashboard(request, key):
+    membership, refused = _staff_membership(request)
+    if refused:
+        return refused
+    course, refused = _course_for(request, membership, key)
+    if refused:
+        return refused
+    form = CourseForm(request.GET)
+    if not form.is_valid():
+        return bad_filters(request, form)
+    workspace, instructor = membership.workspace, _instructor(membership)
+    period_name = form.cleaned_data["period"]
+    sections = cached_section(workspace, "course", (course.pk, period_name), lambda: _course_sections(course, period_name))
+    data = sections.value
+
+    chosen_key = form.cleaned_data.get("video") or next(
+        (row["video_key"] for row in data["videos"] if row["users_at_start"]), data["videos"][0]["video_key"] if data["videos"] else None
+    )
+    chosen_video = Video.objects.filter(course=course, key=chosen_key).first() if chosen_key else None
+    retention = (
+        cached_section(workspace, "retention", (chosen_video.pk,), lambda: _retention_section(chosen_video))
+        if chosen_video else None
+    )
+
+    # The learners table: the Analyse rows of this course (live, not cached: it is one page).
+    search = form.cleaned_data.get("q", "").strip()
+    filters = analyse_queries.ResultFilters(content_ids=(course.key,))
+    if search:
+        filters = replace(filters, user_ids=_learner_search_ids(workspace, search, instructor) or ("-",))
+    page_number = form.cleaned_data.get("page") or 1
+    learners = analyse_queries.analyse_results_page(
+        workspace, filters, form.order(), limit=LEARNER_PAGE_SIZE, skip=(page_number - 1) * LEARNER_PAGE_SIZE,
+        instructor=instructor,
+    )
+    sort, direction = form.cleaned_data.get("sort") or "updated", form.cleaned_data.get("dir") or "desc"
+    return _page(
+        request,
+        "analytics/dashboards/course.html",
+        {
+            "course": course,
+            "form": form,
+            "data": data,
+            "as_of": oldest(sections, retention),
+            "chosen_video": chosen_video,
+            "retention": retention.value if retention else None,
+            "learners": learners.rows,
+            "pages": _pages(learners.total, page_number, LEARNER_PAGE_SIZE, request.GET),
+            "search": search,
+            "sort_links": _sort_links(request.GET, sort, direction),
+            "state_labels": STATE_LABELS,
+            "type_labels": ENROLLMENT_TYPE_LABELS,
+            "activity_labels": WEEKLY_ACTIVITY_LABELS,
+            "export": course_panel(course, instructor is None, period_name),
+            "is_admin": instructor is None,
+        },
+        "courses" if instructor is None else "overview",
+    )
+
+
+# Analyse results ---------------------------------------------------------------------------------
+
+
+@login_required
+def results_dashboard(request):
+    """The Analyse view: the filters of POST /analyse/results as GET parameters, its statistics
+    above a paginated table of its rows. Instructors see the rows of their courses."""
+    membership, refused = _staff_membership(request)
+    if refused:
+        return refused
+    workspace, instructor = membership.workspace, _instructor(membership)
+    lookups = _lookups(workspace, instructor)
+    form = ResultsForm(
+        request.GET, groups=lookups["groups"], contents=lookups["contents"], custom_fields=lookups["custom_fields"]
+    )
+    if not form.is_valid():
+        return bad_filters(request, form)
+    filters = form.result_filters()
+    statistics = cached_section(
+        workspace, "statistics", (getattr(instructor, "pk", None), filters),
+        lambda: analyse_queries.analyse_statistics(workspace, filters, instructor=instructor),
+    )
+    size = form.page_size
+    page_number = form.cleaned_data.get("page") or 1
+    page = analyse_queries.analyse_results_page(
+        workspace, filters, form.order(), limit=size, skip=(page_number - 1) * size, instructor=instructor
+    )
+    sort, direction = form.cleaned_data.get("sort") or "updated", form.cleaned_data.get("dir") or "desc"
+    return _page(
+        request,
+        "analytics/dashboards/results.html",
+        {
+            "form": form,
+            "statistics": statistics.value,
+            "as_of": statistics.as_of,
+            "rows": page.rows,
+            "pages": _pages(page.total, page_number, size, request.GET),
+            "sort_links": _sort_links(request.GET, sort, direction),
+            "state_labels": STATE_LABELS,
+            "type_labels": ENROLLMENT_TYPE_LABELS,
+            "is_filtered": bool(request.GET),
+            "export": results_panel(filters),
+        },
+        "results",
+    )
+
+
+# Video -------------------------------------------------------------------------------------------
+
+
+def _video_sections(workspace, video, period_name):
+    analytics = video_analytics(workspace, video.key, period_name)
+    views, engagement, performance = analytics["views"], analytics["engagement"], analytics["performance"]
+    has_views = bool(views["total"])
+    names = {
+        "device": lambda key: key.capitalize(),
+        "platform": lambda key: {"ios": "iOS"}.get(key, key.capitalize()),
+        "country": lambda key: course_info.country_for_code(key).name,
+    }
+    breakdowns = {
+        name: [(label(key) if key != "unknown" else UNKNOWN_LABEL, count) for key, count in views[f"by_{name}"].items()]
+        for name, label in names.items()
+    }
+    chart_colours = {"device": (charts.BLUE, "white"), "platform": (charts.ORANGE, charts.TEXT), "country": (charts.SKY_BLUE, charts.TEXT)}
+    return {
+        "analytics": analytics,
+        "breakdowns": breakdowns,
+        "has_views": has_views,
+        "charts": {
+            "views": charts.chart_html(
+                charts.timeline_figure(views["timeline"], {"views": "Views", "unique": "Unique learners"}, "Per day"),
+                "views-chart",
+            ),
+            **{
+                name: charts.chart_html(
+                    charts.count_bars([label for label, _ in rows], [count for _, count in rows], *chart_colours[name]),
+                    f"{name}-chart",
+                ) if rows else ""
+                for name, rows in breakdowns.items()
+            },
+            "watch_time": charts.chart_html(charts.watch_time_figure(engagement["timeline"]), "watch-time-chart"),
+            "completion": charts.chart_html(
+                charts.timeline_figure(engagement["timeline"], {"completion_rate": "Completion rate"}, "Completed views", True),
+                "completion-chart",
+            ),
+            "buffering": charts.chart_html(
+                charts.timeline_figure(
+                    performance["timeline"], {"buffering_rate": "Buffering / watch time", "error_rate": "Errors per view"},
+                    "Rate", True,
+                ),
+                "buffering-chart",
+            ),
+        },
+    }
+
+
+@login_required
+def video_dashboard(request, key):
+    """One video's VideoCloud analytics as charts, and its retention curve."""
+    membership, refused = _staff_membership(request)
+    if refused:
+        return refused
+    workspace = membership.workspace
+    video = Video.objects.select_related("course").filter(workspace=workspace, key=key).first()
+    if video is None:
+        return refuse(request, f"There is no video “{key}” in this workspace.", status=404)
+    course, refused = _course_for(request, membership, video.course.key)
+    if refused:
+        return refused
+    form = PeriodForm(request.GET)
+    if not form.is_valid():
+        return bad_filters(request, form)
+    period_name = form.cleaned_data["period"]
+    try:
+        sections = cached_section(
+            workspace, "video", (video.pk, period_name), lambda: _video_sections(workspace, video, period_name)
+        )
+    except DataUnavailable:  # deleted between the look-up and the query
+        return refuse(request, f"There is no video “{key}” in this workspace.", status=404)
+    retention = cached_section(workspace, "retention", (video.pk,), lambda: _retention_section(video))
+    return _page(
+        request,
+        "analytics/dashboards/video.html",
+        {
+            "video": video,
+            "course": course,
+            "form": form,
+            "data": sections.value,
+            "retention": retention.value,
+            "as_of": oldest(sections, retention),
+            "breakdown_titles": [("device", "Devices"), ("platform", "Platforms"), ("country", "Countries")],
+        },
+        "courses" if membership.role == Role.ADMIN else "overview",
+    )
+
