@@ -23,6 +23,7 @@ import platform
 import random
 import sys
 import tempfile
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -153,15 +154,54 @@ class LogWriter:
         return lines
 
 
-def timed_import(workspace, path, server):
-    """Import path; returns (summary, wall seconds, client CPU seconds, database backend CPU seconds)."""
+class DatabaseCpu:
+    """CPU seconds used by this database's PostgreSQL backends (the import opens a second one for
+    its writer thread, which exits with it): polled every 0.1 s, last value per backend kept."""
+
+    def __init__(self, database):
+        import psutil
+
+        self.psutil, self.marker = psutil, f" {database} "
+        self.seen, self.running = {}, False
+
+    def _poll(self):
+        for process in self.psutil.process_iter(["name", "cmdline"]):
+            try:
+                if process.info["name"] == "postgres" and self.marker in " ".join(process.info["cmdline"] or []) + " ":
+                    times = process.cpu_times()
+                    self.seen[process.pid] = times.user + times.system
+            except (self.psutil.NoSuchProcess, self.psutil.AccessDenied):
+                continue
+
+    def __enter__(self):
+        self._poll()
+        self.before = dict(self.seen)
+        self.running = True
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+        return self
+
+    def _loop(self):
+        while self.running:
+            self._poll()
+            time.sleep(0.1)
+
+    def __exit__(self, *exc):
+        self.running = False
+        self.thread.join()
+        self._poll()
+        self.seconds = sum(value - self.before.get(pid, 0.0) for pid, value in self.seen.items())
+
+
+def timed_import(workspace, path, database):
+    """Import path; returns (summary, wall seconds, import CPU seconds, database CPU seconds)."""
     from analytics.services.tracking_logs import import_tracking_logs
 
-    server_before = sum(server.cpu_times()[:2])
-    cpu_before, started = time.process_time(), time.perf_counter()
-    summary = import_tracking_logs(workspace, [path], email_domain=EMAIL_DOMAIN)
-    wall, cpu = time.perf_counter() - started, time.process_time() - cpu_before
-    return summary, wall, cpu, sum(server.cpu_times()[:2]) - server_before
+    with DatabaseCpu(database) as server:
+        cpu_before, started = time.process_time(), time.perf_counter()
+        summary = import_tracking_logs(workspace, [path], email_domain=EMAIL_DOMAIN)
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu_before
+    return summary, wall, cpu, server.seconds
 
 
 def main():
@@ -189,9 +229,7 @@ def main():
 
     import psutil
 
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        server = psutil.Process(cursor.fetchone()[0])
+    database = connection.settings_dict["NAME"]
 
     runs = []
     with tempfile.TemporaryDirectory() as folder:
@@ -212,7 +250,7 @@ def main():
             ("the same file gzipped, again", packed),
         ):
             load_before = os.getloadavg()[0]
-            summary, wall, cpu, server_cpu = timed_import(workspace, path, server)
+            summary, wall, cpu, server_cpu = timed_import(workspace, path, database)
             load = (load_before + os.getloadavg()[0]) / 2
             runs.append((label, summary, wall, cpu, server_cpu, load))
             if len(runs) == 1:
@@ -251,11 +289,12 @@ navigation events, and 0.1 % truncated lines.
 |---|---:|---:|---:|---:|---:|---:|
 {table}
 
-Two figures, because the machine was shared: wall-clock lines/s is what this run saw with the load
-average shown (on 2 cores, a load of 8 leaves each process a fraction of a core); lines per
-CPU-second counts the CPU time the import process and its PostgreSQL backend actually used, which
-is what 2 dedicated cores deliver (the import and the database work in parallel, so the wall-clock
-rate on an idle 2-core machine is at least this figure). By that measure the import
+Two figures, because the machine was shared with other engineers' test runs: wall-clock lines/s
+is what this run saw with the load average shown (on 2 cores, a load of 6 leaves a process well
+under one core); lines per CPU-second divides by the CPU time the import process (both of its
+threads) and its PostgreSQL backends actually used. The import parses the next chunk while a
+second thread writes the previous one, so on an idle 2-core machine its wall-clock rate is at
+least the CPU-second figure, less any waits for the disk. By that measure the first import
 **{verdict}** the target of {TARGET_LINES_S:,} lines/s.
 
 First import: {first.imported:,} lines imported, {first.skipped:,} skipped (types not imported),

@@ -17,6 +17,8 @@ import gzip
 import hashlib
 import json
 import logging
+import queue
+import threading
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -302,7 +304,7 @@ class _Pending:
 class TrackingLogImporter:
     """Imports tracking-log lines into one workspace; feed files, then finish() for the summary."""
 
-    def __init__(self, workspace, *, email_domain=DEFAULT_EMAIL_DOMAIN, chunk_lines=CHUNK_LINES):
+    def __init__(self, workspace, *, email_domain=DEFAULT_EMAIL_DOMAIN, chunk_lines=CHUNK_LINES, threaded=None):
         self.workspace = workspace
         self.domain = email_domain.strip().lower().lstrip("@")
         self.chunk_lines = chunk_lines
@@ -313,6 +315,12 @@ class TrackingLogImporter:
         self.video_specs = {}  # video key -> VideoSpec
         self.enrollments = []
         self.outcomes = []
+        # Writing chunk n while chunk n + 1 is parsed lets the import use two cores (the database
+        # and the parser). Only outside a transaction: the writer thread has its own connection,
+        # which would not see what the caller's open transaction wrote.
+        if threaded is None:
+            threaded = not connection.in_atomic_block
+        self.writer = _ChunkWriter(self._write_chunk) if threaded else None
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -347,8 +355,11 @@ class TrackingLogImporter:
             self.summary.by_type[event.name][outcome] += 1
             if reason:
                 self.summary.skip_reasons[reason] += 1
-        with transaction.atomic():
-            self._write_chunk(pending)
+        if self.writer is not None:
+            self.writer.submit(pending)
+        else:
+            with transaction.atomic():
+                self._write_chunk(pending)
 
     # -- mapping ---------------------------------------------------------------------------------
 
@@ -461,8 +472,18 @@ class TrackingLogImporter:
         for email, course_key, at, state in pending.outcomes:
             self.outcomes.append(AttemptOutcome(self.user_ids[email], self.course_ids[course_key], at, state))
 
+    def abort(self):
+        """Stop the writer thread after the chunks already handed to it (an import that failed)."""
+        if self.writer is not None:
+            writer, self.writer = self.writer, None
+            writer.chunks.put(None)
+            writer.thread.join()
+
     def finish(self):
         """Write the video views, enrollments and attempts gathered over the import; the summary."""
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
         with transaction.atomic():
             self.summary.enrollments_written = _written(apply_enrollment_changes(self.workspace, self.enrollments))
             self.summary.attempts_written = _written(apply_attempt_outcomes(self.workspace, self.outcomes))
@@ -489,6 +510,44 @@ class TrackingLogImporter:
                     )
                     self.summary.video_views_written += result.created + result.updated
         return self.summary
+
+
+class _ChunkWriter:
+    """One thread that writes chunks, each in its own transaction on the thread's own connection,
+    while the caller parses the next one. At most two chunks wait; an error in the writer is
+    raised again in the caller (at its next submit or at close)."""
+
+    def __init__(self, write):
+        self.write = write
+        self.chunks = queue.Queue(maxsize=2)
+        self.error = None
+        self.thread = threading.Thread(target=self._run, name="tracking-log-writer", daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        try:
+            while (pending := self.chunks.get()) is not None:
+                if self.error is None:
+                    try:
+                        with transaction.atomic():
+                            self.write(pending)
+                    except BaseException as error:  # handed to the caller, which raises it
+                        self.error = error
+        finally:
+            connection.close()
+
+    def submit(self, pending):
+        self._raise()
+        self.chunks.put(pending)
+
+    def close(self):
+        self.chunks.put(None)
+        self.thread.join()
+        self._raise()
+
+    def _raise(self):
+        if self.error is not None:
+            raise self.error
 
 
 EVENT_COLUMNS = ("id", "workspace_id", "user_id", "course_id", "type", "object", "occurred_at", "source", "data", "received_at")
@@ -531,12 +590,18 @@ def json_dumps(value):
 def import_tracking_logs(workspace, paths, *, email_domain=DEFAULT_EMAIL_DOMAIN):
     """Import the tracking-log files at paths into workspace; returns the ImportSummary.
 
-    Each chunk of lines is its own transaction, and the views / enrollments / attempts gathered
-    over all files are written in a last one: an interrupted import can simply be run again.
+    Each chunk of lines is its own transaction (written by a second thread while the next chunk
+    is parsed, unless the caller holds a transaction), and the views / enrollments / attempts
+    gathered over all files are written in a last one: an interrupted import can simply be run
+    again.
     """
     importer = TrackingLogImporter(workspace, email_domain=email_domain)
-    for path in paths:
-        importer.import_file(path)
+    try:
+        for path in paths:
+            importer.import_file(path)
+    except BaseException:
+        importer.abort()
+        raise
     return importer.finish()
 
 

@@ -270,3 +270,35 @@ def test_command_json_summary(workspace, log_file):
 
     summary = json.loads(out.getvalue())
     assert (summary["imported"], summary["skipped"], summary["invalid"], summary["eventsCreated"]) == (13, 4, 4, 5)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_threaded_import_writes_the_same_as_the_sequential_one(tmp_path):
+    from analytics.services.tracking_logs import TrackingLogImporter
+
+    workspace = Workspace.objects.create(slug="threaded", name="Threaded")
+    importer = TrackingLogImporter(workspace, chunk_lines=3, threaded=True)
+    importer.import_file(write_log(tmp_path))
+    summary = importer.finish()
+
+    assert (summary.lines, summary.imported, summary.skipped, summary.invalid) == (NON_BLANK_LINES, 13, 4, 4)
+    assert (summary.events_created, LearningEvent.objects.count(), VideoView.objects.get().watched_s) == (5, 5, 60)
+    assert Enrollment.objects.get().mode == "verified"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_error_in_the_writer_thread_is_raised_by_the_import(tmp_path, monkeypatch):
+    from analytics.services import tracking_logs
+
+    workspace = Workspace.objects.create(slug="failing", name="Failing")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(tracking_logs, "ensure_learners", broken)
+    importer = tracking_logs.TrackingLogImporter(workspace, chunk_lines=3, threaded=True)
+
+    with pytest.raises(RuntimeError, match="database went away"):
+        importer.import_file(write_log(tmp_path))
+        importer.finish()
+    importer.abort()
