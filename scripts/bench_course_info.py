@@ -258,6 +258,7 @@ def main():
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw_key}")
 
+    load_before = os.getloadavg()[0]
     rebuilds = time_rebuilds()
     results = []
     for endpoint, label, params in cases():
@@ -267,6 +268,7 @@ def main():
         print(f"{endpoint:24} {label:28} median {median:7.1f} ms  p95 {p95:7.1f} ms  max {worst:7.1f} ms")
 
     raw = time_raw_queries(course, max(3, args.runs // 8))
+    args.load = (load_before, os.getloadavg()[0])
     write_report(args, counts, rebuilds, results, raw)
 
 
@@ -343,7 +345,9 @@ def write_report(args, counts, rebuilds, results, raw):
         "CourseActivityWeek, VideoAudience) that Celery rebuilds from the raw rows.",
         "",
         f"PostgreSQL {server_version}, Python {platform.python_version()}, {os.cpu_count()} CPUs "
-        "shared with other work (so the maximum is noisy).",
+        f"shared with other work: 1-minute load average {args.load[0]:.1f} before and {args.load[1]:.1f} "
+        "after the run (the maximum is noisy; at a load average of 8 to 10 every time here was 3 to 4 "
+        "times longer, every single-row query costing 5 to 15 ms).",
         "",
         "| rows | count |",
         "|---|---|",
