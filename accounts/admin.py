@@ -1,5 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.urls import reverse
+from django.utils.html import format_html
 
 from .models import ApiKey, CustomField, CustomFieldValue, LearnerGroup, Membership, User, Workspace
 
@@ -20,7 +22,7 @@ class WorkspaceAdmin(admin.ModelAdmin):
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     ordering = ["email"]
-    list_display = ["email", "first_name", "last_name", "country", "is_staff", "date_joined"]
+    list_display = ["email", "first_name", "last_name", "country", "is_staff", "date_joined", "results_link"]
     list_filter = ["is_staff", "is_superuser", "is_active", "gender", "education_level"]
     search_fields = ["email", "first_name", "last_name", "public_id"]
     date_hierarchy = "date_joined"
@@ -35,6 +37,14 @@ class UserAdmin(DjangoUserAdmin):
         ("Dates", {"fields": ["last_login", "date_joined"]}),
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
+
+    def view_on_site(self, obj):
+        """The admin's "View on site" button opens the user's results on the dashboards."""
+        return f"{reverse('dashboard_results')}?user={obj.public_id}"
+
+    @admin.display(description="Dashboard")
+    def results_link(self, obj):
+        return format_html('<a href="{}?user={}">Results</a>', reverse("dashboard_results"), obj.public_id)
 
 
 @admin.register(Membership)

@@ -4,6 +4,7 @@ from django.shortcuts import render
 from accounts.credentials import membership_for_session
 
 from . import charts
+from .dashboards.exports import learner_panel
 from .queries.learner import learner_analytics
 from .timezones import time_zone_named, today_in
 
@@ -31,6 +32,7 @@ def learner_dashboard(request):
         "today": today,
         "tz_name": tz_name,
         "unknown_tz": unknown_tz,
+        "export": learner_panel(),
         "daily_chart": charts.chart_html(charts.daily_time_figure(analytics.daily_stats, today), "daily-chart"),
         "page_chart": charts.chart_html(charts.page_time_figure(analytics.page_stats), "page-chart"),
         "courses": [

@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
 
 from .models import Attempt, Chapter, Course, Enrollment, Video
 
@@ -10,13 +12,21 @@ class ChapterInline(admin.TabularInline):
 
 @admin.register(Course)
 class CourseAdmin(admin.ModelAdmin):
-    list_display = ["key", "title", "workspace", "created_at"]
+    list_display = ["key", "title", "workspace", "created_at", "dashboard_link"]
     list_filter = ["workspace"]
     search_fields = ["key", "title"]
     raw_id_fields = ["instructors"]
     date_hierarchy = "created_at"
     inlines = [ChapterInline]
     list_select_related = ["workspace"]
+
+    def view_on_site(self, obj):
+        """The admin's "View on site" button opens the course dashboard (of the session's workspace)."""
+        return reverse("dashboard_course", args=[obj.key])
+
+    @admin.display(description="Dashboard")
+    def dashboard_link(self, obj):
+        return format_html('<a href="{}">Dashboard</a>', reverse("dashboard_course", args=[obj.key]))
 
 
 @admin.register(Chapter)
@@ -35,6 +45,9 @@ class VideoAdmin(admin.ModelAdmin):
     autocomplete_fields = ["course"]
     raw_id_fields = ["chapter"]
     list_select_related = ["course"]
+
+    def view_on_site(self, obj):
+        return reverse("dashboard_video", args=[obj.key])
 
 
 @admin.register(Enrollment)

@@ -317,7 +317,7 @@ def _course_sections(course, period_name):
         "charts": {
             "by_mode": charts.chart_html(
                 charts.enrollment_by_mode_figure(by_mode, modes, MODE_LABELS), "enrollment-chart"
-            ) if by_mode else "",
+            ) if by_mode and by_mode[-1]["cumulative_count"] else "",
             "birth_years": charts.chart_html(charts.birth_year_figure(known_years), "birth-year-chart") if known_years else "",
             "education": charts.chart_html(
                 charts.count_bars(
@@ -332,7 +332,7 @@ def _course_sections(course, period_name):
             "map": charts.chart_html(charts.country_map_figure(mapped), "country-map") if mapped else "",
             "activity": charts.chart_html(
                 charts.weekly_activity_figure(activity, WEEKLY_ACTIVITY_LABELS), "activity-chart"
-            ) if activity else "",
+            ) if any(row["any"] for row in activity) else "",
             "chapters": charts.chart_html(charts.chapter_quiz_figure(chapters), "chapter-chart")
             if any(chapter["quiz_duration_s"] for chapter in chapters) else "",
         },
