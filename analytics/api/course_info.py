@@ -13,7 +13,7 @@ choices made where the document is silent: docs/api/course_info.md.
 import csv
 import io
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone as dt_timezone
 
 from django.urls import path, register_converter
@@ -347,7 +347,6 @@ class EndpointSpec:
     params: type = DateRangeParamsSerializer
     many: bool = True
     summary: str = ""
-    extra_params: tuple = field(default_factory=tuple)
 
 
 ENDPOINTS = (
