@@ -432,10 +432,12 @@ def results_dashboard(request):
     if not form.is_valid():
         return bad_filters(request, form)
     filters = form.result_filters()
-    statistics = cached_section(
-        workspace, "statistics", (getattr(instructor, "pk", None), filters),
-        lambda: analyse_queries.analyse_statistics(workspace, filters, instructor=instructor),
-    )
+    def compute_statistics():
+        statistics = analyse_queries.analyse_statistics(workspace, filters, instructor=instructor)
+        figure = charts.state_figure(statistics["by_state"], STATE_LABELS)
+        return {"statistics": statistics, "chart": charts.chart_html(figure, "states-chart") if statistics["total"] else ""}
+
+    statistics = cached_section(workspace, "statistics", (getattr(instructor, "pk", None), filters), compute_statistics)
     size = form.page_size
     page_number = form.cleaned_data.get("page") or 1
     page = analyse_queries.analyse_results_page(
@@ -447,7 +449,8 @@ def results_dashboard(request):
         "analytics/dashboards/results.html",
         {
             "form": form,
-            "statistics": statistics.value,
+            "statistics": statistics.value["statistics"],
+            "states_chart": statistics.value["chart"],
             "as_of": statistics.as_of,
             "rows": page.rows,
             "pages": _pages(page.total, page_number, size, request.GET),
