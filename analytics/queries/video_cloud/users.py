@@ -4,9 +4,9 @@ A learner is a member of the workspace with the learner role. A learner is activ
 when they have a page session, a learning event or a video view starting in it. Their first
 activity is the earliest of those three, ever.
 
-"Active in a window" is asked per learner as `EXISTS (...)` on each activity table: one probe of
-the (workspace, user, time) index each, so the cost grows with the number of learners, not with
-the number of rows in the window. The flags of a learner are computed once per learner in a
+Everything is asked per learner with single-row probes of the (workspace, user, time) index of
+each activity table (`EXISTS (...)` or `ORDER BY time LIMIT 1`), so the cost grows with the number
+of learners, not with the number of rows in the window. The flags of a learner are computed once per learner in a
 query grouped by the flags (at most a few rows come back), never by looping over rows.
 """
 
@@ -95,23 +95,16 @@ def activity_between(workspace, start_ref, end_ref):
     return condition
 
 
-def _edge_activity_at(workspace, latest=False, **window):
-    """Expression on an outer `user_id`: the time of the user's first (or latest) activity in the
-    workspace, within `window` (field lookups on the time field, e.g. lt=...); each table is one
-    index probe (ORDER BY time LIMIT 1). None-safe: a table without rows gives a sentinel."""
-    edges = []
+def latest_activity_at(workspace, start, end):
+    """Expression on an outer `user_id`: the time of the user's latest activity in [start, end),
+    or FAR_PAST; one index probe per table (ORDER BY time DESC LIMIT 1)."""
+    latest = []
     for model, field in ACTIVITY_SOURCES:
         rows = model.objects.filter(
-            workspace=workspace, user_id=OuterRef("user_id"), **{f"{field}__{lookup}": value for lookup, value in window.items()}
+            workspace=workspace, user_id=OuterRef("user_id"), **{f"{field}__gte": start, f"{field}__lt": end}
         )
-        edge = rows.order_by(f"-{field}" if latest else field).values(field)[:1]
-        edges.append(Coalesce(Subquery(edge), Value(FAR_PAST if latest else FAR_FUTURE)))
-    return (Greatest if latest else Least)(*edges)
-
-
-def first_activity_at(workspace):
-    """Expression on an outer `user_id`: the time of the user's first activity in the workspace."""
-    return _edge_activity_at(workspace)
+        latest.append(Coalesce(Subquery(rows.order_by(f"-{field}").values(field)[:1]), Value(FAR_PAST)))
+    return Greatest(*latest)
 
 
 def earliest_activity(workspace):
@@ -144,7 +137,7 @@ def _activity(workspace, period):
     month_start = tomorrow - timedelta(days=windows["monthly"])
     rows = (
         members.annotate(
-            last_day=trunc("day", _edge_activity_at(workspace, latest=True, gte=month_start, lt=tomorrow))
+            last_day=trunc("day", latest_activity_at(workspace, month_start, tomorrow))
         )
         .values("last_day")
         .annotate(n=Count("id"))
