@@ -285,3 +285,5 @@ VIDEOCLOUD_RATE_LIMIT = env_str("VIDEOCLOUD_RATE_LIMIT", "600/min")
 # SQLite builds them with their key columns only, which is all the demo needs.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     SILENCED_SYSTEM_CHECKS = ["models.W040"]
+# Instructor and admin dashboards (analytics/dashboards): seconds a computed section is cached.
+DASHBOARD_CACHE_SECONDS = env_int("DASHBOARD_CACHE_SECONDS", 120)

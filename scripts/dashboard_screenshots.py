@@ -78,7 +78,7 @@ def main():
                 pages = [
                     ("workspace", "/dashboards/"),
                     ("course", course),
-                    ("results", "/dashboards/results/"),
+                    ("results", "/dashboards/results/?per_page=25"),
                     ("video", video),
                 ]
             for name, path in pages:

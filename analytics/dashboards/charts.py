@@ -219,7 +219,8 @@ def country_map_figure(rows):
             reversescale=True,
             marker_line_color="white",
             marker_line_width=0.5,
-            colorbar={"title": {"text": "Learners"}, "thickness": 12},
+            colorbar={"title": {"text": "Learners", "side": "top"}, "orientation": "h", "thickness": 10, "len": 0.6,
+                      "x": 0.5, "xanchor": "center", "y": -0.02, "yanchor": "top"},
             hovertemplate="%{text}: %{z}<extra></extra>",
         )
     )

@@ -44,7 +44,13 @@ WEEKLY_ACTIVITY_LABELS = {
 }
 MODE_LABELS = dict(EnrollmentMode.choices)
 GENDER_LABELS = {"female": "Female", "male": "Male", "other": "Other", "unknown": "Not given"}
-EDUCATION_LABELS = {None: "Not given", **dict(EducationLevel.choices)}
+# Short names, so that the bars keep their room on a phone (EducationLevel has the long ones).
+EDUCATION_LABELS = {
+    None: "Not given", EducationLevel.DOCTORATE: "Doctorate", EducationLevel.MASTERS: "Master's",
+    EducationLevel.BACHELORS: "Bachelor's", EducationLevel.ASSOCIATES: "Associate", EducationLevel.SECONDARY: "Secondary",
+    EducationLevel.JUNIOR_SECONDARY: "Junior secondary", EducationLevel.PRIMARY: "Primary",
+    EducationLevel.NONE: "No formal education", EducationLevel.OTHER: "Other",
+}
 UNKNOWN_LABEL = "Not reported"
 
 
