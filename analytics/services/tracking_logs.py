@@ -48,8 +48,16 @@ try:  # several times faster than the standard library on log lines; NaN-bearing
     import orjson
 
     _fast_loads = orjson.loads
+
+    def _fast_dumps(value):
+        return orjson.dumps(value).decode()
+
 except ImportError:  # pragma: no cover - orjson is in requirements.txt
     _fast_loads = json.loads
+
+    def _fast_dumps(value):
+        return json.dumps(value, separators=(",", ":"))
+
 
 logger = logging.getLogger(__name__)
 
@@ -221,8 +229,9 @@ def _json_reason(error, offset):
 def line_event_id(workspace_id, text):
     """The id of the event a line becomes: a name-based (version 5 style) UUID of the workspace
     and the line's JSON text, so the same line imported again is the same event."""
-    digest = hashlib.sha1(b"tracking-log|%d|" % workspace_id + text.encode("utf-8", "surrogatepass")).digest()
-    return uuid.UUID(bytes=digest[:16], version=5)
+    digest = hashlib.sha1(b"tracking-log|%d|" % workspace_id)
+    digest.update(text.encode("utf-8", "surrogatepass"))
+    return uuid.UUID(bytes=digest.digest()[:16], version=5)
 
 
 def _is_imported_type(name):
@@ -584,7 +593,7 @@ def copy_events(workspace, rows):
 
 
 def json_dumps(value):
-    return json.dumps(value, separators=(",", ":"))
+    return _fast_dumps(value)
 
 
 def import_tracking_logs(workspace, paths, *, email_domain=DEFAULT_EMAIL_DOMAIN):
