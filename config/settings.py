@@ -287,3 +287,5 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     SILENCED_SYSTEM_CHECKS = ["models.W040"]
 # Instructor and admin dashboards (analytics/dashboards): seconds a computed section is cached.
 DASHBOARD_CACHE_SECONDS = env_int("DASHBOARD_CACHE_SECONDS", 120)
+# A page whose heavy figures are not cached is sent at once and loads them as a fragment (JS).
+DASHBOARD_DEFER_SECTIONS = env_bool("DASHBOARD_DEFER_SECTIONS", True)

@@ -50,3 +50,8 @@ def oldest(*sections):
     """The time of the oldest of the sections shown (None when there are none)."""
     times = [section.as_of for section in sections if section is not None]
     return min(times) if times else None
+
+
+def peek_section(workspace, name, parts):
+    """The cached Section, or None when it is not (or no longer) cached: never computes."""
+    return cache.get(section_key(workspace, name, *parts))

@@ -12,6 +12,7 @@ courses' videos and results); learners, and users without a workspace, get a 403
 from dataclasses import replace
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.urls import reverse
@@ -27,7 +28,7 @@ from analytics.queries.video_cloud.users import earliest_activity
 from courses.models import AttemptState, Course, EnrollmentKind, EnrollmentMode, Video
 
 from . import charts
-from .cache import cache_seconds, cached_section, oldest
+from .cache import cache_seconds, cached_section, oldest, peek_section
 from .exports import course_panel, results_panel, workspace_panel
 from .filters import ENROLLMENT_TYPE_LABELS, SORTS, STATE_LABELS, CourseForm, PeriodForm, ResultsForm, WorkspaceFilterForm
 
@@ -93,6 +94,43 @@ def _page(request, template, context, section=None):
     """Render a dashboard page: adds the sub-navigation's current section and the cache TTL."""
     context.update(section=section, cache_minutes=max(1, round(cache_seconds() / 60)))
     return render(request, template, context)
+
+
+def _computes_now(request, name):
+    """Whether this request computes section `name` when it is not cached: the page's fragment
+    request, `wait=1` (the no-JavaScript link), or DASHBOARD_DEFER_SECTIONS off."""
+    return (
+        request.GET.get("fragment") == name
+        or request.GET.get("wait") == "1"
+        or not getattr(settings, "DASHBOARD_DEFER_SECTIONS", True)
+    )
+
+
+def _section(request, workspace, name, parts, compute, fragment=None):
+    """The Section from the cache, else computed now (see _computes_now; `fragment` names the
+    page part it belongs to, by default `name`), else None: the page is then sent at once with a
+    placeholder that static/js/dashboards.js fills from the fragment."""
+    if _computes_now(request, fragment or name):
+        return cached_section(workspace, name, parts, compute)
+    return peek_section(workspace, name, parts)
+
+
+def _deferred_urls(request, name):
+    params = request.GET.copy()
+    for extra in ("fragment", "wait"):
+        params.pop(extra, None)
+    return {
+        "fragment_url": _query_string(params, fragment=name),
+        "wait_url": _query_string(params, wait=1),
+    }
+
+
+def _page_or_fragment(request, template, fragment_template, context, name, section):
+    """The whole page, or only the deferred section's HTML for its fragment request."""
+    if request.GET.get("fragment") == name:
+        return _page(request, fragment_template, context, section)
+    context.update(_deferred_urls(request, name))
+    return _page(request, template, context, section)
 
 
 def bad_filters(request, form):
@@ -231,22 +269,24 @@ def workspace_dashboard(request):
         return bad_filters(request, form)
     period_name = form.cleaned_data["period"]
     filters = form.result_filters()
-    overview = cached_section(
-        workspace, "overview", (period_name, filters), lambda: _workspace_overview(workspace, period_name, filters)
+    overview = _section(
+        request, workspace, "overview", (period_name, filters), lambda: _workspace_overview(workspace, period_name, filters)
     )
-    data = overview.value
-    return _page(
+    data = overview.value if overview else None
+    return _page_or_fragment(
         request,
         "analytics/dashboards/workspace.html",
+        "analytics/dashboards/_workspace_figures.html",
         {
             "form": form,
             "data": data,
-            "as_of": overview.as_of,
+            "as_of": overview.as_of if overview else None,
             "state_labels": STATE_LABELS,
             "is_filtered": bool(filters.group_ids or filters.custom_fields),
-            "overdue_url": _results_url(data["overdue_filters"]),
+            "overdue_url": _results_url(data["overdue_filters"]) if data else "",
             "export": workspace_panel(filters, period_name),
         },
+        "overview",
         "overview",
     )
 
@@ -373,17 +413,25 @@ def course_dashboard(request, key):
         return bad_filters(request, form)
     workspace, instructor = membership.workspace, _instructor(membership)
     period_name = form.cleaned_data["period"]
-    sections = cached_section(workspace, "course", (course.pk, period_name), lambda: _course_sections(course, period_name))
-    data = sections.value
+    def compute_course():
+        return _course_sections(course, period_name)
 
-    chosen_key = form.cleaned_data.get("video") or next(
-        (row["video_key"] for row in data["videos"] if row["users_at_start"]), data["videos"][0]["video_key"] if data["videos"] else None
-    )
-    chosen_video = Video.objects.filter(course=course, key=chosen_key).first() if chosen_key else None
-    retention = (
-        cached_section(workspace, "retention", (chosen_video.pk,), lambda: _retention_section(chosen_video))
-        if chosen_video else None
-    )
+    sections = _section(request, workspace, "course", (course.pk, period_name), compute_course)
+    data = sections.value if sections else None
+    chosen_video = retention = None
+    if data is not None:
+        chosen_key = form.cleaned_data.get("video") or next(
+            (row["video_key"] for row in data["videos"] if row["users_at_start"]),
+            data["videos"][0]["video_key"] if data["videos"] else None,
+        )
+        chosen_video = Video.objects.filter(course=course, key=chosen_key).first() if chosen_key else None
+        if chosen_video is not None:
+            retention = _section(
+                request, workspace, "retention", (chosen_video.pk,), lambda: _retention_section(chosen_video),
+                fragment="course",
+            )
+            if retention is None:  # the curve is not cached yet: defer the whole figures part
+                data = None
 
     # The learners table: the Analyse rows of this course (live, not cached: it is one page).
     search = form.cleaned_data.get("q", "").strip()
@@ -396,16 +444,17 @@ def course_dashboard(request, key):
         instructor=instructor,
     )
     sort, direction = form.cleaned_data.get("sort") or "updated", form.cleaned_data.get("dir") or "desc"
-    return _page(
+    return _page_or_fragment(
         request,
         "analytics/dashboards/course.html",
+        "analytics/dashboards/_course_figures.html",
         {
             "course": course,
             "form": form,
             "data": data,
             "as_of": oldest(sections, retention),
             "chosen_video": chosen_video,
-            "retention": retention.value if retention else None,
+            "retention": retention.value if retention and data else None,
             "learners": learners.rows,
             "pages": _pages(learners.total, page_number, LEARNER_PAGE_SIZE, request.GET),
             "search": search,
@@ -416,6 +465,7 @@ def course_dashboard(request, key):
             "export": course_panel(course, instructor is None, period_name),
             "is_admin": instructor is None,
         },
+        "course",
         "courses" if instructor is None else "overview",
     )
 
@@ -537,24 +587,29 @@ def video_dashboard(request, key):
         return bad_filters(request, form)
     period_name = form.cleaned_data["period"]
     try:
-        sections = cached_section(
-            workspace, "video", (video.pk, period_name), lambda: _video_sections(workspace, video, period_name)
+        sections = _section(
+            request, workspace, "video", (video.pk, period_name), lambda: _video_sections(workspace, video, period_name)
         )
     except DataUnavailable:  # deleted between the look-up and the query
         return refuse(request, f"There is no video “{key}” in this workspace.", status=404)
-    retention = cached_section(workspace, "retention", (video.pk,), lambda: _retention_section(video))
-    return _page(
+    retention = _section(
+        request, workspace, "retention", (video.pk,), lambda: _retention_section(video), fragment="video"
+    )
+    ready = sections is not None and retention is not None
+    return _page_or_fragment(
         request,
         "analytics/dashboards/video.html",
+        "analytics/dashboards/_video_figures.html",
         {
             "video": video,
             "course": course,
             "form": form,
-            "data": sections.value,
-            "retention": retention.value,
-            "as_of": oldest(sections, retention),
+            "data": sections.value if ready else None,
+            "retention": retention.value if ready else None,
+            "as_of": oldest(sections, retention) if ready else None,
             "breakdown_titles": [("device", "Devices"), ("platform", "Platforms"), ("country", "Countries")],
         },
+        "video",
         "courses" if membership.role == Role.ADMIN else "overview",
     )
 

@@ -37,8 +37,10 @@ COURSE_KEY = "course-v1:Org+Web101+2026"
 
 
 @pytest.fixture(autouse=True)
-def fresh_cache():
-    """Sections are cached by workspace id, which a rolled-back test may hand to the next one."""
+def fresh_cache(settings):
+    """Sections are cached by workspace id, which a rolled-back test may hand to the next one.
+    Figures are computed in the page request here; the deferred loading has tests of its own."""
+    settings.DASHBOARD_DEFER_SECTIONS = False
     cache.clear()
     yield
     cache.clear()
@@ -508,3 +510,62 @@ def test_django_admin_links_to_the_course_and_user_dashboards(workspace, world):
 
     assert f'href="{reverse("dashboard_course", args=[COURSE_KEY])}"' in courses
     assert f'href="/dashboards/results/?user={world["ann"].public_id}"' in users
+
+
+# Deferred figures ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def deferring(settings):
+    settings.DASHBOARD_DEFER_SECTIONS = True
+
+
+def test_a_cold_overview_is_sent_at_once_with_its_figures_deferred(
+    workspace, admin_user, world, deferring, django_assert_max_num_queries
+):
+    client = client_for(admin_user)
+    client.get("/dashboards/courses/")  # the session is saved once
+
+    with django_assert_max_num_queries(12):  # session, user, membership and the filter choices
+        html = client.get(OVERVIEW, {"period": "7d"}).content.decode()
+
+    assert 'data-fragment-url="?period=7d&amp;fragment=overview"' in html
+    assert "active-table" not in html and 'href="?period=7d&amp;wait=1"' in html
+
+
+def test_the_fragment_computes_the_figures_and_the_next_page_shows_them(workspace, admin_user, world, deferring):
+    client = client_for(admin_user)
+
+    fragment = client.get(OVERVIEW, {"period": "7d", "fragment": "overview"}).content.decode()
+    page = client.get(OVERVIEW, {"period": "7d"}).content.decode()
+
+    assert "<html" not in fragment and stat(fragment, "active-learners") == "2"
+    assert "data-fragment-url" not in page and stat(page, "active-learners") == "2"
+
+
+def test_without_javascript_the_wait_link_shows_the_figures(workspace, admin_user, world, deferring):
+    html = client_for(admin_user).get(OVERVIEW, {"wait": "1"}).content.decode()
+
+    assert "data-fragment-url" not in html and stat(html, "active-learners") == "3"
+
+
+def test_a_cold_course_page_defers_its_figures_but_not_its_learners(workspace, instructor, world, deferring):
+    client = client_for(instructor)
+
+    page = client.get(f"/dashboards/courses/{COURSE_KEY}/").content.decode()
+    fragment = client.get(f"/dashboards/courses/{COURSE_KEY}/", {"fragment": "course"}).content.decode()
+
+    assert 'fragment=course"' in page and "learner-table" in page and "video-table" not in page
+    assert rows(fragment, "video-table", "users-at-start") == [("2",)]
+    assert rows(fragment, "retention-table", "viewers") == [("2",), ("2",), ("1",), ("1",)]
+
+
+def test_a_cold_video_page_defers_its_figures(workspace, admin_user, world, deferring):
+    client = client_for(admin_user)
+    url = reverse("dashboard_video", args=[world["video"].key])
+
+    page = client.get(url).content.decode()
+    fragment = client.get(url, {"fragment": "video"}).content.decode()
+
+    assert 'fragment=video"' in page and "views-table" not in page
+    assert stat(fragment, "views") == "2" and "retention-table" in fragment

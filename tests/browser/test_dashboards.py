@@ -103,6 +103,13 @@ def world(live_server_db):
     return {"admin": admin, "instructor": instructor, "learners": learners, "sales": sales, "data": data}
 
 
+def problems(page):
+    """The page's problems, less the figure fragments a navigation cut short (the login lands on
+    /dashboards/, whose fragment request is aborted when the test moves on at once); a fragment
+    that really failed leaves its charts undrawn, which wait_for_charts catches."""
+    return [problem for problem in page.problems if not ("request failed" in problem and "fragment=" in problem)]
+
+
 def wait_for_charts(page, *chart_ids):
     for chart_id in chart_ids:
         page.wait_for_selector(f"#{chart_id} svg.main-svg")
@@ -162,7 +169,7 @@ def test_admin_overview_draws_the_api_numbers_filters_and_exports(page, live_ser
     save_screenshot(page, "overview-exported")
     assert fits_phone(page)
     save_screenshot(page, "overview-phone")
-    assert page.problems == []
+    assert problems(page) == []
 
 
 def test_instructor_course_page_draws_the_course_information_numbers(page, live_server, login, world, save_screenshot):
@@ -210,7 +217,7 @@ def test_instructor_course_page_draws_the_course_information_numbers(page, live_
     start_export_and_wait(page, "results")
     assert fits_phone(page)
     save_screenshot(page, "course-phone")
-    assert page.problems == []
+    assert problems(page) == []
 
 
 def test_results_page_shows_the_analyse_statistics_and_filters(page, live_server, login, world, save_screenshot):
@@ -234,7 +241,7 @@ def test_results_page_shows_the_analyse_statistics_and_filters(page, live_server
     start_export_and_wait(page, "results")
     assert fits_phone(page)
     save_screenshot(page, "results-phone")
-    assert page.problems == []
+    assert problems(page) == []
 
 
 def test_video_page_draws_the_video_cloud_numbers(page, live_server, login, world, save_screenshot):
@@ -257,7 +264,7 @@ def test_video_page_draws_the_video_cloud_numbers(page, live_server, login, worl
     save_screenshot(page, "video-desktop")
     assert fits_phone(page)
     save_screenshot(page, "video-phone")
-    assert page.problems == []
+    assert problems(page) == []
 
 
 def test_learner_dashboard_exports_the_learners_own_activity(page, live_server, login, world):
