@@ -254,3 +254,19 @@ class VideoAudience(models.Model):
 
     def __str__(self):
         return f"{self.video_id}: {self.users_at_start} at start, {self.users_at_end} at end"
+
+
+class RollupState(models.Model):
+    """When a family of rollups was last rebuilt and when its source data last changed.
+
+    `refreshed_at` is the start of the last rebuild (data committed before it is in the rollups);
+    `changed_at` is set after a write commits. Rollups are fresh while changed_at < refreshed_at;
+    otherwise readers compute from the raw rows.
+    """
+
+    name = models.CharField(max_length=50, unique=True)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+    changed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return self.name

@@ -11,8 +11,10 @@ and `now`, and returns plain dicts. Rules (docs/api/course_info.md has the full 
 Where the numbers come from: the rollup tables (CourseEnrollmentStep, CourseActivityWeek,
 VideoAudience), which Celery rebuilds from the raw rows every 30 seconds with the SQL built here
 (analytics.services.course_info_rollups). `from_raw=True` computes the same numbers from the raw
-rows instead, with the same SQL: the reference the tests hold the rollups to, and too slow for
-requests on large courses (docs/benchmarks-course-info.md).
+rows instead, with the same SQL: the reference the tests hold the rollups to, and slower on
+large courses (docs/benchmarks-course-info.md). `from_raw=None` (the default) reads the rollups
+while they are fresh and the raw rows while a write committed since their last rebuild is not in
+them yet, so a change shows at once, with or without a Celery worker running.
 
 Enrollment numbers are kept as steps: per course, breakdown and category, a row per day the
 numbers changed, with the running totals (window sums over +1 enrollment / -1 unenrollment
@@ -35,9 +37,25 @@ from analytics.models import (
     CourseEnrollmentStep,
     LearningEvent,
     PageSession,
+    RollupState,
     VideoView,
 )
 from courses.models import Enrollment, EnrollmentMode, Video
+
+ROLLUP_NAME = "course_info"
+
+
+def rollups_are_fresh():
+    """True when the course information rollups hold every committed change (see RollupState)."""
+    state = RollupState.objects.filter(name=ROLLUP_NAME).values("refreshed_at", "changed_at").first()
+    if state is None or state["refreshed_at"] is None:
+        return False
+    return state["changed_at"] is None or state["changed_at"] < state["refreshed_at"]
+
+
+def _reads_raw(from_raw):
+    """from_raw as asked, or (None) whether the rollups are stale."""
+    return (not rollups_are_fresh()) if from_raw is None else from_raw
 
 UTC = dt_timezone.utc
 ONE_DAY = timedelta(days=1)
@@ -245,7 +263,7 @@ def _steps_from_rollup(course, dimension, window):
 def _enrollment_steps(course, dimension, window, from_raw):
     """[(category, day, enrolled, ever_enrolled, next_day)]: the steps of one course and
     breakdown in effect on some day of the window (see enrollment_steps_sql)."""
-    if not from_raw:
+    if not _reads_raw(from_raw):
         return list(_steps_from_rollup(course, dimension, window))  # typed by the ORM already
     rows = _steps_from_raw(course, dimension, window)
     return [
@@ -284,7 +302,7 @@ def _enrolled(values, index):
     return 0 if value is None else value[0]
 
 
-def course_enrollment_by_day(course, start_day, end_day, today, *, from_raw=False):
+def course_enrollment_by_day(course, start_day, end_day, today, *, from_raw=None):
     """[{date, count}]: learners enrolled at the end of each UTC day, one row per day."""
     window = enrollment_day_window(start_day, end_day, today)
     days, series = _daily_enrollment(course, "total", window, from_raw)
@@ -292,7 +310,7 @@ def course_enrollment_by_day(course, start_day, end_day, today, *, from_raw=Fals
     return [{"date": day, "count": _enrolled(values, index)} for index, day in enumerate(days)]
 
 
-def course_enrollment_by_mode(course, start_day, end_day, today, *, from_raw=False):
+def course_enrollment_by_mode(course, start_day, end_day, today, *, from_raw=None):
     """[{date, count, cumulative_count, <mode>...}], one row per UTC day.
 
     `count`: learners enrolled at the end of the day; `cumulative_count`: learners who had
@@ -317,7 +335,7 @@ def course_enrollment_by_mode(course, start_day, end_day, today, *, from_raw=Fal
     return rows
 
 
-def course_enrollment_by_gender(course, start_day, end_day, today, *, from_raw=False):
+def course_enrollment_by_gender(course, start_day, end_day, today, *, from_raw=None):
     """[{date, female, male, other, unknown}], one row per UTC day, of learners enrolled at its end.
 
     `unknown` counts learners who did not give a gender."""
@@ -354,7 +372,7 @@ def _per_category_rows(course, dimension, key, start_day, end_day, today, from_r
     return rows
 
 
-def course_enrollment_by_birth_year(course, start_day, end_day, today, *, from_raw=False):
+def course_enrollment_by_birth_year(course, start_day, end_day, today, *, from_raw=None):
     """[{date, birth_year, count}] of learners enrolled at the end of each UTC day, per birth
     year; learners without one are counted under birth_year None. Years with nobody are left out."""
     return _per_category_rows(
@@ -363,7 +381,7 @@ def course_enrollment_by_birth_year(course, start_day, end_day, today, *, from_r
     )
 
 
-def course_enrollment_by_education(course, start_day, end_day, today, *, from_raw=False):
+def course_enrollment_by_education(course, start_day, end_day, today, *, from_raw=None):
     """[{date, education_level, count}] of learners enrolled at the end of each UTC day, per
     education level (Open edX values); learners without one under None. Empty levels left out."""
     return _per_category_rows(
@@ -392,7 +410,7 @@ def country_for_code(code):
     return Country(found.alpha_2, found.alpha_3, found.name)
 
 
-def course_enrollment_by_location(course, start_day, end_day, today, *, from_raw=False):
+def course_enrollment_by_location(course, start_day, end_day, today, *, from_raw=None):
     """[{date, country: Country, count}] of learners enrolled at the end of each UTC day, per
     country of their profile. Learners without a country, or with a code that is not ISO 3166
     alpha-2, are counted once under UNKNOWN, which comes first; then countries by alpha-2."""
@@ -474,7 +492,7 @@ def activity_weeks_sql(course_id=None, start_at=None, end_at=None):
 def _activity_counts(course, start_at, end_at, from_raw):
     """{week_start: {activity: distinct learners}} for the course's weeks starting in
     [start_at, end_at) that had any activity."""
-    if from_raw:
+    if _reads_raw(from_raw):
         with_sql, params = activity_weeks_sql(course.pk, start_at, end_at)
         with connection.cursor() as cursor:
             cursor.execute(
@@ -493,7 +511,7 @@ def _activity_counts(course, start_at, end_at, from_raw):
     }
 
 
-def course_activity_by_week(course, start_at, end_at, now, *, from_raw=False):
+def course_activity_by_week(course, start_at, end_at, now, *, from_raw=None):
     """[{interval_start, interval_end, any, attempted_problem, played_video, posted_forum}].
 
     One row per Monday-to-Monday UTC week of the window (activity_week_window), zeros included;
@@ -520,7 +538,7 @@ def course_activity_by_week(course, start_at, end_at, now, *, from_raw=False):
     return rows
 
 
-def course_recent_activity(course, activity_type, now, *, from_raw=False):
+def course_recent_activity(course, activity_type, now, *, from_raw=None):
     """{interval_start, interval_end, activity_type, count}: distinct learners who did
     `activity_type` (one of ACTIVITY_TYPES) in the most recent whole week before `now`."""
     start, end = most_recent_whole_week(now)
@@ -570,7 +588,7 @@ def video_audience_sql(course_id=None):
     return sql, tuple(params)
 
 
-def course_videos(course, *, from_raw=False):
+def course_videos(course, *, from_raw=None):
     """[{video_key, encoded_module_id, pipeline_video_id, duration, segment_length,
     users_at_start, users_at_end}], one per video of the course, by key.
 
@@ -578,7 +596,7 @@ def course_videos(course, *, from_raw=False):
     segment (VideoView.watched_first_segment / watched_last_segment). One query (two from raw).
     """
     videos = Video.objects.filter(course=course).order_by("key")
-    if from_raw:
+    if _reads_raw(from_raw):
         with_sql, params = video_audience_sql(course.pk)
         with connection.cursor() as cursor:
             cursor.execute(with_sql + "SELECT video_id, users_at_start, users_at_end FROM audience", params)

@@ -15,14 +15,18 @@ Each rebuild runs in one transaction holding a lock, so readers see the old rows
 ones, never a mix, and two runs never interleave.
 """
 
+import functools
 import logging
 import time
 
 from django.core.cache import cache
 from django.db import connection, transaction
 
-from analytics.models import CourseActivityWeek, CourseEnrollmentStep, VideoAudience
+from django.utils import timezone
+
+from analytics.models import CourseActivityWeek, CourseEnrollmentStep, RollupState, VideoAudience
 from analytics.queries.course_info import (
+    ROLLUP_NAME,
     ENROLLMENT_DIMENSIONS,
     ONE_WEEK,
     activity_weeks_sql,
@@ -128,7 +132,11 @@ def rebuild_video_audiences():
 
 def refresh_course_info_rollups(now):
     """The 30-second job: enrollment steps, video audiences, and the activity of the previous
-    and the current week (from the previous Monday 00:00 UTC on). Returns {part: rows, seconds}."""
+    and the current week (from the previous Monday 00:00 UTC on). Returns {part: rows, seconds}.
+
+    Records its start as the rollups' refreshed_at, so that a write committed after it keeps the
+    readers on the raw rows until the next refresh."""
+    snapshot_at = timezone.now()
     started = time.perf_counter()
     result = {
         "enrollment_steps": rebuild_enrollment_steps(),
@@ -136,8 +144,36 @@ def refresh_course_info_rollups(now):
         "activity_weeks": rebuild_activity_weeks(start_at=week_start(now) - ONE_WEEK),
     }
     result["seconds"] = round(time.perf_counter() - started, 3)
+    RollupState.objects.update_or_create(name=ROLLUP_NAME, defaults={"refreshed_at": snapshot_at})
     logger.info("Course information rollups refreshed: %s", result)
     return result
+
+
+
+def mark_course_info_changed():
+    """Note that course information source data changed (call after the write commits)."""
+    updated = RollupState.objects.filter(name=ROLLUP_NAME).update(changed_at=timezone.now())
+    if not updated:
+        RollupState.objects.get_or_create(name=ROLLUP_NAME, defaults={"changed_at": timezone.now()})
+
+
+def note_course_info_write():
+    """For write paths: once the current transaction commits, mark the rollups stale and ask
+    for a refresh. Readers use the raw rows meanwhile, so a change shows at once."""
+    transaction.on_commit(request_course_info_refresh, robust=True)
+
+
+def changes_course_info(write):
+    """Decorator for bulk write functions whose rows feed the course information numbers:
+    after the write, note_course_info_write() (bulk writes send no model signals)."""
+
+    @functools.wraps(write)
+    def wrapper(*args, **kwargs):
+        result = write(*args, **kwargs)
+        note_course_info_write()
+        return result
+
+    return wrapper
 
 
 def rebuild_course_activity_history():
@@ -147,7 +183,9 @@ def rebuild_course_activity_history():
 
 def request_course_info_refresh():
     """Ask for a refresh soon: at most one queued every REFRESH_DEBOUNCE_S seconds. For write
-    paths that want their change visible before the next beat (signals call it after commits)."""
+    paths that want their change visible before the next beat (signals call it after commits).
+    Marks the rollups stale first, so readers use the raw rows until the refresh."""
+    mark_course_info_changed()
     if not cache.add(REFRESH_QUEUED_KEY, True, timeout=REFRESH_DEBOUNCE_S):
         return False
     from analytics.tasks import refresh_course_info_rollups as task

@@ -42,6 +42,7 @@ from analytics.services.learning_state import (
     ensure_videos,
 )
 from analytics.services.records import upsert_events, upsert_video_views
+from analytics.services.course_info_rollups import changes_course_info
 from courses.models import AttemptState
 
 try:  # several times faster than the standard library on log lines; NaN-bearing lines fall back
@@ -562,6 +563,7 @@ class _ChunkWriter:
 EVENT_COLUMNS = ("id", "workspace_id", "user_id", "course_id", "type", "object", "occurred_at", "source", "data", "received_at")
 
 
+@changes_course_info
 def copy_events(workspace, rows):
     """PostgreSQL: store event rows with COPY into a temporary table, then one INSERT ... SELECT
     ... ON CONFLICT (id) DO NOTHING; returns how many were new.

@@ -38,6 +38,7 @@ from datetime import UTC, datetime
 from django.contrib.auth.hashers import make_password
 from django.db import connection, transaction
 
+from analytics.services.course_info_rollups import changes_course_info
 from accounts.models import CustomField, CustomFieldValue, LearnerGroup, Membership, Role, User, Workspace
 from analytics.models import LearningEvent, PageSession, VideoReaction, VideoView
 from courses.models import Attempt, Chapter, Course, Enrollment, Video
@@ -909,6 +910,7 @@ def delete_demo_workspace(slug):
         User.objects.filter(email__endswith=f"@{slug}.example", memberships__isnull=True).delete()
 
 
+@changes_course_info
 def generate_demo_data(slug=DEMO_WORKSPACE, size="tiny", *, seed=1, now=None, progress=False, log=None,
                        writer=None, bulk_load_min_rows=200_000, in_database=None):
     """Create workspace `slug` (if needed) and fill it with `size` demo data; returns rows per model.

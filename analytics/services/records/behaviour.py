@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 from django.utils import timezone
 
 from analytics.models import EventSource, LearningEvent, PageSession, VideoReaction, VideoView
+from analytics.services.course_info_rollups import changes_course_info
 
 from .lookups import course_ids_by_key, videos_by_id
 from .sql import column, excluded, insert_rows, name, select_rows
@@ -82,6 +83,7 @@ def _page_session_conflict_sql():
     )
 
 
+@changes_course_info
 def upsert_page_sessions(workspace, rows):
     """Create or update page sessions by their client-made id.
 
@@ -144,6 +146,7 @@ EVENT_COLUMNS = (
 )  # fmt: skip
 
 
+@changes_course_info
 def upsert_events(workspace, rows, *, source=EventSource.TRACKER):
     """Store learning events, idempotent by id: an id already stored is left as it is.
 
@@ -231,6 +234,7 @@ def _video_view_conflict_sql():
     )
 
 
+@changes_course_info
 def upsert_video_views(workspace, rows, *, source=EventSource.TRACKER, videos=None):
     """Create or update video views by id.
 

@@ -10,6 +10,7 @@ nothing are not written. Rows may carry a `ref` that comes back with a rejection
 from django.contrib.auth.hashers import make_password
 
 from accounts.models import CustomField, CustomFieldValue, LearnerGroup, Membership, Role, User
+from analytics.services.course_info_rollups import changes_course_info
 from courses.models import Attempt, Chapter, Course, Enrollment, Video
 
 from .behaviour import UpsertResult
@@ -74,6 +75,7 @@ def split_name(name):
     return first, last.strip()
 
 
+@changes_course_info
 def upsert_users(workspace, rows):
     """Create or update users by email, with their membership, groups and custom attributes.
 
@@ -307,6 +309,7 @@ def upsert_chapters(workspace, rows):
     return result
 
 
+@changes_course_info
 def upsert_videos(workspace, rows):
     """Create or update videos by key (unique in the workspace). rows: course_id, key, optionally
     title, chapter_id, duration_s, segment_length_s, ref. A video named again under another
@@ -329,6 +332,7 @@ def _enrollment_problem(enrollment):
     return None
 
 
+@changes_course_info
 def upsert_enrollments(workspace, rows):
     """Create or update enrollments by (user_id, course_id). rows: user_id, course_id, enrolled_at,
     optionally mode, kind, unenrolled_at, expires_at, ref."""
