@@ -6,6 +6,7 @@ from the same query functions that the APIs use wherever an API shows the same n
 """
 
 from dataclasses import dataclass
+from datetime import datetime, time, timedelta, timezone as dt_timezone
 from typing import Callable, Iterator
 
 from django.db.models import CharField, Count, F, Func, QuerySet, Sum
@@ -13,10 +14,11 @@ from django.db.models.functions import TruncDate
 
 from analytics.models import LearningEvent, PageSession, VideoView
 from analytics.queries.analyse import iter_result_rows
+from analytics.queries.course_info import course_activity_by_week, course_enrollment_by_day, week_start
 from analytics.queries.course_stats import attempts_page
 from analytics.queries.streams import merge_sorted_groups
 from analytics.queries.video_cloud.videos import video_daily_stats
-from courses.models import Attempt
+from courses.models import Attempt, Course
 
 from .writers import Column
 
@@ -271,6 +273,60 @@ def video_day_rows(scope, window, filters, columns):
     return RowStream(count, (tuple(row[key] for key in keys) for row in rows))
 
 
+COURSE_DAY_COLUMNS = {
+    "date": "date",
+    "courseId": "string",
+    "title": "string",
+    "enrolled": "int",
+    "activeLearners": "int",
+    "attemptedProblem": "int",
+    "playedVideo": "int",
+    "postedForum": "int",
+}
+WEEKLY_ACTIVITY_COLUMNS = {
+    "activeLearners": "any",
+    "attemptedProblem": "attempted_problem",
+    "playedVideo": "played_video",
+    "postedForum": "posted_forum",
+}
+
+
+def course_day_rows(scope, window, filters, columns):
+    """Per course and UTC day of the period: learners enrolled at the end of the day and the
+    weekly activity counts (Monday-to-Monday week containing the day, so far), from the same
+    query functions as the Open edX course information endpoints. A period of `all` starts at
+    each course's first enrollment. Two queries per course, courses by key."""
+    courses = Course.objects.filter(workspace=scope.workspace).order_by("key")
+    if scope.course_ids is not None:
+        courses = courses.filter(id__in=scope.course_ids)
+    today = window.now.astimezone(dt_timezone.utc).date()
+    everything = window.start.year <= 1970
+    start_day = None if everything else window.start.date()
+    end_day = window.end.date()
+    names = [column.name for column in columns]
+
+    def rows():
+        for course in courses.iterator(chunk_size=CHUNK_SIZE):
+            enrolled = course_enrollment_by_day(course, start_day, end_day, today)
+            if not enrolled:
+                continue
+            first_week = week_start(datetime.combine(enrolled[0]["date"], time.min, dt_timezone.utc))
+            weeks = {
+                row["interval_start"].date(): row
+                for row in course_activity_by_week(course, first_week, None, window.now)
+            }
+            for day in enrolled:
+                week = weeks.get(day["date"] - timedelta(days=day["date"].weekday()), {})
+                values = {
+                    "date": day["date"], "courseId": course.key, "title": course.title, "enrolled": day["count"],
+                    **{name: week.get(field, 0) for name, field in WEEKLY_ACTIVITY_COLUMNS.items()},
+                }
+                yield tuple(values[name] for name in names)
+
+    days = (end_day - window.start.date()).days if not everything else None
+    return RowStream(courses.count() * days if days else None, rows())
+
+
 def _columns(spec, *names):
     return [Column(name, spec[name][1]) for name in names]
 
@@ -292,6 +348,15 @@ SOURCES = {
             },
             rows=learner_day_rows,
             learner_allowed=True,
+        ),
+        ExportSource(
+            type="course",
+            key_columns=_typed(COURSE_DAY_COLUMNS, "date", "courseId", "title"),
+            metric_groups={
+                "enrollment": _typed(COURSE_DAY_COLUMNS, "enrolled"),
+                "activity": _typed(COURSE_DAY_COLUMNS, *WEEKLY_ACTIVITY_COLUMNS),
+            },
+            rows=course_day_rows,
         ),
         ExportSource(
             type="video",

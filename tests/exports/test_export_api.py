@@ -286,3 +286,36 @@ def test_instructor_may_not_export_attempts(workspace, instructor, bearer_client
     response = bearer_client(instructor, workspace).post("/analytics/export", {"type": "attempts"}, format="json")
 
     assert response.status_code == 403
+
+
+def test_course_export_has_the_enrollment_and_activity_numbers_of_the_course_info_api(
+    workspace, learner, api_key_client, run_on_commit
+):
+    from tests.factories import EnrollmentFactory
+
+    course = CourseFactory(workspace=workspace, key="course-v1:Org+Export+2026")
+    today = NOW.date()
+    for days_ago in (3, 1, 1):
+        EnrollmentFactory(course=course, enrolled_at=NOW.replace(hour=9) - timedelta(days=days_ago))
+    LearningEventFactory(course=course, user=learner, type="posted_forum", occurred_at=NOW - timedelta(days=1))
+    client = api_key_client(workspace)
+    start = today - timedelta(days=6)
+    api_days = client.get(
+        f"/api/v0/courses/{course.key}/enrollment/", {"start_date": start.isoformat()}
+    ).json()
+    api_weeks = client.get(
+        f"/api/v0/courses/{course.key}/activity/",
+        {"start_date": (start - timedelta(days=start.weekday())).isoformat() + "T000000"},
+    ).json()
+
+    export_id = start_export(client, run_on_commit, type="course", period="7d").json()["data"]["exportId"]
+
+    rows = download_rows(client.get(f"/analytics/export/{export_id}").json()["data"]["downloadUrl"])
+    assert [(r["date"], int(r["enrolled"])) for r in rows] == [(d["date"], d["count"]) for d in api_days]
+    assert len(rows) == 7
+    week_of = {w["interval_start"][:10]: w for w in api_weeks}
+    for row in rows:
+        day = datetime.fromisoformat(row["date"]).date()
+        week = week_of[(day - timedelta(days=day.weekday())).isoformat()]
+        assert (int(row["activeLearners"]), int(row["postedForum"])) == (week["any"], week["posted_forum"])
+    assert int(rows[-2]["postedForum"]) == 1  # yesterday's forum post, in yesterday's week
