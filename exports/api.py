@@ -14,7 +14,7 @@ from analytics.api.formats import iso_ms_z
 from analytics.queries.video_cloud.periods import InvalidPeriod
 
 from . import services
-from .models import ExportJob, ExportStatus
+from .models import ExportStatus
 from .periods import export_window
 from .writers import WRITERS
 

@@ -25,39 +25,18 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from benchlib import configure_environment, create_database_if_missing  # noqa: E402
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/la_analyse"
 WORKSPACE_SLUG = "bench-analyse"
 PAGE_TARGET_MS = 100
 STATISTICS_TARGET_MS = 300
 GROUPS = 50
 INSTRUCTOR_COURSES = 5
-
-
-def configure_environment():
-    os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    # Production-like settings: no DEBUG query log. The test client speaks plain HTTP.
-    os.environ.setdefault("DEBUG", "0")
-    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-not-used-anywhere-else-0123456789")
-    os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-
-
-def create_database_if_missing(database_url):
-    import psycopg
-
-    parts = urlsplit(database_url)
-    name = parts.path.lstrip("/")
-    admin_url = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            connection.execute(f'CREATE DATABASE "{name}"')
-            print(f"created database {name}")
 
 
 # One series value g per (learner, course) pair: learner index ui = g / per_user, slot j =
@@ -222,7 +201,7 @@ def main():
     parser.add_argument("--output", default=str(ROOT / "docs" / "benchmarks-analyse.md"))
     args = parser.parse_args()
 
-    configure_environment()
+    configure_environment(DEFAULT_DATABASE_URL)
     create_database_if_missing(os.environ["DATABASE_URL"])
     import django
 

@@ -26,37 +26,17 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from benchlib import configure_environment, create_database_if_missing  # noqa: E402
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/la_edx"
 WORKSPACE_SLUG = "bench-course-info"
 COURSE_KEY = "course-v1:BenchX+B101+2025"
 OTHER_COURSE_KEYS = ("course-v1:BenchX+B102+2025", "BenchX/B103/2025")
 TARGET_MS = 50
-
-
-def configure_environment():
-    os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ.setdefault("DEBUG", "0")
-    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-not-used-anywhere-else-0123456789")
-    os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-
-
-def create_database_if_missing(database_url):
-    import psycopg
-
-    parts = urlsplit(database_url)
-    name = parts.path.lstrip("/")
-    admin_url = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            connection.execute(f'CREATE DATABASE "{name}"')
-            print(f"created database {name}")
 
 
 SEED_SQL = [
@@ -240,7 +220,7 @@ def main():
     parser.add_argument("--output", default=str(ROOT / "docs" / "benchmarks-course-info.md"))
     args = parser.parse_args()
 
-    configure_environment()
+    configure_environment(DEFAULT_DATABASE_URL)
     create_database_if_missing(os.environ["DATABASE_URL"])
     import django
 

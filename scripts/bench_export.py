@@ -19,31 +19,17 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from benchlib import configure_environment, create_database_if_missing  # noqa: E402
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/la_exportbench"
 WORKSPACE_SLUG = "bench-export"
 USERS = 1000
 TARGET_S = 20
 TARGET_MB = 300
-
-
-def configure_environment():
-    os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-
-
-def create_database_if_missing(database_url):
-    import psycopg
-
-    parts = urlsplit(database_url)
-    name = parts.path.lstrip("/")
-    with psycopg.connect(parts._replace(path="/postgres").geturl(), autocommit=True) as connection:
-        if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            connection.execute(f'CREATE DATABASE "{name}"')
 
 
 def fill(events):
@@ -104,7 +90,7 @@ def main():
     parser.add_argument("--formats", default="csv,parquet")
     parser.add_argument("--run", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    configure_environment()
+    configure_environment(DEFAULT_DATABASE_URL)
     if args.run:
         run_one(args.run)
         return
