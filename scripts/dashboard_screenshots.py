@@ -39,6 +39,8 @@ def sign_in(page, base, who):
 
 def wait_for_charts(page):
     page.wait_for_load_state("load")
+    # Figures not cached yet come as a fragment after the page (static/js/dashboards.js).
+    page.wait_for_function("!document.querySelector('[data-fragment-url]')", timeout=120_000)
     page.wait_for_function(
         "Array.from(document.querySelectorAll('.plotly-graph-div')).every(d => d.querySelector('svg.main-svg'))"
     )
@@ -72,8 +74,10 @@ def main():
             sign_in(page, base, who)
             if pages is None:
                 page.goto(f"{base}/dashboards/")
+                wait_for_charts(page)
                 course = page.get_attribute("#top-courses-table a", "href")
                 page.goto(base + course)
+                wait_for_charts(page)
                 video = page.get_attribute("#video-table a", "href")
                 pages = [
                     ("workspace", "/dashboards/"),
