@@ -74,7 +74,7 @@ class ExportListView(VideoCloudErrorsMixin, APIView):
     """Start an export (admins: the workspace; instructors: their courses; learners: type=user
     for themselves), or list the caller's exports."""
 
-    @extend_schema(request=ExportRequestSerializer, responses={202: EXPORT_SCHEMA})
+    @extend_schema(operation_id="analytics_export_create", request=ExportRequestSerializer, responses={202: EXPORT_SCHEMA})
     def post(self, request):
         payload = ExportRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -95,7 +95,7 @@ class ExportListView(VideoCloudErrorsMixin, APIView):
         )
         return videocloud_success(export_payload(job, request), status_code=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(responses=EXPORT_SCHEMA)
+    @extend_schema(operation_id="analytics_export_list", responses=EXPORT_SCHEMA)
     def get(self, request):
         jobs = services.jobs_visible_to(request.auth)[:100]
         return videocloud_success([export_payload(job, request) for job in jobs])
@@ -108,7 +108,7 @@ class ExportDetailView(VideoCloudErrorsMixin, APIView):
             raise NotFound(f"No export {export_id!r}.")
         return job
 
-    @extend_schema(responses=EXPORT_SCHEMA)
+    @extend_schema(operation_id="analytics_export_retrieve", responses=EXPORT_SCHEMA)
     def get(self, request, export_id):
         return videocloud_success(export_payload(self.get_job(request, export_id), request))
 
