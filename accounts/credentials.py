@@ -71,7 +71,7 @@ def credential_for_api_key(api_key):
 
 def membership_for_user(user, workspace_id=None, workspace_slug=None):
     """The user's membership in the named workspace, or their earliest one when none is named."""
-    memberships = Membership.objects.select_related("workspace").filter(user=user)
+    memberships = Membership.objects.select_related("workspace", "user").filter(user=user)
     if workspace_id is not None:
         memberships = memberships.filter(workspace_id=workspace_id)
     if workspace_slug is not None:
