@@ -15,7 +15,6 @@ from analytics.queries.video_cloud.periods import InvalidPeriod
 
 from . import services
 from .models import ExportStatus
-from .periods import export_window
 from .writers import WRITERS
 
 
@@ -81,8 +80,7 @@ class ExportListView(VideoCloudErrorsMixin, APIView):
         data = payload.validated_data
         try:
             metrics = services.validate_export_request(
-                request.auth, data["type"], data["period"], data["metrics"], data["format"], data["filters"],
-                export_window,
+                request.auth, data["type"], data["period"], data["metrics"], data["format"], data["filters"]
             )
         except InvalidPeriod as exc:
             raise VideoCloudError("ANALYTICS_INVALID_PERIOD", str(exc), field="period") from exc

@@ -19,6 +19,7 @@ from accounts.models import Role
 from courses.models import Course
 
 from .models import ExportFormat, ExportJob, ExportStatus
+from .periods import export_window
 from .sources import SOURCES, ExportScope
 from .writers import WRITERS
 
@@ -60,7 +61,7 @@ def scope_for(job):
     return ExportScope(workspace=job.workspace, user_id=job.requested_by_id)
 
 
-def validate_export_request(credential, export_type, period, metrics, export_format, filters, parse_period):
+def validate_export_request(credential, export_type, period, metrics, export_format, filters):
     """Check an export request against the sources and the requester's role.
 
     Raises ExportRequestError with the VideoCloud code, a DRF ValidationError for bad filters
@@ -75,7 +76,7 @@ def validate_export_request(credential, export_type, period, metrics, export_for
         raise ExportRequestError(
             "ANALYTICS_INVALID_FORMAT", f"Unknown format {export_format!r}; expected one of {ExportFormat.values}.", "format"
         )
-    parse_period(period)
+    export_window(period)
     unknown = [metric for metric in metrics if metric not in source.metric_groups]
     if unknown:
         raise ExportRequestError(
@@ -179,7 +180,7 @@ def _copy_csv(queryset, columns, stream):
     return copied
 
 
-def run_export_job(job_id, parse_period):
+def run_export_job(job_id):
     """Write the job's file and mark it completed; progress is saved after every batch.
 
     A job that is cancelled while running stops at its next batch and leaves no file.
@@ -192,7 +193,7 @@ def run_export_job(job_id, parse_period):
     )
     source = SOURCES[job.type]
     columns = source.columns(job.metrics)
-    window = parse_period(job.period)
+    window = export_window(job.period)
     rows = source.rows(scope_for(job), window, job.filters, columns)
     ExportJob.objects.filter(pk=job.pk).update(rows_expected=rows.count)
     writer_class = WRITERS[job.format]

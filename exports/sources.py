@@ -17,6 +17,7 @@ from analytics.queries.analyse import iter_result_rows
 from analytics.queries.course_info import course_activity_by_week, course_enrollment_by_day, week_start
 from analytics.queries.course_stats import attempts_page
 from analytics.queries.streams import merge_sorted_groups
+from analytics.queries.video_cloud.users import ACTIVITY_SOURCES
 from analytics.queries.video_cloud.videos import video_daily_stats
 from courses.models import Attempt, Course
 
@@ -141,12 +142,12 @@ LEARNER_DAY_COLUMNS = {
     "watchTime": "int",
 }
 LEARNER_DAY_DEFAULTS = {"pageSessions": 0, "pageTime": 0, "events": 0, "videoViews": 0, "watchTime": 0}
-ACTIVITY_SOURCES = (
-    # model, time field, {column: aggregate}
-    (PageSession, "started_at", {"pageSessions": Count("id"), "pageTime": Sum("duration_s")}),
-    (LearningEvent, "occurred_at", {"events": Count("id")}),
-    (VideoView, "started_at", {"videoViews": Count("id"), "watchTime": Sum("watched_s")}),
-)
+# The columns each activity table (ACTIVITY_SOURCES: the VideoCloud definition of activity) gives.
+ACTIVITY_COLUMNS = {
+    PageSession: {"pageSessions": Count("id"), "pageTime": Sum("duration_s")},
+    LearningEvent: {"events": Count("id")},
+    VideoView: {"videoViews": Count("id"), "watchTime": Sum("watched_s")},
+}
 
 
 def learner_daily_activity(scope, window):
@@ -157,7 +158,7 @@ def learner_daily_activity(scope, window):
     learner) pair at a time, so memory does not grow with the row count.
     """
     days = []
-    for model, time_field, _ in ACTIVITY_SOURCES:
+    for model, time_field in ACTIVITY_SOURCES:
         rows = _scoped(model.objects.all(), scope).filter(
             **{f"{time_field}__gte": window.start, f"{time_field}__lt": window.end}
         )
@@ -165,10 +166,10 @@ def learner_daily_activity(scope, window):
     count = days[0].values("day", "user_id").union(*(rows.values("day", "user_id") for rows in days[1:])).count()
     streams = [
         rows.values("day", "user_id", userId=F("user__public_id"), userEmail=F("user__email"))
-        .annotate(**aggregates)
+        .annotate(**ACTIVITY_COLUMNS[model])
         .order_by("day", "user_id")
         .iterator(chunk_size=CHUNK_SIZE)
-        for rows, (_, _, aggregates) in zip(days, ACTIVITY_SOURCES)
+        for rows, (model, _) in zip(days, ACTIVITY_SOURCES)
     ]
     rows = merge_sorted_groups(streams, key=lambda row: (row["day"], row["user_id"]), defaults=LEARNER_DAY_DEFAULTS)
     return count, rows

@@ -2,7 +2,6 @@ from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 
 from . import services
-from .periods import export_window
 
 
 class ExportTask(Task):
@@ -28,7 +27,7 @@ def run_export(job_id):
     """Write an export job's file. Transient database errors are retried with backoff; a worker
     killed mid-export leaves the message unacknowledged, so the job runs again from the start."""
     try:
-        job = services.run_export_job(job_id, export_window)
+        job = services.run_export_job(job_id)
     except services.ExportCancelled:
         return "cancelled"
     except (OperationalError, InterfaceError):

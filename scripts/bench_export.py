@@ -74,11 +74,10 @@ def run_one(job_id):
     import django
 
     django.setup()
-    from exports.periods import export_window
     from exports.services import run_export_job
 
     started = time.perf_counter()
-    job = run_export_job(job_id, export_window)
+    job = run_export_job(job_id)
     elapsed = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"{job.row_count} {elapsed:.3f} {peak_mb:.1f} {job.file_size}")
