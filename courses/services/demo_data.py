@@ -73,6 +73,21 @@ SIZES = {
 }
 
 
+def _large_fraction(name, divisor):
+    """The large size with every count divided by `divisor` and per-entity shapes kept (chapters
+    per course, enrollments per learner): the benchmark's scaling curve (make bench)."""
+    large = SIZES["large"]
+    return DemoSize(
+        name, large.learners // divisor, large.instructors // divisor, max(1, large.admins // divisor),
+        large.courses // divisor, large.chapters, large.videos_per_chapter, large.enrollments_per_learner,
+        large.page_sessions // divisor, large.events // divisor, large.video_views // divisor,
+    )
+
+
+SIZES["large-tenth"] = _large_fraction("large-tenth", 10)
+SIZES["large-third"] = _large_fraction("large-third", 3)
+
+
 @dataclass(frozen=True)
 class DemoLogin:
     role: str
