@@ -12,6 +12,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from config.rates import parse_rate
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
 
@@ -39,6 +41,16 @@ def env_int(name, default):
         return int(value)
     except ValueError as exc:
         raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from exc
+
+
+def env_rate(name, default):
+    """A rate limit ("600/min"; empty: none), refused at start-up when malformed."""
+    value = env_str(name, default)
+    try:
+        parse_rate(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}: {exc}") from exc
+    return value
 
 
 def env_list(name, default):
@@ -88,6 +100,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # A 503 with Retry-After, not a 500 page, when PostgreSQL cannot be reached (non-DRF views).
+    "config.availability.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -113,6 +127,9 @@ DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
         conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
+        # A kept connection is checked before a request uses it, so that one left dead by a
+        # database restart is replaced instead of failing the request (docs/reliability.md).
+        conn_health_checks=env_bool("DB_CONN_HEALTH_CHECKS", True),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -167,13 +184,19 @@ STORAGES = {
 
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env_str("CACHE_URL")}
+        {
+            # Misses instead of errors while Redis is down, so reads keep working.
+            "BACKEND": "config.availability.FailSoftRedisCache",
+            "LOCATION": env_str("CACHE_URL"),
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
         if env_str("CACHE_URL").startswith("redis")
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
 
 REST_FRAMEWORK = {
+    "EXCEPTION_HANDLER": "config.availability.exception_handler",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.ApiKeyAuthentication",
         "accounts.authentication.WorkspaceJWTAuthentication",
@@ -185,6 +208,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Views without a family throttle (config/throttling.py) are limited by API_RATE_LIMIT.
+    "DEFAULT_THROTTLE_CLASSES": ["config.throttling.DefaultRateThrottle"],
+    # Proxies in front of the service whose X-Forwarded-For is trusted for the client address of
+    # the per-IP limits; 0: REMOTE_ADDR (a client cannot pick its own address with the header).
+    "NUM_PROXIES": env_int("NUM_PROXIES", 0),
 }
 
 SIMPLE_JWT = {
@@ -205,6 +233,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.throttling.document_rate_limits",  # the 429 of every throttled operation
+    ],
 }
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
@@ -216,6 +248,10 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
+# A broker that is down must not hang a request that queues a task: bounded connect and publish
+# retries (about 3 s in all), then the caller answers 503 (exports) or logs (refresh requests).
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
 COURSE_INFO_REFRESH_S = env_int("COURSE_INFO_REFRESH_S", 30)
 CELERY_BEAT_SCHEDULE = {
     "purge-request-metrics": {"task": "analytics.tasks.purge_request_metrics", "schedule": 24 * 3600},
@@ -243,6 +279,13 @@ if CELERY_BROKER_URL == "filesystem://":
         "data_folder_out": str(_broker_dir / "out"),
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
+    }
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # A task taken by a worker that then dies (acks_late) is delivered again after this long;
+        # it must exceed the longest task (docs/reliability.md).
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT_S", 3600),
+        "socket_connect_timeout": 2,
     }
 
 LOGGING = {
@@ -279,8 +322,22 @@ REQUEST_METRICS_PATH_PREFIXES = env_list("REQUEST_METRICS_PATH_PREFIXES", ["/api
 REQUEST_METRICS_BATCH_SIZE = env_int("REQUEST_METRICS_BATCH_SIZE", 200)
 REQUEST_METRICS_FLUSH_SECONDS = env_int("REQUEST_METRICS_FLUSH_SECONDS", 5)
 REQUEST_METRICS_BACKGROUND = env_bool("REQUEST_METRICS_BACKGROUND", True)
-# Requests per credential to the VideoCloud analytics endpoints ("120/min", "10/s"; empty: no limit).
-VIDEOCLOUD_RATE_LIMIT = env_str("VIDEOCLOUD_RATE_LIMIT", "600/min")
+# Rate limits per credential (API key, or user in a workspace; per IP for the token endpoints) and
+# per API family: "N/s", "N/min", "N/hour", "N/day" (or "N/<k>min"); empty: no limit. Counted in
+# the default cache: set CACHE_URL (Redis) when several processes serve. Why these numbers:
+# docs/security.md, "Rate limits" (config/throttling.py).
+TRACKING_RATE_LIMIT = env_rate("TRACKING_RATE_LIMIT", "3000/min")
+IMPORT_RATE_LIMIT = env_rate("IMPORT_RATE_LIMIT", "60/min")
+XAPI_RATE_LIMIT = env_rate("XAPI_RATE_LIMIT", "3000/min")
+LEARNER_ANALYTICS_RATE_LIMIT = env_rate("LEARNER_ANALYTICS_RATE_LIMIT", "120/min")
+COURSE_INFO_RATE_LIMIT = env_rate("COURSE_INFO_RATE_LIMIT", "800/min")
+LEARNING360_RATE_LIMIT = env_rate("LEARNING360_RATE_LIMIT", "50/s")
+ANALYSE_RATE_LIMIT = env_rate("ANALYSE_RATE_LIMIT", "600/min")
+VIDEOCLOUD_RATE_LIMIT = env_rate("VIDEOCLOUD_RATE_LIMIT", "600/min")
+EXPORT_RATE_LIMIT = env_rate("EXPORT_RATE_LIMIT", "600/min")
+EXPORT_CREATE_RATE_LIMIT = env_rate("EXPORT_CREATE_RATE_LIMIT", "30/min")
+AUTH_TOKEN_RATE_LIMIT = env_rate("AUTH_TOKEN_RATE_LIMIT", "20/min")
+API_RATE_LIMIT = env_rate("API_RATE_LIMIT", "1200/min")
 # courses declares covering indexes (INCLUDE columns) for the Analyse queries on PostgreSQL;
 # SQLite builds them with their key columns only, which is all the demo needs.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

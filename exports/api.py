@@ -4,14 +4,18 @@ and the signed download link."""
 from django.core.files.storage import default_storage
 from django.http import FileResponse, JsonResponse
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.views import APIView
 
 from analytics.api.envelopes import VideoCloudError, VideoCloudErrorsMixin, videocloud_success
+from analytics.api.video_cloud import ERROR_RESPONSES as VIDEOCLOUD_ERROR_RESPONSES
 from analytics.api.formats import iso_ms_z
 from analytics.queries.video_cloud.periods import InvalidPeriod
+from config.throttling import ExportCreateRateThrottle, ExportRateThrottle
+from config.availability import RETRY_AFTER_S
 
 from . import services
 from .models import ExportStatus
@@ -50,30 +54,57 @@ def export_payload(job, request):
     return payload
 
 
-EXPORT_SCHEMA = inline_serializer(
-    "ExportJob",
+EXPORT_DATA = inline_serializer(
+    "ExportJobData",
     {
-        "success": serializers.BooleanField(),
-        "data": inline_serializer(
-            "ExportJobData",
-            {
-                "exportId": serializers.CharField(),
-                "status": serializers.ChoiceField(choices=ExportStatus.values),
-                "progress": serializers.IntegerField(),
-                "rowCount": serializers.IntegerField(),
-                "downloadUrl": serializers.URLField(allow_null=True),
-                "expiresAt": serializers.DateTimeField(allow_null=True),
-            },
-        ),
+        "exportId": serializers.CharField(),
+        "type": serializers.CharField(),
+        "format": serializers.CharField(),
+        "period": serializers.CharField(),
+        "metrics": serializers.ListField(child=serializers.CharField()),
+        "status": serializers.ChoiceField(choices=ExportStatus.values),
+        "progress": serializers.IntegerField(),
+        "rowCount": serializers.IntegerField(allow_null=True),
+        "createdAt": serializers.DateTimeField(),
+        "downloadUrl": serializers.URLField(allow_null=True),
+        "expiresAt": serializers.DateTimeField(allow_null=True),
+        "error": serializers.CharField(required=False, help_text="Failed exports: why"),
     },
 )
+EXPORT_SCHEMA = inline_serializer("ExportJob", {"success": serializers.BooleanField(), "data": EXPORT_DATA})
+EXPORT_LIST_SCHEMA = inline_serializer(
+    "ExportJobList", {"success": serializers.BooleanField(), "data": EXPORT_DATA.__class__(many=True)}
+)
+EXPORT_DELETED_SCHEMA = inline_serializer(
+    "ExportJobDeleted",
+    {
+        "success": serializers.BooleanField(),
+        "data": inline_serializer("ExportJobDeletedData", {"exportId": serializers.CharField(), "status": serializers.CharField()}),
+    },
+)
+EXPORT_ERRORS = {
+    **{code: VIDEOCLOUD_ERROR_RESPONSES[code] for code in (401, 403, 404)},
+}
 
 
 class ExportListView(VideoCloudErrorsMixin, APIView):
     """Start an export (admins: the workspace; instructors: their courses; learners: type=user
     for themselves), or list the caller's exports."""
 
-    @extend_schema(operation_id="analytics_export_create", request=ExportRequestSerializer, responses={202: EXPORT_SCHEMA})
+    # Creating is limited twice: with every export request, and on its own, more strictly.
+    throttle_classes = [ExportRateThrottle, ExportCreateRateThrottle]
+
+    @extend_schema(
+        operation_id="analytics_export_create",
+        request=ExportRequestSerializer,
+        responses={
+            202: EXPORT_SCHEMA,
+            400: VIDEOCLOUD_ERROR_RESPONSES[400],
+            401: VIDEOCLOUD_ERROR_RESPONSES[401],
+            403: VIDEOCLOUD_ERROR_RESPONSES[403],
+            503: OpenApiResponse(VIDEOCLOUD_ERROR_RESPONSES[400], description="The task queue is unreachable; nothing was created"),
+        },
+    )
     def post(self, request):
         payload = ExportRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -88,32 +119,82 @@ class ExportListView(VideoCloudErrorsMixin, APIView):
             raise VideoCloudError(exc.code, str(exc), field=exc.field) from exc
         except PermissionError as exc:
             raise PermissionDenied(str(exc)) from exc
-        job = services.create_export_job(
-            request.auth, data["type"], data["period"], metrics, data["format"], data["filters"]
-        )
+        try:
+            job = services.create_export_job(
+                request.auth, data["type"], data["period"], metrics, data["format"], data["filters"]
+            )
+        except services.QueueUnavailable as exc:
+            error = VideoCloudError(
+                "ANALYTICS_SERVICE_UNAVAILABLE",
+                "Exports cannot be queued right now (the task queue is unreachable); nothing was created. "
+                "Retry after the delay in Retry-After.",
+                status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            )
+            error.wait = RETRY_AFTER_S  # DRF's handler turns it into the Retry-After header
+            raise error from exc
         return videocloud_success(export_payload(job, request), status_code=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(operation_id="analytics_export_list", responses=EXPORT_SCHEMA)
+    @extend_schema(
+        operation_id="analytics_export_list",
+        responses={200: EXPORT_LIST_SCHEMA, 401: VIDEOCLOUD_ERROR_RESPONSES[401], 403: VIDEOCLOUD_ERROR_RESPONSES[403]},
+    )
     def get(self, request):
         jobs = services.jobs_visible_to(request.auth)[:100]
         return videocloud_success([export_payload(job, request) for job in jobs])
 
 
 class ExportDetailView(VideoCloudErrorsMixin, APIView):
+    throttle_classes = [ExportRateThrottle]
+
     def get_job(self, request, export_id):
         job = services.jobs_visible_to(request.auth).filter(public_id=export_id).first()
         if job is None:
             raise NotFound(f"No export {export_id!r}.")
         return job
 
-    @extend_schema(operation_id="analytics_export_retrieve", responses=EXPORT_SCHEMA)
+    @extend_schema(operation_id="analytics_export_retrieve", responses={200: EXPORT_SCHEMA, **EXPORT_ERRORS})
     def get(self, request, export_id):
         return videocloud_success(export_payload(self.get_job(request, export_id), request))
 
-    @extend_schema(responses={200: OpenApiResponse(description="Cancelled or deleted")})
+    @extend_schema(responses={200: OpenApiResponse(EXPORT_DELETED_SCHEMA, description="Cancelled or deleted"), **EXPORT_ERRORS})
     def delete(self, request, export_id):
         outcome = services.cancel_or_delete_export(self.get_job(request, export_id))
         return videocloud_success({"exportId": export_id, "status": outcome})
+
+
+DOWNLOAD_ERROR = inline_serializer(
+    "ExportDownloadError",
+    {
+        "success": serializers.BooleanField(),
+        "error": inline_serializer("ExportDownloadErrorDetail", {"code": serializers.CharField(), "message": serializers.CharField()}),
+    },
+)
+
+
+class ExportDownloadView(APIView):
+    """The signed download link: no credential, the token in the URL is the permission."""
+
+    authentication_classes = []
+    permission_classes = []
+
+    def perform_content_negotiation(self, request, force=False):
+        # The file's type is the export's: any Accept header gets it (never a 406).
+        return super().perform_content_negotiation(request, force=True)
+
+    @extend_schema(
+        operation_id="analytics_export_download",
+        parameters=[OpenApiParameter("token", str, required=True, description="The signed token of downloadUrl")],
+        responses={
+            (200, writer.content_type): OpenApiResponse(OpenApiTypes.BINARY, description=f"The {name} file")
+            for name, writer in WRITERS.items()
+        }
+        | {
+            403: OpenApiResponse(DOWNLOAD_ERROR, description="The token is not valid for this export"),
+            410: OpenApiResponse(DOWNLOAD_ERROR, description="The link or the export has expired"),
+        },
+    )
+    def get(self, request, export_id):
+        return download_export(request._request, export_id)
 
 
 def download_export(request, export_id):

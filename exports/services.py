@@ -102,7 +102,17 @@ def validate_export_request(credential, export_type, period, metrics, export_for
     return list(metrics)
 
 
+class QueueUnavailable(Exception):
+    """The task broker could not take the export: the job was removed, nothing is pending."""
+
+
 def create_export_job(credential, export_type, period, metrics, export_format, filters):
+    """Create the job and queue its task once the job is committed (a worker must find it).
+
+    If the broker cannot take the task (bounded by CELERY_BROKER_CONNECTION_TIMEOUT and
+    CELERY_TASK_PUBLISH_RETRY_POLICY), the job is deleted and QueueUnavailable raised from the
+    commit: the caller answers 503 and no job is left queued that no worker will ever run.
+    """
     job = ExportJob.objects.create(
         workspace=credential.workspace,
         requested_by=credential.user,
@@ -114,10 +124,21 @@ def create_export_job(credential, export_type, period, metrics, export_format, f
         format=export_format,
         filters=filters or {},
     )
+    transaction.on_commit(lambda: queue_export(job.pk))
+    return job
+
+
+def queue_export(job_id):
+    from kombu.exceptions import OperationalError as BrokerError
+
     from .tasks import run_export
 
-    transaction.on_commit(lambda: run_export.delay(job.pk))
-    return job
+    try:
+        run_export.apply_async(args=[job_id], retry=True)
+    except BrokerError as exc:
+        logger.warning("Export %s not queued, broker unavailable: %s", job_id, exc)
+        ExportJob.objects.filter(pk=job_id).delete()
+        raise QueueUnavailable(str(exc)) from exc
 
 
 def jobs_visible_to(credential):

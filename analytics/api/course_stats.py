@@ -35,6 +35,8 @@ from accounts.permissions import IsAdmin
 from analytics.api.formats import iso_ms_z
 from analytics.queries import course_stats as queries
 from analytics.queries.bracket_filters import FilterError, parse_bracket_filters
+from config.throttling import Learning360RateThrottle
+from config.availability import translate_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +69,7 @@ DEFAULT_ERROR_CODES = {
     405: "methodNotAllowed",
     406: "notAcceptable",
     429: "tooManyRequests",
+    503: "serviceUnavailable",
 }
 
 
@@ -77,6 +80,7 @@ def learning360_exception_handler(exc, context):
     other error `{"error": {"code", "message"}}`. Anything unexpected is a 500 whose details go
     to the log, never to the client.
     """
+    exc = translate_unavailable(exc)
     response = drf_exception_handler(exc, context)
     if response is None:
         logger.exception("Unhandled error in %s", context.get("view").__class__.__name__, exc_info=exc)
@@ -334,6 +338,7 @@ class Learning360V2ListView(APIView):
 
     authentication_classes = [ApiKeyAuthentication, BearerApiKeyAuthentication, WorkspaceJWTAuthentication]
     permission_classes = [IsAdmin]
+    throttle_classes = [Learning360RateThrottle]
     endpoint = ""
     filter_fields = {}
     page_query = None
@@ -429,6 +434,7 @@ class UserCourseStatsV1View(APIView):
 
     authentication_classes = [CompanyApiKeyAuthentication]
     permission_classes = [IsAdmin]
+    throttle_classes = [Learning360RateThrottle]
 
     def get_exception_handler(self):
         return learning360_exception_handler

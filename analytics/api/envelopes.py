@@ -10,6 +10,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from config.availability import translate_unavailable
+
 logger = logging.getLogger(__name__)
 
 
@@ -51,6 +53,7 @@ def success_message_exception_handler(exc, context):
     Validation errors also carry `errors: [{"field", "message"}]`. Anything unexpected is a 500
     with a generic message; the details go to the log, never to the client.
     """
+    exc = translate_unavailable(exc)
     response = drf_exception_handler(exc, context)
     if response is None:
         logger.exception("Unhandled error in %s", context.get("view").__class__.__name__, exc_info=exc)
@@ -90,6 +93,7 @@ VIDEOCLOUD_CODES_BY_STATUS = {
     406: "ANALYTICS_NOT_ACCEPTABLE",
     415: "ANALYTICS_UNSUPPORTED_MEDIA_TYPE",
     429: "ANALYTICS_RATE_LIMIT",
+    503: "ANALYTICS_SERVICE_UNAVAILABLE",
 }
 
 
@@ -120,6 +124,7 @@ def videocloud_exception_handler(exc, context):
     DRF's Retry-After header). Validation errors add `field`. Anything unexpected is a 500
     ANALYTICS_INTERNAL_ERROR with a generic message; the details go to the log only.
     """
+    exc = translate_unavailable(exc)
     response = drf_exception_handler(exc, context)
     if response is None:
         logger.exception("Unhandled error in %s", context.get("view").__class__.__name__, exc_info=exc)

@@ -27,6 +27,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from accounts.authentication import ApiKeyAuthentication, authenticate_raw_api_key
 from accounts.permissions import IsAdmin
 from analytics.queries.xapi import MAX_PAGE, Cursor, StatementFilters, statement_by_id, statement_page
+from config.throttling import XapiRateThrottle
 from analytics.services.xapi import (
     IRI,
     UUID_TEXT,
@@ -39,6 +40,7 @@ from analytics.services.xapi import (
     record_statements,
     validate_statement,
 )
+from config.availability import translate_unavailable
 
 VERSION_HEADER = "X-Experience-API-Version"
 MORE_SALT = "analytics.api.xapi.more"
@@ -87,7 +89,7 @@ class XapiBasicScheme(OpenApiAuthenticationExtension):
 def xapi_exception_handler(exc, context):
     if isinstance(exc, XapiError):
         return Response({"detail": exc.message}, status=exc.status)
-    return drf_exception_handler(exc, context)
+    return drf_exception_handler(translate_unavailable(exc), context)
 
 
 class StatementResultSerializer(serializers.Serializer):
@@ -208,6 +210,7 @@ class StatementsView(APIView):
 
     authentication_classes = [XapiBasicAuthentication, ApiKeyAuthentication]
     permission_classes = [IsAdmin]
+    throttle_classes = [XapiRateThrottle]
 
     def get_exception_handler(self):
         return xapi_exception_handler
