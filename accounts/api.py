@@ -8,6 +8,8 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenRefreshView
 from django.contrib.auth import authenticate
 
+from config.throttling import AuthTokenRateThrottle
+
 from .credentials import membership_for_user
 from .tokens import issue_tokens
 
@@ -21,6 +23,7 @@ class TokenRequestSerializer(serializers.Serializer):
 class TokenObtainView(APIView):
     authentication_classes = []
     permission_classes = []
+    throttle_classes = [AuthTokenRateThrottle]  # per client IP: password guessing
 
     def get_authenticate_header(self, request):
         return 'Bearer realm="api"'
@@ -49,6 +52,8 @@ class TokenObtainView(APIView):
 
 class TokenRefresh(TokenRefreshView):
     """Exchange a refresh token for a new access token (the workspace claim is kept)."""
+
+    throttle_classes = [AuthTokenRateThrottle]
 
 
 class CredentialSerializer(serializers.Serializer):

@@ -13,6 +13,12 @@ def configure_environment(default_database_url):
     os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-not-used-anywhere-else-0123456789")
     os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    # A benchmark floods from one credential on purpose: no family rate limit unless the caller
+    # sets one (docs/security.md, "Rate limits").
+    from config.rates import RATE_LIMIT_SETTINGS
+
+    for name in RATE_LIMIT_SETTINGS:
+        os.environ.setdefault(name, "")
 
 
 def create_database_if_missing(database_url):

@@ -124,3 +124,14 @@ def _request_metrics_off(monkeypatch):
     from django.conf import settings as django_settings
 
     monkeypatch.setattr(django_settings, "REQUEST_METRICS_ENABLED", False)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Every test starts with an empty cache: rate-limit counters (config/throttling.py) and cached
+    sections are keyed by ids that a rolled-back test may hand to the next one."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

@@ -36,6 +36,8 @@ from analytics.queries.analyse import (
     analyse_users,
 )
 
+from config.throttling import AnalyseRateThrottle
+
 from .envelopes import SuccessMessageErrorsMixin
 from .formats import iso_ms_z, parse_iso_datetime
 
@@ -349,6 +351,7 @@ ERROR_RESPONSES = {
 
 class AnalyseView(SuccessMessageErrorsMixin, APIView):
     permission_classes = [CanAnalyse]
+    throttle_classes = [AnalyseRateThrottle]
 
     def parse_body(self, request):
         serializer = AnalyseRequestSerializer(data=request.data)
@@ -409,6 +412,7 @@ LOOKUPS = {
 
 class AnalyseLookupView(SuccessMessageErrorsMixin, APIView):
     permission_classes = [CanAnalyse]
+    throttle_classes = [AnalyseRateThrottle]
     lookup = None  # a key of LOOKUPS, set by as_view()
 
     def get(self, request):

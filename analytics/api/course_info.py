@@ -32,6 +32,7 @@ from accounts.authentication import ApiKeyAuthentication
 from accounts.models import Role
 from accounts.permissions import roles_allowed
 from analytics.queries import course_info as queries
+from config.throttling import CourseInfoRateThrottle
 from courses.models import Course
 
 DATE_FORMAT = "%Y-%m-%d"
@@ -446,6 +447,7 @@ class CourseInfoView(APIView):
     spec = None
     authentication_classes = [*api_settings.DEFAULT_AUTHENTICATION_CLASSES, EdxTokenAuthentication]
     permission_classes = [CanReadCourseInfo]
+    throttle_classes = [CourseInfoRateThrottle]
     schema = CourseInfoSchema()
 
     def get_renderers(self):

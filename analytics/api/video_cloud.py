@@ -7,18 +7,16 @@ credential is a workspace admin, call one query function of analytics.queries.vi
 serialize its snake_case result into the document's camelCase names.
 """
 
-from django.conf import settings
 from django.db import DatabaseError, connection
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
-from accounts.credentials import Credential
 from accounts.permissions import IsAdmin
 from analytics.queries import video_cloud as queries
+from config.throttling import VideoCloudRateThrottle
 
 from .envelopes import VideoCloudError, VideoCloudErrorsMixin, videocloud_success
 
@@ -339,28 +337,6 @@ def _envelope(name, serializer):
     return inline_serializer(name, {"success": serializers.BooleanField(default=True), "data": serializer()})
 
 
-# --- Throttling -----------------------------------------------------------------------------------
-
-class VideoCloudRateThrottle(SimpleRateThrottle):
-    """VIDEOCLOUD_RATE_LIMIT requests per credential (API key, or user in a workspace)."""
-
-    scope = "videocloud"
-
-    def get_rate(self):
-        return settings.VIDEOCLOUD_RATE_LIMIT or None
-
-    def get_cache_key(self, request, view):
-        credential = request.auth
-        if isinstance(credential, Credential):
-            if credential.api_key is not None:
-                ident = f"key-{credential.api_key.pk}"
-            else:
-                ident = f"user-{credential.user.pk}-{credential.workspace.pk}"
-        else:
-            ident = self.get_ident(request)
-        return self.cache_format % {"scope": self.scope, "ident": ident}
-
-
 # --- Views ----------------------------------------------------------------------------------------
 
 PERIOD_PARAMETER = OpenApiParameter("period", OpenApiTypes.STR, description="1d, 7d, 30d, 90d or all")
@@ -542,6 +518,9 @@ class HealthProbeView(VideoCloudErrorsMixin, APIView):
 
     authentication_classes = []
     permission_classes = []
+    # Never throttled: a 429 would make a load balancer take the instance out of service, and
+    # behind a proxy every anonymous caller shares one address (docs/security.md, "Rate limits").
+    throttle_classes = []
 
     @extend_schema(
         summary="Health probe",
