@@ -1,0 +1,3 @@
+from scripts.bench.run import main
+
+main()

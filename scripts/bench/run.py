@@ -1,0 +1,496 @@
+"""`make bench` (`python -m scripts.bench [options]`): the whole benchmark, end to end.
+
+1. The full-size database (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/la_bench):
+   migrate, generate the large dataset when empty (about 12 minutes), backfill, rollups,
+   credentials, request lists and SQL floors (scripts/bench/prepare.py, in its own process).
+2. gunicorn with 2 workers (DEBUG=0, 127.0.0.1, a free port); the load generator
+   (scripts/bench/loadgen.py, a second process) drives each read endpoint for --warmup s at 2
+   clients, then --duration s at each of --levels clients.
+3. Ingest over the same gunicorn: the tracking API (batches of 500 page sessions) and xAPI
+   statements (batches of 100), in a workspace of their own that is deleted afterwards; then
+   import_data (scripts/bench_ingest.py) and tracking-log lines (scripts/bench_tracking_logs.py)
+   and exports (scripts/bench_export.py), each in its own database on the same server.
+4. Scaling: the same endpoints at 1 client in <db>_tenth and <db>_third (sizes large-tenth and
+   large-third, generated when empty).
+5. var/bench/results.json, docs/benchmarks.md and docs/benchmarks-scaling.png.
+
+With the data generated, the defaults take about 25 minutes on 2 cores.
+"""
+
+import argparse
+import json
+import os
+import platform
+import re
+import shlex
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from benchlib import configure_environment  # noqa: E402
+
+from scripts.bench import report, stats  # noqa: E402
+from scripts.bench.prepare import DEFAULT_DATABASE_URL, FAMILIES  # noqa: E402
+
+PYTHON = sys.executable
+GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
+SCALES = (("large-tenth", "_tenth"), ("large-third", "_third"))
+
+
+def log(message):
+    print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", flush=True)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def database_url(base, name):
+    return urlsplit(base)._replace(path=f"/{name}").geturl()
+
+
+def database_name(url):
+    return urlsplit(url).path.lstrip("/")
+
+
+# --- processes --------------------------------------------------------------------------------------
+
+
+def prepare(command, env, *args):
+    """Run scripts/bench/prepare.py COMMAND in its own process; returns its JSON output."""
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
+        out = handle.name
+    try:
+        subprocess.run([PYTHON, "-m", "scripts.bench.prepare", command, "--out", out, *args], cwd=ROOT, env=env,
+                       check=True)  # fmt: skip
+        return json.loads(Path(out).read_text()) if Path(out).stat().st_size else None
+    finally:
+        os.unlink(out)
+
+
+class Gunicorn:
+    """gunicorn config.wsgi with 2 sync workers on 127.0.0.1:<free port>, for one database."""
+
+    def __init__(self, env, workers=2):
+        self.env, self.workers, self.port = env, workers, free_port()
+
+    def __enter__(self):
+        self.process = subprocess.Popen(
+            [GUNICORN, "config.wsgi:application", "--workers", str(self.workers), "--bind", f"127.0.0.1:{self.port}",
+             "--log-level", "warning", "--timeout", "300"],
+            cwd=ROOT, env=self.env,
+        )  # fmt: skip
+        import http.client
+
+        for _ in range(300):
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                connection.request("GET", "/api/health/")
+                if connection.getresponse().status == 200:
+                    break
+            except OSError:
+                pass
+            if self.process.poll() is not None:
+                raise SystemExit("gunicorn exited at start")
+            time.sleep(0.2)
+        else:
+            raise SystemExit("gunicorn did not answer /api/health/ within 60 s")
+        return self
+
+    def worker_pids(self):
+        import psutil
+
+        return [child.pid for child in psutil.Process(self.process.pid).children()]
+
+    def __exit__(self, *exc):
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def load(port, requests, concurrency, duration_s, mode="loop"):
+    """One run of the load generator in its own process; returns its result dict."""
+    spec = {"host": "127.0.0.1", "port": port, "concurrency": concurrency, "duration_s": duration_s,
+            "mode": mode, "requests": requests}  # fmt: skip
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump(spec, handle)
+        path = handle.name
+    try:
+        output = subprocess.run([PYTHON, "-m", "scripts.bench.loadgen", path], cwd=ROOT, check=True,
+                                capture_output=True, text=True)  # fmt: skip
+        return json.loads(output.stdout)
+    finally:
+        os.unlink(path)
+
+
+class ServerCpu:
+    """CPU seconds of the gunicorn workers and of the database's PostgreSQL backends over a block."""
+
+    def __init__(self, server, conninfo):
+        self.server, self.conninfo = server, conninfo
+
+    def _pids(self):
+        import psycopg
+
+        with psycopg.connect(self.conninfo, autocommit=True) as connection:
+            rows = connection.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchall()
+        return self.server.worker_pids() + [pid for (pid,) in rows]
+
+    @staticmethod
+    def _cpu(pids):
+        import psutil
+
+        total = {}
+        for pid in pids:
+            try:
+                times = psutil.Process(pid).cpu_times()
+                total[pid] = times.user + times.system
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                pass
+        return total
+
+    def __enter__(self):
+        self.before = self._cpu(self._pids())
+        return self
+
+    def __exit__(self, *exc):
+        after = self._cpu(self._pids())
+        self.seconds = sum(value - self.before.get(pid, 0.0) for pid, value in after.items())
+
+
+# --- the measurements -------------------------------------------------------------------------------
+
+
+def client_overhead(levels, duration_s):
+    """The load generator against a server that does nothing (loadgen --null-server)."""
+    server = subprocess.Popen([PYTHON, "-m", "scripts.bench.loadgen", "--null-server"], cwd=ROOT,
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        port = int(server.stdout.readline())
+        result = {}
+        for level in levels:
+            run = load(port, [{"method": "GET", "path": "/", "headers": {}}], level, duration_s)
+            summary = stats.summarize_samples(run["samples"], run["window_s"])
+            summary["client_cpu_us"] = round(run["cpu_s"] * 1e6 / max(1, len(run["samples"])), 1)
+            result[str(level)] = summary
+        return result
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def measure_endpoint(server, conninfo, entry, args):
+    """Warm-up, then each concurrency level; returns {level: summary}."""
+    levels = {}
+    load(server.port, entry["requests"], 2, args.warmup)
+    for level in args.levels:
+        one = levels.get("1")
+        if level >= 32 and one and one.get("p50_ms") and one["p50_ms"] > args.skip_32_over_ms:
+            levels[str(level)] = {"skipped": f"1-client p50 over {args.skip_32_over_ms:.0f} ms"}
+            continue
+        with ServerCpu(server, conninfo) as cpu:
+            run = load(server.port, entry["requests"], level, args.duration)
+        summary = stats.summarize_samples(run["samples"], run["window_s"])
+        summary["server_cpu_ms"] = round(cpu.seconds * 1000 / max(1, len(run["samples"])), 2)
+        summary["client_cpu_us"] = round(run["cpu_s"] * 1e6 / max(1, len(run["samples"])), 1)
+        summary["load_1min"] = round(os.getloadavg()[0], 2)
+        if run["errors"]:
+            summary["first_errors"] = run["errors"]
+        levels[str(level)] = summary
+        log(f"  {level:>2} clients: p50 {summary['p50_ms']} ms, p95 {summary['p95_ms']} ms, "
+            f"{summary['rps']} req/s, {summary['errors']} errors")  # fmt: skip
+    return levels
+
+
+def measure_reads(env, prepared, args):
+    conninfo = env["DATABASE_URL"]
+    endpoints = []
+    with Gunicorn(env) as server:
+        for entry in prepared["endpoints"]:
+            log(f"{entry['family']}: {entry['label']} ({len(entry['requests'])} distinct requests)")
+            load_before = os.getloadavg()[0]
+            levels = measure_endpoint(server, conninfo, entry, args)
+            result = {key: entry[key] for key in ("family", "name", "label")}
+            result.update(distinct_requests=len(entry["requests"]), paths=sorted({r["path"] for r in entry["requests"]})[:3],
+                          levels=levels, floor=entry.get("floor"), load_1min=[round(load_before, 2), round(os.getloadavg()[0], 2)])  # fmt: skip
+            result["floor_ratio"] = stats.ratio((levels.get("1") or {}).get("p50_ms"), (entry.get("floor") or {}).get("p50_ms"))
+            result["misses"] = stats.check_targets(result)
+            endpoints.append(result)
+        ingest = measure_http_ingest(env, server, args) if not args.skip_ingest else None
+    return endpoints, ingest
+
+
+def page_session_bodies(emails, courses, batches, batch):
+    from bench_ingest import page_session_items
+
+    users = [SimpleNamespace(email=email) for email in emails]
+    started = datetime.now(UTC) - timedelta(days=2)
+    return [json.dumps(page_session_items(users, courses, batch, started=started + timedelta(hours=i)))
+            for i in range(batches)]  # fmt: skip
+
+
+def xapi_bodies(emails, courses, videos, batches, batch):
+    """Open edX-shaped statements (video played / paused, problem evaluated), new ids."""
+    now = datetime.now(UTC) - timedelta(days=1)
+    bodies = []
+    for b in range(batches):
+        statements = []
+        for i in range(batch):
+            n = b * batch + i
+            course = courses[n % len(courses)]
+            actor = {"objectType": "Agent", "account": {"homePage": "http://bench-ingest.example",
+                                                        "name": emails[n % len(emails)].split("@")[0]}}  # fmt: skip
+            parent = {"contextActivities": {"parent": [{"id": f"http://lms.bench.example/course/{course}", "objectType": "Activity",
+                      "definition": {"type": "http://adlnet.gov/expapi/activities/course"}}]}}  # fmt: skip
+            when = (now + timedelta(seconds=n)).isoformat()
+            if n % 3 == 2:
+                statement = {
+                    "actor": actor, "timestamp": when, "context": parent,
+                    "verb": {"id": "https://w3id.org/xapi/acrossx/verbs/evaluated"},
+                    "object": {"id": f"http://lms.bench.example/xblock/block-v1:Bench+C+2026+type@problem+block@p{n % 50}",
+                               "objectType": "Activity", "definition": {"type": "http://adlnet.gov/expapi/activities/cmi.interaction"}},
+                    "result": {"score": {"min": 0, "max": 1, "raw": n % 2, "scaled": n % 2}, "success": bool(n % 2)},
+                }  # fmt: skip
+            else:
+                verb = "played" if n % 3 == 0 else "paused"
+                statement = {
+                    "actor": actor, "timestamp": when,
+                    "context": {**parent, "extensions": {"https://w3id.org/xapi/video/extensions/length": 300.0}},
+                    "verb": {"id": f"https://w3id.org/xapi/video/verbs/{verb}"},
+                    "object": {"id": f"http://lms.bench.example/xblock/block-v1:Bench+C+2026+type@video+block@{videos[n % len(videos)]}",
+                               "objectType": "Activity", "definition": {"type": "https://w3id.org/xapi/video/activity-type/video"}},
+                    "result": {"extensions": {"https://w3id.org/xapi/video/extensions/time": float(n % 300)}},
+                }  # fmt: skip
+            statement["id"] = str(uuid.uuid4())
+            statements.append(statement)
+        bodies.append(json.dumps(statements))
+    return bodies
+
+
+def timed_once(server, conninfo, requests, items_per_request, concurrency):
+    with ServerCpu(server, conninfo) as cpu:
+        run = load(server.port, requests, concurrency, 600, mode="once")
+    ok = [s for s in run["samples"] if 200 <= s[2] < 300]
+    items = len(ok) * items_per_request
+    return {
+        "items": items, "requests": len(run["samples"]), "errors": len(run["samples"]) - len(ok),
+        "elapsed_s": round(run["elapsed_s"], 2), "rate": stats.rate(items, run["elapsed_s"]),
+        "server_cpu_us_per_item": round(cpu.seconds * 1e6 / max(1, items), 1),
+        "p50_ms_per_request": stats._round(stats.percentile([s[1] * 1000 for s in ok], 50)),
+        "load_1min": round(os.getloadavg()[0], 2), "first_errors": run["errors"],
+    }  # fmt: skip
+
+
+def measure_http_ingest(env, server, args):
+    """Tracking API and xAPI over the same gunicorn, into the ingest workspace (deleted after)."""
+    log("ingest over HTTP: tracking API and xAPI into workspace bench-ingest")
+    world = prepare("ingest", env)
+    key, conninfo = world["api_key"], env["DATABASE_URL"]
+    tracking = [{"method": "POST", "path": "/api/track/page-sessions", "body": body,
+                 "headers": {"Authorization": f"Api-Key {key}", "Content-Type": "application/json"}}
+                for body in page_session_bodies(world["emails"], world["courses"], args.tracking_batches, 500)]  # fmt: skip
+    xapi = [{"method": "POST", "path": "/xapi/statements", "body": body,
+             "headers": {"Authorization": f"Api-Key {key}", "Content-Type": "application/json",
+                         "X-Experience-API-Version": "1.0.3"}}
+            for body in xapi_bodies(world["emails"], world["courses"], world["videos"], args.xapi_batches, 100)]  # fmt: skip
+    result = {}
+    load(server.port, tracking[:2], 2, 60, mode="once")  # warm-up (these two batches count nowhere)
+    tracking_run = timed_once(server, conninfo, tracking[2:], 500, 4)
+    result["tracking"] = {"what": f"POST /api/track/page-sessions, {len(tracking) - 2} batches of 500 new page sessions, 4 clients, "
+                                  f"{tracking_run['errors']} errors; server CPU {tracking_run['server_cpu_us_per_item']} µs/item",
+                          "unit": "items/s", **tracking_run}  # fmt: skip
+    log(f"  tracking: {tracking_run['rate']} items/s")
+    load(server.port, xapi[:2], 2, 60, mode="once")
+    xapi_run = timed_once(server, conninfo, xapi[2:], 100, 4)
+    result["xapi"] = {"what": f"POST /xapi/statements, {len(xapi) - 2} batches of 100 statements (video played / paused, "
+                              f"problem evaluated), 4 clients, {xapi_run['errors']} errors",
+                      "unit": "statements/s", **xapi_run}  # fmt: skip
+    log(f"  xAPI: {xapi_run['rate']} statements/s")
+    return result
+
+
+def run_script(args_list, env, database):
+    """One of the existing benchmark scripts on its own database (same server); its stdout."""
+    script_env = {**env, "DATABASE_URL": database}
+    output = subprocess.run([PYTHON, *args_list], cwd=ROOT, env=script_env, capture_output=True, text=True)
+    if output.returncode:
+        log(f"{args_list[0]} failed: {output.stderr[-2000:]}")
+        return ""
+    return output.stdout
+
+
+def number(text):
+    return float(text.replace(",", ""))
+
+
+def measure_script_ingest(env, base_url):
+    result = {}
+    log("import_data (scripts/bench_ingest.py --batches 5 --no-write, database la_ingest)")
+    out = run_script(["scripts/bench_ingest.py", "--batches", "5", "--no-write"], env, database_url(base_url, "la_ingest"))
+    lines = re.search(r"A generated file of ([\d,]+) lines", out)
+    first = re.search(r"\| first import \(creates\) \| ([\d.]+) \| ([\d,]+) \|", out)
+    again = re.search(r"\| same file again \(changes nothing\) \| ([\d.]+) \| ([\d,]+) \|", out)
+    if lines and first:
+        result["import_data"] = {"what": f"manage.py import_data of {lines.group(1)} JSON lines, every kind, first import",
+                                 "rate": number(first.group(2)), "unit": "lines/s",
+                                 "note": f"same file again: {again.group(2)} lines/s" if again else ""}  # fmt: skip
+    log("tracking logs (scripts/bench_tracking_logs.py --lines 100000 --no-write, database la_xapi)")
+    out = run_script(["scripts/bench_tracking_logs.py", "--lines", "100000", "--no-write"], env, database_url(base_url, "la_xapi"))
+    first = re.search(r"first import \(creates everything\): ([\d,]+) lines/s wall \(([\d.]+)s, load ([\d.]+)\); .*= ([\d,]+) lines per CPU-second", out)
+    again = re.search(r"the same file again \(nothing changes\): ([\d,]+) lines/s", out)
+    if first:
+        result["tracking_logs"] = {"what": "manage.py import_tracking_logs, 100,000 raw LMS lines, first import",
+                                   "rate": number(first.group(1)), "unit": "lines/s",
+                                   "note": f"load {first.group(3)}; {first.group(4)} lines per CPU-second"
+                                           + (f"; re-import {again.group(1)} lines/s" if again else "")}  # fmt: skip
+    return result
+
+
+def measure_export(env, base_url):
+    log("export (scripts/bench_export.py, database la_exportbench)")
+    out = run_script(["scripts/bench_export.py"], env, database_url(base_url, "la_exportbench"))
+    found = []
+    for fmt_name, rows, seconds, per_s, peak in re.findall(r"^(\w+): (\d+) rows in ([\d.]+)s = ([\d,]+) rows/s, peak (\d+) MB", out, re.M):
+        found.append({"format": fmt_name, "rows": int(rows), "seconds": float(seconds), "rows_per_s": number(per_s),
+                      "peak_mb": float(peak)})  # fmt: skip
+    return found
+
+
+def scaling_databases(args, base_url):
+    """[(size, database URL)]: --scaling-databases NAME:SIZE,... or <db>_tenth and <db>_third."""
+    if args.scaling_databases:
+        pairs = [item.split(":", 1) for item in args.scaling_databases.split(",")]
+        return [(size, database_url(base_url, name)) for name, size in pairs]
+    return [(size, database_url(base_url, database_name(base_url) + suffix)) for size, suffix in SCALES]
+
+
+def measure_scaling(env, base_url, full, args, families):
+    sizes = []
+    for size, url in scaling_databases(args, base_url):
+        scale_env = {**env, "DATABASE_URL": url}
+        log(f"scaling: {size} in {database_name(url)}")
+        prepared = prepare("reads", scale_env, "--size", size, "--workspace", args.workspace, "--families", families)
+        try:
+            measured = {}
+            with Gunicorn(scale_env) as server:
+                for entry in prepared["endpoints"]:
+                    load(server.port, entry["requests"], 2, min(args.warmup, 1.0))
+                    run = load(server.port, entry["requests"], 1, args.scale_duration)
+                    measured[f"{entry['family']}: {entry['name']}"] = stats.summarize_samples(run["samples"], run["window_s"])
+        finally:
+            prepare("cleanup", scale_env, "--rollup-changed-at", prepared["rollup_changed_at"])
+        sizes.append({"size": size, "database": database_name(url), "dataset": prepared["dataset"],
+                      "setup": prepared["setup"], "endpoints": measured})  # fmt: skip
+    sizes.append({"size": args.size, "database": full["database"], "dataset": full["dataset"],
+                  "endpoints": {f"{e['family']}: {e['name']}": e["levels"]["1"] for e in full["endpoints"] if "1" in e["levels"]}})  # fmt: skip
+    return sizes
+
+
+def machine():
+    import psutil
+
+    return {"platform": platform.platform(), "python": platform.python_version(), "cores": psutil.cpu_count(),
+            "memory_gib": psutil.virtual_memory().total / 2**30, "load_before": [round(v, 2) for v in os.getloadavg()]}  # fmt: skip
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m scripts.bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("--families", default=",".join(FAMILIES), help=f"comma-separated, of {', '.join(FAMILIES)}")
+    parser.add_argument("--levels", default="1,8,32", help="concurrent clients, comma-separated (default 1,8,32)")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per endpoint per level (default 10)")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per endpoint (default 2)")
+    parser.add_argument("--skip-32-over-ms", type=float, default=1000.0,
+                        help="skip 32 clients when the 1-client p50 is above this (default 1000)")
+    parser.add_argument("--size", default="large", help="dataset size when it must be generated (default large)")
+    parser.add_argument("--workspace", default="demo")
+    parser.add_argument("--skip-floors", action="store_true")
+    parser.add_argument("--skip-ingest", action="store_true", help="no tracking / xAPI / import / log ingest")
+    parser.add_argument("--skip-export", action="store_true")
+    parser.add_argument("--skip-scaling", action="store_true")
+    parser.add_argument("--scaling-databases", default="",
+                        help="NAME:SIZE,... (default <db>_tenth:large-tenth,<db>_third:large-third)")
+    parser.add_argument("--scale-duration", type=float, default=5.0, help="seconds per endpoint per size (default 5)")
+    parser.add_argument("--tracking-batches", type=int, default=62)
+    parser.add_argument("--xapi-batches", type=int, default=62)
+    parser.add_argument("--output", default=str(ROOT / "var/bench/results.json"))
+    parser.add_argument("--docs", default=str(ROOT / "docs/benchmarks.md"), help="the page to write ('' for none)")
+    args = parser.parse_args(argv)
+    args.levels = [int(level) for level in args.levels.split(",")]
+    unknown = set(args.families.split(",")) - set(FAMILIES)
+    if unknown:
+        parser.error(f"--families: unknown {', '.join(sorted(unknown))}; choose from {', '.join(FAMILIES)}")
+    return args
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    configure_environment(DEFAULT_DATABASE_URL)
+    os.environ.setdefault("VIDEOCLOUD_RATE_LIMIT", "")  # one key sends every request: no 429s
+    os.environ.setdefault("JWT_ACCESS_MINUTES", "240")  # tokens outlive the run
+    env = dict(os.environ)
+    base_url = env["DATABASE_URL"]
+    started = time.monotonic()
+    results = {"started_at": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC", "argv": shlex.join(argv) or "(defaults)",
+               "machine": machine(), "levels": args.levels, "duration_s": args.duration, "warmup_s": args.warmup,
+               "scale_duration_s": args.scale_duration, "skip_32_over_ms": args.skip_32_over_ms,
+               "workspace": args.workspace}  # fmt: skip
+    log(f"load average {results['machine']['load_before']}; measuring the load generator's own cost")
+    results["client_overhead"] = client_overhead(args.levels, 3.0)
+    log(f"preparing {database_name(base_url)} (migrate, data, credentials, request lists"
+        f"{'' if args.skip_floors else ', SQL floors'})")  # fmt: skip
+    extra = ["--size", args.size, "--workspace", args.workspace, "--families", args.families]
+    if not args.skip_floors:
+        extra += ["--floors", "--explain"]
+    prepared = prepare("reads", env, *extra)
+    results["postgres"] = prepared["postgres"]
+    try:
+        endpoints, http_ingest = measure_reads(env, prepared, args)
+    finally:
+        prepare("cleanup", env, "--rollup-changed-at", prepared["rollup_changed_at"])
+    results["endpoints"] = endpoints
+    results["full"] = {"database": prepared["database"], "dataset": prepared["dataset"], "setup": prepared["setup"],
+                       "endpoints": endpoints}  # fmt: skip
+    if not args.skip_ingest:
+        results["ingest"] = {**(http_ingest or {}), **measure_script_ingest(env, base_url)}
+    if not args.skip_export:
+        results["export"] = measure_export(env, base_url)
+    if not args.skip_scaling:
+        results["scaling"] = measure_scaling(env, base_url, results["full"], args, args.families)
+    del results["full"]["endpoints"]
+    results["machine"]["load_after"] = [round(v, 2) for v in os.getloadavg()]
+    results["finished_at"] = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+    results["elapsed_s"] = round(time.monotonic() - started, 1)
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(results, indent=1, default=str))
+    log(f"wrote {output}")
+    if args.docs:
+        report.write_report(results, args.docs)
+        log(f"wrote {args.docs}")
+    missed = [f"{e['family']}: {e['label']}: {'; '.join(e['misses'])}" for e in endpoints if e["misses"]]
+    log(f"done in {results['elapsed_s'] / 60:.1f} min; {len(missed)} endpoints miss a target")
+    for line in missed:
+        log(f"  {line}")
+
+
+if __name__ == "__main__":
+    main()
