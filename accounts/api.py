@@ -6,11 +6,11 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenRefreshView
-from django.contrib.auth import authenticate
 
 from config.throttling import AuthTokenRateThrottle
 
 from .credentials import membership_for_user
+from .login_limits import authenticate_with_login_limit
 from .tokens import issue_tokens
 
 
@@ -38,7 +38,7 @@ class TokenObtainView(APIView):
     def post(self, request):
         payload = TokenRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        user = authenticate(
+        user = authenticate_with_login_limit(
             request._request, email=payload.validated_data["email"].lower(), password=payload.validated_data["password"]
         )
         if user is None:
