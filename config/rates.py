@@ -4,6 +4,7 @@ imports this module before Django is set up."""
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 UNIT_SECONDS = {
     "s": 1, "sec": 1, "second": 1,
@@ -27,6 +28,7 @@ class Rate:
     window_s: int
 
 
+@lru_cache(maxsize=64)  # read on every throttled request; a handful of distinct strings
 def parse_rate(text):
     """Rate for "N/unit" or "N/<k><unit>" ("3000/min", "50/s", "10/15min"; units s, sec, second,
     m, min, minute, h, hour, d, day, with an optional plural s), or None for "" (no limit).
