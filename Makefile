@@ -44,6 +44,18 @@ test: install browser-deps
 test-fast: install
 	$(BIN)/python -m pytest -m "not browser and not worker" $(PYTEST_ARGS)
 
+## Fault drill (docs/reliability.md): PostgreSQL restarted under tracking load, Redis down, a worker
+## killed mid-export. Its own PostgreSQL cluster under var/drill (PostgreSQL's binaries) and Redis.
+.PHONY: drill loadtest
+drill: install
+	$(BIN)/python scripts/drill.py $(DRILL_ARGS)
+
+## Load test (docs/reliability.md): locust, 8 users, mixed reads and tracking writes for
+## LOADTEST_DURATION seconds on la_loadtest (LOADTEST_DATABASE_URL); zero errors, zero lost items.
+LOADTEST_DURATION ?= 300
+loadtest: install
+	LOADTEST_DURATION=$(LOADTEST_DURATION) $(BIN)/python scripts/loadtest.py
+
 ## Benchmarks on PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/la_bench): the read
 ## APIs through gunicorn at 1/8/32 clients against their SQL floors, ingest, export, scaling. About 25 min
 ## with the data there (generating the large dataset adds ~12 min). BENCH_ARGS="--help" lists the options.
