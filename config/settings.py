@@ -66,6 +66,9 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG=0")
     SECRET_KEY = "insecure-demo-key-only-for-debug-runs-0123456789abcdefghijklmnop"
+# Rotation: the previous keys, comma-separated; what they signed (sessions, export download links,
+# xAPI `more` links, 360Learning cursors) stays valid while they are listed (docs/security.md).
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 

@@ -355,3 +355,23 @@ def test_secret_scan_finds_what_it_looks_for():
         "hard-coded SECRET_KEY": "SECRET_KEY = " + "'abcdefghijkl'",
     }
     assert {label for label, sample in samples.items() if SECRET_PATTERNS[label].search(sample)} == set(samples)
+
+
+@pytest.mark.django_db
+def test_export_link_signed_with_the_previous_key_stays_valid_while_it_is_a_fallback(settings):
+    """Rotating SECRET_KEY with the old key in SECRET_KEY_FALLBACKS keeps issued links working;
+    once the old key is dropped they are refused."""
+    from exports.services import DownloadRefused, job_for_download
+
+    from django.core import signing
+
+    old_key = settings.SECRET_KEY
+    token = signing.dumps({"id": "exp_rotated", "exp": 4102444800}, salt="exports.download")
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = secrets.token_urlsafe(50), [old_key]
+    with pytest.raises(DownloadRefused) as still_signed:
+        job_for_download("exp_rotated", token)  # the signature passes; the job does not exist
+    assert still_signed.value.status == 410
+    settings.SECRET_KEY_FALLBACKS = []
+    with pytest.raises(DownloadRefused) as refused:
+        job_for_download("exp_rotated", token)
+    assert refused.value.status == 403
