@@ -59,7 +59,7 @@ loadtest: install
 ## Benchmarks on PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/la_bench): the read
 ## APIs through gunicorn at 1/8/32 clients against their SQL floors, ingest, export, scaling. About 25 min
 ## with the data there (generating the large dataset adds ~12 min). BENCH_ARGS="--help" lists the options.
-bench: install
+bench: install browser-deps
 	$(BIN)/python -m scripts.bench $(BENCH_ARGS)
 
 clean:

@@ -175,6 +175,8 @@ def render(results):
                 for name, item in ingest.items()]  # fmt: skip
         lines += ["## Ingest", "", *table(["path", "what", "rate", "unit", "notes"], rows, ["---", "---", "---:", "---", "---"]), ""]
     export = results.get("export")
+    if export == []:
+        lines += ["## Export", "", "`scripts/bench_export.py` gave no result in this run (failed or ran over its time).", ""]
     if export:
         rows = [[e["format"], fmt(e["rows"], 0), fmt(e["seconds"]), fmt(e["rows_per_s"]), fmt(e["peak_mb"], 0)] for e in export]
         lines += ["## Export (`scripts/bench_export.py`, its own database of 1M events)", "",
@@ -217,7 +219,8 @@ def scaling_lines(results):
         "",
         *table(headers, rows),
         "",
-        f"![p50 latency against dataset size]({Path(PLOT_PNG).name})",
+        f"![p50 latency against dataset size]({results['plot']})" if results.get("plot")
+        else f"(No plot: it needs Debian's Chromium at {CHROMIUM}, `make browser-deps`.)",
         "",
     ]
 
@@ -252,10 +255,17 @@ def plan_lines(endpoints):
 def scaling_figure(results):
     import plotly.graph_objects as go
 
+    from plotly.colors import qualitative
+
     figure = go.Figure()
-    for key, points in scaling_points(results).items():
+    dashes = {}
+    for index, (key, points) in enumerate(scaling_points(results).items()):
         points = sorted(p for p in points if p[0] and p[1])
-        figure.add_trace(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers", name=key))
+        dash = dashes.setdefault(key.split(":")[0], ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")[len(dashes) % 6])
+        figure.add_trace(go.Scatter(
+            x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers", name=key,
+            line={"color": qualitative.Dark24[index % 24], "dash": dash},
+        ))  # fmt: skip
     figure.update_layout(
         title="p50 latency at 1 client against dataset size (page sessions of the workspace)",
         xaxis={"title": "page sessions (1/10, 1/3, full large size)", "type": "log"},
@@ -291,10 +301,10 @@ def write_plot(results, png_path):
 
 
 def write_report(results, docs_path, plot=True):
+    """docs_path and, beside it, the scaling plot (the page links it only when it was drawn)."""
     docs_path = Path(docs_path)
-    docs_path.write_text(render(results), encoding="utf-8")
-    if plot:
-        write_plot(results, docs_path.parent / Path(PLOT_PNG).name)
+    drawn = write_plot(results, docs_path.parent / Path(PLOT_PNG).name) if plot else None
+    docs_path.write_text(render({**results, "plot": drawn.name if drawn else None}), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -326,10 +326,19 @@ def measure_http_ingest(env, server, args):
     return result
 
 
+SCRIPT_TIMEOUT_S = 420
+
+
 def run_script(args_list, env, database):
-    """One of the existing benchmark scripts on its own database (same server); its stdout."""
+    """One of the existing benchmark scripts on its own database (same server); its stdout, or ""
+    when it failed or ran over SCRIPT_TIMEOUT_S (make bench stays bounded; the report says so)."""
     script_env = {**env, "DATABASE_URL": database}
-    output = subprocess.run([PYTHON, *args_list], cwd=ROOT, env=script_env, capture_output=True, text=True)
+    try:
+        output = subprocess.run([PYTHON, *args_list], cwd=ROOT, env=script_env, capture_output=True, text=True,
+                                timeout=SCRIPT_TIMEOUT_S)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        log(f"{args_list[0]} ran over {SCRIPT_TIMEOUT_S} s: stopped, left out of the report")
+        return ""
     if output.returncode:
         log(f"{args_list[0]} failed: {output.stderr[-2000:]}")
         return ""
@@ -351,6 +360,9 @@ def measure_script_ingest(env, base_url):
         result["import_data"] = {"what": f"manage.py import_data of {lines.group(1)} JSON lines, every kind, first import",
                                  "rate": number(first.group(2)), "unit": "lines/s",
                                  "note": f"same file again: {again.group(2)} lines/s" if again else ""}  # fmt: skip
+    else:
+        result["import_data"] = {"what": "manage.py import_data (scripts/bench_ingest.py)", "rate": None,
+                                 "unit": "lines/s", "note": f"no result: failed or ran over {SCRIPT_TIMEOUT_S} s"}  # fmt: skip
     log("tracking logs (scripts/bench_tracking_logs.py --lines 100000 --no-write, database la_xapi)")
     out = run_script(["scripts/bench_tracking_logs.py", "--lines", "100000", "--no-write"], env, database_url(base_url, "la_xapi"))
     first = re.search(r"first import \(creates everything\): ([\d,]+) lines/s wall \(([\d.]+)s, load ([\d.]+)\); .*= ([\d,]+) lines per CPU-second", out)
@@ -360,6 +372,9 @@ def measure_script_ingest(env, base_url):
                                    "rate": number(first.group(1)), "unit": "lines/s",
                                    "note": f"load {first.group(3)}; {first.group(4)} lines per CPU-second"
                                            + (f"; re-import {again.group(1)} lines/s" if again else "")}  # fmt: skip
+    else:
+        result["tracking_logs"] = {"what": "manage.py import_tracking_logs (scripts/bench_tracking_logs.py)", "rate": None,
+                                   "unit": "lines/s", "note": f"no result: failed or ran over {SCRIPT_TIMEOUT_S} s"}  # fmt: skip
     return result
 
 
