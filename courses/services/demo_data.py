@@ -41,7 +41,8 @@ from django.db import connection, transaction
 from analytics.services.course_info_rollups import changes_course_info
 from accounts.models import CustomField, CustomFieldValue, LearnerGroup, Membership, Role, User, Workspace
 from analytics.models import LearningEvent, PageSession, VideoReaction, VideoView
-from courses.models import Attempt, Chapter, Course, Enrollment, Video
+from courses.models import Attempt, Chapter, Course, Enrollment, Result, Video
+from courses.results import rebuild_results
 
 from .bulk_write import BulkWriter
 
@@ -916,7 +917,9 @@ def delete_demo_workspace(slug):
     if workspace is None:
         return
     with transaction.atomic():
-        for model in (VideoReaction, VideoView, LearningEvent, PageSession, Attempt, Enrollment, Video):
+        for model in (Attempt, Enrollment):  # raw: the Result signals would make the ORM fetch every row
+            model.objects.filter(workspace=workspace)._raw_delete(connection.alias)
+        for model in (VideoReaction, VideoView, LearningEvent, PageSession, Result, Video):
             model.objects.filter(workspace=workspace).delete()
         Chapter.objects.filter(course__workspace=workspace).delete()
         Course.objects.filter(workspace=workspace).delete()
@@ -964,6 +967,7 @@ def generate_demo_data(slug=DEMO_WORKSPACE, size="tiny", *, seed=1, now=None, pr
             started = time.monotonic()
         if lifted:
             log(f"  indexes and keys: {time.monotonic() - started:.1f} s")
+        rebuild_results(workspace)  # the Analyse result table, in one INSERT ... SELECT
         if connection.vendor == "postgresql":
             # Fresh statistics: right after a bulk load the planner would guess row counts badly.
             with connection.cursor() as cursor:
