@@ -189,3 +189,77 @@ class Attempt(models.Model):
 
     def __str__(self):
         return f"{self.user} / {self.course} v{self.version_number}"
+
+
+# What a page's cut, a count and the statistics read besides the key columns.
+_RESULT_CARRIED = [
+    "workspace", "enrollment_ends_at", "attempt_public_id", "state", "progress", "score", "time_spent_s",
+    "certificate_issued_at", "expires_at", "attempt_expires_at", "enrollment_kind", "activity_at",
+]
+_RESULT_ENDED = Q(enrollment_ends_at__isnull=False)
+
+
+class Result(models.Model):
+    """One Analyse result per (learner, course) that has an attempt or an enrollment: the latest
+    attempt (highest version_number) and the enrollment, precomputed on write by
+    courses.results.refresh_results (see there and analytics/queries/analyse.py).
+
+    Columns hold what does not depend on the clock. What does is decided when reading, from
+    enrollment_ends_at: while the enrollment is active (no end, or an end after now) the row reads
+    expires_at / activity_at / enrollment_kind; once it has ended, the attempt's own
+    attempt_expires_at / attempt_activity_at and NOT_ENROLLED, and a row without attempt is no
+    result at all. EXPIRED (expiry before now, not APPROVED) is decided when reading too.
+    """
+
+    # No single-column indexes: the indexes below start with each of these keys.
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False)
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="+", db_index=False)
+    attempt_public_id = models.CharField(max_length=24, null=True, blank=True)
+    state = models.CharField(max_length=12, choices=AttemptState.choices)
+    progress = models.PositiveSmallIntegerField(default=0)
+    score = models.PositiveSmallIntegerField(null=True, blank=True)
+    time_spent_s = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    certificate_issued_at = models.DateTimeField(null=True, blank=True)
+    # With the enrollment active: the enrollment's expiry, else the attempt's.
+    expires_at = models.DateTimeField(null=True, blank=True)
+    # Without it (no enrollment, or it has ended): the attempt's expiry.
+    attempt_expires_at = models.DateTimeField(null=True, blank=True)
+    enrollment_kind = models.CharField(max_length=10, choices=EnrollmentKind.choices, null=True, blank=True)
+    enrollment_ends_at = models.DateTimeField(null=True, blank=True)
+    # updatedAt with the enrollment active: the later of last activity and completion, else the
+    # first activity, else the enrollment date, else when the attempt was recorded.
+    activity_at = models.DateTimeField()
+    # The same without the enrollment date (NULL without attempt).
+    attempt_activity_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "course"], name="result_unique_user_course"),
+        ]
+        # Measured in docs/benchmarks-analyse.md. The learner and course indexes carry every
+        # column a page's cut, a count and the statistics read, so a scope of learners or
+        # courses is read by index-only scans on PostgreSQL (SQLite keeps the key columns),
+        # wherever its rows lie in the table. The workspace index carries what a count needs.
+        # A page in the default order (updatedAt DESC, learner, course) follows the workspace index and stops
+        # after the page. Rows whose enrollment has ended (or will: 2 % of them in the benchmark)
+        # are read by the attempt's activity, through the two small partial indexes.
+        indexes = [
+            models.Index(
+                fields=["workspace", "-activity_at", "user", "course"], include=["enrollment_ends_at", "attempt_public_id"],
+                name="result_workspace_activity_idx",
+            ),
+            models.Index(fields=["user", "course"], include=_RESULT_CARRIED, name="result_user_idx"),
+            models.Index(fields=["course", "user"], include=_RESULT_CARRIED, name="result_course_idx"),
+            models.Index(
+                fields=["workspace", "-attempt_activity_at", "user", "course"], condition=_RESULT_ENDED,
+                name="result_ended_activity_idx",
+            ),
+            models.Index(fields=["user", "course"], condition=_RESULT_ENDED, name="result_ended_user_idx"),
+            models.Index(fields=["course", "user"], condition=_RESULT_ENDED, name="result_ended_course_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.user_id} / {self.course_id}: {self.state}"

@@ -1,24 +1,26 @@
 """Skillhabit "Analyse" results: one row per learner and content, their filters and statistics.
 
-The row set is ONE SQL statement, built by `result_rows_sql`, a UNION ALL of two parts that
-never overlap:
+The rows are, by definition:
 
-* attempt rows: each learner's latest attempt of a course (highest version_number), LEFT JOINed
-  to their active enrollment in it: the row takes its type (MANDATORY / OPTIONAL), or
-  NOT_ENROLLED without one;
+* attempt rows: each learner's latest attempt of a course (highest version_number), with their
+  active enrollment in it: the row takes its type (MANDATORY / OPTIONAL), or NOT_ENROLLED
+  without one;
 * enrollment rows: active enrollments without any attempt: NOT_STARTED, progress 0.
 
 So every (learner, course) pair with an attempt or an active enrollment appears exactly once.
-The page, its count and the statistics all select FROM that one statement.
 
-Why SQL rather than a queryset: the ORM version (Attempt LEFT JOIN Enrollment through a
-FilteredRelation, UNION ALL Enrollment) gives the same rows, but the ORM cannot outer-join a
-*restricted* subquery, and PostgreSQL does not carry the learner / course scope across an outer
-join, so it hashed every enrollment of the workspace for each filtered page (seconds at 1M
-results; see docs/benchmarks-analyse.md). Here the scope (ORM-compiled id subqueries for
-learners and courses) is repeated inside every part, the joined enrollments and both anti-joins,
-and the database only ever touches the rows in scope. The SQL is plain SQL-92 plus NULLS LAST:
-it runs on PostgreSQL and SQLite alike.
+They are read from the result table courses.Result, one row per (learner, course) with an
+attempt or an enrollment, which every write of attempts and enrollments keeps current in its own
+transaction (courses/results.py). Joining attempts with enrollments and anti-joining older
+versions on every request cost 8-12 microseconds per row in scope (seconds for a whole
+workspace; docs/benchmarks-analyse.md); the table turns a page into an index scan. What depends
+on the clock (an enrollment that has ended by `now`, a result past its expiry) is decided here,
+from stored columns, so rows never go stale as time passes.
+
+The row set is ONE SQL statement, built by `result_rows_sql`; the page, its count and the
+statistics all select FROM it. The scope (ORM-compiled id subqueries for learners and courses)
+is repeated inside each of its parts. The SQL is plain SQL-92 plus NULLS LAST: it runs on
+PostgreSQL and SQLite alike.
 """
 
 import hashlib
@@ -32,7 +34,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from accounts.models import CustomField, CustomFieldValue, LearnerGroup, Membership, User
-from courses.models import Attempt, AttemptState, Course, Enrollment, EnrollmentKind
+from courses.models import Attempt, AttemptState, Course, Enrollment, EnrollmentKind, Result
 
 NOT_ENROLLED = "NOT_ENROLLED"
 RESULT_STATES = [state.value for state in AttemptState]  # NOT_STARTED ... EXPIRED, document order
@@ -124,18 +126,9 @@ def _courses_matching(workspace, filters, instructor):
 
 # The row set -----------------------------------------------------------------------------------
 
-ATTEMPT = Attempt._meta.db_table
-ENROLLMENT = Enrollment._meta.db_table
+RESULT = Result._meta.db_table
 USER = User._meta.db_table
 COURSE = Course._meta.db_table
-
-
-def _later_of_sql(first, second):
-    """The later of two nullable timestamps, ignoring a NULL (GREATEST differs on SQLite)."""
-    return (
-        f"CASE WHEN {first} IS NULL THEN {second} WHEN {second} IS NULL THEN {first} "
-        f"WHEN {second} > {first} THEN {second} ELSE {first} END"
-    )
 
 
 _CONSTANTS = frozenset([*RESULT_STATES, *ENROLLMENT_TYPES])
@@ -166,15 +159,6 @@ class _Sql:
         return sql
 
 
-def _enrollment_parts_can_match(filters):
-    """False when the state / type filters exclude every enrollment-only row."""
-    if filters.states and not set(filters.states) & {AttemptState.NOT_STARTED.value, AttemptState.EXPIRED.value}:
-        return False
-    if filters.enrollment_types and set(filters.enrollment_types) <= {NOT_ENROLLED}:
-        return False
-    return True
-
-
 def result_rows_sql(workspace, filters=ResultFilters(), *, instructor=None, now=None):
     """(sql, params) of the Analyse result rows of `workspace` matching `filters`.
 
@@ -184,72 +168,104 @@ def result_rows_sql(workspace, filters=ResultFilters(), *, instructor=None, now=
 
     Rules: the latest attempt is the one with the highest version_number ((user, course,
     version_number) is unique, so there is no tie). An enrollment is active while unenrolled_at
-    is empty or after `now`. expiry_at is the enrollment's expiry, else the attempt's.
+    is empty or after `now`. expiry_at is the active enrollment's expiry, else the attempt's.
     effective_state is EXPIRED when expiry_at is before `now` and the stored state is not
     APPROVED, else the stored state (NOT_STARTED without attempt). activity_at (updatedAt) is the
-    later of last activity and completion, else the first activity, else the enrollment date,
-    else when the attempt was recorded. Filters: AND between filters, OR inside one; ranges
+    later of last activity and completion, else the first activity, else the active enrollment's
+    date, else when the attempt was recorded. Filters: AND between filters, OR inside one; ranges
     include `start` and exclude `end`; `instructor` limits the rows to the courses they teach.
+
+    The rows are read from courses.Result (precomputed on write, see courses.results): a row
+    whose enrollment is active or absent reads the stored columns as they are; a row whose
+    enrollment has ended by `now` reads the attempt's own expiry and activity, as NOT_ENROLLED,
+    and is no result without an attempt. The statement is a UNION ALL of those two parts
+    (`result_parts_sql`), which never overlap: each filters on plain columns, so the planner
+    can use the indexes and estimate the rows, and a page can cut each part along an index.
     """
-    now = _db_datetime(now or timezone.now())
-    sql = _Sql()
-    ctes, scope_attempt, scope_enrollment = [], [], []
-    for name, ids in (
+    scope_sql, scope_params = _scope_sql(workspace, filters, instructor)
+    parts = result_parts_sql(workspace, filters, instructor=instructor, now=now)
+    sql = " UNION ALL ".join(part_sql for part_sql, _ in parts)
+    return (
+        f"{scope_sql}SELECT * FROM ({sql}) AS result_rows",
+        [*scope_params, *(param for _, params in parts for param in params)],
+    )
+
+
+def _scope_sql(workspace, filters, instructor):
+    """(sql, params) of the WITH clause naming the scope: `scope_learners` and / or
+    `scope_courses` (ids), the CTEs the parts of `result_parts_sql` read; ("", []) without scope.
+    Computed once per statement however many parts and counts read it (PostgreSQL materializes
+    a CTE read more than once)."""
+    ctes, params = [], []
+    for name, ids in _scopes(workspace, filters, instructor):
+        sql, ids_params = ids.query.sql_with_params()
+        ctes.append(f"{name} AS ({sql})")
+        params.extend(ids_params)
+    return (f"WITH {', '.join(ctes)} " if ctes else ""), params
+
+
+def _scopes(workspace, filters, instructor):
+    """[(CTE name, id queryset)] of the scope in force."""
+    scopes = [
         ("scope_learners", _learners_matching(workspace, filters)),
         ("scope_courses", _courses_matching(workspace, filters, instructor)),
-    ):
-        if ids is not None:
-            ctes.append(f"{name} AS ({sql.params_of(*ids.query.sql_with_params())})")
-    has_learners = any(cte.startswith("scope_learners") for cte in ctes)
-    has_courses = any(cte.startswith("scope_courses") for cte in ctes)
+    ]
+    return [(name, ids) for name, ids in scopes if ids is not None]
 
-    def scope(alias):
-        """The scope's conditions on a table aliased `alias` (no parameters: CTE names only)."""
-        conditions = []
-        if has_learners:
-            conditions.append(f"{alias}.user_id IN (SELECT id FROM scope_learners)")
-        if has_courses:
-            conditions.append(f"{alias}.course_id IN (SELECT id FROM scope_courses)")
-        return "".join(f" AND {condition}" for condition in conditions)
 
-    def active(alias):
-        return f"({alias}.unenrolled_at IS NULL OR {alias}.unenrolled_at > {sql.param(now)})"
+def result_parts_sql(workspace, filters=ResultFilters(), *, instructor=None, now=None):
+    """[(sql, params)] of the same rows as `result_rows_sql` (without its WITH clause, see
+    `_scope_sql`: a statement reading the parts starts with it) in parts that never overlap: rows
+    whose enrollment is active or absent (stored columns as they are, so an ordered page can
+    follow an index), and when the type filter allows NOT_ENROLLED, rows with an attempt whose
+    enrollment has ended (few)."""
+    parts = [_rows_sql(workspace, filters, "active", instructor=instructor, now=now)]
+    if not filters.enrollment_types or NOT_ENROLLED in filters.enrollment_types:
+        parts.append(_rows_sql(workspace, filters, "ended", instructor=instructor, now=now))
+    return parts
 
-    def effective_state(stored, expiry):
-        return (
-            f"CASE WHEN {expiry} < {sql.param(now)} AND {stored} <> {_literal(AttemptState.APPROVED)} "
-            f"THEN {_literal(AttemptState.EXPIRED)} ELSE {stored} END"
+
+_NOT_ENROLLED_SQL = f"CAST({_literal(NOT_ENROLLED)} AS VARCHAR(12))"
+
+
+def _rows_sql(workspace, filters, which, *, instructor=None, now=None):
+    """(sql, params) of the result rows of courses.Result `r` whose enrollment is active or
+    absent (`which` "active"), has ended by `now` ("ended"), or both ("any": the columns are
+    then CASE expressions, which hide them from the planner; used to read a page's rows by key)."""
+    now = _db_datetime(now or timezone.now())
+    sql = _Sql()
+    # Column SQL below holds `now` as %s placeholders; params_of adds one `now` per placeholder.
+    ended = "(r.enrollment_ends_at IS NOT NULL AND r.enrollment_ends_at <= %s)"
+    if which == "active":
+        enrollment_type = f"COALESCE(CAST(r.enrollment_kind AS VARCHAR(12)), {_NOT_ENROLLED_SQL})"
+        expiry, activity = "r.expires_at", "r.activity_at"
+    elif which == "ended":
+        enrollment_type, expiry, activity = _NOT_ENROLLED_SQL, "r.attempt_expires_at", "r.attempt_activity_at"
+    else:
+        enrollment_type = (
+            f"CASE WHEN {ended} OR r.enrollment_kind IS NULL THEN {_NOT_ENROLLED_SQL} "
+            "ELSE CAST(r.enrollment_kind AS VARCHAR(12)) END"
         )
-
-    expiry = "COALESCE(e.expires_at, a.expires_at)"
-    attempt_part = (
-        "SELECT a.user_id AS user_pk, a.course_id AS course_pk, a.public_id AS attempt_public_id, "
-        f"COALESCE(e.kind, {_literal(NOT_ENROLLED)}) AS enrollment_type, "
-        f"{effective_state('a.state', expiry)} AS effective_state, "
-        "a.progress AS progress_pct, a.score AS score_pct, a.time_spent_s AS time_spent, "
-        "a.first_activity_at AS started_at, a.completed_at AS finished_at, "
-        f"a.certificate_issued_at AS certificate_at, {expiry} AS expiry_at, "
-        f"COALESCE({_later_of_sql('a.last_activity_at', 'a.completed_at')}, a.first_activity_at, e.enrolled_at, "
-        "a.created_at) AS activity_at "
-        f"FROM {ATTEMPT} a "
-        f"LEFT JOIN (SELECT s.user_id, s.course_id, s.kind, s.expires_at, s.enrolled_at FROM {ENROLLMENT} s "
-        f"WHERE s.workspace_id = {sql.param(workspace.pk)} AND {active('s')}{scope('s')}) e "
-        "ON e.user_id = a.user_id AND e.course_id = a.course_id "
-        f"WHERE a.workspace_id = {sql.param(workspace.pk)}{scope('a')} "
-        f"AND NOT EXISTS (SELECT 1 FROM {ATTEMPT} n WHERE n.user_id = a.user_id AND n.course_id = a.course_id "
-        f"AND n.version_number > a.version_number{scope('n')})"
+        expiry = f"CASE WHEN {ended} THEN r.attempt_expires_at ELSE r.expires_at END"
+        activity = f"CASE WHEN {ended} THEN r.attempt_activity_at ELSE r.activity_at END"
+    columns = (
+        "SELECT r.user_id AS user_pk, r.course_id AS course_pk, r.attempt_public_id AS attempt_public_id, "
+        f"{sql.params_of(enrollment_type, [now] * enrollment_type.count('%s'))} AS enrollment_type, "
+        f"CASE WHEN {sql.params_of(expiry, [now] * expiry.count('%s'))} < {sql.param(now)} "
+        f"AND r.state <> {_literal(AttemptState.APPROVED)} THEN {_literal(AttemptState.EXPIRED)} ELSE r.state END "
+        "AS effective_state, r.progress AS progress_pct, r.score AS score_pct, r.time_spent_s AS time_spent, "
+        "r.started_at AS started_at, r.completed_at AS finished_at, r.certificate_issued_at AS certificate_at, "
+        f"{sql.params_of(expiry, [now] * expiry.count('%s'))} AS expiry_at, "
+        f"{sql.params_of(activity, [now] * activity.count('%s'))} AS activity_at "
     )
-    parts = [attempt_part]
-    if _enrollment_parts_can_match(filters):
-        parts.append(
-            f"SELECT e.user_id, e.course_id, NULL, e.kind, "
-            f"{effective_state(_literal(AttemptState.NOT_STARTED), 'e.expires_at')}, "
-            "0, NULL, 0, NULL, NULL, NULL, e.expires_at, e.enrolled_at "
-            f"FROM {ENROLLMENT} e WHERE e.workspace_id = {sql.param(workspace.pk)} AND {active('e')}{scope('e')} "
-            f"AND NOT EXISTS (SELECT 1 FROM {ATTEMPT} n WHERE n.user_id = e.user_id AND n.course_id = e.course_id"
-            f"{scope('n')})"
-        )
-
+    kept = {
+        "active": "(r.enrollment_ends_at IS NULL OR r.enrollment_ends_at > %s)",
+        "ended": "r.enrollment_ends_at <= %s AND r.attempt_public_id IS NOT NULL",
+        "any": "(r.attempt_public_id IS NOT NULL OR r.enrollment_ends_at IS NULL OR r.enrollment_ends_at > %s)",
+    }[which]
+    where = [f"r.workspace_id = {sql.param(workspace.pk)}", sql.params_of(kept, [now])]
+    for name, _ in _scopes(workspace, filters, instructor):
+        where.append(f"r.{'user_id' if name == 'scope_learners' else 'course_id'} IN (SELECT id FROM {name})")
     conditions = []
     for column, values in (("effective_state", filters.states), ("enrollment_type", filters.enrollment_types)):
         if values:
@@ -259,9 +275,10 @@ def result_rows_sql(workspace, filters=ResultFilters(), *, instructor=None, now=
             conditions.append(f"{column} >= {sql.param(_db_datetime(date_range.start))}")
         if date_range is not None and date_range.end is not None:
             conditions.append(f"{column} < {sql.param(_db_datetime(date_range.end))}")
-    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-    with_clause = f"WITH {', '.join(ctes)} " if ctes else ""
-    return f"{with_clause}SELECT * FROM ({' UNION ALL '.join(parts)}) AS result_rows{where}", sql.params
+    rows_sql = f"{columns}FROM {RESULT} r WHERE {' AND '.join(where)}"
+    if conditions:
+        rows_sql = f"SELECT * FROM ({rows_sql}) AS result_rows WHERE {' AND '.join(conditions)}"
+    return rows_sql, sql.params
 
 
 # Pages -----------------------------------------------------------------------------------------
@@ -272,7 +289,8 @@ _USER_NAME_SQL = (
 _STATE_RANK_SQL = "CASE r.effective_state " + " ".join(
     f"WHEN '{state}' THEN {rank}" for rank, state in enumerate(RESULT_STATES)
 ) + " END"
-# Order field -> (sort key SQL over the rows `r`, join it needs).
+# Order field -> (sort key SQL over the rows `r`, join it needs). Only the score can be NULL: the
+# other keys sort without NULLS LAST, so a descending page can follow a descending index.
 _SORT_KEYS = {
     "updatedAt": ("r.activity_at", ""),
     "progress": ("r.progress_pct", ""),
@@ -281,6 +299,7 @@ _SORT_KEYS = {
     "contentName": ("LOWER(sc.title)", f"JOIN {COURSE} sc ON sc.id = r.course_pk"),
     "state": (_STATE_RANK_SQL, ""),
 }
+_NULLABLE_SORT_KEYS = frozenset(["score"])
 _DATETIME_COLUMNS = ("started_at", "finished_at", "certificate_at", "expiry_at", "activity_at")
 
 
@@ -311,28 +330,47 @@ def _fetch_dicts(sql, params):
 
 
 def _described_page(
-    rows_sql, params, sort_key="r.user_pk", sort_join="", direction="ASC", *, limit, skip=0, after=None,
-    with_total=False,
+    scope, parts, rows_sql, sort_key="r.user_pk", sort_join="", direction="ASC", *, limit, skip=0, after=None,
+    with_total=False, nulls_last=False,
 ):
-    """Rows of `rows_sql` ordered by sort_key (NULLs last), then learner and course, cut to
-    limit / skip (and to rows after the (user_pk, course_pk) key `after`), then described:
-    users and courses are joined to the cut page only. with_total adds `total_rows`, the number
-    of rows before the cut, counted in the same pass (COUNT(*) OVER ())."""
+    """Rows of the `parts` of result_parts_sql (`scope`: their WITH clause, from _scope_sql),
+    ordered by sort_key (NULLs last when nulls_last), then learner and course, cut to limit /
+    skip (and to rows after the (user_pk, course_pk) key `after`), then described. with_total
+    adds `total_rows`, the number of rows before the cut, counted by a subquery of the same
+    statement.
+
+    The cut reads only keys and sort keys: each part is ordered and cut to limit + skip rows on
+    its own (so it can stop early along an index, or sort an index-only scan: PostgreSQL does
+    not merge the ordered parts of a UNION ALL itself), then the cut parts are merged, ordered
+    and cut again: the same keys as ordering the union. Only the page's keys are then joined
+    to `rows_sql` ((sql, params) of every row, by key), the users and the courses."""
     keyset, keyset_params = "", []
     if after is not None:
         keyset = "WHERE r.user_pk > %s OR (r.user_pk = %s AND r.course_pk > %s) "
         keyset_params = [after[0], after[0], after[1]]
+    order = f"{direction}{' NULLS LAST' if nulls_last else ''}"
+    cut_parts, cut_params = [], []
+    for part_sql, part_params in parts:
+        cut_parts.append(
+            f"SELECT * FROM (SELECT r.user_pk, r.course_pk, {sort_key} AS sort_key FROM ({part_sql}) AS r "
+            f"{sort_join} {keyset}ORDER BY sort_key {order}, r.user_pk, r.course_pk LIMIT %s) AS cut_part"
+        )
+        cut_params += [*part_params, *keyset_params, limit + skip]
+    total_column, total_params = "", []
+    if with_total:
+        total_column = f", (SELECT COUNT(*) FROM ({' UNION ALL '.join(sql for sql, _ in parts)}) AS t) AS total_rows"
+        total_params = [param for _, part_params in parts for param in part_params]
     page_sql = (
-        f"SELECT p.*, u.public_id AS user_public_id, u.email AS user_email, "
+        f"{scope[0]}SELECT r.*, k.sort_key{total_column}, u.public_id AS user_public_id, u.email AS user_email, "
         f"{_USER_NAME_SQL.format(u='u')} AS user_name, u.avatar_url AS user_avatar, "
         "c.key AS course_key, c.title AS course_title "
-        f"FROM (SELECT r.*, {sort_key} AS sort_key{', COUNT(*) OVER () AS total_rows' if with_total else ''} "
-        f"FROM ({rows_sql}) AS r {sort_join} {keyset}"
-        f"ORDER BY sort_key {direction} NULLS LAST, r.user_pk, r.course_pk LIMIT %s OFFSET %s) AS p "
-        f"JOIN {USER} u ON u.id = p.user_pk JOIN {COURSE} c ON c.id = p.course_pk "
-        f"ORDER BY p.sort_key {direction} NULLS LAST, p.user_pk, p.course_pk"
+        f"FROM (SELECT * FROM ({' UNION ALL '.join(cut_parts)}) AS k "
+        f"ORDER BY k.sort_key {order}, k.user_pk, k.course_pk LIMIT %s OFFSET %s) AS k "
+        f"JOIN ({rows_sql[0]}) AS r ON r.user_pk = k.user_pk AND r.course_pk = k.course_pk "
+        f"JOIN {USER} u ON u.id = k.user_pk JOIN {COURSE} c ON c.id = k.course_pk "
+        f"ORDER BY k.sort_key {order}, k.user_pk, k.course_pk"
     )
-    rows = _fetch_dicts(page_sql, [*params, *keyset_params, limit, skip])
+    rows = _fetch_dicts(page_sql, [*scope[1], *total_params, *cut_params, limit, skip, *rows_sql[1]])
     for row in rows:
         for column in _DATETIME_COLUMNS:
             row[column] = _as_datetime(row[column])
@@ -349,24 +387,27 @@ def _count(rows_sql, params):
 def analyse_results_page(workspace, filters, order=ResultOrder(), *, limit=50, skip=0, instructor=None, now=None):
     """One page of the result rows in `order`, and their total, in one query.
 
-    The total is counted in the same pass as the sort (COUNT(*) OVER ()), so a page costs one
-    scan of the matching rows; only a page past the end (no row to carry the total) needs a
-    second, COUNT(*) query. NULLs (a missing score) sort last in both directions; ties are
+    The total is a COUNT(*) subquery of the same statement, apart from the sort, so the page
+    itself can stop after limit + skip rows of an index; only a page past the end (no row to
+    carry the total) needs a second, COUNT(*) query. NULLs (a missing score) sort last in both directions; ties are
     broken by learner then course (the row's key), so consecutive pages neither repeat nor skip
     rows. Names sort without regard to case. Users and courses are joined after the page is
     cut. Each row has the columns of `result_rows_sql` plus result_id, user_public_id,
     user_email, user_name, user_avatar, course_key and course_title.
     """
-    rows_sql, params = result_rows_sql(workspace, filters, instructor=instructor, now=now)
+    now = now or timezone.now()
+    parts = result_parts_sql(workspace, filters, instructor=instructor, now=now)
     sort_key, sort_join = _SORT_KEYS[order.field]
+    every_row = _rows_sql(workspace, ResultFilters(), "any", now=now)
     rows = _described_page(
-        rows_sql, params, sort_key, sort_join, "DESC" if order.descending else "ASC", limit=limit, skip=skip,
-        with_total=True,
+        _scope_sql(workspace, filters, instructor), parts, every_row, sort_key, sort_join,
+        "DESC" if order.descending else "ASC", limit=limit, skip=skip, with_total=True,
+        nulls_last=order.field in _NULLABLE_SORT_KEYS,
     )
     if rows:
         total = rows[0]["total_rows"]
     else:
-        total = _count(rows_sql, params) if skip else 0
+        total = _count(*result_rows_sql(workspace, filters, instructor=instructor, now=now)) if skip else 0
     for row in rows:
         del row["total_rows"]
     return Page(total=total, rows=rows)
@@ -379,18 +420,20 @@ def iter_result_rows(workspace, filters=ResultFilters(), *, instructor=None, now
     all at the same `now`, so a long export neither slows down nor shifts.
     """
     now = now or timezone.now()
-    rows_sql, params = result_rows_sql(workspace, filters, instructor=instructor, now=now)
+    parts = result_parts_sql(workspace, filters, instructor=instructor, now=now)
+    every_row = _rows_sql(workspace, ResultFilters(), "any", now=now)
+    scope = _scope_sql(workspace, filters, instructor)
 
     def rows():
         after = None
         while True:
-            chunk = _described_page(rows_sql, params, limit=chunk_size, after=after)
+            chunk = _described_page(scope, parts, every_row, limit=chunk_size, after=after)
             yield from chunk
             if len(chunk) < chunk_size:
                 return
             after = (chunk[-1]["user_pk"], chunk[-1]["course_pk"])
 
-    return _count(rows_sql, params), rows()
+    return _count(*result_rows_sql(workspace, filters, instructor=instructor, now=now)), rows()
 
 
 # Statistics ------------------------------------------------------------------------------------

@@ -470,7 +470,7 @@ def test_a_page_and_its_total_are_one_query(world, api_key_client, workspace, dj
         response = post(client, RESULTS, body)
 
     assert (response.status_code, response.json()["total"]) == (200, 2)
-    assert len([q for q in captured.captured_queries if "courses_attempt" in q["sql"]]) == 1
+    assert len([q for q in captured.captured_queries if "courses_result" in q["sql"]]) == 1
 
 
 def test_a_page_past_the_end_counts_the_total_separately(world, api_key_client, workspace):
@@ -481,7 +481,7 @@ def test_a_page_past_the_end_counts_the_total_separately(world, api_key_client, 
         response = post(client, RESULTS, {"options": {"skip": 100}})
 
     assert (response.json()["total"], response.json()["results"]) == (7, [])
-    result_queries = [q["sql"] for q in captured.captured_queries if "courses_attempt" in q["sql"]]
+    result_queries = [q["sql"] for q in captured.captured_queries if "courses_result" in q["sql"]]
     assert len(result_queries) == 2
     assert result_queries[1].upper().startswith("SELECT COUNT(*)")
 
@@ -615,7 +615,7 @@ def test_statistics_are_one_aggregate_query(world, api_key_client, workspace):
         response = post(client, STATISTICS, {"filters": {"states": ["APPROVED"]}})
 
     assert response.status_code == 200
-    assert len([q for q in captured.captured_queries if "courses_attempt" in q["sql"]]) == 1
+    assert len([q for q in captured.captured_queries if "courses_result" in q["sql"]]) == 1
 
 
 # Errors ----------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from django.contrib.auth.hashers import make_password
 from accounts.models import CustomField, CustomFieldValue, LearnerGroup, Membership, Role, User
 from analytics.services.course_info_rollups import changes_course_info
 from courses.models import Attempt, Chapter, Course, Enrollment, Video
+from courses.results import refresh_results
 
 from .behaviour import UpsertResult
 
@@ -347,13 +348,21 @@ def upsert_enrollments(workspace, rows):
             course_id__in={row["course_id"] for row in rows},
         )
     }
-    result, _, _ = _upsert_objects(
+    result, _, statuses = _upsert_objects(
         Enrollment, rows, lambda row: (row["user_id"], row["course_id"]), stored,
         ("mode", "kind", "enrolled_at", "unenrolled_at", "expires_at"),
         lambda row: Enrollment(workspace=workspace, user_id=row["user_id"], course_id=row["course_id"]),
         check=_enrollment_problem,
     )  # fmt: skip
+    _refresh_written_results(rows, statuses)
     return result
+
+
+def _refresh_written_results(rows, statuses):
+    """Recompute the Analyse results of the (learner, course) pairs whose rows were written."""
+    refresh_results(
+        (row["user_id"], row["course_id"]) for row, status in zip(rows, statuses) if status in ("created", "updated")
+    )
 
 
 ATTEMPT_FIELDS = (
@@ -377,7 +386,7 @@ def upsert_attempts(workspace, rows):
             course_id__in={row["course_id"] for row in rows},
         )
     }
-    result, _, _ = _upsert_objects(
+    result, _, statuses = _upsert_objects(
         Attempt, rows, lambda row: (row["user_id"], row["course_id"], row["version_number"]), stored,
         ATTEMPT_FIELDS,
         lambda row: Attempt(
@@ -385,4 +394,5 @@ def upsert_attempts(workspace, rows):
             version_number=row["version_number"],
         ),
     )  # fmt: skip
+    _refresh_written_results(rows, statuses)
     return result
