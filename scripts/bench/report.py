@@ -61,12 +61,13 @@ def endpoint_rows(endpoints, levels):
 def misses_lines(endpoints):
     lines = []
     for entry in endpoints:
-        for miss in entry.get("misses", []):
-            floor = entry.get("floor") or {}
-            dominant = ""
-            if floor.get("slowest_sql"):
-                dominant = f"; slowest statement {fmt(floor['slowest_ms'])} ms: `{preview(floor['slowest_sql'], 90)}`"
-            lines.append(f"- {entry['family']}: {entry['label']}: {miss}{dominant}")
+        if not entry.get("misses"):
+            continue
+        floor = entry.get("floor") or {}
+        dominant = ""
+        if floor.get("slowest_sql"):
+            dominant = f"; slowest statement {fmt(floor['slowest_ms'])} ms: `{preview(floor['slowest_sql'], 90)}`"
+        lines.append(f"- {entry['family']}: {entry['label']}: {'; '.join(entry['misses'])}{dominant}")
     return lines
 
 

@@ -80,3 +80,15 @@ def test_report_row_shows_levels_floor_ratio_and_verdict():
         "skipped (1-client p50 over 1000 ms)", "–",
         "4.0", "1.25", "4.2", "1.5 → 2.0", "yes",
     ]  # fmt: skip
+
+
+def test_targets_not_met_lists_each_endpoint_once_with_its_slowest_statement():
+    entries = [
+        {"family": "analyse", "label": "POST /analyse/statistics", "misses": ["p95 at 8 clients 250 ms >= 100 ms", "p50 is 3.0x its floor (> 2x)"],
+         "floor": {"slowest_ms": 120.0, "slowest_sql": 'SELECT  "x"\n FROM t'}},
+        {"family": "learner", "label": "GET /api/user/analytics", "misses": [], "floor": {}},
+    ]  # fmt: skip
+    assert report.misses_lines(entries) == [
+        "- analyse: POST /analyse/statistics: p95 at 8 clients 250 ms >= 100 ms; p50 is 3.0x its floor (> 2x); "
+        "slowest statement 120.0 ms: `SELECT \"x\" FROM t`"
+    ]
