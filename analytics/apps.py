@@ -6,6 +6,8 @@ class AnalyticsConfig(AppConfig):
     verbose_name = "Behaviour data and analytics"
 
     def ready(self):
+        from .services import learner_activity
         from .services.course_info_rollups import connect_signals
 
         connect_signals()
+        learner_activity.connect_signals()

@@ -270,3 +270,69 @@ class RollupState(models.Model):
 
     def __str__(self):
         return self.name
+
+
+# Per-learner activity rollups (analytics.services.learner_activity): maintained in the same
+# transaction as every write of page sessions, learning events and video views, so they are never
+# stale. They hold every user's activity; readers narrow to the learner role themselves.
+
+
+class LearnerDay(models.Model):
+    """One user's activity in a workspace on one UTC day: what the VideoCloud user analytics and
+    the dashboards' active-learner trend count. A row exists only when one of the counts is > 0."""
+
+    # No database foreign keys nor their single-column indexes: millions of rows are written in
+    # bulk and checking each one's user and workspace would double the cost; the ORM still
+    # cascades deletes to them (a user's rows are found through a scan: deleting users is rare).
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    day = models.DateField(help_text="UTC date")
+    page_sessions = models.PositiveIntegerField(default=0)
+    page_seconds = models.BigIntegerField(default=0, help_text="Sum of the page sessions' duration_s")
+    desktop_sessions = models.PositiveIntegerField(default=0)
+    mobile_sessions = models.PositiveIntegerField(default=0)
+    tablet_sessions = models.PositiveIntegerField(default=0)
+    page_hours = models.IntegerField(default=0, help_text="Bit h set: a page session started in UTC hour h")
+    events = models.PositiveIntegerField(default=0)
+    forum_posts = models.PositiveIntegerField(default=0, help_text="posted_forum events")
+    video_views = models.PositiveIntegerField(default=0)
+    watch_seconds = models.BigIntegerField(default=0, help_text="Sum of the video views' watched_s")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "user", "day"], name="learner_day_unique"),
+        ]
+        indexes = [models.Index(fields=["workspace", "day", "user"], name="learner_day_window_idx")]
+
+    def __str__(self):
+        return f"{self.user_id} on {self.day}"
+
+
+class LearnerActivity(models.Model):
+    """A user's activity span in a workspace (from their LearnerDay rows): the first and the last
+    UTC day with activity, and whether they were active again 1, 7 and 30 days after the first."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    first_day = models.DateField()
+    last_day = models.DateField()
+    is_back_day1 = models.BooleanField(default=False)
+    is_back_day7 = models.BooleanField(default=False)
+    is_back_day30 = models.BooleanField(default=False)
+
+    class Meta:
+        verbose_name_plural = "learner activities"
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "user"], name="learner_activity_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["workspace", "first_day"], name="learner_activity_first_idx"),
+            models.Index(fields=["workspace", "last_day"], name="learner_activity_last_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.user_id}: {self.first_day} to {self.last_day}"

@@ -12,7 +12,7 @@ from typing import Callable, Iterator
 from django.db.models import CharField, Count, F, Func, QuerySet, Sum
 from django.db.models.functions import TruncDate
 
-from analytics.models import LearningEvent, PageSession, VideoView
+from analytics.models import LearnerDay, LearningEvent, PageSession, VideoView
 from analytics.queries.analyse import iter_result_rows
 from analytics.queries.course_info import course_activity_by_week, course_enrollment_by_day, week_start
 from analytics.queries.course_stats import attempts_page
@@ -154,9 +154,13 @@ def learner_daily_activity(scope, window):
     """Per learner and UTC day with any activity: page sessions and their seconds, learning
     events, video views and seconds watched. Returns (row count, iterator of dicts by day, user).
 
-    Each table is grouped in the database; the three sorted streams are merged here, a (day,
-    learner) pair at a time, so memory does not grow with the row count.
+    Without a course scope the rows are the learner-day rollup's (analytics LearnerDay: the same
+    sums, kept by every write); an instructor's export (course scope) groups each raw table in the
+    database and merges the three sorted streams here, a (day, learner) pair at a time, so memory
+    does not grow with the row count.
     """
+    if scope.course_ids is None:
+        return _learner_days_from_rollup(scope, window)
     days = []
     for model, time_field in ACTIVITY_SOURCES:
         rows = _scoped(model.objects.all(), scope).filter(
@@ -173,6 +177,22 @@ def learner_daily_activity(scope, window):
     ]
     rows = merge_sorted_groups(streams, key=lambda row: (row["day"], row["user_id"]), defaults=LEARNER_DAY_DEFAULTS)
     return count, rows
+
+
+def _learner_days_from_rollup(scope, window):
+    rows = _scoped(LearnerDay.objects.all(), scope).filter(
+        day__gte=window.start.astimezone(dt_timezone.utc).date(), day__lt=window.end.astimezone(dt_timezone.utc).date()
+    )
+    stream = (
+        rows.order_by("day", "user_id")
+        .values(
+            "day", "user_id", "events", userId=F("user__public_id"), userEmail=F("user__email"),
+            pageSessions=F("page_sessions"), pageTime=F("page_seconds"), videoViews=F("video_views"),
+            watchTime=F("watch_seconds"),
+        )
+        .iterator(chunk_size=CHUNK_SIZE)
+    )  # fmt: skip
+    return rows.count(), stream
 
 
 def learner_day_rows(scope, window, filters, columns):

@@ -22,14 +22,14 @@ from django.db import connection
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncDate, TruncMonth, TruncWeek
 
-from analytics.models import PageSession, VideoView
+from analytics.models import LearnerDay, PageSession, VideoView
 from courses.models import Chapter, Course, Enrollment
 
 from .analyse import COURSE, ResultFilters, _learners_matching, result_rows_sql
 from .course_info import course_videos
 from .learner import EXCLUDED_PAGES, IS_QUIZ
 from .video_cloud.periods import bucket_starts
-from .video_cloud.users import ACTIVITY_SOURCES, learners
+from .video_cloud.users import learners
 
 UTC = dt_timezone.utc
 TOP_CONTENTS_LIMIT = 10
@@ -83,30 +83,30 @@ def active_learners_trend(workspace, period, *, learner_ids=None):
 
     Active: the VideoCloud rule (a page session, learning event or video view starting in the
     window, by a member with the learner role). `learner_ids` (an id queryset, see
-    learners_in_scope) narrows the learners. One query: the distinct (day, week, month,
-    learner) tuples of the three activity tables, counted per bucket in the database.
+    learners_in_scope) narrows the learners. `period` is made of whole UTC days. One query over
+    the learner-day rollup (one row per learner and UTC day with activity, see
+    analytics.services.learner_activity), counted per bucket in the database.
     With no filter, the last daily point and the `7d` / `30d` totals are the `activity.active_users`
     daily / weekly / monthly of `user_analytics`.
     """
     members = learners(workspace)
     if learner_ids is not None:
         members = members.filter(user_id__in=learner_ids)
-    member_ids = members.order_by().values("user_id")
-    parts = []
-    for model, field in ACTIVITY_SOURCES:
-        rows = model.objects.filter(
-            workspace=workspace, user_id__in=member_ids, **{f"{field}__gte": period.start, f"{field}__lt": period.end}
-        ).order_by()
-        parts.append(
-            rows.annotate(
-                day=TruncDate(field, tzinfo=UTC), week=TruncWeek(field, tzinfo=UTC), month=TruncMonth(field, tzinfo=UTC)
-            )
-            .values_list("day", "week", "month", "user_id")
-            .distinct()
+    # LearnerDay has one row per learner and UTC day with activity: the (day, learner) pairs.
+    pairs = (
+        LearnerDay.objects.filter(
+            workspace=workspace,
+            user_id__in=members.order_by().values("user_id"),
+            day__gte=period.start.astimezone(UTC).date(),
+            day__lt=period.end.astimezone(UTC).date(),
         )
-    union_sql, params = parts[0].union(*parts[1:]).query.sql_with_params()
+        .order_by()
+        .annotate(week=TruncWeek("day"), month=TruncMonth("day"))
+        .values_list("day", "week", "month", "user_id")
+    )
+    pairs_sql, params = pairs.query.sql_with_params()
     sql = f"""
-        WITH pairs (day, week, month, learner) AS ({union_sql})
+        WITH pairs (day, week, month, learner) AS ({pairs_sql})
         SELECT 'p', NULL, COUNT(DISTINCT learner) FROM pairs
         UNION ALL SELECT 'd', day, COUNT(DISTINCT learner) FROM pairs GROUP BY day
         UNION ALL SELECT 'w', week, COUNT(DISTINCT learner) FROM pairs GROUP BY week

@@ -41,6 +41,7 @@ from analytics.services.learning_state import (
     ensure_titled_courses,
     ensure_videos,
 )
+from analytics.services.learner_activity import activity_pairs, refresh_learner_days
 from analytics.services.records import upsert_events, upsert_video_views
 from analytics.services.course_info_rollups import changes_course_info
 from courses.models import AttemptState
@@ -591,7 +592,10 @@ def copy_events(workspace, rows):
         cursor.execute(
             f"INSERT INTO {table} ({columns}) SELECT {columns} FROM tracking_log_events ON CONFLICT (id) DO NOTHING"
         )
-        return cursor.rowcount
+        created = cursor.rowcount
+    # Every row's day: re-sent lines changed nothing, and recomputing their days is harmless.
+    refresh_learner_days(workspace.pk, activity_pairs(rows, time_key="occurred_at"), may_empty=False)
+    return created
 
 
 def json_dumps(value):

@@ -34,8 +34,10 @@ from analytics.services.learning_state import (
     ensure_titled_courses,
     ensure_videos,
 )
+from analytics.services.learner_activity import refresh_learner_days
 from analytics.services.records import upsert_events, upsert_video_views
 from courses.models import AttemptState
+from analytics.services.records.fields import FieldError, within_time_range
 
 XAPI_VERSION = "1.0.3"
 SUPPORTED_VERSION = re.compile(r"^1\.0(\.\d+)?$")
@@ -262,7 +264,11 @@ def parse_timestamp(value, path):
         except ValueError:
             parsed = None
         if parsed is not None:
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt_timezone.utc)
+            parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=dt_timezone.utc)
+            try:
+                return within_time_range(parsed)
+            except FieldError as exc:
+                _fail(path, str(exc))
     _fail(path, "must be an ISO 8601 timestamp such as 2026-03-01T09:30:00.000Z")
 
 
@@ -675,7 +681,11 @@ def _apply_voiding(workspace, new):
         return set()
     victim_pks = [pk for pk, _, _ in victims]
     XapiStatement.objects.filter(pk__in=victim_pks).update(is_voided=True)
-    LearningEvent.objects.filter(workspace=workspace, id__in=victim_pks).delete()
+    # One DELETE (no per-row signals), then the learner-days of the deleted events.
+    events = LearningEvent.objects.filter(workspace=workspace, id__in=victim_pks)
+    touched = set(events.values_list("user_id", "occurred_at"))
+    events._raw_delete(events.db)
+    refresh_learner_days(workspace.pk, touched)
     _recompute_video_sessions(
         workspace,
         [

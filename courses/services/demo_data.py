@@ -40,7 +40,8 @@ from django.db import connection, transaction
 
 from analytics.services.course_info_rollups import changes_course_info
 from accounts.models import CustomField, CustomFieldValue, LearnerGroup, Membership, Role, User, Workspace
-from analytics.models import LearningEvent, PageSession, VideoReaction, VideoView
+from analytics.models import LearnerActivity, LearnerDay, LearningEvent, PageSession, VideoReaction, VideoView
+from analytics.services.learner_activity import rebuild_learner_activity
 from courses.models import Attempt, Chapter, Course, Enrollment, Result, Video
 from courses.results import rebuild_results
 
@@ -917,6 +918,10 @@ def delete_demo_workspace(slug):
     if workspace is None:
         return
     with transaction.atomic():
+        # Activity rows and their learner-day rollups: raw DELETEs (their models send per-row signals).
+        for model in (LearnerActivity, LearnerDay, VideoView, LearningEvent, PageSession):
+            rows = model.objects.filter(workspace=workspace)
+            rows._raw_delete(rows.db)
         for model in (Attempt, Enrollment):  # raw: the Result signals would make the ORM fetch every row
             model.objects.filter(workspace=workspace)._raw_delete(connection.alias)
         for model in (VideoReaction, VideoView, LearningEvent, PageSession, Result, Video):
@@ -973,6 +978,9 @@ def generate_demo_data(slug=DEMO_WORKSPACE, size="tiny", *, seed=1, now=None, pr
             with connection.cursor() as cursor:
                 for model in expected:
                     cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+        started = time.monotonic()
+        learner_days, _ = rebuild_learner_activity(workspace)
+        log(f"  learner-day rollup ({learner_days:,} rows): {time.monotonic() - started:.1f} s")
         counts[Workspace._meta.label] = 1
         return workspace, counts
 

@@ -4,29 +4,36 @@ A learner is a member of the workspace with the learner role. A learner is activ
 when they have a page session, a learning event or a video view starting in it. Their first
 activity is the earliest of those three, ever.
 
-Everything is asked per learner with single-row probes of the (workspace, user, time) index of
-each activity table (`EXISTS (...)` or `ORDER BY time LIMIT 1`), so the cost grows with the number
-of learners, not with the number of rows in the window. The flags of a learner are computed once per learner in a
-query grouped by the flags (at most a few rows come back), never by looping over rows.
+Every figure is read from the per-learner activity rollups (analytics.services.learner_activity),
+which are written in the same transaction as the activity itself:
+- LearnerDay: one row per user and UTC day with activity (page sessions, their seconds, devices
+  and start hours, events, forum posts, video views). Every period here is made of whole UTC
+  days, so sums over a period are sums of its days' rows.
+- LearnerActivity: one row per user with their first and last day of activity and whether they
+  were back 1 / 7 / 30 days after the first. "Active in [a, tomorrow)" is `last_day >= a`; only
+  a learner whose last day is after today (activity dated in the future) needs a probe of their
+  LearnerDay rows, so windows ending today cost one row per learner, not one per learner-day.
+The rollups hold every user's activity; the learner role is applied here, at read time.
 """
 
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
-from django.db.models import BooleanField, Count, DateTimeField, Exists, ExpressionWrapper, F, Min, OuterRef, Q, Subquery, Sum, Value
-from django.db.models.functions import Coalesce, ExtractHour, Greatest, Least
+from django.db import connection
+from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, F, Max, Min, OuterRef, Q, Sum
+from django.db.models.functions import TruncWeek
 
 from accounts.models import Membership, Role
-from analytics.models import LearningEvent, PageSession, ReactionType, VideoReaction, VideoView
+from analytics.models import (
+    LearnerActivity, LearnerDay, LearningEvent, PageSession, ReactionType, VideoReaction, VideoView,
+)  # fmt: skip
 
-from .periods import UTC, bucket_label, day_start, fill_buckets, ratio, resolve_period, trunc
+from .periods import UTC, bucket_label, day_start, fill_buckets, ratio, resolve_period
 
 UNKNOWN = "unknown"
 RETENTION_DAYS = (1, 7, 30)
-FAR_FUTURE = datetime(9999, 12, 31, tzinfo=UTC)
-FAR_PAST = datetime(1900, 1, 1, tzinfo=UTC)
-FORUM_POST_EVENT = "posted_forum"
+DEVICES = ("desktop", "mobile", "tablet")  # analytics.models.Device; anything else counts as unknown
 
-# (model, time field) of every kind of activity.
+# (model, time field) of every kind of activity: the raw rows the rollups are made of.
 ACTIVITY_SOURCES = ((PageSession, "started_at"), (LearningEvent, "occurred_at"), (VideoView, "started_at"))
 
 
@@ -34,160 +41,126 @@ def learners(workspace):
     return Membership.objects.filter(workspace=workspace, role=Role.LEARNER)
 
 
-def active_between(workspace, start, end):
-    """Condition on an outer `user_id`: the user has activity in [start, end) in the workspace."""
-    condition = Q()
-    for model, field in ACTIVITY_SOURCES:
-        condition |= Exists(
-            model.objects.filter(
-                workspace=workspace, user_id=OuterRef("user_id"), **{f"{field}__gte": start, f"{field}__lt": end}
-            )
-        )
-    return condition
+def learner_ids(workspace):
+    return learners(workspace).order_by().values("user_id")
 
 
-def activity_before(workspace, moment):
-    """Condition on an outer `user_id`: the user has activity before `moment`."""
-    condition = Q()
-    for model, field in ACTIVITY_SOURCES:
-        condition |= Exists(
-            model.objects.filter(workspace=workspace, user_id=OuterRef("user_id"), **{f"{field}__lt": moment})
+def _days(period):
+    """The period's first UTC day and the day after its last (periods here are whole days)."""
+    return period.start.astimezone(UTC).date(), period.end.astimezone(UTC).date()
+
+
+def _as_moment(day):
+    return datetime.combine(day, time.min, UTC)
+
+
+def learner_days(workspace, start_day, end_day):
+    """The workspace's LearnerDay rows of learners in [start_day, end_day)."""
+    return LearnerDay.objects.filter(
+        workspace=workspace, user_id__in=learner_ids(workspace), day__gte=start_day, day__lt=end_day
+    ).order_by()
+
+
+def active_in(workspace, start_day, end_day, *, may_straddle=True):
+    """Condition on LearnerActivity: the user has activity in [start_day, end_day).
+
+    True when their first or last day is inside; false when they start after or stop before;
+    only a learner with days both before and after the window gets a probe of their LearnerDay
+    rows (the unique (workspace, user, day) index). may_straddle=False: the caller knows no
+    learner has days after the window (a window ending today without future-dated activity), so
+    the condition needs no probe at all.
+    """
+    inside = Q(first_day__gte=start_day, first_day__lt=end_day) | Q(last_day__gte=start_day, last_day__lt=end_day)
+    if not may_straddle:
+        return inside
+    probe = Exists(
+        LearnerDay.objects.filter(
+            workspace=workspace, user_id=OuterRef("user_id"), day__gte=start_day, day__lt=end_day
         )
-    return condition
+    )
+    return inside | (Q(first_day__lt=start_day, last_day__gte=end_day) & probe)
+
+
+def has_days_from(workspace, day):
+    """Whether any user of the workspace has activity on `day` or later (future-dated rows)."""
+    return LearnerActivity.objects.filter(workspace=workspace, last_day__gte=day).exists()
 
 
 def _flag(condition):
     return ExpressionWrapper(condition, output_field=BooleanField())
 
 
-def new_learners(workspace, period):
-    """The learners whose first activity is in the period, annotated with it (`first_at`).
-
-    "No activity before the period" is asked table by table (page sessions first, the table most
-    learners have rows in), so that a learner with earlier activity costs a single index probe.
-    """
-    firsts = {}
-    for model, field in ACTIVITY_SOURCES:
-        earliest = model.objects.filter(workspace=workspace, user_id=OuterRef("user_id")).order_by(field).values(field)[:1]
-        firsts[f"first_{model._meta.model_name}"] = Coalesce(Subquery(earliest), Value(FAR_FUTURE))
-    members = learners(workspace).alias(**firsts)
-    for name in firsts:
-        members = members.filter(**{f"{name}__gte": period.start})
-    return members.annotate(first_at=Least(*(F(name) for name in firsts))).filter(first_at__lt=period.end)
-
-
-def _flag_counts(members, **flags):
-    """`members` annotated with boolean flags, to be grouped by them (`.values(*flags)`): each
-    flag is then computed once per learner and only the few distinct combinations come back."""
-    return members.annotate(**{name: _flag(condition) for name, condition in flags.items()})
-
-
-def activity_between(workspace, start_ref, end_ref):
-    """Condition on an outer `user_id`: the user has activity between the outer references."""
-    condition = Q()
-    for model, field in ACTIVITY_SOURCES:
-        condition |= Exists(
-            model.objects.filter(
-                workspace=workspace, user_id=OuterRef("user_id"),
-                **{f"{field}__gte": OuterRef(start_ref), f"{field}__lt": OuterRef(end_ref)},
-            )
-        )
-    return condition
-
-
-def latest_activity_at(workspace, start, end):
-    """Expression on an outer `user_id`: the time of the user's latest activity in [start, end),
-    or FAR_PAST; one index probe per table (ORDER BY time DESC LIMIT 1)."""
-    latest = []
-    for model, field in ACTIVITY_SOURCES:
-        rows = model.objects.filter(
-            workspace=workspace, user_id=OuterRef("user_id"), **{f"{field}__gte": start, f"{field}__lt": end}
-        )
-        latest.append(Coalesce(Subquery(rows.order_by(f"-{field}").values(field)[:1]), Value(FAR_PAST)))
-    return Greatest(*latest)
-
-
 def earliest_activity(workspace):
-    """The workspace's first activity time, or None (for the `all` period)."""
-    firsts = [
-        model.objects.filter(workspace=workspace).aggregate(first=Min(field))["first"]
-        for model, field in ACTIVITY_SOURCES
-    ]
-    firsts = [first for first in firsts if first is not None]
-    return min(firsts) if firsts else None
+    """00:00 UTC of the workspace's first day with activity (any user), or None (for `all`)."""
+    first = LearnerDay.objects.filter(workspace=workspace).aggregate(first=Min("day"))["first"]
+    return None if first is None else _as_moment(first)
 
 
-def _window(field, start, end):
-    return Q(**{f"{field}__gte": start, f"{field}__lt": end})
-
-
-def _by_key(rows, field):
-    result = {}
-    for row in rows:
-        key = row[field] or UNKNOWN
-        result[key] = result.get(key, 0) + row["n"]
-    return result
-
-
-def _activity(workspace, period):
-    tomorrow = day_start(period.now) + timedelta(days=1)
-    members = learners(workspace)
-    # One probe per table and learner: the day of their latest activity in the last 30 days.
+def _active_users(workspace, today, future):
+    """Learners active in the 1 / 7 / 30 UTC days ending today: one row per learner active in the
+    last 30 days (LearnerActivity.last_day); probes only when some learner has future-dated days."""
+    tomorrow = today + timedelta(days=1)
     windows = {"daily": 1, "weekly": 7, "monthly": 30}
-    month_start = tomorrow - timedelta(days=windows["monthly"])
-    rows = (
-        members.annotate(
-            last_day=trunc("day", latest_activity_at(workspace, month_start, tomorrow))
-        )
-        .values("last_day")
-        .annotate(n=Count("id"))
-        .order_by()
+    spans = LearnerActivity.objects.filter(
+        workspace=workspace, user_id__in=learner_ids(workspace), last_day__gte=tomorrow - timedelta(days=30)
     )
-    active = dict.fromkeys(windows, 0)
-    for row in rows:
-        for name, days in windows.items():
-            if row["last_day"] is not None and row["last_day"] >= tomorrow - timedelta(days=days):
-                active[name] += row["n"]
-    sessions = PageSession.objects.filter(workspace=workspace, user_id__in=members.values("user_id")).filter(
-        _window("started_at", period.start, period.end)
+    figures = {
+        name: Count("id", filter=active_in(workspace, tomorrow - timedelta(days=days), tomorrow, may_straddle=future))
+        for name, days in windows.items()
+    }
+    return {name: value or 0 for name, value in spans.aggregate(**figures).items()}
+
+
+def _by_device(totals):
+    """{device: page sessions} of the devices seen, most first, ties by name ("unknown" sorts as
+    the empty device it stands for)."""
+    counts = [(device, totals[device] or 0) for device in DEVICES]
+    counts.append(("", (totals["total"] or 0) - sum(n for _, n in counts)))
+    return {device or UNKNOWN: n for device, n in sorted(counts, key=lambda item: (-item[1], item[0])) if n}
+
+
+def _activity(workspace, period, future):
+    today = day_start(period.now).date()
+    start_day, end_day = _days(period)
+    totals = learner_days(workspace, start_day, end_day).aggregate(
+        total=Sum("page_sessions"),
+        seconds=Sum("page_seconds"),
+        forum_posts=Sum("forum_posts"),
+        **{device: Sum(f"{device}_sessions") for device in DEVICES},
     )
-    by_device = list(sessions.values("device").annotate(n=Count("id"), seconds=Sum("duration_s")).order_by("-n", "device"))
-    session_count = sum(row["n"] for row in by_device)
+    session_count = totals["total"] or 0
     reactions = VideoReaction.objects.filter(
-        workspace=workspace, user_id__in=members.values("user_id"), at__gte=period.start, at__lt=period.end
+        workspace=workspace, user_id__in=learner_ids(workspace), at__gte=period.start, at__lt=period.end
     ).aggregate(
         likes=Count("id", filter=Q(type=ReactionType.LIKE)),
         comments=Count("id", filter=Q(type=ReactionType.COMMENT)),
         shares=Count("id", filter=Q(type=ReactionType.SHARE)),
     )
-    forum_posts = LearningEvent.objects.filter(
-        workspace=workspace, user_id__in=members.values("user_id"), type=FORUM_POST_EVENT,
-        occurred_at__gte=period.start, occurred_at__lt=period.end,
-    ).count()
     return {
-        "active_users": active,
+        "active_users": _active_users(workspace, today, future),
         "sessions": {
             "total": session_count,
-            "average_duration": ratio(sum(row["seconds"] for row in by_device), session_count, places=2),
-            "by_device": _by_key(by_device, "device"),
+            "average_duration": ratio(totals["seconds"] or 0, session_count, places=2),
+            "by_device": _by_device(totals),
         },
         "actions": {
             "uploads": 0,
-            "comments": reactions["comments"] + forum_posts,
+            "comments": reactions["comments"] + (totals["forum_posts"] or 0),
             "likes": reactions["likes"],
             "shares": reactions["shares"],
         },
     }
 
 
-def _growth(workspace, period):
-    previous = period.previous
+def _growth(workspace, period, future):
+    start_day, end_day = _days(period)
+    previous_start, _ = _days(period.previous)
     rows = (
-        _flag_counts(
-            learners(workspace),
-            is_active=active_between(workspace, period.start, period.end),
-            was_active=active_between(workspace, previous.start, previous.end),
-            had_before=activity_before(workspace, period.start),
+        LearnerActivity.objects.filter(workspace=workspace, user_id__in=learner_ids(workspace))
+        .annotate(
+            is_active=_flag(active_in(workspace, start_day, end_day, may_straddle=future)),
+            was_active=_flag(active_in(workspace, previous_start, start_day)),
+            had_before=_flag(Q(first_day__lt=start_day)),
         )
         .values("is_active", "was_active", "had_before", "user__source")
         .annotate(n=Count("id"))
@@ -212,23 +185,29 @@ def _growth(workspace, period):
     }
 
 
+def new_learners(workspace, period):
+    """LearnerActivity rows of the learners whose first activity is in the period."""
+    start_day, end_day = _days(period)
+    return LearnerActivity.objects.filter(
+        workspace=workspace, user_id__in=learner_ids(workspace), first_day__gte=start_day, first_day__lt=end_day
+    )
+
+
 def _retention(workspace, period):
-    cohort = new_learners(workspace, period).annotate(first_day=trunc("day", "first_at"))
+    _, end_day = _days(period)
     aggregates = {"users": Count("id")}
     for days in RETENTION_DAYS:
-        cohort = cohort.annotate(
-            **{
-                f"day{days}_from": ExpressionWrapper(F("first_day") + timedelta(days=days), output_field=DateTimeField()),
-                f"day{days}_to": ExpressionWrapper(F("first_day") + timedelta(days=days + 1), output_field=DateTimeField()),
-            }
-        )
-        eligible = Q(first_at__lt=period.end - timedelta(days=days))
+        # first_at < period end - days  <=>  first_day + days <= today (periods end at 00:00Z)
+        eligible = Q(first_day__lt=end_day - timedelta(days=days))
         aggregates[f"eligible{days}"] = Count("id", filter=eligible)
-        aggregates[f"retained{days}"] = Count(
-            "id", filter=eligible & activity_between(workspace, f"day{days}_from", f"day{days}_to")
-        )
-    rows = cohort.annotate(week=trunc("week", "first_at")).values("week").annotate(**aggregates).order_by("week")
-    weeks = fill_buckets(period, "week", {row.pop("week"): row for row in rows}, lambda: dict.fromkeys(aggregates, 0))
+        aggregates[f"retained{days}"] = Count("id", filter=eligible & Q(**{f"is_back_day{days}": True}))
+    rows = (
+        new_learners(workspace, period).annotate(week=TruncWeek("first_day")).values("week")
+        .annotate(**aggregates).order_by("week")
+    )  # fmt: skip
+    weeks = fill_buckets(
+        period, "week", {_as_moment(row.pop("week")): row for row in rows}, lambda: dict.fromkeys(aggregates, 0)
+    )
 
     def rates(row):
         return {f"day{days}": ratio(row[f"retained{days}"], row[f"eligible{days}"]) for days in RETENTION_DAYS}
@@ -259,10 +238,12 @@ def user_analytics(workspace, period_name, *, sections=("activity", "growth", "r
     """
     period = resolve_period(period_name, now, earliest=lambda: earliest_activity(workspace))
     result = {}
+    # Windows here end tomorrow 00:00Z: only future-dated activity makes a learner straddle them.
+    future = has_days_from(workspace, _days(period)[1]) if {"activity", "growth"} & set(sections) else True
     if "activity" in sections:
-        result["activity"] = _activity(workspace, period)
+        result["activity"] = _activity(workspace, period, future)
     if "growth" in sections:
-        result["growth"] = _growth(workspace, period)
+        result["growth"] = _growth(workspace, period, future)
     if "retention" in sections:
         result["retention"] = _retention(workspace, period)
     return result
@@ -280,33 +261,12 @@ def user_engagement(workspace, period_name, *, now=None):
     the period.
     """
     period = resolve_period(period_name, now, earliest=lambda: earliest_activity(workspace))
-    members = learners(workspace)
-    sessions = PageSession.objects.filter(workspace=workspace, user_id__in=members.values("user_id")).filter(
-        _window("started_at", period.start, period.end)
-    )
-    learner_day_figures = dict(
-        learner_days=Count("user_id"),
-        learners=Count("user_id", distinct=True),
-        sessions=Sum("n"),
-        duration=Sum("seconds"),
-        bounces=Count("user_id", filter=Q(n=1)),
-    )
+    totals, new, users_by_hour = _page_learner_days(workspace, period)
 
-    def per_learner_day(page_sessions):
-        grouped = page_sessions.annotate(day=trunc("day", "started_at")).values("user_id", "day")
-        return grouped.annotate(n=Count("id"), seconds=Sum("duration_s")).aggregate(**learner_day_figures)
-
-    totals = per_learner_day(sessions)
-    new = per_learner_day(sessions.filter(user_id__in=new_learners(workspace, period).values("user_id")))
-    hours = sessions.annotate(hour=ExtractHour("started_at", tzinfo=UTC)).values("hour").annotate(
-        users=Count("user_id", distinct=True)
-    )
-    users_by_hour = {row["hour"]: row["users"] for row in hours}
-
-    sessions_total = totals["sessions"] or 0
-    duration_total = totals["duration"] or 0
-    new_sessions = new["sessions"] or 0
-    new_duration = new["duration"] or 0
+    sessions_total = totals["sessions"]
+    duration_total = totals["duration"]
+    new_sessions = new["sessions"]
+    new_duration = new["duration"]
     returning_days = totals["learner_days"] - new["learner_days"]
     return {
         "average_session_duration": ratio(duration_total, sessions_total, places=2),
@@ -325,9 +285,49 @@ def user_engagement(workspace, period_name, *, now=None):
         "by_time_of_day": [
             {
                 "hour": hour,
-                "users": users_by_hour.get(hour, 0),
-                "engagement": ratio(users_by_hour.get(hour, 0), totals["learners"]),
+                "users": users_by_hour[hour],
+                "engagement": ratio(users_by_hour[hour], totals["learners"]),
             }
             for hour in range(24)
         ],
     }
+
+
+PAGE_FIGURES = ("learner_days", "sessions", "duration", "bounces")
+
+
+def _page_learner_days(workspace, period):
+    """The period's learner-days with page sessions, in one query grouped per learner then summed:
+    ({learners, learner_days, sessions, duration, bounces}, the same four for new learners,
+    [learners with a page session starting in UTC hour h for h in 0..23]).
+
+    New learners are those whose first day (LearnerActivity) is in the period. A learner's hours
+    are the OR of their days' page_hours bits, taken per hour as MAX(page_hours & 2^h)."""
+    start_day, end_day = _days(period)
+    new_ids = new_learners(workspace, period).values("user_id")
+    is_new = Q(user_id__in=new_ids)
+    per_learner = (
+        learner_days(workspace, start_day, end_day)
+        .filter(page_sessions__gt=0)
+        .values("user_id")
+        .annotate(
+            learner_days=Count("id"),
+            sessions=Sum("page_sessions"),
+            duration=Sum("page_seconds"),
+            bounces=Count("id", filter=Q(page_sessions=1)),
+            new_learner_days=Count("id", filter=is_new),
+            new_sessions=Sum("page_sessions", filter=is_new),
+            new_duration=Sum("page_seconds", filter=is_new),
+            **{f"hour{hour}": Max(F("page_hours").bitand(1 << hour)) for hour in range(24)},
+        )
+    )
+    inner_sql, params = per_learner.query.sql_with_params()
+    quote = connection.ops.quote_name
+    sums = [f"COALESCE(SUM({quote(name)}), 0)" for name in (*PAGE_FIGURES, "new_learner_days", "new_sessions", "new_duration")]
+    hours = [f"COUNT(CASE WHEN {quote(f'hour{hour}')} > 0 THEN 1 END)" for hour in range(24)]
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*), {', '.join(sums + hours)} FROM ({inner_sql}) per_learner", params)
+        row = [int(value or 0) for value in cursor.fetchone()]
+    totals = {"learners": row[0], **dict(zip(PAGE_FIGURES, row[1:5]))}
+    new = {"learner_days": row[5], "sessions": row[6], "duration": row[7]}
+    return totals, new, row[8:32]

@@ -12,12 +12,14 @@ its rejection. An id that exists for another user or another workspace is reject
 """
 
 from dataclasses import dataclass, field
+from datetime import timezone as dt_timezone
 from urllib.parse import unquote, urlsplit
 
 from django.utils import timezone
 
 from analytics.models import EventSource, LearningEvent, PageSession, VideoReaction, VideoView
 from analytics.services.course_info_rollups import changes_course_info
+from analytics.services.learner_activity import activity_pairs, refresh_learner_days
 
 from .lookups import course_ids_by_key, videos_by_id
 from .sql import column, excluded, insert_rows, name, select_rows
@@ -138,7 +140,24 @@ def upsert_page_sessions(workspace, rows):
         for sid, s in to_write.items()
     ]  # fmt: skip
     insert_rows(PageSession, PAGE_SESSION_COLUMNS, values, _page_session_conflict_sql())
+    _refresh_learner_days(workspace, to_write.items(), stored)
     return result
+
+
+def _refresh_learner_days(workspace, written, stored):
+    """The learner-day rollup of every (user, day) a written row is on, and was on before."""
+    pairs, moved = set(), False
+    for row_id, row in written:
+        pairs.add((row["owner"][1], row["started_at"]))
+        if row_id in stored:
+            before = (stored[row_id]["owner"][1], stored[row_id]["started_at"])
+            pairs.add(before)
+            moved = moved or _utc_date(before[1]) != _utc_date(row["started_at"])
+    refresh_learner_days(workspace.pk, pairs, may_empty=moved)
+
+
+def _utc_date(moment):
+    return moment.astimezone(dt_timezone.utc).date()
 
 
 EVENT_COLUMNS = (
@@ -188,6 +207,9 @@ def upsert_events(workspace, rows, *, source=EventSource.TRACKER):
         }
     for event_id in inserted:
         owners[event_id] = (workspace.pk, first[event_id]["user_id"])
+    refresh_learner_days(
+        workspace.pk, activity_pairs((first[event_id] for event_id in inserted), time_key="occurred_at"), may_empty=False
+    )
     for row in rows:
         if first.get(row["id"]) is row and row["id"] in inserted:
             result.created += 1
@@ -302,6 +324,7 @@ def upsert_video_views(workspace, rows, *, source=EventSource.TRACKER, videos=No
             s["errors"], s["source"] or source, now,
         ))  # fmt: skip
     insert_rows(VideoView, VIDEO_VIEW_COLUMNS, values, _video_view_conflict_sql())
+    _refresh_learner_days(workspace, to_write, stored)
     return result
 
 

@@ -1,0 +1,341 @@
+"""The learner-day rollups (LearnerDay, LearnerActivity) equal a recount of the raw rows after
+every write path, rebuilt or incremental; the figures read from them keep their definitions."""
+
+import uuid
+from collections import defaultdict
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from accounts.models import Role
+from analytics.models import LearnerActivity, LearnerDay, LearningEvent, PageSession, VideoView
+from analytics.queries.dashboards import active_learners_trend
+from analytics.queries.video_cloud import periods, resolve_period, user_analytics, user_engagement
+from analytics.services.learner_activity import rebuild_learner_activity, refresh_learner_days
+from analytics.services.records.pipeline import ingest_records
+from analytics.services.tracking_logs import copy_events, import_tracking_logs
+from tests.analytics.test_tracking_logs import write_log
+from tests.factories import (
+    CourseFactory,
+    LearningEventFactory,
+    PageSessionFactory,
+    VideoFactory,
+    VideoViewFactory,
+    WorkspaceFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+UTC = timezone.utc
+NOW = datetime(2026, 3, 30, 12, 0, tzinfo=UTC)
+
+
+def at(month, day, hour=10, minute=0):
+    return datetime(2026, month, day, hour, minute, tzinfo=UTC)
+
+
+def recount():
+    """{(workspace, user, day): figures} and {(workspace, user): span} counted from the raw rows."""
+    days = defaultdict(lambda: dict.fromkeys(
+        ("page_sessions", "page_seconds", "desktop_sessions", "mobile_sessions", "tablet_sessions", "page_hours",
+         "events", "forum_posts", "video_views", "watch_seconds"), 0))  # fmt: skip
+    for workspace_id, user_id, started_at, seconds, device in PageSession.objects.values_list(
+        "workspace_id", "user_id", "started_at", "duration_s", "device"
+    ):
+        row = days[(workspace_id, user_id, started_at.astimezone(UTC).date())]
+        row["page_sessions"] += 1
+        row["page_seconds"] += seconds
+        if device:
+            row[f"{device}_sessions"] += 1
+        row["page_hours"] |= 1 << started_at.astimezone(UTC).hour
+    for workspace_id, user_id, occurred_at, event_type in LearningEvent.objects.values_list(
+        "workspace_id", "user_id", "occurred_at", "type"
+    ):
+        row = days[(workspace_id, user_id, occurred_at.astimezone(UTC).date())]
+        row["events"] += 1
+        row["forum_posts"] += event_type == "posted_forum"
+    for workspace_id, user_id, started_at, watched in VideoView.objects.values_list(
+        "workspace_id", "user_id", "started_at", "watched_s"
+    ):
+        row = days[(workspace_id, user_id, started_at.astimezone(UTC).date())]
+        row["video_views"] += 1
+        row["watch_seconds"] += watched
+    spans = {}
+    for workspace_id, user_id, day in sorted(days):
+        first, _, _ = spans.get((workspace_id, user_id), (day, None, None))
+        spans[(workspace_id, user_id)] = (first, day, None)
+    active = set(days)
+    spans = {
+        key: (first, last, *[(*key, first + timedelta(days=n)) in active for n in (1, 7, 30)])
+        for key, (first, last, _) in spans.items()
+    }
+    return dict(days), spans
+
+
+def stored():
+    days = {
+        (row.pop("workspace_id"), row.pop("user_id"), row.pop("day")): row
+        for row in LearnerDay.objects.values(
+            "workspace_id", "user_id", "day", "page_sessions", "page_seconds", "desktop_sessions", "mobile_sessions",
+            "tablet_sessions", "page_hours", "events", "forum_posts", "video_views", "watch_seconds",
+        )
+    }  # fmt: skip
+    spans = {
+        (workspace_id, user_id): (first, last, day1, day7, day30)
+        for workspace_id, user_id, first, last, day1, day7, day30 in LearnerActivity.objects.values_list(
+            "workspace_id", "user_id", "first_day", "last_day", "is_back_day1", "is_back_day7", "is_back_day30"
+        )
+    }
+    return days, spans
+
+
+def assert_rollup_is_recount():
+    expected = recount()
+    assert stored() == expected
+    return expected
+
+
+@pytest.fixture
+def now(monkeypatch):
+    monkeypatch.setattr(periods, "utc_now", lambda: NOW)
+    return NOW
+
+
+# --- Write paths -----------------------------------------------------------------------------------
+
+
+def session_item(**fields):
+    return {"id": str(uuid.uuid4()), "page": "Home", "path": "/", "startedAt": "2026-03-01T09:30:00Z",
+            "duration": 30, **fields}  # fmt: skip
+
+
+def test_tracking_api_sessions_and_events(workspace, learner, bearer_client):
+    client = bearer_client(learner, workspace)
+    sessions = [
+        session_item(startedAt="2026-03-01T09:30:00Z", duration=30, device="mobile"),
+        session_item(startedAt="2026-03-01T23:59:59Z", duration=10),
+        session_item(startedAt="2026-03-02T00:00:00Z", duration=5, device="desktop"),
+    ]
+    events = [
+        {"id": str(uuid.uuid4()), "type": "posted_forum", "occurredAt": "2026-03-01T10:00:00Z"},
+        {"id": str(uuid.uuid4()), "type": "viewed", "occurredAt": "2026-03-03T10:00:00Z"},
+    ]
+    assert client.post("/api/track/page-sessions", sessions, format="json").status_code == 200
+    assert client.post("/api/track/events", events, format="json").status_code == 200
+
+    days, spans = assert_rollup_is_recount()
+    march1 = days[(workspace.pk, learner.pk, at(3, 1).date())]
+    assert (march1["page_sessions"], march1["page_seconds"], march1["mobile_sessions"]) == (2, 40, 1)
+    assert (march1["page_hours"], march1["forum_posts"]) == ((1 << 9) | (1 << 23), 1)
+    assert spans[(workspace.pk, learner.pk)][:3] == (at(3, 1).date(), at(3, 3).date(), True)
+
+
+def test_heartbeat_grows_the_day_seconds_and_a_moved_session_leaves_its_old_day(workspace, learner, bearer_client):
+    client = bearer_client(learner, workspace)
+    item = session_item(startedAt="2026-03-01T09:30:00Z", duration=30)
+    client.post("/api/track/page-sessions", [item], format="json")
+
+    client.post("/api/track/page-sessions", [{**item, "duration": 90}], format="json")  # heartbeat
+    assert LearnerDay.objects.get().page_seconds == 90
+
+    client.post("/api/track/page-sessions", [{**item, "startedAt": "2026-03-04T08:00:00Z"}], format="json")
+    days, _ = assert_rollup_is_recount()
+    assert list(days) == [(workspace.pk, learner.pk, at(3, 4).date())]
+
+
+def test_import_records_of_every_activity_kind(workspace, learner):
+    course = CourseFactory(workspace=workspace, key="course-v1:Acme+A1+2026")
+    video = VideoFactory(course=course, key="v1")
+    records = [
+        ("1", {"kind": "page_session", "id": str(uuid.uuid4()), "user": learner.email, "page": "Home", "path": "/",
+               "startedAt": "2026-03-05T08:00:00Z", "duration": 12}),
+        ("2", {"kind": "event", "id": str(uuid.uuid4()), "user": learner.email, "type": "posted_forum",
+               "occurredAt": "2026-03-05T09:00:00Z"}),
+        ("3", {"kind": "video_view", "id": str(uuid.uuid4()), "user": learner.email, "video": video.key,
+               "startedAt": "2026-03-06T09:00:00Z", "watchedSeconds": 40}),
+    ]  # fmt: skip
+
+    report = ingest_records(workspace, records)
+
+    assert not report.errors
+    days, _ = assert_rollup_is_recount()
+    assert days[(workspace.pk, learner.pk, at(3, 6).date())]["watch_seconds"] == 40
+
+
+def test_xapi_statements_and_voiding(workspace, api_key_client):
+    client = api_key_client(workspace, Role.ADMIN)
+    version = {"HTTP_X_EXPERIENCE_API_VERSION": "1.0.3"}
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    for statement_id, timestamp in ((first, "2026-03-01T09:30:00Z"), (second, "2026-03-02T09:30:00Z")):
+        body = {
+            "id": statement_id,
+            "actor": {"objectType": "Agent", "mbox": "mailto:ada@acme.test"},
+            "verb": {"id": "http://adlnet.gov/expapi/verbs/experienced", "display": {"en-US": "experienced"}},
+            "object": {"id": "http://lms.example.com/course/course-v1:Acme+A1+2026/page/1"},
+            "timestamp": timestamp,
+        }
+        assert client.post("/xapi/statements", body, format="json", **version).status_code == 200
+    assert len(assert_rollup_is_recount()[0]) == 2
+
+    voiding = {
+        "actor": {"objectType": "Agent", "mbox": "mailto:admin@acme.test"},
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/voided"},
+        "object": {"objectType": "StatementRef", "id": second},
+    }
+    assert client.post("/xapi/statements", voiding, format="json", **version).status_code == 200
+
+    days, _ = assert_rollup_is_recount()
+    assert [day for _, _, day in days] == [at(3, 1).date()]
+
+
+def test_tracking_log_import(workspace, tmp_path):
+    import_tracking_logs(workspace, [write_log(tmp_path)])
+
+    days, _ = assert_rollup_is_recount()
+    assert sum(row["events"] for row in days.values()) == LearningEvent.objects.count() > 0
+    assert sum(row["video_views"] for row in days.values()) == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY is PostgreSQL's")
+def test_tracking_log_copy_path(workspace, learner):
+    course = CourseFactory(workspace=workspace)
+    rows = [
+        {"id": uuid.uuid4(), "user_id": learner.pk, "course_id": course.pk, "type": "posted_forum", "object": "t1",
+         "occurred_at": at(3, day), "data": {}}
+        for day in (1, 1, 2)
+    ]  # fmt: skip
+
+    assert copy_events(workspace, rows) == 3
+    assert copy_events(workspace, rows) == 0
+
+    days, _ = assert_rollup_is_recount()
+    assert days[(workspace.pk, learner.pk, at(3, 1).date())]["forum_posts"] == 2
+
+
+def test_orm_save_update_and_delete(workspace, learner):
+    course = CourseFactory(workspace=workspace)
+    session = PageSessionFactory(workspace=workspace, user=learner, started_at=at(3, 1), duration_s=20)
+    event = LearningEventFactory(course=course, user=learner, occurred_at=at(3, 2))
+    VideoViewFactory(video=VideoFactory(course=course), user=learner, started_at=at(3, 2), watched_s=7)
+    assert_rollup_is_recount()
+
+    session.started_at, session.duration_s = at(3, 2, 15), 50
+    session.save()
+    days, _ = assert_rollup_is_recount()
+    assert list(days) == [(workspace.pk, learner.pk, at(3, 2).date())]
+
+    event.delete()
+    session.delete()
+    days, spans = assert_rollup_is_recount()
+    assert days[(workspace.pk, learner.pk, at(3, 2).date())]["video_views"] == 1
+    VideoView.objects.get().delete()
+    assert stored() == ({}, {})
+
+
+def test_rebuild_equals_incremental(workspace, other_workspace, make_member):
+    course = CourseFactory(workspace=workspace)
+    for index, learner in enumerate([make_member(workspace), make_member(other_workspace)]):
+        for day in (1, 2, 8, 31):
+            PageSessionFactory(workspace=learner.memberships.get().workspace, user=learner,
+                               started_at=at(3, 1) + timedelta(days=day - 1, hours=index), device="tablet")  # fmt: skip
+        LearningEventFactory(course=course, user=learner, occurred_at=at(3, 3), type="posted_forum")
+    incremental = assert_rollup_is_recount()
+
+    assert rebuild_learner_activity() == (len(incremental[0]), len(incremental[1]))
+    assert stored() == incremental
+    rebuild_learner_activity(other_workspace)
+    assert stored() == incremental
+
+
+def test_refresh_query_count_is_bounded(workspace, learner, django_assert_max_num_queries):
+    PageSessionFactory(workspace=workspace, user=learner, started_at=at(3, 1))
+    pairs = {(learner.pk, at(3, day).date()) for day in range(1, 29)}
+
+    # (lock on PostgreSQL), DELETE and INSERT of the days, DELETE and INSERT of the span
+    with django_assert_max_num_queries(5):
+        refresh_learner_days(workspace.pk, pairs)
+
+
+def test_management_command_if_empty(workspace, learner, capsys):
+    PageSessionFactory(workspace=workspace, user=learner, started_at=at(3, 1))
+    LearnerDay.objects.all().delete()
+
+    call_command("rebuild_learner_activity", "--workspace", workspace.slug, "--if-empty")
+    assert LearnerDay.objects.count() == 1
+    call_command("rebuild_learner_activity", "--if-empty")
+    assert "nothing done" in capsys.readouterr().out
+
+
+# --- Figures read from the rollups -------------------------------------------------------------------
+
+
+@pytest.fixture
+def mixed(workspace, make_member):
+    """Learners: today (03-30) only; 03-25 and a future day 04-02; only a future day; 03-02 only;
+    an instructor today. Hours: today's learner at 8h and 20h."""
+    learners = {name: make_member(workspace, email=f"{name}@acme.test") for name in ("today", "both", "future", "old")}
+    staff = make_member(workspace, Role.INSTRUCTOR, email="staff@acme.test")
+    PageSessionFactory(workspace=workspace, user=learners["today"], started_at=at(3, 30, 8), duration_s=10)
+    PageSessionFactory(workspace=workspace, user=learners["today"], started_at=at(3, 30, 20), duration_s=30)
+    PageSessionFactory(workspace=workspace, user=learners["both"], started_at=at(3, 25), duration_s=60)
+    PageSessionFactory(workspace=workspace, user=learners["both"], started_at=at(4, 2), duration_s=60)
+    PageSessionFactory(workspace=workspace, user=learners["future"], started_at=at(4, 3))
+    PageSessionFactory(workspace=workspace, user=learners["old"], started_at=at(3, 2))
+    PageSessionFactory(workspace=workspace, user=staff, started_at=at(3, 30))
+    return learners
+
+
+def test_active_users_with_future_dated_activity(workspace, mixed, now):
+    active = user_analytics(workspace, "7d", sections=("activity",))["activity"]["active_users"]
+
+    assert active == {"daily": 1, "weekly": 2, "monthly": 3}
+
+
+def test_dashboard_trend_totals_equal_active_users(workspace, mixed, now):
+    active = user_analytics(workspace, "30d", sections=("activity",))["activity"]["active_users"]
+
+    assert active_learners_trend(workspace, resolve_period("7d", now)).daily[-1][1] == active["daily"]
+    assert active_learners_trend(workspace, resolve_period("7d", now)).total == active["weekly"]
+    assert active_learners_trend(workspace, resolve_period("30d", now)).total == active["monthly"]
+    assert sum(n for _, n in active_learners_trend(workspace, resolve_period("30d", now)).monthly) == 3
+
+
+def test_growth_previous_period_probe_for_learners_active_before_and_after(workspace, make_member, now):
+    """7d: the period is 03-24..03-30, the previous one 03-17..03-23. `gap` was active before and
+    after the previous period but not in it; `kept` was active in both."""
+    gap, kept = make_member(workspace), make_member(workspace)
+    for learner, days in ((gap, (1, 28)), (kept, (1, 20, 28))):
+        for day in days:
+            PageSessionFactory(workspace=workspace, user=learner, started_at=at(3, day))
+
+    growth = user_analytics(workspace, "7d", sections=("growth",))["growth"]
+
+    assert (growth["new_users"], growth["returning_users"], growth["churn_rate"]) == (0, 2, 0.0)
+
+
+def test_engagement_hours_and_new_learners(workspace, mixed, now):
+    engagement = user_engagement(workspace, "7d")
+
+    # learner-days with sessions in 03-24..03-30: today (2 sessions, 40 s), both on 03-25 (1, 60 s)
+    assert (engagement["pages_per_session"], engagement["average_session_duration"]) == (1.5, 33.33)
+    assert engagement["bounce_rate"] == 0.5
+    # both learners' first day is in the period: every learner-day is a new learner's
+    assert engagement["by_user_type"] == {
+        "new": {"session_duration": 33.33, "pages_per_session": 1.5},
+        "returning": {"session_duration": None, "pages_per_session": None},
+    }
+    assert [hour["users"] for hour in engagement["by_time_of_day"] if hour["users"]] == [1, 1, 1]
+    assert engagement["by_time_of_day"][20] == {"hour": 20, "users": 1, "engagement": 0.5}
+
+
+def test_another_workspace_is_never_refreshed(workspace, learner):
+    other = WorkspaceFactory()
+    PageSessionFactory(workspace=workspace, user=learner, started_at=at(3, 1))
+    PageSessionFactory(workspace=other, user=learner, started_at=at(3, 1))
+
+    refresh_learner_days(other.pk, {(learner.pk, at(3, 1).date())})
+
+    assert LearnerDay.objects.filter(workspace=workspace).count() == 1
+    assert_rollup_is_recount()
