@@ -1,11 +1,14 @@
 """Token endpoints: trade an email and password for a bearer token acting in one workspace."""
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 from rest_framework_simplejwt.views import TokenRefreshView
+
+from analytics.api.error_schemas import AUTH_ERROR_RESPONSES, FIELD_ERRORS_SCHEMA, detail_response
 
 from config.throttling import AuthTokenRateThrottle
 
@@ -30,10 +33,14 @@ class TokenObtainView(APIView):
 
     @extend_schema(
         request=TokenRequestSerializer,
-        responses=inline_serializer(
-            "TokenPair",
-            {"access": serializers.CharField(), "refresh": serializers.CharField(), "workspace": serializers.CharField()},
-        ),
+        responses={
+            200: inline_serializer(
+                "TokenPair",
+                {"access": serializers.CharField(), "refresh": serializers.CharField(), "workspace": serializers.CharField()},
+            ),
+            400: OpenApiResponse(FIELD_ERRORS_SCHEMA, description="A missing or malformed field"),
+            401: detail_response("Wrong email or password, or not a member of that workspace"),
+        },
     )
     def post(self, request):
         payload = TokenRequestSerializer(data=request.data)
@@ -50,6 +57,15 @@ class TokenObtainView(APIView):
         return Response({"access": str(access), "refresh": str(refresh), "workspace": membership.workspace.slug})
 
 
+@extend_schema_view(
+    post=extend_schema(
+        responses={
+            200: TokenRefreshSerializer,
+            400: OpenApiResponse(FIELD_ERRORS_SCHEMA, description="A missing or malformed field"),
+            401: detail_response("The refresh token is invalid or expired"),
+        }
+    )
+)
 class TokenRefresh(TokenRefreshView):
     """Exchange a refresh token for a new access token (the workspace claim is kept)."""
 
@@ -69,6 +85,6 @@ class CredentialSerializer(serializers.Serializer):
 class WhoAmIView(APIView):
     """The workspace, role and credential type this request acts with."""
 
-    @extend_schema(responses=CredentialSerializer)
+    @extend_schema(responses={200: CredentialSerializer, **AUTH_ERROR_RESPONSES})
     def get(self, request):
         return Response(CredentialSerializer(request.auth).data)

@@ -96,6 +96,8 @@ MIDDLEWARE = [
     "analytics.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Body size and NUL characters in the URL, before anything reads the request (docs/api/limits.md).
+    "analytics.api.request_limits.RequestLimitsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -206,6 +208,13 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "config.availability.exception_handler",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.ApiKeyAuthentication",
+# Request bodies: bytes a request may send (413 above; docs/api/limits.md). The largest tracking
+# or xAPI batch (1,000 items) is far below 10 MiB; the bulk import takes up to 50 MiB a request.
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 10 * 1024 * 1024)
+IMPORT_MAX_BODY_BYTES = env_int("IMPORT_MAX_BODY_BYTES", 50 * 1024 * 1024)
+# Form bodies read through request.POST: the same bound (the middleware answers first).
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(API_MAX_BODY_BYTES, IMPORT_MAX_BODY_BYTES)
+
         "accounts.authentication.WorkspaceJWTAuthentication",
         "accounts.authentication.WorkspaceSessionAuthentication",
     ],
@@ -216,6 +225,12 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 100,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # Views without a family throttle (config/throttling.py) are limited by API_RATE_LIMIT.
+    # JSON nesting depth and NUL characters checked at parse time (docs/api/limits.md).
+    "DEFAULT_PARSER_CLASSES": [
+        "analytics.api.request_limits.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_THROTTLE_CLASSES": ["config.throttling.DefaultRateThrottle"],
     # Proxies in front of the service whose X-Forwarded-For is trusted for the client address of
     # the per-IP limits; 0: REMOTE_ADDR (a client cannot pick its own address with the header).

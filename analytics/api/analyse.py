@@ -39,7 +39,7 @@ from analytics.queries.analyse import (
 from config.throttling import AnalyseRateThrottle
 
 from .envelopes import SuccessMessageErrorsMixin
-from .formats import iso_ms_z, parse_iso_datetime
+from .formats import TIME_RANGE_MESSAGE, in_time_range, iso_ms_z, parse_iso_datetime
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 50
@@ -89,12 +89,17 @@ class StrictSerializer(serializers.Serializer):
 class IsoDateTimeField(serializers.Field):
     """ISO 8601 date or date-time; without an offset it is UTC."""
 
-    default_error_messages = {"invalid": "Enter an ISO 8601 date-time, e.g. 2025-06-30T13:23:56Z."}
+    default_error_messages = {
+        "invalid": "Enter an ISO 8601 date-time, e.g. 2025-06-30T13:23:56Z.",
+        "range": f"M{TIME_RANGE_MESSAGE[1:]}.",
+    }
 
     def to_internal_value(self, data):
         value = parse_iso_datetime(data)
         if value is None:
             self.fail("invalid")
+        if not in_time_range(value):
+            self.fail("range")
         return value
 
     def to_representation(self, value):
@@ -181,9 +186,13 @@ class AnalyseOrderSerializer(StrictSerializer):
         return ResultOrder(field=attrs["field"], descending=attrs["direction"] == "DESC")
 
 
+# Far past any row count; bounds the OFFSET (a 64-bit overflow in SQLite, a wasted scan elsewhere).
+MAX_SKIP = 10**9
+
+
 class AnalyseOptionsSerializer(StrictSerializer):
     limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, default=DEFAULT_LIMIT)
-    skip = serializers.IntegerField(min_value=0, default=0)
+    skip = serializers.IntegerField(min_value=0, max_value=MAX_SKIP, default=0)
     order = AnalyseOrderSerializer(required=False, allow_null=True)
 
 
@@ -203,7 +212,7 @@ class AnalyseRequestSerializer(StrictSerializer):
 
 class AnalyseLookupQuerySerializer(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, default=DEFAULT_LIMIT)
-    skip = serializers.IntegerField(min_value=0, default=0)
+    skip = serializers.IntegerField(min_value=0, max_value=MAX_SKIP, default=0)
     search = serializers.CharField(required=False, default="", allow_blank=True, max_length=200)
 
 

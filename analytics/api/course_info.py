@@ -22,7 +22,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema_field
 from rest_framework import exceptions, renderers, serializers
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -31,6 +31,8 @@ from rest_framework.views import APIView
 from accounts.authentication import ApiKeyAuthentication
 from accounts.models import Role
 from accounts.permissions import roles_allowed
+from analytics.api.formats import in_time_range
+from analytics.api.error_schemas import AUTH_ERROR_RESPONSES, DETAIL_OR_FIELD_ERRORS_SCHEMA, detail_response
 from analytics.queries import course_info as queries
 from config.throttling import CourseInfoRateThrottle
 from courses.models import Course
@@ -120,6 +122,7 @@ class CSVRenderer(renderers.BaseRenderer):
 # Serializers: the document's field names and formats
 
 
+@extend_schema_field({"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}T\d{6}$", "example": "2026-03-02T000000"})
 class EdxDateTimeField(serializers.DateTimeField):
     """A UTC time as `YYYY-mm-ddTHHMMSS`, Open edX's DATETIME_FORMAT."""
 
@@ -270,7 +273,11 @@ DATETIME_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{6}$")
 class EdxDateParamField(serializers.Field):
     """`YYYY-mm-dd` or `YYYY-mm-ddTHHMMSS` (UTC), as Open edX accepts both on every endpoint."""
 
-    default_error_messages = {"invalid": "Enter a date as YYYY-mm-dd or YYYY-mm-ddTHHMMSS (UTC)."}
+    default_error_messages = {
+        "invalid": "Enter a date as YYYY-mm-dd or YYYY-mm-ddTHHMMSS (UTC).",
+        # A day series from year 1 would be 740,000 rows; 9999 overflows the day arithmetic.
+        "range": "Enter a date from 1970-01-01 to 2099-12-31.",
+    }
 
     def to_internal_value(self, data):
         text = str(data).strip()
@@ -278,9 +285,12 @@ class EdxDateParamField(serializers.Field):
         for fmt, pattern in formats.items():
             if pattern.match(text):
                 try:
-                    return datetime.strptime(text, fmt).replace(tzinfo=dt_timezone.utc)
+                    value = datetime.strptime(text, fmt).replace(tzinfo=dt_timezone.utc)
                 except ValueError:
                     break
+                if not in_time_range(value):
+                    self.fail("range")
+                return value
         self.fail("invalid")
 
     def to_representation(self, value):
@@ -417,7 +427,12 @@ class CourseInfoSchema(AutoSchema):
 
     def get_response_serializers(self):
         spec = self.view.spec
-        return spec.serializer(many=spec.many)
+        return {
+            200: spec.serializer(many=spec.many),
+            400: OpenApiResponse(DETAIL_OR_FIELD_ERRORS_SCHEMA, description="An invalid query parameter"),
+            **AUTH_ERROR_RESPONSES,
+            404: detail_response("No course with this key in the workspace"),
+        }
 
     def get_override_parameters(self):
         spec = self.view.spec

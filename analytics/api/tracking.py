@@ -5,16 +5,14 @@ Views only parse the body, check who may send for whom, and call ingest_records 
 transaction per call); validation and bulk upserts live in analytics/services/records/.
 """
 
-import json
-
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 from django.urls import path
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException, ParseError
-from rest_framework.parsers import BaseParser, JSONParser
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import BaseParser
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -22,6 +20,8 @@ from rest_framework.views import APIView
 from accounts.authentication import ApiKeyAuthentication, WorkspaceJWTAuthentication, WorkspaceSessionAuthentication
 from accounts.credentials import Credential
 from accounts.models import Role
+from analytics.api.request_limits import BoundedJSONParser, PayloadTooLarge, human_bytes, loads_bounded
+from analytics.api.error_schemas import AUTH_ERROR_RESPONSES, DetailErrorSerializer, detail_response
 from analytics.models import Device, EventSource, Platform
 from analytics.services.records import Kind
 from analytics.services.records.files import records_from_lines
@@ -29,7 +29,6 @@ from analytics.services.records.pipeline import Actor, ingest_records
 from config.throttling import ImportRateThrottle, TrackingRateThrottle
 
 MAX_ITEMS = 1000
-IMPORT_MAX_BYTES = 50 * 1024 * 1024
 CSRF_QUERY_PARAM = "csrfmiddlewaretoken"
 
 
@@ -91,16 +90,10 @@ class IsAdminApiKey(BasePermission):
         return isinstance(credential, Credential) and credential.kind == "api_key" and credential.role == Role.ADMIN
 
 
-class PayloadTooLarge(APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "The body is too large."
-    default_code = "payload_too_large"
-
-
 # Parsers
 
 
-class TextJSONParser(JSONParser):
+class TextJSONParser(BoundedJSONParser):
     """JSON sent as text/plain: what navigator.sendBeacon sends without a CORS preflight."""
 
     media_type = "text/plain"
@@ -114,9 +107,12 @@ class RawTextParser(BaseParser):
     def parse(self, stream, media_type=None, parser_context=None):
         if stream is None:
             return ""
-        body = stream.read(IMPORT_MAX_BYTES + 1)
-        if len(body) > IMPORT_MAX_BYTES:
-            raise PayloadTooLarge(f"The body is larger than {IMPORT_MAX_BYTES // (1024 * 1024)} MB: use manage.py import_data.")
+        limit = settings.IMPORT_MAX_BODY_BYTES
+        body = stream.read(limit + 1)
+        if len(body) > limit:
+            raise PayloadTooLarge(
+                f"The body is larger than {limit} bytes ({human_bytes(limit)}): use manage.py import_data."
+            )
         try:
             return body.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -217,7 +213,7 @@ class TrackingView(APIView):
     authentication_classes = AUTHENTICATION
     permission_classes = [CanSendActivity]
     throttle_classes = [TrackingRateThrottle]
-    parser_classes = [JSONParser, TextJSONParser]
+    parser_classes = [BoundedJSONParser, TextJSONParser]
     default_kind = None
     allowed_kinds = frozenset()
 
@@ -267,12 +263,22 @@ class TrackingView(APIView):
         return Response(body, status=status_for(report))
 
 
+def rejected_or_malformed(name, result_serializer):
+    """400: the per-item report when every item was refused, `{"detail"}` for a malformed body."""
+    return OpenApiResponse(
+        PolymorphicProxySerializer(
+            component_name=name, serializers=[result_serializer, DetailErrorSerializer], resource_type_field_name=None
+        ),
+        description="Nothing stored: every item refused (the report), or a malformed body (`{\"detail\": ...}`)",
+    )
+
+
 TRACKING_RESPONSES = {
     200: OpenApiResponse(TrackingResultSerializer, description="Every item stored"),
     207: OpenApiResponse(TrackingResultSerializer, description="Some items stored; the others listed in errors"),
-    400: OpenApiResponse(
-        TrackingResultSerializer, description="No item stored (or a malformed body: `{\"detail\": ...}`)"
-    ),
+    400: rejected_or_malformed("TrackingRejected", TrackingResultSerializer),
+    **AUTH_ERROR_RESPONSES,
+    413: detail_response("The body is larger than the limit (docs/api/limits.md)"),
 }
 
 
@@ -330,7 +336,9 @@ class ImportView(APIView):
         responses={
             200: OpenApiResponse(ImportResultSerializer, description="Every line imported"),
             207: OpenApiResponse(ImportResultSerializer, description="Some lines imported; the others listed in errors"),
-            400: OpenApiResponse(ImportResultSerializer, description="No line imported"),
+            400: rejected_or_malformed("ImportRejected", ImportResultSerializer),
+            **AUTH_ERROR_RESPONSES,
+            413: detail_response("The body is larger than IMPORT_MAX_BODY_BYTES (50 MiB by default)"),
         },
         tags=["import"],
     )
@@ -338,7 +346,7 @@ class ImportView(APIView):
         text = request.data if isinstance(request.data, str) else ""
         if text.lstrip().startswith("["):
             try:
-                items = json.loads(text)
+                items = loads_bounded(text)
             except ValueError as exc:
                 raise ParseError(f"JSON parse error - {exc}") from exc
             records = [(number, item) for number, item in enumerate(items, start=1)]

@@ -40,6 +40,7 @@ from analytics.services.xapi import (
     record_statements,
     validate_statement,
 )
+from analytics.api.request_limits import loads_bounded
 from config.availability import translate_unavailable
 
 VERSION_HEADER = "X-Experience-API-Version"
@@ -131,7 +132,7 @@ def _filters_from_params(params):
     key = None
     if "agent" in params:
         try:
-            agent = json.loads(params["agent"])
+            agent = loads_bounded(params["agent"])
         except ValueError:
             raise StatementInvalid("agent: must be an Agent or identified Group as JSON") from None
         validate_statement_agent(agent)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field as dataclass_field
 
 from django.db.models import Q
 
-from analytics.api.formats import parse_iso_datetime
+from analytics.api.formats import TIME_RANGE_MESSAGE, in_time_range, parse_iso_datetime
 
 OPERATORS = ("eq", "ne", "in", "nin", "gt", "gte", "lt", "lte")
 LIST_OPERATORS = frozenset({"in", "nin"})
@@ -125,6 +125,8 @@ def _parse_value(param, spec, raw):
         value = parse_iso_datetime(text)
         if value is None:
             raise FilterError(param, f"{text!r} is not {KIND_DESCRIPTIONS['datetime']}")
+        if not in_time_range(value):
+            raise FilterError(param, f"{text!r} {TIME_RANGE_MESSAGE}")
         return value
     # choice
     if text not in spec.choices:

@@ -83,8 +83,26 @@ def parse_time(value):
         if parsed is not None:
             if parsed.tzinfo is None:
                 parsed = parsed.replace(tzinfo=dt_timezone.utc)
-            return parsed
+            return within_time_range(parsed)
     raise FieldError("must be an ISO 8601 time such as 2026-03-01T09:30:00Z")
+
+
+# Activity happens between these instants; anything outside is a client's bug (year 1, 9999, an
+# epoch in milliseconds read as seconds), and would overflow the day arithmetic of the rollups.
+EARLIEST_TIME = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
+LATEST_TIME = datetime(2100, 1, 1, tzinfo=dt_timezone.utc)
+TIME_RANGE_MESSAGE = "must be between 1970-01-01T00:00:00Z and 2100-01-01T00:00:00Z"
+
+
+def within_time_range(value):
+    """value (aware) if it lies in [EARLIEST_TIME, LATEST_TIME), else FieldError."""
+    try:
+        in_range = EARLIEST_TIME <= value < LATEST_TIME
+    except OverflowError:  # year 1 or 9999 with an offset that leaves the datetime range in UTC
+        in_range = False
+    if not in_range:
+        raise FieldError(TIME_RANGE_MESSAGE)
+    return value
 
 
 def _number(value):

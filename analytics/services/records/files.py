@@ -1,8 +1,9 @@
 """Reading interchange JSON lines into (ref, record) pairs for ingest_records."""
 
 import gzip
-import json
 from dataclasses import dataclass
+
+from analytics.api.request_limits import loads_bounded
 
 from .pipeline import BadRecord
 
@@ -21,7 +22,7 @@ class LineRef:
 def parse_json_line(text):
     """The record of one line (a dict, or whatever JSON it holds), or a BadRecord saying why not."""
     try:
-        return json.loads(text)
+        return loads_bounded(text)
     except ValueError as exc:
         return BadRecord(f"not valid JSON: {getattr(exc, 'msg', exc)}")
 
