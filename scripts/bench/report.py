@@ -118,8 +118,9 @@ def render(results):
         f"  (`scripts/bench/loadgen.py`): N client threads, one HTTP/1.1 connection each (gunicorn's sync workers",
         "  close it after each response; the client reopens it). Each endpoint gets a "
         f"{fmt(results['warmup_s'], 0)} s warm-up at 2 clients,",
-        f"  then {fmt(results['duration_s'], 0)} s at each of {', '.join(map(str, levels))} clients; a request started in the window counts,",
-        "  requests/s = responses / window. Latency in ms: p50 / p95 / p99. The 32-client level is skipped when",
+        f"  then {fmt(results['duration_s'], 0)} s at each of {', '.join(map(str, levels))} clients: no request starts after that, the ones in",
+        "  flight finish and count; requests/s = responses / (start to last response). Latency in ms:",
+        "  p50 / p95 / p99. The 32-client level is skipped when",
         f"  the 1-client p50 is over {fmt(results['skip_32_over_ms'], 0)} ms (it would only measure a queue).",
         "- Request variety: each client walks its own stride of a list built from the data (the 20 courses with",
         "  the most enrollments, alternately with the admin API key and the bearer token of one of the course's",

@@ -187,7 +187,7 @@ def client_overhead(levels, duration_s):
         result = {}
         for level in levels:
             run = load(port, [{"method": "GET", "path": "/", "headers": {}}], level, duration_s)
-            summary = stats.summarize_samples(run["samples"], run["window_s"])
+            summary = stats.summarize_samples(run["samples"], run["elapsed_s"])
             summary["client_cpu_us"] = round(run["cpu_s"] * 1e6 / max(1, len(run["samples"])), 1)
             result[str(level)] = summary
         return result
@@ -207,7 +207,7 @@ def measure_endpoint(server, conninfo, entry, args):
             continue
         with ServerCpu(server, conninfo) as cpu:
             run = load(server.port, entry["requests"], level, args.duration)
-        summary = stats.summarize_samples(run["samples"], run["window_s"])
+        summary = stats.summarize_samples(run["samples"], run["elapsed_s"])
         summary["server_cpu_ms"] = round(cpu.seconds * 1000 / max(1, len(run["samples"])), 2)
         summary["client_cpu_us"] = round(run["cpu_s"] * 1e6 / max(1, len(run["samples"])), 1)
         summary["load_1min"] = round(os.getloadavg()[0], 2)
@@ -408,7 +408,7 @@ def measure_scaling(env, base_url, full, args, families):
                 for entry in prepared["endpoints"]:
                     load(server.port, entry["requests"], 2, min(args.warmup, 1.0))
                     run = load(server.port, entry["requests"], 1, args.scale_duration)
-                    measured[f"{entry['family']}: {entry['name']}"] = stats.summarize_samples(run["samples"], run["window_s"])
+                    measured[f"{entry['family']}: {entry['name']}"] = stats.summarize_samples(run["samples"], run["elapsed_s"])
         finally:
             prepare("cleanup", scale_env, "--rollup-changed-at", prepared["rollup_changed_at"])
         sizes.append({"size": size, "database": database_name(url), "dataset": prepared["dataset"],

@@ -31,8 +31,8 @@ def percentile(values, q):
 def summarize_latencies(latencies_s, window_s, errors=0):
     """Latency percentiles in milliseconds and throughput of one measured run.
 
-    `latencies_s` are the seconds of the successful requests started inside the window;
-    requests/s is their count over the window's length."""
+    `latencies_s` are the seconds of the successful requests of a run; requests/s is their count
+    over `window_s`, the run's length from its start to its last response."""
     count = len(latencies_s)
     ms = [value * 1000 for value in latencies_s]
     return {
