@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 from rest_framework_simplejwt.views import TokenRefreshView
 
-from analytics.api.error_schemas import AUTH_ERROR_RESPONSES, FIELD_ERRORS_SCHEMA, detail_response
+from analytics.api.error_schemas import AUTH_ERROR_RESPONSES, DETAIL_OR_FIELD_ERRORS_SCHEMA, detail_response
 
 from config.throttling import AuthTokenRateThrottle
 
@@ -38,8 +38,9 @@ class TokenObtainView(APIView):
                 "TokenPair",
                 {"access": serializers.CharField(), "refresh": serializers.CharField(), "workspace": serializers.CharField()},
             ),
-            400: OpenApiResponse(FIELD_ERRORS_SCHEMA, description="A missing or malformed field"),
+            400: OpenApiResponse(DETAIL_OR_FIELD_ERRORS_SCHEMA, description="A malformed body or field"),
             401: detail_response("Wrong email or password, or not a member of that workspace"),
+            403: detail_response("The client's IP address cannot be determined (login rate limits need it)"),
         },
     )
     def post(self, request):
@@ -61,7 +62,7 @@ class TokenObtainView(APIView):
     post=extend_schema(
         responses={
             200: TokenRefreshSerializer,
-            400: OpenApiResponse(FIELD_ERRORS_SCHEMA, description="A missing or malformed field"),
+            400: OpenApiResponse(DETAIL_OR_FIELD_ERRORS_SCHEMA, description="A malformed body or field"),
             401: detail_response("The refresh token is invalid or expired"),
         }
     )
