@@ -4,6 +4,7 @@ Every number is computed in SQL: one aggregate for the period and its previous p
 one grouped query per breakdown and one for the timeline, whatever the number of views.
 """
 
+from django.db import connection
 from django.db.models import Avg, Count, F, Min, Q, Sum
 from django.db.models.functions import TruncDate
 
@@ -28,10 +29,10 @@ def _view_totals(views, period, previous):
         reported_buffering = window & Q(buffering_s__isnull=False)
         aggregates.update(
             {
-                f"{prefix}views": Count("id", filter=window),
+                f"{prefix}views": Count("started_at", filter=window),
                 f"{prefix}unique": Count("user_id", distinct=True, filter=window),
                 f"{prefix}watched_sum": Sum("watched_s", filter=window),
-                f"{prefix}completed": Count("id", filter=window & Q(is_completed=True)),
+                f"{prefix}completed": Count("started_at", filter=window & Q(is_completed=True)),
                 f"{prefix}buffering_sum": Sum("buffering_s", filter=reported_buffering),
                 f"{prefix}buffering_watched_sum": Sum("watched_s", filter=reported_buffering),
                 f"{prefix}bitrate_avg": Avg("bitrate_kbps", filter=window),
@@ -47,7 +48,7 @@ def _breakdown(views, period, field):
     rows = (
         views.filter(_window("started_at", period))
         .values(field)
-        .annotate(n=Count("id"))
+        .annotate(n=Count("*"))
         .order_by("-n", field)
     )
     result = {}
@@ -97,10 +98,10 @@ def _timeline(views, period, group_by):
         .annotate(bucket=trunc(group_by, "started_at"))
         .values("bucket")
         .annotate(
-            views=Count("id"),
+            views=Count("*"),
             unique=Count("user_id", distinct=True),
             watched_sum=Sum("watched_s"),
-            completed=Count("id", filter=Q(is_completed=True)),
+            completed=Count("started_at", filter=Q(is_completed=True)),
             buffering_sum=Sum("buffering_s", filter=reported_buffering),
             buffering_watched_sum=Sum("watched_s", filter=reported_buffering),
             errors_sum=Sum("errors"),
@@ -186,6 +187,33 @@ def video_analytics(workspace, video_key, period_name, *, sections=("views", "en
     return result
 
 
+def _top_videos(views, limit):
+    """The `limit` most viewed videos of `views` (ties by key): video key, title, views, seconds
+    watched and completed views, in one statement. The views are grouped by video id alone (from
+    the covering (workspace, started_at) index); only the groups that can make the list (views at
+    least those of the `limit`-th) are joined to their video for the key order."""
+    per_video_sql, params = (
+        views.order_by()
+        .values("video_id")
+        .annotate(views=Count("*"), watched_sum=Sum("watched_s"), completed=Count("started_at", filter=Q(is_completed=True)))
+        .query.sql_with_params()
+    )
+    video_table = connection.ops.quote_name(Video._meta.db_table)
+    sql = f"""
+        WITH per_video AS ({per_video_sql})
+        SELECT video.key, video.title, per_video.views, per_video.watched_sum, per_video.completed
+        FROM per_video JOIN {video_table} video ON video.id = per_video.video_id
+        WHERE per_video.views >= COALESCE(
+            (SELECT views FROM per_video ORDER BY views DESC LIMIT 1 OFFSET %s), 0)
+        ORDER BY per_video.views DESC, video.key
+        LIMIT %s
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, limit - 1, limit])
+        columns = [column[0] for column in cursor.description]
+        return [dict(zip(columns, row)) for row in cursor.fetchall()]
+
+
 def video_summary(workspace, period_name, *, sections=("total_videos", "total_views", "total_watch_time",
                                                        "average_engagement", "top_videos", "trends"),
                   compare=False, top_limit=10, now=None):
@@ -211,9 +239,9 @@ def video_summary(workspace, period_name, *, sections=("total_videos", "total_vi
         for prefix, window in (("", _window("started_at", period)), ("prev_", _window("started_at", previous))):
             totals.update(
                 {
-                    f"{prefix}views": Count("id", filter=window),
+                    f"{prefix}views": Count("started_at", filter=window),
                     f"{prefix}watched_sum": Sum("watched_s", filter=window),
-                    f"{prefix}completed": Count("id", filter=window & Q(is_completed=True)),
+                    f"{prefix}completed": Count("started_at", filter=window & Q(is_completed=True)),
                 }
             )
         totals = views.filter(started_at__gte=previous.start, started_at__lt=period.end).aggregate(**totals)
@@ -237,16 +265,11 @@ def video_summary(workspace, period_name, *, sections=("total_videos", "total_vi
             "comments": ratio(reactions["comments"], total_videos, places=2),
         }
     if "top_videos" in sections:
-        rows = (
-            views.filter(_window("started_at", period))
-            .values("video__key", "video__title")
-            .annotate(views=Count("id"), watched_sum=Sum("watched_s"), completed=Count("id", filter=Q(is_completed=True)))
-            .order_by("-views", "video__key")[:top_limit]
-        )
+        rows = _top_videos(views.filter(_window("started_at", period)), top_limit)
         result["top_videos"] = [
             {
-                "id": row["video__key"],
-                "title": row["video__title"],
+                "id": row["key"],
+                "title": row["title"],
                 "views": row["views"],
                 "watch_time": row["watched_sum"] or 0,
                 "engagement": ratio(row["completed"], row["views"]),
@@ -297,10 +320,10 @@ def video_daily_stats(workspace, start, end, *, course_ids=None, chunk_size=5000
     view_rows = (
         view_days.values("day", "video_id", **described)
         .annotate(
-            views=Count("id"),
+            views=Count("*"),
             unique=Count("user_id", distinct=True),
             watched_sum=Sum("watched_s"),
-            completed=Count("id", filter=Q(is_completed=True)),
+            completed=Count("started_at", filter=Q(is_completed=True)),
         )
         .order_by("day", "video_id")
         .iterator(chunk_size=chunk_size)
