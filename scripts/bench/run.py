@@ -233,6 +233,10 @@ def measure_reads(env, prepared, args):
             result["floor_ratio"] = stats.ratio((levels.get("1") or {}).get("p50_ms"), (entry.get("floor") or {}).get("p50_ms"))
             result["misses"] = stats.check_targets(result)
             endpoints.append(result)
+            if args.output:  # a run stopped half-way still leaves what it measured
+                partial = Path(args.output).with_suffix(".partial.json")
+                partial.parent.mkdir(parents=True, exist_ok=True)
+                partial.write_text(json.dumps({"endpoints": endpoints}, indent=1, default=str))
         ingest = measure_http_ingest(env, server, args) if not args.skip_ingest else None
     return endpoints, ingest
 
