@@ -5,6 +5,8 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
+from analytics.models import LearnerActivity, LearnerDay, LearningEvent, PageSession, VideoView
+from courses.models import Attempt, Enrollment, Result
 from courses.services.demo_data import (
     DEMO_WORKSPACE,
     SIZES,
@@ -13,6 +15,9 @@ from courses.services.demo_data import (
     generate_demo_data,
     workspace_has_courses,
 )
+
+# The big tables a generation fills, read through covering indexes.
+VACUUMED_TABLES = (PageSession, LearningEvent, VideoView, Attempt, Enrollment, Result, LearnerDay, LearnerActivity)
 
 
 class Command(BaseCommand):
@@ -56,6 +61,8 @@ class Command(BaseCommand):
             )
         except WorkspaceNotEmpty as exc:
             raise CommandError(str(exc)) from exc
+        if connection.vendor == "postgresql" and size != "tiny":
+            self._vacuum(VACUUMED_TABLES)
         elapsed = time.monotonic() - started
         self.stdout.write("Rows written:")
         width = max(len(label) for label in counts)
@@ -65,3 +72,13 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"Done in {elapsed:.1f} s."))
         self.stdout.write("Demo logins: python manage.py demo_logins" + (
             f" --workspace {workspace}" if workspace != DEMO_WORKSPACE else ""))
+
+    def _vacuum(self, models):
+        """VACUUM (ANALYZE) the freshly loaded tables, outside the load's transaction: it sets their
+        visibility map, without which PostgreSQL's index-only scans (the covering indexes of the
+        VideoCloud and Analyse figures) still visit the heap for every row until autovacuum runs."""
+        started = time.monotonic()
+        with connection.cursor() as cursor:
+            for model in models:
+                cursor.execute(f"VACUUM (ANALYZE) {connection.ops.quote_name(model._meta.db_table)}")
+        self.stdout.write(f"  vacuum and statistics: {time.monotonic() - started:.1f} s")
