@@ -255,6 +255,10 @@ def rebuild_learner_activity(workspace=None):
     workspace_id = getattr(workspace, "pk", workspace)
     scope, params = ("workspace_id = %s", [workspace_id]) if workspace_id is not None else ("1 = 1", [])
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Writes refreshing rows meanwhile would collide with the INSERT (or be lost under the
+            # DELETE): they wait for the rebuild; readers do not.
+            cursor.execute(f"LOCK TABLE {_table(LearnerDay)}, {_table(LearnerActivity)} IN EXCLUSIVE MODE")
         if connection.vendor == "postgresql" and workspace_id is None:
             cursor.execute(f"TRUNCATE {_table(LearnerActivity)}, {_table(LearnerDay)}")
         else:
