@@ -204,10 +204,6 @@ CACHES = {
     )
 }
 
-REST_FRAMEWORK = {
-    "EXCEPTION_HANDLER": "config.availability.exception_handler",
-    "DEFAULT_AUTHENTICATION_CLASSES": [
-        "accounts.authentication.ApiKeyAuthentication",
 # Request bodies: bytes a request may send (413 above; docs/api/limits.md). The largest tracking
 # or xAPI batch (1,000 items) is far below 10 MiB; the bulk import takes up to 50 MiB a request.
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 10 * 1024 * 1024)
@@ -215,22 +211,26 @@ IMPORT_MAX_BODY_BYTES = env_int("IMPORT_MAX_BODY_BYTES", 50 * 1024 * 1024)
 # Form bodies read through request.POST: the same bound (the middleware answers first).
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(API_MAX_BODY_BYTES, IMPORT_MAX_BODY_BYTES)
 
+REST_FRAMEWORK = {
+    "EXCEPTION_HANDLER": "config.availability.exception_handler",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.ApiKeyAuthentication",
         "accounts.authentication.WorkspaceJWTAuthentication",
         "accounts.authentication.WorkspaceSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.IsWorkspaceMember"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
-    "PAGE_SIZE": 100,
-    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
-    # Views without a family throttle (config/throttling.py) are limited by API_RATE_LIMIT.
     # JSON nesting depth and NUL characters checked at parse time (docs/api/limits.md).
     "DEFAULT_PARSER_CLASSES": [
         "analytics.api.request_limits.BoundedJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 100,
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Views without a family throttle (config/throttling.py) are limited by API_RATE_LIMIT.
     "DEFAULT_THROTTLE_CLASSES": ["config.throttling.DefaultRateThrottle"],
     # Proxies in front of the service whose X-Forwarded-For is trusted for the client address of
     # the per-IP limits; 0: REMOTE_ADDR (a client cannot pick its own address with the header).
