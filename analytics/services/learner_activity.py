@@ -260,6 +260,9 @@ def rebuild_learner_activity(workspace=None):
             # DELETE): they wait for the rebuild; readers do not.
             cursor.execute(f"LOCK TABLE {_table(LearnerDay)}, {_table(LearnerActivity)} IN EXCLUSIVE MODE")
         if connection.vendor == "postgresql" and workspace_id is None:
+            # TRUNCATE refuses a table with deferred foreign-key checks pending in the transaction
+            # (rows written earlier in it, as in a test or a caller's atomic block): run them now.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute(f"TRUNCATE {_table(LearnerActivity)}, {_table(LearnerDay)}")
         else:
             cursor.execute(f"DELETE FROM {_table(LearnerActivity)} WHERE {scope}", params)
