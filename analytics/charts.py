@@ -130,14 +130,14 @@ def chapter_quiz_figure(course):
     )
 
 
-def chart_html(figure, div_id):
+def chart_html(figure, div_id, config=CHART_CONFIG):
     """The figure as an HTML fragment for a template; plotly.js must already be on the page."""
     return mark_safe(
         figure.to_html(
             full_html=False,
             include_plotlyjs=False,
             div_id=div_id,
-            config=CHART_CONFIG,
+            config=config,
             default_width="100%",
             default_height=f"{figure.layout.height}px",
         )

@@ -8,8 +8,8 @@ no series is told apart by colour alone. No figure computes a number: they only 
 
 import plotly.graph_objects as go
 from django.templatetags.static import static
-from django.utils.safestring import mark_safe
 
+from analytics import charts as learner_charts
 from analytics.charts import BLUE, GREEN, ORANGE, PURPLE, SKY_BLUE, TEXT, VERMILLION, _horizontal_bars, _label, _layout
 
 YELLOW = "#F0E442"
@@ -37,16 +37,7 @@ def chart_config():
 
 def chart_html(figure, div_id):
     """The figure as an HTML fragment (plotly.js is loaded once by the page, from static)."""
-    return mark_safe(
-        figure.to_html(
-            full_html=False,
-            include_plotlyjs=False,
-            div_id=div_id,
-            config=chart_config(),
-            default_width="100%",
-            default_height=f"{figure.layout.height}px",
-        )
-    )
+    return learner_charts.chart_html(figure, div_id, config=chart_config())
 
 
 def _legend_layout(figure, height, **layout):

@@ -34,6 +34,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from accounts.models import CustomField, CustomFieldValue, LearnerGroup, Membership, User
+from analytics.queries.sql import fetch_dicts
 from courses.models import Attempt, AttemptState, Course, Enrollment, EnrollmentKind, Result
 
 NOT_ENROLLED = "NOT_ENROLLED"
@@ -322,13 +323,6 @@ def result_id(row):
     return digest[:24]
 
 
-def _fetch_dicts(sql, params):
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        names = [column[0] for column in cursor.description]
-        return [dict(zip(names, values)) for values in cursor.fetchall()]
-
-
 def _described_page(
     scope, parts, rows_sql, sort_key="r.user_pk", sort_join="", direction="ASC", *, limit, skip=0, after=None,
     with_total=False, nulls_last=False,
@@ -370,7 +364,7 @@ def _described_page(
         f"JOIN {USER} u ON u.id = k.user_pk JOIN {COURSE} c ON c.id = k.course_pk "
         f"ORDER BY k.sort_key {order}, k.user_pk, k.course_pk"
     )
-    rows = _fetch_dicts(page_sql, [*scope[1], *total_params, *cut_params, limit, skip, *rows_sql[1]])
+    rows = fetch_dicts(page_sql, [*scope[1], *total_params, *cut_params, limit, skip, *rows_sql[1]])
     for row in rows:
         for column in _DATETIME_COLUMNS:
             row[column] = _as_datetime(row[column])

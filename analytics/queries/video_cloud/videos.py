@@ -11,6 +11,7 @@ from django.db.models.functions import TruncDate
 from analytics.models import ReactionType, VideoReaction, VideoView
 from courses.models import Video
 
+from ..sql import fetch_dicts
 from ..streams import merge_sorted_groups
 
 from .periods import DataUnavailable, bucket_label, change, fill_buckets, ratio, resolve_period, rounded, trunc
@@ -208,10 +209,7 @@ def _top_videos(views, limit):
         ORDER BY per_video.views DESC, video.key
         LIMIT %s
     """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, limit - 1, limit])
-        columns = [column[0] for column in cursor.description]
-        return [dict(zip(columns, row)) for row in cursor.fetchall()]
+    return fetch_dicts(sql, [*params, limit - 1, limit])
 
 
 def video_summary(workspace, period_name, *, sections=("total_videos", "total_views", "total_watch_time",
