@@ -15,8 +15,9 @@ own snapshot and the later write would drop the other's rows. SQLite serialises 
 table: the backfill of an existing database and the end of a bulk load.
 """
 
-from collections import defaultdict
-from datetime import datetime, time, timedelta, timezone as dt_timezone
+import threading
+from contextlib import contextmanager
+from datetime import datetime, timezone as dt_timezone
 
 from django.db import connection, transaction
 
@@ -28,8 +29,9 @@ RETENTION_DAYS = (1, 7, 30)
 # Advisory lock namespace (the first int4 of pg_advisory_xact_lock(int4, int4)): "LDAY".
 LOCK_CLASS = 0x4C444159
 REBUILD_WORK_MEM = "256MB"
-# Bound on the parameters of one statement (SQLite allows 32,766).
+# Bounds on the parameters of one statement (SQLite allows 32,766) and on the pairs it refreshes.
 MAX_PARAMS = 5000
+MAX_PAIRS = 5000
 
 # The rollup's count columns, in insertion order.
 COUNT_COLUMNS = (
@@ -74,41 +76,69 @@ def _hours_mask(hour):
     return f"SUM(DISTINCT 1 << {hour})"
 
 
-def _source_selects(where):
-    """SELECTs of (workspace_id, user_id, day, *COUNT_COLUMNS) grouped per user and UTC day, one
-    per raw table. `where(time column)` gives each one's (SQL, params) condition."""
+def _source_selects(source):
+    """SELECTs of (workspace_id, user_id, day, *COUNT_COLUMNS) grouped per user and day, one per
+    raw table. `source(table, time column)` gives each one's (FROM ... WHERE SQL, params, day
+    expression); the raw table's alias is `t`."""
     ps, ev, vv = _table(PageSession), _table(LearningEvent), _table(VideoView)
     parts, params = [], []
-    page_day = _utc_day("started_at")
-    sql, extra = where("started_at")
+    rows, extra, day = source(ps, "started_at")
     # The first SELECT names the columns of the union.
     values = [
-        _int("COUNT(*)"), _int("SUM(duration_s)"),
-        *(_int(f"SUM(CASE WHEN device = '{device}' THEN 1 ELSE 0 END)") for device in ("desktop", "mobile", "tablet")),
-        _int(_hours_mask(_utc_hour("started_at"))), "0", "0", "0", "0",
+        _int("COUNT(*)"), _int("SUM(t.duration_s)"),
+        *(_int(f"SUM(CASE WHEN t.device = '{device}' THEN 1 ELSE 0 END)") for device in ("desktop", "mobile", "tablet")),
+        _int(_hours_mask(_utc_hour("t.started_at"))), "0", "0", "0", "0",
     ]  # fmt: skip
     named = ", ".join(f"{value} AS {name}" for value, name in zip(values, COUNT_COLUMNS))
-    parts.append(
-        f"SELECT workspace_id, user_id, {page_day} AS day, {named} "
-        f"FROM {ps} WHERE {sql} GROUP BY workspace_id, user_id, {page_day}"
-    )
+    parts.append(f"SELECT t.workspace_id, t.user_id, {day} AS day, {named} {rows} GROUP BY t.workspace_id, t.user_id, {day}")
     params += extra
-    event_day = _utc_day("occurred_at")
-    sql, extra = where("occurred_at")
+    rows, extra, day = source(ev, "occurred_at")
     parts.append(
-        f"SELECT workspace_id, user_id, {event_day}, 0, 0, 0, 0, 0, 0, {_int('COUNT(*)')}, "
-        f"{_int('SUM(CASE WHEN type = %s THEN 1 ELSE 0 END)')}, 0, 0 "
-        f"FROM {ev} WHERE {sql} GROUP BY workspace_id, user_id, {event_day}"
+        f"SELECT t.workspace_id, t.user_id, {day}, 0, 0, 0, 0, 0, 0, {_int('COUNT(*)')}, "
+        f"{_int('SUM(CASE WHEN t.type = %s THEN 1 ELSE 0 END)')}, 0, 0 {rows} GROUP BY t.workspace_id, t.user_id, {day}"
     )
     params += [FORUM_POST_EVENT, *extra]
-    view_day = _utc_day("started_at")
-    sql, extra = where("started_at")
+    rows, extra, day = source(vv, "started_at")
     parts.append(
-        f"SELECT workspace_id, user_id, {view_day}, 0, 0, 0, 0, 0, 0, 0, 0, {_int('COUNT(*)')}, "
-        f"{_int('SUM(watched_s)')} FROM {vv} WHERE {sql} GROUP BY workspace_id, user_id, {view_day}"
+        f"SELECT t.workspace_id, t.user_id, {day}, 0, 0, 0, 0, 0, 0, 0, 0, {_int('COUNT(*)')}, "
+        f"{_int('SUM(t.watched_s)')} {rows} GROUP BY t.workspace_id, t.user_id, {day}"
     )
     params += extra
     return " UNION ALL ".join(parts), params
+
+
+def _whole_tables(scope, params):
+    """A `source` for _source_selects: every row of the raw tables matching `scope`."""
+    return lambda table, column: (f"FROM {table} t WHERE {scope}", params, _utc_day(f"t.{column}"))
+
+
+def _pairs_cte(pairs):
+    """SQL `WITH pairs(user_id, day) AS (...)` of [(user_id, date)], and its parameters: one
+    parameter per column on PostgreSQL (arrays), one per value on SQLite."""
+    if connection.vendor == "postgresql":
+        users, days = zip(*pairs)
+        return "WITH pairs(user_id, day) AS (SELECT * FROM unnest(%s::integer[], %s::date[])) ", [list(users), list(days)]
+    values = ", ".join(["(%s, %s)"] * len(pairs))
+    adapt = connection.ops.adapt_datefield_value
+    return f"WITH pairs(user_id, day) AS (VALUES {values}) ", [v for user, day in pairs for v in (user, adapt(day))]
+
+
+def _pairs_rows(workspace_id):
+    """A `source` for _source_selects: the raw rows of the `pairs` CTE's (user, UTC day), found by
+    the raw tables' (workspace, user, time) indexes whatever the number of days and users."""
+
+    def source(table, column):
+        if connection.vendor == "postgresql":
+            start, end = "(p.day::timestamp AT TIME ZONE 'UTC')", "((p.day + 1)::timestamp AT TIME ZONE 'UTC')"
+        else:  # SQLite compares Django's UTC datetime text with the day's text
+            start, end = "p.day", "date(p.day, '+1 day')"
+        join = (
+            f"FROM pairs p JOIN {table} t ON t.workspace_id = %s AND t.user_id = p.user_id "
+            f"AND t.{column} >= {start} AND t.{column} < {end} WHERE 1 = 1"
+        )
+        return join, [workspace_id], "p.day"
+
+    return source
 
 
 def _on_conflict(keys, columns):
@@ -149,12 +179,6 @@ def _insert_spans_sql(where_sql, upsert=False):
     return sql + _on_conflict(("workspace_id", "user_id"), SPAN_COLUMNS) if upsert else sql
 
 
-def _day_bounds(day):
-    start = datetime.combine(day, time.min, UTC)
-    adapt = connection.ops.adapt_datetimefield_value
-    return adapt(start), adapt(start + timedelta(days=1))
-
-
 def _as_day(moment):
     if isinstance(moment, datetime):
         return moment.astimezone(UTC).date()
@@ -166,22 +190,6 @@ def activity_pairs(rows, user_key="user_id", time_key="started_at"):
     return {(row[user_key], _as_day(row[time_key])) for row in rows if row.get(time_key) is not None}
 
 
-def _chunks(by_day):
-    """Split {day: [user ids]} into groups of at most MAX_PARAMS user ids."""
-    chunk, size = {}, 0
-    for day, users in by_day.items():
-        users = sorted(users)
-        while users:
-            room = MAX_PARAMS - size
-            chunk[day], users = users[:room], users[room:]
-            size += len(chunk[day])
-            if size >= MAX_PARAMS:
-                yield chunk
-                chunk, size = {}, 0
-    if chunk:
-        yield chunk
-
-
 def _lock_users(cursor, user_ids):
     if connection.vendor == "postgresql" and user_ids:
         cursor.execute(
@@ -190,57 +198,79 @@ def _lock_users(cursor, user_ids):
         )
 
 
+class _Gathered(threading.local):
+    """The pairs gathered by `refreshed_together` blocks of this thread: {workspace id: [pairs,
+    may_empty]}, or None outside such a block."""
+
+    pending = None
+
+
+_gathered = _Gathered()
+
+
+@contextmanager
+def refreshed_together():
+    """Inside the block, refresh_learner_days only gathers its pairs; they are refreshed in one
+    call as the block ends (inside the caller's transaction), when it ends without an error.
+
+    A write path that refreshes several times in one transaction (xAPI: statements, voiding,
+    video sessions) would take its users' advisory locks in several rounds, each sorted but not
+    all together: two such transactions can then wait for each other. One round cannot.
+    """
+    if _gathered.pending is not None:  # nested: the outer block refreshes
+        yield
+        return
+    _gathered.pending = {}
+    try:
+        yield
+        pending, _gathered.pending = _gathered.pending, None
+        for workspace_id, (pairs, may_empty) in sorted(pending.items()):
+            refresh_learner_days(workspace_id, pairs, may_empty=may_empty)
+    finally:
+        _gathered.pending = None
+
+
 def refresh_learner_days(workspace_id, pairs, *, may_empty=True):
-    """Recompute the LearnerDay rows of `pairs` ({(user_id, date)}) of the workspace from the raw
-    tables, and the LearnerActivity rows of their users. Call it inside the write's transaction,
-    after the write (without a transaction it makes its own).
+    """Recompute the LearnerDay rows of `pairs` ({(user_id, date or datetime)}) of the workspace
+    from the raw tables, and the LearnerActivity rows of their users. Call it inside the write's
+    transaction, after the write (without a transaction it makes its own).
 
     may_empty=False: the caller only added rows or changed them within their day (new events, a
     heartbeat), so no pair can have lost all its activity: the rows are upserted without first
     deleting. Queries: a lock (PostgreSQL only); per 5,000 pairs an INSERT ... ON CONFLICT (and
     a DELETE before it when may_empty); per 5,000 users the same for LearnerActivity.
     """
-    by_day = defaultdict(set)
-    for user_id, day in pairs:
-        if user_id is not None and day is not None:
-            by_day[_as_day(day)].add(user_id)
-    if not by_day:
+    pairs = {(user_id, _as_day(day)) for user_id, day in pairs if user_id is not None and day is not None}
+    if _gathered.pending is not None:
+        gathered = _gathered.pending.setdefault(workspace_id, [set(), False])
+        gathered[0] |= pairs
+        gathered[1] = gathered[1] or may_empty
         return
-    users = sorted(set().union(*by_day.values()))
+    if not pairs:
+        return
+    pairs = sorted(pairs)
+    users = sorted({user_id for user_id, _ in pairs})
+    ld, la = _table(LearnerDay), _table(LearnerActivity)
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         _lock_users(cursor, users)
-        for chunk in _chunks(by_day):
+        for start in range(0, len(pairs), MAX_PAIRS):
+            cte, cte_params = _pairs_cte(pairs[start : start + MAX_PAIRS])
             if may_empty:
-                day_sql, day_params = [], []
-                for day, chunk_users in chunk.items():
-                    day_sql.append(f"(day = %s AND user_id IN ({', '.join(['%s'] * len(chunk_users))}))")
-                    day_params += [connection.ops.adapt_datefield_value(day), *chunk_users]
                 cursor.execute(
-                    f"DELETE FROM {_table(LearnerDay)} WHERE workspace_id = %s AND ({' OR '.join(day_sql)})",
-                    [workspace_id, *day_params],
+                    f"{cte}DELETE FROM {ld} WHERE workspace_id = %s "
+                    f"AND EXISTS (SELECT 1 FROM pairs p WHERE p.user_id = {ld}.user_id AND p.day = {ld}.day)",
+                    [*cte_params, workspace_id],
                 )
-
-            def where(time_column, chunk=chunk):
-                conditions, params = [], [workspace_id]
-                for day, chunk_users in chunk.items():
-                    conditions.append(
-                        f"({time_column} >= %s AND {time_column} < %s "
-                        f"AND user_id IN ({', '.join(['%s'] * len(chunk_users))}))"
-                    )
-                    params += [*_day_bounds(day), *chunk_users]
-                return f"workspace_id = %s AND ({' OR '.join(conditions)})", params
-
-            union_sql, params = _source_selects(where)
-            cursor.execute(_insert_days_sql(union_sql, upsert=True), params)
-        ld = _table(LearnerDay)
+            union_sql, params = _source_selects(_pairs_rows(workspace_id))
+            cursor.execute(cte + _insert_days_sql(union_sql, upsert=True), [*cte_params, *params])
         for start in range(0, len(users), MAX_PARAMS):
             chunk_users = users[start : start + MAX_PARAMS]
             marks = ", ".join(["%s"] * len(chunk_users))
             if may_empty:
                 cursor.execute(
-                    f"DELETE FROM {_table(LearnerActivity)} WHERE workspace_id = %s AND user_id IN ({marks}) "
-                    f"AND NOT EXISTS (SELECT 1 FROM {ld} d WHERE d.workspace_id = {_table(LearnerActivity)}.workspace_id "
-                    f"AND d.user_id = {_table(LearnerActivity)}.user_id)",
+                    f"DELETE FROM {la} WHERE workspace_id = %s AND user_id IN ({marks}) "
+                    f"AND NOT EXISTS (SELECT 1 FROM {ld} d WHERE d.workspace_id = {la}.workspace_id "
+                    f"AND d.user_id = {la}.user_id)",
                     [workspace_id, *chunk_users],
                 )
             cursor.execute(
@@ -270,7 +300,7 @@ def rebuild_learner_activity(workspace=None):
         if connection.vendor == "postgresql":
             # Enough memory to group every row in one hash table instead of spilling to disk.
             cursor.execute(f"SET LOCAL work_mem = '{REBUILD_WORK_MEM}'")
-        union_sql, union_params = _source_selects(lambda column: (scope, params))
+        union_sql, union_params = _source_selects(_whole_tables(scope, params))
         # Rows of a day together on disk (as writes append them): a window reads few pages.
         cursor.execute(_insert_days_sql(union_sql) + " ORDER BY workspace_id, day, user_id", union_params)
         days = cursor.rowcount
@@ -334,4 +364,5 @@ def connect_signals():
 
 __all__ = [
     "activity_pairs", "connect_signals", "date_plus", "is_empty", "rebuild_learner_activity", "refresh_learner_days",
+    "refreshed_together",
 ]

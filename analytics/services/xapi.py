@@ -34,7 +34,7 @@ from analytics.services.learning_state import (
     ensure_titled_courses,
     ensure_videos,
 )
-from analytics.services.learner_activity import refresh_learner_days
+from analytics.services.learner_activity import refresh_learner_days, refreshed_together
 from analytics.services.records import upsert_events, upsert_video_views
 from courses.models import AttemptState
 from analytics.services.records.fields import FieldError, within_time_range
@@ -604,7 +604,8 @@ def record_statements(workspace, statements, *, authority=None, statement_id=Non
     incoming = _prepare(workspace, statements, authority, now, statement_id)
     for attempt in range(2):
         try:
-            with transaction.atomic():
+            # One learner-day refresh for the whole batch (see refreshed_together).
+            with transaction.atomic(), refreshed_together():
                 new = _split_new(workspace, incoming)
                 if new:
                     _insert_and_map(workspace, new)

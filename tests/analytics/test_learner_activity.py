@@ -13,7 +13,8 @@ from accounts.models import Role
 from analytics.models import LearnerActivity, LearnerDay, LearningEvent, PageSession, VideoView
 from analytics.queries.dashboards import active_learners_trend
 from analytics.queries.video_cloud import periods, resolve_period, user_analytics, user_engagement
-from analytics.services.learner_activity import rebuild_learner_activity, refresh_learner_days
+from analytics.services import learner_activity
+from analytics.services.learner_activity import rebuild_learner_activity, refresh_learner_days, refreshed_together
 from analytics.services.records.pipeline import ingest_records
 from analytics.services.tracking_logs import copy_events, import_tracking_logs
 from tests.analytics.test_tracking_logs import write_log
@@ -256,6 +257,55 @@ def test_refresh_query_count_is_bounded(workspace, learner, django_assert_max_nu
     # (lock on PostgreSQL), DELETE and INSERT of the days, DELETE and INSERT of the span
     with django_assert_max_num_queries(5):
         refresh_learner_days(workspace.pk, pairs)
+
+
+def test_refresh_of_pairs_over_many_days_and_users_in_several_chunks(workspace, make_member, monkeypatch):
+    monkeypatch.setattr(learner_activity, "MAX_PAIRS", 4)
+    course = CourseFactory(workspace=workspace)
+    learners = [make_member(workspace) for _ in range(3)]
+    for index, learner in enumerate(learners):
+        for day in range(1, 6):
+            PageSessionFactory(workspace=workspace, user=learner, started_at=at(3, day, hour=index), duration_s=day)
+            LearningEventFactory(course=course, user=learner, occurred_at=at(3, day, hour=23, minute=59))
+    LearnerDay.objects.all().delete()
+    LearnerActivity.objects.all().delete()
+
+    # 15 pairs with activity (4 chunks), plus days without any
+    refresh_learner_days(workspace.pk, {(learner.pk, at(3, day)) for learner in learners for day in range(1, 8)})
+
+    days, spans = assert_rollup_is_recount()
+    assert len(days) == 15 and len(spans) == 3
+
+
+def test_refreshed_together_refreshes_once_as_the_block_ends(workspace, learner):
+    PageSessionFactory(workspace=workspace, user=learner, started_at=at(3, 1))
+    LearnerDay.objects.all().delete()
+    day_inserts = []
+
+    def count_inserts(execute, sql, params, many, context):
+        day_inserts.extend([sql] if f"INSERT INTO {connection.ops.quote_name(LearnerDay._meta.db_table)}" in sql else [])
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(count_inserts), refreshed_together():
+        refresh_learner_days(workspace.pk, {(learner.pk, at(3, 1))}, may_empty=False)
+        refresh_learner_days(workspace.pk, {(learner.pk, at(3, 2))})
+        assert not LearnerDay.objects.exists() and not day_inserts
+
+    assert len(day_inserts) == 1
+    assert list(assert_rollup_is_recount()[0]) == [(workspace.pk, learner.pk, at(3, 1).date())]
+
+
+def test_refreshed_together_drops_its_pairs_when_the_block_fails(workspace, learner):
+    PageSessionFactory(workspace=workspace, user=learner, started_at=at(3, 1))
+    LearnerDay.objects.all().delete()
+
+    with pytest.raises(ZeroDivisionError), refreshed_together():
+        refresh_learner_days(workspace.pk, {(learner.pk, at(3, 1))})
+        1 / 0
+
+    assert not LearnerDay.objects.exists()
+    refresh_learner_days(workspace.pk, {(learner.pk, at(3, 1))})  # outside a block: at once
+    assert LearnerDay.objects.count() == 1
 
 
 def test_management_command_if_empty(workspace, learner, capsys):
