@@ -324,17 +324,31 @@ class LearnerDay(models.Model):
         return f"{self.user_id} on {self.day}"
 
 
+RECENT_DAYS = 63  # the days LearnerActivity.recent_days covers (bits of a positive bigint)
+
+
 class LearnerActivity(models.Model):
-    """A user's activity span in a workspace (from their LearnerDay rows): the first and the last
-    UTC day with activity, and whether they were active again 1, 7 and 30 days after the first."""
+    """A user's activity in a workspace summed from their LearnerDay rows: the first and the last
+    UTC day with activity, whether they were active again 1, 7 and 30 days after the first, which
+    of their last RECENT_DAYS days had activity, their page-session totals and, per UTC hour, the
+    last day a page session started in it. With these, the VideoCloud user figures of a period
+    ending today read one row per learner instead of one per learner-day."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    is_learner = models.BooleanField(
+        default=False, help_text="The user has the learner role in the workspace (their days count in WorkspaceDay)"
+    )
     first_day = models.DateField()
     last_day = models.DateField()
     is_back_day1 = models.BooleanField(default=False)
     is_back_day7 = models.BooleanField(default=False)
     is_back_day30 = models.BooleanField(default=False)
+    recent_days = models.BigIntegerField(default=0, help_text="Bit k set: activity on last_day - k days")
+    last_page_day = models.DateField(null=True, blank=True, help_text="The last day with a page session")
+    page_days = models.PositiveIntegerField(default=0, help_text="Days with a page session")
+    page_sessions = models.PositiveIntegerField(default=0)
+    page_seconds = models.BigIntegerField(default=0)
 
     class Meta:
         verbose_name_plural = "learner activities"
@@ -348,3 +362,33 @@ class LearnerActivity(models.Model):
 
     def __str__(self):
         return f"{self.user_id}: {self.first_day} to {self.last_day}"
+
+
+for _hour in range(24):
+    LearnerActivity.add_to_class(
+        f"hour{_hour}_last_day",
+        models.DateField(null=True, blank=True, help_text=f"The last day a page session started in UTC hour {_hour}"),
+    )
+
+
+class WorkspaceDay(models.Model):
+    """The page-session totals of a workspace's learners (users with the learner role) on one UTC
+    day: the sums of their LearnerDay rows, kept by difference whenever those rows or a role change
+    (analytics.services.learner_activity)."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
+    day = models.DateField(help_text="UTC date")
+    page_days = models.IntegerField(default=0, help_text="Learner-days with a page session")
+    bounce_days = models.IntegerField(default=0, help_text="Learner-days with exactly one page session")
+    page_sessions = models.IntegerField(default=0)
+    page_seconds = models.BigIntegerField(default=0)
+    desktop_sessions = models.IntegerField(default=0)
+    mobile_sessions = models.IntegerField(default=0)
+    tablet_sessions = models.IntegerField(default=0)
+    forum_posts = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["workspace", "day"], name="workspace_day_unique")]
+
+    def __str__(self):
+        return f"{self.workspace_id} on {self.day}"

@@ -23,6 +23,7 @@ from accounts.models import Role
 from analytics.api.request_limits import BoundedJSONParser, PayloadTooLarge, human_bytes, loads_bounded
 from analytics.api.error_schemas import AUTH_ERROR_RESPONSES, DetailErrorSerializer, detail_response
 from analytics.models import Device, EventSource, Platform
+from analytics.services.learner_activity import refreshed_together
 from analytics.services.records import Kind
 from analytics.services.records.files import records_from_lines
 from analytics.services.records.pipeline import Actor, ingest_records
@@ -238,8 +239,8 @@ class TrackingView(APIView):
             "default_kind": self.default_kind,
         }
         try:
-            # Fast path: one transaction, no savepoints.
-            with transaction.atomic():
+            # Fast path: one transaction, no savepoints; one learner-day refresh for every kind.
+            with transaction.atomic(), refreshed_together():
                 report = ingest_records(credential.workspace, list(enumerate(items)), isolate=False, **options)
         except (OperationalError, InterfaceError):
             # The database cannot be reached: nothing was committed; the client gets a 503
@@ -248,7 +249,7 @@ class TrackingView(APIView):
         except DatabaseError:
             # Something no validator saw (a concurrent writer, a constraint): everything was rolled
             # back; again with a savepoint per chunk and item by item where refused.
-            with transaction.atomic():
+            with transaction.atomic(), refreshed_together():
                 report = ingest_records(credential.workspace, list(enumerate(items)), isolate=True, **options)
         totals = {"created": 0, "updated": 0, "unchanged": 0}
         for result in report.counts.values():

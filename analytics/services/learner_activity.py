@@ -11,6 +11,11 @@ On PostgreSQL a refresh first takes a transaction-level advisory lock per user (
 order): two transactions refreshing the same learner would otherwise each recompute from their
 own snapshot and the later write would drop the other's rows. SQLite serialises writers itself.
 
+The learners' per-day totals (WorkspaceDay) are kept by difference in the same refresh: the
+refreshed days' sums are taken out before and added back after (learners only, by their role
+now). A user whose role changed since their days were counted (LearnerActivity.is_learner) has
+all their days moved in or out first (`sync_learner_roles`, also called on membership writes).
+
 `rebuild_learner_activity` recomputes everything (or one workspace) with one statement per
 table: the backfill of an existing database and the end of a bulk load.
 """
@@ -21,7 +26,10 @@ from datetime import datetime, timezone as dt_timezone
 
 from django.db import connection, transaction
 
-from analytics.models import LearnerActivity, LearnerDay, LearningEvent, PageSession, VideoView
+from accounts.models import Membership, Role
+from analytics.models import (
+    RECENT_DAYS, LearnerActivity, LearnerDay, LearningEvent, PageSession, VideoView, WorkspaceDay,
+)  # fmt: skip
 
 UTC = dt_timezone.utc
 FORUM_POST_EVENT = "posted_forum"
@@ -60,12 +68,12 @@ def date_plus(column, days):
     """SQL: the date `column` + `days` days."""
     if connection.vendor == "postgresql":
         return f"({column} + {int(days)})"
-    return f"date({column}, '+{int(days)} days')"
+    return f"date({column}, '{int(days):+d} days')"
 
 
-def _int(expression):
+def _int(expression, kind="INTEGER"):
     # Integers all the way: on PostgreSQL SUM(bigint) is numeric, several times slower to add up.
-    return f"CAST({expression} AS INTEGER)"
+    return f"CAST({expression} AS {kind})"
 
 
 def _hours_mask(hour):
@@ -86,11 +94,14 @@ def _source_selects(source):
     # The first SELECT names the columns of the union.
     values = [
         _int("COUNT(*)"), _int("SUM(t.duration_s)"),
-        *(_int(f"SUM(CASE WHEN t.device = '{device}' THEN 1 ELSE 0 END)") for device in ("desktop", "mobile", "tablet")),
+        *(_int(f"SUM(CASE WHEN t.device = '{device}' THEN 1 ELSE 0 END)")
+          for device in ("desktop", "mobile", "tablet")),
         _int(_hours_mask(_utc_hour("t.started_at"))), "0", "0", "0", "0",
     ]  # fmt: skip
     named = ", ".join(f"{value} AS {name}" for value, name in zip(values, COUNT_COLUMNS))
-    parts.append(f"SELECT t.workspace_id, t.user_id, {day} AS day, {named} {rows} GROUP BY t.workspace_id, t.user_id, {day}")
+    parts.append(
+        f"SELECT t.workspace_id, t.user_id, {day} AS day, {named} {rows} GROUP BY t.workspace_id, t.user_id, {day}"
+    )
     params += extra
     rows, extra, day = source(ev, "occurred_at")
     parts.append(
@@ -117,7 +128,8 @@ def _pairs_cte(pairs):
     parameter per column on PostgreSQL (arrays), one per value on SQLite."""
     if connection.vendor == "postgresql":
         users, days = zip(*pairs)
-        return "WITH pairs(user_id, day) AS (SELECT * FROM unnest(%s::integer[], %s::date[])) ", [list(users), list(days)]
+        cte = "WITH pairs(user_id, day) AS (SELECT * FROM unnest(%s::integer[], %s::date[])) "
+        return cte, [list(users), list(days)]
     values = ", ".join(["(%s, %s)"] * len(pairs))
     adapt = connection.ops.adapt_datefield_value
     return f"WITH pairs(user_id, day) AS (VALUES {values}) ", [v for user, day in pairs for v in (user, adapt(day))]
@@ -159,7 +171,27 @@ def _insert_days_sql(union_sql, upsert=False):
     return sql + _on_conflict(("workspace_id", "user_id", "day"), COUNT_COLUMNS) if upsert else sql
 
 
-SPAN_COLUMNS = ("first_day", "last_day", *(f"is_back_day{days}" for days in RETENTION_DAYS))
+HOUR_COLUMNS = tuple(f"hour{hour}_last_day" for hour in range(24))
+SPAN_COLUMNS = (
+    "is_learner", "first_day", "last_day", *(f"is_back_day{days}" for days in RETENTION_DAYS), "recent_days",
+    "last_page_day", "page_days", "page_sessions", "page_seconds", *HOUR_COLUMNS,
+)  # fmt: skip
+
+
+def days_between(later, earlier):
+    """SQL: the whole days from the date `earlier` to the date `later`."""
+    if connection.vendor == "postgresql":
+        return f"({later} - {earlier})"
+    return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
+
+
+def is_learner_sql(alias):
+    """SQL: the row `alias` (workspace_id, user_id) is of a user with the learner role there."""
+    membership = _table(Membership)
+    return (
+        f"EXISTS (SELECT 1 FROM {membership} m WHERE m.workspace_id = {alias}.workspace_id "
+        f"AND m.user_id = {alias}.user_id AND m.role = '{Role.LEARNER.value}')"
+    )
 
 
 def _insert_spans_sql(where_sql, upsert=False):
@@ -169,14 +201,97 @@ def _insert_spans_sql(where_sql, upsert=False):
         f"AND later.user_id = span.user_id AND later.day = {date_plus('span.first_day', days)})"
         for days in RETENTION_DAYS
     )
-    flags = ", ".join(f"is_back_day{days}" for days in RETENTION_DAYS)
+    # Days are unique per user: the sum of their distinct powers of two is their OR.
+    bit = f"CAST(1 AS BIGINT) << {days_between('span.last_day', 'd.day')}"
+    recent = (
+        f"(SELECT {_int(f'SUM({bit})', 'BIGINT')} "
+        f"FROM {ld} d WHERE d.workspace_id = span.workspace_id AND d.user_id = span.user_id "
+        f"AND d.day > {date_plus('span.last_day', -RECENT_DAYS)})"
+    )
+    hours = ", ".join(
+        f"MAX(CASE WHEN page_hours & {1 << hour} <> 0 THEN day END) AS {name}" for hour, name in enumerate(HOUR_COLUMNS)
+    )
+    page_columns = ", ".join(
+        f"span.{name}" for name in ("last_page_day", "page_days", "page_sessions", "page_seconds", *HOUR_COLUMNS)
+    )
     sql = (
-        f"INSERT INTO {_table(LearnerActivity)} (workspace_id, user_id, first_day, last_day, {flags}) "
-        f"SELECT span.workspace_id, span.user_id, span.first_day, span.last_day, {back} FROM ("
-        f"SELECT workspace_id, user_id, MIN(day) AS first_day, MAX(day) AS last_day FROM {ld} "
-        f"WHERE {where_sql} GROUP BY workspace_id, user_id) AS span WHERE 1 = 1"
+        f"INSERT INTO {_table(LearnerActivity)} (workspace_id, user_id, {', '.join(SPAN_COLUMNS)}) "
+        f"SELECT span.workspace_id, span.user_id, {is_learner_sql('span')}, span.first_day, span.last_day, {back}, "
+        f"{recent}, {page_columns} FROM ("
+        f"SELECT workspace_id, user_id, MIN(day) AS first_day, MAX(day) AS last_day, "
+        f"MAX(CASE WHEN page_sessions > 0 THEN day END) AS last_page_day, "
+        f"{_int('SUM(CASE WHEN page_sessions > 0 THEN 1 ELSE 0 END)')} AS page_days, "
+        f"{_int('SUM(page_sessions)')} AS page_sessions, {_int('SUM(page_seconds)', 'BIGINT')} AS page_seconds, "
+        f"{hours} FROM {ld} WHERE {where_sql} GROUP BY workspace_id, user_id) AS span WHERE 1 = 1"
     )
     return sql + _on_conflict(("workspace_id", "user_id"), SPAN_COLUMNS) if upsert else sql
+
+
+# WorkspaceDay's columns and their sums over LearnerDay rows `d`.
+TOTALS = {
+    "page_days": "CASE WHEN d.page_sessions > 0 THEN 1 ELSE 0 END",
+    "bounce_days": "CASE WHEN d.page_sessions = 1 THEN 1 ELSE 0 END",
+    **{name: f"d.{name}" for name in (
+        "page_sessions", "page_seconds", "desktop_sessions", "mobile_sessions", "tablet_sessions", "forum_posts")},
+}  # fmt: skip
+
+
+def _add_totals_sql(days_sql, sign=1, *, learners_only=True, rebuild=False):
+    """INSERT into WorkspaceDay `sign` x the sums of the LearnerDay rows `d` that `days_sql`
+    (FROM ... WHERE) selects (of learners only, unless told), added to the rows there (rebuild:
+    into an empty table). Days in order: two writers adding to the same days lock them in the
+    same order."""
+    sums = ", ".join(_int(f"{sign} * SUM({expression})", "BIGINT") for expression in TOTALS.values())
+    learners = f" AND {is_learner_sql('d')}" if learners_only else ""
+    sql = (
+        f"INSERT INTO {_table(WorkspaceDay)} (workspace_id, day, {', '.join(TOTALS)}) "
+        f"SELECT d.workspace_id, d.day, {sums} {days_sql}{learners} "
+        f"GROUP BY d.workspace_id, d.day ORDER BY d.workspace_id, d.day"
+    )
+    if rebuild:
+        return sql
+    table = _table(WorkspaceDay)
+    updates = ", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in TOTALS)
+    return f"{sql} ON CONFLICT (workspace_id, day) DO UPDATE SET {updates}"
+
+
+def _sync_roles(cursor, workspace_id, users):
+    """Users among `users` whose learner role changed since their days were counted
+    (LearnerActivity.is_learner): add their days to WorkspaceDay or take them out, and record it."""
+    la, ld = _table(LearnerActivity), _table(LearnerDay)
+    marks = ", ".join(["%s"] * len(users))
+    cursor.execute(
+        f"SELECT a.user_id, a.is_learner FROM {la} a WHERE a.workspace_id = %s AND a.user_id IN ({marks}) "
+        f"AND a.is_learner <> {is_learner_sql('a')}",
+        [workspace_id, *users],
+    )
+    flips = cursor.fetchall()
+    for was_learner in (True, False):
+        flipped = [user_id for user_id, is_learner in flips if bool(is_learner) == was_learner]
+        if not flipped:
+            continue
+        marks = ", ".join(["%s"] * len(flipped))
+        # All their days, whatever the role says now: it is the counting that changes.
+        days_sql = f"FROM {ld} d WHERE d.workspace_id = %s AND d.user_id IN ({marks})"
+        cursor.execute(
+            _add_totals_sql(days_sql, -1 if was_learner else 1, learners_only=False), [workspace_id, *flipped]
+        )
+        cursor.execute(
+            f"UPDATE {la} SET is_learner = %s WHERE workspace_id = %s AND user_id IN ({marks})",
+            [not was_learner, workspace_id, *flipped],
+        )
+
+
+def sync_learner_roles(workspace_id, user_ids):
+    """After memberships of `user_ids` in the workspace were created, changed or deleted: count
+    (or stop counting) their days in the learners' WorkspaceDay totals."""
+    users = sorted({user_id for user_id in user_ids if user_id is not None})
+    if not users:
+        return
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        _lock_users(cursor, users)
+        for start in range(0, len(users), MAX_PARAMS):
+            _sync_roles(cursor, workspace_id, users[start : start + MAX_PARAMS])
 
 
 def _as_day(moment):
@@ -253,8 +368,13 @@ def refresh_learner_days(workspace_id, pairs, *, may_empty=True):
     ld, la = _table(LearnerDay), _table(LearnerActivity)
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         _lock_users(cursor, users)
+        for start in range(0, len(users), MAX_PARAMS):
+            _sync_roles(cursor, workspace_id, users[start : start + MAX_PARAMS])
+        pair_days = f"FROM {ld} d JOIN pairs p ON p.user_id = d.user_id AND p.day = d.day WHERE d.workspace_id = %s"
         for start in range(0, len(pairs), MAX_PAIRS):
             cte, cte_params = _pairs_cte(pairs[start : start + MAX_PAIRS])
+            # The learners' totals lose these days as they were and gain them as they are now.
+            cursor.execute(cte + _add_totals_sql(pair_days, -1), [*cte_params, workspace_id])
             if may_empty:
                 cursor.execute(
                     f"{cte}DELETE FROM {ld} WHERE workspace_id = %s "
@@ -263,6 +383,7 @@ def refresh_learner_days(workspace_id, pairs, *, may_empty=True):
                 )
             union_sql, params = _source_selects(_pairs_rows(workspace_id))
             cursor.execute(cte + _insert_days_sql(union_sql, upsert=True), [*cte_params, *params])
+            cursor.execute(cte + _add_totals_sql(pair_days), [*cte_params, workspace_id])
         for start in range(0, len(users), MAX_PARAMS):
             chunk_users = users[start : start + MAX_PARAMS]
             marks = ", ".join(["%s"] * len(chunk_users))
@@ -288,15 +409,17 @@ def rebuild_learner_activity(workspace=None):
         if connection.vendor == "postgresql":
             # Writes refreshing rows meanwhile would collide with the INSERT (or be lost under the
             # DELETE): they wait for the rebuild; readers do not.
-            cursor.execute(f"LOCK TABLE {_table(LearnerDay)}, {_table(LearnerActivity)} IN EXCLUSIVE MODE")
+            cursor.execute(
+                f"LOCK TABLE {_table(LearnerDay)}, {_table(LearnerActivity)}, {_table(WorkspaceDay)} IN EXCLUSIVE MODE"
+            )
         if connection.vendor == "postgresql" and workspace_id is None:
             # TRUNCATE refuses a table with deferred foreign-key checks pending in the transaction
             # (rows written earlier in it, as in a test or a caller's atomic block): run them now.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cursor.execute(f"TRUNCATE {_table(LearnerActivity)}, {_table(LearnerDay)}")
+            cursor.execute(f"TRUNCATE {_table(LearnerActivity)}, {_table(LearnerDay)}, {_table(WorkspaceDay)}")
         else:
-            cursor.execute(f"DELETE FROM {_table(LearnerActivity)} WHERE {scope}", params)
-            cursor.execute(f"DELETE FROM {_table(LearnerDay)} WHERE {scope}", params)
+            for model in (LearnerActivity, LearnerDay, WorkspaceDay):
+                cursor.execute(f"DELETE FROM {_table(model)} WHERE {scope}", params)
         if connection.vendor == "postgresql":
             # Enough memory to group every row in one hash table instead of spilling to disk.
             cursor.execute(f"SET LOCAL work_mem = '{REBUILD_WORK_MEM}'")
@@ -306,8 +429,10 @@ def rebuild_learner_activity(workspace=None):
         days = cursor.rowcount
         cursor.execute(_insert_spans_sql(scope), params)
         learners = cursor.rowcount
+        days_scope = "d.workspace_id = %s" if workspace_id is not None else "1 = 1"
+        cursor.execute(_add_totals_sql(f"FROM {_table(LearnerDay)} d WHERE {days_scope}", rebuild=True), params)
         if connection.vendor == "postgresql":
-            for model in (LearnerDay, LearnerActivity):
+            for model in (LearnerDay, LearnerActivity, WorkspaceDay):
                 cursor.execute(f"ANALYZE {_table(model)}")
     return days, learners
 
@@ -352,9 +477,16 @@ def _after_delete(sender, instance, **kwargs):
     refresh_learner_days(instance.workspace_id, {(instance.user_id, getattr(instance, SOURCES[sender]))})
 
 
+def _membership_changed(sender, instance, raw=False, **kwargs):
+    if not raw:
+        sync_learner_roles(instance.workspace_id, [instance.user_id])
+
+
 def connect_signals():
     from django.db.models.signals import post_delete, post_save, pre_save
 
+    post_save.connect(_membership_changed, sender=Membership, dispatch_uid="learner-activity-membership-save")
+    post_delete.connect(_membership_changed, sender=Membership, dispatch_uid="learner-activity-membership-delete")
     for model in SOURCES:
         uid = f"learner-activity-{model._meta.model_name}"
         pre_save.connect(_before_save, sender=model, dispatch_uid=f"{uid}-pre-save")
@@ -364,5 +496,5 @@ def connect_signals():
 
 __all__ = [
     "activity_pairs", "connect_signals", "date_plus", "is_empty", "rebuild_learner_activity", "refresh_learner_days",
-    "refreshed_together",
+    "refreshed_together", "sync_learner_roles",
 ]

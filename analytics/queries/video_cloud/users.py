@@ -9,11 +9,17 @@ which are written in the same transaction as the activity itself:
 - LearnerDay: one row per user and UTC day with activity (page sessions, their seconds, devices
   and start hours, events, forum posts, video views). Every period here is made of whole UTC
   days, so sums over a period are sums of its days' rows.
-- LearnerActivity: one row per user with their first and last day of activity and whether they
-  were back 1 / 7 / 30 days after the first. "Active in [a, tomorrow)" is `last_day >= a`; only
-  a learner whose last day is after today (activity dated in the future) needs a probe of their
-  LearnerDay rows, so windows ending today cost one row per learner, not one per learner-day.
-The rollups hold every user's activity; the learner role is applied here, at read time.
+- LearnerActivity: one row per user with their first and last day of activity, whether they
+  were back 1 / 7 / 30 days after the first, which of their last 63 days had activity, their
+  page-session totals and the last day of a page session in each UTC hour, and `is_learner`
+  (their role). "Active in [a, tomorrow)" is `last_day >= a`; only a learner whose last day is
+  after today (activity dated in the future) needs a probe of their LearnerDay rows.
+- WorkspaceDay: the learners' page-session sums per workspace and UTC day.
+Every period here ends today. Without future-dated activity (the usual case), the figures read
+WorkspaceDay (sums: one row per day) and LearnerActivity (distinct learners: one row per learner
+active since the previous period began), never one row per learner-day. With some, they are
+computed from the LearnerDay rows of the period (the `_page_learner_days`, `_active_users` and
+ORM growth paths); a test keeps both paths equal.
 """
 
 from datetime import datetime, time, timedelta
@@ -24,8 +30,10 @@ from django.db.models.functions import TruncWeek
 
 from accounts.models import Membership, Role
 from analytics.models import (
-    LearnerActivity, LearnerDay, LearningEvent, PageSession, ReactionType, VideoReaction, VideoView,
+    RECENT_DAYS, LearnerActivity, LearnerDay, LearningEvent, PageSession, ReactionType, VideoReaction, VideoView,
+    WorkspaceDay,
 )  # fmt: skip
+from analytics.services.learner_activity import days_between
 
 from .periods import UTC, bucket_label, day_start, fill_buckets, ratio, resolve_period
 
@@ -119,15 +127,36 @@ def _by_device(totals):
     return {device or UNKNOWN: n for device, n in sorted(counts, key=lambda item: (-item[1], item[0])) if n}
 
 
+def _active_users_today(workspace, today):
+    """_active_users without future-dated days: a learner is active in a window ending today when
+    their last day is in it (LearnerActivity.is_learner is their role, kept by the write paths)."""
+    tomorrow = today + timedelta(days=1)
+    windows = {"daily": 1, "weekly": 7, "monthly": 30}
+    counts = {name: Count("id", filter=Q(last_day__gte=tomorrow - timedelta(days=days))) for name, days in windows.items()}
+    return LearnerActivity.objects.filter(
+        workspace=workspace, is_learner=True, last_day__gte=tomorrow - timedelta(days=30)
+    ).aggregate(**counts)
+
+
+def _page_totals(workspace, start_day, end_day, future):
+    """Sums of the learners' page sessions and forum posts on [start_day, end_day): from the
+    per-day totals (WorkspaceDay), or from LearnerDay rows when some activity is future-dated
+    (those totals are kept for every day alike, but the two paths are kept equal by tests)."""
+    sums = {
+        "total": Sum("page_sessions"),
+        "seconds": Sum("page_seconds"),
+        "forum_posts": Sum("forum_posts"),
+        **{device: Sum(f"{device}_sessions") for device in DEVICES},
+    }
+    if future:
+        return learner_days(workspace, start_day, end_day).aggregate(**sums)
+    return WorkspaceDay.objects.filter(workspace=workspace, day__gte=start_day, day__lt=end_day).aggregate(**sums)
+
+
 def _activity(workspace, period, future):
     today = day_start(period.now).date()
     start_day, end_day = _days(period)
-    totals = learner_days(workspace, start_day, end_day).aggregate(
-        total=Sum("page_sessions"),
-        seconds=Sum("page_seconds"),
-        forum_posts=Sum("forum_posts"),
-        **{device: Sum(f"{device}_sessions") for device in DEVICES},
-    )
+    totals = _page_totals(workspace, start_day, end_day, future)
     session_count = totals["total"] or 0
     reactions = VideoReaction.objects.filter(
         workspace=workspace, user_id__in=learner_ids(workspace), at__gte=period.start, at__lt=period.end
@@ -137,7 +166,7 @@ def _activity(workspace, period, future):
         shares=Count("id", filter=Q(type=ReactionType.SHARE)),
     )
     return {
-        "active_users": _active_users(workspace, today, future),
+        "active_users": _active_users(workspace, today, future) if future else _active_users_today(workspace, today),
         "sessions": {
             "total": session_count,
             "average_duration": ratio(totals["seconds"] or 0, session_count, places=2),
@@ -152,9 +181,61 @@ def _activity(workspace, period, future):
     }
 
 
+def _was_active_sql(start_day, previous_start):
+    """SQL condition on LearnerActivity `a` of a learner whose last day is on or after start_day
+    and first day before it: active in [previous_start, start_day). From the recent_days bits
+    when that window is within RECENT_DAYS of their last day, else a probe of their LearnerDay rows."""
+    # A window of RECENT_DAYS days or more always takes the probe (its reach is as long).
+    length = min((start_day - previous_start).days, RECENT_DAYS)
+    reach = days_between("a.last_day", "%s")
+    bits = f"((a.recent_days >> ({days_between('a.last_day', '%s')} + 1)) & {(1 << length) - 1}) <> 0"
+    probe = (
+        f"EXISTS (SELECT 1 FROM {connection.ops.quote_name(LearnerDay._meta.db_table)} d "
+        f"WHERE d.workspace_id = a.workspace_id AND d.user_id = a.user_id AND d.day >= %s AND d.day < %s)"
+    )
+    adapt = connection.ops.adapt_datefield_value
+    sql = f"(CASE WHEN {reach} < {RECENT_DAYS} THEN {bits} ELSE {probe} END)"
+    return sql, [adapt(previous_start), adapt(start_day), adapt(previous_start), adapt(start_day)]
+
+
+def _growth_counts_today(workspace, start_day, previous_start):
+    """{active, new, previous_active, churned} of a period ending today, without future-dated
+    days: one pass over the LearnerActivity rows of learners with activity since previous_start."""
+    was_active, was_params = _was_active_sql(start_day, previous_start)
+    adapt = connection.ops.adapt_datefield_value
+    table = connection.ops.quote_name(LearnerActivity._meta.db_table)
+    start = adapt(start_day)
+    sql = (
+        "SELECT COUNT(CASE WHEN a.last_day >= %s THEN 1 END), COUNT(CASE WHEN a.first_day >= %s THEN 1 END), "
+        f"COUNT(CASE WHEN a.last_day < %s OR (a.first_day < %s AND {was_active}) THEN 1 END), "
+        "COUNT(CASE WHEN a.last_day < %s THEN 1 END) "
+        f"FROM {table} a WHERE a.workspace_id = %s AND a.is_learner AND a.last_day >= %s"
+    )
+    params = [start, start, start, start, *was_params, start, workspace.pk, adapt(previous_start)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return dict(zip(("active", "new", "previous_active", "churned"), cursor.fetchone()))
+
+
+def _growth_today(workspace, start_day, previous_start):
+    counts = _growth_counts_today(workspace, start_day, previous_start)
+    rows = (
+        LearnerActivity.objects.filter(workspace=workspace, is_learner=True, first_day__gte=start_day)
+        .values("user__source").annotate(n=Count("id")).order_by()
+    )  # fmt: skip
+    sources = {}
+    for row in rows:
+        source = row["user__source"] or UNKNOWN
+        sources[source] = sources.get(source, 0) + row["n"]
+    return counts, sources
+
+
 def _growth(workspace, period, future):
     start_day, end_day = _days(period)
     previous_start, _ = _days(period.previous)
+    if not future:
+        counts, sources = _growth_today(workspace, start_day, previous_start)
+        return _growth_figures(counts, sources)
     rows = (
         LearnerActivity.objects.filter(workspace=workspace, user_id__in=learner_ids(workspace))
         .annotate(
@@ -177,6 +258,10 @@ def _growth(workspace, period, future):
         if is_new:
             source = row["user__source"] or UNKNOWN
             sources[source] = sources.get(source, 0) + row["n"]
+    return _growth_figures(counts, sources)
+
+
+def _growth_figures(counts, sources):
     return {
         "new_users": counts["new"],
         "returning_users": counts["active"] - counts["new"],
@@ -189,7 +274,7 @@ def new_learners(workspace, period):
     """LearnerActivity rows of the learners whose first activity is in the period."""
     start_day, end_day = _days(period)
     return LearnerActivity.objects.filter(
-        workspace=workspace, user_id__in=learner_ids(workspace), first_day__gte=start_day, first_day__lt=end_day
+        workspace=workspace, is_learner=True, first_day__gte=start_day, first_day__lt=end_day
     )
 
 
@@ -261,7 +346,10 @@ def user_engagement(workspace, period_name, *, now=None):
     the period.
     """
     period = resolve_period(period_name, now, earliest=lambda: earliest_activity(workspace))
-    totals, new, users_by_hour = _page_learner_days(workspace, period)
+    if has_days_from(workspace, _days(period)[1]):
+        totals, new, users_by_hour = _page_learner_days(workspace, period)
+    else:
+        totals, new, users_by_hour = _page_learners_today(workspace, period)
 
     sessions_total = totals["sessions"]
     duration_total = totals["duration"]
@@ -294,6 +382,31 @@ def user_engagement(workspace, period_name, *, now=None):
 
 
 PAGE_FIGURES = ("learner_days", "sessions", "duration", "bounces")
+
+
+def _page_learners_today(workspace, period):
+    """_page_learner_days of a period ending today without future-dated days, in two queries:
+    the learner-day sums from the per-day totals (WorkspaceDay); learners, learners per hour and
+    new learners' sums from one row per learner (LearnerActivity): a learner had a page session in
+    the period, or in hour h of it, when their last such day is in it; a new learner's whole
+    history is inside it."""
+    start_day, end_day = _days(period)
+    days = WorkspaceDay.objects.filter(workspace=workspace, day__gte=start_day, day__lt=end_day).aggregate(
+        learner_days=Sum("page_days"), sessions=Sum("page_sessions"), duration=Sum("page_seconds"),
+        bounces=Sum("bounce_days"),
+    )  # fmt: skip
+    is_new = Q(first_day__gte=start_day)
+    with_sessions = LearnerActivity.objects.filter(workspace=workspace, is_learner=True, last_page_day__gte=start_day)
+    learners = with_sessions.aggregate(
+        learners=Count("id"),
+        new_learner_days=Sum("page_days", filter=is_new),
+        new_sessions=Sum("page_sessions", filter=is_new),
+        new_duration=Sum("page_seconds", filter=is_new),
+        **{f"hour{hour}": Count("id", filter=Q(**{f"hour{hour}_last_day__gte": start_day})) for hour in range(24)},
+    )
+    totals = {"learners": learners["learners"], **{name: days[name] or 0 for name in PAGE_FIGURES}}
+    new = {name: learners[f"new_{name}"] or 0 for name in ("learner_days", "sessions", "duration")}
+    return totals, new, [learners[f"hour{hour}"] for hour in range(24)]
 
 
 def _page_learner_days(workspace, period):

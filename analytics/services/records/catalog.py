@@ -11,6 +11,7 @@ from django.contrib.auth.hashers import make_password
 
 from accounts.models import CustomField, CustomFieldValue, LearnerGroup, Membership, Role, User
 from analytics.services.course_info_rollups import changes_course_info
+from analytics.services.learner_activity import sync_learner_roles
 from courses.models import Attempt, Chapter, Course, Enrollment, Video
 from courses.results import refresh_results
 
@@ -138,6 +139,8 @@ def upsert_users(workspace, rows):
     Membership.objects.bulk_create(list(new_memberships.values()))
     if changed_memberships:
         Membership.objects.bulk_update(list(changed_memberships.values()), ["role"])
+    # Bulk writes send no signals: the learners' day totals follow the roles here.
+    sync_learner_roles(workspace.pk, [*new_memberships, *(m.user_id for m in changed_memberships.values())])
 
     changed_emails |= _set_groups(workspace, rows, user_ids)
     changed_emails |= _set_attributes(workspace, rows, user_ids)
