@@ -116,13 +116,6 @@ class Enrollment(models.Model):
         indexes = [
             models.Index(fields=["course", "enrolled_at"]),
             models.Index(fields=["workspace", "course", "kind"]),
-            # Analyse results of a few courses read enrollments from this index alone (PostgreSQL;
-            # SQLite keeps the key columns only). Measured in docs/benchmarks-analyse.md.
-            models.Index(
-                fields=["course", "user"],
-                include=["workspace", "kind", "enrolled_at", "unenrolled_at", "expires_at"],
-                name="enrollment_course_results_idx",
-            ),
         ]
 
     def __str__(self):
@@ -172,18 +165,8 @@ class Attempt(models.Model):
         ]
         indexes = [
             models.Index(fields=["workspace", "id"]),
-            # (course, user, version_number) with the result columns: serves every (course) and
-            # (course, user) lookup the former (course, user) index served, and lets the Analyse
-            # results of a few courses be read from the index alone (PostgreSQL). Measured in
-            # docs/benchmarks-analyse.md.
-            models.Index(
-                fields=["course", "user", "version_number"],
-                include=[
-                    "workspace", "public_id", "state", "progress", "score", "time_spent_s", "first_activity_at",
-                    "last_activity_at", "completed_at", "certificate_issued_at", "expires_at", "created_at",
-                ],
-                name="attempt_course_results_idx",
-            ),
+            # No (course, user) index: lookups by course use the course key's own index, by
+            # learner and course the unique constraint; Analyse reads courses.Result.
             models.Index(fields=["workspace", "last_activity_at"]),
         ]
 
@@ -191,10 +174,12 @@ class Attempt(models.Model):
         return f"{self.user} / {self.course} v{self.version_number}"
 
 
-# What a page's cut, a count and the statistics read besides the key columns.
+# What a page's cut, a count and the statistics of a scope read besides the key columns: the
+# stored columns and both versions of those that depend on the clock (see Result).
 _RESULT_CARRIED = [
     "workspace", "enrollment_ends_at", "attempt_public_id", "state", "progress", "score", "time_spent_s",
     "certificate_issued_at", "expires_at", "attempt_expires_at", "enrollment_kind", "activity_at",
+    "attempt_activity_at",
 ]
 _RESULT_ENDED = Q(enrollment_ends_at__isnull=False)
 
@@ -236,29 +221,31 @@ class Result(models.Model):
     attempt_activity_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        # Measured in docs/benchmarks-analyse.md. A scope of learners (groups, users, custom
+        # fields) or of courses (contents, instructor) is read in ONE pass over the scope's
+        # entries of the (user, course) or (course, user) index, which carry every column the
+        # cut, the count and the statistics read, both versions of the clock-dependent ones
+        # included: index-only scans on PostgreSQL (SQLite keeps the key columns), wherever the
+        # rows lie in the table. The (user, course) one is the unique constraint's own index.
+        # Without a scope, a page in the default order (updatedAt DESC, learner, course) follows
+        # the workspace index and stops after the page; rows whose enrollment has ended (or
+        # will: 2 % of them in the benchmark) are read by the attempt's activity, through the
+        # small partial index.
         constraints = [
-            models.UniqueConstraint(fields=["user", "course"], name="result_unique_user_course"),
+            models.UniqueConstraint(
+                fields=["user", "course"], include=_RESULT_CARRIED, name="result_unique_user_course"
+            ),
         ]
-        # Measured in docs/benchmarks-analyse.md. The learner and course indexes carry every
-        # column a page's cut, a count and the statistics read, so a scope of learners or
-        # courses is read by index-only scans on PostgreSQL (SQLite keeps the key columns),
-        # wherever its rows lie in the table. The workspace index carries what a count needs.
-        # A page in the default order (updatedAt DESC, learner, course) follows the workspace index and stops
-        # after the page. Rows whose enrollment has ended (or will: 2 % of them in the benchmark)
-        # are read by the attempt's activity, through the two small partial indexes.
         indexes = [
             models.Index(
                 fields=["workspace", "-activity_at", "user", "course"], include=["enrollment_ends_at", "attempt_public_id"],
                 name="result_workspace_activity_idx",
             ),
-            models.Index(fields=["user", "course"], include=_RESULT_CARRIED, name="result_user_idx"),
             models.Index(fields=["course", "user"], include=_RESULT_CARRIED, name="result_course_idx"),
             models.Index(
                 fields=["workspace", "-attempt_activity_at", "user", "course"], condition=_RESULT_ENDED,
                 name="result_ended_activity_idx",
             ),
-            models.Index(fields=["user", "course"], condition=_RESULT_ENDED, name="result_ended_user_idx"),
-            models.Index(fields=["course", "user"], condition=_RESULT_ENDED, name="result_ended_course_idx"),
         ]
 
     def __str__(self):

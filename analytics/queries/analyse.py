@@ -19,7 +19,9 @@ from stored columns, so rows never go stale as time passes.
 
 The row set is ONE SQL statement, built by `result_rows_sql`; the page, its count and the
 statistics all select FROM it. The scope (ORM-compiled id subqueries for learners and courses)
-is repeated inside each of its parts. The SQL is plain SQL-92 plus NULLS LAST: it runs on
+is a CTE of that statement. With a scope, its rows are read in one pass (the page's cut and
+its count from the same CTE of keys); without one, in two parts that can follow the
+workspace's indexes. The SQL is plain SQL-92 plus NULLS LAST and FILTER: it runs on
 PostgreSQL and SQLite alike.
 """
 
@@ -35,7 +37,7 @@ from django.utils.dateparse import parse_datetime
 
 from accounts.models import CustomField, CustomFieldValue, LearnerGroup, Membership, User
 from analytics.queries.sql import fetch_dicts
-from courses.models import Attempt, AttemptState, Course, Enrollment, EnrollmentKind, Result
+from courses.models import AttemptState, Course, EnrollmentKind, Result
 
 NOT_ENROLLED = "NOT_ENROLLED"
 RESULT_STATES = [state.value for state in AttemptState]  # NOT_STARTED ... EXPIRED, document order
@@ -92,24 +94,32 @@ class Page:
 
 
 def _learners_matching(workspace, filters):
-    """Users passing every learner-level filter (groups OR'ed, users, each custom field AND'ed),
-    as an id queryset, or None when there is no such filter."""
-    if not (filters.group_ids or filters.user_ids or filters.custom_fields):
-        return None
-    learners = User.objects.all()
+    """Ids of the users passing every learner-level filter (groups OR'ed, users, each custom
+    field AND'ed), as a one-column queryset (a user may appear more than once: read it with
+    `IN`), or None when there is no such filter.
+
+    Built on the membership and custom-value rows themselves rather than on the user table: a
+    group scope is then one index range of the group's members (joining the users added one
+    lookup per member and nothing else)."""
+    subsets = []
     if filters.group_ids:
         members = LearnerGroup.members.through.objects.filter(
             learnergroup__workspace=workspace, learnergroup__public_id__in=filters.group_ids
-        ).values("user_id")
-        learners = learners.filter(id__in=members)
-    if filters.user_ids:
-        learners = learners.filter(public_id__in=filters.user_ids)
+        )
+        subsets.append((members, "user_id"))
     for custom_field in filters.custom_fields:
         holders = CustomFieldValue.objects.filter(
             field__workspace=workspace, field__public_id=custom_field.field_id, value__in=custom_field.values
-        ).values("user_id")
-        learners = learners.filter(id__in=holders)
-    return learners.order_by().values("id")
+        )
+        subsets.append((holders, "user_id"))
+    if filters.user_ids:
+        subsets.append((User.objects.filter(public_id__in=filters.user_ids), "id"))
+    if not subsets:
+        return None
+    (learners, column), *others = subsets
+    for other, other_column in others:
+        learners = learners.filter(**{f"{column}__in": other.order_by().values(other_column)})
+    return learners.order_by().values(column)
 
 
 def _courses_matching(workspace, filters, instructor):
@@ -179,9 +189,11 @@ def result_rows_sql(workspace, filters=ResultFilters(), *, instructor=None, now=
     The rows are read from courses.Result (precomputed on write, see courses.results): a row
     whose enrollment is active or absent reads the stored columns as they are; a row whose
     enrollment has ended by `now` reads the attempt's own expiry and activity, as NOT_ENROLLED,
-    and is no result without an attempt. The statement is a UNION ALL of those two parts
-    (`result_parts_sql`), which never overlap: each filters on plain columns, so the planner
-    can use the indexes and estimate the rows, and a page can cut each part along an index.
+    and is no result without an attempt. With a scope of learners or courses the statement
+    reads the scope's rows once and decides between the two with CASE expressions; without
+    one it is a UNION ALL of the two parts (`result_parts_sql`), which never overlap: each
+    filters on plain columns, so the planner can use the workspace's indexes and a page can
+    cut each part along an index.
     """
     scope_sql, scope_params = _scope_sql(workspace, filters, instructor)
     parts = result_parts_sql(workspace, filters, instructor=instructor, now=now)
@@ -200,7 +212,7 @@ def _scope_sql(workspace, filters, instructor):
     ctes, params = [], []
     for name, ids in _scopes(workspace, filters, instructor):
         sql, ids_params = ids.query.sql_with_params()
-        ctes.append(f"{name} AS ({sql})")
+        ctes.append(f"{name} (id) AS ({sql})")
         params.extend(ids_params)
     return (f"WITH {', '.join(ctes)} " if ctes else ""), params
 
@@ -216,10 +228,16 @@ def _scopes(workspace, filters, instructor):
 
 def result_parts_sql(workspace, filters=ResultFilters(), *, instructor=None, now=None):
     """[(sql, params)] of the same rows as `result_rows_sql` (without its WITH clause, see
-    `_scope_sql`: a statement reading the parts starts with it) in parts that never overlap: rows
-    whose enrollment is active or absent (stored columns as they are, so an ordered page can
-    follow an index), and when the type filter allows NOT_ENROLLED, rows with an attempt whose
-    enrollment has ended (few)."""
+    `_scope_sql`: a statement reading the parts starts with it) in parts that never overlap.
+
+    With a scope of learners or courses, ONE part: the scope's rows are read once, along the
+    learner or course index, and the columns that depend on `now` are CASE expressions over
+    them (an index cannot order or cut a scope's rows anyway: they come learner by learner).
+    Without a scope, rows whose enrollment is active or absent (stored columns as they are, so
+    an ordered page or an activity range can follow the workspace index), and when the type
+    filter allows NOT_ENROLLED, rows with an attempt whose enrollment has ended (few)."""
+    if _scopes(workspace, filters, instructor):
+        return [_rows_sql(workspace, filters, "any", instructor=instructor, now=now)]
     parts = [_rows_sql(workspace, filters, "active", instructor=instructor, now=now)]
     if not filters.enrollment_types or NOT_ENROLLED in filters.enrollment_types:
         parts.append(_rows_sql(workspace, filters, "ended", instructor=instructor, now=now))
@@ -333,38 +351,51 @@ def _described_page(
     adds `total_rows`, the number of rows before the cut, counted by a subquery of the same
     statement.
 
-    The cut reads only keys and sort keys: each part is ordered and cut to limit + skip rows on
-    its own (so it can stop early along an index, or sort an index-only scan: PostgreSQL does
-    not merge the ordered parts of a UNION ALL itself), then the cut parts are merged, ordered
-    and cut again: the same keys as ordering the union. Only the page's keys are then joined
-    to `rows_sql` ((sql, params) of every row, by key), the users and the courses."""
+    The cut reads only keys and sort keys. With a scope (one part): its keys are a CTE that
+    both the count and the cut read, so the scope's rows are read once (PostgreSQL materializes
+    a CTE read twice). Without (one or two parts): each part is ordered and cut to limit + skip
+    rows on its own (so it can stop early along an index: PostgreSQL does not merge the ordered
+    parts of a UNION ALL itself), then the cut parts are merged, ordered and cut again: the
+    same keys as ordering the union; the count reads the parts again. Only the page's keys are then joined to
+    `rows_sql` ((sql, params) of every row, by key), the users and the courses."""
     keyset, keyset_params = "", []
     if after is not None:
         keyset = "WHERE r.user_pk > %s OR (r.user_pk = %s AND r.course_pk > %s) "
         keyset_params = [after[0], after[0], after[1]]
     order = f"{direction}{' NULLS LAST' if nulls_last else ''}"
-    cut_parts, cut_params = [], []
-    for part_sql, part_params in parts:
-        cut_parts.append(
-            f"SELECT * FROM (SELECT r.user_pk, r.course_pk, {sort_key} AS sort_key FROM ({part_sql}) AS r "
-            f"{sort_join} {keyset}ORDER BY sort_key {order}, r.user_pk, r.course_pk LIMIT %s) AS cut_part"
-        )
-        cut_params += [*part_params, *keyset_params, limit + skip]
-    total_column, total_params = "", []
-    if with_total:
-        total_column = f", (SELECT COUNT(*) FROM ({' UNION ALL '.join(sql for sql, _ in parts)}) AS t) AS total_rows"
-        total_params = [param for _, part_params in parts for param in part_params]
+    total_column, total_params, cut_params = "", [], []
+    if scope[0] and len(parts) == 1:
+        part_sql, part_params = parts[0]
+        keys = f"SELECT r.user_pk, r.course_pk, {sort_key} AS sort_key FROM ({part_sql}) AS r {sort_join} {keyset}"
+        head = f"{scope[0]}, page_keys AS ({keys}) "
+        head_params = [*scope[1], *part_params, *keyset_params]
+        cut = "page_keys"
+        if with_total:
+            total_column = ", (SELECT COUNT(*) FROM page_keys) AS total_rows"
+    else:
+        head, head_params = scope
+        cut_parts = []
+        for part_sql, part_params in parts:
+            cut_parts.append(
+                f"SELECT * FROM (SELECT r.user_pk, r.course_pk, {sort_key} AS sort_key FROM ({part_sql}) AS r "
+                f"{sort_join} {keyset}ORDER BY sort_key {order}, r.user_pk, r.course_pk LIMIT %s) AS cut_part"
+            )
+            cut_params += [*part_params, *keyset_params, limit + skip]
+        cut = f"({' UNION ALL '.join(cut_parts)})"
+        if with_total:
+            total_column = f", (SELECT COUNT(*) FROM ({' UNION ALL '.join(sql for sql, _ in parts)}) AS t) AS total_rows"
+            total_params = [param for _, part_params in parts for param in part_params]
     page_sql = (
-        f"{scope[0]}SELECT r.*, k.sort_key{total_column}, u.public_id AS user_public_id, u.email AS user_email, "
+        f"{head}SELECT r.*, k.sort_key{total_column}, u.public_id AS user_public_id, u.email AS user_email, "
         f"{_USER_NAME_SQL.format(u='u')} AS user_name, u.avatar_url AS user_avatar, "
         "c.key AS course_key, c.title AS course_title "
-        f"FROM (SELECT * FROM ({' UNION ALL '.join(cut_parts)}) AS k "
+        f"FROM (SELECT * FROM {cut} AS k "
         f"ORDER BY k.sort_key {order}, k.user_pk, k.course_pk LIMIT %s OFFSET %s) AS k "
         f"JOIN ({rows_sql[0]}) AS r ON r.user_pk = k.user_pk AND r.course_pk = k.course_pk "
         f"JOIN {USER} u ON u.id = k.user_pk JOIN {COURSE} c ON c.id = k.course_pk "
         f"ORDER BY k.sort_key {order}, k.user_pk, k.course_pk"
     )
-    rows = fetch_dicts(page_sql, [*scope[1], *total_params, *cut_params, limit, skip, *rows_sql[1]])
+    rows = fetch_dicts(page_sql, [*head_params, *total_params, *cut_params, limit, skip, *rows_sql[1]])
     for row in rows:
         for column in _DATETIME_COLUMNS:
             row[column] = _as_datetime(row[column])
@@ -381,9 +412,10 @@ def _count(rows_sql, params):
 def analyse_results_page(workspace, filters, order=ResultOrder(), *, limit=50, skip=0, instructor=None, now=None):
     """One page of the result rows in `order`, and their total, in one query.
 
-    The total is a COUNT(*) subquery of the same statement, apart from the sort, so the page
-    itself can stop after limit + skip rows of an index; only a page past the end (no row to
-    carry the total) needs a second, COUNT(*) query. NULLs (a missing score) sort last in both directions; ties are
+    The total is a COUNT(*) subquery of the same statement: with a scope, over the keys the
+    cut sorts (read once); without, apart from the sort, so the page itself can stop after
+    limit + skip rows of an index. Only a page past the end (no row to carry the total) needs a
+    second, COUNT(*) query. NULLs (a missing score) sort last in both directions; ties are
     broken by learner then course (the row's key), so consecutive pages neither repeat nor skip
     rows. Names sort without regard to case. Users and courses are joined after the page is
     cut. Each row has the columns of `result_rows_sql` plus result_id, user_public_id,
@@ -434,8 +466,9 @@ def iter_result_rows(workspace, filters=ResultFilters(), *, instructor=None, now
 
 
 def _counts_per(column, values):
-    """One `SUM(CASE ...)` expression per value (the values are parameters), and the values."""
-    return [f"SUM(CASE WHEN {column} = %s THEN 1 ELSE 0 END)" for _ in values], list(values)
+    """One `COUNT(*) FILTER (WHERE column = value)` expression per value (this module's
+    constants, as literals)."""
+    return [f"COUNT(*) FILTER (WHERE {column} = {_literal(value)})" for value in values]
 
 
 def analyse_statistics(workspace, filters=ResultFilters(), *, instructor=None, now=None):
@@ -451,15 +484,15 @@ def analyse_statistics(workspace, filters=ResultFilters(), *, instructor=None, n
     from those per-course sums (a CTE), so the rows are scanned a single time.
     """
     rows_sql, params = result_rows_sql(workspace, filters, instructor=instructor, now=now)
-    state_counts, state_params = _counts_per("r.effective_state", RESULT_STATES)
-    type_counts, type_params = _counts_per("r.enrollment_type", ENROLLMENT_TYPES)
+    state_counts = _counts_per("r.effective_state", RESULT_STATES)
+    type_counts = _counts_per("r.enrollment_type", ENROLLMENT_TYPES)
     count_columns = [f"n{index}" for index in range(len(state_counts) + len(type_counts))]
     sums = ["total", *count_columns, "progress_sum", "scored", "score_sum", "certificates", "time_spent"]
     per_course = (
         f"SELECT r.course_pk, COUNT(*) AS total, "
         + ", ".join(f"{expression} AS {name}" for expression, name in zip([*state_counts, *type_counts], count_columns))
         + ", SUM(r.progress_pct) AS progress_sum, COUNT(r.score_pct) AS scored, SUM(r.score_pct) AS score_sum, "
-        "SUM(CASE WHEN r.certificate_at IS NOT NULL THEN 1 ELSE 0 END) AS certificates, "
+        "COUNT(r.certificate_at) AS certificates, "
         f"SUM(r.time_spent) AS time_spent FROM ({rows_sql}) AS r GROUP BY r.course_pk"
     )
     statistics_sql = (
@@ -472,7 +505,7 @@ def analyse_statistics(workspace, filters=ResultFilters(), *, instructor=None, n
         ") AS lines ORDER BY is_workspace, total DESC, LOWER(title), key"
     )
     with connection.cursor() as cursor:
-        cursor.execute(statistics_sql, [*state_params, *type_params, *params])
+        cursor.execute(statistics_sql, params)
         *content_rows, workspace_row = [dict(zip(["is_workspace", "key", "title", *sums], row)) for row in cursor]
 
     def by_state(row):
@@ -556,17 +589,18 @@ def analyse_contents(workspace, *, search="", limit=50, skip=0, instructor=None)
 
 def analyse_users(workspace, *, search="", limit=50, skip=0, instructor=None):
     """Members of the workspace (for an instructor: those enrolled in or attempting one of their
-    courses) whose name or email contains `search`, by name then email."""
+    courses) whose name or email contains `search`, by name then email.
+
+    An instructor's learners are read from the result table, which has one row per (learner,
+    course) with an enrollment (ended or not) or an attempt: the same pairs, along the course
+    index alone."""
     full_name = Trim(Concat(F("first_name"), Value(" "), F("last_name")))
     users = User.objects.filter(
         id__in=Membership.objects.filter(workspace=workspace).values("user_id")
     ).annotate(full_name_text=full_name)
     if instructor is not None:
         taught = Course.objects.filter(workspace=workspace, instructors=instructor).values("id")
-        users = users.filter(
-            Q(id__in=Enrollment.objects.filter(course_id__in=taught).values("user_id"))
-            | Q(id__in=Attempt.objects.filter(course_id__in=taught).values("user_id"))
-        )
+        users = users.filter(id__in=Result.objects.filter(course_id__in=taught).values("user_id"))
     if search:
         users = users.filter(Q(full_name_text__icontains=search) | Q(email__icontains=search))
     users = users.order_by(Lower("full_name_text"), "email").values(
