@@ -313,6 +313,7 @@ class LearnerDay(models.Model):
     forum_posts = models.PositiveIntegerField(default=0, help_text="posted_forum events")
     video_views = models.PositiveIntegerField(default=0)
     watch_seconds = models.BigIntegerField(default=0, help_text="Sum of the video views' watched_s")
+    completed_views = models.PositiveIntegerField(default=0, help_text="Video views watched to the end")
 
     class Meta:
         constraints = [
@@ -372,9 +373,10 @@ for _hour in range(24):
 
 
 class WorkspaceDay(models.Model):
-    """The page-session totals of a workspace's learners (users with the learner role) on one UTC
-    day: the sums of their LearnerDay rows, kept by difference whenever those rows or a role change
-    (analytics.services.learner_activity)."""
+    """A workspace's totals on one UTC day, sums of its LearnerDay rows kept by difference whenever
+    those rows or a role change (analytics.services.learner_activity): page sessions and forum
+    posts of its learners (users with the learner role), video views of every user (as the video
+    summary counts them)."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
     day = models.DateField(help_text="UTC date")
@@ -386,6 +388,9 @@ class WorkspaceDay(models.Model):
     mobile_sessions = models.IntegerField(default=0)
     tablet_sessions = models.IntegerField(default=0)
     forum_posts = models.IntegerField(default=0)
+    video_views = models.IntegerField(default=0, help_text="Every user's, not only learners'")
+    watch_seconds = models.BigIntegerField(default=0, help_text="Every user's, not only learners'")
+    completed_views = models.IntegerField(default=0, help_text="Every user's, not only learners'")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["workspace", "day"], name="workspace_day_unique")]

@@ -4,15 +4,6 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
-def refill_rollups(apps, schema_editor):
-    """The new columns and table are sums of LearnerDay rows: compute them where rows exist."""
-    from analytics.services.learner_activity import is_empty, rebuild_learner_activity
-
-    if not is_empty():
-        rebuild_learner_activity()
-
-
-
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -190,5 +181,4 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('workspace', 'day'), name='workspace_day_unique')],
             },
         ),
-        migrations.RunPython(refill_rollups, migrations.RunPython.noop),
     ]

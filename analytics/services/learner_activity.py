@@ -44,7 +44,7 @@ MAX_PAIRS = 5000
 # The rollup's count columns, in insertion order.
 COUNT_COLUMNS = (
     "page_sessions", "page_seconds", "desktop_sessions", "mobile_sessions", "tablet_sessions", "page_hours",
-    "events", "forum_posts", "video_views", "watch_seconds",
+    "events", "forum_posts", "video_views", "watch_seconds", "completed_views",
 )  # fmt: skip
 
 
@@ -96,7 +96,7 @@ def _source_selects(source):
         _int("COUNT(*)"), _int("SUM(t.duration_s)"),
         *(_int(f"SUM(CASE WHEN t.device = '{device}' THEN 1 ELSE 0 END)")
           for device in ("desktop", "mobile", "tablet")),
-        _int(_hours_mask(_utc_hour("t.started_at"))), "0", "0", "0", "0",
+        _int(_hours_mask(_utc_hour("t.started_at"))), "0", "0", "0", "0", "0",
     ]  # fmt: skip
     named = ", ".join(f"{value} AS {name}" for value, name in zip(values, COUNT_COLUMNS))
     parts.append(
@@ -106,13 +106,15 @@ def _source_selects(source):
     rows, extra, day = source(ev, "occurred_at")
     parts.append(
         f"SELECT t.workspace_id, t.user_id, {day}, 0, 0, 0, 0, 0, 0, {_int('COUNT(*)')}, "
-        f"{_int('SUM(CASE WHEN t.type = %s THEN 1 ELSE 0 END)')}, 0, 0 {rows} GROUP BY t.workspace_id, t.user_id, {day}"
+        f"{_int('SUM(CASE WHEN t.type = %s THEN 1 ELSE 0 END)')}, 0, 0, 0 {rows} "
+        f"GROUP BY t.workspace_id, t.user_id, {day}"
     )
     params += [FORUM_POST_EVENT, *extra]
     rows, extra, day = source(vv, "started_at")
     parts.append(
         f"SELECT t.workspace_id, t.user_id, {day}, 0, 0, 0, 0, 0, 0, 0, 0, {_int('COUNT(*)')}, "
-        f"{_int('SUM(t.watched_s)')} {rows} GROUP BY t.workspace_id, t.user_id, {day}"
+        f"{_int('SUM(t.watched_s)')}, {_int('SUM(CASE WHEN t.is_completed THEN 1 ELSE 0 END)')} {rows} "
+        f"GROUP BY t.workspace_id, t.user_id, {day}"
     )
     params += extra
     return " UNION ALL ".join(parts), params
@@ -227,31 +229,39 @@ def _insert_spans_sql(where_sql, upsert=False):
     return sql + _on_conflict(("workspace_id", "user_id"), SPAN_COLUMNS) if upsert else sql
 
 
-# WorkspaceDay's columns and their sums over LearnerDay rows `d`.
-TOTALS = {
+# WorkspaceDay's columns and their sums over LearnerDay rows `d`: of learners only, and of
+# every user.
+LEARNER_TOTALS = {
     "page_days": "CASE WHEN d.page_sessions > 0 THEN 1 ELSE 0 END",
     "bounce_days": "CASE WHEN d.page_sessions = 1 THEN 1 ELSE 0 END",
     **{name: f"d.{name}" for name in (
         "page_sessions", "page_seconds", "desktop_sessions", "mobile_sessions", "tablet_sessions", "forum_posts")},
 }  # fmt: skip
+EVERYONE_TOTALS = {name: f"d.{name}" for name in ("video_views", "watch_seconds", "completed_views")}
 
 
-def _add_totals_sql(days_sql, sign=1, *, learners_only=True, rebuild=False):
+def _add_totals_sql(days_sql, sign=1, *, role_moved=False, rebuild=False):
     """INSERT into WorkspaceDay `sign` x the sums of the LearnerDay rows `d` that `days_sql`
-    (FROM ... WHERE) selects (of learners only, unless told), added to the rows there (rebuild:
-    into an empty table). Days in order: two writers adding to the same days lock them in the
-    same order."""
-    sums = ", ".join(_int(f"{sign} * SUM({expression})", "BIGINT") for expression in TOTALS.values())
-    learners = f" AND {is_learner_sql('d')}" if learners_only else ""
+    (FROM ... WHERE) selects: LEARNER_TOTALS of the learners among them and EVERYONE_TOTALS of
+    all; role_moved: LEARNER_TOTALS of all of them alone (users counted as learners or no longer).
+    Added to the rows there (rebuild: into an empty table). Days in order: two writers adding to
+    the same days lock them in the same order."""
+    if role_moved:
+        columns = {**LEARNER_TOTALS, **dict.fromkeys(EVERYONE_TOTALS, "0")}
+    else:
+        learner = is_learner_sql("d")
+        columns = {name: f"CASE WHEN {learner} THEN {sql} ELSE 0 END" for name, sql in LEARNER_TOTALS.items()}
+        columns.update(EVERYONE_TOTALS)
+    sums = ", ".join(_int(f"{sign} * SUM({expression})", "BIGINT") for expression in columns.values())
     sql = (
-        f"INSERT INTO {_table(WorkspaceDay)} (workspace_id, day, {', '.join(TOTALS)}) "
-        f"SELECT d.workspace_id, d.day, {sums} {days_sql}{learners} "
+        f"INSERT INTO {_table(WorkspaceDay)} (workspace_id, day, {', '.join(columns)}) "
+        f"SELECT d.workspace_id, d.day, {sums} {days_sql} "
         f"GROUP BY d.workspace_id, d.day ORDER BY d.workspace_id, d.day"
     )
     if rebuild:
         return sql
     table = _table(WorkspaceDay)
-    updates = ", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in TOTALS)
+    updates = ", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in columns)
     return f"{sql} ON CONFLICT (workspace_id, day) DO UPDATE SET {updates}"
 
 
@@ -274,7 +284,7 @@ def _sync_roles(cursor, workspace_id, users):
         # All their days, whatever the role says now: it is the counting that changes.
         days_sql = f"FROM {ld} d WHERE d.workspace_id = %s AND d.user_id IN ({marks})"
         cursor.execute(
-            _add_totals_sql(days_sql, -1 if was_learner else 1, learners_only=False), [workspace_id, *flipped]
+            _add_totals_sql(days_sql, -1 if was_learner else 1, role_moved=True), [workspace_id, *flipped]
         )
         cursor.execute(
             f"UPDATE {la} SET is_learner = %s WHERE workspace_id = %s AND user_id IN ({marks})",
@@ -435,6 +445,13 @@ def rebuild_learner_activity(workspace=None):
             for model in (LearnerDay, LearnerActivity, WorkspaceDay):
                 cursor.execute(f"ANALYZE {_table(model)}")
     return days, learners
+
+
+def rebuild_where_filled(apps=None, schema_editor=None):
+    """A migration's step after it changed what the rollups hold: rebuild them where there are
+    learner-days (an empty database, as in tests, has nothing to recompute)."""
+    if not is_empty():
+        rebuild_learner_activity()
 
 
 def is_empty(workspace=None):

@@ -12,7 +12,7 @@ from django.db import connection
 from accounts.models import Membership, Role
 from analytics.models import LearnerActivity, LearnerDay, LearningEvent, PageSession, VideoView, WorkspaceDay
 from analytics.queries.dashboards import active_learners_trend
-from analytics.queries.video_cloud import periods, resolve_period, user_analytics, user_engagement
+from analytics.queries.video_cloud import periods, resolve_period, user_analytics, user_engagement, video_summary
 from analytics.services import learner_activity
 from analytics.services.learner_activity import rebuild_learner_activity, refresh_learner_days, refreshed_together
 from analytics.services.records.pipeline import ingest_records
@@ -39,7 +39,7 @@ def at(month, day, hour=10, minute=0):
 
 TOTAL_COLUMNS = (
     "page_days", "bounce_days", "page_sessions", "page_seconds", "desktop_sessions", "mobile_sessions",
-    "tablet_sessions", "forum_posts",
+    "tablet_sessions", "forum_posts", "video_views", "watch_seconds", "completed_views",
 )  # fmt: skip
 
 
@@ -47,7 +47,7 @@ def recount():
     """{(workspace, user, day): figures} and {(workspace, user): span} counted from the raw rows."""
     days = defaultdict(lambda: dict.fromkeys(
         ("page_sessions", "page_seconds", "desktop_sessions", "mobile_sessions", "tablet_sessions", "page_hours",
-         "events", "forum_posts", "video_views", "watch_seconds"), 0))  # fmt: skip
+         "events", "forum_posts", "video_views", "watch_seconds", "completed_views"), 0))  # fmt: skip
     for workspace_id, user_id, started_at, seconds, device in PageSession.objects.values_list(
         "workspace_id", "user_id", "started_at", "duration_s", "device"
     ):
@@ -63,12 +63,13 @@ def recount():
         row = days[(workspace_id, user_id, occurred_at.astimezone(UTC).date())]
         row["events"] += 1
         row["forum_posts"] += event_type == "posted_forum"
-    for workspace_id, user_id, started_at, watched in VideoView.objects.values_list(
-        "workspace_id", "user_id", "started_at", "watched_s"
+    for workspace_id, user_id, started_at, watched, completed in VideoView.objects.values_list(
+        "workspace_id", "user_id", "started_at", "watched_s", "is_completed"
     ):
         row = days[(workspace_id, user_id, started_at.astimezone(UTC).date())]
         row["video_views"] += 1
         row["watch_seconds"] += watched
+        row["completed_views"] += completed
     learners = set(Membership.objects.filter(role=Role.LEARNER).values_list("workspace_id", "user_id"))
     spans, totals = {}, defaultdict(lambda: dict.fromkeys(TOTAL_COLUMNS, 0))
     for workspace_id, user_id, day in sorted(days):
@@ -87,8 +88,10 @@ def recount():
             for hour in range(24):
                 if row["page_hours"] & (1 << hour):
                     span[f"hour{hour}_last_day"] = day
+        total = totals[(workspace_id, day)]
+        for name in ("video_views", "watch_seconds", "completed_views"):  # every user's
+            total[name] += row[name]
         if span["is_learner"]:
-            total = totals[(workspace_id, day)]
             total["page_days"] += row["page_sessions"] > 0
             total["bounce_days"] += row["page_sessions"] == 1
             for name in ("page_sessions", "page_seconds", "desktop_sessions", "mobile_sessions", "tablet_sessions",
@@ -109,7 +112,7 @@ def stored():
         (row.pop("workspace_id"), row.pop("user_id"), row.pop("day")): row
         for row in LearnerDay.objects.values(
             "workspace_id", "user_id", "day", "page_sessions", "page_seconds", "desktop_sessions", "mobile_sessions",
-            "tablet_sessions", "page_hours", "events", "forum_posts", "video_views", "watch_seconds",
+            "tablet_sessions", "page_hours", "events", "forum_posts", "video_views", "watch_seconds", "completed_views",
         )
     }  # fmt: skip
     spans = {
@@ -474,6 +477,7 @@ def test_figures_of_periods_ending_today_equal_the_learner_day_recount(workspace
 
     rng = random.Random(7)
     course = CourseFactory(workspace=workspace)
+    video = VideoFactory(course=course)
     people = [make_member(workspace) for _ in range(12)] + [make_member(workspace, Role.INSTRUCTOR)]
     for person in people:
         for _ in range(rng.randint(1, 14)):
@@ -483,8 +487,21 @@ def test_figures_of_periods_ending_today_equal_the_learner_day_recount(workspace
                                device=rng.choice(["", "desktop", "mobile", "tablet"]))  # fmt: skip
             if rng.random() < 0.3:
                 LearningEventFactory(course=course, user=person, occurred_at=moment, type="posted_forum")
+            if rng.random() < 0.5:
+                VideoViewFactory(video=video, user=person, started_at=moment + timedelta(minutes=5),
+                                 watched_s=rng.randint(0, 300), is_completed=rng.random() < 0.4)  # fmt: skip
     people[0].memberships.update(role=Role.INSTRUCTOR)
     call_command("rebuild_learner_activity")
+
+    # The video summary's totals (every user's views, from the per-day totals) against the rows
+    for name in ("1d", "7d", "30d", "90d", "all"):
+        period = resolve_period(name, NOW, earliest=lambda: min(VideoView.objects.values_list("started_at", flat=True)))
+        views = VideoView.objects.filter(started_at__gte=period.start, started_at__lt=period.end)
+        summary = video_summary(workspace, name, compare=True)
+        assert summary["total_views"] == views.count()
+        assert summary["total_watch_time"] == sum(views.values_list("watched_s", flat=True))
+        previous = VideoView.objects.filter(started_at__gte=period.previous.start, started_at__lt=period.start)
+        assert summary["previous"]["total_views"] == previous.count()
 
     fast = {p: (user_analytics(workspace, p), user_engagement(workspace, p)) for p in ("1d", "7d", "30d", "90d", "all")}
     monkeypatch.setattr(users, "has_days_from", lambda workspace, day: True)

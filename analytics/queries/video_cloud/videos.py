@@ -6,9 +6,9 @@ one grouped query per breakdown and one for the timeline, whatever the number of
 
 from django.db import connection
 from django.db.models import Avg, Count, F, Min, Q, Sum
-from django.db.models.functions import TruncDate
+from django.db.models.functions import Coalesce, TruncDate
 
-from analytics.models import ReactionType, VideoReaction, VideoView
+from analytics.models import ReactionType, VideoReaction, VideoView, WorkspaceDay
 from courses.models import Video
 
 from ..sql import fetch_dicts
@@ -212,6 +212,19 @@ def _top_videos(views, limit):
     return fetch_dicts(sql, [*params, limit - 1, limit])
 
 
+def _day_totals(workspace, period, previous):
+    """Views, seconds watched and completed views in the period and in the previous one, summed
+    from the workspace's per-day totals (WorkspaceDay: every user's views by the UTC day they
+    started; these periods are whole UTC days), in one query."""
+    totals = {}
+    for prefix, window in (("", period), ("prev_", previous)):
+        days = Q(day__gte=window.start.date(), day__lt=window.end.date())
+        totals[f"{prefix}views"] = Coalesce(Sum("video_views", filter=days), 0)
+        totals[f"{prefix}watched_sum"] = Sum("watch_seconds", filter=days)
+        totals[f"{prefix}completed"] = Coalesce(Sum("completed_views", filter=days), 0)
+    return WorkspaceDay.objects.filter(workspace=workspace).aggregate(**totals)
+
+
 def video_summary(workspace, period_name, *, sections=("total_videos", "total_views", "total_watch_time",
                                                        "average_engagement", "top_videos", "trends"),
                   compare=False, top_limit=10, now=None):
@@ -233,16 +246,7 @@ def video_summary(workspace, period_name, *, sections=("total_videos", "total_vi
         {"total_videos", "average_engagement"} & set(sections)) else None
 
     if needs_totals or compare:
-        totals = {}
-        for prefix, window in (("", _window("started_at", period)), ("prev_", _window("started_at", previous))):
-            totals.update(
-                {
-                    f"{prefix}views": Count("started_at", filter=window),
-                    f"{prefix}watched_sum": Sum("watched_s", filter=window),
-                    f"{prefix}completed": Count("started_at", filter=window & Q(is_completed=True)),
-                }
-            )
-        totals = views.filter(started_at__gte=previous.start, started_at__lt=period.end).aggregate(**totals)
+        totals = _day_totals(workspace, period, previous)
         rates = {prefix: ratio(totals[f"{prefix}completed"], totals[f"{prefix}views"]) for prefix in ("", "prev_")}
 
     if "total_videos" in sections:
