@@ -17,9 +17,9 @@ which are written in the same transaction as the activity itself:
 - WorkspaceDay: the learners' page-session sums per workspace and UTC day.
 Every period here ends today. Without future-dated activity (the usual case), the figures read
 WorkspaceDay (sums: one row per day) and LearnerActivity (distinct learners: one row per learner
-active since the previous period began), never one row per learner-day. With some, they are
-computed from the LearnerDay rows of the period (the `_page_learner_days`, `_active_users` and
-ORM growth paths); a test keeps both paths equal.
+active since the previous period began), never one row per learner-day. With some, the distinct
+learners are counted from the LearnerDay rows of the period (the `_page_learner_days`,
+`_active_users` and ORM growth paths); a test keeps both ways equal.
 """
 
 from datetime import datetime, time, timedelta
@@ -138,25 +138,21 @@ def _active_users_today(workspace, today):
     ).aggregate(**counts)
 
 
-def _page_totals(workspace, start_day, end_day, future):
-    """Sums of the learners' page sessions and forum posts on [start_day, end_day): from the
-    per-day totals (WorkspaceDay), or from LearnerDay rows when some activity is future-dated
-    (those totals are kept for every day alike, but the two paths are kept equal by tests)."""
-    sums = {
-        "total": Sum("page_sessions"),
-        "seconds": Sum("page_seconds"),
-        "forum_posts": Sum("forum_posts"),
+def _page_totals(workspace, start_day, end_day):
+    """Sums of the learners' page sessions and forum posts on [start_day, end_day), from the
+    per-day totals (WorkspaceDay): exact for any whole-day window, future-dated days or not."""
+    return WorkspaceDay.objects.filter(workspace=workspace, day__gte=start_day, day__lt=end_day).aggregate(
+        total=Sum("page_sessions"),
+        seconds=Sum("page_seconds"),
+        forum_posts=Sum("forum_posts"),
         **{device: Sum(f"{device}_sessions") for device in DEVICES},
-    }
-    if future:
-        return learner_days(workspace, start_day, end_day).aggregate(**sums)
-    return WorkspaceDay.objects.filter(workspace=workspace, day__gte=start_day, day__lt=end_day).aggregate(**sums)
+    )
 
 
 def _activity(workspace, period, future):
     today = day_start(period.now).date()
     start_day, end_day = _days(period)
-    totals = _page_totals(workspace, start_day, end_day, future)
+    totals = _page_totals(workspace, start_day, end_day)
     session_count = totals["total"] or 0
     reactions = VideoReaction.objects.filter(
         workspace=workspace, user_id__in=learner_ids(workspace), at__gte=period.start, at__lt=period.end
