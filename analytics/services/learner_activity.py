@@ -26,7 +26,7 @@ from datetime import datetime, timezone as dt_timezone
 
 from django.db import connection, transaction
 
-from accounts.models import Membership, Role
+from accounts.models import Membership, Role, User, Workspace
 from analytics.models import (
     RECENT_DAYS, LearnerActivity, LearnerDay, LearningEvent, PageSession, VideoView, WorkspaceDay,
 )  # fmt: skip
@@ -490,20 +490,44 @@ def _after_save(sender, instance, raw=False, **kwargs):
     refresh_learner_days(instance.workspace_id, pairs)
 
 
-def _after_delete(sender, instance, **kwargs):
-    refresh_learner_days(instance.workspace_id, {(instance.user_id, getattr(instance, SOURCES[sender]))})
+def _deleted_with_owner(origin):
+    """The delete started from a workspace or a user (an instance or a queryset): their rollup
+    rows go with them (cascade, or _forget_user), so the rows deleted along need no refresh."""
+    model = getattr(origin, "model", None) or type(origin)
+    return model in (Workspace, User)
 
 
-def _membership_changed(sender, instance, raw=False, **kwargs):
-    if not raw:
+def _after_delete(sender, instance, origin=None, **kwargs):
+    if not _deleted_with_owner(origin):
+        refresh_learner_days(instance.workspace_id, {(instance.user_id, getattr(instance, SOURCES[sender]))})
+
+
+def _membership_changed(sender, instance, raw=False, origin=None, **kwargs):
+    if not raw and not _deleted_with_owner(origin):
         sync_learner_roles(instance.workspace_id, [instance.user_id])
 
 
+def _forget_user(sender, instance, **kwargs):
+    """Before a user is deleted: take their days out of every workspace's totals and delete their
+    rollup rows (LearnerDay has no foreign keys; the cascade would order it unpredictably)."""
+    ld, la = _table(LearnerDay), _table(LearnerActivity)
+    workspace_ids = LearnerActivity.objects.filter(user=instance).values_list("workspace_id", flat=True)
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        _lock_users(cursor, [instance.pk])
+        for workspace_id in sorted(workspace_ids):
+            _sync_roles(cursor, workspace_id, [instance.pk])
+            days_sql = f"FROM {ld} d WHERE d.workspace_id = %s AND d.user_id = %s"
+            cursor.execute(_add_totals_sql(days_sql, -1), [workspace_id, instance.pk])
+        cursor.execute(f"DELETE FROM {ld} WHERE user_id = %s", [instance.pk])
+        cursor.execute(f"DELETE FROM {la} WHERE user_id = %s", [instance.pk])
+
+
 def connect_signals():
-    from django.db.models.signals import post_delete, post_save, pre_save
+    from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 
     post_save.connect(_membership_changed, sender=Membership, dispatch_uid="learner-activity-membership-save")
     post_delete.connect(_membership_changed, sender=Membership, dispatch_uid="learner-activity-membership-delete")
+    pre_delete.connect(_forget_user, sender=User, dispatch_uid="learner-activity-user-delete")
     for model in SOURCES:
         uid = f"learner-activity-{model._meta.model_name}"
         pre_save.connect(_before_save, sender=model, dispatch_uid=f"{uid}-pre-save")

@@ -512,3 +512,29 @@ def test_figures_of_periods_ending_today_equal_the_learner_day_recount(workspace
     assert fast["90d"][0]["growth"]["returning_users"] > 0
     assert any(analytics["growth"]["churn_rate"] for analytics, _ in fast.values())
     assert fast["all"][1]["by_time_of_day"][0]["users"] and fast["all"][1]["by_time_of_day"][23]["users"]
+
+
+def test_deleting_a_user_takes_their_days_out_of_the_totals(workspace, learner, make_member):
+    other = make_member(workspace)
+    course = CourseFactory(workspace=workspace)
+    for person in (learner, other):
+        PageSessionFactory(workspace=workspace, user=person, started_at=at(3, 1), duration_s=10)
+        VideoViewFactory(video=VideoFactory(course=course), user=person, started_at=at(3, 1), watched_s=7)
+
+    learner.delete()
+
+    days, spans, totals = assert_rollup_is_recount()
+    assert list(spans) == [(workspace.pk, other.pk)]
+    march1 = totals[(workspace.pk, at(3, 1).date())]
+    assert (march1["page_seconds"], march1["watch_seconds"]) == (10, 7)
+
+
+def test_deleting_a_workspace_deletes_its_rollups(workspace, learner):
+    course = CourseFactory(workspace=workspace)
+    PageSessionFactory(workspace=workspace, user=learner, started_at=at(3, 1))
+    VideoViewFactory(video=VideoFactory(course=course), user=learner, started_at=at(3, 2))
+
+    workspace.delete()
+
+    assert stored() == ({}, {}, {})
+    assert not WorkspaceDay.objects.exists()
