@@ -242,6 +242,13 @@ class Result(models.Model):
                 name="result_workspace_activity_idx",
             ),
             models.Index(fields=["course", "user"], include=_RESULT_CARRIED, name="result_course_idx"),
+            # The total of a large scope of learners whose page walks the workspace index: only
+            # which rows count (workspace, ended enrollment without attempt), half the width of
+            # the unique constraint's index, so its entries stay in the buffer cache.
+            models.Index(
+                fields=["user", "workspace"], include=["enrollment_ends_at", "attempt_public_id"],
+                name="result_user_count_idx",
+            ),
             models.Index(
                 fields=["workspace", "-attempt_activity_at", "user", "course"], condition=_RESULT_ENDED,
                 name="result_ended_activity_idx",

@@ -21,8 +21,9 @@ The row set is ONE SQL statement, built by `result_rows_sql`; the page, its coun
 statistics all select FROM it. The scope (ORM-compiled id subqueries for learners and courses)
 is a CTE of that statement. With a scope, its rows are read in one pass (the page's cut and
 its count from the same CTE of keys); without one, in two parts that can follow the
-workspace's indexes. The SQL is plain SQL-92 plus NULLS LAST and FILTER: it runs on
-PostgreSQL and SQLite alike.
+workspace's indexes. A large scope of learners in the default order is both: counted in one
+pass, its page read along the workspace's indexes (`_walked_page`). The SQL is plain SQL-92
+plus NULLS LAST and FILTER: it runs on PostgreSQL and SQLite alike.
 """
 
 import hashlib
@@ -385,8 +386,18 @@ def _described_page(
         if with_total:
             total_column = f", (SELECT COUNT(*) FROM ({' UNION ALL '.join(sql for sql, _ in parts)}) AS t) AS total_rows"
             total_params = [param for _, part_params in parts for param in part_params]
+    return _fetch_described(
+        head, total_column, cut, order, rows_sql, [*head_params, *total_params, *cut_params], limit=limit, skip=skip
+    )
+
+
+def _fetch_described(head, extra_columns, cut, order, rows_sql, params, *, limit, skip):
+    """The rows of the keys `cut` (SQL of a relation of user_pk, course_pk, sort_key) ordered by
+    sort_key in `order`, then learner and course, cut to limit / skip, each joined to its row
+    of `rows_sql`, its user and its course. `head` is the statement's WITH clause, `params`
+    those of head, extra_columns and cut in that order."""
     page_sql = (
-        f"{head}SELECT r.*, k.sort_key{total_column}, u.public_id AS user_public_id, u.email AS user_email, "
+        f"{head}SELECT r.*, k.sort_key{extra_columns}, u.public_id AS user_public_id, u.email AS user_email, "
         f"{_USER_NAME_SQL.format(u='u')} AS user_name, u.avatar_url AS user_avatar, "
         "c.key AS course_key, c.title AS course_title "
         f"FROM (SELECT * FROM {cut} AS k "
@@ -395,12 +406,84 @@ def _described_page(
         f"JOIN {USER} u ON u.id = k.user_pk JOIN {COURSE} c ON c.id = k.course_pk "
         f"ORDER BY k.sort_key {order}, k.user_pk, k.course_pk"
     )
-    rows = fetch_dicts(page_sql, [*head_params, *total_params, *cut_params, limit, skip, *rows_sql[1]])
+    rows = fetch_dicts(page_sql, [*params, limit, skip, *rows_sql[1]])
     for row in rows:
         for column in _DATETIME_COLUMNS:
             row[column] = _as_datetime(row[column])
         row["result_id"] = result_id(row)
     return rows
+
+
+# A large scope of learners in the default order: walk the workspace's activity index instead
+# of sorting the scope (docs/benchmarks-analyse.md). Below WALK_MIN_SCOPE_ROWS rows a sort is as
+# cheap; the walk reads at most WALK_BUDGET_ROWS index entries of rows with an active (or no)
+# enrollment before giving up for the sort (a scope whose rows are all old).
+WALK_MIN_SCOPE_ROWS = 5_000
+WALK_BUDGET_ROWS = 20_000
+WALK_MAX_PAGE_END = 1_000
+
+
+def _walks_activity_index(filters, order, instructor):
+    """Whether a page may be read by `_walked_page`: a scope of learners only, no filter on a
+    column that depends on the clock or on the activity (each would make the scope's share of
+    the walk unpredictable), the default order (updatedAt descending: the index's own)."""
+    return (
+        order.field == "updatedAt" and order.descending and instructor is None and not filters.content_ids
+        and (filters.group_ids or filters.user_ids or filters.custom_fields)
+        and not (filters.states or filters.enrollment_types or filters.expiry or filters.updated_at)
+    )
+
+
+def _walked_page(workspace, filters, parts, rows_sql, *, limit, skip, now):
+    """(total, rows) of a learner-scoped page in the default order, read along the workspace's
+    indexes like a page without scope, or None when that does not pay or did not find the page.
+
+    ONE statement: the scope's rows are counted (one index-only pass, no sort); when there are
+    at least WALK_MIN_SCOPE_ROWS of them, the page is read in two parts like a page without
+    scope (enrollment active or absent, along the activity_at index; ended, along the small
+    attempt_activity_at one), keeping the rows of the scope's learners, each part stopping after
+    limit + skip of them. The scope is tested per index entry against a hash of its learners
+    (`OR 1 = 0` keeps PostgreSQL from turning the IN into a join, whose output order it does not
+    keep). The first part reads at most WALK_BUDGET_ROWS index entries (a scope whose rows are
+    all old): None when it found fewer than limit + skip rows, or when the scope was too small
+    to walk (no row carries the total then) and the caller reads the page by sorting."""
+    scope, scope_params = _scope_sql(workspace, filters, None)
+    (part_sql, part_params), = parts
+    db_now = _db_datetime(now)
+    in_scope = "(w.user_pk IN (SELECT id FROM scope_learners) OR 1 = 0)"
+    large_enough = "(SELECT n FROM scope_total) >= %s"
+    active = (
+        "SELECT * FROM (SELECT r.user_id AS user_pk, r.course_id AS course_pk, r.activity_at AS sort_key "
+        f"FROM {RESULT} r WHERE r.workspace_id = %s AND (r.enrollment_ends_at IS NULL OR r.enrollment_ends_at > %s) "
+        "ORDER BY r.activity_at DESC, r.user_id, r.course_id LIMIT %s) AS w "
+        f"WHERE {in_scope} AND {large_enough} ORDER BY w.sort_key DESC, w.user_pk, w.course_pk LIMIT %s"
+    )
+    ended = (
+        "SELECT * FROM (SELECT r.user_id AS user_pk, r.course_id AS course_pk, r.attempt_activity_at AS sort_key "
+        f"FROM {RESULT} r WHERE r.workspace_id = %s AND r.enrollment_ends_at <= %s "
+        "AND r.attempt_public_id IS NOT NULL) AS w "
+        f"WHERE {in_scope} AND {large_enough} ORDER BY w.sort_key DESC, w.user_pk, w.course_pk LIMIT %s"
+    )
+    head = (
+        f"{scope}, scope_total (n) AS (SELECT COUNT(*) FROM ({part_sql}) AS t), "
+        f"walked AS ({active}), walked_ended AS ({ended}) "
+    )
+    params = [
+        *scope_params, *part_params,
+        workspace.pk, db_now, WALK_BUDGET_ROWS, WALK_MIN_SCOPE_ROWS, limit + skip,
+        workspace.pk, db_now, WALK_MIN_SCOPE_ROWS, limit + skip,
+    ]
+    rows = _fetch_described(
+        head, ", (SELECT n FROM scope_total) AS total_rows, (SELECT COUNT(*) FROM walked) AS walked_rows",
+        "(SELECT * FROM walked UNION ALL SELECT * FROM walked_ended)", "DESC", rows_sql, params,
+        limit=limit, skip=skip,
+    )
+    if not rows or rows[0]["walked_rows"] < limit + skip:
+        return None
+    total = rows[0]["total_rows"]
+    for row in rows:
+        del row["total_rows"], row["walked_rows"]
+    return total, rows
 
 
 def _count(rows_sql, params):
@@ -420,11 +503,19 @@ def analyse_results_page(workspace, filters, order=ResultOrder(), *, limit=50, s
     rows. Names sort without regard to case. Users and courses are joined after the page is
     cut. Each row has the columns of `result_rows_sql` plus result_id, user_public_id,
     user_email, user_name, user_avatar, course_key and course_title.
+
+    A scope of learners alone in the default order first tries `_walked_page` (the same rows:
+    the tests compare both reads): with a large scope, sorting it costs more than walking the
+    workspace's activity index until the page is full.
     """
     now = now or timezone.now()
     parts = result_parts_sql(workspace, filters, instructor=instructor, now=now)
     sort_key, sort_join = _SORT_KEYS[order.field]
     every_row = _rows_sql(workspace, ResultFilters(), "any", now=now)
+    if _walks_activity_index(filters, order, instructor) and limit + skip <= WALK_MAX_PAGE_END:
+        walked = _walked_page(workspace, filters, parts, every_row, limit=limit, skip=skip, now=now)
+        if walked is not None:
+            return Page(*walked)
     rows = _described_page(
         _scope_sql(workspace, filters, instructor), parts, every_row, sort_key, sort_join,
         "DESC" if order.descending else "ASC", limit=limit, skip=skip, with_total=True,

@@ -26,6 +26,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Role
+from analytics.queries import analyse
 from tests.factories import (
     AttemptFactory,
     CourseFactory,
@@ -494,6 +495,68 @@ def test_a_scoped_page_pages_like_the_unscoped_one(world, admin_client):
         return row_names(world, response)
 
     assert [scoped_page(skip) for skip in (0, 3, 6, 9)] == [["r7", "r1", "r3"], ["r4", "r5", "r2"], ["r6"], []]
+
+
+EVERY_LEARNER = ("ada", "bob", "cy", "dee", "eve")
+
+
+@pytest.mark.parametrize("budget", [10_000, 4, 1])
+def test_a_learner_scoped_page_walked_along_the_activity_index_pages_like_the_unscoped_one(
+    world, admin_client, monkeypatch, budget
+):
+    # A large scope of learners in the default order walks the workspace's activity indexes
+    # (analyse._walked_page), here made to walk any scope. A walk that runs out of budget before
+    # the page's end (4: at the third page, 1: always) gives way to the sorted read.
+    monkeypatch.setattr(analyse, "WALK_MIN_SCOPE_ROWS", 0)
+    monkeypatch.setattr(analyse, "WALK_BUDGET_ROWS", budget)
+    every_learner = [getattr(world, name).public_id for name in EVERY_LEARNER]
+
+    for skip in (0, 3, 6, 9):
+        body = {"options": {"skip": skip, "limit": 3}}
+        scoped = {**body, "filters": {"userIds": every_learner}}
+        assert post(admin_client, RESULTS, scoped).json() == post(admin_client, RESULTS, body).json()
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {"groupIds": ["SALES"]},
+        {"groupIds": ["SALES", "OPS"]},
+        {"userIds": ["DEE", "CY"]},
+        {"customFields": [{"customFieldId": "DEPARTMENT", "values": ["Sales"]}]},
+        {"customFields": [{"customFieldId": "DEPARTMENT", "values": ["Sales", "Support"]},
+                          {"customFieldId": "REGION", "values": ["EU"]}], "groupIds": ["SALES"]},
+    ],
+)
+def test_walked_and_sorted_learner_scoped_pages_are_the_same(world, admin_client, monkeypatch, filters):
+    ids = {"SALES": world.sales.public_id, "OPS": world.ops.public_id, "DEE": world.dee.public_id,
+           "CY": world.cy.public_id, "DEPARTMENT": world.department.public_id, "REGION": world.region.public_id}
+    text = json.dumps(filters)
+    for placeholder, public_id in ids.items():
+        text = text.replace(f'"{placeholder}"', f'"{public_id}"')
+    filters = json.loads(text)
+
+    def pages(min_scope_rows):
+        monkeypatch.setattr(analyse, "WALK_MIN_SCOPE_ROWS", min_scope_rows)
+        return [post(admin_client, RESULTS, {"filters": filters, "options": {"skip": skip, "limit": 2}}).json()
+                for skip in range(5)]
+
+    walked, sorted_ = pages(0), pages(10**9)
+    assert walked == sorted_
+    assert walked[0]["total"] > 0
+
+
+def test_a_walked_page_and_its_total_are_one_query(world, api_key_client, workspace, monkeypatch):
+    monkeypatch.setattr(analyse, "WALK_MIN_SCOPE_ROWS", 0)
+    client = api_key_client(workspace)
+    body = {"filters": {"groupIds": [world.sales.public_id]}, "options": {"limit": 2}}
+    post(client, RESULTS, body)
+
+    with CaptureQueriesContext(connection) as captured:
+        response = post(client, RESULTS, body)
+
+    assert (response.json()["total"], row_names(world, response)) == (4, ["r1", "r3"])
+    assert len([q for q in captured.captured_queries if "courses_result" in q["sql"]]) == 1
 
 
 @pytest.mark.parametrize(
