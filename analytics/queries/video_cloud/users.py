@@ -39,6 +39,7 @@ from .periods import UTC, bucket_label, day_start, fill_buckets, ratio, resolve_
 
 UNKNOWN = "unknown"
 RETENTION_DAYS = (1, 7, 30)
+ACTIVE_WINDOWS = {"daily": 1, "weekly": 7, "monthly": 30}  # activity.activeUsers: days ending today
 DEVICES = ("desktop", "mobile", "tablet")  # analytics.models.Device; anything else counts as unknown
 
 # (model, time field) of every kind of activity: the raw rows the rollups are made of.
@@ -69,18 +70,14 @@ def learner_days(workspace, start_day, end_day):
     ).order_by()
 
 
-def active_in(workspace, start_day, end_day, *, may_straddle=True):
+def active_in(workspace, start_day, end_day):
     """Condition on LearnerActivity: the user has activity in [start_day, end_day).
 
     True when their first or last day is inside; false when they start after or stop before;
     only a learner with days both before and after the window gets a probe of their LearnerDay
-    rows (the unique (workspace, user, day) index). may_straddle=False: the caller knows no
-    learner has days after the window (a window ending today without future-dated activity), so
-    the condition needs no probe at all.
+    rows (the unique (workspace, user, day) index).
     """
     inside = Q(first_day__gte=start_day, first_day__lt=end_day) | Q(last_day__gte=start_day, last_day__lt=end_day)
-    if not may_straddle:
-        return inside
     probe = Exists(
         LearnerDay.objects.filter(
             workspace=workspace, user_id=OuterRef("user_id"), day__gte=start_day, day__lt=end_day
@@ -104,17 +101,17 @@ def earliest_activity(workspace):
     return None if first is None else _as_moment(first)
 
 
-def _active_users(workspace, today, future):
-    """Learners active in the 1 / 7 / 30 UTC days ending today: one row per learner active in the
-    last 30 days (LearnerActivity.last_day); probes only when some learner has future-dated days."""
+def _active_users(workspace, today):
+    """Learners active in the 1 / 7 / 30 UTC days ending today, when some learner has future-dated
+    days: one row per learner active in the last 30 days, probing the learner-days of those with
+    days on both sides of a window."""
     tomorrow = today + timedelta(days=1)
-    windows = {"daily": 1, "weekly": 7, "monthly": 30}
     spans = LearnerActivity.objects.filter(
         workspace=workspace, user_id__in=learner_ids(workspace), last_day__gte=tomorrow - timedelta(days=30)
     )
     figures = {
-        name: Count("id", filter=active_in(workspace, tomorrow - timedelta(days=days), tomorrow, may_straddle=future))
-        for name, days in windows.items()
+        name: Count("id", filter=active_in(workspace, tomorrow - timedelta(days=days), tomorrow))
+        for name, days in ACTIVE_WINDOWS.items()
     }
     return {name: value or 0 for name, value in spans.aggregate(**figures).items()}
 
@@ -125,17 +122,6 @@ def _by_device(totals):
     counts = [(device, totals[device] or 0) for device in DEVICES]
     counts.append(("", (totals["total"] or 0) - sum(n for _, n in counts)))
     return {device or UNKNOWN: n for device, n in sorted(counts, key=lambda item: (-item[1], item[0])) if n}
-
-
-def _active_users_today(workspace, today):
-    """_active_users without future-dated days: a learner is active in a window ending today when
-    their last day is in it (LearnerActivity.is_learner is their role, kept by the write paths)."""
-    tomorrow = today + timedelta(days=1)
-    windows = {"daily": 1, "weekly": 7, "monthly": 30}
-    counts = {name: Count("id", filter=Q(last_day__gte=tomorrow - timedelta(days=days))) for name, days in windows.items()}
-    return LearnerActivity.objects.filter(
-        workspace=workspace, is_learner=True, last_day__gte=tomorrow - timedelta(days=30)
-    ).aggregate(**counts)
 
 
 def _page_totals(workspace, start_day, end_day):
@@ -149,7 +135,8 @@ def _page_totals(workspace, start_day, end_day):
     )
 
 
-def _activity(workspace, period, future):
+def _activity(workspace, period, counts):
+    """counts: _learner_counts_today's, or None to count active users from the learner-days."""
     today = day_start(period.now).date()
     start_day, end_day = _days(period)
     totals = _page_totals(workspace, start_day, end_day)
@@ -162,7 +149,9 @@ def _activity(workspace, period, future):
         shares=Count("id", filter=Q(type=ReactionType.SHARE)),
     )
     return {
-        "active_users": _active_users(workspace, today, future) if future else _active_users_today(workspace, today),
+        "active_users": (
+            {name: counts[name] for name in ACTIVE_WINDOWS} if counts is not None else _active_users(workspace, today)
+        ),
         "sessions": {
             "total": session_count,
             "average_duration": ratio(totals["seconds"] or 0, session_count, places=2),
@@ -194,27 +183,36 @@ def _was_active_sql(start_day, previous_start):
     return sql, [adapt(previous_start), adapt(start_day), adapt(previous_start), adapt(start_day)]
 
 
-def _growth_counts_today(workspace, start_day, previous_start):
-    """{active, new, previous_active, churned} of a period ending today, without future-dated
-    days: one pass over the LearnerActivity rows of learners with activity since previous_start."""
+def _learner_counts_today(workspace, period):
+    """Without future-dated days, in one pass over the LearnerActivity rows of the learners active
+    since the previous period began or 30 days ago (the earlier): the active users of the 1 / 7 /
+    30 days ending today (`daily`, `weekly`, `monthly`, as _active_users) and the period's growth
+    counts (`active`, `new`, `previous_active`, `churned`, as _growth)."""
+    start_day, end_day = _days(period)
+    previous_start, _ = _days(period.previous)
     was_active, was_params = _was_active_sql(start_day, previous_start)
     adapt = connection.ops.adapt_datefield_value
     table = connection.ops.quote_name(LearnerActivity._meta.db_table)
-    start = adapt(start_day)
+    start, previous = adapt(start_day), adapt(previous_start)
+    window_starts = [adapt(end_day - timedelta(days=days)) for days in ACTIVE_WINDOWS.values()]
     sql = (
-        "SELECT COUNT(CASE WHEN a.last_day >= %s THEN 1 END), COUNT(CASE WHEN a.first_day >= %s THEN 1 END), "
-        f"COUNT(CASE WHEN a.last_day < %s OR (a.first_day < %s AND {was_active}) THEN 1 END), "
-        "COUNT(CASE WHEN a.last_day < %s THEN 1 END) "
+        f"SELECT {', '.join(['COUNT(CASE WHEN a.last_day >= %s THEN 1 END)'] * len(ACTIVE_WINDOWS))}, "
+        "COUNT(CASE WHEN a.last_day >= %s THEN 1 END), COUNT(CASE WHEN a.first_day >= %s THEN 1 END), "
+        f"COUNT(CASE WHEN a.last_day >= %s AND (a.last_day < %s OR (a.first_day < %s AND {was_active})) THEN 1 END), "
+        "COUNT(CASE WHEN a.last_day >= %s AND a.last_day < %s THEN 1 END) "
         f"FROM {table} a WHERE a.workspace_id = %s AND a.is_learner AND a.last_day >= %s"
     )
-    params = [start, start, start, start, *was_params, start, workspace.pk, adapt(previous_start)]
+    params = [
+        *window_starts, start, start, previous, start, start, *was_params, previous, start, workspace.pk,
+        min(previous, *window_starts),
+    ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return dict(zip(("active", "new", "previous_active", "churned"), cursor.fetchone()))
+        return dict(zip((*ACTIVE_WINDOWS, "active", "new", "previous_active", "churned"), cursor.fetchone()))
 
 
-def _growth_today(workspace, start_day, previous_start):
-    counts = _growth_counts_today(workspace, start_day, previous_start)
+def _new_learner_sources(workspace, start_day):
+    """{User.source or "unknown": learners} of the learners whose first day is start_day or later."""
     rows = (
         LearnerActivity.objects.filter(workspace=workspace, is_learner=True, first_day__gte=start_day)
         .values("user__source").annotate(n=Count("id")).order_by()
@@ -223,19 +221,19 @@ def _growth_today(workspace, start_day, previous_start):
     for row in rows:
         source = row["user__source"] or UNKNOWN
         sources[source] = sources.get(source, 0) + row["n"]
-    return counts, sources
+    return sources
 
 
-def _growth(workspace, period, future):
+def _growth(workspace, period, counts):
+    """counts: _learner_counts_today's, or None to decide activity from the learner-days."""
     start_day, end_day = _days(period)
     previous_start, _ = _days(period.previous)
-    if not future:
-        counts, sources = _growth_today(workspace, start_day, previous_start)
-        return _growth_figures(counts, sources)
+    if counts is not None:
+        return _growth_figures(counts, _new_learner_sources(workspace, start_day))
     rows = (
         LearnerActivity.objects.filter(workspace=workspace, user_id__in=learner_ids(workspace))
         .annotate(
-            is_active=_flag(active_in(workspace, start_day, end_day, may_straddle=future)),
+            is_active=_flag(active_in(workspace, start_day, end_day)),
             was_active=_flag(active_in(workspace, previous_start, start_day)),
             had_before=_flag(Q(first_day__lt=start_day)),
         )
@@ -320,11 +318,13 @@ def user_analytics(workspace, period_name, *, sections=("activity", "growth", "r
     period = resolve_period(period_name, now, earliest=lambda: earliest_activity(workspace))
     result = {}
     # Windows here end tomorrow 00:00Z: only future-dated activity makes a learner straddle them.
-    future = has_days_from(workspace, _days(period)[1]) if {"activity", "growth"} & set(sections) else True
+    counts = None
+    if {"activity", "growth"} & set(sections) and not has_days_from(workspace, _days(period)[1]):
+        counts = _learner_counts_today(workspace, period)
     if "activity" in sections:
-        result["activity"] = _activity(workspace, period, future)
+        result["activity"] = _activity(workspace, period, counts)
     if "growth" in sections:
-        result["growth"] = _growth(workspace, period, future)
+        result["growth"] = _growth(workspace, period, counts)
     if "retention" in sections:
         result["retention"] = _retention(workspace, period)
     return result
