@@ -248,6 +248,14 @@ def result_parts_sql(workspace, filters=ResultFilters(), *, instructor=None, now
 _NOT_ENROLLED_SQL = f"CAST({_literal(NOT_ENROLLED)} AS VARCHAR(12))"
 
 
+# The Result rows `r` of each part (_rows_sql's `which`), given `now` for %s.
+KEPT_ROWS = {
+    "active": "(r.enrollment_ends_at IS NULL OR r.enrollment_ends_at > %s)",
+    "ended": "r.enrollment_ends_at <= %s AND r.attempt_public_id IS NOT NULL",
+    "any": "(r.attempt_public_id IS NOT NULL OR r.enrollment_ends_at IS NULL OR r.enrollment_ends_at > %s)",
+}
+
+
 def _rows_sql(workspace, filters, which, *, instructor=None, now=None):
     """(sql, params) of the result rows of courses.Result `r` whose enrollment is active or
     absent (`which` "active"), has ended by `now` ("ended"), or both ("any": the columns are
@@ -278,11 +286,7 @@ def _rows_sql(workspace, filters, which, *, instructor=None, now=None):
         f"{sql.params_of(expiry, [now] * expiry.count('%s'))} AS expiry_at, "
         f"{sql.params_of(activity, [now] * activity.count('%s'))} AS activity_at "
     )
-    kept = {
-        "active": "(r.enrollment_ends_at IS NULL OR r.enrollment_ends_at > %s)",
-        "ended": "r.enrollment_ends_at <= %s AND r.attempt_public_id IS NOT NULL",
-        "any": "(r.attempt_public_id IS NOT NULL OR r.enrollment_ends_at IS NULL OR r.enrollment_ends_at > %s)",
-    }[which]
+    kept = KEPT_ROWS[which]
     where = [f"r.workspace_id = {sql.param(workspace.pk)}", sql.params_of(kept, [now])]
     for name, _ in _scopes(workspace, filters, instructor):
         where.append(f"r.{'user_id' if name == 'scope_learners' else 'course_id'} IN (SELECT id FROM {name})")
@@ -454,14 +458,13 @@ def _walked_page(workspace, filters, parts, rows_sql, *, limit, skip, now):
     large_enough = "(SELECT n FROM scope_total) >= %s"
     active = (
         "SELECT * FROM (SELECT r.user_id AS user_pk, r.course_id AS course_pk, r.activity_at AS sort_key "
-        f"FROM {RESULT} r WHERE r.workspace_id = %s AND (r.enrollment_ends_at IS NULL OR r.enrollment_ends_at > %s) "
+        f"FROM {RESULT} r WHERE r.workspace_id = %s AND {KEPT_ROWS['active']} "
         "ORDER BY r.activity_at DESC, r.user_id, r.course_id LIMIT %s) AS w "
         f"WHERE {in_scope} AND {large_enough} ORDER BY w.sort_key DESC, w.user_pk, w.course_pk LIMIT %s"
     )
     ended = (
         "SELECT * FROM (SELECT r.user_id AS user_pk, r.course_id AS course_pk, r.attempt_activity_at AS sort_key "
-        f"FROM {RESULT} r WHERE r.workspace_id = %s AND r.enrollment_ends_at <= %s "
-        "AND r.attempt_public_id IS NOT NULL) AS w "
+        f"FROM {RESULT} r WHERE r.workspace_id = %s AND {KEPT_ROWS['ended']}) AS w "
         f"WHERE {in_scope} AND {large_enough} ORDER BY w.sort_key DESC, w.user_pk, w.course_pk LIMIT %s"
     )
     head = (

@@ -155,8 +155,13 @@ def _pairs_rows(workspace_id):
     return source
 
 
-def _on_conflict(keys, columns):
-    updates = ", ".join(f"{name} = excluded.{name}" for name in columns)
+def _on_conflict(keys, columns, *, add_to=None):
+    """ON CONFLICT clause setting `columns` to the new row's values, or (add_to: the table)
+    adding them to the stored ones."""
+    if add_to is None:
+        updates = ", ".join(f"{name} = excluded.{name}" for name in columns)
+    else:
+        updates = ", ".join(f"{name} = {add_to}.{name} + excluded.{name}" for name in columns)
     return f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
 
 
@@ -260,36 +265,37 @@ def _add_totals_sql(days_sql, sign=1, *, role_moved=False, rebuild=False):
     )
     if rebuild:
         return sql
-    table = _table(WorkspaceDay)
-    updates = ", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in columns)
-    return f"{sql} ON CONFLICT (workspace_id, day) DO UPDATE SET {updates}"
+    return sql + _on_conflict(("workspace_id", "day"), columns, add_to=_table(WorkspaceDay))
 
 
 def _sync_roles(cursor, workspace_id, users):
-    """Users among `users` whose learner role changed since their days were counted
-    (LearnerActivity.is_learner): add their days to WorkspaceDay or take them out, and record it."""
+    """Users among `users` (sorted ids, locked) whose learner role changed since their days were
+    counted (LearnerActivity.is_learner): add their days to WorkspaceDay or take them out, and
+    record it."""
     la, ld = _table(LearnerActivity), _table(LearnerDay)
-    marks = ", ".join(["%s"] * len(users))
-    cursor.execute(
-        f"SELECT a.user_id, a.is_learner FROM {la} a WHERE a.workspace_id = %s AND a.user_id IN ({marks}) "
-        f"AND a.is_learner <> {is_learner_sql('a')}",
-        [workspace_id, *users],
-    )
-    flips = cursor.fetchall()
+    flips = []
+    for start in range(0, len(users), MAX_PARAMS):
+        chunk = users[start : start + MAX_PARAMS]
+        cursor.execute(
+            f"SELECT a.user_id, a.is_learner FROM {la} a WHERE a.workspace_id = %s "
+            f"AND a.user_id IN ({', '.join(['%s'] * len(chunk))}) AND a.is_learner <> {is_learner_sql('a')}",
+            [workspace_id, *chunk],
+        )
+        flips += cursor.fetchall()
     for was_learner in (True, False):
         flipped = [user_id for user_id, is_learner in flips if bool(is_learner) == was_learner]
-        if not flipped:
-            continue
-        marks = ", ".join(["%s"] * len(flipped))
-        # All their days, whatever the role says now: it is the counting that changes.
-        days_sql = f"FROM {ld} d WHERE d.workspace_id = %s AND d.user_id IN ({marks})"
-        cursor.execute(
-            _add_totals_sql(days_sql, -1 if was_learner else 1, role_moved=True), [workspace_id, *flipped]
-        )
-        cursor.execute(
-            f"UPDATE {la} SET is_learner = %s WHERE workspace_id = %s AND user_id IN ({marks})",
-            [not was_learner, workspace_id, *flipped],
-        )
+        for start in range(0, len(flipped), MAX_PARAMS):
+            chunk = flipped[start : start + MAX_PARAMS]
+            marks = ", ".join(["%s"] * len(chunk))
+            # All their days, whatever the role says now: it is the counting that changes.
+            days_sql = f"FROM {ld} d WHERE d.workspace_id = %s AND d.user_id IN ({marks})"
+            cursor.execute(
+                _add_totals_sql(days_sql, -1 if was_learner else 1, role_moved=True), [workspace_id, *chunk]
+            )
+            cursor.execute(
+                f"UPDATE {la} SET is_learner = %s WHERE workspace_id = %s AND user_id IN ({marks})",
+                [not was_learner, workspace_id, *chunk],
+            )
 
 
 def sync_learner_roles(workspace_id, user_ids):
@@ -300,8 +306,7 @@ def sync_learner_roles(workspace_id, user_ids):
         return
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         _lock_users(cursor, users)
-        for start in range(0, len(users), MAX_PARAMS):
-            _sync_roles(cursor, workspace_id, users[start : start + MAX_PARAMS])
+        _sync_roles(cursor, workspace_id, users)
 
 
 def _as_day(moment):
@@ -378,8 +383,7 @@ def refresh_learner_days(workspace_id, pairs, *, may_empty=True):
     ld, la = _table(LearnerDay), _table(LearnerActivity)
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         _lock_users(cursor, users)
-        for start in range(0, len(users), MAX_PARAMS):
-            _sync_roles(cursor, workspace_id, users[start : start + MAX_PARAMS])
+        _sync_roles(cursor, workspace_id, users)
         pair_days = f"FROM {ld} d JOIN pairs p ON p.user_id = d.user_id AND p.day = d.day WHERE d.workspace_id = %s"
         for start in range(0, len(pairs), MAX_PAIRS):
             cte, cte_params = _pairs_cte(pairs[start : start + MAX_PAIRS])

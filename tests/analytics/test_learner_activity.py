@@ -267,6 +267,44 @@ def test_xapi_statements_and_voiding(workspace, api_key_client):
     assert [day for _, _, day in days] == [at(3, 1).date()]
 
 
+def test_an_xapi_batch_refreshes_learner_days_once(workspace, api_key_client):
+    """Statements and voiding in one batch: one refresh, so one round of advisory locks (two
+    concurrent batches taking theirs in several rounds could deadlock)."""
+    client = api_key_client(workspace, Role.ADMIN)
+    version = {"HTTP_X_EXPERIENCE_API_VERSION": "1.0.3"}
+    voided_id = str(uuid.uuid4())
+
+    def statement(statement_id, email, day):
+        return {
+            "id": statement_id,
+            "actor": {"objectType": "Agent", "mbox": f"mailto:{email}"},
+            "verb": {"id": "http://adlnet.gov/expapi/verbs/experienced", "display": {"en-US": "experienced"}},
+            "object": {"id": "http://lms.example.com/course/course-v1:Acme+A1+2026/page/1"},
+            "timestamp": f"2026-03-0{day}T09:30:00Z",
+        }
+
+    first = client.post("/xapi/statements", statement(voided_id, "ada@acme.test", 1), format="json", **version)
+    assert first.status_code == 200
+    voiding = {
+        "actor": {"objectType": "Agent", "mbox": "mailto:admin@acme.test"},
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/voided"},
+        "object": {"objectType": "StatementRef", "id": voided_id},
+    }
+    batch = [statement(str(uuid.uuid4()), "bob@acme.test", 2), voiding]
+    day_inserts = []
+
+    def count_inserts(execute, sql, params, many, context):
+        day_inserts.extend([sql] if f"INSERT INTO {connection.ops.quote_name(LearnerDay._meta.db_table)}" in sql else [])
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(count_inserts):
+        assert client.post("/xapi/statements", batch, format="json", **version).status_code == 200
+
+    assert len(day_inserts) == 1
+    days, *_ = assert_rollup_is_recount()
+    assert [day for _, _, day in days] == [at(3, 2).date()]
+
+
 def test_tracking_log_import(workspace, tmp_path):
     import_tracking_logs(workspace, [write_log(tmp_path)])
 

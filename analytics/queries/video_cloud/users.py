@@ -211,12 +211,9 @@ def _learner_counts_today(workspace, period):
         return dict(zip((*ACTIVE_WINDOWS, "active", "new", "previous_active", "churned"), cursor.fetchone()))
 
 
-def _new_learner_sources(workspace, start_day):
-    """{User.source or "unknown": learners} of the learners whose first day is start_day or later."""
-    rows = (
-        LearnerActivity.objects.filter(workspace=workspace, is_learner=True, first_day__gte=start_day)
-        .values("user__source").annotate(n=Count("id")).order_by()
-    )  # fmt: skip
+def _new_learner_sources(workspace, period):
+    """{User.source or "unknown": learners} of the period's new learners."""
+    rows = new_learners(workspace, period).values("user__source").annotate(n=Count("id")).order_by()
     sources = {}
     for row in rows:
         source = row["user__source"] or UNKNOWN
@@ -229,7 +226,7 @@ def _growth(workspace, period, counts):
     start_day, end_day = _days(period)
     previous_start, _ = _days(period.previous)
     if counts is not None:
-        return _growth_figures(counts, _new_learner_sources(workspace, start_day))
+        return _growth_figures(counts, _new_learner_sources(workspace, period))
     rows = (
         LearnerActivity.objects.filter(workspace=workspace, user_id__in=learner_ids(workspace))
         .annotate(
@@ -237,22 +234,18 @@ def _growth(workspace, period, counts):
             was_active=_flag(active_in(workspace, previous_start, start_day)),
             had_before=_flag(Q(first_day__lt=start_day)),
         )
-        .values("is_active", "was_active", "had_before", "user__source")
+        .values("is_active", "was_active", "had_before")
         .annotate(n=Count("id"))
         .order_by()
     )
     counts = {"active": 0, "new": 0, "previous_active": 0, "churned": 0}
-    sources = {}
     for row in rows:
         is_new = row["is_active"] and not row["had_before"]
         counts["active"] += row["n"] if row["is_active"] else 0
         counts["new"] += row["n"] if is_new else 0
         counts["previous_active"] += row["n"] if row["was_active"] else 0
         counts["churned"] += row["n"] if row["was_active"] and not row["is_active"] else 0
-        if is_new:
-            source = row["user__source"] or UNKNOWN
-            sources[source] = sources.get(source, 0) + row["n"]
-    return _growth_figures(counts, sources)
+    return _growth_figures(counts, _new_learner_sources(workspace, period))
 
 
 def _growth_figures(counts, sources):
