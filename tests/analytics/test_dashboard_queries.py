@@ -88,7 +88,7 @@ def test_active_learners_follow_a_group_filter(workspace, three_learners):
 def test_active_learners_without_filter_equal_the_user_analytics_numbers(workspace, three_learners):
     ann, bob, cy = three_learners
     now = datetime.now(UTC)
-    PageSessionFactory(workspace=workspace, user=ann, started_at=now - timedelta(minutes=5))
+    PageSessionFactory(workspace=workspace, user=ann, started_at=now.replace(hour=0, minute=0))  # today at any hour
     PageSessionFactory(workspace=workspace, user=bob, started_at=now - timedelta(days=3))
     PageSessionFactory(workspace=workspace, user=cy, started_at=now - timedelta(days=20))
     active = user_analytics(workspace, "7d", sections=("activity",), now=now)["activity"]["active_users"]

@@ -181,6 +181,7 @@ def build_world(now=None):
     }
 
     # Request metrics: A 3, B 7 (B's all errors, so a leak shows in the error rate too).
+    # Five minutes back: inside the 24h period the test reads whatever the minute of the hour.
     for _ in range(3):
         RequestMetric.objects.create(workspace=a.workspace, at=now - timedelta(minutes=5), method="GET",
                                      endpoint="/analytics/users", status=200, latency_ms=10)

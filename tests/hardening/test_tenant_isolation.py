@@ -179,7 +179,7 @@ MATRIX = {
     "analytics/users": lambda a, b: [Call("get", "/analytics/users?period=7d")],
     "analytics/users/engagement": lambda a, b: [Call("get", "/analytics/users/engagement?period=7d")],
     "analytics/system/health": lambda a, b: [Call("get", "/analytics/system/health?period=24h")],
-    "analytics/system/performance": lambda a, b: [Call("get", "/analytics/system/performance?period=1h")],
+    "analytics/system/performance": lambda a, b: [Call("get", "/analytics/system/performance?period=24h")],
     "analytics/export": lambda a, b: [Call("get", "/analytics/export")],
     "analytics/export/<str:export_id>": lambda a, b: [
         *[Call("get", f"/analytics/export/{job.public_id}") for job in (a.export, *a.staff_exports)],
@@ -429,7 +429,7 @@ def test_aggregates_under_shared_keys_count_workspace_a_rows_only(world):
     assert (summary["totalVideos"], summary["totalViews"]) == (a.counts["videos"], a.counts["video_views_shared"])
     users = admin.get("/analytics/users?period=7d").json()["data"]
     assert users["activity"]["sessions"]["total"] == a.counts["page_sessions"]
-    performance = admin.get("/analytics/system/performance?period=1h").json()["data"]
+    performance = admin.get("/analytics/system/performance?period=24h").json()["data"]
     assert performance["api"]["requests"]["total"] == a.counts["requests"]
     statistics = admin.post("/analyse/statistics", {}, format="json").json()
     assert statistics["total"] == a.counts["attempts"]
