@@ -337,7 +337,9 @@ def _course_sections(course, period_name):
     gender_rows = course_info.course_enrollment_by_gender(course, today, None, today)
     gender = {key: value for key, value in (gender_rows[-1].items() if gender_rows else []) if key != "date"}
     locations = course_info.course_enrollment_by_location(course, today, None, today)
-    activity = course_info.course_activity_by_week(course, period.start, None, now)
+    # Every week the period touches, the first one from its Monday (a 7d period begun on a Tuesday
+    # would otherwise show only the week in progress, empty on Mondays).
+    activity = course_info.course_activity_by_week(course, course_info.week_start(period.start), None, now)
     chapters = dashboard_queries.course_chapter_quiz_time(course, start=period.start, end=period.end)
     videos = dashboard_queries.course_video_drop_off(course)
 
