@@ -480,20 +480,29 @@ def test_growth_previous_period_probe_for_learners_active_before_and_after(works
 
 
 def test_growth_over_a_previous_period_longer_than_the_recent_days(workspace, make_member, now):
-    """90d: the period starts 01-01, the previous one is 10-03..12-31. `early` was active on 10-23
-    (70 days before the period: beyond the 63 days of recent_days kept from their last day, 01-01)
-    and `late` on 12-20; `gone` only in the previous period."""
-    early, late, gone = make_member(workspace), make_member(workspace), make_member(workspace)
-    for learner, moments in ((early, (datetime(2025, 10, 23, 9, tzinfo=UTC), datetime(2026, 1, 1, 9, tzinfo=UTC))),
-                             (late, (datetime(2025, 12, 20, 9, tzinfo=UTC), at(3, 2))),
-                             (gone, (datetime(2025, 11, 5, 9, tzinfo=UTC),))):  # fmt: skip
+    """90d: the period starts 01-01, the previous one is 10-03..12-31. Each learner takes one way
+    to "active in the previous period": `new_then` started in it (first day), `mid` has a day of
+    it in the 63 days of recent_days before their last day, `early` only a day beyond them (the
+    LearnerDay probe), `skipped` none (probe: no). `gone` was active only in the previous period."""
+    def day(year, month, day_):
+        return datetime(year, month, day_, 9, tzinfo=UTC)
+
+    learners = {
+        "new_then": (day(2025, 12, 20), at(3, 2)),
+        "mid": (day(2025, 9, 1), day(2025, 12, 1), day(2026, 1, 15)),
+        "early": (day(2025, 9, 1), day(2025, 10, 23), day(2026, 1, 1)),
+        "skipped": (day(2025, 9, 1), at(3, 1)),
+        "gone": (day(2025, 11, 5),),
+    }
+    for moments in learners.values():
+        learner = make_member(workspace)
         for moment in moments:
             PageSessionFactory(workspace=workspace, user=learner, started_at=moment)
 
     growth = user_analytics(workspace, "90d", sections=("growth",))["growth"]
 
-    # previously active: early, late, gone; churned: gone
-    assert (growth["new_users"], growth["returning_users"], growth["churn_rate"]) == (0, 2, round(1 / 3, 4))
+    # previously active: new_then, mid, early, gone; churned: gone
+    assert (growth["new_users"], growth["returning_users"], growth["churn_rate"]) == (0, 4, 0.25)
 
 
 def test_engagement_hours_and_new_learners(workspace, mixed, now):

@@ -168,19 +168,27 @@ def _activity(workspace, period, counts):
 
 def _was_active_sql(start_day, previous_start):
     """SQL condition on LearnerActivity `a` of a learner whose last day is on or after start_day
-    and first day before it: active in [previous_start, start_day). From the recent_days bits
-    when that window is within RECENT_DAYS of their last day, else a probe of their LearnerDay rows."""
-    # A window of RECENT_DAYS days or more always takes the probe (its reach is as long).
+    and first day before it: active in [previous_start, start_day). Known without reading their
+    days when their first day is in that window, or from the recent_days bits of the days it
+    shares with their last RECENT_DAYS days: all of it, or a part holding a bit. Else a probe of
+    their LearnerDay rows (a window of RECENT_DAYS days or more is never all in the bits)."""
     length = min((start_day - previous_start).days, RECENT_DAYS)
-    reach = days_between("a.last_day", "%s")
-    bits = f"((a.recent_days >> ({days_between('a.last_day', '%s')} + 1)) & {(1 << length) - 1}) <> 0"
+    reach = days_between("a.last_day", "%s")  # from previous_start
+    shift = f"({days_between('a.last_day', '%s')} + 1)"  # the bit of the day before start_day
+    bits = f"((a.recent_days >> {shift}) & {(1 << length) - 1}) <> 0"
+    # With reach >= RECENT_DAYS, every bit from `shift` on is a day of the window.
+    some_bits = f"{shift} < {RECENT_DAYS} AND (a.recent_days >> {shift}) <> 0"
     probe = (
         f"EXISTS (SELECT 1 FROM {connection.ops.quote_name(LearnerDay._meta.db_table)} d "
         f"WHERE d.workspace_id = a.workspace_id AND d.user_id = a.user_id AND d.day >= %s AND d.day < %s)"
     )
     adapt = connection.ops.adapt_datefield_value
-    sql = f"(CASE WHEN {reach} < {RECENT_DAYS} THEN {bits} ELSE {probe} END)"
-    return sql, [adapt(previous_start), adapt(start_day), adapt(previous_start), adapt(start_day)]
+    previous, start = adapt(previous_start), adapt(start_day)
+    sql = (
+        f"(CASE WHEN a.first_day >= %s THEN 1 = 1 WHEN {reach} < {RECENT_DAYS} THEN {bits} "
+        f"WHEN {some_bits} THEN 1 = 1 ELSE {probe} END)"
+    )
+    return sql, [previous, previous, start, start, start, previous, start]
 
 
 def _learner_counts_today(workspace, period):
