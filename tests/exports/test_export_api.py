@@ -16,7 +16,13 @@ from tests.factories import CourseFactory, LearningEventFactory, PageSessionFact
 
 pytestmark = pytest.mark.django_db
 
-NOW = datetime.now(timezone.utc)
+
+
+@pytest.fixture
+def now():
+    """The test's own "now", taken as it starts (a module constant is yesterday's once a run
+    crosses midnight UTC, while the exports' periods end today)."""
+    return datetime.now(timezone.utc)
 
 
 @pytest.fixture
@@ -38,12 +44,12 @@ def download_rows(url):
     return list(csv.DictReader(io.StringIO(content)))
 
 
-def test_admin_exports_page_sessions_of_the_period_as_csv(workspace, learner, api_key_client, run_on_commit):
+def test_admin_exports_page_sessions_of_the_period_as_csv(workspace, learner, api_key_client, run_on_commit, now):
     inside = [
-        PageSessionFactory(workspace=workspace, user=learner, page="Quiz", started_at=NOW - timedelta(days=d), duration_s=10 * d)
+        PageSessionFactory(workspace=workspace, user=learner, page="Quiz", started_at=now - timedelta(days=d), duration_s=10 * d)
         for d in (1, 2, 3)
     ]
-    PageSessionFactory(workspace=workspace, user=learner, started_at=NOW - timedelta(days=40))
+    PageSessionFactory(workspace=workspace, user=learner, started_at=now - timedelta(days=40))
     client = api_key_client(workspace)
 
     created = start_export(client, run_on_commit, type="page_sessions", period="7d", format="csv")
@@ -206,10 +212,10 @@ def test_a_failing_export_is_marked_failed_with_its_error(workspace, api_key_cli
     assert (job.status, job.error, job.file_name) == ("failed", "RuntimeError: disk on fire", "")
 
 
-def test_learner_exports_their_own_daily_activity(workspace, learner, make_member, bearer_client, run_on_commit):
+def test_learner_exports_their_own_daily_activity(workspace, learner, make_member, bearer_client, run_on_commit, now):
     course = CourseFactory(workspace=workspace)
-    day1 = NOW.replace(hour=10) - timedelta(days=2)
-    day2 = NOW.replace(hour=10) - timedelta(days=1)
+    day1 = now.replace(hour=10) - timedelta(days=2)
+    day2 = now.replace(hour=10) - timedelta(days=1)
     PageSessionFactory(workspace=workspace, user=learner, started_at=day1, duration_s=30)
     PageSessionFactory(workspace=workspace, user=learner, started_at=day1 + timedelta(hours=1), duration_s=45)
     LearningEventFactory(course=course, user=learner, occurred_at=day1)
@@ -289,15 +295,15 @@ def test_instructor_may_not_export_attempts(workspace, instructor, bearer_client
 
 
 def test_course_export_has_the_enrollment_and_activity_numbers_of_the_course_info_api(
-    workspace, learner, api_key_client, run_on_commit
+    workspace, learner, api_key_client, run_on_commit, now
 ):
     from tests.factories import EnrollmentFactory
 
     course = CourseFactory(workspace=workspace, key="course-v1:Org+Export+2026")
-    today = NOW.date()
+    today = now.date()
     for days_ago in (3, 1, 1):
-        EnrollmentFactory(course=course, enrolled_at=NOW.replace(hour=9) - timedelta(days=days_ago))
-    LearningEventFactory(course=course, user=learner, type="posted_forum", occurred_at=NOW - timedelta(days=1))
+        EnrollmentFactory(course=course, enrolled_at=now.replace(hour=9) - timedelta(days=days_ago))
+    LearningEventFactory(course=course, user=learner, type="posted_forum", occurred_at=now - timedelta(days=1))
     client = api_key_client(workspace)
     start = today - timedelta(days=6)
     api_days = client.get(
