@@ -325,7 +325,11 @@ class LearnerDay(models.Model):
         return f"{self.user_id} on {self.day}"
 
 
-RECENT_DAYS = 63  # the days LearnerActivity.recent_days covers (bits of a positive bigint)
+# LearnerActivity's bitmap of the days before the last one: 63 days per word (the bits of a
+# positive bigint), word i holding the day last_day - 63 i - k as bit k.
+DAYS_PER_WORD = 63
+RECENT_DAY_WORDS = ("recent_days", "recent_days_2", "recent_days_3")
+RECENT_DAYS = DAYS_PER_WORD * len(RECENT_DAY_WORDS)  # 189: a 90-day period and the 90 days before
 
 
 class LearnerActivity(models.Model):
@@ -346,6 +350,8 @@ class LearnerActivity(models.Model):
     is_back_day7 = models.BooleanField(default=False)
     is_back_day30 = models.BooleanField(default=False)
     recent_days = models.BigIntegerField(default=0, help_text="Bit k set: activity on last_day - k days")
+    recent_days_2 = models.BigIntegerField(default=0, help_text="Bit k set: activity on last_day - 63 - k days")
+    recent_days_3 = models.BigIntegerField(default=0, help_text="Bit k set: activity on last_day - 126 - k days")
     last_page_day = models.DateField(null=True, blank=True, help_text="The last day with a page session")
     page_days = models.PositiveIntegerField(default=0, help_text="Days with a page session")
     page_sessions = models.PositiveIntegerField(default=0)

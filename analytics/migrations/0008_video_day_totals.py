@@ -2,8 +2,6 @@
 
 from django.db import migrations, models
 
-from analytics.services.learner_activity import rebuild_where_filled
-
 
 class Migration(migrations.Migration):
 
@@ -32,7 +30,7 @@ class Migration(migrations.Migration):
             name='watch_seconds',
             field=models.BigIntegerField(default=0, help_text="Every user's, not only learners'"),
         ),
-        # 0007's and these columns are sums of the raw rows: compute them where rows exist (this
-        # runs today's code, so only the last migration that changes the rollups may do it).
-        migrations.RunPython(rebuild_where_filled, migrations.RunPython.noop),
+        # 0007's and these columns are sums of the raw rows: 0009 computes them where rows exist
+        # (rebuild_where_filled runs today's code, so only the last migration that changes the
+        # rollups may call it).
     ]

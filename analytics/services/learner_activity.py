@@ -28,7 +28,8 @@ from django.db import connection, transaction
 
 from accounts.models import Membership, Role, User, Workspace
 from analytics.models import (
-    RECENT_DAYS, LearnerActivity, LearnerDay, LearningEvent, PageSession, VideoView, WorkspaceDay,
+    DAYS_PER_WORD, RECENT_DAY_WORDS, RECENT_DAYS, LearnerActivity, LearnerDay, LearningEvent, PageSession, VideoView,
+    WorkspaceDay,
 )  # fmt: skip
 
 UTC = dt_timezone.utc
@@ -82,6 +83,14 @@ def _hours_mask(hour):
     if connection.vendor == "postgresql":
         return f"BIT_OR(1 << {hour})"
     return f"SUM(DISTINCT 1 << {hour})"
+
+
+def _bits_or(expression):
+    """SQL aggregate: the OR of the group's values of `expression` (powers of two, each at most
+    once per group: SQLite has no BIT_OR, and their sum is the same number)."""
+    if connection.vendor == "postgresql":
+        return f"BIT_OR({expression})"
+    return f"SUM({expression})"
 
 
 def _source_selects(source):
@@ -180,7 +189,7 @@ def _insert_days_sql(union_sql, upsert=False):
 
 HOUR_COLUMNS = tuple(f"hour{hour}_last_day" for hour in range(24))
 SPAN_COLUMNS = (
-    "is_learner", "first_day", "last_day", *(f"is_back_day{days}" for days in RETENTION_DAYS), "recent_days",
+    "is_learner", "first_day", "last_day", *(f"is_back_day{days}" for days in RETENTION_DAYS), *RECENT_DAY_WORDS,
     "last_page_day", "page_days", "page_sessions", "page_seconds", *HOUR_COLUMNS,
 )  # fmt: skip
 
@@ -208,13 +217,16 @@ def _insert_spans_sql(where_sql, upsert=False):
         f"AND later.user_id = span.user_id AND later.day = {date_plus('span.first_day', days)})"
         for days in RETENTION_DAYS
     )
-    # Days are unique per user: the sum of their distinct powers of two is their OR.
-    bit = f"CAST(1 AS BIGINT) << {days_between('span.last_day', 'd.day')}"
-    recent = (
-        f"(SELECT {_int(f'SUM({bit})', 'BIGINT')} "
-        f"FROM {ld} d WHERE d.workspace_id = span.workspace_id AND d.user_id = span.user_id "
-        f"AND d.day > {date_plus('span.last_day', -RECENT_DAYS)})"
-    )
+    # The bitmap words: each row of the user's days carries their last day (a window over the
+    # rows the span groups anyway, so no second read of their days).
+    age = days_between("last_of_user", "day")
+    words = ", ".join(
+        _int(_bits_or(
+            f"CASE WHEN {age} >= {low} AND {age} < {low + DAYS_PER_WORD} "
+            f"THEN CAST(1 AS BIGINT) << ({age} - {low}) ELSE 0 END"
+        ), "BIGINT") + f" AS {word}"
+        for low, word in zip(range(0, RECENT_DAYS, DAYS_PER_WORD), RECENT_DAY_WORDS)
+    )  # fmt: skip
     hours = ", ".join(
         f"MAX(CASE WHEN page_hours & {1 << hour} <> 0 THEN day END) AS {name}" for hour, name in enumerate(HOUR_COLUMNS)
     )
@@ -224,12 +236,13 @@ def _insert_spans_sql(where_sql, upsert=False):
     sql = (
         f"INSERT INTO {_table(LearnerActivity)} (workspace_id, user_id, {', '.join(SPAN_COLUMNS)}) "
         f"SELECT span.workspace_id, span.user_id, {is_learner_sql('span')}, span.first_day, span.last_day, {back}, "
-        f"{recent}, {page_columns} FROM ("
+        f"{', '.join(f'span.{word}' for word in RECENT_DAY_WORDS)}, {page_columns} FROM ("
         f"SELECT workspace_id, user_id, MIN(day) AS first_day, MAX(day) AS last_day, "
         f"MAX(CASE WHEN page_sessions > 0 THEN day END) AS last_page_day, "
         f"{_int('SUM(CASE WHEN page_sessions > 0 THEN 1 ELSE 0 END)')} AS page_days, "
         f"{_int('SUM(page_sessions)')} AS page_sessions, {_int('SUM(page_seconds)', 'BIGINT')} AS page_seconds, "
-        f"{hours} FROM {ld} WHERE {where_sql} GROUP BY workspace_id, user_id) AS span WHERE 1 = 1"
+        f"{words}, {hours} FROM (SELECT d.*, MAX(d.day) OVER (PARTITION BY d.workspace_id, d.user_id) AS last_of_user "
+        f"FROM {ld} d WHERE {where_sql}) AS days GROUP BY workspace_id, user_id) AS span WHERE 1 = 1"
     )
     return sql + _on_conflict(("workspace_id", "user_id"), SPAN_COLUMNS) if upsert else sql
 

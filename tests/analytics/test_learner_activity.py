@@ -101,9 +101,11 @@ def recount():
     for (workspace_id, user_id), span in spans.items():
         for n in (1, 7, 30):
             span[f"is_back_day{n}"] = (workspace_id, user_id, span["first_day"] + timedelta(days=n)) in active
-        span["recent_days"] = sum(
-            1 << back for back in range(63) if (workspace_id, user_id, span["last_day"] - timedelta(days=back)) in active
-        )
+        for word, low in (("recent_days", 0), ("recent_days_2", 63), ("recent_days_3", 126)):
+            span[word] = sum(
+                1 << back for back in range(63)
+                if (workspace_id, user_id, span["last_day"] - timedelta(days=low + back)) in active
+            )  # fmt: skip
     return dict(days), spans, {key: total for key, total in totals.items() if any(total.values())}
 
 
@@ -119,7 +121,7 @@ def stored():
         (row.pop("workspace_id"), row.pop("user_id")): row
         for row in LearnerActivity.objects.values(
             "workspace_id", "user_id", "is_learner", "first_day", "last_day", "is_back_day1", "is_back_day7",
-            "is_back_day30", "recent_days", "last_page_day", "page_days", "page_sessions", "page_seconds",
+            "is_back_day30", "recent_days", "recent_days_2", "recent_days_3", "last_page_day", "page_days", "page_sessions", "page_seconds",
             *(f"hour{hour}_last_day" for hour in range(24)),
         )
     }  # fmt: skip
@@ -479,11 +481,12 @@ def test_growth_previous_period_probe_for_learners_active_before_and_after(works
     assert (growth["new_users"], growth["returning_users"], growth["churn_rate"]) == (0, 2, 0.0)
 
 
-def test_growth_over_a_previous_period_longer_than_the_recent_days(workspace, make_member, now):
+def test_growth_over_a_previous_period_of_90_days(workspace, make_member, now):
     """90d: the period starts 01-01, the previous one is 10-03..12-31. Each learner takes one way
-    to "active in the previous period": `new_then` started in it (first day), `mid` has a day of
-    it in the 63 days of recent_days before their last day, `early` only a day beyond them (the
-    LearnerDay probe), `skipped` none (probe: no). `gone` was active only in the previous period."""
+    to "active in the previous period": `new_then` started in it (first day); `mid`, `early` and
+    `earliest` have a day of it in the first, second and third word of recent_days (45, 70 and
+    133 days before their last day); `skipped` has days before and after it only, 181 and 0 days
+    before their last one. `gone` was active only in the previous period."""
     def day(year, month, day_):
         return datetime(year, month, day_, 9, tzinfo=UTC)
 
@@ -491,6 +494,7 @@ def test_growth_over_a_previous_period_longer_than_the_recent_days(workspace, ma
         "new_then": (day(2025, 12, 20), at(3, 2)),
         "mid": (day(2025, 9, 1), day(2025, 12, 1), day(2026, 1, 15)),
         "early": (day(2025, 9, 1), day(2025, 10, 23), day(2026, 1, 1)),
+        "earliest": (day(2025, 9, 1), day(2025, 10, 20), at(3, 2)),
         "skipped": (day(2025, 9, 1), at(3, 1)),
         "gone": (day(2025, 11, 5),),
     }
@@ -501,8 +505,8 @@ def test_growth_over_a_previous_period_longer_than_the_recent_days(workspace, ma
 
     growth = user_analytics(workspace, "90d", sections=("growth",))["growth"]
 
-    # previously active: new_then, mid, early, gone; churned: gone
-    assert (growth["new_users"], growth["returning_users"], growth["churn_rate"]) == (0, 4, 0.25)
+    # previously active: new_then, mid, early, earliest, gone; churned: gone
+    assert (growth["new_users"], growth["returning_users"], growth["churn_rate"]) == (0, 5, 0.2)
 
 
 def test_engagement_hours_and_new_learners(workspace, mixed, now):
@@ -533,7 +537,7 @@ def test_another_workspace_is_never_refreshed(workspace, learner):
 
 def test_figures_of_periods_ending_today_equal_the_learner_day_recount(workspace, make_member, now, monkeypatch):
     """The fast paths (per-day totals and one row per learner) give the figures the learner-day
-    path gives, on varied activity: gaps over the 63 days of recent_days, every hour, several
+    path gives, on varied activity: gaps over each 63-day word of recent_days, every hour, several
     devices, new and returning learners, an instructor and a former learner."""
     import random
 
@@ -545,7 +549,8 @@ def test_figures_of_periods_ending_today_equal_the_learner_day_recount(workspace
     people = [make_member(workspace) for _ in range(12)] + [make_member(workspace, Role.INSTRUCTOR)]
     for person in people:
         for _ in range(rng.randint(1, 14)):
-            moment = NOW - timedelta(days=rng.choice([0, 1, 2, 5, 8, 13, 20, 29, 31, 45, 59, 62, 64, 80, 100]),
+            moment = NOW - timedelta(days=rng.choice([0, 1, 2, 5, 8, 13, 20, 29, 31, 45, 59, 62, 64, 80, 100, 125,
+                                                      127, 150, 170, 188, 189, 200, 260]),
                                      hours=rng.randint(0, 23))  # fmt: skip
             PageSessionFactory(workspace=workspace, user=person, started_at=moment, duration_s=rng.randint(1, 600),
                                device=rng.choice(["", "desktop", "mobile", "tablet"]))  # fmt: skip

@@ -10,8 +10,9 @@ which are written in the same transaction as the activity itself:
   and start hours, events, forum posts, video views). Every period here is made of whole UTC
   days, so sums over a period are sums of its days' rows.
 - LearnerActivity: one row per user with their first and last day of activity, whether they
-  were back 1 / 7 / 30 days after the first, which of their last 63 days had activity, their
-  page-session totals and the last day of a page session in each UTC hour, and `is_learner`
+  were back 1 / 7 / 30 days after the first, which of the 189 days before their last one had
+  activity (three 63-bit words), their page-session totals and the last day of a page session
+  in each UTC hour, and `is_learner`
   (their role). "Active in [a, tomorrow)" is `last_day >= a`; only a learner whose last day is
   after today (activity dated in the future) needs a probe of their LearnerDay rows.
 - WorkspaceDay: the learners' page-session sums per workspace and UTC day.
@@ -30,8 +31,8 @@ from django.db.models.functions import TruncWeek
 
 from accounts.models import Membership, Role
 from analytics.models import (
-    RECENT_DAYS, LearnerActivity, LearnerDay, LearningEvent, PageSession, ReactionType, VideoReaction, VideoView,
-    WorkspaceDay,
+    DAYS_PER_WORD, RECENT_DAY_WORDS, RECENT_DAYS, LearnerActivity, LearnerDay, LearningEvent, PageSession,
+    ReactionType, VideoReaction, VideoView, WorkspaceDay,
 )  # fmt: skip
 from analytics.services.learner_activity import days_between
 
@@ -166,29 +167,39 @@ def _activity(workspace, period, counts):
     }
 
 
-def _was_active_sql(start_day, previous_start):
-    """SQL condition on LearnerActivity `a` of a learner whose last day is on or after start_day
-    and first day before it: active in [previous_start, start_day). Known without reading their
-    days when their first day is in that window, or from the recent_days bits of the days it
-    shares with their last RECENT_DAYS days: all of it, or a part holding a bit. Else a probe of
-    their LearnerDay rows (a window of RECENT_DAYS days or more is never all in the bits)."""
-    length = min((start_day - previous_start).days, RECENT_DAYS)
-    reach = days_between("a.last_day", "%s")  # from previous_start
-    shift = f"({days_between('a.last_day', '%s')} + 1)"  # the bit of the day before start_day
-    bits = f"((a.recent_days >> {shift}) & {(1 << length) - 1}) <> 0"
-    # With reach >= RECENT_DAYS, every bit from `shift` on is a day of the window.
-    some_bits = f"{shift} < {RECENT_DAYS} AND (a.recent_days >> {shift}) <> 0"
+def _larger(a, b):
+    return f"(CASE WHEN {a} > {b} THEN {a} ELSE {b} END)"
+
+
+def _smaller(a, b):
+    return f"(CASE WHEN {a} < {b} THEN {a} ELSE {b} END)"
+
+
+def _was_active_sql(previous, start, longest):
+    """SQL condition on a LearnerActivity row `a` of a learner whose last day is on or after the
+    period's start and first day before it: active in the previous period, [previous, start)
+    (dates as the database takes them). `a.lo` and `a.hi` are the bits of that period's last and
+    first days (days before a.last_day); `longest` bounds a.hi. Known without reading their days
+    when their first day is in that period, or from their RECENT_DAYS bits: a bit set in it, or
+    none when it lies all within them (always, for periods of up to 94 days ending today: only
+    the words a.hi can reach are read then). Else a probe of their LearnerDay rows."""
+    set_in_word = []
+    for low, word in zip(range(0, min(longest + 1, RECENT_DAYS), DAYS_PER_WORD), RECENT_DAY_WORDS):
+        high = low + DAYS_PER_WORD - 1
+        first, last = _larger("a.lo", low), _smaller("a.hi", high)
+        low_bits = f"(((CAST(1 AS BIGINT) << ({last} - {first})) - 1) * 2 + 1)"  # last - first + 1 of them
+        set_in_word.append(
+            f"(CASE WHEN a.lo <= {high} AND a.hi >= {low} "
+            f"THEN ((a.{word} >> ({first} - {low})) & {low_bits}) <> 0 ELSE 1 = 0 END)"
+        )
+    sql = f"(CASE WHEN a.first_day >= %s THEN 1 = 1 WHEN {' OR '.join(set_in_word)} THEN 1 = 1 "
+    if longest < RECENT_DAYS:
+        return sql + "ELSE 1 = 0 END)", [previous]
     probe = (
         f"EXISTS (SELECT 1 FROM {connection.ops.quote_name(LearnerDay._meta.db_table)} d "
         f"WHERE d.workspace_id = a.workspace_id AND d.user_id = a.user_id AND d.day >= %s AND d.day < %s)"
     )
-    adapt = connection.ops.adapt_datefield_value
-    previous, start = adapt(previous_start), adapt(start_day)
-    sql = (
-        f"(CASE WHEN a.first_day >= %s THEN 1 = 1 WHEN {reach} < {RECENT_DAYS} THEN {bits} "
-        f"WHEN {some_bits} THEN 1 = 1 ELSE {probe} END)"
-    )
-    return sql, [previous, previous, start, start, start, previous, start]
+    return sql + f"WHEN a.hi < {RECENT_DAYS} THEN 1 = 0 ELSE {probe} END)", [previous, previous, start]
 
 
 def _learner_counts_today(workspace, period):
@@ -198,21 +209,25 @@ def _learner_counts_today(workspace, period):
     counts (`active`, `new`, `previous_active`, `churned`, as _growth)."""
     start_day, end_day = _days(period)
     previous_start, _ = _days(period.previous)
-    was_active, was_params = _was_active_sql(start_day, previous_start)
     adapt = connection.ops.adapt_datefield_value
-    table = connection.ops.quote_name(LearnerActivity._meta.db_table)
     start, previous = adapt(start_day), adapt(previous_start)
+    # No last day after today here (has_days_from), so a.hi <= today - previous_start.
+    was_active, was_params = _was_active_sql(previous, start, (end_day - timedelta(days=1) - previous_start).days)
+    table = connection.ops.quote_name(LearnerActivity._meta.db_table)
     window_starts = [adapt(end_day - timedelta(days=days)) for days in ACTIVE_WINDOWS.values()]
+    learners = (
+        f"SELECT a.*, {days_between('a.last_day', '%s')} + 1 AS lo, {days_between('a.last_day', '%s')} AS hi "
+        f"FROM {table} a WHERE a.workspace_id = %s AND a.is_learner AND a.last_day >= %s"
+    )
     sql = (
         f"SELECT {', '.join(['COUNT(CASE WHEN a.last_day >= %s THEN 1 END)'] * len(ACTIVE_WINDOWS))}, "
         "COUNT(CASE WHEN a.last_day >= %s THEN 1 END), COUNT(CASE WHEN a.first_day >= %s THEN 1 END), "
         f"COUNT(CASE WHEN a.last_day >= %s AND (a.last_day < %s OR (a.first_day < %s AND {was_active})) THEN 1 END), "
-        "COUNT(CASE WHEN a.last_day >= %s AND a.last_day < %s THEN 1 END) "
-        f"FROM {table} a WHERE a.workspace_id = %s AND a.is_learner AND a.last_day >= %s"
+        f"COUNT(CASE WHEN a.last_day >= %s AND a.last_day < %s THEN 1 END) FROM ({learners}) AS a"
     )
     params = [
-        *window_starts, start, start, previous, start, start, *was_params, previous, start, workspace.pk,
-        min(previous, *window_starts),
+        *window_starts, start, start, previous, start, start, *was_params, previous, start,
+        start, previous, workspace.pk, min(previous, *window_starts),
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
