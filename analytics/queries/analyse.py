@@ -361,8 +361,8 @@ def _described_page(
     a CTE read twice). Without (one or two parts): each part is ordered and cut to limit + skip
     rows on its own (so it can stop early along an index: PostgreSQL does not merge the ordered
     parts of a UNION ALL itself), then the cut parts are merged, ordered and cut again: the
-    same keys as ordering the union; the count reads the parts again. Only the page's keys are then joined to
-    `rows_sql` ((sql, params) of every row, by key), the users and the courses."""
+    same keys as ordering the union; the count reads the parts again. Only the page's keys are
+    then joined to `rows_sql` ((sql, params) of every row, by key), the users and the courses."""
     keyset, keyset_params = "", []
     if after is not None:
         keyset = "WHERE r.user_pk > %s OR (r.user_pk = %s AND r.course_pk > %s) "

@@ -77,20 +77,13 @@ def _int(expression, kind="INTEGER"):
     return f"CAST({expression} AS {kind})"
 
 
-def _hours_mask(hour):
-    """SQL aggregate: the OR of 2^hour over the group's rows (SQLite has no BIT_OR: the sum of
-    the distinct powers of two is the same number)."""
-    if connection.vendor == "postgresql":
-        return f"BIT_OR(1 << {hour})"
-    return f"SUM(DISTINCT 1 << {hour})"
-
-
-def _bits_or(expression):
-    """SQL aggregate: the OR of the group's values of `expression` (powers of two, each at most
-    once per group: SQLite has no BIT_OR, and their sum is the same number)."""
+def _bits_or(expression, *, repeats=False):
+    """SQL aggregate: the OR of the group's values of `expression`, powers of two. SQLite has no
+    BIT_OR: the sum of the distinct powers is the same number (`repeats`: a power may come more
+    than once in a group, so the sum takes each value once)."""
     if connection.vendor == "postgresql":
         return f"BIT_OR({expression})"
-    return f"SUM({expression})"
+    return f"SUM({'DISTINCT ' if repeats else ''}{expression})"
 
 
 def _source_selects(source):
@@ -105,7 +98,7 @@ def _source_selects(source):
         _int("COUNT(*)"), _int("SUM(t.duration_s)"),
         *(_int(f"SUM(CASE WHEN t.device = '{device}' THEN 1 ELSE 0 END)")
           for device in ("desktop", "mobile", "tablet")),
-        _int(_hours_mask(_utc_hour("t.started_at"))), "0", "0", "0", "0", "0",
+        _int(_bits_or(f"1 << {_utc_hour('t.started_at')}", repeats=True)), "0", "0", "0", "0", "0",
     ]  # fmt: skip
     named = ", ".join(f"{value} AS {name}" for value, name in zip(values, COUNT_COLUMNS))
     parts.append(

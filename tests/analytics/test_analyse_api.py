@@ -536,14 +536,24 @@ def test_walked_and_sorted_learner_scoped_pages_are_the_same(world, admin_client
         text = text.replace(f'"{placeholder}"', f'"{public_id}"')
     filters = json.loads(text)
 
+    walk = analyse._walked_page
+    answered = []  # per request: whether the walk gave the page (else the sorted read did)
+    monkeypatch.setattr(analyse, "_walked_page", lambda *a, **k: answered.append(walk(*a, **k)) or answered[-1])
+
     def pages(min_scope_rows):
         monkeypatch.setattr(analyse, "WALK_MIN_SCOPE_ROWS", min_scope_rows)
-        return [post(admin_client, RESULTS, {"filters": filters, "options": {"skip": skip, "limit": 2}}).json()
-                for skip in range(5)]
+        answered.clear()
+        results = [post(admin_client, RESULTS, {"filters": filters, "options": {"skip": skip, "limit": 2}}).json()
+                   for skip in range(5)]
+        return results, [page is not None for page in answered]
 
-    walked, sorted_ = pages(0), pages(10**9)
+    (walked, walk_answers), (sorted_, sort_answers) = pages(0), pages(10**9)
     assert walked == sorted_
     assert walked[0]["total"] > 0
+    # the walk gave the first page (later ones may find fewer rows than the page's end in the walked
+    # index and leave them to the sorted read); with too small a scope, it gave none
+    assert walk_answers[0] is True
+    assert sort_answers == [False] * 5
 
 
 def test_a_walked_page_and_its_total_are_one_query(world, api_key_client, workspace, monkeypatch):

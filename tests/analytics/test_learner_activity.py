@@ -509,6 +509,35 @@ def test_growth_over_a_previous_period_of_90_days(workspace, make_member, now):
     assert (growth["new_users"], growth["returning_users"], growth["churn_rate"]) == (0, 5, 0.2)
 
 
+def test_previous_period_beyond_the_recent_days_is_probed(workspace, make_member, now):
+    """A 100-day period (no endpoint offers one; `all` never reaches past the bitmap with a learner
+    who began before it) and the one before it span 200 days, more than the 189 of recent_days:
+    12-21..03-30, previous 09-12..12-20. `probed` was active there only 198 days before their
+    last day (found by the LearnerDay probe), `bits` 149 days before (the third word), `none`
+    only before it; `gone` only in it."""
+    from analytics.queries.video_cloud import users
+
+    def day(year, month, day_):
+        return datetime(year, month, day_, 9, tzinfo=UTC)
+
+    learners = {
+        "probed": (day(2025, 8, 1), day(2025, 9, 13), at(3, 30)),
+        "bits": (day(2025, 8, 1), day(2025, 11, 1), at(3, 30)),
+        "none": (day(2025, 8, 1), at(3, 30)),
+        "gone": (day(2025, 10, 1),),
+    }
+    for moments in learners.values():
+        learner = make_member(workspace)
+        for moment in moments:
+            PageSessionFactory(workspace=workspace, user=learner, started_at=moment)
+    end = datetime(2026, 3, 31, tzinfo=UTC)
+    period = periods.Period("100d", end - timedelta(days=100), end, NOW)
+
+    counts = users._learner_counts_today(workspace, period)
+
+    assert counts == {"daily": 3, "weekly": 3, "monthly": 3, "active": 3, "new": 0, "previous_active": 3, "churned": 1}
+
+
 def test_engagement_hours_and_new_learners(workspace, mixed, now):
     engagement = user_engagement(workspace, "7d")
 

@@ -121,16 +121,19 @@ def _by_device(totals):
     """{device: page sessions} of the devices seen, most first, ties by name ("unknown" sorts as
     the empty device it stands for)."""
     counts = [(device, totals[device] or 0) for device in DEVICES]
-    counts.append(("", (totals["total"] or 0) - sum(n for _, n in counts)))
+    counts.append(("", (totals["sessions"] or 0) - sum(n for _, n in counts)))
     return {device or UNKNOWN: n for device, n in sorted(counts, key=lambda item: (-item[1], item[0])) if n}
 
 
 def _page_totals(workspace, start_day, end_day):
-    """Sums of the learners' page sessions and forum posts on [start_day, end_day), from the
+    """Sums of the learners' page sessions (and their seconds: `duration`), learner-days with one
+    (`learner_days`) or exactly one (`bounces`) and forum posts on [start_day, end_day), from the
     per-day totals (WorkspaceDay): exact for any whole-day window, future-dated days or not."""
     return WorkspaceDay.objects.filter(workspace=workspace, day__gte=start_day, day__lt=end_day).aggregate(
-        total=Sum("page_sessions"),
-        seconds=Sum("page_seconds"),
+        sessions=Sum("page_sessions"),
+        duration=Sum("page_seconds"),
+        learner_days=Sum("page_days"),
+        bounces=Sum("bounce_days"),
         forum_posts=Sum("forum_posts"),
         **{device: Sum(f"{device}_sessions") for device in DEVICES},
     )
@@ -141,7 +144,7 @@ def _activity(workspace, period, counts):
     today = day_start(period.now).date()
     start_day, end_day = _days(period)
     totals = _page_totals(workspace, start_day, end_day)
-    session_count = totals["total"] or 0
+    session_count = totals["sessions"] or 0
     reactions = VideoReaction.objects.filter(
         workspace=workspace, user_id__in=learner_ids(workspace), at__gte=period.start, at__lt=period.end
     ).aggregate(
@@ -155,7 +158,7 @@ def _activity(workspace, period, counts):
         ),
         "sessions": {
             "total": session_count,
-            "average_duration": ratio(totals["seconds"] or 0, session_count, places=2),
+            "average_duration": ratio(totals["duration"] or 0, session_count, places=2),
             "by_device": _by_device(totals),
         },
         "actions": {
@@ -403,10 +406,7 @@ def _page_learners_today(workspace, period):
     the period, or in hour h of it, when their last such day is in it; a new learner's whole
     history is inside it."""
     start_day, end_day = _days(period)
-    days = WorkspaceDay.objects.filter(workspace=workspace, day__gte=start_day, day__lt=end_day).aggregate(
-        learner_days=Sum("page_days"), sessions=Sum("page_sessions"), duration=Sum("page_seconds"),
-        bounces=Sum("bounce_days"),
-    )  # fmt: skip
+    days = _page_totals(workspace, start_day, end_day)
     is_new = Q(first_day__gte=start_day)
     with_sessions = LearnerActivity.objects.filter(workspace=workspace, is_learner=True, last_page_day__gte=start_day)
     learners = with_sessions.aggregate(
