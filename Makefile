@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test test-fast browser-deps migrate demo worker bench clean
+.PHONY: install run test test-fast browser-deps migrate demo worker bench clean conformance
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -64,3 +64,7 @@ bench: install browser-deps
 
 clean:
 	rm -rf var/ .pytest_cache/
+
+## ADL xAPI LRS conformance suite against a server on a fresh PostgreSQL database (docs/api/xapi.md).
+conformance: install
+	BIN=$(BIN) bash scripts/conformance.sh

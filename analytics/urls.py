@@ -7,7 +7,7 @@ urlpatterns = [
     path("", include("analytics.dashboards.urls")),  # workspace, course, results and video dashboards
     # One module per API family, each with its views, serializers, envelope and URL patterns.
     path("", include("analytics.api.tracking")),
-    path("", include("analytics.api.xapi")),
+    path("", include("analytics.api.xapi.urls")),
     path("", include("analytics.api.learner")),
     path("", include("analytics.api.course_info")),
     path("", include("analytics.api.course_stats")),

@@ -6,14 +6,14 @@ from datetime import datetime
 from django.db.models import Q
 
 from analytics.models import XapiStatement
-from analytics.services.xapi import statement_pk
+from analytics.services.xapi.identity import statement_pk
 
 MAX_PAGE = 500
 
 
 @dataclass(frozen=True)
 class StatementFilters:
-    """The statements resource's filters. agent_key as analytics.services.xapi.agent_key."""
+    """The statements resource's filters. agent_key as analytics.services.xapi.identity.agent_key."""
 
     agent_key: str | None = None
     verb_id: str | None = None

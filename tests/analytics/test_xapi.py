@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import ApiKey, Membership, Role
 from analytics.models import LearningEvent, VideoView, XapiStatement
-from analytics.services.xapi import statements_match
+from analytics.services.xapi.comparison import statements_match
 from courses.models import Attempt, AttemptState, Course, Enrollment, Video
 from tests.factories import MembershipFactory, UserFactory, WorkspaceFactory
 

@@ -10,8 +10,11 @@ class Command(BaseCommand):
         parser.add_argument("--workspace", required=True, help="Workspace slug")
         parser.add_argument("--role", default=Role.ADMIN, choices=Role.values)
         parser.add_argument("--name", default="", help="A label to recognise the key by")
+        parser.add_argument("--create-workspace", action="store_true", help="Create the workspace when it does not exist")
 
-    def handle(self, *args, workspace, role, name, **options):
+    def handle(self, *args, workspace, role, name, create_workspace, **options):
+        if create_workspace:
+            Workspace.objects.get_or_create(slug=workspace, defaults={"name": workspace})
         try:
             target = Workspace.objects.get(slug=workspace)
         except Workspace.DoesNotExist as exc:

@@ -1,49 +1,23 @@
-"""xAPI 1.0.3 statements resource: `/xapi/statements` (POST, PUT, GET), docs/api/xapi.md.
+"""xAPI 1.0.3 statements resource: `/xapi/statements` (POST, PUT, GET, HEAD), docs/api/xapi.md."""
 
-Authentication: HTTP Basic whose password is a workspace API key (the username is ignored), or
-`Authorization: Api-Key <key>`; the key must have the admin role. Every request must carry
-`X-Experience-API-Version: 1.0.x`; every response carries `X-Experience-API-Version: 1.0.3`.
-Errors are `{"detail": "<what is wrong, naming the field>"}` (DRF's shape; xAPI defines none).
-"""
-
-import base64
-import binascii
-import json
 from urllib.parse import urlencode
 
 from django.core import signing
-from django.urls import path, reverse
-from django.utils import timezone
+from django.urls import reverse
 from django.utils.http import http_date
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import exceptions, serializers, status
-from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework import serializers, status
 from rest_framework.response import Response
-from rest_framework.views import APIView
-from rest_framework.views import exception_handler as drf_exception_handler
 
-from accounts.authentication import ApiKeyAuthentication, authenticate_raw_api_key
-from accounts.permissions import IsAdmin
-from analytics.queries.xapi import MAX_PAGE, Cursor, StatementFilters, statement_by_id, statement_page
-from config.throttling import XapiRateThrottle
-from analytics.services.xapi import (
-    IRI,
-    UUID_TEXT,
-    XAPI_VERSION,
-    StatementInvalid,
-    XapiError,
-    agent_key,
-    check_version_header,
-    parse_timestamp,
-    record_statements,
-    validate_statement,
-)
 from analytics.api.request_limits import loads_bounded
-from config.availability import translate_unavailable
+from analytics.api.xapi.base import ERRORS, VERSION_PARAMETER, ErrorSerializer, XapiView
+from analytics.queries.xapi import MAX_PAGE, Cursor, StatementFilters, statement_by_id, statement_page
+from analytics.services.xapi.errors import StatementInvalid
+from analytics.services.xapi.identity import agent_key
+from analytics.services.xapi.statements import record_statements
+from analytics.services.xapi.validation import IRI, UUID_TEXT, parse_timestamp, validate_statement
 
-VERSION_HEADER = "X-Experience-API-Version"
 MORE_SALT = "analytics.api.xapi.more"
 MORE_MAX_AGE_S = 24 * 3600
 LIST_PARAMS = {
@@ -53,63 +27,9 @@ LIST_PARAMS = {
 SINGLE_PARAMS = {"statementId", "voidedStatementId", "format", "attachments"}
 
 
-class XapiBasicAuthentication(BaseAuthentication):
-    """`Authorization: Basic base64(anything:<API key>)`: the password is a workspace API key."""
-
-    def authenticate(self, request):
-        header = get_authorization_header(request).split()
-        if not header or header[0].lower() != b"basic":
-            return None
-        if len(header) != 2:
-            raise exceptions.AuthenticationFailed("Invalid Basic header: expected `Basic base64(user:key)`.")
-        try:
-            decoded = base64.b64decode(header[1], validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            raise exceptions.AuthenticationFailed("Invalid Basic header: the credentials are not base64.") from None
-        _, separator, raw_key = decoded.partition(":")
-        if not separator or not raw_key:
-            raise exceptions.AuthenticationFailed("Invalid Basic header: the password must be a workspace API key.")
-        return authenticate_raw_api_key(raw_key)
-
-    def authenticate_header(self, request):
-        return 'Basic realm="xAPI"'
-
-
-class XapiBasicScheme(OpenApiAuthenticationExtension):
-    target_class = "analytics.api.xapi.XapiBasicAuthentication"
-    name = "xapiBasic"
-
-    def get_security_definition(self, auto_schema):
-        return {
-            "type": "http",
-            "scheme": "basic",
-            "description": "Any username; the password is a workspace API key with the admin role.",
-        }
-
-
-def xapi_exception_handler(exc, context):
-    if isinstance(exc, XapiError):
-        return Response({"detail": exc.message}, status=exc.status)
-    return drf_exception_handler(translate_unavailable(exc), context)
-
-
 class StatementResultSerializer(serializers.Serializer):
     statements = serializers.ListField(child=serializers.DictField(), help_text="Statements, newest stored first")
     more = serializers.CharField(help_text="Relative URL of the next page, or empty")
-
-
-class ErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-
-
-VERSION_PARAMETER = OpenApiParameter(
-    VERSION_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=True, description="1.0.0 to 1.0.3"
-)
-ERRORS = {
-    400: OpenApiResponse(ErrorSerializer, description="Invalid statement, parameter or version header"),
-    401: OpenApiResponse(ErrorSerializer, description="Missing or wrong API key"),
-    403: OpenApiResponse(ErrorSerializer, description="The API key is not an admin key"),
-}
 
 
 def _flag(params, name):
@@ -206,25 +126,8 @@ def _decode_more(workspace, token):
     return filters, payload["l"], Cursor(stored=parse_timestamp(stored, "more"), pk=pk)
 
 
-class StatementsView(APIView):
+class StatementsView(XapiView):
     """The xAPI statements resource of the credential's workspace."""
-
-    authentication_classes = [XapiBasicAuthentication, ApiKeyAuthentication]
-    permission_classes = [IsAdmin]
-    throttle_classes = [XapiRateThrottle]
-
-    def get_exception_handler(self):
-        return xapi_exception_handler
-
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        check_version_header(request.headers.get(VERSION_HEADER))
-
-    def finalize_response(self, request, response, *args, **kwargs):
-        response = super().finalize_response(request, response, *args, **kwargs)
-        response[VERSION_HEADER] = XAPI_VERSION
-        response["X-Experience-API-Consistent-Through"] = timezone.now().isoformat().replace("+00:00", "Z")
-        return response
 
     def _authority(self, request):
         api_key = request.auth.api_key
@@ -352,7 +255,3 @@ class StatementsView(APIView):
         record_statements(request.auth.workspace, request.data, authority=self._authority(request), statement_id=statement_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-
-urlpatterns = [
-    path("xapi/statements", StatementsView.as_view(), name="xapi-statements"),
-]

@@ -1,0 +1,198 @@
+"""Storing statements: a batch is accepted whole or rejected whole (400 for an invalid statement
+or a repeated id, 409 when an id is already stored with different content), in one transaction;
+then voiding and the mapping onto the learning record.
+
+Statements are stored per workspace: the row's primary key is derived from (workspace, statement
+id), so two workspaces may hold the same statement id without seeing each other's rows.
+"""
+
+import copy
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from analytics.models import LearningEvent, XapiStatement
+from analytics.services.learner_activity import refresh_learner_days, refreshed_together
+from analytics.services.learning_state import ensure_learners
+from analytics.services.xapi.comparison import statements_match
+from analytics.services.xapi.errors import StatementConflict, StatementInvalid
+from analytics.services.xapi.identity import agent_key, statement_pk
+from analytics.services.xapi.mapping import (
+    is_activity,
+    is_video_player_statement,
+    recompute_video_sessions,
+    learner_email,
+    map_statements,
+)
+from analytics.services.xapi.validation import VOIDED, parse_timestamp, validate_statement
+
+MAX_BATCH = 1000
+
+
+@dataclass
+class _Incoming:
+    statement: dict  # as it will be stored
+    received: dict  # as it was sent (for comparison)
+    statement_id: str
+    pk: uuid.UUID
+    timestamp: datetime
+    email: str | None = None
+    display_name: str = ""
+    extras: dict = field(default_factory=dict)
+
+
+def _activity_id(statement):
+    obj = statement["object"]
+    return str(obj.get("id", ""))[:1000] if is_activity(obj) else ""
+
+
+def _prepare(workspace, statements, authority, now, statement_id=None):
+    if not isinstance(statements, list):
+        statements = [statements]
+        paths = ["statement"]
+    else:
+        paths = [f"statements[{index}]" for index in range(len(statements))]
+    if len(statements) > MAX_BATCH:
+        raise StatementInvalid(f"statements: a batch holds at most {MAX_BATCH} statements")
+    incoming, seen = [], {}
+    for path, received in zip(paths, statements):
+        validate_statement(received, path)
+        if statement_id is not None:
+            if "id" in received and received["id"].lower() != statement_id.lower():
+                raise StatementInvalid(f"{path}.id: differs from the statementId parameter")
+            sid = statement_id.lower()
+        else:
+            sid = received.get("id", "").lower() or str(uuid.uuid4())
+        if sid in seen:
+            raise StatementInvalid(f"{path}.id: repeats the id of {seen[sid]} in the same batch")
+        seen[sid] = path
+        stored = copy.deepcopy(received)
+        stored["id"] = sid
+        stored.setdefault("timestamp", now.isoformat().replace("+00:00", "Z"))
+        stored.setdefault("version", "1.0.0")
+        stored["stored"] = now.isoformat().replace("+00:00", "Z")
+        if authority:
+            stored["authority"] = authority
+        email, name = learner_email(received["actor"])
+        incoming.append(
+            _Incoming(
+                statement=stored,
+                received=received,
+                statement_id=sid,
+                pk=statement_pk(workspace.id, sid),
+                timestamp=parse_timestamp(stored["timestamp"], f"{path}.timestamp"),
+                email=email,
+                display_name=name,
+            )
+        )
+    return incoming
+
+
+def record_statements(workspace, statements, *, authority=None, statement_id=None):
+    """Store a statement or a list of statements in workspace; returns their ids, in order.
+
+    All or nothing, in one transaction: an invalid statement or a repeated id in the batch raises
+    StatementInvalid (400); an id already stored with different content raises StatementConflict
+    (409). An id already stored with the same content is accepted again and changes nothing. New
+    statements are mapped onto enrollments, attempts, events and video views (see map_statements).
+    statement_id (PUT) is the id every statement must have.
+    """
+    now = timezone.now()
+    incoming = _prepare(workspace, statements, authority, now, statement_id)
+    for attempt in range(2):
+        try:
+            # One learner-day refresh for the whole batch (see refreshed_together).
+            with transaction.atomic(), refreshed_together():
+                new = _split_new(workspace, incoming)
+                if new:
+                    _insert_and_map(workspace, new)
+            break
+        except IntegrityError:
+            # A concurrent request stored one of these ids first: compare again against it.
+            if attempt:
+                raise StatementConflict("A statement of this batch was stored by a concurrent request; retry.")
+    return [item.statement_id for item in incoming]
+
+
+def _split_new(workspace, incoming):
+    stored = {
+        row.pk: row.statement
+        for row in XapiStatement.objects.filter(workspace=workspace, pk__in=[item.pk for item in incoming]).only("id", "statement")
+    }
+    for item in incoming:
+        if item.pk in stored and not statements_match(item.received, stored[item.pk]):
+            raise StatementConflict(
+                f"Statement {item.statement_id} is already stored with different content "
+                "(a statement is immutable: send the change under a new id, or void the old one)."
+            )
+    return [item for item in incoming if item.pk not in stored]
+
+
+def _insert_and_map(workspace, new):
+    people = {item.email: item.display_name for item in new if item.email}
+    user_ids = ensure_learners(workspace, people) if people else {}
+    rows = [
+        XapiStatement(
+            id=item.pk,
+            workspace=workspace,
+            statement=item.statement,
+            verb_id=item.statement["verb"]["id"][:500],
+            actor_key=agent_key(item.statement["actor"])[:500],
+            activity_id=_activity_id(item.statement),
+            user_id=user_ids.get(item.email),
+            timestamp=item.timestamp,
+            stored=parse_timestamp(item.statement["stored"], "stored"),
+        )
+        for item in new
+    ]
+    XapiStatement.objects.bulk_create(rows)
+    voided = _apply_voiding(workspace, new)
+    live = [(item, row) for item, row in zip(new, rows) if row.pk not in voided]
+    map_statements(workspace, live)
+
+
+def _apply_voiding(workspace, new):
+    """Mark the targets of voiding statements voided; returns the pks voided among `new`.
+
+    A voiding statement may arrive before its target (the target is then voided as it arrives); a
+    voiding statement is never itself voided. The events derived from a voided statement are
+    deleted and its video session recomputed; enrollments and attempts are left as they are.
+    """
+    targets = {
+        statement_pk(workspace.id, item.statement["object"]["id"]): item
+        for item in new
+        if item.statement["verb"]["id"] == VOIDED
+    }
+    new_pks = {item.pk for item in new}
+    # Statements of this batch that earlier voiding statements already name.
+    earlier = XapiStatement.objects.filter(
+        workspace=workspace, verb_id=VOIDED, statement__object__id__in=[item.statement_id for item in new]
+    ).exclude(pk__in=new_pks)
+    for statement in earlier.values_list("statement", flat=True):
+        targets.setdefault(statement_pk(workspace.id, statement["object"]["id"]), None)
+    if not targets:
+        return set()
+    victims = list(
+        XapiStatement.objects.filter(workspace=workspace, pk__in=targets).exclude(verb_id=VOIDED).values_list("pk", "statement", "user_id")
+    )
+    if not victims:
+        return set()
+    victim_pks = [pk for pk, _, _ in victims]
+    XapiStatement.objects.filter(pk__in=victim_pks).update(is_voided=True)
+    # One DELETE (no per-row signals), then the learner-days of the deleted events.
+    events = LearningEvent.objects.filter(workspace=workspace, id__in=victim_pks)
+    touched = set(events.values_list("user_id", "occurred_at"))
+    events._raw_delete(events.db)
+    refresh_learner_days(workspace.pk, touched)
+    recompute_video_sessions(
+        workspace,
+        [
+            (statement, user_id)
+            for pk, statement, user_id in victims
+            if pk not in new_pks and user_id and is_video_player_statement(statement)
+        ],
+    )
+    return set(victim_pks) & new_pks

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# make conformance: ADL's xAPI LRS conformance suite (shared/tools/xapi-conformance) against this
+# service on a fresh PostgreSQL database, served by gunicorn, with a new admin API key.
+#   CONFORMANCE_DATABASE_URL  default postgres://postgres@127.0.0.1:5432/la_conformance (dropped first)
+#   CONFORMANCE_PORT          default 8765
+#   CONFORMANCE_GROUPS        a regular expression over the suite's group titles (default: all)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${BIN:-.venv/bin}
+PORT=${CONFORMANCE_PORT:-8765}
+export DATABASE_URL=${CONFORMANCE_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/la_conformance}
+export DEBUG=0 SECURE_SSL_REDIRECT=0 SECRET_KEY=${SECRET_KEY:-conformance-run-only-$RANDOM$RANDOM} XAPI_RATE_LIMIT=
+export ALLOWED_HOSTS=127.0.0.1,localhost CELERY_TASK_ALWAYS_EAGER=1
+export VAR_DIR=${VAR_DIR:-var/conformance}
+export MEDIA_ROOT="$VAR_DIR/media"
+TOOL=${XAPI_CONFORMANCE:-../shared/tools/xapi-conformance}
+[ -x "$TOOL" ] || TOOL="bash $TOOL"
+mkdir -p "$VAR_DIR"
+
+"$BIN/python" - <<'PY'
+import os
+import psycopg
+from urllib.parse import urlsplit
+url = urlsplit(os.environ["DATABASE_URL"])
+name = url.path.lstrip("/")
+with psycopg.connect(os.environ["DATABASE_URL"].replace(url.path, "/postgres"), autocommit=True) as connection:
+    connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    connection.execute(f'CREATE DATABASE "{name}"')
+PY
+"$BIN/python" manage.py migrate --noinput >"$VAR_DIR/migrate.log"
+KEY=$("$BIN/python" manage.py create_api_key --workspace conformance --create-workspace --name conformance | tail -1)
+
+"$BIN/gunicorn" config.wsgi:application --bind "127.0.0.1:$PORT" --workers 2 --threads 4 \
+  --access-logfile "$VAR_DIR/access.log" --error-logfile "$VAR_DIR/error.log" &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true' EXIT
+for _ in $(seq 60); do
+  curl -s -o /dev/null "http://127.0.0.1:$PORT/xapi/about" && break
+  sleep 0.5
+done
+start=$(date +%s)
+$TOOL "http://127.0.0.1:$PORT/xapi" conformance "$KEY" "${CONFORMANCE_GROUPS:-.}"
+echo "conformance suite: $(( $(date +%s) - start )) s"
