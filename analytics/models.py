@@ -196,6 +196,7 @@ class XapiStatement(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    registration = models.CharField(max_length=36, blank=True, help_text="context.registration, lower case")
     timestamp = models.DateTimeField()
     stored = models.DateTimeField(default=timezone.now)
     is_voided = models.BooleanField(default=False)
@@ -211,6 +212,111 @@ class XapiStatement(models.Model):
 
     def __str__(self):
         return f"{self.actor_key} {self.verb_id} {self.activity_id}"
+
+
+class XapiRelationKind(models.TextChoices):
+    AGENT = "agent", "Agent"
+    ACTIVITY = "activity", "Activity"
+
+
+class XapiStatementRelation(models.Model):
+    """An agent or activity a statement names, for the `agent` and `activity` filters of GET
+    /xapi/statements: one row per (statement, kind, key). is_direct: it is the statement's actor
+    or object (the plain filter); otherwise it is named elsewhere (authority, context, a
+    SubStatement: only `related_agents` / `related_activities` find it). `stored` is copied from
+    the statement so that a filtered page is one ordered index range."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    statement = models.ForeignKey(XapiStatement, on_delete=models.CASCADE, related_name="relations")
+    kind = models.CharField(max_length=10, choices=XapiRelationKind.choices)
+    key = models.CharField(max_length=1000)
+    is_direct = models.BooleanField()
+    stored = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "xAPI statement relation"
+        constraints = [models.UniqueConstraint(fields=["statement", "kind", "key"], name="xapi_relation_unique")]
+        indexes = [models.Index(fields=["workspace", "kind", "key", "stored", "statement"], name="xapi_relation_page")]
+
+    def __str__(self):
+        return f"{self.kind} {self.key}"
+
+
+class XapiDocumentKind(models.TextChoices):
+    STATE = "state", "State"
+    ACTIVITY_PROFILE = "activity_profile", "Activity profile"
+    AGENT_PROFILE = "agent_profile", "Agent profile"
+
+
+class XapiDocument(models.Model):
+    """A document of the xAPI State, Activity Profile or Agent Profile resource.
+
+    Which fields name it depends on the kind: a state by activity, agent, registration and
+    stateId; an activity profile by activity and profileId; an agent profile by agent and
+    profileId. The unused ones are empty, so that one unique constraint covers all three.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=20, choices=XapiDocumentKind.choices)
+    activity_id = models.CharField(max_length=1000, blank=True)
+    agent_key = models.CharField(max_length=500, blank=True, help_text="as analytics.services.xapi.identity.agent_key")
+    agent = models.JSONField(null=True, blank=True, help_text="the Agent as sent, for the Agents resource")
+    registration = models.CharField(max_length=36, blank=True)
+    document_id = models.CharField(max_length=1000)
+    content = models.BinaryField()
+    content_type = models.CharField(max_length=255)
+    etag = models.CharField(max_length=64, help_text="SHA-1 of the content, hex")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "xAPI document"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "kind", "activity_id", "agent_key", "registration", "document_id"],
+                name="xapi_document_unique",
+            )
+        ]
+        indexes = [models.Index(fields=["workspace", "kind", "activity_id", "agent_key", "updated_at"])]
+
+    def __str__(self):
+        return f"{self.kind} {self.document_id}"
+
+
+class XapiActivity(models.Model):
+    """The canonical definition of an activity, as the statements of the workspace define it
+    (the Activities resource): the latest definition sent, merged over the earlier ones."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    activity_id = models.CharField(max_length=1000)
+    definition = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "xAPI activity"
+        verbose_name_plural = "xAPI activities"
+        constraints = [models.UniqueConstraint(fields=["workspace", "activity_id"], name="xapi_activity_unique")]
+
+    def __str__(self):
+        return self.activity_id
+
+
+class XapiAttachment(models.Model):
+    """The bytes of a statement attachment, by its SHA-2 hash; the file is in Django's storage
+    (beside the export files), never in a JSON column. Statements name it by `sha2`."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    sha2 = models.CharField(max_length=128)
+    content_type = models.CharField(max_length=255)
+    length = models.PositiveBigIntegerField()
+    file = models.FileField(upload_to="xapi-attachments/", max_length=300)
+    stored_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "xAPI attachment"
+        constraints = [models.UniqueConstraint(fields=["workspace", "sha2"], name="xapi_attachment_unique")]
+
+    def __str__(self):
+        return self.sha2
 
 
 # Rollups of the Open edX course information API (analytics.services.course_info_rollups).
