@@ -217,18 +217,23 @@ class XapiStatement(models.Model):
 class XapiRelationKind(models.TextChoices):
     AGENT = "agent", "Agent"
     ACTIVITY = "activity", "Activity"
+    VERB = "verb", "Verb"
+    REGISTRATION = "registration", "Registration"
+    STATEMENT_REF = "statementref", "Statement it targets"
 
 
 class XapiStatementRelation(models.Model):
-    """An agent or activity a statement names, for the `agent` and `activity` filters of GET
-    /xapi/statements: one row per (statement, kind, key). is_direct: it is the statement's actor
-    or object (the plain filter); otherwise it is named elsewhere (authority, context, a
-    SubStatement: only `related_agents` / `related_activities` find it). `stored` is copied from
-    the statement so that a filtered page is one ordered index range."""
+    """What a statement answers to in the filters of GET /xapi/statements (agent, activity, verb,
+    registration), one row per (statement, kind, key); `statementref` rows name the statement
+    it targets. is_direct: the agent or activity is the statement's actor or object (the plain
+    filter); otherwise it is named elsewhere (authority, context, a SubStatement: only
+    `related_agents` / `related_activities` find it). A statement that targets another by a
+    StatementRef also holds the target's rows (xAPI's filter rule for StatementRefs). `stored`
+    is copied from the statement so that a filtered page is one ordered index range."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
     statement = models.ForeignKey(XapiStatement, on_delete=models.CASCADE, related_name="relations")
-    kind = models.CharField(max_length=10, choices=XapiRelationKind.choices)
+    kind = models.CharField(max_length=12, choices=XapiRelationKind.choices)
     key = models.CharField(max_length=1000)
     is_direct = models.BooleanField()
     stored = models.DateTimeField()
@@ -236,7 +241,7 @@ class XapiStatementRelation(models.Model):
     class Meta:
         verbose_name = "xAPI statement relation"
         constraints = [models.UniqueConstraint(fields=["statement", "kind", "key"], name="xapi_relation_unique")]
-        indexes = [models.Index(fields=["workspace", "kind", "key", "stored", "statement"], name="xapi_relation_page")]
+        indexes = [models.Index(fields=["workspace", "kind", "key", "stored", "statement", "is_direct"], name="xapi_relation_page")]
 
     def __str__(self):
         return f"{self.kind} {self.key}"

@@ -98,6 +98,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Body size and NUL characters in the URL, before anything reads the request (docs/api/limits.md).
     "analytics.api.request_limits.RequestLimitsMiddleware",
+    # xAPI's alternate request syntax (POST ?method=PUT with a form) turned into the request it stands for.
+    "analytics.api.xapi.alternate_syntax.AlternateRequestSyntaxMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

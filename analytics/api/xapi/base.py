@@ -17,6 +17,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import exceptions, serializers
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -86,6 +88,14 @@ ERRORS = {
 
 
 
+class JsonOnly(DefaultContentNegotiation):
+    """xAPI answers JSON whatever the Accept header, and its `format` parameter is the
+    statement format (ids / exact / canonical), not DRF's renderer override."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
 class XapiView(APIView):
     """An xAPI resource of the credential's workspace: admin API key, version header checked,
     version and consistency headers on every response (errors too), HEAD answered as GET
@@ -94,6 +104,8 @@ class XapiView(APIView):
     authentication_classes = [XapiBasicAuthentication, ApiKeyAuthentication]
     permission_classes = [IsAdmin]
     throttle_classes = [XapiRateThrottle]
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = JsonOnly
     requires_version_header = True
 
     def get_exception_handler(self):

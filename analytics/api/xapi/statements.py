@@ -1,5 +1,6 @@
 """xAPI 1.0.3 statements resource: `/xapi/statements` (POST, PUT, GET, HEAD), docs/api/xapi.md."""
 
+import re
 from urllib.parse import urlencode
 
 from django.core import signing
@@ -12,7 +13,8 @@ from rest_framework.response import Response
 
 from analytics.api.request_limits import loads_bounded
 from analytics.api.xapi.base import ERRORS, VERSION_PARAMETER, ErrorSerializer, XapiView
-from analytics.queries.xapi import MAX_PAGE, Cursor, StatementFilters, statement_by_id, statement_page
+from analytics.api.xapi.formats import FORMATS, accepted_languages, activity_ids, formatted
+from analytics.queries.xapi import MAX_PAGE, Cursor, StatementFilters, canonical_definitions, statement_by_id, statement_page
 from analytics.services.xapi.errors import StatementInvalid
 from analytics.services.xapi.identity import agent_key
 from analytics.services.xapi.statements import record_statements
@@ -33,22 +35,33 @@ class StatementResultSerializer(serializers.Serializer):
 
 
 def _flag(params, name):
-    value = params.get(name, "false")
-    if value not in ("true", "false"):
+    """A boolean parameter: true or false in any case (real clients send True, TRUE...)."""
+    value = params.get(name, "false").strip().lower()
+    if value not in ("true", "false", "1", "0"):
         raise StatementInvalid(f"{name}: must be true or false")
-    return value == "true"
+    return value in ("true", "1")
+
+
+def _format(params):
+    value = params.get("format", "exact")
+    if value not in FORMATS:
+        raise StatementInvalid("format: must be ids, exact or canonical")
+    return value
+
+
+def _query_timestamp(params, name):
+    """since / until as RFC 3339 in any of its forms; an offset whose `+` arrived as a space
+    (a client that did not encode the query) is read as the `+` it was."""
+    value = re.sub(r" (\d{2}:?\d{2})$", r"+\1", params[name].strip())
+    return parse_timestamp(value, name)
 
 
 def _filters_from_params(params):
     unknown = sorted(set(params) - LIST_PARAMS)
     if unknown:
         raise StatementInvalid(f"{unknown[0]}: is not a parameter of GET /xapi/statements")
-    for name in ("related_activities", "related_agents"):
-        if _flag(params, name):
-            raise StatementInvalid(f"{name}: true is not supported by this LRS")
     _flag(params, "attachments")
-    if params.get("format", "exact") not in ("exact", "ids", "canonical"):
-        raise StatementInvalid("format: must be ids, exact or canonical")
+    _format(params)
     key = None
     if "agent" in params:
         try:
@@ -73,8 +86,10 @@ def _filters_from_params(params):
         verb_id=params.get("verb"),
         activity_id=params.get("activity"),
         registration=params.get("registration", "").lower() or None,
-        since=parse_timestamp(params["since"], "since") if "since" in params else None,
-        until=parse_timestamp(params["until"], "until") if "until" in params else None,
+        related_agents=_flag(params, "related_agents"),
+        related_activities=_flag(params, "related_activities"),
+        since=_query_timestamp(params, "since") if "since" in params else None,
+        until=_query_timestamp(params, "until") if "until" in params else None,
         ascending=_flag(params, "ascending"),
     )
     return filters, min(limit or MAX_PAGE, MAX_PAGE)
@@ -90,23 +105,27 @@ def validate_statement_agent(agent):
         raise StatementInvalid("agent: an anonymous Group cannot be used as a filter")
 
 
-def _encode_more(workspace, filters, limit, cursor):
+def _encode_more(workspace, filters, limit, cursor, presentation):
     payload = {
         "w": workspace.pk,
         "a": filters.agent_key,
         "v": filters.verb_id,
         "t": filters.activity_id,
         "r": filters.registration,
+        "ra": filters.related_agents,
+        "rt": filters.related_activities,
         "s": filters.since.isoformat() if filters.since else None,
         "u": filters.until.isoformat() if filters.until else None,
         "o": filters.ascending,
         "l": limit,
         "c": [cursor.stored.isoformat(), cursor.pk],
+        "p": presentation,
     }
     return signing.dumps(payload, salt=MORE_SALT, compress=True)
 
 
 def _decode_more(workspace, token):
+    """(filters, limit, cursor, presentation) of a `more` token this LRS issued to workspace."""
     try:
         payload = signing.loads(token, salt=MORE_SALT, max_age=MORE_MAX_AGE_S)
     except signing.BadSignature:
@@ -118,12 +137,26 @@ def _decode_more(workspace, token):
         verb_id=payload["v"],
         activity_id=payload["t"],
         registration=payload["r"],
+        related_agents=payload.get("ra", False),
+        related_activities=payload.get("rt", False),
         since=parse_timestamp(payload["s"], "more") if payload["s"] else None,
         until=parse_timestamp(payload["u"], "more") if payload["u"] else None,
         ascending=payload["o"],
     )
     stored, pk = payload["c"]
-    return filters, payload["l"], Cursor(stored=parse_timestamp(stored, "more"), pk=pk)
+    return filters, payload["l"], Cursor(stored=parse_timestamp(stored, "more"), pk=pk), payload.get("p", {})
+
+
+def _presented(request, workspace, statements, format_name):
+    """statements in the asked format (canonical: the workspace's activity definitions, one
+    language per map as Accept-Language prefers)."""
+    if format_name == "exact":
+        return statements
+    definitions = {}
+    if format_name == "canonical":
+        definitions = canonical_definitions(workspace, {id_ for statement in statements for id_ in activity_ids(statement)})
+    languages = accepted_languages(request.headers.get("Accept-Language"))
+    return [formatted(statement, format_name, definitions=definitions, languages=languages) for statement in statements]
 
 
 class StatementsView(XapiView):
@@ -145,7 +178,9 @@ class StatementsView(XapiView):
             VERSION_PARAMETER,
             OpenApiParameter("statementId", OpenApiTypes.UUID, description="Return this statement"),
             OpenApiParameter("voidedStatementId", OpenApiTypes.UUID, description="Return this voided statement"),
-            OpenApiParameter("agent", OpenApiTypes.STR, description="Agent JSON: statements whose actor it is"),
+            OpenApiParameter("agent", OpenApiTypes.STR, description="Agent or identified Group JSON: statements whose actor or object it is"),
+            OpenApiParameter("related_agents", OpenApiTypes.BOOL, description="agent also matches authority, context and SubStatement agents"),
+            OpenApiParameter("related_activities", OpenApiTypes.BOOL, description="activity also matches context and SubStatement activities"),
             OpenApiParameter("verb", OpenApiTypes.URI),
             OpenApiParameter("activity", OpenApiTypes.URI, description="Object activity id"),
             OpenApiParameter("registration", OpenApiTypes.UUID),
@@ -167,21 +202,24 @@ class StatementsView(XapiView):
         params = request.query_params
         workspace = request.auth.workspace
         if "statementId" in params or "voidedStatementId" in params:
-            return self._single(params, workspace)
+            return self._single(request, workspace)
         if "more" in params:
             if len(params) > 1:
                 raise StatementInvalid("more: cannot be combined with other parameters")
-            filters, limit, cursor = _decode_more(workspace, params["more"])
+            filters, limit, cursor, presentation = _decode_more(workspace, params["more"])
         else:
             (filters, limit), cursor = _filters_from_params(params), None
+            presentation = {"format": _format(params), "attachments": _flag(params, "attachments")}
         statements, next_cursor = statement_page(workspace, filters, limit=limit, cursor=cursor)
         more = ""
         if next_cursor is not None:
-            token = _encode_more(workspace, filters, limit, next_cursor)
+            token = _encode_more(workspace, filters, limit, next_cursor, presentation)
             more = f"{reverse('xapi-statements')}?{urlencode({'more': token})}"
+        statements = _presented(request, workspace, statements, presentation.get("format", "exact"))
         return Response({"statements": statements, "more": more})
 
-    def _single(self, params, workspace):
+    def _single(self, request, workspace):
+        params = request.query_params
         if "statementId" in params and "voidedStatementId" in params:
             raise StatementInvalid("statementId and voidedStatementId cannot be used together")
         extra = sorted(set(params) - SINGLE_PARAMS)
@@ -190,11 +228,13 @@ class StatementsView(XapiView):
         name = "statementId" if "statementId" in params else "voidedStatementId"
         if not UUID_TEXT.match(params[name]):
             raise StatementInvalid(f"{name}: must be a UUID")
+        format_name = _format(params)
+        _flag(params, "attachments")
         found = statement_by_id(workspace, params[name], voided=name == "voidedStatementId")
         if found is None:
             return Response({"detail": f"No statement with {name} {params[name]}."}, status=status.HTTP_404_NOT_FOUND)
         statement, stored = found
-        response = Response(statement)
+        response = Response(_presented(request, workspace, [statement], format_name)[0])
         response["Last-Modified"] = http_date(stored.timestamp())
         return response
 

@@ -27,6 +27,7 @@ from analytics.services.xapi.mapping import (
     learner_email,
     map_statements,
 )
+from analytics.services.xapi.relations import store_relations
 from analytics.services.xapi.validation import VOIDED, parse_timestamp, validate_statement
 
 MAX_BATCH = 1000
@@ -47,6 +48,12 @@ class _Incoming:
 def _activity_id(statement):
     obj = statement["object"]
     return str(obj.get("id", ""))[:1000] if is_activity(obj) else ""
+
+
+def _registration(statement):
+    context = statement.get("context")
+    registration = context.get("registration") if isinstance(context, dict) else None
+    return registration.lower() if isinstance(registration, str) else ""
 
 
 def _prepare(workspace, statements, authority, now, statement_id=None):
@@ -142,6 +149,7 @@ def _insert_and_map(workspace, new):
             verb_id=item.statement["verb"]["id"][:500],
             actor_key=agent_key(item.statement["actor"])[:500],
             activity_id=_activity_id(item.statement),
+            registration=_registration(item.statement),
             user_id=user_ids.get(item.email),
             timestamp=item.timestamp,
             stored=parse_timestamp(item.statement["stored"], "stored"),
@@ -149,6 +157,7 @@ def _insert_and_map(workspace, new):
         for item in new
     ]
     XapiStatement.objects.bulk_create(rows)
+    store_relations(workspace, rows)
     voided = _apply_voiding(workspace, new)
     live = [(item, row) for item, row in zip(new, rows) if row.pk not in voided]
     map_statements(workspace, live)
