@@ -12,6 +12,7 @@ A statement answers to:
 
 from analytics.models import XapiRelationKind, XapiStatementRelation
 from analytics.services.xapi.identity import agent_key, statement_pk
+from courses.services.bulk_write import BulkWriter
 
 AGENT, ACTIVITY, VERB, REGISTRATION, STATEMENT_REF = (
     XapiRelationKind.AGENT,
@@ -21,6 +22,7 @@ AGENT, ACTIVITY, VERB, REGISTRATION, STATEMENT_REF = (
     XapiRelationKind.STATEMENT_REF,
 )
 KEY_LENGTH = 1000
+RELATION_COLUMNS = ("workspace_id", "statement_id", "kind", "key", "is_direct", "stored")
 
 
 def _agents(agent):
@@ -121,25 +123,32 @@ def store_relations(workspace, rows):
             for key, is_direct in inherited.get(targets[pk], {}).items():
                 if key[0] != STATEMENT_REF:
                     merged[pk][key] = merged[pk].get(key, False) or is_direct
-    new_rows = [
-        XapiStatementRelation(workspace_id=workspace.id, statement_id=pk, kind=kind, key=key, is_direct=is_direct, stored=stored_at[pk])
-        for pk, relations in merged.items()
-        for (kind, key), is_direct in relations.items()
-    ]
+    # New statements' own rows cannot conflict: COPY on PostgreSQL (client-side quoting of a
+    # multi-row INSERT cost more than the rest of the write), bulk_create elsewhere.
+    BulkWriter.for_connection().write(
+        XapiStatementRelation,
+        RELATION_COLUMNS,
+        (
+            (workspace.id, pk, kind, key, is_direct, stored_at[pk])
+            for pk, relations in merged.items()
+            for (kind, key), is_direct in relations.items()
+        ),
+    )
     # Statements stored earlier that target one of these: they answer to its filters too.
     referrers = XapiStatementRelation.objects.filter(
         workspace=workspace, kind=STATEMENT_REF, key__in=[str(row.statement["id"]).lower() for row in rows]
     ).exclude(statement_id__in=list(own)).values_list("statement_id", "key", "stored")
     by_id = {str(row.statement["id"]).lower(): row.pk for row in rows}
+    inherited_rows = []
     for referrer, target_id, stored in referrers:
         for (kind, key), is_direct in own[by_id[target_id]].items():
             if kind != STATEMENT_REF:
-                new_rows.append(
+                inherited_rows.append(
                     XapiStatementRelation(
                         workspace_id=workspace.id, statement_id=referrer, kind=kind, key=key, is_direct=is_direct, stored=stored
                     )
                 )
-    XapiStatementRelation.objects.bulk_create(new_rows, ignore_conflicts=True)
+    XapiStatementRelation.objects.bulk_create(inherited_rows, ignore_conflicts=True)
 
 
 def _relations_of(workspace, pks):
