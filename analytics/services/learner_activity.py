@@ -259,14 +259,18 @@ def _add_totals_sql(days_sql, sign=1, *, role_moved=False, rebuild=False):
     the same days lock them in the same order."""
     if role_moved:
         columns = {**LEARNER_TOTALS, **dict.fromkeys(EVERYONE_TOTALS, "0")}
+        rows_sql = days_sql
     else:
-        learner = is_learner_sql("d")
-        columns = {name: f"CASE WHEN {learner} THEN {sql} ELSE 0 END" for name, sql in LEARNER_TOTALS.items()}
+        columns = {name: f"CASE WHEN d.is_learner THEN {sql} ELSE 0 END" for name, sql in LEARNER_TOTALS.items()}
         columns.update(EVERYONE_TOTALS)
+        # The role test once per row: PostgreSQL would inline it and run its subquery once per
+        # column (OFFSET 0 keeps the subquery whole).
+        fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
+        rows_sql = f"FROM (SELECT d.*, {is_learner_sql('d')} AS is_learner {days_sql}{fence}) d"
     sums = ", ".join(_int(f"{sign} * SUM({expression})", "BIGINT") for expression in columns.values())
     sql = (
         f"INSERT INTO {_table(WorkspaceDay)} (workspace_id, day, {', '.join(columns)}) "
-        f"SELECT d.workspace_id, d.day, {sums} {days_sql} "
+        f"SELECT d.workspace_id, d.day, {sums} {rows_sql} "
         f"GROUP BY d.workspace_id, d.day ORDER BY d.workspace_id, d.day"
     )
     if rebuild:

@@ -337,13 +337,22 @@ def recompute_video_sessions(workspace, video_items, course_ids=None):
     videos = ensure_videos(workspace, specs)
     # A viewing session lasts less than a day: its statements are the learner's within a day of
     # the ones at hand (the same video may be named by several IRIs, e.g. a CCX copy of a course).
-    statements = XapiStatement.objects.filter(
+    nearby = XapiStatement.objects.filter(
         workspace=workspace,
         actor_key__in=actor_keys,
         timestamp__gte=min(times) - SESSION_WINDOW,
         timestamp__lte=max(times) + SESSION_WINDOW,
         is_voided=False,
-    ).exclude(activity_id="").values_list("statement", "user_id")
+    ).exclude(activity_id="")
+    # Only the statements of the touched videos are read whole (decoding every statement of the
+    # learners' day cost more than the rest of the write).
+    video_keys = {key for _, key, _ in touched}
+    activity_ids = [
+        activity_id
+        for activity_id in nearby.values_list("activity_id", flat=True).distinct()
+        if video_key_from_iri(activity_id)[:255] in video_keys
+    ]
+    statements = nearby.filter(activity_id__in=activity_ids).values_list("statement", "user_id")
     sessions = {}
     for statement, user_id in statements:
         key = (user_id, video_key_from_iri(statement["object"]["id"])[:255], _session_of(statement))
