@@ -3,7 +3,8 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, TextField
+from django.db.models.functions import Cast
 
 from analytics.models import XapiActivity, XapiRelationKind, XapiStatement, XapiStatementRelation
 from analytics.services.xapi.identity import statement_pk
@@ -59,8 +60,9 @@ def statement_by_id(workspace, statement_id, *, voided=False):
     return row
 
 
-def statement_page(workspace, filters, *, limit, cursor=None):
-    """(statements, next cursor or None): up to `limit` live statements matching filters.
+def statement_page(workspace, filters, *, limit, cursor=None, as_text=False):
+    """(statements, next cursor or None): up to `limit` live statements matching filters; as_text:
+    each statement as its stored JSON text (for a response that passes them through).
 
     Order: by stored time, newest first (oldest first when filters.ascending), ties by primary
     key, so walking the pages with the returned cursor sees every statement exactly once. Voided
@@ -92,6 +94,9 @@ def statement_page(workspace, filters, *, limit, cursor=None):
         else:
             rows = rows.filter(Q(stored__lt=cursor.stored) | Q(stored=cursor.stored, **{f"{pk}__lt": cursor.pk}))
     order = ("stored", pk) if filters.ascending else ("-stored", f"-{pk}")
+    if as_text:
+        rows = rows.annotate(statement_text=Cast(statement, TextField()))
+        statement = "statement_text"
     page = list(rows.order_by(*order).values_list(statement, "stored", pk)[: limit + 1])
     next_cursor = None
     if len(page) > limit:
