@@ -54,7 +54,7 @@ def _activity_id(statement):
     return str(obj.get("id", ""))[:1000] if is_activity(obj) else ""
 
 
-def _registration(statement):
+def statement_registration(statement):
     context = statement.get("context")
     registration = context.get("registration") if isinstance(context, dict) else None
     return registration.lower() if isinstance(registration, str) else ""
@@ -153,7 +153,7 @@ def _insert_and_map(workspace, new):
             verb_id=item.statement["verb"]["id"][:500],
             actor_key=agent_key(item.statement["actor"])[:500],
             activity_id=_activity_id(item.statement),
-            registration=_registration(item.statement),
+            registration=statement_registration(item.statement),
             user_id=user_ids.get(item.email),
             timestamp=item.timestamp,
             stored=parse_timestamp(item.statement["stored"], "stored"),
