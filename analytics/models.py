@@ -188,7 +188,8 @@ class XapiStatement(models.Model):
     """
 
     id = models.UUIDField(primary_key=True)
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    # Not indexed alone: (workspace, stored) leads with it (each index costs every write).
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
     statement = models.JSONField()
     verb_id = models.CharField(max_length=500)
     actor_key = models.CharField(max_length=500, help_text="mbox, mbox_sha1sum, openid or account homePage|name")
@@ -203,11 +204,16 @@ class XapiStatement(models.Model):
 
     class Meta:
         verbose_name = "xAPI statement"
+        # The GET filters read XapiStatementRelation; these serve the unfiltered page, a video
+        # session's statements (actor and time) and the voiding statements (a small partial index).
         indexes = [
             models.Index(fields=["workspace", "stored"]),
-            models.Index(fields=["workspace", "verb_id", "stored"]),
-            models.Index(fields=["workspace", "actor_key", "stored"]),
-            models.Index(fields=["workspace", "activity_id", "stored"]),
+            models.Index(fields=["workspace", "actor_key", "timestamp"], name="xapi_statement_actor_time"),
+            models.Index(
+                fields=["workspace", "stored"],
+                condition=models.Q(verb_id="http://adlnet.gov/expapi/verbs/voided"),
+                name="xapi_statement_voiding",
+            ),
         ]
 
     def __str__(self):
@@ -231,8 +237,10 @@ class XapiStatementRelation(models.Model):
     StatementRef also holds the target's rows (xAPI's filter rule for StatementRefs). `stored`
     is copied from the statement so that a filtered page is one ordered index range."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    statement = models.ForeignKey(XapiStatement, on_delete=models.CASCADE, related_name="relations")
+    # Neither key is indexed alone: xapi_relation_page leads with the workspace, xapi_relation_unique
+    # with the statement.
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
+    statement = models.ForeignKey(XapiStatement, on_delete=models.CASCADE, related_name="relations", db_index=False)
     kind = models.CharField(max_length=12, choices=XapiRelationKind.choices)
     key = models.CharField(max_length=1000)
     is_direct = models.BooleanField()

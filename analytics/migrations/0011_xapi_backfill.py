@@ -7,20 +7,26 @@ later change of what the rows hold brings its own rebuild.
 """
 
 from django.db import migrations
+from django.db.models import Exists, OuterRef
 
 CHUNK = 2000
 
 
 def backfill(apps, schema_editor):
     from accounts.models import Workspace
-    from analytics.models import XapiStatement
+    from analytics.models import XapiStatement, XapiStatementRelation
     from analytics.services.xapi.relations import store_relations
     from analytics.services.xapi.statements import statement_registration
 
     workspace_ids = XapiStatement.objects.values_list("workspace_id", flat=True).distinct()
     for workspace_id in sorted(workspace_ids):
         workspace = Workspace.objects.get(pk=workspace_id)
-        rows = XapiStatement.objects.filter(workspace_id=workspace_id).only("id", "statement", "stored", "registration")
+        # Those without any relation row (every statement has at least its actor's and verb's).
+        rows = (
+            XapiStatement.objects.filter(workspace_id=workspace_id)
+            .exclude(Exists(XapiStatementRelation.objects.filter(statement_id=OuterRef("pk"))))
+            .only("id", "statement", "stored", "registration")
+        )
         chunk = []
         for row in rows.order_by("stored", "id").iterator(chunk_size=CHUNK):
             chunk.append(row)
