@@ -176,6 +176,7 @@ def render(results):
         rows = [[name, item.get("what", ""), fmt(item.get("rate")), item.get("unit", ""), item.get("note", "")]
                 for name, item in ingest.items()]  # fmt: skip
         lines += ["## Ingest", "", *table(["path", "what", "rate", "unit", "notes"], rows, ["---", "---", "---:", "---", "---"]), ""]
+    lines += xapi_lines(results.get("xapi"))
     export = results.get("export")
     if export == []:
         lines += ["## Export", "", "`scripts/bench_export.py` gave no result in this run (failed or ran over its time).", ""]
@@ -186,6 +187,27 @@ def render(results):
     lines += scaling_lines(results)
     lines += plan_lines(endpoints)
     return "\n".join(lines) + "\n"
+
+
+XAPI_POST_TARGET = 3000  # statements/s, batches of 100 from 4 clients (issue 17)
+XAPI_GET_TARGET_P95_MS = 50  # GET agent&limit=100 at 8 clients on 2M statements
+
+
+def xapi_lines(xapi):
+    if not xapi:
+        return []
+    post, one, eight = xapi["post"], xapi["get_1"], xapi["get_8"]
+    rows = [
+        ["POST /xapi/statements, batches of 100 new Open edX-shaped statements (mapping and rollups included), 4 clients",
+         f"{fmt(post['rate'])} statements/s", f"{XAPI_POST_TARGET:,} statements/s",
+         f"{post['errors']} errors; p50 {fmt(post['p50_ms_per_request'])} ms a batch; server CPU {fmt(post['server_cpu_us_per_item'])} µs a statement"],
+        ["GET /xapi/statements?agent=...&limit=100, 1 client", f"p50 {fmt(one['p50_ms'])} / p95 {fmt(one['p95_ms'])} ms", "",
+         f"{fmt(one['rps'])} req/s, {one['errors']} errors"],
+        ["GET /xapi/statements?agent=...&limit=100, 8 clients", f"p50 {fmt(eight['p50_ms'])} / p95 {fmt(eight['p95_ms'])} ms",
+         f"p95 < {XAPI_GET_TARGET_P95_MS} ms", f"{fmt(eight['rps'])} req/s, {eight['errors']} errors"],
+    ]  # fmt: skip
+    return [f"## xAPI LRS (`scripts/bench_xapi.py`, {xapi['stored_statements']:,} stored statements)", "",
+            *table(["what", "measured", "target", "notes"], rows, ["---", "---:", "---:", "---"]), ""]  # fmt: skip
 
 
 def scaling_points(results):

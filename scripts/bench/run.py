@@ -382,6 +382,30 @@ def measure_script_ingest(env, base_url):
     return result
 
 
+XAPI_TIMEOUT_S = 2400  # generating the 2M statements the first time takes most of it
+
+
+def measure_xapi(env, base_url, args):
+    """scripts/bench_xapi.py on la_xapibench: POST rate at 4 clients, GET agent p95 at 8 clients
+    on --xapi-statements stored statements. None when it failed or ran over XAPI_TIMEOUT_S."""
+    log(f"xAPI LRS (scripts/bench_xapi.py --statements {args.xapi_statements}, database la_xapibench)")
+    command = [PYTHON, "scripts/bench_xapi.py", "--statements", str(args.xapi_statements),
+               "--post-batches", str(args.xapi_batches), "--duration", str(args.duration)]  # fmt: skip
+    try:
+        output = subprocess.run(command, cwd=ROOT, env={**env, "DATABASE_URL": database_url(base_url, "la_xapibench")},
+                                capture_output=True, text=True, timeout=XAPI_TIMEOUT_S)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        log(f"scripts/bench_xapi.py ran over {XAPI_TIMEOUT_S} s: left out of the report")
+        return None
+    found = re.search(r"^RESULT (.*)$", output.stdout, re.M)
+    if output.returncode or not found:
+        log(f"scripts/bench_xapi.py failed: {output.stderr[-2000:]}")
+        return None
+    result = json.loads(found.group(1))
+    log(f"  POST {result['post']['rate']} statements/s; GET agent p95 at 8 clients {result['get_8']['p95_ms']} ms")
+    return result
+
+
 def measure_export(env, base_url):
     log("export (scripts/bench_export.py, database la_exportbench)")
     out = run_script(["scripts/bench_export.py"], env, database_url(base_url, "la_exportbench"))
@@ -449,6 +473,8 @@ def parse_args(argv):
     parser.add_argument("--scale-duration", type=float, default=5.0, help="seconds per endpoint per size (default 5)")
     parser.add_argument("--tracking-batches", type=int, default=62)
     parser.add_argument("--xapi-batches", type=int, default=62)
+    parser.add_argument("--xapi-statements", type=int, default=2_000_000,
+                        help="stored statements of the xAPI benchmark (default 2,000,000)")
     parser.add_argument("--output", default=str(ROOT / "var/bench/results.json"))
     parser.add_argument("--docs", default=str(ROOT / "docs/benchmarks.md"), help="the page to write ('' for none)")
     args = parser.parse_args(argv)
@@ -490,6 +516,8 @@ def main(argv=None):
                        "endpoints": endpoints}  # fmt: skip
     if not args.skip_ingest:
         results["ingest"] = {**(http_ingest or {}), **measure_script_ingest(env, base_url)}
+    if not args.skip_ingest:
+        results["xapi"] = measure_xapi(env, base_url, args)
     if not args.skip_export:
         results["export"] = measure_export(env, base_url)
     if not args.skip_scaling:
