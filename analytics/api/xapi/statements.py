@@ -20,7 +20,7 @@ from analytics.queries.xapi import MAX_PAGE, Cursor, StatementFilters, canonical
 from analytics.services.xapi.errors import StatementInvalid
 from analytics.services.xapi.identity import agent_key
 from analytics.services.xapi.statements import record_statements
-from analytics.services.xapi.validation import IRI, UUID_TEXT, parse_timestamp, validate_statement
+from analytics.services.xapi.validation import IRI, UUID_TEXT, parse_timestamp, validate_agent
 
 MORE_SALT = "analytics.api.xapi.more"
 MORE_MAX_AGE_S = 24 * 3600
@@ -99,10 +99,7 @@ def _filters_from_params(params):
 
 def validate_statement_agent(agent):
     """Raise StatementInvalid unless agent is an Agent or an identified Group."""
-    try:
-        validate_statement({"actor": agent, "verb": {"id": "http://x/v"}, "object": {"id": "http://x/o"}}, "agent")
-    except StatementInvalid as error:
-        raise StatementInvalid(error.message.replace("agent.actor", "agent")) from None
+    validate_agent(agent, "agent")
     if agent.get("objectType") == "Group" and not any(key in agent for key in ("mbox", "mbox_sha1sum", "openid", "account")):
         raise StatementInvalid("agent: an anonymous Group cannot be used as a filter")
 

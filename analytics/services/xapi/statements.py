@@ -81,6 +81,7 @@ def _prepare(workspace, statements, authority, now, statement_id=None):
             raise StatementInvalid(f"{path}.id: repeats the id of {seen[sid]} in the same batch")
         seen[sid] = path
         stored = dict(received)  # only top-level keys change; nested values are shared, never mutated
+        _context_activities_as_lists(stored)
         stored["id"] = sid
         stored.setdefault("timestamp", now.isoformat().replace("+00:00", "Z"))
         stored.setdefault("version", "1.0.0")
@@ -100,6 +101,20 @@ def _prepare(workspace, statements, authority, now, statement_id=None):
             )
         )
     return incoming
+
+
+def _context_activities_as_lists(statement):
+    """A single context activity stored as a list of one (xAPI: an LRS returns them in arrays),
+    in the statement and its SubStatement; copies what it changes."""
+    for holder in (statement, statement["object"]):
+        context = holder.get("context")
+        activities = context.get("contextActivities") if isinstance(context, dict) else None
+        if isinstance(activities, dict) and any(not isinstance(value, list) for value in activities.values()):
+            lists = {key: value if isinstance(value, list) else [value] for key, value in activities.items()}
+            holder_copy = holder if holder is statement else dict(holder)
+            holder_copy["context"] = {**context, "contextActivities": lists}
+            if holder is not statement:
+                statement["object"] = holder_copy
 
 
 def record_statements(workspace, statements, *, authority=None, statement_id=None):
