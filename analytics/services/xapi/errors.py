@@ -3,6 +3,7 @@
 import re
 
 XAPI_VERSION = "1.0.3"
+ABOUT_VERSIONS = ("1.0.3", "1.0.2", "1.0.1", "1.0.0")  # what the About resource lists, newest first
 SUPPORTED_VERSION = re.compile(r"^1\.0(\.\d+)?$")
 
 
@@ -31,3 +32,17 @@ def check_version_header(value):
     if not SUPPORTED_VERSION.match(value.strip()):
         raise XapiError(f"X-Experience-API-Version {value!r} is not supported (use 1.0.0 to 1.0.3).")
 
+
+
+class DocumentNotFound(XapiError):
+    status = 404
+
+
+class DocumentConflict(XapiError):
+    """A PUT would overwrite a profile document without saying which version it expects."""
+
+    status = 409
+
+
+class PreconditionFailed(XapiError):
+    status = 412

@@ -16,6 +16,7 @@ from django.utils import timezone
 from analytics.models import LearningEvent, XapiStatement
 from analytics.services.learner_activity import refresh_learner_days, refreshed_together
 from analytics.services.learning_state import ensure_learners
+from analytics.services.xapi.activities import record_activity_definitions
 from analytics.services.xapi.comparison import statements_match
 from analytics.services.xapi.errors import StatementConflict, StatementInvalid
 from analytics.services.xapi.identity import agent_key, statement_pk
@@ -183,6 +184,7 @@ def _insert_and_map(workspace, new):
             XapiStatement, STATEMENT_COLUMNS, ([getattr(row, name) for name in STATEMENT_COLUMNS] for row in rows)
         )
     store_relations(workspace, rows)
+    record_activity_definitions(workspace, [row.statement for row in rows])
     voided = _apply_voiding(workspace, new)
     live = [(item, row) for item, row in zip(new, rows) if row.pk not in voided]
     map_statements(workspace, live)
