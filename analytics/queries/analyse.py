@@ -583,7 +583,7 @@ def analyse_statistics(workspace, filters=ResultFilters(), *, instructor=None, n
     count_columns = [f"n{index}" for index in range(len(state_counts) + len(type_counts))]
     sums = ["total", *count_columns, "progress_sum", "scored", "score_sum", "certificates", "time_spent"]
     per_course = (
-        f"SELECT r.course_pk, COUNT(*) AS total, "
+        "SELECT r.course_pk, COUNT(*) AS total, "
         + ", ".join(f"{expression} AS {name}" for expression, name in zip([*state_counts, *type_counts], count_columns))
         + ", SUM(r.progress_pct) AS progress_sum, COUNT(r.score_pct) AS scored, SUM(r.score_pct) AS score_sum, "
         "COUNT(r.certificate_at) AS certificates, "

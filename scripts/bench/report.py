@@ -114,8 +114,8 @@ def render(results):
         "",
         "## How it is measured",
         "",
-        f"- gunicorn, 2 sync workers, `DEBUG=0`, on 127.0.0.1; the load generator is a second process",
-        f"  (`scripts/bench/loadgen.py`): N client threads, one HTTP/1.1 connection each (gunicorn's sync workers",
+        "- gunicorn, 2 sync workers, `DEBUG=0`, on 127.0.0.1; the load generator is a second process",
+        "  (`scripts/bench/loadgen.py`): N client threads, one HTTP/1.1 connection each (gunicorn's sync workers",
         "  close it after each response; the client reopens it). Each endpoint gets a "
         f"{fmt(results['warmup_s'], 0)} s warm-up at 2 clients,",
         f"  then {fmt(results['duration_s'], 0)} s at each of {', '.join(map(str, levels))} clients: no request starts after that, the ones in",
