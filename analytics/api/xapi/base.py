@@ -69,6 +69,9 @@ class XapiBasicScheme(OpenApiAuthenticationExtension):
 def xapi_exception_handler(exc, context):
     if isinstance(exc, XapiError):
         return Response({"detail": exc.message}, status=exc.status)
+    if isinstance(exc, exceptions.UnsupportedMediaType):
+        # xAPI answers a body it cannot take with 400 (Communication 1.5), not HTTP's 415.
+        return Response({"detail": f"Content-Type: {exc.detail} (send application/json or multipart/mixed)"}, status=400)
     return drf_exception_handler(translate_unavailable(exc), context)
 
 

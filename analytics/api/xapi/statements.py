@@ -9,18 +9,46 @@ from django.http import HttpResponse
 from django.urls import reverse
 from django.utils.http import http_date
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+)
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from analytics.api.request_limits import loads_bounded
+from analytics.api.request_limits import BoundedJSONParser, loads_bounded
 from analytics.api.xapi.base import ERRORS, VERSION_PARAMETER, ErrorSerializer, XapiView
-from analytics.api.xapi.formats import FORMATS, accepted_languages, activity_ids, formatted
-from analytics.queries.xapi import MAX_PAGE, Cursor, StatementFilters, canonical_definitions, statement_by_id, statement_page
+from analytics.api.xapi.formats import (
+    FORMATS,
+    accepted_languages,
+    activity_ids,
+    formatted,
+)
+from analytics.api.xapi.multipart import (
+    MultipartMixedParser,
+    StatementsWithAttachments,
+    render_statements_response,
+)
+from analytics.queries.xapi import (
+    MAX_PAGE,
+    Cursor,
+    StatementFilters,
+    canonical_definitions,
+    statement_by_id,
+    statement_page,
+)
+from analytics.services.xapi.attachments import attachment_contents
 from analytics.services.xapi.errors import StatementInvalid
 from analytics.services.xapi.identity import agent_key
 from analytics.services.xapi.statements import record_statements
-from analytics.services.xapi.validation import IRI, UUID_TEXT, parse_timestamp, validate_agent
+from analytics.services.xapi.validation import (
+    IRI,
+    UUID_TEXT,
+    parse_timestamp,
+    validate_agent,
+)
 
 MORE_SALT = "analytics.api.xapi.more"
 MORE_MAX_AGE_S = 24 * 3600
@@ -158,8 +186,25 @@ def _presented(request, workspace, statements, format_name):
     return [formatted(statement, format_name, definitions=definitions, languages=languages) for statement in statements]
 
 
+def _statements_and_parts(request):
+    """(statement or list, {sha2: attachment Part}) of a JSON or multipart/mixed request."""
+    data = request.data
+    if isinstance(data, StatementsWithAttachments):
+        return data.statements, data.parts
+    return data, {}
+
+
+def _with_attachments(workspace, document, statements):
+    """A multipart/mixed response: document (a StatementResult or a statement), then the bytes
+    of the statements' attachments the workspace holds."""
+    body, content_type = render_statements_response(document, attachment_contents(workspace, statements))
+    return HttpResponse(body, content_type=content_type)
+
+
 class StatementsView(XapiView):
     """The xAPI statements resource of the credential's workspace."""
+
+    parser_classes = [BoundedJSONParser, MultipartMixedParser]
 
     def _authority(self, request):
         api_key = request.auth.api_key
@@ -222,6 +267,8 @@ class StatementsView(XapiView):
             body = '{"statements": [' + ", ".join(statements) + '], "more": ' + json.dumps(more) + "}"
             return HttpResponse(body, content_type="application/json")
         statements = _presented(request, workspace, statements, format_name)
+        if presentation.get("attachments"):
+            return _with_attachments(workspace, {"statements": statements, "more": more}, statements)
         return Response({"statements": statements, "more": more})
 
     def _single(self, request, workspace):
@@ -235,12 +282,15 @@ class StatementsView(XapiView):
         if not UUID_TEXT.match(params[name]):
             raise StatementInvalid(f"{name}: must be a UUID")
         format_name = _format(params)
-        _flag(params, "attachments")
         found = statement_by_id(workspace, params[name], voided=name == "voidedStatementId")
         if found is None:
             return Response({"detail": f"No statement with {name} {params[name]}."}, status=status.HTTP_404_NOT_FOUND)
         statement, stored = found
-        response = Response(_presented(request, workspace, [statement], format_name)[0])
+        presented = _presented(request, workspace, [statement], format_name)[0]
+        if _flag(params, "attachments"):
+            response = _with_attachments(workspace, presented, [statement])
+        else:
+            response = Response(presented)
         response["Last-Modified"] = http_date(stored.timestamp())
         return response
 
@@ -270,10 +320,10 @@ class StatementsView(XapiView):
         ],
     )
     def post(self, request):
-        data = request.data
+        data, parts = _statements_and_parts(request)
         if not isinstance(data, (dict, list)):
             raise StatementInvalid("The body must be a statement or a list of statements (JSON).")
-        ids = record_statements(request.auth.workspace, data, authority=self._authority(request))
+        ids = record_statements(request.auth.workspace, data, authority=self._authority(request), parts=parts)
         return Response(ids, status=status.HTTP_200_OK)
 
     @extend_schema(
@@ -296,8 +346,11 @@ class StatementsView(XapiView):
             raise StatementInvalid("statementId: is required")
         if not UUID_TEXT.match(statement_id):
             raise StatementInvalid("statementId: must be a UUID")
-        if not isinstance(request.data, dict):
+        data, parts = _statements_and_parts(request)
+        if not isinstance(data, dict):
             raise StatementInvalid("The body must be one statement (a JSON object).")
-        record_statements(request.auth.workspace, request.data, authority=self._authority(request), statement_id=statement_id)
+        record_statements(
+            request.auth.workspace, data, authority=self._authority(request), statement_id=statement_id, parts=parts
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 

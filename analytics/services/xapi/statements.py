@@ -17,6 +17,7 @@ from analytics.models import LearningEvent, XapiStatement
 from analytics.services.learner_activity import refresh_learner_days, refreshed_together
 from analytics.services.learning_state import ensure_learners
 from analytics.services.xapi.activities import record_activity_definitions
+from analytics.services.xapi.attachments import check_parts, remove_files, store_parts
 from analytics.services.xapi.comparison import statements_match
 from analytics.services.xapi.errors import StatementConflict, StatementInvalid
 from analytics.services.xapi.identity import agent_key, statement_pk
@@ -42,6 +43,7 @@ STATEMENT_COLUMNS = (
 class _Incoming:
     statement: dict  # as it will be stored
     received: dict  # as it was sent (for comparison)
+    path: str  # how errors name it
     statement_id: str
     pk: uuid.UUID
     timestamp: datetime
@@ -94,6 +96,7 @@ def _prepare(workspace, statements, authority, now, statement_id=None):
             _Incoming(
                 statement=stored,
                 received=received,
+                path=path,
                 statement_id=sid,
                 pk=statement_pk(workspace.id, sid),
                 timestamp=parse_timestamp(stored["timestamp"], f"{path}.timestamp"),
@@ -118,29 +121,38 @@ def _context_activities_as_lists(statement):
                 statement["object"] = holder_copy
 
 
-def record_statements(workspace, statements, *, authority=None, statement_id=None):
+def record_statements(workspace, statements, *, authority=None, statement_id=None, parts=None):
     """Store a statement or a list of statements in workspace; returns their ids, in order.
 
     All or nothing, in one transaction: an invalid statement or a repeated id in the batch raises
     StatementInvalid (400); an id already stored with different content raises StatementConflict
     (409). An id already stored with the same content is accepted again and changes nothing. New
     statements are mapped onto enrollments, attempts, events and video views (see map_statements).
-    statement_id (PUT) is the id every statement must have.
+    statement_id (PUT) is the id every statement must have. parts: the attachment parts of a
+    multipart request ({sha2: Part}), checked against the statements and stored with them.
     """
     now = timezone.now()
+    parts = parts or {}
     incoming = _prepare(workspace, statements, authority, now, statement_id)
+    check_parts([item.received for item in incoming], [item.path for item in incoming], parts)
     for attempt in range(2):
+        written = []
         try:
             # One learner-day refresh for the whole batch (see refreshed_together).
             with transaction.atomic(), refreshed_together():
                 new = _split_new(workspace, incoming)
                 if new:
                     _insert_and_map(workspace, new)
+                written = store_parts(workspace, parts)
             break
         except IntegrityError:
+            remove_files(written)
             # A concurrent request stored one of these ids first: compare again against it.
             if attempt:
                 raise StatementConflict("A statement of this batch was stored by a concurrent request; retry.")
+        except BaseException:
+            remove_files(written)
+            raise
     return [item.statement_id for item in incoming]
 
 
