@@ -18,6 +18,7 @@ How a leak is detected (tests/hardening/isolation_world.py builds the data):
 import base64
 import json
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
 import pytest
 from django.contrib import admin
@@ -29,7 +30,7 @@ from accounts.credentials import SESSION_WORKSPACE_KEY
 from accounts.models import ApiKey, Role
 from accounts.tokens import issue_tokens
 from accounts.models import Membership
-from analytics.models import LearningEvent, PageSession, VideoView, XapiStatement
+from analytics.models import LearningEvent, PageSession, VideoView, XapiDocument, XapiStatement
 from courses.models import Enrollment
 from exports.models import ExportJob
 
@@ -127,6 +128,29 @@ MATRIX = {
         Call("get", f"/xapi/statements?agent={json.dumps({'mbox': 'mailto:zed@bravo.test'})}", headers=XAPI_VERSION,
              echo=("zed@bravo.test",)),
     ],
+    # B holds documents about the agent and activity A uses too (ids with B's mark), and a
+    # definition of A's activity: A's reads list, find and merge none of them.
+    "xapi/activities/state": lambda a, b: [
+        Call("get", f"/xapi/activities/state?{_xapi_query(agent=True, activity=True)}", headers=XAPI_VERSION),
+        Call("get", f"/xapi/activities/state?{_xapi_query(agent=True, activity=True, stateId=B_DOCUMENT)}",
+             headers=XAPI_VERSION, addresses_b=True, echo=(B_DOCUMENT,)),
+        Call("delete", f"/xapi/activities/state?{_xapi_query(agent=True, activity=True)}", headers=XAPI_VERSION),
+    ],
+    "xapi/activities/profile": lambda a, b: [
+        Call("get", f"/xapi/activities/profile?{_xapi_query(activity=True)}", headers=XAPI_VERSION),
+        Call("get", f"/xapi/activities/profile?{_xapi_query(activity=True, profileId=B_DOCUMENT)}",
+             headers=XAPI_VERSION, addresses_b=True, echo=(B_DOCUMENT,)),
+    ],
+    "xapi/agents/profile": lambda a, b: [
+        Call("get", f"/xapi/agents/profile?{_xapi_query(agent=True)}", headers=XAPI_VERSION),
+        Call("get", f"/xapi/agents/profile?{_xapi_query(agent=True, profileId=B_DOCUMENT)}",
+             headers=XAPI_VERSION, addresses_b=True, echo=(B_DOCUMENT,)),
+    ],
+    "xapi/activities": lambda a, b: [
+        Call("get", f"/xapi/activities?{_xapi_query(activity=True)}", headers=XAPI_VERSION),
+    ],
+    "xapi/agents": lambda a, b: [Call("get", f"/xapi/agents?{_xapi_query(agent=True)}", headers=XAPI_VERSION)],
+    "xapi/about": lambda a, b: [Call("get", "/xapi/about")],
     "api/user/analytics": lambda a, b: [Call("get", "/api/user/analytics")],
     **{
         f"api/v0/courses/<edx_course_id:course_id>/{endpoint}": (
@@ -212,6 +236,36 @@ NO_TENANT_DATA = {
 ALLAUTH_PREFIX = "accounts/"
 
 
+SHARED_AGENT = {"mbox": f"mailto:{SHARED_EMAIL}"}
+A_ACTIVITY = "http://alphaxapi.example.com/activity"
+B_DOCUMENT = f"{B_MARK}-document"
+
+
+def _xapi_query(agent=False, activity=False, **params):
+    if agent:
+        params["agent"] = json.dumps(SHARED_AGENT)
+    if activity:
+        params["activityId"] = A_ACTIVITY
+    return urlencode(params)
+
+
+def _store_b_documents(b):
+    """B's state, activity profile and agent profile about A's activity and the shared agent, and
+    B's own definition of A's activity."""
+    client = _client_with("api_key", b, Role.ADMIN)
+    headers = {**XAPI_VERSION, "HTTP_IF_NONE_MATCH": "*"}
+    for resource, query in (
+        ("activities/state", _xapi_query(agent=True, activity=True, stateId=B_DOCUMENT)),
+        ("activities/profile", _xapi_query(activity=True, profileId=B_DOCUMENT)),
+        ("agents/profile", _xapi_query(agent=True, profileId=B_DOCUMENT)),
+    ):
+        response = client.put(f"/xapi/{resource}?{query}", {"secret": f"{B_MARK} document"}, format="json", **headers)
+        assert response.status_code == 204, response.content
+    _, statement = xapi_statement(B_MARK, SHARED_EMAIL)
+    statement["object"] = {"id": A_ACTIVITY, "definition": {"name": {"en-GB": f"{B_MARK} name of A's activity"}}}
+    assert client.post("/xapi/statements", statement, format="json", **XAPI_VERSION).status_code == 200
+
+
 def _uuid(n):
     return f"00000000-0000-4000-8000-{n:012d}"
 
@@ -272,6 +326,7 @@ def world(db, settings, tmp_path):
         assert response.status_code == 200, response.content
         tenant.statement_ids.append(statement_id)
     b.markers.add(b.statement_ids[1])
+    _store_b_documents(b)
     return a, b
 
 
@@ -396,6 +451,7 @@ def test_no_response_to_workspace_a_shows_workspace_b(world, role, django_captur
     assert expected - answered == set()
     # The B export that A tried to delete is still there; nothing A wrote points into B.
     assert ExportJob.objects.filter(pk=b.export.pk).exists()
+    assert XapiDocument.objects.filter(workspace=b.workspace).count() == 3  # A's DELETE of its states took none
     assert _rows_of_a_pointing_into_b(a, b) == {}
 
 
