@@ -157,8 +157,15 @@ def _document_schema(resource, id_param, scope_parameters):
 
 
 def _documented(view_class, resource, scope_parameters):
+    """Each method of view_class under its own schema: a fresh function per class, as
+    extend_schema marks the function it decorates (the methods are DocumentView's, shared)."""
     for method, decorator in _document_schema(resource, view_class.id_param, scope_parameters).items():
-        setattr(view_class, method, decorator(getattr(view_class, method)))
+        inherited = getattr(DocumentView, method)
+
+        def handler(self, request, _inherited=inherited):
+            return _inherited(self, request)
+
+        setattr(view_class, method, decorator(handler))
     return view_class
 
 
