@@ -15,6 +15,7 @@ from datetime import datetime
 
 from django.db.models import F
 
+from analytics.services import video_sessions
 from analytics.services.records import catalog
 from analytics.services.records.lookups import VideoRef, ensure_courses, user_ids_by_email, videos_by_key
 from courses.models import Attempt, AttemptState, Course, Enrollment, EnrollmentMode
@@ -28,6 +29,22 @@ ENROLLMENT_MODES = frozenset(EnrollmentMode.values)
 def derived_id(*parts):
     """A UUID that is a pure function of parts (uuid5), for idempotent re-imports."""
     return uuid.uuid5(DERIVED_ID_NAMESPACE, "|".join(str(part) for part in parts))
+
+
+def session_view_row(workspace_id, user_id, video, video_key, session, events):
+    """The VideoView row (for records.upsert_video_views) of one viewing session of video: its
+    player events summarized (analytics.services.video_sessions), its id derived from the session."""
+    summary = video_sessions.summarize_session(events, video.duration_s, video.segment_length_s)
+    return {
+        "id": derived_id("video-view", workspace_id, user_id, video_key, session),
+        "user_id": user_id,
+        "video_id": video.id,
+        "started_at": summary.started_at,
+        "watched_s": summary.watched_s,
+        "position_s": summary.position_s,
+        "segments": summary.segments,
+        "is_completed": summary.is_completed,
+    }
 
 
 def ensure_learners(workspace, people):

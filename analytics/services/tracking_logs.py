@@ -36,10 +36,10 @@ from analytics.services.learning_state import (
     VideoSpec,
     apply_attempt_outcomes,
     apply_enrollment_changes,
-    derived_id,
     ensure_learners,
     ensure_titled_courses,
     ensure_videos,
+    session_view_row,
 )
 from analytics.services.learner_activity import activity_pairs, refresh_learner_days
 from analytics.services.records import upsert_events, upsert_video_views
@@ -504,17 +504,7 @@ class TrackingLogImporter:
                 views = []
                 for (user_id, key, session), players in self.sessions.items():
                     video = videos[key]
-                    summary = video_sessions.summarize_session(players, video.duration_s, video.segment_length_s)
-                    views.append({
-                        "id": derived_id("video-view", self.workspace.id, user_id, key, session),
-                        "user_id": user_id,
-                        "video_id": video.id,
-                        "started_at": summary.started_at,
-                        "watched_s": summary.watched_s,
-                        "position_s": summary.position_s,
-                        "segments": summary.segments,
-                        "is_completed": summary.is_completed,
-                    })  # fmt: skip
+                    views.append(session_view_row(self.workspace.id, user_id, video, key, session, players))
                 for start in range(0, len(views), VIEW_BATCH):
                     result = upsert_video_views(
                         self.workspace, views[start : start + VIEW_BATCH], source=EventSource.TRACKING_LOG, videos=by_id

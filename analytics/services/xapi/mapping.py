@@ -13,9 +13,9 @@ from analytics.services.learning_state import (
     VideoSpec,
     apply_attempt_outcomes,
     apply_enrollment_changes,
-    derived_id,
     ensure_titled_courses,
     ensure_videos,
+    session_view_row,
 )
 from analytics.services.records import upsert_events, upsert_video_views
 from analytics.services.xapi.identity import agent_key
@@ -365,19 +365,7 @@ def recompute_video_sessions(workspace, video_items, course_ids=None):
         video = videos.get(video_key)
         if video is None:
             continue
-        summary = video_sessions.summarize_session(events, video.duration_s, video.segment_length_s)
-        views.append(
-            {
-                "id": derived_id("video-view", workspace.id, user_id, video_key, session),
-                "user_id": user_id,
-                "video_id": video.id,
-                "started_at": summary.started_at,
-                "watched_s": summary.watched_s,
-                "position_s": summary.position_s,
-                "segments": summary.segments,
-                "is_completed": summary.is_completed,
-            }
-        )
+        views.append(session_view_row(workspace.id, user_id, video, video_key, session, events))
     # Views only grow (records.upsert_video_views keeps the larger numbers): a session whose
     # statements are voided keeps what it had reached (documented).
     upsert_video_views(workspace, views, source=EventSource.XAPI, videos={video.id: video for video in videos.values()})
