@@ -9,46 +9,20 @@ from django.http import HttpResponse
 from django.urls import reverse
 from django.utils.http import http_date
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import (
-    OpenApiExample,
-    OpenApiParameter,
-    OpenApiResponse,
-    extend_schema,
-)
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from analytics.api.request_limits import BoundedJSONParser, loads_bounded
 from analytics.api.xapi.base import ERRORS, VERSION_PARAMETER, ErrorSerializer, XapiView
-from analytics.api.xapi.formats import (
-    FORMATS,
-    accepted_languages,
-    activity_ids,
-    formatted,
-)
-from analytics.api.xapi.multipart import (
-    MultipartMixedParser,
-    StatementsWithAttachments,
-    render_statements_response,
-)
-from analytics.queries.xapi import (
-    MAX_PAGE,
-    Cursor,
-    StatementFilters,
-    canonical_definitions,
-    statement_by_id,
-    statement_page,
-)
+from analytics.api.xapi.formats import FORMATS, accepted_languages, activity_ids, formatted
+from analytics.api.xapi.multipart import MultipartMixedParser, StatementsWithAttachments, render_statements_response
+from analytics.queries.xapi import MAX_PAGE, Cursor, StatementFilters, canonical_definitions, statement_by_id, statement_page
 from analytics.services.xapi.attachments import attachment_contents
 from analytics.services.xapi.errors import StatementInvalid
 from analytics.services.xapi.identity import agent_key
 from analytics.services.xapi.statements import record_statements
-from analytics.services.xapi.validation import (
-    IRI,
-    UUID_TEXT,
-    parse_timestamp,
-    validate_agent,
-)
+from analytics.services.xapi.validation import IRI, UUID_TEXT, parse_timestamp, validate_agent
 
 MORE_SALT = "analytics.api.xapi.more"
 MORE_MAX_AGE_S = 24 * 3600
@@ -282,12 +256,13 @@ class StatementsView(XapiView):
         if not UUID_TEXT.match(params[name]):
             raise StatementInvalid(f"{name}: must be a UUID")
         format_name = _format(params)
+        with_attachments = _flag(params, "attachments")
         found = statement_by_id(workspace, params[name], voided=name == "voidedStatementId")
         if found is None:
             return Response({"detail": f"No statement with {name} {params[name]}."}, status=status.HTTP_404_NOT_FOUND)
         statement, stored = found
         presented = _presented(request, workspace, [statement], format_name)[0]
-        if _flag(params, "attachments"):
+        if with_attachments:
             response = _with_attachments(workspace, presented, [statement])
         else:
             response = Response(presented)
