@@ -90,6 +90,7 @@ INVALID = [
     ("context.contextActivities", {"sibling": []}, "statement.context.contextActivities.sibling"),
     ("timestamp", "2008-09-15T15:53:00.601-00:00", "statement.timestamp"),
     ("timestamp", "01/011/2015", "statement.timestamp"),
+    ("id", "6690e6c9-3ef0-0ed3-8b37-7f3964730bee", "statement.id"),  # version 0, not RFC 4122
     ("version", "1.1.0", "statement.version"),
     ("authority", {"objectType": "Group", "member": [{"mbox": "mailto:bob@example.com"}]}, "statement.authority"),
     ("attachments", [{**ATTACHMENT, "length": "27"}], "statement.attachments[0].length"),
@@ -139,6 +140,7 @@ VALID = [
     ("version", "1.0"),
     ("object", SUBSTATEMENT),
     ("timestamp", "2026-03-01T09:30:00.123456+05:30"),
+    ("timestamp", "20260301T093000Z"),  # ISO 8601's basic form
 ]
 
 

@@ -21,13 +21,18 @@ from analytics.services.xapi.errors import SUPPORTED_VERSION, StatementInvalid
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
 OPENEDX_TRANSFORMER = "https://w3id.org/xapi/openedx/extension/transformer-version"
 UUID_TEXT = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# In a statement: RFC 4122's layout, a version (1 to 8, RFC 9562 added 6 to 8) and its variant.
+RFC4122_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$")
 IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s]+$")
 SHA1 = re.compile(r"^[0-9a-fA-F]{40}$")
 SHA2 = re.compile(r"^[0-9a-fA-F]{56}$|^[0-9a-fA-F]{64}$|^[0-9a-fA-F]{96}$|^[0-9a-fA-F]{128}$")
 MAILTO = re.compile(r"^mailto:[^@\s]+@[^@\s]+$")
 MIME_TYPE = re.compile(r"^[\w.+\-]+/[\w.+\-]+(\s*;.*)?$")
+# ISO 8601 date-times, extended (2026-03-01T09:30:00.5Z) or basic (20260301T093000Z) form.
 TIMESTAMP = re.compile(
-    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?$", re.IGNORECASE
+    r"^(?:\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?|\d{8}T\d{4}(?:\d{2}(?:[.,]\d+)?)?)"
+    r"(?:Z|[+-]\d{2}(?::?\d{2})?)?$",
+    re.IGNORECASE,
 )
 NEGATIVE_ZERO_OFFSET = re.compile(r"-00(:?00)?$")
 DURATION = re.compile(
@@ -109,8 +114,8 @@ class _Checker:
             _fail(path, "must be an absolute IRI")
 
     def uuid(self, value, path):
-        if not isinstance(value, str) or not UUID_TEXT.match(value):
-            _fail(path, "must be a UUID in standard string form")
+        if not isinstance(value, str) or not RFC4122_UUID.match(value):
+            _fail(path, "must be a UUID in standard string form (RFC 4122)")
 
     def number(self, value, path):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
