@@ -6,7 +6,8 @@
 2. gunicorn (2 workers, as make bench) on it;
 3. POST /xapi/statements: --post-batches batches of 100 new Open edX-shaped statements (video
    played / paused, problem evaluated) from 4 clients, with the events / video views mapping and
-   the rollups, into the same workspace;
+   the rollups, into a workspace of their own made anew each run (so that a run does not add to
+   the viewing sessions of the last), in the same tables;
 4. GET /xapi/statements?agent=...&limit=100 at 1 and 8 clients for --duration seconds each.
 
     python scripts/bench_xapi.py [--statements N] [--post-batches N] [--duration S]
@@ -32,6 +33,7 @@ from benchlib import configure_environment, create_database_if_missing  # noqa: 
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/la_xapibench"
 SLUG = "bench-xapi"
+POST_SLUG = "bench-xapi-post"
 HOME_PAGE = "http://bench-xapi.example"
 STATEMENTS_PER_AGENT = 100
 HEADERS = {"Content-Type": "application/json", "X-Experience-API-Version": "1.0.3"}
@@ -118,6 +120,7 @@ def prepare(count):
 
     from accounts.models import ApiKey, Role, Workspace
     from analytics.models import XapiStatement
+    from courses.services.demo_data import delete_demo_workspace
 
     call_command("migrate", verbosity=0)
     workspace, _ = Workspace.objects.get_or_create(slug=SLUG, defaults={"name": "xAPI benchmark"})
@@ -130,10 +133,14 @@ def prepare(count):
             cursor.execute("VACUUM ANALYZE analytics_xapistatement")
             cursor.execute("VACUUM ANALYZE analytics_xapistatementrelation")
     ApiKey.objects.filter(workspace=workspace, name=SLUG).delete()
-    _, raw_key = ApiKey.issue(workspace, role=Role.ADMIN, name=SLUG)
+    _, read_key = ApiKey.issue(workspace, role=Role.ADMIN, name=SLUG)
     stored = XapiStatement.objects.filter(workspace=workspace).count()
+    XapiStatement.objects.filter(workspace__slug=POST_SLUG).delete()
+    delete_demo_workspace(POST_SLUG)
+    post_workspace = Workspace.objects.create(slug=POST_SLUG, name="xAPI benchmark, posts")
+    _, post_key = ApiKey.issue(post_workspace, role=Role.ADMIN, name=SLUG)
     connection.close()
-    return raw_key, stored
+    return read_key, post_key, stored
 
 
 def get_requests(key, agents, count):
@@ -151,7 +158,7 @@ def main(argv=None):
     import os
 
     create_database_if_missing(os.environ["DATABASE_URL"])
-    key, stored = prepare(args.statements)
+    read_key, post_key, stored = prepare(args.statements)
     log(f"{stored:,} statements stored in workspace {SLUG}")
 
     from scripts.bench import stats
@@ -163,9 +170,9 @@ def main(argv=None):
     courses = [f"course-v1:Bench+P{i}+2026" for i in range(20)]
     videos = [f"video-{i}" for i in range(40)]
     posts = [{"method": "POST", "path": "/xapi/statements", "body": body,
-              "headers": {**HEADERS, "Authorization": f"Api-Key {key}"}}
+              "headers": {**HEADERS, "Authorization": f"Api-Key {post_key}"}}
              for body in xapi_bodies(emails, courses, videos, args.post_batches + 2, 100)]  # fmt: skip
-    reads = get_requests(key, max(1, args.statements // STATEMENTS_PER_AGENT), 500)
+    reads = get_requests(read_key, max(1, args.statements // STATEMENTS_PER_AGENT), 500)
     with Gunicorn(env) as server:
         load(server.port, posts[:2], 2, 60, mode="once")  # warm-up: learners, courses, videos exist
         post = timed_once(server, env["DATABASE_URL"], posts[2:], 100, 4)
