@@ -1,6 +1,16 @@
 from django.contrib import admin
 
-from .models import LearningEvent, PageSession, RequestMetric, VideoReaction, VideoView, XapiStatement
+from .models import (
+    LearningEvent,
+    PageSession,
+    RequestMetric,
+    VideoReaction,
+    VideoView,
+    XapiActivity,
+    XapiAttachment,
+    XapiDocument,
+    XapiStatement,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -71,3 +81,30 @@ class XapiStatementAdmin(ReadOnlyAdmin):
     search_fields = ["id", "actor_key", "verb_id", "activity_id"]
     raw_id_fields = ["user"]
     date_hierarchy = "stored"
+
+
+@admin.register(XapiDocument)
+class XapiDocumentAdmin(ReadOnlyAdmin):
+    """State and profile documents, as the xAPI clients stored them (they change them, not people)."""
+
+    list_display = ["updated_at", "workspace", "kind", "document_id", "activity_id", "agent_key", "content_type"]
+    list_filter = ["kind"]
+    search_fields = ["document_id", "activity_id", "agent_key"]
+    date_hierarchy = "updated_at"
+    exclude = ["content"]
+    list_select_related = ["workspace"]
+
+
+@admin.register(XapiActivity)
+class XapiActivityAdmin(ReadOnlyAdmin):
+    list_display = ["activity_id", "workspace", "updated_at"]
+    search_fields = ["activity_id"]
+    list_select_related = ["workspace"]
+
+
+@admin.register(XapiAttachment)
+class XapiAttachmentAdmin(ReadOnlyAdmin):
+    list_display = ["stored_at", "workspace", "sha2", "content_type", "length"]
+    search_fields = ["sha2"]
+    date_hierarchy = "stored_at"
+    list_select_related = ["workspace"]

@@ -202,3 +202,13 @@ def test_about_needs_neither_credentials_nor_the_version_header(client):
 def test_document_resources_need_an_admin_key(workspace, api_key_client):
     learner = api_key_client(workspace, Role.LEARNER)
     assert get(learner, state_url()).status_code == 403
+
+
+def test_staff_find_documents_activities_and_attachments_in_the_django_admin(xapi, client, django_user_model):
+    put(xapi, state_url(stateId="bookmark-admin"), {"v": 1})
+    post(xapi, statement(object={"id": ACTIVITY, "definition": {"name": {"en-US": "Quiz"}}}))
+    operator = django_user_model.objects.create_superuser("operator@ops.test", "x-operator-pass-1")
+    client.force_login(operator)
+    assert "bookmark-admin" in client.get("/admin/analytics/xapidocument/").content.decode()
+    assert ACTIVITY in client.get("/admin/analytics/xapiactivity/").content.decode()
+    assert client.get("/admin/analytics/xapiattachment/").status_code == 200
