@@ -12,6 +12,7 @@ The rules and numbers: docs/api/limits.md.
 """
 
 import json
+import math
 
 from django.conf import settings
 from django.http import HttpResponseBadRequest, JsonResponse
@@ -52,7 +53,8 @@ def json_path(parent, key):
 
 def json_problem(value, max_depth=MAX_JSON_DEPTH):
     """None when a parsed JSON value is acceptable, else (path, message): nesting deeper than
-    max_depth, or a NUL character in a string or a key. Iterative, so any depth is safe."""
+    max_depth, a NUL character in a string or a key, or a number too large for a double (1e400
+    parses as infinity, which no JSON column stores). Iterative, so any depth is safe."""
     stack = [(value, "", 1)]
     while stack:
         item, where, depth = stack.pop()
@@ -60,6 +62,8 @@ def json_problem(value, max_depth=MAX_JSON_DEPTH):
             if NUL in item:
                 return where, "text may not contain NUL characters (\\u0000)"
             continue
+        if isinstance(item, float) and not math.isfinite(item):
+            return where, "the number is too large (beyond a double's range)"
         if not isinstance(item, (dict, list)):
             continue
         if depth > max_depth:

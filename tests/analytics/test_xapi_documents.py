@@ -77,8 +77,9 @@ def test_post_onto_a_non_json_document_is_400_and_changes_nothing(xapi):
     assert get(xapi, target).content == b"plain words"
 
 
-def test_post_of_invalid_json_is_400(xapi):
-    response = post_document(xapi, state_url(stateId="s"), "{not json")
+@pytest.mark.parametrize("content", ["{not json", '{"n": 1e400}'])
+def test_post_of_invalid_json_is_400(xapi, content):
+    response = post_document(xapi, state_url(stateId="s"), content)
     assert response.status_code == 400
     assert response.json()["detail"] == "content: is not valid JSON"
     assert XapiDocument.objects.count() == 0
@@ -137,6 +138,8 @@ def test_a_profile_put_without_a_precondition_is_409_over_a_document_and_400_oth
         (url(STATE, activityId=ACTIVITY, agent=AGENT, stateId="s", colour="red"), "colour"),
         (url(ACTIVITY_PROFILE, activityId=ACTIVITY), "profileId"),
         (url(AGENT_PROFILE, profileId="p"), "agent"),
+        (url(STATE, activityId=ACTIVITY, agent=AGENT, stateId="s" * 1001), "stateId"),
+        (url(ACTIVITY_PROFILE, activityId="http://x.example/" + "a" * 1000, profileId="p"), "activityId"),
     ],
 )
 def test_bad_parameters_are_400_naming_them(xapi, target, named):

@@ -120,6 +120,14 @@ def test_revision_and_platform_only_with_an_activity_object(xapi):
     assert post(xapi, statement(context={"platform": "LMS", "revision": "2"})).status_code == 200
 
 
+def test_a_number_beyond_a_double_is_400_naming_it(xapi):
+    body = json.dumps(_with("result.extensions", {"http://example.com/big": 1})).replace(": 1}", ": 1e400}")
+    response = xapi.generic("POST", "/xapi/statements", body, content_type="application/json", HTTP_X_EXPERIENCE_API_VERSION="1.0.3")
+    assert response.status_code == 400
+    assert "result.extensions.http://example.com/big: the number is too large" in response.json()["detail"]
+    assert XapiStatement.objects.count() == 0
+
+
 def test_null_is_refused_except_inside_extensions(xapi):
     assert post(xapi, _with("result.response", None)).json()["detail"].startswith("statement.result.response:")
     kept = _with("result.extensions", {"http://example.com/null": None})

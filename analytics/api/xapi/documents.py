@@ -30,6 +30,16 @@ class AnyBody(BaseParser):
         return stream.read() if stream else b""
 
 
+MAX_ID_LENGTH = 1000  # XapiDocument.activity_id and document_id
+MAX_AGENT_KEY_LENGTH = 500  # XapiDocument.agent_key
+
+
+def _bounded(value, name, limit):
+    if len(value) > limit:
+        raise StatementInvalid(f"{name}: at most {limit} characters")
+    return value
+
+
 def parse_agent(params, required=True):
     """The `agent` parameter as (Agent JSON, its key); StatementInvalid naming it when wrong."""
     if "agent" not in params:
@@ -41,7 +51,7 @@ def parse_agent(params, required=True):
     except ValueError:
         raise StatementInvalid("agent: must be an Agent as JSON") from None
     validate_agent(agent, "agent")
-    return agent, agent_key(agent)
+    return agent, _bounded(agent_key(agent), "agent", MAX_AGENT_KEY_LENGTH)
 
 
 def _activity_id(params):
@@ -49,7 +59,7 @@ def _activity_id(params):
         raise StatementInvalid("activityId: is required")
     if not IRI.match(params["activityId"]):
         raise StatementInvalid("activityId: must be an absolute IRI")
-    return params["activityId"]
+    return _bounded(params["activityId"], "activityId", MAX_ID_LENGTH)
 
 
 def _check_params(params, allowed):
@@ -81,9 +91,11 @@ class DocumentView(XapiView):
 
     def _document_id(self, params, required=True):
         value = params.get(self.id_param)
-        if value is None and required:
-            raise StatementInvalid(f"{self.id_param}: is required")
-        return value
+        if value is None:
+            if required:
+                raise StatementInvalid(f"{self.id_param}: is required")
+            return None
+        return _bounded(value, self.id_param, MAX_ID_LENGTH)
 
     def get(self, request):
         params, scope, _ = self._request_parts(request, listing=True)

@@ -8,6 +8,7 @@ document's ETag (the SHA-1 of its bytes) in the same transaction as the write.
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
@@ -70,10 +71,17 @@ def is_json(content_type):
     return (content_type or "").split(";")[0].strip().lower() == JSON_TYPE
 
 
+def _finite(text):
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is beyond a double's range")
+    return value
+
+
 def json_object(content, what):
     """content parsed as a JSON object, or StatementInvalid naming what."""
     try:
-        value = json.loads(content)
+        value = json.loads(content, parse_float=_finite, parse_constant=_finite)
     except (ValueError, UnicodeDecodeError):
         raise StatementInvalid(f"{what}: is not valid JSON") from None
     if not isinstance(value, dict):
