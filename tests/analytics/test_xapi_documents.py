@@ -149,6 +149,12 @@ def test_bad_parameters_are_400_naming_them(xapi, target, named):
     assert XapiDocument.objects.count() == 0
 
 
+def test_a_content_type_longer_than_255_characters_is_400(xapi):
+    response = put(xapi, state_url(stateId="s"), "x", "text/plain; note=" + "n" * 250)
+    assert response.status_code == 400
+    assert response.json()["detail"] == "Content-Type: at most 255 characters"
+
+
 def test_since_must_be_a_timestamp(xapi):
     response = get(xapi, state_url(since="yesterday"))
     assert response.status_code == 400

@@ -32,6 +32,7 @@ class AnyBody(BaseParser):
 
 MAX_ID_LENGTH = 1000  # XapiDocument.activity_id and document_id
 MAX_AGENT_KEY_LENGTH = 500  # XapiDocument.agent_key
+MAX_CONTENT_TYPE_LENGTH = 255  # XapiDocument.content_type
 
 
 def _bounded(value, name, limit):
@@ -116,8 +117,9 @@ class DocumentView(XapiView):
 
     def _save(self, request, *, merge):
         params, scope, agent = self._request_parts(request)
+        content_type = _bounded(request.content_type or "", "Content-Type", MAX_CONTENT_TYPE_LENGTH)
         saved = save_document(
-            request.auth.workspace, scope, self._document_id(params), request.body, request.content_type,
+            request.auth.workspace, scope, self._document_id(params), request.body, content_type,
             merge=merge, preconditions=_preconditions(request), agent=agent,
             precondition_required=self.precondition_required and not merge,
         )  # fmt: skip

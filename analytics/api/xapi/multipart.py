@@ -18,6 +18,7 @@ from analytics.api.request_limits import json_problem, problem_message
 from analytics.services.xapi.errors import StatementInvalid
 
 CRLF = b"\r\n"
+MAX_CONTENT_TYPE_LENGTH = 255  # XapiAttachment.content_type
 BOUNDARY = re.compile(r'boundary=(?:"([^"]+)"|([^;\s]+))', re.IGNORECASE)
 
 
@@ -94,8 +95,8 @@ def parse_statements_request(body, content_type):
             raise StatementInvalid(f"part {index}: X-Experience-API-Hash is required on every attachment part")
         if part.headers.get("content-transfer-encoding", "").lower() != "binary":
             raise StatementInvalid(f"part {index}: Content-Transfer-Encoding must be binary")
-        if "content-type" not in part.headers:
-            raise StatementInvalid(f"part {index}: Content-Type is required")
+        if not 0 < len(part.headers.get("content-type", "")) <= MAX_CONTENT_TYPE_LENGTH:
+            raise StatementInvalid(f"part {index}: Content-Type is required (at most {MAX_CONTENT_TYPE_LENGTH} characters)")
         attachments[sha2.lower()] = part
     return StatementsWithAttachments(statements=statements, parts=attachments)
 
