@@ -238,3 +238,13 @@ def test_attachments_of_one_workspace_never_reach_another(xapi, workspace, other
     parts = parse_multipart(other.get("/xapi/statements", {"attachments": "true"}, **VERSION))
     assert len(parts) == 1  # the StatementResult alone: workspace A's bytes are not served
     assert content not in b"".join(part for _, part in parts)
+
+
+def test_a_page_with_attachments_is_a_fixed_number_of_queries(xapi, django_assert_max_num_queries):
+    contents = [f"attachment {n}".encode() for n in range(6)]
+    statements = [statement(attachments=[metadata(contents[2 * n]), metadata(contents[2 * n + 1])]) for n in range(3)]
+    parts = [(content, part_headers(content)) for content in contents]
+    assert send(xapi, multipart(statements, parts)).status_code == 200
+    with django_assert_max_num_queries(3):  # the credential, the page, the attachments
+        response = xapi.get("/xapi/statements", {"attachments": "true"}, **VERSION)
+    assert sorted(content for _, content in parse_multipart(response)[1:]) == sorted(contents)

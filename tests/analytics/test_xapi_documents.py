@@ -221,3 +221,11 @@ def test_staff_find_documents_activities_and_attachments_in_the_django_admin(xap
     assert "bookmark-admin" in client.get("/admin/analytics/xapidocument/").content.decode()
     assert ACTIVITY in client.get("/admin/analytics/xapiactivity/").content.decode()
     assert client.get("/admin/analytics/xapiattachment/").status_code == 200
+
+
+def test_listing_ids_is_a_fixed_number_of_queries(xapi, django_assert_max_num_queries):
+    for n in range(5):
+        put(xapi, state_url(stateId=f"s{n}"), {"n": n})
+    with django_assert_max_num_queries(2):  # the credential, the ids
+        response = get(xapi, state_url())
+    assert json.loads(response.content) == [f"s{n}" for n in range(5)]
