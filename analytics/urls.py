@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("analytics.api.xapi.urls")),
     path("", include("analytics.api.learner")),
     path("", include("analytics.api.course_info")),
+    path("", include("analytics.api.edx_status")),
     path("", include("analytics.api.course_stats")),
     path("", include("analytics.api.analyse")),
     path("", include("analytics.api.video_cloud")),
