@@ -3,7 +3,8 @@
 # service on a fresh PostgreSQL database, served by gunicorn, with a new admin API key.
 #   CONFORMANCE_DATABASE_URL  default postgres://postgres@127.0.0.1:5432/la_conformance (dropped first)
 #   CONFORMANCE_PORT          default 8765
-#   CONFORMANCE_GROUPS        a regular expression over the suite's group titles (default: all)
+#   CONFORMANCE_GROUPS        a regular expression over the suite's group titles (default: all,
+#                             and then the client libraries of scripts/xapi_clients/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.venv/bin}
@@ -53,4 +54,15 @@ if summary["failed"] or not summary["total"]:
     sys.exit(1)
 print(f"xapi-conformance: {summary['total']} passed, 0 failed")
 PY
+fi
+
+# Then real client libraries, as their users call them (scripts/xapi_clients/), on the same server.
+if [ -z "${CONFORMANCE_GROUPS:-}" ]; then
+  clients="$VAR_DIR/xapi-clients"
+  mkdir -p "$clients"
+  cp scripts/xapi_clients/package.json scripts/xapi_clients/*.js "$clients/"
+  (cd "$clients" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+  for script in xapi_js.js tincan_js.js; do
+    XAPI_ENDPOINT="http://127.0.0.1:$PORT/xapi/" XAPI_USER=conformance XAPI_KEY="$KEY" node "$clients/$script"
+  done
 fi
