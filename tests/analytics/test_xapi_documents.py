@@ -3,6 +3,7 @@ About (docs/api/xapi.md)."""
 
 import hashlib
 import json
+from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
@@ -153,6 +154,15 @@ def test_a_content_type_longer_than_255_characters_is_400(xapi):
     response = put(xapi, state_url(stateId="s"), "x", "text/plain; note=" + "n" * 250)
     assert response.status_code == 400
     assert response.json()["detail"] == "Content-Type: at most 255 characters"
+
+
+def test_since_with_an_unencoded_plus_offset_is_read_as_it_was_meant(xapi):
+    put(xapi, state_url(stateId="s"), {"v": 1})
+    before = (XapiDocument.objects.get().updated_at - timedelta(seconds=1)).replace(microsecond=0).isoformat()
+    assert before.endswith("+00:00")
+    response = xapi.get(f"{state_url()}&since={before}", **VERSION)  # the `+` unencoded: it arrives as a space
+    assert response.status_code == 200, response.content
+    assert json.loads(response.content) == ["s"]
 
 
 def test_since_must_be_a_timestamp(xapi):

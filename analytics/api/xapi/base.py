@@ -10,6 +10,7 @@ resource's must carry `X-Experience-API-Version: 1.0.x`; every response carries
 
 import base64
 import binascii
+import re
 
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -26,6 +27,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from accounts.authentication import ApiKeyAuthentication, authenticate_raw_api_key
 from accounts.permissions import IsAdmin
 from analytics.services.xapi.errors import XAPI_VERSION, XapiError, check_version_header
+from analytics.services.xapi.validation import parse_timestamp
 from config.availability import translate_unavailable
 from config.throttling import XapiRateThrottle
 
@@ -89,6 +91,13 @@ ERRORS = {
 }
 
 
+
+
+def query_timestamp(params, name):
+    """A timestamp parameter (since, until) as RFC 3339 in any of its forms; an offset whose `+`
+    arrived as a space (a client that did not encode the query) is read as the `+` it was."""
+    value = re.sub(r" (\d{2}:?\d{2})$", r"+\1", params[name].strip())
+    return parse_timestamp(value, name)
 
 
 class JsonOnly(DefaultContentNegotiation):

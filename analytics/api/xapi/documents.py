@@ -12,13 +12,13 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from analytics.api.request_limits import loads_bounded
-from analytics.api.xapi.base import ERRORS, VERSION_PARAMETER, ErrorSerializer, XapiView
+from analytics.api.xapi.base import ERRORS, VERSION_PARAMETER, ErrorSerializer, XapiView, query_timestamp
 from analytics.models import XapiDocumentKind
 from analytics.queries.xapi_documents import activity, document, document_ids, person
 from analytics.services.xapi.documents import DocumentScope, Preconditions, delete_documents, save_document
 from analytics.services.xapi.errors import ABOUT_VERSIONS, DocumentNotFound, StatementInvalid
 from analytics.services.xapi.identity import agent_key
-from analytics.services.xapi.validation import IRI, UUID_TEXT, parse_timestamp, validate_agent
+from analytics.services.xapi.validation import IRI, UUID_TEXT, validate_agent
 
 
 class AnyBody(BaseParser):
@@ -103,7 +103,7 @@ class DocumentView(XapiView):
         workspace = request.auth.workspace
         document_id = self._document_id(params, required=False)
         if document_id is None:
-            since = parse_timestamp(params["since"], "since") if "since" in params else None
+            since = query_timestamp(params, "since") if "since" in params else None
             return Response(document_ids(workspace, scope, since))
         if "since" in params:
             raise StatementInvalid(f"since: lists ids; it cannot be used with {self.id_param}")

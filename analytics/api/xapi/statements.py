@@ -1,7 +1,6 @@
 """xAPI 1.0.3 statements resource: `/xapi/statements` (POST, PUT, GET, HEAD), docs/api/xapi.md."""
 
 import json
-import re
 from urllib.parse import urlencode
 
 from django.core import signing
@@ -14,7 +13,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from analytics.api.request_limits import BoundedJSONParser, loads_bounded
-from analytics.api.xapi.base import ERRORS, VERSION_PARAMETER, ErrorSerializer, XapiView
+from analytics.api.xapi.base import ERRORS, VERSION_PARAMETER, ErrorSerializer, XapiView, query_timestamp
 from analytics.api.xapi.formats import FORMATS, accepted_languages, activity_ids, formatted
 from analytics.api.xapi.multipart import MultipartMixedParser, StatementsWithAttachments, render_statements_response
 from analytics.queries.xapi import MAX_PAGE, Cursor, StatementFilters, canonical_definitions, statement_by_id, statement_page
@@ -53,13 +52,6 @@ def _format(params):
     return value
 
 
-def _query_timestamp(params, name):
-    """since / until as RFC 3339 in any of its forms; an offset whose `+` arrived as a space
-    (a client that did not encode the query) is read as the `+` it was."""
-    value = re.sub(r" (\d{2}:?\d{2})$", r"+\1", params[name].strip())
-    return parse_timestamp(value, name)
-
-
 def _filters_from_params(params):
     unknown = sorted(set(params) - LIST_PARAMS)
     if unknown:
@@ -92,8 +84,8 @@ def _filters_from_params(params):
         registration=params.get("registration", "").lower() or None,
         related_agents=_flag(params, "related_agents"),
         related_activities=_flag(params, "related_activities"),
-        since=_query_timestamp(params, "since") if "since" in params else None,
-        until=_query_timestamp(params, "until") if "until" in params else None,
+        since=query_timestamp(params, "since") if "since" in params else None,
+        until=query_timestamp(params, "until") if "until" in params else None,
         ascending=_flag(params, "ascending"),
     )
     return filters, min(limit or MAX_PAGE, MAX_PAGE)
