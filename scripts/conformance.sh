@@ -14,7 +14,29 @@ export DEBUG=0 SECURE_SSL_REDIRECT=0 SECRET_KEY=${SECRET_KEY:-conformance-run-on
 export ALLOWED_HOSTS=127.0.0.1,localhost CELERY_TASK_ALWAYS_EAGER=1
 export VAR_DIR=${VAR_DIR:-var/conformance}
 export MEDIA_ROOT="$VAR_DIR/media"
-TOOL=${XAPI_CONFORMANCE:-../shared/tools/xapi-conformance}
+
+# The team's tool: XAPI_CONFORMANCE, else shared/tools/xapi-conformance beside this checkout or
+# an ancestor of it (../shared from the main checkout), else beside the repository this one was
+# cloned from (a CI clone made elsewhere).
+find_tool() {
+  [ -n "${XAPI_CONFORMANCE:-}" ] && { echo "$XAPI_CONFORMANCE"; return; }
+  local origin start dir
+  origin=$(git remote get-url origin 2>/dev/null || true)
+  for start in "$PWD" "$origin"; do
+    [ -d "$start" ] || continue
+    dir=$(cd "$start" && pwd)
+    while [ "$dir" != "/" ]; do
+      dir=$(dirname "$dir")
+      [ -f "$dir/shared/tools/xapi-conformance" ] && { echo "$dir/shared/tools/xapi-conformance"; return; }
+    done
+  done
+}
+TOOL=$(find_tool)
+if [ -z "$TOOL" ] || [ ! -f "$TOOL" ]; then
+  echo "make conformance: ADL's suite (shared/tools/xapi-conformance) was not found beside this checkout or its origin; set XAPI_CONFORMANCE" >&2
+  exit 2
+fi
+echo "conformance tool: $TOOL"
 [ -x "$TOOL" ] || TOOL="bash $TOOL"
 mkdir -p "$VAR_DIR"
 
@@ -45,8 +67,9 @@ $TOOL "http://127.0.0.1:$PORT/xapi" conformance "$KEY" "${CONFORMANCE_GROUPS:-.}
 echo "conformance suite: $(( $(date +%s) - start )) s"
 if [ "$status" != 0 ]; then
   # The tool reads the failures from the suite's log, which has none to read when every test
-  # passed (the suite's -z flag logs failures only): its summary then decides.
-  log=$(ls -t "${XAPI_CTS_DIR:-/tmp/xapi-cts}"/logs/*.log | head -1)
+  # passed (the suite's -z flag logs failures only): this run's log's summary then decides.
+  log=$(find "${XAPI_CTS_DIR:-/tmp/xapi-cts}/logs" -name '*.log' -newermt "@$start" 2>/dev/null | head -1)
+  [ -n "$log" ] || { echo "make conformance: the suite wrote no log in this run" >&2; exit "$status"; }
   "$BIN/python" - "$log" <<'PY' || exit "$status"
 import json, sys
 summary = json.load(open(sys.argv[1]))["summary"]
