@@ -164,6 +164,62 @@ class VideoReaction(models.Model):
         return f"{self.user} {self.type} {self.video}"
 
 
+class ProblemResponse(models.Model):
+    """One learner's answer to one part of a problem, as submitted (raw; every submission).
+
+    `answer` is the answer's text; a list answer (checkboxes) is stored as `[a|b|c]`, Open edX's
+    own spelling in its answer distributions. The id is derived from the source event where
+    there is one, so a re-imported log line or re-sent statement adds nothing.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="problem_responses")
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="+")
+    problem_key = models.CharField(max_length=500, help_text="The problem's usage key (Open edX module_id)")
+    part_id = models.CharField(max_length=255, help_text="The part (input) of the problem, e.g. `..._2_1`")
+    answer = models.TextField(blank=True)
+    value_id = models.CharField(max_length=255, blank=True, help_text="The chosen option's id(s), e.g. `choice_1`")
+    correct = models.BooleanField(null=True, blank=True, help_text="Null: not graded")
+    grade = models.FloatField(null=True, blank=True, help_text="Points of the whole problem for this submission")
+    max_grade = models.FloatField(null=True, blank=True)
+    variant = models.CharField(max_length=100, blank=True, help_text="The random seed of a randomized problem")
+    attempt = models.PositiveIntegerField(null=True, blank=True)
+    submitted_at = models.DateTimeField()
+    question = models.TextField(blank=True)
+    problem_name = models.CharField(max_length=300, blank=True)
+    source = models.CharField(max_length=20, choices=EventSource.choices, default=EventSource.IMPORT)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["workspace", "course", "submitted_at"]),
+            models.Index(fields=["workspace", "user", "submitted_at"]),
+        ]
+
+    def __str__(self):
+        return f"{self.user} answered {self.problem_key} {self.part_id}"
+
+
+class SubsectionOpen(models.Model):
+    """A learner opened a subsection (an Open edX sequential) of a course (raw)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="subsection_opens")
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="+")
+    subsection_key = models.CharField(max_length=500, help_text="The sequential's usage key")
+    opened_at = models.DateTimeField()
+    source = models.CharField(max_length=20, choices=EventSource.choices, default=EventSource.IMPORT)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["workspace", "user", "opened_at"])]
+
+    def __str__(self):
+        return f"{self.user} opened {self.subsection_key}"
+
+
 class RequestMetric(models.Model):
     """One API request the service answered (for the system analytics endpoints)."""
 
@@ -385,6 +441,125 @@ class VideoAudience(models.Model):
 
     def __str__(self):
         return f"{self.video_id}: {self.users_at_start} at start, {self.users_at_end} at end"
+
+
+# Rollups of the problem figures (analytics.services.problem_rollups): maintained in the same
+# transaction as every write of problem responses and subsection opens, so never stale.
+
+
+class ProblemPartLatest(models.Model):
+    """A learner's last submission of one part of a problem: the answer distributions count
+    these (Open edX counts each learner's final answer)."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="+")
+    problem_key = models.CharField(max_length=500)
+    part_id = models.CharField(max_length=255)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    submitted_at = models.DateTimeField()
+    answer = models.TextField(blank=True)
+    value_id = models.CharField(max_length=255, blank=True)
+    correct = models.BooleanField(null=True, blank=True)
+    variant = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "problem_key", "part_id", "user"], name="problem_part_latest_unique"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.user_id} last answered {self.problem_key} {self.part_id}"
+
+
+class ProblemAnswerCount(models.Model):
+    """How many learners' last submission of a part gave this answer (rows with count 0 are
+    deleted). Also carries the latest question text and problem name seen for the part."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="+")
+    problem_key = models.CharField(max_length=500)
+    part_id = models.CharField(max_length=255)
+    answer = models.TextField(blank=True)
+    value_id = models.CharField(max_length=255, blank=True)
+    correct = models.BooleanField(null=True, blank=True)
+    variant = models.CharField(max_length=100, blank=True)
+    count = models.IntegerField(default=0)
+    question = models.TextField(blank=True)
+    problem_name = models.CharField(max_length=300, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["workspace", "problem_key", "part_id"], name="problem_answer_count_idx"),
+            models.Index(fields=["workspace", "course", "problem_key"], name="problem_answer_course_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.problem_key} {self.part_id} {self.answer!r}: {self.count}"
+
+
+class ProblemLearnerLatest(models.Model):
+    """A learner's last graded submission of a problem: the grade distribution counts these."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="+")
+    problem_key = models.CharField(max_length=500)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    submitted_at = models.DateTimeField()
+    grade = models.FloatField()
+    max_grade = models.FloatField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "problem_key", "user"], name="problem_learner_latest_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.user_id} last scored {self.grade}/{self.max_grade} on {self.problem_key}"
+
+
+class ProblemGradeCount(models.Model):
+    """How many learners' last graded submission of a problem scored `grade` of `max_grade`."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="+")
+    problem_key = models.CharField(max_length=500)
+    grade = models.FloatField()
+    max_grade = models.FloatField()
+    count = models.IntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "problem_key", "grade", "max_grade"], name="problem_grade_count_unique"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.problem_key} {self.grade}/{self.max_grade}: {self.count}"
+
+
+class SubsectionLearner(models.Model):
+    """A learner who opened a subsection, once: the sequential open distribution counts these."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="+")
+    subsection_key = models.CharField(max_length=500)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    first_opened_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "subsection_key", "user"], name="subsection_learner_unique"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.user_id} opened {self.subsection_key}"
 
 
 class RollupState(models.Model):

@@ -7,6 +7,11 @@ from accounts.ids import new_object_id
 from accounts.models import Workspace
 
 
+class CoursePacing(models.TextChoices):
+    SELF_PACED = "self_paced", "Self-paced"
+    INSTRUCTOR_PACED = "instructor_paced", "Instructor-paced"
+
+
 class Course(models.Model):
     """A course. `key` is its public id: an edX key (`course-v1:edX+DemoX+Demo_Course`,
     `edX/DemoX/Demo_Course`) or a 24-hex id, unique inside its workspace."""
@@ -19,11 +24,39 @@ class Course(models.Model):
         settings.AUTH_USER_MODEL, related_name="taught_courses", blank=True
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # Catalog facts, as the Open edX course summaries report them.
+    start = models.DateTimeField(null=True, blank=True, help_text="When the course starts; null: not known")
+    end = models.DateTimeField(null=True, blank=True, help_text="When the course ends; null: not known")
+    pacing = models.CharField(max_length=20, choices=CoursePacing.choices, blank=True)
+    catalog_course = models.CharField(
+        max_length=255, blank=True, help_text="The catalog course this run belongs to (`edX+DemoX`)"
+    )
+    catalog_title = models.CharField(max_length=300, blank=True, help_text="The catalog course's title")
 
     class Meta:
         ordering = ["title"]
         constraints = [
             models.UniqueConstraint(fields=["workspace", "key"], name="course_unique_key"),
+        ]
+
+    def __str__(self):
+        return self.title or self.key
+
+
+class Program(models.Model):
+    """A program: a set of courses sold or taken together (Open edX's programs)."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="programs")
+    key = models.CharField(max_length=255, help_text="The program's id (Open edX: a UUID)")
+    title = models.CharField(max_length=300)
+    program_type = models.CharField(max_length=100, blank=True, help_text="XSeries, MicroMasters...")
+    courses = models.ManyToManyField(Course, related_name="programs", blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["key"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "key"], name="program_unique_key"),
         ]
 
     def __str__(self):
