@@ -33,6 +33,7 @@ from accounts.authentication import (
 )
 from accounts.permissions import IsAdmin
 from analytics.api.formats import iso_ms_z
+from analytics.api.envelopes import error_message
 from analytics.queries import course_stats as queries
 from analytics.queries.bracket_filters import FilterError, parse_bracket_filters
 from config.throttling import Learning360RateThrottle
@@ -92,9 +93,7 @@ def learning360_exception_handler(exc, context):
         response.data = {"error": "invalid_token"}
         return response
     code = getattr(exc, "error_code", None) or DEFAULT_ERROR_CODES.get(response.status_code, "error")
-    detail = getattr(exc, "detail", None)
-    message = str(detail) if detail is not None else str(exc)
-    response.data = {"error": {"code": code, "message": message}}
+    response.data = {"error": {"code": code, "message": error_message(exc)}}
     return response
 
 

@@ -47,6 +47,22 @@ def validation_message(detail):
     return "; ".join(f"{field}: {message}" if field else message for field, message in flatten_validation_errors(detail))
 
 
+def error_message(exc):
+    """The plain sentence an error's body carries. DRF's detail may be a string, a list or a
+    dict (simplejwt's InvalidToken: `{"detail": ..., "code": ..., "messages": [...]}`); str() of
+    those would be a Python repr."""
+    detail = getattr(exc, "detail", None)
+    if detail is None:
+        return str(exc)
+    if isinstance(detail, dict):
+        if "detail" in detail:
+            return error_message(exceptions.APIException(detail["detail"]))
+        return validation_message(detail)
+    if isinstance(detail, list):
+        return " ".join(error_message(exceptions.APIException(item)) for item in detail)
+    return str(detail)
+
+
 def success_message_exception_handler(exc, context):
     """DRF exception handler answering `{"success": false, "message": ...}`.
 
@@ -69,8 +85,7 @@ def success_message_exception_handler(exc, context):
             "errors": [{"field": field, "message": message} for field, message in pairs],
         }
     else:
-        detail = getattr(exc, "detail", None)
-        response.data = {"success": False, "message": str(detail) if detail is not None else str(exc)}
+        response.data = {"success": False, "message": error_message(exc)}
     return response
 
 
@@ -140,8 +155,7 @@ def videocloud_exception_handler(exc, context):
         if pairs and pairs[0][0]:
             error["field"] = pairs[0][0]
     else:
-        detail = getattr(exc, "detail", None)
-        error["message"] = str(detail) if detail is not None else str(exc)
+        error["message"] = error_message(exc)
         if getattr(exc, "field", None):
             error["field"] = exc.field
     response.data = {"success": False, "error": error}
