@@ -14,7 +14,8 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Workspace)
 class WorkspaceAdmin(admin.ModelAdmin):
-    list_display = ["slug", "name", "created_at"]
+    list_display = ["slug", "name", "is_analyse_api_enabled", "created_at"]
+    list_filter = ["is_analyse_api_enabled"]
     search_fields = ["slug", "name"]
     date_hierarchy = "created_at"
 

@@ -66,6 +66,15 @@ class CanAnalyse(BasePermission):
         return credential.is_instructor and credential.user is not None
 
 
+class AnalyseApiEnabled(BasePermission):
+    """The workspace's switch (Django admin, on by default): "API access must be enabled"."""
+
+    message = "API access is not enabled for this workspace: an admin of the workspace can enable it."
+
+    def has_permission(self, request, view):
+        return request.auth.workspace.is_analyse_api_enabled
+
+
 def instructor_scope(credential):
     """The user whose courses bound the rows, or None when the credential sees the workspace."""
     return None if credential.is_admin else credential.user
@@ -256,7 +265,12 @@ class AnalyseResultSerializer(serializers.Serializer):
     user = AnalyseResultUserSerializer(source="*")
 
 
+def success_field():
+    return serializers.BooleanField(default=True, help_text="Always true in a successful answer")
+
+
 class AnalyseResultsPageSerializer(serializers.Serializer):
+    success = success_field()
     total = serializers.IntegerField()
     limit = serializers.IntegerField()
     skip = serializers.IntegerField()
@@ -280,6 +294,7 @@ class AnalyseContentStatisticsSerializer(serializers.Serializer):
 
 
 class AnalyseStatisticsSerializer(serializers.Serializer):
+    success = success_field()
     total = serializers.IntegerField()
     byState = counts_by(RESULT_STATES, "AnalyseByState")
     byEnrollmentType = counts_by(ENROLLMENT_TYPES, "AnalyseByEnrollmentType")
@@ -292,6 +307,7 @@ class AnalyseStatisticsSerializer(serializers.Serializer):
 
     def to_representation(self, stats):
         return {
+            "success": True,
             "total": stats["total"],
             "byState": stats["by_state"],
             "byEnrollmentType": stats["by_enrollment_type"],
@@ -339,6 +355,7 @@ def lookup_page_serializer(name, item_serializer):
     return inline_serializer(
         name=name,
         fields={
+            "success": success_field(),
             "total": serializers.IntegerField(),
             "limit": serializers.IntegerField(),
             "skip": serializers.IntegerField(),
@@ -359,7 +376,7 @@ ERROR_RESPONSES = {
 
 
 class AnalyseView(SuccessMessageErrorsMixin, APIView):
-    permission_classes = [CanAnalyse]
+    permission_classes = [CanAnalyse, AnalyseApiEnabled]
     throttle_classes = [AnalyseRateThrottle]
 
     def parse_body(self, request):
@@ -387,6 +404,7 @@ class AnalyseResultsView(AnalyseView):
         )
         return Response(
             {
+                "success": True,
                 "total": page.total,
                 "limit": body["limit"],
                 "skip": body["skip"],
@@ -420,7 +438,7 @@ LOOKUPS = {
 
 
 class AnalyseLookupView(SuccessMessageErrorsMixin, APIView):
-    permission_classes = [CanAnalyse]
+    permission_classes = [CanAnalyse, AnalyseApiEnabled]
     throttle_classes = [AnalyseRateThrottle]
     lookup = None  # a key of LOOKUPS, set by as_view()
 
@@ -435,6 +453,7 @@ class AnalyseLookupView(SuccessMessageErrorsMixin, APIView):
         )
         return Response(
             {
+                "success": True,
                 "total": page.total,
                 "limit": params["limit"],
                 "skip": params["skip"],

@@ -172,6 +172,7 @@ def test_result_row_shape_for_latest_attempt(world, admin_client):
     response = post(admin_client, RESULTS, {"filters": {"userIds": [world.ada.public_id], "contentIds": ["course-py"]}})
 
     assert response.json() == {
+        "success": True,
         "total": 1,
         "limit": 50,
         "skip": 0,
@@ -651,6 +652,7 @@ def test_statistics_of_the_whole_workspace(world, admin_client):
     assert response.status_code == 200
     stats = response.json()
     assert stats == {
+        "success": True,
         "total": 7,
         "byState": {"NOT_STARTED": 1, "IN_PROGRESS": 1, "APPROVED": 2, "FAILED": 1, "EXPIRED": 2},
         "byEnrollmentType": {"MANDATORY": 3, "OPTIONAL": 2, "NOT_ENROLLED": 2},
@@ -717,7 +719,7 @@ def test_statistics_equal_a_recount_of_the_results(world, admin_client, filters)
 
     expected = recount(results)
     assert sorted((c["id"], c["total"]) for c in stats["byContent"]) == expected.pop("contentTotals")
-    assert {key: value for key, value in stats.items() if key != "byContent"} == expected
+    assert {key: value for key, value in stats.items() if key != "byContent"} == {"success": True, **expected}
     for content in stats["byContent"]:
         assert content["byState"] == {
             state: sum(r["state"] == state and r["content"]["id"] == content["id"] for r in results) for state in STATES
@@ -728,6 +730,7 @@ def test_statistics_with_no_rows(world, admin_client):
     stats = post(admin_client, STATISTICS, {"filters": {"contentIds": ["nothing"]}}).json()
 
     assert stats == {
+        "success": True,
         "total": 0,
         "byState": dict.fromkeys(STATES, 0),
         "byEnrollmentType": {"MANDATORY": 0, "OPTIONAL": 0, "NOT_ENROLLED": 0},
@@ -923,6 +926,7 @@ def test_groups_lookup_lists_groups_with_member_counts(world, admin_client, djan
         response = admin_client.get("/analyse/groups")
 
     assert response.json() == {
+        "success": True,
         "total": 2,
         "limit": 50,
         "skip": 0,
@@ -1010,3 +1014,34 @@ def test_lookup_bad_paging_is_400(world, admin_client, query):
 
 def test_lookup_learner_gets_403(world, workspace, bearer_client):
     assert bearer_client(world.ada, workspace).get("/analyse/users").status_code == 403
+
+
+@pytest.mark.parametrize("path", ["/analyse/groups", "/analyse/custom-fields", "/analyse/contents", "/analyse/users"])
+def test_every_lookup_answers_success_true_first(world, admin_client, path):
+    body = admin_client.get(path).json()
+    assert list(body)[:2] == ["success", "total"]
+    assert body["success"] is True
+
+
+@pytest.mark.parametrize(
+    "method,path", [("post", RESULTS), ("post", STATISTICS), ("get", "/analyse/groups"), ("get", "/analyse/users")]
+)
+def test_analyse_refused_while_api_access_is_disabled_for_the_workspace(world, admin_client, workspace, method, path):
+    workspace.is_analyse_api_enabled = False
+    workspace.save(update_fields=["is_analyse_api_enabled"])
+    response = post(admin_client, path, {}) if method == "post" else admin_client.get(path)
+    assert response.status_code == 403
+    assert response.json() == {
+        "success": False,
+        "message": "API access is not enabled for this workspace: an admin of the workspace can enable it.",
+    }
+
+    workspace.is_analyse_api_enabled = True
+    workspace.save(update_fields=["is_analyse_api_enabled"])
+    assert (post(admin_client, path, {}) if method == "post" else admin_client.get(path)).status_code == 200
+
+
+def test_disabling_api_access_of_another_workspace_changes_nothing(world, admin_client, other_workspace):
+    other_workspace.is_analyse_api_enabled = False
+    other_workspace.save(update_fields=["is_analyse_api_enabled"])
+    assert post(admin_client, STATISTICS, {}).json()["total"] == len(ALL_ROWS)
