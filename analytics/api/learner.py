@@ -43,7 +43,9 @@ class UserAnalyticsChapterSerializer(serializers.Serializer):
 class UserAnalyticsCourseSerializer(serializers.Serializer):
     courseId = serializers.CharField(source="course_key")
     courseTitle = serializers.CharField(source="course_title")
-    courseThumbnail = serializers.CharField(source="course_thumbnail")
+    courseThumbnail = serializers.CharField(
+        source="course_thumbnail", allow_null=True, help_text="null for a course the catalog does not know"
+    )
     learningDuration = serializers.IntegerField(source="learning_duration_s", help_text="Seconds")
     learningSessions = serializers.IntegerField(source="learning_sessions")
     totalQuizDuration = serializers.IntegerField(source="total_quiz_duration_s", help_text="Seconds")

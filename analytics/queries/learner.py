@@ -41,6 +41,10 @@ class DailyStat:
     duration_s: int
 
 
+UNKNOWN_COURSE_TITLE = "Unknown Course"
+UNKNOWN_CHAPTER_TITLE = "Unknown Chapter"
+
+
 @dataclass(frozen=True)
 class ChapterQuizTime:
     chapter_key: str
@@ -53,7 +57,7 @@ class ChapterQuizTime:
 class CourseTime:
     course_key: str
     course_title: str
-    course_thumbnail: str
+    course_thumbnail: str | None
     learning_duration_s: int
     learning_sessions: int
     total_quiz_duration_s: int
@@ -109,7 +113,8 @@ def learner_analytics(workspace, user, *, today: date, tz: ZoneInfo = UTC) -> Le
     - course_breakdown: per course key, learning time from `/player/:courseId` sessions and quiz
       time per chapter from `/quiz/:courseId/:chapterId` sessions, all time; by learning + quiz
       desc, then course title, then key; chapters by quiz duration desc, then title, then key.
-      A key unknown to the workspace's catalog shows the key as title and "" as thumbnail.
+      A course key unknown to the workspace's catalog shows "Unknown Course" and a null
+      thumbnail; an unknown chapter key "Unknown Chapter".
     """
     sessions = counted_page_sessions(workspace, user)
     totals = sessions.aggregate(
@@ -211,7 +216,7 @@ def _course_breakdown(sessions, workspace):
         chapters_by_course.setdefault(row["course_key"], []).append(
             ChapterQuizTime(
                 chapter_key=row["chapter_key"],
-                chapter_title=row["title"] or row["chapter_key"],
+                chapter_title=UNKNOWN_CHAPTER_TITLE if row["title"] is None else row["title"],
                 quiz_duration_s=row["quiz_s"],
                 quiz_sessions=row["quiz_sessions"],
             )
@@ -219,8 +224,9 @@ def _course_breakdown(sessions, workspace):
     return [
         CourseTime(
             course_key=row["course_key"],
-            course_title=row["title"] or row["course_key"],
-            course_thumbnail=row["thumbnail"] or "",
+            course_title=UNKNOWN_COURSE_TITLE if row["title"] is None else row["title"],
+            # The catalog's course without a thumbnail: ""; no such course in the catalog: null.
+            course_thumbnail=None if row["title"] is None else row["thumbnail"],
             learning_duration_s=row["learning_s"],
             learning_sessions=row["learning_sessions"],
             total_quiz_duration_s=row["quiz_s"],

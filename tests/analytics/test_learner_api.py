@@ -190,13 +190,13 @@ def test_course_breakdown_by_total_time_with_chapters_by_quiz_time(learner_world
         },
         {
             "courseId": UNKNOWN,
-            "courseTitle": UNKNOWN,
-            "courseThumbnail": "",
+            "courseTitle": "Unknown Course",
+            "courseThumbnail": None,
             "learningDuration": 0,
             "learningSessions": 0,
             "totalQuizDuration": 40,
             "chapters": [
-                {"chapterId": "intro", "chapterTitle": "intro", "quizDuration": 40, "quizSessions": 1},
+                {"chapterId": "intro", "chapterTitle": "Unknown Chapter", "quizDuration": 40, "quizSessions": 1},
             ],
         },
     ]
