@@ -135,15 +135,21 @@ def _created():
     return EdxDateTimeField(help_text="When the numbers were computed (UTC): they are computed live")
 
 
-def _day_serializer(name, **fields):
-    """A per-day enrollment serializer: course_id, date, the given fields, created (in that order)."""
-    declared = {
+def _day_serializer(name, *, date_first=False, **fields):
+    """A per-day enrollment serializer: course_id, date (date, course_id with date_first, as the
+    document shows the location rows), the given fields, created (in that order)."""
+    keys = {
         "course_id": serializers.CharField(),
         "date": serializers.DateField(format=DATE_FORMAT, help_text="The UTC day at whose end learners are counted"),
-        **fields,
-        "created": _created(),
     }
-    return type(name, (serializers.Serializer,), declared)
+    if date_first:
+        keys = {"date": keys["date"], "course_id": keys["course_id"]}
+    declared = {**keys, **fields, "created": _created()}
+    serializer = type(name, (serializers.Serializer,), dict(declared))
+    # DRF orders declared fields by when each field object was made, and `fields` were made
+    # before the keys above: keep the order written here instead.
+    serializer._declared_fields = declared
+    return serializer
 
 
 def _count(help_text="Learners enrolled at the end of the day"):
@@ -183,7 +189,7 @@ class EdxCountrySerializer(serializers.Serializer):
 
 
 EdxEnrollmentByLocationSerializer = _day_serializer(
-    "EdxEnrollmentByLocationSerializer", country=EdxCountrySerializer(), count=_count()
+    "EdxEnrollmentByLocationSerializer", date_first=True, country=EdxCountrySerializer(), count=_count()
 )
 
 

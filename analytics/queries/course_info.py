@@ -29,7 +29,7 @@ from functools import lru_cache
 
 import pycountry
 from django.db import connection
-from django.db.models import Case, CharField, F, IntegerField, Max, Q, Value, When
+from django.db.models import Case, CharField, DateTimeField, F, IntegerField, Max, Q, Value, When
 from django.db.models.functions import Cast, Coalesce, TruncDate, TruncWeek
 
 from analytics.models import (
@@ -141,13 +141,11 @@ class WeekWindow:
 def activity_week_window(start_at, end_at, now):
     """The weeks a weekly activity request reports.
 
-    No dates: the last whole week (Monday to Monday) before today. Otherwise every week lying
+    (course_activity_by_week answers a request without dates itself.) Every week lying
     inside `[start_at, end_at)`; without `end_at` up to and including the week in progress;
     without `start_at` from the week of the course's first activity.
     """
     this_week = week_start(now)
-    if start_at is None and end_at is None:
-        return WeekWindow(this_week - ONE_WEEK, this_week)
     start = None if start_at is None else first_week_start_at_or_after(start_at)
     end = this_week + ONE_WEEK if end_at is None else week_start(end_at)
     return WeekWindow(start, end)
@@ -436,10 +434,11 @@ def _as_datetime(value):
     return value.astimezone(UTC)
 
 
-def activity_weeks_sql(course_id=None, start_at=None, end_at=None):
+def activity_weeks_sql(course_id=None, start_at=None, end_at=None, *, one_interval=False):
     """(sql, params): a WITH clause defining `weeks` (course_id, week, any, attempted_problem,
     played_video, posted_forum) for one course, or every course when course_id is None, over
-    the rows in [start_at, end_at) (None: unbounded).
+    the rows in [start_at, end_at) (None: unbounded). one_interval: the whole window is one
+    "week" starting at start_at (a rolling week, not Monday to Monday).
 
     The UNION ALL of (course, week, learner, kind) from learning events, video views and course
     page sessions, reduced to one row per course, week and learner (which kinds they did), then
@@ -454,9 +453,8 @@ def activity_weeks_sql(course_id=None, start_at=None, end_at=None):
             queryset = queryset.filter(**{f"{field}__gte": start_at})
         if end_at is not None:
             queryset = queryset.filter(**{f"{field}__lt": end_at})
-        return queryset.annotate(
-            course_ref=F("course_id"), week=TruncWeek(field, tzinfo=UTC), learner=F("user_id")
-        )
+        week = Value(start_at, output_field=DateTimeField()) if one_interval else TruncWeek(field, tzinfo=UTC)
+        return queryset.annotate(course_ref=F("course_id"), week=week, learner=F("user_id"))
 
     event_kind = Case(
         *[When(type__in=types, then=Value(kind)) for kind, types in ACTIVITY_EVENT_TYPES.items()],
@@ -489,6 +487,16 @@ def activity_weeks_sql(course_id=None, start_at=None, end_at=None):
     return sql, tuple(params)
 
 
+def _rolling_week_counts(course, start_at, end_at):
+    """{activity: distinct learners} of the course in [start_at, end_at), from the raw rows (the
+    weekly rollups hold Monday-to-Monday weeks only)."""
+    with_sql, params = activity_weeks_sql(course.pk, start_at, end_at, one_interval=True)
+    with connection.cursor() as cursor:
+        cursor.execute(with_sql + "SELECT any_count, attempted_problem, played_video, posted_forum FROM weeks", params)
+        row = cursor.fetchone()
+    return dict(zip(ACTIVITY_TYPES, map(int, row or (0, 0, 0, 0))))
+
+
 def _activity_counts(course, start_at, end_at, from_raw):
     """{week_start: {activity: distinct learners}} for the course's weeks starting in
     [start_at, end_at) that had any activity."""
@@ -514,12 +522,18 @@ def _activity_counts(course, start_at, end_at, from_raw):
 def course_activity_by_week(course, start_at, end_at, now, *, from_raw=None):
     """[{interval_start, interval_end, any, attempted_problem, played_video, posted_forum}].
 
-    One row per Monday-to-Monday UTC week of the window (activity_week_window), zeros included;
+    No dates: one row, the seven days ending at today 00:00 UTC (the week ending on the previous
+    day). Otherwise one row per Monday-to-Monday UTC week of the window (activity_week_window), zeros included;
     a week in progress has its counts so far. Each count is of distinct learners in the week:
     `any` with any learning event, video view or page session of the course;
     `played_video` with a video view or a played_video event; `attempted_problem` and
     `posted_forum` with those events.
     """
+    if start_at is None and end_at is None:
+        # The document's default: "the week ending on the previous day".
+        end = start_of_day(now.astimezone(UTC).date())
+        start = end - ONE_WEEK
+        return [{"interval_start": start, "interval_end": end, **_rolling_week_counts(course, start, end)}]
     window = activity_week_window(start_at, end_at, now)
     if window.start is not None and window.start >= window.end:
         return []

@@ -324,6 +324,29 @@ def test_enrollment_by_location_on_a_day_with_two_countries(admin_client, course
     assert [(row["country"]["alpha3"], row["count"]) for row in rows] == [(None, 1), ("CAN", 1), ("USA", 1)]
 
 
+@pytest.mark.parametrize(
+    "route,keys",
+    [
+        ("enrollment", ["course_id", "date", "count", "created"]),
+        ("enrollment/birth_year", ["course_id", "date", "birth_year", "count", "created"]),
+        ("enrollment/education", ["course_id", "date", "education_level", "count", "created"]),
+        ("enrollment/gender", ["course_id", "date", "female", "male", "other", "unknown", "created"]),
+        ("enrollment/location", ["date", "course_id", "country", "count", "created"]),
+    ],
+)
+def test_enrollment_rows_keep_the_documents_field_order(admin_client, course, enrollments, frozen_now, route, keys):
+    rows = get_refreshed(admin_client, f"{BASE}/{route}/")
+
+    assert rows and all(list(row) == keys for row in rows)
+
+
+def test_enrollment_by_mode_rows_end_with_created(admin_client, course, enrollments, frozen_now):
+    row = get_refreshed(admin_client, f"{BASE}/enrollment/mode/")[0]
+
+    assert list(row)[:4] == ["course_id", "date", "count", "cumulative_count"]
+    assert list(row)[-1] == "created"
+
+
 def test_demographic_endpoints_answer_empty_list_before_first_enrollment(admin_client, course, enrollments, frozen_now):
     for endpoint in ("birth_year", "education", "location"):
         assert get_refreshed(admin_client, f"{BASE}/enrollment/{endpoint}/", end_date="2025-03-03", start_date="2025-03-01") == []
@@ -384,12 +407,30 @@ def test_weekly_activity_returns_only_weeks_inside_the_range(admin_client, cours
     assert [row["interval_start"] for row in to_sunday] == ["2025-03-03T000000"]
 
 
-def test_weekly_activity_without_dates_is_the_last_whole_week(admin_client, course, activity, frozen_now):
-    frozen_now("03-12", "10:00:00")
+def test_weekly_activity_without_dates_is_the_week_ending_on_the_previous_day(
+    admin_client, course, activity, frozen_now
+):
+    frozen_now("03-12", "10:00:00")  # a Wednesday: the week is [03-05, 03-12)
 
     rows = get_refreshed(admin_client, f"{BASE}/activity/")
 
-    assert rows == [activity_row(WEEK1, "2025-03-12T100000")]
+    # In it: A's problem (03-09 23:59:59), E's problems (03-05), B's view (03-10), D's post and
+    # view (03-11); not A's video (03-03) nor C's session (03-04).
+    rolling = {"interval_start": "2025-03-05T000000", "interval_end": "2025-03-12T000000",
+               "any": 4, "attempted_problem": 2, "played_video": 1, "posted_forum": 1}  # fmt: skip
+    assert rows == [activity_row(rolling, "2025-03-12T100000")]
+    assert list(rows[0]) == [
+        "interval_start", "interval_end", "course_id", "any", "attempted_problem", "played_video", "posted_forum",
+        "created",
+    ]  # fmt: skip
+
+
+def test_weekly_activity_without_dates_on_a_monday_is_the_last_monday_week(admin_client, course, activity, frozen_now):
+    frozen_now("03-10", "10:00:00")
+
+    rows = get_refreshed(admin_client, f"{BASE}/activity/")
+
+    assert rows == [activity_row(WEEK1, "2025-03-10T100000")]
 
 
 def test_weekly_activity_week_in_progress_counts_so_far(admin_client, course, activity, frozen_now):
