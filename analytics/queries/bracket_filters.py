@@ -139,8 +139,8 @@ def parse_bracket_filters(params, fields, reserved=()):
 
     `params` is a Django QueryDict (or anything with `.lists()`), `fields` the table of
     public field name -> FilterField, `reserved` parameter names that are not filters (the
-    pagination cursor). Raises FilterError naming the first bad parameter: an unknown
-    parameter, field or operator, a field without brackets, a non-list operator given twice,
+    pagination cursor). Plain parameters that name no field are ignored. Raises FilterError
+    naming the first bad parameter: an unknown bracket field or operator, a field without brackets, a non-list operator given twice,
     or a value of the wrong kind. Several operators on one field all apply (a range:
     `completedAt[gte]=...&completedAt[lt]=...`).
     """
@@ -153,7 +153,7 @@ def parse_bracket_filters(params, fields, reserved=()):
             name = param.split("[", 1)[0]
             if name in fields:
                 raise FilterError(param, f"use the bracket syntax, e.g. {name}[eq]=value")
-            raise FilterError(param, f"unknown parameter; the filterable fields are {', '.join(fields)}")
+            continue  # a plain parameter that names no field (`limit`, `_`): ignored, as 360Learning does
         name, op = match["field"], match["op"]
         spec = fields.get(name)
         if spec is None:

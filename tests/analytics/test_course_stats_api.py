@@ -352,7 +352,6 @@ def test_in_filter_accepts_repeated_and_array_parameters(admin_client, varied_at
         ("grade[eq]=3", "grade[eq]"),
         ("progress[like]=3", "progress[like]"),
         ("progress=3", "progress"),
-        ("limit=10", "limit"),
         ("progress[gt]=abc", "progress[gt]"),
         ("progress[gt]=99999999999", "progress[gt]"),
         ("score[in]=1,,2", "score[in]"),
@@ -370,6 +369,23 @@ def test_bad_filter_is_400_naming_the_parameter(admin_client, workspace, query, 
     error = response.json()["error"]
     assert error["code"] == "invalidFilter"
     assert error["message"].startswith(named + ":")
+
+
+@pytest.mark.parametrize("query", ["limit=100", "limit=100&_=1712000000", "sort=asc&page=2"])
+def test_unknown_plain_parameters_are_ignored(admin_client, varied_attempts, query):
+    plain = get_v2(admin_client, STATS)
+    with_extra = admin_client.get(f"{STATS}?{query}", headers=VERSION)
+
+    assert with_extra.status_code == 200
+    assert ids(with_extra.json()) == ids(plain.json())
+    assert len(ids(plain.json())) == len(varied_attempts)
+
+
+def test_unknown_bracket_field_is_still_400(admin_client, workspace):
+    response = admin_client.get(f"{STATS}?limit[eq]=10", headers=VERSION)
+
+    assert response.status_code == 400
+    assert response.json()["error"]["message"].startswith("limit[eq]: unknown field 'limit'")
 
 
 # --- Version header and errors --------------------------------------------------------------
