@@ -7,6 +7,9 @@ A tracking log is JSON lines, each optionally prefixed by the Python logger's te
 
 Lines are read in chunks; each chunk's learners and courses are resolved in bulk and its events
 written in a few multi-row statements (records.upsert_events), in one transaction per chunk.
+A server `problem_check` also becomes one ProblemResponse per part of its submission, and the
+sequence navigation events one SubsectionOpen each, written through analytics.services
+.problem_rollups (which keeps the answer, grade and subsection rollups in the same transaction).
 Player events are gathered per viewing session over the whole import and become one VideoView per
 session at the end (video_sessions.summarize_session); enrollment and grade changes are folded
 onto the stored rows at the end. Importing the same lines again changes nothing: event and view
@@ -24,11 +27,12 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone as dt_timezone
 from itertools import islice
+from urllib.parse import unquote
 
 from django.db import connection, transaction
 from django.utils import timezone
 
-from analytics.models import EventSource, LearningEvent
+from analytics.models import EventSource, LearningEvent, ProblemResponse, SubsectionOpen
 from analytics.services import video_sessions
 from analytics.services.learning_state import (
     AttemptOutcome,
@@ -36,12 +40,14 @@ from analytics.services.learning_state import (
     VideoSpec,
     apply_attempt_outcomes,
     apply_enrollment_changes,
+    derived_id,
     ensure_learners,
     ensure_titled_courses,
     ensure_videos,
     session_view_row,
 )
 from analytics.services.learner_activity import activity_pairs, refresh_learner_days
+from analytics.services.problem_rollups import list_answer, record_problem_responses, record_subsection_opens
 from analytics.services.records import upsert_events, upsert_video_views
 from analytics.services.course_info_rollups import changes_course_info
 from courses.models import AttemptState
@@ -92,7 +98,15 @@ GRADE_EVENTS = {
     "edx.course.grade.now_failed": AttemptState.FAILED,
 }
 
-IMPORTED_TYPES = {"problem_check", *ENROLLMENT_EVENTS, *GRADE_EVENTS}
+# Events that open a subsection (an Open edX sequential): the legacy courseware's seq_goto /
+# seq_next / seq_prev and the learning MFE's sequence and outline events.
+NAVIGATION_EVENTS = {
+    "seq_goto", "seq_next", "seq_prev",
+    "edx.ui.lms.sequence.next_selected", "edx.ui.lms.sequence.previous_selected", "edx.ui.lms.sequence.tab_selected",
+    "edx.ui.lms.outline.selected",
+}  # fmt: skip
+
+IMPORTED_TYPES = {"problem_check", *ENROLLMENT_EVENTS, *GRADE_EVENTS, *NAVIGATION_EVENTS}
 
 # What became of a line.
 IMPORTED = "imported"
@@ -114,6 +128,8 @@ class ImportSummary:
     video_views_written: int = 0
     enrollments_written: int = 0
     attempts_written: int = 0
+    problem_responses_created: int = 0
+    subsection_opens_created: int = 0
 
     @property
     def imported(self):
@@ -134,6 +150,8 @@ class ImportSummary:
             "videoViewsWritten": self.video_views_written,
             "enrollmentsWritten": self.enrollments_written,
             "attemptsWritten": self.attempts_written,
+            "problemResponsesCreated": self.problem_responses_created,
+            "subsectionOpensCreated": self.subsection_opens_created,
             "byType": {name: dict(counts) for name, counts in sorted(self.by_type.items())},
             "skipReasons": dict(self.skip_reasons),
         }
@@ -300,6 +318,78 @@ def _problem_score(data):
     return None
 
 
+def _answer_text(value):
+    """An answer or value id as text: a list (checkboxes) as `[a|b]`, as problem_rollups spells it."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return list_answer(item if isinstance(item, str) else json_dumps(item) for item in value)
+    return value if isinstance(value, str) else json_dumps(value)
+
+
+def _grade_pair(data):
+    """(grade, max_grade) of a problem_check as floats, or (None, None) unless both are numbers."""
+    grade, maximum = data.get("grade"), data.get("max_grade")
+    if all(isinstance(value, (int, float)) and not isinstance(value, bool) for value in (grade, maximum)):
+        return float(grade), float(maximum)
+    return None, None
+
+
+def problem_responses(event, data, problem):
+    """[dict of ProblemResponse fields] of a server problem_check: one per part of
+    `event.submission`, with the event's grade, max_grade and attempts, the module's display name,
+    and as value id the part's raw value in `event.answers` (what the learner submitted: choice ids
+    for choice inputs). `state.student_answers` is the state before this check, so it is not read.
+    An id is derived from the line and the part."""
+    submission = data.get("submission")
+    if not isinstance(submission, dict):
+        return []
+    answers = data.get("answers") if isinstance(data.get("answers"), dict) else {}
+    correct_map = data.get("correct_map") if isinstance(data.get("correct_map"), dict) else {}
+    module = event.context.get("module") if isinstance(event.context.get("module"), dict) else {}
+    grade, max_grade = _grade_pair(data)
+    attempt = data.get("attempts")
+    attempt = attempt if isinstance(attempt, int) and not isinstance(attempt, bool) and 0 <= attempt < 2**31 else None
+    problem_name = module.get("display_name") if isinstance(module.get("display_name"), str) else ""
+    rows = []
+    for part, sent in submission.items():
+        if not isinstance(sent, dict) or not part:
+            continue
+        correct = sent.get("correct")
+        if not isinstance(correct, bool):
+            mark = correct_map.get(part)
+            correct = mark.get("correctness") == "correct" if isinstance(mark, dict) and mark.get("correctness") else None
+        rows.append({
+            "part": str(part),
+            "problem_key": problem[:500],
+            "part_id": str(part)[:255],
+            "answer": _answer_text(sent.get("answer")),
+            "value_id": _answer_text(answers.get(part))[:255],
+            "correct": correct,
+            "grade": grade,
+            "max_grade": max_grade,
+            "variant": str(sent.get("variant") or "")[:100],
+            "attempt": attempt,
+            "submitted_at": event.at,
+            "question": sent.get("question") if isinstance(sent.get("question"), str) else "",
+            "problem_name": problem_name[:300],
+        })  # fmt: skip
+    return rows
+
+
+def subsection_key(event, data):
+    """The usage key of the sequential a navigation event opens, or "": the event's `id` (the
+    sequence the learner moves in), or for edx.ui.lms.outline.selected the block its `target_url`
+    jumps to. Only sequentials count (`type@sequential`, legacy `.../sequential/...`)."""
+    if event.name == "edx.ui.lms.outline.selected":
+        target = data.get("target_url") if isinstance(data.get("target_url"), str) else ""
+        key = unquote(target.split("/jump_to/", 1)[1]).split("?", 1)[0].strip("/") if "/jump_to/" in target else ""
+    else:
+        key = data.get("id") if isinstance(data.get("id"), str) else ""
+    key = key.strip()
+    return key[:500] if "type@sequential" in key or "/sequential/" in key else ""
+
+
 @dataclass
 class _Pending:
     """What a chunk of lines asks to write, before learners and courses are resolved."""
@@ -308,6 +398,8 @@ class _Pending:
     players: list = field(default_factory=list)  # (email, course key, video key, session, duration, PlayerEvent)
     enrollments: list = field(default_factory=list)  # (email, course key, at, action, mode)
     outcomes: list = field(default_factory=list)  # (email, course key, at, state)
+    responses: list = field(default_factory=list)  # (email, course key, dict of ProblemResponse fields + id)
+    opens: list = field(default_factory=list)  # (email, course key, id, subsection key, at)
     people: dict = field(default_factory=dict)
     course_keys: set = field(default_factory=set)
 
@@ -410,7 +502,17 @@ class TrackingLogImporter:
                 extra["score"] = score
             module = event.context.get("module") if isinstance(event.context.get("module"), dict) else {}
             problem = data.get("problem_id") or module.get("usage_key", "")
-            self._add_event(pending, event, email, course_key, "attempted_problem", problem, extra)
+            line_id = self._add_event(pending, event, email, course_key, "attempted_problem", problem, extra)
+            if isinstance(problem, str) and problem:
+                for row in problem_responses(event, data, problem):
+                    row["id"] = derived_id("tracking-log-response", line_id, row.pop("part"))
+                    pending.responses.append((email, course_key, row))
+        elif kind == "navigation":
+            key = subsection_key(event, data)
+            if not key:
+                return SKIPPED, "no subsection"
+            opened_id = derived_id("tracking-log-open", line_event_id(self.workspace.id, event.text))
+            pending.opens.append((email, course_key, opened_id, key, event.at))
         elif kind == "forum":
             event_type = "posted_forum" if name in FORUM_CREATED else name
             self._add_event(pending, event, email, course_key, event_type, data.get("id") or data.get("commentable_id") or "", {})
@@ -432,6 +534,8 @@ class TrackingLogImporter:
             # The server's problem_check carries the graded answers (a dict); the browser's is the
             # same submission seen from the page (a query string): imported once, from the server.
             return "problem" if event.source == "server" or isinstance(event.data, dict) else None
+        if name in NAVIGATION_EVENTS:
+            return "navigation"
         if name.startswith("edx.forum."):
             return "forum"
         if name in ENROLLMENT_EVENTS:
@@ -441,6 +545,7 @@ class TrackingLogImporter:
         return None
 
     def _add_event(self, pending, event, email, course_key, event_type, obj, extra):
+        """Queue the LearningEvent of a line; returns its id (derived from the line)."""
         row = {
             "id": line_event_id(self.workspace.id, event.text),
             "type": event_type[:100],
@@ -449,6 +554,7 @@ class TrackingLogImporter:
             "data": {"eventType": event.name, **extra},
         }
         pending.events.append((email, course_key, row))
+        return row["id"]
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -472,6 +578,24 @@ class TrackingLogImporter:
                 self.summary.events_created += copy_events(self.workspace, rows)
             else:
                 self.summary.events_created += upsert_events(self.workspace, rows, source=EventSource.TRACKING_LOG).created
+        if pending.responses:
+            responses = [
+                ProblemResponse(
+                    workspace_id=self.workspace.pk, user_id=self.user_ids[email], course_id=self.course_ids[course_key],
+                    source=EventSource.TRACKING_LOG, **row,
+                )  # fmt: skip
+                for email, course_key, row in pending.responses
+            ]
+            self.summary.problem_responses_created += record_problem_responses(self.workspace.pk, responses).created
+        if pending.opens:
+            opens = [
+                SubsectionOpen(
+                    id=opened_id, workspace_id=self.workspace.pk, user_id=self.user_ids[email],
+                    course_id=self.course_ids[course_key], subsection_key=key, opened_at=at, source=EventSource.TRACKING_LOG,
+                )  # fmt: skip
+                for email, course_key, opened_id, key, at in pending.opens
+            ]
+            self.summary.subsection_opens_created += record_subsection_opens(self.workspace.pk, opens).created
         for email, course_key, key, session, duration, player in pending.players:
             user_id, course_id = self.user_ids[email], self.course_ids[course_key]
             self.sessions[(user_id, key, session)].append(player)

@@ -158,8 +158,8 @@ def test_bad_lines_are_reported_by_number_and_the_rest_kept(tmp_path):
         f"{path}:4: id: must be a UUID",
         f"{path}:4: startedAt: must be an ISO 8601 time such as 2026-03-01T09:30:00Z",
         f"{path}:5: user: no member of this workspace has this email",
-        f"{path}:6: kind: must be one of user, course, chapter, video, enrollment, attempt, page_session, "
-        "event, video_view, video_reaction",
+        f"{path}:6: kind: must be one of user, course, program, chapter, video, enrollment, attempt, page_session, "
+        "event, video_view, video_reaction, problem_response, subsection_open",
     ]
     assert "8 lines read, 3 imported, 5 rejected" in out
     assert sorted(User.objects.values_list("email", flat=True)) == ["ada@example.com", "grace@example.com"]

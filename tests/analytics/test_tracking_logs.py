@@ -10,7 +10,9 @@ import pytest
 from django.core.management import call_command
 
 from accounts.models import Membership, Role, User, Workspace
-from analytics.models import LearningEvent, VideoView
+from analytics.models import (
+    LearningEvent, ProblemAnswerCount, ProblemGradeCount, ProblemResponse, SubsectionLearner, SubsectionOpen, VideoView,
+)  # fmt: skip
 from analytics.services.tracking_logs import import_tracking_logs
 from courses.models import Attempt, AttemptState, Enrollment, Video
 
@@ -245,7 +247,8 @@ def test_processed_event_fixtures_import(workspace, tmp_path):
 
     summary = import_tracking_logs(workspace, [write_log(tmp_path, lines)])
 
-    assert (summary.lines, summary.imported, summary.skipped, summary.invalid) == (81, 43, 38, 0)
+    # 43 before navigation was read, + the 4 sequence / outline events.
+    assert (summary.lines, summary.imported, summary.skipped, summary.invalid) == (81, 47, 34, 0)
     view = VideoView.objects.get(user__email="user-3@openedx.invalid")
     # The same session as the xAPI fixtures: played from 0.033 s, paused at 194.4 s, completed.
     assert (view.watched_s, view.position_s, view.is_completed, view.segments) == (194, 195, True, list(range(39)))
@@ -302,3 +305,198 @@ def test_error_in_the_writer_thread_is_raised_by_the_import(tmp_path, monkeypatc
         importer.import_file(write_log(tmp_path))
         importer.finish()
     importer.abort()
+
+
+# -- problem responses and subsection opens ----------------------------------------------------
+
+EVENTS = FIXTURES / "events"
+CHECKBOXES = "block-v1:edX+DemoX+Demo_Course+type@problem+block@3fc5461f86764ad7bdbdf6cbdde61e66"
+MCQ = "block-v1:edX+DemoX+Demo_Course+type@problem+block@a0effb954cca4759994f1ac9e9434bf4"
+CHECKBOX_QUESTION = "Add the question text, or prompt, here. This text is required."
+OCEAN, INSTRUMENTS, FURNITURE = (
+    "What color is the open ocean on a sunny day?",
+    "Which of the following are musical instruments?",
+    "Which piece of furniture is built for sitting?",
+)
+FRENCH = (
+    "[Un emprunt à l'anglais ou anglicisme|Un type de demande|Quelque chose de rapide, d'instantané|"
+    "Une question structuré et précise|Un type de poisson|I\"M SWP' \"SDF\"]"
+)
+
+
+def import_fixture(workspace, tmp_path, *names):
+    lines = [json.dumps(json.loads((EVENTS / name).read_text())) for name in names]
+    return import_tracking_logs(workspace, [write_log(tmp_path, lines)])
+
+
+def response_rows():
+    fields = ("part_id", "answer", "value_id", "correct", "grade", "max_grade", "attempt", "question", "problem_name")
+    return sorted(ProblemResponse.objects.values_list(*fields))
+
+
+# Read off each fixture by hand: (part, answer, value id = event.answers, correct, grade, max
+# grade, attempts, question, module display name), one row per part of event.submission.
+PROBLEM_FIXTURES = {
+    "problem_check(server).json": [
+        ("3fc5461f86764ad7bdbdf6cbdde61e66_2_1", "[a correct answer|an incorrect answer]", "[choice_0|choice_2]", False,
+         0.0, 1.0, 10, CHECKBOX_QUESTION, "Checkboxes"),
+    ],
+    "problem_check(server).max_grade_0.json": [
+        ("3fc5461f86764ad7bdbdf6cbdde61e66_2_1", "[a correct answer|an incorrect answer]", "[choice_0|choice_2]", False,
+         0.0, 0.0, 10, CHECKBOX_QUESTION, "Checkboxes"),
+    ],
+    "problem_check(server)_no_response_type.json": [
+        ("3fc5461f86764ad7bdbdf6cbdde61e66_2_1", "[a correct answer|an incorrect answer]", "[choice_0|choice_2]", False,
+         0.0, 1.0, 10, CHECKBOX_QUESTION, "Checkboxes"),
+    ],
+    "problem_check(server,string_anwers).json": [  # event.answers is empty: no value id
+        ("3fc5461f86764ad7bdbdf6cbdde61e66_2_1", "A correct answer", "", False, 0.0, 1.0, 10, CHECKBOX_QUESTION, "Checkboxes"),
+    ],
+    "problem_check(server,unsupported_responsetype).json": [
+        ("3fc5461f86764ad7bdbdf6cbdde61e66_2_1", "A correct answer", "answer", False, 0.0, 1.0, 10, CHECKBOX_QUESTION, "Checkboxes"),
+    ],
+    "problem_check(server,multiple_questions,correct).json": [
+        ("a0effb954cca4759994f1ac9e9434bf4_2_1", "blue", "blue", True, 3.0, 3.0, 3, OCEAN, "Multiple Choice Questions"),
+        ("a0effb954cca4759994f1ac9e9434bf4_3_1", "a chair", "choice_2", True, 3.0, 3.0, 3, FURNITURE, "Multiple Choice Questions"),
+        ("a0effb954cca4759994f1ac9e9434bf4_4_1", "[a piano|a guitar]", "[choice_0|choice_2]", True, 3.0, 3.0, 3, INSTRUMENTS,
+         "Multiple Choice Questions"),
+    ],
+    "problem_check(server,multiple_questions,incorrect).json": [
+        ("a0effb954cca4759994f1ac9e9434bf4_2_1", "yellow", "yellow", False, 0.0, 3.0, 1, OCEAN, "Multiple Choice Questions"),
+        ("a0effb954cca4759994f1ac9e9434bf4_3_1", "a bookshelf", "choice_3", False, 0.0, 3.0, 1, FURNITURE, "Multiple Choice Questions"),
+        ("a0effb954cca4759994f1ac9e9434bf4_4_1", "[a window]", "[choice_3]", False, 0.0, 3.0, 1, INSTRUMENTS, "Multiple Choice Questions"),
+    ],
+    "problem_check(server,multiple_questions,partial_correct).json": [
+        ("a0effb954cca4759994f1ac9e9434bf4_2_1", "blue", "blue", True, 2.0, 3.0, 2, OCEAN, "Multiple Choice Questions"),
+        ("a0effb954cca4759994f1ac9e9434bf4_3_1", "a bookshelf", "choice_3", False, 2.0, 3.0, 2, FURNITURE, "Multiple Choice Questions"),
+        ("a0effb954cca4759994f1ac9e9434bf4_4_1", "[a piano|a guitar]", "[choice_0|choice_2]", True, 2.0, 3.0, 2, INSTRUMENTS,
+         "Multiple Choice Questions"),
+    ],
+    "problem_check(server).list_answers.json": [
+        ("a0effb954cca4759994f1ac9e9434bf4_2_1", "blue", "blue", True, 2.0, 4.0, 9, "", "Multiple Choice Questions"),
+        ("a0effb954cca4759994f1ac9e9434bf4_3_1", "a chair", "choice_2", True, 2.0, 4.0, 9, "", "Multiple Choice Questions"),
+        ("a0effb954cca4759994f1ac9e9434bf4_4_1", "[a piano|a tree|a guitar]", "[choice_0|choice_1|choice_2]", False, 2.0, 4.0, 9,
+         "", "Multiple Choice Questions"),
+        ("a0effb954cca4759994f1ac9e9434bf4_5_1", FRENCH, "[choice_0|choice_1|choice_2|choice_3|choice_4|choice_5]", False,
+         2.0, 4.0, 9, "", "Multiple Choice Questions"),
+    ],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(PROBLEM_FIXTURES))
+def test_server_problem_check_fixture_becomes_one_response_per_part(workspace, tmp_path, name):
+    summary = import_fixture(workspace, tmp_path, name)
+
+    assert response_rows() == PROBLEM_FIXTURES[name]
+    assert summary.problem_responses_created == len(PROBLEM_FIXTURES[name])
+    # The attempted_problem learning event is still recorded, once per line.
+    assert LearningEvent.objects.get().type == "attempted_problem"
+    assert set(ProblemResponse.objects.values_list("source", "course__key")) == {("tracking_log", "course-v1:edX+DemoX+Demo_Course")}
+
+
+def test_problem_fixtures_missing_from_the_table_are_only_the_browser_ones():
+    names = {path.name for path in EVENTS.glob("problem_check*.json")}
+    assert names - set(PROBLEM_FIXTURES) == {
+        "problem_check(browser).json", "problem_check(browser).ccx.json", "problem_check(browser).required.only.data.json",
+        "problem_check(browser)legacy.json",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["problem_check(browser).json", "problem_check(browser).ccx.json", "problem_check(browser).required.only.data.json",
+     "problem_check(browser)legacy.json"],
+)  # fmt: skip
+def test_browser_problem_check_fixture_carries_no_grading_and_makes_no_response(workspace, tmp_path, name):
+    summary = import_fixture(workspace, tmp_path, name)
+
+    assert (summary.problem_responses_created, ProblemResponse.objects.count()) == (0, 0)
+
+
+NAVIGATION_FIXTURES = {
+    "edx.ui.lms.sequence.next_selected.json": "block-v1:edX+DemoX+Demo_Course+type@sequential+block@19a30717eff543078a5d94ae9d6c18a5",
+    "edx.ui.lms.sequence.previous_selected.json": "block-v1:edX+DemoX+Demo_Course+type@sequential+block@19a30717eff543078a5d94ae9d6c18a5",
+    "edx.ui.lms.sequence.tab_selected.json": "block-v1:edX+DemoX+Demo_Course+type@sequential+block@19a30717eff543078a5d94ae9d6c18a5",
+    # The outline names the sequential in the target_url it jumps to.
+    "edx.ui.lms.outline.selected.json": "block-v1:edX+DemoX+Demo_Course+type@sequential+block@48ecb924d7fe4b66a230137626bfa93e",
+}
+
+
+@pytest.mark.parametrize("name", sorted(NAVIGATION_FIXTURES))
+def test_navigation_fixture_opens_its_sequential(workspace, tmp_path, name):
+    summary = import_fixture(workspace, tmp_path, name)
+
+    opened = SubsectionOpen.objects.get()
+    assert (opened.subsection_key, opened.user.email, opened.course.key, opened.source) == (
+        NAVIGATION_FIXTURES[name], "user-3@openedx.invalid", "course-v1:edX+DemoX+Demo_Course", "tracking_log",
+    )  # fmt: skip
+    assert (summary.imported, summary.subsection_opens_created) == (1, 1)
+
+
+def test_every_fixture_together_gives_the_hand_counted_distributions(workspace, tmp_path):
+    summary = import_fixture(workspace, tmp_path, *sorted(path.name for path in EVENTS.glob("*.json")))
+
+    # 5 single-part checks + 3 checks of 3 parts + 1 of 4 parts = 18 responses.
+    assert (summary.problem_responses_created, summary.subsection_opens_created) == (18, 4)
+    # Problem a0eff: learner 8's last check (06:32, all correct, 3/3) and learner 6's (2/4).
+    counts = {
+        (row.part_id[-3:], row.answer, row.correct): row.count for row in ProblemAnswerCount.objects.filter(problem_key=MCQ)
+    }
+    assert counts == {
+        ("2_1", "blue", True): 2,
+        ("3_1", "a chair", True): 2,
+        ("4_1", "[a piano|a guitar]", True): 1,
+        ("4_1", "[a piano|a tree|a guitar]", False): 1,
+        ("5_1", FRENCH, False): 1,
+    }
+    grades = {(row.grade, row.max_grade): row.count for row in ProblemGradeCount.objects.filter(problem_key=MCQ)}
+    assert grades == {(3.0, 3.0): 1, (2.0, 4.0): 1}
+    # Problem 3fc5: five checks by learner 3 at the same instant; whichever is last, one learner.
+    assert sum(ProblemAnswerCount.objects.filter(problem_key=CHECKBOXES).values_list("count", flat=True)) == 1
+    assert sum(ProblemGradeCount.objects.filter(problem_key=CHECKBOXES).values_list("count", flat=True)) == 1
+    # Sequential 19a3 opened three times by learner 3, 48ec once: one learner each.
+    assert sorted(SubsectionLearner.objects.values_list("subsection_key", flat=True)) == sorted(set(NAVIGATION_FIXTURES.values()))
+
+
+def test_shared_tracking_log_fixture_has_one_response(workspace):
+    summary = import_tracking_logs(workspace, [FIXTURES / "tracking.log"])
+
+    assert summary.problem_responses_created == 1
+    assert response_rows() == [(
+        "932e6f2ce8274072a355a94560216d1a_2_1",
+        "There is an implication that the strangeness to follow can be considered like a dream.",
+        "choice_2", True, 1.0, 1.0, 3, "", "Perchance to Dream",
+    )]  # fmt: skip
+
+
+def test_server_problem_check_without_a_submission_makes_no_response(workspace, log_file):
+    summary = import_tracking_logs(workspace, [log_file])
+
+    assert (summary.problem_responses_created, ProblemResponse.objects.count()) == (0, 0)
+
+
+def test_legacy_seq_goto_opens_its_sequential_and_a_non_sequential_target_is_skipped(workspace, tmp_path):
+    sequential = "i4x://Acme/TL101/sequential/s1"
+    lines = [
+        raw("seq_goto", "2026-03-01T09:00:00+00:00", {"old": 1, "new": 2, "id": sequential}),
+        raw("seq_next", "2026-03-01T09:01:00+00:00", {"old": 2, "new": 3, "id": sequential}, user_id=8, username="bo"),
+        processed("edx.ui.lms.outline.selected", "2026-03-01T09:02:00+00:00",
+                  {"target_url": "http://lms/courses/x/jump_to/block-v1:Acme+TL101+2026+type@chapter+block@c1"}),
+    ]  # fmt: skip
+
+    summary = import_tracking_logs(workspace, [write_log(tmp_path, lines)])
+
+    assert (summary.imported, summary.skipped, dict(summary.skip_reasons)) == (2, 1, {"no subsection": 1})
+    assert SubsectionLearner.objects.filter(subsection_key=sequential).count() == 2
+
+
+def test_reimporting_fixtures_adds_no_response_and_no_open(workspace, tmp_path):
+    names = [*sorted(PROBLEM_FIXTURES), *sorted(NAVIGATION_FIXTURES)]
+    import_fixture(workspace, tmp_path, *names)
+    before = (sorted(ProblemResponse.objects.values_list("pk", flat=True)), sorted(SubsectionOpen.objects.values_list("pk", flat=True)))
+
+    again = import_fixture(workspace, tmp_path, *names)
+
+    assert (again.problem_responses_created, again.subsection_opens_created) == (0, 0)
+    after = (sorted(ProblemResponse.objects.values_list("pk", flat=True)), sorted(SubsectionOpen.objects.values_list("pk", flat=True)))
+    assert after == before

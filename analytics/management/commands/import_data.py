@@ -11,8 +11,9 @@ from analytics.services.records.pipeline import ingest_records
 
 class Command(BaseCommand):
     help = (
-        "Import interchange JSON lines (users, courses, chapters, videos, enrollments, attempts, page "
-        "sessions, events, video views, reactions) into a workspace, created when missing. Bad lines are "
+        "Import interchange JSON lines (users, courses, programs, chapters, videos, enrollments, attempts, "
+        "page sessions, events, video views, reactions, problem responses, subsection opens) into a "
+        "workspace, created when missing. Bad lines are "
         "reported with their line number and skipped; the good lines are kept. Importing twice changes nothing."
     )
 

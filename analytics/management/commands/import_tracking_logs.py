@@ -55,6 +55,7 @@ class Command(BaseCommand):
             f"{summary.lines} lines read from {summary.files} file(s) in {elapsed:.1f}s: {summary.imported} imported, "
             f"{summary.skipped} skipped, {summary.invalid} invalid. Written: {summary.events_created} events, "
             f"{summary.video_views_written} video views, {summary.enrollments_written} enrollments, "
-            f"{summary.attempts_written} attempts, into workspace {target.slug}."
+            f"{summary.attempts_written} attempts, {summary.problem_responses_created} problem responses, "
+            f"{summary.subsection_opens_created} subsection opens, into workspace {target.slug}."
         )
 

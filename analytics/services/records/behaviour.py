@@ -11,13 +11,17 @@ its rejection. An id that exists for another user or another workspace is reject
 (field `id`), never overwritten.
 """
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import timezone as dt_timezone
 from urllib.parse import unquote, urlsplit
 
 from django.utils import timezone
 
-from analytics.models import EventSource, LearningEvent, PageSession, VideoReaction, VideoView
+from analytics.models import (
+    EventSource, LearningEvent, PageSession, ProblemResponse, SubsectionOpen, VideoReaction, VideoView,
+)  # fmt: skip
+from analytics.services.problem_rollups import record_problem_responses, record_subsection_opens
 from analytics.services.course_info_rollups import changes_course_info
 from analytics.services.learner_activity import activity_pairs, refresh_learner_days
 
@@ -350,3 +354,108 @@ def upsert_video_reactions(workspace, rows):
     result.created = len(inserted)
     result.unchanged = len(rows) - result.created
     return result
+
+
+RESPONSE_ATTRS = (
+    "course_id", "problem_key", "part_id", "answer", "value_id", "correct", "grade", "max_grade", "variant",
+    "attempt", "submitted_at", "question", "problem_name",
+)  # fmt: skip
+
+
+# Namespace of the ids given to problem responses and subsection opens imported without one.
+INTERCHANGE_ID_NAMESPACE = uuid.UUID("8f4e2c1a-6b3d-4e5f-a7c9-1d2b3e4f5a60")
+
+
+def interchange_id(kind, workspace_id, *parts):
+    """The id of an interchange record sent without one: a uuid5 of what identifies it (times in
+    UTC ISO 8601), so importing the same line again finds the same row."""
+    text = "|".join(
+        part.astimezone(dt_timezone.utc).isoformat() if hasattr(part, "astimezone") else str(part)
+        for part in (kind, workspace_id, *parts)
+    )
+    return uuid.uuid5(INTERCHANGE_ID_NAMESPACE, text)
+
+
+def _owned_ids(model, workspace, rows):
+    """{id: (workspace id, user id)} of the rows' ids already stored (any workspace)."""
+    return {
+        row_id: (workspace_id, user_id)
+        for row_id, workspace_id, user_id in select_rows(
+            model, ("id", "workspace_id", "user_id"), "id", {row["id"] for row in rows}
+        )
+    }
+
+
+def _record_immutable(model, workspace, rows, make, record):
+    """Shared body of the problem-response and subsection-open upserts: rows whose id is stored
+    for this learner are unchanged (the raw rows are immutable), for anyone else rejected; the new
+    ones go through `record` (problem_rollups), which keeps the rollups."""
+    result = UpsertResult()
+    rows = list(rows)
+    if not rows:
+        return result
+    owners = _owned_ids(model, workspace, rows)
+    fresh, seen = [], set()
+    for row in rows:
+        owner = owners.get(row["id"])
+        if owner is not None and owner != (workspace.pk, row["user_id"]):
+            result.rejected.append((row.get("ref"), "id", ID_TAKEN))
+        elif owner is not None or row["id"] in seen:
+            result.unchanged += 1
+        else:
+            seen.add(row["id"])
+            fresh.append(make(row))
+    recorded = record(workspace.pk, fresh)
+    result.created += recorded.created
+    result.unchanged += recorded.duplicates
+    return result
+
+
+def upsert_problem_responses(workspace, rows, *, source=EventSource.IMPORT):
+    """Store problem responses (the `problem_response` kind) through
+    problem_rollups.record_problem_responses, the only writer of responses and their rollups.
+
+    rows: dicts with `user_id`, `course_id`, `problem_key`, `part_id`, `answer` (list answers
+    already `[a|b]`), `correct`, `submitted_at`, optionally `id`, `value_id`, `grade`,
+    `max_grade`, `variant`, `attempt`, `question`, `problem_name`, `ref`. A row without `id`
+    gets one derived from workspace, learner, problem, part and time. A response is immutable:
+    an id already stored for this learner changes nothing (unchanged); for another learner or
+    workspace it is rejected (field `id`).
+    """
+    rows = [
+        row if row.get("id") else {
+            **row,
+            "id": interchange_id(
+                "problem_response", workspace.pk, row["user_id"], row["problem_key"], row["part_id"], row["submitted_at"]
+            ),
+        }
+        for row in rows
+    ]  # fmt: skip
+
+    def make(row):
+        values = {attr: row[attr] for attr in RESPONSE_ATTRS if attr in row and row[attr] is not None}
+        return ProblemResponse(id=row["id"], workspace_id=workspace.pk, user_id=row["user_id"], source=source, **values)
+
+    return _record_immutable(ProblemResponse, workspace, rows, make, record_problem_responses)
+
+
+def upsert_subsection_opens(workspace, rows, *, source=EventSource.IMPORT):
+    """Store subsection opens (the `subsection_open` kind) through
+    problem_rollups.record_subsection_opens. rows: `user_id`, `course_id`, `subsection_key`,
+    `opened_at`, optionally `id` (derived from workspace, learner, subsection and time when
+    absent) and `ref`. Immutable like problem responses."""
+    rows = [
+        row if row.get("id") else {
+            **row,
+            "id": interchange_id("subsection_open", workspace.pk, row["user_id"], row["subsection_key"], row["opened_at"]),
+        }
+        for row in rows
+    ]  # fmt: skip
+
+    def make(row):
+        return SubsectionOpen(
+            id=row["id"], workspace_id=workspace.pk, user_id=row["user_id"], course_id=row["course_id"],
+            subsection_key=row["subsection_key"], opened_at=row["opened_at"], source=source,
+        )  # fmt: skip
+
+    return _record_immutable(SubsectionOpen, workspace, rows, make, record_subsection_opens)

@@ -1,5 +1,5 @@
 """Bulk upserts of the catalog and learning record: users, courses, chapters, videos,
-enrollments, attempts (the import's kinds).
+enrollments, attempts, programs (the import's kinds).
 
 Each function takes rows with references resolved to ids (pipeline.py does that), reads what is
 stored for their natural keys in one query, applies only the fields a row carries, then writes
@@ -12,7 +12,7 @@ from django.contrib.auth.hashers import make_password
 from accounts.models import CustomField, CustomFieldValue, LearnerGroup, Membership, Role, User
 from analytics.services.course_info_rollups import changes_course_info
 from analytics.services.learner_activity import sync_learner_roles
-from courses.models import Attempt, Chapter, Course, Enrollment, Video
+from courses.models import Attempt, Chapter, Course, Enrollment, Program, Video
 from courses.results import refresh_results
 
 from .behaviour import UpsertResult
@@ -250,16 +250,27 @@ def _set_attributes(workspace, rows, user_ids):
     return {email for email, user_id in user_ids.items() if user_id in changed_ids}
 
 
+COURSE_FIELDS = ("title", "thumbnail", "start", "end", "pacing", "catalog_course", "catalog_title")
+
+
+def _course_problem(course):
+    if course.start and course.end and course.end < course.start:
+        return ("end", "must not be before start")
+    return None
+
+
 def upsert_courses(workspace, rows):
-    """Create or update courses by key. rows: key, title, optionally thumbnail, instructor_ids
-    (resolved emails: when given they become exactly the course's instructors), ref."""
+    """Create or update courses by key. rows: key, title, optionally thumbnail, the catalog facts
+    (start, end, pacing, catalog_course, catalog_title), instructor_ids (resolved emails: when
+    given they become exactly the course's instructors), ref. A row that would leave the course
+    ending before it starts (with the stored start or end) is rejected (field `end`)."""
     rows = list(rows)
     if not rows:
         return UpsertResult()
     stored = {c.key: c for c in Course.objects.filter(workspace=workspace, key__in={row["key"] for row in rows})}
     result, courses, statuses = _upsert_objects(
-        Course, rows, lambda row: row["key"], stored, ("title", "thumbnail"),
-        lambda row: Course(workspace=workspace, key=row["key"]),
+        Course, rows, lambda row: row["key"], stored, COURSE_FIELDS,
+        lambda row: Course(workspace=workspace, key=row["key"]), check=_course_problem,
     )  # fmt: skip
     wanted = {}
     for row, status in zip(rows, statuses):
@@ -285,6 +296,49 @@ def upsert_courses(workspace, rows):
             changed_keys.add(key)
     through.objects.bulk_create(to_add, ignore_conflicts=True)
     # A course whose only change is its instructors counts as updated, not unchanged.
+    for row, status in zip(rows, statuses):
+        if status == "unchanged" and row["key"] in changed_keys:
+            result.unchanged -= 1
+            result.updated += 1
+            changed_keys.discard(row["key"])
+    return result
+
+
+def upsert_programs(workspace, rows):
+    """Create or update programs by key (their id). rows: key, title, optionally program_type,
+    course_ids (when given they become exactly the program's courses), ref. A program whose only
+    change is its course list counts as updated."""
+    rows = list(rows)
+    if not rows:
+        return UpsertResult()
+    stored = {p.key: p for p in Program.objects.filter(workspace=workspace, key__in={row["key"] for row in rows})}
+    result, programs, statuses = _upsert_objects(
+        Program, rows, lambda row: row["key"], stored, ("title", "program_type"),
+        lambda row: Program(workspace=workspace, key=row["key"]),
+    )  # fmt: skip
+    wanted = {}
+    for row, status in zip(rows, statuses):
+        if "course_ids" in row and status != "rejected":
+            wanted[row["key"]] = set(row["course_ids"] or [])
+    if not wanted:
+        return result
+    program_ids = dict(Program.objects.filter(workspace=workspace, key__in=wanted.keys()).values_list("key", "id"))
+    through = Program.courses.through
+    current = {}
+    for program_id, course_id in through.objects.filter(program_id__in=program_ids.values()).values_list(
+        "program_id", "course_id"
+    ):
+        current.setdefault(program_id, set()).add(course_id)
+    to_add, changed_keys = [], set()
+    for key, course_ids in wanted.items():
+        program_id = program_ids[key]
+        have = current.get(program_id, set())
+        to_add += [through(program_id=program_id, course_id=course_id) for course_id in course_ids - have]
+        if have - course_ids:
+            through.objects.filter(program_id=program_id, course_id__in=have - course_ids).delete()
+        if have != course_ids:
+            changed_keys.add(key)
+    through.objects.bulk_create(to_add, ignore_conflicts=True)
     for row, status in zip(rows, statuses):
         if status == "unchanged" and row["key"] in changed_keys:
             result.unchanged -= 1

@@ -15,6 +15,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 from django.utils.dateparse import parse_datetime
 
+from analytics.services.problem_rollups import list_answer
+
 COUNTRY_CODES = frozenset(country.alpha_2 for country in pycountry.countries)
 # A page session or video view longer than a week is a client bug, not a learner.
 MAX_DURATION_S = 7 * 24 * 3600
@@ -258,3 +260,21 @@ def parse_attributes(value):
                 raise FieldError(f"value of {name!r} must be at most 255 characters")
             clean[name] = text or None
     return clean
+
+
+def parse_answer(max_length):
+    """An answer as text: a string kept as sent, or a list of strings (checkboxes) as `[a|b]`,
+    Open edX's spelling of a list answer (problem_rollups.list_answer)."""
+
+    def parse(value):
+        if isinstance(value, list):
+            if not all(isinstance(item, str) for item in value):
+                raise FieldError("must be a string or a list of strings")
+            value = list_answer(value)
+        elif not isinstance(value, str):
+            raise FieldError("must be a string or a list of strings")
+        if len(value) > max_length:
+            raise FieldError(f"must be at most {max_length} characters")
+        return value
+
+    return parse

@@ -2,13 +2,13 @@
 
 Used by `manage.py import_data`, `POST /api/import` and the tracking API. Records of every kind
 may come in any order: they are validated one by one (no query), bucketed by kind, then written
-kind by kind in dependency order (users, courses, chapters, videos, enrollments, attempts, page
-sessions, events, video views, reactions), so a record may name anything written earlier in the
-same call or already stored. Each kind is written in chunks; a chunk is a few queries whatever
-its size and runs in its own transaction (a savepoint when the caller holds a transaction). If
-the database refuses a chunk (a constraint the validators could not see, a concurrent writer),
-the chunk is retried record by record so that only the refused records are reported and every
-other record is kept: all-or-nothing per record.
+kind by kind in dependency order (users, courses, programs, chapters, videos, enrollments, attempts,
+page sessions, events, video views, reactions, problem responses, subsection opens), so a record
+may name anything written earlier in the same call or already stored. Each kind is written in
+chunks; a chunk is a few queries whatever its size and runs in its own transaction (a savepoint
+when the caller holds a transaction). If the database refuses a chunk (a constraint the
+validators could not see, a concurrent writer), the chunk is retried record by record so that
+only the refused records are reported and every other record is kept: all-or-nothing per record.
 """
 
 import logging
@@ -21,7 +21,7 @@ from analytics.models import EventSource
 
 from . import behaviour, catalog
 from .behaviour import UpsertResult
-from .lookups import chapter_ids_by_key, course_ids_by_key, user_ids_by_email, videos_by_key
+from .lookups import chapter_ids_by_key, course_ids_by_key, ensure_courses, user_ids_by_email, videos_by_key
 from .validators import DEPENDENCY_ORDER, KINDS, Kind, validate_record
 
 logger = logging.getLogger(__name__)
@@ -33,8 +33,15 @@ NO_VIDEO = "no video with this key in the workspace"
 NO_CHAPTER = "no chapter with this key in the course"
 # Kinds whose records name the user they are about.
 ACTIVITY_KINDS = frozenset(
-    {Kind.ENROLLMENT, Kind.ATTEMPT, Kind.PAGE_SESSION, Kind.EVENT, Kind.VIDEO_VIEW, Kind.VIDEO_REACTION}
-)
+    {
+        Kind.ENROLLMENT, Kind.ATTEMPT, Kind.PAGE_SESSION, Kind.EVENT, Kind.VIDEO_VIEW, Kind.VIDEO_REACTION,
+        Kind.PROBLEM_RESPONSE, Kind.SUBSECTION_OPEN,
+    }
+)  # fmt: skip
+# Kinds that create the courses they name when missing (title = key), as the tracking-log and xAPI
+# paths do: problem responses and subsection opens come from an LMS whose catalog may not have
+# been imported, and a program lists the course runs it groups.
+CREATES_COURSES = frozenset({Kind.PROGRAM, Kind.PROBLEM_RESPONSE, Kind.SUBSECTION_OPEN})
 
 
 class BadRecord(str):
@@ -106,10 +113,11 @@ class _Resolver:
             self.videos.update(videos_by_key(self.workspace, missing))
         return self.videos
 
-    def course_ids(self, keys):
+    def course_ids(self, keys, *, create=False):
         missing = {key for key in keys if key and key not in self.courses}
         if missing:
-            self.courses.update(course_ids_by_key(self.workspace, missing))
+            lookup = ensure_courses if create else course_ids_by_key
+            self.courses.update(lookup(self.workspace, missing))
         return self.courses
 
 
@@ -117,8 +125,14 @@ def _resolve(kind, items, resolver, workspace):
     """(rows ready for the upsert function, [(ref, field, reason)], extra upsert kwargs)."""
     rows, errors, extra = [], [], {}
     users = resolver.user_ids({c["user"] for _, c in items if "user" in c})
-    keys = {c["course"] for _, c in items if c.get("course")}
-    courses = resolver.course_ids(keys) if keys else {}
+    if kind in CREATES_COURSES:
+        # Only the courses of records that will be written (their user is a member) are created.
+        keys = {c["course"] for _, c in items if c.get("course") and c.get("user") in users}
+        keys |= {key for _, c in items for key in c.get("courses") or []}
+        courses = resolver.course_ids(keys, create=True) if keys else {}
+    else:
+        keys = {c["course"] for _, c in items if c.get("course")}
+        courses = resolver.course_ids(keys) if keys else {}
     if kind == Kind.COURSE:
         users = resolver.user_ids({email for _, c in items for email in c.get("instructors") or []})
     videos = resolver.video_refs({c["video"] for _, c in items}) if kind in (Kind.VIDEO_VIEW, Kind.VIDEO_REACTION) else {}
@@ -140,13 +154,15 @@ def _resolve(kind, items, resolver, workspace):
                     row["course_id"] = None
                 elif value in courses:
                     row["course_id"] = courses[value]
-                else:
+                elif kind not in CREATES_COURSES:  # there, only a refused user leaves it uncreated
                     problems.append(("course", NO_COURSE))
             elif attr == "video":
                 if value in videos:
                     row["video_id"] = videos[value].id
                 else:
                     problems.append(("video", NO_VIDEO))
+            elif attr == "courses":
+                row["course_ids"] = [courses[key] for key in value]
             elif attr == "instructors":
                 unknown = [email for email in value if email not in users]
                 if unknown:
@@ -185,6 +201,9 @@ def _upserter(kind, source):
             ws, rows, source=source, videos=videos
         ),
         Kind.VIDEO_REACTION: behaviour.upsert_video_reactions,
+        Kind.PROGRAM: catalog.upsert_programs,
+        Kind.PROBLEM_RESPONSE: lambda ws, rows: behaviour.upsert_problem_responses(ws, rows, source=source),
+        Kind.SUBSECTION_OPEN: lambda ws, rows: behaviour.upsert_subsection_opens(ws, rows, source=source),
     }[kind]
 
 

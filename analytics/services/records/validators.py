@@ -15,11 +15,12 @@ from typing import Any, Callable
 
 from accounts.models import EducationLevel, Gender, Role
 from analytics.models import Device, Platform, ReactionType
-from courses.models import AttemptState, EnrollmentKind, EnrollmentMode
+from courses.models import AttemptState, CoursePacing, EnrollmentKind, EnrollmentMode
 
 from .fields import (
     MAX_DURATION_S,
     FieldError,
+    parse_answer,
     parse_attributes,
     parse_bool,
     parse_choice,
@@ -48,12 +49,16 @@ class Kind:
     EVENT = "event"
     VIDEO_VIEW = "video_view"
     VIDEO_REACTION = "video_reaction"
+    PROGRAM = "program"
+    PROBLEM_RESPONSE = "problem_response"
+    SUBSECTION_OPEN = "subsection_open"
 
 
 # What a record may name must be written before it: kinds are processed in this order.
 DEPENDENCY_ORDER = (
     Kind.USER,
     Kind.COURSE,
+    Kind.PROGRAM,
     Kind.CHAPTER,
     Kind.VIDEO,
     Kind.ENROLLMENT,
@@ -62,6 +67,8 @@ DEPENDENCY_ORDER = (
     Kind.EVENT,
     Kind.VIDEO_VIEW,
     Kind.VIDEO_REACTION,
+    Kind.PROBLEM_RESPONSE,
+    Kind.SUBSECTION_OPEN,
 )
 KINDS = frozenset(DEPENDENCY_ORDER)
 
@@ -97,6 +104,17 @@ SPECS = {
         Field("title", "title", parse_text(300), required=True),
         Field("thumbnail", "thumbnail", parse_url(500), empty=""),
         Field("instructors", "instructors", parse_list(parse_email, max_items=1000), empty=[]),
+        Field("start", "start", TIME),
+        Field("end", "end", TIME),
+        Field("pacing", "pacing", parse_choice(CoursePacing), empty=""),
+        Field("catalogCourse", "catalog_course", parse_text(255, allow_blank=True), empty=""),
+        Field("catalogTitle", "catalog_title", parse_text(300, allow_blank=True), empty=""),
+    ),
+    Kind.PROGRAM: (
+        Field("id", "key", KEY, required=True),
+        Field("title", "title", parse_text(300), required=True),
+        Field("type", "program_type", parse_text(100, allow_blank=True), empty=""),
+        Field("courses", "courses", parse_list(KEY, max_items=1000), empty=[]),
     ),
     Kind.CHAPTER: (
         Field("course", "course", KEY, required=True),
@@ -176,6 +194,30 @@ SPECS = {
         Field("type", "type", parse_choice(ReactionType), required=True),
         Field("at", "at", TIME, required=True),
     ),
+    Kind.PROBLEM_RESPONSE: (
+        Field("id", "id", parse_uuid),
+        Field("user", "user", parse_email, required=True),
+        Field("course", "course", KEY, required=True),
+        Field("problem", "problem_key", parse_text(500), required=True),
+        Field("part", "part_id", KEY, required=True),
+        Field("answer", "answer", parse_answer(10_000), required=True),
+        Field("valueId", "value_id", parse_answer(255), empty=""),
+        Field("correct", "correct", parse_bool, required=True),
+        Field("grade", "grade", parse_float(0, 1e6)),
+        Field("maxGrade", "max_grade", parse_float(0, 1e6)),
+        Field("variant", "variant", parse_text(100, allow_blank=True), empty=""),
+        Field("attempt", "attempt", parse_int(0)),
+        Field("at", "submitted_at", TIME, required=True),
+        Field("question", "question", parse_text(10_000, allow_blank=True), empty=""),
+        Field("problemName", "problem_name", parse_text(300, allow_blank=True), empty=""),
+    ),
+    Kind.SUBSECTION_OPEN: (
+        Field("id", "id", parse_uuid),
+        Field("user", "user", parse_email, required=True),
+        Field("course", "course", KEY, required=True),
+        Field("subsection", "subsection_key", parse_text(500), required=True),
+        Field("at", "opened_at", TIME, required=True),
+    ),
 }
 
 REQUIRED = "is required"
@@ -204,7 +246,29 @@ def _check_user(clean):
     return []
 
 
-CHECKS = {Kind.USER: _check_user, Kind.ENROLLMENT: _check_enrollment, Kind.ATTEMPT: _check_attempt}
+def _check_course(clean):
+    start, end = clean.get("start"), clean.get("end")
+    if start and end and end < start:
+        return [("end", "must not be before start")]
+    return []
+
+
+def _check_problem_response(clean):
+    grade, max_grade = clean.get("grade"), clean.get("max_grade")
+    if (grade is None) != (max_grade is None):
+        return [("maxGrade" if max_grade is None else "grade", "grade and maxGrade go together: give both or neither")]
+    if grade is not None and grade > max_grade:
+        return [("grade", "must not be more than maxGrade")]
+    return []
+
+
+CHECKS = {
+    Kind.USER: _check_user,
+    Kind.COURSE: _check_course,
+    Kind.ENROLLMENT: _check_enrollment,
+    Kind.ATTEMPT: _check_attempt,
+    Kind.PROBLEM_RESPONSE: _check_problem_response,
+}
 
 
 def validate_record(kind, data):

@@ -22,6 +22,7 @@ from analytics.services.xapi.comparison import statements_match
 from analytics.services.xapi.errors import StatementConflict, StatementInvalid
 from analytics.services.xapi.identity import agent_key, statement_pk
 from analytics.services.xapi.mapping import (
+    remove_voided_problem_facts,
     is_activity,
     is_video_player_statement,
     recompute_video_sessions,
@@ -235,6 +236,7 @@ def _apply_voiding(workspace, new):
     touched = set(events.values_list("user_id", "occurred_at"))
     events._raw_delete(events.db)
     refresh_learner_days(workspace.pk, touched)
+    remove_voided_problem_facts(workspace, [(pk, statement) for pk, statement, _ in victims])
     recompute_video_sessions(
         workspace,
         [
