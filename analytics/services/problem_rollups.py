@@ -81,6 +81,11 @@ def record_problem_responses(workspace_id, responses):
     with transaction.atomic():
         _lock_workspace(workspace_id)
         fresh = _new_rows(ProblemResponse, workspace_id, responses)
+        # One arrival time per batch, and ties in time broken by id: the incremental "last"
+        # below and rebuild_problem_rollups' ORDER BY then always pick the same row.
+        received_at = timezone.now()
+        for row in fresh:
+            row.received_at = received_at
         ProblemResponse.objects.bulk_create(fresh)
         _update_answer_rollups(workspace_id, fresh)
         _update_grade_rollups(workspace_id, [row for row in fresh if row.grade is not None and row.max_grade is not None])
@@ -109,7 +114,7 @@ def _supersede(rows, stored, key_of, make):
     """Walk rows in time order, replacing stored[key] where a row is later. Returns
     (replaced: [(old or None, new)], by key), the new latest objects made by make(row, old)."""
     replaced = {}
-    for row in sorted(rows, key=lambda item: item.submitted_at):
+    for row in sorted(rows, key=lambda item: (item.submitted_at, item.id)):
         key = key_of(row)
         current = replaced[key][1] if key in replaced else stored.get(key)
         if _later(row, current):
