@@ -118,7 +118,10 @@ def video_analytics(workspace, video_key, period_name, *, sections=("views", "en
     timeline. engagement: mean seconds watched per view, completed views / views, reactions
     (likes, comments, shares) made in the period, and a timeline of seconds watched and
     completion rate. performance, from the views that reported player quality: buffering seconds /
-    seconds watched, mean bitrate ("2500k"), errors / views; None where no view reported them.
+    seconds watched, mean bitrate ("2500k"), errors / views; 0 ("0k") where no view reported them.
+    Averages are whole numbers (half up), rates 0 over nothing; breakdowns carry the document's
+    keys (periods.breakdown). `period` always holds the previous period; the `previous` blocks
+    only with `compare`.
     `all` starts on the day of the video's first view. Raises DataUnavailable for an unknown key.
     """
     video = Video.objects.filter(workspace=workspace, key=video_key).values("id").first()
