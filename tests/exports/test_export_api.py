@@ -9,7 +9,6 @@ import pytest
 from django.core.files.storage import default_storage
 from rest_framework.test import APIClient
 
-from accounts.models import Role
 from exports.models import ExportJob, ExportStatus
 from exports.services import expire_exports
 from tests.factories import CourseFactory, LearningEventFactory, PageSessionFactory
