@@ -5,7 +5,7 @@ import time
 from django.conf import settings
 from django.utils import timezone
 
-from analytics.services.request_metrics import recorder
+from analytics.services.request_metrics import path_template, recorder
 
 UNMATCHED_ENDPOINT = "<unmatched>"
 ENDPOINT_MAX_LENGTH = 200
@@ -22,7 +22,7 @@ def _workspace_id(response):
 
 class RequestMetricsMiddleware:
     """Times API requests (paths under REQUEST_METRICS_PATH_PREFIXES) and hands them to the
-    buffered recorder. The endpoint is the URL pattern (`/analytics/videos/<str:video_key>`), not
+    buffered recorder. The endpoint is the URL's path template (`/analytics/videos/{id}`), not
     the raw path, so that metrics group by endpoint and ids never leak into them; a path that
     matches no pattern is recorded as `<unmatched>`.
 
@@ -41,6 +41,8 @@ class RequestMetricsMiddleware:
         response = self.get_response(request)
         latency_ms = (time.perf_counter() - started) * 1000
         match = request.resolver_match
-        endpoint = ("/" + match.route)[:ENDPOINT_MAX_LENGTH] if match is not None and match.route else UNMATCHED_ENDPOINT
+        endpoint = (
+            path_template("/" + match.route)[:ENDPOINT_MAX_LENGTH] if match is not None and match.route else UNMATCHED_ENDPOINT
+        )
         recorder.record(at, _workspace_id(response), request.method, endpoint, response.status_code, latency_ms)
         return response

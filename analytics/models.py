@@ -237,6 +237,20 @@ class RequestMetric(models.Model):
         return f"{self.method} {self.endpoint} {self.status} {self.latency_ms:.1f}ms"
 
 
+class HealthCheck(models.Model):
+    """One minute's check of the service (its database and its web process answering), written
+    once a minute by the beat task analytics.tasks.check_health. The uptime of
+    /analytics/system/health is the share of minutes since checks began with a successful one."""
+
+    minute = models.DateTimeField(unique=True, help_text="Start of the UTC minute checked")
+    is_up = models.BooleanField()
+    checked_at = models.DateTimeField(default=timezone.now)
+    detail = models.CharField(max_length=200, blank=True, help_text="Why the check failed")
+
+    def __str__(self):
+        return f"{self.minute:%Y-%m-%d %H:%M} {'up' if self.is_up else 'down'}"
+
+
 class XapiStatement(models.Model):
     """An xAPI 1.0.3 statement, stored whole as received (plus the LRS's `stored` time).
 

@@ -1,17 +1,28 @@
 from datetime import timedelta
 
 from celery import shared_task
+from django.conf import settings
 from django.utils import timezone
 
-from .models import RequestMetric
+from .models import HealthCheck, RequestMetric
 
 
 @shared_task(acks_late=True)
-def purge_request_metrics(keep_days=30):
-    """Delete request metrics older than keep_days; returns how many rows went."""
-    cutoff = timezone.now() - timedelta(days=keep_days)
+def purge_request_metrics(keep_days=None):
+    """Delete request metrics and health checks older than keep_days (SYSTEM_METRICS_KEEP_DAYS);
+    returns how many request metrics went."""
+    cutoff = timezone.now() - timedelta(days=keep_days or settings.SYSTEM_METRICS_KEEP_DAYS)
     deleted, _ = RequestMetric.objects.filter(at__lt=cutoff).delete()
+    HealthCheck.objects.filter(minute__lt=cutoff).delete()
     return deleted
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def check_health():
+    """Once a minute (beat): record whether the database and the web process answer."""
+    from .services.health_checks import record_health_check
+
+    return record_health_check().is_up
 
 
 @shared_task(acks_late=True)

@@ -280,6 +280,8 @@ COURSE_INFO_REFRESH_S = env_int("COURSE_INFO_REFRESH_S", 30)
 CELERY_BEAT_SCHEDULE = {
     "purge-request-metrics": {"task": "analytics.tasks.purge_request_metrics", "schedule": 24 * 3600},
     "expire-exports": {"task": "exports.tasks.expire_exports", "schedule": 15 * 60},
+    # Uptime of /analytics/system/health: one check of the database and the web process a minute.
+    "check-health": {"task": "analytics.tasks.check_health", "schedule": 60, "options": {"expires": 60}},
     # Open edX course information rollups: a change shows in /api/v0/courses/... within 60 s.
     "refresh-course-info-rollups": {
         "task": "analytics.tasks.refresh_course_info_rollups",
@@ -353,6 +355,13 @@ REQUEST_METRICS_PATH_PREFIXES = env_list("REQUEST_METRICS_PATH_PREFIXES", ["/api
 REQUEST_METRICS_BATCH_SIZE = env_int("REQUEST_METRICS_BATCH_SIZE", 200)
 REQUEST_METRICS_FLUSH_SECONDS = env_int("REQUEST_METRICS_FLUSH_SECONDS", 5)
 REQUEST_METRICS_BACKGROUND = env_bool("REQUEST_METRICS_BACKGROUND", True)
+# Request metrics and health checks are kept this many days (analytics.tasks.purge_request_metrics);
+# a system analytics period starting earlier is ANALYTICS_DATA_UNAVAILABLE.
+SYSTEM_METRICS_KEEP_DAYS = env_int("SYSTEM_METRICS_KEEP_DAYS", 30)
+# What the once-a-minute health check (analytics.tasks.check_health) asks besides the database:
+# the web process's health probe. Empty: the database only.
+HEALTH_CHECK_URL = env_str("HEALTH_CHECK_URL", "http://127.0.0.1:8000/api/health/")
+HEALTH_CHECK_TIMEOUT_S = env_int("HEALTH_CHECK_TIMEOUT_S", 10)
 # Rate limits per credential (API key, or user in a workspace; per IP for the token endpoints) and
 # per API family: "N/s", "N/min", "N/hour", "N/day" (or "N/<k>min"); empty: no limit. Counted in
 # the default cache: set CACHE_URL (Redis) when several processes serve. Why these numbers:

@@ -1,6 +1,8 @@
 """VideoCloud export endpoints: POST/GET /analytics/export, GET/DELETE /analytics/export/{id},
 and the signed download link."""
 
+from datetime import timezone as dt_timezone
+
 from django.core.files.storage import default_storage
 from django.http import FileResponse, JsonResponse
 from django.urls import reverse
@@ -12,7 +14,6 @@ from rest_framework.views import APIView
 
 from analytics.api.envelopes import VideoCloudError, VideoCloudErrorsMixin, videocloud_success
 from analytics.api.video_cloud import ERROR_RESPONSES as VIDEOCLOUD_ERROR_RESPONSES
-from analytics.api.formats import iso_ms_z
 from analytics.queries.video_cloud.periods import InvalidPeriod
 from config.throttling import ExportCreateRateThrottle, ExportRateThrottle
 from config.availability import RETRY_AFTER_S
@@ -30,27 +31,40 @@ class ExportRequestSerializer(serializers.Serializer):
     filters = serializers.DictField(required=False, default=dict)
 
 
+ISO_Z = "%Y-%m-%dT%H:%M:%SZ"  # the document's `2024-04-01T12:00:00Z`
+# The document's word for a job not finished yet is "processing": a queued job is shown so.
+DOCUMENT_STATUS = {ExportStatus.QUEUED: ExportStatus.PROCESSING}
+SHOWN_STATUSES = [value for value in ExportStatus.values if value not in DOCUMENT_STATUS]
+
+
+def iso_z(moment):
+    return moment.astimezone(dt_timezone.utc).strftime(ISO_Z)
+
+
+def download_url(job, request):
+    """The signed link where the job's file is (or will be) until expiresAt."""
+    path = reverse("export_download", args=[job.public_id])
+    return request.build_absolute_uri(f"{path}?token={services.download_token(job)}")
+
+
 def export_payload(job, request):
-    """The VideoCloud export object; downloadUrl and expiresAt once the file is ready."""
+    """The VideoCloud export object, as the document shows it from the start: status, the
+    downloadUrl (which answers 202 with Retry-After until the file is written) and expiresAt."""
     payload = {
         "exportId": job.public_id,
         "type": job.type,
         "format": job.format,
         "period": job.period,
         "metrics": job.metrics,
-        "status": job.status,
+        "status": DOCUMENT_STATUS.get(job.status, job.status),
         "progress": job.progress,
         "rowCount": job.row_count,
-        "createdAt": iso_ms_z(job.created_at),
-        "downloadUrl": None,
-        "expiresAt": None,
+        "createdAt": iso_z(job.created_at),
+        "downloadUrl": download_url(job, request),
+        "expiresAt": iso_z(services.link_expires_at(job)),
     }
-    if job.status == ExportStatus.COMPLETED:
-        path = reverse("export_download", args=[job.public_id])
-        payload["downloadUrl"] = request.build_absolute_uri(f"{path}?token={services.download_token(job)}")
-        payload["expiresAt"] = iso_ms_z(job.expires_at)
     if job.status == ExportStatus.FAILED:
-        payload["error"] = job.error
+        payload["error"] = {"code": services.EXPORT_FAILED, "message": job.error}
     return payload
 
 
@@ -62,13 +76,20 @@ EXPORT_DATA = inline_serializer(
         "format": serializers.CharField(),
         "period": serializers.CharField(),
         "metrics": serializers.ListField(child=serializers.CharField()),
-        "status": serializers.ChoiceField(choices=ExportStatus.values),
+        "status": serializers.ChoiceField(
+            choices=SHOWN_STATUSES, help_text="processing (queued or running), completed, failed, cancelled, expired"
+        ),
         "progress": serializers.IntegerField(),
         "rowCount": serializers.IntegerField(allow_null=True),
-        "createdAt": serializers.DateTimeField(),
-        "downloadUrl": serializers.URLField(allow_null=True),
-        "expiresAt": serializers.DateTimeField(allow_null=True),
-        "error": serializers.CharField(required=False, help_text="Failed exports: why"),
+        "createdAt": serializers.DateTimeField(help_text="2024-04-01T12:00:00Z"),
+        "downloadUrl": serializers.URLField(help_text="Signed link: 202 with Retry-After until the file is written, then the file"),
+        "expiresAt": serializers.DateTimeField(help_text="When the link and the file expire; 2024-04-01T12:00:00Z"),
+        "error": inline_serializer(
+            "ExportJobFailure",
+            {"code": serializers.CharField(help_text="ANALYTICS_EXPORT_FAILED"), "message": serializers.CharField()},
+            required=False,
+            help_text="Failed exports: why",
+        ),
     },
 )
 EXPORT_SCHEMA = inline_serializer("ExportJob", {"success": serializers.BooleanField(), "data": EXPORT_DATA})
@@ -162,6 +183,16 @@ class ExportDetailView(VideoCloudErrorsMixin, APIView):
         return videocloud_success({"exportId": export_id, "status": outcome})
 
 
+DOWNLOAD_PENDING = inline_serializer(
+    "ExportDownloadPending",
+    {
+        "success": serializers.BooleanField(),
+        "data": inline_serializer(
+            "ExportDownloadPendingData",
+            {"exportId": serializers.CharField(), "status": serializers.CharField(), "progress": serializers.IntegerField()},
+        ),
+    },
+)
 DOWNLOAD_ERROR = inline_serializer(
     "ExportDownloadError",
     {
@@ -189,8 +220,13 @@ class ExportDownloadView(APIView):
             for name, writer in WRITERS.items()
         }
         | {
+            202: OpenApiResponse(DOWNLOAD_PENDING, description="The file is not written yet: retry after Retry-After seconds"),
             403: OpenApiResponse(DOWNLOAD_ERROR, description="The token is not valid for this export"),
-            410: OpenApiResponse(DOWNLOAD_ERROR, description="The link or the export has expired"),
+            410: OpenApiResponse(
+                DOWNLOAD_ERROR,
+                description="ANALYTICS_EXPORT_EXPIRED: the link or the export has expired (or was cancelled); "
+                "ANALYTICS_EXPORT_FAILED: the export failed",
+            ),
         },
     )
     def get(self, request, export_id):
@@ -198,12 +234,22 @@ class ExportDownloadView(APIView):
 
 
 def download_export(request, export_id):
-    """The export file, for anyone holding the signed link until it expires."""
+    """The export file, for anyone holding the signed link until it expires; 202 with Retry-After
+    while it is being written."""
     try:
         job = services.job_for_download(export_id, request.GET.get("token"))
+    except services.DownloadPending as pending:
+        response = JsonResponse(
+            {
+                "success": True,
+                "data": {"exportId": export_id, "status": ExportStatus.PROCESSING, "progress": pending.job.progress},
+            },
+            status=status.HTTP_202_ACCEPTED,
+        )
+        response["Retry-After"] = str(RETRY_AFTER_S)
+        return response
     except services.DownloadRefused as exc:
-        code = "ANALYTICS_FORBIDDEN" if exc.status == 403 else "ANALYTICS_EXPORT_EXPIRED"
-        return JsonResponse({"success": False, "error": {"code": code, "message": str(exc)}}, status=exc.status)
+        return JsonResponse({"success": False, "error": {"code": exc.code, "message": str(exc)}}, status=exc.status)
     writer = WRITERS[job.format]
     return FileResponse(
         default_storage.open(job.file_name, "rb"),

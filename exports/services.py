@@ -12,6 +12,8 @@ from django.core import signing
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
@@ -28,6 +30,7 @@ logger = logging.getLogger(__name__)
 BATCH_SIZE = 5000
 DOWNLOAD_SALT = "exports.download"
 ACTIVE_STATUSES = (ExportStatus.QUEUED, ExportStatus.PROCESSING)
+EXPORT_FAILED = "ANALYTICS_EXPORT_FAILED"  # the document's code for a failed export
 
 
 class ExportRequestError(ValueError):
@@ -112,8 +115,14 @@ def create_export_job(credential, export_type, period, metrics, export_format, f
     If the broker cannot take the task (bounded by CELERY_BROKER_CONNECTION_TIMEOUT and
     CELERY_TASK_PUBLISH_RETRY_POLICY), the job is deleted and QueueUnavailable raised from the
     commit: the caller answers 503 and no job is left queued that no worker will ever run.
+
+    The job's link expires EXPORT_TTL_HOURS after its creation: the link is handed out at once
+    (the document's `downloadUrl` and `expiresAt` in the creation's answer).
     """
+    now = timezone.now()
     job = ExportJob.objects.create(
+        created_at=now,
+        expires_at=now + export_ttl(),
         workspace=credential.workspace,
         requested_by=credential.user,
         requested_by_key=credential.api_key,
@@ -240,7 +249,7 @@ def run_export_job(job_id):
         file_name=name,
         file_size=default_storage.size(name),
         finished_at=now,
-        expires_at=now + export_ttl(),
+        expires_at=Coalesce(F("expires_at"), Value(now + export_ttl())),  # jobs created without one
     )
     if not updated:
         default_storage.delete(name)
@@ -276,19 +285,37 @@ def expire_exports(now=None):
     return expired.update(status=ExportStatus.EXPIRED, file_name="")
 
 
+def link_expires_at(job):
+    """When the job's download link expires: its expires_at, set at creation (jobs created
+    without one: their creation + EXPORT_TTL_HOURS)."""
+    return job.expires_at or job.created_at + export_ttl()
+
+
 def download_token(job):
-    return signing.dumps({"id": job.public_id, "exp": int(job.expires_at.timestamp())}, salt=DOWNLOAD_SALT)
+    return signing.dumps({"id": job.public_id, "exp": int(link_expires_at(job).timestamp())}, salt=DOWNLOAD_SALT)
 
 
 class DownloadRefused(Exception):
-    def __init__(self, status, message):
+    """The link does not give the file, ever: `status` and the VideoCloud `code` to answer."""
+
+    def __init__(self, status, message, code=None):
         super().__init__(message)
         self.status = status
+        self.code = code or ("ANALYTICS_FORBIDDEN" if status == 403 else "ANALYTICS_EXPORT_EXPIRED")
+
+
+class DownloadPending(Exception):
+    """The file is not written yet: ask again later."""
+
+    def __init__(self, job):
+        super().__init__(job.public_id)
+        self.job = job
 
 
 def job_for_download(public_id, token, now=None):
-    """The completed job a signed token grants; DownloadRefused(403) when tampered or not this
-    job's, (410) when expired."""
+    """The completed job a signed token grants. DownloadRefused(403) when tampered or not this
+    job's, (410 ANALYTICS_EXPORT_EXPIRED) when expired, cancelled or removed, (410
+    ANALYTICS_EXPORT_FAILED) when the job failed; DownloadPending while it is queued or running."""
     try:
         claims = signing.loads(token or "", salt=DOWNLOAD_SALT)
     except signing.BadSignature as exc:
@@ -299,6 +326,10 @@ def job_for_download(public_id, token, now=None):
     if claims.get("exp", 0) <= now.timestamp():
         raise DownloadRefused(410, "This download link has expired.")
     job = ExportJob.objects.filter(public_id=public_id).first()
+    if job is not None and job.status in ACTIVE_STATUSES:
+        raise DownloadPending(job)
+    if job is not None and job.status == ExportStatus.FAILED:
+        raise DownloadRefused(410, f"The export failed: {job.error}", code=EXPORT_FAILED)
     if job is None or job.status != ExportStatus.COMPLETED or not job.file_name:
         raise DownloadRefused(410, "This export is no longer available.")
     return job

@@ -12,3 +12,33 @@ def test_schema_generates_and_validates_without_warnings(tmp_path, db):
     for path in ("/api/user/analytics", "/api/v2/courses/stats", "/analyse/results", "/xapi/statements",
                  "/analytics/export/{export_id}", "/api/track/page-sessions"):
         assert f"  {path}:" in schema
+
+
+def test_schema_shows_the_videocloud_shapes_of_the_document(tmp_path, db):
+    import json
+
+    schema_file = tmp_path / "schema.json"
+    call_command("spectacular", "--format", "openapi-json", "--file", str(schema_file))
+    schema = json.loads(schema_file.read_text())
+    components = schema["components"]["schemas"]
+
+    def props(name):
+        return components[name]["properties"]
+
+    assert "/analytics/videos/{id}" in schema["paths"]
+    # period.previous is always there; integers where the document shows integers; no null rates
+    assert "previous" in components["VideoCloudPeriod"]["required"]
+    assert props("VideoCloudVideoEngagement")["averageWatchTime"]["type"] == "integer"
+    assert props("VideoCloudEngagement")["pagesPerSession"]["type"] == "integer"
+    assert props("VideoCloudResponseTime")["average"]["type"] == "integer"
+    assert "nullable" not in props("VideoCloudVideoEngagement")["completionRate"]
+    # processing: the document's queues, then the export jobs
+    assert list(props("VideoCloudProcessing")) == ["videos", "thumbnails", "exports"]
+    assert props("VideoCloudQueue")["averageTime"]["type"] == "integer"
+    # exports: processing (never "queued"), a link and its expiry from the start, failures coded
+    export = props("ExportJobData")
+    assert "queued" not in components[export["status"]["allOf"][0]["$ref"].split("/")[-1]]["enum"]
+    assert "nullable" not in export["downloadUrl"] and "nullable" not in export["expiresAt"]
+    assert set(props("ExportJobFailure")) == {"code", "message"}
+    download = schema["paths"]["/analytics/export/{export_id}/download"]["get"]["responses"]
+    assert "202" in download

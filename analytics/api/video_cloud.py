@@ -33,7 +33,13 @@ TOP_VIDEOS_MAX = 100
 # --- Serializers: snake_case query results -> the document's camelCase --------------------------
 
 def _rate(**kwargs):
-    return serializers.FloatField(allow_null=True, **kwargs)
+    """A ratio or rate: a decimal, 0 over nothing (never null)."""
+    return serializers.FloatField(**kwargs)
+
+
+def _whole(**kwargs):
+    """A figure the document shows as an integer (averages included: rounded half up; 0 over nothing)."""
+    return serializers.IntegerField(**kwargs)
 
 
 class VideoCloudTimeWindowSerializer(serializers.Serializer):
@@ -42,7 +48,7 @@ class VideoCloudTimeWindowSerializer(serializers.Serializer):
 
 
 class VideoCloudPeriodSerializer(VideoCloudTimeWindowSerializer):
-    previous = VideoCloudTimeWindowSerializer(required=False, help_text="With compare=previous")
+    previous = VideoCloudTimeWindowSerializer(help_text="The previous period: same length, ending at start")
 
 
 class VideoCloudViewsTimelineSerializer(serializers.Serializer):
@@ -57,7 +63,7 @@ class VideoCloudViewCountsSerializer(serializers.Serializer):
 
 
 class VideoCloudViewsSerializer(VideoCloudViewCountsSerializer):
-    change = _rate(help_text="(views - previous views) / previous views; null when previous is 0")
+    change = _rate(help_text="(views - previous views) / previous views; 0 when previous is 0")
     byCountry = serializers.DictField(source="by_country", child=serializers.IntegerField())
     byDevice = serializers.DictField(source="by_device", child=serializers.IntegerField())
     byPlatform = serializers.DictField(source="by_platform", child=serializers.IntegerField())
@@ -66,7 +72,7 @@ class VideoCloudViewsSerializer(VideoCloudViewCountsSerializer):
 
 
 class VideoCloudEngagementFiguresSerializer(serializers.Serializer):
-    averageWatchTime = _rate(source="average_watch_time", help_text="Mean seconds watched per view")
+    averageWatchTime = _whole(source="average_watch_time", help_text="Mean seconds watched per view")
     completionRate = _rate(source="completion_rate")
     likes = serializers.IntegerField()
     comments = serializers.IntegerField()
@@ -86,7 +92,7 @@ class VideoCloudVideoEngagementSerializer(VideoCloudEngagementFiguresSerializer)
 
 class VideoCloudQualityFiguresSerializer(serializers.Serializer):
     bufferingRate = _rate(source="buffering_rate", help_text="Buffering seconds / seconds watched")
-    averageBitrate = serializers.CharField(source="average_bitrate", allow_null=True, help_text='"2500k"')
+    averageBitrate = serializers.CharField(source="average_bitrate", help_text='"2500k"; "0k" when no view reported one')
     errorRate = _rate(source="error_rate", help_text="Player errors per view")
 
 
@@ -109,10 +115,10 @@ class VideoCloudVideoAnalyticsSerializer(serializers.Serializer):
 
 
 class VideoCloudAverageEngagementSerializer(serializers.Serializer):
-    watchTime = _rate(source="watch_time", help_text="Mean seconds watched per view")
+    watchTime = _whole(source="watch_time", help_text="Mean seconds watched per view")
     completionRate = _rate(source="completion_rate")
-    likes = _rate(help_text="Likes in the period per video of the catalog")
-    comments = _rate(help_text="Comments in the period per video of the catalog")
+    likes = _whole(help_text="Likes in the period per video of the catalog")
+    comments = _whole(help_text="Comments in the period per video of the catalog")
 
 
 class VideoCloudTopVideoSerializer(serializers.Serializer):
@@ -154,7 +160,7 @@ class VideoCloudActiveUsersSerializer(serializers.Serializer):
 
 class VideoCloudSessionsSerializer(serializers.Serializer):
     total = serializers.IntegerField()
-    averageDuration = _rate(source="average_duration", help_text="Seconds")
+    averageDuration = _whole(source="average_duration", help_text="Seconds")
     byDevice = serializers.DictField(source="by_device", child=serializers.IntegerField())
 
 
@@ -203,8 +209,8 @@ class VideoCloudUserAnalyticsSerializer(serializers.Serializer):
 
 
 class VideoCloudUserTypeSerializer(serializers.Serializer):
-    sessionDuration = _rate(source="session_duration")
-    pagesPerSession = _rate(source="pages_per_session")
+    sessionDuration = _whole(source="session_duration")
+    pagesPerSession = _whole(source="pages_per_session")
 
 
 class VideoCloudUserTypesSerializer(serializers.Serializer):
@@ -219,8 +225,8 @@ class VideoCloudHourSerializer(serializers.Serializer):
 
 
 class VideoCloudEngagementSerializer(serializers.Serializer):
-    averageSessionDuration = _rate(source="average_session_duration")
-    pagesPerSession = _rate(source="pages_per_session")
+    averageSessionDuration = _whole(source="average_session_duration")
+    pagesPerSession = _whole(source="pages_per_session")
     bounceRate = _rate(source="bounce_rate")
     byUserType = VideoCloudUserTypesSerializer(source="by_user_type")
     byTimeOfDay = VideoCloudHourSerializer(source="by_time_of_day", many=True)
@@ -231,9 +237,9 @@ class VideoCloudUserEngagementSerializer(serializers.Serializer):
 
 
 class VideoCloudResponseTimeSerializer(serializers.Serializer):
-    average = _rate(help_text="Milliseconds")
-    p95 = _rate()
-    p99 = _rate()
+    average = _whole(help_text="Milliseconds")
+    p95 = _whole()
+    p99 = _whole()
 
 
 class VideoCloudErrorTypesSerializer(serializers.Serializer):
@@ -270,7 +276,7 @@ class VideoCloudResourcesSerializer(serializers.Serializer):
 
 
 class VideoCloudSystemHealthSerializer(serializers.Serializer):
-    uptime = _rate(required=False)
+    uptime = _rate(required=False, help_text="Minutes with a successful health check / minutes since checks began")
     responseTime = VideoCloudResponseTimeSerializer(source="response_time", required=False)
     errors = VideoCloudErrorsSerializer(required=False)
     resources = VideoCloudResourcesSerializer(required=False)
@@ -279,12 +285,14 @@ class VideoCloudSystemHealthSerializer(serializers.Serializer):
 class VideoCloudRequestsSerializer(serializers.Serializer):
     total = serializers.IntegerField()
     perSecond = _rate(source="per_second")
-    byEndpoint = serializers.DictField(source="by_endpoint", child=serializers.IntegerField())
+    byEndpoint = serializers.DictField(
+        source="by_endpoint", child=serializers.IntegerField(), help_text="Path template (`/analytics/videos/{id}`) -> requests"
+    )
 
 
 class VideoCloudEndpointTimesSerializer(serializers.Serializer):
-    average = _rate()
-    byEndpoint = serializers.DictField(source="by_endpoint", child=serializers.FloatField(allow_null=True))
+    average = _whole(help_text="Milliseconds")
+    byEndpoint = serializers.DictField(source="by_endpoint", child=serializers.IntegerField())
 
 
 class VideoCloudApiTrafficSerializer(serializers.Serializer):
@@ -295,7 +303,20 @@ class VideoCloudApiTrafficSerializer(serializers.Serializer):
 class VideoCloudQueueSerializer(serializers.Serializer):
     queued = serializers.IntegerField()
     processing = serializers.IntegerField()
-    averageTime = _rate(source="average_time", help_text="Seconds")
+    averageTime = _whole(source="average_time", help_text="Seconds")
+
+
+class VideoCloudProcessingSerializer(serializers.Serializer):
+    """The document's queues, then this service's own (and any registered later)."""
+
+    videos = VideoCloudQueueSerializer(help_text="Transcoding: this service transcodes nothing, always 0")
+    thumbnails = VideoCloudQueueSerializer(help_text="Thumbnails: none are made here, always 0")
+    exports = VideoCloudQueueSerializer(help_text="Export jobs (added)")
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data.update({name: VideoCloudQueueSerializer(queue).data for name, queue in instance.items() if name not in data})
+        return data
 
 
 class VideoCloudStorageOperationsSerializer(serializers.Serializer):
@@ -317,7 +338,7 @@ class VideoCloudStorageSerializer(serializers.Serializer):
 
 class VideoCloudSystemPerformanceSerializer(serializers.Serializer):
     api = VideoCloudApiTrafficSerializer(required=False)
-    processing = serializers.DictField(child=VideoCloudQueueSerializer(), required=False)
+    processing = VideoCloudProcessingSerializer(required=False)
     storage = VideoCloudStorageSerializer(required=False)
 
 
@@ -344,7 +365,9 @@ METRICS_PARAMETER = OpenApiParameter(
     "metrics", OpenApiTypes.STR, description="Comma-separated (or repeated) sections to include; default all"
 )
 GROUP_BY_PARAMETER = OpenApiParameter("groupBy", OpenApiTypes.STR, enum=["hour", "day", "week"], description="Timeline buckets")
-COMPARE_PARAMETER = OpenApiParameter("compare", OpenApiTypes.STR, enum=["previous"], description="Add the previous period's figures")
+COMPARE_PARAMETER = OpenApiParameter(
+    "compare", OpenApiTypes.STR, enum=["previous", "true", "1", "false", "0"], description="Add the previous period's figures"
+)
 ERROR_RESPONSES = {code: ERROR_ENVELOPE for code in (400, 401, 403, 404, 429)}
 
 
@@ -371,7 +394,7 @@ class VideoCloudView(VideoCloudErrorsMixin, APIView):
         except queries.VideoCloudQueryError as exc:
             raise VideoCloudError(ERROR_CODES[type(exc)], str(exc), field=exc.field) from exc
         except queries.DataUnavailable as exc:
-            raise VideoCloudError("ANALYTICS_DATA_UNAVAILABLE", str(exc), status.HTTP_404_NOT_FOUND) from exc
+            raise VideoCloudError("ANALYTICS_DATA_UNAVAILABLE", str(exc), status.HTTP_404_NOT_FOUND, field=exc.field) from exc
         return videocloud_success(self.serializer_class(data).data)
 
 
@@ -398,9 +421,9 @@ class VideoAnalyticsView(VideoCloudView):
     metrics = {"views": "views", "engagement": "engagement", "performance": "performance"}
     serializer_class = VideoCloudVideoAnalyticsSerializer
 
-    def query(self, workspace, period, sections, params, video_key):
+    def query(self, workspace, period, sections, params, id):
         return queries.video_analytics(
-            workspace, video_key, period, sections=sections,
+            workspace, id, period, sections=sections,
             group_by=queries.parse_group_by(params.get("groupBy")), compare=queries.parse_compare(params.get("compare")),
         )
 
@@ -512,8 +535,8 @@ class SystemPerformanceView(VideoCloudView):
 class HealthProbeView(VideoCloudErrorsMixin, APIView):
     """Liveness probe for load balancers: 200 when the database answers, else 503. Public.
 
-    Probes are recorded like every API request; the uptime of /analytics/system/health is the
-    share of them that succeeded.
+    The once-a-minute health check (analytics.tasks.check_health) asks it whether the web process
+    answers; the uptime of /analytics/system/health is the share of minutes it did.
     """
 
     authentication_classes = []
@@ -542,7 +565,7 @@ class HealthProbeView(VideoCloudErrorsMixin, APIView):
 
 urlpatterns = [
     path("analytics/videos/summary", VideoSummaryView.as_view(), name="videocloud_video_summary"),
-    path("analytics/videos/<str:video_key>", VideoAnalyticsView.as_view(), name="videocloud_video"),
+    path("analytics/videos/<str:id>", VideoAnalyticsView.as_view(), name="videocloud_video"),
     path("analytics/users", UserAnalyticsView.as_view(), name="videocloud_users"),
     path("analytics/users/engagement", UserEngagementView.as_view(), name="videocloud_user_engagement"),
     path("analytics/system/health", SystemHealthView.as_view(), name="videocloud_system_health"),

@@ -11,8 +11,10 @@ A process killed with SIGKILL loses its unwritten rows: at most one batch or int
 import atexit
 import logging
 import os
+import re
 import threading
 import time
+from functools import lru_cache
 
 from django.conf import settings
 from django.db import DatabaseError, connection
@@ -20,6 +22,16 @@ from django.db import DatabaseError, connection
 from analytics.models import RequestMetric
 
 logger = logging.getLogger(__name__)
+
+ROUTE_PARAMETER = re.compile(r"<(?:[^<>:]+:)?([^<>:]+)>")
+
+
+@lru_cache(maxsize=1024)
+def path_template(route):
+    """The readable path template of a Django route, as API documents write paths:
+    `/analytics/videos/<str:id>` -> `/analytics/videos/{id}`. This is what RequestMetric.endpoint
+    holds and what /analytics/system/performance's byEndpoint keys show."""
+    return ROUTE_PARAMETER.sub(r"{\1}", route)
 
 
 class RequestMetricRecorder:

@@ -1,5 +1,6 @@
 """The request-metrics middleware: what it records, when the buffer reaches the database, its cost."""
 
+import importlib
 import logging
 import time
 
@@ -11,7 +12,7 @@ from django.urls import resolve
 
 from analytics import middleware
 from analytics.models import RequestMetric
-from analytics.services.request_metrics import RequestMetricRecorder
+from analytics.services.request_metrics import RequestMetricRecorder, path_template
 
 pytestmark = pytest.mark.django_db
 
@@ -29,12 +30,12 @@ def recorder(settings, monkeypatch):
     fresh.discard()
 
 
-def test_records_route_pattern_method_status_latency_and_workspace(recorder, workspace, api_key_client):
+def test_records_path_template_method_status_latency_and_workspace(recorder, workspace, api_key_client):
     api_key_client(workspace).get("/analytics/videos/vid_9?period=7d")
 
     row = RequestMetric.objects.get()
     assert (row.endpoint, row.method, row.status, row.workspace_id) == (
-        "/analytics/videos/<str:video_key>", "GET", 404, workspace.pk)
+        "/analytics/videos/{id}", "GET", 404, workspace.pk)
     assert 0 < row.latency_ms < 10_000
 
 
@@ -156,3 +157,30 @@ def test_middleware_adds_far_less_than_a_millisecond(recorder, settings):
     overhead_ms = (with_middleware - without) / calls * 1000
     assert recorder.pending() == calls
     assert overhead_ms < 1.0
+
+
+@pytest.mark.parametrize(
+    ("route", "template"),
+    [
+        ("/analytics/videos/<str:id>", "/analytics/videos/{id}"),
+        ("/analytics/export/<str:export_id>/download", "/analytics/export/{export_id}/download"),
+        ("/api/v0/courses/<course_id>/activity/", "/api/v0/courses/{course_id}/activity/"),
+        ("/analytics/users", "/analytics/users"),
+    ],
+)
+def test_endpoint_is_a_readable_path_template(route, template):
+    assert path_template(route) == template
+
+
+def test_migration_rewrites_recorded_route_patterns_as_path_templates(workspace):
+    from django.apps import apps
+
+    migration = importlib.import_module("analytics.migrations.0014_health_checks")
+    for endpoint in ("/analytics/videos/<str:video_key>", "/api/v0/courses/<course_id>/", "<unmatched>", "/analytics/users"):
+        RequestMetric.objects.create(workspace=workspace, method="GET", endpoint=endpoint, status=200, latency_ms=1)
+
+    migration.endpoints_as_path_templates(apps, None)
+
+    assert sorted(RequestMetric.objects.values_list("endpoint", flat=True)) == [
+        "/analytics/users", "/analytics/videos/{id}", "/api/v0/courses/{course_id}/", "<unmatched>",
+    ]

@@ -14,8 +14,8 @@ import pytest
 from django.core.cache import cache
 
 from accounts.models import Role
-from analytics.models import RequestMetric
-from analytics.queries.video_cloud import periods, system
+from analytics.models import HealthCheck, RequestMetric
+from analytics.queries.video_cloud import periods
 from exports.models import ExportJob, ExportStatus
 from tests.factories import (
     CourseFactory,
@@ -105,7 +105,27 @@ def test_video_views_count_total_unique_and_breakdowns(admin_client, three_views
     assert views["unique"] == 2
     assert views["byCountry"] == {"US": 2, "unknown": 1}
     assert views["byDevice"] == {"desktop": 2, "mobile": 1}
-    assert views["byPlatform"] == {"web": 2, "ios": 1}
+    assert views["byPlatform"] == {"web": 2, "ios": 1, "android": 0}
+
+
+def test_breakdowns_carry_every_documented_key_in_document_order(admin_client, video):
+    VideoViewFactory(video=video, started_at=at(3, 29), country="DE", device="tablet", platform="android")
+    VideoViewFactory(video=video, started_at=at(3, 29), country="DE", device="", platform="")
+
+    views = get_data(admin_client, "/analytics/videos/vid_123456?period=7d&metrics=views")["views"]
+
+    # desktop and mobile (the document's) always, zeros included; tablet and unknown only when seen
+    assert list(views["byDevice"].items()) == [("desktop", 0), ("mobile", 0), ("tablet", 1), ("unknown", 1)]
+    assert list(views["byPlatform"].items()) == [("web", 0), ("ios", 0), ("android", 1), ("unknown", 1)]
+    assert views["byCountry"] == {"DE": 2}
+
+
+def test_breakdowns_of_an_empty_period_are_zeros_without_unknown(admin_client, video):
+    views = get_data(admin_client, "/analytics/videos/vid_123456?period=7d&metrics=views")["views"]
+
+    assert views["byDevice"] == {"desktop": 0, "mobile": 0}
+    assert views["byPlatform"] == {"web": 0, "ios": 0, "android": 0}
+    assert views["byCountry"] == {}
 
 
 def test_view_one_second_before_period_start_is_excluded(admin_client, video):
@@ -127,10 +147,10 @@ def test_period_is_whole_utc_days_ending_today(admin_client, video):
     }
 
 
-def test_change_is_null_when_previous_period_is_empty(admin_client, three_views):
+def test_change_is_0_when_previous_period_is_empty(admin_client, three_views):
     views = get_data(admin_client, "/analytics/videos/vid_123456?period=7d&metrics=views")["views"]
 
-    assert views["change"] is None
+    assert views["change"] == 0
 
 
 def test_change_is_relative_to_previous_period(admin_client, video, three_views):
@@ -142,12 +162,26 @@ def test_change_is_relative_to_previous_period(admin_client, video, three_views)
     assert views["change"] == 0.5  # (3 - 2) / 2
 
 
-def test_without_compare_there_is_no_previous_block(admin_client, three_views):
+def test_without_compare_period_previous_is_there_but_no_previous_blocks(admin_client, three_views):
     data = get_data(admin_client, "/analytics/videos/vid_123456?period=7d")
 
-    assert "previous" not in data["period"]
+    assert data["period"]["previous"] == {"start": "2024-03-17T00:00:00Z", "end": "2024-03-24T00:00:00Z"}
     assert "previous" not in data["views"]
     assert "previous" not in data["engagement"]
+
+
+@pytest.mark.parametrize("value", ["previous", "true", "1"])
+def test_compare_accepts_previous_true_and_1(admin_client, three_views, value):
+    views = get_data(admin_client, f"/analytics/videos/vid_123456?period=7d&metrics=views&compare={value}")["views"]
+
+    assert views["previous"] == {"total": 0, "unique": 0}
+
+
+@pytest.mark.parametrize("value", ["false", "0"])
+def test_compare_false_or_0_adds_no_previous_block(admin_client, three_views, value):
+    views = get_data(admin_client, f"/analytics/videos/vid_123456?period=7d&metrics=views&compare={value}")["views"]
+
+    assert "previous" not in views
 
 
 def test_metrics_select_the_sections(admin_client, three_views):
@@ -207,7 +241,10 @@ def test_period_all_starts_on_the_day_of_the_first_view(admin_client, video):
 
     data = get_data(admin_client, "/analytics/videos/vid_123456?period=all&metrics=views")
 
-    assert data["period"] == {"start": "2024-03-28T00:00:00Z", "end": "2024-03-31T00:00:00Z"}
+    assert data["period"] == {
+        "start": "2024-03-28T00:00:00Z", "end": "2024-03-31T00:00:00Z",
+        "previous": {"start": "2024-03-25T00:00:00Z", "end": "2024-03-28T00:00:00Z"},
+    }
     assert [bucket["date"] for bucket in data["views"]["timeline"]] == ["2024-03-28", "2024-03-29", "2024-03-30"]
 
 
@@ -223,14 +260,25 @@ def test_engagement_watch_time_completion_and_reactions(admin_client, video, thr
 
     engagement = get_data(admin_client, "/analytics/videos/vid_123456?period=7d&metrics=engagement")["engagement"]
 
-    assert engagement["averageWatchTime"] == 60.0  # (100 + 50 + 30) / 3
+    assert engagement["averageWatchTime"] == 60  # (100 + 50 + 30) / 3
     assert engagement["completionRate"] == 0.6667  # 2 of 3
     assert (engagement["likes"], engagement["comments"], engagement["shares"]) == (2, 1, 0)
     assert engagement["timeline"][:2] == [
         {"date": "2024-03-24", "watchTime": 100, "completionRate": 1.0},
         {"date": "2024-03-25", "watchTime": 50, "completionRate": 0.0},
     ]
-    assert engagement["timeline"][2] == {"date": "2024-03-26", "watchTime": 0, "completionRate": None}
+    assert engagement["timeline"][2] == {"date": "2024-03-26", "watchTime": 0, "completionRate": 0}
+
+
+def test_average_watch_time_is_a_whole_number_rounded_half_up(admin_client, video):
+    VideoViewFactory(video=video, started_at=at(3, 29), watched_s=100)
+    VideoViewFactory(video=video, started_at=at(3, 29), watched_s=101)
+
+    data = get_data(admin_client, "/analytics/videos/vid_123456?period=7d&metrics=engagement&compare=previous")
+
+    assert data["engagement"]["averageWatchTime"] == 101  # 100.5, half up
+    assert type(data["engagement"]["averageWatchTime"]) is int
+    assert data["engagement"]["previous"]["averageWatchTime"] == 0  # no view: 0, not null
 
 
 def test_engagement_previous_figures_with_compare(admin_client, video, three_views):
@@ -240,7 +288,7 @@ def test_engagement_previous_figures_with_compare(admin_client, video, three_vie
     engagement = get_data(admin_client, "/analytics/videos/vid_123456?period=7d&compare=previous")["engagement"]
 
     assert engagement["previous"] == {
-        "averageWatchTime": 40.0, "completionRate": 1.0, "likes": 0, "comments": 0, "shares": 1,
+        "averageWatchTime": 40, "completionRate": 1.0, "likes": 0, "comments": 0, "shares": 1,
     }
 
 
@@ -260,10 +308,11 @@ def test_performance_rates_from_views_that_reported_quality(admin_client, video)
     ]
 
 
-def test_performance_is_null_when_no_view_reported_quality(admin_client, three_views):
+def test_performance_is_zero_when_no_view_reported_quality(admin_client, three_views):
     performance = get_data(admin_client, "/analytics/videos/vid_123456?period=7d&metrics=performance")["performance"]
 
-    assert (performance["bufferingRate"], performance["averageBitrate"], performance["errorRate"]) == (None, None, None)
+    assert (performance["bufferingRate"], performance["averageBitrate"], performance["errorRate"]) == (0, "0k", 0)
+    assert performance["timeline"][0] == {"date": "2024-03-24", "bufferingRate": 0, "errorRate": 0}
 
 
 def test_video_endpoint_query_count_is_bounded(admin_client, three_views, django_assert_max_num_queries):
@@ -300,11 +349,12 @@ def test_summary_totals(admin_client, catalog):
     assert data["totalViews"] == 4
     assert data["totalWatchTime"] == 200
     assert data["averageEngagement"] == {
-        "watchTime": 50.0,  # 200 s / 4 views
+        "watchTime": 50,  # 200 s / 4 views
         "completionRate": 0.75,
-        "likes": 0.67,  # 2 likes / 3 videos
-        "comments": 0.33,
+        "likes": 1,  # 2 likes / 3 videos = 0.67, a whole number as the document shows it
+        "comments": 0,  # 1 / 3 = 0.33
     }
+    assert all(type(data["averageEngagement"][name]) is int for name in ("watchTime", "likes", "comments"))
 
 
 def test_summary_top_videos_by_views(admin_client, catalog):
@@ -329,10 +379,18 @@ def test_summary_trends_against_previous_period(admin_client, catalog):
     assert trends == {"views": 1.0, "watchTime": 1.0, "engagement": 0.5}
 
 
-def test_summary_trends_are_null_without_previous_views(admin_client, catalog):
+def test_summary_trends_are_0_without_previous_views(admin_client, catalog):
     trends = get_data(admin_client, "/analytics/videos/summary?period=7d")["trends"]
 
-    assert trends == {"views": None, "watchTime": None, "engagement": None}
+    assert trends == {"views": 0, "watchTime": 0, "engagement": 0}
+
+
+def test_summary_of_an_empty_workspace_has_numbers_not_nulls(admin_client):
+    data = get_data(admin_client, "/analytics/videos/summary?period=30d&compare=true")
+
+    assert data["averageEngagement"] == {"watchTime": 0, "completionRate": 0, "likes": 0, "comments": 0}
+    assert data["previous"] == {"totalViews": 0, "totalWatchTime": 0, "completionRate": 0}
+    assert data["period"]["previous"] == {"start": "2024-01-31T00:00:00Z", "end": "2024-03-01T00:00:00Z"}
 
 
 def test_summary_never_counts_another_workspace(admin_client, catalog):
@@ -426,34 +484,50 @@ def test_growth_new_returning_churn_and_sources(admin_client, cohorts):
         "newUsers": 4,
         "returningUsers": 1,
         "churnRate": 0.5,  # back and gone were active in the previous period; gone is not now
-        "bySource": {"organic": 2, "referral": 1, "unknown": 1},
+        "bySource": {"organic": 2, "referral": 1, "social": 0, "unknown": 1},
     }
 
 
-def test_churn_is_null_without_previous_activity(admin_client, workspace, make_member):
+def test_by_source_keeps_the_documented_keys_and_other_sources_seen(admin_client, workspace, make_member):
+    for source in ("newsletter", "newsletter", "organic"):
+        learner = make_member(workspace, source=source)
+        PageSessionFactory(workspace=workspace, user=learner, started_at=at(3, 29))
+
+    by_source = get_data(admin_client, "/analytics/users?period=7d&metrics=growth")["growth"]["bySource"]
+
+    assert list(by_source.items()) == [("organic", 1), ("referral", 0), ("social", 0), ("newsletter", 2)]
+
+
+def test_sessions_by_device_of_an_empty_period_has_the_documented_keys(admin_client):
+    sessions = get_data(admin_client, "/analytics/users?period=7d&metrics=activity")["activity"]["sessions"]
+
+    assert sessions == {"total": 0, "averageDuration": 0, "byDevice": {"desktop": 0, "mobile": 0}}
+
+
+def test_churn_is_0_without_previous_activity(admin_client, workspace, make_member):
     PageSessionFactory(workspace=workspace, user=make_member(workspace), started_at=at(3, 29))
 
     growth = get_data(admin_client, "/analytics/users?period=7d&metrics=growth")["growth"]
 
-    assert growth["churnRate"] is None
+    assert growth["churnRate"] == 0
 
 
 def test_retention_overall_counts_only_days_that_have_come(admin_client, cohorts):
     retention = get_data(admin_client, "/analytics/users?period=30d&metrics=retention")["retention"]
 
     # day 1: new1, new2, new3 eligible; new1 and new3 came back. day 7: new1, new2; new2 came back.
-    assert (retention["day1"], retention["day7"], retention["day30"]) == (0.6667, 0.5, None)
+    assert (retention["day1"], retention["day7"], retention["day30"]) == (0.6667, 0.5, 0)
 
 
 def test_retention_weekly_cohorts(admin_client, cohorts):
     cohort_rows = get_data(admin_client, "/analytics/users?period=30d&metrics=retention")["retention"]["cohorts"]
 
     assert cohort_rows == [
-        {"date": "2024-02-26", "users": 0, "day1": None, "day7": None, "day30": None},
-        {"date": "2024-03-04", "users": 2, "day1": 0.5, "day7": 0.5, "day30": None},
-        {"date": "2024-03-11", "users": 0, "day1": None, "day7": None, "day30": None},
-        {"date": "2024-03-18", "users": 0, "day1": None, "day7": None, "day30": None},
-        {"date": "2024-03-25", "users": 2, "day1": 1.0, "day7": None, "day30": None},
+        {"date": "2024-02-26", "users": 0, "day1": 0, "day7": 0, "day30": 0},
+        {"date": "2024-03-04", "users": 2, "day1": 0.5, "day7": 0.5, "day30": 0},
+        {"date": "2024-03-11", "users": 0, "day1": 0, "day7": 0, "day30": 0},
+        {"date": "2024-03-18", "users": 0, "day1": 0, "day7": 0, "day30": 0},
+        {"date": "2024-03-25", "users": 2, "day1": 1.0, "day7": 0, "day30": 0},
     ]
 
 
@@ -504,8 +578,9 @@ def sessions_world(workspace, make_member):
 def test_engagement_sessions_pages_and_bounces(admin_client, sessions_world):
     engagement = get_data(admin_client, "/analytics/users/engagement?period=7d")["engagement"]
 
-    assert engagement["averageSessionDuration"] == 40.0  # 200 s / 5 sessions
-    assert engagement["pagesPerSession"] == 1.67  # 5 sessions / 3 learner-days
+    assert engagement["averageSessionDuration"] == 40  # 200 s / 5 sessions
+    assert engagement["pagesPerSession"] == 2  # 5 sessions / 3 learner-days = 1.67, rounded
+    assert type(engagement["averageSessionDuration"]) is type(engagement["pagesPerSession"]) is int
     assert engagement["bounceRate"] == 0.6667  # A on 03-26 and B on 03-25 had one page session
 
 
@@ -513,9 +588,10 @@ def test_engagement_by_user_type(admin_client, sessions_world):
     by_type = get_data(admin_client, "/analytics/users/engagement?period=7d")["engagement"]["byUserType"]
 
     assert by_type == {
-        "new": {"sessionDuration": 100.0, "pagesPerSession": 1.0},
-        "returning": {"sessionDuration": 25.0, "pagesPerSession": 2.0},
+        "new": {"sessionDuration": 100, "pagesPerSession": 1},
+        "returning": {"sessionDuration": 25, "pagesPerSession": 2},
     }
+    assert all(type(value) is int for figures in by_type.values() for value in figures.values())
 
 
 def test_engagement_by_time_of_day(admin_client, sessions_world):
@@ -527,11 +603,12 @@ def test_engagement_by_time_of_day(admin_client, sessions_world):
     assert sum(hour["users"] for hour in hours) == 3
 
 
-def test_engagement_of_an_empty_workspace_is_null_not_an_error(admin_client):
+def test_engagement_of_an_empty_workspace_is_zeros_not_nulls(admin_client):
     engagement = get_data(admin_client, "/analytics/users/engagement?period=7d")["engagement"]
 
-    assert (engagement["averageSessionDuration"], engagement["pagesPerSession"], engagement["bounceRate"]) == (
-        None, None, None)
+    assert (engagement["averageSessionDuration"], engagement["pagesPerSession"], engagement["bounceRate"]) == (0, 0, 0)
+    assert engagement["byUserType"]["new"] == {"sessionDuration": 0, "pagesPerSession": 0}
+    assert engagement["byTimeOfDay"][0] == {"hour": 0, "users": 0, "engagement": 0}
 
 
 def test_engagement_query_count_is_bounded(admin_client, sessions_world, django_assert_max_num_queries):
@@ -652,10 +729,10 @@ def metric(workspace, minutes_ago, latency_ms, status=200, endpoint="/analytics/
 def traffic(workspace):
     """Five requests of the workspace in the last 30 minutes, one 5xx; noise outside."""
     metric(workspace, 1, 10)
-    metric(workspace, 2, 20, endpoint="/analytics/videos/<str:video_key>")
+    metric(workspace, 2, 20, endpoint="/analytics/videos/{id}")
     metric(workspace, 3, 30, status=500)
-    metric(workspace, 4, 40, status=404, endpoint="/analytics/videos/<str:video_key>")
-    metric(workspace, 5, 100, endpoint="/analytics/videos/<str:video_key>")
+    metric(workspace, 4, 40, status=404, endpoint="/analytics/videos/{id}")
+    metric(workspace, 5, 100, endpoint="/analytics/videos/{id}")
     metric(WorkspaceFactory(slug="globex"), 1, 5000, status=500)
     metric(workspace, 60 * 25, 9000, status=500)  # 25 hours ago: outside 24h
 
@@ -663,8 +740,15 @@ def traffic(workspace):
 def test_health_response_time_average_and_percentiles(admin_client, traffic):
     response_time = get_data(admin_client, "/analytics/system/health?period=24h")["responseTime"]
 
-    # percentile_cont over 10, 20, 30, 40, 100: p95 at rank 3.8 -> 40 + 0.8 * 60; p99 at 3.96
-    assert response_time == {"average": 40.0, "p95": 88.0, "p99": 97.6}
+    # percentile_cont over 10, 20, 30, 40, 100: p95 at rank 3.8 -> 40 + 0.8 * 60; p99 at 3.96 -> 97.6
+    assert response_time == {"average": 40, "p95": 88, "p99": 98}
+    assert all(type(value) is int for value in response_time.values())
+
+
+def test_health_response_time_without_requests_is_zeros(admin_client):
+    response_time = get_data(admin_client, "/analytics/system/health?period=1h&metrics=responseTime")["responseTime"]
+
+    assert response_time == {"average": 0, "p95": 0, "p99": 0}
 
 
 def test_health_error_rates_share_one_denominator(admin_client, workspace, traffic):
@@ -683,18 +767,47 @@ def test_health_error_rates_share_one_denominator(admin_client, workspace, traff
     assert errors == {"rate": 0.2857, "byType": {"api": 0.1429, "processing": 0.1429, "storage": 0.0}}
 
 
-def test_health_uptime_is_share_of_successful_probes(admin_client, workspace, traffic):
-    for minutes_ago, status in ((1, 200), (2, 503), (3, 200)):
-        metric(None, minutes_ago, 1, status=status, endpoint=system.HEALTH_PROBE_ENDPOINT)
-
-    assert get_data(admin_client, "/analytics/system/health?period=24h&metrics=uptime") == {"uptime": 0.6667}
+def check(minute, is_up=True):
+    return HealthCheck.objects.create(minute=minute, is_up=is_up)
 
 
-def test_health_uptime_without_probes_counts_from_process_start(admin_client, monkeypatch):
-    monkeypatch.setattr(system, "process_started_at", lambda: at(3, 30, 10, 0))
+def test_uptime_is_share_of_minutes_with_a_successful_check_since_checks_began(admin_client):
+    # Checks began at 15:20; now is 15:30, so 15:20 .. 15:29 are the 10 whole minutes of the 24h period.
+    for minute in range(20, 28):
+        check(at(3, 30, 15, minute))
+    check(at(3, 30, 15, 28), is_up=False)  # 15:29: no check at all (nothing answered)
+    check(at(3, 30, 15, 30))  # the current minute is still being checked: not counted
 
-    # 24h = 03-29 16:00 .. 03-30 16:00, 23.5 h elapsed; up since 10:00, 5.5 h
-    assert get_data(admin_client, "/analytics/system/health?period=24h&metrics=uptime") == {"uptime": 0.234}
+    # 8 minutes up of 10
+    assert get_data(admin_client, "/analytics/system/health?period=24h&metrics=uptime") == {"uptime": 0.8}
+
+
+def test_uptime_counts_the_whole_period_when_checks_began_before_it(admin_client):
+    check(at(3, 28, 10, 0))  # checks began two days ago
+    for minute in range(0, 27):
+        check(at(3, 30, 15, minute))
+
+    # 1h = 15:00 .. 16:00; 15:00 .. 15:29 have passed: 27 of 30 minutes up
+    assert get_data(admin_client, "/analytics/system/health?period=1h&metrics=uptime") == {"uptime": 0.9}
+
+
+def test_uptime_is_not_the_age_of_the_process(admin_client):
+    # No check ever: nothing vouches for any minute, whatever the process's age.
+    assert get_data(admin_client, "/analytics/system/health?period=24h&metrics=uptime") == {"uptime": 0}
+
+
+@pytest.mark.parametrize("url", ["/analytics/system/health?period=90d", "/analytics/system/performance?period=90d"])
+def test_system_period_older_than_the_kept_metrics_is_data_unavailable(admin_client, url):
+    error = get_data(admin_client, url, status=404)
+
+    # request metrics and health checks are kept 30 days; 90d starts 2024-01-01
+    assert (error["code"], error["field"]) == ("ANALYTICS_DATA_UNAVAILABLE", "period")
+    assert "30 days" in error["message"]
+
+
+@pytest.mark.parametrize("period", ["30d", "all"])
+def test_system_periods_within_the_kept_metrics_are_answered(admin_client, period):
+    assert "uptime" in get_data(admin_client, f"/analytics/system/health?period={period}&metrics=uptime")
 
 
 def test_health_resources_come_from_the_machine(admin_client):
@@ -714,11 +827,11 @@ def test_performance_requests_by_endpoint(admin_client, traffic):
     assert api["requests"] == {
         "total": 5,
         "perSecond": 0.0,  # 5 requests / 1800 s elapsed, 2 places
-        "byEndpoint": {"/analytics/videos/<str:video_key>": 3, "/analytics/users": 2},
+        "byEndpoint": {"/analytics/videos/{id}": 3, "/analytics/users": 2},
     }
     assert api["responseTime"] == {
-        "average": 40.0,
-        "byEndpoint": {"/analytics/videos/<str:video_key>": 53.33, "/analytics/users": 20.0},
+        "average": 40,
+        "byEndpoint": {"/analytics/videos/{id}": 53, "/analytics/users": 20},  # 160 / 3 = 53.33
     }
 
 
@@ -747,7 +860,12 @@ def test_performance_processing_reports_export_jobs(admin_client, workspace):
 
     data = get_data(admin_client, "/analytics/system/performance?period=1h&metrics=processing,storage")
 
-    assert data["processing"] == {"exports": {"queued": 1, "processing": 1, "averageTime": 1200.0}}
+    assert data["processing"] == {
+        "videos": {"queued": 0, "processing": 0, "averageTime": 0},
+        "thumbnails": {"queued": 0, "processing": 0, "averageTime": 0},
+        "exports": {"queued": 1, "processing": 1, "averageTime": 1200},
+    }
+    assert list(data["processing"]) == ["videos", "thumbnails", "exports"]
     assert data["storage"] == {"operations": {"reads": 0, "writes": 0, "errors": 0},
                                "bandwidth": {"in": "0B/s", "out": "0B/s"}}
 
@@ -759,6 +877,12 @@ def test_system_endpoints_query_count_is_bounded(admin_client, traffic, django_a
     # credential, totals, by endpoint, export jobs
     with django_assert_max_num_queries(4):
         get_data(admin_client, "/analytics/system/performance?period=24h")
+
+
+def test_processing_without_jobs_is_zeros_not_nulls(admin_client):
+    processing = get_data(admin_client, "/analytics/system/performance?period=1h&metrics=processing")["processing"]
+
+    assert processing["exports"] == {"queued": 0, "processing": 0, "averageTime": 0}
 
 
 def test_health_probe_is_public(api_client):

@@ -9,7 +9,6 @@ import pytest
 from django.core.files.storage import default_storage
 from rest_framework.test import APIClient
 
-from accounts.models import Role
 from exports.models import ExportJob, ExportStatus
 from exports.services import expire_exports
 from tests.factories import CourseFactory, LearningEventFactory, PageSessionFactory
@@ -210,6 +209,76 @@ def test_a_failing_export_is_marked_failed_with_its_error(workspace, api_key_cli
 
     job = ExportJob.objects.get()
     assert (job.status, job.error, job.file_name) == ("failed", "RuntimeError: disk on fire", "")
+
+
+def test_a_failed_export_is_reported_with_the_documented_code(workspace, api_key_client, run_on_commit, monkeypatch):
+    def broken_rows(*args):
+        raise RuntimeError("disk on fire")
+
+    from exports import sources
+
+    monkeypatch.setitem(sources.SOURCES, "events", dataclasses.replace(sources.SOURCES["events"], rows=broken_rows))
+    client = api_key_client(workspace)
+    with pytest.raises(RuntimeError):
+        start_export(client, run_on_commit, type="events")
+    export_id = ExportJob.objects.get().public_id
+
+    data = client.get(f"/analytics/export/{export_id}").json()["data"]
+    download = APIClient().get(data["downloadUrl"])
+
+    assert (data["status"], data["error"]) == (
+        "failed", {"code": "ANALYTICS_EXPORT_FAILED", "message": "RuntimeError: disk on fire"})
+    assert download.status_code == 410
+    assert download.json()["error"] == {
+        "code": "ANALYTICS_EXPORT_FAILED", "message": "The export failed: RuntimeError: disk on fire"}
+
+
+ISO_Z = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def test_creation_answers_processing_with_the_link_and_its_expiry(workspace, api_key_client):
+    response = api_key_client(workspace).post("/analytics/export", {"type": "events", "period": "7d"}, format="json")
+
+    data = response.json()["data"]
+    job = ExportJob.objects.get()
+    assert response.status_code == 202
+    assert data["status"] == "processing"  # queued: the document's word
+    assert data["downloadUrl"].startswith(f"http://testserver/analytics/export/{job.public_id}/download?token=")
+    created = datetime.strptime(data["createdAt"], ISO_Z).replace(tzinfo=timezone.utc)
+    expires = datetime.strptime(data["expiresAt"], ISO_Z).replace(tzinfo=timezone.utc)
+    assert created == job.created_at.replace(microsecond=0)
+    assert expires - created == timedelta(hours=24)  # EXPORT_TTL_HOURS
+
+
+def test_the_link_answers_202_with_retry_after_until_the_file_is_written(workspace, api_key_client):
+    from exports.services import run_export_job
+
+    PageSessionFactory(workspace=workspace)
+    url = api_key_client(workspace).post("/analytics/export", {"type": "page_sessions"}, format="json").json()[
+        "data"]["downloadUrl"]
+
+    pending = APIClient().get(url)
+    run_export_job(ExportJob.objects.get().pk)
+    ready = APIClient().get(url)
+
+    assert (pending.status_code, pending["Retry-After"]) == (202, "5")
+    assert pending.json()["data"]["status"] == "processing"
+    assert ready.status_code == 200
+    assert len(list(csv.DictReader(io.StringIO(b"".join(ready.streaming_content).decode("utf-8-sig"))))) == 1
+
+
+def test_times_are_in_the_documents_style(workspace, api_key_client, run_on_commit):
+    client = api_key_client(workspace)
+    export_id = start_export(client, run_on_commit, type="events").json()["data"]["exportId"]
+    job = ExportJob.objects.get(public_id=export_id)
+    ExportJob.objects.filter(pk=job.pk).update(
+        created_at=datetime(2024, 3, 31, 12, 0, 0, 123456, tzinfo=timezone.utc),
+        expires_at=datetime(2024, 4, 1, 12, 0, 0, 123456, tzinfo=timezone.utc),
+    )
+
+    data = client.get(f"/analytics/export/{export_id}").json()["data"]
+
+    assert (data["createdAt"], data["expiresAt"]) == ("2024-03-31T12:00:00Z", "2024-04-01T12:00:00Z")
 
 
 def test_learner_exports_their_own_daily_activity(workspace, learner, make_member, bearer_client, run_on_commit, now):

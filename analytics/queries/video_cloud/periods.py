@@ -8,6 +8,7 @@ period. The previous period has the same length and ends where the period starts
 """
 
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from datetime import datetime, time, timedelta, timezone as dt_timezone
 from typing import Callable
 
@@ -23,7 +24,8 @@ SYSTEM_PERIODS = (*HOUR_PERIODS, *DAY_PERIODS, ALL)
 
 GROUP_BY_UNITS = ("hour", "day", "week")
 MAX_HOUR_BUCKETS = 90 * 24
-COMPARE_VALUES = ("previous",)
+COMPARE_ON = ("previous", "true", "1")
+COMPARE_OFF = ("false", "0")
 
 
 class VideoCloudQueryError(ValueError):
@@ -50,7 +52,12 @@ class InvalidParameter(VideoCloudQueryError):
 
 
 class DataUnavailable(LookupError):
-    """What the request names (a video) does not exist in the workspace."""
+    """What the request names (a video) does not exist in the workspace, or the data of the asked
+    period is no longer kept; `field` names the parameter at fault when there is one."""
+
+    def __init__(self, message, field=None):
+        super().__init__(message)
+        self.field = field
 
 
 def utc_now():
@@ -130,11 +137,13 @@ def parse_group_by(value):
 
 
 def parse_compare(value):
-    """True for compare=previous, False when absent; anything else is invalid."""
-    if value in (None, ""):
+    """True for compare=previous, true or 1; False when absent, false or 0; anything else is invalid."""
+    if value in (None, "") or value in COMPARE_OFF:
         return False
-    if value not in COMPARE_VALUES:
-        raise InvalidParameter(f"compare must be 'previous'; got {value!r}.", "compare")
+    if value not in COMPARE_ON:
+        raise InvalidParameter(
+            f"compare must be one of {', '.join(COMPARE_ON + COMPARE_OFF)}; got {value!r}.", "compare"
+        )
     return True
 
 
@@ -184,17 +193,31 @@ def fill_buckets(period, unit, rows, empty):
 
 
 def change(now, before):
-    """(now - before) / before, rounded to 4 places; None when before is 0 or unknown."""
-    if now is None or not before:
-        return None
-    return round((now - before) / before, 4)
+    """(now - before) / before, rounded to 4 places; 0 when before is 0 (the document shows a
+    number, never null)."""
+    if not before:
+        return 0.0
+    return round(((now or 0) - before) / before, 4)
 
 
 def ratio(part, whole, places=4):
-    """part / whole rounded; None when whole is 0 or unknown."""
-    if part is None or not whole:
-        return None
+    """part / whole rounded to `places`; 0 when whole is 0 (a rate over nothing)."""
+    if not part or not whole:
+        return 0.0
     return round(part / whole, places)
+
+
+def whole_number(value):
+    """`value` rounded half up to an integer (the document shows these figures as integers); 0 for
+    None (an average over nothing)."""
+    if value is None:
+        return 0
+    return int(Decimal(repr(float(value))).to_integral_value(ROUND_HALF_UP))
+
+
+def average(total, count):
+    """total / count rounded half up to an integer; 0 when count is 0."""
+    return whole_number(total / count) if total and count else 0
 
 
 def rounded(value, places=2):
@@ -204,3 +227,26 @@ def rounded(value, places=2):
 def iso_z(moment):
     """`2024-03-24T00:00:00Z`."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+UNKNOWN = "unknown"
+DEVICE_KEYS = ("desktop", "mobile")  # the document's byDevice keys
+PLATFORM_KEYS = ("web", "ios", "android")  # byPlatform
+SOURCE_KEYS = ("organic", "referral", "social")  # bySource
+
+
+def breakdown(counts, documented=()):
+    """A breakdown object from {value: count} (values None or "" did not say): every documented
+    key first, in the document's order, zeros included; then any other value seen, most frequent
+    first (ties by name); then "unknown" when some rows did not say. Only documented keys are ever 0.
+    """
+    merged = {}
+    for key, count in counts.items():
+        key = key or UNKNOWN
+        merged[key] = merged.get(key, 0) + (count or 0)
+    unknown = merged.pop(UNKNOWN, 0)
+    result = {key: merged.pop(key, 0) for key in documented}
+    result.update(sorted(((key, n) for key, n in merged.items() if n), key=lambda item: (-item[1], item[0])))
+    if unknown:
+        result[UNKNOWN] = unknown
+    return result

@@ -1,15 +1,17 @@
 """VideoCloud system analytics: the service's own health and performance.
 
 API figures come from RequestMetric rows (written by analytics.middleware) of the caller's
-workspace; uptime from the health probe requests (service-wide) or, without probes, from this
-process's start; machine resources from psutil; processing from pluggable queue sources (the
-export jobs).
+workspace; uptime from the once-a-minute health checks (HealthCheck, service-wide); machine
+resources from psutil; processing from the document's queues (videos, thumbnails: this service
+transcodes nothing, so they are always empty) and pluggable queue sources (the export jobs).
+Request metrics and health checks are kept SYSTEM_METRICS_KEEP_DAYS days: a period starting
+earlier is DataUnavailable.
 """
 
 import math
 import os
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import timedelta
 from typing import Callable
 
 import psutil
@@ -17,9 +19,9 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Aggregate, Avg, Count, F, FloatField, Min, Q
 
-from analytics.models import RequestMetric
+from analytics.models import HealthCheck, RequestMetric
 
-from .periods import UTC, ratio, resolve_period, rounded
+from .periods import ALL, DataUnavailable, ratio, resolve_period, whole_number
 
 HEALTH_PROBE_ENDPOINT = "/api/health/"
 SERVER_ERROR = Q(status__gte=500)
@@ -47,12 +49,12 @@ def latency_percentiles(queryset, count):
     rows around its rank (ORDER BY latency LIMIT 2 OFFSET k) and interpolates between them.
     """
     if not count:
-        return dict.fromkeys(PERCENTILES)
+        return dict.fromkeys(PERCENTILES, 0)
     if connection.vendor == "postgresql":
         values = queryset.aggregate(
             **{name: PercentileCont("latency_ms", fraction) for name, fraction in PERCENTILES.items()}
         )
-        return {name: rounded(value) for name, value in values.items()}
+        return {name: whole_number(value) for name, value in values.items()}
     result = {}
     ordered = queryset.order_by("latency_ms").values_list("latency_ms", flat=True)
     for name, fraction in PERCENTILES.items():
@@ -60,7 +62,7 @@ def latency_percentiles(queryset, count):
         low = math.floor(rank)
         around = list(ordered[low : low + 2])
         high_value = around[1] if len(around) > 1 else around[0]
-        result[name] = rounded(around[0] + (high_value - around[0]) * (rank - low))
+        result[name] = whole_number(around[0] + (high_value - around[0]) * (rank - low))
     return result
 
 
@@ -91,11 +93,22 @@ def export_job_stats(workspace, period):
         average=Avg(F("finished_at") - F("started_at"), filter=completed),
     )
     average = figures.pop("average")
-    return ProcessingStats(average_time_s=rounded(average.total_seconds()) if average is not None else None, **figures)
+    return ProcessingStats(average_time_s=average.total_seconds() if average is not None else None, **figures)
 
 
-# Queues shown under `processing`, name -> fn(workspace, period) -> ProcessingStats.
-PROCESSING_SOURCES: dict[str, Callable] = {"exports": export_job_stats}
+def nothing_to_transcode(workspace, period):
+    """The document's video and thumbnail queues: this service transcodes nothing, so they are
+    always empty (reported, as the document shows them, with zeros)."""
+    return ProcessingStats()
+
+
+# Queues shown under `processing`, name -> fn(workspace, period) -> ProcessingStats: the
+# document's two first, then this service's own.
+PROCESSING_SOURCES: dict[str, Callable] = {
+    "videos": nothing_to_transcode,
+    "thumbnails": nothing_to_transcode,
+    "exports": export_job_stats,
+}
 
 
 def register_processing_source(name, stats):
@@ -125,10 +138,6 @@ def database_size_bytes():
     return None
 
 
-def process_started_at():
-    return datetime.fromtimestamp(psutil.Process(os.getpid()).create_time(), UTC)
-
-
 def machine_resources():
     """CPU (use since the previous reading in this process, load averages), memory and the storage
     holding MEDIA_ROOT (export files), plus the database size."""
@@ -149,17 +158,20 @@ def machine_resources():
     }
 
 
-def _uptime(period):
-    probes = RequestMetric.objects.filter(
-        endpoint=HEALTH_PROBE_ENDPOINT, at__gte=period.start, at__lt=period.end
-    ).aggregate(total=Count("id"), failed=Count("id", filter=SERVER_ERROR))
-    if probes["total"]:
-        return round(1 - probes["failed"] / probes["total"], 4)
-    if not period.elapsed_seconds:
-        return None
-    up_since = max(period.start, process_started_at())
-    up_seconds = max(0.0, (min(period.now, period.end) - up_since).total_seconds())
-    return round(min(1.0, up_seconds / period.elapsed_seconds), 4)
+def uptime(period):
+    """The service's availability over the period: minutes with a successful health check /
+    minutes since checks began, counting the whole minutes from the later of the period's start
+    and the first check's minute to the earlier of its end and the current minute (which is still
+    being checked). A minute without any check counts as down: nothing answered for it. 0 before
+    a first whole minute has passed."""
+    until = min(period.end, period.now.replace(second=0, microsecond=0))
+    checks = HealthCheck.objects.aggregate(
+        first=Min("minute"), up=Count("id", filter=Q(is_up=True, minute__gte=period.start, minute__lt=until))
+    )
+    if checks["first"] is None:
+        return 0.0
+    minutes = int((until - max(period.start, checks["first"])).total_seconds() // 60)
+    return ratio(min(checks["up"], max(minutes, 0)), minutes)
 
 
 def _requests(workspace, period):
@@ -170,26 +182,41 @@ def _earliest_request(workspace):
     return lambda: RequestMetric.objects.filter(workspace=workspace).aggregate(first=Min("at"))["first"]
 
 
+def system_period(workspace, period_name, now=None):
+    """The period of a system endpoint; DataUnavailable when it starts before the oldest request
+    metrics and health checks kept (SYSTEM_METRICS_KEEP_DAYS; `all` is what is kept)."""
+    period = resolve_period(period_name, now, earliest=_earliest_request(workspace))
+    kept_days = settings.SYSTEM_METRICS_KEEP_DAYS
+    if period_name != ALL and period.start < period.now - timedelta(days=kept_days):
+        raise DataUnavailable(
+            f"Request metrics and health checks are kept {kept_days} days; period {period_name} starts "
+            f"before them. Use a shorter period or all.",
+            field="period",
+        )
+    return period
+
+
 def system_health(workspace, period_name, *, sections=("uptime", "response_time", "errors", "resources"), now=None):
     """The service's health over the period, as seen by the workspace.
 
-    uptime: successful (status < 500) health probes / probes in the period; without any probe,
-    the share of the elapsed period since this process started. response_time: mean, p95 and
-    p99 latency (ms) of the workspace's API requests. errors: all error rates share one
+    uptime: see uptime(). response_time: mean, p95 and p99 latency (ms, whole, half up) of the
+    workspace's API requests (0 without any). errors: all error rates share one
     denominator, the operations of the period (the workspace's API requests + its export jobs
     finished in the period + storage operations, none measured), so byType sums to rate: api =
     5xx responses, processing = failed export jobs, storage = 0. resources: machine-wide.
     `all` starts on the day of the workspace's first recorded request.
     """
-    period = resolve_period(period_name, now, earliest=_earliest_request(workspace))
+    period = system_period(workspace, period_name, now)
     requests = _requests(workspace, period)
     result = {}
     if "uptime" in sections:
-        result["uptime"] = _uptime(period)
+        result["uptime"] = uptime(period)
     if {"response_time", "errors"} & set(sections):
         totals = requests.aggregate(count=Count("id"), average=Avg("latency_ms"), errors=Count("id", filter=SERVER_ERROR))
     if "response_time" in sections:
-        result["response_time"] = {"average": rounded(totals["average"]), **latency_percentiles(requests, totals["count"])}
+        result["response_time"] = {
+            "average": whole_number(totals["average"]), **latency_percentiles(requests, totals["count"])
+        }
     if "errors" in sections:
         queues = [stats(workspace, period) for stats in PROCESSING_SOURCES.values()]
         failed_jobs = sum(queue.failed for queue in queues)
@@ -212,12 +239,12 @@ def system_performance(workspace, period_name, *, sections=("api", "processing",
     """The workspace's API traffic and the processing queues over the period.
 
     api: requests recorded in the period (total, per second of the elapsed part of the period,
-    by endpoint pattern, busiest first) and mean latency (ms) overall and by endpoint.
+    by endpoint path template, busiest first) and mean latency (ms, whole) overall and by endpoint.
     processing: each queue of PROCESSING_SOURCES (queued and processing now, mean seconds of the
-    jobs completed in the period). storage: file storage operations and bandwidth are not
-    measured yet: zeros.
+    jobs completed in the period, whole, 0 without any). storage: file storage operations and
+    bandwidth are not measured yet: zeros.
     """
-    period = resolve_period(period_name, now, earliest=_earliest_request(workspace))
+    period = system_period(workspace, period_name, now)
     result = {}
     if "api" in sections:
         requests = _requests(workspace, period)
@@ -231,13 +258,13 @@ def system_performance(workspace, period_name, *, sections=("api", "processing",
                 "by_endpoint": {row["endpoint"]: row["n"] for row in endpoints},
             },
             "response_time": {
-                "average": rounded(totals["average"]),
-                "by_endpoint": {row["endpoint"]: rounded(row["average"]) for row in endpoints},
+                "average": whole_number(totals["average"]),
+                "by_endpoint": {row["endpoint"]: whole_number(row["average"]) for row in endpoints},
             },
         }
     if "processing" in sections:
         result["processing"] = {
-            name: {"queued": queue.queued, "processing": queue.processing, "average_time": queue.average_time_s}
+            name: {"queued": queue.queued, "processing": queue.processing, "average_time": whole_number(queue.average_time_s)}
             for name, queue in ((name, stats(workspace, period)) for name, stats in PROCESSING_SOURCES.items())
         }
     if "storage" in sections:

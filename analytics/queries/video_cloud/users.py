@@ -36,9 +36,10 @@ from analytics.models import (
 )  # fmt: skip
 from analytics.services.learner_activity import days_between
 
-from .periods import UTC, bucket_label, day_start, fill_buckets, ratio, resolve_period
+from .periods import (
+    DEVICE_KEYS, SOURCE_KEYS, UTC, average, breakdown, bucket_label, day_start, fill_buckets, ratio, resolve_period,
+)  # fmt: skip
 
-UNKNOWN = "unknown"
 RETENTION_DAYS = (1, 7, 30)
 ACTIVE_WINDOWS = {"daily": 1, "weekly": 7, "monthly": 30}  # activity.activeUsers: days ending today
 DEVICES = ("desktop", "mobile", "tablet")  # analytics.models.Device; anything else counts as unknown
@@ -118,11 +119,11 @@ def _active_users(workspace, today):
 
 
 def _by_device(totals):
-    """{device: page sessions} of the devices seen, most first, ties by name ("unknown" sorts as
-    the empty device it stands for)."""
-    counts = [(device, totals[device] or 0) for device in DEVICES]
-    counts.append(("", (totals["sessions"] or 0) - sum(n for _, n in counts)))
-    return {device or UNKNOWN: n for device, n in sorted(counts, key=lambda item: (-item[1], item[0])) if n}
+    """{device: page sessions}: the document's devices always, other devices seen, then "unknown"
+    (sessions whose device was not reported) when there are some (periods.breakdown)."""
+    counts = {device: totals[device] or 0 for device in DEVICES}
+    counts[""] = (totals["sessions"] or 0) - sum(counts.values())
+    return breakdown(counts, DEVICE_KEYS)
 
 
 def _page_totals(workspace, start_day, end_day):
@@ -158,7 +159,7 @@ def _activity(workspace, period, counts):
         ),
         "sessions": {
             "total": session_count,
-            "average_duration": ratio(totals["duration"] or 0, session_count, places=2),
+            "average_duration": average(totals["duration"], session_count),
             "by_device": _by_device(totals),
         },
         "actions": {
@@ -240,11 +241,7 @@ def _learner_counts_today(workspace, period):
 def _new_learner_sources(workspace, period):
     """{User.source or "unknown": learners} of the period's new learners."""
     rows = new_learners(workspace, period).values("user__source").annotate(n=Count("id")).order_by()
-    sources = {}
-    for row in rows:
-        source = row["user__source"] or UNKNOWN
-        sources[source] = sources.get(source, 0) + row["n"]
-    return sources
+    return {row["user__source"]: row["n"] for row in rows}
 
 
 def _growth(workspace, period, counts):
@@ -279,7 +276,7 @@ def _growth_figures(counts, sources):
         "new_users": counts["new"],
         "returning_users": counts["active"] - counts["new"],
         "churn_rate": ratio(counts["churned"], counts["previous_active"]),
-        "by_source": dict(sorted(sources.items(), key=lambda item: (-item[1], item[0]))),
+        "by_source": breakdown(sources, SOURCE_KEYS),
     }
 
 
@@ -372,17 +369,17 @@ def user_engagement(workspace, period_name, *, now=None):
     new_duration = new["duration"]
     returning_days = totals["learner_days"] - new["learner_days"]
     return {
-        "average_session_duration": ratio(duration_total, sessions_total, places=2),
-        "pages_per_session": ratio(sessions_total, totals["learner_days"], places=2),
+        "average_session_duration": average(duration_total, sessions_total),
+        "pages_per_session": average(sessions_total, totals["learner_days"]),
         "bounce_rate": ratio(totals["bounces"], totals["learner_days"]),
         "by_user_type": {
             "new": {
-                "session_duration": ratio(new_duration, new_sessions, places=2),
-                "pages_per_session": ratio(new_sessions, new["learner_days"], places=2),
+                "session_duration": average(new_duration, new_sessions),
+                "pages_per_session": average(new_sessions, new["learner_days"]),
             },
             "returning": {
-                "session_duration": ratio(duration_total - new_duration, sessions_total - new_sessions, places=2),
-                "pages_per_session": ratio(sessions_total - new_sessions, returning_days, places=2),
+                "session_duration": average(duration_total - new_duration, sessions_total - new_sessions),
+                "pages_per_session": average(sessions_total - new_sessions, returning_days),
             },
         },
         "by_time_of_day": [

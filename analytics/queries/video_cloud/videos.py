@@ -14,9 +14,10 @@ from courses.models import Video
 from ..sql import fetch_dicts
 from ..streams import merge_sorted_groups
 
-from .periods import DataUnavailable, bucket_label, change, fill_buckets, ratio, resolve_period, rounded, trunc
-
-UNKNOWN = "unknown"
+from .periods import (
+    DEVICE_KEYS, PLATFORM_KEYS, DataUnavailable, average, breakdown, bucket_label, change, fill_buckets, ratio,
+    resolve_period, trunc, whole_number,
+)  # fmt: skip
 
 
 def _window(field, period):
@@ -44,23 +45,16 @@ def _view_totals(views, period, previous):
     return views.filter(started_at__gte=previous.start, started_at__lt=period.end).aggregate(**aggregates)
 
 
-def _breakdown(views, period, field):
-    """{value: views} in the period, most viewed first; rows without the value under "unknown"."""
-    rows = (
-        views.filter(_window("started_at", period))
-        .values(field)
-        .annotate(n=Count("*"))
-        .order_by("-n", field)
-    )
-    result = {}
-    for row in rows:
-        key = row[field] or UNKNOWN
-        result[key] = result.get(key, 0) + row["n"]
-    return result
+def _breakdown(views, period, field, documented=()):
+    """{value: views} in the period (periods.breakdown: the documented keys always, then other
+    values most viewed first, "unknown" for rows without the value when there are some)."""
+    rows = views.filter(_window("started_at", period)).values(field).annotate(n=Count("*")).order_by()
+    return breakdown({row[field]: row["n"] for row in rows}, documented)
 
 
 def _format_bitrate(kbps):
-    return None if kbps is None else f"{round(kbps)}k"
+    """`2500k` (whole kbps, half up); `0k` when no view reported a bitrate."""
+    return f"{whole_number(kbps)}k"
 
 
 def _quality(totals, prefix=""):
@@ -74,7 +68,7 @@ def _quality(totals, prefix=""):
 def _engagement_figures(totals, reactions, prefix=""):
     views = totals[f"{prefix}views"]
     return {
-        "average_watch_time": rounded(totals[f"{prefix}watched_sum"] / views) if views else None,
+        "average_watch_time": average(totals[f"{prefix}watched_sum"], views),
         "completion_rate": ratio(totals[f"{prefix}completed"], views),
         "likes": reactions[f"{prefix}likes"],
         "comments": reactions[f"{prefix}comments"],
@@ -124,7 +118,10 @@ def video_analytics(workspace, video_key, period_name, *, sections=("views", "en
     timeline. engagement: mean seconds watched per view, completed views / views, reactions
     (likes, comments, shares) made in the period, and a timeline of seconds watched and
     completion rate. performance, from the views that reported player quality: buffering seconds /
-    seconds watched, mean bitrate ("2500k"), errors / views; None where no view reported them.
+    seconds watched, mean bitrate ("2500k"), errors / views; 0 ("0k") where no view reported them.
+    Averages are whole numbers (half up), rates 0 over nothing; breakdowns carry the document's
+    keys (periods.breakdown). `period` always holds the previous period; the `previous` blocks
+    only with `compare`.
     `all` starts on the day of the video's first view. Raises DataUnavailable for an unknown key.
     """
     video = Video.objects.filter(workspace=workspace, key=video_key).values("id").first()
@@ -136,9 +133,9 @@ def video_analytics(workspace, video_key, period_name, *, sections=("views", "en
 
     totals = _view_totals(views, period, previous)
     timeline = _timeline(views, period, group_by)
-    result = {"period": {"start": period.start, "end": period.end}}
-    if compare:
-        result["period"]["previous"] = {"start": previous.start, "end": previous.end}
+    result = {
+        "period": {"start": period.start, "end": period.end, "previous": {"start": previous.start, "end": previous.end}}
+    }
 
     if "views" in sections:
         result["views"] = {
@@ -146,8 +143,8 @@ def video_analytics(workspace, video_key, period_name, *, sections=("views", "en
             "unique": totals["unique"],
             "change": change(totals["views"], totals["prev_views"]),
             "by_country": _breakdown(views, period, "country"),
-            "by_device": _breakdown(views, period, "device"),
-            "by_platform": _breakdown(views, period, "platform"),
+            "by_device": _breakdown(views, period, "device", DEVICE_KEYS),
+            "by_platform": _breakdown(views, period, "platform", PLATFORM_KEYS),
             "timeline": [
                 {"date": bucket_label(moment, group_by), "views": row["views"], "unique": row["unique"]}
                 for moment, row in timeline
@@ -261,10 +258,10 @@ def video_summary(workspace, period_name, *, sections=("total_videos", "total_vi
             comments=Count("id", filter=Q(type=ReactionType.COMMENT)),
         )
         result["average_engagement"] = {
-            "watch_time": rounded(totals["watched_sum"] / totals["views"]) if totals["views"] else None,
+            "watch_time": average(totals["watched_sum"], totals["views"]),
             "completion_rate": rates[""],
-            "likes": ratio(reactions["likes"], total_videos, places=2),
-            "comments": ratio(reactions["comments"], total_videos, places=2),
+            "likes": average(reactions["likes"], total_videos),
+            "comments": average(reactions["comments"], total_videos),
         }
     if "top_videos" in sections:
         rows = _top_videos(views.filter(_window("started_at", period)), top_limit)
