@@ -31,7 +31,7 @@ from collections import defaultdict
 from datetime import timedelta, timezone as dt_timezone
 
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Q
 
 from analytics.models import CourseEnrollmentStep
 from analytics.queries.course_info import (
@@ -70,22 +70,27 @@ def summary_courses(workspace, course_keys=None, instructor=None):
     return courses
 
 
-def _mode_steps(course_ids, since_day, today, from_raw):
+def _mode_steps(course_ids, days, today, from_raw):
     """[(course_id, mode, day, enrolled, ever_enrolled, next_day)]: the `mode` enrollment steps of
-    the courses in effect on some day from since_day through today (course_info's steps)."""
-    if not course_ids:
+    the courses in effect at the end of one of `days` (course_info's steps): at most one per
+    course, mode and day, whatever the length of the courses' history."""
+    if not course_ids or not days:
         return []
     if not _reads_raw(from_raw):
-        steps = CourseEnrollmentStep.objects.filter(course_id__in=course_ids, dimension="mode", day__lte=today)
-        steps = steps.filter(Q(next_day__isnull=True) | Q(next_day__gt=since_day))
+        in_effect = Q()
+        for day in days:
+            in_effect |= Q(day__lte=day) & (Q(next_day__isnull=True) | Q(next_day__gt=day))
+        # The same condition on next_day alone lets the (course, dimension, next_day) index skip
+        # the steps that ended before the earliest day.
+        since = Q(next_day__isnull=True) | Q(next_day__gt=min(days))
+        steps = CourseEnrollmentStep.objects.filter(in_effect, since, course_id__in=course_ids, dimension="mode")
         return list(steps.values_list("course_id", "category", "day", "enrolled", "ever_enrolled", "next_day"))
     with_sql, params = enrollment_steps_sql(["mode"], list(course_ids), today + timedelta(days=1))
-    sql = with_sql + (
-        "SELECT course_id, category, day, enrolled, ever_enrolled, next_day FROM steps "
-        "WHERE next_day IS NULL OR next_day > %s"
-    )
+    in_effect = " OR ".join(["(day <= %s AND (next_day IS NULL OR next_day > %s))"] * len(days))
+    day_params = [connection.ops.adapt_datefield_value(day) for day in days for _ in range(2)]
+    sql = with_sql + f"SELECT course_id, category, day, enrolled, ever_enrolled, next_day FROM steps WHERE {in_effect}"
     with connection.cursor() as cursor:
-        cursor.execute(sql, (*params, connection.ops.adapt_datefield_value(since_day)))
+        cursor.execute(sql, (*params, *day_params))
         rows = cursor.fetchall()
     return [
         (course_id, mode, _as_date(day), int(enrolled), int(ever), _as_date(next_day))
@@ -98,9 +103,7 @@ def mode_counts_on_days(course_ids, days, today, *, from_raw=None):
     dates, none after today), modes merged as /enrollment/mode/ merges them; absent: nobody had
     enrolled by then. One query (two with the freshness check)."""
     counts = defaultdict(lambda: (0, 0))
-    if not days:
-        return counts
-    for course_id, mode, step_day, enrolled, ever, next_day in _mode_steps(course_ids, min(days), today, from_raw):
+    for course_id, mode, step_day, enrolled, ever, next_day in _mode_steps(course_ids, days, today, from_raw):
         key_mode = MODE_MERGES.get(mode, mode)
         for day in days:
             if step_day <= day and (next_day is None or day < next_day):
@@ -111,21 +114,24 @@ def mode_counts_on_days(course_ids, days, today, *, from_raw=None):
 
 def passing_learners_by_mode(course_ids):
     """{(course_id, mode): learners} with an enrollment in the course (active or ended) whose
-    latest attempt of it is APPROVED (courses.Result), modes merged; one query."""
-    passed = Result.objects.filter(
-        user_id=OuterRef("user_id"), course_id=OuterRef("course_id"), state=AttemptState.APPROVED,
-        attempt_public_id__isnull=False,
-    )
-    rows = (
-        Enrollment.objects.filter(course_id__in=course_ids)
-        .filter(Exists(passed))
-        .order_by()
-        .values_list("course_id", "mode")
-        .annotate(learners=Count("id"))
-    )
+    latest attempt of it is APPROVED (courses.Result), modes merged; one query.
+
+    Read from the passed results (Result's (course, user) index carries the state) joined to
+    their enrollment, not from every enrollment: passing learners are the few."""
     counts = defaultdict(int)
-    for course_id, mode, learners in rows:
-        counts[(course_id, MODE_MERGES.get(mode, mode))] += learners
+    if not course_ids:
+        return counts
+    placeholders = ", ".join(["%s"] * len(course_ids))
+    sql = (
+        f"SELECT e.course_id, e.mode, COUNT(*) FROM {Result._meta.db_table} r "
+        f"JOIN {Enrollment._meta.db_table} e ON e.user_id = r.user_id AND e.course_id = r.course_id "
+        f"WHERE r.course_id IN ({placeholders}) AND r.state = %s AND r.attempt_public_id IS NOT NULL "
+        "GROUP BY e.course_id, e.mode"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, (*course_ids, AttemptState.APPROVED.value))
+        for course_id, mode, learners in cursor.fetchall():
+            counts[(course_id, MODE_MERGES.get(mode, mode))] += int(learners)
     return counts
 
 
