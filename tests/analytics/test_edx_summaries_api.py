@@ -350,8 +350,8 @@ def test_100_courses_take_a_fixed_number_of_queries(workspace, admin_client, dja
     refresh_course_info_rollups(NOW)
     keys = [course.key for course in courses]
 
-    # Credential, throttle, rollup freshness, courses, steps, passing learners, programs.
-    with django_assert_max_num_queries(9):
+    # The API key and its last-use stamp, courses, rollup freshness, steps, passing learners, programs.
+    with django_assert_max_num_queries(7):
         rows = summaries(admin_client, "post", course_ids=keys, programs="1").json()
 
     assert len(rows) == 100 and {row["count"] for row in rows} == {1}
@@ -537,3 +537,13 @@ def test_instructor_not_teaching_the_course_is_403_and_learner_403(workspace, in
 )  # fmt: skip
 def test_filename_safe_course_id_is_edx(key, safe):
     assert edx_summaries.filename_safe_course_id(key) == safe
+
+
+def test_csv_flattens_the_summary_columns(admin_client, course, enrollments):
+    response = admin_client.get("/api/v0/course_summaries/", {"course_ids": KEY, "fields": "course_id,count,enrollment_modes"},
+                                HTTP_ACCEPT="text/csv")
+
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert response["Content-Type"].startswith("text/csv")
+    assert len(rows) == 1
+    assert (rows[0]["course_id"], rows[0]["count"], rows[0]["enrollment_modes.honor.passing_users"]) == (KEY, "3", "1")
