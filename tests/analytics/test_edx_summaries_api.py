@@ -547,3 +547,15 @@ def test_csv_flattens_the_summary_columns(admin_client, course, enrollments):
     assert response["Content-Type"].startswith("text/csv")
     assert len(rows) == 1
     assert (rows[0]["course_id"], rows[0]["count"], rows[0]["enrollment_modes.honor.passing_users"]) == (KEY, "3", "1")
+
+
+def test_problem_response_export_filters_are_checked(admin_client, course):
+    bad = admin_client.post(
+        "/analytics/export", {"type": "problem_response", "period": "all", "filters": {"course": KEY}}, format="json"
+    )
+    good = admin_client.post(
+        "/analytics/export", {"type": "problem_response", "period": "all", "filters": {"course_id": KEY}}, format="json"
+    )
+
+    assert bad.status_code == 400 and "course" in bad.content.decode()
+    assert good.status_code == 202 and good.json()["data"]["type"] == "problem_response"
