@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone as dt_timezone
 from typing import Callable, Iterator
 
-from django.db.models import CharField, Count, F, Func, QuerySet, Sum
+from django.db.models import Case, CharField, Count, F, Func, QuerySet, Sum, Value, When
 from django.db.models.functions import TruncDate
+from rest_framework.exceptions import ValidationError
 
-from analytics.models import LearnerDay, LearningEvent, PageSession, VideoView
+from analytics.models import LearnerDay, LearningEvent, PageSession, ProblemResponse, VideoView
 from analytics.queries.analyse import iter_result_rows
 from analytics.queries.course_info import course_activity_by_week, course_enrollment_by_day, week_start
 from analytics.queries.course_stats import attempts_page
@@ -129,6 +130,56 @@ EVENT_FIELDS = {
 def event_rows(scope, window, filters, columns):
     queryset = _scoped(LearningEvent.objects.all(), scope)
     return _raw_rows(queryset, "occurred_at", window, EVENT_FIELDS, columns)
+
+
+# Open edX's problem response report (its pipeline's ProblemResponseRecord), one row per
+# submission rather than per learner and part; columns it has and we lack (location, sort_idx)
+# are left out, the variant, the chosen option ids and the time of the submission added.
+PROBLEM_RESPONSE_FIELDS = {
+    "course_id": ("course__key", "string"),
+    "answer_id": ("part_id", "string"),
+    "problem_id": ("problem_key", "string"),
+    "problem": ("problem_name", "string"),
+    "username": ("user__email", "string"),
+    "question": ("question", "string"),
+    "score": ("grade", "float"),
+    "max_score": ("max_grade", "float"),
+    "correct": ("correct_text", "string"),
+    "answer": ("answer", "string"),
+    "value_id": ("value_id", "string"),
+    "variant": ("variant", "string"),
+    "attempt": ("attempt", "int"),
+    "submitted_at": ("submitted_at", "datetime"),
+}
+
+
+def parse_problem_response_filters(filters):
+    """`{"course_id": "<course key>"}` (optional): the course whose responses are exported."""
+    filters = filters or {}
+    unknown = sorted(set(filters) - {"course_id"})
+    if unknown:
+        raise ValidationError({name: ["Unknown filter; only course_id is accepted."] for name in unknown})
+    course_key = filters.get("course_id")
+    if course_key is not None and (not isinstance(course_key, str) or not course_key.strip()):
+        raise ValidationError({"course_id": ["A course key (text) is required."]})
+    return {"course_id": course_key}
+
+
+def problem_response_rows(scope, window, filters, columns):
+    """Every problem response (submission) of the scope's courses, or of `filters.course_id`, by
+    submission time: the rows of Open edX's problem response report. `correct` is True, False or
+    empty (not graded)."""
+    queryset = _scoped(ProblemResponse.objects.all(), scope)
+    course_key = parse_problem_response_filters(filters)["course_id"]
+    if course_key is not None:
+        queryset = queryset.filter(course__key=course_key)
+    queryset = queryset.annotate(
+        correct_text=Case(
+            When(correct=True, then=Value("True")), When(correct=False, then=Value("False")), default=Value(""),
+            output_field=CharField(),
+        )
+    )
+    return _raw_rows(queryset, "submitted_at", window, PROBLEM_RESPONSE_FIELDS, columns)
 
 
 LEARNER_DAY_COLUMNS = {
@@ -423,6 +474,18 @@ SOURCES = {
                 "devices": _columns(PAGE_SESSION_FIELDS, "device"),
             },
             rows=page_session_rows,
+        ),
+        ExportSource(
+            type="problem_response",
+            key_columns=_columns(PROBLEM_RESPONSE_FIELDS, "course_id", "answer_id", "problem_id", "problem", "username"),
+            metric_groups={
+                "responses": _columns(
+                    PROBLEM_RESPONSE_FIELDS, "question", "score", "max_score", "correct", "answer", "value_id",
+                    "variant", "attempt", "submitted_at",
+                ),
+            },
+            rows=problem_response_rows,
+            parse_filters=parse_problem_response_filters,
         ),
         ExportSource(
             type="events",

@@ -183,8 +183,8 @@ def _as_date(value):
 def enrollment_steps_sql(dimensions, course_id=None, end_day=None):
     """(sql, params): a WITH clause defining `steps` (course_id, dimension, category, day,
     enrolled, ever_enrolled, next_day) for the given breakdowns (ENROLLMENT_DIMENSIONS keys), of
-    one course or every course when course_id is None, counting only what happened before
-    `end_day` (None: everything).
+    one course, of several (course_id a list or tuple of ids) or every course when course_id is
+    None, counting only what happened before `end_day` (None: everything).
 
     Enrollments become +1 events on their UTC day and unenrollments -1 events on theirs (UNION
     ALL, read once for all breakdowns), summed per course, breakdown, category and day, then
@@ -194,7 +194,9 @@ def enrollment_steps_sql(dimensions, course_id=None, end_day=None):
     dimensions = tuple(dimensions)
     names = [f"category_{index}" for index in range(len(dimensions))]
     base = Enrollment.objects.order_by()
-    if course_id is not None:
+    if isinstance(course_id, (list, tuple)):
+        base = base.filter(course_id__in=course_id)
+    elif course_id is not None:
         base = base.filter(course_id=course_id)
     joined, left = base, base.filter(unenrolled_at__isnull=False)
     if end_day is not None:

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from accounts.models import ApiKey, CustomField, CustomFieldValue, LearnerGroup, Role
 from analytics.models import RequestMetric
-from courses.models import EnrollmentKind
+from courses.models import EnrollmentKind, Program
 from exports.models import ExportFormat, ExportJob, ExportStatus
 from exports.services import download_token
 from tests.factories import (
@@ -42,6 +42,8 @@ B_ONLY_VIDEO = "vid-only-b"
 SHARED_GROUP = "Sales"
 SHARED_FIELD = "Department"
 SHARED_EMAIL = "sam@shared.test"
+SHARED_PROGRAM = "program-shared"
+B_ONLY_PROGRAM = "program-only-b"
 B_MARK = "bravomark"  # in every B title, page, object and value
 A_OTHER_MARK = "olgamark"  # in everything of A's second learner
 
@@ -62,6 +64,7 @@ class Tenant:
     other_learner_markers: set = field(default_factory=set)
     export_other: object = None
     staff_exports: list = field(default_factory=list)
+    report: object = None
 
 
 def _activity(tenant, user, course, video, mark, when, n):
@@ -202,7 +205,39 @@ def build_world(now=None):
     a.export_other = _export(a, a.users["other"], None, "page_sessions", A_OTHER_MARK)
     a.staff_exports = [_export(a, a.users[role], None, "events", "alpha") for role in ("instructor", "admin")]
     a.other_learner_markers.add(a.export_other.public_id)
+
+    # Open edX course summaries, programs and course reports: catalog titles, a program under the
+    # same key in both workspaces (B's also holding B's only course), and a ready problem
+    # response report of the shared course in each (B's file, id and link are B's markers).
+    b.courses["only"].catalog_title = f"{B_MARK} only catalog"
+    b.courses["only"].save(update_fields=["catalog_title"])
+    for tenant, mark in ((a, "Alpha"), (b, B_MARK)):
+        course = tenant.courses["shared"]
+        course.catalog_title = f"{mark} catalog"
+        course.save(update_fields=["catalog_title"])
+        program = Program.objects.create(
+            workspace=tenant.workspace, key=SHARED_PROGRAM, title=f"{mark} program", program_type=f"{mark} type"
+        )
+        program.courses.add(course)
+        tenant.report = _course_report(tenant, course, mark)
+    b_program = Program.objects.create(workspace=b.workspace, key=B_ONLY_PROGRAM, title=f"{B_MARK} only program")
+    b_program.courses.add(b.courses["only"], b.courses["shared"])
+    b.markers |= {B_ONLY_PROGRAM, b.report.public_id, download_token(b.report)}
     return a, b
+
+
+def _course_report(tenant, course, mark):
+    """A ready problem response report of the course (as exports/reports.py finds them)."""
+    now = timezone.now()
+    job = ExportJob.objects.create(
+        workspace=tenant.workspace, requester_role=Role.ADMIN, type="problem_response", period="all",
+        format=ExportFormat.CSV, filters={"course_id": course.key}, status=ExportStatus.COMPLETED, row_count=1,
+        rows_expected=1, started_at=now, finished_at=now, expires_at=now + timedelta(hours=24),
+    )
+    job.file_name = default_storage.save(f"exports/{job.public_id}.csv", _content(f"course_id,answer\n{course.key},{mark}\n"))
+    job.file_size = default_storage.size(job.file_name)
+    job.save(update_fields=["file_name", "file_size"])
+    return job
 
 
 def xapi_statement(mark, email, verb="http://adlnet.gov/expapi/verbs/experienced"):

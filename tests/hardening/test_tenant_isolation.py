@@ -38,9 +38,11 @@ from .isolation_world import (
     A_ONLY_COURSE,
     B_MARK,
     B_ONLY_COURSE,
+    B_ONLY_PROGRAM,
     B_ONLY_VIDEO,
     SHARED_COURSE,
     SHARED_EMAIL,
+    SHARED_PROGRAM,
     SHARED_VIDEO,
     build_world,
     xapi_statement,
@@ -165,6 +167,26 @@ MATRIX = {
             "enrollment/education/", "enrollment/gender/", "enrollment/location/", "videos/",
         )
     },
+    "api/v0/course_summaries/": lambda a, b: [
+        Call("get", "/api/v0/course_summaries/?programs=1"),
+        Call("get", "/api/v0/course_summaries/?programs=1", auth="token"),
+        Call("post", "/api/v0/course_summaries/", {"course_ids": [SHARED_COURSE, B_ONLY_COURSE], "programs": ["1"]},
+             echo=(B_ONLY_COURSE,)),
+        Call("get", f"/api/v0/course_summaries/?{urlencode({'course_ids': B_ONLY_COURSE})}", addresses_b=True,
+             echo=(B_ONLY_COURSE,)),
+    ],
+    "api/v0/programs/": lambda a, b: [
+        Call("get", "/api/v0/programs/"),
+        Call("get", "/api/v0/programs/", auth="token"),
+        Call("post", "/api/v0/programs/", {"program_ids": [SHARED_PROGRAM, B_ONLY_PROGRAM]}, echo=(B_ONLY_PROGRAM,)),
+        Call("get", f"/api/v0/programs/?program_ids={B_ONLY_PROGRAM}", addresses_b=True, echo=(B_ONLY_PROGRAM,)),
+    ],
+    "api/v0/courses/<edx_course_id:course_id>/reports/<str:report_name>/": lambda a, b: [
+        Call("get", f"/api/v0/courses/{SHARED_COURSE}/reports/problem_response/"),
+        Call("get", f"/api/v0/courses/{SHARED_COURSE}/reports/problem_response/", auth="token"),
+        Call("get", f"/api/v0/courses/{B_ONLY_COURSE}/reports/problem_response/", addresses_b=True,
+             echo=(B_ONLY_COURSE,)),
+    ],
     "api/v2/courses/stats": lambda a, b: [
         Call("get", "/api/v2/courses/stats", headers=V360),
         Call("get", "/api/v2/courses/stats", headers=V360, auth="bearer_key"),
@@ -494,6 +516,22 @@ def test_aggregates_under_shared_keys_count_workspace_a_rows_only(world):
     assert [(g["name"], g["membersCount"]) for g in groups] == [("Sales", 2)]  # B's Sales has 2 others
     stats = admin.get("/api/v2/courses/stats", **V360).json()
     assert len(stats) == a.counts["attempts"]
+
+
+def test_course_summaries_programs_and_reports_under_shared_keys_are_workspace_a_only(world):
+    a, b = world
+    admin = _client_with("api_key", a, Role.ADMIN)
+    summaries = admin.get("/api/v0/course_summaries/?programs=1&fields=course_id,count,programs").json()
+    assert summaries == [
+        {"course_id": A_ONLY_COURSE, "count": 0, "programs": []},
+        {"course_id": SHARED_COURSE, "count": a.counts["enrollments_shared"], "programs": [SHARED_PROGRAM]},
+    ]  # B has 2 more enrollments under the shared key, and a second program holding it
+    programs = admin.get("/api/v0/programs/").json()
+    assert [(p["program_id"], p["program_title"], p["course_ids"]) for p in programs] == [
+        (SHARED_PROGRAM, "Alpha program", [SHARED_COURSE])
+    ]
+    report = admin.get(f"/api/v0/courses/{SHARED_COURSE}/reports/problem_response/").json()
+    assert a.report.public_id in report["download_url"] and report["file_size"] == a.report.file_size
 
 
 def test_xapi_statement_id_used_in_both_workspaces_answers_each_its_own(world):

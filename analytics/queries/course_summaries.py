@@ -1,0 +1,236 @@
+"""Numbers of the Open edX-compatible course summaries and programs (`/api/v0/course_summaries/`,
+`/api/v0/programs/`); the dashboard may call these too.
+
+Every figure for any number of courses comes from a fixed handful of queries, never one per
+course (tests/analytics/test_edx_summaries_api.py counts them):
+
+- the courses and their catalog facts (one query);
+- the enrollment steps of the `mode` breakdown, the same steps (rollup or raw SQL) that
+  `/courses/{id}/enrollment/mode/` reads (analytics.queries.course_info), laid out here for the
+  few days a summary needs instead of a calendar (one query, plus the rollup freshness check);
+- the learners whose latest attempt passed, per course and mode (one query);
+- the programs of the courses, when asked (one query).
+
+Rules (docs/api/course_info.md, "Course summaries" and "Programs"):
+
+- `count`: learners enrolled at the end of today (UTC) so far, i.e. now; `cumulative_count`:
+  learners who had ever enrolled by then; `count_change_7_days`: `count` minus the count at the end
+  of the day seven days before today; `recent_count_change`: `count` minus the count at the end of
+  `recent_day`. A learner counts under the mode their enrollment has now; `no-id-professional` is
+  counted as `professional` (course_info.MODE_MERGES), as Open edX does.
+- `passing_users`: learners with an enrollment in the course (active or ended), under its mode,
+  whose latest attempt of the course (courses.Result, the highest version) is APPROVED: what a
+  `passed` xAPI statement or an `edx.course.grade.passed.first_time` / `now_passed` tracking event
+  records, and what a later `failed` / `now_failed` takes back.
+- `availability`, from the course's start and end against now: `Archived` once the end has
+  passed, else `Current` once the start has passed, else `Upcoming` when a start is known (Open
+  edX's `Starting Soon` collapsed into it, as its API does), else `unknown`.
+"""
+
+from collections import defaultdict
+from datetime import timedelta, timezone as dt_timezone
+
+from django.db import connection
+from django.db.models import Q
+
+from analytics.models import CourseEnrollmentStep
+from analytics.queries.course_info import (
+    MODE_MERGES,
+    REPORTED_MODES,
+    _as_date,
+    _reads_raw,
+    enrollment_steps_sql,
+)
+from courses.models import AttemptState, Course, Enrollment, Program, Result
+
+UTC = dt_timezone.utc
+COUNT_FIELDS = ("count", "cumulative_count", "count_change_7_days", "passing_users")
+CURRENT, UPCOMING, ARCHIVED, UNKNOWN = "Current", "Upcoming", "Archived", "unknown"
+
+
+def course_availability(start, end, now):
+    """Open edX's availability of a course run from its start and end (aware datetimes or None)."""
+    if end is not None and end < now:
+        return ARCHIVED
+    if start is not None and start < now:
+        return CURRENT
+    if start is not None:
+        return UPCOMING
+    return UNKNOWN
+
+
+def summary_courses(workspace, course_keys=None, instructor=None):
+    """The workspace's courses a summary covers, by key: those of `course_keys` (None: all),
+    narrowed to the courses `instructor` teaches when given. A queryset of Course."""
+    courses = Course.objects.filter(workspace=workspace).order_by("key")
+    if course_keys is not None:
+        courses = courses.filter(key__in=list(course_keys))
+    if instructor is not None:
+        courses = courses.filter(instructors=instructor)
+    return courses
+
+
+def _mode_steps(course_ids, days, today, from_raw):
+    """[(course_id, mode, day, enrolled, ever_enrolled, next_day)]: the `mode` enrollment steps of
+    the courses in effect at the end of one of `days` (course_info's steps): at most one per
+    course, mode and day, whatever the length of the courses' history."""
+    if not course_ids or not days:
+        return []
+    if not _reads_raw(from_raw):
+        in_effect = Q()
+        for day in days:
+            in_effect |= Q(day__lte=day) & (Q(next_day__isnull=True) | Q(next_day__gt=day))
+        # The same condition on next_day alone lets the (course, dimension, next_day) index skip
+        # the steps that ended before the earliest day.
+        since = Q(next_day__isnull=True) | Q(next_day__gt=min(days))
+        steps = CourseEnrollmentStep.objects.filter(in_effect, since, course_id__in=course_ids, dimension="mode")
+        return list(steps.values_list("course_id", "category", "day", "enrolled", "ever_enrolled", "next_day"))
+    with_sql, params = enrollment_steps_sql(["mode"], list(course_ids), today + timedelta(days=1))
+    in_effect = " OR ".join(["(day <= %s AND (next_day IS NULL OR next_day > %s))"] * len(days))
+    day_params = [connection.ops.adapt_datefield_value(day) for day in days for _ in range(2)]
+    sql = with_sql + f"SELECT course_id, category, day, enrolled, ever_enrolled, next_day FROM steps WHERE {in_effect}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, (*params, *day_params))
+        rows = cursor.fetchall()
+    return [
+        (course_id, mode, _as_date(day), int(enrolled), int(ever), _as_date(next_day))
+        for course_id, mode, day, enrolled, ever, next_day in rows
+    ]
+
+
+def mode_counts_on_days(course_ids, days, today, *, from_raw=None):
+    """{(course_id, mode, day): (enrolled, ever_enrolled)} at the end of each of `days` (UTC
+    dates, none after today), modes merged as /enrollment/mode/ merges them; absent: nobody had
+    enrolled by then. One query (two with the freshness check)."""
+    counts = defaultdict(lambda: (0, 0))
+    for course_id, mode, step_day, enrolled, ever, next_day in _mode_steps(course_ids, days, today, from_raw):
+        key_mode = MODE_MERGES.get(mode, mode)
+        for day in days:
+            if step_day <= day and (next_day is None or day < next_day):
+                was = counts[(course_id, key_mode, day)]
+                counts[(course_id, key_mode, day)] = (was[0] + enrolled, was[1] + ever)
+    return counts
+
+
+def passing_learners_by_mode(course_ids):
+    """{(course_id, mode): learners} with an enrollment in the course (active or ended) whose
+    latest attempt of it is APPROVED (courses.Result), modes merged; one query.
+
+    Read from the passed results (Result's (course, user) index carries the state) joined to
+    their enrollment, not from every enrollment: passing learners are the few."""
+    counts = defaultdict(int)
+    if not course_ids:
+        return counts
+    placeholders = ", ".join(["%s"] * len(course_ids))
+    sql = (
+        f"SELECT e.course_id, e.mode, COUNT(*) FROM {Result._meta.db_table} r "
+        f"JOIN {Enrollment._meta.db_table} e ON e.user_id = r.user_id AND e.course_id = r.course_id "
+        f"WHERE r.course_id IN ({placeholders}) AND r.state = %s AND r.attempt_public_id IS NOT NULL "
+        "GROUP BY e.course_id, e.mode"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, (*course_ids, AttemptState.APPROVED.value))
+        for course_id, mode, learners in cursor.fetchall():
+            counts[(course_id, MODE_MERGES.get(mode, mode))] += int(learners)
+    return counts
+
+
+def program_keys_by_course(course_ids):
+    """{course_id: [program key, ...]} of the programs holding each course, by key; one query."""
+    through = Program.courses.through
+    rows = (
+        through.objects.filter(course_id__in=course_ids)
+        .order_by("program__key")
+        .values_list("course_id", "program__key")
+    )
+    programs = defaultdict(list)
+    for course_id, key in rows:
+        programs[course_id].append(key)
+    return programs
+
+
+def course_summaries(workspace, now, *, course_keys=None, instructor=None, recent_day=None, with_programs=False,
+                     from_raw=None):
+    """[{course_id, catalog_course_title, catalog_course, start_date, end_date, pacing_type,
+    availability, count, cumulative_count, count_change_7_days, recent_count_change,
+    passing_users, enrollment_modes, [programs]}], one per course of summary_courses(), by key.
+
+    `enrollment_modes` has every mode of REPORTED_MODES with its count, cumulative_count,
+    count_change_7_days and passing_users; the top-level counts are their sums. `recent_count_change`
+    is None without `recent_day`. `programs` (the keys of the course's programs) only with
+    `with_programs`. Rules: module docstring.
+    """
+    courses = list(
+        summary_courses(workspace, course_keys, instructor).values(
+            "id", "key", "title", "start", "end", "pacing", "catalog_course", "catalog_title"
+        )
+    )
+    if not courses:
+        return []
+    ids = [course["id"] for course in courses]
+    today = now.astimezone(UTC).date()
+    week_ago = today - timedelta(days=7)
+    days = {today, week_ago} | ({recent_day} if recent_day is not None else set())
+    enrolled = mode_counts_on_days(ids, sorted(days), today, from_raw=from_raw)
+    passing = passing_learners_by_mode(ids)
+    programs = program_keys_by_course(ids) if with_programs else None
+    summaries = []
+    for course in courses:
+        course_id = course["id"]
+        modes = {}
+        for mode in REPORTED_MODES:
+            count, cumulative = enrolled[(course_id, mode, today)]
+            modes[mode] = {
+                "count": count,
+                "cumulative_count": cumulative,
+                "count_change_7_days": count - enrolled[(course_id, mode, week_ago)][0],
+                "passing_users": passing[(course_id, mode)],
+            }
+        summary = {
+            "course_id": course["key"],
+            "catalog_course_title": course["catalog_title"] or course["title"] or None,
+            "catalog_course": course["catalog_course"] or None,
+            "start_date": course["start"],
+            "end_date": course["end"],
+            "pacing_type": course["pacing"] or None,
+            "availability": course_availability(course["start"], course["end"], now),
+            **{field: sum(values[field] for values in modes.values()) for field in COUNT_FIELDS},
+            "recent_count_change": None,
+            "enrollment_modes": modes,
+        }
+        if recent_day is not None:
+            recent = sum(enrolled[(course_id, mode, recent_day)][0] for mode in REPORTED_MODES)
+            summary["recent_count_change"] = summary["count"] - recent
+        if programs is not None:
+            summary["programs"] = programs.get(course_id, [])
+        summaries.append(summary)
+    return summaries
+
+
+def edx_programs(workspace, *, program_keys=None, instructor=None):
+    """[{program_id, program_type, program_title, course_ids, created}], one per program of the
+    workspace, by key: those of `program_keys` (None: all). With `instructor`, only the programs
+    holding a course they teach, and of each only those courses. `course_ids`: course keys, sorted;
+    `created`: when the program was recorded. Two queries."""
+    programs = Program.objects.filter(workspace=workspace).order_by("key")
+    if program_keys is not None:
+        programs = programs.filter(key__in=list(program_keys))
+    links = Program.courses.through.objects.filter(program__in=programs)
+    if instructor is not None:
+        links = links.filter(course__instructors=instructor)
+        programs = programs.filter(pk__in=links.values("program_id"))
+    rows = list(programs.values("id", "key", "program_type", "title", "created_at"))
+    course_keys = defaultdict(list)
+    if rows:
+        for program_id, key in links.order_by("course__key").values_list("program_id", "course__key"):
+            course_keys[program_id].append(key)
+    return [
+        {
+            "program_id": row["key"],
+            "program_type": row["program_type"],
+            "program_title": row["title"],
+            "course_ids": course_keys.get(row["id"], []),
+            "created": row["created_at"],
+        }
+        for row in rows
+    ]
