@@ -88,6 +88,18 @@ def course_key_malformed(key):
     return EdxError(status.HTTP_400_BAD_REQUEST, "course_key_malformed", f"Course id/key {key} malformed.")
 
 
+def check_field_names(params, known):
+    """400 when `fields` names no field the rows have. Open edX drops unknown names silently
+    (its clients send names some versions lack, so a mix of known and unknown names still
+    works), but with only unknown names every row would be `{}`: a typo, answered as one."""
+    asked = params["fields"]
+    if asked and not any(name in known for name in asked):
+        raise EdxError(
+            status.HTTP_400_BAD_REQUEST, "unknown_fields",
+            f"fields: unknown field(s) {', '.join(asked)}; the fields are {', '.join(known)}.",
+        )  # fmt: skip
+
+
 def report_not_found(course_id, report_name):
     return EdxError(
         status.HTTP_404_NOT_FOUND, "report_file_not_found",
@@ -272,6 +284,7 @@ class CourseSummariesView(EdxListView):
 
     def answer(self, request):
         params = list_params(request, ("course_ids", "fields", "exclude", "programs", "recent_date"))
+        check_field_names(params, SUMMARY_FIELDS)
         now = current_time()
         exclude = [] if params["programs"] else ["programs"]
         recent_day = None
@@ -335,6 +348,7 @@ class ProgramsView(EdxListView):
 
     def answer(self, request):
         params = list_params(request, ("program_ids", "fields", "exclude"))
+        check_field_names(params, PROGRAM_FIELDS)
         instructor = self.instructor()
         if instructor is False:
             raise exceptions.NotFound()

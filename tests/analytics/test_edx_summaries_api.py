@@ -249,6 +249,21 @@ def test_fields_keeps_only_those_and_ignores_unknown_names(admin_client, course,
     assert rows == [{"course_id": KEY, "passing_users": 2}]
 
 
+def test_fields_naming_no_known_field_is_400(admin_client, course, enrollments):
+    response = summaries(admin_client, expect=400, course_ids=KEY, fields="enrollment_mode,coursе_id")
+
+    body = response.json()
+    assert body["error_code"] == "unknown_fields"
+    assert body["developer_message"].startswith("fields: unknown field(s) enrollment_mode, coursе_id;")
+
+
+def test_program_fields_naming_no_known_field_is_400(admin_client, programs):
+    response = admin_client.get("/api/v0/programs/", {"fields": "name"})
+
+    assert response.status_code == 400
+    assert response.json()["developer_message"].startswith("fields: unknown field(s) name;")
+
+
 def test_exclude_removes_the_field_from_the_summary_and_from_each_mode(admin_client, course, enrollments):
     row = summaries(admin_client, course_ids=KEY, exclude="passing_users,created").json()[0]
 
