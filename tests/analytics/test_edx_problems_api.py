@@ -32,6 +32,7 @@ Video V2 (OLD, i4x key, 10 s, 5 s -> 2 segments), one view [0, 3] past the durat
 
 import uuid
 from datetime import datetime, timedelta, timezone
+from urllib.parse import quote
 
 import pytest
 
@@ -230,3 +231,274 @@ def test_video_timeline_extends_to_segments_watched_past_the_duration(videos):
         {"segment": 2, "num_users": 0, "num_views": 0},
         {"segment": 3, "num_users": 1, "num_views": 1},
     ]
+
+
+# ---------------------------------------------------------------------------------------------
+# The endpoints
+
+
+@pytest.fixture
+def admin_client(workspace, api_key_client):
+    return api_key_client(workspace, Role.ADMIN)
+
+
+def get(client, url, **extra):
+    return client.get(url, **extra)
+
+
+NOT_FOUND = {"detail": "Not found."}
+
+
+def test_problems_answer_edx_fields_in_order(admin_client, problems, django_assert_max_num_queries):
+    with django_assert_max_num_queries(5):
+        response = admin_client.get(f"/api/v0/courses/{NEW}/problems/")
+    assert response.status_code == 200
+    body = response.json()
+    assert list(body[0]) == ["module_id", "total_submissions", "correct_submissions", "part_ids", "created"]
+    assert body == [
+        {"module_id": P1, "total_submissions": 3, "correct_submissions": 2, "part_ids": [P1_A, P1_B], "created": CREATED},
+        {"module_id": P2, "total_submissions": 2, "correct_submissions": 1, "part_ids": ["p2_2_1"], "created": CREATED},
+        {"module_id": P4, "total_submissions": 3, "correct_submissions": 2, "part_ids": ["p4_2_1"], "created": CREATED},
+        {"module_id": P5, "total_submissions": 2, "correct_submissions": 1, "part_ids": ["p5_2_1"], "created": CREATED},
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("key", [OLD, quote(OLD, safe="")])
+def test_problems_of_a_course_with_a_slash_key(admin_client, problems, key):
+    response = admin_client.get(f"/api/v0/courses/{key}/problems/")
+    assert response.status_code == 200
+    assert response.json() == [
+        {"module_id": P3, "total_submissions": 1, "correct_submissions": 1, "part_ids": ["p3_2_1"], "created": CREATED}
+    ]
+
+
+def test_problems_of_a_url_encoded_course_v1_key(admin_client, problems):
+    response = admin_client.get(f"/api/v0/courses/{quote(NEW, safe='')}/problems/")
+    assert response.status_code == 200
+    assert [row["module_id"] for row in response.json()] == [P1, P2, P4, P5]
+
+
+def test_problems_and_tags_answer_empty_tags(admin_client, problems, django_assert_max_num_queries):
+    with django_assert_max_num_queries(5):
+        response = admin_client.get(f"/api/v0/courses/{OLD}/problems_and_tags/")
+    assert response.status_code == 200
+    body = response.json()
+    assert body == [{"module_id": P3, "total_submissions": 1, "correct_submissions": 1, "tags": {}, "created": CREATED}]
+    assert list(body[0]) == ["module_id", "total_submissions", "correct_submissions", "tags", "created"]
+
+
+def test_problems_csv_flattens_part_ids_and_names_the_file(admin_client, problems):
+    response = admin_client.get(f"/api/v0/courses/{NEW}/problems/", HTTP_ACCEPT="text/csv")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"] == "attachment; filename=edX-DemoX-Demo_Course--problems.csv"
+    lines = response.content.decode().splitlines()
+    assert lines[0] == "correct_submissions,created,module_id,part_ids.0,part_ids.1,total_submissions"
+    assert lines[1] == f"2,{CREATED},{P1},{P1_A},{P1_B},3"
+    assert lines[2] == f"1,{CREATED},{P2},p2_2_1,,2"
+    assert len(lines) == 5
+
+
+@pytest.mark.parametrize("endpoint", ["problems", "problems_and_tags"])
+def test_course_without_answers_is_edx_404(admin_client, courses, endpoint):
+    response = admin_client.get(f"/api/v0/courses/{NEW}/{endpoint}/")
+    assert (response.status_code, response.json()) == (404, NOT_FOUND)
+
+
+def test_unknown_course_is_404(admin_client, problems):
+    response = admin_client.get("/api/v0/courses/course-v1:edX+Nope+Run/problems/")
+    assert (response.status_code, response.json()) == (404, NOT_FOUND)
+
+
+def test_answer_distribution_answers_edx_fields(admin_client, problems, django_assert_max_num_queries):
+    with django_assert_max_num_queries(5):
+        response = admin_client.get(f"/api/v0/problems/{P1}/answer_distribution/")
+    assert response.status_code == 200
+    body = response.json()
+    assert list(body[0]) == [
+        "course_id", "module_id", "part_id", "correct", "count", "value_id", "answer_value", "problem_display_name",
+        "question_text", "variant", "created", "consolidated_variant",
+    ]  # fmt: skip
+    assert [(row["part_id"], row["answer_value"], row["correct"], row["count"]) for row in body] == [
+        (P1_A, "Lyon", False, 1), (P1_A, "Paris", True, 3), (P1_B, "[a]", False, 1), (P1_B, "[a|b]", True, 2),
+    ]  # fmt: skip
+    assert body[1] == {
+        "course_id": NEW, "module_id": P1, "part_id": P1_A, "correct": True, "count": 3, "value_id": "choice_1",
+        "answer_value": "Paris", "problem_display_name": "Capitals", "question_text": "Capital of France?",
+        "variant": None, "created": CREATED, "consolidated_variant": False,
+    }  # fmt: skip
+
+
+def test_answer_distribution_consolidates_variants(admin_client, problems):
+    body = admin_client.get(f"/api/v0/problems/{P4}/answer_distribution/").json()
+    assert [(row["value_id"], row["count"], row["variant"], row["consolidated_variant"]) for row in body] == [
+        ("v1", 2, None, True), ("v2", 1, 2, False),
+    ]  # fmt: skip
+
+
+def test_answer_distribution_of_an_i4x_key_with_slashes(admin_client, problems):
+    response = admin_client.get(f"/api/v0/problems/{P3}/answer_distribution/")
+    assert response.status_code == 200
+    assert [(row["course_id"], row["module_id"], row["answer_value"], row["count"]) for row in response.json()] == [
+        (OLD, P3, "x", 1)
+    ]
+
+
+def test_grade_distribution_answers_edx_fields(admin_client, problems, django_assert_max_num_queries):
+    with django_assert_max_num_queries(5):
+        response = admin_client.get(f"/api/v0/problems/{P1}/grade_distribution/")
+    assert response.status_code == 200
+    assert response.json() == [
+        {"module_id": P1, "course_id": NEW, "grade": 0, "max_grade": 2, "count": 1, "created": CREATED},
+        {"module_id": P1, "course_id": NEW, "grade": 1, "max_grade": 2, "count": 1, "created": CREATED},
+        {"module_id": P1, "course_id": NEW, "grade": 2, "max_grade": 2, "count": 2, "created": CREATED},
+    ]
+
+
+def test_sequential_open_distribution_answers_edx_fields(admin_client, problems, django_assert_max_num_queries):
+    with django_assert_max_num_queries(5):
+        response = admin_client.get(f"/api/v0/problems/{S1}/sequential_open_distribution/")
+    assert response.status_code == 200
+    assert response.json() == [{"module_id": S1, "course_id": NEW, "count": 2, "created": CREATED}]
+
+
+def test_distribution_csv_has_no_file_name(admin_client, problems):
+    response = admin_client.get(f"/api/v0/problems/{S1}/sequential_open_distribution/?format=csv")
+    assert response.status_code == 200
+    assert "Content-Disposition" not in response
+    assert response.content.decode().splitlines() == ["count,course_id,created,module_id", f"2,{NEW},{CREATED},{S1}"]
+
+
+@pytest.mark.parametrize("endpoint", ["answer_distribution", "grade_distribution", "sequential_open_distribution"])
+@pytest.mark.parametrize("module_id", ["DOES-NOT-EXIST", P2 + "x", "x" * 600, "bad%01id"])
+def test_unknown_or_malformed_module_is_edx_404(admin_client, problems, endpoint, module_id):
+    response = admin_client.get(f"/api/v0/problems/{module_id}/{endpoint}/")
+    assert (response.status_code, response.json()) == (404, NOT_FOUND)
+
+
+def test_problem_without_grades_has_no_grade_distribution(admin_client, problems):
+    # P2's responses carry no grade: answers, but no grade distribution.
+    assert admin_client.get(f"/api/v0/problems/{P2}/answer_distribution/").status_code == 200
+    response = admin_client.get(f"/api/v0/problems/{P2}/grade_distribution/")
+    assert (response.status_code, response.json()) == (404, NOT_FOUND)
+
+
+def test_another_workspaces_problem_is_404(admin_client, problems, other_workspace, api_key_client):
+    other = api_key_client(other_workspace, Role.ADMIN)
+    for url in (f"/api/v0/problems/{P1}/answer_distribution/", f"/api/v0/courses/{NEW}/problems/",
+                f"/api/v0/videos/{V1_ID}/timeline/"):  # fmt: skip
+        response = other.get(url)
+        assert (response.status_code, response.json()) == (404, NOT_FOUND)
+
+
+# ---------------------------------------------------------------------------------------------
+# Who may read
+
+
+@pytest.fixture
+def instructor_client(workspace, courses, instructor, bearer_client):
+    courses["new"].instructors.add(instructor)
+    return bearer_client(instructor, workspace)
+
+
+def test_instructor_reads_the_problems_of_courses_they_teach(instructor_client, problems, videos):
+    assert instructor_client.get(f"/api/v0/courses/{NEW}/problems/").status_code == 200
+    response = instructor_client.get(f"/api/v0/problems/{P1}/grade_distribution/")
+    assert response.status_code == 200
+    assert sum(row["count"] for row in response.json()) == 4
+    assert instructor_client.get(f"/api/v0/problems/{S1}/sequential_open_distribution/").status_code == 200
+    assert instructor_client.get(f"/api/v0/videos/{V1_ID}/timeline/").status_code == 200
+
+
+@pytest.mark.parametrize("url", [
+    f"/api/v0/courses/{OLD}/problems/",
+    f"/api/v0/courses/{OLD}/problems_and_tags/",
+    f"/api/v0/problems/{P3}/answer_distribution/",
+    f"/api/v0/videos/{V2_ID}/timeline/",
+])  # fmt: skip
+def test_instructor_refused_the_courses_they_do_not_teach(instructor_client, problems, videos, url):
+    response = instructor_client.get(url)
+    assert response.status_code == 403
+    assert response.json() == {"detail": "Instructors may only read the courses they teach."}
+
+
+def test_instructor_still_gets_404_for_an_unknown_module(instructor_client, problems):
+    response = instructor_client.get("/api/v0/problems/nope/answer_distribution/")
+    assert (response.status_code, response.json()) == (404, NOT_FOUND)
+
+
+def test_instructor_api_key_teaches_nothing(workspace, api_key_client, problems):
+    client = api_key_client(workspace, Role.INSTRUCTOR)
+    assert client.get(f"/api/v0/problems/{P1}/answer_distribution/").status_code == 403
+    assert client.get(f"/api/v0/courses/{NEW}/problems/").status_code == 403
+
+
+def test_learner_is_refused(workspace, learners, bearer_client, problems):
+    client = bearer_client(learners["A"], workspace)
+    assert client.get(f"/api/v0/problems/{P1}/answer_distribution/").status_code == 403
+    assert client.get(f"/api/v0/courses/{NEW}/problems/").status_code == 403
+
+
+def test_no_credential_is_401(api_client, problems):
+    assert api_client.get(f"/api/v0/problems/{P1}/answer_distribution/").status_code == 401
+
+
+def test_token_session_and_bearer_credentials(workspace, admin_user, api_key_client, session_client, bearer_client,
+                                              problems):  # fmt: skip
+    raw = api_key_client(workspace, Role.ADMIN).raw_api_key
+    url = f"/api/v0/problems/{S1}/sequential_open_distribution/"
+    token = api_key_client(workspace, Role.ADMIN)
+    assert token.get(url, HTTP_AUTHORIZATION=f"Token {raw}").json()[0]["count"] == 2
+    assert session_client(admin_user).get(url).status_code == 200
+    assert bearer_client(admin_user, workspace).get(url).status_code == 200
+
+
+# ---------------------------------------------------------------------------------------------
+# Video timeline
+
+
+def timeline(*rows):
+    return [{"segment": s, "num_users": users, "num_views": views, "created": CREATED} for s, users, views in rows]
+
+
+def test_video_timeline_answers_every_segment(admin_client, videos, django_assert_max_num_queries):
+    with django_assert_max_num_queries(5):
+        response = admin_client.get(f"/api/v0/videos/{V1_ID}/timeline/")
+    assert response.status_code == 200
+    assert response.json() == timeline((0, 1, 1), (1, 1, 2), (2, 2, 3), (3, 1, 1), (4, 0, 0))
+
+
+@pytest.mark.parametrize("video_id", [V2_ID, quote(V2_ID, safe="")])
+def test_video_timeline_of_an_old_course_key_and_i4x_video(admin_client, videos, video_id):
+    response = admin_client.get(f"/api/v0/videos/{video_id}/timeline/")
+    assert response.status_code == 200
+    assert response.json() == timeline((0, 1, 1), (1, 0, 0), (2, 0, 0), (3, 1, 1))
+
+
+def test_video_timeline_takes_the_ids_the_videos_endpoint_lists(admin_client, videos):
+    listed = admin_client.get(f"/api/v0/courses/{NEW}/videos/").json()
+    assert [video["pipeline_video_id"] for video in listed] == [V1_ID]
+    assert admin_client.get(f"/api/v0/videos/{listed[0]['pipeline_video_id']}/timeline/").status_code == 200
+
+
+def test_video_timeline_csv(admin_client, videos):
+    response = admin_client.get(f"/api/v0/videos/{V2_ID}/timeline/", HTTP_ACCEPT="text/csv")
+    assert response.status_code == 200
+    assert response.content.decode().splitlines() == [
+        "created,num_users,num_views,segment", f"{CREATED},1,1,0", f"{CREATED},0,0,1", f"{CREATED},0,0,2",
+        f"{CREATED},1,1,3",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("video_id", [
+    f"{NEW}|nope", "no-separator", "|vid1", f"{NEW}|", "course-v1:edX+Nope+Run|vid1", f"{NEW}%01|vid1",
+])  # fmt: skip
+def test_unknown_or_malformed_video_is_edx_404(admin_client, videos, video_id):
+    response = admin_client.get(f"/api/v0/videos/{video_id}/timeline/")
+    assert (response.status_code, response.json()) == (404, NOT_FOUND)
+
+
+def test_video_nobody_watched_is_edx_404(admin_client, courses):
+    VideoFactory(course=courses["new"], key=V1, duration_s=22, segment_length_s=5)
+    response = admin_client.get(f"/api/v0/videos/{V1_ID}/timeline/")
+    assert (response.status_code, response.json()) == (404, NOT_FOUND)
