@@ -207,30 +207,82 @@ def sequential_open_distribution(workspace_id, module_id, course_ids=None):
 # Video timeline
 
 
-def _segment_counts_sql():
-    """SQL (one parameter: the video id) giving (segment, num_views, num_users) for every segment
-    index some view of the video watched: the views' `segments` arrays expanded in the database
-    (jsonb_array_elements on PostgreSQL, json_each on SQLite), non-numbers and negatives skipped."""
-    table = connection.ops.quote_name(VideoView._meta.db_table)
-    if connection.vendor == "postgresql":
-        return f"""
-            SELECT segment, COUNT(*) AS num_views, COUNT(DISTINCT user_id) AS num_users
-            FROM (
-                SELECT TRUNC((s.value #>> '{{}}')::numeric)::int AS segment, v.user_id
-                FROM {table} v CROSS JOIN LATERAL jsonb_array_elements(
-                    CASE WHEN jsonb_typeof(v.segments) = 'array' THEN v.segments ELSE '[]'::jsonb END
-                ) AS s(value)
-                WHERE v.video_id = %s AND jsonb_typeof(s.value) = 'number'
-            ) watched
-            WHERE segment >= 0
-            GROUP BY segment
-        """
-    return f"""
-        SELECT CAST(s.value AS INTEGER) AS segment, COUNT(*) AS num_views, COUNT(DISTINCT v.user_id) AS num_users
+# PostgreSQL: each view's watched segments as runs [lo, hi), then +1 / -1 at the ends of the runs
+# of the views and of each learner's union of runs (range_agg), summed in segment order. A view
+# whose `segments` run without a gap from the first to the last (a view without seeking;
+# ingestion writes sorted distinct indexes) is one run read from the array's two ends, without
+# expanding it; only the other views are expanded, and their segments grouped back into runs
+# (segment - row_number is constant along a run). The work is proportional to the views, not to
+# the segments they watched (docs/api/course_info.md has the timings).
+_SEGMENT = "TRUNC(LEAST(GREATEST(({value})::numeric, -1), 1000000))::int"  # odd values stay in int range
+_TIMELINE_STEPS_SQL = """
+    WITH stored AS (
+        SELECT id, user_id, segments,
+            CASE WHEN jsonb_typeof(segments) = 'array' THEN jsonb_array_length(segments) ELSE 0 END AS n
+        FROM {table} WHERE video_id = %s
+    ),
+    views AS MATERIALIZED (
+        SELECT id, user_id, segments, n, """ + _SEGMENT.format(value="segments ->> 0") + """ AS first,
+            """ + _SEGMENT.format(value="segments ->> -1") + """ AS last
+        FROM stored
+        WHERE n > 0 AND jsonb_typeof(segments -> 0) = 'number' AND jsonb_typeof(segments -> -1) = 'number'
+    ),
+    scattered AS (
+        SELECT DISTINCT v.id, v.user_id, """ + _SEGMENT.format(value="e #>> '{{}}'") + """ AS segment
+        FROM views v CROSS JOIN LATERAL jsonb_array_elements(v.segments) AS e
+        WHERE v.last - v.first + 1 <> v.n AND jsonb_typeof(e) = 'number'
+    ),
+    runs AS MATERIALIZED (
+        SELECT user_id, first AS lo, last + 1 AS hi FROM views WHERE last - first + 1 = n
+        UNION ALL
+        SELECT user_id, MIN(segment), MAX(segment) + 1 FROM (
+            SELECT id, user_id, segment, segment - ROW_NUMBER() OVER (PARTITION BY id ORDER BY segment) AS run
+            FROM scattered
+        ) numbered GROUP BY id, user_id, run
+    ),
+    learner_runs AS (SELECT unnest(range_agg(int4range(lo, hi))) AS r FROM runs GROUP BY user_id),
+    steps (at, views, learners) AS (
+        SELECT lo, 1, 0 FROM runs
+        UNION ALL SELECT hi, -1, 0 FROM runs
+        UNION ALL SELECT lower(r), 0, 1 FROM learner_runs
+        UNION ALL SELECT upper(r), 0, -1 FROM learner_runs
+    )
+    SELECT at, SUM(SUM(views)) OVER (ORDER BY at), SUM(SUM(learners)) OVER (ORDER BY at)
+    FROM steps GROUP BY at ORDER BY at
+"""
+
+# SQLite (no ranges): every watched segment expanded with json_each, once per view, and counted.
+_TIMELINE_COUNTS_SQL = """
+    SELECT segment, COUNT(*), COUNT(DISTINCT user_id) FROM (
+        SELECT DISTINCT v.id, v.user_id, CAST(s.value AS INTEGER) AS segment
         FROM {table} v, json_each(CASE WHEN json_type(v.segments) = 'array' THEN v.segments ELSE '[]' END) s
-        WHERE v.video_id = %s AND s.type IN ('integer', 'real') AND s.value >= 0
-        GROUP BY CAST(s.value AS INTEGER)
-    """
+        WHERE v.video_id = %s AND s.type IN ('integer', 'real')
+    ) watched
+    GROUP BY segment
+"""
+
+
+def _segment_counts(video):
+    """{segment: (num_views, num_users)} for every segment index from 0 that some view of the
+    video watched. One query."""
+    table = connection.ops.quote_name(VideoView._meta.db_table)
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            cursor.execute(_TIMELINE_COUNTS_SQL.format(table=table), [video.pk])
+            return {
+                int(segment): (int(views), int(users))
+                for segment, views, users in cursor.fetchall()
+                if segment >= 0
+            }
+        cursor.execute(_TIMELINE_STEPS_SQL.format(table=table), [video.pk])
+        steps = [(int(at), int(views), int(users)) for at, views, users in cursor.fetchall()]
+    # Lay the running totals out on the segments: each holds from its `at` to the next one.
+    counts = {}
+    for (at, views, users), (next_at, _, _) in zip(steps, steps[1:]):
+        if views:
+            for segment in range(max(at, 0), next_at):
+                counts[segment] = (views, users)
+    return counts
 
 
 def video_segment_total(duration_s, segment_length_s):
@@ -248,9 +300,7 @@ def video_timeline(video):
     the segment; `num_users`: distinct learners among them. [] when the video has no segments
     and no watched ones. One query.
     """
-    with connection.cursor() as cursor:
-        cursor.execute(_segment_counts_sql(), [video.pk])
-        counts = {int(segment): (int(views), int(users)) for segment, views, users in cursor.fetchall()}
+    counts = _segment_counts(video)
     total = max(video_segment_total(video.duration_s, video.segment_length_s), max(counts, default=-1) + 1)
     return [
         {"segment": segment, "num_users": counts.get(segment, (0, 0))[1], "num_views": counts.get(segment, (0, 0))[0]}

@@ -502,3 +502,49 @@ def test_video_nobody_watched_is_edx_404(admin_client, courses):
     VideoFactory(course=courses["new"], key=V1, duration_s=22, segment_length_s=5)
     response = admin_client.get(f"/api/v0/videos/{V1_ID}/timeline/")
     assert (response.status_code, response.json()) == (404, NOT_FOUND)
+
+
+def test_video_timeline_counts_scattered_unsorted_and_repeated_segments_once_per_view(courses, learners):
+    video = VideoFactory(course=courses["new"], key="scattered", duration_s=10, segment_length_s=5)
+    for user, segments in (
+        (learners["A"], [3, 1]),  # unsorted, with a gap
+        (learners["A"], [1, 1, 2]),  # 1 repeated: one view of it
+        (learners["B"], [0, 2]),
+        (learners["C"], []),  # watched nothing
+        (learners["D"], {"not": "a list"}),  # not a list of indexes: ignored
+    ):
+        VideoViewFactory(video=video, user=user, segments=segments, started_at=T0)
+    # segment 0: B; 1: A twice; 2: A and B; 3: A (past the 2 segments of the duration)
+    assert queries.video_timeline(video) == [
+        {"segment": 0, "num_users": 1, "num_views": 1},
+        {"segment": 1, "num_users": 1, "num_views": 2},
+        {"segment": 2, "num_users": 2, "num_views": 2},
+        {"segment": 3, "num_users": 1, "num_views": 1},
+    ]
+
+
+def test_video_timeline_equals_a_recount_of_pseudo_random_views(courses, learners):
+    """Runs, seeks, repeats and disorder: the database's answer equals a plain recount."""
+    import random
+
+    rng = random.Random(18)
+    video = VideoFactory(course=courses["new"], key="random", duration_s=100, segment_length_s=5)
+    stored = []
+    for _ in range(60):
+        start, length = rng.randrange(0, 22), rng.randrange(1, 12)
+        segments = list(range(start, start + length))
+        shape = rng.randrange(4)
+        if shape == 1:  # a seek: a gap in the run
+            segments = segments[:2] + segments[5:]
+        elif shape == 2:  # scattered and repeated
+            segments = sorted(rng.choices(range(24), k=5))
+        elif shape == 3:
+            rng.shuffle(segments)
+        user = learners[rng.choice("ABCD")]
+        VideoViewFactory(video=video, user=user, segments=segments, started_at=T0)
+        stored.append((user.pk, set(segments)))
+    expected = []
+    for segment in range(max(20, max(max(s) for _, s in stored if s) + 1)):
+        watched = [user for user, segments in stored if segment in segments]
+        expected.append({"segment": segment, "num_users": len(set(watched)), "num_views": len(watched)})
+    assert queries.video_timeline(video) == expected
