@@ -43,12 +43,13 @@ def course_problems(course):
     sum of the problem's answer-distribution counts divided by its number of parts (integer part),
     `correct_submissions` the same over the answers marked correct. With counts of final answers,
     that is the learners per part who submitted (resp. whose final answer was correct), averaged
-    over the parts. `part_ids` sorted; `problem_name` the latest display name seen (may be "").
+    over the parts. `part_ids` sorted; `problem_name` the display name the rollups keep for it
+    (the greatest when its parts differ; "" when none was received).
     Two queries.
     """
+    answers = ProblemAnswerCount.objects.filter(workspace_id=course.workspace_id, course=course)  # the index's columns
     counts = (
-        ProblemAnswerCount.objects.filter(course=course)
-        .values("problem_key")
+        answers.values("problem_key")
         .annotate(
             total=Sum("count"),
             correct_total=Sum(Case(When(correct=True, then=F("count")), default=0, output_field=IntegerField())),
@@ -57,12 +58,7 @@ def course_problems(course):
         )
         .order_by("problem_key")
     )
-    part_rows = (
-        ProblemAnswerCount.objects.filter(course=course)
-        .values_list("problem_key", "part_id")
-        .distinct()
-        .order_by("problem_key", "part_id")
-    )
+    part_rows = answers.values_list("problem_key", "part_id").distinct().order_by("problem_key", "part_id")
     part_ids = {key: [part for _, part in rows] for key, rows in groupby(part_rows, key=lambda row: row[0])}
     return [
         {
