@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import ApiKey, Membership, Role, User
 from courses.models import Attempt
-from tests.factories import AttemptFactory, CourseFactory, MembershipFactory, UserFactory
+from tests.factories import AttemptFactory, CourseFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -175,7 +175,7 @@ def test_admin_overview_draws_the_api_numbers_filters_and_exports(page, live_ser
 def test_instructor_course_page_draws_the_course_information_numbers(page, live_server, login, world, save_screenshot):
     login(page, world["instructor"])
     assert page.url.endswith("/dashboards/")  # instructors land on their courses
-    page.click(f"#course-list a")
+    page.click("#course-list a")
     wait_for_charts(page, "enrollment-chart", "birth-year-chart", "education-chart", "gender-chart", "country-map",
                     "activity-chart", "chapter-chart", "retention-chart")
 

@@ -38,11 +38,15 @@ from .isolation_world import (
     A_ONLY_COURSE,
     B_MARK,
     B_ONLY_COURSE,
+    B_ONLY_PROBLEM,
     B_ONLY_PROGRAM,
+    B_ONLY_SUBSECTION,
     B_ONLY_VIDEO,
     SHARED_COURSE,
     SHARED_EMAIL,
+    SHARED_PROBLEM,
     SHARED_PROGRAM,
+    SHARED_SUBSECTION,
     SHARED_VIDEO,
     build_world,
     xapi_statement,
@@ -187,6 +191,37 @@ MATRIX = {
         Call("get", f"/api/v0/courses/{B_ONLY_COURSE}/reports/problem_response/", addresses_b=True,
              echo=(B_ONLY_COURSE,)),
     ],
+    # Open edX problems and video timeline (analytics/api/edx_problems.py).
+    **{
+        f"api/v0/courses/<edx_course_id:course_id>/{endpoint}": (
+            lambda endpoint: lambda a, b: [
+                Call("get", f"/api/v0/courses/{SHARED_COURSE}/{endpoint}"),
+                Call("get", f"/api/v0/courses/{SHARED_COURSE}/{endpoint}", auth="token"),
+                Call("get", f"/api/v0/courses/{B_ONLY_COURSE}/{endpoint}", addresses_b=True, echo=(B_ONLY_COURSE,)),
+            ]
+        )(endpoint)
+        for endpoint in ("problems/", "problems_and_tags/")
+    },
+    **{
+        f"api/v0/problems/<path:module_id>/{endpoint}/": (
+            lambda endpoint, shared, b_only: lambda a, b: [
+                Call("get", f"/api/v0/problems/{shared}/{endpoint}/"),
+                Call("get", f"/api/v0/problems/{shared}/{endpoint}/", auth="token"),
+                Call("get", f"/api/v0/problems/{b_only}/{endpoint}/", addresses_b=True, echo=(b_only,)),
+            ]
+        )(endpoint, shared, b_only)
+        for endpoint, shared, b_only in (
+            ("answer_distribution", SHARED_PROBLEM, B_ONLY_PROBLEM),
+            ("grade_distribution", SHARED_PROBLEM, B_ONLY_PROBLEM),
+            ("sequential_open_distribution", SHARED_SUBSECTION, B_ONLY_SUBSECTION),
+        )
+    },
+    "api/v0/videos/<path:video_id>/timeline/": lambda a, b: [
+        Call("get", f"/api/v0/videos/{SHARED_COURSE}|{SHARED_VIDEO}/timeline/"),
+        Call("get", f"/api/v0/videos/{SHARED_COURSE}|{SHARED_VIDEO}/timeline/", auth="token"),
+        Call("get", f"/api/v0/videos/{B_ONLY_COURSE}|{B_ONLY_VIDEO}/timeline/", addresses_b=True,
+             echo=(f"{B_ONLY_COURSE}|{B_ONLY_VIDEO}",)),
+    ],
     "api/v2/courses/stats": lambda a, b: [
         Call("get", "/api/v2/courses/stats", headers=V360),
         Call("get", "/api/v2/courses/stats", headers=V360, auth="bearer_key"),
@@ -218,7 +253,7 @@ MATRIX = {
         for lookup in ("groups", "custom-fields", "contents", "users")
     },
     "analytics/videos/summary": lambda a, b: [Call("get", "/analytics/videos/summary?period=7d&limit=100")],
-    "analytics/videos/<str:video_key>": lambda a, b: [
+    "analytics/videos/<str:id>": lambda a, b: [
         Call("get", f"/analytics/videos/{SHARED_VIDEO}?period=7d"),
         Call("get", f"/analytics/videos/{B_ONLY_VIDEO}?period=7d", addresses_b=True, echo=(B_ONLY_VIDEO,)),
     ],
@@ -534,6 +569,25 @@ def test_course_summaries_programs_and_reports_under_shared_keys_are_workspace_a
     assert a.report.public_id in report["download_url"] and report["file_size"] == a.report.file_size
 
 
+def test_problem_and_timeline_figures_under_shared_keys_count_workspace_a_rows_only(world):
+    a, b = world
+    admin = _client_with("api_key", a, Role.ADMIN)
+    learners = a.counts["problem_learners_shared"]  # B has 3 under the same course and problem keys
+    answers = admin.get(f"/api/v0/problems/{SHARED_PROBLEM}/answer_distribution/").json()
+    assert [(row["answer_value"], row["count"]) for row in answers] == [("alpha answer", learners)]
+    grades = admin.get(f"/api/v0/problems/{SHARED_PROBLEM}/grade_distribution/").json()
+    assert [row["count"] for row in grades] == [learners]
+    opens = admin.get(f"/api/v0/problems/{SHARED_SUBSECTION}/sequential_open_distribution/").json()
+    assert [row["count"] for row in opens] == [learners]
+    problems = admin.get(f"/api/v0/courses/{SHARED_COURSE}/problems/").json()
+    assert [(row["module_id"], row["total_submissions"]) for row in problems] == [(SHARED_PROBLEM, learners)]
+    segments = admin.get(f"/api/v0/videos/{SHARED_COURSE}|{SHARED_VIDEO}/timeline/").json()
+    # A's 4 views of vid-shared watched segments 0-2, by 2 learners (B has 10 views of its vid-shared).
+    assert [(row["segment"], row["num_views"], row["num_users"]) for row in segments[:4]] == [
+        (0, 4, 2), (1, 4, 2), (2, 4, 2), (3, 0, 0),
+    ]
+
+
 def test_xapi_statement_id_used_in_both_workspaces_answers_each_its_own(world):
     a, b = world
     shared_id = a.statement_ids[0]
@@ -689,7 +743,7 @@ def test_django_admin_refuses_every_workspace_role(world, role):
     """The Django admin spans all workspaces: it is for the operator's staff accounts only. A
     workspace admin (not is_staff) gets the admin login page on every changelist and change page."""
     a, b = world
-    problems, answered = [], set()
+    problems = []
     for kind in KINDS:
         client = _client_with(kind, a, role)
         for url in _admin_urls(b):
