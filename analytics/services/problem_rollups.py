@@ -290,20 +290,27 @@ def rebuild_problem_rollups(workspace_id):
                 f"FROM ({latest_parts}) last WHERE row_rank = 1",
                 [workspace_id],
             )
-            # The texts of each part: those of its latest response that has them.
+            # The texts of each part: those of its latest response that has them (one ranking
+            # pass over the workspace's responses, not a lookup per answer).
+            latest_first = "submitted_at DESC, received_at DESC, id DESC"
             cursor.execute(
+                f"WITH texts AS ("
+                f"  SELECT problem_key, part_id, MAX(CASE WHEN question_rank = 1 THEN question END) AS question,"
+                f"   MAX(CASE WHEN name_rank = 1 THEN problem_name END) AS problem_name"
+                f"  FROM (SELECT problem_key, part_id, question, problem_name,"
+                f"   ROW_NUMBER() OVER (PARTITION BY problem_key, part_id ORDER BY question = '', {latest_first}) AS question_rank,"
+                f"   ROW_NUMBER() OVER (PARTITION BY problem_key, part_id ORDER BY problem_name = '', {latest_first}) AS name_rank"
+                f"   FROM {_table(ProblemResponse)} WHERE workspace_id = %s) ranked"
+                f"  GROUP BY problem_key, part_id) "
                 f"INSERT INTO {_table(ProblemAnswerCount)} "
                 f"({_columns(ProblemAnswerCount, 'workspace', 'course', 'problem_key', 'part_id', 'answer', 'value_id', 'correct', 'variant', 'count', 'question', 'problem_name', 'updated_at')}) "
                 f"SELECT l.workspace_id, l.course_id, l.problem_key, l.part_id, l.answer, l.value_id, l.correct, l.variant, COUNT(*),"
-                f" COALESCE((SELECT r.question FROM {_table(ProblemResponse)} r WHERE r.workspace_id = l.workspace_id"
-                f"   AND r.problem_key = l.problem_key AND r.part_id = l.part_id AND r.question <> ''"
-                f"   ORDER BY r.submitted_at DESC LIMIT 1), ''),"
-                f" COALESCE((SELECT r.problem_name FROM {_table(ProblemResponse)} r WHERE r.workspace_id = l.workspace_id"
-                f"   AND r.problem_key = l.problem_key AND r.part_id = l.part_id AND r.problem_name <> ''"
-                f"   ORDER BY r.submitted_at DESC LIMIT 1), ''), %s "
-                f"FROM {_table(ProblemPartLatest)} l WHERE l.workspace_id = %s "
-                f"GROUP BY l.workspace_id, l.course_id, l.problem_key, l.part_id, l.answer, l.value_id, l.correct, l.variant",
-                [now, workspace_id],
+                f" COALESCE(t.question, ''), COALESCE(t.problem_name, ''), %s "
+                f"FROM {_table(ProblemPartLatest)} l"
+                f" LEFT JOIN texts t ON t.problem_key = l.problem_key AND t.part_id = l.part_id WHERE l.workspace_id = %s "
+                f"GROUP BY l.workspace_id, l.course_id, l.problem_key, l.part_id, l.answer, l.value_id, l.correct, l.variant,"
+                f" t.question, t.problem_name",
+                [workspace_id, now, workspace_id],
             )
             latest_grades = _last_per_key_sql(
                 "r.problem_key, r.user_id", "AND r.grade IS NOT NULL AND r.max_grade IS NOT NULL"

@@ -145,3 +145,19 @@ def test_subsection_learners_count_once(scene):
     learners = SubsectionLearner.objects.filter(workspace=workspace, subsection_key=section)
     assert sorted(learners.values_list("user_id", flat=True)) == sorted([ada.id, bob.id])
     assert learners.get(user=ada).first_opened_at == T0 + timedelta(minutes=1)
+
+
+def test_rebuild_keeps_the_latest_non_blank_texts_of_each_part(scene):
+    workspace, course, (ada, bob, _) = scene
+    record_problem_responses(workspace.id, [
+        response(workspace, ada, course, 0, question="Old question?", problem_name="Old name"),
+        response(workspace, bob, course, 5, question="New question?", problem_name=""),
+        response(workspace, bob, course, 9, part=PART_B, answer="B", question="", problem_name="Part B name"),
+    ])  # fmt: skip
+    rebuild_problem_rollups(workspace.id)
+    texts = {
+        (row.part_id, row.answer): (row.question, row.problem_name)
+        for row in ProblemAnswerCount.objects.filter(workspace=workspace)
+    }
+    # Part A: the latest question (t5) and the latest non-blank name (t0); part B: no question.
+    assert texts == {(PART_A, "A"): ("New question?", "Old name"), (PART_B, "B"): ("", "Part B name")}
