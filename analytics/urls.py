@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("analytics.api.learner")),
     path("", include("analytics.api.course_info")),
     path("", include("analytics.api.edx_status")),
+    path("", include("analytics.api.edx_problems")),
     path("", include("analytics.api.course_stats")),
     path("", include("analytics.api.analyse")),
     path("", include("analytics.api.video_cloud")),

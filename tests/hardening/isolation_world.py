@@ -16,7 +16,8 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from accounts.models import ApiKey, CustomField, CustomFieldValue, LearnerGroup, Role
-from analytics.models import RequestMetric
+from analytics.models import ProblemResponse, RequestMetric, SubsectionOpen
+from analytics.services.problem_rollups import record_problem_responses, record_subsection_opens
 from courses.models import EnrollmentKind
 from exports.models import ExportFormat, ExportJob, ExportStatus
 from exports.services import download_token
@@ -42,6 +43,10 @@ B_ONLY_VIDEO = "vid-only-b"
 SHARED_GROUP = "Sales"
 SHARED_FIELD = "Department"
 SHARED_EMAIL = "sam@shared.test"
+SHARED_PROBLEM = "block-v1:Org+SHARED+2026+type@problem+block@shared"
+B_ONLY_PROBLEM = "block-v1:Org+ONLYB+2026+type@problem+block@onlyb"
+SHARED_SUBSECTION = "block-v1:Org+SHARED+2026+type@sequential+block@shared"
+B_ONLY_SUBSECTION = "block-v1:Org+ONLYB+2026+type@sequential+block@onlyb"
 B_MARK = "bravomark"  # in every B title, page, object and value
 A_OTHER_MARK = "olgamark"  # in everything of A's second learner
 
@@ -86,6 +91,23 @@ def _activity(tenant, user, course, video, mark, when, n):
         ).id))
     VideoReactionFactory(workspace=ws, video=video, user=user, type="like", at=when)
     return ids
+
+
+def _problems(tenant, learners, course, problem, subsection, mark, when):
+    """Each learner's answer (text with `mark`) and grade to `problem`, and an open of `subsection`."""
+    ws = tenant.workspace
+    record_problem_responses(ws.id, [
+        ProblemResponse(
+            workspace=ws, user=user, course=course, problem_key=problem, part_id="part_2_1", answer=f"{mark} answer",
+            value_id="choice_1", correct=True, grade=1.0, max_grade=1.0, submitted_at=when, question=f"{mark} question",
+            problem_name=f"{mark} problem",
+        )
+        for user in learners
+    ])  # fmt: skip
+    record_subsection_opens(ws.id, [
+        SubsectionOpen(workspace=ws, user=user, course=course, subsection_key=subsection, opened_at=when)
+        for user in learners
+    ])  # fmt: skip
 
 
 def _export(tenant, credential_user, api_key, export_type, mark):
@@ -175,7 +197,13 @@ def build_world(now=None):
     b.markers |= _activity(b, b.users["only"], b.courses["shared"], b.videos["shared"], B_MARK, when, 5)
     b.markers |= _activity(b, b.users["other"], b.courses["only"], b.videos["only"], B_MARK, when, 5)
     a.other_learner_markers = {A_OTHER_MARK, a.users["other"].email, a.users["other"].public_id} | a_other_ids
+    # Problem answers and subsection opens under the same keys: A 2 learners, B 3 (and a B-only problem).
+    _problems(a, [shared, a.users["other"]], a.courses["shared"], SHARED_PROBLEM, SHARED_SUBSECTION, "alpha", when)
+    _problems(b, [shared, b.users["only"], b.users["other"]], b.courses["shared"], SHARED_PROBLEM, SHARED_SUBSECTION,
+              B_MARK, when)  # fmt: skip
+    _problems(b, [b.users["other"]], b.courses["only"], B_ONLY_PROBLEM, B_ONLY_SUBSECTION, B_MARK, when)
     a.counts = {
+        "problem_learners_shared": 2,
         "page_sessions": 4, "video_views_shared": 4, "enrollments_shared": 2, "attempts": 2,
         "videos": 1, "requests": 3,
     }

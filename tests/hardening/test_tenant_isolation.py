@@ -38,9 +38,13 @@ from .isolation_world import (
     A_ONLY_COURSE,
     B_MARK,
     B_ONLY_COURSE,
+    B_ONLY_PROBLEM,
+    B_ONLY_SUBSECTION,
     B_ONLY_VIDEO,
     SHARED_COURSE,
     SHARED_EMAIL,
+    SHARED_PROBLEM,
+    SHARED_SUBSECTION,
     SHARED_VIDEO,
     build_world,
     xapi_statement,
@@ -165,6 +169,37 @@ MATRIX = {
             "enrollment/education/", "enrollment/gender/", "enrollment/location/", "videos/",
         )
     },
+    # Open edX problems and video timeline (analytics/api/edx_problems.py).
+    **{
+        f"api/v0/courses/<edx_course_id:course_id>/{endpoint}": (
+            lambda endpoint: lambda a, b: [
+                Call("get", f"/api/v0/courses/{SHARED_COURSE}/{endpoint}"),
+                Call("get", f"/api/v0/courses/{SHARED_COURSE}/{endpoint}", auth="token"),
+                Call("get", f"/api/v0/courses/{B_ONLY_COURSE}/{endpoint}", addresses_b=True, echo=(B_ONLY_COURSE,)),
+            ]
+        )(endpoint)
+        for endpoint in ("problems/", "problems_and_tags/")
+    },
+    **{
+        f"api/v0/problems/<path:module_id>/{endpoint}/": (
+            lambda endpoint, shared, b_only: lambda a, b: [
+                Call("get", f"/api/v0/problems/{shared}/{endpoint}/"),
+                Call("get", f"/api/v0/problems/{shared}/{endpoint}/", auth="token"),
+                Call("get", f"/api/v0/problems/{b_only}/{endpoint}/", addresses_b=True, echo=(b_only,)),
+            ]
+        )(endpoint, shared, b_only)
+        for endpoint, shared, b_only in (
+            ("answer_distribution", SHARED_PROBLEM, B_ONLY_PROBLEM),
+            ("grade_distribution", SHARED_PROBLEM, B_ONLY_PROBLEM),
+            ("sequential_open_distribution", SHARED_SUBSECTION, B_ONLY_SUBSECTION),
+        )
+    },
+    "api/v0/videos/<path:video_id>/timeline/": lambda a, b: [
+        Call("get", f"/api/v0/videos/{SHARED_COURSE}|{SHARED_VIDEO}/timeline/"),
+        Call("get", f"/api/v0/videos/{SHARED_COURSE}|{SHARED_VIDEO}/timeline/", auth="token"),
+        Call("get", f"/api/v0/videos/{B_ONLY_COURSE}|{B_ONLY_VIDEO}/timeline/", addresses_b=True,
+             echo=(f"{B_ONLY_COURSE}|{B_ONLY_VIDEO}",)),
+    ],
     "api/v2/courses/stats": lambda a, b: [
         Call("get", "/api/v2/courses/stats", headers=V360),
         Call("get", "/api/v2/courses/stats", headers=V360, auth="bearer_key"),
@@ -494,6 +529,25 @@ def test_aggregates_under_shared_keys_count_workspace_a_rows_only(world):
     assert [(g["name"], g["membersCount"]) for g in groups] == [("Sales", 2)]  # B's Sales has 2 others
     stats = admin.get("/api/v2/courses/stats", **V360).json()
     assert len(stats) == a.counts["attempts"]
+
+
+def test_problem_and_timeline_figures_under_shared_keys_count_workspace_a_rows_only(world):
+    a, b = world
+    admin = _client_with("api_key", a, Role.ADMIN)
+    learners = a.counts["problem_learners_shared"]  # B has 3 under the same course and problem keys
+    answers = admin.get(f"/api/v0/problems/{SHARED_PROBLEM}/answer_distribution/").json()
+    assert [(row["answer_value"], row["count"]) for row in answers] == [("alpha answer", learners)]
+    grades = admin.get(f"/api/v0/problems/{SHARED_PROBLEM}/grade_distribution/").json()
+    assert [row["count"] for row in grades] == [learners]
+    opens = admin.get(f"/api/v0/problems/{SHARED_SUBSECTION}/sequential_open_distribution/").json()
+    assert [row["count"] for row in opens] == [learners]
+    problems = admin.get(f"/api/v0/courses/{SHARED_COURSE}/problems/").json()
+    assert [(row["module_id"], row["total_submissions"]) for row in problems] == [(SHARED_PROBLEM, learners)]
+    segments = admin.get(f"/api/v0/videos/{SHARED_COURSE}|{SHARED_VIDEO}/timeline/").json()
+    # A's 4 views of vid-shared watched segments 0-2, by 2 learners (B has 10 views of its vid-shared).
+    assert [(row["segment"], row["num_views"], row["num_users"]) for row in segments[:4]] == [
+        (0, 4, 2), (1, 4, 2), (2, 4, 2), (3, 0, 0),
+    ]
 
 
 def test_xapi_statement_id_used_in_both_workspaces_answers_each_its_own(world):
