@@ -290,3 +290,83 @@ def watch_time_figure(timeline):
     figure.update_xaxes(type="date")
     figure.update_yaxes(rangemode="tozero")
     return figure
+
+
+# Problems ------------------------------------------------------------------------------------------
+
+ANSWER_MARKS = {True: "✓", False: "✗", None: "–"}  # correct, wrong, not graded: not by colour alone
+ANSWER_COLOURS = {True: GREEN, False: VERMILLION, None: SKY_BLUE}
+
+
+def answer_label(answer):
+    """`✓ text` / `✗ text` (`(variant n)` added when the problem is randomized)."""
+    text = answer["answer_value"] if answer["answer_value"] not in (None, "") else "(blank)"
+    variant = f" (variant {answer['variant']})" if answer.get("variant") is not None else ""
+    return f"{ANSWER_MARKS[answer['correct']]} {text}{variant}"
+
+
+def answer_distribution_figure(answers):
+    """Horizontal bars of learners per answer of one part (the rows of
+    problem_answer_distribution, top to bottom in their order); right answers green and marked ✓,
+    wrong ones vermillion and marked ✗."""
+    count = len(answers)
+    positions = list(range(count))
+    ordered = list(reversed(answers))
+    labels = [_label(answer_label(answer)) for answer in ordered]
+    figure = go.Figure(
+        go.Bar(
+            orientation="h",
+            y=positions,
+            x=[answer["count"] for answer in ordered],
+            marker_color=[ANSWER_COLOURS[answer["correct"]] for answer in ordered],
+            text=[str(answer["count"]) for answer in ordered],
+            textposition="auto",
+            insidetextfont={"color": "white"},
+            outsidetextfont={"color": TEXT},
+            customdata=labels,
+            hovertemplate="%{customdata}: %{x} learners<extra></extra>",
+        )
+    )
+    _layout(figure, 70 + 32 * max(count, 1), xaxis_title="Learners (last answer)", bargap=0.3)
+    figure.update_yaxes(tickmode="array", tickvals=positions, ticktext=labels, showgrid=False, zeroline=False)
+    figure.update_xaxes(rangemode="tozero")
+    return figure
+
+
+def grade_label(row):
+    return f"{row['grade']} / {row['max_grade']}"
+
+
+def grade_distribution_figure(grades):
+    """Bars of learners per last grade (the rows of problem_grade_distribution, in their order)."""
+    figure = go.Figure(
+        go.Bar(
+            x=[grade_label(row) for row in grades],
+            y=[row["count"] for row in grades],
+            marker_color=BLUE,
+            text=[str(row["count"]) for row in grades],
+            textposition="auto",
+            insidetextfont={"color": "white"},
+            outsidetextfont={"color": TEXT},
+            hovertemplate="Grade %{x}: %{y} learners<extra></extra>",
+        )
+    )
+    _layout(figure, 260, xaxis_title="Grade (points of the problem)", yaxis_title="Learners", bargap=0.3)
+    figure.update_xaxes(type="category", showgrid=False)
+    figure.update_yaxes(rangemode="tozero")
+    return figure
+
+
+def video_timeline_figure(timeline):
+    """Views and distinct learners per segment (x: the segment's start, seconds), two step lines
+    told apart by dash and marker too."""
+    x = [row["start_s"] for row in timeline]
+    figure = go.Figure(
+        [
+            _line("Views", x, [row["num_views"] for row in timeline], 0, shape="hv"),
+            _line("Learners", x, [row["num_users"] for row in timeline], 1, shape="hv"),
+        ]
+    )
+    _legend_layout(figure, 280, yaxis_title="Views / learners", xaxis_title="Seconds into the video")
+    figure.update_yaxes(rangemode="tozero")
+    return figure

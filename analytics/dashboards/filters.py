@@ -91,13 +91,14 @@ class WorkspaceFilterForm(PeriodForm):
 
 class CourseForm(PeriodForm):
     """The course page: period of the charts, the learner table's search / sort / page, the video
-    whose retention curve is drawn."""
+    whose timeline is drawn, the problem whose answer and grade distributions are drawn."""
 
     q = forms.CharField(required=False, max_length=100, label="Search learners")
     sort = forms.ChoiceField(choices=[(name, name) for name in SORTS], required=False)
     dir = forms.ChoiceField(choices=[("asc", "asc"), ("desc", "desc")], required=False)
     page = forms.IntegerField(required=False, min_value=1, max_value=100_000)
     video = forms.CharField(required=False, max_length=255)
+    problem = forms.CharField(required=False, max_length=500)
 
     def order(self):
         data = self.cleaned_data

@@ -387,6 +387,45 @@ def _course_sections(course, period_name):
     }
 
 
+def _timeline_section(video):
+    """The course page's video figure: views and learners per segment (the Open edX timeline)."""
+    timeline = dashboard_queries.video_segment_timeline(video)
+    return {
+        "timeline": timeline,
+        "chart": charts.chart_html(charts.video_timeline_figure(timeline), "timeline-chart")
+        if any(row["num_views"] for row in timeline) else "",
+    }
+
+
+def _problems_section(course, chosen_key):
+    """The course's problems (submissions, % correct) and, for one of them (`chosen_key`, by
+    default the one with the most submissions), its answer distribution per part and its grade
+    distribution, charts and tables. Four queries."""
+    problems = dashboard_queries.course_problem_summary(course)
+    if chosen_key is None and problems:
+        chosen_key = max(problems, key=lambda row: row["total_submissions"])["module_id"]
+    chosen = next((row for row in problems if row["module_id"] == chosen_key), None)
+    distributions = (
+        dashboard_queries.course_problem_distributions(course, chosen_key)
+        if chosen else {"answers": [], "parts": [], "grades": []}
+    )
+    return {
+        "problems": problems,
+        "chosen": chosen,
+        "parts": [
+            {
+                **part,
+                "number": index,
+                "chart": charts.chart_html(charts.answer_distribution_figure(part["answers"]), f"answer-chart-{index}"),
+            }
+            for index, part in enumerate(distributions["parts"], start=1)
+        ],
+        "grades": distributions["grades"],
+        "grade_chart": charts.chart_html(charts.grade_distribution_figure(distributions["grades"]), "grade-chart")
+        if distributions["grades"] else "",
+    }
+
+
 def _retention_section(video):
     retention = dashboard_queries.video_retention(video)
     has_viewers = any(segment["viewers"] for segment in retention.segments)
@@ -420,7 +459,18 @@ def course_dashboard(request, key):
 
     sections = _section(request, workspace, "course", (course.pk, period_name), compute_course)
     data = sections.value if sections else None
-    chosen_video = retention = None
+    chosen_problem = form.cleaned_data.get("problem") or None
+    if chosen_problem and not dashboard_queries.course_has_problem(course, chosen_problem):
+        form.add_error("problem", f"There is no problem “{chosen_problem}” in this course.")
+        return bad_filters(request, form)
+    chosen_video = timeline = problems = None
+    if data is not None:
+        problems = _section(
+            request, workspace, "problems", (course.pk, chosen_problem or ""),
+            lambda: _problems_section(course, chosen_problem), fragment="course",
+        )
+        if problems is None:  # not cached yet: defer the whole figures part
+            data = None
     if data is not None:
         chosen_key = form.cleaned_data.get("video") or next(
             (row["video_key"] for row in data["videos"] if row["users_at_start"]),
@@ -428,11 +478,11 @@ def course_dashboard(request, key):
         )
         chosen_video = Video.objects.filter(course=course, key=chosen_key).first() if chosen_key else None
         if chosen_video is not None:
-            retention = _section(
-                request, workspace, "retention", (chosen_video.pk,), lambda: _retention_section(chosen_video),
+            timeline = _section(
+                request, workspace, "timeline", (chosen_video.pk,), lambda: _timeline_section(chosen_video),
                 fragment="course",
             )
-            if retention is None:  # the curve is not cached yet: defer the whole figures part
+            if timeline is None:  # the timeline is not cached yet: defer the whole figures part
                 data = None
 
     # The learners table: the Analyse rows of this course (live, not cached: it is one page).
@@ -454,9 +504,10 @@ def course_dashboard(request, key):
             "course": course,
             "form": form,
             "data": data,
-            "as_of": oldest(sections, retention),
+            "as_of": oldest(sections, timeline, problems),
             "chosen_video": chosen_video,
-            "retention": retention.value if retention and data else None,
+            "timeline": timeline.value if timeline and data else None,
+            "problems": problems.value if problems and data else None,
             "learners": learners.rows,
             "pages": _pages(learners.total, page_number, LEARNER_PAGE_SIZE, request.GET),
             "search": search,

@@ -10,7 +10,9 @@ video_cloud, learner); these functions follow the same rules and reuse their bui
 - course quiz time is the learner analytics' rule (quiz sessions on `/quiz/:courseId/:chapterId`
   pages, EXCLUDED_PAGES never count), summed over every learner of the course;
 - a video's segments are VideoView.segments, the indexes of the segment_length_s slices a view
-  covered (the same data users_at_start / users_at_end of course_videos come from).
+  covered (the same data users_at_start / users_at_end of course_videos come from);
+- a course's problems and their answer and grade distributions are the Open edX problem
+  endpoints' (analytics.queries.problems): counts of each learner's last submission.
 
 Days, weeks (Monday) and months are UTC.
 """
@@ -22,12 +24,13 @@ from django.db import connection
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncDate, TruncMonth, TruncWeek
 
-from analytics.models import LearnerDay, PageSession, VideoView
+from analytics.models import LearnerDay, PageSession, ProblemAnswerCount, VideoView
 from courses.models import Chapter, Course, Enrollment
 
 from .analyse import COURSE, ResultFilters, _learners_matching, result_rows_sql
 from .course_info import course_videos
 from .learner import EXCLUDED_PAGES, IS_QUIZ
+from .problems import course_problems, problem_answer_distribution, problem_grade_distribution, video_timeline
 from .video_cloud.periods import bucket_starts
 from .video_cloud.users import learners
 
@@ -342,3 +345,58 @@ __all__ = [
     "course_quiz_sessions", "course_video_drop_off", "courses_taught", "drop_off_rate", "enrollments_over_time",
     "learners_in_scope", "top_contents_by_time", "video_retention",
 ]
+
+
+# Problems ----------------------------------------------------------------------------------------
+
+
+def correct_rate(correct, total):
+    """correct / total as a fraction of 1 (None when nobody submitted)."""
+    return correct / total if total else None
+
+
+def course_problem_summary(course):
+    """The rows of course_problems (the Open edX problems endpoint: `total_submissions`,
+    `correct_submissions` averaged over the parts, `part_ids`, `problem_name`) with
+    `correct_rate` (correct / total submissions) and `part_count` added. Two queries."""
+    rows = course_problems(course)
+    for row in rows:
+        row["correct_rate"] = correct_rate(row["correct_submissions"], row["total_submissions"])
+        row["part_count"] = len(row["part_ids"])
+    return rows
+
+
+def course_has_problem(course, module_id):
+    """Whether the course has a counted answer to the problem `module_id` (one query)."""
+    return ProblemAnswerCount.objects.filter(
+        workspace_id=course.workspace_id, course=course, problem_key=module_id
+    ).exists()
+
+
+def course_problem_distributions(course, module_id):
+    """One problem of a course: {"answers": problem_answer_distribution rows, "parts": the same
+    rows grouped by part ([{part_id, question_text, answers, learners}] in part order; learners:
+    the part's counts summed, i.e. learners who answered it), "grades":
+    problem_grade_distribution rows}, both limited to this course. Two queries."""
+    answers = problem_answer_distribution(course.workspace_id, module_id, course_ids=[course.pk])
+    parts = {}
+    for answer in answers:
+        part = parts.setdefault(
+            answer["part_id"],
+            {"part_id": answer["part_id"], "question_text": answer["question_text"], "answers": [], "learners": 0},
+        )
+        part["answers"].append(answer)
+        part["learners"] += answer["count"]
+        part["question_text"] = part["question_text"] or answer["question_text"]
+    grades = problem_grade_distribution(course.workspace_id, module_id, course_ids=[course.pk])
+    return {"answers": answers, "parts": list(parts.values()), "grades": grades}
+
+
+def video_segment_timeline(video):
+    """The Open edX video timeline (video_timeline: every segment from 0 with `num_views` and
+    `num_users`) with each segment's `start_s` (segment x segment_length_s) added. One query."""
+    rows = video_timeline(video)
+    length = video.segment_length_s or 0
+    for row in rows:
+        row["start_s"] = row["segment"] * length
+    return rows

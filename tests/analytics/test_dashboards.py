@@ -2,10 +2,13 @@
 function returns, the filters in the URL change them, who may see what, bounded queries."""
 
 import re
+import uuid
 from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -13,8 +16,13 @@ from django.utils import timezone
 from accounts.models import Role
 from analytics.queries import analyse, course_info
 from analytics.queries import dashboards as dashboard_queries
+from analytics.queries.problems import (
+    course_problems, problem_answer_distribution, problem_grade_distribution, video_timeline,
+)  # fmt: skip
 from analytics.queries.video_cloud import resolve_period, video_analytics
+from analytics.models import ProblemResponse
 from analytics.services.course_info_rollups import refresh_course_info_rollups
+from analytics.services.problem_rollups import list_answer, record_problem_responses
 from courses.models import AttemptState, EnrollmentKind
 from tests.factories import (
     AttemptFactory,
@@ -326,9 +334,11 @@ def test_course_quiz_and_video_tables_hold_the_dashboard_queries_numbers(workspa
     assert rows(html, "video-table", "users-at-start", "users-at-end", "drop-off") == [
         (str(row["users_at_start"]), str(row["users_at_end"]), str(row["drop_off"])) for row in videos
     ] == [("2", "1", "1")]
-    retention = dashboard_queries.video_retention(world["video"])
-    assert rows(html, "retention-table", "viewers") == [(str(s["viewers"]),) for s in retention.segments]
-    assert rows(html, "retention-table", "viewers") == [("2",), ("2",), ("1",), ("1",)]
+    # The chosen video's timeline: the Open edX timeline's views and learners per segment.
+    timeline = video_timeline(world["video"])
+    assert rows(html, "timeline-table", "segment", "views", "users") == [
+        (str(row["segment"]), str(row["num_views"]), str(row["num_users"])) for row in timeline
+    ] == [("0", "2", "2"), ("1", "2", "2"), ("2", "1", "1"), ("3", "1", "1")]
 
 
 def test_course_learner_table_is_the_analyse_rows_of_the_course(workspace, instructor, world):
@@ -375,7 +385,8 @@ def test_an_empty_course_shows_empty_states(workspace, admin_user):
 
     html = client_for(admin_user).get("/dashboards/courses/empty/").content.decode()
 
-    for empty in ("enrollment-empty", "activity-empty", "chapters-empty", "videos-empty", "learners-empty"):
+    for empty in ("enrollment-empty", "activity-empty", "chapters-empty", "videos-empty", "learners-empty",
+                  "problems-empty"):
         assert f'id="{empty}"' in html
 
 
@@ -388,6 +399,128 @@ def test_course_query_count_is_bounded(workspace, admin_user, world, django_asse
     client = client_for(admin_user)
     with django_assert_max_num_queries(30):
         assert client.get(f"/dashboards/courses/{COURSE_KEY}/").status_code == 200
+
+
+# Course problems ---------------------------------------------------------------------------------
+
+P1 = "block-v1:Org+Web101+2026+type@problem+block@p1"
+P2 = "block-v1:Org+Web101+2026+type@problem+block@p2"
+P3 = "block-v1:Org+Data+2026+type@problem+block@p3"
+
+
+def _response(world, user, problem, part, minutes_ago, answer, value_id, correct, grade, max_grade, **extra):
+    course = extra.pop("course", world["web"])
+    return ProblemResponse(
+        id=uuid.uuid4(), workspace=course.workspace, user=user, course=course, problem_key=problem, part_id=part,
+        answer=answer, value_id=value_id, correct=correct, grade=grade, max_grade=max_grade,
+        submitted_at=world["now"] - timedelta(minutes=minutes_ago), question=extra.pop("question", ""),
+        problem_name=extra.pop("name", ""), **extra,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def problems(world):
+    """P1 (two parts: a choice, checkboxes) answered by ann twice (wrong, then right), bob and cy
+    once; P2 (a number) by ann and bob; P3 in the other course. Last answers: P1 part 1 Paris x2
+    (ann, bob), Lyon x1 (cy); part 2 [2|3] x2 (ann, cy), [2|4] x1 (bob). Last grades of P1: 2/2
+    ann, 1/2 bob and cy."""
+    ann, bob, cy = world["ann"], world["bob"], world["cy"]
+    capital, primes = "Which is the capital of France?", "Pick the prime numbers."
+    right, wrong = list_answer(["2", "3"]), list_answer(["2", "4"])
+    right_ids, wrong_ids = list_answer(["choice_0", "choice_1"]), list_answer(["choice_0", "choice_2"])
+    rows = [
+        _response(world, ann, P1, "p1_2_1", 180, "Lyon", "choice_0", False, 0, 2, question=capital, name="Capitals"),
+        _response(world, ann, P1, "p1_3_1", 180, wrong, wrong_ids, False, 0, 2, question=primes, name="Capitals"),
+        _response(world, ann, P1, "p1_2_1", 120, "Paris", "choice_1", True, 2, 2, question=capital, name="Capitals"),
+        _response(world, ann, P1, "p1_3_1", 120, right, right_ids, True, 2, 2, question=primes, name="Capitals"),
+        _response(world, bob, P1, "p1_2_1", 170, "Paris", "choice_1", True, 1, 2, question=capital),
+        _response(world, bob, P1, "p1_3_1", 170, wrong, wrong_ids, False, 1, 2, question=primes),
+        _response(world, cy, P1, "p1_2_1", 160, "Lyon", "choice_0", False, 1, 2),
+        _response(world, cy, P1, "p1_3_1", 160, right, right_ids, True, 1, 2),
+        _response(world, ann, P2, "p2_2_1", 100, "42", "", True, 1, 1, question="6 x 7?", name="Arithmetic"),
+        _response(world, bob, P2, "p2_2_1", 90, "41", "", False, 0, 1, question="6 x 7?", name="Arithmetic"),
+        _response(world, cy, P3, "p3_2_1", 90, "x", "", True, 1, 1, course=world["data"]),
+    ]
+    record_problem_responses(world["web"].workspace_id, rows)
+    return rows
+
+
+def test_course_problem_table_holds_the_problems_endpoint_numbers(workspace, instructor, world, problems):
+    html = client_for(instructor).get(f"/dashboards/courses/{COURSE_KEY}/").content.decode()
+
+    expected = course_problems(world["web"])
+    assert rows(html, "problem-table", "module-id", "submissions", "correct", "parts") == [
+        (row["module_id"], str(row["total_submissions"]), str(row["correct_submissions"]), str(len(row["part_ids"])))
+        for row in expected
+    ] == [(P1, "3", "2", "2"), (P2, "2", "1", "1")]  # P1: 6 last answers over 2 parts, 4 right; P3 is the other course's
+    assert [float(rate) for (rate,) in rows(html, "problem-table", "correct-rate")] == [2 / 3, 0.5]
+    assert "67 %" in html and "50 %" in html
+
+
+def test_course_page_draws_the_answer_and_grade_distributions_of_the_busiest_problem(workspace, instructor, world, problems):
+    html = client_for(instructor).get(f"/dashboards/courses/{COURSE_KEY}/").content.decode()
+
+    assert 'class="chosen"' in re.search(rf'<tr data-module-id="{re.escape(P1)}"[^>]*>', html).group(0)
+    answers = problem_answer_distribution(workspace.pk, P1, course_ids=[world["web"].pk])
+    drawn = rows(html, "answer-table-1", "part-id", "value-id", "answer", "correct", "count") + rows(
+        html, "answer-table-2", "part-id", "value-id", "answer", "correct", "count"
+    )
+    assert drawn == [
+        (a["part_id"], a["value_id"], a["answer_value"], str(a["correct"]).lower(), str(a["count"])) for a in answers
+    ] == [
+        ("p1_2_1", "choice_0", "Lyon", "false", "1"), ("p1_2_1", "choice_1", "Paris", "true", "2"),
+        ("p1_3_1", "[choice_0|choice_1]", "[2|3]", "true", "2"), ("p1_3_1", "[choice_0|choice_2]", "[2|4]", "false", "1"),
+    ]  # fmt: skip
+    assert "Part 1: Which is the capital of France?" in html and "Part 2: Pick the prime numbers." in html
+    grades = problem_grade_distribution(workspace.pk, P1, course_ids=[world["web"].pk])
+    assert rows(html, "grade-table", "grade", "max-grade", "count") == [
+        (str(g["grade"]), str(g["max_grade"]), str(g["count"])) for g in grades
+    ] == [("1", "2", "2"), ("2", "2", "1")]
+    for chart_id in ("answer-chart-1", "answer-chart-2", "grade-chart", "timeline-chart"):
+        assert f'id="{chart_id}"' in html
+
+
+def test_the_problem_in_the_url_is_the_one_drawn(workspace, instructor, world, problems):
+    html = client_for(instructor).get(f"/dashboards/courses/{COURSE_KEY}/", {"problem": P2}).content.decode()
+
+    assert rows(html, "answer-table-1", "answer", "correct", "count") == [("41", "false", "1"), ("42", "true", "1")]
+    assert "answer-table-2" not in html
+    assert rows(html, "grade-table", "grade", "max-grade", "count") == [("0", "1", "1"), ("1", "1", "1")]
+    assert "Answers to “Arithmetic”" in html
+
+
+@pytest.mark.parametrize("problem", [P3, "block-v1:nowhere", "x" * 501])
+def test_a_problem_not_of_the_course_is_a_400_naming_it(workspace, instructor, world, problems, problem):
+    response = client_for(instructor).get(f"/dashboards/courses/{COURSE_KEY}/", {"problem": problem})
+
+    assert response.status_code == 400
+    assert "problem" in response.content.decode()
+
+
+def test_the_problems_section_costs_four_queries_whatever_the_number_of_problems(
+    workspace, admin_user, world, problems, django_assert_num_queries
+):
+    from analytics.dashboards.views import _problems_section
+
+    with django_assert_num_queries(4):  # the problems (2), the answers and the grades of one
+        section = _problems_section(world["web"], None)
+    assert [row["module_id"] for row in section["problems"]] == [P1, P2]
+
+    client = client_for(admin_user)
+    client.get(f"/dashboards/courses/{COURSE_KEY}/")
+    cache.clear()
+    with CaptureQueriesContext(connection) as two_problems:
+        client.get(f"/dashboards/courses/{COURSE_KEY}/")
+    record_problem_responses(workspace.pk, [
+        _response(world, world["ann"], f"block-v1:Org+Web101+2026+type@problem+block@extra{n}", f"extra{n}_2_1", 10,
+                  "A", "choice_0", True, 1, 1)
+        for n in range(8)
+    ])  # fmt: skip
+    cache.clear()
+    with CaptureQueriesContext(connection) as ten_problems:
+        html = client.get(f"/dashboards/courses/{COURSE_KEY}/").content.decode()
+    assert len(rows(html, "problem-table", "module-id")) == 10
+    assert len(ten_problems) == len(two_problems) <= 30
 
 
 # Results -----------------------------------------------------------------------------------------
@@ -558,7 +691,7 @@ def test_a_cold_course_page_defers_its_figures_but_not_its_learners(workspace, i
 
     assert 'fragment=course"' in page and "learner-table" in page and "video-table" not in page
     assert rows(fragment, "video-table", "users-at-start") == [("2",)]
-    assert rows(fragment, "retention-table", "viewers") == [("2",), ("2",), ("1",), ("1",)]
+    assert rows(fragment, "timeline-table", "users") == [("2",), ("2",), ("1",), ("1",)]
 
 
 def test_a_cold_video_page_defers_its_figures(workspace, admin_user, world, deferring):

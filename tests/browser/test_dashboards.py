@@ -1,6 +1,7 @@
 """The instructor and admin dashboards in Chromium: charts drawn with the numbers of the APIs, a
 filter used, an export started until its download link shows, the wrong role refused, phone width."""
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -8,7 +9,9 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from accounts.models import Role
+from analytics.models import ProblemResponse
 from analytics.services.course_info_rollups import refresh_course_info_rollups
+from analytics.services.problem_rollups import list_answer, record_problem_responses
 from courses.models import AttemptState, EnrollmentKind
 from tests.browser.conftest import PHONE
 from tests.factories import (
@@ -99,8 +102,42 @@ def world(live_server_db):
                    last_activity_at=now - timedelta(days=12))
     LearningEventFactory(course=web, user=ann, type="attempted_problem", occurred_at=now - timedelta(days=1))
     PageSessionFactory(workspace=workspace, user=cy, started_at=now - timedelta(days=12))
+    record_problem_responses(workspace.pk, problem_responses(web, learners, now))
     refresh_course_info_rollups(now)
     return {"admin": admin, "instructor": instructor, "learners": learners, "sales": sales, "data": data}
+
+
+PROBLEM_1 = "block-v1:Acme+Web101+2026+type@problem+block@quiz1"
+PROBLEM_2 = "block-v1:Acme+Web101+2026+type@problem+block@quiz2"
+
+
+def problem_responses(course, learners, now):
+    """quiz1 (one choice): ann HTML then CSS, bob CSS, cy JS, di CSS; last answers CSS x3, JS x1,
+    grades 1/1 x3, 0/1 x1. quiz2 (a checkbox part, a choice part): ann once, 1 of 2 right."""
+    ann, bob, cy, di = learners
+    question = "Which language styles a web page?"
+    options = {"HTML": ("choice_0", False), "CSS": ("choice_1", True), "JS": ("choice_2", False)}
+
+    def response(user, problem, part, minutes_ago, answer, value_id, correct, grade, max_grade, name, text):
+        return ProblemResponse(
+            id=uuid.uuid4(), workspace=course.workspace, user=user, course=course, problem_key=problem, part_id=part,
+            answer=answer, value_id=value_id, correct=correct, grade=grade, max_grade=max_grade,
+            submitted_at=now - timedelta(minutes=minutes_ago), question=text, problem_name=name,
+        )  # fmt: skip
+
+    rows = [
+        response(user, PROBLEM_1, "quiz1_2_1", minutes, answer, *options[answer], int(options[answer][1]), 1,
+                 "Styling quiz", question)
+        for user, minutes, answer in ((ann, 300, "HTML"), (ann, 200, "CSS"), (bob, 250, "CSS"), (cy, 240, "JS"),
+                                      (di, 230, "CSS"))
+    ]  # fmt: skip
+    rows += [
+        response(ann, PROBLEM_2, "quiz2_2_1", 100, list_answer(["div", "span"]), list_answer(["choice_0", "choice_1"]),
+                 True, 1, 2, "Tags quiz", "Pick the HTML elements."),
+        response(ann, PROBLEM_2, "quiz2_3_1", 100, "color", "choice_3", False, 1, 2, "Tags quiz",
+                 "Which property sets the font?"),
+    ]  # fmt: skip
+    return rows
 
 
 def problems(page):
@@ -177,7 +214,7 @@ def test_instructor_course_page_draws_the_course_information_numbers(page, live_
     assert page.url.endswith("/dashboards/")  # instructors land on their courses
     page.click("#course-list a")
     wait_for_charts(page, "enrollment-chart", "birth-year-chart", "education-chart", "gender-chart", "country-map",
-                    "activity-chart", "chapter-chart", "retention-chart")
+                    "activity-chart", "chapter-chart", "timeline-chart", "answer-chart-1", "grade-chart")
 
     api = f"{live_server.url}/api/v0/courses/{COURSE_KEY}"
     today = timezone.now().date()
@@ -190,7 +227,10 @@ def test_instructor_course_page_draws_the_course_information_numbers(page, live_
     row = page.locator(f"#video-table tr[data-video-id='{VIDEO_KEY}']")
     assert row.get_attribute("data-users-at-start") == str(videos[0]["users_at_start"]) == "4"
     assert row.get_attribute("data-users-at-end") == str(videos[0]["users_at_end"]) == "1"
-    assert page.evaluate("document.getElementById('retention-chart').data[0].y") == [4, 4, 4, 3, 2, 1]
+    timeline = page.request.get(f"{live_server.url}/api/v0/videos/{videos[0]['pipeline_video_id']}/timeline/").json()
+    drawn = page.evaluate("document.getElementById('timeline-chart').data.map(trace => [trace.name, trace.y])")
+    assert drawn == [["Views", [row["num_views"] for row in timeline]], ["Learners", [row["num_users"] for row in timeline]]]
+    assert drawn[1][1] == [4, 4, 4, 3, 2, 1]
     save_screenshot(page, "course-desktop")
 
     # The period filter: 7 daily rows, the same counts as the enrollment endpoint.
@@ -217,6 +257,46 @@ def test_instructor_course_page_draws_the_course_information_numbers(page, live_
     start_export_and_wait(page, "results")
     assert fits_phone(page)
     save_screenshot(page, "course-phone")
+    assert problems(page) == []
+
+
+def test_course_page_draws_the_problem_distributions_of_the_problem_endpoints(
+    page, live_server, login, world, save_screenshot
+):
+    login(page, world["instructor"])
+    page.goto(f"{live_server.url}/dashboards/courses/{COURSE_KEY}/#problems")
+    wait_for_charts(page, "answer-chart-1", "grade-chart")
+
+    api = f"{live_server.url}/api/v0"
+    listed = page.request.get(f"{api}/courses/{COURSE_KEY}/problems/").json()
+    table = page.eval_on_selector_all(
+        "#problem-table tbody tr", "rows => rows.map(r => [r.dataset.moduleId, +r.dataset.submissions, +r.dataset.correct])"
+    )
+    assert table == [[row["module_id"], row["total_submissions"], row["correct_submissions"]] for row in listed]
+    assert table == [[PROBLEM_1, 4, 3], [PROBLEM_2, 1, 0]]
+    assert page.inner_text(f"#problem-table tr[data-module-id='{PROBLEM_1}'] td[data-label='% correct']") == "75 %"
+
+    # quiz1, the busiest, is drawn: learners per last answer, and per last grade.
+    answers = page.request.get(f"{api}/problems/{PROBLEM_1}/answer_distribution/").json()
+    drawn = page.evaluate("(() => { const d = document.getElementById('answer-chart-1').data[0]; return [d.x, d.ticktext || null]; })()")
+    assert list(reversed(drawn[0])) == [row["count"] for row in answers] == [3, 1]  # CSS, JS (the top bar first)
+    labels = page.evaluate("document.getElementById('answer-chart-1').layout.yaxis.ticktext")
+    assert list(reversed(labels)) == ["✓ CSS", "✗ JS"]
+    grades = page.request.get(f"{api}/problems/{PROBLEM_1}/grade_distribution/").json()
+    bars = page.evaluate("(() => { const d = document.getElementById('grade-chart').data[0]; return [d.x, d.y]; })()")
+    assert bars == [[f"{row['grade']} / {row['max_grade']}" for row in grades], [row["count"] for row in grades]]
+    assert bars == [["0 / 1", "1 / 1"], [1, 3]]
+    save_screenshot(page, "course-problems")
+
+    # Another problem, chosen from its row: one chart per part.
+    page.click(f"#problem-table tr[data-module-id='{PROBLEM_2}'] a")
+    page.wait_for_url("**problem=**")
+    wait_for_charts(page, "answer-chart-1", "answer-chart-2", "grade-chart")
+    assert page.evaluate("document.getElementById('answer-chart-1').data[0].x") == [1]
+    assert page.evaluate("document.getElementById('answer-chart-2').layout.yaxis.ticktext") == ["✗ color"]
+    assert page.evaluate("document.getElementById('grade-chart').data[0].x") == ["1 / 2"]
+    assert "Pick the HTML elements." in page.inner_text("#problem-detail")
+    assert fits_phone(page)
     assert problems(page) == []
 
 

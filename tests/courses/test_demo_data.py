@@ -17,9 +17,12 @@ from django.db.models.functions import ExtractIsoWeekDay, TruncDate
 from django.test import override_settings
 
 from accounts.models import CustomField, CustomFieldValue, LearnerGroup, Membership, Role, User, Workspace
-from analytics.models import LearningEvent, PageSession, VideoReaction, VideoView
+from analytics.models import (
+    LearningEvent, PageSession, ProblemAnswerCount, ProblemGradeCount, ProblemPartLatest, ProblemResponse,
+    SubsectionLearner, SubsectionOpen, VideoReaction, VideoView,
+)  # fmt: skip
 from analytics.services.records.behaviour import course_and_chapter_from_path
-from courses.models import Attempt, Chapter, Course, Enrollment, Video
+from courses.models import Attempt, Chapter, Course, Enrollment, Program, Video
 from courses.services.bulk_write import CopyWriter
 from courses.services.demo_data import (
     DEMO_LOGINS,
@@ -134,6 +137,7 @@ def test_sizes_meet_the_benchmark_floor():
     assert large.page_sessions >= 5_000_000 and large.events >= 10_000_000 and large.video_views >= 2_000_000
     # Each enrollment has an attempt, so learners x enrollments per learner is the attempt floor.
     assert large.learners * large.enrollments_per_learner >= 1_000_000
+    assert large.problem_responses >= 3_000_000 and large.subsection_opens >= 1_000_000
 
 
 # --- people ----------------------------------------------------------------------------------------
@@ -344,6 +348,101 @@ def test_reactions_are_likes_comments_and_shares(workspace):
     assert kinds == {"like", "comment", "share"}
 
 
+# --- problems, subsection opens, programs, catalog facts -----------------------------------------------
+
+
+def test_problem_responses_come_near_the_size_and_cover_most_courses(demo, db):
+    workspace, counts = demo
+    responses = ProblemResponse.objects.filter(workspace=workspace)
+    assert counts["analytics.ProblemResponse"] == responses.count()
+    assert 0.6 * SIZES["tiny"].problem_responses <= responses.count() <= 1.4 * SIZES["tiny"].problem_responses
+    assert counts["analytics.SubsectionOpen"] == SubsectionOpen.objects.filter(workspace=workspace).count() == 600
+    per_course = responses.values("course").annotate(problems=Count("problem_key", distinct=True))
+    assert len(per_course) >= 6 and max(row["problems"] for row in per_course) >= 4
+
+
+def test_problems_have_one_to_three_parts_texts_and_grades_out_of_their_parts(workspace):
+    responses = ProblemResponse.objects.filter(workspace=workspace)
+    parts = dict(responses.values_list("problem_key").annotate(n=Count("part_id", distinct=True)))
+    assert set(parts.values()) == {1, 2, 3}
+    assert all(key.startswith("block-v1:") and "+type@problem+block@" in key for key in parts)
+    assert not responses.filter(Q(question="") | Q(problem_name="") | Q(grade__isnull=True)).exists()
+    for key, max_grade in responses.values_list("problem_key", "max_grade").distinct():
+        assert max_grade == parts[key]
+    assert not responses.filter(grade__gt=F("max_grade")).exists()
+    assert responses.filter(grade=F("max_grade")).exists() and responses.filter(grade=0).exists()
+
+
+def test_answers_are_choices_with_value_ids_list_answers_and_numbers(workspace):
+    responses = ProblemResponse.objects.filter(workspace=workspace)
+    choice = responses.filter(value_id__startswith="choice_").first()
+    assert choice.answer and not choice.answer.startswith("[")
+    checkbox = responses.filter(answer__startswith="[", answer__contains="|").first()
+    assert checkbox.value_id.startswith("[choice_") and checkbox.value_id.count("|") == checkbox.answer.count("|")
+    assert responses.filter(value_id="", answer__in=["3", "4", "5", "6"]).exists()
+    assert responses.filter(correct=True).exists() and responses.filter(correct=False).exists()
+
+
+def test_learners_retry_and_their_last_answers_differ_from_their_first(workspace):
+    responses = ProblemResponse.objects.filter(workspace=workspace)
+    assert set(responses.values_list("attempt", flat=True)) == {1, 2, 3}
+    changed = 0
+    for user_id, part_id in responses.filter(attempt__gt=1).values_list("user_id", "part_id").distinct():
+        answers = list(responses.filter(user_id=user_id, part_id=part_id).order_by("submitted_at").values_list("answer", flat=True))
+        assert len(answers) > 1
+        changed += answers[0] != answers[-1]
+    assert changed >= 10
+    # Retries are later than the first submission, never in the future.
+    assert not responses.filter(submitted_at__gt=NOW).exists()
+
+
+def test_problem_rollups_count_each_learners_last_answer(workspace):
+    """The answer counts match a recount by hand from the raw rows (the last row per learner and part)."""
+    last = {}
+    for user_id, part_id, problem_key, answer, at in ProblemResponse.objects.filter(workspace=workspace).values_list(
+        "user_id", "part_id", "problem_key", "answer", "submitted_at"
+    ):
+        if (user_id, part_id) not in last or at > last[(user_id, part_id)][0]:
+            last[(user_id, part_id)] = (at, problem_key, answer)
+    expected = {}
+    for _, problem_key, answer in last.values():
+        expected[(problem_key, answer)] = expected.get((problem_key, answer), 0) + 1
+    counted = {}
+    for problem_key, answer, count in ProblemAnswerCount.objects.filter(workspace=workspace).values_list(
+        "problem_key", "answer", "count"
+    ):
+        counted[(problem_key, answer)] = counted.get((problem_key, answer), 0) + count
+    assert counted == expected
+    assert ProblemPartLatest.objects.filter(workspace=workspace).count() == len(last)
+    learners = ProblemResponse.objects.filter(workspace=workspace).values("problem_key", "user_id").distinct().count()
+    assert sum(ProblemGradeCount.objects.filter(workspace=workspace).values_list("count", flat=True)) == learners
+    opened = SubsectionOpen.objects.filter(workspace=workspace).values("subsection_key", "user_id").distinct().count()
+    assert SubsectionLearner.objects.filter(workspace=workspace).count() == opened
+
+
+def test_three_programs_of_courses_of_their_subjects(workspace):
+    programs = {
+        program.title: (program.program_type, sorted(course.key.split("+")[1][:2] if "+" in course.key else "hex"
+                                                     for course in program.courses.all()))
+        for program in Program.objects.filter(workspace=workspace)
+    }  # fmt: skip
+    assert set(programs) == {"Data Science", "Web and Cloud Engineering", "Business Leadership"}
+    assert programs["Data Science"][0] == "XSeries"
+    assert all(2 <= len(courses) <= 6 for _, courses in programs.values())
+    assert len({str(key) for key in Program.objects.filter(workspace=workspace).values_list("key", flat=True)}) == 3
+
+
+def test_courses_have_catalog_facts_running_archived_upcoming_and_unknown(workspace):
+    courses = list(Course.objects.filter(workspace=workspace).order_by("created_at"))
+    assert {course.pacing for course in courses} == {"self_paced", "instructor_paced"}
+    assert all(course.catalog_course and course.catalog_title == course.title for course in courses)
+    assert courses[0].catalog_course == courses[0].key.removeprefix("course-v1:").rsplit("+", 1)[0]
+    assert courses[7].start is None and courses[7].end is None  # unknown
+    assert courses[3].end < NOW  # archived
+    assert courses[6].start > NOW  # upcoming
+    assert courses[0].start < NOW and (courses[0].end is None or courses[0].end > NOW)
+
+
 # --- determinism and the command -----------------------------------------------------------------
 
 
@@ -352,8 +451,12 @@ def _fingerprint(workspace):
     return {
         "counts": [
             model.objects.filter(workspace=workspace).count()
-            for model in (Enrollment, Attempt, PageSession, LearningEvent, VideoView, VideoReaction, Video)
+            for model in (Enrollment, Attempt, PageSession, LearningEvent, VideoView, VideoReaction, Video,
+                          ProblemResponse, SubsectionOpen, ProblemAnswerCount, Program)
         ],
+        "problems": sorted(
+            ProblemAnswerCount.objects.filter(workspace=workspace).values_list("problem_name", "part_id", "answer", "count")
+        ),
         "courses": sorted(Course.objects.filter(workspace=workspace).values_list("key", "title")),
         "chapters": sorted(Chapter.objects.filter(course__workspace=workspace).values_list("course__key", "key")),
         "videos": sorted(Video.objects.filter(workspace=workspace).values_list("key", "duration_s")),
@@ -457,8 +560,9 @@ def test_copy_writer_round_trips_nulls_escapes_times_uuids_and_json():
     workspace = Workspace.objects.create(slug="copy", name="Copy")
     writer = CopyWriter()
     title = "Tabs\there, a back\\slash,\nnew line"
-    writer.write(Course, ("workspace_id", "key", "title", "thumbnail", "created_at"),
-                 [(workspace.pk, "k1", title, "", 1_767_225_600)])  # fmt: skip
+    writer.write(Course, ("workspace_id", "key", "title", "thumbnail", "created_at", "start", "end", "pacing",
+                          "catalog_course", "catalog_title"),
+                 [(workspace.pk, "k1", title, "", 1_767_225_600, None, None, "", "", "")])  # fmt: skip
     course = Course.objects.get(workspace=workspace, key="k1")
     assert course.title == title
     assert course.created_at == datetime(2026, 1, 1, tzinfo=UTC)

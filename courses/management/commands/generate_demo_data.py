@@ -5,7 +5,10 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from analytics.models import LearnerActivity, LearnerDay, LearningEvent, PageSession, VideoView
+from analytics.models import (
+    LearnerActivity, LearnerDay, LearningEvent, PageSession, ProblemAnswerCount, ProblemGradeCount,
+    ProblemLearnerLatest, ProblemPartLatest, ProblemResponse, SubsectionLearner, SubsectionOpen, VideoView,
+)  # fmt: skip
 from courses.models import Attempt, Enrollment, Result
 from courses.services.demo_data import (
     DEMO_WORKSPACE,
@@ -17,13 +20,16 @@ from courses.services.demo_data import (
 )
 
 # The big tables a generation fills, read through covering indexes.
-VACUUMED_TABLES = (PageSession, LearningEvent, VideoView, Attempt, Enrollment, Result, LearnerDay, LearnerActivity)
+VACUUMED_TABLES = (
+    PageSession, LearningEvent, VideoView, Attempt, Enrollment, Result, LearnerDay, LearnerActivity, ProblemResponse,
+    SubsectionOpen, ProblemPartLatest, ProblemAnswerCount, ProblemLearnerLatest, ProblemGradeCount, SubsectionLearner,
+)  # fmt: skip
 
 
 class Command(BaseCommand):
     help = (
         "Fill a workspace with realistic synthetic data: people, courses, enrollments, attempts, page "
-        "sessions, events, video views. Same --seed, same data (times relative to now)."
+        "sessions, events, video views, problem responses, subsection opens, programs. Same --seed, same data (times relative to now)."
     )
 
     def add_arguments(self, parser):
@@ -47,7 +53,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Generating {size} demo data for workspace {workspace!r} on {connection.vendor} (seed {seed}): "
             f"{spec.learners:,} learners, {spec.courses:,} courses, ~{spec.page_sessions:,} page sessions, "
-            f"~{spec.events:,} events, ~{spec.video_views:,} video views."
+            f"~{spec.events:,} events, ~{spec.video_views:,} video views, ~{spec.problem_responses:,} problem "
+            f"responses, ~{spec.subsection_opens:,} subsection opens."
         )
         if progress is None:
             progress = size != "tiny" and sys.stderr.isatty()
