@@ -457,6 +457,21 @@ class VideoAudience(models.Model):
         return f"{self.video_id}: {self.users_at_start} at start, {self.users_at_end} at end"
 
 
+class CoursePassingCount(models.Model):
+    """Learners enrolled in a course (active or ended) under `mode` whose latest attempt passed
+    (the course summaries' passing_users; analytics.queries.course_summaries)."""
+
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="+")
+    mode = models.CharField(max_length=32)
+    learners = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["course", "mode"], name="course_passing_count_unique")]
+
+    def __str__(self):
+        return f"{self.course_id} {self.mode}: {self.learners} passing"
+
+
 # Rollups of the problem figures (analytics.services.problem_rollups): maintained in the same
 # transaction as every write of problem responses and subsection opens, so never stale.
 

@@ -149,6 +149,9 @@ class Enrollment(models.Model):
         indexes = [
             models.Index(fields=["course", "enrolled_at"]),
             models.Index(fields=["workspace", "course", "kind"]),
+            # Course summaries' passing learners per mode: their results joined to their
+            # enrollments' mode, index-only (docs/api/course_info.md, "Course summaries").
+            models.Index(fields=["course", "user"], include=["mode"], name="enrollment_course_mode_idx"),
         ]
 
     def __str__(self):

@@ -8,7 +8,8 @@ course (tests/analytics/test_edx_summaries_api.py counts them):
 - the enrollment steps of the `mode` breakdown, the same steps (rollup or raw SQL) that
   `/courses/{id}/enrollment/mode/` reads (analytics.queries.course_info), laid out here for the
   few days a summary needs instead of a calendar (one query, plus the rollup freshness check);
-- the learners whose latest attempt passed, per course and mode (one query);
+- the learners whose latest attempt passed, per course and mode (one query: the
+  CoursePassingCount rollup, or its SQL on the raw rows while the rollups are stale);
 - the programs of the courses, when asked (one query).
 
 Rules (docs/api/course_info.md, "Course summaries" and "Programs"):
@@ -33,7 +34,7 @@ from datetime import timedelta, timezone as dt_timezone
 from django.db import connection
 from django.db.models import Q
 
-from analytics.models import CourseEnrollmentStep
+from analytics.models import CourseEnrollmentStep, CoursePassingCount
 from analytics.queries.course_info import (
     MODE_MERGES,
     REPORTED_MODES,
@@ -112,26 +113,41 @@ def mode_counts_on_days(course_ids, days, today, *, from_raw=None):
     return counts
 
 
-def passing_learners_by_mode(course_ids):
-    """{(course_id, mode): learners} with an enrollment in the course (active or ended) whose
-    latest attempt of it is APPROVED (courses.Result), modes merged; one query.
+def passing_learners_sql(course_ids=None):
+    """(sql, params): SELECT course_id, mode, learners: per course (of course_ids; None: every
+    course) and enrollment mode, the learners with an enrollment (active or ended) whose latest
+    attempt of the course is APPROVED (courses.Result). Read from the passed results joined to
+    their enrollment's mode through the (course, user, +mode) index."""
+    params = [AttemptState.APPROVED.value]
+    scope = ""
+    if course_ids is not None:
+        scope = f"AND r.course_id IN ({', '.join(['%s'] * len(course_ids))}) "
+        params += list(course_ids)
+    sql = (
+        f"SELECT e.course_id, e.mode, COUNT(*) AS learners FROM {Result._meta.db_table} r "
+        f"JOIN {Enrollment._meta.db_table} e ON e.user_id = r.user_id AND e.course_id = r.course_id "
+        f"WHERE r.state = %s AND r.attempt_public_id IS NOT NULL {scope}"
+        "GROUP BY e.course_id, e.mode"
+    )
+    return sql, params
 
-    Read from the passed results (Result's (course, user) index carries the state) joined to
-    their enrollment, not from every enrollment: passing learners are the few."""
+
+def passing_learners_by_mode(course_ids, *, from_raw=None):
+    """{(course_id, mode): learners} (passing_learners_sql), modes merged; one query. From the
+    CoursePassingCount rollup (rebuilt with the course information rollups, every 30 s) unless
+    those are stale or from_raw: a head course has 100k+ learners to join."""
     counts = defaultdict(int)
     if not course_ids:
         return counts
-    placeholders = ", ".join(["%s"] * len(course_ids))
-    sql = (
-        f"SELECT e.course_id, e.mode, COUNT(*) FROM {Result._meta.db_table} r "
-        f"JOIN {Enrollment._meta.db_table} e ON e.user_id = r.user_id AND e.course_id = r.course_id "
-        f"WHERE r.course_id IN ({placeholders}) AND r.state = %s AND r.attempt_public_id IS NOT NULL "
-        "GROUP BY e.course_id, e.mode"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, (*course_ids, AttemptState.APPROVED.value))
-        for course_id, mode, learners in cursor.fetchall():
-            counts[(course_id, MODE_MERGES.get(mode, mode))] += int(learners)
+    if _reads_raw(from_raw):
+        sql, params = passing_learners_sql(course_ids)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+    else:
+        rows = CoursePassingCount.objects.filter(course_id__in=course_ids).values_list("course_id", "mode", "learners")
+    for course_id, mode, learners in rows:
+        counts[(course_id, MODE_MERGES.get(mode, mode))] += int(learners)
     return counts
 
 
@@ -171,8 +187,9 @@ def course_summaries(workspace, now, *, course_keys=None, instructor=None, recen
     today = now.astimezone(UTC).date()
     week_ago = today - timedelta(days=7)
     days = {today, week_ago} | ({recent_day} if recent_day is not None else set())
+    from_raw = _reads_raw(from_raw)  # decided once for both rollups
     enrolled = mode_counts_on_days(ids, sorted(days), today, from_raw=from_raw)
-    passing = passing_learners_by_mode(ids)
+    passing = passing_learners_by_mode(ids, from_raw=from_raw)
     programs = program_keys_by_course(ids) if with_programs else None
     summaries = []
     for course in courses:

@@ -24,7 +24,7 @@ from django.db import connection, transaction
 
 from django.utils import timezone
 
-from analytics.models import CourseActivityWeek, CourseEnrollmentStep, RollupState, VideoAudience
+from analytics.models import CourseActivityWeek, CourseEnrollmentStep, CoursePassingCount, RollupState, VideoAudience
 from analytics.queries.course_info import (
     ROLLUP_NAME,
     ENROLLMENT_DIMENSIONS,
@@ -34,6 +34,7 @@ from analytics.queries.course_info import (
     video_audience_sql,
     week_start,
 )
+from analytics.queries.course_summaries import passing_learners_sql
 
 logger = logging.getLogger(__name__)
 
@@ -130,8 +131,22 @@ def rebuild_video_audiences():
             return _inserted(cursor, model)
 
 
+def rebuild_passing_counts():
+    """Replace every CoursePassingCount row; returns how many were written."""
+    model = CoursePassingCount
+    columns = ", ".join(_column(model, name) for name in ("course", "mode", "learners"))
+    sql, params = passing_learners_sql()
+    with transaction.atomic():
+        _lock()
+        model.objects.all().delete()
+        with connection.cursor() as cursor:
+            cursor.execute(f"INSERT INTO {_table(model)} ({columns}) {sql}", params)
+            return _inserted(cursor, model)
+
+
 def refresh_course_info_rollups(now):
-    """The 30-second job: enrollment steps, video audiences, and the activity of the previous
+    """The 30-second job: enrollment steps, video audiences, passing learners per course and
+    mode (course summaries), and the activity of the previous
     and the current week (from the previous Monday 00:00 UTC on). Returns {part: rows, seconds}.
 
     Records its start as the rollups' refreshed_at, so that a write committed after it keeps the
@@ -141,6 +156,7 @@ def refresh_course_info_rollups(now):
     result = {
         "enrollment_steps": rebuild_enrollment_steps(),
         "video_audiences": rebuild_video_audiences(),
+        "passing_counts": rebuild_passing_counts(),
         "activity_weeks": rebuild_activity_weeks(start_at=week_start(now) - ONE_WEEK),
     }
     result["seconds"] = round(time.perf_counter() - started, 3)
