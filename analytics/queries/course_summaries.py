@@ -195,14 +195,17 @@ def course_summaries(workspace, now, *, course_keys=None, instructor=None, recen
     for course in courses:
         course_id = course["id"]
         modes = {}
+        totals = dict.fromkeys(COUNT_FIELDS, 0)
         for mode in REPORTED_MODES:
             count, cumulative = enrolled[(course_id, mode, today)]
-            modes[mode] = {
+            counts = modes[mode] = {
                 "count": count,
                 "cumulative_count": cumulative,
                 "count_change_7_days": count - enrolled[(course_id, mode, week_ago)][0],
                 "passing_users": passing[(course_id, mode)],
             }
+            for field in COUNT_FIELDS:
+                totals[field] += counts[field]
         summary = {
             "course_id": course["key"],
             "catalog_course_title": course["catalog_title"] or course["title"] or None,
@@ -211,7 +214,7 @@ def course_summaries(workspace, now, *, course_keys=None, instructor=None, recen
             "end_date": course["end"],
             "pacing_type": course["pacing"] or None,
             "availability": course_availability(course["start"], course["end"], now),
-            **{field: sum(values[field] for values in modes.values()) for field in COUNT_FIELDS},
+            **totals,
             "recent_count_change": None,
             "enrollment_modes": modes,
         }
