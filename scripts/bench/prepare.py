@@ -224,6 +224,41 @@ def walk_pages(path, headers, pages):
     return found
 
 
+def problem_context(workspace, courses, rng):
+    """Module ids, subsections, pipeline video ids and course keys the Open edX problem,
+    timeline and summary endpoints are read with: those of the big courses, so the reads are
+    the heaviest ones."""
+    from analytics.models import ProblemAnswerCount, SubsectionLearner
+    from analytics.queries.course_info import encoded_module_id
+    from courses.models import Course, Program, Video
+
+    problems = list(
+        ProblemAnswerCount.objects.filter(course__in=courses).order_by("problem_key")
+        .values_list("problem_key", flat=True).distinct()[:400]
+    )  # fmt: skip
+    subsections = list(
+        SubsectionLearner.objects.filter(course__in=courses).order_by("subsection_key")
+        .values_list("subsection_key", flat=True).distinct()[:400]
+    )  # fmt: skip
+    videos = list(Video.objects.filter(course__in=courses).select_related("course").order_by("id")[:400])
+    for items in (problems, subsections, videos):
+        rng.shuffle(items)
+    keys = list(Course.objects.filter(workspace=workspace).order_by("key").values_list("key", flat=True))
+    return {
+        "problems": problems[:40],
+        "subsections": subsections[:40],
+        "timelines": [f"{video.course.key}|{encoded_module_id(video.key)}" for video in videos[:40]],
+        "course_key_sets": [rng.sample(keys, min(100, len(keys))) for _ in range(10)],
+        "programs": list(Program.objects.filter(workspace=workspace).values_list("key", flat=True)),
+    }
+
+
+def problem_requests(route):
+    return lambda ctx: [
+        _get(f"/api/v0/problems/{quote(key, safe=':+@')}/{route}/", ctx["api"]) for key in ctx["problems"]
+    ]
+
+
 def build_context(workspace, credentials, rng):
     from django.utils import timezone
 
@@ -246,6 +281,7 @@ def build_context(workspace, credentials, rng):
     rng.shuffle(videos)
     groups = list(LearnerGroup.objects.filter(workspace=workspace).order_by("name").values_list("public_id", flat=True))
     return {
+        **problem_context(workspace, courses, rng),
         "today": timezone.now().date(),
         "api": api,
         "admin_bearer": {"Authorization": f"Bearer {credentials['admin_token']}"},
@@ -357,6 +393,22 @@ ENDPOINTS = [
     ("video_cloud", "users_engagement", "GET /analytics/users/engagement (7d / 30d)",
      periods("/analytics/users/engagement", ("7d", "30d"))),
     ("system", "health", "GET /analytics/system/health (24h)", periods("/analytics/system/health", ("24h",))),
+    ("edx_problems", "problems", "GET v0 courses/{id}/problems/", course_info_requests("problems", lambda ctx: "")),
+    ("edx_problems", "problems_and_tags", "GET v0 courses/{id}/problems_and_tags/",
+     course_info_requests("problems_and_tags", lambda ctx: "")),
+    ("edx_problems", "answer_distribution", "GET v0 problems/{id}/answer_distribution/",
+     problem_requests("answer_distribution")),
+    ("edx_problems", "grade_distribution", "GET v0 problems/{id}/grade_distribution/",
+     problem_requests("grade_distribution")),
+    ("edx_problems", "sequential_open_distribution", "GET v0 problems/{id}/sequential_open_distribution/",
+     lambda ctx: [_get(f"/api/v0/problems/{quote(key, safe=':+@')}/sequential_open_distribution/", ctx["api"])
+                  for key in ctx["subsections"]]),  # fmt: skip
+    ("edx_problems", "video_timeline", "GET v0 videos/{id}/timeline/",
+     lambda ctx: [_get(f"/api/v0/videos/{quote(key, safe=':+@')}/timeline/", ctx["api"]) for key in ctx["timelines"]]),
+    ("edx_problems", "course_summaries", "GET v0 course_summaries/ (100 courses)",
+     lambda ctx: [_get("/api/v0/course_summaries/?course_ids=" + ",".join(quote(key, safe=":") for key in keys),
+                       ctx["api"]) for keys in ctx["course_key_sets"]]),  # fmt: skip
+    ("edx_problems", "programs", "GET v0 programs/", lambda ctx: [_get("/api/v0/programs/", ctx["api"])]),
 ]  # fmt: skip
 FAMILIES = tuple(dict.fromkeys(family for family, *_ in ENDPOINTS))
 

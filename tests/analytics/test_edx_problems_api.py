@@ -224,6 +224,23 @@ def test_video_timeline_lists_every_segment_with_views_and_learners(videos):
     ]
 
 
+def test_video_timeline_counts_are_reused_for_the_cache_time_then_recounted(videos, learners, monkeypatch):
+    times = iter([1000.0, 1000.0 + queries.TIMELINE_CACHE_S - 1, 1000.0 + queries.TIMELINE_CACHE_S + 1])
+    clock = {"now": next(times)}
+    monkeypatch.setattr("django.core.cache.backends.locmem.time.time", lambda: clock["now"])
+
+    def segment_4_and_2():
+        rows = queries.video_timeline(videos["v1"])
+        return (rows[4]["num_views"], rows[2]["num_views"])
+
+    assert segment_4_and_2() == (0, 3)
+    VideoViewFactory(video=videos["v1"], user=learners["C"], segments=[2, 4], started_at=T0)
+    clock["now"] = next(times)
+    assert segment_4_and_2() == (0, 3)  # within TIMELINE_CACHE_S: the counts read before
+    clock["now"] = next(times)
+    assert segment_4_and_2() == (1, 4)
+
+
 def test_video_timeline_extends_to_segments_watched_past_the_duration(videos):
     assert queries.video_timeline(videos["v2"]) == [
         {"segment": 0, "num_users": 1, "num_views": 1},
