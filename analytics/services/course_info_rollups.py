@@ -66,82 +66,59 @@ def _column(model, field):
     return connection.ops.quote_name(model._meta.get_field(field).column)
 
 
+def _replace_rows(model, fields, with_sql, select_sql, params, **filters):
+    """Delete model's rows (those matching filters) and INSERT the rows `{with_sql} SELECT ...`
+    gives, into `fields` in that order, in one transaction under the rebuild lock; returns how many
+    were written."""
+    columns = ", ".join(_column(model, name) for name in fields)
+    with transaction.atomic():
+        _lock()
+        model.objects.filter(**filters).delete()
+        with connection.cursor() as cursor:
+            cursor.execute(f"{with_sql} INSERT INTO {_table(model)} ({columns}) {select_sql}", params)
+            return _inserted(cursor, model, **filters)
+
+
 def rebuild_enrollment_steps():
     """Replace every course's CourseEnrollmentStep rows (all breakdowns, one statement);
     returns how many were written."""
-    model = CourseEnrollmentStep
-    columns = ", ".join(
-        _column(model, name)
-        for name in ("course", "dimension", "category", "day", "next_day", "enrolled", "ever_enrolled")
-    )
     with_sql, params = enrollment_steps_sql(ENROLLMENT_DIMENSIONS)
-    with transaction.atomic():
-        _lock()
-        model.objects.all().delete()
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"{with_sql} INSERT INTO {_table(model)} ({columns}) "
-                "SELECT course_id, dimension, category, day, next_day, enrolled, ever_enrolled FROM steps",
-                params,
-            )
-            return _inserted(cursor, model)
+    return _replace_rows(
+        CourseEnrollmentStep, ("course", "dimension", "category", "day", "next_day", "enrolled", "ever_enrolled"),
+        with_sql, "SELECT course_id, dimension, category, day, next_day, enrolled, ever_enrolled FROM steps", params,
+    )  # fmt: skip
 
 
 def rebuild_activity_weeks(start_at=None, end_at=None):
     """Replace CourseActivityWeek rows of the weeks starting in [start_at, end_at) (None:
     unbounded) for every course; returns how many were written. start_at and end_at must be
     Mondays 00:00 UTC so that no week is cut."""
-    model = CourseActivityWeek
-    columns = ", ".join(
-        _column(model, name)
-        for name in ("course", "week_start", "any", "attempted_problem", "played_video", "posted_forum")
-    )
     week_filters = {}
     if start_at is not None:
         week_filters["week_start__gte"] = start_at
     if end_at is not None:
         week_filters["week_start__lt"] = end_at
     with_sql, params = activity_weeks_sql(None, start_at, end_at)
-    with transaction.atomic():
-        _lock()
-        model.objects.filter(**week_filters).delete()
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"{with_sql} INSERT INTO {_table(model)} ({columns}) "
-                "SELECT course_id, week, any_count, attempted_problem, played_video, posted_forum FROM weeks",
-                params,
-            )
-            return _inserted(cursor, model, **week_filters)
+    return _replace_rows(
+        CourseActivityWeek, ("course", "week_start", "any", "attempted_problem", "played_video", "posted_forum"),
+        with_sql, "SELECT course_id, week, any_count, attempted_problem, played_video, posted_forum FROM weeks",
+        params, **week_filters,
+    )  # fmt: skip
 
 
 def rebuild_video_audiences():
     """Replace every VideoAudience row; returns how many were written."""
-    model = VideoAudience
-    columns = ", ".join(_column(model, name) for name in ("video", "users_at_start", "users_at_end"))
     with_sql, params = video_audience_sql()
-    with transaction.atomic():
-        _lock()
-        model.objects.all().delete()
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"{with_sql} INSERT INTO {_table(model)} ({columns}) "
-                "SELECT video_id, users_at_start, users_at_end FROM audience",
-                params,
-            )
-            return _inserted(cursor, model)
+    return _replace_rows(
+        VideoAudience, ("video", "users_at_start", "users_at_end"),
+        with_sql, "SELECT video_id, users_at_start, users_at_end FROM audience", params,
+    )  # fmt: skip
 
 
 def rebuild_passing_counts():
     """Replace every CoursePassingCount row; returns how many were written."""
-    model = CoursePassingCount
-    columns = ", ".join(_column(model, name) for name in ("course", "mode", "learners"))
-    sql, params = passing_learners_sql()
-    with transaction.atomic():
-        _lock()
-        model.objects.all().delete()
-        with connection.cursor() as cursor:
-            cursor.execute(f"INSERT INTO {_table(model)} ({columns}) {sql}", params)
-            return _inserted(cursor, model)
+    select_sql, params = passing_learners_sql()
+    return _replace_rows(CoursePassingCount, ("course", "mode", "learners"), "", select_sql, params)
 
 
 def refresh_course_info_rollups(now):

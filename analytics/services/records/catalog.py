@@ -71,6 +71,39 @@ def _upsert_objects(model, rows, key_of_row, stored, attrs, new_object, check=No
     return result, stored, statuses
 
 
+def _sync_relation(through, owner_field, target_field, rows, statuses, result, row_field, owner_ids_by_key):
+    """Make each owner's many-to-many set (through: owner_field -> target_field) exactly
+    row[row_field], for the rows (by key) that carry it and were not rejected. An owner whose only
+    change is this set counts as updated, not unchanged. Returns result."""
+    wanted = {}
+    for row, status in zip(rows, statuses):
+        if row_field in row and status != "rejected":
+            wanted[row["key"]] = set(row[row_field] or [])
+    if not wanted:
+        return result
+    owner_ids = owner_ids_by_key(wanted.keys())
+    current = {}
+    pairs = through.objects.filter(**{f"{owner_field}__in": owner_ids.values()}).values_list(owner_field, target_field)
+    for owner_id, target_id in pairs:
+        current.setdefault(owner_id, set()).add(target_id)
+    to_add, changed_keys = [], set()
+    for key, targets in wanted.items():
+        owner_id = owner_ids[key]
+        have = current.get(owner_id, set())
+        to_add += [through(**{owner_field: owner_id, target_field: target}) for target in targets - have]
+        if have - targets:
+            through.objects.filter(**{owner_field: owner_id, f"{target_field}__in": have - targets}).delete()
+        if have != targets:
+            changed_keys.add(key)
+    through.objects.bulk_create(to_add, ignore_conflicts=True)
+    for row, status in zip(rows, statuses):
+        if status == "unchanged" and row["key"] in changed_keys:
+            result.unchanged -= 1
+            result.updated += 1
+            changed_keys.discard(row["key"])
+    return result
+
+
 def split_name(name):
     """'Ada King Lovelace' -> ('Ada', 'King Lovelace'): the first word is the first name."""
     first, _, last = (name or "").strip().partition(" ")
@@ -268,40 +301,14 @@ def upsert_courses(workspace, rows):
     if not rows:
         return UpsertResult()
     stored = {c.key: c for c in Course.objects.filter(workspace=workspace, key__in={row["key"] for row in rows})}
-    result, courses, statuses = _upsert_objects(
+    result, _, statuses = _upsert_objects(
         Course, rows, lambda row: row["key"], stored, COURSE_FIELDS,
         lambda row: Course(workspace=workspace, key=row["key"]), check=_course_problem,
     )  # fmt: skip
-    wanted = {}
-    for row, status in zip(rows, statuses):
-        if "instructor_ids" in row and status != "rejected":
-            wanted[row["key"]] = set(row["instructor_ids"] or [])
-    if not wanted:
-        return result
-    course_ids = dict(Course.objects.filter(workspace=workspace, key__in=wanted.keys()).values_list("key", "id"))
-    through = Course.instructors.through
-    current = {}
-    for course_id, user_id in through.objects.filter(course_id__in=course_ids.values()).values_list(
-        "course_id", "user_id"
-    ):
-        current.setdefault(course_id, set()).add(user_id)
-    to_add, changed_keys = [], set()
-    for key, user_ids in wanted.items():
-        course_id = course_ids[key]
-        have = current.get(course_id, set())
-        to_add += [through(course_id=course_id, user_id=user_id) for user_id in user_ids - have]
-        if have - user_ids:
-            through.objects.filter(course_id=course_id, user_id__in=have - user_ids).delete()
-        if have != user_ids:
-            changed_keys.add(key)
-    through.objects.bulk_create(to_add, ignore_conflicts=True)
-    # A course whose only change is its instructors counts as updated, not unchanged.
-    for row, status in zip(rows, statuses):
-        if status == "unchanged" and row["key"] in changed_keys:
-            result.unchanged -= 1
-            result.updated += 1
-            changed_keys.discard(row["key"])
-    return result
+    return _sync_relation(
+        Course.instructors.through, "course_id", "user_id", rows, statuses, result, "instructor_ids",
+        lambda keys: dict(Course.objects.filter(workspace=workspace, key__in=keys).values_list("key", "id")),
+    )  # fmt: skip
 
 
 def upsert_programs(workspace, rows):
@@ -312,39 +319,14 @@ def upsert_programs(workspace, rows):
     if not rows:
         return UpsertResult()
     stored = {p.key: p for p in Program.objects.filter(workspace=workspace, key__in={row["key"] for row in rows})}
-    result, programs, statuses = _upsert_objects(
+    result, _, statuses = _upsert_objects(
         Program, rows, lambda row: row["key"], stored, ("title", "program_type"),
         lambda row: Program(workspace=workspace, key=row["key"]),
     )  # fmt: skip
-    wanted = {}
-    for row, status in zip(rows, statuses):
-        if "course_ids" in row and status != "rejected":
-            wanted[row["key"]] = set(row["course_ids"] or [])
-    if not wanted:
-        return result
-    program_ids = dict(Program.objects.filter(workspace=workspace, key__in=wanted.keys()).values_list("key", "id"))
-    through = Program.courses.through
-    current = {}
-    for program_id, course_id in through.objects.filter(program_id__in=program_ids.values()).values_list(
-        "program_id", "course_id"
-    ):
-        current.setdefault(program_id, set()).add(course_id)
-    to_add, changed_keys = [], set()
-    for key, course_ids in wanted.items():
-        program_id = program_ids[key]
-        have = current.get(program_id, set())
-        to_add += [through(program_id=program_id, course_id=course_id) for course_id in course_ids - have]
-        if have - course_ids:
-            through.objects.filter(program_id=program_id, course_id__in=have - course_ids).delete()
-        if have != course_ids:
-            changed_keys.add(key)
-    through.objects.bulk_create(to_add, ignore_conflicts=True)
-    for row, status in zip(rows, statuses):
-        if status == "unchanged" and row["key"] in changed_keys:
-            result.unchanged -= 1
-            result.updated += 1
-            changed_keys.discard(row["key"])
-    return result
+    return _sync_relation(
+        Program.courses.through, "program_id", "course_id", rows, statuses, result, "course_ids",
+        lambda keys: dict(Program.objects.filter(workspace=workspace, key__in=keys).values_list("key", "id")),
+    )  # fmt: skip
 
 
 def upsert_chapters(workspace, rows):
