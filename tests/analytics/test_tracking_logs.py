@@ -15,6 +15,7 @@ from analytics.models import (
 )  # fmt: skip
 from analytics.services.tracking_logs import import_tracking_logs
 from courses.models import Attempt, AttemptState, Enrollment, Video
+from tests.analytics.openedx_problem_facts import CHECKBOX_QUESTION, FRENCH, FURNITURE, INSTRUMENTS, MCQ, OCEAN
 
 pytestmark = pytest.mark.django_db
 
@@ -311,17 +312,6 @@ def test_error_in_the_writer_thread_is_raised_by_the_import(tmp_path, monkeypatc
 
 EVENTS = FIXTURES / "events"
 CHECKBOXES = "block-v1:edX+DemoX+Demo_Course+type@problem+block@3fc5461f86764ad7bdbdf6cbdde61e66"
-MCQ = "block-v1:edX+DemoX+Demo_Course+type@problem+block@a0effb954cca4759994f1ac9e9434bf4"
-CHECKBOX_QUESTION = "Add the question text, or prompt, here. This text is required."
-OCEAN, INSTRUMENTS, FURNITURE = (
-    "What color is the open ocean on a sunny day?",
-    "Which of the following are musical instruments?",
-    "Which piece of furniture is built for sitting?",
-)
-FRENCH = (
-    "[Un emprunt à l'anglais ou anglicisme|Un type de demande|Quelque chose de rapide, d'instantané|"
-    "Une question structuré et précise|Un type de poisson|I\"M SWP' \"SDF\"]"
-)
 
 
 def import_fixture(workspace, tmp_path, *names):

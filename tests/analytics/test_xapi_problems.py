@@ -9,23 +9,13 @@ import pytest
 
 from accounts.models import Role
 from analytics.models import ProblemAnswerCount, ProblemGradeCount, ProblemResponse, SubsectionLearner, SubsectionOpen
+from tests.analytics.openedx_problem_facts import CHECKBOX_QUESTION, FRENCH, FURNITURE, INSTRUMENTS, MCQ, OCEAN
 
 pytestmark = pytest.mark.django_db
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "openedx" / "xapi-openedx"
 URL = "/xapi/statements"
 VERSION = {"HTTP_X_EXPERIENCE_API_VERSION": "1.0.3"}
-MCQ = "block-v1:edX+DemoX+Demo_Course+type@problem+block@a0effb954cca4759994f1ac9e9434bf4"
-CHECKBOX_QUESTION = "Add the question text, or prompt, here. This text is required."
-OCEAN, INSTRUMENTS, FURNITURE = (
-    "What color is the open ocean on a sunny day?",
-    "Which of the following are musical instruments?",
-    "Which piece of furniture is built for sitting?",
-)
-FRENCH = (
-    "[Un emprunt à l'anglais ou anglicisme|Un type de demande|Quelque chose de rapide, d'instantané|"
-    "Une question structuré et précise|Un type de poisson|I\"M SWP' \"SDF\"]"
-)
 MCQ_NAME = "Multiple Choice Questions"
 CHECKBOX_PART = "3fc5461f86764ad7bdbdf6cbdde61e66_2_1"
 
