@@ -7,6 +7,8 @@ HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8000}
 VAR_DIR=${VAR_DIR:-var}  # settings.py reads the same variable
 mkdir -p "$VAR_DIR/log"
+# The once-a-minute health check (VideoCloud uptime) probes this server, wherever it listens.
+export HEALTH_CHECK_URL=${HEALTH_CHECK_URL:-http://$HOST:$PORT/api/health/}
 "$BIN/celery" -A config worker --beat --loglevel=info --concurrency=2 \
   --schedule="$VAR_DIR/celerybeat-schedule" >"$VAR_DIR/log/worker.log" 2>&1 &
 WORKER_PID=$!
