@@ -18,7 +18,7 @@ timeline").
 
 from dataclasses import dataclass
 
-from django.urls import path
+from django.urls import path, register_converter
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import exceptions, serializers
@@ -30,6 +30,21 @@ from analytics.api.error_schemas import AUTH_ERROR_RESPONSES, DETAIL_OR_FIELD_ER
 from analytics.queries import problems as queries
 from analytics.queries.course_info import encoded_module_id
 from courses.models import Course, Video
+
+class ModuleIdConverter:
+    """Any text, slashes and control characters included (Django's `path` stops at a newline,
+    which would answer its HTML 404 instead of Open edX's): the view decides what is unknown."""
+
+    regex = r"[\s\S]+"
+
+    def to_python(self, value):
+        return value
+
+    def to_url(self, value):
+        return value
+
+
+register_converter(ModuleIdConverter, "edx_module_id")
 
 # The longest usage key the raw rows hold (ProblemResponse.problem_key, SubsectionOpen.subsection_key).
 MAX_MODULE_ID_LENGTH = 500
@@ -195,22 +210,22 @@ ENDPOINTS = (
         "No course with this key in the workspace, or no problem answered in it", csv_slug="problems_and_tags",
     ),
     ProblemEndpoint(
-        "problems/<path:module_id>/answer_distribution/", "problem_answer_distribution",
+        "problems/<edx_module_id:module_id>/answer_distribution/", "problem_answer_distribution",
         _module_rows(queries.problem_answer_distribution), EdxAnswerDistributionSerializer,
         "Learners per final answer of each part of a problem", "No answer to this problem in the workspace",
     ),
     ProblemEndpoint(
-        "problems/<path:module_id>/grade_distribution/", "problem_grade_distribution",
+        "problems/<edx_module_id:module_id>/grade_distribution/", "problem_grade_distribution",
         _module_rows(queries.problem_grade_distribution), EdxGradeDistributionSerializer,
         "Learners per final grade of a problem", "No graded answer to this problem in the workspace",
     ),
     ProblemEndpoint(
-        "problems/<path:module_id>/sequential_open_distribution/", "sequential_open_distribution",
+        "problems/<edx_module_id:module_id>/sequential_open_distribution/", "sequential_open_distribution",
         _module_rows(queries.sequential_open_distribution), EdxSequentialOpenDistributionSerializer,
         "Learners who opened a subsection", "Nobody opened this subsection in the workspace",
     ),
     ProblemEndpoint(
-        "videos/<path:video_id>/timeline/", "video_timeline", _video_timeline, EdxVideoTimelineSerializer,
+        "videos/<edx_module_id:video_id>/timeline/", "video_timeline", _video_timeline, EdxVideoTimelineSerializer,
         "Views and learners per segment of a video",
         "No such video (`{course_id}|{encoded_module_id}`) in the workspace, or nobody watched it",
     ),

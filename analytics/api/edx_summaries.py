@@ -35,7 +35,7 @@ from analytics.api.course_info import (
     EdxTokenAuthentication,
     current_time,
 )
-from analytics.api.error_schemas import AUTH_ERROR_RESPONSES, detail_response
+from analytics.api.error_schemas import AUTH_ERROR_RESPONSES, DETAIL_SCHEMA, detail_response
 from analytics.queries import course_summaries as queries
 from config.throttling import CourseInfoRateThrottle
 from courses.models import Course
@@ -203,6 +203,17 @@ PROGRAM_FIELDS = tuple(EdxProgramSerializer().fields)
 EDX_ERROR = inline_serializer(
     "EdxError", {"error_code": serializers.CharField(), "developer_message": serializers.CharField()}
 )
+EDX_ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {"error_code": {"type": "string"}, "developer_message": {"type": "string"}},
+    "required": ["error_code", "developer_message"],
+}
+# Open edX's own 400s, or DRF's `{"detail"}` for a body it cannot parse (POST).
+BAD_REQUEST = OpenApiResponse(
+    {"oneOf": [EDX_ERROR_SCHEMA, DETAIL_SCHEMA]},
+    description="A malformed course key (course_key_malformed), `fields` naming no known field (unknown_fields), "
+    "a body that cannot be parsed ({\"detail\"}); a bad recent_date answers text/html `Error in recent_date: ...`",
+)
 NOT_FOUND = detail_response("Nothing matches: no rows (Open edX answers an empty list with 404)")
 
 
@@ -262,8 +273,7 @@ class CourseSummariesView(EdxListView):
         tags=["Open edX course information (v0)"], parameters=SUMMARY_PARAMETERS,
         responses={
             200: EdxCourseSummarySerializer(many=True),
-            400: OpenApiResponse(EDX_ERROR, description="A malformed course key (course_key_malformed); a bad "
-                                 "recent_date answers text/html `Error in recent_date: ...`"),
+            400: BAD_REQUEST,
             **AUTH_ERROR_RESPONSES, 404: NOT_FOUND,
         },
     )  # fmt: skip
@@ -277,7 +287,7 @@ class CourseSummariesView(EdxListView):
             name: serializers.ListField(child=serializers.CharField(), required=False)
             for name in ("course_ids", "fields", "exclude", "programs", "recent_date")
         }),
-        responses={200: EdxCourseSummarySerializer(many=True), 400: EDX_ERROR, **AUTH_ERROR_RESPONSES, 404: NOT_FOUND},
+        responses={200: EdxCourseSummarySerializer(many=True), 400: BAD_REQUEST, **AUTH_ERROR_RESPONSES, 404: NOT_FOUND},
     )  # fmt: skip
     def post(self, request):
         return self.answer(request)
@@ -329,7 +339,7 @@ class ProgramsView(EdxListView):
     @extend_schema(
         operation_id="edx_programs", summary="Programs with their courses",
         tags=["Open edX course information (v0)"], parameters=_list_parameters("program_ids", "Program ids"),
-        responses={200: EdxProgramSerializer(many=True), **AUTH_ERROR_RESPONSES, 404: NOT_FOUND},
+        responses={200: EdxProgramSerializer(many=True), 400: BAD_REQUEST, **AUTH_ERROR_RESPONSES, 404: NOT_FOUND},
     )  # fmt: skip
     def get(self, request):
         return self.answer(request)
@@ -341,7 +351,7 @@ class ProgramsView(EdxListView):
             name: serializers.ListField(child=serializers.CharField(), required=False)
             for name in ("program_ids", "fields", "exclude")
         }),
-        responses={200: EdxProgramSerializer(many=True), **AUTH_ERROR_RESPONSES, 404: NOT_FOUND},
+        responses={200: EdxProgramSerializer(many=True), 400: BAD_REQUEST, **AUTH_ERROR_RESPONSES, 404: NOT_FOUND},
     )  # fmt: skip
     def post(self, request):
         return self.answer(request)

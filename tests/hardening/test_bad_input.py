@@ -302,7 +302,7 @@ QUERY_WRONG = [
     ("/api/v2/courses/stats", {"completedAt[gte]": "yesterday"}, "completedAt[gte]"),
     ("/api/v2/courses/stats", {"progress[gt]": "1" * 30}, "progress[gt]"),
     ("/api/v2/users", {"mail[eq]": ""}, "mail[eq]"),
-    ("/api/v2/users", {"limit": "10"}, "limit"),
+    ("/api/v2/users", {"limit[eq]": "10"}, "limit[eq]"),  # plain `limit=10` is ignored, as 360Learning does
     # VideoCloud: {"success": false, "error": {"code", "message", "field"}}
     ("/analytics/videos/summary", {"limit": "abc"}, "limit"),
     ("/analytics/videos/summary", {"period": "5y"}, "period"),

@@ -203,7 +203,7 @@ MATRIX = {
         for endpoint in ("problems/", "problems_and_tags/")
     },
     **{
-        f"api/v0/problems/<path:module_id>/{endpoint}/": (
+        f"api/v0/problems/<edx_module_id:module_id>/{endpoint}/": (
             lambda endpoint, shared, b_only: lambda a, b: [
                 Call("get", f"/api/v0/problems/{shared}/{endpoint}/"),
                 Call("get", f"/api/v0/problems/{shared}/{endpoint}/", auth="token"),
@@ -216,7 +216,7 @@ MATRIX = {
             ("sequential_open_distribution", SHARED_SUBSECTION, B_ONLY_SUBSECTION),
         )
     },
-    "api/v0/videos/<path:video_id>/timeline/": lambda a, b: [
+    "api/v0/videos/<edx_module_id:video_id>/timeline/": lambda a, b: [
         Call("get", f"/api/v0/videos/{SHARED_COURSE}|{SHARED_VIDEO}/timeline/"),
         Call("get", f"/api/v0/videos/{SHARED_COURSE}|{SHARED_VIDEO}/timeline/", auth="token"),
         Call("get", f"/api/v0/videos/{B_ONLY_COURSE}|{B_ONLY_VIDEO}/timeline/", addresses_b=True,
