@@ -126,6 +126,30 @@ def _request_metrics_off(monkeypatch):
     monkeypatch.setattr(django_settings, "REQUEST_METRICS_ENABLED", False)
 
 
+FAST_PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(request, monkeypatch):
+    """Factories and logins hash with MD5 in tests: the production hasher (PBKDF2, 600k rounds)
+    was most of the suite's time. Tests marked `production_password_hasher` keep the real one.
+
+    monkeypatch (see _request_metrics_off), so Django's cached hasher list is reset by hand."""
+    if request.node.get_closest_marker("production_password_hasher"):
+        yield
+        return
+    from django.conf import settings as django_settings
+    from django.contrib.auth.hashers import get_hashers, get_hashers_by_algorithm
+
+    monkeypatch.setattr(django_settings, "PASSWORD_HASHERS", FAST_PASSWORD_HASHERS)
+    get_hashers.cache_clear()
+    get_hashers_by_algorithm.cache_clear()
+    yield
+    monkeypatch.undo()
+    get_hashers.cache_clear()
+    get_hashers_by_algorithm.cache_clear()
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """Every test starts with an empty cache: rate-limit counters (config/throttling.py) and cached

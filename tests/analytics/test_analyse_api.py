@@ -45,12 +45,6 @@ ALL_ROWS = {"r1", "r2", "r3", "r4", "r5", "r6", "r7"}
 STATES = ["NOT_STARTED", "IN_PROGRESS", "APPROVED", "FAILED", "EXPIRED"]
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    # The world has a dozen users; the default PBKDF2 hashing would dominate this module's time.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 class World:
     pass
 

@@ -45,12 +45,6 @@ KEY = "edX/DemoX/Demo_Course"
 BASE = f"/api/v0/courses/{KEY}"
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hasher(settings):
-    """The factories hash a password per user; this world makes a dozen users per test."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def at(month_day, clock="00:00:00"):
     month, day = month_day.split("-")
     hour, minute, second = clock.split(":")

@@ -40,11 +40,6 @@ NOW = datetime(2025, 4, 16, 13, 30, tzinfo=UTC)  # a Wednesday, 6 weeks and 2 da
 
 
 @pytest.fixture(autouse=True)
-def fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
 def no_queued_refresh():
     cache.delete(REFRESH_QUEUED_KEY)
     yield

@@ -64,11 +64,6 @@ V2_ID = f"{OLD}|i4x-edX-Old-video-v2"
 
 
 @pytest.fixture(autouse=True)
-def fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
 def frozen_now(monkeypatch):
     monkeypatch.setattr(course_info_api, "current_time", lambda: NOW)
 

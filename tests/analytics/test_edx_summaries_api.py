@@ -60,11 +60,6 @@ SUMMARY_ORDER = [
 
 
 @pytest.fixture(autouse=True)
-def fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
 def frozen_now(monkeypatch):
     monkeypatch.setattr(course_info_api, "current_time", lambda: NOW)
     monkeypatch.setattr(edx_summaries, "current_time", lambda: NOW)

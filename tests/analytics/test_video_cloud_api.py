@@ -43,11 +43,6 @@ def pinned_clock(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
-def fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
 def fresh_throttle_counts():
     cache.clear()
     yield

@@ -103,6 +103,7 @@ def test_session_and_csrf_cookies_are_http_only(client, django_user_model):
     assert client.cookies["csrftoken"]["httponly"] is True
 
 
+@pytest.mark.production_password_hasher
 def test_password_hasher_is_a_slow_one():
     hasher = get_hasher("default")
     assert hasher.algorithm in {"argon2", "pbkdf2_sha256", "bcrypt_sha256", "scrypt"}

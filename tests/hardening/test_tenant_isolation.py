@@ -369,7 +369,6 @@ def test_every_route_is_in_the_matrix():
 def world(db, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     settings.DASHBOARD_DEFER_SECTIONS = True
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins; hashing is not under test
     from django.core.cache import cache
 
     cache.clear()
