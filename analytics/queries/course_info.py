@@ -589,7 +589,10 @@ def video_audience_sql(course_id=None):
     views = VideoView.objects.order_by()
     if course_id is not None:
         views = views.filter(course_id=course_id)
-    flag = lambda field: Max(Case(When(**{field: True}, then=1), default=0, output_field=IntegerField()))
+
+    def flag(field):
+        return Max(Case(When(**{field: True}, then=1), default=0, output_field=IntegerField()))
+
     per_learner = views.values("video_id", "user_id").annotate(
         at_start=flag("watched_first_segment"), at_end=flag("watched_last_segment")
     ).values_list("video_id", "user_id", "at_start", "at_end")
