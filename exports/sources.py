@@ -10,9 +10,9 @@ from datetime import datetime, time, timedelta, timezone as dt_timezone
 from typing import Callable, Iterator
 
 from django.db.models import Case, CharField, Count, F, Func, QuerySet, Sum, Value, When
-from django.db.models.functions import TruncDate
 from rest_framework.exceptions import ValidationError
 
+from analytics.definitions import utc_day
 from analytics.models import LearnerDay, LearningEvent, PageSession, ProblemResponse, VideoView
 from analytics.queries.analyse import iter_result_rows
 from analytics.queries.course_info import course_activity_by_week, course_enrollment_by_day, week_start
@@ -217,7 +217,7 @@ def learner_daily_activity(scope, window):
         rows = _scoped(model.objects.all(), scope).filter(
             **{f"{time_field}__gte": window.start, f"{time_field}__lt": window.end}
         )
-        days.append(rows.annotate(day=TruncDate(time_field)))
+        days.append(rows.annotate(day=utc_day(time_field)))
     count = days[0].values("day", "user_id").union(*(rows.values("day", "user_id") for rows in days[1:])).count()
     streams = [
         rows.values("day", "user_id", userId=F("user__public_id"), userEmail=F("user__email"))

@@ -6,8 +6,9 @@ one grouped query per breakdown and one for the timeline, whatever the number of
 
 from django.db import connection
 from django.db.models import Avg, Count, F, Min, Q, Sum
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import Coalesce
 
+from analytics.definitions import utc_day
 from analytics.models import ReactionType, VideoReaction, VideoView, WorkspaceDay
 from courses.models import Video
 
@@ -312,8 +313,8 @@ def video_daily_stats(workspace, start, end, *, course_ids=None, chunk_size=5000
     if course_ids is not None:
         views = views.filter(course_id__in=course_ids)
         reactions = reactions.filter(video__course_id__in=course_ids)
-    view_days = views.annotate(day=TruncDate("started_at"))
-    reaction_days = reactions.annotate(day=TruncDate("at"))
+    view_days = views.annotate(day=utc_day("started_at"))
+    reaction_days = reactions.annotate(day=utc_day("at"))
     count = view_days.values("day", "video_id").union(reaction_days.values("day", "video_id")).count()
     described = {"video_key": F("video__key"), "video_title": F("video__title")}
     view_rows = (
