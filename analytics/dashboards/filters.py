@@ -4,10 +4,11 @@ Filters live in the URL so that a filtered page can be shared. A bad value answe
 parameter named (views render forms' errors), never a silently widened page.
 """
 
-from datetime import datetime, time, timedelta, timezone as dt_timezone
+from datetime import datetime, time, timedelta
 
 from django import forms
 
+from analytics.definitions import UTC
 from analytics.queries.analyse import (
     ENROLLMENT_TYPES,
     NOT_ENROLLED,
@@ -19,7 +20,6 @@ from analytics.queries.analyse import (
 )
 from courses.models import AttemptState, EnrollmentKind
 
-UTC = dt_timezone.utc
 PERIODS = [("7d", "Last 7 days"), ("30d", "Last 30 days"), ("90d", "Last 90 days"), ("all", "All time")]
 DEFAULT_PERIOD = "30d"
 STATE_LABELS = dict(AttemptState.choices)

@@ -24,7 +24,7 @@ returned, never to the number of enrollments).
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone as dt_timezone
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 
 import pycountry
@@ -32,6 +32,7 @@ from django.db import connection
 from django.db.models import Case, CharField, DateTimeField, F, IntegerField, Max, Q, Value, When
 from django.db.models.functions import Cast, Coalesce, TruncDate, TruncWeek
 
+from analytics.definitions import UTC
 from analytics.models import (
     CourseActivityWeek,
     CourseEnrollmentStep,
@@ -57,7 +58,6 @@ def _reads_raw(from_raw):
     """from_raw as asked, or (None) whether the rollups are stale."""
     return (not rollups_are_fresh()) if from_raw is None else from_raw
 
-UTC = dt_timezone.utc
 ONE_DAY = timedelta(days=1)
 ONE_WEEK = timedelta(days=7)
 

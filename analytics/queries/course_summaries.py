@@ -29,11 +29,12 @@ Rules (docs/api/course_info.md, "Course summaries" and "Programs"):
 """
 
 from collections import defaultdict
-from datetime import timedelta, timezone as dt_timezone
+from datetime import timedelta
 
 from django.db import connection
 from django.db.models import Q
 
+from analytics.definitions import UTC
 from analytics.models import CourseEnrollmentStep, CoursePassingCount
 from analytics.queries.course_info import (
     MODE_MERGES,
@@ -44,7 +45,6 @@ from analytics.queries.course_info import (
 )
 from courses.models import AttemptState, Course, Enrollment, Program, Result
 
-UTC = dt_timezone.utc
 COUNT_FIELDS = ("count", "cumulative_count", "count_change_7_days", "passing_users")
 CURRENT, UPCOMING, ARCHIVED, UNKNOWN = "Current", "Upcoming", "Archived", "unknown"
 

@@ -18,12 +18,13 @@ Days, weeks (Monday) and months are UTC.
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone as dt_timezone
+from datetime import date, datetime, timedelta
 
 from django.db import connection
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncDate, TruncMonth, TruncWeek
 
+from analytics.definitions import UTC
 from analytics.models import LearnerDay, PageSession, ProblemAnswerCount, VideoView
 from courses.models import Chapter, Course, Enrollment
 
@@ -34,7 +35,6 @@ from .problems import course_problems, problem_answer_distribution, problem_grad
 from .video_cloud.periods import bucket_starts
 from .video_cloud.users import learners
 
-UTC = dt_timezone.utc
 TOP_CONTENTS_LIMIT = 10
 # Enrollment counts go per week rather than per day past this many days (a readable chart).
 DAILY_BUCKETS_MAX_DAYS = 120

@@ -22,17 +22,17 @@ table: the backfill of an existing database and the end of a bulk load.
 
 import threading
 from contextlib import contextmanager
-from datetime import datetime, timezone as dt_timezone
+from datetime import datetime
 
 from django.db import connection, transaction
 
 from accounts.models import Membership, Role, User, Workspace
+from analytics.definitions import UTC
 from analytics.models import (
     DAYS_PER_WORD, RECENT_DAY_WORDS, RECENT_DAYS, LearnerActivity, LearnerDay, LearningEvent, PageSession, VideoView,
     WorkspaceDay,
 )  # fmt: skip
 
-UTC = dt_timezone.utc
 FORUM_POST_EVENT = "posted_forum"
 RETENTION_DAYS = (1, 7, 30)
 # Advisory lock namespace (the first int4 of pg_advisory_xact_lock(int4, int4)): "LDAY".

@@ -9,12 +9,12 @@ period. The previous period has the same length and ends where the period starts
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from datetime import datetime, time, timedelta, timezone as dt_timezone
+from datetime import datetime, time, timedelta
 from typing import Callable
 
 from django.db.models.functions import TruncDay, TruncHour, TruncWeek
 
-UTC = dt_timezone.utc
+from analytics.definitions import UTC
 
 DAY_PERIODS = {"1d": 1, "7d": 7, "30d": 30, "90d": 90}
 HOUR_PERIODS = {"1h": 1, "24h": 24}
