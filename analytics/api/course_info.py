@@ -457,6 +457,17 @@ class CourseInfoSchema(AutoSchema):
         return []
 
 
+def readable_course(credential, course_key):
+    """The credential's workspace's course with this key, None when there is none; 403 for an
+    instructor who does not teach it (an instructor API key teaches nothing)."""
+    course = Course.objects.filter(workspace=credential.workspace, key=course_key).first()
+    if course is not None and credential.role == Role.INSTRUCTOR:
+        teaches = credential.user is not None and course.instructors.filter(pk=credential.user.pk).exists()
+        if not teaches:
+            raise exceptions.PermissionDenied("Instructors may only read the courses they teach.")
+    return course
+
+
 def current_time():
     """Now (UTC): the `created` of every row and the reference of the default date windows."""
     return timezone.now()
@@ -479,14 +490,9 @@ class CourseInfoView(APIView):
 
     def get_course(self, course_id):
         """The workspace's course with this key: 404 if none, 403 for an instructor not teaching it."""
-        credential = self.request.auth
-        course = Course.objects.filter(workspace=credential.workspace, key=course_id).first()
+        course = readable_course(self.request.auth, course_id)
         if course is None:
             raise exceptions.NotFound()
-        if credential.role == Role.INSTRUCTOR:
-            teaches = credential.user is not None and course.instructors.filter(pk=credential.user.pk).exists()
-            if not teaches:
-                raise exceptions.PermissionDenied("Instructors may only read the courses they teach.")
         return course
 
     def get(self, request, course_id):

@@ -18,7 +18,7 @@ from datetime import datetime
 
 from django.http import HttpResponseBadRequest
 from django.http.request import QueryDict
-from django.urls import path, reverse
+from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, renderers, serializers, status
@@ -34,13 +34,13 @@ from analytics.api.course_info import (
     EdxDateTimeField,
     EdxTokenAuthentication,
     current_time,
+    readable_course,
 )
 from analytics.api.error_schemas import AUTH_ERROR_RESPONSES, DETAIL_SCHEMA, detail_response
 from analytics.queries import course_summaries as queries
 from config.throttling import CourseInfoRateThrottle
-from courses.models import Course
 from exports import reports
-from exports.services import download_token
+from exports.api import download_url
 
 RECENT_DATE_FORMAT = "%Y-%m-%d"
 
@@ -407,23 +407,17 @@ class CourseReportView(APIView):
     def get(self, request, course_id, report_name):
         if report_name not in reports.REPORT_SOURCES:
             raise report_not_found(course_id, report_name)
-        credential = request.auth
-        course = Course.objects.filter(workspace=credential.workspace, key=course_id).first()
         safe_id = filename_safe_course_id(course_id)
+        course = readable_course(request.auth, course_id)
         if course is None:
             raise report_not_found(safe_id, report_name)
-        if credential.role == Role.INSTRUCTOR:
-            teaches = credential.user is not None and course.instructors.filter(pk=credential.user.pk).exists()
-            if not teaches:
-                raise exceptions.PermissionDenied("Instructors may only read the courses they teach.")
-        job = reports.course_report(credential, course, report_name, now=current_time())
+        job = reports.course_report(request.auth, course, report_name, now=current_time())
         if job is None:
             raise report_not_found(safe_id, report_name)
-        link = reverse("export_download", args=[job.public_id])
         return Response({
             "course_id": safe_id,
             "report_name": report_name,
-            "download_url": request.build_absolute_uri(f"{link}?token={download_token(job)}"),
+            "download_url": download_url(job, request),
             "last_modified": _edx_time(job.finished_at),
             "expiration_date": _edx_time(job.expires_at),
             "file_size": job.file_size,
