@@ -8,13 +8,12 @@ period. The previous period has the same length and ends where the period starts
 """
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
 from datetime import datetime, time, timedelta
 from typing import Callable
 
 from django.db.models.functions import TruncDay, TruncHour, TruncWeek
 
-from analytics.definitions import UTC
+from analytics.definitions import UTC, round_half_up
 
 DAY_PERIODS = {"1d": 1, "7d": 7, "30d": 30, "90d": 90}
 HOUR_PERIODS = {"1h": 1, "24h": 24}
@@ -212,7 +211,7 @@ def whole_number(value):
     None (an average over nothing)."""
     if value is None:
         return 0
-    return int(Decimal(repr(float(value))).to_integral_value(ROUND_HALF_UP))
+    return round_half_up(float(value))
 
 
 def average(total, count):

@@ -8,13 +8,13 @@ import math
 from functools import lru_cache
 import uuid
 from datetime import datetime, timezone as dt_timezone
-from decimal import ROUND_HALF_UP, Decimal
 
 import pycountry
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 from django.utils.dateparse import parse_datetime
 
+from analytics.definitions import round_half_up
 from analytics.services.problem_rollups import list_answer
 
 COUNTRY_CODES = frozenset(country.alpha_2 for country in pycountry.countries)
@@ -112,13 +112,6 @@ def _number(value):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise FieldError("must be a number")
     return value
-
-
-def round_half_up(value):
-    """Whole number nearest to value, halves rounded up (49.5 -> 50), unlike Python's round()."""
-    if isinstance(value, int):
-        return value
-    return int(Decimal(repr(value)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def parse_whole(minimum=0, maximum=MAX_INT, *, unit=""):
