@@ -52,6 +52,15 @@ def test_web_probe_fails_when_nothing_listens():
     assert probe_web(f"http://127.0.0.1:{port}/api/health/", timeout_s=2).startswith("web: ")
 
 
+@pytest.mark.django_db(transaction=True)
+def test_web_probe_passes_when_the_web_process_answers_its_health_endpoint(live_server):
+    assert probe_web(f"{live_server.url}/api/health/", timeout_s=5) is None
+
+
+def test_web_probe_fails_when_the_url_answers_an_error(live_server):
+    assert probe_web(f"{live_server.url}/no-such-page/", timeout_s=5).startswith("web: ")
+
+
 def test_web_probe_is_skipped_without_a_url():
     assert probe_web("") is None
 
