@@ -1,46 +1,75 @@
-"""Rollups behind the Open edX course information API: rebuilt from the raw rows.
+"""Rollups behind the Open edX course information API: rebuilt from the raw rows, course by course.
 
 Why rebuilt rather than updated row by row: enrollments, users' demographics and video views
 change through many write paths (imports with bulk_update, COPY, xAPI, the tracking API, admin),
-several of which touch no "updated at" column. A set-based rebuild with the same SQL as the raw
-reference queries (analytics.queries.course_info) is correct whatever wrote the rows, and cheap
-enough at the sizes this service targets (docs/benchmarks-course-info.md has the timings).
+several of which touch no "updated at" column. A set-based rebuild of a course with the same SQL
+as the raw reference queries (analytics.queries.course_info) is correct whatever wrote the rows.
 
-- refresh_course_info_rollups(): the 30-second job (Celery beat, and soon after writes through
-  request_course_info_refresh): enrollment steps of every course, video audiences, and activity
-  of the previous and the current week.
+Staleness is kept per course (CourseInfoState): a write marks the courses it touched once it
+commits, readers of a marked course use the raw rows until that course is rebuilt, and the other
+courses stay on the rollups.
+
+- mark_courses_changed(course_ids): for write paths, after the commit: mark the courses stale
+  and queue a refresh (debounced). `changes_course_info(courses_of)` decorates bulk writers.
+- refresh_stale_courses(now): the frequent job (Celery beat every COURSE_INFO_REFRESH_S seconds,
+  and soon after writes): rebuilds only the stale courses (enrollment steps, video audiences,
+  passing counts, activity of the previous and the current week), one transaction per course.
+- rebuild_course_info(workspace_id=None): every course (or a workspace's), the same parts.
 - rebuild_course_activity_history(): every week's activity (hourly), for late or back-dated rows.
+- stale_course_ids(course_ids): which of those courses readers send to the raw rows.
 
-Each rebuild runs in one transaction holding a lock, so readers see the old rows or the new
+Each rebuild runs in transactions holding a lock, so readers see a course's old rows or its new
 ones, never a mix, and two runs never interleave.
 """
 
 import functools
+import inspect
 import logging
 import time
 
 from django.core.cache import cache
 from django.db import connection, transaction
-
 from django.utils import timezone
 
-from analytics.models import CourseActivityWeek, CourseEnrollmentStep, CoursePassingCount, RollupState, VideoAudience
+from analytics.models import (
+    CourseActivityWeek,
+    CourseEnrollmentStep,
+    CourseInfoState,
+    CoursePassingCount,
+    PageSession,
+    RollupState,
+    VideoAudience,
+)
 from analytics.queries.course_info import (
-    ROLLUP_NAME,
     ENROLLMENT_DIMENSIONS,
     ONE_WEEK,
+    ROLLUP_NAME,
     activity_weeks_sql,
     enrollment_steps_sql,
+    fresh_course_states,
+    stale_course_ids,
     video_audience_sql,
     week_start,
 )
 from analytics.queries.course_summaries import passing_learners_sql
+from courses.models import Course, Enrollment, Video
+
+__all__ = [
+    "changes_course_info",
+    "mark_courses_changed",
+    "rebuild_course_activity_history",
+    "rebuild_course_info",
+    "refresh_stale_courses",
+    "request_course_info_refresh",
+    "stale_course_ids",
+]
 
 logger = logging.getLogger(__name__)
 
 LOCK_KEY = 7_310_452_881  # pg_advisory_xact_lock key of the course information rollups
 REFRESH_QUEUED_KEY = "course-info-rollups:refresh-queued"
-REFRESH_DEBOUNCE_S = 10
+REFRESH_DEBOUNCE_S = 5
+PARTS = ("enrollment_steps", "video_audiences", "passing_counts", "activity_weeks")
 
 
 def _lock():
@@ -68,37 +97,35 @@ def _column(model, field):
 
 def _replace_rows(model, fields, with_sql, select_sql, params, **filters):
     """Delete model's rows (those matching filters) and INSERT the rows `{with_sql} SELECT ...`
-    gives, into `fields` in that order, in one transaction under the rebuild lock; returns how many
-    were written."""
+    gives, into `fields` in that order; returns how many were written. The caller holds the
+    transaction and the lock."""
     columns = ", ".join(_column(model, name) for name in fields)
-    with transaction.atomic():
-        _lock()
-        model.objects.filter(**filters).delete()
-        with connection.cursor() as cursor:
-            cursor.execute(f"{with_sql} INSERT INTO {_table(model)} ({columns}) {select_sql}", params)
-            return _inserted(cursor, model, **filters)
+    model.objects.filter(**filters).delete()
+    with connection.cursor() as cursor:
+        cursor.execute(f"{with_sql} INSERT INTO {_table(model)} ({columns}) {select_sql}", params)
+        return _inserted(cursor, model, **filters)
 
 
-def rebuild_enrollment_steps():
-    """Replace every course's CourseEnrollmentStep rows (all breakdowns, one statement);
-    returns how many were written."""
-    with_sql, params = enrollment_steps_sql(ENROLLMENT_DIMENSIONS)
+def _course_filter(course_ids, field="course_id"):
+    return {} if course_ids is None else {f"{field}__in": course_ids}
+
+
+def _rebuild_enrollment_steps(course_ids=None):
+    with_sql, params = enrollment_steps_sql(ENROLLMENT_DIMENSIONS, course_ids)
     return _replace_rows(
         CourseEnrollmentStep, ("course", "dimension", "category", "day", "next_day", "enrolled", "ever_enrolled"),
         with_sql, "SELECT course_id, dimension, category, day, next_day, enrolled, ever_enrolled FROM steps", params,
+        **_course_filter(course_ids),
     )  # fmt: skip
 
 
-def rebuild_activity_weeks(start_at=None, end_at=None):
-    """Replace CourseActivityWeek rows of the weeks starting in [start_at, end_at) (None:
-    unbounded) for every course; returns how many were written. start_at and end_at must be
-    Mondays 00:00 UTC so that no week is cut."""
-    week_filters = {}
+def _rebuild_activity_weeks(course_ids=None, start_at=None, end_at=None):
+    week_filters = _course_filter(course_ids)
     if start_at is not None:
         week_filters["week_start__gte"] = start_at
     if end_at is not None:
         week_filters["week_start__lt"] = end_at
-    with_sql, params = activity_weeks_sql(None, start_at, end_at)
+    with_sql, params = activity_weeks_sql(course_ids, start_at, end_at)
     return _replace_rows(
         CourseActivityWeek, ("course", "week_start", "any", "attempted_problem", "played_video", "posted_forum"),
         with_sql, "SELECT course_id, week, any_count, attempted_problem, played_video, posted_forum FROM weeks",
@@ -106,79 +133,237 @@ def rebuild_activity_weeks(start_at=None, end_at=None):
     )  # fmt: skip
 
 
-def rebuild_video_audiences():
-    """Replace every VideoAudience row; returns how many were written."""
-    with_sql, params = video_audience_sql()
+def _rebuild_video_audiences(course_ids=None):
+    with_sql, params = video_audience_sql(course_ids)
     return _replace_rows(
         VideoAudience, ("video", "users_at_start", "users_at_end"),
         with_sql, "SELECT video_id, users_at_start, users_at_end FROM audience", params,
+        **_course_filter(course_ids, "video__course_id"),
     )  # fmt: skip
 
 
-def rebuild_passing_counts():
-    """Replace every CoursePassingCount row; returns how many were written."""
-    select_sql, params = passing_learners_sql()
-    return _replace_rows(CoursePassingCount, ("course", "mode", "learners"), "", select_sql, params)
+def _rebuild_passing_counts(course_ids=None):
+    select_sql, params = passing_learners_sql(course_ids)
+    return _replace_rows(
+        CoursePassingCount, ("course", "mode", "learners"), "", select_sql, params, **_course_filter(course_ids)
+    )
 
 
-def refresh_course_info_rollups(now):
-    """The 30-second job: enrollment steps, video audiences, passing learners per course and
-    mode (course summaries), and the activity of the previous
-    and the current week (from the previous Monday 00:00 UTC on). Returns {part: rows, seconds}.
-
-    Records its start as the rollups' refreshed_at, so that a write committed after it keeps the
-    readers on the raw rows until the next refresh."""
+def _rebuild(courses, now, *, every_course=False, if_stale=False):
+    """Rebuild the four parts of `courses` ([(course_id, workspace_id)]; every_course: of every
+    course, with statements that need no course filter) in one transaction under the lock, and
+    record the start as their refreshed_at: a change noted after it keeps its course stale.
+    if_stale: skip (return None) when another run refreshed them while this one waited for the
+    lock. Returns {part: rows}."""
+    course_ids = None if every_course else [course_id for course_id, _ in courses]
     snapshot_at = timezone.now()
-    started = time.perf_counter()
-    result = {
-        "enrollment_steps": rebuild_enrollment_steps(),
-        "video_audiences": rebuild_video_audiences(),
-        "passing_counts": rebuild_passing_counts(),
-        "activity_weeks": rebuild_activity_weeks(start_at=week_start(now) - ONE_WEEK),
-    }
-    result["seconds"] = round(time.perf_counter() - started, 3)
-    RollupState.objects.update_or_create(name=ROLLUP_NAME, defaults={"refreshed_at": snapshot_at})
-    logger.info("Course information rollups refreshed: %s", result)
+    with transaction.atomic():
+        _lock()
+        if if_stale and not stale_course_ids(course_ids):
+            return None
+        result = {
+            "enrollment_steps": _rebuild_enrollment_steps(course_ids),
+            "video_audiences": _rebuild_video_audiences(course_ids),
+            "passing_counts": _rebuild_passing_counts(course_ids),
+            "activity_weeks": _rebuild_activity_weeks(course_ids, start_at=week_start(now) - ONE_WEEK),
+        }
+        _record_refreshed(courses, snapshot_at)
     return result
 
 
+def _record_refreshed(courses, refreshed_at):
+    """Set refreshed_at of the (course_id, workspace_id) pairs, creating their state rows;
+    changed_at is left as it is, so a change noted after refreshed_at keeps the course stale."""
+    CourseInfoState.objects.bulk_create(
+        [
+            CourseInfoState(course_id=course_id, workspace_id=workspace_id, refreshed_at=refreshed_at)
+            for course_id, workspace_id in courses
+        ],
+        update_conflicts=True,
+        unique_fields=["course"],
+        update_fields=["refreshed_at"],
+        batch_size=1000,
+    )
 
-def mark_course_info_changed():
-    """Note that course information source data changed (call after the write commits)."""
-    updated = RollupState.objects.filter(name=ROLLUP_NAME).update(changed_at=timezone.now())
-    if not updated:
-        RollupState.objects.get_or_create(name=ROLLUP_NAME, defaults={"changed_at": timezone.now()})
+
+def _stale_courses(workspace_id=None):
+    """[(course_id, workspace_id)] of the stale courses: changed at or after their last refresh,
+    or never refreshed (no state row yet)."""
+    courses = Course.objects.exclude(pk__in=fresh_course_states().values("course_id")).order_by("pk")
+    if workspace_id is not None:
+        courses = courses.filter(workspace_id=workspace_id)
+    return list(courses.values_list("pk", "workspace_id"))
 
 
-def note_course_info_write():
-    """For write paths: once the current transaction commits, mark the rollups stale and ask
-    for a refresh. Readers use the raw rows meanwhile, so a change shows at once."""
-    transaction.on_commit(request_course_info_refresh, robust=True)
+def refresh_stale_courses(now=None):
+    """The frequent job: rebuild the rollups of the stale courses only, each course in its own
+    transaction under the lock (enrollment steps, video audiences, passing counts, and the activity
+    of the previous and the current week, from the previous Monday 00:00 UTC on), then record
+    the start of its rebuild as its refreshed_at: a change noted after that start keeps the course
+    stale for the next run. Returns {courses, <part>: rows, seconds}."""
+    now = now or timezone.now()
+    started = time.perf_counter()
+    result = {"courses": 0, **dict.fromkeys(PARTS, 0)}
+    for course in _stale_courses():
+        rebuilt = _rebuild([course], now, if_stale=True)
+        if rebuilt is None:
+            continue
+        for part, rows in rebuilt.items():
+            result[part] += rows
+        result["courses"] += 1
+    result["seconds"] = round(time.perf_counter() - started, 3)
+    if result["courses"]:
+        logger.info("Course information rollups of stale courses refreshed: %s", result)
+    return result
 
 
-def changes_course_info(write):
-    """Decorator for bulk write functions whose rows feed the course information numbers:
-    after the write, note_course_info_write() (bulk writes send no model signals)."""
+def rebuild_course_info(workspace_id=None, now=None):
+    """Rebuild the rollups of every course (or of the workspace's courses), whether stale or not:
+    every part, activity of the previous and the current week (the hourly history job rebuilds
+    older weeks). One set-based statement per part, in one transaction under the lock; returns {courses, <part>:
+    rows, seconds}."""
+    now = now or timezone.now()
+    courses = Course.objects.order_by("pk")
+    if workspace_id is not None:
+        courses = courses.filter(workspace_id=workspace_id)
+    courses = list(courses.values_list("pk", "workspace_id"))
+    started = time.perf_counter()
+    result = _rebuild(courses, now, every_course=workspace_id is None)
+    result = {"courses": len(courses), **result, "seconds": round(time.perf_counter() - started, 3)}
+    logger.info("Course information rollups rebuilt: %s", result)
+    return result
 
-    @functools.wraps(write)
-    def wrapper(*args, **kwargs):
-        result = write(*args, **kwargs)
-        note_course_info_write()
-        return result
 
-    return wrapper
+def refresh_course_info_rollups(now):
+    """The former name of rebuild_course_info() (every course), kept for the management
+    command and the benchmark scripts."""
+    return rebuild_course_info(now=now)
 
 
 def rebuild_course_activity_history():
-    """Every week's activity of every course (the hourly job). Returns rows written."""
-    return rebuild_activity_weeks()
+    """Every week's activity of every course (the hourly job), for late or back-dated rows.
+    Records its start in RollupState (ROLLUP_NAME). Returns rows written."""
+    snapshot_at = timezone.now()
+    with transaction.atomic():
+        _lock()
+        rows = _rebuild_activity_weeks()
+    RollupState.objects.update_or_create(name=ROLLUP_NAME, defaults={"refreshed_at": snapshot_at})
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# Marking changes
+
+
+def record_course_changes(course_ids, changed_at=None):
+    """Mark the courses stale now (changed_at: now). Write paths call mark_courses_changed,
+    which runs this after their commit. Two queries."""
+    course_ids = {course_id for course_id in course_ids if course_id is not None}
+    if not course_ids:
+        return
+    changed_at = changed_at or timezone.now()
+    CourseInfoState.objects.bulk_create(
+        [
+            CourseInfoState(course_id=course_id, workspace_id=workspace_id, changed_at=changed_at)
+            for course_id, workspace_id in Course.objects.filter(pk__in=course_ids).values_list("pk", "workspace_id")
+        ],
+        update_conflicts=True,
+        unique_fields=["course"],
+        update_fields=["changed_at"],
+        batch_size=1000,
+    )
+
+
+def mark_courses_changed(course_ids):
+    """For write paths: once the current transaction commits, mark these courses stale and ask
+    for a refresh. Their readers use the raw rows meanwhile, so a change shows at once; other
+    courses stay on the rollups. Robust: a failure here must not fail the write (the next full
+    rebuild covers it)."""
+    course_ids = {course_id for course_id in course_ids if course_id is not None}
+    if not course_ids:
+        return
+
+    def mark():
+        record_course_changes(course_ids)
+        request_course_info_refresh()
+
+    transaction.on_commit(mark, robust=True)
+
+
+def changes_course_info(courses_of, *, before=False):
+    """Decorator for bulk write functions whose rows feed the course information numbers (bulk
+    writes send no model signals): after the write, mark_courses_changed(courses_of(**arguments)),
+    the arguments bound by name (`rows` made a list first, so that both may read it). With
+    before=True courses_of is also called before the write, for writes that can move a row from
+    one course to another."""
+
+    def decorate(write):
+        write_signature = inspect.signature(write)
+
+        @functools.wraps(write)
+        def wrapper(*args, **kwargs):
+            bound = write_signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            if "rows" in bound.arguments and not isinstance(bound.arguments["rows"], list):
+                bound.arguments["rows"] = list(bound.arguments["rows"])
+            courses = set(courses_of(**bound.arguments)) if before else set()
+            result = write(*bound.args, **bound.kwargs)
+            mark_courses_changed(courses | set(courses_of(**bound.arguments)))
+            return result
+
+        return wrapper
+
+    return decorate
+
+
+# What each decorated writer touched, from its arguments (changes_course_info's courses_of).
+
+
+def row_courses(rows, **arguments):
+    """The course_id of each row (events, enrollments, attempts)."""
+    return {row.get("course_id") for row in rows}
+
+
+def page_session_courses(rows, **arguments):
+    """The courses the page sessions of rows (by id) are linked to: resolved from their path by
+    the writer, so read back (before and after the write: a re-sent path may move one)."""
+    ids = [row["id"] for row in rows]
+    return set(PageSession.objects.filter(id__in=ids, course__isnull=False).values_list("course_id", flat=True).distinct())
+
+
+def video_view_courses(workspace, rows, videos=None, **arguments):
+    """The courses of the viewed videos (a view's course is its video's)."""
+    video_ids = {row["video_id"] for row in rows}
+    if videos is not None:
+        return {videos[video_id].course_id for video_id in video_ids if video_id in videos}
+    return set(Video.objects.filter(workspace=workspace, pk__in=video_ids).values_list("course_id", flat=True))
+
+
+def video_courses(workspace, rows, **arguments):
+    """The courses the videos of rows belong to (before and after: a video may move)."""
+    keys = {row["key"] for row in rows}
+    stored = Video.objects.filter(workspace=workspace, key__in=keys).values_list("course_id", flat=True)
+    return {row.get("course_id") for row in rows} | set(stored)
+
+
+def user_courses(workspace, rows, **arguments):
+    """The courses the users of rows (by email) are enrolled in, in any workspace (demographics
+    are the person's), and those they teach here (a role change changes who counts as a
+    learner)."""
+    emails = {row["email"] for row in rows if row.get("email")}
+    enrolled = Enrollment.objects.filter(user__email__in=emails).values_list("course_id", flat=True)
+    taught = Course.objects.filter(workspace=workspace, instructors__email__in=emails).values_list("pk", flat=True)
+    return set(enrolled.distinct()) | set(taught)
+
+
+def workspace_courses(slug, **arguments):
+    """Every course of the workspace `slug` (a whole workspace written at once)."""
+    return set(Course.objects.filter(workspace__slug=slug).values_list("pk", flat=True))
 
 
 def request_course_info_refresh():
-    """Ask for a refresh soon: at most one queued every REFRESH_DEBOUNCE_S seconds. For write
-    paths that want their change visible before the next beat (signals call it after commits).
-    Marks the rollups stale first, so readers use the raw rows until the refresh."""
-    mark_course_info_changed()
+    """Ask for a refresh of the stale courses soon: at most one queued every REFRESH_DEBOUNCE_S
+    seconds (the beat runs it anyway every COURSE_INFO_REFRESH_S)."""
     if not cache.add(REFRESH_QUEUED_KEY, True, timeout=REFRESH_DEBOUNCE_S):
         return False
     from analytics.tasks import refresh_course_info_rollups as task
@@ -187,29 +372,44 @@ def request_course_info_refresh():
     return True
 
 
+# ---------------------------------------------------------------------------------------------
+# Single-row writes (admin, forms, per-object saves and deletes): model signals.
+
 # Fields of a user the enrollment breakdowns depend on: saving only others (the last login stamp)
 # changes no course information number.
 USER_BREAKDOWN_FIELDS = frozenset({"birth_year", "gender", "education_level", "country"})
+
+
+def _courses_of_instance(sender, instance):
+    label = sender._meta.label
+    if label == "accounts.User":
+        enrolled = Enrollment.objects.filter(user_id=instance.pk).values_list("course_id", flat=True)
+        return set(enrolled.distinct())
+    if label == "accounts.Membership":
+        enrolled = Enrollment.objects.filter(user_id=instance.user_id, workspace_id=instance.workspace_id)
+        taught = Course.objects.filter(workspace_id=instance.workspace_id, instructors=instance.user_id)
+        return set(enrolled.values_list("course_id", flat=True).distinct()) | set(taught.values_list("pk", flat=True))
+    return {instance.course_id}
 
 
 def _changed(sender, instance=None, update_fields=None, **kwargs):
     if sender._meta.label == "accounts.User" and update_fields is not None:
         if not USER_BREAKDOWN_FIELDS & set(update_fields):
             return
-    # robust: a broker that is down must not fail the write; the beat catches up.
-    transaction.on_commit(request_course_info_refresh, robust=True)
+    mark_courses_changed(_courses_of_instance(sender, instance))
 
 
 def connect_signals():
-    """Ask for a refresh after single-row writes (admin, forms, per-object saves and deletes).
-    Bulk writes send no signals; the 30-second beat covers them."""
+    """Mark the courses of single-row writes (admin, forms, per-object saves and deletes).
+    Bulk writers are decorated with changes_course_info instead."""
     from django.contrib.auth import get_user_model
     from django.db.models.signals import post_delete, post_save
 
-    from analytics.models import LearningEvent, PageSession, VideoView
-    from courses.models import Enrollment, Video
+    from accounts.models import Membership
+    from analytics.models import LearningEvent, VideoView
+    from courses.models import Attempt
 
-    for model in (Enrollment, LearningEvent, PageSession, VideoView, Video, get_user_model()):
+    for model in (Enrollment, Attempt, LearningEvent, PageSession, VideoView, Video, get_user_model(), Membership):
         uid = f"course-info-rollups-{model._meta.label_lower}"
         post_save.connect(_changed, sender=model, dispatch_uid=f"{uid}-save")
         post_delete.connect(_changed, sender=model, dispatch_uid=f"{uid}-delete")

@@ -49,7 +49,7 @@ from analytics.services.learning_state import (
 from analytics.services.learner_activity import activity_pairs, refresh_learner_days
 from analytics.services.problem_rollups import list_answer, record_problem_responses, record_subsection_opens
 from analytics.services.records import upsert_events, upsert_video_views
-from analytics.services.course_info_rollups import changes_course_info
+from analytics.services.course_info_rollups import changes_course_info, row_courses
 from courses.models import AttemptState
 
 try:  # several times faster than the standard library on log lines; NaN-bearing lines fall back
@@ -678,7 +678,7 @@ class _ChunkWriter:
 EVENT_COLUMNS = ("id", "workspace_id", "user_id", "course_id", "type", "object", "occurred_at", "source", "data", "received_at")
 
 
-@changes_course_info
+@changes_course_info(row_courses)
 def copy_events(workspace, rows):
     """PostgreSQL: store event rows with COPY into a temporary table, then one INSERT ... SELECT
     ... ON CONFLICT (id) DO NOTHING; returns how many were new.

@@ -22,7 +22,12 @@ from analytics.models import (
     EventSource, LearningEvent, PageSession, ProblemResponse, SubsectionOpen, VideoReaction, VideoView,
 )  # fmt: skip
 from analytics.services.problem_rollups import record_problem_responses, record_subsection_opens
-from analytics.services.course_info_rollups import changes_course_info
+from analytics.services.course_info_rollups import (
+    changes_course_info,
+    page_session_courses,
+    row_courses,
+    video_view_courses,
+)
 from analytics.services.learner_activity import activity_pairs, refresh_learner_days
 
 from .lookups import course_ids_by_key, videos_by_id
@@ -89,7 +94,7 @@ def _page_session_conflict_sql():
     )
 
 
-@changes_course_info
+@changes_course_info(page_session_courses, before=True)
 def upsert_page_sessions(workspace, rows):
     """Create or update page sessions by their client-made id.
 
@@ -169,7 +174,7 @@ EVENT_COLUMNS = (
 )  # fmt: skip
 
 
-@changes_course_info
+@changes_course_info(row_courses)
 def upsert_events(workspace, rows, *, source=EventSource.TRACKER):
     """Store learning events, idempotent by id: an id already stored is left as it is.
 
@@ -260,7 +265,7 @@ def _video_view_conflict_sql():
     )
 
 
-@changes_course_info
+@changes_course_info(video_view_courses)
 def upsert_video_views(workspace, rows, *, source=EventSource.TRACKER, videos=None):
     """Create or update video views by id.
 

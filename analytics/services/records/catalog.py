@@ -10,7 +10,7 @@ nothing are not written. Rows may carry a `ref` that comes back with a rejection
 from django.contrib.auth.hashers import make_password
 
 from accounts.models import CustomField, CustomFieldValue, LearnerGroup, Membership, Role, User
-from analytics.services.course_info_rollups import changes_course_info
+from analytics.services.course_info_rollups import changes_course_info, row_courses, user_courses, video_courses
 from analytics.services.learner_activity import sync_learner_roles
 from courses.models import Attempt, Chapter, Course, Enrollment, Program, Video
 from courses.results import refresh_results
@@ -110,7 +110,7 @@ def split_name(name):
     return first, last.strip()
 
 
-@changes_course_info
+@changes_course_info(user_courses)
 def upsert_users(workspace, rows):
     """Create or update users by email, with their membership, groups and custom attributes.
 
@@ -349,7 +349,7 @@ def upsert_chapters(workspace, rows):
     return result
 
 
-@changes_course_info
+@changes_course_info(video_courses, before=True)
 def upsert_videos(workspace, rows):
     """Create or update videos by key (unique in the workspace). rows: course_id, key, optionally
     title, chapter_id, duration_s, segment_length_s, ref. A video named again under another
@@ -372,7 +372,7 @@ def _enrollment_problem(enrollment):
     return None
 
 
-@changes_course_info
+@changes_course_info(row_courses)
 def upsert_enrollments(workspace, rows):
     """Create or update enrollments by (user_id, course_id). rows: user_id, course_id, enrolled_at,
     optionally mode, kind, unenrolled_at, expires_at, ref."""
@@ -410,6 +410,7 @@ ATTEMPT_FIELDS = (
 )  # fmt: skip
 
 
+@changes_course_info(row_courses)
 def upsert_attempts(workspace, rows):
     """Create or update attempts by (user_id, course_id, version_number). rows: user_id,
     course_id, optionally version_number (default 0) and the fields of ATTEMPT_FIELDS, ref.
