@@ -29,6 +29,7 @@ import time
 
 from django.core.cache import cache
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from analytics.models import (
@@ -147,6 +148,28 @@ def _rebuild_passing_counts(course_ids=None):
     return _replace_rows(
         CoursePassingCount, ("course", "mode", "learners"), "", select_sql, params, **_course_filter(course_ids)
     )
+
+
+def _locked(rebuild_part):
+    """rebuild_part as a public function: its own transaction under the lock. (These rebuild a
+    part without recording any course as refreshed: rebuild_course_info and
+    refresh_stale_courses do.)"""
+
+    @functools.wraps(rebuild_part)
+    def rebuild(*args, **kwargs):
+        with transaction.atomic():
+            _lock()
+            return rebuild_part(*args, **kwargs)
+
+    rebuild.__name__ = rebuild.__qualname__ = rebuild_part.__name__.lstrip("_")
+    return rebuild
+
+
+# One part of the course information rollups, of course_ids (None: every course); rows written.
+rebuild_enrollment_steps = _locked(_rebuild_enrollment_steps)
+rebuild_activity_weeks = _locked(_rebuild_activity_weeks)
+rebuild_video_audiences = _locked(_rebuild_video_audiences)
+rebuild_passing_counts = _locked(_rebuild_passing_counts)
 
 
 def _rebuild(courses, now, *, every_course=False, if_stale=False):
@@ -294,8 +317,9 @@ def changes_course_info(courses_of, *, before=False):
     """Decorator for bulk write functions whose rows feed the course information numbers (bulk
     writes send no model signals): after the write, mark_courses_changed(courses_of(**arguments)),
     the arguments bound by name (`rows` made a list first, so that both may read it). With
-    before=True courses_of is also called before the write, for writes that can move a row from
-    one course to another."""
+    before=True courses_of is called before the write instead, for writes that can move a row
+    from one course to another: it then names the courses the rows are in and those they will be
+    in."""
 
     def decorate(write):
         write_signature = inspect.signature(write)
@@ -306,9 +330,9 @@ def changes_course_info(courses_of, *, before=False):
             bound.apply_defaults()
             if "rows" in bound.arguments and not isinstance(bound.arguments["rows"], list):
                 bound.arguments["rows"] = list(bound.arguments["rows"])
-            courses = set(courses_of(**bound.arguments)) if before else set()
+            courses = courses_of(**bound.arguments) if before else ()
             result = write(*bound.args, **bound.kwargs)
-            mark_courses_changed(courses | set(courses_of(**bound.arguments)))
+            mark_courses_changed(courses if before else courses_of(**bound.arguments))
             return result
 
         return wrapper
@@ -324,11 +348,15 @@ def row_courses(rows, **arguments):
     return {row.get("course_id") for row in rows}
 
 
-def page_session_courses(rows, **arguments):
-    """The courses the page sessions of rows (by id) are linked to: resolved from their path by
-    the writer, so read back (before and after the write: a re-sent path may move one)."""
-    ids = [row["id"] for row in rows]
-    return set(PageSession.objects.filter(id__in=ids, course__isnull=False).values_list("course_id", flat=True).distinct())
+def page_session_courses(workspace, rows, **arguments):
+    """Before the write: the courses the stored page sessions of rows are linked to (a re-sent
+    path may move one) and those the rows' paths name. One query."""
+    from analytics.services.records.behaviour import course_and_chapter_from_path
+
+    keys = {course_and_chapter_from_path(row["path"])[0] for row in rows} - {""}
+    stored = PageSession.objects.filter(id__in=[row["id"] for row in rows], course__isnull=False)
+    courses = Course.objects.filter(Q(workspace=workspace, key__in=keys) | Q(pk__in=stored.values("course_id")))
+    return set(courses.values_list("pk", flat=True))
 
 
 def video_view_courses(workspace, rows, videos=None, **arguments):
@@ -340,7 +368,8 @@ def video_view_courses(workspace, rows, videos=None, **arguments):
 
 
 def video_courses(workspace, rows, **arguments):
-    """The courses the videos of rows belong to (before and after: a video may move)."""
+    """Before the write: the courses the videos of rows belong to and those they will (a video
+    named under another course moves to it). One query."""
     keys = {row["key"] for row in rows}
     stored = Video.objects.filter(workspace=workspace, key__in=keys).values_list("course_id", flat=True)
     return {row.get("course_id") for row in rows} | set(stored)
@@ -351,9 +380,9 @@ def user_courses(workspace, rows, **arguments):
     are the person's), and those they teach here (a role change changes who counts as a
     learner)."""
     emails = {row["email"] for row in rows if row.get("email")}
-    enrolled = Enrollment.objects.filter(user__email__in=emails).values_list("course_id", flat=True)
-    taught = Course.objects.filter(workspace=workspace, instructors__email__in=emails).values_list("pk", flat=True)
-    return set(enrolled.distinct()) | set(taught)
+    enrolled = Enrollment.objects.filter(user__email__in=emails).order_by().values_list("course_id")
+    taught = Course.objects.filter(workspace=workspace, instructors__email__in=emails).order_by().values_list("pk")
+    return {course_id for (course_id,) in enrolled.union(taught)}  # one query
 
 
 def workspace_courses(slug, **arguments):

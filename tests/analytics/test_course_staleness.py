@@ -2,6 +2,7 @@
 those courses use the raw rows until the course is rebuilt, every other course stays on the
 rollups, and the frequent job rebuilds only the stale courses."""
 
+import uuid
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -13,7 +14,7 @@ from analytics.models import CourseActivityWeek, CourseEnrollmentStep, CourseInf
 from analytics.queries import course_info as q
 from analytics.queries import course_summaries
 from analytics.services import course_info_rollups as rollups
-from analytics.services.records import catalog
+from analytics.services.records import behaviour, catalog
 from courses.models import AttemptState, Enrollment
 from tests.factories import (
     AttemptFactory,
@@ -244,3 +245,19 @@ def test_rebuild_course_info_of_a_workspace_leaves_other_workspaces_alone(worksp
     assert total_step(course_a).enrolled == 41
     assert total_step(elsewhere).enrolled == 1
     assert rollups.stale_course_ids([elsewhere.pk]) == set()
+
+
+def test_a_page_session_marks_the_course_of_its_path_and_the_one_it_leaves(
+    workspace, two_courses, learner, django_capture_on_commit_callbacks
+):
+    course_a, course_b = two_courses
+    session = {"id": uuid.uuid4(), "user_id": learner.pk, "page": "Player", "started_at": NOW, "duration_s": 30}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        behaviour.upsert_page_sessions(workspace, [{**session, "path": f"/player/{course_b.key}"}])
+    assert rollups.stale_course_ids([course_a.pk, course_b.pk]) == {course_b.pk}
+
+    rollups.refresh_stale_courses(NOW)
+    with django_capture_on_commit_callbacks(execute=True):
+        behaviour.upsert_page_sessions(workspace, [{**session, "path": f"/player/{course_a.key}", "duration_s": 40}])
+    assert rollups.stale_course_ids([course_a.pk, course_b.pk]) == {course_a.pk, course_b.pk}
