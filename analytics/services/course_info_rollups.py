@@ -243,8 +243,8 @@ def refresh_stale_courses(now=None):
 def rebuild_course_info(workspace_id=None, now=None):
     """Rebuild the rollups of every course (or of the workspace's courses), whether stale or not:
     every part, activity of the previous and the current week (the hourly history job rebuilds
-    older weeks). One set-based statement per part, in one transaction under the lock; returns {courses, <part>:
-    rows, seconds}."""
+    older weeks). One set-based statement per part, in one transaction under the lock; returns
+    {courses, <part>: rows, seconds}."""
     now = now or timezone.now()
     courses = Course.objects.order_by("pk")
     if workspace_id is not None:
