@@ -303,14 +303,14 @@ def mark_courses_changed(course_ids):
     courses stay on the rollups. Robust: a failure here must not fail the write (the next full
     rebuild covers it)."""
     course_ids = {course_id for course_id in course_ids if course_id is not None}
-    if not course_ids:
-        return
+    if course_ids:
+        transaction.on_commit(functools.partial(_mark_now, course_ids), robust=True)
 
-    def mark():
+
+def _mark_now(course_ids):
+    if course_ids:
         record_course_changes(course_ids)
         request_course_info_refresh()
-
-    transaction.on_commit(mark, robust=True)
 
 
 def changes_course_info(courses_of, *, before=False):
@@ -422,10 +422,15 @@ def _courses_of_instance(sender, instance):
 
 
 def _changed(sender, instance=None, update_fields=None, **kwargs):
-    if sender._meta.label == "accounts.User" and update_fields is not None:
+    label = sender._meta.label
+    if label == "accounts.User" and update_fields is not None:
         if not USER_BREAKDOWN_FIELDS & set(update_fields):
             return
-    mark_courses_changed(_courses_of_instance(sender, instance))
+    if label in ("accounts.User", "accounts.Membership"):
+        # Their courses take a query: asked after the commit, not inside the writer's transaction.
+        transaction.on_commit(lambda: _mark_now(_courses_of_instance(sender, instance)), robust=True)
+    else:
+        mark_courses_changed(_courses_of_instance(sender, instance))
 
 
 def connect_signals():

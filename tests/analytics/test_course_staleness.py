@@ -261,3 +261,14 @@ def test_a_page_session_marks_the_course_of_its_path_and_the_one_it_leaves(
     with django_capture_on_commit_callbacks(execute=True):
         behaviour.upsert_page_sessions(workspace, [{**session, "path": f"/player/{course_a.key}", "duration_s": 40}])
     assert rollups.stale_course_ids([course_a.pk, course_b.pk]) == {course_a.pk, course_b.pk}
+
+
+def test_a_role_change_marks_the_users_courses_in_that_workspace(two_courses, django_capture_on_commit_callbacks):
+    course_a, course_b = two_courses
+    membership = Enrollment.objects.get(course=course_a).user.memberships.get()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        membership.role = Role.INSTRUCTOR
+        membership.save()
+
+    assert rollups.stale_course_ids([course_a.pk, course_b.pk]) == {course_a.pk}
