@@ -303,8 +303,13 @@ def mark_courses_changed(course_ids):
     courses stay on the rollups. Robust: a failure here must not fail the write (the next full
     rebuild covers it)."""
     course_ids = {course_id for course_id in course_ids if course_id is not None}
-    if course_ids:
-        transaction.on_commit(functools.partial(_mark_now, course_ids), robust=True)
+    if not course_ids:
+        return
+
+    def mark_after_commit():  # a function, not a partial: Django logs a robust failure by __qualname__
+        _mark_now(course_ids)
+
+    transaction.on_commit(mark_after_commit, robust=True)
 
 
 def _mark_now(course_ids):
