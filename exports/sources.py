@@ -18,7 +18,7 @@ from analytics.queries.analyse import iter_result_rows
 from analytics.queries.course_info import course_activity_by_week, course_enrollment_by_day, week_start
 from analytics.queries.course_stats import attempts_page
 from analytics.queries.streams import merge_sorted_groups
-from analytics.queries.video_cloud.users import ACTIVITY_SOURCES
+from analytics.queries.activity import ACTIVITY_SOURCES
 from analytics.queries.video_cloud.videos import video_daily_stats
 from courses.models import Attempt, Course
 
