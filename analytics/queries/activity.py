@@ -17,18 +17,25 @@ one place that decides, as PostHog's query runners pick theirs):
   any learner subset, future-dated days or not.
 The per-bucket counts (the dashboards' trend, analytics.queries.dashboards) read `learner_days`,
 the same rows as the second strategy.
+
+The per-learner daily sums (page sessions and their seconds, events, video views and seconds
+watched of each user and UTC day: the export's learner-day rows) are `learner_day_sums`: the
+rollup's rows, or, for some courses only (LearnerDay has no course), the same sums of those
+courses' raw rows.
 """
 
 from datetime import datetime, time, timedelta
 
 from django.db import connection
-from django.db.models import Case, Max, Min, Q, When
+from django.db.models import Case, Count, F, Max, Min, Q, Sum, When
 
-from analytics.definitions import UTC, learner_ids as role_learner_ids
+from analytics.definitions import UTC, learner_ids as role_learner_ids, utc_day
 from analytics.models import (
     DAYS_PER_WORD, RECENT_DAY_WORDS, RECENT_DAYS, LearnerActivity, LearnerDay, LearningEvent, PageSession, VideoView,
 )
 from analytics.services.learner_activity import days_between
+
+from .streams import merge_sorted_groups
 
 # (model, time field) of every kind of activity: the raw rows the learner-day rollup is made of.
 ACTIVITY_SOURCES = ((PageSession, "started_at"), (LearningEvent, "occurred_at"), (VideoView, "started_at"))
@@ -194,3 +201,61 @@ def _counts_from_learner_activity(workspace, period, windows):
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return dict(zip((*windows, *GROWTH_COUNTS), cursor.fetchone()))
+
+
+# The sums of learner_day_sums, and what each raw table gives of them (LearnerDay's columns).
+DAY_SUMS = ("page_sessions", "page_seconds", "events", "video_views", "watch_seconds")
+RAW_DAY_SUMS = {
+    PageSession: {"page_sessions": Count("id"), "page_seconds": Sum("duration_s")},
+    LearningEvent: {"events": Count("id")},
+    VideoView: {"video_views": Count("id"), "watch_seconds": Sum("watched_s")},
+}
+
+
+def learner_day_sums(workspace, start_day, end_day, *, course_ids=None, user_id=None, chunk_size=5000):
+    """Per user (every role) and UTC day in [start_day, end_day) with any activity: DAY_SUMS
+    (page sessions and the sum of their duration_s, learning events, video views and the sum of
+    their watched_s), with `user_public_id` and `user_email`. `course_ids` keeps the activity of
+    those courses only, `user_id` one user's. Returns (row count, iterator of dicts by day, user).
+
+    Without `course_ids` these are the learner-day rollup's rows (LearnerDay holds these sums,
+    computed from the raw rows by analytics.services.learner_activity); with it (the rollup has
+    no course), each raw table is grouped per user and UTC day in the database and the three
+    sorted streams merged a (day, user) pair at a time, so memory does not grow with the rows.
+    """
+    if course_ids is None:
+        return _day_sums_from_rollup(workspace, start_day, end_day, user_id, chunk_size)
+    start, end = (datetime.combine(day, time.min, UTC) for day in (start_day, end_day))
+    days = []
+    for model, time_field in ACTIVITY_SOURCES:
+        rows = model.objects.filter(
+            workspace=workspace, course_id__in=course_ids, **{f"{time_field}__gte": start, f"{time_field}__lt": end}
+        )
+        if user_id is not None:
+            rows = rows.filter(user_id=user_id)
+        days.append(rows.annotate(day=utc_day(time_field)))
+    count = days[0].values("day", "user_id").union(*(rows.values("day", "user_id") for rows in days[1:])).count()
+    described = {"user_public_id": F("user__public_id"), "user_email": F("user__email")}
+    streams = [
+        rows.values("day", "user_id", **described)
+        .annotate(**RAW_DAY_SUMS[model])
+        .order_by("day", "user_id")
+        .iterator(chunk_size=chunk_size)
+        for rows, (model, _) in zip(days, ACTIVITY_SOURCES)
+    ]
+    merged = merge_sorted_groups(
+        streams, key=lambda row: (row["day"], row["user_id"]), defaults=dict.fromkeys(DAY_SUMS, 0)
+    )
+    return count, merged
+
+
+def _day_sums_from_rollup(workspace, start_day, end_day, user_id, chunk_size):
+    rows = LearnerDay.objects.filter(workspace=workspace, day__gte=start_day, day__lt=end_day)
+    if user_id is not None:
+        rows = rows.filter(user_id=user_id)
+    stream = (
+        rows.order_by("day", "user_id")
+        .values("day", "user_id", *DAY_SUMS, user_public_id=F("user__public_id"), user_email=F("user__email"))
+        .iterator(chunk_size=chunk_size)
+    )
+    return rows.count(), stream

@@ -10,6 +10,7 @@ import pytest
 from accounts.models import Role
 from analytics.definitions import resolve_period
 from analytics.queries import activity
+from analytics.queries.activity import DAY_SUMS
 from analytics.queries.dashboards import active_learners_trend
 from analytics.queries.video_cloud import video_analytics, video_summary
 from analytics.queries.video_cloud.users import ACTIVE_WINDOWS
@@ -227,7 +228,7 @@ def test_learner_day_export_sums_equal_the_recount(workspace, make_member, by_co
     course, elsewhere = CourseFactory(workspace=workspace), CourseFactory(workspace=workspace)
     video, other_video = VideoFactory(course=course), VideoFactory(course=elsewhere)
     ann, bob = make_member(workspace), make_member(workspace)
-    sums = defaultdict(lambda: {"pageSessions": 0, "pageTime": 0, "events": 0, "videoViews": 0, "watchTime": 0})
+    sums = defaultdict(lambda: dict.fromkeys(DAY_SUMS, 0))
 
     def count(user, moment, where, **add):
         if not by_course or where == course:
@@ -238,21 +239,17 @@ def test_learner_day_export_sums_equal_the_recount(workspace, make_member, by_co
     for user, moment, where, seconds in ((ann, days_ago(0, 0), course, 30), (ann, days_ago(0, 23), elsewhere, 45),
                                          (bob, days_ago(2), course, 10)):
         PageSessionFactory(workspace=workspace, user=user, started_at=moment, duration_s=seconds, course=where)
-        count(user, moment, where, pageSessions=1, pageTime=seconds)
+        count(user, moment, where, page_sessions=1, page_seconds=seconds)
     for user, moment, where in ((ann, days_ago(0, 5), course), (bob, days_ago(3), elsewhere), (bob, days_ago(2), course)):
         LearningEventFactory(course=where, user=user, occurred_at=moment)
         count(user, moment, where, events=1)
     for user, moment, on, watched in ((ann, days_ago(1, 23), video, 20), (bob, days_ago(2, 8), other_video, 35)):
         VideoViewFactory(video=on, user=user, started_at=moment, watched_s=watched)
-        count(user, moment, on.course, videoViews=1, watchTime=watched)
+        count(user, moment, on.course, video_views=1, watch_seconds=watched)
     scope = ExportScope(workspace, course_ids=(course.pk,) if by_course else None)
 
     total, rows = learner_daily_activity(scope, export_window("7d", NOW))
-    found = {
-        (row["day"], row["user_id"]): {name: row[name] for name in ("pageSessions", "pageTime", "events", "videoViews",
-                                                                    "watchTime")}
-        for row in rows
-    }
+    found = {(row["day"], row["user_id"]): {name: row[name] for name in DAY_SUMS} for row in rows}
 
     assert found == dict(sums)
     assert total == len(sums)
