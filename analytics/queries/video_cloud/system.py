@@ -19,9 +19,8 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Aggregate, Avg, Count, F, FloatField, Min, Q
 
-from analytics.models import HealthCheck, RequestMetric
-
 from analytics.definitions import ALL, resolve_period
+from analytics.models import HealthCheck, RequestMetric
 
 from .periods import DataUnavailable, ratio, whole_number
 

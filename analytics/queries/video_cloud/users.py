@@ -39,7 +39,6 @@ ACTIVE_WINDOWS = {"daily": 1, "weekly": 7, "monthly": 30}  # activity.activeUser
 DEVICES = ("desktop", "mobile", "tablet")  # analytics.models.Device; anything else counts as unknown
 
 
-
 def user_period(workspace, name, now=None):
     """The Period `name` of the user figures at `now`: `all` starts on the day of the workspace's
     first activity (analytics.definitions.resolve_period)."""
