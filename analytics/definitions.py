@@ -24,8 +24,8 @@
 
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone as dt_timezone
-from typing import Callable
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Callable
 
 from django.db import connection
 from django.db.models.functions import TruncDate
