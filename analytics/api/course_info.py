@@ -31,8 +31,8 @@ from rest_framework.views import APIView
 from accounts.authentication import ApiKeyAuthentication
 from accounts.models import Role
 from accounts.permissions import roles_allowed
-from analytics.api.formats import in_time_range
-from analytics.api.error_schemas import AUTH_ERROR_RESPONSES, DETAIL_OR_FIELD_ERRORS_SCHEMA, detail_response
+from analytics.formats import in_time_range
+from config.error_schemas import AUTH_ERROR_RESPONSES, DETAIL_OR_FIELD_ERRORS_SCHEMA, detail_response
 from analytics.queries import course_info as queries
 from config.throttling import CourseInfoRateThrottle
 from courses.models import Course

@@ -32,7 +32,7 @@ from accounts.authentication import (
     authenticate_raw_api_key,
 )
 from accounts.permissions import IsAdmin
-from analytics.api.formats import iso_ms_z
+from analytics.formats import iso_ms_z
 from analytics.api.envelopes import error_message
 from analytics.queries import course_stats as queries
 from analytics.queries.bracket_filters import FilterError, parse_bracket_filters

@@ -36,7 +36,7 @@ from analytics.api.course_info import (
     current_time,
     readable_course,
 )
-from analytics.api.error_schemas import AUTH_ERROR_RESPONSES, DETAIL_SCHEMA, detail_response
+from config.error_schemas import AUTH_ERROR_RESPONSES, DETAIL_SCHEMA, detail_response
 from analytics.queries import course_summaries as queries
 from config.throttling import CourseInfoRateThrottle
 from exports import reports

@@ -20,13 +20,14 @@ from rest_framework.views import APIView
 from accounts.authentication import ApiKeyAuthentication, WorkspaceJWTAuthentication, WorkspaceSessionAuthentication
 from accounts.credentials import Credential
 from accounts.models import Role
-from analytics.api.request_limits import BoundedJSONParser, PayloadTooLarge, human_bytes, loads_bounded
-from analytics.api.error_schemas import AUTH_ERROR_RESPONSES, DetailErrorSerializer, detail_response
+from analytics.api.request_limits import BoundedJSONParser, PayloadTooLarge
+from config.error_schemas import AUTH_ERROR_RESPONSES, DetailErrorSerializer, detail_response
 from analytics.models import Device, EventSource, Platform
 from analytics.services.learner_activity import refreshed_together
 from analytics.services.records import Kind
 from analytics.services.records.files import records_from_lines
 from analytics.services.records.pipeline import Actor, ingest_records
+from config.limits import human_bytes, loads_bounded
 from config.throttling import ImportRateThrottle, TrackingRateThrottle
 
 MAX_ITEMS = 1000
