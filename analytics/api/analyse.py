@@ -34,7 +34,7 @@ from analytics.queries.analyse import (
 )
 from analytics.queries.analyse_filters import AnalyseFiltersSerializer, IsoDateTimeField, StrictSerializer
 
-from config.throttling import AnalyseRateThrottle
+from config.throttling import family_throttle
 
 from .envelopes import SuccessMessageErrorsMixin
 
@@ -280,7 +280,7 @@ ERROR_RESPONSES = {
 
 class AnalyseView(SuccessMessageErrorsMixin, APIView):
     permission_classes = [CanAnalyse, AnalyseApiEnabled]
-    throttle_classes = [AnalyseRateThrottle]
+    throttle_classes = [family_throttle("analyse")]
 
     def parse_body(self, request):
         serializer = AnalyseRequestSerializer(data=request.data)
@@ -342,7 +342,7 @@ LOOKUPS = {
 
 class AnalyseLookupView(SuccessMessageErrorsMixin, APIView):
     permission_classes = [CanAnalyse, AnalyseApiEnabled]
-    throttle_classes = [AnalyseRateThrottle]
+    throttle_classes = [family_throttle("analyse")]
     lookup = None  # a key of LOOKUPS, set by as_view()
 
     def get(self, request):

@@ -34,7 +34,7 @@ from accounts.permissions import roles_allowed
 from analytics.formats import in_time_range
 from config.error_schemas import AUTH_ERROR_RESPONSES, DETAIL_OR_FIELD_ERRORS_SCHEMA, detail_response
 from analytics.queries import course_info as queries
-from config.throttling import CourseInfoRateThrottle
+from config.throttling import family_throttle
 from courses.models import Course
 
 DATE_FORMAT = "%Y-%m-%d"
@@ -479,7 +479,7 @@ class CourseInfoView(APIView):
     spec = None
     authentication_classes = [*api_settings.DEFAULT_AUTHENTICATION_CLASSES, EdxTokenAuthentication]
     permission_classes = [CanReadCourseInfo]
-    throttle_classes = [CourseInfoRateThrottle]
+    throttle_classes = [family_throttle("course-info")]
     schema = CourseInfoSchema()
 
     def get_renderers(self):

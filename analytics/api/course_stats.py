@@ -36,7 +36,7 @@ from analytics.formats import iso_ms_z
 from analytics.api.envelopes import error_message
 from analytics.queries import course_stats as queries
 from analytics.queries.bracket_filters import FilterError, parse_bracket_filters
-from config.throttling import Learning360RateThrottle
+from config.throttling import family_throttle, rate_limit_body
 from config.availability import translate_unavailable
 
 logger = logging.getLogger(__name__)
@@ -74,6 +74,19 @@ DEFAULT_ERROR_CODES = {
 }
 
 
+@rate_limit_body(
+    {
+        "type": "object",
+        "properties": {
+            "error": {
+                "type": "object",
+                "properties": {"code": {"type": "string", "enum": ["tooManyRequests"]}, "message": {"type": "string"}},
+                "required": ["code", "message"],
+            }
+        },
+        "required": ["error"],
+    }
+)
 def learning360_exception_handler(exc, context):
     """DRF exception handler answering in 360Learning's error shapes.
 
@@ -337,7 +350,7 @@ class Learning360V2ListView(APIView):
 
     authentication_classes = [ApiKeyAuthentication, BearerApiKeyAuthentication, WorkspaceJWTAuthentication]
     permission_classes = [IsAdmin]
-    throttle_classes = [Learning360RateThrottle]
+    throttle_classes = [family_throttle("learning360")]
     endpoint = ""
     filter_fields = {}
     page_query = None
@@ -433,7 +446,7 @@ class UserCourseStatsV1View(APIView):
 
     authentication_classes = [CompanyApiKeyAuthentication]
     permission_classes = [IsAdmin]
-    throttle_classes = [Learning360RateThrottle]
+    throttle_classes = [family_throttle("learning360")]
 
     def get_exception_handler(self):
         return learning360_exception_handler

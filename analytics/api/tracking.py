@@ -28,7 +28,7 @@ from analytics.services.records import Kind
 from analytics.services.records.files import records_from_lines
 from analytics.services.records.pipeline import Actor, ingest_records
 from config.limits import human_bytes, loads_bounded
-from config.throttling import ImportRateThrottle, TrackingRateThrottle
+from config.throttling import family_throttle
 
 MAX_ITEMS = 1000
 CSRF_QUERY_PARAM = "csrfmiddlewaretoken"
@@ -214,7 +214,7 @@ class TrackingView(APIView):
 
     authentication_classes = AUTHENTICATION
     permission_classes = [CanSendActivity]
-    throttle_classes = [TrackingRateThrottle]
+    throttle_classes = [family_throttle("tracking")]
     parser_classes = [BoundedJSONParser, TextJSONParser]
     default_kind = None
     allowed_kinds = frozenset()
@@ -329,7 +329,7 @@ class ImportView(APIView):
 
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [IsAdminApiKey]
-    throttle_classes = [ImportRateThrottle]
+    throttle_classes = [family_throttle("import")]
     parser_classes = [RawTextParser]
 
     @extend_schema(
