@@ -274,7 +274,7 @@ RESULT_FIELDS = {
 
 def parse_result_filters(filters):
     """The Analyse `filters` object, validated as POST /analyse/results validates it."""
-    from analytics.api.analyse import AnalyseFiltersSerializer
+    from analytics.queries.analyse_filters import AnalyseFiltersSerializer
 
     parsed = AnalyseFiltersSerializer(data=filters or {})
     parsed.is_valid(raise_exception=True)

@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsAdmin
 from analytics.queries import video_cloud as queries
-from config.throttling import VideoCloudRateThrottle
+from config.throttling import family_throttle
 
 from .envelopes import VideoCloudError, VideoCloudErrorsMixin, videocloud_success
 
@@ -377,7 +377,7 @@ class VideoCloudView(VideoCloudErrorsMixin, APIView):
     VideoCloud clock's now (`periods.utc_now`), and `query()` calls its query function with it."""
 
     permission_classes = [IsAdmin]
-    throttle_classes = [VideoCloudRateThrottle]
+    throttle_classes = [family_throttle("videocloud")]
     periods = queries.DATA_PERIODS
     default_period = "7d"
     metrics: dict = {}
