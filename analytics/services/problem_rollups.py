@@ -86,7 +86,8 @@ def record_problem_responses(workspace_id, responses):
         received_at = timezone.now()
         for row in fresh:
             row.received_at = received_at
-        ProblemResponse.objects.bulk_create(fresh)
+        # The plain manager: these rollups are kept by difference below, not rebuilt.
+        ProblemResponse._base_manager.bulk_create(fresh)
         _update_answer_rollups(workspace_id, fresh)
         _update_grade_rollups(workspace_id, [row for row in fresh if row.grade is not None and row.max_grade is not None])
     return RecordResult(created=len(fresh), duplicates=len(responses) - len(fresh))
@@ -237,7 +238,7 @@ def record_subsection_opens(workspace_id, opens):
     opened each subsection. Returns a RecordResult."""
     with transaction.atomic():
         fresh = _new_rows(SubsectionOpen, workspace_id, opens)
-        SubsectionOpen.objects.bulk_create(fresh)
+        SubsectionOpen._base_manager.bulk_create(fresh)
         first = {}
         for row in sorted(fresh, key=lambda item: item.opened_at):
             first.setdefault((row.subsection_key, row.user_id), row)
