@@ -1,12 +1,12 @@
 """The per-learner activity rollups (LearnerDay, LearnerActivity), kept equal to the raw rows.
 
-Every write of page sessions, learning events or video views refreshes the (user, UTC day) pairs
-it touched, in its own transaction (through analytics.rollups.changes.rows_changed, the registry's
-entry `learner_activity`, which calls `refresh_learner_days`): the rows of those pairs are deleted
-and computed again from the raw tables (one DELETE and one INSERT ... SELECT grouped over the
-three tables), then the LearnerActivity row of each of those users is computed again from their
-LearnerDay rows. Recomputing rather than adding deltas keeps re-sends, heartbeats (a page
-session's duration grows) and moved start times right without knowing the old values.
+Every write of page sessions, learning events or video views refreshes the (user, UTC day)
+pairs it touched, in its own transaction (analytics.rollups.changes.rows_changed reaches
+`refresh_learner_days` through the registry's `learner_activity` entry): the rows of those pairs
+are deleted and computed again from the raw tables (one DELETE and one INSERT ... SELECT grouped
+over the three tables), then the LearnerActivity row of each of those users is computed again
+from their LearnerDay rows. Recomputing rather than adding deltas keeps re-sends, heartbeats (a
+page session's duration grows) and moved start times right without knowing the old values.
 
 On PostgreSQL a refresh first takes a transaction-level advisory lock per user (in user id
 order): two transactions refreshing the same learner would otherwise each recompute from their

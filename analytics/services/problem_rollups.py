@@ -15,9 +15,9 @@ Raw responses are only ever added, so a new row replaces a learner's "last" row 
 later, and the counts move by the difference (the old answer's count down one, the new one's
 up one): the cost is the batch's, not the problem's audience. On PostgreSQL the writers of one
 workspace take a transaction-level advisory lock, so two batches never read the same "last"
-row. Anything else that removes raw rows (a deleted user, the admin) calls
-`rebuild_problem_rollups`, which recomputes a workspace's rollups from the raw rows with one
-statement per table.
+row. Anything else that changes raw rows (a deleted user, the admin, xAPI voiding, a bulk
+QuerySet write through analytics.rollups) ends in `rebuild_problem_rollups`, which recomputes a
+workspace's rollups from the raw rows with one statement per table.
 """
 
 import threading
