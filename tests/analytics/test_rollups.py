@@ -8,11 +8,13 @@ the current week: the 30-second course information refresh covers the current an
 week, back-dated activity waits for the hourly history rebuild.
 """
 
+import importlib
 import json
 import uuid
 from datetime import timedelta
 from io import StringIO
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.core.cache import cache
@@ -368,3 +370,33 @@ def test_command_rebuild_repairs_a_tampered_rollup(workspace, learner, activity)
 
     assert LearnerDay.objects.filter(user=learner).exists()
     assert check_rollups(workspace.pk, ["learner_activity"]).ok
+
+
+def test_migration_0009_marks_a_filled_learner_rollup_and_migrate_rebuilds_it(workspace, learner, activity):
+    from django.apps import apps
+    from django.db import connection
+
+    from analytics.models import RollupState
+    from analytics.rollups.migrations import rebuild_marked
+
+    migration = importlib.import_module("analytics.migrations.0009_recent_day_words")
+    LearnerDay.objects.filter(user=learner).update(page_seconds=1)
+
+    migration.mark_for_rebuild(apps, SimpleNamespace(connection=connection))  # it reads the alias only
+    assert RollupState.objects.filter(name="rebuild:learner_activity").exists()
+    rebuild_marked(using=connection.alias)
+
+    assert LearnerDay.objects.get(user=learner).page_seconds == 80
+    assert not RollupState.objects.filter(name__startswith="rebuild:").exists()
+
+
+def test_migration_0009_marks_nothing_on_an_empty_database(db):
+    from django.apps import apps
+    from django.db import connection
+
+    from analytics.models import RollupState
+
+    migration = importlib.import_module("analytics.migrations.0009_recent_day_words")
+    migration.mark_for_rebuild(apps, SimpleNamespace(connection=connection))
+
+    assert not RollupState.objects.exists()
