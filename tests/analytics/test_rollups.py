@@ -350,6 +350,10 @@ def test_command_check_prints_ok_and_exits_0_when_equal(workspace, learner, acti
     assert out.getvalue().splitlines() == ["learner_activity: ok (5 rows)", "results: ok (2 rows)"]
 
 
+def activity_course(user):
+    return Result.objects.get(user=user).course_id
+
+
 def test_command_check_lists_differences_and_exits_1(workspace, learner, activity):
     Result.objects.filter(user=learner).update(progress=7)
     out = StringIO()
@@ -360,7 +364,7 @@ def test_command_check_lists_differences_and_exits_1(workspace, learner, activit
     lines = out.getvalue().splitlines()
     assert lines[0] == "results: DIFFERS: 1 differences (2 rows recomputed)"
     assert lines[1] == "  courses.Result: 0 missing, 0 extra, 1 different"
-    assert "'progress': 7" in lines[2] and lines[2].startswith("    different {'user_id': %d" % learner.pk)
+    assert lines[2] == f"    different user_id={learner.pk}, course_id={activity_course(learner)}: progress 7 -> 50"
 
 
 def test_command_rebuild_repairs_a_tampered_rollup(workspace, learner, activity):

@@ -11,6 +11,15 @@ from analytics.rollups.registry import NAMES
 SHOWN = 10  # differences printed per table
 
 
+def _shown(row):
+    return ", ".join(f"{name}={value}" for name, value in row.items())
+
+
+def _changed_values(stored, rebuilt):
+    """Only the columns that differ: `name stored -> recomputed`."""
+    return ", ".join(f"{name} {stored[name]} -> {rebuilt[name]}" for name in stored if stored[name] != rebuilt[name])
+
+
 class Command(BaseCommand):
     help = (
         "check: recompute every rollup from the raw rows inside a transaction that is rolled back and "
@@ -27,7 +36,7 @@ class Command(BaseCommand):
         workspace_id = self._workspace_id(workspace)
         if action == "rebuild":
             for rollup_name, written in rebuild_rollups(workspace_id, name).items():
-                self.stdout.write(f"{rollup_name}: rebuilt ({written})")
+                self.stdout.write(f"{rollup_name}: rebuilt" + (f" ({written})" if written is not None else ""))
             return
         result = check_rollups(workspace_id, name)
         for each in result.rollups:
@@ -42,9 +51,12 @@ class Command(BaseCommand):
                     f"{len(table.changed)} different"
                 )
                 lines = (
-                    [f"    missing {row}" for row in table.missing]
-                    + [f"    extra {row}" for row in table.extra]
-                    + [f"    different {key}: stored {stored}, recomputed {rebuilt}" for key, stored, rebuilt in table.changed]
+                    [f"    missing {_shown(row)}" for row in table.missing]
+                    + [f"    extra {_shown(row)}" for row in table.extra]
+                    + [
+                        f"    different {_shown(key)}: {_changed_values(stored, rebuilt)}"
+                        for key, stored, rebuilt in table.changed
+                    ]
                 )
                 for line in lines[:SHOWN]:
                     self.stdout.write(line)
