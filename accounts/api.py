@@ -8,9 +8,9 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 from rest_framework_simplejwt.views import TokenRefreshView
 
-from analytics.api.error_schemas import AUTH_ERROR_RESPONSES, DETAIL_OR_FIELD_ERRORS_SCHEMA, detail_response
+from config.error_schemas import AUTH_ERROR_RESPONSES, DETAIL_OR_FIELD_ERRORS_SCHEMA, detail_response
 
-from config.throttling import AuthTokenRateThrottle
+from config.throttling import family_throttle
 
 from .credentials import membership_for_user
 from .login_limits import authenticate_with_login_limit
@@ -26,7 +26,7 @@ class TokenRequestSerializer(serializers.Serializer):
 class TokenObtainView(APIView):
     authentication_classes = []
     permission_classes = []
-    throttle_classes = [AuthTokenRateThrottle]  # per client IP: password guessing
+    throttle_classes = [family_throttle("auth-token")]  # per client IP: password guessing
 
     def get_authenticate_header(self, request):
         return 'Bearer realm="api"'
@@ -70,7 +70,7 @@ class TokenObtainView(APIView):
 class TokenRefresh(TokenRefreshView):
     """Exchange a refresh token for a new access token (the workspace claim is kept)."""
 
-    throttle_classes = [AuthTokenRateThrottle]
+    throttle_classes = [family_throttle("auth-token")]
 
 
 class CredentialSerializer(serializers.Serializer):

@@ -13,10 +13,19 @@
   (`taught_courses`); `course_scope(credential)` is what a credential may read: None (every course
   of the workspace) for an admin, the taught courses for an instructor, none for an instructor API
   key (it has no person, so it teaches nothing).
+- A period (`Period`, `resolve_period`): a day period `Nd` is the N whole UTC days ending today,
+  today included: end = tomorrow 00:00Z, start = end - N days. An hour period `Nh` is the N whole
+  UTC hours ending with the current one: end = the next hour's 00:00, start = end - N hours. `all`
+  starts at 00:00Z of the UTC day of the earliest row the figure reads (no data: today only) and
+  ends like a day period. The previous period has the same length and ends where the period
+  starts. Callers resolve a period once (the API view, the dashboard, the export) and hand the
+  Period to the query functions.
 """
 
-from datetime import timezone as dt_timezone
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta, timezone as dt_timezone
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Callable
 
 from django.db import connection
 from django.db.models.functions import TruncDate
@@ -72,3 +81,66 @@ def course_scope(credential):
     if credential.role != Role.INSTRUCTOR:
         return None
     return taught_courses(credential.workspace, credential.user)
+
+
+DAY_PERIODS = {"1d": 1, "7d": 7, "30d": 30, "90d": 90}
+HOUR_PERIODS = {"1h": 1, "24h": 24}
+ALL = "all"
+DATA_PERIODS = (*DAY_PERIODS, ALL)
+SYSTEM_PERIODS = (*HOUR_PERIODS, *DAY_PERIODS, ALL)
+
+
+@dataclass(frozen=True)
+class Period:
+    """A window [start, end) named `name`, resolved at `now` (all UTC datetimes)."""
+
+    name: str
+    start: datetime
+    end: datetime
+    now: datetime
+
+    @property
+    def length(self):
+        return self.end - self.start
+
+    @property
+    def previous(self):
+        return Period(self.name, self.start - self.length, self.start, self.now)
+
+    @property
+    def elapsed_seconds(self):
+        """Seconds of the period that have already happened (the period may end in the future)."""
+        return max(0.0, (min(self.now, self.end) - self.start).total_seconds())
+
+    @property
+    def start_day(self):
+        """The UTC date of the start (the first day of a day period)."""
+        return self.start.astimezone(UTC).date()
+
+    @property
+    def end_day(self):
+        """The UTC date of the end (the day after the last day of a day period)."""
+        return self.end.astimezone(UTC).date()
+
+
+def day_start(moment):
+    """00:00 UTC of the UTC day of `moment`."""
+    return datetime.combine(moment.astimezone(UTC).date(), time.min, UTC)
+
+
+def resolve_period(name, now=None, earliest: Callable[[], datetime | None] | None = None):
+    """The Period named `name` at `now` (default: the current time). `earliest()` gives the first
+    data time for `all` (called only for `all`). Raises ValueError for an unknown name: callers
+    check names first (the VideoCloud `validate_period_name`, the export's and dashboards' forms)."""
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    if name in HOUR_PERIODS:
+        end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        return Period(name, end - timedelta(hours=HOUR_PERIODS[name]), end, now)
+    end = day_start(now) + timedelta(days=1)
+    if name in DAY_PERIODS:
+        return Period(name, end - timedelta(days=DAY_PERIODS[name]), end, now)
+    if name == ALL:
+        first = earliest() if earliest else None
+        start = day_start(first) if first is not None else end - timedelta(days=1)
+        return Period(name, min(start, end - timedelta(days=1)), end, now)
+    raise ValueError(f"Unknown period {name!r}.")

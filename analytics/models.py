@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Workspace
+from analytics.rollups.querysets import RollupManager
 from courses.models import Course, Video
 
 
@@ -50,6 +51,9 @@ class PageSession(models.Model):
     device = models.CharField(max_length=10, choices=Device.choices, blank=True)
     received_at = models.DateTimeField(default=timezone.now)
 
+    # Bulk updates and deletes refresh the rollups (analytics.rollups.querysets).
+    objects = RollupManager()
+
     class Meta:
         indexes = [
             models.Index(fields=["workspace", "user", "started_at"]),
@@ -74,6 +78,9 @@ class LearningEvent(models.Model):
     source = models.CharField(max_length=20, choices=EventSource.choices, default=EventSource.TRACKER)
     data = models.JSONField(default=dict, blank=True)
     received_at = models.DateTimeField(default=timezone.now)
+
+    # Bulk updates and deletes refresh the rollups (analytics.rollups.querysets).
+    objects = RollupManager()
 
     class Meta:
         indexes = [
@@ -110,6 +117,9 @@ class VideoView(models.Model):
     errors = models.PositiveIntegerField(null=True, blank=True)
     source = models.CharField(max_length=20, choices=EventSource.choices, default=EventSource.TRACKER)
     received_at = models.DateTimeField(default=timezone.now)
+
+    # Bulk updates and deletes refresh the rollups (analytics.rollups.querysets).
+    objects = RollupManager()
 
     class Meta:
         constraints = [
@@ -191,6 +201,9 @@ class ProblemResponse(models.Model):
     source = models.CharField(max_length=20, choices=EventSource.choices, default=EventSource.IMPORT)
     received_at = models.DateTimeField(default=timezone.now)
 
+    # Bulk updates and deletes refresh the rollups (analytics.rollups.querysets).
+    objects = RollupManager()
+
     class Meta:
         indexes = [
             models.Index(fields=["workspace", "course", "submitted_at"]),
@@ -212,6 +225,9 @@ class SubsectionOpen(models.Model):
     opened_at = models.DateTimeField()
     source = models.CharField(max_length=20, choices=EventSource.choices, default=EventSource.IMPORT)
     received_at = models.DateTimeField(default=timezone.now)
+
+    # Bulk updates and deletes refresh the rollups (analytics.rollups.querysets).
+    objects = RollupManager()
 
     class Meta:
         indexes = [models.Index(fields=["workspace", "user", "opened_at"])]

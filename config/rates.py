@@ -1,6 +1,7 @@
-"""Rate-limit strings ("600/min"): parsed here, so that settings.py can refuse a bad one at start-up
-and the throttles (config/throttling.py) read the same syntax. No Django imports: settings.py
-imports this module before Django is set up."""
+"""Rate limits: the table of every scope's limit (RATE_LIMITS) and the rate strings ("600/min"),
+parsed here so that settings.py can refuse a bad one at start-up and the throttles
+(config/throttling.py) read the same syntax. No Django imports: settings.py and the benchmarks
+import this module before Django is set up."""
 
 import re
 from dataclasses import dataclass
@@ -14,12 +15,40 @@ UNIT_SECONDS = {
 }  # fmt: skip
 RATE_PATTERN = re.compile(r"^(\d+)/(\d*)([a-z]+?)s?$")
 
-# Every family's setting (config/throttling.py); benchmarks turn them all off (scripts/benchlib.py).
-RATE_LIMIT_SETTINGS = (
-    "TRACKING_RATE_LIMIT", "IMPORT_RATE_LIMIT", "XAPI_RATE_LIMIT", "LEARNER_ANALYTICS_RATE_LIMIT",
-    "COURSE_INFO_RATE_LIMIT", "LEARNING360_RATE_LIMIT", "ANALYSE_RATE_LIMIT", "VIDEOCLOUD_RATE_LIMIT",
-    "EXPORT_RATE_LIMIT", "EXPORT_CREATE_RATE_LIMIT", "AUTH_TOKEN_RATE_LIMIT", "API_RATE_LIMIT",
-)  # fmt: skip
+
+@dataclass(frozen=True)
+class RateLimit:
+    """One scope's limit: the setting holding its rate, and what its requests are counted by."""
+
+    setting: str
+    per_ip: bool = False  # counted per client IP address whatever the credential (else per credential)
+    methods: frozenset | None = None  # the HTTP methods counted; None: all
+
+
+# Every rate limit, by scope (the name a view gives config.throttling.family_throttle, and part of
+# the counters' cache keys). Read by config/throttling.py; benchmarks turn them all off
+# (scripts/benchlib.py).
+RATE_LIMITS = {
+    "tracking": RateLimit("TRACKING_RATE_LIMIT"),  # /api/track/page-sessions and /api/track/events
+    "import": RateLimit("IMPORT_RATE_LIMIT"),  # /api/import
+    "xapi": RateLimit("XAPI_RATE_LIMIT"),  # /xapi/statements (reads and writes)
+    "learner-analytics": RateLimit("LEARNER_ANALYTICS_RATE_LIMIT"),  # /api/user/analytics (SkillRise)
+    "course-info": RateLimit("COURSE_INFO_RATE_LIMIT"),  # /api/v0/... (Open edX)
+    # /api/v2/courses/stats, /api/v2/users, /api/v1/courses/.../stats/... (360Learning)
+    "learning360": RateLimit("LEARNING360_RATE_LIMIT"),
+    "analyse": RateLimit("ANALYSE_RATE_LIMIT"),  # /analyse/* (Skillhabit)
+    # /analytics/videos..., /analytics/users..., /analytics/system/* (VideoCloud)
+    "videocloud": RateLimit("VIDEOCLOUD_RATE_LIMIT"),
+    # /analytics/export and /analytics/export/{id}: every method (creating, polling, deleting)
+    "exports": RateLimit("EXPORT_RATE_LIMIT"),
+    # POST /analytics/export only: each creation queues work for the export worker
+    "export-create": RateLimit("EXPORT_CREATE_RATE_LIMIT", methods=frozenset({"POST"})),
+    # /api/auth/token/ and /api/auth/token/refresh/, per client IP: password guessing
+    "auth-token": RateLimit("AUTH_TOKEN_RATE_LIMIT", per_ip=True),
+    # Every other DRF view (REST_FRAMEWORK DEFAULT_THROTTLE_CLASSES): /api/me/, the health probe
+    "api": RateLimit("API_RATE_LIMIT"),
+}
+RATE_LIMIT_SETTINGS = tuple(limit.setting for limit in RATE_LIMITS.values())
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
 """Rate limits per credential and per API family (docs/security.md, "Rate limits").
 
-Every API family has a throttle below whose `scope` is the family and whose rate is a setting,
+Every API family has a scope in the table config/rates.RATE_LIMITS, whose rate is a setting,
 `<FAMILY>_RATE_LIMIT`, read from the environment (config/rates.py for the syntax; empty: no
-limit). Requests are counted per credential: per API key, or per user and workspace for a session
-or a bearer token; requests without a credential (the token endpoints) per client IP address.
+limit); a view names its scope: `throttle_classes = [family_throttle("analyse")]`. Requests are
+counted per credential: per API key, or per user and workspace for a session or a bearer token;
+requests without a credential, and every request of a `per_ip` scope (the token endpoints), per
+client IP address.
 Throttles run after authentication and permission (DRF's order), so a refused request never uses
 up a credential's allowance. The view's own exception handler answers the refusal in its family's
 error envelope; DRF adds `Retry-After` (whole seconds until the window ends).
@@ -29,7 +31,7 @@ from django.conf import settings
 from django.core.cache import cache
 from rest_framework.throttling import BaseThrottle
 
-from .rates import parse_rate
+from .rates import RATE_LIMITS, parse_rate
 
 # Outlives the window, so that no increment of a window's counter meets an expired key (Django's
 # Redis `incr` checks the key exists, then increments: a key expiring in between would be
@@ -43,12 +45,14 @@ def clock():
 
 
 class CredentialRateThrottle(BaseThrottle):
-    """`rate_setting` requests per window per credential (per IP without one), counted under
-    `scope`. `methods`: the HTTP methods counted (None: all)."""
+    """`rate_setting` requests per window per credential (per IP without one, or always with
+    `per_ip`), counted under `scope`. `methods`: the HTTP methods counted (None: all). Made for
+    each scope of RATE_LIMITS by family_throttle."""
 
     scope = ""
     rate_setting = ""
     methods = None
+    per_ip = False
 
     def __init__(self):
         self.retry_after_s = None
@@ -63,7 +67,7 @@ class CredentialRateThrottle(BaseThrottle):
         from accounts.credentials import Credential
 
         credential = request.auth
-        if isinstance(credential, Credential):
+        if not self.per_ip and isinstance(credential, Credential):
             if credential.api_key is not None:
                 return f"key:{credential.api_key.pk}"
             return f"user:{credential.user.pk}:ws:{credential.workspace.pk}"
@@ -99,87 +103,22 @@ def increment(key, timeout_s):
         return cache.incr(key)  # another process created it in between
 
 
-class IpRateThrottle(CredentialRateThrottle):
-    """Counted per client IP address whatever the credential."""
-
-    def ident(self, request):
-        return self.ip_ident(request)
-
-
-# --- The families -------------------------------------------------------------------------------
+def _throttle_class(scope, limit):
+    name = "".join(part.title() for part in scope.split("-")) + "RateThrottle"
+    attributes = {"scope": scope, "rate_setting": limit.setting, "methods": limit.methods, "per_ip": limit.per_ip}
+    return type(name, (CredentialRateThrottle,), attributes)
 
 
-class TrackingRateThrottle(CredentialRateThrottle):
-    """/api/track/page-sessions and /api/track/events."""
-
-    scope, rate_setting = "tracking", "TRACKING_RATE_LIMIT"
+THROTTLES = {scope: _throttle_class(scope, limit) for scope, limit in RATE_LIMITS.items()}
 
 
-class ImportRateThrottle(CredentialRateThrottle):
-    """/api/import."""
-
-    scope, rate_setting = "import", "IMPORT_RATE_LIMIT"
-
-
-class XapiRateThrottle(CredentialRateThrottle):
-    """/xapi/statements (reads and writes)."""
-
-    scope, rate_setting = "xapi", "XAPI_RATE_LIMIT"
+def family_throttle(scope):
+    """The throttle class of a scope of RATE_LIMITS, for a view's `throttle_classes`."""
+    return THROTTLES[scope]
 
 
-class LearnerAnalyticsRateThrottle(CredentialRateThrottle):
-    """/api/user/analytics (SkillRise)."""
-
-    scope, rate_setting = "learner-analytics", "LEARNER_ANALYTICS_RATE_LIMIT"
-
-
-class CourseInfoRateThrottle(CredentialRateThrottle):
-    """/api/v0/courses/... (Open edX)."""
-
-    scope, rate_setting = "course-info", "COURSE_INFO_RATE_LIMIT"
-
-
-class Learning360RateThrottle(CredentialRateThrottle):
-    """/api/v2/courses/stats, /api/v2/users, /api/v1/courses/.../stats/... (360Learning)."""
-
-    scope, rate_setting = "learning360", "LEARNING360_RATE_LIMIT"
-
-
-class AnalyseRateThrottle(CredentialRateThrottle):
-    """/analyse/* (Skillhabit)."""
-
-    scope, rate_setting = "analyse", "ANALYSE_RATE_LIMIT"
-
-
-class VideoCloudRateThrottle(CredentialRateThrottle):
-    """/analytics/videos..., /analytics/users..., /analytics/system/* (VideoCloud)."""
-
-    scope, rate_setting = "videocloud", "VIDEOCLOUD_RATE_LIMIT"
-
-
-class ExportRateThrottle(CredentialRateThrottle):
-    """/analytics/export and /analytics/export/{id}: every method (creating, polling, deleting)."""
-
-    scope, rate_setting = "exports", "EXPORT_RATE_LIMIT"
-
-
-class ExportCreateRateThrottle(CredentialRateThrottle):
-    """POST /analytics/export only: each creation queues work for the export worker."""
-
-    scope, rate_setting = "export-create", "EXPORT_CREATE_RATE_LIMIT"
-    methods = frozenset({"POST"})
-
-
-class AuthTokenRateThrottle(IpRateThrottle):
-    """/api/auth/token/ and /api/auth/token/refresh/, per client IP: password guessing."""
-
-    scope, rate_setting = "auth-token", "AUTH_TOKEN_RATE_LIMIT"
-
-
-class DefaultRateThrottle(CredentialRateThrottle):
-    """Every other DRF view (REST_FRAMEWORK DEFAULT_THROTTLE_CLASSES): /api/me/, the health probe."""
-
-    scope, rate_setting = "api", "API_RATE_LIMIT"
+# REST_FRAMEWORK's DEFAULT_THROTTLE_CLASSES: every DRF view without a family throttle.
+DefaultRateThrottle = family_throttle("api")
 
 
 # --- OpenAPI: a 429 response on every throttled operation ---------------------------------------
@@ -189,27 +128,21 @@ RETRY_AFTER_HEADER = {
 }
 
 
-def _string(**extra):
-    return {"type": "string", **extra}
+DETAIL_BODY = {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]}
+
+# The 429 body of each exception handler answering another envelope than DRF's `{"detail"}`,
+# registered by the API module that defines the handler: config never imports the HTTP layer.
+RATE_LIMIT_BODIES = {}
 
 
-def _rate_limit_body(view):
-    """The JSON schema of the 429 body the view's exception handler answers."""
-    from analytics.api.course_stats import learning360_exception_handler
-    from analytics.api.envelopes import success_message_exception_handler, videocloud_exception_handler
+def rate_limit_body(schema):
+    """Decorator of a DRF exception handler: `schema` is the JSON schema of the 429 body it answers."""
 
-    handler = view.get_exception_handler()
-    if handler is videocloud_exception_handler:
-        error = {"type": "object", "properties": {"code": _string(enum=["ANALYTICS_RATE_LIMIT"]), "message": _string()},
-                 "required": ["code", "message"]}  # fmt: skip
-        return {"type": "object", "properties": {"success": {"type": "boolean"}, "error": error}, "required": ["success", "error"]}
-    if handler is success_message_exception_handler:
-        return {"type": "object", "properties": {"success": {"type": "boolean"}, "message": _string()}, "required": ["success", "message"]}
-    if handler is learning360_exception_handler:
-        error = {"type": "object", "properties": {"code": _string(enum=["tooManyRequests"]), "message": _string()},
-                 "required": ["code", "message"]}  # fmt: skip
-        return {"type": "object", "properties": {"error": error}, "required": ["error"]}
-    return {"type": "object", "properties": {"detail": _string()}, "required": ["detail"]}
+    def register(handler):
+        RATE_LIMIT_BODIES[handler] = schema
+        return handler
+
+    return register
 
 
 def document_rate_limits(result, generator, request, public):
@@ -225,7 +158,7 @@ def document_rate_limits(result, generator, request, public):
         operation = result["paths"].get(route if route.startswith("/") else "/" + route, {}).get(method.lower())
         if operation is None or "429" in operation.get("responses", {}):
             continue
-        body = _rate_limit_body(view)
+        body = RATE_LIMIT_BODIES.get(view.get_exception_handler(), DETAIL_BODY)
         media_types = {"application/json"}
         for code, response in operation.get("responses", {}).items():
             if code.startswith("2"):

@@ -4,6 +4,5 @@ from django.apps import AppConfig
 class CoursesConfig(AppConfig):
     name = "courses"
     verbose_name = "Courses and learning record"
-
-    def ready(self):
-        from . import signals  # noqa: F401  (connects the Result maintenance receivers)
+    # courses.Result is kept by the rollup registry (analytics.rollups): its save and delete
+    # receivers are wired in analytics.apps.

@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from accounts.ids import new_object_id
 from accounts.models import Workspace
+from analytics.rollups.querysets import RollupManager
 
 
 class CoursePacing(models.TextChoices):
@@ -93,6 +94,9 @@ class Video(models.Model):
     segment_length_s = models.PositiveIntegerField(default=5)
     created_at = models.DateTimeField(default=timezone.now)
 
+    # Bulk updates and deletes refresh the rollups (analytics.rollups.querysets).
+    objects = RollupManager()
+
     class Meta:
         ordering = ["course", "key"]
         constraints = [
@@ -137,6 +141,9 @@ class Enrollment(models.Model):
     unenrolled_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    # Bulk updates and deletes refresh the rollups (analytics.rollups.querysets).
+    objects = RollupManager()
 
     class Meta:
         constraints = [
@@ -188,6 +195,9 @@ class Attempt(models.Model):
     path_session_id = models.CharField(max_length=24, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+
+    # Bulk updates and deletes refresh the rollups (analytics.rollups.querysets).
+    objects = RollupManager()
 
     class Meta:
         constraints = [

@@ -2,10 +2,10 @@
 an attempt or an enrollment, computed from Attempt and Enrollment by one SQL statement.
 
 `refresh_results(pairs)` recomputes the rows of some (user_id, course_id) pairs: every write path
-of attempts and enrollments calls it inside its own transaction (the record import, xAPI and
-tracking logs through analytics.services.records.catalog, the ORM's save / delete through
-courses.signals), so a rolled-back batch leaves no result behind and a committed one leaves no
-stale result. `rebuild_results(workspace)` recomputes a whole workspace (or every workspace):
+of attempts and enrollments reaches it inside its own transaction, through the rollup registry's
+`results` entry (analytics.rollups: the record import, xAPI and tracking logs through
+analytics.services.records.catalog, the ORM's save / delete and bulk QuerySet writes), so a
+rolled-back batch leaves no result behind and a committed one leaves no stale result. `rebuild_results(workspace)` recomputes a whole workspace (or every workspace):
 after a bulk load, and to backfill an existing database (`manage.py rebuild_results`).
 
 The row of a pair is the pair's latest attempt (highest version_number) with its enrollment in

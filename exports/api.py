@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from analytics.api.envelopes import VideoCloudError, VideoCloudErrorsMixin, videocloud_success
 from analytics.api.video_cloud import ERROR_RESPONSES as VIDEOCLOUD_ERROR_RESPONSES
 from analytics.queries.video_cloud.periods import InvalidPeriod
-from config.throttling import ExportCreateRateThrottle, ExportRateThrottle
+from config.throttling import family_throttle
 from config.availability import RETRY_AFTER_S
 
 from . import services
@@ -113,7 +113,7 @@ class ExportListView(VideoCloudErrorsMixin, APIView):
     for themselves), or list the caller's exports."""
 
     # Creating is limited twice: with every export request, and on its own, more strictly.
-    throttle_classes = [ExportRateThrottle, ExportCreateRateThrottle]
+    throttle_classes = [family_throttle("exports"), family_throttle("export-create")]
 
     @extend_schema(
         operation_id="analytics_export_create",
@@ -165,7 +165,7 @@ class ExportListView(VideoCloudErrorsMixin, APIView):
 
 
 class ExportDetailView(VideoCloudErrorsMixin, APIView):
-    throttle_classes = [ExportRateThrottle]
+    throttle_classes = [family_throttle("exports")]
 
     def get_job(self, request, export_id):
         job = services.jobs_visible_to(request.auth).filter(public_id=export_id).first()

@@ -2,7 +2,8 @@
 
 from datetime import datetime, timezone as dt_timezone
 
-from analytics.queries.video_cloud.periods import DATA_PERIODS, resolve_period, validate_period_name
+from analytics.definitions import DATA_PERIODS, resolve_period
+from analytics.queries.video_cloud.periods import validate_period_name
 
 EPOCH = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
 

@@ -9,16 +9,14 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone as dt_timezone
 from typing import Callable, Iterator
 
-from django.db.models import Case, CharField, Count, F, Func, QuerySet, Sum, Value, When
+from django.db.models import Case, CharField, Func, QuerySet, Value, When
 from rest_framework.exceptions import ValidationError
 
-from analytics.definitions import utc_day
-from analytics.models import LearnerDay, LearningEvent, PageSession, ProblemResponse, VideoView
+from analytics.models import LearningEvent, PageSession, ProblemResponse
+from analytics.queries.activity import learner_day_sums
 from analytics.queries.analyse import iter_result_rows
 from analytics.queries.course_info import course_activity_by_week, course_enrollment_by_day, week_start
 from analytics.queries.course_stats import attempts_page
-from analytics.queries.streams import merge_sorted_groups
-from analytics.queries.video_cloud.users import ACTIVITY_SOURCES
 from analytics.queries.video_cloud.videos import video_daily_stats
 from courses.models import Attempt, Course
 
@@ -192,64 +190,32 @@ LEARNER_DAY_COLUMNS = {
     "videoViews": "int",
     "watchTime": "int",
 }
-LEARNER_DAY_DEFAULTS = {"pageSessions": 0, "pageTime": 0, "events": 0, "videoViews": 0, "watchTime": 0}
-# The columns each activity table (ACTIVITY_SOURCES: the VideoCloud definition of activity) gives.
-ACTIVITY_COLUMNS = {
-    PageSession: {"pageSessions": Count("id"), "pageTime": Sum("duration_s")},
-    LearningEvent: {"events": Count("id")},
-    VideoView: {"videoViews": Count("id"), "watchTime": Sum("watched_s")},
+# The learner-day columns: the fields of analytics.queries.activity.learner_day_sums.
+LEARNER_DAY_FIELDS = {
+    "date": "day",
+    "userId": "user_public_id",
+    "userEmail": "user_email",
+    "pageSessions": "page_sessions",
+    "pageTime": "page_seconds",
+    "events": "events",
+    "videoViews": "video_views",
+    "watchTime": "watch_seconds",
 }
 
 
 def learner_daily_activity(scope, window):
-    """Per learner and UTC day with any activity: page sessions and their seconds, learning
-    events, video views and seconds watched. Returns (row count, iterator of dicts by day, user).
-
-    Without a course scope the rows are the learner-day rollup's (analytics LearnerDay: the same
-    sums, kept by every write); an instructor's export (course scope) groups each raw table in the
-    database and merges the three sorted streams here, a (day, learner) pair at a time, so memory
-    does not grow with the row count.
-    """
-    if scope.course_ids is None:
-        return _learner_days_from_rollup(scope, window)
-    days = []
-    for model, time_field in ACTIVITY_SOURCES:
-        rows = _scoped(model.objects.all(), scope).filter(
-            **{f"{time_field}__gte": window.start, f"{time_field}__lt": window.end}
-        )
-        days.append(rows.annotate(day=utc_day(time_field)))
-    count = days[0].values("day", "user_id").union(*(rows.values("day", "user_id") for rows in days[1:])).count()
-    streams = [
-        rows.values("day", "user_id", userId=F("user__public_id"), userEmail=F("user__email"))
-        .annotate(**ACTIVITY_COLUMNS[model])
-        .order_by("day", "user_id")
-        .iterator(chunk_size=CHUNK_SIZE)
-        for rows, (model, _) in zip(days, ACTIVITY_SOURCES)
-    ]
-    rows = merge_sorted_groups(streams, key=lambda row: (row["day"], row["user_id"]), defaults=LEARNER_DAY_DEFAULTS)
-    return count, rows
-
-
-def _learner_days_from_rollup(scope, window):
-    rows = _scoped(LearnerDay.objects.all(), scope).filter(
-        day__gte=window.start.astimezone(dt_timezone.utc).date(), day__lt=window.end.astimezone(dt_timezone.utc).date()
+    """Per user and UTC day of the window with any activity in the scope: learner_day_sums
+    (from the learner-day rollup, or from the raw rows of an instructor's courses)."""
+    return learner_day_sums(
+        scope.workspace, window.start.astimezone(dt_timezone.utc).date(), window.end.astimezone(dt_timezone.utc).date(),
+        course_ids=scope.course_ids, user_id=scope.user_id, chunk_size=CHUNK_SIZE,
     )
-    stream = (
-        rows.order_by("day", "user_id")
-        .values(
-            "day", "user_id", "events", userId=F("user__public_id"), userEmail=F("user__email"),
-            pageSessions=F("page_sessions"), pageTime=F("page_seconds"), videoViews=F("video_views"),
-            watchTime=F("watch_seconds"),
-        )
-        .iterator(chunk_size=CHUNK_SIZE)
-    )  # fmt: skip
-    return rows.count(), stream
 
 
 def learner_day_rows(scope, window, filters, columns):
     count, rows = learner_daily_activity(scope, window)
-    names = ["day" if column.name == "date" else column.name for column in columns]
-    return RowStream(count, (tuple(row[name] for name in names) for row in rows))
+    keys = [LEARNER_DAY_FIELDS[column.name] for column in columns]
+    return RowStream(count, (tuple(row[key] for key in keys) for row in rows))
 
 
 ATTEMPT_FIELDS = {
@@ -308,7 +274,7 @@ RESULT_FIELDS = {
 
 def parse_result_filters(filters):
     """The Analyse `filters` object, validated as POST /analyse/results validates it."""
-    from analytics.api.analyse import AnalyseFiltersSerializer
+    from analytics.queries.analyse_filters import AnalyseFiltersSerializer
 
     parsed = AnalyseFiltersSerializer(data=filters or {})
     parsed.is_valid(raise_exception=True)

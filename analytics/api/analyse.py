@@ -11,8 +11,7 @@ see only the courses they teach; learners and instructor API keys get 403. Error
 """
 
 from django.urls import path
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
@@ -24,8 +23,6 @@ from analytics.queries.analyse import (
     ENROLLMENT_TYPES,
     ORDER_FIELDS,
     RESULT_STATES,
-    CustomFieldFilter,
-    DateRange,
     ResultFilters,
     ResultOrder,
     analyse_contents,
@@ -35,15 +32,14 @@ from analytics.queries.analyse import (
     analyse_statistics,
     analyse_users,
 )
+from analytics.queries.analyse_filters import AnalyseFiltersSerializer, IsoDateTimeField, StrictSerializer
 
-from config.throttling import AnalyseRateThrottle
+from config.throttling import family_throttle
 
 from .envelopes import SuccessMessageErrorsMixin
-from .formats import TIME_RANGE_MESSAGE, in_time_range, iso_ms_z, parse_iso_datetime
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 50
-MAX_IDS_PER_FILTER = 1000
 # Aliases a client may send for the order fields (the document names only updatedAt).
 ORDER_FIELD_ALIASES = {"user.name": "userName", "content.name": "contentName"}
 ORDER_DIRECTIONS = ("ASC", "DESC")
@@ -81,99 +77,6 @@ def instructor_scope(credential):
 
 
 # Request serializers ---------------------------------------------------------------------------
-
-
-class StrictSerializer(serializers.Serializer):
-    """Refuses keys it does not know: a misspelt filter must not silently widen the results."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
-        return super().to_internal_value(data)
-
-
-@extend_schema_field(OpenApiTypes.DATETIME)
-class IsoDateTimeField(serializers.Field):
-    """ISO 8601 date or date-time; without an offset it is UTC."""
-
-    default_error_messages = {
-        "invalid": "Enter an ISO 8601 date-time, e.g. 2025-06-30T13:23:56Z.",
-        "range": f"M{TIME_RANGE_MESSAGE[1:]}.",
-    }
-
-    def to_internal_value(self, data):
-        value = parse_iso_datetime(data)
-        if value is None:
-            self.fail("invalid")
-        if not in_time_range(value):
-            self.fail("range")
-        return value
-
-    def to_representation(self, value):
-        return iso_ms_z(value)
-
-
-class AnalyseDateRangeSerializer(StrictSerializer):
-    """`{"from": ..., "to": ...}`: from included, to excluded, either optional."""
-
-    def get_fields(self):
-        # `from` is a Python keyword, so the fields are declared here rather than in the class body.
-        return {
-            "from": IsoDateTimeField(required=False, allow_null=True),
-            "to": IsoDateTimeField(required=False, allow_null=True),
-        }
-
-    def validate(self, attrs):
-        start, end = attrs.get("from"), attrs.get("to")
-        if start is not None and end is not None and start > end:
-            raise serializers.ValidationError({"to": ["Must not be before from."]})
-        return DateRange(start=start, end=end)
-
-
-def id_list():
-    return serializers.ListField(
-        child=serializers.CharField(max_length=255), required=False, allow_null=True, max_length=MAX_IDS_PER_FILTER
-    )
-
-
-class AnalyseCustomFieldFilterSerializer(StrictSerializer):
-    customFieldId = serializers.CharField(max_length=24)
-    values = serializers.ListField(
-        child=serializers.CharField(max_length=255, allow_blank=True), allow_empty=False,
-        max_length=MAX_IDS_PER_FILTER,
-    )
-
-    def validate(self, attrs):
-        return CustomFieldFilter(field_id=attrs["customFieldId"], values=tuple(attrs["values"]))
-
-
-class AnalyseFiltersSerializer(StrictSerializer):
-    groupIds = id_list()
-    userIds = id_list()
-    contentIds = id_list()
-    states = serializers.ListField(
-        child=serializers.ChoiceField(choices=RESULT_STATES), required=False, allow_null=True
-    )
-    enrollmentTypes = serializers.ListField(
-        child=serializers.ChoiceField(choices=ENROLLMENT_TYPES), required=False, allow_null=True
-    )
-    customFields = AnalyseCustomFieldFilterSerializer(many=True, required=False, allow_null=True, max_length=50)
-    updatedAtDateRange = AnalyseDateRangeSerializer(required=False, allow_null=True)
-    expiryDateRange = AnalyseDateRangeSerializer(required=False, allow_null=True)
-
-    def validate(self, attrs):
-        return ResultFilters(
-            group_ids=tuple(attrs.get("groupIds") or ()),
-            user_ids=tuple(attrs.get("userIds") or ()),
-            content_ids=tuple(attrs.get("contentIds") or ()),
-            states=tuple(attrs.get("states") or ()),
-            enrollment_types=tuple(attrs.get("enrollmentTypes") or ()),
-            custom_fields=tuple(attrs.get("customFields") or ()),
-            updated_at=attrs.get("updatedAtDateRange"),
-            expiry=attrs.get("expiryDateRange"),
-        )
 
 
 class AnalyseOrderSerializer(StrictSerializer):
@@ -377,7 +280,7 @@ ERROR_RESPONSES = {
 
 class AnalyseView(SuccessMessageErrorsMixin, APIView):
     permission_classes = [CanAnalyse, AnalyseApiEnabled]
-    throttle_classes = [AnalyseRateThrottle]
+    throttle_classes = [family_throttle("analyse")]
 
     def parse_body(self, request):
         serializer = AnalyseRequestSerializer(data=request.data)
@@ -439,7 +342,7 @@ LOOKUPS = {
 
 class AnalyseLookupView(SuccessMessageErrorsMixin, APIView):
     permission_classes = [CanAnalyse, AnalyseApiEnabled]
-    throttle_classes = [AnalyseRateThrottle]
+    throttle_classes = [family_throttle("analyse")]
     lookup = None  # a key of LOOKUPS, set by as_view()
 
     def get(self, request):

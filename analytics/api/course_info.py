@@ -31,11 +31,13 @@ from rest_framework.views import APIView
 from accounts.authentication import ApiKeyAuthentication
 from accounts.models import Role
 from accounts.permissions import roles_allowed
-from analytics.api.formats import in_time_range
-from analytics.api.error_schemas import AUTH_ERROR_RESPONSES, DETAIL_OR_FIELD_ERRORS_SCHEMA, detail_response
+from analytics.formats import in_time_range
+from config.error_schemas import AUTH_ERROR_RESPONSES, DETAIL_OR_FIELD_ERRORS_SCHEMA, detail_response
 from analytics.queries import course_info as queries
-from config.throttling import CourseInfoRateThrottle
+from config.throttling import family_throttle
 from courses.models import Course
+
+from .rows import CompiledRows
 
 DATE_FORMAT = "%Y-%m-%d"
 DATETIME_FORMAT = "%Y-%m-%dT%H%M%S"
@@ -220,53 +222,6 @@ class EdxVideoSerializer(serializers.Serializer):
     users_at_start = serializers.IntegerField(help_text="Learners who watched the first segment")
     users_at_end = serializers.IntegerField(help_text="Learners who watched the last segment")
     created = _created()
-
-
-class CompiledRows:
-    """`serializer_class(rows, many=True).data`, but compiled once into a plan of per-field
-    converters and memoized formatting: DRF's per-field machinery costs ~0.1 ms per row, which
-    is most of a request answering a month of 60 birth years. Supports the field types the
-    serializers above use (tests/analytics/test_course_info_api.py checks it gives DRF's output).
-    """
-
-    def __init__(self, serializer_class):
-        self.plan = [(name, self._converter(field)) for name, field in serializer_class().fields.items()]
-
-    @classmethod
-    def _converter(cls, field):
-        if isinstance(field, serializers.DateTimeField):
-            fmt, zone = field.format, getattr(field, "timezone", None) or field.default_timezone()
-            return cls._memoized(lambda value: value.astimezone(zone).strftime(fmt))
-        if isinstance(field, serializers.DateField):
-            fmt = field.format
-            return cls._memoized(lambda value: value.strftime(fmt))
-        if isinstance(field, serializers.Serializer):
-            nested = cls(type(field))
-            return lambda value: None if value is None else nested.one(value)
-        if isinstance(field, (serializers.IntegerField, serializers.CharField)):
-            return None  # the value as it is (ints and strings already)
-        raise TypeError(f"CompiledRows does not support {type(field).__name__}")
-
-    @staticmethod
-    def _memoized(convert):
-        memo = {}
-
-        def converted(value):
-            if value is None:
-                return None
-            if value not in memo:
-                memo[value] = convert(value)
-            return memo[value]
-
-        return converted
-
-    def one(self, item):
-        if not isinstance(item, dict):
-            item = {name: getattr(item, name) for name, _ in self.plan}
-        return {name: item[name] if convert is None else convert(item[name]) for name, convert in self.plan}
-
-    def many(self, items):
-        return [self.one(item) for item in items]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -479,7 +434,7 @@ class CourseInfoView(APIView):
     spec = None
     authentication_classes = [*api_settings.DEFAULT_AUTHENTICATION_CLASSES, EdxTokenAuthentication]
     permission_classes = [CanReadCourseInfo]
-    throttle_classes = [CourseInfoRateThrottle]
+    throttle_classes = [family_throttle("course-info")]
     schema = CourseInfoSchema()
 
     def get_renderers(self):

@@ -26,7 +26,7 @@ from rest_framework.response import Response
 
 from accounts.models import Role
 from analytics.api import course_info
-from analytics.api.error_schemas import AUTH_ERROR_RESPONSES, DETAIL_OR_FIELD_ERRORS_SCHEMA, detail_response
+from config.error_schemas import AUTH_ERROR_RESPONSES, DETAIL_OR_FIELD_ERRORS_SCHEMA, detail_response
 from analytics.queries import problems as queries
 from analytics.queries.course_info import encoded_module_id
 from courses.models import Course, Video

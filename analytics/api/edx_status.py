@@ -14,7 +14,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from analytics.api.course_info import EdxTokenAuthentication
-from analytics.api.error_schemas import AUTH_ERROR_RESPONSES
+from config.error_schemas import AUTH_ERROR_RESPONSES
 
 OK, UNAVAILABLE = "OK", "UNAVAILABLE"
 

@@ -36,9 +36,9 @@ from analytics.api.course_info import (
     current_time,
     readable_course,
 )
-from analytics.api.error_schemas import AUTH_ERROR_RESPONSES, DETAIL_SCHEMA, detail_response
+from config.error_schemas import AUTH_ERROR_RESPONSES, DETAIL_SCHEMA, detail_response
 from analytics.queries import course_summaries as queries
-from config.throttling import CourseInfoRateThrottle
+from config.throttling import family_throttle
 from exports import reports
 from exports.api import download_url
 
@@ -242,7 +242,7 @@ class EdxListView(APIView):
 
     authentication_classes = [*api_settings.DEFAULT_AUTHENTICATION_CLASSES, EdxTokenAuthentication]
     permission_classes = [CanReadCourseInfo]
-    throttle_classes = [CourseInfoRateThrottle]
+    throttle_classes = [family_throttle("course-info")]
     renderer_classes = [renderers.JSONRenderer, renderers.BrowsableAPIRenderer, CSVRenderer]
 
     def handle_exception(self, exc):
@@ -388,7 +388,7 @@ class CourseReportView(APIView):
 
     authentication_classes = [*api_settings.DEFAULT_AUTHENTICATION_CLASSES, EdxTokenAuthentication]
     permission_classes = [CanReadCourseInfo]
-    throttle_classes = [CourseInfoRateThrottle]
+    throttle_classes = [family_throttle("course-info")]
 
     def handle_exception(self, exc):
         if isinstance(exc, EdxError):

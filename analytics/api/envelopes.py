@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from config.availability import translate_unavailable
+from config.throttling import rate_limit_body
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,13 @@ def error_message(exc):
     return str(detail)
 
 
+@rate_limit_body(
+    {
+        "type": "object",
+        "properties": {"success": {"type": "boolean"}, "message": {"type": "string"}},
+        "required": ["success", "message"],
+    }
+)
 def success_message_exception_handler(exc, context):
     """DRF exception handler answering `{"success": false, "message": ...}`.
 
@@ -132,6 +140,20 @@ def videocloud_success(data, status_code=status.HTTP_200_OK, headers=None):
     return Response({"success": True, "data": data}, status=status_code, headers=headers)
 
 
+@rate_limit_body(
+    {
+        "type": "object",
+        "properties": {
+            "success": {"type": "boolean"},
+            "error": {
+                "type": "object",
+                "properties": {"code": {"type": "string", "enum": ["ANALYTICS_RATE_LIMIT"]}, "message": {"type": "string"}},
+                "required": ["code", "message"],
+            },
+        },
+        "required": ["success", "error"],
+    }
+)
 def videocloud_exception_handler(exc, context):
     """DRF exception handler answering `{"success": false, "error": {"code", "message"}}`.
 

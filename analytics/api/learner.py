@@ -15,7 +15,7 @@ from django.urls import path
 from accounts.credentials import Credential
 from analytics.queries.learner import learner_analytics
 from analytics.timezones import time_zone_named, today_in
-from config.throttling import LearnerAnalyticsRateThrottle
+from config.throttling import family_throttle
 
 from .envelopes import SuccessMessageErrorsMixin
 
@@ -107,7 +107,7 @@ class UserAnalyticsView(SuccessMessageErrorsMixin, APIView):
     """The signed-in user's time per page, per day (7 days) and per course."""
 
     permission_classes = [IsUserInWorkspace]
-    throttle_classes = [LearnerAnalyticsRateThrottle]
+    throttle_classes = [family_throttle("learner-analytics")]
 
     def get_authenticate_header(self, request):
         return 'Bearer realm="api"'

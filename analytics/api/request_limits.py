@@ -8,92 +8,23 @@
 - JSON bodies (BoundedJSONParser): nesting deeper than MAX_JSON_DEPTH, or a NUL in any string
   or key, is a 400 naming the JSON path (`[3].data.note`), never a RecursionError.
 
-The rules and numbers: docs/api/limits.md.
+The limits themselves (sizes, JSON rules) are plain functions in config/limits.py, which the
+import and the xAPI endpoints share; this module answers them over HTTP. The rules and numbers:
+docs/api/limits.md.
 """
 
-import json
-import math
-
-from django.conf import settings
 from django.http import HttpResponseBadRequest, JsonResponse
 from django.urls import Resolver404, resolve
 from rest_framework import exceptions, status
 from rest_framework.parsers import JSONParser
 
-MAX_JSON_DEPTH = 64
-NUL = "\x00"
+from config.limits import MAX_JSON_DEPTH, NUL, body_limit_for, human_bytes, json_problem, problem_message
 
 
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The body is too large."
     default_code = "payload_too_large"
-
-
-def human_bytes(size):
-    """`10 MiB`, `512 KiB`, `900 bytes`."""
-    for unit, factor in (("MiB", 1024 * 1024), ("KiB", 1024)):
-        if size >= factor and size % factor == 0:
-            return f"{size // factor} {unit}"
-    return f"{size} bytes"
-
-
-def body_limit_for(path):
-    """Bytes a request body to this path may hold."""
-    if path.rstrip("/") == "/api/import":
-        return settings.IMPORT_MAX_BODY_BYTES
-    return settings.API_MAX_BODY_BYTES
-
-
-def json_path(parent, key):
-    if isinstance(key, int):
-        return f"{parent}[{key}]"
-    return f"{parent}.{key}" if parent else str(key)
-
-
-def json_problem(value, max_depth=MAX_JSON_DEPTH):
-    """None when a parsed JSON value is acceptable, else (path, message): nesting deeper than
-    max_depth, a NUL character in a string or a key, or a number too large for a double (1e400
-    parses as infinity, which no JSON column stores). Iterative, so any depth is safe."""
-    stack = [(value, "", 1)]
-    while stack:
-        item, where, depth = stack.pop()
-        if isinstance(item, str):
-            if NUL in item:
-                return where, "text may not contain NUL characters (\\u0000)"
-            continue
-        if isinstance(item, float) and not math.isfinite(item):
-            return where, "the number is too large (beyond a double's range)"
-        if not isinstance(item, (dict, list)):
-            continue
-        if depth > max_depth:
-            return where, f"JSON may not be nested deeper than {max_depth} levels"
-        if isinstance(item, dict):
-            for key, child in item.items():
-                if NUL in key:
-                    return json_path(where, key.replace(NUL, "\\u0000")), "keys may not contain NUL characters (\\u0000)"
-                stack.append((child, json_path(where, key), depth + 1))
-        else:
-            stack.extend((child, json_path(where, index), depth + 1) for index, child in enumerate(item))
-    return None
-
-
-def problem_message(problem):
-    where, message = problem
-    return f"{where}: {message}" if where else message
-
-
-def loads_bounded(text):
-    """json.loads, raising ValueError (with the JSON path) for what json_problem refuses and for
-    nesting too deep for the parser itself."""
-    try:
-        value = json.loads(text)
-    except RecursionError as exc:
-        raise ValueError(f"JSON may not be nested deeper than {MAX_JSON_DEPTH} levels") from exc
-    problem = json_problem(value)
-    if problem:
-        raise ValueError(problem_message(problem))
-    return value
 
 
 class BoundedJSONParser(JSONParser):

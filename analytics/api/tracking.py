@@ -1,12 +1,11 @@
 """Data-in API family: the tracking API (page sessions, events, video views and reactions) and
 the bulk import endpoint. Rules and choices: docs/api/tracking.md and docs/import.md.
 
-Views only parse the body, check who may send for whom, and call ingest_records (one
-transaction per call); validation and bulk upserts live in analytics/services/records/.
+Views only parse the body, check who may send for whom, and call ingest_records; validation,
+bulk upserts and the retry of a batch the database refuses live in analytics/services/records/.
 """
 
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 from django.urls import path
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, PolymorphicProxySerializer, extend_schema
@@ -20,14 +19,14 @@ from rest_framework.views import APIView
 from accounts.authentication import ApiKeyAuthentication, WorkspaceJWTAuthentication, WorkspaceSessionAuthentication
 from accounts.credentials import Credential
 from accounts.models import Role
-from analytics.api.request_limits import BoundedJSONParser, PayloadTooLarge, human_bytes, loads_bounded
-from analytics.api.error_schemas import AUTH_ERROR_RESPONSES, DetailErrorSerializer, detail_response
+from analytics.api.request_limits import BoundedJSONParser, PayloadTooLarge
+from config.error_schemas import AUTH_ERROR_RESPONSES, DetailErrorSerializer, detail_response
 from analytics.models import Device, EventSource, Platform
-from analytics.services.learner_activity import refreshed_together
 from analytics.services.records import Kind
 from analytics.services.records.files import records_from_lines
 from analytics.services.records.pipeline import Actor, ingest_records
-from config.throttling import ImportRateThrottle, TrackingRateThrottle
+from config.limits import human_bytes, loads_bounded
+from config.throttling import family_throttle
 
 MAX_ITEMS = 1000
 CSRF_QUERY_PARAM = "csrfmiddlewaretoken"
@@ -213,7 +212,7 @@ class TrackingView(APIView):
 
     authentication_classes = AUTHENTICATION
     permission_classes = [CanSendActivity]
-    throttle_classes = [TrackingRateThrottle]
+    throttle_classes = [family_throttle("tracking")]
     parser_classes = [BoundedJSONParser, TextJSONParser]
     default_kind = None
     allowed_kinds = frozenset()
@@ -232,25 +231,16 @@ class TrackingView(APIView):
         actor = None
         if credential.kind != "api_key":
             actor = Actor(user_id=credential.user.pk, email=credential.user.email.lower())
-        options = {
-            "source": EventSource.TRACKER,
-            "actor": actor,
-            "allowed_kinds": self.allowed_kinds,
-            "default_kind": self.default_kind,
-        }
-        try:
-            # Fast path: one transaction, no savepoints; one learner-day refresh for every kind.
-            with transaction.atomic(), refreshed_together():
-                report = ingest_records(credential.workspace, list(enumerate(items)), isolate=False, **options)
-        except (OperationalError, InterfaceError):
-            # The database cannot be reached: nothing was committed; the client gets a 503
-            # (config/availability.py) and re-sends, which the ids make harmless.
-            raise
-        except DatabaseError:
-            # Something no validator saw (a concurrent writer, a constraint): everything was rolled
-            # back; again with a savepoint per chunk and item by item where refused.
-            with transaction.atomic(), refreshed_together():
-                report = ingest_records(credential.workspace, list(enumerate(items)), isolate=True, **options)
+        # At most MAX_ITEMS, one chunk (pipeline.CHUNK_SIZE): written in one transaction, retried
+        # item by item if the database refuses it; an unreachable database is a 503.
+        report = ingest_records(
+            credential.workspace,
+            list(enumerate(items)),
+            source=EventSource.TRACKER,
+            actor=actor,
+            allowed_kinds=self.allowed_kinds,
+            default_kind=self.default_kind,
+        )
         totals = {"created": 0, "updated": 0, "unchanged": 0}
         for result in report.counts.values():
             for name in totals:
@@ -328,7 +318,7 @@ class ImportView(APIView):
 
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [IsAdminApiKey]
-    throttle_classes = [ImportRateThrottle]
+    throttle_classes = [family_throttle("import")]
     parser_classes = [RawTextParser]
 
     @extend_schema(

@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsAdmin
 from analytics.queries import video_cloud as queries
-from config.throttling import VideoCloudRateThrottle
+from config.throttling import family_throttle
 
 from .envelopes import VideoCloudError, VideoCloudErrorsMixin, videocloud_success
 
@@ -373,24 +373,30 @@ ERROR_RESPONSES = {code: ERROR_ENVELOPE for code in (400, 401, 403, 404, 429)}
 
 class VideoCloudView(VideoCloudErrorsMixin, APIView):
     """One VideoCloud endpoint: its periods, default period, metrics (document name -> section of
-    the query result) and serializer; `query()` calls its query function."""
+    the query result) and serializer; `resolve_period()` resolves the period once, at the
+    VideoCloud clock's now (`periods.utc_now`), and `query()` calls its query function with it."""
 
     permission_classes = [IsAdmin]
-    throttle_classes = [VideoCloudRateThrottle]
+    throttle_classes = [family_throttle("videocloud")]
     periods = queries.DATA_PERIODS
     default_period = "7d"
     metrics: dict = {}
     serializer_class = None
+
+    def resolve_period(self, workspace, name, now, **kwargs):
+        raise NotImplementedError
 
     def query(self, workspace, period, sections, params, **kwargs):
         raise NotImplementedError
 
     def get(self, request, **kwargs):
         params = request.query_params
+        workspace = request.auth.workspace
         try:
-            period = queries.validate_period_name(params.get("period") or self.default_period, self.periods)
+            name = queries.validate_period_name(params.get("period") or self.default_period, self.periods)
             chosen = queries.parse_metrics(params.getlist("metrics") + params.getlist("metrics[]"), tuple(self.metrics))
-            data = self.query(request.auth.workspace, period, tuple(self.metrics[name] for name in chosen), params, **kwargs)
+            period = self.resolve_period(workspace, name, queries.periods.utc_now(), **kwargs)
+            data = self.query(workspace, period, tuple(self.metrics[name] for name in chosen), params, **kwargs)
         except queries.VideoCloudQueryError as exc:
             raise VideoCloudError(ERROR_CODES[type(exc)], str(exc), field=exc.field) from exc
         except queries.DataUnavailable as exc:
@@ -421,6 +427,9 @@ class VideoAnalyticsView(VideoCloudView):
     metrics = {"views": "views", "engagement": "engagement", "performance": "performance"}
     serializer_class = VideoCloudVideoAnalyticsSerializer
 
+    def resolve_period(self, workspace, name, now, id):
+        return queries.video_period(workspace, name, now, video_key=id)
+
     def query(self, workspace, period, sections, params, id):
         return queries.video_analytics(
             workspace, id, period, sections=sections,
@@ -448,6 +457,9 @@ class VideoSummaryView(VideoCloudView):
     }
     serializer_class = VideoCloudVideoSummarySerializer
 
+    def resolve_period(self, workspace, name, now):
+        return queries.video_period(workspace, name, now)
+
     def query(self, workspace, period, sections, params):
         return queries.video_summary(
             workspace, period, sections=sections, compare=queries.parse_compare(params.get("compare")),
@@ -469,6 +481,9 @@ class UserAnalyticsView(VideoCloudView):
     metrics = {"activity": "activity", "growth": "growth", "retention": "retention"}
     serializer_class = VideoCloudUserAnalyticsSerializer
 
+    def resolve_period(self, workspace, name, now):
+        return queries.user_period(workspace, name, now)
+
     def query(self, workspace, period, sections, params):
         return queries.user_analytics(workspace, period, sections=sections)
 
@@ -486,6 +501,9 @@ class UserEngagementView(VideoCloudView):
     default_period = "7d"
     metrics = {"engagement": "engagement"}
     serializer_class = VideoCloudUserEngagementSerializer
+
+    def resolve_period(self, workspace, name, now):
+        return queries.user_period(workspace, name, now)
 
     def query(self, workspace, period, sections, params):
         return {"engagement": queries.user_engagement(workspace, period)} if "engagement" in sections else {}
@@ -509,6 +527,9 @@ class SystemHealthView(VideoCloudView):
     metrics = {"uptime": "uptime", "responseTime": "response_time", "errors": "errors", "resources": "resources"}
     serializer_class = VideoCloudSystemHealthSerializer
 
+    def resolve_period(self, workspace, name, now):
+        return queries.system_period(workspace, name, now)
+
     def query(self, workspace, period, sections, params):
         return queries.system_health(workspace, period, sections=sections)
 
@@ -527,6 +548,9 @@ class SystemPerformanceView(VideoCloudView):
     default_period = "1h"
     metrics = {"api": "api", "processing": "processing", "storage": "storage"}
     serializer_class = VideoCloudSystemPerformanceSerializer
+
+    def resolve_period(self, workspace, name, now):
+        return queries.system_period(workspace, name, now)
 
     def query(self, workspace, period, sections, params):
         return queries.system_performance(workspace, period, sections=sections)

@@ -23,7 +23,7 @@ from accounts.models import EducationLevel, Role
 from analytics.queries import analyse as analyse_queries
 from analytics.queries import course_info
 from analytics.queries import dashboards as dashboard_queries
-from analytics.queries.video_cloud import DataUnavailable, resolve_period, video_analytics
+from analytics.queries.video_cloud import DataUnavailable, resolve_period, video_analytics, video_period
 from analytics.queries.video_cloud.users import earliest_activity
 from courses.models import AttemptState, Course, EnrollmentKind, EnrollmentMode, Video
 
@@ -577,7 +577,7 @@ def results_dashboard(request):
 
 
 def _video_sections(workspace, video, period_name):
-    analytics = video_analytics(workspace, video.key, period_name)
+    analytics = video_analytics(workspace, video.key, video_period(workspace, period_name, video_key=video.key))
     views, engagement, performance = analytics["views"], analytics["engagement"], analytics["performance"]
     has_views = bool(views["total"])
     names = {

@@ -1,6 +1,17 @@
 from django.db import migrations, models
 
-from analytics.services.learner_activity import rebuild_where_filled
+
+def mark_for_rebuild(apps, schema_editor):
+    """The new words, and 0007's and 0008's columns, are sums of the raw rows: where learner-days
+    exist they must be recomputed. A migration must not run service code (it follows today's
+    models, not this migration's), so this marks the learner_activity rollup and
+    analytics.rollups.migrations.rebuild_marked rebuilds it once `migrate` has applied every
+    migration. A fresh database has nothing to recompute."""
+    LearnerDay = apps.get_model("analytics", "LearnerDay")
+    RollupState = apps.get_model("analytics", "RollupState")
+    database = schema_editor.connection.alias
+    if LearnerDay.objects.using(database).exists():
+        RollupState.objects.using(database).get_or_create(name="rebuild:learner_activity")
 
 
 class Migration(migrations.Migration):
@@ -20,8 +31,5 @@ class Migration(migrations.Migration):
             name='recent_days_3',
             field=models.BigIntegerField(default=0, help_text='Bit k set: activity on last_day - 126 - k days'),
         ),
-        # The new words, and 0007's and 0008's columns (sums of the raw rows): computed where rows
-        # exist. This runs today's code, so only the last migration that changes the rollups may
-        # call it.
-        migrations.RunPython(rebuild_where_filled, migrations.RunPython.noop),
+        migrations.RunPython(mark_for_rebuild, migrations.RunPython.noop),
     ]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field as dataclass_field
 
 from django.db.models import Q
 
-from analytics.api.formats import TIME_RANGE_MESSAGE, in_time_range, parse_iso_datetime
+from analytics.formats import TIME_RANGE_MESSAGE, in_time_range, parse_iso_datetime
 
 OPERATORS = ("eq", "ne", "in", "nin", "gt", "gte", "lt", "lte")
 LIST_OPERATORS = frozenset({"in", "nin"})

@@ -5,8 +5,9 @@ video_cloud, learner); these functions follow the same rules and reuse their bui
 
 - the learner scope of a filter (groups, custom attributes) is the Analyse API's
   (`learners_in_scope`);
-- "active" is the VideoCloud user analytics' rule: a learner (role learner in the workspace) with
-  a page session, a learning event or a video view starting in the window;
+- "active" is analytics.queries.activity's (as the VideoCloud user analytics): a learner (role
+  learner in the workspace) with a page session, a learning event or a video view starting in the
+  window;
 - course quiz time is the learner analytics' rule (quiz sessions on `/quiz/:courseId/:chapterId`
   pages, EXCLUDED_PAGES never count), summed over every learner of the course;
 - a video's segments are VideoView.segments, the indexes of the segment_length_s slices a view
@@ -25,15 +26,15 @@ from django.db.models import Count, Sum
 from django.db.models.functions import TruncDate, TruncMonth, TruncWeek
 
 from analytics.definitions import UTC
-from analytics.models import LearnerDay, PageSession, ProblemAnswerCount, VideoView
+from analytics.models import PageSession, ProblemAnswerCount, VideoView
 from courses.models import Chapter, Course, Enrollment
 
+from .activity import learner_days
 from .analyse import COURSE, ResultFilters, _learners_matching, result_rows_sql
 from .course_info import course_videos
 from .learner import EXCLUDED_PAGES, IS_QUIZ
 from .problems import course_problems, problem_answer_distribution, problem_grade_distribution, video_timeline
 from .video_cloud.periods import bucket_starts
-from .video_cloud.users import learners
 
 TOP_CONTENTS_LIMIT = 10
 # Enrollment counts go per week rather than per day past this many days (a readable chart).
@@ -82,28 +83,17 @@ class ActiveLearners:
 
 
 def active_learners_trend(workspace, period, *, learner_ids=None):
-    """Learners active in `period` (a video_cloud Period), per day / week / month and in total.
+    """Learners active in `period` (an analytics.definitions Period), per day / week / month and in
+    total.
 
-    Active: the VideoCloud rule (a page session, learning event or video view starting in the
-    window, by a member with the learner role). `learner_ids` (an id queryset, see
-    learners_in_scope) narrows the learners. `period` is made of whole UTC days. One query over
-    the learner-day rollup (one row per learner and UTC day with activity, see
-    analytics.services.learner_activity), counted per bucket in the database.
-    With no filter, the last daily point and the `7d` / `30d` totals are the `activity.active_users`
-    daily / weekly / monthly of `user_analytics`.
+    Active: analytics.queries.activity's definition, read from the same rows (learner_days: one
+    per learner and UTC day they were active). `learner_ids` (an id queryset, see
+    learners_in_scope) narrows the learners. `period` is made of whole UTC days. One query,
+    counted per bucket in the database. With no filter, the last daily point and the `7d` / `30d`
+    totals are the `activity.active_users` daily / weekly / monthly of `user_analytics`.
     """
-    members = learners(workspace)
-    if learner_ids is not None:
-        members = members.filter(user_id__in=learner_ids)
-    # LearnerDay has one row per learner and UTC day with activity: the (day, learner) pairs.
     pairs = (
-        LearnerDay.objects.filter(
-            workspace=workspace,
-            user_id__in=members.order_by().values("user_id"),
-            day__gte=period.start.astimezone(UTC).date(),
-            day__lt=period.end.astimezone(UTC).date(),
-        )
-        .order_by()
+        learner_days(workspace, period.start_day, period.end_day, learner_ids)
         .annotate(week=TruncWeek("day"), month=TruncMonth("day"))
         .values_list("day", "week", "month", "user_id")
     )

@@ -9,8 +9,11 @@ Staleness is kept per course (CourseInfoState): a write marks the courses it tou
 commits, readers of a marked course use the raw rows until that course is rebuilt, and the other
 courses stay on the rollups.
 
-- mark_courses_changed(course_ids): for write paths, after the commit: mark the courses stale
-  and queue a refresh (debounced). `changes_course_info(courses_of)` decorates bulk writers.
+- mark_courses_changed(course_ids), mark_users_changed(workspace_id, user_ids): for write paths
+  (through analytics.rollups' one entry point, rows_changed), after the commit: mark the courses
+  stale and queue a refresh (debounced). `changes_course_info(courses_of)` decorates a bulk
+  writer outside that entry point (the demo data generator); model signals cover single-row
+  writes.
 - refresh_stale_courses(now): the frequent job (Celery beat every COURSE_INFO_REFRESH_S seconds,
   and soon after writes): rebuilds only the stale courses (enrollment steps, video audiences,
   passing counts, activity of the previous and the current week), one transaction per course.
@@ -29,7 +32,6 @@ import time
 
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from analytics.models import (
@@ -172,12 +174,13 @@ rebuild_video_audiences = _locked(_rebuild_video_audiences)
 rebuild_passing_counts = _locked(_rebuild_passing_counts)
 
 
-def _rebuild(courses, now, *, every_course=False, if_stale=False):
+def _rebuild(courses, now, *, every_course=False, if_stale=False, every_week=False):
     """Rebuild the four parts of `courses` ([(course_id, workspace_id)]; every_course: of every
     course, with statements that need no course filter) in one transaction under the lock, and
     record the start as their refreshed_at: a change noted after it keeps its course stale.
     if_stale: skip (return None) when another run refreshed them while this one waited for the
-    lock. Returns {part: rows}."""
+    lock. every_week: the activity of every week, not only the previous and the current one.
+    Returns {part: rows}."""
     course_ids = None if every_course else [course_id for course_id, _ in courses]
     snapshot_at = timezone.now()
     with transaction.atomic():
@@ -188,7 +191,9 @@ def _rebuild(courses, now, *, every_course=False, if_stale=False):
             "enrollment_steps": _rebuild_enrollment_steps(course_ids),
             "video_audiences": _rebuild_video_audiences(course_ids),
             "passing_counts": _rebuild_passing_counts(course_ids),
-            "activity_weeks": _rebuild_activity_weeks(course_ids, start_at=week_start(now) - ONE_WEEK),
+            "activity_weeks": _rebuild_activity_weeks(
+                course_ids, start_at=None if every_week else week_start(now) - ONE_WEEK
+            ),
         }
         _record_refreshed(courses, snapshot_at)
     return result
@@ -218,6 +223,11 @@ def _stale_courses(workspace_id=None):
     return list(courses.values_list("pk", "workspace_id"))
 
 
+def has_stale_courses(workspace_id=None):
+    """Whether some course of the workspace (None: of any workspace) is stale."""
+    return bool(_stale_courses(workspace_id))
+
+
 def refresh_stale_courses(now=None):
     """The frequent job: rebuild the rollups of the stale courses only, each course in its own
     transaction under the lock (enrollment steps, video audiences, passing counts, and the activity
@@ -240,18 +250,18 @@ def refresh_stale_courses(now=None):
     return result
 
 
-def rebuild_course_info(workspace_id=None, now=None):
+def rebuild_course_info(workspace_id=None, now=None, *, every_week=False):
     """Rebuild the rollups of every course (or of the workspace's courses), whether stale or not:
     every part, activity of the previous and the current week (the hourly history job rebuilds
-    older weeks). One set-based statement per part, in one transaction under the lock; returns
-    {courses, <part>: rows, seconds}."""
+    older weeks), or of every week with every_week. One set-based statement per part, in one
+    transaction under the lock; returns {courses, <part>: rows, seconds}."""
     now = now or timezone.now()
     courses = Course.objects.order_by("pk")
     if workspace_id is not None:
         courses = courses.filter(workspace_id=workspace_id)
     courses = list(courses.values_list("pk", "workspace_id"))
     started = time.perf_counter()
-    result = _rebuild(courses, now, every_course=workspace_id is None)
+    result = _rebuild(courses, now, every_course=workspace_id is None, every_week=every_week)
     result = {"courses": len(courses), **result, "seconds": round(time.perf_counter() - started, 3)}
     logger.info("Course information rollups rebuilt: %s", result)
     return result
@@ -312,6 +322,28 @@ def mark_courses_changed(course_ids):
     transaction.on_commit(mark_after_commit, robust=True)
 
 
+def mark_users_changed(workspace_id, user_ids):
+    """For write paths that changed users' demographics or roles: once the current transaction
+    commits, mark the courses those users are enrolled in (any workspace: demographics are the
+    person's) or teach in the workspace (a role decides who counts as a learner)."""
+    user_ids = {user_id for user_id in user_ids if user_id is not None}
+    if not user_ids:
+        return
+
+    def mark_after_commit():
+        _mark_now(courses_of_users(workspace_id, user_ids))
+
+    transaction.on_commit(mark_after_commit, robust=True)
+
+
+def courses_of_users(workspace_id, user_ids):
+    """The ids of the courses the users are enrolled in (any workspace) or teach in the
+    workspace. One query."""
+    enrolled = Enrollment.objects.filter(user_id__in=user_ids).order_by().values_list("course_id")
+    taught = Course.objects.filter(workspace_id=workspace_id, instructors__in=user_ids).order_by().values_list("pk")
+    return {course_id for (course_id,) in enrolled.union(taught)}
+
+
 def _mark_now(course_ids):
     if course_ids:
         record_course_changes(course_ids)
@@ -345,49 +377,7 @@ def changes_course_info(courses_of, *, before=False):
     return decorate
 
 
-# What each decorated writer touched, from its arguments (changes_course_info's courses_of).
-
-
-def row_courses(rows, **arguments):
-    """The course_id of each row (events, enrollments, attempts)."""
-    return {row.get("course_id") for row in rows}
-
-
-def page_session_courses(workspace, rows, **arguments):
-    """Before the write: the courses the stored page sessions of rows are linked to (a re-sent
-    path may move one) and those the rows' paths name. One query."""
-    from analytics.services.records.behaviour import course_and_chapter_from_path
-
-    keys = {course_and_chapter_from_path(row["path"])[0] for row in rows} - {""}
-    stored = PageSession.objects.filter(id__in=[row["id"] for row in rows], course__isnull=False)
-    courses = Course.objects.filter(Q(workspace=workspace, key__in=keys) | Q(pk__in=stored.values("course_id")))
-    return set(courses.values_list("pk", flat=True))
-
-
-def video_view_courses(workspace, rows, videos=None, **arguments):
-    """The courses of the viewed videos (a view's course is its video's)."""
-    video_ids = {row["video_id"] for row in rows}
-    if videos is not None:
-        return {videos[video_id].course_id for video_id in video_ids if video_id in videos}
-    return set(Video.objects.filter(workspace=workspace, pk__in=video_ids).values_list("course_id", flat=True))
-
-
-def video_courses(workspace, rows, **arguments):
-    """Before the write: the courses the videos of rows belong to and those they will (a video
-    named under another course moves to it). One query."""
-    keys = {row["key"] for row in rows}
-    stored = Video.objects.filter(workspace=workspace, key__in=keys).values_list("course_id", flat=True)
-    return {row.get("course_id") for row in rows} | set(stored)
-
-
-def user_courses(workspace, rows, **arguments):
-    """The courses the users of rows (by email) are enrolled in, in any workspace (demographics
-    are the person's), and those they teach here (a role change changes who counts as a
-    learner)."""
-    emails = {row["email"] for row in rows if row.get("email")}
-    enrolled = Enrollment.objects.filter(user__email__in=emails).order_by().values_list("course_id")
-    taught = Course.objects.filter(workspace=workspace, instructors__email__in=emails).order_by().values_list("pk")
-    return {course_id for (course_id,) in enrolled.union(taught)}  # one query
+# What a decorated writer touched, from its arguments (changes_course_info's courses_of).
 
 
 def workspace_courses(slug, **arguments):
@@ -423,7 +413,15 @@ def _courses_of_instance(sender, instance):
         enrolled = Enrollment.objects.filter(user_id=instance.user_id, workspace_id=instance.workspace_id)
         taught = Course.objects.filter(workspace_id=instance.workspace_id, instructors=instance.user_id)
         return set(enrolled.values_list("course_id", flat=True).distinct()) | set(taught.values_list("pk", flat=True))
-    return {instance.course_id}
+    return {instance.course_id, getattr(instance, "_course_info_course_before", None)}
+
+
+def _before_save(sender, instance, raw=False, **kwargs):
+    """Note the course a saved row was in: a save moving it to another course changes both."""
+    if raw or instance._state.adding:
+        return
+    before = sender._base_manager.filter(pk=instance.pk).values_list("course_id", flat=True).first()
+    instance._course_info_course_before = before
 
 
 def _changed(sender, instance=None, update_fields=None, **kwargs):
@@ -442,7 +440,7 @@ def connect_signals():
     """Mark the courses of single-row writes (admin, forms, per-object saves and deletes).
     Bulk writers are decorated with changes_course_info instead."""
     from django.contrib.auth import get_user_model
-    from django.db.models.signals import post_delete, post_save
+    from django.db.models.signals import post_delete, post_save, pre_save
 
     from accounts.models import Membership
     from analytics.models import LearningEvent, VideoView
@@ -450,5 +448,7 @@ def connect_signals():
 
     for model in (Enrollment, Attempt, LearningEvent, PageSession, VideoView, Video, get_user_model(), Membership):
         uid = f"course-info-rollups-{model._meta.label_lower}"
+        if model in (Enrollment, Attempt, LearningEvent, PageSession, VideoView, Video):
+            pre_save.connect(_before_save, sender=model, dispatch_uid=f"{uid}-before-save")
         post_save.connect(_changed, sender=model, dispatch_uid=f"{uid}-save")
         post_delete.connect(_changed, sender=model, dispatch_uid=f"{uid}-delete")

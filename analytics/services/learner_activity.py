@@ -1,11 +1,12 @@
 """The per-learner activity rollups (LearnerDay, LearnerActivity), kept equal to the raw rows.
 
-Every write of page sessions, learning events or video views calls `refresh_learner_days` with
-the (user, UTC day) pairs it touched, in its own transaction: the rows of those pairs are deleted
-and computed again from the raw tables (one DELETE and one INSERT ... SELECT grouped over the
-three tables), then the LearnerActivity row of each of those users is computed again from their
-LearnerDay rows. Recomputing rather than adding deltas keeps re-sends, heartbeats (a page
-session's duration grows) and moved start times right without knowing the old values.
+Every write of page sessions, learning events or video views refreshes the (user, UTC day)
+pairs it touched, in its own transaction (analytics.rollups.changes.rows_changed reaches
+`refresh_learner_days` through the registry's `learner_activity` entry): the rows of those pairs
+are deleted and computed again from the raw tables (one DELETE and one INSERT ... SELECT grouped
+over the three tables), then the LearnerActivity row of each of those users is computed again
+from their LearnerDay rows. Recomputing rather than adding deltas keeps re-sends, heartbeats (a
+page session's duration grows) and moved start times right without knowing the old values.
 
 On PostgreSQL a refresh first takes a transaction-level advisory lock per user (in user id
 order): two transactions refreshing the same learner would otherwise each recompute from their
@@ -26,7 +27,7 @@ from datetime import datetime
 
 from django.db import connection, transaction
 
-from accounts.models import Membership, Role, User, Workspace
+from accounts.models import Membership, Role
 from analytics.definitions import UTC
 from analytics.models import (
     DAYS_PER_WORD, RECENT_DAY_WORDS, RECENT_DAYS, LearnerActivity, LearnerDay, LearningEvent, PageSession, VideoView,
@@ -461,13 +462,6 @@ def rebuild_learner_activity(workspace=None):
     return days, learners
 
 
-def rebuild_where_filled(apps=None, schema_editor=None):
-    """A migration's step after it changed what the rollups hold: rebuild them where there are
-    learner-days (an empty database, as in tests, has nothing to recompute)."""
-    if not is_empty():
-        rebuild_learner_activity()
-
-
 def is_empty(workspace=None):
     rows = LearnerDay.objects.all()
     if workspace is not None:
@@ -475,53 +469,7 @@ def is_empty(workspace=None):
     return not rows.exists()
 
 
-# ORM saves and deletes (factories, admin): bulk write paths call refresh_learner_days themselves.
-
-SOURCES = {PageSession: "started_at", LearningEvent: "occurred_at", VideoView: "started_at"}
-
-
-def _before_save(sender, instance, raw=False, **kwargs):
-    if raw or instance._state.adding:
-        return
-    field = SOURCES[sender]
-    instance._learner_day_before = (
-        sender.objects.filter(pk=instance.pk).values_list("workspace_id", "user_id", field).first()
-    )
-
-
-def _after_save(sender, instance, raw=False, **kwargs):
-    if raw:
-        return
-    field = SOURCES[sender]
-    before = getattr(instance, "_learner_day_before", None)
-    instance._learner_day_before = None
-    if before is not None and before[0] != instance.workspace_id:
-        refresh_learner_days(before[0], {(before[1], before[2])})
-        before = None
-    pairs = {(instance.user_id, getattr(instance, field))}
-    if before is not None:
-        pairs.add((before[1], before[2]))
-    refresh_learner_days(instance.workspace_id, pairs)
-
-
-def _deleted_with_owner(origin):
-    """The delete started from a workspace or a user (an instance or a queryset): their rollup
-    rows go with them (cascade, or _forget_user), so the rows deleted along need no refresh."""
-    model = getattr(origin, "model", None) or type(origin)
-    return model in (Workspace, User)
-
-
-def _after_delete(sender, instance, origin=None, **kwargs):
-    if not _deleted_with_owner(origin):
-        refresh_learner_days(instance.workspace_id, {(instance.user_id, getattr(instance, SOURCES[sender]))})
-
-
-def _membership_changed(sender, instance, raw=False, origin=None, **kwargs):
-    if not raw and not _deleted_with_owner(origin):
-        sync_learner_roles(instance.workspace_id, [instance.user_id])
-
-
-def _forget_user(sender, instance, **kwargs):
+def forget_user(sender, instance, **kwargs):
     """Before a user is deleted: take their days out of every workspace's totals and delete their
     rollup rows (LearnerDay has no foreign keys; the cascade would order it unpredictably)."""
     ld, la = _table(LearnerDay), _table(LearnerActivity)
@@ -536,20 +484,7 @@ def _forget_user(sender, instance, **kwargs):
         cursor.execute(f"DELETE FROM {la} WHERE user_id = %s", [instance.pk])
 
 
-def connect_signals():
-    from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
-
-    post_save.connect(_membership_changed, sender=Membership, dispatch_uid="learner-activity-membership-save")
-    post_delete.connect(_membership_changed, sender=Membership, dispatch_uid="learner-activity-membership-delete")
-    pre_delete.connect(_forget_user, sender=User, dispatch_uid="learner-activity-user-delete")
-    for model in SOURCES:
-        uid = f"learner-activity-{model._meta.model_name}"
-        pre_save.connect(_before_save, sender=model, dispatch_uid=f"{uid}-pre-save")
-        post_save.connect(_after_save, sender=model, dispatch_uid=f"{uid}-save")
-        post_delete.connect(_after_delete, sender=model, dispatch_uid=f"{uid}-delete")
-
-
 __all__ = [
-    "activity_pairs", "connect_signals", "date_plus", "is_empty", "rebuild_learner_activity", "refresh_learner_days",
+    "activity_pairs", "date_plus", "forget_user", "is_empty", "rebuild_learner_activity", "refresh_learner_days",
     "refreshed_together", "sync_learner_roles",
 ]

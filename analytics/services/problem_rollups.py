@@ -15,9 +15,9 @@ Raw responses are only ever added, so a new row replaces a learner's "last" row 
 later, and the counts move by the difference (the old answer's count down one, the new one's
 up one): the cost is the batch's, not the problem's audience. On PostgreSQL the writers of one
 workspace take a transaction-level advisory lock, so two batches never read the same "last"
-row. Anything else that removes raw rows (a deleted user, the admin) calls
-`rebuild_problem_rollups`, which recomputes a workspace's rollups from the raw rows with one
-statement per table.
+row. Anything else that changes raw rows (a deleted user, the admin, xAPI voiding, a bulk
+QuerySet write through analytics.rollups) ends in `rebuild_problem_rollups`, which recomputes a
+workspace's rollups from the raw rows with one statement per table.
 """
 
 import threading
@@ -86,7 +86,8 @@ def record_problem_responses(workspace_id, responses):
         received_at = timezone.now()
         for row in fresh:
             row.received_at = received_at
-        ProblemResponse.objects.bulk_create(fresh)
+        # The plain manager: these rollups are kept by difference below, not rebuilt.
+        ProblemResponse._base_manager.bulk_create(fresh)
         _update_answer_rollups(workspace_id, fresh)
         _update_grade_rollups(workspace_id, [row for row in fresh if row.grade is not None and row.max_grade is not None])
     return RecordResult(created=len(fresh), duplicates=len(responses) - len(fresh))
@@ -237,7 +238,7 @@ def record_subsection_opens(workspace_id, opens):
     opened each subsection. Returns a RecordResult."""
     with transaction.atomic():
         fresh = _new_rows(SubsectionOpen, workspace_id, opens)
-        SubsectionOpen.objects.bulk_create(fresh)
+        SubsectionOpen._base_manager.bulk_create(fresh)
         first = {}
         for row in sorted(fresh, key=lambda item: item.opened_at):
             first.setdefault((row.subsection_key, row.user_id), row)

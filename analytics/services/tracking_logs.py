@@ -46,10 +46,10 @@ from analytics.services.learning_state import (
     ensure_videos,
     session_view_row,
 )
-from analytics.services.learner_activity import activity_pairs, refresh_learner_days
+from analytics.rollups.changes import rows_changed
+from analytics.services.learner_activity import activity_pairs
 from analytics.services.problem_rollups import list_answer, record_problem_responses, record_subsection_opens
 from analytics.services.records import upsert_events, upsert_video_views
-from analytics.services.course_info_rollups import changes_course_info, row_courses
 from courses.models import AttemptState
 
 try:  # several times faster than the standard library on log lines; NaN-bearing lines fall back
@@ -678,7 +678,6 @@ class _ChunkWriter:
 EVENT_COLUMNS = ("id", "workspace_id", "user_id", "course_id", "type", "object", "occurred_at", "source", "data", "received_at")
 
 
-@changes_course_info(row_courses)
 def copy_events(workspace, rows):
     """PostgreSQL: store event rows with COPY into a temporary table, then one INSERT ... SELECT
     ... ON CONFLICT (id) DO NOTHING; returns how many were new.
@@ -708,7 +707,10 @@ def copy_events(workspace, rows):
         )
         created = cursor.rowcount
     # Every row's day: re-sent lines changed nothing, and recomputing their days is harmless.
-    refresh_learner_days(workspace.pk, activity_pairs(rows, time_key="occurred_at"), may_empty=False)
+    rows_changed(
+        workspace.pk, LearningEvent, pairs=activity_pairs(rows, time_key="occurred_at"), may_empty=False,
+        course_ids={row["course_id"] for row in rows},
+    )
     return created
 
 

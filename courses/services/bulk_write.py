@@ -162,7 +162,8 @@ class BulkCreateWriter(BulkWriter):
                 for name, convert, value in zip(attnames, converters, row)
             }
             objects.append(model(**values))
-        model.objects.using(self.connection.alias).bulk_create(objects, batch_size=self.batch_size)
+        # The plain manager, as COPY: bulk loads rebuild their rollups after (analytics.rollups).
+        model._base_manager.using(self.connection.alias).bulk_create(objects, batch_size=self.batch_size)
 
 
 # --- COPY (PostgreSQL) ---------------------------------------------------------------------------

@@ -27,6 +27,7 @@ import pytest
 
 from accounts.models import Role
 from analytics.api import course_info as course_info_api
+from analytics.api.rows import CompiledRows
 from analytics.services.course_info_rollups import rebuild_course_activity_history, refresh_course_info_rollups
 from accounts.models import User
 from courses.models import Enrollment
@@ -687,7 +688,7 @@ def test_compiled_rows_give_what_the_drf_serializer_gives(spec, course, enrollme
         item.update(course_id=course.key, created=now)
     assert items
 
-    compiled = course_info_api.CompiledRows(spec.serializer)
+    compiled = CompiledRows(spec.serializer)
     drf = spec.serializer(result, many=spec.many).data
 
     assert (compiled.many(result) if spec.many else compiled.one(result)) == drf

@@ -91,7 +91,7 @@ def test_active_learners_without_filter_equal_the_user_analytics_numbers(workspa
     PageSessionFactory(workspace=workspace, user=ann, started_at=now.replace(hour=0, minute=0))  # today at any hour
     PageSessionFactory(workspace=workspace, user=bob, started_at=now - timedelta(days=3))
     PageSessionFactory(workspace=workspace, user=cy, started_at=now - timedelta(days=20))
-    active = user_analytics(workspace, "7d", sections=("activity",), now=now)["activity"]["active_users"]
+    active = user_analytics(workspace, resolve_period("7d", now), sections=("activity",))["activity"]["active_users"]
 
     assert active_learners_trend(workspace, resolve_period("7d", now)).daily[-1][1] == active["daily"] == 1
     assert active_learners_trend(workspace, resolve_period("7d", now)).total == active["weekly"] == 2

@@ -12,7 +12,12 @@ from django.db import connection
 from accounts.models import Membership, Role
 from analytics.models import LearnerActivity, LearnerDay, LearningEvent, PageSession, VideoView, WorkspaceDay
 from analytics.queries.dashboards import active_learners_trend
-from analytics.queries.video_cloud import periods, resolve_period, user_analytics, user_engagement, video_summary
+from analytics.definitions import Period
+from analytics.queries import activity
+from analytics.queries.activity import active_learner_counts
+from analytics.queries.video_cloud import (
+    periods, resolve_period, user_analytics, user_engagement, user_period, video_period, video_summary,
+)
 from analytics.services import learner_activity
 from analytics.services.learner_activity import rebuild_learner_activity, refresh_learner_days, refreshed_together
 from analytics.services.records.pipeline import ingest_records
@@ -454,13 +459,15 @@ def mixed(workspace, make_member):
 
 
 def test_active_users_with_future_dated_activity(workspace, mixed, now):
-    active = user_analytics(workspace, "7d", sections=("activity",))["activity"]["active_users"]
+    analytics = user_analytics(workspace, user_period(workspace, "7d", NOW), sections=("activity",))
+    active = analytics["activity"]["active_users"]
 
     assert active == {"daily": 1, "weekly": 2, "monthly": 3}
 
 
 def test_dashboard_trend_totals_equal_active_users(workspace, mixed, now):
-    active = user_analytics(workspace, "30d", sections=("activity",))["activity"]["active_users"]
+    analytics = user_analytics(workspace, user_period(workspace, "30d", NOW), sections=("activity",))
+    active = analytics["activity"]["active_users"]
 
     assert active_learners_trend(workspace, resolve_period("7d", now)).daily[-1][1] == active["daily"]
     assert active_learners_trend(workspace, resolve_period("7d", now)).total == active["weekly"]
@@ -476,7 +483,7 @@ def test_growth_previous_period_probe_for_learners_active_before_and_after(works
         for day in days:
             PageSessionFactory(workspace=workspace, user=learner, started_at=at(3, day))
 
-    growth = user_analytics(workspace, "7d", sections=("growth",))["growth"]
+    growth = user_analytics(workspace, user_period(workspace, "7d", NOW), sections=("growth",))["growth"]
 
     assert (growth["new_users"], growth["returning_users"], growth["churn_rate"]) == (0, 2, 0.0)
 
@@ -503,7 +510,7 @@ def test_growth_over_a_previous_period_of_90_days(workspace, make_member, now):
         for moment in moments:
             PageSessionFactory(workspace=workspace, user=learner, started_at=moment)
 
-    growth = user_analytics(workspace, "90d", sections=("growth",))["growth"]
+    growth = user_analytics(workspace, user_period(workspace, "90d", NOW), sections=("growth",))["growth"]
 
     # previously active: new_then, mid, early, earliest, gone; churned: gone
     assert (growth["new_users"], growth["returning_users"], growth["churn_rate"]) == (0, 5, 0.2)
@@ -515,8 +522,6 @@ def test_previous_period_beyond_the_recent_days_is_probed(workspace, make_member
     12-21..03-30, previous 09-12..12-20. `probed` was active there only 198 days before their
     last day (found by the LearnerDay probe), `bits` 149 days before (the third word), `none`
     only before it; `gone` only in it."""
-    from analytics.queries.video_cloud import users
-
     def day(year, month, day_):
         return datetime(year, month, day_, 9, tzinfo=UTC)
 
@@ -531,15 +536,16 @@ def test_previous_period_beyond_the_recent_days_is_probed(workspace, make_member
         for moment in moments:
             PageSessionFactory(workspace=workspace, user=learner, started_at=moment)
     end = datetime(2026, 3, 31, tzinfo=UTC)
-    period = periods.Period("100d", end - timedelta(days=100), end, NOW)
+    period = Period("100d", end - timedelta(days=100), end, NOW)
 
-    counts = users._learner_counts_today(workspace, period)
+    assert activity.counting_strategy(workspace, period.end_day) == activity.LEARNER_ACTIVITY
+    counts = active_learner_counts(workspace, period, {"daily": 1, "weekly": 7, "monthly": 30})
 
     assert counts == {"daily": 3, "weekly": 3, "monthly": 3, "active": 3, "new": 0, "previous_active": 3, "churned": 1}
 
 
 def test_engagement_hours_and_new_learners(workspace, mixed, now):
-    engagement = user_engagement(workspace, "7d")
+    engagement = user_engagement(workspace, user_period(workspace, "7d", NOW))
 
     # learner-days with sessions in 03-24..03-30: today (2 sessions, 40 s), both on 03-25 (1, 60 s)
     # 3 sessions / 2 learner-days = 1.5 and 100 s / 3 = 33.33, whole numbers half up
@@ -571,8 +577,6 @@ def test_figures_of_periods_ending_today_equal_the_learner_day_recount(workspace
     devices, new and returning learners, an instructor and a former learner."""
     import random
 
-    from analytics.queries.video_cloud import users
-
     rng = random.Random(7)
     course = CourseFactory(workspace=workspace)
     video = VideoFactory(course=course)
@@ -596,15 +600,19 @@ def test_figures_of_periods_ending_today_equal_the_learner_day_recount(workspace
     for name in ("1d", "7d", "30d", "90d", "all"):
         period = resolve_period(name, NOW, earliest=lambda: min(VideoView.objects.values_list("started_at", flat=True)))
         views = VideoView.objects.filter(started_at__gte=period.start, started_at__lt=period.end)
-        summary = video_summary(workspace, name, compare=True)
+        summary = video_summary(workspace, video_period(workspace, name, NOW), compare=True)
         assert summary["total_views"] == views.count()
         assert summary["total_watch_time"] == sum(views.values_list("watched_s", flat=True))
         previous = VideoView.objects.filter(started_at__gte=period.previous.start, started_at__lt=period.start)
         assert summary["previous"]["total_views"] == previous.count()
 
-    fast = {p: (user_analytics(workspace, p), user_engagement(workspace, p)) for p in ("1d", "7d", "30d", "90d", "all")}
-    monkeypatch.setattr(users, "has_days_from", lambda workspace, day: True)
-    slow = {p: (user_analytics(workspace, p), user_engagement(workspace, p)) for p in ("1d", "7d", "30d", "90d", "all")}
+    def figures(name):
+        period = user_period(workspace, name, NOW)
+        return user_analytics(workspace, period), user_engagement(workspace, period)
+
+    fast = {name: figures(name) for name in ("1d", "7d", "30d", "90d", "all")}
+    monkeypatch.setattr(activity, "has_days_from", lambda workspace, day: True)
+    slow = {name: figures(name) for name in ("1d", "7d", "30d", "90d", "all")}
 
     assert fast == slow
     # the data reaches the branches: returning learners, churn, a learner of every hour

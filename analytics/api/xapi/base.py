@@ -29,7 +29,7 @@ from accounts.permissions import IsAdmin
 from analytics.services.xapi.errors import XAPI_VERSION, XapiError, check_version_header
 from analytics.services.xapi.validation import parse_timestamp
 from config.availability import translate_unavailable
-from config.throttling import XapiRateThrottle
+from config.throttling import family_throttle
 
 VERSION_HEADER = "X-Experience-API-Version"
 
@@ -115,7 +115,7 @@ class XapiView(APIView):
 
     authentication_classes = [XapiBasicAuthentication, ApiKeyAuthentication]
     permission_classes = [IsAdmin]
-    throttle_classes = [XapiRateThrottle]
+    throttle_classes = [family_throttle("xapi")]
     renderer_classes = [JSONRenderer]
     content_negotiation_class = JsonOnly
     requires_version_header = True

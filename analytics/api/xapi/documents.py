@@ -11,7 +11,7 @@ from rest_framework.parsers import BaseParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
-from analytics.api.request_limits import loads_bounded
+from config.limits import loads_bounded
 from analytics.api.xapi.base import ERRORS, VERSION_PARAMETER, ErrorSerializer, XapiView, query_timestamp
 from analytics.models import XapiDocumentKind
 from analytics.queries.xapi_documents import activity, document, document_ids, person

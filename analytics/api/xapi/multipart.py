@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from rest_framework.parsers import BaseParser
 
-from analytics.api.request_limits import json_problem, problem_message
+from config.limits import json_problem, problem_message
 from analytics.services.xapi.errors import StatementInvalid
 
 CRLF = b"\r\n"

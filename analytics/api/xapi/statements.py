@@ -12,7 +12,8 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiRespo
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from analytics.api.request_limits import BoundedJSONParser, loads_bounded
+from analytics.api.request_limits import BoundedJSONParser
+from config.limits import loads_bounded
 from analytics.api.xapi.base import ERRORS, VERSION_PARAMETER, ErrorSerializer, XapiView, query_timestamp
 from analytics.api.xapi.formats import FORMATS, accepted_languages, activity_ids, formatted
 from analytics.api.xapi.multipart import MultipartMixedParser, StatementsWithAttachments, render_statements_response

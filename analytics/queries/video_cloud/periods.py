@@ -1,25 +1,14 @@
-"""Periods, metrics selection, time buckets and changes: the rules every VideoCloud endpoint shares.
+"""Metrics selection, time buckets and changes: the rules every VideoCloud endpoint shares.
 
-A day period `Nd` is the N whole UTC days ending today, today included: end = tomorrow 00:00Z,
-start = end - N days. An hour period `Nh` is the N whole UTC hours ending with the current one:
-end = the next hour's 00:00, start = end - N hours. `all` starts at 00:00Z of the UTC day of the
-earliest row the endpoint reads (a workspace without data: today only) and ends like a day
-period. The previous period has the same length and ends where the period starts.
+Periods and their resolution are the definitions' (analytics.definitions: Period,
+resolve_period); the views resolve one per request at `utc_now()` and pass it to the queries.
 """
 
-from dataclasses import dataclass
-from datetime import datetime, time, timedelta
-from typing import Callable
+from datetime import datetime, timedelta
 
 from django.db.models.functions import TruncDay, TruncHour, TruncWeek
 
-from analytics.definitions import UTC, round_half_up
-
-DAY_PERIODS = {"1d": 1, "7d": 7, "30d": 30, "90d": 90}
-HOUR_PERIODS = {"1h": 1, "24h": 24}
-ALL = "all"
-DATA_PERIODS = (*DAY_PERIODS, ALL)
-SYSTEM_PERIODS = (*HOUR_PERIODS, *DAY_PERIODS, ALL)
+from analytics.definitions import DATA_PERIODS, UTC, day_start, round_half_up
 
 GROUP_BY_UNITS = ("hour", "day", "week")
 MAX_HOUR_BUCKETS = 90 * 24
@@ -64,52 +53,11 @@ def utc_now():
     return datetime.now(UTC)
 
 
-@dataclass(frozen=True)
-class Period:
-    name: str
-    start: datetime
-    end: datetime
-    now: datetime
-
-    @property
-    def length(self):
-        return self.end - self.start
-
-    @property
-    def previous(self):
-        return Period(self.name, self.start - self.length, self.start, self.now)
-
-    @property
-    def elapsed_seconds(self):
-        """Seconds of the period that have already happened (the period may end in the future)."""
-        return max(0.0, (min(self.now, self.end) - self.start).total_seconds())
-
-
 def validate_period_name(name, allowed=DATA_PERIODS):
     """The period name, checked against `allowed`; raises InvalidPeriod."""
     if name not in allowed:
         raise InvalidPeriod(f"period must be one of {', '.join(allowed)}; got {name!r}.")
     return name
-
-
-def day_start(moment):
-    return datetime.combine(moment.astimezone(UTC).date(), time.min, UTC)
-
-
-def resolve_period(name, now=None, earliest: Callable[[], datetime | None] | None = None):
-    """The Period named `name` at `now`. `earliest()` gives the first data time for `all`."""
-    now = (now or utc_now()).astimezone(UTC)
-    if name in HOUR_PERIODS:
-        end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-        return Period(name, end - timedelta(hours=HOUR_PERIODS[name]), end, now)
-    end = day_start(now) + timedelta(days=1)
-    if name in DAY_PERIODS:
-        return Period(name, end - timedelta(days=DAY_PERIODS[name]), end, now)
-    if name == ALL:
-        first = earliest() if earliest else None
-        start = day_start(first) if first is not None else end - timedelta(days=1)
-        return Period(name, min(start, end - timedelta(days=1)), end, now)
-    raise InvalidPeriod(f"Unknown period {name!r}.")
 
 
 def parse_metrics(values, allowed):

@@ -19,9 +19,10 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Aggregate, Avg, Count, F, FloatField, Min, Q
 
+from analytics.definitions import ALL, resolve_period
 from analytics.models import HealthCheck, RequestMetric
 
-from .periods import ALL, DataUnavailable, ratio, resolve_period, whole_number
+from .periods import DataUnavailable, ratio, whole_number
 
 HEALTH_PROBE_ENDPOINT = "/api/health/"
 SERVER_ERROR = Q(status__gte=500)
@@ -182,21 +183,22 @@ def _earliest_request(workspace):
     return lambda: RequestMetric.objects.filter(workspace=workspace).aggregate(first=Min("at"))["first"]
 
 
-def system_period(workspace, period_name, now=None):
-    """The period of a system endpoint; DataUnavailable when it starts before the oldest request
-    metrics and health checks kept (SYSTEM_METRICS_KEEP_DAYS; `all` is what is kept)."""
-    period = resolve_period(period_name, now, earliest=_earliest_request(workspace))
+def system_period(workspace, name, now=None):
+    """The Period `name` at `now` of the system figures (`all` starts on the day of the workspace's
+    first recorded request); DataUnavailable when it starts before the oldest request metrics and
+    health checks kept (SYSTEM_METRICS_KEEP_DAYS; `all` is what is kept)."""
+    period = resolve_period(name, now, earliest=_earliest_request(workspace))
     kept_days = settings.SYSTEM_METRICS_KEEP_DAYS
-    if period_name != ALL and period.start < period.now - timedelta(days=kept_days):
+    if name != ALL and period.start < period.now - timedelta(days=kept_days):
         raise DataUnavailable(
-            f"Request metrics and health checks are kept {kept_days} days; period {period_name} starts "
+            f"Request metrics and health checks are kept {kept_days} days; period {name} starts "
             f"before them. Use a shorter period or all.",
             field="period",
         )
     return period
 
 
-def system_health(workspace, period_name, *, sections=("uptime", "response_time", "errors", "resources"), now=None):
+def system_health(workspace, period, *, sections=("uptime", "response_time", "errors", "resources")):
     """The service's health over the period, as seen by the workspace.
 
     uptime: see uptime(). response_time: mean, p95 and p99 latency (ms, whole, half up) of the
@@ -204,9 +206,8 @@ def system_health(workspace, period_name, *, sections=("uptime", "response_time"
     denominator, the operations of the period (the workspace's API requests + its export jobs
     finished in the period + storage operations, none measured), so byType sums to rate: api =
     5xx responses, processing = failed export jobs, storage = 0. resources: machine-wide.
-    `all` starts on the day of the workspace's first recorded request.
+    `period`: see system_period.
     """
-    period = system_period(workspace, period_name, now)
     requests = _requests(workspace, period)
     result = {}
     if "uptime" in sections:
@@ -235,16 +236,15 @@ def system_health(workspace, period_name, *, sections=("uptime", "response_time"
     return result
 
 
-def system_performance(workspace, period_name, *, sections=("api", "processing", "storage"), now=None):
+def system_performance(workspace, period, *, sections=("api", "processing", "storage")):
     """The workspace's API traffic and the processing queues over the period.
 
     api: requests recorded in the period (total, per second of the elapsed part of the period,
     by endpoint path template, busiest first) and mean latency (ms, whole) overall and by endpoint.
     processing: each queue of PROCESSING_SOURCES (queued and processing now, mean seconds of the
     jobs completed in the period, whole, 0 without any). storage: file storage operations and
-    bandwidth are not measured yet: zeros.
+    bandwidth are not measured yet: zeros. `period`: see system_period.
     """
-    period = system_period(workspace, period_name, now)
     result = {}
     if "api" in sections:
         requests = _requests(workspace, period)

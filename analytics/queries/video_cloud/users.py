@@ -4,118 +4,49 @@ A learner is a member of the workspace with the learner role. A learner is activ
 when they have a page session, a learning event or a video view starting in it. Their first
 activity is the earliest of those three, ever.
 
-Every figure is read from the per-learner activity rollups (analytics.services.learner_activity),
-which are written in the same transaction as the activity itself:
+Active learners (activity.activeUsers, growth) are counted by analytics.queries.activity, which
+defines them and picks the way to count them. The other figures are read from the per-learner
+activity rollups (analytics.services.learner_activity), written in the same transaction as the
+activity itself:
 - LearnerDay: one row per user and UTC day with activity (page sessions, their seconds, devices
   and start hours, events, forum posts, video views). Every period here is made of whole UTC
   days, so sums over a period are sums of its days' rows.
 - LearnerActivity: one row per user with their first and last day of activity, whether they
-  were back 1 / 7 / 30 days after the first, which of the 189 days before their last one had
-  activity (three 63-bit words), their page-session totals and the last day of a page session
-  in each UTC hour, and `is_learner`
-  (their role). "Active in [a, tomorrow)" is `last_day >= a`; only a learner whose last day is
-  after today (activity dated in the future) needs a probe of their LearnerDay rows.
+  were back 1 / 7 / 30 days after the first, their page-session totals and the last day of a
+  page session in each UTC hour, and `is_learner` (their role).
 - WorkspaceDay: the learners' page-session sums per workspace and UTC day.
-Every period here ends today. Without future-dated activity (the usual case), the figures read
-WorkspaceDay (sums: one row per day) and LearnerActivity (distinct learners: one row per learner
-active since the previous period began), never one row per learner-day. With some, the distinct
-learners are counted from the LearnerDay rows of the period (the `_page_learner_days`,
-`_active_users` and ORM growth paths); a test keeps both ways equal.
+Sums read WorkspaceDay (one row per day). The learners of the engagement figures are read from
+LearnerActivity (one row per learner) or, when activity.counting_strategy says one row per learner
+cannot answer (future-dated activity), from the period's LearnerDay rows.
 """
 
 from datetime import datetime, time, timedelta
 
 from django.db import connection
-from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, F, Max, Min, OuterRef, Q, Sum
+from django.db.models import Count, F, Max, Q, Sum
 from django.db.models.functions import TruncWeek
 
-from accounts.models import Membership, Role
-from analytics.models import (
-    DAYS_PER_WORD, RECENT_DAY_WORDS, RECENT_DAYS, LearnerActivity, LearnerDay, LearningEvent, PageSession,
-    ReactionType, VideoReaction, VideoView, WorkspaceDay,
-)  # fmt: skip
-from analytics.services.learner_activity import days_between
+from analytics.definitions import UTC, learner_ids, resolve_period
+from analytics.models import LearnerActivity, ReactionType, VideoReaction, WorkspaceDay
+from analytics.queries.activity import (
+    LEARNER_ACTIVITY, active_learner_counts, counting_strategy, earliest_activity, learner_days, new_learners,
+)
 
-from .periods import (
-    DEVICE_KEYS, SOURCE_KEYS, UTC, average, breakdown, bucket_label, day_start, fill_buckets, ratio, resolve_period,
-)  # fmt: skip
+from .periods import DEVICE_KEYS, SOURCE_KEYS, average, breakdown, bucket_label, fill_buckets, ratio
 
 RETENTION_DAYS = (1, 7, 30)
 ACTIVE_WINDOWS = {"daily": 1, "weekly": 7, "monthly": 30}  # activity.activeUsers: days ending today
 DEVICES = ("desktop", "mobile", "tablet")  # analytics.models.Device; anything else counts as unknown
 
-# (model, time field) of every kind of activity: the raw rows the rollups are made of.
-ACTIVITY_SOURCES = ((PageSession, "started_at"), (LearningEvent, "occurred_at"), (VideoView, "started_at"))
 
-
-def learners(workspace):
-    return Membership.objects.filter(workspace=workspace, role=Role.LEARNER)
-
-
-def learner_ids(workspace):
-    return learners(workspace).order_by().values("user_id")
-
-
-def _days(period):
-    """The period's first UTC day and the day after its last (periods here are whole days)."""
-    return period.start.astimezone(UTC).date(), period.end.astimezone(UTC).date()
+def user_period(workspace, name, now=None):
+    """The Period `name` of the user figures at `now`: `all` starts on the day of the workspace's
+    first activity (analytics.definitions.resolve_period)."""
+    return resolve_period(name, now, earliest=lambda: earliest_activity(workspace))
 
 
 def _as_moment(day):
     return datetime.combine(day, time.min, UTC)
-
-
-def learner_days(workspace, start_day, end_day):
-    """The workspace's LearnerDay rows of learners in [start_day, end_day)."""
-    return LearnerDay.objects.filter(
-        workspace=workspace, user_id__in=learner_ids(workspace), day__gte=start_day, day__lt=end_day
-    ).order_by()
-
-
-def active_in(workspace, start_day, end_day):
-    """Condition on LearnerActivity: the user has activity in [start_day, end_day).
-
-    True when their first or last day is inside; false when they start after or stop before;
-    only a learner with days both before and after the window gets a probe of their LearnerDay
-    rows (the unique (workspace, user, day) index).
-    """
-    inside = Q(first_day__gte=start_day, first_day__lt=end_day) | Q(last_day__gte=start_day, last_day__lt=end_day)
-    probe = Exists(
-        LearnerDay.objects.filter(
-            workspace=workspace, user_id=OuterRef("user_id"), day__gte=start_day, day__lt=end_day
-        )
-    )
-    return inside | (Q(first_day__lt=start_day, last_day__gte=end_day) & probe)
-
-
-def has_days_from(workspace, day):
-    """Whether any user of the workspace has activity on `day` or later (future-dated rows)."""
-    return LearnerActivity.objects.filter(workspace=workspace, last_day__gte=day).exists()
-
-
-def _flag(condition):
-    return ExpressionWrapper(condition, output_field=BooleanField())
-
-
-def earliest_activity(workspace):
-    """00:00 UTC of the workspace's first day with activity (any user), or None (for `all`)."""
-    first = LearnerDay.objects.filter(workspace=workspace).aggregate(first=Min("day"))["first"]
-    return None if first is None else _as_moment(first)
-
-
-def _active_users(workspace, today):
-    """Learners active in the 1 / 7 / 30 UTC days ending today, when some learner has future-dated
-    days: one row per learner active in the last 30 days, probing the learner-days of those with
-    days on both sides of a window."""
-    tomorrow = today + timedelta(days=1)
-    spans = LearnerActivity.objects.filter(
-        workspace=workspace, user_id__in=learner_ids(workspace), last_day__gte=tomorrow - timedelta(days=30)
-    )
-    figures = {
-        name: Count("id", filter=active_in(workspace, tomorrow - timedelta(days=days), tomorrow))
-        for name, days in ACTIVE_WINDOWS.items()
-    }
-    return {name: value or 0 for name, value in spans.aggregate(**figures).items()}
 
 
 def _by_device(totals):
@@ -141,10 +72,8 @@ def _page_totals(workspace, start_day, end_day):
 
 
 def _activity(workspace, period, counts):
-    """counts: _learner_counts_today's, or None to count active users from the learner-days."""
-    today = day_start(period.now).date()
-    start_day, end_day = _days(period)
-    totals = _page_totals(workspace, start_day, end_day)
+    """counts: active_learner_counts' (with the ACTIVE_WINDOWS)."""
+    totals = _page_totals(workspace, period.start_day, period.end_day)
     session_count = totals["sessions"] or 0
     reactions = VideoReaction.objects.filter(
         workspace=workspace, user_id__in=learner_ids(workspace), at__gte=period.start, at__lt=period.end
@@ -154,9 +83,7 @@ def _activity(workspace, period, counts):
         shares=Count("id", filter=Q(type=ReactionType.SHARE)),
     )
     return {
-        "active_users": (
-            {name: counts[name] for name in ACTIVE_WINDOWS} if counts is not None else _active_users(workspace, today)
-        ),
+        "active_users": {name: counts[name] for name in ACTIVE_WINDOWS},
         "sessions": {
             "total": session_count,
             "average_duration": average(totals["duration"], session_count),
@@ -171,73 +98,6 @@ def _activity(workspace, period, counts):
     }
 
 
-def _larger(a, b):
-    return f"(CASE WHEN {a} > {b} THEN {a} ELSE {b} END)"
-
-
-def _smaller(a, b):
-    return f"(CASE WHEN {a} < {b} THEN {a} ELSE {b} END)"
-
-
-def _was_active_sql(previous, start, longest):
-    """SQL condition on a LearnerActivity row `a` of a learner whose last day is on or after the
-    period's start and first day before it: active in the previous period, [previous, start)
-    (dates as the database takes them). `a.lo` and `a.hi` are the bits of that period's last and
-    first days (days before a.last_day); `longest` bounds a.hi. Known without reading their days
-    when their first day is in that period, or from their RECENT_DAYS bits: a bit set in it, or
-    none when it lies all within them (always, for periods of up to 94 days ending today: only
-    the words a.hi can reach are read then). Else a probe of their LearnerDay rows."""
-    set_in_word = []
-    for low, word in zip(range(0, min(longest + 1, RECENT_DAYS), DAYS_PER_WORD), RECENT_DAY_WORDS):
-        high = low + DAYS_PER_WORD - 1
-        first, last = _larger("a.lo", low), _smaller("a.hi", high)
-        low_bits = f"(((CAST(1 AS BIGINT) << ({last} - {first})) - 1) * 2 + 1)"  # last - first + 1 of them
-        set_in_word.append(
-            f"(CASE WHEN a.lo <= {high} AND a.hi >= {low} "
-            f"THEN ((a.{word} >> ({first} - {low})) & {low_bits}) <> 0 ELSE 1 = 0 END)"
-        )
-    sql = f"(CASE WHEN a.first_day >= %s THEN 1 = 1 WHEN {' OR '.join(set_in_word)} THEN 1 = 1 "
-    if longest < RECENT_DAYS:
-        return sql + "ELSE 1 = 0 END)", [previous]
-    probe = (
-        f"EXISTS (SELECT 1 FROM {connection.ops.quote_name(LearnerDay._meta.db_table)} d "
-        f"WHERE d.workspace_id = a.workspace_id AND d.user_id = a.user_id AND d.day >= %s AND d.day < %s)"
-    )
-    return sql + f"WHEN a.hi < {RECENT_DAYS} THEN 1 = 0 ELSE {probe} END)", [previous, previous, start]
-
-
-def _learner_counts_today(workspace, period):
-    """Without future-dated days, in one pass over the LearnerActivity rows of the learners active
-    since the previous period began or 30 days ago (the earlier): the active users of the 1 / 7 /
-    30 days ending today (`daily`, `weekly`, `monthly`, as _active_users) and the period's growth
-    counts (`active`, `new`, `previous_active`, `churned`, as _growth)."""
-    start_day, end_day = _days(period)
-    previous_start, _ = _days(period.previous)
-    adapt = connection.ops.adapt_datefield_value
-    start, previous = adapt(start_day), adapt(previous_start)
-    # No last day after today here (has_days_from), so a.hi <= today - previous_start.
-    was_active, was_params = _was_active_sql(previous, start, (end_day - timedelta(days=1) - previous_start).days)
-    table = connection.ops.quote_name(LearnerActivity._meta.db_table)
-    window_starts = [adapt(end_day - timedelta(days=days)) for days in ACTIVE_WINDOWS.values()]
-    learners = (
-        f"SELECT a.*, {days_between('a.last_day', '%s')} + 1 AS lo, {days_between('a.last_day', '%s')} AS hi "
-        f"FROM {table} a WHERE a.workspace_id = %s AND a.is_learner AND a.last_day >= %s"
-    )
-    sql = (
-        f"SELECT {', '.join(['COUNT(CASE WHEN a.last_day >= %s THEN 1 END)'] * len(ACTIVE_WINDOWS))}, "
-        "COUNT(CASE WHEN a.last_day >= %s THEN 1 END), COUNT(CASE WHEN a.first_day >= %s THEN 1 END), "
-        f"COUNT(CASE WHEN a.last_day >= %s AND (a.last_day < %s OR (a.first_day < %s AND {was_active})) THEN 1 END), "
-        f"COUNT(CASE WHEN a.last_day >= %s AND a.last_day < %s THEN 1 END) FROM ({learners}) AS a"
-    )
-    params = [
-        *window_starts, start, start, previous, start, start, *was_params, previous, start,
-        start, previous, workspace.pk, min(previous, *window_starts),
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return dict(zip((*ACTIVE_WINDOWS, "active", "new", "previous_active", "churned"), cursor.fetchone()))
-
-
 def _new_learner_sources(workspace, period):
     """{User.source or "unknown": learners} of the period's new learners."""
     rows = new_learners(workspace, period).values("user__source").annotate(n=Count("id")).order_by()
@@ -245,51 +105,17 @@ def _new_learner_sources(workspace, period):
 
 
 def _growth(workspace, period, counts):
-    """counts: _learner_counts_today's, or None to decide activity from the learner-days."""
-    start_day, end_day = _days(period)
-    previous_start, _ = _days(period.previous)
-    if counts is not None:
-        return _growth_figures(counts, _new_learner_sources(workspace, period))
-    rows = (
-        LearnerActivity.objects.filter(workspace=workspace, user_id__in=learner_ids(workspace))
-        .annotate(
-            is_active=_flag(active_in(workspace, start_day, end_day)),
-            was_active=_flag(active_in(workspace, previous_start, start_day)),
-            had_before=_flag(Q(first_day__lt=start_day)),
-        )
-        .values("is_active", "was_active", "had_before")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    counts = {"active": 0, "new": 0, "previous_active": 0, "churned": 0}
-    for row in rows:
-        is_new = row["is_active"] and not row["had_before"]
-        counts["active"] += row["n"] if row["is_active"] else 0
-        counts["new"] += row["n"] if is_new else 0
-        counts["previous_active"] += row["n"] if row["was_active"] else 0
-        counts["churned"] += row["n"] if row["was_active"] and not row["is_active"] else 0
-    return _growth_figures(counts, _new_learner_sources(workspace, period))
-
-
-def _growth_figures(counts, sources):
+    """counts: active_learner_counts'."""
     return {
         "new_users": counts["new"],
         "returning_users": counts["active"] - counts["new"],
         "churn_rate": ratio(counts["churned"], counts["previous_active"]),
-        "by_source": breakdown(sources, SOURCE_KEYS),
+        "by_source": breakdown(_new_learner_sources(workspace, period), SOURCE_KEYS),
     }
 
 
-def new_learners(workspace, period):
-    """LearnerActivity rows of the learners whose first activity is in the period."""
-    start_day, end_day = _days(period)
-    return LearnerActivity.objects.filter(
-        workspace=workspace, is_learner=True, first_day__gte=start_day, first_day__lt=end_day
-    )
-
-
 def _retention(workspace, period):
-    _, end_day = _days(period)
+    end_day = period.end_day
     aggregates = {"users": Count("id")}
     for days in RETENTION_DAYS:
         # first_at < period end - days  <=>  first_day + days <= today (periods end at 00:00Z)
@@ -316,7 +142,7 @@ def _retention(workspace, period):
     }
 
 
-def user_analytics(workspace, period_name, *, sections=("activity", "growth", "retention"), now=None):
+def user_analytics(workspace, period, *, sections=("activity", "growth", "retention")):
     """The workspace's learners over the period.
 
     activity: active learners in the 1 / 7 / 30 whole UTC days ending today (whatever the
@@ -329,14 +155,12 @@ def user_analytics(workspace, period_name, *, sections=("activity", "growth", "r
     retention: of the period's new learners, the share active again exactly 1 / 7 / 30 UTC days
     after the day of their first activity, counting only learners for whom that day has come
     (it is today or earlier); overall and per weekly cohort (ISO week of the first activity).
-    `all` starts on the day of the workspace's first activity.
+    `period`: a Period of whole UTC days ending tomorrow 00:00Z (user_period).
     """
-    period = resolve_period(period_name, now, earliest=lambda: earliest_activity(workspace))
     result = {}
-    # Windows here end tomorrow 00:00Z: only future-dated activity makes a learner straddle them.
     counts = None
-    if {"activity", "growth"} & set(sections) and not has_days_from(workspace, _days(period)[1]):
-        counts = _learner_counts_today(workspace, period)
+    if {"activity", "growth"} & set(sections):
+        counts = active_learner_counts(workspace, period, ACTIVE_WINDOWS)
     if "activity" in sections:
         result["activity"] = _activity(workspace, period, counts)
     if "growth" in sections:
@@ -346,7 +170,7 @@ def user_analytics(workspace, period_name, *, sections=("activity", "growth", "r
     return result
 
 
-def user_engagement(workspace, period_name, *, now=None):
+def user_engagement(workspace, period):
     """How the workspace's learners used their page sessions in the period.
 
     A learner-day is a learner with at least one page session starting on that UTC day.
@@ -355,13 +179,12 @@ def user_engagement(workspace, period_name, *, now=None):
     by_user_type: the same two figures for new learners (first activity ever inside the period)
     and returning ones. by_time_of_day: for each UTC hour 0-23, the learners with a page session
     starting in that hour, and engagement = those learners / all learners with a page session in
-    the period.
+    the period. `period`: as user_analytics'.
     """
-    period = resolve_period(period_name, now, earliest=lambda: earliest_activity(workspace))
-    if has_days_from(workspace, _days(period)[1]):
-        totals, new, users_by_hour = _page_learner_days(workspace, period)
-    else:
+    if counting_strategy(workspace, period.end_day) == LEARNER_ACTIVITY:
         totals, new, users_by_hour = _page_learners_today(workspace, period)
+    else:
+        totals, new, users_by_hour = _page_learner_days(workspace, period)
 
     sessions_total = totals["sessions"]
     duration_total = totals["duration"]
@@ -402,7 +225,7 @@ def _page_learners_today(workspace, period):
     new learners' sums from one row per learner (LearnerActivity): a learner had a page session in
     the period, or in hour h of it, when their last such day is in it; a new learner's whole
     history is inside it."""
-    start_day, end_day = _days(period)
+    start_day, end_day = period.start_day, period.end_day
     days = _page_totals(workspace, start_day, end_day)
     is_new = Q(first_day__gte=start_day)
     with_sessions = LearnerActivity.objects.filter(workspace=workspace, is_learner=True, last_page_day__gte=start_day)
@@ -425,7 +248,7 @@ def _page_learner_days(workspace, period):
 
     New learners are those whose first day (LearnerActivity) is in the period. A learner's hours
     are the OR of their days' page_hours bits, taken per hour as MAX(page_hours & 2^h)."""
-    start_day, end_day = _days(period)
+    start_day, end_day = period.start_day, period.end_day
     new_ids = new_learners(workspace, period).values("user_id")
     is_new = Q(user_id__in=new_ids)
     per_learner = (

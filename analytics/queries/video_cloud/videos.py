@@ -1,4 +1,11 @@
-"""VideoCloud video analytics: one video's views, engagement and playback quality; the summary.
+"""VideoCloud video analytics: one video's views, engagement and playback quality; the summary;
+the daily video rows of the exports.
+
+The figures of a set of video views (views started, distinct viewers, seconds watched, completed
+views) are defined once, `view_figures`, and grouped by what each figure asks: per timeline
+bucket of one video (video_analytics), per video and UTC day (video_daily_stats: the exports),
+per video (top videos). The summary's totals read the same counts already summed per UTC day
+(WorkspaceDay, kept with the learner-day rollup; its periods are whole UTC days).
 
 Every number is computed in SQL: one aggregate for the period and its previous period together,
 one grouped query per breakdown and one for the timeline, whatever the number of views.
@@ -8,7 +15,7 @@ from django.db import connection
 from django.db.models import Avg, Count, F, Min, Q, Sum
 from django.db.models.functions import Coalesce
 
-from analytics.definitions import utc_day
+from analytics.definitions import resolve_period, utc_day
 from analytics.models import ReactionType, VideoReaction, VideoView, WorkspaceDay
 from courses.models import Video
 
@@ -17,7 +24,7 @@ from ..streams import merge_sorted_groups
 
 from .periods import (
     DEVICE_KEYS, PLATFORM_KEYS, DataUnavailable, average, breakdown, bucket_label, change, fill_buckets, ratio,
-    resolve_period, trunc, whole_number,
+    trunc, whole_number,
 )  # fmt: skip
 
 
@@ -25,17 +32,36 @@ def _window(field, period):
     return Q(**{f"{field}__gte": period.start, f"{field}__lt": period.end})
 
 
+def view_figures(within=None):
+    """The figures of a set of video views, as aggregates over the rows (only those matching the Q
+    `within`, when given): `views` started, `unique` viewers (distinct users), `watched_sum`
+    (seconds watched, None over nothing) and `completed` views."""
+    completed = Q(is_completed=True) if within is None else within & Q(is_completed=True)
+    return {
+        "views": Count("started_at", filter=within),
+        "unique": Count("user_id", distinct=True, filter=within),
+        "watched_sum": Sum("watched_s", filter=within),
+        "completed": Count("started_at", filter=completed),
+    }
+
+
+def video_period(workspace, name, now=None, *, video_key=None):
+    """The Period `name` at `now` of the video figures: `all` starts on the day of the first view
+    of the workspace, or of the video `video_key` (analytics.definitions.resolve_period)."""
+    views = VideoView.objects.filter(workspace=workspace)
+    if video_key is not None:
+        views = views.filter(video__key=video_key)
+    return resolve_period(name, now, earliest=lambda: views.aggregate(first=Min("started_at"))["first"])
+
+
 def _view_totals(views, period, previous):
     """Totals of views in the period and in the previous period, in one query."""
     aggregates = {}
     for prefix, window in (("", _window("started_at", period)), ("prev_", _window("started_at", previous))):
         reported_buffering = window & Q(buffering_s__isnull=False)
+        aggregates.update({f"{prefix}{name}": aggregate for name, aggregate in view_figures(window).items()})
         aggregates.update(
             {
-                f"{prefix}views": Count("started_at", filter=window),
-                f"{prefix}unique": Count("user_id", distinct=True, filter=window),
-                f"{prefix}watched_sum": Sum("watched_s", filter=window),
-                f"{prefix}completed": Count("started_at", filter=window & Q(is_completed=True)),
                 f"{prefix}buffering_sum": Sum("buffering_s", filter=reported_buffering),
                 f"{prefix}buffering_watched_sum": Sum("watched_s", filter=reported_buffering),
                 f"{prefix}bitrate_avg": Avg("bitrate_kbps", filter=window),
@@ -94,10 +120,7 @@ def _timeline(views, period, group_by):
         .annotate(bucket=trunc(group_by, "started_at"))
         .values("bucket")
         .annotate(
-            views=Count("*"),
-            unique=Count("user_id", distinct=True),
-            watched_sum=Sum("watched_s"),
-            completed=Count("started_at", filter=Q(is_completed=True)),
+            **view_figures(),
             buffering_sum=Sum("buffering_s", filter=reported_buffering),
             buffering_watched_sum=Sum("watched_s", filter=reported_buffering),
             errors_sum=Sum("errors"),
@@ -110,8 +133,8 @@ def _timeline(views, period, group_by):
     return fill_buckets(period, group_by, {row.pop("bucket"): row for row in rows}, lambda: dict(empty))
 
 
-def video_analytics(workspace, video_key, period_name, *, sections=("views", "engagement", "performance"),
-                    group_by="day", compare=False, now=None):
+def video_analytics(workspace, video_key, period, *, sections=("views", "engagement", "performance"),
+                    group_by="day", compare=False):
     """One video's analytics (video named by its key in the workspace) for the period.
 
     views: total views started in the period, unique learners, change against the previous
@@ -123,13 +146,13 @@ def video_analytics(workspace, video_key, period_name, *, sections=("views", "en
     Averages are whole numbers (half up), rates 0 over nothing; breakdowns carry the document's
     keys (periods.breakdown). `period` always holds the previous period; the `previous` blocks
     only with `compare`.
-    `all` starts on the day of the video's first view. Raises DataUnavailable for an unknown key.
+    `period`: see video_period (`all` starts on the day of the video's first view). Raises
+    DataUnavailable for an unknown key.
     """
     video = Video.objects.filter(workspace=workspace, key=video_key).values("id").first()
     if video is None:
         raise DataUnavailable(f"No video {video_key!r} in this workspace.")
     views = VideoView.objects.filter(workspace=workspace, video_id=video["id"])
-    period = resolve_period(period_name, now, earliest=lambda: views.aggregate(first=Min("started_at"))["first"])
     previous = period.previous
 
     totals = _view_totals(views, period, previous)
@@ -194,7 +217,7 @@ def _top_videos(views, limit):
     per_video_sql, params = (
         views.order_by()
         .values("video_id")
-        .annotate(views=Count("*"), watched_sum=Sum("watched_s"), completed=Count("started_at", filter=Q(is_completed=True)))
+        .annotate(**{name: figure for name, figure in view_figures().items() if name != "unique"})
         .query.sql_with_params()
     )
     video_table = connection.ops.quote_name(Video._meta.db_table)
@@ -223,9 +246,9 @@ def _day_totals(workspace, period, previous):
     return WorkspaceDay.objects.filter(workspace=workspace).aggregate(**totals)
 
 
-def video_summary(workspace, period_name, *, sections=("total_videos", "total_views", "total_watch_time",
-                                                       "average_engagement", "top_videos", "trends"),
-                  compare=False, top_limit=10, now=None):
+def video_summary(workspace, period, *, sections=("total_videos", "total_views", "total_watch_time",
+                                                  "average_engagement", "top_videos", "trends"),
+                  compare=False, top_limit=10):
     """The workspace's videos over the period.
 
     total_videos: videos in the workspace's catalog. total_views / total_watch_time: views started
@@ -233,10 +256,10 @@ def video_summary(workspace, period_name, *, sections=("total_videos", "total_vi
     completed views / views, likes and comments made in the period per catalog video. top_videos:
     the `top_limit` most viewed videos of the period (ties by key) with their seconds watched and
     completion rate. trends: change against the previous period of views, seconds watched and
-    completion rate. `all` starts on the day of the workspace's first view.
+    completion rate. `period`: whole UTC days, see video_period (`all` starts on the day of the
+    workspace's first view).
     """
     views = VideoView.objects.filter(workspace=workspace)
-    period = resolve_period(period_name, now, earliest=lambda: views.aggregate(first=Min("started_at"))["first"])
     previous = period.previous
     result = {}
     needs_totals = {"total_views", "total_watch_time", "average_engagement", "trends"} & set(sections)
@@ -307,6 +330,8 @@ def video_daily_stats(workspace, start, end, *, course_ids=None, chunk_size=5000
 
     Returns (row count, iterator of dicts sorted by day then video). Views and reactions are
     grouped in the database and merged as two sorted streams. `course_ids` narrows to courses.
+    The view figures are view_figures', per video and UTC day (summed over its videos, a day's
+    views are the views of WorkspaceDay).
     """
     views = VideoView.objects.filter(workspace=workspace, started_at__gte=start, started_at__lt=end)
     reactions = VideoReaction.objects.filter(workspace=workspace, at__gte=start, at__lt=end)
@@ -319,12 +344,7 @@ def video_daily_stats(workspace, start, end, *, course_ids=None, chunk_size=5000
     described = {"video_key": F("video__key"), "video_title": F("video__title")}
     view_rows = (
         view_days.values("day", "video_id", **described)
-        .annotate(
-            views=Count("*"),
-            unique=Count("user_id", distinct=True),
-            watched_sum=Sum("watched_s"),
-            completed=Count("started_at", filter=Q(is_completed=True)),
-        )
+        .annotate(**view_figures())
         .order_by("day", "video_id")
         .iterator(chunk_size=chunk_size)
     )

@@ -21,14 +21,9 @@ from django.utils import timezone
 from analytics.models import (
     EventSource, LearningEvent, PageSession, ProblemResponse, SubsectionOpen, VideoReaction, VideoView,
 )  # fmt: skip
+from analytics.rollups.changes import rows_changed
+from analytics.services.learner_activity import activity_pairs
 from analytics.services.problem_rollups import record_problem_responses, record_subsection_opens
-from analytics.services.course_info_rollups import (
-    changes_course_info,
-    page_session_courses,
-    row_courses,
-    video_view_courses,
-)
-from analytics.services.learner_activity import activity_pairs, refresh_learner_days
 
 from .lookups import course_ids_by_key, videos_by_id
 from .sql import column, excluded, insert_rows, name, select_rows
@@ -94,7 +89,6 @@ def _page_session_conflict_sql():
     )
 
 
-@changes_course_info(page_session_courses, before=True)
 def upsert_page_sessions(workspace, rows):
     """Create or update page sessions by their client-made id.
 
@@ -139,7 +133,9 @@ def upsert_page_sessions(workspace, rows):
     if not to_write:
         return result
     keys = {sid: course_and_chapter_from_path(s["path"]) for sid, s in to_write.items()}
-    course_ids = course_ids_by_key(workspace, {course_key for course_key, _ in keys.values()})
+    # A re-sent path may move a session out of a course: that course's figures change too.
+    left = {course_and_chapter_from_path(stored[sid]["path"])[0] for sid in to_write if sid in stored}
+    course_ids = course_ids_by_key(workspace, {course_key for course_key, _ in keys.values()} | left)
     now = timezone.now()
     values = [
         (
@@ -149,12 +145,14 @@ def upsert_page_sessions(workspace, rows):
         for sid, s in to_write.items()
     ]  # fmt: skip
     insert_rows(PageSession, PAGE_SESSION_COLUMNS, values, _page_session_conflict_sql())
-    _refresh_learner_days(workspace, to_write.items(), stored)
+    left_ids = {course_ids.get(key) for key in left}
+    _rows_changed(PageSession, workspace, to_write.items(), stored, {value[7] for value in values} | left_ids)
     return result
 
 
-def _refresh_learner_days(workspace, written, stored):
-    """The learner-day rollup of every (user, day) a written row is on, and was on before."""
+def _rows_changed(model, workspace, written, stored, course_ids):
+    """Tell the rollups (analytics.rollups) of the written rows: every (user, day) a written row
+    is on, and was on before; the days may lose rows only when a start moved to another day."""
     pairs, moved = set(), False
     for row_id, row in written:
         pairs.add((row["owner"][1], row["started_at"]))
@@ -162,7 +160,7 @@ def _refresh_learner_days(workspace, written, stored):
             before = (stored[row_id]["owner"][1], stored[row_id]["started_at"])
             pairs.add(before)
             moved = moved or _utc_date(before[1]) != _utc_date(row["started_at"])
-    refresh_learner_days(workspace.pk, pairs, may_empty=moved)
+    rows_changed(workspace.pk, model, pairs=pairs, may_empty=moved, course_ids=course_ids)
 
 
 def _utc_date(moment):
@@ -174,7 +172,6 @@ EVENT_COLUMNS = (
 )  # fmt: skip
 
 
-@changes_course_info(row_courses)
 def upsert_events(workspace, rows, *, source=EventSource.TRACKER):
     """Store learning events, idempotent by id: an id already stored is left as it is.
 
@@ -216,9 +213,12 @@ def upsert_events(workspace, rows, *, source=EventSource.TRACKER):
         }
     for event_id in inserted:
         owners[event_id] = (workspace.pk, first[event_id]["user_id"])
-    refresh_learner_days(
-        workspace.pk, activity_pairs((first[event_id] for event_id in inserted), time_key="occurred_at"), may_empty=False
-    )
+    if inserted:
+        new_rows = [first[event_id] for event_id in inserted]
+        rows_changed(
+            workspace.pk, LearningEvent, pairs=activity_pairs(new_rows, time_key="occurred_at"), may_empty=False,
+            course_ids={row.get("course_id") for row in new_rows},
+        )
     for row in rows:
         if first.get(row["id"]) is row and row["id"] in inserted:
             result.created += 1
@@ -265,7 +265,6 @@ def _video_view_conflict_sql():
     )
 
 
-@changes_course_info(video_view_courses)
 def upsert_video_views(workspace, rows, *, source=EventSource.TRACKER, videos=None):
     """Create or update video views by id.
 
@@ -333,7 +332,7 @@ def upsert_video_views(workspace, rows, *, source=EventSource.TRACKER, videos=No
             s["errors"], s["source"] or source, now,
         ))  # fmt: skip
     insert_rows(VideoView, VIDEO_VIEW_COLUMNS, values, _video_view_conflict_sql())
-    _refresh_learner_days(workspace, to_write, stored)
+    _rows_changed(VideoView, workspace, to_write, stored, {value[4] for value in values})
     return result
 
 

@@ -10,10 +10,8 @@ nothing are not written. Rows may carry a `ref` that comes back with a rejection
 from django.contrib.auth.hashers import make_password
 
 from accounts.models import CustomField, CustomFieldValue, LearnerGroup, Membership, Role, User
-from analytics.services.course_info_rollups import changes_course_info, row_courses, user_courses, video_courses
-from analytics.services.learner_activity import sync_learner_roles
+from analytics.rollups.changes import rows_changed
 from courses.models import Attempt, Chapter, Course, Enrollment, Program, Video
-from courses.results import refresh_results
 
 from .behaviour import UpsertResult
 
@@ -65,9 +63,10 @@ def _upsert_objects(model, rows, key_of_row, stored, attrs, new_object, check=No
             status = "unchanged"
         setattr(result, status, getattr(result, status) + 1)
         statuses.append(status)
-    model.objects.bulk_create(created)
+    # The plain manager: the callers tell the rollups themselves, once (analytics.rollups).
+    model._base_manager.bulk_create(created)
     if changed:
-        model.objects.bulk_update(list(changed.values()), list(attrs))
+        model._base_manager.bulk_update(list(changed.values()), list(attrs))
     return result, stored, statuses
 
 
@@ -110,7 +109,6 @@ def split_name(name):
     return first, last.strip()
 
 
-@changes_course_info(user_courses)
 def upsert_users(workspace, rows):
     """Create or update users by email, with their membership, groups and custom attributes.
 
@@ -173,10 +171,13 @@ def upsert_users(workspace, rows):
     if changed_memberships:
         Membership.objects.bulk_update(list(changed_memberships.values()), ["role"])
     # Bulk writes send no signals: the learners' day totals follow the roles here.
-    sync_learner_roles(workspace.pk, [*new_memberships, *(m.user_id for m in changed_memberships.values())])
+    rows_changed(workspace.pk, Membership, users=[*new_memberships, *(m.user_id for m in changed_memberships.values())])
 
     changed_emails |= _set_groups(workspace, rows, user_ids)
     changed_emails |= _set_attributes(workspace, rows, user_ids)
+
+    # The course information breakdowns read users' demographics.
+    rows_changed(workspace.pk, User, users=user_ids.values())
 
     counted = set()
     for row in rows:
@@ -349,7 +350,6 @@ def upsert_chapters(workspace, rows):
     return result
 
 
-@changes_course_info(video_courses, before=True)
 def upsert_videos(workspace, rows):
     """Create or update videos by key (unique in the workspace). rows: course_id, key, optionally
     title, chapter_id, duration_s, segment_length_s, ref. A video named again under another
@@ -363,6 +363,7 @@ def upsert_videos(workspace, rows):
         ("course_id", "chapter_id", "title", "duration_s", "segment_length_s"),
         lambda row: Video(workspace=workspace, key=row["key"]),
     )  # fmt: skip
+    rows_changed(workspace.pk, Video, course_ids={row["course_id"] for row in rows})
     return result
 
 
@@ -372,7 +373,6 @@ def _enrollment_problem(enrollment):
     return None
 
 
-@changes_course_info(row_courses)
 def upsert_enrollments(workspace, rows):
     """Create or update enrollments by (user_id, course_id). rows: user_id, course_id, enrolled_at,
     optionally mode, kind, unenrolled_at, expires_at, ref."""
@@ -393,14 +393,16 @@ def upsert_enrollments(workspace, rows):
         lambda row: Enrollment(workspace=workspace, user_id=row["user_id"], course_id=row["course_id"]),
         check=_enrollment_problem,
     )  # fmt: skip
-    _refresh_written_results(rows, statuses)
+    _written_rows_changed(workspace, Enrollment, rows, statuses)
     return result
 
 
-def _refresh_written_results(rows, statuses):
-    """Recompute the Analyse results of the (learner, course) pairs whose rows were written."""
-    refresh_results(
-        (row["user_id"], row["course_id"]) for row, status in zip(rows, statuses) if status in ("created", "updated")
+def _written_rows_changed(workspace, model, rows, statuses):
+    """Tell the rollups (analytics.rollups) of the (learner, course) pairs whose rows were written."""
+    written = [row for row, status in zip(rows, statuses) if status in ("created", "updated")]
+    rows_changed(
+        workspace.pk, model, result_pairs={(row["user_id"], row["course_id"]) for row in written},
+        course_ids={row["course_id"] for row in written},
     )
 
 
@@ -410,7 +412,6 @@ ATTEMPT_FIELDS = (
 )  # fmt: skip
 
 
-@changes_course_info(row_courses)
 def upsert_attempts(workspace, rows):
     """Create or update attempts by (user_id, course_id, version_number). rows: user_id,
     course_id, optionally version_number (default 0) and the fields of ATTEMPT_FIELDS, ref.
@@ -434,5 +435,5 @@ def upsert_attempts(workspace, rows):
             version_number=row["version_number"],
         ),
     )  # fmt: skip
-    _refresh_written_results(rows, statuses)
+    _written_rows_changed(workspace, Attempt, rows, statuses)
     return result

@@ -7,14 +7,13 @@ FieldError with the reason (a short sentence a client can act on). They never to
 import math
 from functools import lru_cache
 import uuid
-from datetime import datetime, timezone as dt_timezone
 
 import pycountry
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
-from django.utils.dateparse import parse_datetime
 
 from analytics.definitions import round_half_up
+from analytics.formats import TIME_RANGE_MESSAGE, in_time_range, parse_iso_datetime
 from analytics.services.problem_rollups import list_answer
 
 COUNTRY_CODES = frozenset(country.alpha_2 for country in pycountry.countries)
@@ -71,38 +70,15 @@ def parse_uuid(value):
 
 def parse_time(value):
     """An aware datetime from ISO 8601 text; a time without an offset is UTC."""
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            parsed = parse_datetime(text)
-        except ValueError:
-            parsed = None
-        if parsed is None:
-            try:
-                parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-            except ValueError:
-                parsed = None
-        if parsed is not None:
-            if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=dt_timezone.utc)
-            return within_time_range(parsed)
-    raise FieldError("must be an ISO 8601 time such as 2026-03-01T09:30:00Z")
-
-
-# Activity happens between these instants; anything outside is a client's bug (year 1, 9999, an
-# epoch in milliseconds read as seconds), and would overflow the day arithmetic of the rollups.
-EARLIEST_TIME = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
-LATEST_TIME = datetime(2100, 1, 1, tzinfo=dt_timezone.utc)
-TIME_RANGE_MESSAGE = "must be between 1970-01-01T00:00:00Z and 2100-01-01T00:00:00Z"
+    parsed = parse_iso_datetime(value)
+    if parsed is None:
+        raise FieldError("must be an ISO 8601 time such as 2026-03-01T09:30:00Z")
+    return within_time_range(parsed)
 
 
 def within_time_range(value):
-    """value (aware) if it lies in [EARLIEST_TIME, LATEST_TIME), else FieldError."""
-    try:
-        in_range = EARLIEST_TIME <= value < LATEST_TIME
-    except OverflowError:  # year 1 or 9999 with an offset that leaves the datetime range in UTC
-        in_range = False
-    if not in_range:
+    """value (aware) if it lies in [EARLIEST_TIME, LATEST_TIME) (analytics.formats), else FieldError."""
+    if not in_time_range(value):
         raise FieldError(TIME_RANGE_MESSAGE)
     return value
 

@@ -3,7 +3,7 @@
 import gzip
 from dataclasses import dataclass
 
-from analytics.api.request_limits import loads_bounded
+from config.limits import loads_bounded
 
 from .pipeline import BadRecord
 

@@ -5,19 +5,19 @@ may come in any order: they are validated one by one (no query), bucketed by kin
 kind by kind in dependency order (users, courses, programs, chapters, videos, enrollments, attempts,
 page sessions, events, video views, reactions, problem responses, subsection opens), so a record
 may name anything written earlier in the same call or already stored. Each kind is written in
-chunks; a chunk is a few queries whatever its size and runs in its own transaction (a savepoint
-when the caller holds a transaction). If the database refuses a chunk (a constraint the
-validators could not see, a concurrent writer), the chunk is retried record by record so that
-only the refused records are reported and every other record is kept: all-or-nothing per record.
+chunks; a chunk is a few queries whatever its size. If the database refuses a write (a constraint
+the validators could not see, a concurrent writer), it is retried record by record so that only
+the refused records are reported and every other record is kept: all-or-nothing per record.
 """
 
 import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 
 from analytics.models import EventSource
+from analytics.services.learner_activity import refreshed_together
 
 from . import behaviour, catalog
 from .behaviour import UpsertResult
@@ -248,18 +248,46 @@ def ingest_records(
     allowed_kinds=KINDS,
     default_kind=None,
     chunk_size=CHUNK_SIZE,
-    isolate=True,
 ):
-    """Validate and upsert records; return an IngestReport.
+    """Validate and upsert records; return an IngestReport. Every door of interchange records
+    (the tracking API, POST /api/import, manage.py import_data) writes through here.
 
     records: iterable of (ref, data): data a camelCase dict with `kind` (or default_kind when it
     has none), or a BadRecord(reason). allowed_kinds: the kinds this caller accepts. actor: when
     set (a learner's own credential), a record without `user` is the actor's, and one naming
     anyone else is refused (field `user`). source: the EventSource stored on events and views.
-    isolate: write each chunk in a savepoint and retry a refused chunk record by record (the
-    default). isolate=False saves those round trips for a caller that holds a transaction and, on
-    a DatabaseError, rolls it back and calls again with isolate=True (the tracking API).
+
+    How the records are written:
+    - at most chunk_size records (a tracking batch, a small import): in one transaction, without a
+      savepoint per chunk, and with one learner-day refresh for every kind (refreshed_together).
+      If the database refuses that write (DatabaseError), the transaction is rolled back and the
+      records written again isolated. OperationalError and InterfaceError (the database cannot be
+      reached, a lock timed out) are raised instead: nothing was committed, and the caller answers
+      503 or stops; a client re-sending is harmless (records carry their ids).
+    - more: isolated from the start, each chunk in its own transaction (a savepoint when the
+      caller holds one), so that a large import commits as it goes.
+    Isolated: a chunk the database refuses is retried record by record.
     """
+    records = list(records)
+    options = {
+        "source": source, "actor": actor, "allowed_kinds": allowed_kinds, "default_kind": default_kind,
+        "chunk_size": chunk_size,
+    }
+    if len(records) > chunk_size:
+        return _ingest(workspace, records, isolate=True, **options)
+    try:
+        with transaction.atomic(), refreshed_together():
+            return _ingest(workspace, records, isolate=False, **options)
+    except (OperationalError, InterfaceError):
+        raise
+    except DatabaseError:
+        logger.warning("The database refused a batch of %d records; writing them again isolated", len(records), exc_info=True)
+    with transaction.atomic(), refreshed_together():
+        return _ingest(workspace, records, isolate=True, **options)
+
+
+def _ingest(workspace, records, *, source, actor, allowed_kinds, default_kind, chunk_size, isolate):
+    """ingest_records' work. isolate=False: no savepoint and no retry; a refusal propagates."""
     report = IngestReport()
     buckets = {kind: [] for kind in DEPENDENCY_ORDER}
     position = {}

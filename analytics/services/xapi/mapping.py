@@ -20,9 +20,8 @@ from analytics.services.learning_state import (
     ensure_videos,
     session_view_row,
 )
-from analytics.services.problem_rollups import (
-    list_answer, rebuild_problem_rollups, record_problem_responses, record_subsection_opens,
-)  # fmt: skip
+from analytics.rollups.changes import rows_changed
+from analytics.services.problem_rollups import list_answer, record_problem_responses, record_subsection_opens
 from analytics.services.records import upsert_events, upsert_video_views
 from analytics.services.xapi.identity import agent_key, statement_pk
 from analytics.services.xapi.validation import VOIDED, parse_timestamp
@@ -594,9 +593,8 @@ def record_problem_facts(workspace, mapped, course_ids):
 
 def remove_voided_problem_facts(workspace, victims):
     """Delete the problem responses and subsection opens derived from voided statements
-    ([(stored pk, statement)]) and recompute the workspace's problem rollups
-    (problem_rollups.rebuild_problem_rollups) when any were deleted. Raw deletes: the rebuild here
-    stands for the one the per-row delete signal would schedule."""
+    ([(stored pk, statement)]) and tell the rollups when any were deleted (the problem rollups
+    recompute the workspace's). Raw deletes: this stands for the per-row delete signals."""
     response_ids = [response_id(pk, part) for pk, statement in victims for _, part, _, _ in statement_answers(statement)]
     open_ids = [open_id(pk) for pk, _ in victims]
     deleted = 0
@@ -605,4 +603,4 @@ def remove_voided_problem_facts(workspace, victims):
             rows = model.objects.filter(workspace=workspace, id__in=ids)
             deleted += rows._raw_delete(rows.db)
     if deleted:
-        rebuild_problem_rollups(workspace.pk)
+        rows_changed(workspace.pk, ProblemResponse)

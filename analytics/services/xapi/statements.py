@@ -14,7 +14,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from analytics.models import LearningEvent, XapiStatement
-from analytics.services.learner_activity import refresh_learner_days, refreshed_together
+from analytics.rollups.changes import batched, rows_changed
 from analytics.services.learning_state import ensure_learners
 from analytics.services.xapi.activities import record_activity_definitions
 from analytics.services.xapi.attachments import check_parts, remove_files, store_parts
@@ -139,8 +139,8 @@ def record_statements(workspace, statements, *, authority=None, statement_id=Non
     for attempt in range(2):
         written = []
         try:
-            # One learner-day refresh for the whole batch (see refreshed_together).
-            with transaction.atomic(), refreshed_together():
+            # One refresh of each rollup for the whole batch (see analytics.rollups.changes.batched).
+            with transaction.atomic(), batched():
                 new = _split_new(workspace, incoming)
                 if new:
                     _insert_and_map(workspace, new)
@@ -231,11 +231,14 @@ def _apply_voiding(workspace, new):
         return set()
     victim_pks = [pk for pk, _, _ in victims]
     XapiStatement.objects.filter(pk__in=victim_pks).update(is_voided=True)
-    # One DELETE (no per-row signals), then the learner-days of the deleted events.
+    # One DELETE (no per-row signals), then the rollups of the deleted events.
     events = LearningEvent.objects.filter(workspace=workspace, id__in=victim_pks)
-    touched = set(events.values_list("user_id", "occurred_at"))
+    touched = list(events.values_list("user_id", "occurred_at", "course_id"))
     events._raw_delete(events.db)
-    refresh_learner_days(workspace.pk, touched)
+    rows_changed(
+        workspace.pk, LearningEvent, pairs={(user_id, at) for user_id, at, _ in touched},
+        course_ids={course_id for _, _, course_id in touched},
+    )
     remove_voided_problem_facts(workspace, [(pk, statement) for pk, statement, _ in victims])
     recompute_video_sessions(
         workspace,

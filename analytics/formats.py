@@ -1,12 +1,16 @@
-"""Date and time formats shared by the API families."""
+"""Date and time formats shared by the API families, the filters of the queries and the
+interchange records' validators: the instants data may hold, ISO 8601 parsing and the
+millisecond `Z` format. No imports from the layers above (api, queries, services)."""
 
 from datetime import datetime, timezone as dt_timezone
 
 from django.utils.dateparse import parse_datetime
 
-from analytics.services.records.fields import EARLIEST_TIME, LATEST_TIME, TIME_RANGE_MESSAGE
-
-__all__ = ["EARLIEST_TIME", "LATEST_TIME", "TIME_RANGE_MESSAGE", "in_time_range", "iso_ms_z", "parse_iso_datetime"]
+# Activity happens between these instants; anything outside is a client's bug (year 1, 9999, an
+# epoch in milliseconds read as seconds), and would overflow the day arithmetic of the rollups.
+EARLIEST_TIME = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
+LATEST_TIME = datetime(2100, 1, 1, tzinfo=dt_timezone.utc)
+TIME_RANGE_MESSAGE = "must be between 1970-01-01T00:00:00Z and 2100-01-01T00:00:00Z"
 
 
 def in_time_range(value):

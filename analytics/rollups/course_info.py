@@ -1,0 +1,29 @@
+"""The course information rollups' adapter: the one place the registry calls them.
+
+Staleness is per course (analytics.services.course_info_rollups): a write marks the courses it
+touched, and the courses of the users whose profile or role changed, once it commits.
+"""
+
+
+def note_write(workspace_id, course_ids, users=()):
+    """A write of source rows (inside its transaction): the courses (course_ids, and the courses
+    of `users`, whose demographics or role changed) become stale at commit and a refresh is
+    queued."""
+    from analytics.services.course_info_rollups import mark_courses_changed, mark_users_changed
+
+    mark_courses_changed(course_ids)
+    mark_users_changed(workspace_id, users)
+
+
+def rebuild(workspace_id=None):
+    """Recompute the rollups of the workspace's courses (None: every course), of every week."""
+    from analytics.services.course_info_rollups import rebuild_course_info
+
+    return rebuild_course_info(workspace_id, every_week=True)
+
+
+def is_stale(workspace_id=None):
+    """True while readers use the raw rows for some course of the workspace (None: any course)."""
+    from analytics.services.course_info_rollups import has_stale_courses
+
+    return has_stale_courses(workspace_id)
