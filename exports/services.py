@@ -18,7 +18,7 @@ from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from accounts.models import Role
-from courses.models import Course
+from analytics.definitions import taught_courses
 
 from .models import ExportFormat, ExportJob, ExportStatus
 from .periods import export_window
@@ -55,12 +55,9 @@ def scope_for(job):
     if job.requester_role == Role.ADMIN:
         return ExportScope(workspace=job.workspace)
     if job.requester_role == Role.INSTRUCTOR:
-        course_ids = Course.objects.filter(workspace=job.workspace, instructors=job.requested_by_id)
-        return ExportScope(
-            workspace=job.workspace,
-            course_ids=tuple(course_ids.values_list("id", flat=True)),
-            instructor=job.requested_by,
-        )
+        # An instructor API key's job has no person: it teaches nothing, its exports are empty.
+        taught = taught_courses(job.workspace, job.requested_by)
+        return ExportScope(workspace=job.workspace, course_ids=tuple(taught.values_list("id", flat=True)))
     return ExportScope(workspace=job.workspace, user_id=job.requested_by_id)
 
 

@@ -9,7 +9,7 @@ Who: admins see everything of their workspace; instructors the courses they teac
 courses' videos and results); learners, and users without a workspace, get a 403 page.
 """
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -18,8 +18,9 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.credentials import membership_for_session
+from accounts.credentials import Credential, credential_for_membership, membership_for_session
 from accounts.models import EducationLevel, Role
+from analytics.definitions import can_read_course, course_scope
 from analytics.queries import analyse as analyse_queries
 from analytics.queries import course_info
 from analytics.queries import dashboards as dashboard_queries
@@ -62,8 +63,36 @@ def refuse(request, reason, status=403):
     return render(request, "analytics/dashboards/refused.html", {"reason": reason, "response_status": status}, status=status)
 
 
-def _staff_membership(request):
-    """(membership, None) for an admin or instructor, else (None, a 403 response)."""
+@dataclass(frozen=True)
+class Viewer:
+    """An admin or an instructor looking at the dashboards, as the APIs see a credential: an
+    admin sees every course of the workspace, an instructor the courses they teach
+    (analytics.definitions.course_scope)."""
+
+    credential: Credential
+
+    @property
+    def workspace(self):
+        return self.credential.workspace
+
+    @property
+    def is_admin(self):
+        return self.credential.is_admin
+
+    @property
+    def course_ids(self):
+        """The course scope of the queries: None for the whole workspace, else a Course queryset."""
+        return course_scope(self.credential)
+
+    @property
+    def scope_key(self):
+        """What cached sections are keyed by besides their parts: None for the whole workspace,
+        else the instructor's user id (instructors see different courses)."""
+        return None if self.is_admin else self.credential.user.pk
+
+
+def _staff_viewer(request):
+    """(viewer, None) for an admin or instructor, else (None, a 403 response)."""
     membership = membership_for_session(request)
     if membership is None:
         return None, refuse(request, "Your account does not belong to a workspace.")
@@ -72,20 +101,15 @@ def _staff_membership(request):
             request, "The course and workspace dashboards are for instructors and administrators. "
             "Your own learning is on “My learning”."
         )
-    return membership, None
+    return Viewer(credential_for_membership(membership, "session")), None
 
 
-def _instructor(membership):
-    """The user whose courses bound what is shown, or None for an admin (the whole workspace)."""
-    return None if membership.role == Role.ADMIN else membership.user
-
-
-def _course_for(request, membership, key):
+def _course_for(request, viewer, key):
     """(course, None) or (None, a 404 / 403 response)."""
-    course = Course.objects.filter(workspace=membership.workspace, key=key).first()
+    course = Course.objects.filter(workspace=viewer.workspace, key=key).first()
     if course is None:
         return None, refuse(request, f"There is no course “{key}” in this workspace.", status=404)
-    if membership.role != Role.ADMIN and not course.instructors.filter(pk=membership.user_id).exists():
+    if not can_read_course(viewer.credential, course):
         return None, refuse(request, "Instructors see the dashboards of the courses they teach only.")
     return course, None
 
@@ -142,17 +166,19 @@ def _period(period_name, workspace, now):
     return resolve_period(period_name, now, earliest=lambda: earliest_activity(workspace))
 
 
-def _lookups(workspace, instructor):
-    """Groups, custom attributes and courses to filter by (the Analyse lookup queries)."""
+def _lookups(viewer):
+    """Groups, custom attributes and courses (those the viewer sees) to filter by (the Analyse
+    lookup queries)."""
+    workspace = viewer.workspace
 
     def compute():
         return {
             "groups": analyse_queries.analyse_groups(workspace, limit=LOOKUP_LIMIT).rows,
             "custom_fields": analyse_queries.analyse_custom_fields(workspace, limit=LOOKUP_LIMIT).rows,
-            "contents": analyse_queries.analyse_contents(workspace, limit=LOOKUP_LIMIT, instructor=instructor).rows,
+            "contents": analyse_queries.analyse_contents(workspace, limit=LOOKUP_LIMIT, course_ids=viewer.course_ids).rows,
         }
 
-    return cached_section(workspace, "lookups", (getattr(instructor, "pk", None),), compute).value
+    return cached_section(workspace, "lookups", (viewer.scope_key,), compute).value
 
 
 def _query_string(params, **changes):
@@ -257,13 +283,13 @@ def _results_url(filters):
 @login_required
 def workspace_dashboard(request):
     """Admins: the workspace overview with its filter bar. Instructors: the courses they teach."""
-    membership, refused = _staff_membership(request)
+    viewer, refused = _staff_viewer(request)
     if refused:
         return refused
-    if membership.role != Role.ADMIN:
+    if not viewer.is_admin:
         return courses_dashboard(request)
-    workspace = membership.workspace
-    lookups = _lookups(workspace, None)
+    workspace = viewer.workspace
+    lookups = _lookups(viewer)
     form = WorkspaceFilterForm(request.GET, groups=lookups["groups"], custom_fields=lookups["custom_fields"])
     if not form.is_valid():
         return bad_filters(request, form)
@@ -297,7 +323,7 @@ def workspace_dashboard(request):
 @login_required
 def courses_dashboard(request):
     """The courses an instructor teaches (an admin: every course), searchable, with links."""
-    membership, refused = _staff_membership(request)
+    viewer, refused = _staff_viewer(request)
     if refused:
         return refused
     search = request.GET.get("q", "").strip()[:100]
@@ -305,10 +331,9 @@ def courses_dashboard(request):
     if not page_number.isdigit() or int(page_number) < 1:
         return refuse(request, "page: enter a whole number from 1.", status=400)
     page_number = int(page_number)
-    instructor = _instructor(membership)
     contents = analyse_queries.analyse_contents(
-        membership.workspace, search=search, limit=COURSE_PAGE_SIZE, skip=(page_number - 1) * COURSE_PAGE_SIZE,
-        instructor=instructor,
+        viewer.workspace, search=search, limit=COURSE_PAGE_SIZE, skip=(page_number - 1) * COURSE_PAGE_SIZE,
+        course_ids=viewer.course_ids,
     )
     return _page(
         request,
@@ -317,9 +342,9 @@ def courses_dashboard(request):
             "courses": contents.rows,
             "search": search,
             "pages": _pages(contents.total, page_number, COURSE_PAGE_SIZE, request.GET),
-            "is_admin": instructor is None,
+            "is_admin": viewer.is_admin,
         },
-        "courses" if instructor is None else "overview",
+        "courses" if viewer.is_admin else "overview",
     )
 
 
@@ -435,24 +460,27 @@ def _retention_section(video):
     }
 
 
-def _learner_search_ids(workspace, search, instructor):
-    """Public ids of the learners whose name or email contains `search` (the Analyse users lookup)."""
-    found = analyse_queries.analyse_users(workspace, search=search, limit=SEARCH_USERS_LIMIT, instructor=instructor)
+def _learner_search_ids(viewer, search):
+    """Public ids of the learners (of the courses the viewer sees) whose name or email contains
+    `search` (the Analyse users lookup)."""
+    found = analyse_queries.analyse_users(
+        viewer.workspace, search=search, limit=SEARCH_USERS_LIMIT, course_ids=viewer.course_ids
+    )
     return tuple(row["public_id"] for row in found.rows)
 
 
 @login_required
 def course_dashboard(request, key):
-    membership, refused = _staff_membership(request)
+    viewer, refused = _staff_viewer(request)
     if refused:
         return refused
-    course, refused = _course_for(request, membership, key)
+    course, refused = _course_for(request, viewer, key)
     if refused:
         return refused
     form = CourseForm(request.GET)
     if not form.is_valid():
         return bad_filters(request, form)
-    workspace, instructor = membership.workspace, _instructor(membership)
+    workspace = viewer.workspace
     period_name = form.cleaned_data["period"]
     def compute_course():
         return _course_sections(course, period_name)
@@ -489,11 +517,11 @@ def course_dashboard(request, key):
     search = form.cleaned_data.get("q", "").strip()
     filters = analyse_queries.ResultFilters(content_ids=(course.key,))
     if search:
-        filters = replace(filters, user_ids=_learner_search_ids(workspace, search, instructor) or ("-",))
+        filters = replace(filters, user_ids=_learner_search_ids(viewer, search) or ("-",))
     page_number = form.cleaned_data.get("page") or 1
     learners = analyse_queries.analyse_results_page(
         workspace, filters, form.order(), limit=LEARNER_PAGE_SIZE, skip=(page_number - 1) * LEARNER_PAGE_SIZE,
-        instructor=instructor,
+        course_ids=viewer.course_ids,
     )
     sort, direction = form.cleaned_data.get("sort") or "updated", form.cleaned_data.get("dir") or "desc"
     return _page_or_fragment(
@@ -515,11 +543,11 @@ def course_dashboard(request, key):
             "state_labels": STATE_LABELS,
             "type_labels": ENROLLMENT_TYPE_LABELS,
             "activity_labels": WEEKLY_ACTIVITY_LABELS,
-            "export": course_panel(course, instructor is None, period_name),
-            "is_admin": instructor is None,
+            "export": course_panel(course, viewer.is_admin, period_name),
+            "is_admin": viewer.is_admin,
         },
         "course",
-        "courses" if instructor is None else "overview",
+        "courses" if viewer.is_admin else "overview",
     )
 
 
@@ -530,11 +558,11 @@ def course_dashboard(request, key):
 def results_dashboard(request):
     """The Analyse view: the filters of POST /analyse/results as GET parameters, its statistics
     above a paginated table of its rows. Instructors see the rows of their courses."""
-    membership, refused = _staff_membership(request)
+    viewer, refused = _staff_viewer(request)
     if refused:
         return refused
-    workspace, instructor = membership.workspace, _instructor(membership)
-    lookups = _lookups(workspace, instructor)
+    workspace = viewer.workspace
+    lookups = _lookups(viewer)
     form = ResultsForm(
         request.GET, groups=lookups["groups"], contents=lookups["contents"], custom_fields=lookups["custom_fields"]
     )
@@ -542,15 +570,15 @@ def results_dashboard(request):
         return bad_filters(request, form)
     filters = form.result_filters()
     def compute_statistics():
-        statistics = analyse_queries.analyse_statistics(workspace, filters, instructor=instructor)
+        statistics = analyse_queries.analyse_statistics(workspace, filters, course_ids=viewer.course_ids)
         figure = charts.state_figure(statistics["by_state"], STATE_LABELS)
         return {"statistics": statistics, "chart": charts.chart_html(figure, "states-chart") if statistics["total"] else ""}
 
-    statistics = cached_section(workspace, "statistics", (getattr(instructor, "pk", None), filters), compute_statistics)
+    statistics = cached_section(workspace, "statistics", (viewer.scope_key, filters), compute_statistics)
     size = form.page_size
     page_number = form.cleaned_data.get("page") or 1
     page = analyse_queries.analyse_results_page(
-        workspace, filters, form.order(), limit=size, skip=(page_number - 1) * size, instructor=instructor
+        workspace, filters, form.order(), limit=size, skip=(page_number - 1) * size, course_ids=viewer.course_ids
     )
     sort, direction = form.cleaned_data.get("sort") or "updated", form.cleaned_data.get("dir") or "desc"
     return _page(
@@ -625,14 +653,14 @@ def _video_sections(workspace, video, period_name):
 @login_required
 def video_dashboard(request, key):
     """One video's VideoCloud analytics as charts, and its retention curve."""
-    membership, refused = _staff_membership(request)
+    viewer, refused = _staff_viewer(request)
     if refused:
         return refused
-    workspace = membership.workspace
+    workspace = viewer.workspace
     video = Video.objects.select_related("course").filter(workspace=workspace, key=key).first()
     if video is None:
         return refuse(request, f"There is no video “{key}” in this workspace.", status=404)
-    course, refused = _course_for(request, membership, video.course.key)
+    course, refused = _course_for(request, viewer, video.course.key)
     if refused:
         return refused
     form = PeriodForm(request.GET)
@@ -663,6 +691,6 @@ def video_dashboard(request, key):
             "breakdown_titles": [("device", "Devices"), ("platform", "Platforms"), ("country", "Countries")],
         },
         "video",
-        "courses" if membership.role == Role.ADMIN else "overview",
+        "courses" if viewer.is_admin else "overview",
     )
 

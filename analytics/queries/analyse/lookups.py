@@ -50,20 +50,22 @@ def analyse_custom_fields(workspace, *, search="", limit=50, skip=0):
     return page
 
 
-def analyse_contents(workspace, *, search="", limit=50, skip=0, instructor=None):
-    """Courses (all of the workspace, or those `instructor` teaches) whose title or key contains
-    `search`, by title then key."""
+def analyse_contents(workspace, *, search="", limit=50, skip=0, course_ids=None):
+    """Courses of the workspace (all, or those of the course scope `course_ids`: ids or a Course
+    queryset, e.g. analytics.definitions.course_scope) whose title or key contains `search`, by
+    title then key."""
     courses = Course.objects.filter(workspace=workspace)
-    if instructor is not None:
-        courses = courses.filter(instructors=instructor)
+    if course_ids is not None:
+        courses = courses.filter(pk__in=course_ids)
     if search:
         courses = courses.filter(Q(title__icontains=search) | Q(key__icontains=search))
     return _page(courses.order_by(Lower("title"), "key").values("key", "title"), limit, skip)
 
 
-def analyse_users(workspace, *, search="", limit=50, skip=0, instructor=None):
-    """Members of the workspace (for an instructor: those enrolled in or attempting one of their
-    courses) whose name or email contains `search`, by name then email.
+def analyse_users(workspace, *, search="", limit=50, skip=0, course_ids=None):
+    """Members of the workspace (with a course scope `course_ids`, an instructor's: those enrolled
+    in or attempting one of those courses) whose name or email contains `search`, by name then
+    email.
 
     An instructor's learners are read from the result table, which has one row per (learner,
     course) with an enrollment (ended or not) or an attempt: the same pairs, along the course
@@ -72,9 +74,8 @@ def analyse_users(workspace, *, search="", limit=50, skip=0, instructor=None):
     users = User.objects.filter(
         id__in=Membership.objects.filter(workspace=workspace).values("user_id")
     ).annotate(full_name_text=full_name)
-    if instructor is not None:
-        taught = Course.objects.filter(workspace=workspace, instructors=instructor).values("id")
-        users = users.filter(id__in=Result.objects.filter(course_id__in=taught).values("user_id"))
+    if course_ids is not None:
+        users = users.filter(id__in=Result.objects.filter(course_id__in=course_ids).values("user_id"))
     if search:
         users = users.filter(Q(full_name_text__icontains=search) | Q(email__icontains=search))
     users = users.order_by(Lower("full_name_text"), "email").values(

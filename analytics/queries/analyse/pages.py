@@ -134,12 +134,12 @@ WALK_BUDGET_ROWS = 20_000
 WALK_MAX_PAGE_END = 1_000
 
 
-def _walks_activity_index(filters, order, instructor):
+def _walks_activity_index(filters, order, course_ids):
     """Whether a page may be read by `_walked_page`: a scope of learners only, no filter on a
     column that depends on the clock or on the activity (each would make the scope's share of
     the walk unpredictable), the default order (updatedAt descending: the index's own)."""
     return (
-        order.field == "updatedAt" and order.descending and instructor is None and not filters.content_ids
+        order.field == "updatedAt" and order.descending and course_ids is None and not filters.content_ids
         and (filters.group_ids or filters.user_ids or filters.custom_fields)
         and not (filters.states or filters.enrollment_types or filters.expiry or filters.updated_at)
     )
@@ -202,7 +202,7 @@ def _count(rows_sql, params):
         return cursor.fetchone()[0]
 
 
-def analyse_results_page(workspace, filters, order=ResultOrder(), *, limit=50, skip=0, instructor=None, now=None):
+def analyse_results_page(workspace, filters, order=ResultOrder(), *, limit=50, skip=0, course_ids=None, now=None):
     """One page of the result rows in `order`, and their total, in one query.
 
     The total is a COUNT(*) subquery of the same statement: with a scope, over the keys the
@@ -219,37 +219,37 @@ def analyse_results_page(workspace, filters, order=ResultOrder(), *, limit=50, s
     workspace's activity index until the page is full.
     """
     now = now or timezone.now()
-    parts = result_parts_sql(workspace, filters, instructor=instructor, now=now)
+    parts = result_parts_sql(workspace, filters, course_ids=course_ids, now=now)
     sort_key, sort_join = _SORT_KEYS[order.field]
     every_row = _rows_sql(workspace, ResultFilters(), "any", now=now)
-    if _walks_activity_index(filters, order, instructor) and limit + skip <= WALK_MAX_PAGE_END:
+    if _walks_activity_index(filters, order, course_ids) and limit + skip <= WALK_MAX_PAGE_END:
         walked = _walked_page(workspace, filters, parts, every_row, limit=limit, skip=skip, now=now)
         if walked is not None:
             return Page(*walked)
     rows = _described_page(
-        _scope_sql(workspace, filters, instructor), parts, every_row, sort_key, sort_join,
+        _scope_sql(workspace, filters, course_ids), parts, every_row, sort_key, sort_join,
         "DESC" if order.descending else "ASC", limit=limit, skip=skip, with_total=True,
         nulls_last=order.field in _NULLABLE_SORT_KEYS,
     )
     if rows:
         total = rows[0]["total_rows"]
     else:
-        total = _count(*result_rows_sql(workspace, filters, instructor=instructor, now=now)) if skip else 0
+        total = _count(*result_rows_sql(workspace, filters, course_ids=course_ids, now=now)) if skip else 0
     for row in rows:
         del row["total_rows"]
     return Page(total=total, rows=rows)
 
 
-def iter_result_rows(workspace, filters=ResultFilters(), *, instructor=None, now=None, chunk_size=2000):
+def iter_result_rows(workspace, filters=ResultFilters(), *, course_ids=None, now=None, chunk_size=2000):
     """(total, iterator of every result row) by learner then course, for exports.
 
     The rows of `analyse_results_page`, read in chunks of `chunk_size` by keyset (never OFFSET),
     all at the same `now`, so a long export neither slows down nor shifts.
     """
     now = now or timezone.now()
-    parts = result_parts_sql(workspace, filters, instructor=instructor, now=now)
+    parts = result_parts_sql(workspace, filters, course_ids=course_ids, now=now)
     every_row = _rows_sql(workspace, ResultFilters(), "any", now=now)
-    scope = _scope_sql(workspace, filters, instructor)
+    scope = _scope_sql(workspace, filters, course_ids)
 
     def rows():
         after = None
@@ -260,5 +260,5 @@ def iter_result_rows(workspace, filters=ResultFilters(), *, instructor=None, now
                 return
             after = (chunk[-1]["user_pk"], chunk[-1]["course_pk"])
 
-    return _count(*result_rows_sql(workspace, filters, instructor=instructor, now=now)), rows()
+    return _count(*result_rows_sql(workspace, filters, course_ids=course_ids, now=now)), rows()
 

@@ -43,7 +43,7 @@ class _Sql:
         return sql
 
 
-def result_rows_sql(workspace, filters=ResultFilters(), *, instructor=None, now=None):
+def result_rows_sql(workspace, filters=ResultFilters(), *, course_ids=None, now=None):
     """(sql, params) of the Analyse result rows of `workspace` matching `filters`.
 
     Columns: user_pk, course_pk, attempt_public_id (NULL without attempt), enrollment_type,
@@ -57,7 +57,9 @@ def result_rows_sql(workspace, filters=ResultFilters(), *, instructor=None, now=
     APPROVED, else the stored state (NOT_STARTED without attempt). activity_at (updatedAt) is the
     later of last activity and completion, else the first activity, else the active enrollment's
     date, else when the attempt was recorded. Filters: AND between filters, OR inside one; ranges
-    include `start` and exclude `end`; `instructor` limits the rows to the courses they teach.
+    include `start` and exclude `end`; `course_ids` (the course scope: None for every course of
+    the workspace, else ids or a Course queryset, e.g. analytics.definitions.course_scope) limits
+    the rows to those courses.
 
     The rows are read from courses.Result (precomputed on write, see courses.results): a row
     whose enrollment is active or absent reads the stored columns as they are; a row whose
@@ -68,8 +70,8 @@ def result_rows_sql(workspace, filters=ResultFilters(), *, instructor=None, now=
     filters on plain columns, so the planner can use the workspace's indexes and a page can
     cut each part along an index.
     """
-    scope_sql, scope_params = _scope_sql(workspace, filters, instructor)
-    parts = result_parts_sql(workspace, filters, instructor=instructor, now=now)
+    scope_sql, scope_params = _scope_sql(workspace, filters, course_ids)
+    parts = result_parts_sql(workspace, filters, course_ids=course_ids, now=now)
     sql = " UNION ALL ".join(part_sql for part_sql, _ in parts)
     return (
         f"{scope_sql}SELECT * FROM ({sql}) AS result_rows",
@@ -79,7 +81,7 @@ def result_rows_sql(workspace, filters=ResultFilters(), *, instructor=None, now=
 
 
 
-def result_parts_sql(workspace, filters=ResultFilters(), *, instructor=None, now=None):
+def result_parts_sql(workspace, filters=ResultFilters(), *, course_ids=None, now=None):
     """[(sql, params)] of the same rows as `result_rows_sql` (without its WITH clause, see
     `_scope_sql`: a statement reading the parts starts with it) in parts that never overlap.
 
@@ -89,11 +91,11 @@ def result_parts_sql(workspace, filters=ResultFilters(), *, instructor=None, now
     Without a scope, rows whose enrollment is active or absent (stored columns as they are, so
     an ordered page or an activity range can follow the workspace index), and when the type
     filter allows NOT_ENROLLED, rows with an attempt whose enrollment has ended (few)."""
-    if _scopes(workspace, filters, instructor):
-        return [_rows_sql(workspace, filters, "any", instructor=instructor, now=now)]
-    parts = [_rows_sql(workspace, filters, "active", instructor=instructor, now=now)]
+    if _scopes(workspace, filters, course_ids):
+        return [_rows_sql(workspace, filters, "any", course_ids=course_ids, now=now)]
+    parts = [_rows_sql(workspace, filters, "active", course_ids=course_ids, now=now)]
     if not filters.enrollment_types or NOT_ENROLLED in filters.enrollment_types:
-        parts.append(_rows_sql(workspace, filters, "ended", instructor=instructor, now=now))
+        parts.append(_rows_sql(workspace, filters, "ended", course_ids=course_ids, now=now))
     return parts
 
 
@@ -108,7 +110,7 @@ KEPT_ROWS = {
 }
 
 
-def _rows_sql(workspace, filters, which, *, instructor=None, now=None):
+def _rows_sql(workspace, filters, which, *, course_ids=None, now=None):
     """(sql, params) of the result rows of courses.Result `r` whose enrollment is active or
     absent (`which` "active"), has ended by `now` ("ended"), or both ("any": the columns are
     then CASE expressions, which hide them from the planner; used to read a page's rows by key)."""
@@ -140,7 +142,7 @@ def _rows_sql(workspace, filters, which, *, instructor=None, now=None):
     )
     kept = KEPT_ROWS[which]
     where = [f"r.workspace_id = {sql.param(workspace.pk)}", sql.params_of(kept, [now])]
-    for name, _ in _scopes(workspace, filters, instructor):
+    for name, _ in _scopes(workspace, filters, course_ids):
         where.append(f"r.{'user_id' if name == 'scope_learners' else 'course_id'} IN (SELECT id FROM {name})")
     conditions = []
     for column, values in (("effective_state", filters.states), ("enrollment_type", filters.enrollment_types)):

@@ -16,7 +16,7 @@ def _counts_per(column, values):
     return [f"COUNT(*) FILTER (WHERE {column} = {_literal(value)})" for value in values]
 
 
-def analyse_statistics(workspace, filters=ResultFilters(), *, instructor=None, now=None):
+def analyse_statistics(workspace, filters=ResultFilters(), *, course_ids=None, now=None):
     """Totals over the rows `result_rows_sql` gives for the same filters, in ONE aggregate query.
 
     total; byState (all five states, zeros included); byEnrollmentType (MANDATORY, OPTIONAL,
@@ -28,7 +28,7 @@ def analyse_statistics(workspace, filters=ResultFilters(), *, instructor=None, n
     The rows are aggregated once per course; the top 20 and the workspace line are both read
     from those per-course sums (a CTE), so the rows are scanned a single time.
     """
-    rows_sql, params = result_rows_sql(workspace, filters, instructor=instructor, now=now)
+    rows_sql, params = result_rows_sql(workspace, filters, course_ids=course_ids, now=now)
     state_counts = _counts_per("r.effective_state", RESULT_STATES)
     type_counts = _counts_per("r.enrollment_type", ENROLLMENT_TYPES)
     count_columns = [f"n{index}" for index in range(len(state_counts) + len(type_counts))]
