@@ -196,7 +196,9 @@ def _copy_csv(queryset, columns, stream):
     are counted by line ends (a value holding a line break would count twice). The connection is
     busy until COPY ends, so progress is saved once, after it (COPY writes a million rows in
     seconds)."""
-    sql, params = queryset.query.sql_with_params()
+    # elide_empty=False: an empty scope (an instructor teaching no course) is a query with a false
+    # condition, not EmptyResultSet.
+    sql, params = queryset.query.get_compiler(connection=connection, elide_empty=False).as_sql()
     stream.write(codecs.BOM_UTF8 + (",".join(column.name for column in columns) + "\n").encode())
     copied = 0
     with connection.cursor() as cursor:

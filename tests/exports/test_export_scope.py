@@ -56,6 +56,19 @@ def test_instructor_api_key_exports_no_course(
     assert rows == []
 
 
+@pytest.mark.parametrize("export_type", ["results", "events"])
+def test_instructor_teaching_no_course_exports_an_empty_file(
+    workspace, make_member, two_courses, bearer_client, django_capture_on_commit_callbacks, export_type
+):
+    # On PostgreSQL a raw table's CSV is written by COPY, whose SQL compiled an empty course
+    # list into EmptyResultSet: the job failed instead of writing a header.
+    newcomer = make_member(workspace, Role.INSTRUCTOR)
+
+    rows = exported_rows(bearer_client(newcomer, workspace), django_capture_on_commit_callbacks, export_type)
+
+    assert rows == []
+
+
 def test_admin_api_key_exports_every_course(workspace, two_courses, api_key_client, django_capture_on_commit_callbacks):
     rows = exported_rows(api_key_client(workspace), django_capture_on_commit_callbacks, "results")
 
