@@ -501,7 +501,7 @@ def test_a_problem_not_of_the_course_is_a_400_naming_it(workspace, instructor, w
 def test_the_problems_section_costs_four_queries_whatever_the_number_of_problems(
     workspace, admin_user, world, problems, django_assert_num_queries
 ):
-    from analytics.dashboards.views import _problems_section
+    from analytics.dashboards.views.course import _problems_section
 
     with django_assert_num_queries(4):  # the problems (2), the answers and the grades of one
         section = _problems_section(world["web"], None)
