@@ -79,8 +79,6 @@ def result_rows_sql(workspace, filters=ResultFilters(), *, course_ids=None, now=
     )
 
 
-
-
 def result_parts_sql(workspace, filters=ResultFilters(), *, course_ids=None, now=None):
     """[(sql, params)] of the same rows as `result_rows_sql` (without its WITH clause, see
     `_scope_sql`: a statement reading the parts starts with it) in parts that never overlap.
