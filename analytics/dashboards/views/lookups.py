@@ -3,7 +3,7 @@ viewer sees), and the period a period name means."""
 
 from analytics.queries import analyse as analyse_queries
 from analytics.queries.video_cloud import resolve_period
-from analytics.queries.video_cloud.users import earliest_activity
+from analytics.queries.activity import earliest_activity
 
 from ..cache import cached_section
 
