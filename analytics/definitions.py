@@ -75,6 +75,13 @@ def taught_courses(workspace, user):
     return Course.objects.filter(workspace=workspace, instructors=user)
 
 
+def can_read_course(credential, course):
+    """Whether the credential may read `course` (a course of its workspace): every course for an
+    admin, the courses they teach for an instructor (course_scope); one query for an instructor."""
+    courses = course_scope(credential)
+    return courses is None or courses.filter(pk=course.pk).exists()
+
+
 def course_scope(credential):
     """The courses a credential may read: None for every course of its workspace (an admin, or a
     learner reading their own rows), else the queryset of the courses its instructor teaches."""

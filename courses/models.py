@@ -233,7 +233,7 @@ _RESULT_ENDED = Q(enrollment_ends_at__isnull=False)
 class Result(models.Model):
     """One Analyse result per (learner, course) that has an attempt or an enrollment: the latest
     attempt (highest version_number) and the enrollment, precomputed on write by
-    courses.results.refresh_results (see there and analytics/queries/analyse.py).
+    courses.results.refresh_results (see there and analytics/queries/analyse/).
 
     Columns hold what does not depend on the clock. What does is decided when reading, from
     enrollment_ends_at: while the enrollment is active (no end, or an end after now) the row reads

@@ -18,7 +18,7 @@ from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from accounts.models import Role
-from courses.models import Course
+from analytics.definitions import taught_courses
 
 from .models import ExportFormat, ExportJob, ExportStatus
 from .periods import export_window
@@ -55,12 +55,9 @@ def scope_for(job):
     if job.requester_role == Role.ADMIN:
         return ExportScope(workspace=job.workspace)
     if job.requester_role == Role.INSTRUCTOR:
-        course_ids = Course.objects.filter(workspace=job.workspace, instructors=job.requested_by_id)
-        return ExportScope(
-            workspace=job.workspace,
-            course_ids=tuple(course_ids.values_list("id", flat=True)),
-            instructor=job.requested_by,
-        )
+        # An instructor API key's job has no person: it teaches nothing, its exports are empty.
+        taught = taught_courses(job.workspace, job.requested_by)
+        return ExportScope(workspace=job.workspace, course_ids=tuple(taught.values_list("id", flat=True)))
     return ExportScope(workspace=job.workspace, user_id=job.requested_by_id)
 
 
@@ -199,7 +196,9 @@ def _copy_csv(queryset, columns, stream):
     are counted by line ends (a value holding a line break would count twice). The connection is
     busy until COPY ends, so progress is saved once, after it (COPY writes a million rows in
     seconds)."""
-    sql, params = queryset.query.sql_with_params()
+    # elide_empty=False: an empty scope (an instructor teaching no course) is a query with a false
+    # condition, not EmptyResultSet.
+    sql, params = queryset.query.get_compiler(connection=connection, elide_empty=False).as_sql()
     stream.write(codecs.BOM_UTF8 + (",".join(column.name for column in columns) + "\n").encode())
     copied = 0
     with connection.cursor() as cursor:

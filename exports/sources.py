@@ -33,7 +33,6 @@ class ExportScope:
     workspace: object
     course_ids: tuple | None = None
     user_id: int | None = None
-    instructor: object = None
 
 
 @dataclass(frozen=True)
@@ -285,7 +284,7 @@ def result_rows(scope, window, filters, columns):
     """The Analyse results rows (same query as POST /analyse/results) by learner and course.
     Instructors get their courses' rows. Results are not limited by the period."""
     total, results = iter_result_rows(
-        scope.workspace, parse_result_filters(filters), instructor=scope.instructor, chunk_size=CHUNK_SIZE
+        scope.workspace, parse_result_filters(filters), course_ids=scope.course_ids, chunk_size=CHUNK_SIZE
     )
     keys = [RESULT_FIELDS[column.name][0] for column in columns]
     return RowStream(total, (tuple(row[key] for key in keys) for row in results))

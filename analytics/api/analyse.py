@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.credentials import Credential
+from analytics.definitions import course_scope
 from analytics.queries.analyse import (
     CONTENT_TYPE_COURSE,
     ENROLLMENT_TYPES,
@@ -69,11 +70,6 @@ class AnalyseApiEnabled(BasePermission):
 
     def has_permission(self, request, view):
         return request.auth.workspace.is_analyse_api_enabled
-
-
-def instructor_scope(credential):
-    """The user whose courses bound the rows, or None when the credential sees the workspace."""
-    return None if credential.is_admin else credential.user
 
 
 # Request serializers ---------------------------------------------------------------------------
@@ -303,7 +299,7 @@ class AnalyseResultsView(AnalyseView):
             body["order"],
             limit=body["limit"],
             skip=body["skip"],
-            instructor=instructor_scope(request.auth),
+            course_ids=course_scope(request.auth),
         )
         return Response(
             {
@@ -326,12 +322,12 @@ class AnalyseStatisticsView(AnalyseView):
     def post(self, request):
         body = self.parse_body(request)
         stats = analyse_statistics(
-            request.auth.workspace, body["filters"], instructor=instructor_scope(request.auth)
+            request.auth.workspace, body["filters"], course_ids=course_scope(request.auth)
         )
         return Response(AnalyseStatisticsSerializer(stats).data)
 
 
-# One view serves the four lookups: (query function, item serializer, scoped to instructor?).
+# One view serves the four lookups: (query function, item serializer, limited to the course scope?).
 LOOKUPS = {
     "groups": (analyse_groups, AnalyseGroupSerializer, False),
     "custom-fields": (analyse_custom_fields, AnalyseCustomFieldSerializer, False),
@@ -350,7 +346,7 @@ class AnalyseLookupView(SuccessMessageErrorsMixin, APIView):
         query.is_valid(raise_exception=True)
         params = query.validated_data
         query_function, item_serializer, is_scoped = LOOKUPS[self.lookup]
-        scope = {"instructor": instructor_scope(request.auth)} if is_scoped else {}
+        scope = {"course_ids": course_scope(request.auth)} if is_scoped else {}
         page = query_function(
             request.auth.workspace, search=params["search"], limit=params["limit"], skip=params["skip"], **scope
         )

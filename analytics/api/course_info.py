@@ -31,6 +31,7 @@ from rest_framework.views import APIView
 from accounts.authentication import ApiKeyAuthentication
 from accounts.models import Role
 from accounts.permissions import roles_allowed
+from analytics.definitions import can_read_course
 from analytics.formats import in_time_range
 from config.error_schemas import AUTH_ERROR_RESPONSES, DETAIL_OR_FIELD_ERRORS_SCHEMA, detail_response
 from analytics.queries import course_info as queries
@@ -416,10 +417,8 @@ def readable_course(credential, course_key):
     """The credential's workspace's course with this key, None when there is none; 403 for an
     instructor who does not teach it (an instructor API key teaches nothing)."""
     course = Course.objects.filter(workspace=credential.workspace, key=course_key).first()
-    if course is not None and credential.role == Role.INSTRUCTOR:
-        teaches = credential.user is not None and course.instructors.filter(pk=credential.user.pk).exists()
-        if not teaches:
-            raise exceptions.PermissionDenied("Instructors may only read the courses they teach.")
+    if course is not None and not can_read_course(credential, course):
+        raise exceptions.PermissionDenied("Instructors may only read the courses they teach.")
     return course
 
 

@@ -24,12 +24,12 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 
-from accounts.models import Role
 from analytics.api import course_info
+from analytics.definitions import course_scope
 from config.error_schemas import AUTH_ERROR_RESPONSES, DETAIL_OR_FIELD_ERRORS_SCHEMA, detail_response
 from analytics.queries import problems as queries
 from analytics.queries.course_info import encoded_module_id
-from courses.models import Course, Video
+from courses.models import Video
 
 class ModuleIdConverter:
     """Any text, slashes and control characters included (Django's `path` stops at a newline,
@@ -270,16 +270,8 @@ class EdxProblemsView(course_info.CourseInfoView):
     def taught_course_ids(self):
         """None for an admin (every course of the workspace); the ids of the courses an
         instructor teaches (none for an instructor API key, which has no person)."""
-        credential = self.request.auth
-        if credential.role != Role.INSTRUCTOR:
-            return None
-        if credential.user is None:
-            return []
-        return list(
-            Course.objects.filter(workspace=credential.workspace, instructors=credential.user).values_list(
-                "pk", flat=True
-            )
-        )
+        courses = course_scope(self.request.auth)
+        return None if courses is None else list(courses.values_list("pk", flat=True))
 
     def get(self, request, **kwargs):
         rows = self.spec.run(self, kwargs)

@@ -26,7 +26,6 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from accounts.models import Role
 from analytics.api.course_info import (
     DATETIME_FORMAT,
     CanReadCourseInfo,
@@ -36,6 +35,7 @@ from analytics.api.course_info import (
     current_time,
     readable_course,
 )
+from analytics.definitions import course_scope
 from config.error_schemas import AUTH_ERROR_RESPONSES, DETAIL_SCHEMA, detail_response
 from analytics.queries import course_summaries as queries
 from config.throttling import family_throttle
@@ -250,14 +250,6 @@ class EdxListView(APIView):
             return exc.response()
         return super().handle_exception(exc)
 
-    def instructor(self):
-        """The person whose courses limit the answer (an instructor), else None; an instructor API
-        key has no person and so teaches nothing."""
-        credential = self.request.auth
-        if credential.role != Role.INSTRUCTOR:
-            return None
-        return credential.user or False
-
     def get(self, request):
         return self.answer(request)
 
@@ -311,11 +303,8 @@ class CourseSummariesView(EdxListView):
             if not is_course_key(key):
                 raise course_key_malformed(key)
         wanted = lambda name: name not in exclude and (fields is None or name in fields)  # noqa: E731
-        instructor = self.instructor()
-        if instructor is False:
-            raise exceptions.NotFound()
         summaries = queries.course_summaries(
-            request.auth.workspace, now, course_keys=course_keys, instructor=instructor,
+            request.auth.workspace, now, course_keys=course_keys, course_ids=course_scope(request.auth),
             recent_day=recent_day if wanted("recent_count_change") else None,
             with_programs=wanted("programs"),
         )  # fmt: skip
@@ -359,10 +348,9 @@ class ProgramsView(EdxListView):
     def answer(self, request):
         params = list_params(request, ("program_ids", "fields", "exclude"))
         check_field_names(params, PROGRAM_FIELDS)
-        instructor = self.instructor()
-        if instructor is False:
-            raise exceptions.NotFound()
-        programs = queries.edx_programs(request.auth.workspace, program_keys=params["program_ids"], instructor=instructor)
+        programs = queries.edx_programs(
+            request.auth.workspace, program_keys=params["program_ids"], course_ids=course_scope(request.auth)
+        )
         if not programs:
             raise exceptions.NotFound()
         created = serializers.DateTimeField()

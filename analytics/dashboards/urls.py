@@ -1,6 +1,10 @@
 from django.urls import path, register_converter
 
-from . import views
+from .views.course import course_dashboard
+from .views.courses import courses_dashboard
+from .views.results import results_dashboard
+from .views.video import video_dashboard
+from .views.workspace import workspace_dashboard
 
 
 class AnyKeyConverter:
@@ -18,9 +22,9 @@ class AnyKeyConverter:
 register_converter(AnyKeyConverter, "dashboard_key")
 
 urlpatterns = [
-    path("dashboards/", views.workspace_dashboard, name="workspace_dashboard"),
-    path("dashboards/courses/", views.courses_dashboard, name="dashboard_courses"),
-    path("dashboards/courses/<dashboard_key:key>/", views.course_dashboard, name="dashboard_course"),
-    path("dashboards/results/", views.results_dashboard, name="dashboard_results"),
-    path("dashboards/videos/<dashboard_key:key>/", views.video_dashboard, name="dashboard_video"),
+    path("dashboards/", workspace_dashboard, name="workspace_dashboard"),
+    path("dashboards/courses/", courses_dashboard, name="dashboard_courses"),
+    path("dashboards/courses/<dashboard_key:key>/", course_dashboard, name="dashboard_course"),
+    path("dashboards/results/", results_dashboard, name="dashboard_results"),
+    path("dashboards/videos/<dashboard_key:key>/", video_dashboard, name="dashboard_video"),
 ]

@@ -30,7 +30,6 @@ class Migration(migrations.Migration):
             name='watch_seconds',
             field=models.BigIntegerField(default=0, help_text="Every user's, not only learners'"),
         ),
-        # 0007's and these columns are sums of the raw rows: 0009 computes them where rows exist
-        # (rebuild_where_filled runs today's code, so only the last migration that changes the
-        # rollups may call it).
+        # 0007's and these columns are sums of the raw rows: 0009 marks the learner rollups for a
+        # rebuild after migrate (analytics.rollups), which computes them where rows exist.
     ]

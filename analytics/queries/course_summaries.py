@@ -64,14 +64,15 @@ def course_availability(start, end, now):
     return UNKNOWN
 
 
-def summary_courses(workspace, course_keys=None, instructor=None):
+def summary_courses(workspace, course_keys=None, course_ids=None):
     """The workspace's courses a summary covers, by key: those of `course_keys` (None: all),
-    narrowed to the courses `instructor` teaches when given. A queryset of Course."""
+    within the course scope `course_ids` (None: every course; else ids or a Course queryset, e.g.
+    analytics.definitions.course_scope). A queryset of Course."""
     courses = Course.objects.filter(workspace=workspace).order_by("key")
     if course_keys is not None:
         courses = courses.filter(key__in=list(course_keys))
-    if instructor is not None:
-        courses = courses.filter(instructors=instructor)
+    if course_ids is not None:
+        courses = courses.filter(pk__in=course_ids)
     return courses
 
 
@@ -194,7 +195,7 @@ def program_keys_by_course(course_ids):
     return programs
 
 
-def course_summaries(workspace, now, *, course_keys=None, instructor=None, recent_day=None, with_programs=False,
+def course_summaries(workspace, now, *, course_keys=None, course_ids=None, recent_day=None, with_programs=False,
                      from_raw=None):
     """[{course_id, catalog_course_title, catalog_course, start_date, end_date, pacing_type,
     availability, count, cumulative_count, count_change_7_days, recent_count_change,
@@ -206,7 +207,7 @@ def course_summaries(workspace, now, *, course_keys=None, instructor=None, recen
     `with_programs`. Rules: module docstring.
     """
     courses = list(
-        summary_courses(workspace, course_keys, instructor).values(
+        summary_courses(workspace, course_keys, course_ids).values(
             "id", "key", "title", "start", "end", "pacing", "catalog_course", "catalog_title"
         )
     )
@@ -256,17 +257,18 @@ def course_summaries(workspace, now, *, course_keys=None, instructor=None, recen
     return summaries
 
 
-def edx_programs(workspace, *, program_keys=None, instructor=None):
+def edx_programs(workspace, *, program_keys=None, course_ids=None):
     """[{program_id, program_type, program_title, course_ids, created}], one per program of the
-    workspace, by key: those of `program_keys` (None: all). With `instructor`, only the programs
-    holding a course they teach, and of each only those courses. `course_ids`: course keys, sorted;
+    workspace, by key: those of `program_keys` (None: all). With a course scope `course_ids`,
+    only the programs holding one of those courses, and of each only those courses. `course_ids`
+    of a row: course keys, sorted;
     `created`: when the program was recorded. Two queries."""
     programs = Program.objects.filter(workspace=workspace).order_by("key")
     if program_keys is not None:
         programs = programs.filter(key__in=list(program_keys))
     links = Program.courses.through.objects.filter(program__in=programs)
-    if instructor is not None:
-        links = links.filter(course__instructors=instructor)
+    if course_ids is not None:
+        links = links.filter(course__in=course_ids)
         programs = programs.filter(pk__in=links.values("program_id"))
     rows = list(programs.values("id", "key", "program_type", "title", "created_at"))
     course_keys = defaultdict(list)

@@ -27,7 +27,7 @@ from django.db.models.functions import TruncDate, TruncMonth, TruncWeek
 
 from analytics.definitions import UTC
 from analytics.models import PageSession, ProblemAnswerCount, VideoView
-from courses.models import Chapter, Course, Enrollment
+from courses.models import Chapter, Enrollment
 
 from .activity import learner_days
 from .analyse import COURSE, ResultFilters, _learners_matching, result_rows_sql
@@ -179,11 +179,11 @@ def _enrollments(workspace, learner_ids, course_ids):
 # Top courses by time -----------------------------------------------------------------------------
 
 
-def top_contents_by_time(workspace, filters=ResultFilters(), *, limit=TOP_CONTENTS_LIMIT, instructor=None, now=None):
+def top_contents_by_time(workspace, filters=ResultFilters(), *, limit=TOP_CONTENTS_LIMIT, course_ids=None, now=None):
     """[{id, name, time_spent, results}]: the `limit` courses whose Analyse result rows (the
     same rows and filters as POST /analyse/results) hold the most time spent, in seconds; ties
     by title (case-insensitive) then key. Courses without time are left out. One query."""
-    rows_sql, params = result_rows_sql(workspace, filters, instructor=instructor, now=now)
+    rows_sql, params = result_rows_sql(workspace, filters, course_ids=course_ids, now=now)
     sql = (
         f"SELECT c.key, c.title, SUM(r.time_spent) AS time_spent, COUNT(*) AS results "
         f"FROM ({rows_sql}) AS r JOIN {COURSE} c ON c.id = r.course_pk "
@@ -322,17 +322,9 @@ def video_retention(video):
     )
 
 
-def courses_taught(workspace, instructor=None):
-    """Course ids of the workspace, or of the courses `instructor` teaches, as a queryset."""
-    courses = Course.objects.filter(workspace=workspace)
-    if instructor is not None:
-        courses = courses.filter(instructors=instructor)
-    return courses.order_by().values("id")
-
-
 __all__ = [
     "ActiveLearners", "EnrollmentTimeline", "VideoRetention", "active_learners_trend", "course_chapter_quiz_time",
-    "course_quiz_sessions", "course_video_drop_off", "courses_taught", "drop_off_rate", "enrollments_over_time",
+    "course_quiz_sessions", "course_video_drop_off", "drop_off_rate", "enrollments_over_time",
     "learners_in_scope", "top_contents_by_time", "video_retention",
 ]
 

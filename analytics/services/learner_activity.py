@@ -27,8 +27,7 @@ from datetime import datetime
 
 from django.db import connection, transaction
 
-from accounts.models import Membership, Role
-from analytics.definitions import UTC
+from analytics.definitions import UTC, is_learner_sql
 from analytics.models import (
     DAYS_PER_WORD, RECENT_DAY_WORDS, RECENT_DAYS, LearnerActivity, LearnerDay, LearningEvent, PageSession, VideoView,
     WorkspaceDay,
@@ -193,15 +192,6 @@ def days_between(later, earlier):
     if connection.vendor == "postgresql":
         return f"({later} - {earlier})"
     return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
-
-
-def is_learner_sql(alias):
-    """SQL: the row `alias` (workspace_id, user_id) is of a user with the learner role there."""
-    membership = _table(Membership)
-    return (
-        f"EXISTS (SELECT 1 FROM {membership} m WHERE m.workspace_id = {alias}.workspace_id "
-        f"AND m.user_id = {alias}.user_id AND m.role = '{Role.LEARNER.value}')"
-    )
 
 
 def _insert_spans_sql(where_sql, upsert=False):

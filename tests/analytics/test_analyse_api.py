@@ -26,7 +26,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Role
-from analytics.queries import analyse
+from analytics.queries.analyse import pages as analyse_pages
 from tests.factories import (
     AttemptFactory,
     CourseFactory,
@@ -500,10 +500,10 @@ def test_a_learner_scoped_page_walked_along_the_activity_index_pages_like_the_un
     world, admin_client, monkeypatch, budget
 ):
     # A large scope of learners in the default order walks the workspace's activity indexes
-    # (analyse._walked_page), here made to walk any scope. A walk that runs out of budget before
+    # (analyse.pages._walked_page), here made to walk any scope. A walk that runs out of budget before
     # the page's end (4: at the third page, 1: always) gives way to the sorted read.
-    monkeypatch.setattr(analyse, "WALK_MIN_SCOPE_ROWS", 0)
-    monkeypatch.setattr(analyse, "WALK_BUDGET_ROWS", budget)
+    monkeypatch.setattr(analyse_pages, "WALK_MIN_SCOPE_ROWS", 0)
+    monkeypatch.setattr(analyse_pages, "WALK_BUDGET_ROWS", budget)
     every_learner = [getattr(world, name).public_id for name in EVERY_LEARNER]
 
     for skip in (0, 3, 6, 9):
@@ -531,12 +531,12 @@ def test_walked_and_sorted_learner_scoped_pages_are_the_same(world, admin_client
         text = text.replace(f'"{placeholder}"', f'"{public_id}"')
     filters = json.loads(text)
 
-    walk = analyse._walked_page
+    walk = analyse_pages._walked_page
     answered = []  # per request: whether the walk gave the page (else the sorted read did)
-    monkeypatch.setattr(analyse, "_walked_page", lambda *a, **k: answered.append(walk(*a, **k)) or answered[-1])
+    monkeypatch.setattr(analyse_pages, "_walked_page", lambda *a, **k: answered.append(walk(*a, **k)) or answered[-1])
 
     def pages(min_scope_rows):
-        monkeypatch.setattr(analyse, "WALK_MIN_SCOPE_ROWS", min_scope_rows)
+        monkeypatch.setattr(analyse_pages, "WALK_MIN_SCOPE_ROWS", min_scope_rows)
         answered.clear()
         results = [post(admin_client, RESULTS, {"filters": filters, "options": {"skip": skip, "limit": 2}}).json()
                    for skip in range(5)]
@@ -552,7 +552,7 @@ def test_walked_and_sorted_learner_scoped_pages_are_the_same(world, admin_client
 
 
 def test_a_walked_page_and_its_total_are_one_query(world, api_key_client, workspace, monkeypatch):
-    monkeypatch.setattr(analyse, "WALK_MIN_SCOPE_ROWS", 0)
+    monkeypatch.setattr(analyse_pages, "WALK_MIN_SCOPE_ROWS", 0)
     client = api_key_client(workspace)
     body = {"filters": {"groupIds": [world.sales.public_id]}, "options": {"limit": 2}}
     post(client, RESULTS, body)

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Role
+from analytics.definitions import taught_courses
 from analytics.queries import analyse, course_info
 from analytics.queries import dashboards as dashboard_queries
 from analytics.queries.problems import (
@@ -346,7 +347,7 @@ def test_course_learner_table_is_the_analyse_rows_of_the_course(workspace, instr
 
     page = analyse.analyse_results_page(
         workspace, analyse.ResultFilters(content_ids=(COURSE_KEY,)), analyse.ResultOrder("progress", descending=False),
-        limit=25, instructor=instructor,
+        limit=25, course_ids=taught_courses(workspace, instructor),
     )
     assert rows(html, "learner-table", "user-id", "progress", "seconds") == [
         (row["user_public_id"], str(row["progress_pct"]), str(row["time_spent"])) for row in page.rows
@@ -500,7 +501,7 @@ def test_a_problem_not_of_the_course_is_a_400_naming_it(workspace, instructor, w
 def test_the_problems_section_costs_four_queries_whatever_the_number_of_problems(
     workspace, admin_user, world, problems, django_assert_num_queries
 ):
-    from analytics.dashboards.views import _problems_section
+    from analytics.dashboards.views.course import _problems_section
 
     with django_assert_num_queries(4):  # the problems (2), the answers and the grades of one
         section = _problems_section(world["web"], None)

@@ -50,7 +50,7 @@ def table_rows(workspace, now):
 
 
 def recount(workspace, now):
-    """The rule of analytics/queries/analyse.py, from the attempts and enrollments themselves."""
+    """The rule of analytics/queries/analyse/, from the attempts and enrollments themselves."""
     latest = {}
     for attempt in Attempt.objects.filter(workspace=workspace).order_by("version_number"):
         latest[(attempt.user_id, attempt.course_id)] = attempt

@@ -1,0 +1,78 @@
+"""Totals over the result rows (`analyse_statistics`), in one aggregate query."""
+
+from django.db import connection
+
+from courses.models import AttemptState
+
+from .filters import ENROLLMENT_TYPES, RESULT_STATES, ResultFilters
+from .rows import COURSE, _literal, result_rows_sql
+
+BY_CONTENT_LIMIT = 20
+
+
+def _counts_per(column, values):
+    """One `COUNT(*) FILTER (WHERE column = value)` expression per value (the package's
+    constants, as literals)."""
+    return [f"COUNT(*) FILTER (WHERE {column} = {_literal(value)})" for value in values]
+
+
+def analyse_statistics(workspace, filters=ResultFilters(), *, course_ids=None, now=None):
+    """Totals over the rows `result_rows_sql` gives for the same filters, in ONE aggregate query.
+
+    total; byState (all five states, zeros included); byEnrollmentType (MANDATORY, OPTIONAL,
+    NOT_ENROLLED); averageProgress over all rows (0 when there are none); averageScore over rows
+    with a score (None when none has one); completionRate = APPROVED rows / total (0 when total
+    is 0); certificatesIssued = rows with a certificate date; totalTimeSpent in seconds; byContent:
+    the 20 contents with most rows (ties by name, case-insensitive, then key), each with byState.
+
+    The rows are aggregated once per course; the top 20 and the workspace line are both read
+    from those per-course sums (a CTE), so the rows are scanned a single time.
+    """
+    rows_sql, params = result_rows_sql(workspace, filters, course_ids=course_ids, now=now)
+    state_counts = _counts_per("r.effective_state", RESULT_STATES)
+    type_counts = _counts_per("r.enrollment_type", ENROLLMENT_TYPES)
+    count_columns = [f"n{index}" for index in range(len(state_counts) + len(type_counts))]
+    sums = ["total", *count_columns, "progress_sum", "scored", "score_sum", "certificates", "time_spent"]
+    per_course = (
+        "SELECT r.course_pk, COUNT(*) AS total, "
+        + ", ".join(f"{expression} AS {name}" for expression, name in zip([*state_counts, *type_counts], count_columns))
+        + ", SUM(r.progress_pct) AS progress_sum, COUNT(r.score_pct) AS scored, SUM(r.score_pct) AS score_sum, "
+        "COUNT(r.certificate_at) AS certificates, "
+        f"SUM(r.time_spent) AS time_spent FROM ({rows_sql}) AS r GROUP BY r.course_pk"
+    )
+    statistics_sql = (
+        f"WITH per_course AS ({per_course}) "
+        "SELECT * FROM (SELECT * FROM ("
+        f"SELECT 0 AS is_workspace, c.key, c.title, {', '.join(f'p.{name}' for name in sums)} "
+        f"FROM per_course p JOIN {COURSE} c ON c.id = p.course_pk "
+        f"ORDER BY p.total DESC, LOWER(c.title), c.key LIMIT {BY_CONTENT_LIMIT}) AS top_contents "
+        f"UNION ALL SELECT 1, NULL, NULL, {', '.join(f'SUM({name})' for name in sums)} FROM per_course"
+        ") AS lines ORDER BY is_workspace, total DESC, LOWER(title), key"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statistics_sql, params)
+        *content_rows, workspace_row = [dict(zip(["is_workspace", "key", "title", *sums], row)) for row in cursor]
+
+    def by_state(row):
+        return dict(zip(RESULT_STATES, (int(row[name] or 0) for name in count_columns[: len(RESULT_STATES)])))
+
+    total = int(workspace_row["total"] or 0)
+    approved = by_state(workspace_row)[AttemptState.APPROVED]
+    scored = int(workspace_row["scored"] or 0)
+    return {
+        "total": total,
+        "by_state": by_state(workspace_row),
+        "by_enrollment_type": dict(
+            zip(ENROLLMENT_TYPES, (int(workspace_row[name] or 0) for name in count_columns[len(RESULT_STATES) :]))
+        ),
+        "average_progress": round(float(workspace_row["progress_sum"]) / total, 2) if total else 0,
+        "average_score": round(float(workspace_row["score_sum"]) / scored, 2) if scored else None,
+        "completion_rate": round(approved / total, 4) if total else 0,
+        "certificates_issued": int(workspace_row["certificates"] or 0),
+        "total_time_spent": int(workspace_row["time_spent"] or 0),
+        "by_content": [
+            {"id": row["key"], "name": row["title"], "total": int(row["total"]), "by_state": by_state(row)}
+            for row in content_rows
+        ],
+    }
+
