@@ -607,6 +607,25 @@ class SubsectionLearner(models.Model):
         return f"{self.user_id} opened {self.subsection_key}"
 
 
+class CourseInfoState(models.Model):
+    """Freshness of one course's course information rollups (CourseEnrollmentStep,
+    CourseActivityWeek, VideoAudience, CoursePassingCount).
+
+    `changed_at` is set after a write touching the course commits; `refreshed_at` is the start of
+    the course's last rebuild (data committed before it is in the rollups). The course's rollups
+    are fresh while changed_at < refreshed_at (or changed_at is null); a course without a row, or
+    never rebuilt, is stale: readers then compute its numbers from the raw rows.
+    """
+
+    course = models.OneToOneField(Course, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    changed_at = models.DateTimeField(null=True, blank=True)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"{self.course_id}: changed {self.changed_at}, refreshed {self.refreshed_at}"
+
+
 class RollupState(models.Model):
     """When a family of rollups was last rebuilt and when its source data last changed.
 

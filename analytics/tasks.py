@@ -27,11 +27,21 @@ def check_health():
 
 @shared_task(acks_late=True)
 def refresh_course_info_rollups():
-    """Rebuild the Open edX course information rollups that change often (every 30 s by beat,
-    and soon after writes). Returns rows written per part and the seconds it took."""
-    from .services.course_info_rollups import refresh_course_info_rollups as refresh
+    """Rebuild the Open edX course information rollups of the stale courses only (every few
+    seconds by beat, and soon after writes). Returns the courses, rows written per part and the
+    seconds it took."""
+    from .services.course_info_rollups import refresh_stale_courses
 
-    return refresh(timezone.now())
+    return refresh_stale_courses(timezone.now())
+
+
+@shared_task(acks_late=True)
+def rebuild_course_info(workspace_id=None):
+    """Rebuild the course information rollups of every course (or a workspace's), stale or not:
+    the safety net for writes that marked nothing (a queryset .update(), raw SQL)."""
+    from .services.course_info_rollups import rebuild_course_info as rebuild
+
+    return rebuild(workspace_id)
 
 
 @shared_task(acks_late=True)

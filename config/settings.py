@@ -276,17 +276,24 @@ CELERY_TIMEZONE = "UTC"
 # retries (about 3 s in all), then the caller answers 503 (exports) or logs (refresh requests).
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
-COURSE_INFO_REFRESH_S = env_int("COURSE_INFO_REFRESH_S", 30)
+COURSE_INFO_REFRESH_S = env_int("COURSE_INFO_REFRESH_S", 5)
 CELERY_BEAT_SCHEDULE = {
     "purge-request-metrics": {"task": "analytics.tasks.purge_request_metrics", "schedule": 24 * 3600},
     "expire-exports": {"task": "exports.tasks.expire_exports", "schedule": 15 * 60},
     # Uptime of /analytics/system/health: one check of the database and the web process a minute.
     "check-health": {"task": "analytics.tasks.check_health", "schedule": 60, "options": {"expires": 60}},
-    # Open edX course information rollups: a change shows in /api/v0/courses/... within 60 s.
+    # Open edX course information rollups: the stale courses are rebuilt every few seconds (a
+    # stale course is read from the raw rows meanwhile); every course once a day, as a safety net
+    # for writes that mark no course (a queryset .update(), raw SQL).
     "refresh-course-info-rollups": {
         "task": "analytics.tasks.refresh_course_info_rollups",
         "schedule": COURSE_INFO_REFRESH_S,
         "options": {"expires": COURSE_INFO_REFRESH_S},
+    },
+    "rebuild-course-info": {
+        "task": "analytics.tasks.rebuild_course_info",
+        "schedule": 24 * 3600,
+        "options": {"expires": 3600},
     },
     "rebuild-course-activity-history": {
         "task": "analytics.tasks.rebuild_course_activity_history",

@@ -9,12 +9,13 @@ and `now`, and returns plain dicts. Rules (docs/api/course_info.md has the full 
 - Weeks run from Monday 00:00 to the next Monday 00:00.
 
 Where the numbers come from: the rollup tables (CourseEnrollmentStep, CourseActivityWeek,
-VideoAudience), which Celery rebuilds from the raw rows every 30 seconds with the SQL built here
+VideoAudience), which Celery rebuilds from the raw rows with the SQL built here, course by course
 (analytics.services.course_info_rollups). `from_raw=True` computes the same numbers from the raw
-rows instead, with the same SQL: the reference the tests hold the rollups to, and slower on
-large courses (docs/benchmarks-course-info.md). `from_raw=None` (the default) reads the rollups
-while they are fresh and the raw rows while a write committed since their last rebuild is not in
-them yet, so a change shows at once, with or without a Celery worker running.
+rows instead, with the same SQL: slower on large courses (docs/benchmarks-course-info.md).
+`from_raw=None` (the default) lets course_info_sources() choose per course: the rollups while the
+course is fresh, the raw rows while a write to that course committed since its last rebuild is
+not in them yet (CourseInfoState), so a change shows at once, with or without a Celery worker
+running, and a write to one course never slows the reads of another.
 
 Enrollment numbers are kept as steps: per course, breakdown and category, a row per day the
 numbers changed, with the running totals (window sums over +1 enrollment / -1 unenrollment
@@ -32,31 +33,56 @@ from django.db import connection
 from django.db.models import Case, CharField, DateTimeField, F, IntegerField, Max, Q, Value, When
 from django.db.models.functions import Cast, Coalesce, TruncDate, TruncWeek
 
-from analytics.definitions import UTC
+from analytics.definitions import UTC, is_learner_sql
 from analytics.models import (
     CourseActivityWeek,
     CourseEnrollmentStep,
+    CourseInfoState,
     LearningEvent,
     PageSession,
-    RollupState,
     VideoView,
 )
 from courses.models import Enrollment, EnrollmentMode, Video
 
-ROLLUP_NAME = "course_info"
+ROLLUP_NAME = "course_info"  # RollupState row: when the whole activity history was last rebuilt
+
+# Where a course's numbers are read from (course_info_sources).
+ROLLUP, RAW = "rollup", "raw"
 
 
-def rollups_are_fresh():
-    """True when the course information rollups hold every committed change (see RollupState)."""
-    state = RollupState.objects.filter(name=ROLLUP_NAME).values("refreshed_at", "changed_at").first()
-    if state is None or state["refreshed_at"] is None:
-        return False
-    return state["changed_at"] is None or state["changed_at"] < state["refreshed_at"]
+def fresh_course_states():
+    """The CourseInfoState rows of fresh courses: refreshed, and no change noted at or after
+    the refresh's start. Every other course (no row, never refreshed, changed since) is stale."""
+    return CourseInfoState.objects.filter(refreshed_at__isnull=False).filter(
+        Q(changed_at__isnull=True) | Q(changed_at__lt=F("refreshed_at"))
+    )
 
 
-def _reads_raw(from_raw):
-    """from_raw as asked, or (None) whether the rollups are stale."""
-    return (not rollups_are_fresh()) if from_raw is None else from_raw
+def stale_course_ids(course_ids):
+    """The ids among course_ids whose rollups may miss a committed change (fresh_course_states).
+    One query."""
+    course_ids = set(course_ids)
+    if not course_ids:
+        return set()
+    fresh = fresh_course_states().filter(course_id__in=course_ids).values_list("course_id", flat=True)
+    return course_ids - set(fresh)
+
+
+def course_info_sources(course_ids, from_raw=None):
+    """{course_id: ROLLUP or RAW}: the one place that picks where each course's numbers come
+    from. The rollups unless that course is stale (stale_course_ids), so a write in one course
+    never sends another course's reads to the raw rows. from_raw True / False forces RAW / ROLLUP
+    (tests; a caller that already decided)."""
+    course_ids = set(course_ids)
+    if from_raw is not None:
+        return dict.fromkeys(course_ids, RAW if from_raw else ROLLUP)
+    stale = stale_course_ids(course_ids)
+    return {course_id: RAW if course_id in stale else ROLLUP for course_id in course_ids}
+
+
+def _reads_raw(course, from_raw):
+    """Whether the course's numbers come from the raw rows (course_info_sources)."""
+    return course_info_sources([course.pk], from_raw)[course.pk] == RAW
 
 ONE_DAY = timedelta(days=1)
 ONE_WEEK = timedelta(days=7)
@@ -263,7 +289,7 @@ def _steps_from_rollup(course, dimension, window):
 def _enrollment_steps(course, dimension, window, from_raw):
     """[(category, day, enrolled, ever_enrolled, next_day)]: the steps of one course and
     breakdown in effect on some day of the window (see enrollment_steps_sql)."""
-    if not _reads_raw(from_raw):
+    if not _reads_raw(course, from_raw):
         return list(_steps_from_rollup(course, dimension, window))  # typed by the ORM already
     rows = _steps_from_raw(course, dimension, window)
     return [
@@ -438,32 +464,36 @@ def _as_datetime(value):
 
 def activity_weeks_sql(course_id=None, start_at=None, end_at=None, *, one_interval=False):
     """(sql, params): a WITH clause defining `weeks` (course_id, week, any, attempted_problem,
-    played_video, posted_forum) for one course, or every course when course_id is None, over
-    the rows in [start_at, end_at) (None: unbounded). one_interval: the whole window is one
-    "week" starting at start_at (a rolling week, not Monday to Monday).
+    played_video, posted_forum) for one course, several (a list or tuple of ids), or every course
+    when course_id is None, over the rows in [start_at, end_at) (None: unbounded). one_interval:
+    the whole window is one "week" starting at start_at (a rolling week, not Monday to Monday).
 
-    The UNION ALL of (course, week, learner, kind) from learning events, video views and course
-    page sessions, reduced to one row per course, week and learner (which kinds they did), then
-    counted per course and week: distinct learners, without COUNT(DISTINCT)'s sorts.
+    The UNION ALL of (course, week, user, kind) from learning events, video views and course
+    page sessions, reduced to one row per course, week and user (which kinds they did), kept when
+    the user is a learner of the row's workspace (analytics.definitions.is_learner_sql: instructors
+    and admins are not counted), then counted per course and week: distinct learners, without
+    COUNT(DISTINCT)'s sorts.
     """
 
     def scoped(queryset, field):
         queryset = queryset.filter(course__isnull=False).order_by()
-        if course_id is not None:
+        if isinstance(course_id, (list, tuple)):
+            queryset = queryset.filter(course_id__in=course_id)
+        elif course_id is not None:
             queryset = queryset.filter(course_id=course_id)
         if start_at is not None:
             queryset = queryset.filter(**{f"{field}__gte": start_at})
         if end_at is not None:
             queryset = queryset.filter(**{f"{field}__lt": end_at})
         week = Value(start_at, output_field=DateTimeField()) if one_interval else TruncWeek(field, tzinfo=UTC)
-        return queryset.annotate(course_ref=F("course_id"), week=week, learner=F("user_id"))
+        return queryset.annotate(course_ref=F("course_id"), week=week, learner=F("user_id"), ws=F("workspace_id"))
 
     event_kind = Case(
         *[When(type__in=types, then=Value(kind)) for kind, types in ACTIVITY_EVENT_TYPES.items()],
         default=Value("other"),
         output_field=CharField(),
     )
-    columns = ("course_ref", "week", "learner", "kind")
+    columns = ("course_ref", "week", "learner", "kind", "ws")
     events = scoped(LearningEvent.objects, "occurred_at").annotate(kind=event_kind)
     views = scoped(VideoView.objects, "started_at").annotate(kind=Value("played_video", output_field=CharField()))
     sessions = scoped(PageSession.objects, "started_at").annotate(kind=Value("other", output_field=CharField()))
@@ -472,18 +502,18 @@ def activity_weeks_sql(course_id=None, start_at=None, end_at=None, *, one_interv
     )
     union_sql, params = union.query.sql_with_params()
     sql = f"""
-        WITH activity (course_id, week, learner, kind) AS ({union_sql}),
-        learners AS (
-            SELECT course_id, week, learner,
+        WITH activity (course_id, week, user_id, kind, workspace_id) AS ({union_sql}),
+        users AS (
+            SELECT course_id, week, user_id, workspace_id,
                 MAX(CASE WHEN kind = 'attempted_problem' THEN 1 ELSE 0 END) AS attempted_problem,
                 MAX(CASE WHEN kind = 'played_video' THEN 1 ELSE 0 END) AS played_video,
                 MAX(CASE WHEN kind = 'posted_forum' THEN 1 ELSE 0 END) AS posted_forum
-            FROM activity GROUP BY course_id, week, learner
+            FROM activity GROUP BY course_id, week, user_id, workspace_id
         ),
         weeks AS (
             SELECT course_id, week, COUNT(*) AS any_count, SUM(attempted_problem) AS attempted_problem,
                 SUM(played_video) AS played_video, SUM(posted_forum) AS posted_forum
-            FROM learners GROUP BY course_id, week
+            FROM users u WHERE {is_learner_sql("u")} GROUP BY course_id, week
         )
     """
     return sql, tuple(params)
@@ -502,7 +532,7 @@ def _rolling_week_counts(course, start_at, end_at):
 def _activity_counts(course, start_at, end_at, from_raw):
     """{week_start: {activity: distinct learners}} for the course's weeks starting in
     [start_at, end_at) that had any activity."""
-    if _reads_raw(from_raw):
+    if _reads_raw(course, from_raw):
         with_sql, params = activity_weeks_sql(course.pk, start_at, end_at)
         with connection.cursor() as cursor:
             cursor.execute(
@@ -584,10 +614,13 @@ def encoded_module_id(video_key):
 
 def video_audience_sql(course_id=None):
     """(sql, params): a WITH clause defining `audience` (video_id, users_at_start, users_at_end)
-    per video with views, of one course or every course: distinct learners with a view that
-    covered the first / the last segment, counted from one row per video and learner."""
+    per video with views, of one course, several (a list or tuple of ids) or every course:
+    distinct learners with a view that covered the first / the last segment, counted from one row
+    per video and learner."""
     views = VideoView.objects.order_by()
-    if course_id is not None:
+    if isinstance(course_id, (list, tuple)):
+        views = views.filter(course_id__in=course_id)
+    elif course_id is not None:
         views = views.filter(course_id=course_id)
 
     def flag(field):
@@ -615,7 +648,7 @@ def course_videos(course, *, from_raw=None):
     segment (VideoView.watched_first_segment / watched_last_segment). One query (two from raw).
     """
     videos = Video.objects.filter(course=course).order_by("key")
-    if _reads_raw(from_raw):
+    if _reads_raw(course, from_raw):
         with_sql, params = video_audience_sql(course.pk)
         with connection.cursor() as cursor:
             cursor.execute(with_sql + "SELECT video_id, users_at_start, users_at_end FROM audience", params)

@@ -5,11 +5,14 @@ Every figure for any number of courses comes from a fixed handful of queries, ne
 course (tests/analytics/test_edx_summaries_api.py counts them):
 
 - the courses and their catalog facts (one query);
+- which courses are stale (course_info.course_info_sources, one query): fresh courses are read
+  from the rollups, stale ones (a write not rebuilt yet) from the raw rows, so each figure below
+  is one query, or two when some courses are fresh and some stale;
 - the enrollment steps of the `mode` breakdown, the same steps (rollup or raw SQL) that
   `/courses/{id}/enrollment/mode/` reads (analytics.queries.course_info), laid out here for the
-  few days a summary needs instead of a calendar (one query, plus the rollup freshness check);
-- the learners whose latest attempt passed, per course and mode (one query: the
-  CoursePassingCount rollup, or its SQL on the raw rows while the rollups are stale);
+  few days a summary needs instead of a calendar;
+- the learners whose latest attempt passed, per course and mode (the CoursePassingCount rollup,
+  or its SQL on the raw rows for stale courses);
 - the programs of the courses, when asked (one query).
 
 Rules (docs/api/course_info.md, "Course summaries" and "Programs"):
@@ -38,9 +41,10 @@ from analytics.definitions import UTC
 from analytics.models import CourseEnrollmentStep, CoursePassingCount
 from analytics.queries.course_info import (
     MODE_MERGES,
+    RAW,
     REPORTED_MODES,
     _as_date,
-    _reads_raw,
+    course_info_sources,
     enrollment_steps_sql,
 )
 from courses.models import AttemptState, Course, Enrollment, Program, Result
@@ -72,21 +76,42 @@ def summary_courses(workspace, course_keys=None, course_ids=None):
     return courses
 
 
+def _split_by_source(course_ids, from_raw):
+    """(fresh ids, stale ids) of course_ids, as course_info_sources chooses; from_raw may also be
+    that choice already made ({course_id: source})."""
+    sources = from_raw if isinstance(from_raw, dict) else course_info_sources(course_ids, from_raw)
+    stale = [course_id for course_id in course_ids if sources[course_id] == RAW]
+    fresh = [course_id for course_id in course_ids if sources[course_id] != RAW]
+    return fresh, stale
+
+
 def _mode_steps(course_ids, days, today, from_raw):
     """[(course_id, mode, day, enrolled, ever_enrolled, next_day)]: the `mode` enrollment steps of
     the courses in effect at the end of one of `days` (course_info's steps): at most one per
-    course, mode and day, whatever the length of the courses' history."""
+    course, mode and day, whatever the length of the courses' history. Fresh courses from the
+    rollup, stale ones from the raw rows (one query each)."""
     if not course_ids or not days:
         return []
-    if not _reads_raw(from_raw):
-        in_effect = Q()
-        for day in days:
-            in_effect |= Q(day__lte=day) & (Q(next_day__isnull=True) | Q(next_day__gt=day))
-        # The same condition on next_day alone lets the (course, dimension, next_day) index skip
-        # the steps that ended before the earliest day.
-        since = Q(next_day__isnull=True) | Q(next_day__gt=min(days))
-        steps = CourseEnrollmentStep.objects.filter(in_effect, since, course_id__in=course_ids, dimension="mode")
-        return list(steps.values_list("course_id", "category", "day", "enrolled", "ever_enrolled", "next_day"))
+    fresh, stale = _split_by_source(course_ids, from_raw)
+    return _mode_steps_from_rollup(fresh, days) + _mode_steps_from_raw(stale, days, today)
+
+
+def _mode_steps_from_rollup(course_ids, days):
+    if not course_ids:
+        return []
+    in_effect = Q()
+    for day in days:
+        in_effect |= Q(day__lte=day) & (Q(next_day__isnull=True) | Q(next_day__gt=day))
+    # The same condition on next_day alone lets the (course, dimension, next_day) index skip
+    # the steps that ended before the earliest day.
+    since = Q(next_day__isnull=True) | Q(next_day__gt=min(days))
+    steps = CourseEnrollmentStep.objects.filter(in_effect, since, course_id__in=course_ids, dimension="mode")
+    return list(steps.values_list("course_id", "category", "day", "enrolled", "ever_enrolled", "next_day"))
+
+
+def _mode_steps_from_raw(course_ids, days, today):
+    if not course_ids:
+        return []
     with_sql, params = enrollment_steps_sql(["mode"], list(course_ids), today + timedelta(days=1))
     in_effect = " OR ".join(["(day <= %s AND (next_day IS NULL OR next_day > %s))"] * len(days))
     day_params = [connection.ops.adapt_datefield_value(day) for day in days for _ in range(2)]
@@ -103,7 +128,8 @@ def _mode_steps(course_ids, days, today, from_raw):
 def mode_counts_on_days(course_ids, days, today, *, from_raw=None):
     """{(course_id, mode, day): (enrolled, ever_enrolled)} at the end of each of `days` (UTC
     dates, none after today), modes merged as /enrollment/mode/ merges them; absent: nobody had
-    enrolled by then. One query (two with the freshness check)."""
+    enrolled by then. One query (plus the freshness check, and one more when some courses are
+    fresh and some stale)."""
     counts = defaultdict(lambda: (0, 0))
     for course_id, mode, step_day, enrolled, ever, next_day in _mode_steps(course_ids, days, today, from_raw):
         key_mode = MODE_MERGES.get(mode, mode)
@@ -134,19 +160,22 @@ def passing_learners_sql(course_ids=None):
 
 
 def passing_learners_by_mode(course_ids, *, from_raw=None):
-    """{(course_id, mode): learners} (passing_learners_sql), modes merged; one query. From the
-    CoursePassingCount rollup (rebuilt with the course information rollups, every 30 s) unless
-    those are stale or from_raw: a head course has 100k+ learners to join."""
+    """{(course_id, mode): learners} (passing_learners_sql), modes merged. From the
+    CoursePassingCount rollup (rebuilt with the course information rollups) for fresh courses, the
+    raw rows for stale ones or with from_raw: a head course has 100k+ learners to join. One query
+    per source used."""
     counts = defaultdict(int)
     if not course_ids:
         return counts
-    if _reads_raw(from_raw):
-        sql, params = passing_learners_sql(course_ids)
+    fresh, stale = _split_by_source(list(course_ids), from_raw)
+    rows = []
+    if stale:
+        sql, params = passing_learners_sql(stale)
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            rows = cursor.fetchall()
-    else:
-        rows = CoursePassingCount.objects.filter(course_id__in=course_ids).values_list("course_id", "mode", "learners")
+            rows += cursor.fetchall()
+    if fresh:
+        rows += CoursePassingCount.objects.filter(course_id__in=fresh).values_list("course_id", "mode", "learners")
     for course_id, mode, learners in rows:
         counts[(course_id, MODE_MERGES.get(mode, mode))] += int(learners)
     return counts
@@ -188,7 +217,7 @@ def course_summaries(workspace, now, *, course_keys=None, course_ids=None, recen
     today = now.astimezone(UTC).date()
     week_ago = today - timedelta(days=7)
     days = {today, week_ago} | ({recent_day} if recent_day is not None else set())
-    from_raw = _reads_raw(from_raw)  # decided once for both rollups
+    from_raw = course_info_sources(ids, from_raw)  # decided once, per course, for both rollups
     enrolled = mode_counts_on_days(ids, sorted(days), today, from_raw=from_raw)
     passing = passing_learners_by_mode(ids, from_raw=from_raw)
     programs = program_keys_by_course(ids) if with_programs else None

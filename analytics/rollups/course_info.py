@@ -1,32 +1,29 @@
 """The course information rollups' adapter: the one place the registry calls them.
 
-Today course_info_rollups keeps one global staleness flag and rebuilds every course at once, so
-the workspace and the courses are not used yet; when it tracks staleness per course, only these
-three functions change.
+Staleness is per course (analytics.services.course_info_rollups): a write marks the courses it
+touched, and the courses of the users whose profile or role changed, once it commits.
 """
 
-from django.utils import timezone
 
+def note_write(workspace_id, course_ids, users=()):
+    """A write of source rows (inside its transaction): the courses (course_ids, and the courses
+    of `users`, whose demographics or role changed) become stale at commit and a refresh is
+    queued."""
+    from analytics.services.course_info_rollups import mark_courses_changed, mark_users_changed
 
-def note_write(workspace_id, course_ids):
-    """A write of source rows (inside its transaction): the rollups become stale at commit and a
-    refresh is queued."""
-    from analytics.services.course_info_rollups import note_course_info_write
-
-    note_course_info_write()
+    mark_courses_changed(course_ids)
+    mark_users_changed(workspace_id, users)
 
 
 def rebuild(workspace_id=None):
-    """Recompute every course's rollups, of every week (global whatever the workspace)."""
-    from analytics.services.course_info_rollups import rebuild_course_activity_history, refresh_course_info_rollups
+    """Recompute the rollups of the workspace's courses (None: every course), of every week."""
+    from analytics.services.course_info_rollups import rebuild_course_info
 
-    result = refresh_course_info_rollups(timezone.now())
-    result["activity_weeks"] = rebuild_course_activity_history()
-    return result
+    return rebuild_course_info(workspace_id, every_week=True)
 
 
 def is_stale(workspace_id=None):
-    """True while readers use the raw rows instead of these rollups."""
-    from analytics.queries.course_info import rollups_are_fresh
+    """True while readers use the raw rows for some course of the workspace (None: any course)."""
+    from analytics.services.course_info_rollups import has_stale_courses
 
-    return not rollups_are_fresh()
+    return has_stale_courses(workspace_id)

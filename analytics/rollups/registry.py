@@ -100,7 +100,7 @@ def _rebuild_results(workspace_id=None):
 def _refresh_course_info(workspace_id, changes):
     from . import course_info
 
-    course_info.note_write(workspace_id, changes.course_ids)
+    course_info.note_write(workspace_id, changes.course_ids, changes.users)
 
 
 def _rebuild_course_info(workspace_id=None):
@@ -157,11 +157,13 @@ ROLLUPS = (
             "analytics.CourseEnrollmentStep", "analytics.CourseActivityWeek", "analytics.VideoAudience",
             "analytics.CoursePassingCount",
         ),
-        sources=(*LEARNER_SOURCES, "courses.Enrollment", "courses.Attempt", "courses.Video", "accounts.User"),
+        sources=(
+            *LEARNER_SOURCES, "courses.Enrollment", "courses.Attempt", "courses.Video", "accounts.User",
+            "accounts.Membership",
+        ),
         refresh=_refresh_course_info,
         rebuild=_rebuild_course_info,
         is_stale=_course_info_is_stale,
-        global_rebuild=True,
     ),
     Rollup(
         name="problems",

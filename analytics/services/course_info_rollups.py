@@ -1,46 +1,78 @@
-"""Rollups behind the Open edX course information API: rebuilt from the raw rows.
+"""Rollups behind the Open edX course information API: rebuilt from the raw rows, course by course.
 
 Why rebuilt rather than updated row by row: enrollments, users' demographics and video views
 change through many write paths (imports with bulk_update, COPY, xAPI, the tracking API, admin),
-several of which touch no "updated at" column. A set-based rebuild with the same SQL as the raw
-reference queries (analytics.queries.course_info) is correct whatever wrote the rows, and cheap
-enough at the sizes this service targets (docs/benchmarks-course-info.md has the timings).
+several of which touch no "updated at" column. A set-based rebuild of a course with the same SQL
+as the raw reference queries (analytics.queries.course_info) is correct whatever wrote the rows.
 
-- refresh_course_info_rollups(): the 30-second job (Celery beat, and soon after writes through
-  request_course_info_refresh): enrollment steps of every course, video audiences, and activity
-  of the previous and the current week.
+Staleness is kept per course (CourseInfoState): a write marks the courses it touched once it
+commits, readers of a marked course use the raw rows until that course is rebuilt, and the other
+courses stay on the rollups.
+
+- mark_courses_changed(course_ids), mark_users_changed(workspace_id, user_ids): for write paths
+  (through analytics.rollups' one entry point, rows_changed), after the commit: mark the courses
+  stale and queue a refresh (debounced). `changes_course_info(courses_of)` decorates a bulk
+  writer outside that entry point (the demo data generator); model signals cover single-row
+  writes.
+- refresh_stale_courses(now): the frequent job (Celery beat every COURSE_INFO_REFRESH_S seconds,
+  and soon after writes): rebuilds only the stale courses (enrollment steps, video audiences,
+  passing counts, activity of the previous and the current week), one transaction per course.
+- rebuild_course_info(workspace_id=None): every course (or a workspace's), the same parts.
 - rebuild_course_activity_history(): every week's activity (hourly), for late or back-dated rows.
+- stale_course_ids(course_ids): which of those courses readers send to the raw rows.
 
-Each rebuild runs in one transaction holding a lock, so readers see the old rows or the new
+Each rebuild runs in transactions holding a lock, so readers see a course's old rows or its new
 ones, never a mix, and two runs never interleave.
 """
 
 import functools
+import inspect
 import logging
 import time
 
 from django.core.cache import cache
 from django.db import connection, transaction
-
 from django.utils import timezone
 
-from analytics.models import CourseActivityWeek, CourseEnrollmentStep, CoursePassingCount, RollupState, VideoAudience
+from analytics.models import (
+    CourseActivityWeek,
+    CourseEnrollmentStep,
+    CourseInfoState,
+    CoursePassingCount,
+    PageSession,
+    RollupState,
+    VideoAudience,
+)
 from analytics.queries.course_info import (
-    ROLLUP_NAME,
     ENROLLMENT_DIMENSIONS,
     ONE_WEEK,
+    ROLLUP_NAME,
     activity_weeks_sql,
     enrollment_steps_sql,
+    fresh_course_states,
+    stale_course_ids,
     video_audience_sql,
     week_start,
 )
 from analytics.queries.course_summaries import passing_learners_sql
+from courses.models import Course, Enrollment, Video
+
+__all__ = [
+    "changes_course_info",
+    "mark_courses_changed",
+    "rebuild_course_activity_history",
+    "rebuild_course_info",
+    "refresh_stale_courses",
+    "request_course_info_refresh",
+    "stale_course_ids",
+]
 
 logger = logging.getLogger(__name__)
 
 LOCK_KEY = 7_310_452_881  # pg_advisory_xact_lock key of the course information rollups
 REFRESH_QUEUED_KEY = "course-info-rollups:refresh-queued"
-REFRESH_DEBOUNCE_S = 10
+REFRESH_DEBOUNCE_S = 5
+PARTS = ("enrollment_steps", "video_audiences", "passing_counts", "activity_weeks")
 
 
 def _lock():
@@ -68,37 +100,35 @@ def _column(model, field):
 
 def _replace_rows(model, fields, with_sql, select_sql, params, **filters):
     """Delete model's rows (those matching filters) and INSERT the rows `{with_sql} SELECT ...`
-    gives, into `fields` in that order, in one transaction under the rebuild lock; returns how many
-    were written."""
+    gives, into `fields` in that order; returns how many were written. The caller holds the
+    transaction and the lock."""
     columns = ", ".join(_column(model, name) for name in fields)
-    with transaction.atomic():
-        _lock()
-        model.objects.filter(**filters).delete()
-        with connection.cursor() as cursor:
-            cursor.execute(f"{with_sql} INSERT INTO {_table(model)} ({columns}) {select_sql}", params)
-            return _inserted(cursor, model, **filters)
+    model.objects.filter(**filters).delete()
+    with connection.cursor() as cursor:
+        cursor.execute(f"{with_sql} INSERT INTO {_table(model)} ({columns}) {select_sql}", params)
+        return _inserted(cursor, model, **filters)
 
 
-def rebuild_enrollment_steps():
-    """Replace every course's CourseEnrollmentStep rows (all breakdowns, one statement);
-    returns how many were written."""
-    with_sql, params = enrollment_steps_sql(ENROLLMENT_DIMENSIONS)
+def _course_filter(course_ids, field="course_id"):
+    return {} if course_ids is None else {f"{field}__in": course_ids}
+
+
+def _rebuild_enrollment_steps(course_ids=None):
+    with_sql, params = enrollment_steps_sql(ENROLLMENT_DIMENSIONS, course_ids)
     return _replace_rows(
         CourseEnrollmentStep, ("course", "dimension", "category", "day", "next_day", "enrolled", "ever_enrolled"),
         with_sql, "SELECT course_id, dimension, category, day, next_day, enrolled, ever_enrolled FROM steps", params,
+        **_course_filter(course_ids),
     )  # fmt: skip
 
 
-def rebuild_activity_weeks(start_at=None, end_at=None):
-    """Replace CourseActivityWeek rows of the weeks starting in [start_at, end_at) (None:
-    unbounded) for every course; returns how many were written. start_at and end_at must be
-    Mondays 00:00 UTC so that no week is cut."""
-    week_filters = {}
+def _rebuild_activity_weeks(course_ids=None, start_at=None, end_at=None):
+    week_filters = _course_filter(course_ids)
     if start_at is not None:
         week_filters["week_start__gte"] = start_at
     if end_at is not None:
         week_filters["week_start__lt"] = end_at
-    with_sql, params = activity_weeks_sql(None, start_at, end_at)
+    with_sql, params = activity_weeks_sql(course_ids, start_at, end_at)
     return _replace_rows(
         CourseActivityWeek, ("course", "week_start", "any", "attempted_problem", "played_video", "posted_forum"),
         with_sql, "SELECT course_id, week, any_count, attempted_problem, played_video, posted_forum FROM weeks",
@@ -106,79 +136,258 @@ def rebuild_activity_weeks(start_at=None, end_at=None):
     )  # fmt: skip
 
 
-def rebuild_video_audiences():
-    """Replace every VideoAudience row; returns how many were written."""
-    with_sql, params = video_audience_sql()
+def _rebuild_video_audiences(course_ids=None):
+    with_sql, params = video_audience_sql(course_ids)
     return _replace_rows(
         VideoAudience, ("video", "users_at_start", "users_at_end"),
         with_sql, "SELECT video_id, users_at_start, users_at_end FROM audience", params,
+        **_course_filter(course_ids, "video__course_id"),
     )  # fmt: skip
 
 
-def rebuild_passing_counts():
-    """Replace every CoursePassingCount row; returns how many were written."""
-    select_sql, params = passing_learners_sql()
-    return _replace_rows(CoursePassingCount, ("course", "mode", "learners"), "", select_sql, params)
+def _rebuild_passing_counts(course_ids=None):
+    select_sql, params = passing_learners_sql(course_ids)
+    return _replace_rows(
+        CoursePassingCount, ("course", "mode", "learners"), "", select_sql, params, **_course_filter(course_ids)
+    )
 
 
-def refresh_course_info_rollups(now):
-    """The 30-second job: enrollment steps, video audiences, passing learners per course and
-    mode (course summaries), and the activity of the previous
-    and the current week (from the previous Monday 00:00 UTC on). Returns {part: rows, seconds}.
+def _locked(rebuild_part):
+    """rebuild_part as a public function: its own transaction under the lock. (These rebuild a
+    part without recording any course as refreshed: rebuild_course_info and
+    refresh_stale_courses do.)"""
 
-    Records its start as the rollups' refreshed_at, so that a write committed after it keeps the
-    readers on the raw rows until the next refresh."""
+    @functools.wraps(rebuild_part)
+    def rebuild(*args, **kwargs):
+        with transaction.atomic():
+            _lock()
+            return rebuild_part(*args, **kwargs)
+
+    rebuild.__name__ = rebuild.__qualname__ = rebuild_part.__name__.lstrip("_")
+    return rebuild
+
+
+# One part of the course information rollups, of course_ids (None: every course); rows written.
+rebuild_enrollment_steps = _locked(_rebuild_enrollment_steps)
+rebuild_activity_weeks = _locked(_rebuild_activity_weeks)
+rebuild_video_audiences = _locked(_rebuild_video_audiences)
+rebuild_passing_counts = _locked(_rebuild_passing_counts)
+
+
+def _rebuild(courses, now, *, every_course=False, if_stale=False, every_week=False):
+    """Rebuild the four parts of `courses` ([(course_id, workspace_id)]; every_course: of every
+    course, with statements that need no course filter) in one transaction under the lock, and
+    record the start as their refreshed_at: a change noted after it keeps its course stale.
+    if_stale: skip (return None) when another run refreshed them while this one waited for the
+    lock. every_week: the activity of every week, not only the previous and the current one.
+    Returns {part: rows}."""
+    course_ids = None if every_course else [course_id for course_id, _ in courses]
     snapshot_at = timezone.now()
-    started = time.perf_counter()
-    result = {
-        "enrollment_steps": rebuild_enrollment_steps(),
-        "video_audiences": rebuild_video_audiences(),
-        "passing_counts": rebuild_passing_counts(),
-        "activity_weeks": rebuild_activity_weeks(start_at=week_start(now) - ONE_WEEK),
-    }
-    result["seconds"] = round(time.perf_counter() - started, 3)
-    RollupState.objects.update_or_create(name=ROLLUP_NAME, defaults={"refreshed_at": snapshot_at})
-    logger.info("Course information rollups refreshed: %s", result)
+    with transaction.atomic():
+        _lock()
+        if if_stale and not stale_course_ids(course_ids):
+            return None
+        result = {
+            "enrollment_steps": _rebuild_enrollment_steps(course_ids),
+            "video_audiences": _rebuild_video_audiences(course_ids),
+            "passing_counts": _rebuild_passing_counts(course_ids),
+            "activity_weeks": _rebuild_activity_weeks(
+                course_ids, start_at=None if every_week else week_start(now) - ONE_WEEK
+            ),
+        }
+        _record_refreshed(courses, snapshot_at)
     return result
 
 
+def _record_refreshed(courses, refreshed_at):
+    """Set refreshed_at of the (course_id, workspace_id) pairs, creating their state rows;
+    changed_at is left as it is, so a change noted after refreshed_at keeps the course stale."""
+    CourseInfoState.objects.bulk_create(
+        [
+            CourseInfoState(course_id=course_id, workspace_id=workspace_id, refreshed_at=refreshed_at)
+            for course_id, workspace_id in courses
+        ],
+        update_conflicts=True,
+        unique_fields=["course"],
+        update_fields=["refreshed_at"],
+        batch_size=1000,
+    )
 
-def mark_course_info_changed():
-    """Note that course information source data changed (call after the write commits)."""
-    updated = RollupState.objects.filter(name=ROLLUP_NAME).update(changed_at=timezone.now())
-    if not updated:
-        RollupState.objects.get_or_create(name=ROLLUP_NAME, defaults={"changed_at": timezone.now()})
+
+def _stale_courses(workspace_id=None):
+    """[(course_id, workspace_id)] of the stale courses: changed at or after their last refresh,
+    or never refreshed (no state row yet)."""
+    courses = Course.objects.exclude(pk__in=fresh_course_states().values("course_id")).order_by("pk")
+    if workspace_id is not None:
+        courses = courses.filter(workspace_id=workspace_id)
+    return list(courses.values_list("pk", "workspace_id"))
 
 
-def note_course_info_write():
-    """For write paths: once the current transaction commits, mark the rollups stale and ask
-    for a refresh. Readers use the raw rows meanwhile, so a change shows at once."""
-    transaction.on_commit(request_course_info_refresh, robust=True)
+def has_stale_courses(workspace_id=None):
+    """Whether some course of the workspace (None: of any workspace) is stale."""
+    return bool(_stale_courses(workspace_id))
 
 
-def changes_course_info(write):
-    """Decorator for bulk write functions whose rows feed the course information numbers:
-    after the write, note_course_info_write() (bulk writes send no model signals)."""
+def refresh_stale_courses(now=None):
+    """The frequent job: rebuild the rollups of the stale courses only, each course in its own
+    transaction under the lock (enrollment steps, video audiences, passing counts, and the activity
+    of the previous and the current week, from the previous Monday 00:00 UTC on), then record
+    the start of its rebuild as its refreshed_at: a change noted after that start keeps the course
+    stale for the next run. Returns {courses, <part>: rows, seconds}."""
+    now = now or timezone.now()
+    started = time.perf_counter()
+    result = {"courses": 0, **dict.fromkeys(PARTS, 0)}
+    for course in _stale_courses():
+        rebuilt = _rebuild([course], now, if_stale=True)
+        if rebuilt is None:
+            continue
+        for part, rows in rebuilt.items():
+            result[part] += rows
+        result["courses"] += 1
+    result["seconds"] = round(time.perf_counter() - started, 3)
+    if result["courses"]:
+        logger.info("Course information rollups of stale courses refreshed: %s", result)
+    return result
 
-    @functools.wraps(write)
-    def wrapper(*args, **kwargs):
-        result = write(*args, **kwargs)
-        note_course_info_write()
-        return result
 
-    return wrapper
+def rebuild_course_info(workspace_id=None, now=None, *, every_week=False):
+    """Rebuild the rollups of every course (or of the workspace's courses), whether stale or not:
+    every part, activity of the previous and the current week (the hourly history job rebuilds
+    older weeks), or of every week with every_week. One set-based statement per part, in one
+    transaction under the lock; returns {courses, <part>: rows, seconds}."""
+    now = now or timezone.now()
+    courses = Course.objects.order_by("pk")
+    if workspace_id is not None:
+        courses = courses.filter(workspace_id=workspace_id)
+    courses = list(courses.values_list("pk", "workspace_id"))
+    started = time.perf_counter()
+    result = _rebuild(courses, now, every_course=workspace_id is None, every_week=every_week)
+    result = {"courses": len(courses), **result, "seconds": round(time.perf_counter() - started, 3)}
+    logger.info("Course information rollups rebuilt: %s", result)
+    return result
+
+
+def refresh_course_info_rollups(now):
+    """The former name of rebuild_course_info() (every course), kept for the management
+    command and the benchmark scripts."""
+    return rebuild_course_info(now=now)
 
 
 def rebuild_course_activity_history():
-    """Every week's activity of every course (the hourly job). Returns rows written."""
-    return rebuild_activity_weeks()
+    """Every week's activity of every course (the hourly job), for late or back-dated rows.
+    Records its start in RollupState (ROLLUP_NAME). Returns rows written."""
+    snapshot_at = timezone.now()
+    with transaction.atomic():
+        _lock()
+        rows = _rebuild_activity_weeks()
+    RollupState.objects.update_or_create(name=ROLLUP_NAME, defaults={"refreshed_at": snapshot_at})
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# Marking changes
+
+
+def record_course_changes(course_ids, changed_at=None):
+    """Mark the courses stale now (changed_at: now). Write paths call mark_courses_changed,
+    which runs this after their commit. Two queries."""
+    course_ids = {course_id for course_id in course_ids if course_id is not None}
+    if not course_ids:
+        return
+    changed_at = changed_at or timezone.now()
+    CourseInfoState.objects.bulk_create(
+        [
+            CourseInfoState(course_id=course_id, workspace_id=workspace_id, changed_at=changed_at)
+            for course_id, workspace_id in Course.objects.filter(pk__in=course_ids).values_list("pk", "workspace_id")
+        ],
+        update_conflicts=True,
+        unique_fields=["course"],
+        update_fields=["changed_at"],
+        batch_size=1000,
+    )
+
+
+def mark_courses_changed(course_ids):
+    """For write paths: once the current transaction commits, mark these courses stale and ask
+    for a refresh. Their readers use the raw rows meanwhile, so a change shows at once; other
+    courses stay on the rollups. Robust: a failure here must not fail the write (the next full
+    rebuild covers it)."""
+    course_ids = {course_id for course_id in course_ids if course_id is not None}
+    if not course_ids:
+        return
+
+    def mark_after_commit():  # a function, not a partial: Django logs a robust failure by __qualname__
+        _mark_now(course_ids)
+
+    transaction.on_commit(mark_after_commit, robust=True)
+
+
+def mark_users_changed(workspace_id, user_ids):
+    """For write paths that changed users' demographics or roles: once the current transaction
+    commits, mark the courses those users are enrolled in (any workspace: demographics are the
+    person's) or teach in the workspace (a role decides who counts as a learner)."""
+    user_ids = {user_id for user_id in user_ids if user_id is not None}
+    if not user_ids:
+        return
+
+    def mark_after_commit():
+        _mark_now(courses_of_users(workspace_id, user_ids))
+
+    transaction.on_commit(mark_after_commit, robust=True)
+
+
+def courses_of_users(workspace_id, user_ids):
+    """The ids of the courses the users are enrolled in (any workspace) or teach in the
+    workspace. One query."""
+    enrolled = Enrollment.objects.filter(user_id__in=user_ids).order_by().values_list("course_id")
+    taught = Course.objects.filter(workspace_id=workspace_id, instructors__in=user_ids).order_by().values_list("pk")
+    return {course_id for (course_id,) in enrolled.union(taught)}
+
+
+def _mark_now(course_ids):
+    if course_ids:
+        record_course_changes(course_ids)
+        request_course_info_refresh()
+
+
+def changes_course_info(courses_of, *, before=False):
+    """Decorator for bulk write functions whose rows feed the course information numbers (bulk
+    writes send no model signals): after the write, mark_courses_changed(courses_of(**arguments)),
+    the arguments bound by name (`rows` made a list first, so that both may read it). With
+    before=True courses_of is called before the write instead, for writes that can move a row
+    from one course to another: it then names the courses the rows are in and those they will be
+    in."""
+
+    def decorate(write):
+        write_signature = inspect.signature(write)
+
+        @functools.wraps(write)
+        def wrapper(*args, **kwargs):
+            bound = write_signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            if "rows" in bound.arguments and not isinstance(bound.arguments["rows"], list):
+                bound.arguments["rows"] = list(bound.arguments["rows"])
+            courses = courses_of(**bound.arguments) if before else ()
+            result = write(*bound.args, **bound.kwargs)
+            mark_courses_changed(courses if before else courses_of(**bound.arguments))
+            return result
+
+        return wrapper
+
+    return decorate
+
+
+# What a decorated writer touched, from its arguments (changes_course_info's courses_of).
+
+
+def workspace_courses(slug, **arguments):
+    """Every course of the workspace `slug` (a whole workspace written at once)."""
+    return set(Course.objects.filter(workspace__slug=slug).values_list("pk", flat=True))
 
 
 def request_course_info_refresh():
-    """Ask for a refresh soon: at most one queued every REFRESH_DEBOUNCE_S seconds. For write
-    paths that want their change visible before the next beat (signals call it after commits).
-    Marks the rollups stale first, so readers use the raw rows until the refresh."""
-    mark_course_info_changed()
+    """Ask for a refresh of the stale courses soon: at most one queued every REFRESH_DEBOUNCE_S
+    seconds (the beat runs it anyway every COURSE_INFO_REFRESH_S)."""
     if not cache.add(REFRESH_QUEUED_KEY, True, timeout=REFRESH_DEBOUNCE_S):
         return False
     from analytics.tasks import refresh_course_info_rollups as task
@@ -187,29 +396,59 @@ def request_course_info_refresh():
     return True
 
 
+# ---------------------------------------------------------------------------------------------
+# Single-row writes (admin, forms, per-object saves and deletes): model signals.
+
 # Fields of a user the enrollment breakdowns depend on: saving only others (the last login stamp)
 # changes no course information number.
 USER_BREAKDOWN_FIELDS = frozenset({"birth_year", "gender", "education_level", "country"})
 
 
+def _courses_of_instance(sender, instance):
+    label = sender._meta.label
+    if label == "accounts.User":
+        enrolled = Enrollment.objects.filter(user_id=instance.pk).values_list("course_id", flat=True)
+        return set(enrolled.distinct())
+    if label == "accounts.Membership":
+        enrolled = Enrollment.objects.filter(user_id=instance.user_id, workspace_id=instance.workspace_id)
+        taught = Course.objects.filter(workspace_id=instance.workspace_id, instructors=instance.user_id)
+        return set(enrolled.values_list("course_id", flat=True).distinct()) | set(taught.values_list("pk", flat=True))
+    return {instance.course_id, getattr(instance, "_course_info_course_before", None)}
+
+
+def _before_save(sender, instance, raw=False, **kwargs):
+    """Note the course a saved row was in: a save moving it to another course changes both."""
+    if raw or instance._state.adding:
+        return
+    before = sender._base_manager.filter(pk=instance.pk).values_list("course_id", flat=True).first()
+    instance._course_info_course_before = before
+
+
 def _changed(sender, instance=None, update_fields=None, **kwargs):
-    if sender._meta.label == "accounts.User" and update_fields is not None:
+    label = sender._meta.label
+    if label == "accounts.User" and update_fields is not None:
         if not USER_BREAKDOWN_FIELDS & set(update_fields):
             return
-    # robust: a broker that is down must not fail the write; the beat catches up.
-    transaction.on_commit(request_course_info_refresh, robust=True)
+    if label in ("accounts.User", "accounts.Membership"):
+        # Their courses take a query: asked after the commit, not inside the writer's transaction.
+        transaction.on_commit(lambda: _mark_now(_courses_of_instance(sender, instance)), robust=True)
+    else:
+        mark_courses_changed(_courses_of_instance(sender, instance))
 
 
 def connect_signals():
-    """Ask for a refresh after single-row writes (admin, forms, per-object saves and deletes).
-    Bulk writes send no signals; the 30-second beat covers them."""
+    """Mark the courses of single-row writes (admin, forms, per-object saves and deletes).
+    Bulk writers are decorated with changes_course_info instead."""
     from django.contrib.auth import get_user_model
-    from django.db.models.signals import post_delete, post_save
+    from django.db.models.signals import post_delete, post_save, pre_save
 
-    from analytics.models import LearningEvent, PageSession, VideoView
-    from courses.models import Enrollment, Video
+    from accounts.models import Membership
+    from analytics.models import LearningEvent, VideoView
+    from courses.models import Attempt
 
-    for model in (Enrollment, LearningEvent, PageSession, VideoView, Video, get_user_model()):
+    for model in (Enrollment, Attempt, LearningEvent, PageSession, VideoView, Video, get_user_model(), Membership):
         uid = f"course-info-rollups-{model._meta.label_lower}"
+        if model in (Enrollment, Attempt, LearningEvent, PageSession, VideoView, Video):
+            pre_save.connect(_before_save, sender=model, dispatch_uid=f"{uid}-before-save")
         post_save.connect(_changed, sender=model, dispatch_uid=f"{uid}-save")
         post_delete.connect(_changed, sender=model, dispatch_uid=f"{uid}-delete")

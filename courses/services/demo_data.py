@@ -45,7 +45,7 @@ from datetime import UTC, datetime
 from django.contrib.auth.hashers import make_password
 from django.db import connection, transaction
 
-from analytics.services.course_info_rollups import changes_course_info
+from analytics.services.course_info_rollups import changes_course_info, workspace_courses
 from accounts.models import CustomField, CustomFieldValue, LearnerGroup, Membership, Role, User, Workspace
 from analytics.models import (
     LearnerActivity, LearnerDay, LearningEvent, PageSession, ProblemAnswerCount, ProblemGradeCount,
@@ -1187,7 +1187,7 @@ def delete_demo_workspace(slug):
         User.objects.filter(email__endswith=f"@{slug}.example", memberships__isnull=True).delete()
 
 
-@changes_course_info
+@changes_course_info(workspace_courses)
 def generate_demo_data(slug=DEMO_WORKSPACE, size="tiny", *, seed=1, now=None, progress=False, log=None,
                        writer=None, bulk_load_min_rows=200_000, in_database=None):
     """Create workspace `slug` (if needed) and fill it with `size` demo data; returns rows per model.

@@ -10,8 +10,8 @@ on the database of DATABASE_URL (the driver sets it and the other settings, scri
 
 `reads`: migrates; generates the dataset when the workspace has no course (else reuses it);
 backfills the precomputed tables through their `--if-empty` commands when this version of the
-project has them (an older database gets them); rebuilds the course information rollups when
-they are stale (what the Celery beat does); vacuums the tables never vacuumed (a freshly loaded
+project has them (an older database gets them); rebuilds the course information rollups of
+the stale courses (what the Celery beat does); vacuums the tables never vacuumed (a freshly loaded
 table has no visibility map, so no index-only scan: not the steady state of a running service);
 issues the credentials; builds each endpoint's requests from the data; and, with --floors,
 captures the SQL of a few of each endpoint's requests (Django's execute_wrapper around the
@@ -94,12 +94,12 @@ def ensure_dataset(workspace_slug, size):
             done[f"{name}_s"] = round(time.monotonic() - started, 1)
         else:
             done[f"{name}_s"] = None  # this version of the project has no such command
-    from analytics.queries.course_info import rollups_are_fresh
+    from analytics.services.course_info_rollups import refresh_stale_courses
 
-    if not rollups_are_fresh():
-        log("Course information rollups are stale: rebuilding them (the Celery beat's job)...")
-        started = time.monotonic()
-        call_command("refresh_course_info_rollups")
+    started = time.monotonic()
+    refreshed = refresh_stale_courses()["courses"]  # the Celery beat's job
+    if refreshed:
+        log(f"Course information rollups of {refreshed} stale courses rebuilt.")
         done["rollups_s"] = round(time.monotonic() - started, 1)
     done["vacuumed"] = vacuum_never_vacuumed()
     return done
@@ -590,10 +590,9 @@ def rollup_changed_at():
 def command_cleanup(args):
     """Remove what the benchmark wrote: the ingest workspace and the bench API keys.
 
-    The ingest's writes marked the course information rollups stale (readers then compute from the
-    raw rows until the next rebuild, minutes at the large size). With --rollup-changed-at (the
-    value `reads` saw once the rollups were fresh), the mark is put back: every row the ingest
-    wrote is gone with its workspace, so the rollups hold exactly the data again."""
+    The ingest's writes mark only the ingest workspace's courses stale (per-course staleness,
+    CourseInfoState), which go with the workspace. --rollup-changed-at puts back the global
+    RollupState's changed_at, which readers no longer consult (kept for run.py's call)."""
     setup_django()
     from datetime import datetime
 

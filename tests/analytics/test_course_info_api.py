@@ -1,8 +1,9 @@
 """Open edX course information API (/api/v0/courses/{course_id}/...): exact counts on a small,
 hand-built course.
 
-The endpoints read rollups that Celery rebuilds every 30 s; `get_refreshed` runs that rebuild
-before the request, as it would have run within a minute of the data being written. (That the
+The endpoints read rollups that Celery rebuilds (the stale courses every few seconds);
+`get_refreshed` runs that rebuild before the request, as it would have run seconds after the
+data was written. (That the
 rollups equal the raw rows is tests/analytics/test_course_info_rollups.py.)
 
 The world (all times UTC; 2025-03-03 is a Monday):
@@ -120,7 +121,7 @@ def admin_client(workspace, api_key_client):
 
 
 def build_rollups():
-    """What the Celery beat does: the 30-second refresh and the hourly activity history."""
+    """What the Celery beat does: the rebuild of the courses and the hourly activity history."""
     refresh_course_info_rollups(course_info_api.current_time())
     rebuild_course_activity_history()
 
@@ -667,7 +668,7 @@ def test_each_endpoint_runs_a_fixed_number_of_queries(
 ):
     frozen_now("03-25")
     build_rollups()
-    # API key lookup and its last-used stamp, the course, the rollups' freshness, the numbers.
+    # API key lookup and its last-used stamp, the course, the course's freshness, the numbers.
     params = {"start_date": "2025-03-03"} if endpoint not in ("recent_activity", "videos") else {}
     with django_assert_max_num_queries(5):
         response = admin_client.get(f"{BASE}/{endpoint}/", params)

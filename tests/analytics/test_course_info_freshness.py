@@ -5,8 +5,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from analytics.models import CourseEnrollmentStep
-from analytics.queries.course_info import rollups_are_fresh
-from analytics.services.course_info_rollups import mark_course_info_changed, refresh_course_info_rollups
+from analytics.queries.course_info import stale_course_ids
+from analytics.services.course_info_rollups import rebuild_course_info, record_course_changes
 from tests.factories import CourseFactory, EnrollmentFactory
 
 pytestmark = pytest.mark.django_db
@@ -21,20 +21,20 @@ def enrolled_yesterday(client, course):
 def test_write_after_refresh_is_served_from_raw_rows_until_the_next_refresh(workspace, api_key_client):
     course = CourseFactory(workspace=workspace, key="course-v1:Org+Fresh+2026")
     EnrollmentFactory(course=course, enrolled_at=YESTERDAY_NOON)
-    refresh_course_info_rollups(datetime.now(timezone.utc))
+    rebuild_course_info()
     client = api_key_client(workspace)
-    assert rollups_are_fresh()
+    assert stale_course_ids([course.pk]) == set()
     assert enrolled_yesterday(client, course) == 1
 
     EnrollmentFactory(course=course, enrolled_at=YESTERDAY_NOON)
-    mark_course_info_changed()  # what a write path does once it commits
+    record_course_changes([course.pk])  # what a write path does once it commits
 
-    assert not rollups_are_fresh()
+    assert stale_course_ids([course.pk]) == {course.pk}
     assert enrolled_yesterday(client, course) == 2
     stored = CourseEnrollmentStep.objects.filter(course=course, dimension="total").order_by("-day").first()
     assert stored.enrolled == 1  # the rollup has not caught up; the answer came from raw rows
-    refresh_course_info_rollups(datetime.now(timezone.utc))
-    assert rollups_are_fresh()
+    rebuild_course_info()
+    assert stale_course_ids([course.pk]) == set()
     assert enrolled_yesterday(client, course) == 2
 
 
@@ -42,5 +42,5 @@ def test_never_refreshed_rollups_are_not_trusted(workspace, api_key_client):
     course = CourseFactory(workspace=workspace, key="course-v1:Org+New+2026")
     EnrollmentFactory(course=course, enrolled_at=YESTERDAY_NOON)
 
-    assert not rollups_are_fresh()
+    assert stale_course_ids([course.pk]) == {course.pk}
     assert enrolled_yesterday(api_key_client(workspace), course) == 1

@@ -133,7 +133,9 @@ def upsert_page_sessions(workspace, rows):
     if not to_write:
         return result
     keys = {sid: course_and_chapter_from_path(s["path"]) for sid, s in to_write.items()}
-    course_ids = course_ids_by_key(workspace, {course_key for course_key, _ in keys.values()})
+    # A re-sent path may move a session out of a course: that course's figures change too.
+    left = {course_and_chapter_from_path(stored[sid]["path"])[0] for sid in to_write if sid in stored}
+    course_ids = course_ids_by_key(workspace, {course_key for course_key, _ in keys.values()} | left)
     now = timezone.now()
     values = [
         (
@@ -143,7 +145,8 @@ def upsert_page_sessions(workspace, rows):
         for sid, s in to_write.items()
     ]  # fmt: skip
     insert_rows(PageSession, PAGE_SESSION_COLUMNS, values, _page_session_conflict_sql())
-    _rows_changed(PageSession, workspace, to_write.items(), stored, {value[7] for value in values})
+    left_ids = {course_ids.get(key) for key in left}
+    _rows_changed(PageSession, workspace, to_write.items(), stored, {value[7] for value in values} | left_ids)
     return result
 
 
