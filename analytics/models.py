@@ -419,7 +419,8 @@ class XapiAttachment(models.Model):
 
 
 # Rollups of the Open edX course information API (analytics.services.course_info_rollups).
-# Rebuilt from the raw rows by Celery (every 30 s, and soon after writes); never the only copy:
+# Rebuilt from the raw rows per course by Celery (the stale courses every few seconds and soon
+# after writes; see CourseInfoState); never the only copy:
 # analytics.queries.course_info computes the same numbers from the raw rows (from_raw=True).
 
 
