@@ -1,6 +1,7 @@
 """Storing statements: a batch is accepted whole or rejected whole (400 for an invalid statement
-or a repeated id, 409 when an id is already stored with different content), in one transaction;
-then voiding and the mapping onto the learning record.
+or a repeated id, 409 when an id is already stored with different content), in one transaction,
+retried once when a concurrent request stored one of its ids first; then voiding (voiding.py) and
+the mapping onto the learning record (mapping/).
 
 Statements are stored per workspace: the row's primary key is derived from (workspace, statement
 id), so two workspaces may hold the same statement id without seeing each other's rows.
@@ -13,24 +14,18 @@ from datetime import datetime
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from analytics.models import LearningEvent, XapiStatement
-from analytics.rollups.changes import batched, rows_changed
+from analytics.models import XapiStatement
+from analytics.rollups.changes import batched
 from analytics.services.learning_state import ensure_learners
 from analytics.services.xapi.activities import record_activity_definitions
 from analytics.services.xapi.attachments import check_parts, remove_files, store_parts
 from analytics.services.xapi.comparison import statements_match
 from analytics.services.xapi.errors import StatementConflict, StatementInvalid
 from analytics.services.xapi.identity import agent_key, statement_pk
-from analytics.services.xapi.mapping import (
-    remove_voided_problem_facts,
-    is_activity,
-    is_video_player_statement,
-    recompute_video_sessions,
-    learner_email,
-    map_statements,
-)
+from analytics.services.xapi.mapping import is_activity, learner_email, map_statements
 from analytics.services.xapi.relations import store_relations
-from analytics.services.xapi.validation import VOIDED, parse_timestamp, validate_statement
+from analytics.services.xapi.validation import parse_timestamp, validate_statement
+from analytics.services.xapi.voiding import apply_voiding
 from courses.services.bulk_write import BulkWriter
 
 MAX_BATCH = 1000
@@ -198,54 +193,7 @@ def _insert_and_map(workspace, new):
         )
     store_relations(workspace, rows)
     record_activity_definitions(workspace, [row.statement for row in rows])
-    voided = _apply_voiding(workspace, new)
+    voided = apply_voiding(workspace, new)
     live = [(item, row) for item, row in zip(new, rows) if row.pk not in voided]
     map_statements(workspace, live)
 
-
-def _apply_voiding(workspace, new):
-    """Mark the targets of voiding statements voided; returns the pks voided among `new`.
-
-    A voiding statement may arrive before its target (the target is then voided as it arrives); a
-    voiding statement is never itself voided. The events derived from a voided statement are
-    deleted and its video session recomputed; enrollments and attempts are left as they are.
-    """
-    targets = {
-        statement_pk(workspace.id, item.statement["object"]["id"]): item
-        for item in new
-        if item.statement["verb"]["id"] == VOIDED
-    }
-    new_pks = {item.pk for item in new}
-    # Statements of this batch that earlier voiding statements already name.
-    earlier = XapiStatement.objects.filter(
-        workspace=workspace, verb_id=VOIDED, statement__object__id__in=[item.statement_id for item in new]
-    ).exclude(pk__in=new_pks)
-    for statement in earlier.values_list("statement", flat=True):
-        targets.setdefault(statement_pk(workspace.id, statement["object"]["id"]), None)
-    if not targets:
-        return set()
-    victims = list(
-        XapiStatement.objects.filter(workspace=workspace, pk__in=targets).exclude(verb_id=VOIDED).values_list("pk", "statement", "user_id")
-    )
-    if not victims:
-        return set()
-    victim_pks = [pk for pk, _, _ in victims]
-    XapiStatement.objects.filter(pk__in=victim_pks).update(is_voided=True)
-    # One DELETE (no per-row signals), then the rollups of the deleted events.
-    events = LearningEvent.objects.filter(workspace=workspace, id__in=victim_pks)
-    touched = list(events.values_list("user_id", "occurred_at", "course_id"))
-    events._raw_delete(events.db)
-    rows_changed(
-        workspace.pk, LearningEvent, pairs={(user_id, at) for user_id, at, _ in touched},
-        course_ids={course_id for _, _, course_id in touched},
-    )
-    remove_voided_problem_facts(workspace, [(pk, statement) for pk, statement, _ in victims])
-    recompute_video_sessions(
-        workspace,
-        [
-            (statement, user_id)
-            for pk, statement, user_id in victims
-            if pk not in new_pks and user_id and is_video_player_statement(statement)
-        ],
-    )
-    return set(victim_pks) & new_pks
