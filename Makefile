@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test test-fast lint browser-deps migrate demo worker bench clean conformance
+.PHONY: install run test test-fast lint format browser-deps migrate demo worker bench clean conformance
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,9 +41,14 @@ browser-deps:
 test: install browser-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-## Pyflakes, syntax and statement errors (ruff.toml); CI runs it before the tests.
+## Pyflakes, syntax and statement errors, and the formatter's layout (ruff.toml); CI runs it before
+## the tests. `make format` lays out the tree.
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
 
 test-fast: install
 	$(BIN)/python -m pytest -m "not browser and not worker" $(PYTEST_ARGS)

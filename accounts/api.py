@@ -36,7 +36,11 @@ class TokenObtainView(APIView):
         responses={
             200: inline_serializer(
                 "TokenPair",
-                {"access": serializers.CharField(), "refresh": serializers.CharField(), "workspace": serializers.CharField()},
+                {
+                    "access": serializers.CharField(),
+                    "refresh": serializers.CharField(),
+                    "workspace": serializers.CharField(),
+                },
             ),
             400: OpenApiResponse(DETAIL_OR_FIELD_ERRORS_SCHEMA, description="A malformed body or field"),
             401: detail_response("Wrong email or password, or not a member of that workspace"),

@@ -80,9 +80,7 @@ def membership_for_user(user, workspace_id=None, workspace_slug=None):
 
 
 def credential_for_membership(membership, kind):
-    return Credential(
-        workspace=membership.workspace, role=membership.role, kind=kind, user=membership.user
-    )
+    return Credential(workspace=membership.workspace, role=membership.role, kind=kind, user=membership.user)
 
 
 def membership_for_session(request):

@@ -42,9 +42,10 @@ class Workspace(models.Model):
     name = models.CharField(max_length=200)
     created_at = models.DateTimeField(default=timezone.now)
     is_analyse_api_enabled = models.BooleanField(
-        "Analyse API access", default=True,
+        "Analyse API access",
+        default=True,
         help_text="Off: the Analyse API (/analyse/*) answers 403 for every credential of the workspace",
-    )  # fmt: skip
+    )
 
     class Meta:
         ordering = ["slug"]

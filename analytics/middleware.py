@@ -42,7 +42,9 @@ class RequestMetricsMiddleware:
         latency_ms = (time.perf_counter() - started) * 1000
         match = request.resolver_match
         endpoint = (
-            path_template("/" + match.route)[:ENDPOINT_MAX_LENGTH] if match is not None and match.route else UNMATCHED_ENDPOINT
+            path_template("/" + match.route)[:ENDPOINT_MAX_LENGTH]
+            if match is not None and match.route
+            else UNMATCHED_ENDPOINT
         )
         recorder.record(at, _workspace_id(response), request.method, endpoint, response.status_code, latency_ms)
         return response

@@ -134,8 +134,18 @@ class VideoView(models.Model):
             # docs/benchmarks-video-cloud.md.
             models.Index(
                 fields=["video", "started_at"],
-                include=["workspace", "user", "watched_s", "is_completed", "buffering_s", "bitrate_kbps", "errors",
-                         "country", "device", "platform"],
+                include=[
+                    "workspace",
+                    "user",
+                    "watched_s",
+                    "is_completed",
+                    "buffering_s",
+                    "bitrate_kbps",
+                    "errors",
+                    "country",
+                    "device",
+                    "platform",
+                ],
                 name="videoview_video_figures_idx",
             ),
             models.Index(fields=["course", "started_at"]),
@@ -335,7 +345,11 @@ class XapiStatementRelation(models.Model):
     class Meta:
         verbose_name = "xAPI statement relation"
         constraints = [models.UniqueConstraint(fields=["statement", "kind", "key"], name="xapi_relation_unique")]
-        indexes = [models.Index(fields=["workspace", "kind", "key", "stored", "statement", "is_direct"], name="xapi_relation_page")]
+        indexes = [
+            models.Index(
+                fields=["workspace", "kind", "key", "stored", "statement", "is_direct"], name="xapi_relation_page"
+            )
+        ]
 
     def __str__(self):
         return f"{self.kind} {self.key}"
@@ -599,9 +613,7 @@ class SubsectionLearner(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["workspace", "subsection_key", "user"], name="subsection_learner_unique"
-            ),
+            models.UniqueConstraint(fields=["workspace", "subsection_key", "user"], name="subsection_learner_unique"),
         ]
 
     def __str__(self):

@@ -46,4 +46,3 @@ def learner_dashboard(request):
         ],
     }
     return render(request, "analytics/learner_dashboard.html", context)
-

@@ -57,7 +57,9 @@ def json_problem(value, max_depth=MAX_JSON_DEPTH):
         if isinstance(item, dict):
             for key, child in item.items():
                 if NUL in key:
-                    return json_path(where, key.replace(NUL, "\\u0000")), "keys may not contain NUL characters (\\u0000)"
+                    return json_path(
+                        where, key.replace(NUL, "\\u0000")
+                    ), "keys may not contain NUL characters (\\u0000)"
                 stack.append((child, json_path(where, key), depth + 1))
         else:
             stack.extend((child, json_path(where, index), depth + 1) for index, child in enumerate(item))

@@ -8,11 +8,17 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 UNIT_SECONDS = {
-    "s": 1, "sec": 1, "second": 1,
-    "m": 60, "min": 60, "minute": 60,
-    "h": 3600, "hour": 3600,
-    "d": 86400, "day": 86400,
-}  # fmt: skip
+    "s": 1,
+    "sec": 1,
+    "second": 1,
+    "m": 60,
+    "min": 60,
+    "minute": 60,
+    "h": 3600,
+    "hour": 3600,
+    "d": 86400,
+    "day": 86400,
+}
 RATE_PATTERN = re.compile(r"^(\d+)/(\d*)([a-z]+?)s?$")
 
 
@@ -70,7 +76,9 @@ def parse_rate(text):
         return None
     match = RATE_PATTERN.match(text)
     if match is None or match.group(3) not in UNIT_SECONDS:
-        raise ValueError(f"{text!r} is not a rate: use N/s, N/min, N/hour or N/day (e.g. 600/min), or empty for no limit")
+        raise ValueError(
+            f"{text!r} is not a rate: use N/s, N/min, N/hour or N/day (e.g. 600/min), or empty for no limit"
+        )
     limit, multiple, unit = int(match.group(1)), int(match.group(2) or 1), match.group(3)
     if limit == 0 or multiple == 0:
         raise ValueError(f"{text!r}: the limit and the window must be positive (empty disables the limit)")

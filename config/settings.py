@@ -358,7 +358,9 @@ STATICFILES_FINDERS = [
 # Request metrics for the VideoCloud system endpoints (analytics/middleware.py): API paths only,
 # buffered in memory and written in bulk every N requests or T seconds by a background thread.
 REQUEST_METRICS_ENABLED = env_bool("REQUEST_METRICS_ENABLED", True)
-REQUEST_METRICS_PATH_PREFIXES = env_list("REQUEST_METRICS_PATH_PREFIXES", ["/api/", "/analytics/", "/analyse/", "/xapi/"])
+REQUEST_METRICS_PATH_PREFIXES = env_list(
+    "REQUEST_METRICS_PATH_PREFIXES", ["/api/", "/analytics/", "/analyse/", "/xapi/"]
+)
 REQUEST_METRICS_BATCH_SIZE = env_int("REQUEST_METRICS_BATCH_SIZE", 200)
 REQUEST_METRICS_FLUSH_SECONDS = env_int("REQUEST_METRICS_FLUSH_SECONDS", 5)
 REQUEST_METRICS_BACKGROUND = env_bool("REQUEST_METRICS_BACKGROUND", True)

@@ -124,7 +124,10 @@ DefaultRateThrottle = family_throttle("api")
 # --- OpenAPI: a 429 response on every throttled operation ---------------------------------------
 
 RETRY_AFTER_HEADER = {
-    "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds until the window ends and requests are counted anew"}
+    "Retry-After": {
+        "schema": {"type": "integer"},
+        "description": "Seconds until the window ends and requests are counted anew",
+    }
 }
 
 

@@ -21,9 +21,7 @@ class Course(models.Model):
     key = models.CharField(max_length=255)
     title = models.CharField(max_length=300)
     thumbnail = models.URLField(max_length=500, blank=True)
-    instructors = models.ManyToManyField(
-        settings.AUTH_USER_MODEL, related_name="taught_courses", blank=True
-    )
+    instructors = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="taught_courses", blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     # Catalog facts, as the Open edX course summaries report them.
     start = models.DateTimeField(null=True, blank=True, help_text="When the course starts; null: not known")
@@ -85,9 +83,7 @@ class Video(models.Model):
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="videos")
     course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="videos")
-    chapter = models.ForeignKey(
-        Chapter, on_delete=models.SET_NULL, null=True, blank=True, related_name="videos"
-    )
+    chapter = models.ForeignKey(Chapter, on_delete=models.SET_NULL, null=True, blank=True, related_name="videos")
     key = models.CharField(max_length=255)
     title = models.CharField(max_length=300, blank=True)
     duration_s = models.PositiveIntegerField(default=0)
@@ -205,9 +201,7 @@ class Attempt(models.Model):
                 fields=["user", "course", "version_number"], name="attempt_unique_user_course_version"
             ),
             models.CheckConstraint(condition=Q(progress__lte=100), name="attempt_progress_0_100"),
-            models.CheckConstraint(
-                condition=Q(score__isnull=True) | Q(score__lte=100), name="attempt_score_0_100"
-            ),
+            models.CheckConstraint(condition=Q(score__isnull=True) | Q(score__lte=100), name="attempt_score_0_100"),
         ]
         indexes = [
             models.Index(fields=["workspace", "id"]),
@@ -223,8 +217,18 @@ class Attempt(models.Model):
 # What a page's cut, a count and the statistics of a scope read besides the key columns: the
 # stored columns and both versions of those that depend on the clock (see Result).
 _RESULT_CARRIED = [
-    "workspace", "enrollment_ends_at", "attempt_public_id", "state", "progress", "score", "time_spent_s",
-    "certificate_issued_at", "expires_at", "attempt_expires_at", "enrollment_kind", "activity_at",
+    "workspace",
+    "enrollment_ends_at",
+    "attempt_public_id",
+    "state",
+    "progress",
+    "score",
+    "time_spent_s",
+    "certificate_issued_at",
+    "expires_at",
+    "attempt_expires_at",
+    "enrollment_kind",
+    "activity_at",
     "attempt_activity_at",
 ]
 _RESULT_ENDED = Q(enrollment_ends_at__isnull=False)
@@ -284,7 +288,8 @@ class Result(models.Model):
         ]
         indexes = [
             models.Index(
-                fields=["workspace", "-activity_at", "user", "course"], include=["enrollment_ends_at", "attempt_public_id"],
+                fields=["workspace", "-activity_at", "user", "course"],
+                include=["enrollment_ends_at", "attempt_public_id"],
                 name="result_workspace_activity_idx",
             ),
             models.Index(fields=["course", "user"], include=_RESULT_CARRIED, name="result_course_idx"),
@@ -292,11 +297,13 @@ class Result(models.Model):
             # which rows count (workspace, ended enrollment without attempt), half the width of
             # the unique constraint's index, so its entries stay in the buffer cache.
             models.Index(
-                fields=["user", "workspace"], include=["enrollment_ends_at", "attempt_public_id"],
+                fields=["user", "workspace"],
+                include=["enrollment_ends_at", "attempt_public_id"],
                 name="result_user_count_idx",
             ),
             models.Index(
-                fields=["workspace", "-attempt_activity_at", "user", "course"], condition=_RESULT_ENDED,
+                fields=["workspace", "-attempt_activity_at", "user", "course"],
+                condition=_RESULT_ENDED,
                 name="result_ended_activity_idx",
             ),
         ]

@@ -24,10 +24,24 @@ ENROLLMENT = Enrollment._meta.db_table
 PAIRS_PER_STATEMENT = 500
 
 COLUMNS = (
-    "workspace_id", "user_id", "course_id", "attempt_public_id", "state", "progress", "score", "time_spent_s",
-    "started_at", "completed_at", "certificate_issued_at", "expires_at", "attempt_expires_at", "enrollment_kind",
-    "enrollment_ends_at", "activity_at", "attempt_activity_at",
-)  # fmt: skip
+    "workspace_id",
+    "user_id",
+    "course_id",
+    "attempt_public_id",
+    "state",
+    "progress",
+    "score",
+    "time_spent_s",
+    "started_at",
+    "completed_at",
+    "certificate_issued_at",
+    "expires_at",
+    "attempt_expires_at",
+    "enrollment_kind",
+    "enrollment_ends_at",
+    "activity_at",
+    "attempt_activity_at",
+)
 
 # The later of last activity and completion, ignoring a NULL (GREATEST differs on SQLite).
 _LATER = (
@@ -79,7 +93,9 @@ def refresh_results(pairs):
             params = [value for pair in chunk for value in pair]
             cursor.execute(f"DELETE FROM {RESULT} WHERE (user_id, course_id) IN (VALUES {values})", params)
             cursor.execute(
-                _insert_sql(f"(a.user_id, a.course_id) IN (VALUES {values})", f"(e.user_id, e.course_id) IN (VALUES {values})"),
+                _insert_sql(
+                    f"(a.user_id, a.course_id) IN (VALUES {values})", f"(e.user_id, e.course_id) IN (VALUES {values})"
+                ),
                 params + params,
             )
 
@@ -100,7 +116,10 @@ def rebuild_results(workspace=None):
             insert_sql, params = _insert_sql("1 = 1", "1 = 1", ordered=True), []
         else:
             cursor.execute(f"DELETE FROM {RESULT} WHERE workspace_id = %s", [workspace_id])
-            insert_sql, params = _insert_sql("a.workspace_id = %s", "e.workspace_id = %s", ordered=True), [workspace_id, workspace_id]
+            insert_sql, params = (
+                _insert_sql("a.workspace_id = %s", "e.workspace_id = %s", ordered=True),
+                [workspace_id, workspace_id],
+            )
         if is_postgresql:
             from courses.services.bulk_write import CopyWriter
 

@@ -82,7 +82,9 @@ EXPORT_DATA = inline_serializer(
         "progress": serializers.IntegerField(),
         "rowCount": serializers.IntegerField(allow_null=True),
         "createdAt": serializers.DateTimeField(help_text="2024-04-01T12:00:00Z"),
-        "downloadUrl": serializers.URLField(help_text="Signed link: 202 with Retry-After until the file is written, then the file"),
+        "downloadUrl": serializers.URLField(
+            help_text="Signed link: 202 with Retry-After until the file is written, then the file"
+        ),
         "expiresAt": serializers.DateTimeField(help_text="When the link and the file expire; 2024-04-01T12:00:00Z"),
         "error": inline_serializer(
             "ExportJobFailure",
@@ -100,7 +102,9 @@ EXPORT_DELETED_SCHEMA = inline_serializer(
     "ExportJobDeleted",
     {
         "success": serializers.BooleanField(),
-        "data": inline_serializer("ExportJobDeletedData", {"exportId": serializers.CharField(), "status": serializers.CharField()}),
+        "data": inline_serializer(
+            "ExportJobDeletedData", {"exportId": serializers.CharField(), "status": serializers.CharField()}
+        ),
     },
 )
 EXPORT_ERRORS = {
@@ -123,7 +127,9 @@ class ExportListView(VideoCloudErrorsMixin, APIView):
             400: VIDEOCLOUD_ERROR_RESPONSES[400],
             401: VIDEOCLOUD_ERROR_RESPONSES[401],
             403: VIDEOCLOUD_ERROR_RESPONSES[403],
-            503: OpenApiResponse(VIDEOCLOUD_ERROR_RESPONSES[400], description="The task queue is unreachable; nothing was created"),
+            503: OpenApiResponse(
+                VIDEOCLOUD_ERROR_RESPONSES[400], description="The task queue is unreachable; nothing was created"
+            ),
         },
     )
     def post(self, request):
@@ -177,7 +183,9 @@ class ExportDetailView(VideoCloudErrorsMixin, APIView):
     def get(self, request, export_id):
         return videocloud_success(export_payload(self.get_job(request, export_id), request))
 
-    @extend_schema(responses={200: OpenApiResponse(EXPORT_DELETED_SCHEMA, description="Cancelled or deleted"), **EXPORT_ERRORS})
+    @extend_schema(
+        responses={200: OpenApiResponse(EXPORT_DELETED_SCHEMA, description="Cancelled or deleted"), **EXPORT_ERRORS}
+    )
     def delete(self, request, export_id):
         outcome = services.cancel_or_delete_export(self.get_job(request, export_id))
         return videocloud_success({"exportId": export_id, "status": outcome})
@@ -189,7 +197,11 @@ DOWNLOAD_PENDING = inline_serializer(
         "success": serializers.BooleanField(),
         "data": inline_serializer(
             "ExportDownloadPendingData",
-            {"exportId": serializers.CharField(), "status": serializers.CharField(), "progress": serializers.IntegerField()},
+            {
+                "exportId": serializers.CharField(),
+                "status": serializers.CharField(),
+                "progress": serializers.IntegerField(),
+            },
         ),
     },
 )
@@ -197,7 +209,9 @@ DOWNLOAD_ERROR = inline_serializer(
     "ExportDownloadError",
     {
         "success": serializers.BooleanField(),
-        "error": inline_serializer("ExportDownloadErrorDetail", {"code": serializers.CharField(), "message": serializers.CharField()}),
+        "error": inline_serializer(
+            "ExportDownloadErrorDetail", {"code": serializers.CharField(), "message": serializers.CharField()}
+        ),
     },
 )
 
@@ -220,7 +234,9 @@ class ExportDownloadView(APIView):
             for name, writer in WRITERS.items()
         }
         | {
-            202: OpenApiResponse(DOWNLOAD_PENDING, description="The file is not written yet: retry after Retry-After seconds"),
+            202: OpenApiResponse(
+                DOWNLOAD_PENDING, description="The file is not written yet: retry after Retry-After seconds"
+            ),
             403: OpenApiResponse(DOWNLOAD_ERROR, description="The token is not valid for this export"),
             410: OpenApiResponse(
                 DOWNLOAD_ERROR,

@@ -63,7 +63,11 @@ def course_report(credential, course, report_name, now=None):
         if not pending.exists():
             try:
                 create_export_job(
-                    credential, REPORT_SOURCES[report_name], REPORT_PERIOD, [], ExportFormat.CSV,
+                    credential,
+                    REPORT_SOURCES[report_name],
+                    REPORT_PERIOD,
+                    [],
+                    ExportFormat.CSV,
                     {"course_id": course.key},
                 )
             except QueueUnavailable as exc:  # raised here when not inside a transaction

@@ -74,7 +74,9 @@ def validate_export_request(credential, export_type, period, metrics, export_for
         )
     if export_format not in ExportFormat.values:
         raise ExportRequestError(
-            "ANALYTICS_INVALID_FORMAT", f"Unknown format {export_format!r}; expected one of {ExportFormat.values}.", "format"
+            "ANALYTICS_INVALID_FORMAT",
+            f"Unknown format {export_format!r}; expected one of {ExportFormat.values}.",
+            "format",
         )
     export_window(period)
     unknown = [metric for metric in metrics if metric not in source.metric_groups]

@@ -172,7 +172,9 @@ def problem_response_rows(scope, window, filters, columns):
         queryset = queryset.filter(course__key=course_key)
     queryset = queryset.annotate(
         correct_text=Case(
-            When(correct=True, then=Value("True")), When(correct=False, then=Value("False")), default=Value(""),
+            When(correct=True, then=Value("True")),
+            When(correct=False, then=Value("False")),
+            default=Value(""),
             output_field=CharField(),
         )
     )
@@ -206,8 +208,12 @@ def learner_daily_activity(scope, window):
     """Per user and UTC day of the window with any activity in the scope: learner_day_sums
     (from the learner-day rollup, or from the raw rows of an instructor's courses)."""
     return learner_day_sums(
-        scope.workspace, window.start.astimezone(dt_timezone.utc).date(), window.end.astimezone(dt_timezone.utc).date(),
-        course_ids=scope.course_ids, user_id=scope.user_id, chunk_size=CHUNK_SIZE,
+        scope.workspace,
+        window.start.astimezone(dt_timezone.utc).date(),
+        window.end.astimezone(dt_timezone.utc).date(),
+        course_ids=scope.course_ids,
+        user_id=scope.user_id,
+        chunk_size=CHUNK_SIZE,
     )
 
 
@@ -355,7 +361,10 @@ def course_day_rows(scope, window, filters, columns):
             for day in enrolled:
                 week = weeks.get(day["date"] - timedelta(days=day["date"].weekday()), {})
                 values = {
-                    "date": day["date"], "courseId": course.key, "title": course.title, "enrolled": day["count"],
+                    "date": day["date"],
+                    "courseId": course.key,
+                    "title": course.title,
+                    "enrolled": day["count"],
                     **{name: week.get(field, 0) for name, field in WEEKLY_ACTIVITY_COLUMNS.items()},
                 }
                 yield tuple(values[name] for name in names)
@@ -400,9 +409,7 @@ SOURCES = {
             key_columns=_columns(VIDEO_DAY_FIELDS, "date", "videoId", "title"),
             metric_groups={
                 "views": _columns(VIDEO_DAY_FIELDS, "views", "uniqueViewers"),
-                "engagement": _columns(
-                    VIDEO_DAY_FIELDS, "watchTime", "completionRate", "likes", "comments", "shares"
-                ),
+                "engagement": _columns(VIDEO_DAY_FIELDS, "watchTime", "completionRate", "likes", "comments", "shares"),
             },
             rows=video_day_rows,
         ),
@@ -442,11 +449,21 @@ SOURCES = {
         ),
         ExportSource(
             type="problem_response",
-            key_columns=_columns(PROBLEM_RESPONSE_FIELDS, "course_id", "answer_id", "problem_id", "problem", "username"),
+            key_columns=_columns(
+                PROBLEM_RESPONSE_FIELDS, "course_id", "answer_id", "problem_id", "problem", "username"
+            ),
             metric_groups={
                 "responses": _columns(
-                    PROBLEM_RESPONSE_FIELDS, "question", "score", "max_score", "correct", "answer", "value_id",
-                    "variant", "attempt", "submitted_at",
+                    PROBLEM_RESPONSE_FIELDS,
+                    "question",
+                    "score",
+                    "max_score",
+                    "correct",
+                    "answer",
+                    "value_id",
+                    "variant",
+                    "attempt",
+                    "submitted_at",
                 ),
             },
             rows=problem_response_rows,

@@ -86,8 +86,10 @@ class XlsxWriter:
     def write(self, rows):
         for row in rows:
             self.sheet.append(
-                [value.astimezone(dt_timezone.utc).replace(tzinfo=None) if isinstance(value, datetime) else value
-                 for value in row]
+                [
+                    value.astimezone(dt_timezone.utc).replace(tzinfo=None) if isinstance(value, datetime) else value
+                    for value in row
+                ]
             )
 
     def close(self):

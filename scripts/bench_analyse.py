@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from benchlib import configure_environment, create_database_if_missing  # noqa: E402
+
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/la_analyse"
 WORKSPACE_SLUG = "bench-analyse"
 PAGE_TARGET_MS = 100
@@ -173,7 +174,14 @@ def fill(workspace, users, courses, per_user, groups=GROUPS, chunk=250_000):
         )
         for first in range(0, pairs, chunk):
             last = min(first + chunk, pairs) - 1
-            chunk_params = {**params, "per_user": per_user, "courses": courses, "step": step, "first": first, "last": last}
+            chunk_params = {
+                **params,
+                "per_user": per_user,
+                "courses": courses,
+                "step": step,
+                "first": first,
+                "last": last,
+            }
             cursor.execute(
                 PAIR_SQL + f"INSERT INTO courses_enrollment ({enrollment_columns}) "
                 f"SELECT {enrollment_values} FROM p WHERE h < 12 OR h >= 20",
@@ -186,8 +194,15 @@ def fill(workspace, users, courses, per_user, groups=GROUPS, chunk=250_000):
                 chunk_params,
             )
             print(f"  pairs {last + 1:>10,} / {pairs:,}  ({time.perf_counter() - started:.0f}s)", flush=True)
-        for table in ("courses_attempt", "courses_enrollment", "accounts_user", "accounts_membership",
-                      "accounts_learnergroup_members", "accounts_customfieldvalue", "courses_course"):
+        for table in (
+            "courses_attempt",
+            "courses_enrollment",
+            "accounts_user",
+            "accounts_membership",
+            "accounts_learnergroup_members",
+            "accounts_customfieldvalue",
+            "courses_course",
+        ):
             cursor.execute(f"VACUUM ANALYZE {table}")
     # The rows above went in by raw SQL, past the write paths that keep the result table.
     rebuilt = time.perf_counter()
@@ -239,14 +254,19 @@ def before_after(results):
     return out
 
 
-FORMER_ENDED_INDEXES = {"bench_former_ended_user_idx": "user_id, course_id", "bench_former_ended_course_idx": "course_id, user_id"}
+FORMER_ENDED_INDEXES = {
+    "bench_former_ended_user_idx": "user_id, course_id",
+    "bench_former_ended_course_idx": "course_id, user_id",
+}
 
 
 def queries_at(revision):
     """analytics/queries/analyse.py as it was at git `revision`, as a module of its own."""
     source = subprocess.run(
         ["git", "-C", str(ROOT), "show", f"{revision}:analytics/queries/analyse.py"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     module = types.ModuleType(f"analyse_at_{revision}")
     exec(compile(source, f"{revision}:analytics/queries/analyse.py", "exec"), module.__dict__)
@@ -265,7 +285,9 @@ def compare_query_functions(versions, calls, runs):
                 started = time.perf_counter()
                 call(module)
                 samples[label][name].append((time.perf_counter() - started) * 1000)
-    return {label: {name: summary(values) for name, values in by_version.items()} for label, by_version in samples.items()}
+    return {
+        label: {name: summary(values) for name, values in by_version.items()} for label, by_version in samples.items()
+    }
 
 
 def summary(samples):
@@ -280,7 +302,9 @@ def main():
     parser.add_argument("--courses", type=int, default=200)
     parser.add_argument("--per-user", type=int, default=40)
     parser.add_argument(
-        "--groups", type=int, default=GROUPS,
+        "--groups",
+        type=int,
+        default=GROUPS,
         help="learner groups (fewer groups, larger ones: 8 groups of 100,000 learners x 10 is ~125,000 rows a group)",
     )
     parser.add_argument("--runs", type=int, default=20, help="timed requests per scenario")
@@ -288,7 +312,8 @@ def main():
     parser.add_argument("--skip-whole", action="store_true", help="skip the whole-workspace requests")
     parser.add_argument("--output", default=str(ROOT / "docs" / "benchmarks-analyse.md"))
     parser.add_argument(
-        "--compare", metavar="REV",
+        "--compare",
+        metavar="REV",
         help="also time the query functions of analytics/queries/analyse.py at git revision REV against "
         "the current ones, interleaved, on the current schema (no HTTP)",
     )
@@ -323,33 +348,72 @@ def main():
     instructor = {"Authorization": f"Bearer {access}"}
     groups = list(LearnerGroup.objects.filter(workspace=workspace).order_by("name").values_list("public_id", flat=True))
     fields = dict(CustomField.objects.filter(workspace=workspace).values_list("name", "public_id"))
-    users = list(User.objects.filter(email__startswith="learner").order_by("email").values_list("public_id", flat=True)[:10])
+    users = list(
+        User.objects.filter(email__startswith="learner").order_by("email").values_list("public_id", flat=True)[:10]
+    )
     month_ago = (timezone.now() - timedelta(days=30)).isoformat()
 
     scenarios = [
         ("one content", admin, {"filters": {"contentIds": ["bench-0042"]}}),
-        ("one content, page at skip 4,000", admin,
-         {"filters": {"contentIds": ["bench-0042"]}, "options": {"skip": 4000}}),
+        (
+            "one content, page at skip 4,000",
+            admin,
+            {"filters": {"contentIds": ["bench-0042"]}, "options": {"skip": 4000}},
+        ),
         ("one group", admin, {"filters": {"groupIds": [groups[7]]}}),
-        ("one group, by user name", admin,
-         {"filters": {"groupIds": [groups[7]]}, "options": {"order": {"field": "userName", "direction": "ASC"}}}),
+        (
+            "one group, by user name",
+            admin,
+            {"filters": {"groupIds": [groups[7]]}, "options": {"order": {"field": "userName", "direction": "ASC"}}},
+        ),
         ("ten users", admin, {"filters": {"userIds": users}}),
-        ("one Department value", admin, {"filters": {"customFields": [
-            {"customFieldId": fields["Department"], "values": ["Dept 3"]},
-        ]}}),
-        ("Department AND Region", admin, {"filters": {"customFields": [
-            {"customFieldId": fields["Department"], "values": ["Dept 3"]},
-            {"customFieldId": fields["Region"], "values": ["Region 2"]},
-        ]}}),
-        ("FAILED or EXPIRED, MANDATORY, one group", admin, {"filters": {
-            "states": ["FAILED", "EXPIRED"], "enrollmentTypes": ["MANDATORY"], "groupIds": [groups[3]]}}),
-        ("updated in the last 30 days, 3 contents", admin, {"filters": {
-            "updatedAtDateRange": {"from": month_ago}, "contentIds": ["bench-0001", "bench-0002", "bench-0003"]}}),
+        (
+            "one Department value",
+            admin,
+            {
+                "filters": {
+                    "customFields": [
+                        {"customFieldId": fields["Department"], "values": ["Dept 3"]},
+                    ]
+                }
+            },
+        ),
+        (
+            "Department AND Region",
+            admin,
+            {
+                "filters": {
+                    "customFields": [
+                        {"customFieldId": fields["Department"], "values": ["Dept 3"]},
+                        {"customFieldId": fields["Region"], "values": ["Region 2"]},
+                    ]
+                }
+            },
+        ),
+        (
+            "FAILED or EXPIRED, MANDATORY, one group",
+            admin,
+            {"filters": {"states": ["FAILED", "EXPIRED"], "enrollmentTypes": ["MANDATORY"], "groupIds": [groups[3]]}},
+        ),
+        (
+            "updated in the last 30 days, 3 contents",
+            admin,
+            {
+                "filters": {
+                    "updatedAtDateRange": {"from": month_ago},
+                    "contentIds": ["bench-0001", "bench-0002", "bench-0003"],
+                }
+            },
+        ),
         ("instructor (5 courses)", instructor, {}),
     ]
     unfiltered = [
         ("no filter (whole workspace)", admin, {}),
-        ("updated in the last 30 days (whole workspace)", admin, {"filters": {"updatedAtDateRange": {"from": month_ago}}}),
+        (
+            "updated in the last 30 days (whole workspace)",
+            admin,
+            {"filters": {"updatedAtDateRange": {"from": month_ago}}},
+        ),
         ("FAILED or EXPIRED (whole workspace)", admin, {"filters": {"states": ["FAILED", "EXPIRED"]}}),
     ]
 
@@ -422,8 +486,9 @@ def main():
                 return {"instructor": bench_instructor}
 
             def page(module, data=data, scope=scope):
-                module.analyse_results_page(workspace, data["filters"], data["order"], limit=data["limit"],
-                                            skip=data["skip"], **scope(module))  # fmt: skip
+                module.analyse_results_page(
+                    workspace, data["filters"], data["order"], limit=data["limit"], skip=data["skip"], **scope(module)
+                )
 
             def stats(module, data=data, scope=scope):
                 module.analyse_statistics(workspace, data["filters"], **scope(module))
@@ -434,7 +499,9 @@ def main():
             # The earlier version cut the ended part of a scope along the partial indexes that
             # courses/0004 dropped: give them back to it for the comparison (rolled back after).
             for name, columns in FORMER_ENDED_INDEXES.items():
-                cursor.execute(f"CREATE INDEX {name} ON courses_result ({columns}) WHERE enrollment_ends_at IS NOT NULL")
+                cursor.execute(
+                    f"CREATE INDEX {name} ON courses_result ({columns}) WHERE enrollment_ends_at IS NOT NULL"
+                )
             cursor.execute("ANALYZE courses_result")
             compared = compare_query_functions(versions, calls, args.runs)
             transaction.set_rollback(True)
@@ -482,7 +549,10 @@ def main():
     ]
 
     def table(rows):
-        out = ["| filters | matching rows | min ms | median ms | p95 ms | max ms | runs |", "|---|---:|---:|---:|---:|---:|---:|"]
+        out = [
+            "| filters | matching rows | min ms | median ms | p95 ms | max ms | runs |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
         for r in rows:
             out.append(
                 f"| {r['label']} | {r['total']:,} | {r['min']:.1f} | {r['median']:.1f} | {r['p95']:.1f} | "
@@ -491,7 +561,11 @@ def main():
         return out
 
     lines += table(results["page"])
-    lines += ["", f"## Filtered statistics, target p95 < {STATISTICS_TARGET_MS} ms: {'met' if stats_ok else 'NOT met'}", ""]
+    lines += [
+        "",
+        f"## Filtered statistics, target p95 < {STATISTICS_TARGET_MS} ms: {'met' if stats_ok else 'NOT met'}",
+        "",
+    ]
     lines += table(results["statistics"])
     lines += ["", "## Whole-workspace requests (for information; no target)", "", "Pages:", ""]
     lines += table(results["page (whole workspace)"])

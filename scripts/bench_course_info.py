@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from benchlib import configure_environment, create_database_if_missing  # noqa: E402
+
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/la_edx"
 WORKSPACE_SLUG = "bench-course-info"
 COURSE_KEY = "course-v1:BenchX+B101+2025"
@@ -155,8 +156,14 @@ def seed(enrollments, events):
         for statement in SEED_SQL[1:]:
             cursor.execute(statement, params)
     with connection.cursor() as cursor:
-        for table in ("accounts_user", "courses_enrollment", "analytics_learningevent",
-                      "analytics_videoview", "analytics_pagesession", "courses_video"):
+        for table in (
+            "accounts_user",
+            "courses_enrollment",
+            "analytics_learningevent",
+            "analytics_videoview",
+            "analytics_pagesession",
+            "courses_video",
+        ):
             cursor.execute(f"VACUUM ANALYZE {table}")
     print(f"seeded in {time.perf_counter() - started:.0f}s")
     return workspace, course
@@ -182,8 +189,14 @@ def cases():
     month_ago = (today - timedelta(days=30)).isoformat()
     year_ago = (today - timedelta(days=365)).isoformat()
     twelve_weeks_ago = (today - timedelta(weeks=12)).isoformat()
-    enrollment_endpoints = ("enrollment", "enrollment/mode", "enrollment/birth_year",
-                            "enrollment/education", "enrollment/gender", "enrollment/location")
+    enrollment_endpoints = (
+        "enrollment",
+        "enrollment/mode",
+        "enrollment/birth_year",
+        "enrollment/education",
+        "enrollment/gender",
+        "enrollment/location",
+    )
     rows = []
     for endpoint in enrollment_endpoints:
         rows.append((endpoint, "no dates (previous day)", {}))
@@ -264,8 +277,10 @@ def time_rebuilds():
     timings = []
     for name, job in (
         ("hourly: every week's activity", rebuild_course_activity_history),
-        ("every 30 s: enrollment steps, video audiences, activity of the previous and current week",
-         lambda: refresh_course_info_rollups(timezone.now())),
+        (
+            "every 30 s: enrollment steps, video audiences, activity of the previous and current week",
+            lambda: refresh_course_info_rollups(timezone.now()),
+        ),
     ):
         runs = []
         for _ in range(3):
@@ -287,12 +302,26 @@ def time_raw_queries(course, runs):
     today = now.date()
     month_ago = today - timedelta(days=30)
     calls = [
-        ("enrollment", "last 30 days", lambda: q.course_enrollment_by_day(course, month_ago, None, today, from_raw=True)),
-        ("enrollment/mode", "last 30 days", lambda: q.course_enrollment_by_mode(course, month_ago, None, today, from_raw=True)),
-        ("enrollment/birth_year", "last 30 days",
-         lambda: q.course_enrollment_by_birth_year(course, month_ago, None, today, from_raw=True)),
-        ("enrollment/location", "last 30 days",
-         lambda: q.course_enrollment_by_location(course, month_ago, None, today, from_raw=True)),
+        (
+            "enrollment",
+            "last 30 days",
+            lambda: q.course_enrollment_by_day(course, month_ago, None, today, from_raw=True),
+        ),
+        (
+            "enrollment/mode",
+            "last 30 days",
+            lambda: q.course_enrollment_by_mode(course, month_ago, None, today, from_raw=True),
+        ),
+        (
+            "enrollment/birth_year",
+            "last 30 days",
+            lambda: q.course_enrollment_by_birth_year(course, month_ago, None, today, from_raw=True),
+        ),
+        (
+            "enrollment/location",
+            "last 30 days",
+            lambda: q.course_enrollment_by_location(course, month_ago, None, today, from_raw=True),
+        ),
         ("activity", "last whole week", lambda: q.course_activity_by_week(course, None, None, now, from_raw=True)),
         ("videos", "20 videos", lambda: q.course_videos(course, from_raw=True)),
     ]

@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from benchlib import configure_environment, create_database_if_missing  # noqa: E402
+
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/la_stats360"
 WORKSPACE_SLUG = "bench-course-stats"
 PAGE = 500
@@ -77,7 +78,9 @@ def fill(workspace, user_count, course_count, chunk=500_000):
         print(f"{have:,} attempts already there")
         return
     if have:
-        raise SystemExit(f"workspace {WORKSPACE_SLUG} has {have:,} attempts, expected 0 or {total:,}; drop the database")
+        raise SystemExit(
+            f"workspace {WORKSPACE_SLUG} has {have:,} attempts, expected 0 or {total:,}; drop the database"
+        )
     started = time.perf_counter()
     if Course.objects.filter(workspace=workspace).count() != course_count:
         Course.objects.bulk_create(
@@ -86,8 +89,10 @@ def fill(workspace, user_count, course_count, chunk=500_000):
     if Membership.objects.filter(workspace=workspace).count() != user_count:
         for first in range(0, user_count, 10_000):
             users = User.objects.bulk_create(
-                [User(email=f"bench{n:07d}@bench.test", first_name="Bench", last_name=str(n))
-                 for n in range(first, min(first + 10_000, user_count))]
+                [
+                    User(email=f"bench{n:07d}@bench.test", first_name="Bench", last_name=str(n))
+                    for n in range(first, min(first + 10_000, user_count))
+                ]
             )
             Membership.objects.bulk_create([Membership(user=user, workspace=workspace) for user in users])
     print(f"users and courses in {time.perf_counter() - started:.1f}s")
@@ -176,7 +181,9 @@ def main():
 
     # The deep page's cursor, made as the API makes it, and the row it must start with.
     skip = (args.page - 1) * PAGE
-    first_ids = list(Attempt.objects.filter(workspace=workspace).order_by("id").values_list("id", "public_id")[skip - 1 : skip + 1])
+    first_ids = list(
+        Attempt.objects.filter(workspace=workspace).order_by("id").values_list("id", "public_id")[skip - 1 : skip + 1]
+    )
     after, expected_first_public_id = first_ids[0][0], first_ids[1][1]
     digest = api.filters_digest("courses-stats", workspace, QueryDict(""))
     deep_url = f"/api/v2/courses/stats?next={api.encode_cursor('courses-stats', after, digest)}"
@@ -208,7 +215,10 @@ def main():
     informational = {}
     for label, page_url in (
         ("page 1, courseId[eq]", "/api/v2/courses/stats?courseId%5Beq%5D=bench-course-0042"),
-        ("page 1, completedAt[gte] (last month of 12)", "/api/v2/courses/stats?completedAt%5Bgte%5D=2024-12-01T00:00:00Z"),
+        (
+            "page 1, completedAt[gte] (last month of 12)",
+            "/api/v2/courses/stats?completedAt%5Bgte%5D=2024-12-01T00:00:00Z",
+        ),
         ("page 1, progress[gte]=90", "/api/v2/courses/stats?progress%5Bgte%5D=90"),
         ("page 1, users", "/api/v2/users"),
     ):
@@ -221,7 +231,9 @@ def main():
         started = time.perf_counter()
         queries.attempts_page(workspace, (), after=after)
         query_ms.append((time.perf_counter() - started) * 1000)
-    page_queryset = queries._attempt_rows(Attempt.objects.filter(workspace=workspace, id__gt=after)).order_by("id")[: PAGE + 1]
+    page_queryset = queries._attempt_rows(Attempt.objects.filter(workspace=workspace, id__gt=after)).order_by("id")[
+        : PAGE + 1
+    ]
     plan = explain(page_queryset.query.sql_with_params())
 
     with connection.cursor() as cursor:

@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from benchlib import configure_environment, create_database_if_missing  # noqa: E402
+
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/la_exportbench"
 WORKSPACE_SLUG = "bench-export"
 USERS = 1000
@@ -62,8 +63,13 @@ def fill(events):
                    'tracker', '{}'::jsonb, now()
             FROM generate_series(1, %(events)s) AS g
             """,
-            {"workspace": workspace.pk, "users": user_ids, "n_users": len(user_ids), "course": course.pk,
-             "events": events},
+            {
+                "workspace": workspace.pk,
+                "users": user_ids,
+                "n_users": len(user_ids),
+                "course": course.pk,
+                "events": events,
+            },
         )
         cursor.execute("ANALYZE analytics_learningevent")
     return workspace
@@ -112,7 +118,10 @@ def main():
             workspace=workspace, requester_role=Role.ADMIN, type="events", period="all", format=export_format
         )
         output = subprocess.run(
-            [sys.executable, __file__, "--run", str(job.pk)], check=True, capture_output=True, text=True,
+            [sys.executable, __file__, "--run", str(job.pk)],
+            check=True,
+            capture_output=True,
+            text=True,
             env=os.environ,
         ).stdout.split()
         rows, seconds, peak_mb, size = int(output[0]), float(output[1]), float(output[2]), int(output[3])

@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from benchlib import configure_environment, create_database_if_missing  # noqa: E402
+
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/la_ingest"
 SLUG = "bench-ingest"
 IMPORT_SLUG = "bench-ingest-import"
@@ -101,16 +102,46 @@ def event_items(users, course_keys, count):
     for i in range(count):
         user = users[i % len(users)].email
         if i % 5 < 3:
-            items.append({"id": str(uuid.uuid4()), "user": user, "type": "played_video", "course": course_keys[i % len(course_keys)],
-                          "object": f"video-{i % 40}", "occurredAt": (now + timedelta(seconds=i)).isoformat(), "data": {"position": i % 300}})  # fmt: skip
+            items.append(
+                {
+                    "id": str(uuid.uuid4()),
+                    "user": user,
+                    "type": "played_video",
+                    "course": course_keys[i % len(course_keys)],
+                    "object": f"video-{i % 40}",
+                    "occurredAt": (now + timedelta(seconds=i)).isoformat(),
+                    "data": {"position": i % 300},
+                }
+            )
         elif i % 5 == 3:
-            items.append({"kind": "video_view", "id": str(uuid.uuid4()), "user": user, "video": f"video-{i % 40}",
-                          "startedAt": (now + timedelta(seconds=i)).isoformat(), "watchedSeconds": 60, "position": 90,
-                          "segments": list(range(12)), "device": "desktop", "platform": "web", "country": "FR",
-                          "bufferingSeconds": 0.5, "bitrateKbps": 2400, "errors": 0})  # fmt: skip
+            items.append(
+                {
+                    "kind": "video_view",
+                    "id": str(uuid.uuid4()),
+                    "user": user,
+                    "video": f"video-{i % 40}",
+                    "startedAt": (now + timedelta(seconds=i)).isoformat(),
+                    "watchedSeconds": 60,
+                    "position": 90,
+                    "segments": list(range(12)),
+                    "device": "desktop",
+                    "platform": "web",
+                    "country": "FR",
+                    "bufferingSeconds": 0.5,
+                    "bitrateKbps": 2400,
+                    "errors": 0,
+                }
+            )
         else:
-            items.append({"kind": "video_reaction", "user": user, "video": f"video-{i % 40}", "type": "like",
-                          "at": (now + timedelta(seconds=i)).isoformat()})  # fmt: skip
+            items.append(
+                {
+                    "kind": "video_reaction",
+                    "user": user,
+                    "video": f"video-{i % 40}",
+                    "type": "like",
+                    "at": (now + timedelta(seconds=i)).isoformat(),
+                }
+            )
     return items
 
 
@@ -161,8 +192,7 @@ class Meter:
     def row(self, items, cores=2):
         estimate = cores * items / (self.app + self.db) if self.app + self.db else 0
         return (
-            f"{items / self.wall:,.0f} | {self.app * 1e6 / items:,.0f} | {self.db * 1e6 / items:,.0f} | "
-            f"{estimate:,.0f}"
+            f"{items / self.wall:,.0f} | {self.app * 1e6 / items:,.0f} | {self.db * 1e6 / items:,.0f} | {estimate:,.0f}"
         )
 
 
@@ -193,32 +223,57 @@ def bench_tracking_in_process(args, users, course_keys, raw_key, access):
 
     batches = [page_session_items(users, course_keys, args.batch) for _ in range(args.batches)]
     bodies = [json.dumps(b) for b in batches]
-    results.append(("page sessions, new ids (admin API key, 200 users)", args.batch,
-                    *timed_batches(key_client, "/api/track/page-sessions", bodies)))  # fmt: skip
+    results.append(
+        (
+            "page sessions, new ids (admin API key, 200 users)",
+            args.batch,
+            *timed_batches(key_client, "/api/track/page-sessions", bodies),
+        )
+    )
 
     for batch in batches:
         for item in batch:
             item["duration"] = 60
-    results.append(("page sessions, heartbeats of the same ids (updates)", args.batch,
-                    *timed_batches(key_client, "/api/track/page-sessions", [json.dumps(b) for b in batches])))  # fmt: skip
+    results.append(
+        (
+            "page sessions, heartbeats of the same ids (updates)",
+            args.batch,
+            *timed_batches(key_client, "/api/track/page-sessions", [json.dumps(b) for b in batches]),
+        )
+    )
 
     own = [json.dumps(page_session_items(users, course_keys, args.batch, with_user=False)) for _ in range(args.batches)]
-    results.append(("page sessions, a learner's bearer token", args.batch,
-                    *timed_batches(bearer, "/api/track/page-sessions", own)))  # fmt: skip
+    results.append(
+        ("page sessions, a learner's bearer token", args.batch, *timed_batches(bearer, "/api/track/page-sessions", own))
+    )
 
     events = [json.dumps(event_items(users, course_keys, args.batch)) for _ in range(args.batches)]
-    results.append(("events 60% / video views 20% / reactions 20%", args.batch,
-                    *timed_batches(key_client, "/api/track/events", events)))  # fmt: skip
+    results.append(
+        (
+            "events 60% / video views 20% / reactions 20%",
+            args.batch,
+            *timed_batches(key_client, "/api/track/events", events),
+        )
+    )
     return results
 
 
 def bench_tracking_http(args, users, course_keys, raw_key, port=8765, threads=4):
     env = dict(os.environ)
     server = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi:application", "--workers", "2", "--bind", f"127.0.0.1:{port}",
-         "--log-level", "warning"],
-        cwd=ROOT, env=env,
-    )  # fmt: skip
+        [
+            str(ROOT / ".venv/bin/gunicorn"),
+            "config.wsgi:application",
+            "--workers",
+            "2",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
     try:
         for _ in range(100):
             try:
@@ -276,29 +331,67 @@ def import_lines(scale):
     lines = []
     t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
     for i in range(users):
-        lines.append({"kind": "user", "email": f"imported{i}@{EMAIL_DOMAIN}", "name": f"Learner {i}", "role": "learner",
-                      "country": "FR", "groups": [f"Team {i % 10}"], "attributes": {"Department": f"D{i % 5}"}})  # fmt: skip
+        lines.append(
+            {
+                "kind": "user",
+                "email": f"imported{i}@{EMAIL_DOMAIN}",
+                "name": f"Learner {i}",
+                "role": "learner",
+                "country": "FR",
+                "groups": [f"Team {i % 10}"],
+                "attributes": {"Department": f"D{i % 5}"},
+            }
+        )
     for c in range(courses):
         key = f"course-v1:Imp+C{c}+2026"
         lines.append({"kind": "course", "key": key, "title": f"Imported course {c}"})
         for h in range(chapters_per):
             lines.append({"kind": "chapter", "course": key, "key": f"ch{h}", "title": f"Chapter {h}", "position": h})
         for v in range(videos_per):
-            lines.append({"kind": "video", "course": key, "key": f"imp-video-{c}-{v}", "chapter": f"ch{v}", "duration": 300})
+            lines.append(
+                {"kind": "video", "course": key, "key": f"imp-video-{c}-{v}", "chapter": f"ch{v}", "duration": 300}
+            )
     for i in range(users * 5):
         user, c = f"imported{i % users}@{EMAIL_DOMAIN}", (i // users + i) % courses
         key = f"course-v1:Imp+C{c}+2026"
         when = (t0 + timedelta(minutes=i)).isoformat()
         lines.append({"kind": "enrollment", "user": user, "course": key, "enrolledAt": when, "mode": "audit"})
-        lines.append({"kind": "attempt", "user": user, "course": key, "progress": i % 101, "score": 50.5, "timeSpent": 600})
+        lines.append(
+            {"kind": "attempt", "user": user, "course": key, "progress": i % 101, "score": 50.5, "timeSpent": 600}
+        )
         for s in range(3):
-            lines.append({"kind": "page_session", "id": str(uuid.UUID(int=i * 8 + s)), "user": user, "page": "Course Player",
-                          "path": f"/player/{key}", "startedAt": when, "duration": 60 + s})  # fmt: skip
-        lines.append({"kind": "event", "id": str(uuid.UUID(int=(1 << 64) + i)), "user": user, "type": "viewed",
-                      "occurredAt": when, "course": key})  # fmt: skip
-        lines.append({"kind": "video_view", "id": str(uuid.UUID(int=(1 << 65) + i)), "user": user,
-                      "video": f"imp-video-{c}-{i % videos_per}", "startedAt": when, "watchedSeconds": 100,
-                      "segments": list(range(20))})  # fmt: skip
+            lines.append(
+                {
+                    "kind": "page_session",
+                    "id": str(uuid.UUID(int=i * 8 + s)),
+                    "user": user,
+                    "page": "Course Player",
+                    "path": f"/player/{key}",
+                    "startedAt": when,
+                    "duration": 60 + s,
+                }
+            )
+        lines.append(
+            {
+                "kind": "event",
+                "id": str(uuid.UUID(int=(1 << 64) + i)),
+                "user": user,
+                "type": "viewed",
+                "occurredAt": when,
+                "course": key,
+            }
+        )
+        lines.append(
+            {
+                "kind": "video_view",
+                "id": str(uuid.UUID(int=(1 << 65) + i)),
+                "user": user,
+                "video": f"imp-video-{c}-{i % videos_per}",
+                "startedAt": when,
+                "watchedSeconds": 100,
+                "segments": list(range(20)),
+            }
+        )
     lines.reverse()  # dependents first: the import must order them itself
     return [json.dumps(line) for line in lines]
 
@@ -416,11 +509,17 @@ def main():
             f"{(meter.app + meter.db) * 1e6 / items:,.0f} µs of CPU per item (app + database), i.e. about",
             f"{2 * items / (meter.app + meter.db):,.0f} items/s on 2 idle cores. Re-run on an idle machine to see it in wall time.",
         ]
-    report += ["", "## import_data", "", f"A generated file of {lines:,} lines mixing every kind, written "
-               "dependents first (the import orders the kinds itself). One process that waits for its database",
-               "backend, so its idle estimate is lines / (app CPU + database CPU), one core's worth.", "",
-               "| run | seconds | lines/s (wall) | app µs / line | db µs / line | idle estimate, lines/s |",
-               "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    report += [
+        "",
+        "## import_data",
+        "",
+        f"A generated file of {lines:,} lines mixing every kind, written "
+        "dependents first (the import orders the kinds itself). One process that waits for its database",
+        "backend, so its idle estimate is lines / (app CPU + database CPU), one core's worth.",
+        "",
+        "| run | seconds | lines/s (wall) | app µs / line | db µs / line | idle estimate, lines/s |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for label, (meter, _) in zip(("first import (creates)", "same file again (changes nothing)"), import_timings):
         report.append(f"| {label} | {meter.wall:.1f} | {meter.row(lines, cores=1)} |")
     report += ["", "Summary printed by the first import:", "", "```", import_timings[0][1].strip(), "```", ""]

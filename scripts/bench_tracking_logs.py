@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from benchlib import configure_environment, create_database_if_missing  # noqa: E402
+
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/la_xapi"
 SLUG = "bench-tracking-logs"
 EMAIL_DOMAIN = "bench-logs.invalid"
@@ -47,8 +48,14 @@ class LogWriter:
         self.random = random.Random(seed)
         self.learners = [(1000 + index, f"learner{index}") for index in range(learners)]
         self.courses = [f"course-v1:BenchX+C{index}+2026_T1" for index in range(courses)]
-        self.videos = {course: [f"{self.random.getrandbits(128):032x}" for _ in range(videos_per_course)] for course in self.courses}
-        self.problems = {course: [f"{self.random.getrandbits(128):032x}" for _ in range(problems_per_course)] for course in self.courses}
+        self.videos = {
+            course: [f"{self.random.getrandbits(128):032x}" for _ in range(videos_per_course)]
+            for course in self.courses
+        }
+        self.problems = {
+            course: [f"{self.random.getrandbits(128):032x}" for _ in range(problems_per_course)]
+            for course in self.courses
+        }
         self.start = datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc)
 
     def line(self, event_type, at, event, user, course, session, source="browser", as_string=None):
@@ -58,15 +65,26 @@ class LogWriter:
         record = {
             "name": event_type,
             "context": {
-                "course_id": course, "course_user_tags": {}, "user_id": user_id, "org_id": "BenchX",
-                "path": "/event" if source == "browser" else f"/courses/{course}/xblock/handler", "enterprise_uuid": "",
+                "course_id": course,
+                "course_user_tags": {},
+                "user_id": user_id,
+                "org_id": "BenchX",
+                "path": "/event" if source == "browser" else f"/courses/{course}/xblock/handler",
+                "enterprise_uuid": "",
             },
-            "username": username, "session": session, "ip": "10.1.2.3", "agent": AGENT, "host": "lms.bench.test",
-            "referer": page, "accept_language": "en-US,en;q=0.9",
+            "username": username,
+            "session": session,
+            "ip": "10.1.2.3",
+            "agent": AGENT,
+            "host": "lms.bench.test",
+            "referer": page,
+            "accept_language": "en-US,en;q=0.9",
             "event": json.dumps(event) if (as_string if as_string is not None else source == "browser") else event,
-            "time": at.isoformat(), "event_type": event_type, "event_source": source,
+            "time": at.isoformat(),
+            "event_type": event_type,
+            "event_source": source,
             "page": page if source == "browser" else None,
-        }  # fmt: skip
+        }
         return prefix + json.dumps(record)
 
     def lines(self, count):
@@ -80,30 +98,117 @@ class LogWriter:
             at += timedelta(seconds=rnd.randint(1, 20))
             burst = []
             if rnd.random() < 0.05:
-                burst.append(self.line("edx.course.enrollment.activated", at, {"course_id": course, "user_id": user[0], "mode": "audit"}, user, course, session, "server"))
+                burst.append(
+                    self.line(
+                        "edx.course.enrollment.activated",
+                        at,
+                        {"course_id": course, "user_id": user[0], "mode": "audit"},
+                        user,
+                        course,
+                        session,
+                        "server",
+                    )
+                )
             for _ in range(rnd.randint(1, 3)):
                 burst += self.video_session(user, course, session, at)
                 at += timedelta(minutes=5)
             for _ in range(rnd.randint(0, 3)):
                 problem = rnd.choice(self.problems[course])
                 usage = f"block-v1:{course[10:]}+type@problem+block@{problem}"
-                burst.append(self.line("problem_check", at, f"input_{problem}_2_1=choice_{rnd.randint(0, 3)}", user, course, session))
+                burst.append(
+                    self.line(
+                        "problem_check", at, f"input_{problem}_2_1=choice_{rnd.randint(0, 3)}", user, course, session
+                    )
+                )
                 grade = rnd.randint(0, 2)
-                burst.append(self.line("problem_check", at, {
-                    "problem_id": usage, "grade": grade, "max_grade": 2, "attempts": 1,
-                    "success": "correct" if grade == 2 else "incorrect", "answers": {f"{problem}_2_1": "choice_1"},
-                }, user, course, session, "server"))  # fmt: skip
-                burst.append(self.line("edx.grades.problem.submitted", at, {"problem_id": usage, "weighted_earned": grade, "weighted_possible": 2}, user, course, session, "server"))
+                burst.append(
+                    self.line(
+                        "problem_check",
+                        at,
+                        {
+                            "problem_id": usage,
+                            "grade": grade,
+                            "max_grade": 2,
+                            "attempts": 1,
+                            "success": "correct" if grade == 2 else "incorrect",
+                            "answers": {f"{problem}_2_1": "choice_1"},
+                        },
+                        user,
+                        course,
+                        session,
+                        "server",
+                    )
+                )
+                burst.append(
+                    self.line(
+                        "edx.grades.problem.submitted",
+                        at,
+                        {"problem_id": usage, "weighted_earned": grade, "weighted_possible": 2},
+                        user,
+                        course,
+                        session,
+                        "server",
+                    )
+                )
             if rnd.random() < 0.15:
-                burst.append(self.line("edx.forum.thread.created", at, {"id": f"{rnd.getrandbits(96):024x}", "title": "Question", "body": "How does this work?"}, user, course, session, "server"))
+                burst.append(
+                    self.line(
+                        "edx.forum.thread.created",
+                        at,
+                        {"id": f"{rnd.getrandbits(96):024x}", "title": "Question", "body": "How does this work?"},
+                        user,
+                        course,
+                        session,
+                        "server",
+                    )
+                )
             if rnd.random() < 0.15:
-                burst.append(self.line("edx.forum.response.voted", at, {"id": f"{rnd.getrandbits(96):024x}", "vote_value": "up"}, user, course, session, "server"))
+                burst.append(
+                    self.line(
+                        "edx.forum.response.voted",
+                        at,
+                        {"id": f"{rnd.getrandbits(96):024x}", "vote_value": "up"},
+                        user,
+                        course,
+                        session,
+                        "server",
+                    )
+                )
             for _ in range(rnd.randint(1, 4)):
-                burst.append(self.line("edx.ui.lms.sequence.next_selected", at, {"current_tab": 1, "tab_count": 5, "id": "seq"}, user, course, session))
+                burst.append(
+                    self.line(
+                        "edx.ui.lms.sequence.next_selected",
+                        at,
+                        {"current_tab": 1, "tab_count": 5, "id": "seq"},
+                        user,
+                        course,
+                        session,
+                    )
+                )
             if rnd.random() < 0.02:
-                burst.append(self.line("edx.course.grade.now_passed", at, {"course_id": course, "user_id": str(user[0])}, user, course, session, "server"))
+                burst.append(
+                    self.line(
+                        "edx.course.grade.now_passed",
+                        at,
+                        {"course_id": course, "user_id": str(user[0])},
+                        user,
+                        course,
+                        session,
+                        "server",
+                    )
+                )
             if rnd.random() < 0.01:
-                burst.append(self.line("edx.course.enrollment.deactivated", at, {"course_id": course, "user_id": user[0], "mode": "audit"}, user, course, session, "server"))
+                burst.append(
+                    self.line(
+                        "edx.course.enrollment.deactivated",
+                        at,
+                        {"course_id": course, "user_id": user[0], "mode": "audit"},
+                        user,
+                        course,
+                        session,
+                        "server",
+                    )
+                )
             for line in burst:
                 if rnd.random() < 0.001:
                     line = line[: len(line) // 2]  # a truncated write: garbage
@@ -124,11 +229,29 @@ class LogWriter:
             position = min(duration, position + watched)
             if rnd.random() < 0.3:
                 target = rnd.uniform(0, duration)
-                lines.append(self.line("seek_video", at, {**video, "old_time": position, "new_time": target, "type": "onSlideSeek"}, user, course, session))
+                lines.append(
+                    self.line(
+                        "seek_video",
+                        at,
+                        {**video, "old_time": position, "new_time": target, "type": "onSlideSeek"},
+                        user,
+                        course,
+                        session,
+                    )
+                )
                 position = target
             lines.append(self.line("pause_video", at, {**video, "currentTime": position}, user, course, session))
             if rnd.random() < 0.2:
-                lines.append(self.line("speed_change_video", at, {**video, "current_time": position, "old_speed": "1.0", "new_speed": "1.5"}, user, course, session))
+                lines.append(
+                    self.line(
+                        "speed_change_video",
+                        at,
+                        {**video, "current_time": position, "old_speed": "1.0", "new_speed": "1.5"},
+                        user,
+                        course,
+                        session,
+                    )
+                )
         if position >= duration - 1 or rnd.random() < 0.2:
             lines.append(self.line("complete_video", at, video, user, course, session))
         lines.append(self.line("stop_video", at, {**video, "currentTime": position}, user, course, session))

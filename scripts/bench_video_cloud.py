@@ -69,8 +69,10 @@ def main():
         print(f"load before the rebuild: {load_average()}")
         started = time.perf_counter()
         days, learners = rebuild_learner_activity(workspace)
-        print(f"rebuild_learner_activity: {days:,} learner-days, {learners:,} learners "
-              f"in {time.perf_counter() - started:.1f} s (load {load_average()})")  # fmt: skip
+        print(
+            f"rebuild_learner_activity: {days:,} learner-days, {learners:,} learners "
+            f"in {time.perf_counter() - started:.1f} s (load {load_average()})"
+        )
     if not LearnerDay.objects.filter(workspace=workspace).exists():
         raise SystemExit("no learner-day rows: run manage.py rebuild_learner_activity (or --rebuild) first")
 
@@ -106,7 +108,9 @@ def main():
     print("| URL | min ms | median ms | p95 ms | max ms |")
     print("|---|---:|---:|---:|---:|")
     for url, figures in results.items():
-        print(f"| `{url}` | {figures['min']:.1f} | {figures['median']:.1f} | {figures['p95']:.1f} | {figures['max']:.1f} |")
+        print(
+            f"| `{url}` | {figures['min']:.1f} | {figures['median']:.1f} | {figures['p95']:.1f} | {figures['max']:.1f} |"
+        )
     print(f"\nSlowest statement of `{slowest[1]}` ({float(statement['time']) * 1000:.1f} ms):\n")
     print(statement["sql"])
     print("\n" + plan)

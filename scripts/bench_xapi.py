@@ -96,11 +96,18 @@ def generate(workspace, count, have):
             at, statement = generated_statement(n, start)
             pk = statement_pk(workspace.id, statement["id"])
             values = {
-                "id": pk, "workspace_id": workspace.id, "statement": json.dumps(statement),
-                "verb_id": statement["verb"]["id"], "actor_key": agent_key(statement["actor"]),
-                "activity_id": statement["object"]["id"], "user_id": None, "registration": "", "timestamp": at,
-                "stored": at, "is_voided": False,
-            }  # fmt: skip
+                "id": pk,
+                "workspace_id": workspace.id,
+                "statement": json.dumps(statement),
+                "verb_id": statement["verb"]["id"],
+                "actor_key": agent_key(statement["actor"]),
+                "activity_id": statement["object"]["id"],
+                "user_id": None,
+                "registration": "",
+                "timestamp": at,
+                "stored": at,
+                "is_voided": False,
+            }
             yield [values[name] for name in STATEMENT_COLUMNS]
             for (kind, key), is_direct in statement_relations(statement).items():
                 relations.append((workspace.id, pk, kind, key, is_direct, at))
@@ -146,10 +153,13 @@ def prepare(count):
 def get_requests(key, agents, count):
     picks = random.Random(7).sample(range(agents), min(count, agents))
     return [
-        {"method": "GET", "path": f"/xapi/statements?agent={quote(json.dumps(agent(n)))}&limit=100",
-         "headers": {**HEADERS, "Authorization": f"Api-Key {key}"}}
+        {
+            "method": "GET",
+            "path": f"/xapi/statements?agent={quote(json.dumps(agent(n)))}&limit=100",
+            "headers": {**HEADERS, "Authorization": f"Api-Key {key}"},
+        }
         for n in picks
-    ]  # fmt: skip
+    ]
 
 
 def main(argv=None):
@@ -169,23 +179,33 @@ def main(argv=None):
     emails = [f"learner{i}@bench-xapi-post.example" for i in range(200)]
     courses = [f"course-v1:Bench+P{i}+2026" for i in range(20)]
     videos = [f"video-{i}" for i in range(40)]
-    posts = [{"method": "POST", "path": "/xapi/statements", "body": body,
-              "headers": {**HEADERS, "Authorization": f"Api-Key {post_key}"}}
-             for body in xapi_bodies(emails, courses, videos, args.post_batches + 2, 100)]  # fmt: skip
+    posts = [
+        {
+            "method": "POST",
+            "path": "/xapi/statements",
+            "body": body,
+            "headers": {**HEADERS, "Authorization": f"Api-Key {post_key}"},
+        }
+        for body in xapi_bodies(emails, courses, videos, args.post_batches + 2, 100)
+    ]
     reads = get_requests(read_key, max(1, args.statements // STATEMENTS_PER_AGENT), 500)
     with Gunicorn(env) as server:
         load(server.port, posts[:2], 2, 60, mode="once")  # warm-up: learners, courses, videos exist
         post = timed_once(server, env["DATABASE_URL"], posts[2:], 100, 4)
         result["post"] = post
-        log(f"POST: {post['rate']} statements/s ({post['items']} statements, 4 clients, {post['errors']} errors, "
-            f"server CPU {post['server_cpu_us_per_item']} µs/statement)")  # fmt: skip
+        log(
+            f"POST: {post['rate']} statements/s ({post['items']} statements, 4 clients, {post['errors']} errors, "
+            f"server CPU {post['server_cpu_us_per_item']} µs/statement)"
+        )
         load(server.port, reads, 2, 2.0)
         for level in (1, 8):
             run = load(server.port, reads, level, args.duration)
             summary = stats.summarize_samples(run["samples"], run["elapsed_s"])
             result[f"get_{level}"] = summary
-            log(f"GET agent limit=100, {level} clients: p50 {summary['p50_ms']} ms, p95 {summary['p95_ms']} ms, "
-                f"{summary['rps']} req/s, {summary['errors']} errors")  # fmt: skip
+            log(
+                f"GET agent limit=100, {level} clients: p50 {summary['p50_ms']} ms, p95 {summary['p95_ms']} ms, "
+                f"{summary['rps']} req/s, {summary['errors']} errors"
+            )
     print("RESULT " + json.dumps(result, default=str))
 
 

@@ -52,9 +52,11 @@ REDIS_URL = os.environ.get("CELERY_TEST_BROKER_URL", "redis://127.0.0.1:6379/15"
 def post_json(url, body, headers, timeout_s=30):
     """(status, parsed body or None, Retry-After or None); status 0 for a connection error."""
     request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), method="POST",
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
         headers={"Content-Type": "application/json", **headers},
-    )  # fmt: skip
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as response:
             return response.status, json.loads(response.read() or b"null"), None
@@ -98,10 +100,16 @@ class TrackingClient(threading.Thread):
     def make_batch(self, number):
         now = datetime.now(timezone.utc)
         return [
-            {"id": str(uuid.uuid4()), "user": self.emails[(number + index) % len(self.emails)], "page": "Course Player",
-             "path": "/player/drill", "startedAt": (now - timedelta(seconds=index)).isoformat(), "duration": 5 + index}
+            {
+                "id": str(uuid.uuid4()),
+                "user": self.emails[(number + index) % len(self.emails)],
+                "page": "Course Player",
+                "path": "/player/drill",
+                "startedAt": (now - timedelta(seconds=index)).isoformat(),
+                "duration": 5 + index,
+            }
             for index in range(self.batch)
-        ]  # fmt: skip
+        ]
 
     def run(self):
         number = 0
@@ -195,15 +203,18 @@ def drill_database_restart(cluster, server, api_key, emails, args):
         "failed_attempts_by_status": {("connection error" if s == 0 else str(s)): n for s, n in statuses.items()},
         "retries": sum(client.retries for client in clients),
         "pg_ctl_restart_s": round(restart_s, 2),
-        "client_outage_s": round(first_success_after - first_failure, 2) if first_failure and first_success_after else 0,
+        "client_outage_s": round(first_success_after - first_failure, 2)
+        if first_failure and first_success_after
+        else 0,
         "unexpected_answers": stats.get("unexpected", [])[:5],
         "duration_s": round(time.monotonic() - started, 1),
     }
     result["ok"] = (
         result["items_acknowledged"] == result["rows_stored"] == result["acknowledged_distinct"]
-        and not result["acknowledged_not_stored"] and not result["stored_not_acknowledged"]
+        and not result["acknowledged_not_stored"]
+        and not result["stored_not_acknowledged"]
         and not result["unexpected_answers"]
-    )  # fmt: skip
+    )
     return result
 
 
@@ -230,13 +241,20 @@ def drill_redis_down(database_url, healthy, api_key):
         export_s = time.monotonic() - started
         jobs_after = ExportJob.objects.count()
         reads = {}
-        for path in ("/analytics/videos/summary?period=30d", "/api/v2/courses/stats",
-                     "/analyse/groups", "/analytics/export"):  # fmt: skip
+        for path in (
+            "/analytics/videos/summary?period=30d",
+            "/api/v2/courses/stats",
+            "/analyse/groups",
+            "/analytics/export",
+        ):
             extra = {"360-api-version": "v2.0"} if path.startswith("/api/v2") else {}
             down_status, down_body = get(server.base_url + path, {**headers, **extra})
             ok_status, ok_body = get(healthy.base_url + path, {**headers, **extra})
-            reads[path] = {"status": down_status, "same_body_as_healthy_server": down_body == ok_body,
-                           "healthy_status": ok_status}  # fmt: skip
+            reads[path] = {
+                "status": down_status,
+                "same_body_as_healthy_server": down_body == ok_body,
+                "healthy_status": ok_status,
+            }
     finally:
         server.stop()
     result = {
@@ -248,9 +266,11 @@ def drill_redis_down(database_url, healthy, api_key):
         "reads": reads,
     }
     result["ok"] = (
-        status == 503 and retry_after == "5" and jobs_after == jobs_before
+        status == 503
+        and retry_after == "5"
+        and jobs_after == jobs_before
         and all(read["status"] == 200 and read["same_body_as_healthy_server"] for read in reads.values())
-    )  # fmt: skip
+    )
     return result
 
 
@@ -258,10 +278,26 @@ def start_slow_worker(env, name, queue):
     log_path = DRILL_DIR / f"worker-{name}.log"
     log = open(log_path, "wb")
     process = subprocess.Popen(
-        [PYTHON, "-m", "tests.reliability.slow_export_worker", "worker", "--pool=solo", "--loglevel=info",
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "-Q", queue, "-n", f"{name}-{queue}@%h"],
-        cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [
+            PYTHON,
+            "-m",
+            "tests.reliability.slow_export_worker",
+            "worker",
+            "--pool=solo",
+            "--loglevel=info",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-Q",
+            queue,
+            "-n",
+            f"{name}-{queue}@%h",
+        ],
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.monotonic() + 120
     while " ready." not in log_path.read_text(errors="replace"):
         if process.poll() is not None or time.monotonic() > deadline:
@@ -285,9 +321,13 @@ def drill_worker_killed(database_url, workspace):
         return {"ok": None, "skipped": f"Redis is not reachable at {REDIS_URL}"}
     queue = f"drill-{os.getpid()}"
     env = service_env(
-        database_url, CELERY_BROKER_URL=REDIS_URL, CELERY_RESULT_BACKEND=REDIS_URL,
-        SLOW_EXPORT_BATCH_ROWS="200", SLOW_EXPORT_PAUSE_S="0.5", SLOW_EXPORT_VISIBILITY_S="5",
-    )  # fmt: skip
+        database_url,
+        CELERY_BROKER_URL=REDIS_URL,
+        CELERY_RESULT_BACKEND=REDIS_URL,
+        SLOW_EXPORT_BATCH_ROWS="200",
+        SLOW_EXPORT_PAUSE_S="0.5",
+        SLOW_EXPORT_VISIBILITY_S="5",
+    )
     connection.close()
     job = ExportJob.objects.create(
         workspace=workspace, requester_role=Role.ADMIN, type="page_sessions", period="90d", format="json"

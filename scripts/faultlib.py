@@ -21,10 +21,18 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 RATE_LIMIT_SETTINGS = (
-    "TRACKING_RATE_LIMIT", "IMPORT_RATE_LIMIT", "XAPI_RATE_LIMIT", "LEARNER_ANALYTICS_RATE_LIMIT",
-    "COURSE_INFO_RATE_LIMIT", "LEARNING360_RATE_LIMIT", "ANALYSE_RATE_LIMIT", "VIDEOCLOUD_RATE_LIMIT",
-    "EXPORT_RATE_LIMIT", "EXPORT_CREATE_RATE_LIMIT", "API_RATE_LIMIT",
-)  # fmt: skip
+    "TRACKING_RATE_LIMIT",
+    "IMPORT_RATE_LIMIT",
+    "XAPI_RATE_LIMIT",
+    "LEARNER_ANALYTICS_RATE_LIMIT",
+    "COURSE_INFO_RATE_LIMIT",
+    "LEARNING360_RATE_LIMIT",
+    "ANALYSE_RATE_LIMIT",
+    "VIDEOCLOUD_RATE_LIMIT",
+    "EXPORT_RATE_LIMIT",
+    "EXPORT_CREATE_RATE_LIMIT",
+    "API_RATE_LIMIT",
+)
 
 
 def free_port(preferred=None):
@@ -135,10 +143,23 @@ class Gunicorn:
         self.log_path = log_path
         log = open(log_path, "wb") if log_path else subprocess.DEVNULL
         self.process = subprocess.Popen(
-            [GUNICORN, "config.wsgi:application", "-w", str(workers), "-b", f"127.0.0.1:{port}",
-             "--timeout", "60", "--graceful-timeout", "5"],
-            cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [
+                GUNICORN,
+                "config.wsgi:application",
+                "-w",
+                str(workers),
+                "-b",
+                f"127.0.0.1:{port}",
+                "--timeout",
+                "60",
+                "--graceful-timeout",
+                "5",
+            ],
+            cwd=PROJECT_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         self._wait_until_up()
 
     def _wait_until_up(self, timeout_s=90):

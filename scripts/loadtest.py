@@ -84,11 +84,31 @@ def main():
     started = time.monotonic()
     try:
         subprocess.run(
-            [str(Path(sys.executable).with_name("locust")), "-f", str(PROJECT_DIR / "scripts" / "locustfile.py"),
-             "--headless", "-u", str(USERS), "-r", str(USERS), "-t", f"{duration_s}s", "--stop-timeout", "30",
-             "--host", server.base_url, "--csv", str(OUT_DIR / "run"), "--only-summary", "--loglevel", "WARNING"],
-            cwd=PROJECT_DIR, env=locust_env, check=False,
-        )  # fmt: skip
+            [
+                str(Path(sys.executable).with_name("locust")),
+                "-f",
+                str(PROJECT_DIR / "scripts" / "locustfile.py"),
+                "--headless",
+                "-u",
+                str(USERS),
+                "-r",
+                str(USERS),
+                "-t",
+                f"{duration_s}s",
+                "--stop-timeout",
+                "30",
+                "--host",
+                server.base_url,
+                "--csv",
+                str(OUT_DIR / "run"),
+                "--only-summary",
+                "--loglevel",
+                "WARNING",
+            ],
+            cwd=PROJECT_DIR,
+            env=locust_env,
+            check=False,
+        )
     finally:
         server.stop()
     elapsed_s = time.monotonic() - started
@@ -100,8 +120,10 @@ def main():
     endpoints = totals["endpoints"]
     print(f"\n{'endpoint':<42} {'requests':>8} {'fails':>5} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7}")
     for row in endpoints:
-        print(f"{row['name']:<42} {row['requests']:>8} {row['failures']:>5} {row['p50_ms']:>7} "
-              f"{row['p95_ms']:>7} {row['p99_ms']:>7}")  # fmt: skip
+        print(
+            f"{row['name']:<42} {row['requests']:>8} {row['failures']:>5} {row['p50_ms']:>7} "
+            f"{row['p95_ms']:>7} {row['p99_ms']:>7}"
+        )
     aggregated = endpoints[-1]
     failures = aggregated["failures"]
     summary = {

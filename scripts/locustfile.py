@@ -39,14 +39,21 @@ class ApiClient(HttpUser):
     def track_page_sessions(self):
         now = datetime.now(timezone.utc)
         items = [
-            {"id": str(uuid.uuid4()), "user": random.choice(EMAILS), "page": "Course Player", "path": RUN_PATH,
-             "startedAt": (now - timedelta(seconds=index)).isoformat(), "duration": random.randint(1, 600)}
+            {
+                "id": str(uuid.uuid4()),
+                "user": random.choice(EMAILS),
+                "page": "Course Player",
+                "path": RUN_PATH,
+                "startedAt": (now - timedelta(seconds=index)).isoformat(),
+                "duration": random.randint(1, 600),
+            }
             for index in range(BATCH)
-        ]  # fmt: skip
+        ]
         TOTALS["items_sent"] += len(items)
         TOTALS["batches_sent"] += 1
-        with self.client.post("/api/track/page-sessions", json=items, name="POST /api/track/page-sessions",
-                              catch_response=True) as response:  # fmt: skip
+        with self.client.post(
+            "/api/track/page-sessions", json=items, name="POST /api/track/page-sessions", catch_response=True
+        ) as response:
             if response.status_code == 200 and response.json().get("accepted") == len(items):
                 TOTALS["items_acknowledged"] += len(items)
                 TOTALS["batches_acknowledged"] += 1
@@ -60,7 +67,9 @@ class ApiClient(HttpUser):
 
     @task
     def videocloud_video(self):
-        self.client.get(f"/analytics/videos/{quote(random.choice(VIDEOS))}?period=30d", name="GET /analytics/videos/{id}")
+        self.client.get(
+            f"/analytics/videos/{quote(random.choice(VIDEOS))}?period=30d", name="GET /analytics/videos/{id}"
+        )
 
     @task
     def course_stats(self):
@@ -84,10 +93,16 @@ def write_totals(environment, **kwargs):
         return
     entries = [*environment.stats.entries.values(), environment.stats.total]
     endpoints = [
-        {"name": entry.name, "requests": entry.num_requests, "failures": entry.num_failures,
-         "p50_ms": entry.get_response_time_percentile(0.5), "p95_ms": entry.get_response_time_percentile(0.95),
-         "p99_ms": entry.get_response_time_percentile(0.99), "requests_per_s": round(entry.total_rps, 2)}
+        {
+            "name": entry.name,
+            "requests": entry.num_requests,
+            "failures": entry.num_failures,
+            "p50_ms": entry.get_response_time_percentile(0.5),
+            "p95_ms": entry.get_response_time_percentile(0.95),
+            "p99_ms": entry.get_response_time_percentile(0.99),
+            "requests_per_s": round(entry.total_rps, 2),
+        }
         for entry in entries
-    ]  # fmt: skip
+    ]
     with open(path, "w") as result:
         json.dump({**TOTALS, "endpoints": endpoints}, result)

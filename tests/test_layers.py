@@ -69,19 +69,35 @@ def test_module_below_the_http_layer_does_not_import_it(path):
 def test_the_checked_modules_include_each_layer():
     checked = {str(path.relative_to(ROOT)) for path in lower_modules()}
 
-    assert {"analytics/queries/bracket_filters.py", "analytics/services/records/files.py", "config/throttling.py",
-            "exports/sources.py", "accounts/credentials.py"} <= checked
+    assert {
+        "analytics/queries/bracket_filters.py",
+        "analytics/services/records/files.py",
+        "config/throttling.py",
+        "exports/sources.py",
+        "accounts/credentials.py",
+    } <= checked
     assert not {"accounts/api.py", "exports/api.py"} & checked
 
 
 @pytest.mark.parametrize(
     ("source", "name", "expected"),
     [
-        ("from analytics.api.formats import x", "analytics.queries.q", ["analytics.api.formats", "analytics.api.formats.x"]),
+        (
+            "from analytics.api.formats import x",
+            "analytics.queries.q",
+            ["analytics.api.formats", "analytics.api.formats.x"],
+        ),
         ("import analytics.api.envelopes", "config.throttling", ["analytics.api.envelopes"]),
-        ("def f():\n    from analytics.api import analyse\n", "exports.sources", ["analytics.api", "analytics.api.analyse"]),
-        ("from ..api.request_limits import loads_bounded", "analytics.services.files",
-         ["analytics.api.request_limits", "analytics.api.request_limits.loads_bounded"]),
+        (
+            "def f():\n    from analytics.api import analyse\n",
+            "exports.sources",
+            ["analytics.api", "analytics.api.analyse"],
+        ),
+        (
+            "from ..api.request_limits import loads_bounded",
+            "analytics.services.files",
+            ["analytics.api.request_limits", "analytics.api.request_limits.loads_bounded"],
+        ),
         ("from .. import api", "analytics.queries.q", ["analytics.api"]),
         ("from analytics.apiary import x", "analytics.queries.q", []),
         ("from analytics.queries import api_rows", "analytics.queries.q", []),

@@ -73,9 +73,27 @@ def redis_worker(transactional_db):
     log_path = Path(tempfile.gettempdir()) / f"{WORKER_QUEUE}.log"
     log = open(log_path, "wb")
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=info",
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "-Q", WORKER_QUEUE, "-n", f"{WORKER_QUEUE}@%h"],
-        cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool=solo",
+            "--loglevel=info",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-Q",
+            WORKER_QUEUE,
+            "-n",
+            f"{WORKER_QUEUE}@%h",
+        ],
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     # A Celery app of the test's own to send with, so that the project app's cached broker
     # connection and result backend (eager in tests) are left untouched.
@@ -93,5 +111,3 @@ def redis_worker(transactional_db):
             worker.kill()
         log.close()
         print(f"Celery worker log: {log_path}\n" + log_path.read_text(errors="replace")[-4000:])
-
-

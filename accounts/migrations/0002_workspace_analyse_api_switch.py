@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='workspace',
-            name='is_analyse_api_enabled',
-            field=models.BooleanField(default=True, help_text='Off: the Analyse API (/analyse/*) answers 403 for every credential of the workspace', verbose_name='Analyse API access'),
+            model_name="workspace",
+            name="is_analyse_api_enabled",
+            field=models.BooleanField(
+                default=True,
+                help_text="Off: the Analyse API (/analyse/*) answers 403 for every credential of the workspace",
+                verbose_name="Analyse API access",
+            ),
         ),
     ]

@@ -177,9 +177,7 @@ class AnalyseResultsPageSerializer(serializers.Serializer):
 
 
 def counts_by(names, help_text):
-    return inline_serializer(
-        name=help_text, fields={name: serializers.IntegerField() for name in names}
-    )
+    return inline_serializer(name=help_text, fields={name: serializers.IntegerField() for name in names})
 
 
 class AnalyseContentStatisticsSerializer(serializers.Serializer):
@@ -321,9 +319,7 @@ class AnalyseStatisticsView(AnalyseView):
     )
     def post(self, request):
         body = self.parse_body(request)
-        stats = analyse_statistics(
-            request.auth.workspace, body["filters"], course_ids=course_scope(request.auth)
-        )
+        stats = analyse_statistics(request.auth.workspace, body["filters"], course_ids=course_scope(request.auth))
         return Response(AnalyseStatisticsSerializer(stats).data)
 
 

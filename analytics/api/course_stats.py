@@ -199,9 +199,7 @@ def decode_cursor(endpoint, token, digest):
     if not isinstance(data, dict) or not isinstance(data.get("a"), int) or isinstance(data.get("a"), bool):
         raise bad_request("invalidCursor", "next: the pagination cursor is invalid.")
     if data.get("d") != digest:
-        raise bad_request(
-            "invalidCursor", "next: the pagination cursor belongs to a listing with other filters."
-        )
+        raise bad_request("invalidCursor", "next: the pagination cursor belongs to a listing with other filters.")
     return data["a"]
 
 
@@ -380,7 +378,13 @@ class Learning360V2ListView(APIView):
 
 def v2_list_schema(fields, serializer, description):
     return extend_schema(
-        parameters=[VERSION_HEADER_PARAMETER, CURSOR_PARAMETER, *filter_parameters(fields), LINK_HEADER, ECHO_VERSION_HEADER],
+        parameters=[
+            VERSION_HEADER_PARAMETER,
+            CURSOR_PARAMETER,
+            *filter_parameters(fields),
+            LINK_HEADER,
+            ECHO_VERSION_HEADER,
+        ],
         responses={
             200: serializer(many=True),
             400: ERROR_RESPONSE,

@@ -31,6 +31,7 @@ from analytics.queries import problems as queries
 from analytics.queries.course_info import encoded_module_id
 from courses.models import Video
 
+
 class ModuleIdConverter:
     """Any text, slashes and control characters included (Django's `path` stops at a newline,
     which would answer its HTML 404 instead of Open edX's): the view decides what is unknown."""
@@ -200,32 +201,52 @@ class ProblemEndpoint:
 
 ENDPOINTS = (
     ProblemEndpoint(
-        "courses/<edx_course_id:course_id>/problems/", "course_problems", _course_problems, EdxProblemSerializer,
+        "courses/<edx_course_id:course_id>/problems/",
+        "course_problems",
+        _course_problems,
+        EdxProblemSerializer,
         "Problems of the course with their submissions and parts",
-        "No course with this key in the workspace, or no problem answered in it", csv_slug="problems",
+        "No course with this key in the workspace, or no problem answered in it",
+        csv_slug="problems",
     ),
     ProblemEndpoint(
-        "courses/<edx_course_id:course_id>/problems_and_tags/", "course_problems_and_tags", _course_problems_and_tags,
-        EdxProblemAndTagsSerializer, "Problems of the course with their submissions and tags (no tags stored: {})",
-        "No course with this key in the workspace, or no problem answered in it", csv_slug="problems_and_tags",
+        "courses/<edx_course_id:course_id>/problems_and_tags/",
+        "course_problems_and_tags",
+        _course_problems_and_tags,
+        EdxProblemAndTagsSerializer,
+        "Problems of the course with their submissions and tags (no tags stored: {})",
+        "No course with this key in the workspace, or no problem answered in it",
+        csv_slug="problems_and_tags",
     ),
     ProblemEndpoint(
-        "problems/<edx_module_id:module_id>/answer_distribution/", "problem_answer_distribution",
-        _module_rows(queries.problem_answer_distribution), EdxAnswerDistributionSerializer,
-        "Learners per final answer of each part of a problem", "No answer to this problem in the workspace",
+        "problems/<edx_module_id:module_id>/answer_distribution/",
+        "problem_answer_distribution",
+        _module_rows(queries.problem_answer_distribution),
+        EdxAnswerDistributionSerializer,
+        "Learners per final answer of each part of a problem",
+        "No answer to this problem in the workspace",
     ),
     ProblemEndpoint(
-        "problems/<edx_module_id:module_id>/grade_distribution/", "problem_grade_distribution",
-        _module_rows(queries.problem_grade_distribution), EdxGradeDistributionSerializer,
-        "Learners per final grade of a problem", "No graded answer to this problem in the workspace",
+        "problems/<edx_module_id:module_id>/grade_distribution/",
+        "problem_grade_distribution",
+        _module_rows(queries.problem_grade_distribution),
+        EdxGradeDistributionSerializer,
+        "Learners per final grade of a problem",
+        "No graded answer to this problem in the workspace",
     ),
     ProblemEndpoint(
-        "problems/<edx_module_id:module_id>/sequential_open_distribution/", "sequential_open_distribution",
-        _module_rows(queries.sequential_open_distribution), EdxSequentialOpenDistributionSerializer,
-        "Learners who opened a subsection", "Nobody opened this subsection in the workspace",
+        "problems/<edx_module_id:module_id>/sequential_open_distribution/",
+        "sequential_open_distribution",
+        _module_rows(queries.sequential_open_distribution),
+        EdxSequentialOpenDistributionSerializer,
+        "Learners who opened a subsection",
+        "Nobody opened this subsection in the workspace",
     ),
     ProblemEndpoint(
-        "videos/<edx_module_id:video_id>/timeline/", "video_timeline", _video_timeline, EdxVideoTimelineSerializer,
+        "videos/<edx_module_id:video_id>/timeline/",
+        "video_timeline",
+        _video_timeline,
+        EdxVideoTimelineSerializer,
         "Views and learners per segment of a video",
         "No such video (`{course_id}|{encoded_module_id}`) in the workspace, or nobody watched it",
     ),
@@ -257,7 +278,7 @@ class ProblemsSchema(AutoSchema):
             200: spec.serializer(many=True),
             400: OpenApiResponse(DETAIL_OR_FIELD_ERRORS_SCHEMA, description="A malformed request"),
             **AUTH_ERROR_RESPONSES,
-            404: detail_response(f"{spec.not_found}: `{{\"detail\": \"Not found.\"}}`"),
+            404: detail_response(f'{spec.not_found}: `{{"detail": "Not found."}}`'),
         }
 
 

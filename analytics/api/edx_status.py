@@ -23,8 +23,12 @@ class StatusView(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
 
-    @extend_schema(operation_id="edx_status", summary="The service is alive (no credential, empty body)", auth=[],
-                   responses={200: OpenApiResponse(description="Alive")})  # fmt: skip
+    @extend_schema(
+        operation_id="edx_status",
+        summary="The service is alive (no credential, empty body)",
+        auth=[],
+        responses={200: OpenApiResponse(description="Alive")},
+    )
     def get(self, request):
         return Response()
 
@@ -33,8 +37,11 @@ class AuthenticatedView(APIView):
     authentication_classes = [*api_settings.DEFAULT_AUTHENTICATION_CLASSES, EdxTokenAuthentication]
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(operation_id="edx_authenticated", summary="The credential is valid (empty body)",
-                   responses={200: OpenApiResponse(description="Authenticated"), **AUTH_ERROR_RESPONSES})  # fmt: skip
+    @extend_schema(
+        operation_id="edx_authenticated",
+        summary="The credential is valid (empty body)",
+        responses={200: OpenApiResponse(description="Authenticated"), **AUTH_ERROR_RESPONSES},
+    )
     def get(self, request):
         return Response()
 
@@ -63,8 +70,12 @@ class HealthView(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
 
-    @extend_schema(operation_id="edx_health", summary="The service and its database answer", auth=[],
-                   responses={200: HEALTH, 503: HEALTH})  # fmt: skip
+    @extend_schema(
+        operation_id="edx_health",
+        summary="The service and its database answer",
+        auth=[],
+        responses={200: HEALTH, 503: HEALTH},
+    )
     def get(self, request):
         state = OK if database_answers() else UNAVAILABLE
         return Response(

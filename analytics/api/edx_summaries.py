@@ -95,14 +95,16 @@ def check_field_names(params, known):
     asked = params["fields"]
     if asked and not any(name in known for name in asked):
         raise EdxError(
-            status.HTTP_400_BAD_REQUEST, "unknown_fields",
+            status.HTTP_400_BAD_REQUEST,
+            "unknown_fields",
             f"fields: unknown field(s) {', '.join(asked)}; the fields are {', '.join(known)}.",
-        )  # fmt: skip
+        )
 
 
 def report_not_found(course_id, report_name):
     return EdxError(
-        status.HTTP_404_NOT_FOUND, "report_file_not_found",
+        status.HTTP_404_NOT_FOUND,
+        "report_file_not_found",
         f"Could not find report '{report_name}' for course {course_id}.",
     )
 
@@ -212,7 +214,7 @@ EDX_ERROR_SCHEMA = {
 BAD_REQUEST = OpenApiResponse(
     {"oneOf": [EDX_ERROR_SCHEMA, DETAIL_SCHEMA]},
     description="A malformed course key (course_key_malformed), `fields` naming no known field (unknown_fields), "
-    "a body that cannot be parsed ({\"detail\"}); a bad recent_date answers text/html `Error in recent_date: ...`",
+    'a body that cannot be parsed ({"detail"}); a bad recent_date answers text/html `Error in recent_date: ...`',
 )
 NOT_FOUND = detail_response("Nothing matches: no rows (Open edX answers an empty list with 404)")
 
@@ -261,26 +263,38 @@ class CourseSummariesView(EdxListView):
     """Summaries of the workspace's courses (an instructor: the courses they teach)."""
 
     @extend_schema(
-        operation_id="edx_course_summaries", summary="Enrollment counts and catalog facts per course",
-        tags=["Open edX course information (v0)"], parameters=SUMMARY_PARAMETERS,
+        operation_id="edx_course_summaries",
+        summary="Enrollment counts and catalog facts per course",
+        tags=["Open edX course information (v0)"],
+        parameters=SUMMARY_PARAMETERS,
         responses={
             200: EdxCourseSummarySerializer(many=True),
             400: BAD_REQUEST,
-            **AUTH_ERROR_RESPONSES, 404: NOT_FOUND,
+            **AUTH_ERROR_RESPONSES,
+            404: NOT_FOUND,
         },
-    )  # fmt: skip
+    )
     def get(self, request):
         return self.answer(request)
 
     @extend_schema(
-        operation_id="edx_course_summaries_post", summary="The same, parameters in the body (long id lists)",
+        operation_id="edx_course_summaries_post",
+        summary="The same, parameters in the body (long id lists)",
         tags=["Open edX course information (v0)"],
-        request=inline_serializer("EdxCourseSummariesQuery", {
-            name: serializers.ListField(child=serializers.CharField(), required=False)
-            for name in ("course_ids", "fields", "exclude", "programs", "recent_date")
-        }),
-        responses={200: EdxCourseSummarySerializer(many=True), 400: BAD_REQUEST, **AUTH_ERROR_RESPONSES, 404: NOT_FOUND},
-    )  # fmt: skip
+        request=inline_serializer(
+            "EdxCourseSummariesQuery",
+            {
+                name: serializers.ListField(child=serializers.CharField(), required=False)
+                for name in ("course_ids", "fields", "exclude", "programs", "recent_date")
+            },
+        ),
+        responses={
+            200: EdxCourseSummarySerializer(many=True),
+            400: BAD_REQUEST,
+            **AUTH_ERROR_RESPONSES,
+            404: NOT_FOUND,
+        },
+    )
     def post(self, request):
         return self.answer(request)
 
@@ -292,8 +306,10 @@ class CourseSummariesView(EdxListView):
         recent_day = None
         if params["recent_date"]:
             try:
-                recent_day = parse_recent_date(params["recent_date"][0] if request.method == "POST"
-                                               else request.query_params.get("recent_date"), now)
+                recent_day = parse_recent_date(
+                    params["recent_date"][0] if request.method == "POST" else request.query_params.get("recent_date"),
+                    now,
+                )
             except RecentDateError as exc:
                 return HttpResponseBadRequest(f"Error in recent_date: {exc}\n")
         exclude += params["exclude"] or []
@@ -304,10 +320,13 @@ class CourseSummariesView(EdxListView):
                 raise course_key_malformed(key)
         wanted = lambda name: name not in exclude and (fields is None or name in fields)  # noqa: E731
         summaries = queries.course_summaries(
-            request.auth.workspace, now, course_keys=course_keys, course_ids=course_scope(request.auth),
+            request.auth.workspace,
+            now,
+            course_keys=course_keys,
+            course_ids=course_scope(request.auth),
             recent_day=recent_day if wanted("recent_count_change") else None,
             with_programs=wanted("programs"),
-        )  # fmt: skip
+        )
         if not summaries:
             raise exceptions.NotFound()
         rows = []
@@ -326,22 +345,28 @@ class ProgramsView(EdxListView):
     """The workspace's programs (an instructor: those holding a course they teach)."""
 
     @extend_schema(
-        operation_id="edx_programs", summary="Programs with their courses",
-        tags=["Open edX course information (v0)"], parameters=_list_parameters("program_ids", "Program ids"),
+        operation_id="edx_programs",
+        summary="Programs with their courses",
+        tags=["Open edX course information (v0)"],
+        parameters=_list_parameters("program_ids", "Program ids"),
         responses={200: EdxProgramSerializer(many=True), 400: BAD_REQUEST, **AUTH_ERROR_RESPONSES, 404: NOT_FOUND},
-    )  # fmt: skip
+    )
     def get(self, request):
         return self.answer(request)
 
     @extend_schema(
-        operation_id="edx_programs_post", summary="The same, parameters in the body",
+        operation_id="edx_programs_post",
+        summary="The same, parameters in the body",
         tags=["Open edX course information (v0)"],
-        request=inline_serializer("EdxProgramsQuery", {
-            name: serializers.ListField(child=serializers.CharField(), required=False)
-            for name in ("program_ids", "fields", "exclude")
-        }),
+        request=inline_serializer(
+            "EdxProgramsQuery",
+            {
+                name: serializers.ListField(child=serializers.CharField(), required=False)
+                for name in ("program_ids", "fields", "exclude")
+            },
+        ),
         responses={200: EdxProgramSerializer(many=True), 400: BAD_REQUEST, **AUTH_ERROR_RESPONSES, 404: NOT_FOUND},
-    )  # fmt: skip
+    )
     def post(self, request):
         return self.answer(request)
 
@@ -384,14 +409,15 @@ class CourseReportView(APIView):
         return super().handle_exception(exc)
 
     @extend_schema(
-        operation_id="edx_course_report", summary="The latest problem response report of the course",
+        operation_id="edx_course_report",
+        summary="The latest problem response report of the course",
         tags=["Open edX course information (v0)"],
         responses={
             200: EdxReportSerializer,
             **AUTH_ERROR_RESPONSES,
             404: OpenApiResponse(EDX_ERROR, description="No ready report (report_file_not_found); one is queued"),
         },
-    )  # fmt: skip
+    )
     def get(self, request, course_id, report_name):
         if report_name not in reports.REPORT_SOURCES:
             raise report_not_found(course_id, report_name)
@@ -402,14 +428,16 @@ class CourseReportView(APIView):
         job = reports.course_report(request.auth, course, report_name, now=current_time())
         if job is None:
             raise report_not_found(safe_id, report_name)
-        return Response({
-            "course_id": safe_id,
-            "report_name": report_name,
-            "download_url": download_url(job, request),
-            "last_modified": _edx_time(job.finished_at),
-            "expiration_date": _edx_time(job.expires_at),
-            "file_size": job.file_size,
-        })  # fmt: skip
+        return Response(
+            {
+                "course_id": safe_id,
+                "report_name": report_name,
+                "download_url": download_url(job, request),
+                "last_modified": _edx_time(job.finished_at),
+                "expiration_date": _edx_time(job.expires_at),
+                "file_size": job.file_size,
+            }
+        )
 
 
 urlpatterns = [

@@ -45,7 +45,9 @@ def flatten_validation_errors(detail, path=""):
 
 
 def validation_message(detail):
-    return "; ".join(f"{field}: {message}" if field else message for field, message in flatten_validation_errors(detail))
+    return "; ".join(
+        f"{field}: {message}" if field else message for field, message in flatten_validation_errors(detail)
+    )
 
 
 def error_message(exc):
@@ -147,7 +149,10 @@ def videocloud_success(data, status_code=status.HTTP_200_OK, headers=None):
             "success": {"type": "boolean"},
             "error": {
                 "type": "object",
-                "properties": {"code": {"type": "string", "enum": ["ANALYTICS_RATE_LIMIT"]}, "message": {"type": "string"}},
+                "properties": {
+                    "code": {"type": "string", "enum": ["ANALYTICS_RATE_LIMIT"]},
+                    "message": {"type": "string"},
+                },
                 "required": ["code", "message"],
             },
         },
@@ -166,10 +171,15 @@ def videocloud_exception_handler(exc, context):
     if response is None:
         logger.exception("Unhandled error in %s", context.get("view").__class__.__name__, exc_info=exc)
         return Response(
-            {"success": False, "error": {"code": "ANALYTICS_INTERNAL_ERROR", "message": "An unexpected error occurred"}},
+            {
+                "success": False,
+                "error": {"code": "ANALYTICS_INTERNAL_ERROR", "message": "An unexpected error occurred"},
+            },
             status=status.HTTP_500_INTERNAL_SERVER_ERROR,
         )
-    code = getattr(exc, "videocloud_code", None) or VIDEOCLOUD_CODES_BY_STATUS.get(response.status_code, "ANALYTICS_ERROR")
+    code = getattr(exc, "videocloud_code", None) or VIDEOCLOUD_CODES_BY_STATUS.get(
+        response.status_code, "ANALYTICS_ERROR"
+    )
     error = {"code": code}
     if isinstance(exc, exceptions.ValidationError):
         pairs = flatten_validation_errors(exc.detail)

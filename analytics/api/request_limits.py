@@ -63,7 +63,9 @@ def family_error_response(request, exc):
     if view is not None:
         view.request = request
         view.args, view.kwargs = match.args, match.kwargs
-        handled = view.get_exception_handler()(exc, {"view": view, "args": match.args, "kwargs": match.kwargs, "request": request})
+        handled = view.get_exception_handler()(
+            exc, {"view": view, "args": match.args, "kwargs": match.kwargs, "request": request}
+        )
         if handled is not None:
             response = JsonResponse(handled.data, status=handled.status_code, safe=False)
             for header, value in handled.items():
@@ -104,5 +106,7 @@ class RequestLimitsMiddleware:
         for name, values in request.GET.lists():
             if NUL in name or any(NUL in value for value in values):
                 shown = name.replace(NUL, "\\u0000")
-                return exceptions.ValidationError({shown: ["Query parameters may not contain NUL characters (\\u0000)."]})
+                return exceptions.ValidationError(
+                    {shown: ["Query parameters may not contain NUL characters (\\u0000)."]}
+                )
         return None

@@ -125,7 +125,9 @@ class RawTextParser(BaseParser):
 class PageSessionItemSerializer(serializers.Serializer):
     id = serializers.UUIDField(help_text="Made by the client; re-sending it updates the session")
     page = serializers.CharField(max_length=100, help_text="Page name, e.g. Course Player")
-    path = serializers.CharField(max_length=500, help_text="/player/:courseId and /quiz/:courseId/:chapterId link a course")
+    path = serializers.CharField(
+        max_length=500, help_text="/player/:courseId and /quiz/:courseId/:chapterId link a course"
+    )
     startedAt = serializers.DateTimeField()
     duration = serializers.IntegerField(min_value=0, help_text="Visible seconds so far; only grows")
     device = serializers.ChoiceField(Device.choices, required=False)
@@ -156,7 +158,6 @@ class EventItemSerializer(serializers.Serializer):
     errors = serializers.IntegerField(required=False)
     at = serializers.DateTimeField(required=False, help_text="video_reaction: when")
     user = serializers.EmailField(required=False, help_text="Admin API key only: whose activity this is")
-
 
 
 class ItemErrorSerializer(serializers.Serializer):
@@ -260,7 +261,7 @@ def rejected_or_malformed(name, result_serializer):
         PolymorphicProxySerializer(
             component_name=name, serializers=[result_serializer, DetailErrorSerializer], resource_type_field_name=None
         ),
-        description="Nothing stored: every item refused (the report), or a malformed body (`{\"detail\": ...}`)",
+        description='Nothing stored: every item refused (the report), or a malformed body (`{"detail": ...}`)',
     )
 
 
@@ -285,13 +286,19 @@ class PageSessionTrackingView(TrackingView):
             OpenApiExample(
                 "A heartbeat",
                 request_only=True,
-                value=[{"id": "6f1c5f8e-8a51-4c1b-9d1e-0a3b7c2d4e5f", "page": "Course Player",
-                        "path": "/player/course-v1:Acme+AN101+2026", "startedAt": "2026-03-01T09:30:00Z",
-                        "duration": 30}],
+                value=[
+                    {
+                        "id": "6f1c5f8e-8a51-4c1b-9d1e-0a3b7c2d4e5f",
+                        "page": "Course Player",
+                        "path": "/player/course-v1:Acme+AN101+2026",
+                        "startedAt": "2026-03-01T09:30:00Z",
+                        "duration": 30,
+                    }
+                ],
             )
         ],
         tags=["tracking"],
-    )  # fmt: skip
+    )
     def post(self, request):
         return super().post(request)
 
@@ -323,10 +330,15 @@ class ImportView(APIView):
 
     @extend_schema(
         summary="Import interchange records (docs/import.md)",
-        request={"application/x-ndjson": {"type": "string"}, "application/json": {"type": "array", "items": {"type": "object"}}},
+        request={
+            "application/x-ndjson": {"type": "string"},
+            "application/json": {"type": "array", "items": {"type": "object"}},
+        },
         responses={
             200: OpenApiResponse(ImportResultSerializer, description="Every line imported"),
-            207: OpenApiResponse(ImportResultSerializer, description="Some lines imported; the others listed in errors"),
+            207: OpenApiResponse(
+                ImportResultSerializer, description="Some lines imported; the others listed in errors"
+            ),
             400: rejected_or_malformed("ImportRejected", ImportResultSerializer),
             **AUTH_ERROR_RESPONSES,
             413: detail_response("The body is larger than IMPORT_MAX_BODY_BYTES (50 MiB by default)"),

@@ -32,6 +32,7 @@ TOP_VIDEOS_MAX = 100
 
 # --- Serializers: snake_case query results -> the document's camelCase --------------------------
 
+
 def _rate(**kwargs):
     """A ratio or rate: a decimal, 0 over nothing (never null)."""
     return serializers.FloatField(**kwargs)
@@ -92,7 +93,9 @@ class VideoCloudVideoEngagementSerializer(VideoCloudEngagementFiguresSerializer)
 
 class VideoCloudQualityFiguresSerializer(serializers.Serializer):
     bufferingRate = _rate(source="buffering_rate", help_text="Buffering seconds / seconds watched")
-    averageBitrate = serializers.CharField(source="average_bitrate", help_text='"2500k"; "0k" when no view reported one')
+    averageBitrate = serializers.CharField(
+        source="average_bitrate", help_text='"2500k"; "0k" when no view reported one'
+    )
     errorRate = _rate(source="error_rate", help_text="Player errors per view")
 
 
@@ -286,7 +289,9 @@ class VideoCloudRequestsSerializer(serializers.Serializer):
     total = serializers.IntegerField()
     perSecond = _rate(source="per_second")
     byEndpoint = serializers.DictField(
-        source="by_endpoint", child=serializers.IntegerField(), help_text="Path template (`/analytics/videos/{id}`) -> requests"
+        source="by_endpoint",
+        child=serializers.IntegerField(),
+        help_text="Path template (`/analytics/videos/{id}`) -> requests",
     )
 
 
@@ -315,7 +320,9 @@ class VideoCloudProcessingSerializer(serializers.Serializer):
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
-        data.update({name: VideoCloudQueueSerializer(queue).data for name, queue in instance.items() if name not in data})
+        data.update(
+            {name: VideoCloudQueueSerializer(queue).data for name, queue in instance.items() if name not in data}
+        )
         return data
 
 
@@ -327,7 +334,9 @@ class VideoCloudStorageOperationsSerializer(serializers.Serializer):
 
 # `in` is a Python keyword: declare the fields through type().
 VideoCloudBandwidthSerializer = type(
-    "VideoCloudBandwidthSerializer", (serializers.Serializer,), {"in": serializers.CharField(), "out": serializers.CharField()}
+    "VideoCloudBandwidthSerializer",
+    (serializers.Serializer,),
+    {"in": serializers.CharField(), "out": serializers.CharField()},
 )
 
 
@@ -348,7 +357,11 @@ ERROR_ENVELOPE = inline_serializer(
         "success": serializers.BooleanField(default=False),
         "error": inline_serializer(
             "VideoCloudErrorBody",
-            {"code": serializers.CharField(), "message": serializers.CharField(), "field": serializers.CharField(required=False)},
+            {
+                "code": serializers.CharField(),
+                "message": serializers.CharField(),
+                "field": serializers.CharField(required=False),
+            },
         ),
     },
 )
@@ -364,9 +377,14 @@ PERIOD_PARAMETER = OpenApiParameter("period", OpenApiTypes.STR, description="1d,
 METRICS_PARAMETER = OpenApiParameter(
     "metrics", OpenApiTypes.STR, description="Comma-separated (or repeated) sections to include; default all"
 )
-GROUP_BY_PARAMETER = OpenApiParameter("groupBy", OpenApiTypes.STR, enum=["hour", "day", "week"], description="Timeline buckets")
+GROUP_BY_PARAMETER = OpenApiParameter(
+    "groupBy", OpenApiTypes.STR, enum=["hour", "day", "week"], description="Timeline buckets"
+)
 COMPARE_PARAMETER = OpenApiParameter(
-    "compare", OpenApiTypes.STR, enum=["previous", "true", "1", "false", "0"], description="Add the previous period's figures"
+    "compare",
+    OpenApiTypes.STR,
+    enum=["previous", "true", "1", "false", "0"],
+    description="Add the previous period's figures",
 )
 ERROR_RESPONSES = {code: ERROR_ENVELOPE for code in (400, 401, 403, 404, 429)}
 
@@ -400,7 +418,9 @@ class VideoCloudView(VideoCloudErrorsMixin, APIView):
         except queries.VideoCloudQueryError as exc:
             raise VideoCloudError(ERROR_CODES[type(exc)], str(exc), field=exc.field) from exc
         except queries.DataUnavailable as exc:
-            raise VideoCloudError("ANALYTICS_DATA_UNAVAILABLE", str(exc), status.HTTP_404_NOT_FOUND, field=exc.field) from exc
+            raise VideoCloudError(
+                "ANALYTICS_DATA_UNAVAILABLE", str(exc), status.HTTP_404_NOT_FOUND, field=exc.field
+            ) from exc
         return videocloud_success(self.serializer_class(data).data)
 
 
@@ -417,7 +437,10 @@ def _top_limit(params):
     get=extend_schema(
         summary="Analytics of one video",
         parameters=[PERIOD_PARAMETER, METRICS_PARAMETER, GROUP_BY_PARAMETER, COMPARE_PARAMETER],
-        responses={200: _envelope("VideoCloudVideoAnalyticsResponse", VideoCloudVideoAnalyticsSerializer), **ERROR_RESPONSES},
+        responses={
+            200: _envelope("VideoCloudVideoAnalyticsResponse", VideoCloudVideoAnalyticsSerializer),
+            **ERROR_RESPONSES,
+        },
     )
 )
 class VideoAnalyticsView(VideoCloudView):
@@ -432,8 +455,12 @@ class VideoAnalyticsView(VideoCloudView):
 
     def query(self, workspace, period, sections, params, id):
         return queries.video_analytics(
-            workspace, id, period, sections=sections,
-            group_by=queries.parse_group_by(params.get("groupBy")), compare=queries.parse_compare(params.get("compare")),
+            workspace,
+            id,
+            period,
+            sections=sections,
+            group_by=queries.parse_group_by(params.get("groupBy")),
+            compare=queries.parse_compare(params.get("compare")),
         )
 
 
@@ -441,10 +468,17 @@ class VideoAnalyticsView(VideoCloudView):
     get=extend_schema(
         summary="Summary of the workspace's videos",
         parameters=[
-            PERIOD_PARAMETER, METRICS_PARAMETER, COMPARE_PARAMETER,
-            OpenApiParameter("limit", OpenApiTypes.INT, description=f"Top videos, 1-{TOP_VIDEOS_MAX} (default {TOP_VIDEOS_DEFAULT})"),
+            PERIOD_PARAMETER,
+            METRICS_PARAMETER,
+            COMPARE_PARAMETER,
+            OpenApiParameter(
+                "limit", OpenApiTypes.INT, description=f"Top videos, 1-{TOP_VIDEOS_MAX} (default {TOP_VIDEOS_DEFAULT})"
+            ),
         ],
-        responses={200: _envelope("VideoCloudVideoSummaryResponse", VideoCloudVideoSummarySerializer), **ERROR_RESPONSES},
+        responses={
+            200: _envelope("VideoCloudVideoSummaryResponse", VideoCloudVideoSummarySerializer),
+            **ERROR_RESPONSES,
+        },
     )
 )
 class VideoSummaryView(VideoCloudView):
@@ -452,8 +486,12 @@ class VideoSummaryView(VideoCloudView):
 
     default_period = "30d"
     metrics = {
-        "totalVideos": "total_videos", "totalViews": "total_views", "totalWatchTime": "total_watch_time",
-        "averageEngagement": "average_engagement", "topVideos": "top_videos", "trends": "trends",
+        "totalVideos": "total_videos",
+        "totalViews": "total_views",
+        "totalWatchTime": "total_watch_time",
+        "averageEngagement": "average_engagement",
+        "topVideos": "top_videos",
+        "trends": "trends",
     }
     serializer_class = VideoCloudVideoSummarySerializer
 
@@ -462,7 +500,10 @@ class VideoSummaryView(VideoCloudView):
 
     def query(self, workspace, period, sections, params):
         return queries.video_summary(
-            workspace, period, sections=sections, compare=queries.parse_compare(params.get("compare")),
+            workspace,
+            period,
+            sections=sections,
+            compare=queries.parse_compare(params.get("compare")),
             top_limit=_top_limit(params),
         )
 
@@ -471,7 +512,10 @@ class VideoSummaryView(VideoCloudView):
     get=extend_schema(
         summary="Activity, growth and retention of the workspace's learners",
         parameters=[PERIOD_PARAMETER, METRICS_PARAMETER],
-        responses={200: _envelope("VideoCloudUserAnalyticsResponse", VideoCloudUserAnalyticsSerializer), **ERROR_RESPONSES},
+        responses={
+            200: _envelope("VideoCloudUserAnalyticsResponse", VideoCloudUserAnalyticsSerializer),
+            **ERROR_RESPONSES,
+        },
     )
 )
 class UserAnalyticsView(VideoCloudView):
@@ -492,7 +536,10 @@ class UserAnalyticsView(VideoCloudView):
     get=extend_schema(
         summary="Page-session engagement of the workspace's learners",
         parameters=[PERIOD_PARAMETER, METRICS_PARAMETER],
-        responses={200: _envelope("VideoCloudUserEngagementResponse", VideoCloudUserEngagementSerializer), **ERROR_RESPONSES},
+        responses={
+            200: _envelope("VideoCloudUserEngagementResponse", VideoCloudUserEngagementSerializer),
+            **ERROR_RESPONSES,
+        },
     )
 )
 class UserEngagementView(VideoCloudView):
@@ -516,7 +563,10 @@ SYSTEM_PERIOD_PARAMETER = OpenApiParameter("period", OpenApiTypes.STR, descripti
     get=extend_schema(
         summary="Health of the service",
         parameters=[SYSTEM_PERIOD_PARAMETER, METRICS_PARAMETER],
-        responses={200: _envelope("VideoCloudSystemHealthResponse", VideoCloudSystemHealthSerializer), **ERROR_RESPONSES},
+        responses={
+            200: _envelope("VideoCloudSystemHealthResponse", VideoCloudSystemHealthSerializer),
+            **ERROR_RESPONSES,
+        },
     )
 )
 class SystemHealthView(VideoCloudView):
@@ -538,7 +588,10 @@ class SystemHealthView(VideoCloudView):
     get=extend_schema(
         summary="API traffic and processing queues",
         parameters=[SYSTEM_PERIOD_PARAMETER, METRICS_PARAMETER],
-        responses={200: _envelope("VideoCloudSystemPerformanceResponse", VideoCloudSystemPerformanceSerializer), **ERROR_RESPONSES},
+        responses={
+            200: _envelope("VideoCloudSystemPerformanceResponse", VideoCloudSystemPerformanceSerializer),
+            **ERROR_RESPONSES,
+        },
     )
 )
 class SystemPerformanceView(VideoCloudView):
@@ -572,7 +625,10 @@ class HealthProbeView(VideoCloudErrorsMixin, APIView):
     @extend_schema(
         summary="Health probe",
         responses={
-            200: _envelope("VideoCloudHealthProbeResponse", lambda: inline_serializer("VideoCloudHealthProbe", {"status": serializers.CharField()})),
+            200: _envelope(
+                "VideoCloudHealthProbeResponse",
+                lambda: inline_serializer("VideoCloudHealthProbe", {"status": serializers.CharField()}),
+            ),
             503: ERROR_ENVELOPE,
         },
     )

@@ -124,7 +124,10 @@ def enrollments_figure(timeline):
         [
             go.Bar(name="Enrolled", x=x, y=[row["enrolled"] for row in timeline.rows], marker_color=BLUE),
             go.Bar(
-                name="Unenrolled", x=x, y=[row["unenrolled"] for row in timeline.rows], marker_color=VERMILLION,
+                name="Unenrolled",
+                x=x,
+                y=[row["unenrolled"] for row in timeline.rows],
+                marker_color=VERMILLION,
                 marker_pattern_shape="/",
             ),
         ]
@@ -166,7 +169,11 @@ def enrollment_by_mode_figure(rows, modes, labels):
     x = [row["date"].isoformat() for row in rows]
     traces = [
         go.Scatter(
-            name=labels.get(mode, mode), x=x, y=[row[mode] for row in rows], stackgroup="modes", mode="lines",
+            name=labels.get(mode, mode),
+            x=x,
+            y=[row[mode] for row in rows],
+            stackgroup="modes",
+            mode="lines",
             line={"color": PALETTE[index % len(PALETTE)], "width": 1},
             hovertemplate=f"{_label(labels.get(mode, mode))}: %{{y}}<extra>%{{x}}</extra>",
         )
@@ -174,7 +181,10 @@ def enrollment_by_mode_figure(rows, modes, labels):
     ]
     traces.append(
         go.Scatter(
-            name="Ever enrolled", x=x, y=[row["cumulative_count"] for row in rows], mode="lines",
+            name="Ever enrolled",
+            x=x,
+            y=[row["cumulative_count"] for row in rows],
+            mode="lines",
             line={"color": BLACK, "dash": "dot", "width": 2},
             hovertemplate="Ever enrolled: %{y}<extra>%{x}</extra>",
         )
@@ -189,7 +199,9 @@ def enrollment_by_mode_figure(rows, modes, labels):
 def birth_year_figure(rows):
     figure = go.Figure(
         go.Bar(
-            x=[row["birth_year"] for row in rows], y=[row["count"] for row in rows], marker_color=BLUE,
+            x=[row["birth_year"] for row in rows],
+            y=[row["count"] for row in rows],
+            marker_color=BLUE,
             hovertemplate="Born %{x}: %{y}<extra></extra>",
         )
     )
@@ -210,15 +222,29 @@ def country_map_figure(rows):
             reversescale=True,
             marker_line_color="white",
             marker_line_width=0.5,
-            colorbar={"title": {"text": "Learners", "side": "top"}, "orientation": "h", "thickness": 10, "len": 0.6,
-                      "x": 0.5, "xanchor": "center", "y": -0.02, "yanchor": "top"},
+            colorbar={
+                "title": {"text": "Learners", "side": "top"},
+                "orientation": "h",
+                "thickness": 10,
+                "len": 0.6,
+                "x": 0.5,
+                "xanchor": "center",
+                "y": -0.02,
+                "yanchor": "top",
+            },
             hovertemplate="%{text}: %{z}<extra></extra>",
         )
     )
     _layout(figure, 340)
     figure.update_geos(
-        showframe=False, showcoastlines=False, showcountries=True, countrycolor="#bbbbbb",
-        projection_type="natural earth", landcolor="#eeeeee", showland=True, lataxis_range=[-58, 85],
+        showframe=False,
+        showcoastlines=False,
+        showcountries=True,
+        countrycolor="#bbbbbb",
+        projection_type="natural earth",
+        landcolor="#eeeeee",
+        showland=True,
+        lataxis_range=[-58, 85],
     )
     return figure
 
@@ -236,7 +262,10 @@ def weekly_activity_figure(rows, labels):
 
 def chapter_quiz_figure(chapters):
     return _horizontal_bars(
-        [chapter["chapter_title"] for chapter in chapters], [chapter["quiz_duration_s"] for chapter in chapters], GREEN, TEXT
+        [chapter["chapter_title"] for chapter in chapters],
+        [chapter["quiz_duration_s"] for chapter in chapters],
+        GREEN,
+        TEXT,
     )
 
 
@@ -245,8 +274,14 @@ def retention_figure(retention):
     x = [segment["start_s"] for segment in retention.segments]
     figure = go.Figure(
         go.Scatter(
-            x=x, y=[segment["viewers"] for segment in retention.segments], mode="lines+markers", line_shape="hv",
-            line={"color": BLUE, "width": 2}, marker={"size": 5}, fill="tozeroy", fillcolor="rgba(0,114,178,0.12)",
+            x=x,
+            y=[segment["viewers"] for segment in retention.segments],
+            mode="lines+markers",
+            line_shape="hv",
+            line={"color": BLUE, "width": 2},
+            marker={"size": 5},
+            fill="tozeroy",
+            fillcolor="rgba(0,114,178,0.12)",
             hovertemplate="From %{x} s: %{y} learners<extra></extra>",
         )
     )
@@ -255,8 +290,14 @@ def retention_figure(retention):
         start = retention.largest_drop_segment * retention.segment_length_s
         figure.add_vline(x=start, line={"color": VERMILLION, "dash": "dash", "width": 2})
         figure.add_annotation(
-            x=start, y=1, yref="paper", text=f"largest drop: -{retention.largest_drop}", showarrow=False,
-            xanchor="left", yanchor="top", font={"color": TEXT},
+            x=start,
+            y=1,
+            yref="paper",
+            text=f"largest drop: -{retention.largest_drop}",
+            showarrow=False,
+            xanchor="left",
+            yanchor="top",
+            font={"color": TEXT},
         )
     figure.update_yaxes(rangemode="tozero")
     return figure
@@ -282,8 +323,10 @@ def timeline_figure(timeline, series, y_title, percent=False):
 def watch_time_figure(timeline):
     figure = go.Figure(
         go.Bar(
-            x=[row["date"] for row in timeline], y=[round(row["watch_time"] / 60, 1) for row in timeline],
-            marker_color=GREEN, hovertemplate="%{x}: %{y} min<extra></extra>",
+            x=[row["date"] for row in timeline],
+            y=[round(row["watch_time"] / 60, 1) for row in timeline],
+            marker_color=GREEN,
+            hovertemplate="%{x}: %{y} min<extra></extra>",
         )
     )
     _layout(figure, 260, yaxis_title="Minutes watched")

@@ -36,8 +36,11 @@ def analyse_filters_payload(filters):
     """ResultFilters as the `filters` object of POST /analyse/results (and of type=results)."""
     payload = {}
     for name, values in (
-        ("groupIds", filters.group_ids), ("userIds", filters.user_ids), ("contentIds", filters.content_ids),
-        ("states", filters.states), ("enrollmentTypes", filters.enrollment_types),
+        ("groupIds", filters.group_ids),
+        ("userIds", filters.user_ids),
+        ("contentIds", filters.content_ids),
+        ("states", filters.states),
+        ("enrollmentTypes", filters.enrollment_types),
     ):
         if values:
             payload[name] = list(values)
@@ -96,8 +99,6 @@ def workspace_panel(result_filters, period="30d"):
 
 def results_panel(result_filters):
     return ExportPanel(
-        options=_available(
-            [ExportOption("results", "These results", analyse_filters_payload(result_filters))]
-        ),
+        options=_available([ExportOption("results", "These results", analyse_filters_payload(result_filters))]),
         period="all",
     )

@@ -115,12 +115,16 @@ class ResultsForm(forms.Form):
     group = forms.MultipleChoiceField(required=False, label="Groups")
     content = forms.MultipleChoiceField(required=False, label="Courses")
     state = forms.MultipleChoiceField(
-        required=False, choices=[(state, STATE_LABELS[state]) for state in RESULT_STATES], label="States",
+        required=False,
+        choices=[(state, STATE_LABELS[state]) for state in RESULT_STATES],
+        label="States",
         widget=forms.CheckboxSelectMultiple,
     )
     type = forms.MultipleChoiceField(
-        required=False, choices=[(kind, ENROLLMENT_TYPE_LABELS[kind]) for kind in ENROLLMENT_TYPES],
-        label="Enrollment types", widget=forms.CheckboxSelectMultiple,
+        required=False,
+        choices=[(kind, ENROLLMENT_TYPE_LABELS[kind]) for kind in ENROLLMENT_TYPES],
+        label="Enrollment types",
+        widget=forms.CheckboxSelectMultiple,
     )
     attribute = forms.MultipleChoiceField(required=False, label="Attributes")
     user = forms.CharField(required=False, max_length=24, label="Learner id")

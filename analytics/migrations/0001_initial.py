@@ -8,111 +8,272 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('courses', '0001_initial'),
+        ("accounts", "0001_initial"),
+        ("courses", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='LearningEvent',
+            name="LearningEvent",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, primary_key=True, serialize=False)),
-                ('type', models.CharField(max_length=100)),
-                ('object', models.CharField(blank=True, max_length=500)),
-                ('occurred_at', models.DateTimeField()),
-                ('source', models.CharField(choices=[('tracker', 'Tracker API'), ('xapi', 'xAPI statement'), ('import', 'Import'), ('tracking_log', 'Open edX tracking log')], default='tracker', max_length=20)),
-                ('data', models.JSONField(blank=True, default=dict)),
-                ('received_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('course', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='courses.course')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='learning_events', to=settings.AUTH_USER_MODEL)),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.workspace')),
+                ("id", models.UUIDField(default=uuid.uuid4, primary_key=True, serialize=False)),
+                ("type", models.CharField(max_length=100)),
+                ("object", models.CharField(blank=True, max_length=500)),
+                ("occurred_at", models.DateTimeField()),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("tracker", "Tracker API"),
+                            ("xapi", "xAPI statement"),
+                            ("import", "Import"),
+                            ("tracking_log", "Open edX tracking log"),
+                        ],
+                        default="tracker",
+                        max_length=20,
+                    ),
+                ),
+                ("data", models.JSONField(blank=True, default=dict)),
+                ("received_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "course",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="courses.course",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="learning_events",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.workspace"
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['course', 'occurred_at'], name='analytics_l_course__8c97f4_idx'), models.Index(fields=['course', 'type', 'occurred_at'], name='analytics_l_course__ebfc1c_idx'), models.Index(fields=['workspace', 'user', 'occurred_at'], name='analytics_l_workspa_08e320_idx'), models.Index(fields=['workspace', 'occurred_at'], name='analytics_l_workspa_ea37f0_idx')],
+                "indexes": [
+                    models.Index(fields=["course", "occurred_at"], name="analytics_l_course__8c97f4_idx"),
+                    models.Index(fields=["course", "type", "occurred_at"], name="analytics_l_course__ebfc1c_idx"),
+                    models.Index(fields=["workspace", "user", "occurred_at"], name="analytics_l_workspa_08e320_idx"),
+                    models.Index(fields=["workspace", "occurred_at"], name="analytics_l_workspa_ea37f0_idx"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='PageSession',
+            name="PageSession",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, primary_key=True, serialize=False)),
-                ('page', models.CharField(max_length=100)),
-                ('path', models.CharField(max_length=500)),
-                ('started_at', models.DateTimeField()),
-                ('duration_s', models.PositiveIntegerField(default=0)),
-                ('course_key', models.CharField(blank=True, max_length=255)),
-                ('chapter_key', models.CharField(blank=True, max_length=255)),
-                ('device', models.CharField(blank=True, choices=[('desktop', 'Desktop'), ('mobile', 'Mobile'), ('tablet', 'Tablet')], max_length=10)),
-                ('received_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('course', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='courses.course')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='page_sessions', to=settings.AUTH_USER_MODEL)),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.workspace')),
+                ("id", models.UUIDField(default=uuid.uuid4, primary_key=True, serialize=False)),
+                ("page", models.CharField(max_length=100)),
+                ("path", models.CharField(max_length=500)),
+                ("started_at", models.DateTimeField()),
+                ("duration_s", models.PositiveIntegerField(default=0)),
+                ("course_key", models.CharField(blank=True, max_length=255)),
+                ("chapter_key", models.CharField(blank=True, max_length=255)),
+                (
+                    "device",
+                    models.CharField(
+                        blank=True,
+                        choices=[("desktop", "Desktop"), ("mobile", "Mobile"), ("tablet", "Tablet")],
+                        max_length=10,
+                    ),
+                ),
+                ("received_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "course",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="courses.course",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="page_sessions",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.workspace"
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['workspace', 'user', 'started_at'], name='analytics_p_workspa_47acf6_idx'), models.Index(fields=['course', 'started_at'], name='analytics_p_course__b2943a_idx'), models.Index(fields=['workspace', 'started_at'], name='analytics_p_workspa_9bd068_idx')],
+                "indexes": [
+                    models.Index(fields=["workspace", "user", "started_at"], name="analytics_p_workspa_47acf6_idx"),
+                    models.Index(fields=["course", "started_at"], name="analytics_p_course__b2943a_idx"),
+                    models.Index(fields=["workspace", "started_at"], name="analytics_p_workspa_9bd068_idx"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='RequestMetric',
+            name="RequestMetric",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('method', models.CharField(max_length=10)),
-                ('endpoint', models.CharField(help_text='URL pattern, not the raw path', max_length=200)),
-                ('status', models.PositiveSmallIntegerField()),
-                ('latency_ms', models.FloatField()),
-                ('workspace', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='accounts.workspace')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("method", models.CharField(max_length=10)),
+                ("endpoint", models.CharField(help_text="URL pattern, not the raw path", max_length=200)),
+                ("status", models.PositiveSmallIntegerField()),
+                ("latency_ms", models.FloatField()),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="accounts.workspace",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['at'], name='analytics_r_at_8b9c3f_idx'), models.Index(fields=['endpoint', 'at'], name='analytics_r_endpoin_40479d_idx')],
+                "indexes": [
+                    models.Index(fields=["at"], name="analytics_r_at_8b9c3f_idx"),
+                    models.Index(fields=["endpoint", "at"], name="analytics_r_endpoin_40479d_idx"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='VideoReaction',
+            name="VideoReaction",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('type', models.CharField(choices=[('like', 'Like'), ('comment', 'Comment'), ('share', 'Share')], max_length=10)),
-                ('at', models.DateTimeField()),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='video_reactions', to=settings.AUTH_USER_MODEL)),
-                ('video', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='reactions', to='courses.video')),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.workspace')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[("like", "Like"), ("comment", "Comment"), ("share", "Share")], max_length=10
+                    ),
+                ),
+                ("at", models.DateTimeField()),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="video_reactions",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "video",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="reactions", to="courses.video"
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.workspace"
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['video', 'at'], name='analytics_v_video_i_79cbb1_idx')],
-                'constraints': [models.UniqueConstraint(fields=('user', 'video', 'type', 'at'), name='reaction_unique')],
+                "indexes": [models.Index(fields=["video", "at"], name="analytics_v_video_i_79cbb1_idx")],
+                "constraints": [
+                    models.UniqueConstraint(fields=("user", "video", "type", "at"), name="reaction_unique")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='VideoView',
+            name="VideoView",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, primary_key=True, serialize=False)),
-                ('started_at', models.DateTimeField()),
-                ('watched_s', models.PositiveIntegerField(default=0)),
-                ('position_s', models.PositiveIntegerField(default=0, help_text='Furthest second reached')),
-                ('segments', models.JSONField(blank=True, default=list, help_text='Indexes of segments watched')),
-                ('watched_first_segment', models.BooleanField(default=False)),
-                ('watched_last_segment', models.BooleanField(default=False)),
-                ('is_completed', models.BooleanField(default=False)),
-                ('device', models.CharField(blank=True, choices=[('desktop', 'Desktop'), ('mobile', 'Mobile'), ('tablet', 'Tablet')], max_length=10)),
-                ('platform', models.CharField(blank=True, choices=[('web', 'Web'), ('ios', 'iOS'), ('android', 'Android')], max_length=10)),
-                ('country', models.CharField(blank=True, max_length=2)),
-                ('buffering_s', models.FloatField(blank=True, null=True)),
-                ('bitrate_kbps', models.PositiveIntegerField(blank=True, null=True)),
-                ('errors', models.PositiveIntegerField(blank=True, null=True)),
-                ('source', models.CharField(choices=[('tracker', 'Tracker API'), ('xapi', 'xAPI statement'), ('import', 'Import'), ('tracking_log', 'Open edX tracking log')], default='tracker', max_length=20)),
-                ('received_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('course', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='courses.course')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='video_views', to=settings.AUTH_USER_MODEL)),
-                ('video', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='views', to='courses.video')),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.workspace')),
+                ("id", models.UUIDField(default=uuid.uuid4, primary_key=True, serialize=False)),
+                ("started_at", models.DateTimeField()),
+                ("watched_s", models.PositiveIntegerField(default=0)),
+                ("position_s", models.PositiveIntegerField(default=0, help_text="Furthest second reached")),
+                ("segments", models.JSONField(blank=True, default=list, help_text="Indexes of segments watched")),
+                ("watched_first_segment", models.BooleanField(default=False)),
+                ("watched_last_segment", models.BooleanField(default=False)),
+                ("is_completed", models.BooleanField(default=False)),
+                (
+                    "device",
+                    models.CharField(
+                        blank=True,
+                        choices=[("desktop", "Desktop"), ("mobile", "Mobile"), ("tablet", "Tablet")],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "platform",
+                    models.CharField(
+                        blank=True, choices=[("web", "Web"), ("ios", "iOS"), ("android", "Android")], max_length=10
+                    ),
+                ),
+                ("country", models.CharField(blank=True, max_length=2)),
+                ("buffering_s", models.FloatField(blank=True, null=True)),
+                ("bitrate_kbps", models.PositiveIntegerField(blank=True, null=True)),
+                ("errors", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("tracker", "Tracker API"),
+                            ("xapi", "xAPI statement"),
+                            ("import", "Import"),
+                            ("tracking_log", "Open edX tracking log"),
+                        ],
+                        default="tracker",
+                        max_length=20,
+                    ),
+                ),
+                ("received_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "course",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="courses.course"
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="video_views",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "video",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="views", to="courses.video"
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.workspace"
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['video', 'started_at'], name='analytics_v_video_i_cd48bb_idx'), models.Index(fields=['course', 'started_at'], name='analytics_v_course__07074a_idx'), models.Index(fields=['workspace', 'user', 'started_at'], name='analytics_v_workspa_626edd_idx'), models.Index(fields=['workspace', 'started_at'], name='analytics_v_workspa_f1c909_idx')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('buffering_s__isnull', True), ('buffering_s__gte', 0), _connector='OR'), name='video_view_buffering_non_negative')],
+                "indexes": [
+                    models.Index(fields=["video", "started_at"], name="analytics_v_video_i_cd48bb_idx"),
+                    models.Index(fields=["course", "started_at"], name="analytics_v_course__07074a_idx"),
+                    models.Index(fields=["workspace", "user", "started_at"], name="analytics_v_workspa_626edd_idx"),
+                    models.Index(fields=["workspace", "started_at"], name="analytics_v_workspa_f1c909_idx"),
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("buffering_s__isnull", True), ("buffering_s__gte", 0), _connector="OR"),
+                        name="video_view_buffering_non_negative",
+                    )
+                ],
             },
         ),
     ]

@@ -7,31 +7,52 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('analytics', '0001_initial'),
+        ("accounts", "0001_initial"),
+        ("analytics", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='XapiStatement',
+            name="XapiStatement",
             fields=[
-                ('id', models.UUIDField(primary_key=True, serialize=False)),
-                ('statement', models.JSONField()),
-                ('verb_id', models.CharField(max_length=500)),
-                ('actor_key', models.CharField(help_text='mbox, mbox_sha1sum, openid or account homePage|name', max_length=500)),
-                ('activity_id', models.CharField(blank=True, max_length=1000)),
-                ('timestamp', models.DateTimeField()),
-                ('stored', models.DateTimeField(default=django.utils.timezone.now)),
-                ('is_voided', models.BooleanField(default=False)),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.workspace')),
+                ("id", models.UUIDField(primary_key=True, serialize=False)),
+                ("statement", models.JSONField()),
+                ("verb_id", models.CharField(max_length=500)),
+                (
+                    "actor_key",
+                    models.CharField(help_text="mbox, mbox_sha1sum, openid or account homePage|name", max_length=500),
+                ),
+                ("activity_id", models.CharField(blank=True, max_length=1000)),
+                ("timestamp", models.DateTimeField()),
+                ("stored", models.DateTimeField(default=django.utils.timezone.now)),
+                ("is_voided", models.BooleanField(default=False)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.workspace"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'xAPI statement',
-                'indexes': [models.Index(fields=['workspace', 'stored'], name='analytics_x_workspa_e00cc2_idx'), models.Index(fields=['workspace', 'verb_id', 'stored'], name='analytics_x_workspa_e7481e_idx'), models.Index(fields=['workspace', 'actor_key', 'stored'], name='analytics_x_workspa_358b4e_idx'), models.Index(fields=['workspace', 'activity_id', 'stored'], name='analytics_x_workspa_4e0ce2_idx')],
+                "verbose_name": "xAPI statement",
+                "indexes": [
+                    models.Index(fields=["workspace", "stored"], name="analytics_x_workspa_e00cc2_idx"),
+                    models.Index(fields=["workspace", "verb_id", "stored"], name="analytics_x_workspa_e7481e_idx"),
+                    models.Index(fields=["workspace", "actor_key", "stored"], name="analytics_x_workspa_358b4e_idx"),
+                    models.Index(fields=["workspace", "activity_id", "stored"], name="analytics_x_workspa_4e0ce2_idx"),
+                ],
             },
         ),
     ]

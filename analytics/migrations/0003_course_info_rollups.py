@@ -5,50 +5,80 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('analytics', '0002_xapi_statement'),
-        ('courses', '0001_initial'),
+        ("analytics", "0002_xapi_statement"),
+        ("courses", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='VideoAudience',
+            name="VideoAudience",
             fields=[
-                ('video', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='course_info_audience', serialize=False, to='courses.video')),
-                ('users_at_start', models.PositiveIntegerField(default=0)),
-                ('users_at_end', models.PositiveIntegerField(default=0)),
+                (
+                    "video",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="course_info_audience",
+                        serialize=False,
+                        to="courses.video",
+                    ),
+                ),
+                ("users_at_start", models.PositiveIntegerField(default=0)),
+                ("users_at_end", models.PositiveIntegerField(default=0)),
             ],
         ),
         migrations.CreateModel(
-            name='CourseActivityWeek',
+            name="CourseActivityWeek",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('week_start', models.DateTimeField(help_text='Monday 00:00 UTC')),
-                ('any', models.PositiveIntegerField(default=0)),
-                ('attempted_problem', models.PositiveIntegerField(default=0)),
-                ('played_video', models.PositiveIntegerField(default=0)),
-                ('posted_forum', models.PositiveIntegerField(default=0)),
-                ('course', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='courses.course')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("week_start", models.DateTimeField(help_text="Monday 00:00 UTC")),
+                ("any", models.PositiveIntegerField(default=0)),
+                ("attempted_problem", models.PositiveIntegerField(default=0)),
+                ("played_video", models.PositiveIntegerField(default=0)),
+                ("posted_forum", models.PositiveIntegerField(default=0)),
+                (
+                    "course",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="courses.course"
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('course', 'week_start'), name='course_activity_week_unique')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("course", "week_start"), name="course_activity_week_unique")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='CourseEnrollmentStep',
+            name="CourseEnrollmentStep",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('dimension', models.CharField(help_text='total, mode, gender, birth_year, education_level, country', max_length=20)),
-                ('category', models.CharField(blank=True, help_text='Null or empty: unknown', max_length=40, null=True)),
-                ('day', models.DateField()),
-                ('next_day', models.DateField(blank=True, null=True)),
-                ('enrolled', models.IntegerField()),
-                ('ever_enrolled', models.IntegerField()),
-                ('course', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='courses.course')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "dimension",
+                    models.CharField(
+                        help_text="total, mode, gender, birth_year, education_level, country", max_length=20
+                    ),
+                ),
+                (
+                    "category",
+                    models.CharField(blank=True, help_text="Null or empty: unknown", max_length=40, null=True),
+                ),
+                ("day", models.DateField()),
+                ("next_day", models.DateField(blank=True, null=True)),
+                ("enrolled", models.IntegerField()),
+                ("ever_enrolled", models.IntegerField()),
+                (
+                    "course",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="courses.course"
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['course', 'dimension', 'next_day'], name='course_enrollment_step_idx')],
+                "indexes": [
+                    models.Index(fields=["course", "dimension", "next_day"], name="course_enrollment_step_idx")
+                ],
             },
         ),
     ]

@@ -4,19 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('analytics', '0003_course_info_rollups'),
+        ("analytics", "0003_course_info_rollups"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='RollupState',
+            name="RollupState",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=50, unique=True)),
-                ('refreshed_at', models.DateTimeField(blank=True, null=True)),
-                ('changed_at', models.DateTimeField(blank=True, null=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=50, unique=True)),
+                ("refreshed_at", models.DateTimeField(blank=True, null=True)),
+                ("changed_at", models.DateTimeField(blank=True, null=True)),
             ],
         ),
     ]

@@ -6,53 +6,88 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('analytics', '0004_rollup_state'),
+        ("accounts", "0001_initial"),
+        ("analytics", "0004_rollup_state"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='LearnerActivity',
+            name="LearnerActivity",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('first_day', models.DateField()),
-                ('last_day', models.DateField()),
-                ('is_back_day1', models.BooleanField(default=False)),
-                ('is_back_day7', models.BooleanField(default=False)),
-                ('is_back_day30', models.BooleanField(default=False)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.workspace')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("first_day", models.DateField()),
+                ("last_day", models.DateField()),
+                ("is_back_day1", models.BooleanField(default=False)),
+                ("is_back_day7", models.BooleanField(default=False)),
+                ("is_back_day30", models.BooleanField(default=False)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.workspace"
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'learner activities',
-                'indexes': [models.Index(fields=['workspace', 'first_day'], name='learner_activity_first_idx'), models.Index(fields=['workspace', 'last_day'], name='learner_activity_last_idx')],
-                'constraints': [models.UniqueConstraint(fields=('workspace', 'user'), name='learner_activity_unique')],
+                "verbose_name_plural": "learner activities",
+                "indexes": [
+                    models.Index(fields=["workspace", "first_day"], name="learner_activity_first_idx"),
+                    models.Index(fields=["workspace", "last_day"], name="learner_activity_last_idx"),
+                ],
+                "constraints": [models.UniqueConstraint(fields=("workspace", "user"), name="learner_activity_unique")],
             },
         ),
         migrations.CreateModel(
-            name='LearnerDay',
+            name="LearnerDay",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField(help_text='UTC date')),
-                ('page_sessions', models.PositiveIntegerField(default=0)),
-                ('page_seconds', models.BigIntegerField(default=0, help_text="Sum of the page sessions' duration_s")),
-                ('desktop_sessions', models.PositiveIntegerField(default=0)),
-                ('mobile_sessions', models.PositiveIntegerField(default=0)),
-                ('tablet_sessions', models.PositiveIntegerField(default=0)),
-                ('page_hours', models.IntegerField(default=0, help_text='Bit h set: a page session started in UTC hour h')),
-                ('events', models.PositiveIntegerField(default=0)),
-                ('forum_posts', models.PositiveIntegerField(default=0, help_text='posted_forum events')),
-                ('video_views', models.PositiveIntegerField(default=0)),
-                ('watch_seconds', models.BigIntegerField(default=0, help_text="Sum of the video views' watched_s")),
-                ('user', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('workspace', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.workspace')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("day", models.DateField(help_text="UTC date")),
+                ("page_sessions", models.PositiveIntegerField(default=0)),
+                ("page_seconds", models.BigIntegerField(default=0, help_text="Sum of the page sessions' duration_s")),
+                ("desktop_sessions", models.PositiveIntegerField(default=0)),
+                ("mobile_sessions", models.PositiveIntegerField(default=0)),
+                ("tablet_sessions", models.PositiveIntegerField(default=0)),
+                (
+                    "page_hours",
+                    models.IntegerField(default=0, help_text="Bit h set: a page session started in UTC hour h"),
+                ),
+                ("events", models.PositiveIntegerField(default=0)),
+                ("forum_posts", models.PositiveIntegerField(default=0, help_text="posted_forum events")),
+                ("video_views", models.PositiveIntegerField(default=0)),
+                ("watch_seconds", models.BigIntegerField(default=0, help_text="Sum of the video views' watched_s")),
+                (
+                    "user",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="accounts.workspace",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['workspace', 'day', 'user'], name='learner_day_window_idx')],
-                'constraints': [models.UniqueConstraint(fields=('workspace', 'user', 'day'), name='learner_day_unique')],
+                "indexes": [models.Index(fields=["workspace", "day", "user"], name="learner_day_window_idx")],
+                "constraints": [
+                    models.UniqueConstraint(fields=("workspace", "user", "day"), name="learner_day_unique")
+                ],
             },
         ),
     ]

@@ -5,29 +5,47 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('analytics', '0005_learner_activity'),
-        ('courses', '0003_results'),
+        ("accounts", "0001_initial"),
+        ("analytics", "0005_learner_activity"),
+        ("courses", "0003_results"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='videoview',
-            name='analytics_v_video_i_cd48bb_idx',
+            model_name="videoview",
+            name="analytics_v_video_i_cd48bb_idx",
         ),
         migrations.RemoveIndex(
-            model_name='videoview',
-            name='analytics_v_workspa_f1c909_idx',
+            model_name="videoview",
+            name="analytics_v_workspa_f1c909_idx",
         ),
         migrations.AddIndex(
-            model_name='videoview',
-            index=models.Index(fields=['video', 'started_at'], include=('workspace', 'user', 'watched_s', 'is_completed', 'buffering_s', 'bitrate_kbps', 'errors', 'country', 'device', 'platform'), name='videoview_video_figures_idx'),
+            model_name="videoview",
+            index=models.Index(
+                fields=["video", "started_at"],
+                include=(
+                    "workspace",
+                    "user",
+                    "watched_s",
+                    "is_completed",
+                    "buffering_s",
+                    "bitrate_kbps",
+                    "errors",
+                    "country",
+                    "device",
+                    "platform",
+                ),
+                name="videoview_video_figures_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='videoview',
-            index=models.Index(fields=['workspace', 'started_at'], include=('video', 'watched_s', 'is_completed'), name='videoview_workspace_totals_idx'),
+            model_name="videoview",
+            index=models.Index(
+                fields=["workspace", "started_at"],
+                include=("video", "watched_s", "is_completed"),
+                name="videoview_workspace_totals_idx",
+            ),
         ),
     ]

@@ -5,180 +5,238 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('analytics', '0006_video_view_covering_indexes'),
+        ("accounts", "0001_initial"),
+        ("analytics", "0006_video_view_covering_indexes"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='learneractivity',
-            name='hour0_last_day',
-            field=models.DateField(blank=True, help_text='The last day a page session started in UTC hour 0', null=True),
+            model_name="learneractivity",
+            name="hour0_last_day",
+            field=models.DateField(
+                blank=True, help_text="The last day a page session started in UTC hour 0", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='learneractivity',
-            name='hour10_last_day',
-            field=models.DateField(blank=True, help_text='The last day a page session started in UTC hour 10', null=True),
+            model_name="learneractivity",
+            name="hour10_last_day",
+            field=models.DateField(
+                blank=True, help_text="The last day a page session started in UTC hour 10", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='learneractivity',
-            name='hour11_last_day',
-            field=models.DateField(blank=True, help_text='The last day a page session started in UTC hour 11', null=True),
+            model_name="learneractivity",
+            name="hour11_last_day",
+            field=models.DateField(
+                blank=True, help_text="The last day a page session started in UTC hour 11", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='learneractivity',
-            name='hour12_last_day',
-            field=models.DateField(blank=True, help_text='The last day a page session started in UTC hour 12', null=True),
+            model_name="learneractivity",
+            name="hour12_last_day",
+            field=models.DateField(
+                blank=True, help_text="The last day a page session started in UTC hour 12", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='learneractivity',
-            name='hour13_last_day',
-            field=models.DateField(blank=True, help_text='The last day a page session started in UTC hour 13', null=True),
+            model_name="learneractivity",
+            name="hour13_last_day",
+            field=models.DateField(
+                blank=True, help_text="The last day a page session started in UTC hour 13", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='learneractivity',
-            name='hour14_last_day',
-            field=models.DateField(blank=True, help_text='The last day a page session started in UTC hour 14', null=True),
+            model_name="learneractivity",
+            name="hour14_last_day",
+            field=models.DateField(
+                blank=True, help_text="The last day a page session started in UTC hour 14", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='learneractivity',
-            name='hour15_last_day',
-            field=models.DateField(blank=True, help_text='The last day a page session started in UTC hour 15', null=True),
+            model_name="learneractivity",
+            name="hour15_last_day",
+            field=models.DateField(
+                blank=True, help_text="The last day a page session started in UTC hour 15", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='learneractivity',
-            name='hour16_last_day',
-            field=models.DateField(blank=True, help_text='The last day a page session started in UTC hour 16', null=True),
+            model_name="learneractivity",
+            name="hour16_last_day",
+            field=models.DateField(
+                blank=True, help_text="The last day a page session started in UTC hour 16", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='learneractivity',
-            name='hour17_last_day',
-            field=models.DateField(blank=True, help_text='The last day a page session started in UTC hour 17', null=True),
+            model_name="learneractivity",
+            name="hour17_last_day",
+            field=models.DateField(
+                blank=True, help_text="The last day a page session started in UTC hour 17", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='learneractivity',
-            name='hour18_last_day',
-            field=models.DateField(blank=True, help_text='The last day a page session started in UTC hour 18', null=True),
+            model_name="learneractivity",
+            name="hour18_last_day",
+            field=models.DateField(
+                blank=True, help_text="The last day a page session started in UTC hour 18", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='learneractivity',
-            name='hour19_last_day',
-            field=models.DateField(blank=True, help_text='The last day a page session started in UTC hour 19', null=True),
+            model_name="learneractivity",
+            name="hour19_last_day",
+            field=models.DateField(
+                blank=True, help_text="The last day a page session started in UTC hour 19", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='learneractivity',
-            name='hour1_last_day',
-            field=models.DateField(blank=True, help_text='The last day a page session started in UTC hour 1', null=True),
+            model_name="learneractivity",
+            name="hour1_last_day",
+            field=models.DateField(
+                blank=True, help_text="The last day a page session started in UTC hour 1", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='learneractivity',
-            name='hour20_last_day',
-            field=models.DateField(blank=True, help_text='The last day a page session started in UTC hour 20', null=True),
+            model_name="learneractivity",
+            name="hour20_last_day",
+            field=models.DateField(
+                blank=True, help_text="The last day a page session started in UTC hour 20", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='learneractivity',
-            name='hour21_last_day',
-            field=models.DateField(blank=True, help_text='The last day a page session started in UTC hour 21', null=True),
+            model_name="learneractivity",
+            name="hour21_last_day",
+            field=models.DateField(
+                blank=True, help_text="The last day a page session started in UTC hour 21", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='learneractivity',
-            name='hour22_last_day',
-            field=models.DateField(blank=True, help_text='The last day a page session started in UTC hour 22', null=True),
+            model_name="learneractivity",
+            name="hour22_last_day",
+            field=models.DateField(
+                blank=True, help_text="The last day a page session started in UTC hour 22", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='learneractivity',
-            name='hour23_last_day',
-            field=models.DateField(blank=True, help_text='The last day a page session started in UTC hour 23', null=True),
+            model_name="learneractivity",
+            name="hour23_last_day",
+            field=models.DateField(
+                blank=True, help_text="The last day a page session started in UTC hour 23", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='learneractivity',
-            name='hour2_last_day',
-            field=models.DateField(blank=True, help_text='The last day a page session started in UTC hour 2', null=True),
+            model_name="learneractivity",
+            name="hour2_last_day",
+            field=models.DateField(
+                blank=True, help_text="The last day a page session started in UTC hour 2", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='learneractivity',
-            name='hour3_last_day',
-            field=models.DateField(blank=True, help_text='The last day a page session started in UTC hour 3', null=True),
+            model_name="learneractivity",
+            name="hour3_last_day",
+            field=models.DateField(
+                blank=True, help_text="The last day a page session started in UTC hour 3", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='learneractivity',
-            name='hour4_last_day',
-            field=models.DateField(blank=True, help_text='The last day a page session started in UTC hour 4', null=True),
+            model_name="learneractivity",
+            name="hour4_last_day",
+            field=models.DateField(
+                blank=True, help_text="The last day a page session started in UTC hour 4", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='learneractivity',
-            name='hour5_last_day',
-            field=models.DateField(blank=True, help_text='The last day a page session started in UTC hour 5', null=True),
+            model_name="learneractivity",
+            name="hour5_last_day",
+            field=models.DateField(
+                blank=True, help_text="The last day a page session started in UTC hour 5", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='learneractivity',
-            name='hour6_last_day',
-            field=models.DateField(blank=True, help_text='The last day a page session started in UTC hour 6', null=True),
+            model_name="learneractivity",
+            name="hour6_last_day",
+            field=models.DateField(
+                blank=True, help_text="The last day a page session started in UTC hour 6", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='learneractivity',
-            name='hour7_last_day',
-            field=models.DateField(blank=True, help_text='The last day a page session started in UTC hour 7', null=True),
+            model_name="learneractivity",
+            name="hour7_last_day",
+            field=models.DateField(
+                blank=True, help_text="The last day a page session started in UTC hour 7", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='learneractivity',
-            name='hour8_last_day',
-            field=models.DateField(blank=True, help_text='The last day a page session started in UTC hour 8', null=True),
+            model_name="learneractivity",
+            name="hour8_last_day",
+            field=models.DateField(
+                blank=True, help_text="The last day a page session started in UTC hour 8", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='learneractivity',
-            name='hour9_last_day',
-            field=models.DateField(blank=True, help_text='The last day a page session started in UTC hour 9', null=True),
+            model_name="learneractivity",
+            name="hour9_last_day",
+            field=models.DateField(
+                blank=True, help_text="The last day a page session started in UTC hour 9", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='learneractivity',
-            name='is_learner',
-            field=models.BooleanField(default=False, help_text='The user has the learner role in the workspace (their days count in WorkspaceDay)'),
+            model_name="learneractivity",
+            name="is_learner",
+            field=models.BooleanField(
+                default=False,
+                help_text="The user has the learner role in the workspace (their days count in WorkspaceDay)",
+            ),
         ),
         migrations.AddField(
-            model_name='learneractivity',
-            name='last_page_day',
-            field=models.DateField(blank=True, help_text='The last day with a page session', null=True),
+            model_name="learneractivity",
+            name="last_page_day",
+            field=models.DateField(blank=True, help_text="The last day with a page session", null=True),
         ),
         migrations.AddField(
-            model_name='learneractivity',
-            name='page_days',
-            field=models.PositiveIntegerField(default=0, help_text='Days with a page session'),
+            model_name="learneractivity",
+            name="page_days",
+            field=models.PositiveIntegerField(default=0, help_text="Days with a page session"),
         ),
         migrations.AddField(
-            model_name='learneractivity',
-            name='page_seconds',
+            model_name="learneractivity",
+            name="page_seconds",
             field=models.BigIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='learneractivity',
-            name='page_sessions',
+            model_name="learneractivity",
+            name="page_sessions",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='learneractivity',
-            name='recent_days',
-            field=models.BigIntegerField(default=0, help_text='Bit k set: activity on last_day - k days'),
+            model_name="learneractivity",
+            name="recent_days",
+            field=models.BigIntegerField(default=0, help_text="Bit k set: activity on last_day - k days"),
         ),
         migrations.CreateModel(
-            name='WorkspaceDay',
+            name="WorkspaceDay",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField(help_text='UTC date')),
-                ('page_days', models.IntegerField(default=0, help_text='Learner-days with a page session')),
-                ('bounce_days', models.IntegerField(default=0, help_text='Learner-days with exactly one page session')),
-                ('page_sessions', models.IntegerField(default=0)),
-                ('page_seconds', models.BigIntegerField(default=0)),
-                ('desktop_sessions', models.IntegerField(default=0)),
-                ('mobile_sessions', models.IntegerField(default=0)),
-                ('tablet_sessions', models.IntegerField(default=0)),
-                ('forum_posts', models.IntegerField(default=0)),
-                ('workspace', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.workspace')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("day", models.DateField(help_text="UTC date")),
+                ("page_days", models.IntegerField(default=0, help_text="Learner-days with a page session")),
+                ("bounce_days", models.IntegerField(default=0, help_text="Learner-days with exactly one page session")),
+                ("page_sessions", models.IntegerField(default=0)),
+                ("page_seconds", models.BigIntegerField(default=0)),
+                ("desktop_sessions", models.IntegerField(default=0)),
+                ("mobile_sessions", models.IntegerField(default=0)),
+                ("tablet_sessions", models.IntegerField(default=0)),
+                ("forum_posts", models.IntegerField(default=0)),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="accounts.workspace",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('workspace', 'day'), name='workspace_day_unique')],
+                "constraints": [models.UniqueConstraint(fields=("workspace", "day"), name="workspace_day_unique")],
             },
         ),
     ]

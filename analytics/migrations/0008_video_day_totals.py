@@ -4,30 +4,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('analytics', '0007_learner_totals'),
+        ("analytics", "0007_learner_totals"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='learnerday',
-            name='completed_views',
-            field=models.PositiveIntegerField(default=0, help_text='Video views watched to the end'),
+            model_name="learnerday",
+            name="completed_views",
+            field=models.PositiveIntegerField(default=0, help_text="Video views watched to the end"),
         ),
         migrations.AddField(
-            model_name='workspaceday',
-            name='completed_views',
+            model_name="workspaceday",
+            name="completed_views",
             field=models.IntegerField(default=0, help_text="Every user's, not only learners'"),
         ),
         migrations.AddField(
-            model_name='workspaceday',
-            name='video_views',
+            model_name="workspaceday",
+            name="video_views",
             field=models.IntegerField(default=0, help_text="Every user's, not only learners'"),
         ),
         migrations.AddField(
-            model_name='workspaceday',
-            name='watch_seconds',
+            model_name="workspaceday",
+            name="watch_seconds",
             field=models.BigIntegerField(default=0, help_text="Every user's, not only learners'"),
         ),
         # 0007's and these columns are sums of the raw rows: 0009 marks the learner rollups for a

@@ -15,21 +15,20 @@ def mark_for_rebuild(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('analytics', '0008_video_day_totals'),
+        ("analytics", "0008_video_day_totals"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='learneractivity',
-            name='recent_days_2',
-            field=models.BigIntegerField(default=0, help_text='Bit k set: activity on last_day - 63 - k days'),
+            model_name="learneractivity",
+            name="recent_days_2",
+            field=models.BigIntegerField(default=0, help_text="Bit k set: activity on last_day - 63 - k days"),
         ),
         migrations.AddField(
-            model_name='learneractivity',
-            name='recent_days_3',
-            field=models.BigIntegerField(default=0, help_text='Bit k set: activity on last_day - 126 - k days'),
+            model_name="learneractivity",
+            name="recent_days_3",
+            field=models.BigIntegerField(default=0, help_text="Bit k set: activity on last_day - 126 - k days"),
         ),
         migrations.RunPython(mark_for_rebuild, migrations.RunPython.noop),
     ]

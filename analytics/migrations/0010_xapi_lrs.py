@@ -6,86 +6,161 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('analytics', '0009_recent_day_words'),
+        ("accounts", "0001_initial"),
+        ("analytics", "0009_recent_day_words"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='xapistatement',
-            name='registration',
-            field=models.CharField(blank=True, help_text='context.registration, lower case', max_length=36),
+            model_name="xapistatement",
+            name="registration",
+            field=models.CharField(blank=True, help_text="context.registration, lower case", max_length=36),
         ),
         migrations.CreateModel(
-            name='XapiActivity',
+            name="XapiActivity",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('activity_id', models.CharField(max_length=1000)),
-                ('definition', models.JSONField(default=dict)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.workspace')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("activity_id", models.CharField(max_length=1000)),
+                ("definition", models.JSONField(default=dict)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.workspace"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'xAPI activity',
-                'verbose_name_plural': 'xAPI activities',
-                'constraints': [models.UniqueConstraint(fields=('workspace', 'activity_id'), name='xapi_activity_unique')],
+                "verbose_name": "xAPI activity",
+                "verbose_name_plural": "xAPI activities",
+                "constraints": [
+                    models.UniqueConstraint(fields=("workspace", "activity_id"), name="xapi_activity_unique")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='XapiAttachment',
+            name="XapiAttachment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sha2', models.CharField(max_length=128)),
-                ('content_type', models.CharField(max_length=255)),
-                ('length', models.PositiveBigIntegerField()),
-                ('file', models.FileField(max_length=300, upload_to='xapi-attachments/')),
-                ('stored_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.workspace')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("sha2", models.CharField(max_length=128)),
+                ("content_type", models.CharField(max_length=255)),
+                ("length", models.PositiveBigIntegerField()),
+                ("file", models.FileField(max_length=300, upload_to="xapi-attachments/")),
+                ("stored_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.workspace"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'xAPI attachment',
-                'constraints': [models.UniqueConstraint(fields=('workspace', 'sha2'), name='xapi_attachment_unique')],
+                "verbose_name": "xAPI attachment",
+                "constraints": [models.UniqueConstraint(fields=("workspace", "sha2"), name="xapi_attachment_unique")],
             },
         ),
         migrations.CreateModel(
-            name='XapiDocument',
+            name="XapiDocument",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('state', 'State'), ('activity_profile', 'Activity profile'), ('agent_profile', 'Agent profile')], max_length=20)),
-                ('activity_id', models.CharField(blank=True, max_length=1000)),
-                ('agent_key', models.CharField(blank=True, help_text='as analytics.services.xapi.identity.agent_key', max_length=500)),
-                ('agent', models.JSONField(blank=True, help_text='the Agent as sent, for the Agents resource', null=True)),
-                ('registration', models.CharField(blank=True, max_length=36)),
-                ('document_id', models.CharField(max_length=1000)),
-                ('content', models.BinaryField()),
-                ('content_type', models.CharField(max_length=255)),
-                ('etag', models.CharField(help_text='SHA-1 of the content, hex', max_length=64)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.workspace')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("state", "State"),
+                            ("activity_profile", "Activity profile"),
+                            ("agent_profile", "Agent profile"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("activity_id", models.CharField(blank=True, max_length=1000)),
+                (
+                    "agent_key",
+                    models.CharField(
+                        blank=True, help_text="as analytics.services.xapi.identity.agent_key", max_length=500
+                    ),
+                ),
+                (
+                    "agent",
+                    models.JSONField(blank=True, help_text="the Agent as sent, for the Agents resource", null=True),
+                ),
+                ("registration", models.CharField(blank=True, max_length=36)),
+                ("document_id", models.CharField(max_length=1000)),
+                ("content", models.BinaryField()),
+                ("content_type", models.CharField(max_length=255)),
+                ("etag", models.CharField(help_text="SHA-1 of the content, hex", max_length=64)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.workspace"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'xAPI document',
-                'indexes': [models.Index(fields=['workspace', 'kind', 'activity_id', 'agent_key', 'updated_at'], name='analytics_x_workspa_4435d8_idx')],
-                'constraints': [models.UniqueConstraint(fields=('workspace', 'kind', 'activity_id', 'agent_key', 'registration', 'document_id'), name='xapi_document_unique')],
+                "verbose_name": "xAPI document",
+                "indexes": [
+                    models.Index(
+                        fields=["workspace", "kind", "activity_id", "agent_key", "updated_at"],
+                        name="analytics_x_workspa_4435d8_idx",
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("workspace", "kind", "activity_id", "agent_key", "registration", "document_id"),
+                        name="xapi_document_unique",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='XapiStatementRelation',
+            name="XapiStatementRelation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('agent', 'Agent'), ('activity', 'Activity'), ('verb', 'Verb'), ('registration', 'Registration'), ('statementref', 'Statement it targets')], max_length=12)),
-                ('key', models.CharField(max_length=1000)),
-                ('is_direct', models.BooleanField()),
-                ('stored', models.DateTimeField()),
-                ('statement', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='relations', to='analytics.xapistatement')),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.workspace')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("agent", "Agent"),
+                            ("activity", "Activity"),
+                            ("verb", "Verb"),
+                            ("registration", "Registration"),
+                            ("statementref", "Statement it targets"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("key", models.CharField(max_length=1000)),
+                ("is_direct", models.BooleanField()),
+                ("stored", models.DateTimeField()),
+                (
+                    "statement",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="relations",
+                        to="analytics.xapistatement",
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.workspace"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'xAPI statement relation',
-                'indexes': [models.Index(fields=['workspace', 'kind', 'key', 'stored', 'statement', 'is_direct'], name='xapi_relation_page')],
-                'constraints': [models.UniqueConstraint(fields=('statement', 'kind', 'key'), name='xapi_relation_unique')],
+                "verbose_name": "xAPI statement relation",
+                "indexes": [
+                    models.Index(
+                        fields=["workspace", "kind", "key", "stored", "statement", "is_direct"],
+                        name="xapi_relation_page",
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(fields=("statement", "kind", "key"), name="xapi_relation_unique")
+                ],
             },
         ),
     ]

@@ -6,47 +6,59 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('analytics', '0011_xapi_backfill'),
+        ("accounts", "0001_initial"),
+        ("analytics", "0011_xapi_backfill"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='xapistatement',
-            name='analytics_x_workspa_e7481e_idx',
+            model_name="xapistatement",
+            name="analytics_x_workspa_e7481e_idx",
         ),
         migrations.RemoveIndex(
-            model_name='xapistatement',
-            name='analytics_x_workspa_358b4e_idx',
+            model_name="xapistatement",
+            name="analytics_x_workspa_358b4e_idx",
         ),
         migrations.RemoveIndex(
-            model_name='xapistatement',
-            name='analytics_x_workspa_4e0ce2_idx',
+            model_name="xapistatement",
+            name="analytics_x_workspa_4e0ce2_idx",
         ),
         migrations.AlterField(
-            model_name='xapistatement',
-            name='workspace',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.workspace'),
+            model_name="xapistatement",
+            name="workspace",
+            field=models.ForeignKey(
+                db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.workspace"
+            ),
         ),
         migrations.AlterField(
-            model_name='xapistatementrelation',
-            name='statement',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='relations', to='analytics.xapistatement'),
+            model_name="xapistatementrelation",
+            name="statement",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="relations",
+                to="analytics.xapistatement",
+            ),
         ),
         migrations.AlterField(
-            model_name='xapistatementrelation',
-            name='workspace',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.workspace'),
+            model_name="xapistatementrelation",
+            name="workspace",
+            field=models.ForeignKey(
+                db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.workspace"
+            ),
         ),
         migrations.AddIndex(
-            model_name='xapistatement',
-            index=models.Index(fields=['workspace', 'actor_key', 'timestamp'], name='xapi_statement_actor_time'),
+            model_name="xapistatement",
+            index=models.Index(fields=["workspace", "actor_key", "timestamp"], name="xapi_statement_actor_time"),
         ),
         migrations.AddIndex(
-            model_name='xapistatement',
-            index=models.Index(condition=models.Q(('verb_id', 'http://adlnet.gov/expapi/verbs/voided')), fields=['workspace', 'stored'], name='xapi_statement_voiding'),
+            model_name="xapistatement",
+            index=models.Index(
+                condition=models.Q(("verb_id", "http://adlnet.gov/expapi/verbs/voided")),
+                fields=["workspace", "stored"],
+                name="xapi_statement_voiding",
+            ),
         ),
     ]

@@ -8,141 +8,306 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('analytics', '0012_xapi_indexes'),
-        ('courses', '0005_result_user_count_index'),
+        ("accounts", "0001_initial"),
+        ("analytics", "0012_xapi_indexes"),
+        ("courses", "0005_result_user_count_index"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ProblemAnswerCount',
+            name="ProblemAnswerCount",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('problem_key', models.CharField(max_length=500)),
-                ('part_id', models.CharField(max_length=255)),
-                ('answer', models.TextField(blank=True)),
-                ('value_id', models.CharField(blank=True, max_length=255)),
-                ('correct', models.BooleanField(blank=True, null=True)),
-                ('variant', models.CharField(blank=True, max_length=100)),
-                ('count', models.IntegerField(default=0)),
-                ('question', models.TextField(blank=True)),
-                ('problem_name', models.CharField(blank=True, max_length=300)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('course', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='courses.course')),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.workspace')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("problem_key", models.CharField(max_length=500)),
+                ("part_id", models.CharField(max_length=255)),
+                ("answer", models.TextField(blank=True)),
+                ("value_id", models.CharField(blank=True, max_length=255)),
+                ("correct", models.BooleanField(blank=True, null=True)),
+                ("variant", models.CharField(blank=True, max_length=100)),
+                ("count", models.IntegerField(default=0)),
+                ("question", models.TextField(blank=True)),
+                ("problem_name", models.CharField(blank=True, max_length=300)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "course",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="courses.course"
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.workspace"
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['workspace', 'problem_key', 'part_id'], name='problem_answer_count_idx'), models.Index(fields=['workspace', 'course', 'problem_key'], name='problem_answer_course_idx')],
+                "indexes": [
+                    models.Index(fields=["workspace", "problem_key", "part_id"], name="problem_answer_count_idx"),
+                    models.Index(fields=["workspace", "course", "problem_key"], name="problem_answer_course_idx"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ProblemGradeCount',
+            name="ProblemGradeCount",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('problem_key', models.CharField(max_length=500)),
-                ('grade', models.FloatField()),
-                ('max_grade', models.FloatField()),
-                ('count', models.IntegerField(default=0)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('course', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='courses.course')),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.workspace')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("problem_key", models.CharField(max_length=500)),
+                ("grade", models.FloatField()),
+                ("max_grade", models.FloatField()),
+                ("count", models.IntegerField(default=0)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "course",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="courses.course"
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.workspace"
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('workspace', 'problem_key', 'grade', 'max_grade'), name='problem_grade_count_unique')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("workspace", "problem_key", "grade", "max_grade"), name="problem_grade_count_unique"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ProblemLearnerLatest',
+            name="ProblemLearnerLatest",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('problem_key', models.CharField(max_length=500)),
-                ('submitted_at', models.DateTimeField()),
-                ('grade', models.FloatField()),
-                ('max_grade', models.FloatField()),
-                ('course', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='courses.course')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.workspace')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("problem_key", models.CharField(max_length=500)),
+                ("submitted_at", models.DateTimeField()),
+                ("grade", models.FloatField()),
+                ("max_grade", models.FloatField()),
+                (
+                    "course",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="courses.course"
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.workspace"
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('workspace', 'problem_key', 'user'), name='problem_learner_latest_unique')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("workspace", "problem_key", "user"), name="problem_learner_latest_unique"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ProblemPartLatest',
+            name="ProblemPartLatest",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('problem_key', models.CharField(max_length=500)),
-                ('part_id', models.CharField(max_length=255)),
-                ('submitted_at', models.DateTimeField()),
-                ('answer', models.TextField(blank=True)),
-                ('value_id', models.CharField(blank=True, max_length=255)),
-                ('correct', models.BooleanField(blank=True, null=True)),
-                ('variant', models.CharField(blank=True, max_length=100)),
-                ('course', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='courses.course')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.workspace')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("problem_key", models.CharField(max_length=500)),
+                ("part_id", models.CharField(max_length=255)),
+                ("submitted_at", models.DateTimeField()),
+                ("answer", models.TextField(blank=True)),
+                ("value_id", models.CharField(blank=True, max_length=255)),
+                ("correct", models.BooleanField(blank=True, null=True)),
+                ("variant", models.CharField(blank=True, max_length=100)),
+                (
+                    "course",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="courses.course"
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.workspace"
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('workspace', 'problem_key', 'part_id', 'user'), name='problem_part_latest_unique')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("workspace", "problem_key", "part_id", "user"), name="problem_part_latest_unique"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ProblemResponse',
+            name="ProblemResponse",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, primary_key=True, serialize=False)),
-                ('problem_key', models.CharField(help_text="The problem's usage key (Open edX module_id)", max_length=500)),
-                ('part_id', models.CharField(help_text='The part (input) of the problem, e.g. `..._2_1`', max_length=255)),
-                ('answer', models.TextField(blank=True)),
-                ('value_id', models.CharField(blank=True, help_text="The chosen option's id(s), e.g. `choice_1`", max_length=255)),
-                ('correct', models.BooleanField(blank=True, help_text='Null: not graded', null=True)),
-                ('grade', models.FloatField(blank=True, help_text='Points of the whole problem for this submission', null=True)),
-                ('max_grade', models.FloatField(blank=True, null=True)),
-                ('variant', models.CharField(blank=True, help_text='The random seed of a randomized problem', max_length=100)),
-                ('attempt', models.PositiveIntegerField(blank=True, null=True)),
-                ('submitted_at', models.DateTimeField()),
-                ('question', models.TextField(blank=True)),
-                ('problem_name', models.CharField(blank=True, max_length=300)),
-                ('source', models.CharField(choices=[('tracker', 'Tracker API'), ('xapi', 'xAPI statement'), ('import', 'Import'), ('tracking_log', 'Open edX tracking log')], default='import', max_length=20)),
-                ('received_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('course', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='courses.course')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='problem_responses', to=settings.AUTH_USER_MODEL)),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.workspace')),
+                ("id", models.UUIDField(default=uuid.uuid4, primary_key=True, serialize=False)),
+                (
+                    "problem_key",
+                    models.CharField(help_text="The problem's usage key (Open edX module_id)", max_length=500),
+                ),
+                (
+                    "part_id",
+                    models.CharField(help_text="The part (input) of the problem, e.g. `..._2_1`", max_length=255),
+                ),
+                ("answer", models.TextField(blank=True)),
+                (
+                    "value_id",
+                    models.CharField(
+                        blank=True, help_text="The chosen option's id(s), e.g. `choice_1`", max_length=255
+                    ),
+                ),
+                ("correct", models.BooleanField(blank=True, help_text="Null: not graded", null=True)),
+                (
+                    "grade",
+                    models.FloatField(
+                        blank=True, help_text="Points of the whole problem for this submission", null=True
+                    ),
+                ),
+                ("max_grade", models.FloatField(blank=True, null=True)),
+                (
+                    "variant",
+                    models.CharField(blank=True, help_text="The random seed of a randomized problem", max_length=100),
+                ),
+                ("attempt", models.PositiveIntegerField(blank=True, null=True)),
+                ("submitted_at", models.DateTimeField()),
+                ("question", models.TextField(blank=True)),
+                ("problem_name", models.CharField(blank=True, max_length=300)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("tracker", "Tracker API"),
+                            ("xapi", "xAPI statement"),
+                            ("import", "Import"),
+                            ("tracking_log", "Open edX tracking log"),
+                        ],
+                        default="import",
+                        max_length=20,
+                    ),
+                ),
+                ("received_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "course",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="courses.course"
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="problem_responses",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.workspace"
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['workspace', 'course', 'submitted_at'], name='analytics_p_workspa_7eb8cc_idx'), models.Index(fields=['workspace', 'user', 'submitted_at'], name='analytics_p_workspa_76cb26_idx')],
+                "indexes": [
+                    models.Index(fields=["workspace", "course", "submitted_at"], name="analytics_p_workspa_7eb8cc_idx"),
+                    models.Index(fields=["workspace", "user", "submitted_at"], name="analytics_p_workspa_76cb26_idx"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='SubsectionLearner',
+            name="SubsectionLearner",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('subsection_key', models.CharField(max_length=500)),
-                ('first_opened_at', models.DateTimeField()),
-                ('course', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='courses.course')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.workspace')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("subsection_key", models.CharField(max_length=500)),
+                ("first_opened_at", models.DateTimeField()),
+                (
+                    "course",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="courses.course"
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.workspace"
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('workspace', 'subsection_key', 'user'), name='subsection_learner_unique')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("workspace", "subsection_key", "user"), name="subsection_learner_unique"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='SubsectionOpen',
+            name="SubsectionOpen",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, primary_key=True, serialize=False)),
-                ('subsection_key', models.CharField(help_text="The sequential's usage key", max_length=500)),
-                ('opened_at', models.DateTimeField()),
-                ('source', models.CharField(choices=[('tracker', 'Tracker API'), ('xapi', 'xAPI statement'), ('import', 'Import'), ('tracking_log', 'Open edX tracking log')], default='import', max_length=20)),
-                ('received_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('course', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='courses.course')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='subsection_opens', to=settings.AUTH_USER_MODEL)),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.workspace')),
+                ("id", models.UUIDField(default=uuid.uuid4, primary_key=True, serialize=False)),
+                ("subsection_key", models.CharField(help_text="The sequential's usage key", max_length=500)),
+                ("opened_at", models.DateTimeField()),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("tracker", "Tracker API"),
+                            ("xapi", "xAPI statement"),
+                            ("import", "Import"),
+                            ("tracking_log", "Open edX tracking log"),
+                        ],
+                        default="import",
+                        max_length=20,
+                    ),
+                ),
+                ("received_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "course",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="courses.course"
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="subsection_opens",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.workspace"
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['workspace', 'user', 'opened_at'], name='analytics_s_workspa_e7e13c_idx')],
+                "indexes": [
+                    models.Index(fields=["workspace", "user", "opened_at"], name="analytics_s_workspa_e7e13c_idx")
+                ],
             },
         ),
     ]

@@ -15,7 +15,12 @@ def endpoints_as_path_templates(apps, schema_editor):
     """Request metrics recorded before: their Django route patterns as readable path templates,
     one UPDATE per distinct pattern (a few dozen at most)."""
     RequestMetric = apps.get_model("analytics", "RequestMetric")
-    patterns = RequestMetric.objects.filter(endpoint__contains="<").exclude(endpoint="<unmatched>").values_list("endpoint", flat=True).distinct()
+    patterns = (
+        RequestMetric.objects.filter(endpoint__contains="<")
+        .exclude(endpoint="<unmatched>")
+        .values_list("endpoint", flat=True)
+        .distinct()
+    )
     for pattern in list(patterns):
         template = RENAMED.get(pattern) or ROUTE_PARAMETER.sub(r"{\1}", pattern)
         if template != pattern:
@@ -23,20 +28,19 @@ def endpoints_as_path_templates(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('analytics', '0013_problems'),
+        ("analytics", "0013_problems"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='HealthCheck',
+            name="HealthCheck",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('minute', models.DateTimeField(help_text='Start of the UTC minute checked', unique=True)),
-                ('is_up', models.BooleanField()),
-                ('checked_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('detail', models.CharField(blank=True, help_text='Why the check failed', max_length=200)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("minute", models.DateTimeField(help_text="Start of the UTC minute checked", unique=True)),
+                ("is_up", models.BooleanField()),
+                ("checked_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("detail", models.CharField(blank=True, help_text="Why the check failed", max_length=200)),
             ],
         ),
         migrations.RunPython(endpoints_as_path_templates, migrations.RunPython.noop),

@@ -11,23 +11,27 @@ def mark_course_info_stale(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('analytics', '0014_health_checks'),
-        ('courses', '0007_enrollment_course_mode_index'),
+        ("analytics", "0014_health_checks"),
+        ("courses", "0007_enrollment_course_mode_index"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CoursePassingCount',
+            name="CoursePassingCount",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('mode', models.CharField(max_length=32)),
-                ('learners', models.PositiveIntegerField(default=0)),
-                ('course', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='courses.course')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("mode", models.CharField(max_length=32)),
+                ("learners", models.PositiveIntegerField(default=0)),
+                (
+                    "course",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="courses.course"
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('course', 'mode'), name='course_passing_count_unique')],
+                "constraints": [models.UniqueConstraint(fields=("course", "mode"), name="course_passing_count_unique")],
             },
         ),
         migrations.RunPython(mark_course_info_stale, migrations.RunPython.noop),

@@ -25,21 +25,34 @@ def carry_over_global_freshness(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_workspace_analyse_api_switch'),
-        ('analytics', '0015_course_passing_counts'),
-        ('courses', '0007_enrollment_course_mode_index'),
+        ("accounts", "0002_workspace_analyse_api_switch"),
+        ("analytics", "0015_course_passing_counts"),
+        ("courses", "0007_enrollment_course_mode_index"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CourseInfoState',
+            name="CourseInfoState",
             fields=[
-                ('course', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='+', serialize=False, to='courses.course')),
-                ('changed_at', models.DateTimeField(blank=True, null=True)),
-                ('refreshed_at', models.DateTimeField(blank=True, null=True)),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.workspace')),
+                (
+                    "course",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="+",
+                        serialize=False,
+                        to="courses.course",
+                    ),
+                ),
+                ("changed_at", models.DateTimeField(blank=True, null=True)),
+                ("refreshed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.workspace"
+                    ),
+                ),
             ],
         ),
         migrations.RunPython(carry_over_global_freshness, migrations.RunPython.noop),

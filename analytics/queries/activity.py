@@ -31,7 +31,14 @@ from django.db.models import Case, Count, F, Max, Min, Q, Sum, When
 
 from analytics.definitions import UTC, learner_ids as role_learner_ids, utc_day
 from analytics.models import (
-    DAYS_PER_WORD, RECENT_DAY_WORDS, RECENT_DAYS, LearnerActivity, LearnerDay, LearningEvent, PageSession, VideoView,
+    DAYS_PER_WORD,
+    RECENT_DAY_WORDS,
+    RECENT_DAYS,
+    LearnerActivity,
+    LearnerDay,
+    LearningEvent,
+    PageSession,
+    VideoView,
 )
 from analytics.services.learner_activity import days_between
 
@@ -114,9 +121,7 @@ def _counts_from_learner_days(workspace, period, windows, learner_ids):
 
     flags = {f"in_window{index}": seen(Q(day__gte=day)) for index, day in enumerate(starts)}
     flags.update(in_period=seen(Q(day__gte=start)), in_previous=seen(Q(day__gte=previous, day__lt=start)))
-    per_learner = (
-        learner_days(workspace, min(previous, *starts), end, learner_ids).values("user_id").annotate(**flags)
-    )
+    per_learner = learner_days(workspace, min(previous, *starts), end, learner_ids).values("user_id").annotate(**flags)
     inner_sql, params = per_learner.query.sql_with_params()
     quote = connection.ops.quote_name
     counted = [f"COUNT(CASE WHEN p.{quote(name)} = 1 THEN 1 END)" for name in flags]
@@ -195,8 +200,19 @@ def _counts_from_learner_activity(workspace, period, windows):
         f"COUNT(CASE WHEN a.last_day >= %s AND a.last_day < %s THEN 1 END) FROM ({learners}) AS a"
     )
     params = [
-        *window_starts, start, start, previous, start, start, *was_params, previous, start,
-        start, previous, workspace.pk, min(previous, *window_starts),
+        *window_starts,
+        start,
+        start,
+        previous,
+        start,
+        start,
+        *was_params,
+        previous,
+        start,
+        start,
+        previous,
+        workspace.pk,
+        min(previous, *window_starts),
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -81,7 +81,8 @@ def id_list():
 class AnalyseCustomFieldFilterSerializer(StrictSerializer):
     customFieldId = serializers.CharField(max_length=24)
     values = serializers.ListField(
-        child=serializers.CharField(max_length=255, allow_blank=True), allow_empty=False,
+        child=serializers.CharField(max_length=255, allow_blank=True),
+        allow_empty=False,
         max_length=MAX_IDS_PER_FILTER,
     )
 

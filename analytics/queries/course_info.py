@@ -84,6 +84,7 @@ def _reads_raw(course, from_raw):
     """Whether the course's numbers come from the raw rows (course_info_sources)."""
     return course_info_sources([course.pk], from_raw)[course.pk] == RAW
 
+
 ONE_DAY = timedelta(days=1)
 ONE_WEEK = timedelta(days=7)
 
@@ -402,7 +403,13 @@ def course_enrollment_by_birth_year(course, start_day, end_day, today, *, from_r
     """[{date, birth_year, count}] of learners enrolled at the end of each UTC day, per birth
     year; learners without one are counted under birth_year None. Years with nobody are left out."""
     return _per_category_rows(
-        course, "birth_year", "birth_year", start_day, end_day, today, from_raw,
+        course,
+        "birth_year",
+        "birth_year",
+        start_day,
+        end_day,
+        today,
+        from_raw,
         clean=lambda year: int(year) if year not in (None, "") else None,
     )
 
@@ -411,7 +418,13 @@ def course_enrollment_by_education(course, start_day, end_day, today, *, from_ra
     """[{date, education_level, count}] of learners enrolled at the end of each UTC day, per
     education level (Open edX values); learners without one under None. Empty levels left out."""
     return _per_category_rows(
-        course, "education_level", "education_level", start_day, end_day, today, from_raw,
+        course,
+        "education_level",
+        "education_level",
+        start_day,
+        end_day,
+        today,
+        from_raw,
         clean=lambda level: level or None,
     )
 
@@ -441,7 +454,13 @@ def course_enrollment_by_location(course, start_day, end_day, today, *, from_raw
     country of their profile. Learners without a country, or with a code that is not ISO 3166
     alpha-2, are counted once under UNKNOWN, which comes first; then countries by alpha-2."""
     rows = _per_category_rows(
-        course, "country", "country", start_day, end_day, today, from_raw,
+        course,
+        "country",
+        "country",
+        start_day,
+        end_day,
+        today,
+        from_raw,
         clean=lambda code: country_for_code(code).alpha2,
     )
     for row in rows:
@@ -497,9 +516,7 @@ def activity_weeks_sql(course_id=None, start_at=None, end_at=None, *, one_interv
     events = scoped(LearningEvent.objects, "occurred_at").annotate(kind=event_kind)
     views = scoped(VideoView.objects, "started_at").annotate(kind=Value("played_video", output_field=CharField()))
     sessions = scoped(PageSession.objects, "started_at").annotate(kind=Value("other", output_field=CharField()))
-    union = events.values_list(*columns).union(
-        views.values_list(*columns), sessions.values_list(*columns), all=True
-    )
+    union = events.values_list(*columns).union(views.values_list(*columns), sessions.values_list(*columns), all=True)
     union_sql, params = union.query.sql_with_params()
     sql = f"""
         WITH activity (course_id, week, user_id, kind, workspace_id) AS ({union_sql}),
@@ -545,10 +562,7 @@ def _activity_counts(course, start_at, end_at, from_raw):
         if start_at is not None:
             weeks = weeks.filter(week_start__gte=start_at)
         rows = weeks.values_list("week_start", "any", "attempted_problem", "played_video", "posted_forum")
-    return {
-        _as_datetime(week): dict(zip(ACTIVITY_TYPES, map(int, counts)))
-        for week, *counts in rows
-    }
+    return {_as_datetime(week): dict(zip(ACTIVITY_TYPES, map(int, counts))) for week, *counts in rows}
 
 
 def course_activity_by_week(course, start_at, end_at, now, *, from_raw=None):
@@ -608,7 +622,7 @@ def encoded_module_id(video_key):
     if video_key.startswith("block-v1:") and "block@" in video_key:
         return video_key.rsplit("block@", 1)[1]
     if video_key.startswith("i4x://"):
-        video_key = "i4x-" + "-".join(part for part in video_key[len("i4x://"):].split("/") if part)
+        video_key = "i4x-" + "-".join(part for part in video_key[len("i4x://") :].split("/") if part)
     return "".join(char if char.isalnum() or char in "_-" else "-" for char in video_key)
 
 
@@ -626,9 +640,11 @@ def video_audience_sql(course_id=None):
     def flag(field):
         return Max(Case(When(**{field: True}, then=1), default=0, output_field=IntegerField()))
 
-    per_learner = views.values("video_id", "user_id").annotate(
-        at_start=flag("watched_first_segment"), at_end=flag("watched_last_segment")
-    ).values_list("video_id", "user_id", "at_start", "at_end")
+    per_learner = (
+        views.values("video_id", "user_id")
+        .annotate(at_start=flag("watched_first_segment"), at_end=flag("watched_last_segment"))
+        .values_list("video_id", "user_id", "at_start", "at_end")
+    )
     inner_sql, params = per_learner.query.sql_with_params()
     sql = f"""
         WITH learners (video_id, user_id, at_start, at_end) AS ({inner_sql}),
@@ -654,7 +670,13 @@ def course_videos(course, *, from_raw=None):
             cursor.execute(with_sql + "SELECT video_id, users_at_start, users_at_end FROM audience", params)
             audience = {video_id: (int(start), int(end)) for video_id, start, end in cursor.fetchall()}
         videos = [
-            (video["id"], video["key"], video["duration_s"], video["segment_length_s"], *audience.get(video["id"], (0, 0)))
+            (
+                video["id"],
+                video["key"],
+                video["duration_s"],
+                video["segment_length_s"],
+                *audience.get(video["id"], (0, 0)),
+            )
             for video in videos.values("id", "key", "duration_s", "segment_length_s")
         ]
     else:

@@ -195,8 +195,9 @@ def program_keys_by_course(course_ids):
     return programs
 
 
-def course_summaries(workspace, now, *, course_keys=None, course_ids=None, recent_day=None, with_programs=False,
-                     from_raw=None):
+def course_summaries(
+    workspace, now, *, course_keys=None, course_ids=None, recent_day=None, with_programs=False, from_raw=None
+):
     """[{course_id, catalog_course_title, catalog_course, start_date, end_date, pacing_type,
     availability, count, cumulative_count, count_change_7_days, recent_count_change,
     passing_users, enrollment_modes, [programs]}], one per course of summary_courses(), by key.

@@ -156,7 +156,11 @@ def enrollments_over_time(workspace, period, *, learner_ids=None, course_ids=Non
         counted[name] = {_as_date(bucket): n for bucket, n in rows}
     starts = [moment.date() for moment in bucket_starts(period, unit)]
     rows = [
-        {"start": start, "enrolled": counted["enrolled"].get(start, 0), "unenrolled": counted["unenrolled"].get(start, 0)}
+        {
+            "start": start,
+            "enrolled": counted["enrolled"].get(start, 0),
+            "unenrolled": counted["unenrolled"].get(start, 0),
+        }
         for start in starts
     ]
     return EnrollmentTimeline(
@@ -323,9 +327,18 @@ def video_retention(video):
 
 
 __all__ = [
-    "ActiveLearners", "EnrollmentTimeline", "VideoRetention", "active_learners_trend", "course_chapter_quiz_time",
-    "course_quiz_sessions", "course_video_drop_off", "drop_off_rate", "enrollments_over_time",
-    "learners_in_scope", "top_contents_by_time", "video_retention",
+    "ActiveLearners",
+    "EnrollmentTimeline",
+    "VideoRetention",
+    "active_learners_trend",
+    "course_chapter_quiz_time",
+    "course_quiz_sessions",
+    "course_video_drop_off",
+    "drop_off_rate",
+    "enrollments_over_time",
+    "learners_in_scope",
+    "top_contents_by_time",
+    "video_retention",
 ]
 
 

@@ -217,20 +217,27 @@ def sequential_open_distribution(workspace_id, module_id, course_ids=None):
 # (segment - row_number is constant along a run). The work is proportional to the views, not to
 # the segments they watched (docs/api/course_info.md has the timings).
 _SEGMENT = "TRUNC(LEAST(GREATEST(({value})::numeric, -1), 1000000))::int"  # odd values stay in int range
-_TIMELINE_STEPS_SQL = """
+_TIMELINE_STEPS_SQL = (
+    """
     WITH stored AS (
         SELECT id, user_id, segments,
             CASE WHEN jsonb_typeof(segments) = 'array' THEN jsonb_array_length(segments) ELSE 0 END AS n
         FROM {table} WHERE video_id = %s
     ),
     views AS MATERIALIZED (
-        SELECT id, user_id, segments, n, """ + _SEGMENT.format(value="segments ->> 0") + """ AS first,
-            """ + _SEGMENT.format(value="segments ->> -1") + """ AS last
+        SELECT id, user_id, segments, n, """
+    + _SEGMENT.format(value="segments ->> 0")
+    + """ AS first,
+            """
+    + _SEGMENT.format(value="segments ->> -1")
+    + """ AS last
         FROM stored
         WHERE n > 0 AND jsonb_typeof(segments -> 0) = 'number' AND jsonb_typeof(segments -> -1) = 'number'
     ),
     scattered AS (
-        SELECT DISTINCT v.id, v.user_id, """ + _SEGMENT.format(value="e #>> '{{}}'") + """ AS segment
+        SELECT DISTINCT v.id, v.user_id, """
+    + _SEGMENT.format(value="e #>> '{{}}'")
+    + """ AS segment
         FROM views v CROSS JOIN LATERAL jsonb_array_elements(v.segments) AS e
         WHERE v.last - v.first + 1 <> v.n AND jsonb_typeof(e) = 'number'
     ),
@@ -252,6 +259,7 @@ _TIMELINE_STEPS_SQL = """
     SELECT at, SUM(SUM(views)) OVER (ORDER BY at), SUM(SUM(learners)) OVER (ORDER BY at)
     FROM steps GROUP BY at ORDER BY at
 """
+)
 
 # SQLite (no ranges): every watched segment expanded with json_each, once per view, and counted.
 _TIMELINE_COUNTS_SQL = """
@@ -272,9 +280,7 @@ def _segment_counts(video):
         if connection.vendor != "postgresql":
             cursor.execute(_TIMELINE_COUNTS_SQL.format(table=table), [video.pk])
             return {
-                int(segment): (int(views), int(users))
-                for segment, views, users in cursor.fetchall()
-                if segment >= 0
+                int(segment): (int(views), int(users)) for segment, views, users in cursor.fetchall() if segment >= 0
             }
         cursor.execute(_TIMELINE_STEPS_SQL.format(table=table), [video.pk])
         steps = [(int(at), int(views), int(users)) for at, views, users in cursor.fetchall()]

@@ -111,5 +111,7 @@ def canonical_definitions(workspace, activity_ids):
     if not activity_ids:
         return {}
     return dict(
-        XapiActivity.objects.filter(workspace=workspace, activity_id__in=list(activity_ids)).values_list("activity_id", "definition")
+        XapiActivity.objects.filter(workspace=workspace, activity_id__in=list(activity_ids)).values_list(
+            "activity_id", "definition"
+        )
     )

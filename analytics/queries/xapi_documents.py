@@ -27,7 +27,13 @@ def person(workspace, agent):
     seen = [agent]
     actors = XapiStatement.objects.filter(workspace=workspace, actor_key=key).values_list("statement__actor", flat=True)
     seen += [actor for actor in actors[:100] if isinstance(actor, dict)]
-    seen += [value for value in XapiDocument.objects.filter(workspace=workspace, agent_key=key).values_list("agent", flat=True)[:100] if value]
+    seen += [
+        value
+        for value in XapiDocument.objects.filter(workspace=workspace, agent_key=key).values_list("agent", flat=True)[
+            :100
+        ]
+        if value
+    ]
     result = {"objectType": "Person"}
     for name in ("name", *IFI_KEYS):
         values = []
@@ -43,7 +49,11 @@ def person(workspace, agent):
 def activity(workspace, activity_id):
     """The Activity object of the Activities resource: the canonical definition the workspace's
     statements gave it (merged over time), or the bare id when none did."""
-    definition = XapiActivity.objects.filter(workspace=workspace, activity_id=activity_id).values_list("definition", flat=True).first()
+    definition = (
+        XapiActivity.objects.filter(workspace=workspace, activity_id=activity_id)
+        .values_list("definition", flat=True)
+        .first()
+    )
     result = {"objectType": "Activity", "id": activity_id}
     if definition:
         result["definition"] = definition

@@ -23,9 +23,7 @@ class _Pending(threading.local):
 _pending = _Pending()
 
 
-def rows_changed(
-    workspace_id, model, *, pairs=(), may_empty=True, result_pairs=(), course_ids=(), users=(), only=None
-):
+def rows_changed(workspace_id, model, *, pairs=(), may_empty=True, result_pairs=(), course_ids=(), users=(), only=None):
     """Raw rows of `model` (a source model class) were written in the workspace: refresh the
     rollups that read them, in the caller's transaction (see Changes for the arguments).
 
@@ -83,7 +81,11 @@ def batched():
 
 # What rows_changed needs to know of a row of each source model: {label: its time column}
 # (the learner-day models), the other columns read when present.
-TIME_FIELDS = {"analytics.PageSession": "started_at", "analytics.VideoView": "started_at", "analytics.LearningEvent": "occurred_at"}
+TIME_FIELDS = {
+    "analytics.PageSession": "started_at",
+    "analytics.VideoView": "started_at",
+    "analytics.LearningEvent": "occurred_at",
+}
 ROW_FIELDS = ("workspace_id", "user_id", "course_id")
 
 

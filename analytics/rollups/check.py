@@ -107,7 +107,9 @@ def _difference(model, fields, keys, stored, rebuilt):
     for row in (rebuilt - stored).elements():
         key = tuple(row[i] for i in key_at)
         if key in only_stored:
-            found.changed.append((dict(zip(keys, key)), dict(zip(fields, only_stored.pop(key))), dict(zip(fields, row))))
+            found.changed.append(
+                (dict(zip(keys, key)), dict(zip(fields, only_stored.pop(key))), dict(zip(fields, row)))
+            )
         else:
             found.missing.append(dict(zip(fields, row)))
     found.extra = [dict(zip(fields, row)) for row in only_stored.values()]

@@ -127,7 +127,9 @@ def _rebuild_problems(workspace_id=None):
     from accounts.models import Workspace
     from analytics.services.problem_rollups import rebuild_problem_rollups
 
-    workspace_ids = [workspace_id] if workspace_id is not None else Workspace.objects.order_by("pk").values_list("pk", flat=True)
+    workspace_ids = (
+        [workspace_id] if workspace_id is not None else Workspace.objects.order_by("pk").values_list("pk", flat=True)
+    )
     for each in workspace_ids:
         rebuild_problem_rollups(each)
 
@@ -154,11 +156,17 @@ ROLLUPS = (
     Rollup(
         name="course_info",
         derived=(
-            "analytics.CourseEnrollmentStep", "analytics.CourseActivityWeek", "analytics.VideoAudience",
+            "analytics.CourseEnrollmentStep",
+            "analytics.CourseActivityWeek",
+            "analytics.VideoAudience",
             "analytics.CoursePassingCount",
         ),
         sources=(
-            *LEARNER_SOURCES, "courses.Enrollment", "courses.Attempt", "courses.Video", "accounts.User",
+            *LEARNER_SOURCES,
+            "courses.Enrollment",
+            "courses.Attempt",
+            "courses.Video",
+            "accounts.User",
             "accounts.Membership",
         ),
         refresh=_refresh_course_info,
@@ -168,8 +176,11 @@ ROLLUPS = (
     Rollup(
         name="problems",
         derived=(
-            "analytics.ProblemPartLatest", "analytics.ProblemAnswerCount", "analytics.ProblemLearnerLatest",
-            "analytics.ProblemGradeCount", "analytics.SubsectionLearner",
+            "analytics.ProblemPartLatest",
+            "analytics.ProblemAnswerCount",
+            "analytics.ProblemLearnerLatest",
+            "analytics.ProblemGradeCount",
+            "analytics.SubsectionLearner",
         ),
         sources=("analytics.ProblemResponse", "analytics.SubsectionOpen"),
         refresh=_refresh_problems,

@@ -116,10 +116,13 @@ def _course_filter(course_ids, field="course_id"):
 def _rebuild_enrollment_steps(course_ids=None):
     with_sql, params = enrollment_steps_sql(ENROLLMENT_DIMENSIONS, course_ids)
     return _replace_rows(
-        CourseEnrollmentStep, ("course", "dimension", "category", "day", "next_day", "enrolled", "ever_enrolled"),
-        with_sql, "SELECT course_id, dimension, category, day, next_day, enrolled, ever_enrolled FROM steps", params,
+        CourseEnrollmentStep,
+        ("course", "dimension", "category", "day", "next_day", "enrolled", "ever_enrolled"),
+        with_sql,
+        "SELECT course_id, dimension, category, day, next_day, enrolled, ever_enrolled FROM steps",
+        params,
         **_course_filter(course_ids),
-    )  # fmt: skip
+    )
 
 
 def _rebuild_activity_weeks(course_ids=None, start_at=None, end_at=None):
@@ -130,19 +133,25 @@ def _rebuild_activity_weeks(course_ids=None, start_at=None, end_at=None):
         week_filters["week_start__lt"] = end_at
     with_sql, params = activity_weeks_sql(course_ids, start_at, end_at)
     return _replace_rows(
-        CourseActivityWeek, ("course", "week_start", "any", "attempted_problem", "played_video", "posted_forum"),
-        with_sql, "SELECT course_id, week, any_count, attempted_problem, played_video, posted_forum FROM weeks",
-        params, **week_filters,
-    )  # fmt: skip
+        CourseActivityWeek,
+        ("course", "week_start", "any", "attempted_problem", "played_video", "posted_forum"),
+        with_sql,
+        "SELECT course_id, week, any_count, attempted_problem, played_video, posted_forum FROM weeks",
+        params,
+        **week_filters,
+    )
 
 
 def _rebuild_video_audiences(course_ids=None):
     with_sql, params = video_audience_sql(course_ids)
     return _replace_rows(
-        VideoAudience, ("video", "users_at_start", "users_at_end"),
-        with_sql, "SELECT video_id, users_at_start, users_at_end FROM audience", params,
+        VideoAudience,
+        ("video", "users_at_start", "users_at_end"),
+        with_sql,
+        "SELECT video_id, users_at_start, users_at_end FROM audience",
+        params,
         **_course_filter(course_ids, "video__course_id"),
-    )  # fmt: skip
+    )
 
 
 def _rebuild_passing_counts(course_ids=None):

@@ -29,9 +29,16 @@ from django.db import connection, transaction
 
 from analytics.definitions import UTC, is_learner_sql
 from analytics.models import (
-    DAYS_PER_WORD, RECENT_DAY_WORDS, RECENT_DAYS, LearnerActivity, LearnerDay, LearningEvent, PageSession, VideoView,
+    DAYS_PER_WORD,
+    RECENT_DAY_WORDS,
+    RECENT_DAYS,
+    LearnerActivity,
+    LearnerDay,
+    LearningEvent,
+    PageSession,
+    VideoView,
     WorkspaceDay,
-)  # fmt: skip
+)
 
 FORUM_POST_EVENT = "posted_forum"
 RETENTION_DAYS = (1, 7, 30)
@@ -44,9 +51,18 @@ MAX_PAIRS = 5000
 
 # The rollup's count columns, in insertion order.
 COUNT_COLUMNS = (
-    "page_sessions", "page_seconds", "desktop_sessions", "mobile_sessions", "tablet_sessions", "page_hours",
-    "events", "forum_posts", "video_views", "watch_seconds", "completed_views",
-)  # fmt: skip
+    "page_sessions",
+    "page_seconds",
+    "desktop_sessions",
+    "mobile_sessions",
+    "tablet_sessions",
+    "page_hours",
+    "events",
+    "forum_posts",
+    "video_views",
+    "watch_seconds",
+    "completed_views",
+)
 
 
 def _table(model):
@@ -95,11 +111,19 @@ def _source_selects(source):
     rows, extra, day = source(ps, "started_at")
     # The first SELECT names the columns of the union.
     values = [
-        _int("COUNT(*)"), _int("SUM(t.duration_s)"),
-        *(_int(f"SUM(CASE WHEN t.device = '{device}' THEN 1 ELSE 0 END)")
-          for device in ("desktop", "mobile", "tablet")),
-        _int(_bits_or(f"1 << {_utc_hour('t.started_at')}", repeats=True)), "0", "0", "0", "0", "0",
-    ]  # fmt: skip
+        _int("COUNT(*)"),
+        _int("SUM(t.duration_s)"),
+        *(
+            _int(f"SUM(CASE WHEN t.device = '{device}' THEN 1 ELSE 0 END)")
+            for device in ("desktop", "mobile", "tablet")
+        ),
+        _int(_bits_or(f"1 << {_utc_hour('t.started_at')}", repeats=True)),
+        "0",
+        "0",
+        "0",
+        "0",
+        "0",
+    ]
     named = ", ".join(f"{value} AS {name}" for value, name in zip(values, COUNT_COLUMNS))
     parts.append(
         f"SELECT t.workspace_id, t.user_id, {day} AS day, {named} {rows} GROUP BY t.workspace_id, t.user_id, {day}"
@@ -182,9 +206,17 @@ def _insert_days_sql(union_sql, upsert=False):
 
 HOUR_COLUMNS = tuple(f"hour{hour}_last_day" for hour in range(24))
 SPAN_COLUMNS = (
-    "is_learner", "first_day", "last_day", *(f"is_back_day{days}" for days in RETENTION_DAYS), *RECENT_DAY_WORDS,
-    "last_page_day", "page_days", "page_sessions", "page_seconds", *HOUR_COLUMNS,
-)  # fmt: skip
+    "is_learner",
+    "first_day",
+    "last_day",
+    *(f"is_back_day{days}" for days in RETENTION_DAYS),
+    *RECENT_DAY_WORDS,
+    "last_page_day",
+    "page_days",
+    "page_sessions",
+    "page_seconds",
+    *HOUR_COLUMNS,
+)
 
 
 def days_between(later, earlier):
@@ -205,12 +237,16 @@ def _insert_spans_sql(where_sql, upsert=False):
     # rows the span groups anyway, so no second read of their days).
     age = days_between("last_of_user", "day")
     words = ", ".join(
-        _int(_bits_or(
-            f"CASE WHEN {age} >= {low} AND {age} < {low + DAYS_PER_WORD} "
-            f"THEN CAST(1 AS BIGINT) << ({age} - {low}) ELSE 0 END"
-        ), "BIGINT") + f" AS {word}"
+        _int(
+            _bits_or(
+                f"CASE WHEN {age} >= {low} AND {age} < {low + DAYS_PER_WORD} "
+                f"THEN CAST(1 AS BIGINT) << ({age} - {low}) ELSE 0 END"
+            ),
+            "BIGINT",
+        )
+        + f" AS {word}"
         for low, word in zip(range(0, RECENT_DAYS, DAYS_PER_WORD), RECENT_DAY_WORDS)
-    )  # fmt: skip
+    )
     hours = ", ".join(
         f"MAX(CASE WHEN page_hours & {1 << hour} <> 0 THEN day END) AS {name}" for hour, name in enumerate(HOUR_COLUMNS)
     )
@@ -236,9 +272,18 @@ def _insert_spans_sql(where_sql, upsert=False):
 LEARNER_TOTALS = {
     "page_days": "CASE WHEN d.page_sessions > 0 THEN 1 ELSE 0 END",
     "bounce_days": "CASE WHEN d.page_sessions = 1 THEN 1 ELSE 0 END",
-    **{name: f"d.{name}" for name in (
-        "page_sessions", "page_seconds", "desktop_sessions", "mobile_sessions", "tablet_sessions", "forum_posts")},
-}  # fmt: skip
+    **{
+        name: f"d.{name}"
+        for name in (
+            "page_sessions",
+            "page_seconds",
+            "desktop_sessions",
+            "mobile_sessions",
+            "tablet_sessions",
+            "forum_posts",
+        )
+    },
+}
 EVERYONE_TOTALS = {name: f"d.{name}" for name in ("video_views", "watch_seconds", "completed_views")}
 
 
@@ -290,9 +335,7 @@ def _sync_roles(cursor, workspace_id, users):
             marks = ", ".join(["%s"] * len(chunk))
             # All their days, whatever the role says now: it is the counting that changes.
             days_sql = f"FROM {ld} d WHERE d.workspace_id = %s AND d.user_id IN ({marks})"
-            cursor.execute(
-                _add_totals_sql(days_sql, -1 if was_learner else 1, role_moved=True), [workspace_id, *chunk]
-            )
+            cursor.execute(_add_totals_sql(days_sql, -1 if was_learner else 1, role_moved=True), [workspace_id, *chunk])
             cursor.execute(
                 f"UPDATE {la} SET is_learner = %s WHERE workspace_id = %s AND user_id IN ({marks})",
                 [not was_learner, workspace_id, *chunk],
@@ -475,6 +518,12 @@ def forget_user(sender, instance, **kwargs):
 
 
 __all__ = [
-    "activity_pairs", "date_plus", "forget_user", "is_empty", "rebuild_learner_activity", "refresh_learner_days",
-    "refreshed_together", "sync_learner_roles",
+    "activity_pairs",
+    "date_plus",
+    "forget_user",
+    "is_empty",
+    "rebuild_learner_activity",
+    "refresh_learner_days",
+    "refreshed_together",
+    "sync_learner_roles",
 ]

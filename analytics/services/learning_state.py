@@ -57,7 +57,9 @@ def ensure_learners(workspace, people):
     found = user_ids_by_email(workspace, people)
     missing = sorted(set(people) - found.keys())
     if missing:
-        catalog.upsert_users(workspace, [{"email": email, "first_name": (people[email] or "")[:150]} for email in missing])
+        catalog.upsert_users(
+            workspace, [{"email": email, "first_name": (people[email] or "")[:150]} for email in missing]
+        )
         found.update(user_ids_by_email(workspace, missing))
     return found
 
@@ -96,7 +98,9 @@ def ensure_videos(workspace, specs):
         ref = found.get(key)
         duration = max(0, int(spec.duration_s or 0))
         if ref is None:
-            rows.append({"key": key, "course_id": spec.course_id, "title": (spec.title or "")[:300], "duration_s": duration})
+            rows.append(
+                {"key": key, "course_id": spec.course_id, "title": (spec.title or "")[:300], "duration_s": duration}
+            )
         elif ref.duration_s == 0 and duration:
             rows.append({"key": key, "course_id": ref.course_id, "duration_s": duration})
     if rows:
@@ -129,7 +133,11 @@ def apply_enrollment_changes(workspace, changes):
         return catalog.UpsertResult()
     pairs = {(change.user_id, change.course_id) for change in changes}
     state = {
-        (row.user_id, row.course_id): {"enrolled_at": row.enrolled_at, "unenrolled_at": row.unenrolled_at, "mode": row.mode}
+        (row.user_id, row.course_id): {
+            "enrolled_at": row.enrolled_at,
+            "unenrolled_at": row.unenrolled_at,
+            "mode": row.mode,
+        }
         for row in Enrollment.objects.filter(
             workspace=workspace,
             user_id__in={user_id for user_id, _ in pairs},
@@ -194,9 +202,15 @@ def apply_attempt_outcomes(workspace, outcomes):
     for outcome in sorted(outcomes, key=lambda outcome: outcome.at):
         row = state.setdefault(
             (outcome.user_id, outcome.course_id),
-            {"state": AttemptState.IN_PROGRESS, "score": None, "progress": 0, "completed_at": None,
-             "first_activity_at": None, "last_activity_at": None},
-        )  # fmt: skip
+            {
+                "state": AttemptState.IN_PROGRESS,
+                "score": None,
+                "progress": 0,
+                "completed_at": None,
+                "first_activity_at": None,
+                "last_activity_at": None,
+            },
+        )
         is_latest = row["last_activity_at"] is None or outcome.at >= row["last_activity_at"]
         row["first_activity_at"] = min(filter(None, [row["first_activity_at"], outcome.at]))
         row["last_activity_at"] = max(filter(None, [row["last_activity_at"], outcome.at]))

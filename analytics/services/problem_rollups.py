@@ -28,16 +28,35 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from analytics.models import (
-    ProblemAnswerCount, ProblemGradeCount, ProblemLearnerLatest, ProblemPartLatest, ProblemResponse,
-    SubsectionLearner, SubsectionOpen,
-)  # fmt: skip
+    ProblemAnswerCount,
+    ProblemGradeCount,
+    ProblemLearnerLatest,
+    ProblemPartLatest,
+    ProblemResponse,
+    SubsectionLearner,
+    SubsectionOpen,
+)
 
 # Advisory lock namespace (the first int4 of pg_advisory_xact_lock(int4, int4)): "PROB".
 LOCK_CLASS = 0x50524F42
 RESPONSE_FIELDS = (
-    "id", "user_id", "course_id", "problem_key", "part_id", "answer", "value_id", "correct", "grade", "max_grade",
-    "variant", "attempt", "submitted_at", "question", "problem_name", "source",
-)  # fmt: skip
+    "id",
+    "user_id",
+    "course_id",
+    "problem_key",
+    "part_id",
+    "answer",
+    "value_id",
+    "correct",
+    "grade",
+    "max_grade",
+    "variant",
+    "attempt",
+    "submitted_at",
+    "question",
+    "problem_name",
+    "source",
+)
 # What makes two last answers count in the same answer distribution row.
 ANSWER_FIELDS = ("course_id", "problem_key", "part_id", "answer", "value_id", "correct", "variant")
 
@@ -89,7 +108,9 @@ def record_problem_responses(workspace_id, responses):
         # The plain manager: these rollups are kept by difference below, not rebuilt.
         ProblemResponse._base_manager.bulk_create(fresh)
         _update_answer_rollups(workspace_id, fresh)
-        _update_grade_rollups(workspace_id, [row for row in fresh if row.grade is not None and row.max_grade is not None])
+        _update_grade_rollups(
+            workspace_id, [row for row in fresh if row.grade is not None and row.max_grade is not None]
+        )
     return RecordResult(created=len(fresh), duplicates=len(responses) - len(fresh))
 
 
@@ -147,8 +168,10 @@ def _update_answer_rollups(workspace_id, rows):
         return latest
 
     stored = _stored_latest(ProblemPartLatest, workspace_id, rows, key_of, key_fields)
-    olds = {key: (latest.course_id, latest.answer, latest.value_id, latest.correct, latest.variant)
-            for key, latest in stored.items()}  # fmt: skip
+    olds = {
+        key: (latest.course_id, latest.answer, latest.value_id, latest.correct, latest.variant)
+        for key, latest in stored.items()
+    }
     changes = _supersede(rows, stored, key_of, make)
     delta = Counter()
     for old, new in changes:
@@ -159,9 +182,12 @@ def _update_answer_rollups(workspace_id, rows):
     _save_latest(ProblemPartLatest, changes, ["course_id", "submitted_at", "answer", "value_id", "correct", "variant"])
     labels = _labels(rows)
     _apply_counts(
-        ProblemAnswerCount, workspace_id, delta, ANSWER_FIELDS,
+        ProblemAnswerCount,
+        workspace_id,
+        delta,
+        ANSWER_FIELDS,
         extra=lambda key: labels.get((key[1], key[2]), {}),
-    )  # fmt: skip
+    )
 
 
 def _labels(rows):
@@ -183,7 +209,9 @@ def _update_grade_rollups(workspace_id, rows):
         return (row.problem_key, row.user_id)
 
     def make(row, old):
-        latest = old or ProblemLearnerLatest(workspace_id=workspace_id, problem_key=row.problem_key, user_id=row.user_id)
+        latest = old or ProblemLearnerLatest(
+            workspace_id=workspace_id, problem_key=row.problem_key, user_id=row.user_id
+        )
         for name in ("course_id", "submitted_at", "grade", "max_grade"):
             setattr(latest, name, getattr(row, name))
         return latest
@@ -245,9 +273,12 @@ def record_subsection_opens(workspace_id, opens):
         SubsectionLearner.objects.bulk_create(
             [
                 SubsectionLearner(
-                    workspace_id=workspace_id, course_id=row.course_id, subsection_key=row.subsection_key,
-                    user_id=row.user_id, first_opened_at=row.opened_at,
-                )  # fmt: skip
+                    workspace_id=workspace_id,
+                    course_id=row.course_id,
+                    subsection_key=row.subsection_key,
+                    user_id=row.user_id,
+                    first_opened_at=row.opened_at,
+                )
                 for row in first.values()
             ],
             ignore_conflicts=True,
@@ -280,7 +311,13 @@ def rebuild_problem_rollups(workspace_id):
     now = timezone.now()
     with transaction.atomic():
         _lock_workspace(workspace_id)
-        for model in (ProblemPartLatest, ProblemAnswerCount, ProblemLearnerLatest, ProblemGradeCount, SubsectionLearner):
+        for model in (
+            ProblemPartLatest,
+            ProblemAnswerCount,
+            ProblemLearnerLatest,
+            ProblemGradeCount,
+            SubsectionLearner,
+        ):
             model.objects.filter(workspace_id=workspace_id).delete()
         with connection.cursor() as cursor:
             latest_parts = _last_per_key_sql("r.problem_key, r.part_id, r.user_id")
@@ -368,4 +405,6 @@ def connect_signals():
     from django.db.models.signals import post_delete
 
     for model in (ProblemResponse, SubsectionOpen):
-        post_delete.connect(_rebuild_after_delete, sender=model, dispatch_uid=f"problem-rollups-{model._meta.label_lower}")
+        post_delete.connect(
+            _rebuild_after_delete, sender=model, dispatch_uid=f"problem-rollups-{model._meta.label_lower}"
+        )

@@ -80,8 +80,9 @@ class RequestMetricRecorder:
         if not rows:
             return 0
         metrics = [
-            RequestMetric(at=at, workspace_id=workspace_id, method=method, endpoint=endpoint, status=status,
-                          latency_ms=latency_ms)
+            RequestMetric(
+                at=at, workspace_id=workspace_id, method=method, endpoint=endpoint, status=status, latency_ms=latency_ms
+            )
             for at, workspace_id, method, endpoint, status, latency_ms in rows
         ]
         try:

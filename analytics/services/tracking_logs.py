@@ -101,10 +101,14 @@ GRADE_EVENTS = {
 # Events that open a subsection (an Open edX sequential): the legacy courseware's seq_goto /
 # seq_next / seq_prev and the learning MFE's sequence and outline events.
 NAVIGATION_EVENTS = {
-    "seq_goto", "seq_next", "seq_prev",
-    "edx.ui.lms.sequence.next_selected", "edx.ui.lms.sequence.previous_selected", "edx.ui.lms.sequence.tab_selected",
+    "seq_goto",
+    "seq_next",
+    "seq_prev",
+    "edx.ui.lms.sequence.next_selected",
+    "edx.ui.lms.sequence.previous_selected",
+    "edx.ui.lms.sequence.tab_selected",
     "edx.ui.lms.outline.selected",
-}  # fmt: skip
+}
 
 IMPORTED_TYPES = {"problem_check", *ENROLLMENT_EVENTS, *GRADE_EVENTS, *NAVIGATION_EVENTS}
 
@@ -218,7 +222,9 @@ def parse_line(line):
             data = json_loads(data)
         except ValueError:
             pass
-    username = record.get("username") or context.get("username") or (data.get("username") if isinstance(data, dict) else "")
+    username = (
+        record.get("username") or context.get("username") or (data.get("username") if isinstance(data, dict) else "")
+    )
     return LogEvent(
         name,
         at,
@@ -313,7 +319,12 @@ def _number(data, *names):
 
 def _problem_score(data):
     grade, maximum = data.get("grade"), data.get("max_grade")
-    if isinstance(grade, (int, float)) and isinstance(maximum, (int, float)) and maximum > 0 and not isinstance(grade, bool):
+    if (
+        isinstance(grade, (int, float))
+        and isinstance(maximum, (int, float))
+        and maximum > 0
+        and not isinstance(grade, bool)
+    ):
         return round(max(0.0, min(1.0, grade / maximum)) * 100)
     return None
 
@@ -358,22 +369,26 @@ def problem_responses(event, data, problem):
         correct = sent.get("correct")
         if not isinstance(correct, bool):
             mark = correct_map.get(part)
-            correct = mark.get("correctness") == "correct" if isinstance(mark, dict) and mark.get("correctness") else None
-        rows.append({
-            "part": str(part),
-            "problem_key": problem[:500],
-            "part_id": str(part)[:255],
-            "answer": _answer_text(sent.get("answer")),
-            "value_id": _answer_text(answers.get(part))[:255],
-            "correct": correct,
-            "grade": grade,
-            "max_grade": max_grade,
-            "variant": str(sent.get("variant") or "")[:100],
-            "attempt": attempt,
-            "submitted_at": event.at,
-            "question": sent.get("question") if isinstance(sent.get("question"), str) else "",
-            "problem_name": problem_name[:300],
-        })  # fmt: skip
+            correct = (
+                mark.get("correctness") == "correct" if isinstance(mark, dict) and mark.get("correctness") else None
+            )
+        rows.append(
+            {
+                "part": str(part),
+                "problem_key": problem[:500],
+                "part_id": str(part)[:255],
+                "answer": _answer_text(sent.get("answer")),
+                "value_id": _answer_text(answers.get(part))[:255],
+                "correct": correct,
+                "grade": grade,
+                "max_grade": max_grade,
+                "variant": str(sent.get("variant") or "")[:100],
+                "attempt": attempt,
+                "submitted_at": event.at,
+                "question": sent.get("question") if isinstance(sent.get("question"), str) else "",
+                "problem_name": problem_name[:300],
+            }
+        )
     return rows
 
 
@@ -515,7 +530,9 @@ class TrackingLogImporter:
             pending.opens.append((email, course_key, opened_id, key, event.at))
         elif kind == "forum":
             event_type = "posted_forum" if name in FORUM_CREATED else name
-            self._add_event(pending, event, email, course_key, event_type, data.get("id") or data.get("commentable_id") or "", {})
+            self._add_event(
+                pending, event, email, course_key, event_type, data.get("id") or data.get("commentable_id") or "", {}
+            )
         elif kind == "enrollment":
             mode = data.get("mode") if isinstance(data.get("mode"), str) else ""
             pending.enrollments.append((email, course_key, event.at, ENROLLMENT_EVENTS[name], mode))
@@ -577,22 +594,32 @@ class TrackingLogImporter:
             if connection.vendor == "postgresql":
                 self.summary.events_created += copy_events(self.workspace, rows)
             else:
-                self.summary.events_created += upsert_events(self.workspace, rows, source=EventSource.TRACKING_LOG).created
+                self.summary.events_created += upsert_events(
+                    self.workspace, rows, source=EventSource.TRACKING_LOG
+                ).created
         if pending.responses:
             responses = [
                 ProblemResponse(
-                    workspace_id=self.workspace.pk, user_id=self.user_ids[email], course_id=self.course_ids[course_key],
-                    source=EventSource.TRACKING_LOG, **row,
-                )  # fmt: skip
+                    workspace_id=self.workspace.pk,
+                    user_id=self.user_ids[email],
+                    course_id=self.course_ids[course_key],
+                    source=EventSource.TRACKING_LOG,
+                    **row,
+                )
                 for email, course_key, row in pending.responses
             ]
             self.summary.problem_responses_created += record_problem_responses(self.workspace.pk, responses).created
         if pending.opens:
             opens = [
                 SubsectionOpen(
-                    id=opened_id, workspace_id=self.workspace.pk, user_id=self.user_ids[email],
-                    course_id=self.course_ids[course_key], subsection_key=key, opened_at=at, source=EventSource.TRACKING_LOG,
-                )  # fmt: skip
+                    id=opened_id,
+                    workspace_id=self.workspace.pk,
+                    user_id=self.user_ids[email],
+                    course_id=self.course_ids[course_key],
+                    subsection_key=key,
+                    opened_at=at,
+                    source=EventSource.TRACKING_LOG,
+                )
                 for email, course_key, opened_id, key, at in pending.opens
             ]
             self.summary.subsection_opens_created += record_subsection_opens(self.workspace.pk, opens).created
@@ -603,7 +630,9 @@ class TrackingLogImporter:
             if spec is None or (not spec.duration_s and duration):
                 self.video_specs[key] = VideoSpec(spec.course_id if spec else course_id, "", round(duration))
         for email, course_key, at, action, mode in pending.enrollments:
-            self.enrollments.append(EnrollmentChange(self.user_ids[email], self.course_ids[course_key], at, action, mode))
+            self.enrollments.append(
+                EnrollmentChange(self.user_ids[email], self.course_ids[course_key], at, action, mode)
+            )
         for email, course_key, at, state in pending.outcomes:
             self.outcomes.append(AttemptOutcome(self.user_ids[email], self.course_ids[course_key], at, state))
 
@@ -675,7 +704,18 @@ class _ChunkWriter:
             raise self.error
 
 
-EVENT_COLUMNS = ("id", "workspace_id", "user_id", "course_id", "type", "object", "occurred_at", "source", "data", "received_at")
+EVENT_COLUMNS = (
+    "id",
+    "workspace_id",
+    "user_id",
+    "course_id",
+    "type",
+    "object",
+    "occurred_at",
+    "source",
+    "data",
+    "received_at",
+)
 
 
 def copy_events(workspace, rows):
@@ -698,17 +738,30 @@ def copy_events(workspace, rows):
         cursor.execute("TRUNCATE tracking_log_events")
         with cursor.cursor.copy(f"COPY tracking_log_events ({columns}) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row((
-                    row["id"], workspace.pk, row["user_id"], row["course_id"], row["type"], row["object"],
-                    row["occurred_at"], EventSource.TRACKING_LOG.value, json_dumps(row["data"]), now,
-                ))  # fmt: skip
+                copy.write_row(
+                    (
+                        row["id"],
+                        workspace.pk,
+                        row["user_id"],
+                        row["course_id"],
+                        row["type"],
+                        row["object"],
+                        row["occurred_at"],
+                        EventSource.TRACKING_LOG.value,
+                        json_dumps(row["data"]),
+                        now,
+                    )
+                )
         cursor.execute(
             f"INSERT INTO {table} ({columns}) SELECT {columns} FROM tracking_log_events ON CONFLICT (id) DO NOTHING"
         )
         created = cursor.rowcount
     # Every row's day: re-sent lines changed nothing, and recomputing their days is harmless.
     rows_changed(
-        workspace.pk, LearningEvent, pairs=activity_pairs(rows, time_key="occurred_at"), may_empty=False,
+        workspace.pk,
+        LearningEvent,
+        pairs=activity_pairs(rows, time_key="occurred_at"),
+        may_empty=False,
         course_ids={row["course_id"] for row in rows},
     )
     return created

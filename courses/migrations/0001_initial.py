@@ -8,154 +8,269 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Course',
+            name="Course",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=255)),
-                ('title', models.CharField(max_length=300)),
-                ('thumbnail', models.URLField(blank=True, max_length=500)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('instructors', models.ManyToManyField(blank=True, related_name='taught_courses', to=settings.AUTH_USER_MODEL)),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='courses', to='accounts.workspace')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("key", models.CharField(max_length=255)),
+                ("title", models.CharField(max_length=300)),
+                ("thumbnail", models.URLField(blank=True, max_length=500)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "instructors",
+                    models.ManyToManyField(blank=True, related_name="taught_courses", to=settings.AUTH_USER_MODEL),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="courses", to="accounts.workspace"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['title'],
+                "ordering": ["title"],
             },
         ),
         migrations.CreateModel(
-            name='Chapter',
+            name="Chapter",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=255)),
-                ('title', models.CharField(max_length=300)),
-                ('position', models.PositiveIntegerField(default=0)),
-                ('course', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='chapters', to='courses.course')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("key", models.CharField(max_length=255)),
+                ("title", models.CharField(max_length=300)),
+                ("position", models.PositiveIntegerField(default=0)),
+                (
+                    "course",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="chapters", to="courses.course"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['course', 'position', 'key'],
+                "ordering": ["course", "position", "key"],
             },
         ),
         migrations.CreateModel(
-            name='Attempt',
+            name="Attempt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('public_id', models.CharField(default=accounts.ids.new_object_id, max_length=24, unique=True)),
-                ('version_number', models.PositiveIntegerField(default=0)),
-                ('lang', models.CharField(blank=True, max_length=16)),
-                ('state', models.CharField(choices=[('NOT_STARTED', 'Not started'), ('IN_PROGRESS', 'In progress'), ('APPROVED', 'Approved'), ('FAILED', 'Failed'), ('EXPIRED', 'Expired')], default='IN_PROGRESS', max_length=12)),
-                ('progress', models.PositiveSmallIntegerField(default=0, help_text='Percent, 0-100')),
-                ('score', models.PositiveSmallIntegerField(blank=True, help_text='Percent, 0-100', null=True)),
-                ('time_spent_s', models.PositiveIntegerField(default=0)),
-                ('first_activity_at', models.DateTimeField(blank=True, null=True)),
-                ('last_activity_at', models.DateTimeField(blank=True, null=True)),
-                ('completed_at', models.DateTimeField(blank=True, null=True)),
-                ('certificate_issued_at', models.DateTimeField(blank=True, null=True)),
-                ('expires_at', models.DateTimeField(blank=True, null=True)),
-                ('path_id', models.CharField(blank=True, max_length=24)),
-                ('path_session_id', models.CharField(blank=True, max_length=24)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attempts', to=settings.AUTH_USER_MODEL)),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attempts', to='accounts.workspace')),
-                ('course', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attempts', to='courses.course')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("public_id", models.CharField(default=accounts.ids.new_object_id, max_length=24, unique=True)),
+                ("version_number", models.PositiveIntegerField(default=0)),
+                ("lang", models.CharField(blank=True, max_length=16)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("NOT_STARTED", "Not started"),
+                            ("IN_PROGRESS", "In progress"),
+                            ("APPROVED", "Approved"),
+                            ("FAILED", "Failed"),
+                            ("EXPIRED", "Expired"),
+                        ],
+                        default="IN_PROGRESS",
+                        max_length=12,
+                    ),
+                ),
+                ("progress", models.PositiveSmallIntegerField(default=0, help_text="Percent, 0-100")),
+                ("score", models.PositiveSmallIntegerField(blank=True, help_text="Percent, 0-100", null=True)),
+                ("time_spent_s", models.PositiveIntegerField(default=0)),
+                ("first_activity_at", models.DateTimeField(blank=True, null=True)),
+                ("last_activity_at", models.DateTimeField(blank=True, null=True)),
+                ("completed_at", models.DateTimeField(blank=True, null=True)),
+                ("certificate_issued_at", models.DateTimeField(blank=True, null=True)),
+                ("expires_at", models.DateTimeField(blank=True, null=True)),
+                ("path_id", models.CharField(blank=True, max_length=24)),
+                ("path_session_id", models.CharField(blank=True, max_length=24)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attempts",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="attempts", to="accounts.workspace"
+                    ),
+                ),
+                (
+                    "course",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="attempts", to="courses.course"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Enrollment',
+            name="Enrollment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('mode', models.CharField(choices=[('audit', 'Audit'), ('honor', 'Honor'), ('verified', 'Verified'), ('professional', 'Professional'), ('no-id-professional', 'Professional (no ID)'), ('credit', 'Credit'), ('masters', "Master's"), ('executive-education', 'Executive education')], default='audit', max_length=32)),
-                ('kind', models.CharField(choices=[('MANDATORY', 'Mandatory'), ('OPTIONAL', 'Optional')], default='OPTIONAL', max_length=10)),
-                ('enrolled_at', models.DateTimeField()),
-                ('unenrolled_at', models.DateTimeField(blank=True, null=True)),
-                ('expires_at', models.DateTimeField(blank=True, null=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('course', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='enrollments', to='courses.course')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='enrollments', to=settings.AUTH_USER_MODEL)),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='enrollments', to='accounts.workspace')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "mode",
+                    models.CharField(
+                        choices=[
+                            ("audit", "Audit"),
+                            ("honor", "Honor"),
+                            ("verified", "Verified"),
+                            ("professional", "Professional"),
+                            ("no-id-professional", "Professional (no ID)"),
+                            ("credit", "Credit"),
+                            ("masters", "Master's"),
+                            ("executive-education", "Executive education"),
+                        ],
+                        default="audit",
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("MANDATORY", "Mandatory"), ("OPTIONAL", "Optional")],
+                        default="OPTIONAL",
+                        max_length=10,
+                    ),
+                ),
+                ("enrolled_at", models.DateTimeField()),
+                ("unenrolled_at", models.DateTimeField(blank=True, null=True)),
+                ("expires_at", models.DateTimeField(blank=True, null=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "course",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="enrollments", to="courses.course"
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="enrollments",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="enrollments", to="accounts.workspace"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Video',
+            name="Video",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=255)),
-                ('title', models.CharField(blank=True, max_length=300)),
-                ('duration_s', models.PositiveIntegerField(default=0)),
-                ('segment_length_s', models.PositiveIntegerField(default=5)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('chapter', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='videos', to='courses.chapter')),
-                ('course', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='videos', to='courses.course')),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='videos', to='accounts.workspace')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("key", models.CharField(max_length=255)),
+                ("title", models.CharField(blank=True, max_length=300)),
+                ("duration_s", models.PositiveIntegerField(default=0)),
+                ("segment_length_s", models.PositiveIntegerField(default=5)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "chapter",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="videos",
+                        to="courses.chapter",
+                    ),
+                ),
+                (
+                    "course",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="videos", to="courses.course"
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="videos", to="accounts.workspace"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['course', 'key'],
+                "ordering": ["course", "key"],
             },
         ),
         migrations.AddConstraint(
-            model_name='course',
-            constraint=models.UniqueConstraint(fields=('workspace', 'key'), name='course_unique_key'),
+            model_name="course",
+            constraint=models.UniqueConstraint(fields=("workspace", "key"), name="course_unique_key"),
         ),
         migrations.AddConstraint(
-            model_name='chapter',
-            constraint=models.UniqueConstraint(fields=('course', 'key'), name='chapter_unique_key'),
+            model_name="chapter",
+            constraint=models.UniqueConstraint(fields=("course", "key"), name="chapter_unique_key"),
         ),
         migrations.AddIndex(
-            model_name='attempt',
-            index=models.Index(fields=['workspace', 'id'], name='courses_att_workspa_6260b6_idx'),
+            model_name="attempt",
+            index=models.Index(fields=["workspace", "id"], name="courses_att_workspa_6260b6_idx"),
         ),
         migrations.AddIndex(
-            model_name='attempt',
-            index=models.Index(fields=['course', 'user'], name='courses_att_course__3da9f5_idx'),
+            model_name="attempt",
+            index=models.Index(fields=["course", "user"], name="courses_att_course__3da9f5_idx"),
         ),
         migrations.AddIndex(
-            model_name='attempt',
-            index=models.Index(fields=['workspace', 'last_activity_at'], name='courses_att_workspa_aeb84a_idx'),
+            model_name="attempt",
+            index=models.Index(fields=["workspace", "last_activity_at"], name="courses_att_workspa_aeb84a_idx"),
         ),
         migrations.AddConstraint(
-            model_name='attempt',
-            constraint=models.UniqueConstraint(fields=('user', 'course', 'version_number'), name='attempt_unique_user_course_version'),
+            model_name="attempt",
+            constraint=models.UniqueConstraint(
+                fields=("user", "course", "version_number"), name="attempt_unique_user_course_version"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='attempt',
-            constraint=models.CheckConstraint(condition=models.Q(('progress__lte', 100)), name='attempt_progress_0_100'),
+            model_name="attempt",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("progress__lte", 100)), name="attempt_progress_0_100"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='attempt',
-            constraint=models.CheckConstraint(condition=models.Q(('score__isnull', True), ('score__lte', 100), _connector='OR'), name='attempt_score_0_100'),
+            model_name="attempt",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("score__isnull", True), ("score__lte", 100), _connector="OR"),
+                name="attempt_score_0_100",
+            ),
         ),
         migrations.AddIndex(
-            model_name='enrollment',
-            index=models.Index(fields=['course', 'enrolled_at'], name='courses_enr_course__e014c4_idx'),
+            model_name="enrollment",
+            index=models.Index(fields=["course", "enrolled_at"], name="courses_enr_course__e014c4_idx"),
         ),
         migrations.AddIndex(
-            model_name='enrollment',
-            index=models.Index(fields=['workspace', 'course', 'kind'], name='courses_enr_workspa_a6b638_idx'),
+            model_name="enrollment",
+            index=models.Index(fields=["workspace", "course", "kind"], name="courses_enr_workspa_a6b638_idx"),
         ),
         migrations.AddConstraint(
-            model_name='enrollment',
-            constraint=models.UniqueConstraint(fields=('user', 'course'), name='enrollment_unique_user_course'),
+            model_name="enrollment",
+            constraint=models.UniqueConstraint(fields=("user", "course"), name="enrollment_unique_user_course"),
         ),
         migrations.AddConstraint(
-            model_name='enrollment',
-            constraint=models.CheckConstraint(condition=models.Q(('unenrolled_at__isnull', True), ('unenrolled_at__gte', models.F('enrolled_at')), _connector='OR'), name='enrollment_unenrolled_after_enrolled'),
+            model_name="enrollment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("unenrolled_at__isnull", True), ("unenrolled_at__gte", models.F("enrolled_at")), _connector="OR"
+                ),
+                name="enrollment_unenrolled_after_enrolled",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='video',
-            constraint=models.UniqueConstraint(fields=('workspace', 'key'), name='video_unique_key'),
+            model_name="video",
+            constraint=models.UniqueConstraint(fields=("workspace", "key"), name="video_unique_key"),
         ),
         migrations.AddConstraint(
-            model_name='video',
-            constraint=models.CheckConstraint(condition=models.Q(('segment_length_s__gt', 0)), name='video_segment_positive'),
+            model_name="video",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("segment_length_s__gt", 0)), name="video_segment_positive"
+            ),
         ),
     ]

@@ -5,24 +5,44 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('courses', '0001_initial'),
+        ("accounts", "0001_initial"),
+        ("courses", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='attempt',
-            name='courses_att_course__3da9f5_idx',
+            model_name="attempt",
+            name="courses_att_course__3da9f5_idx",
         ),
         migrations.AddIndex(
-            model_name='attempt',
-            index=models.Index(fields=['course', 'user', 'version_number'], include=('workspace', 'public_id', 'state', 'progress', 'score', 'time_spent_s', 'first_activity_at', 'last_activity_at', 'completed_at', 'certificate_issued_at', 'expires_at', 'created_at'), name='attempt_course_results_idx'),
+            model_name="attempt",
+            index=models.Index(
+                fields=["course", "user", "version_number"],
+                include=(
+                    "workspace",
+                    "public_id",
+                    "state",
+                    "progress",
+                    "score",
+                    "time_spent_s",
+                    "first_activity_at",
+                    "last_activity_at",
+                    "completed_at",
+                    "certificate_issued_at",
+                    "expires_at",
+                    "created_at",
+                ),
+                name="attempt_course_results_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='enrollment',
-            index=models.Index(fields=['course', 'user'], include=('workspace', 'kind', 'enrolled_at', 'unenrolled_at', 'expires_at'), name='enrollment_course_results_idx'),
+            model_name="enrollment",
+            index=models.Index(
+                fields=["course", "user"],
+                include=("workspace", "kind", "enrolled_at", "unenrolled_at", "expires_at"),
+                name="enrollment_course_results_idx",
+            ),
         ),
     ]

@@ -6,39 +6,139 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('courses', '0002_analyse_covering_indexes'),
+        ("accounts", "0001_initial"),
+        ("courses", "0002_analyse_covering_indexes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Result',
+            name="Result",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('attempt_public_id', models.CharField(blank=True, max_length=24, null=True)),
-                ('state', models.CharField(choices=[('NOT_STARTED', 'Not started'), ('IN_PROGRESS', 'In progress'), ('APPROVED', 'Approved'), ('FAILED', 'Failed'), ('EXPIRED', 'Expired')], max_length=12)),
-                ('progress', models.PositiveSmallIntegerField(default=0)),
-                ('score', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('time_spent_s', models.PositiveIntegerField(default=0)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('completed_at', models.DateTimeField(blank=True, null=True)),
-                ('certificate_issued_at', models.DateTimeField(blank=True, null=True)),
-                ('expires_at', models.DateTimeField(blank=True, null=True)),
-                ('attempt_expires_at', models.DateTimeField(blank=True, null=True)),
-                ('enrollment_kind', models.CharField(blank=True, choices=[('MANDATORY', 'Mandatory'), ('OPTIONAL', 'Optional')], max_length=10, null=True)),
-                ('enrollment_ends_at', models.DateTimeField(blank=True, null=True)),
-                ('activity_at', models.DateTimeField()),
-                ('attempt_activity_at', models.DateTimeField(blank=True, null=True)),
-                ('course', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='courses.course')),
-                ('user', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('workspace', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.workspace')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("attempt_public_id", models.CharField(blank=True, max_length=24, null=True)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("NOT_STARTED", "Not started"),
+                            ("IN_PROGRESS", "In progress"),
+                            ("APPROVED", "Approved"),
+                            ("FAILED", "Failed"),
+                            ("EXPIRED", "Expired"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("progress", models.PositiveSmallIntegerField(default=0)),
+                ("score", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("time_spent_s", models.PositiveIntegerField(default=0)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("completed_at", models.DateTimeField(blank=True, null=True)),
+                ("certificate_issued_at", models.DateTimeField(blank=True, null=True)),
+                ("expires_at", models.DateTimeField(blank=True, null=True)),
+                ("attempt_expires_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "enrollment_kind",
+                    models.CharField(
+                        blank=True,
+                        choices=[("MANDATORY", "Mandatory"), ("OPTIONAL", "Optional")],
+                        max_length=10,
+                        null=True,
+                    ),
+                ),
+                ("enrollment_ends_at", models.DateTimeField(blank=True, null=True)),
+                ("activity_at", models.DateTimeField()),
+                ("attempt_activity_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "course",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="courses.course",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="accounts.workspace",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['workspace', '-activity_at', 'user', 'course'], include=('enrollment_ends_at', 'attempt_public_id'), name='result_workspace_activity_idx'), models.Index(fields=['user', 'course'], include=('workspace', 'enrollment_ends_at', 'attempt_public_id', 'state', 'progress', 'score', 'time_spent_s', 'certificate_issued_at', 'expires_at', 'attempt_expires_at', 'enrollment_kind', 'activity_at'), name='result_user_idx'), models.Index(fields=['course', 'user'], include=('workspace', 'enrollment_ends_at', 'attempt_public_id', 'state', 'progress', 'score', 'time_spent_s', 'certificate_issued_at', 'expires_at', 'attempt_expires_at', 'enrollment_kind', 'activity_at'), name='result_course_idx'), models.Index(condition=models.Q(('enrollment_ends_at__isnull', False)), fields=['workspace', '-attempt_activity_at', 'user', 'course'], name='result_ended_activity_idx'), models.Index(condition=models.Q(('enrollment_ends_at__isnull', False)), fields=['user', 'course'], name='result_ended_user_idx'), models.Index(condition=models.Q(('enrollment_ends_at__isnull', False)), fields=['course', 'user'], name='result_ended_course_idx')],
-                'constraints': [models.UniqueConstraint(fields=('user', 'course'), name='result_unique_user_course')],
+                "indexes": [
+                    models.Index(
+                        fields=["workspace", "-activity_at", "user", "course"],
+                        include=("enrollment_ends_at", "attempt_public_id"),
+                        name="result_workspace_activity_idx",
+                    ),
+                    models.Index(
+                        fields=["user", "course"],
+                        include=(
+                            "workspace",
+                            "enrollment_ends_at",
+                            "attempt_public_id",
+                            "state",
+                            "progress",
+                            "score",
+                            "time_spent_s",
+                            "certificate_issued_at",
+                            "expires_at",
+                            "attempt_expires_at",
+                            "enrollment_kind",
+                            "activity_at",
+                        ),
+                        name="result_user_idx",
+                    ),
+                    models.Index(
+                        fields=["course", "user"],
+                        include=(
+                            "workspace",
+                            "enrollment_ends_at",
+                            "attempt_public_id",
+                            "state",
+                            "progress",
+                            "score",
+                            "time_spent_s",
+                            "certificate_issued_at",
+                            "expires_at",
+                            "attempt_expires_at",
+                            "enrollment_kind",
+                            "activity_at",
+                        ),
+                        name="result_course_idx",
+                    ),
+                    models.Index(
+                        condition=models.Q(("enrollment_ends_at__isnull", False)),
+                        fields=["workspace", "-attempt_activity_at", "user", "course"],
+                        name="result_ended_activity_idx",
+                    ),
+                    models.Index(
+                        condition=models.Q(("enrollment_ends_at__isnull", False)),
+                        fields=["user", "course"],
+                        name="result_ended_user_idx",
+                    ),
+                    models.Index(
+                        condition=models.Q(("enrollment_ends_at__isnull", False)),
+                        fields=["course", "user"],
+                        name="result_ended_course_idx",
+                    ),
+                ],
+                "constraints": [models.UniqueConstraint(fields=("user", "course"), name="result_unique_user_course")],
             },
         ),
     ]

@@ -17,48 +17,83 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('courses', '0003_results'),
+        ("accounts", "0001_initial"),
+        ("courses", "0003_results"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='result',
-            name='result_unique_user_course',
+            model_name="result",
+            name="result_unique_user_course",
         ),
         migrations.RemoveIndex(
-            model_name='attempt',
-            name='attempt_course_results_idx',
+            model_name="attempt",
+            name="attempt_course_results_idx",
         ),
         migrations.RemoveIndex(
-            model_name='enrollment',
-            name='enrollment_course_results_idx',
+            model_name="enrollment",
+            name="enrollment_course_results_idx",
         ),
         migrations.RemoveIndex(
-            model_name='result',
-            name='result_user_idx',
+            model_name="result",
+            name="result_user_idx",
         ),
         migrations.RemoveIndex(
-            model_name='result',
-            name='result_course_idx',
+            model_name="result",
+            name="result_course_idx",
         ),
         migrations.RemoveIndex(
-            model_name='result',
-            name='result_ended_user_idx',
+            model_name="result",
+            name="result_ended_user_idx",
         ),
         migrations.RemoveIndex(
-            model_name='result',
-            name='result_ended_course_idx',
+            model_name="result",
+            name="result_ended_course_idx",
         ),
         migrations.AddIndex(
-            model_name='result',
-            index=models.Index(fields=['course', 'user'], include=('workspace', 'enrollment_ends_at', 'attempt_public_id', 'state', 'progress', 'score', 'time_spent_s', 'certificate_issued_at', 'expires_at', 'attempt_expires_at', 'enrollment_kind', 'activity_at', 'attempt_activity_at'), name='result_course_idx'),
+            model_name="result",
+            index=models.Index(
+                fields=["course", "user"],
+                include=(
+                    "workspace",
+                    "enrollment_ends_at",
+                    "attempt_public_id",
+                    "state",
+                    "progress",
+                    "score",
+                    "time_spent_s",
+                    "certificate_issued_at",
+                    "expires_at",
+                    "attempt_expires_at",
+                    "enrollment_kind",
+                    "activity_at",
+                    "attempt_activity_at",
+                ),
+                name="result_course_idx",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='result',
-            constraint=models.UniqueConstraint(fields=('user', 'course'), include=('workspace', 'enrollment_ends_at', 'attempt_public_id', 'state', 'progress', 'score', 'time_spent_s', 'certificate_issued_at', 'expires_at', 'attempt_expires_at', 'enrollment_kind', 'activity_at', 'attempt_activity_at'), name='result_unique_user_course'),
+            model_name="result",
+            constraint=models.UniqueConstraint(
+                fields=("user", "course"),
+                include=(
+                    "workspace",
+                    "enrollment_ends_at",
+                    "attempt_public_id",
+                    "state",
+                    "progress",
+                    "score",
+                    "time_spent_s",
+                    "certificate_issued_at",
+                    "expires_at",
+                    "attempt_expires_at",
+                    "enrollment_kind",
+                    "activity_at",
+                    "attempt_activity_at",
+                ),
+                name="result_unique_user_course",
+            ),
         ),
     ]

@@ -5,16 +5,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('courses', '0004_analyse_scope_indexes'),
+        ("accounts", "0001_initial"),
+        ("courses", "0004_analyse_scope_indexes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='result',
-            index=models.Index(fields=['user', 'workspace'], include=('enrollment_ends_at', 'attempt_public_id'), name='result_user_count_idx'),
+            model_name="result",
+            index=models.Index(
+                fields=["user", "workspace"],
+                include=("enrollment_ends_at", "attempt_public_id"),
+                name="result_user_count_idx",
+            ),
         ),
     ]

@@ -6,52 +6,62 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('courses', '0005_result_user_count_index'),
+        ("accounts", "0001_initial"),
+        ("courses", "0005_result_user_count_index"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='course',
-            name='catalog_course',
-            field=models.CharField(blank=True, help_text='The catalog course this run belongs to (`edX+DemoX`)', max_length=255),
+            model_name="course",
+            name="catalog_course",
+            field=models.CharField(
+                blank=True, help_text="The catalog course this run belongs to (`edX+DemoX`)", max_length=255
+            ),
         ),
         migrations.AddField(
-            model_name='course',
-            name='catalog_title',
+            model_name="course",
+            name="catalog_title",
             field=models.CharField(blank=True, help_text="The catalog course's title", max_length=300),
         ),
         migrations.AddField(
-            model_name='course',
-            name='end',
-            field=models.DateTimeField(blank=True, help_text='When the course ends; null: not known', null=True),
+            model_name="course",
+            name="end",
+            field=models.DateTimeField(blank=True, help_text="When the course ends; null: not known", null=True),
         ),
         migrations.AddField(
-            model_name='course',
-            name='pacing',
-            field=models.CharField(blank=True, choices=[('self_paced', 'Self-paced'), ('instructor_paced', 'Instructor-paced')], max_length=20),
+            model_name="course",
+            name="pacing",
+            field=models.CharField(
+                blank=True,
+                choices=[("self_paced", "Self-paced"), ("instructor_paced", "Instructor-paced")],
+                max_length=20,
+            ),
         ),
         migrations.AddField(
-            model_name='course',
-            name='start',
-            field=models.DateTimeField(blank=True, help_text='When the course starts; null: not known', null=True),
+            model_name="course",
+            name="start",
+            field=models.DateTimeField(blank=True, help_text="When the course starts; null: not known", null=True),
         ),
         migrations.CreateModel(
-            name='Program',
+            name="Program",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(help_text="The program's id (Open edX: a UUID)", max_length=255)),
-                ('title', models.CharField(max_length=300)),
-                ('program_type', models.CharField(blank=True, help_text='XSeries, MicroMasters...', max_length=100)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('courses', models.ManyToManyField(blank=True, related_name='programs', to='courses.course')),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='programs', to='accounts.workspace')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("key", models.CharField(help_text="The program's id (Open edX: a UUID)", max_length=255)),
+                ("title", models.CharField(max_length=300)),
+                ("program_type", models.CharField(blank=True, help_text="XSeries, MicroMasters...", max_length=100)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("courses", models.ManyToManyField(blank=True, related_name="programs", to="courses.course")),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="programs", to="accounts.workspace"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['key'],
-                'constraints': [models.UniqueConstraint(fields=('workspace', 'key'), name='program_unique_key')],
+                "ordering": ["key"],
+                "constraints": [models.UniqueConstraint(fields=("workspace", "key"), name="program_unique_key")],
             },
         ),
     ]

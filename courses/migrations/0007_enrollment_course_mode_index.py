@@ -5,16 +5,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_workspace_analyse_api_switch'),
-        ('courses', '0006_course_catalog_programs'),
+        ("accounts", "0002_workspace_analyse_api_switch"),
+        ("courses", "0006_course_catalog_programs"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='enrollment',
-            index=models.Index(fields=['course', 'user'], include=('mode',), name='enrollment_course_mode_idx'),
+            model_name="enrollment",
+            index=models.Index(fields=["course", "user"], include=("mode",), name="enrollment_course_mode_idx"),
         ),
     ]

@@ -55,8 +55,14 @@ def _check_columns(model, attnames):
 
 
 def _progress_bar(total, label, enabled):
-    return tqdm(total=total, desc=f"{label:>16}", unit=" rows", unit_scale=(total or 0) >= 100_000,
-                disable=not enabled, mininterval=0.5)
+    return tqdm(
+        total=total,
+        desc=f"{label:>16}",
+        unit=" rows",
+        unit_scale=(total or 0) >= 100_000,
+        disable=not enabled,
+        mininterval=0.5,
+    )
 
 
 def _finish_bar(bar, count):
@@ -152,14 +158,11 @@ class BulkCreateWriter(BulkWriter):
     batch_size = 2_000
 
     def _write_batch(self, model, attnames, batch):
-        converters = [
-            _PYTHON_CONVERTERS.get(model._meta.get_field(name).get_internal_type()) for name in attnames
-        ]
+        converters = [_PYTHON_CONVERTERS.get(model._meta.get_field(name).get_internal_type()) for name in attnames]
         objects = []
         for row in batch:
             values = {
-                name: (convert(value) if convert else value)
-                for name, convert, value in zip(attnames, converters, row)
+                name: (convert(value) if convert else value) for name, convert, value in zip(attnames, converters, row)
             }
             objects.append(model(**values))
         # The plain manager, as COPY: bulk loads rebuild their rollups after (analytics.rollups).
@@ -226,10 +229,18 @@ class _TimestampFormatter:
 
 
 _INTEGER_TYPES = {
-    "AutoField", "BigAutoField", "SmallAutoField", "IntegerField", "BigIntegerField", "SmallIntegerField",
-    "PositiveIntegerField", "PositiveBigIntegerField", "PositiveSmallIntegerField", "ForeignKey",
+    "AutoField",
+    "BigAutoField",
+    "SmallAutoField",
+    "IntegerField",
+    "BigIntegerField",
+    "SmallIntegerField",
+    "PositiveIntegerField",
+    "PositiveBigIntegerField",
+    "PositiveSmallIntegerField",
+    "ForeignKey",
     "OneToOneField",
-}  # fmt: skip
+}
 _TEXT_TYPES = {"CharField", "TextField", "EmailField", "SlugField", "URLField"}
 
 
@@ -240,16 +251,26 @@ def compile_line_formatter(fields, timestamp):
     values against ~3 µs compiled). Non-null integers go in as they are; every other value
     goes through its converter (NULL, escaping, UUID hex, JSON, timestamp).
     """
-    converters = {"T": _copy_text, "N": _copy_number, "B": _copy_bool, "U": _copy_uuid, "J": _copy_json,
-                  "S": timestamp}  # fmt: skip
+    converters = {"T": _copy_text, "N": _copy_number, "B": _copy_bool, "U": _copy_uuid, "J": _copy_json, "S": timestamp}
     parts = []
     for i, field in enumerate(fields):
         kind = field.get_internal_type()
         if kind in _INTEGER_TYPES and not field.null:
             parts.append(f"{{r[{i}]}}")
             continue
-        code = ("S" if kind == "DateTimeField" else "U" if kind == "UUIDField" else "J" if kind == "JSONField"
-                else "B" if kind == "BooleanField" else "T" if kind in _TEXT_TYPES else "N")  # fmt: skip
+        code = (
+            "S"
+            if kind == "DateTimeField"
+            else "U"
+            if kind == "UUIDField"
+            else "J"
+            if kind == "JSONField"
+            else "B"
+            if kind == "BooleanField"
+            else "T"
+            if kind in _TEXT_TYPES
+            else "N"
+        )
         parts.append(f"{{{code}(r[{i}])}}")
     return eval("lambda r: f'" + "\\t".join(parts) + "'", converters)  # noqa: S307 (built from field types)
 
@@ -332,14 +353,21 @@ class CopyWriter(BulkWriter):
     def _restore(self, cursor, table, saved):
         quote = self.connection.ops.quote_name
         steps = (
-            [("key", f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(name)} {definition}")
-             for name, kind, definition in saved["constraints"] if kind in "pu"]
+            [
+                ("key", f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(name)} {definition}")
+                for name, kind, definition in saved["constraints"]
+                if kind in "pu"
+            ]
             + [("index", definition) for _, definition in saved["indexes"]]
-            + [("foreign key", f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(name)} {definition}")
-               for name, kind, definition in saved["constraints"] if kind == "f"]
-        )  # fmt: skip
-        with tqdm(total=len(steps), desc=f"indexes of {table}", unit=" idx",
-                  disable=not self.progress, leave=True) as bar:
+            + [
+                ("foreign key", f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(name)} {definition}")
+                for name, kind, definition in saved["constraints"]
+                if kind == "f"
+            ]
+        )
+        with tqdm(
+            total=len(steps), desc=f"indexes of {table}", unit=" idx", disable=not self.progress, leave=True
+        ) as bar:
             for _, sql in steps:
                 cursor.execute(sql)
                 bar.update(1)

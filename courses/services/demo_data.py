@@ -48,10 +48,20 @@ from django.db import connection, transaction
 from analytics.services.course_info_rollups import changes_course_info, workspace_courses
 from accounts.models import CustomField, CustomFieldValue, LearnerGroup, Membership, Role, User, Workspace
 from analytics.models import (
-    LearnerActivity, LearnerDay, LearningEvent, PageSession, ProblemAnswerCount, ProblemGradeCount,
-    ProblemLearnerLatest, ProblemPartLatest, ProblemResponse, SubsectionLearner, SubsectionOpen, VideoReaction,
+    LearnerActivity,
+    LearnerDay,
+    LearningEvent,
+    PageSession,
+    ProblemAnswerCount,
+    ProblemGradeCount,
+    ProblemLearnerLatest,
+    ProblemPartLatest,
+    ProblemResponse,
+    SubsectionLearner,
+    SubsectionOpen,
+    VideoReaction,
     VideoView,
-)  # fmt: skip
+)
 from analytics.services.problem_rollups import list_answer, rebuild_problem_rollups
 from analytics.services.learner_activity import rebuild_learner_activity
 from courses.models import Attempt, Chapter, Course, CoursePacing, Enrollment, Program, Result, Video
@@ -84,11 +94,11 @@ class DemoSize:
 SIZES = {
     "tiny": DemoSize("tiny", 60, 3, 2, 8, (3, 6), (1, 3), 3, 3_000, 4_000, 800, 1_000, 600),
     "small": DemoSize("small", 1_000, 12, 3, 40, (3, 8), (1, 3), 4, 60_000, 120_000, 24_000, 12_000, 6_000),
-    "medium": DemoSize("medium", 10_000, 60, 5, 300, (4, 10), (1, 3), 6, 600_000, 1_200_000, 240_000, 180_000,
-                       60_000),
-    "large": DemoSize("large", 100_000, 400, 10, 2_000, (4, 12), (1, 3), 10, 5_000_000, 10_000_000, 2_000_000,
-                      3_000_000, 1_000_000),
-}  # fmt: skip
+    "medium": DemoSize("medium", 10_000, 60, 5, 300, (4, 10), (1, 3), 6, 600_000, 1_200_000, 240_000, 180_000, 60_000),
+    "large": DemoSize(
+        "large", 100_000, 400, 10, 2_000, (4, 12), (1, 3), 10, 5_000_000, 10_000_000, 2_000_000, 3_000_000, 1_000_000
+    ),
+}
 
 
 def _large_fraction(name, divisor):
@@ -96,10 +106,19 @@ def _large_fraction(name, divisor):
     per course, enrollments per learner): the benchmark's scaling curve (make bench)."""
     large = SIZES["large"]
     return DemoSize(
-        name, large.learners // divisor, large.instructors // divisor, max(1, large.admins // divisor),
-        large.courses // divisor, large.chapters, large.videos_per_chapter, large.enrollments_per_learner,
-        large.page_sessions // divisor, large.events // divisor, large.video_views // divisor,
-        large.problem_responses // divisor, large.subsection_opens // divisor,
+        name,
+        large.learners // divisor,
+        large.instructors // divisor,
+        max(1, large.admins // divisor),
+        large.courses // divisor,
+        large.chapters,
+        large.videos_per_chapter,
+        large.enrollments_per_learner,
+        large.page_sessions // divisor,
+        large.events // divisor,
+        large.video_views // divisor,
+        large.problem_responses // divisor,
+        large.subsection_opens // divisor,
     )
 
 
@@ -130,22 +149,111 @@ def demo_email(login, workspace_slug=DEMO_WORKSPACE):
 # --- vocabularies ------------------------------------------------------------------------------
 
 FIRST_NAMES = (
-    "Ava", "Liam", "Mia", "Noah", "Zoe", "Omar", "Aisha", "Kenji", "Yuki", "Lucas", "Sofia", "Mateo",
-    "Priya", "Arjun", "Chen", "Mei", "Olga", "Ivan", "Fatima", "Youssef", "Grace", "Samuel", "Nia",
-    "Kwame", "Elena", "Marco", "Ines", "Tomas", "Hana", "Jonas", "Sara", "David", "Amara", "Leo",
-    "Maya", "Ethan", "Chloe", "Diego", "Lina", "Ravi",
-)  # fmt: skip
+    "Ava",
+    "Liam",
+    "Mia",
+    "Noah",
+    "Zoe",
+    "Omar",
+    "Aisha",
+    "Kenji",
+    "Yuki",
+    "Lucas",
+    "Sofia",
+    "Mateo",
+    "Priya",
+    "Arjun",
+    "Chen",
+    "Mei",
+    "Olga",
+    "Ivan",
+    "Fatima",
+    "Youssef",
+    "Grace",
+    "Samuel",
+    "Nia",
+    "Kwame",
+    "Elena",
+    "Marco",
+    "Ines",
+    "Tomas",
+    "Hana",
+    "Jonas",
+    "Sara",
+    "David",
+    "Amara",
+    "Leo",
+    "Maya",
+    "Ethan",
+    "Chloe",
+    "Diego",
+    "Lina",
+    "Ravi",
+)
 LAST_NAMES = (
-    "Smith", "Garcia", "Müller", "Rossi", "Dubois", "Kowalski", "Nguyen", "Kim", "Patel", "Okafor",
-    "Silva", "Santos", "Tanaka", "Ivanova", "Haddad", "Johnson", "Brown", "Lopez", "Martin", "Novak",
-    "Schmidt", "Costa", "Singh", "Mensah", "Ahmed", "Cohen", "Larsen", "Yilmaz", "Fischer", "Moreau",
-)  # fmt: skip
+    "Smith",
+    "Garcia",
+    "Müller",
+    "Rossi",
+    "Dubois",
+    "Kowalski",
+    "Nguyen",
+    "Kim",
+    "Patel",
+    "Okafor",
+    "Silva",
+    "Santos",
+    "Tanaka",
+    "Ivanova",
+    "Haddad",
+    "Johnson",
+    "Brown",
+    "Lopez",
+    "Martin",
+    "Novak",
+    "Schmidt",
+    "Costa",
+    "Singh",
+    "Mensah",
+    "Ahmed",
+    "Cohen",
+    "Larsen",
+    "Yilmaz",
+    "Fischer",
+    "Moreau",
+)
 COUNTRIES = (
-    ("US", 20), ("IN", 12), ("GB", 6), ("DE", 5), ("FR", 5), ("BR", 5), ("CA", 4), ("ES", 3),
-    ("NG", 3), ("MX", 3), ("AU", 2), ("JP", 2), ("PL", 2), ("IT", 2), ("NL", 2), ("EG", 2),
-    ("ZA", 2), ("KE", 1), ("PH", 2), ("ID", 2), ("CN", 2), ("TR", 1), ("SE", 1), ("AR", 1),
-    ("CO", 1), ("PK", 2), ("BD", 1), ("VN", 1), ("UA", 1), ("", 4),
-)  # fmt: skip
+    ("US", 20),
+    ("IN", 12),
+    ("GB", 6),
+    ("DE", 5),
+    ("FR", 5),
+    ("BR", 5),
+    ("CA", 4),
+    ("ES", 3),
+    ("NG", 3),
+    ("MX", 3),
+    ("AU", 2),
+    ("JP", 2),
+    ("PL", 2),
+    ("IT", 2),
+    ("NL", 2),
+    ("EG", 2),
+    ("ZA", 2),
+    ("KE", 1),
+    ("PH", 2),
+    ("ID", 2),
+    ("CN", 2),
+    ("TR", 1),
+    ("SE", 1),
+    ("AR", 1),
+    ("CO", 1),
+    ("PK", 2),
+    ("BD", 1),
+    ("VN", 1),
+    ("UA", 1),
+    ("", 4),
+)
 REGIONS = {
     "North America": {"US", "CA"},
     "LATAM": {"BR", "MX", "AR", "CO"},
@@ -153,28 +261,57 @@ REGIONS = {
 }  # everything else: EMEA
 GENDERS = (("f", 45), ("m", 45), ("o", 3), ("", 7))
 EDUCATION = (
-    ("bachelors", 30), ("masters", 22), ("secondary", 14), ("associates", 7), ("doctorate", 4),
-    ("junior_secondary", 3), ("primary", 2), ("none", 2), ("other", 5), ("", 11),
-)  # fmt: skip
+    ("bachelors", 30),
+    ("masters", 22),
+    ("secondary", 14),
+    ("associates", 7),
+    ("doctorate", 4),
+    ("junior_secondary", 3),
+    ("primary", 2),
+    ("none", 2),
+    ("other", 5),
+    ("", 11),
+)
 SOURCES = (("organic", 55), ("referral", 25), ("social", 15), ("", 5))
 DEPARTMENTS = ("Engineering", "Sales", "Marketing", "Support", "Finance", "People", "Operations", "Product")
 JOB_TITLES = ("Associate", "Specialist", "Analyst", "Engineer", "Senior Engineer", "Team Lead", "Manager", "Director")
 COHORTS = ("Cohort 2025-Q3", "Cohort 2025-Q4", "Cohort 2026-Q1", "Cohort 2026-Q2", "New hires", "Mentors")
 ORGS = ("SkillRiseX", "DemoU", "OpenLearn", "TechAcademy", "BizSchool")
 SUBJECTS = (
-    ("CS", "Web Development"), ("DS", "Data Science"), ("PY", "Python Programming"),
-    ("ML", "Machine Learning"), ("SEC", "Cyber Security"), ("PM", "Project Management"),
-    ("MKT", "Digital Marketing"), ("FIN", "Corporate Finance"), ("UX", "UX Design"),
-    ("LDR", "Leadership"), ("COM", "Business Communication"), ("CLD", "Cloud Computing"),
-    ("SQL", "Databases and SQL"), ("STA", "Statistics"), ("ENG", "Technical Writing"),
-    ("HR", "People Management"), ("CMP", "Compliance"), ("SAL", "Sales Techniques"),
-)  # fmt: skip
+    ("CS", "Web Development"),
+    ("DS", "Data Science"),
+    ("PY", "Python Programming"),
+    ("ML", "Machine Learning"),
+    ("SEC", "Cyber Security"),
+    ("PM", "Project Management"),
+    ("MKT", "Digital Marketing"),
+    ("FIN", "Corporate Finance"),
+    ("UX", "UX Design"),
+    ("LDR", "Leadership"),
+    ("COM", "Business Communication"),
+    ("CLD", "Cloud Computing"),
+    ("SQL", "Databases and SQL"),
+    ("STA", "Statistics"),
+    ("ENG", "Technical Writing"),
+    ("HR", "People Management"),
+    ("CMP", "Compliance"),
+    ("SAL", "Sales Techniques"),
+)
 LEVELS = ("Introduction to", "Fundamentals of", "Intermediate", "Advanced", "Applied", "Practical")
 CHAPTER_TOPICS = (
-    "Getting Started", "Core Concepts", "Tools and Setup", "First Project", "Working with Data",
-    "Best Practices", "Case Study", "Testing and Quality", "Going Further", "Patterns", "Review",
+    "Getting Started",
+    "Core Concepts",
+    "Tools and Setup",
+    "First Project",
+    "Working with Data",
+    "Best Practices",
+    "Case Study",
+    "Testing and Quality",
+    "Going Further",
+    "Patterns",
+    "Review",
     "Final Project",
-)  # fmt: skip
+)
 MODES = (("audit", 45), ("honor", 15), ("verified", 32), ("professional", 8))
 LANGS = (("en", 70), ("fr", 8), ("es", 10), ("de", 6), ("pt", 6))
 DEVICES = (("desktop", 60), ("mobile", 30), ("tablet", 10))
@@ -206,20 +343,44 @@ FORUM_DATA = ('{"category":"General"}', '{"category":"Questions"}', '{"category"
 # value ids [choice_0|choice_2]), "numeric" a number typed in (no value id); the first wrong
 # option is the tempting one.
 PROBLEM_PARTS = (
-    ("choice", "What is the first step of {topic}?",
-     ("Define the goal", "Write the report", "Ask for a budget", "Skip the planning"), (0,)),
-    ("choice", "Which tool suits {topic} best?",
-     ("A dedicated library", "A spreadsheet", "A whiteboard", "Email"), (0,)),
-    ("choice", "How often should you review your work in {topic}?",
-     ("Only when it fails", "Once a year", "At every iteration", "Never"), (2,)),
-    ("choice", "Which statement about {topic} is true?",
-     ("It always applies", "It depends on the context", "It is optional", "It is deprecated"), (1,)),
-    ("checkbox", "Select every good practice of {topic}.",
-     ("Automate the checks", "Document decisions", "Ignore feedback", "Share the results"), (0, 1, 3)),
-    ("checkbox", "Which of these are risks in {topic}?",
-     ("Missing data", "Unclear ownership", "Too many coffee breaks", "Scope creep"), (0, 1, 3)),
+    (
+        "choice",
+        "What is the first step of {topic}?",
+        ("Define the goal", "Write the report", "Ask for a budget", "Skip the planning"),
+        (0,),
+    ),
+    (
+        "choice",
+        "Which tool suits {topic} best?",
+        ("A dedicated library", "A spreadsheet", "A whiteboard", "Email"),
+        (0,),
+    ),
+    (
+        "choice",
+        "How often should you review your work in {topic}?",
+        ("Only when it fails", "Once a year", "At every iteration", "Never"),
+        (2,),
+    ),
+    (
+        "choice",
+        "Which statement about {topic} is true?",
+        ("It always applies", "It depends on the context", "It is optional", "It is deprecated"),
+        (1,),
+    ),
+    (
+        "checkbox",
+        "Select every good practice of {topic}.",
+        ("Automate the checks", "Document decisions", "Ignore feedback", "Share the results"),
+        (0, 1, 3),
+    ),
+    (
+        "checkbox",
+        "Which of these are risks in {topic}?",
+        ("Missing data", "Unclear ownership", "Too many coffee breaks", "Scope creep"),
+        (0, 1, 3),
+    ),
     ("numeric", "How many phases does the {topic} model have?", ("4", "3", "5", "6"), (0,)),
-)  # fmt: skip
+)
 PROGRAMS = (
     # (title, type, subject codes of its courses)
     ("Data Science", "XSeries", ("DS", "PY", "ML", "STA")),
@@ -389,12 +550,14 @@ class DemoDataGenerator:
             ("custom fields and groups", self.make_fields_and_groups),
             ("catalog", self.make_catalog),
             ("enrollments and attempts", self.make_enrollments_and_attempts),
-            ("page sessions and events" + (" (in the database)" if self.in_database else ""),
-             self.make_page_sessions_and_events),
+            (
+                "page sessions and events" + (" (in the database)" if self.in_database else ""),
+                self.make_page_sessions_and_events,
+            ),
             ("video views and reactions", self.make_video_views),
             ("problems, responses and subsection opens", self.make_problems),
             ("programs", self.make_programs),
-        ):  # fmt: skip
+        ):
             started = time.monotonic()
             make()
             self.log(f"  {phase}: {time.monotonic() - started:.1f} s")
@@ -407,7 +570,11 @@ class DemoDataGenerator:
         self.log(f"People: {size.admins} admins, {size.instructors} instructors, {size.learners} learners")
         demo = {login.role: login for login in DEMO_LOGINS}
         people = []  # (email, role, first, last, joined_at, password, is_staff)
-        for role, count in ((Role.ADMIN, size.admins), (Role.INSTRUCTOR, size.instructors), (Role.LEARNER, size.learners)):
+        for role, count in (
+            (Role.ADMIN, size.admins),
+            (Role.INSTRUCTOR, size.instructors),
+            (Role.LEARNER, size.learners),
+        ):
             for n in range(count):
                 joined = self.anchor - int((30 + 400 * rng.random()) * DAY)
                 if n == 0:
@@ -417,7 +584,10 @@ class DemoDataGenerator:
                     joined = self.anchor - 200 * DAY
                     people.append((email, role, first, last, joined, make_password(login.password), role == Role.ADMIN))
                     continue
-                first, last = FIRST_NAMES[rng.getrandbits(16) % len(FIRST_NAMES)], LAST_NAMES[rng.getrandbits(16) % len(LAST_NAMES)]
+                first, last = (
+                    FIRST_NAMES[rng.getrandbits(16) % len(FIRST_NAMES)],
+                    LAST_NAMES[rng.getrandbits(16) % len(LAST_NAMES)],
+                )
                 # The index n keeps emails unique; ASCII only (Müller -> muller) for every email parser.
                 local = unicodedata.normalize("NFKD", f"{first}.{last}.{n}").encode("ascii", "ignore").decode()
                 email = f"{'' if role == Role.LEARNER else role + '.'}{local}@{self.domain}".lower()
@@ -434,26 +604,57 @@ class DemoDataGenerator:
                 self.device_of.append(self.pick(self.devices))
                 self.engagement_of.append(rng.lognormvariate(0, 0.8))
                 yield (
-                    password, None, is_staff, first, last, is_staff, True, joined, email,
-                    self.object_id(joined), "", birth_year, self.pick(self.genders),
-                    self.pick(self.education), country, self.pick(self.sources),
-                )  # fmt: skip
+                    password,
+                    None,
+                    is_staff,
+                    first,
+                    last,
+                    is_staff,
+                    True,
+                    joined,
+                    email,
+                    self.object_id(joined),
+                    "",
+                    birth_year,
+                    self.pick(self.genders),
+                    self.pick(self.education),
+                    country,
+                    self.pick(self.sources),
+                )
 
         self.write(
             User,
-            ("password", "last_login", "is_superuser", "first_name", "last_name", "is_staff", "is_active",
-             "date_joined", "email", "public_id", "avatar_url", "birth_year", "gender", "education_level",
-             "country", "source"),
-            user_rows(), total=len(people), label="users",
-        )  # fmt: skip
+            (
+                "password",
+                "last_login",
+                "is_superuser",
+                "first_name",
+                "last_name",
+                "is_staff",
+                "is_active",
+                "date_joined",
+                "email",
+                "public_id",
+                "avatar_url",
+                "birth_year",
+                "gender",
+                "education_level",
+                "country",
+                "source",
+            ),
+            user_rows(),
+            total=len(people),
+            label="users",
+        )
         ids = dict(User.objects.filter(email__endswith=f"@{self.domain}").values_list("email", "id"))
         self.user_ids = [ids[person[0]] for person in people]
         self.write(
             Membership,
             ("user_id", "workspace_id", "role", "joined_at"),
             ((self.user_ids[i], ws.pk, p[1], p[4]) for i, p in enumerate(people)),
-            total=len(people), label="memberships",
-        )  # fmt: skip
+            total=len(people),
+            label="memberships",
+        )
         self.admins = [i for i, p in enumerate(people) if p[1] == Role.ADMIN]
         self.instructors = [i for i, p in enumerate(people) if p[1] == Role.INSTRUCTOR]
         self.learners = [i for i, p in enumerate(people) if p[1] == Role.LEARNER]
@@ -507,13 +708,33 @@ class DemoDataGenerator:
         self.courses = courses
         created = self.anchor - 500 * DAY
         self.write(
-            Course, ("workspace_id", "key", "title", "thumbnail", "created_at", "start", "end", "pacing",
-                     "catalog_course", "catalog_title"),
-            ((ws.pk, c.key, c.title, f"https://images.{self.domain}/courses/{c.index}.jpg", created + c.index * 600,
-              *self._catalog_facts(c, created))
-             for c in courses),
-            total=len(courses), label="courses",
-        )  # fmt: skip
+            Course,
+            (
+                "workspace_id",
+                "key",
+                "title",
+                "thumbnail",
+                "created_at",
+                "start",
+                "end",
+                "pacing",
+                "catalog_course",
+                "catalog_title",
+            ),
+            (
+                (
+                    ws.pk,
+                    c.key,
+                    c.title,
+                    f"https://images.{self.domain}/courses/{c.index}.jpg",
+                    created + c.index * 600,
+                    *self._catalog_facts(c, created),
+                )
+                for c in courses
+            ),
+            total=len(courses),
+            label="courses",
+        )
         ids = dict(Course.objects.filter(workspace=ws).values_list("key", "id"))
         for course in courses:
             course.id = ids[course.key]
@@ -544,7 +765,9 @@ class DemoDataGenerator:
                 title = f"{position + 1}. {CHAPTER_TOPICS[position % len(CHAPTER_TOPICS)]}"
                 course.chapters.append([key, title, None])
                 chapter_rows.append((course.id, key, title, position))
-        self.write(Chapter, ("course_id", "key", "title", "position"), chapter_rows, total=len(chapter_rows), label="chapters")
+        self.write(
+            Chapter, ("course_id", "key", "title", "position"), chapter_rows, total=len(chapter_rows), label="chapters"
+        )
         chapter_ids = {
             (course_id, key): pk
             for course_id, key, pk in Chapter.objects.filter(course__workspace=ws).values_list("course_id", "key", "id")
@@ -561,11 +784,16 @@ class DemoDataGenerator:
                     segment = 5 if rng.random() < 0.3 else 10
                     course.videos.append([None, key, duration, segment, -(-duration // segment), position])
                     course.length_s += duration
-                    video_rows.append((ws.pk, course.id, chapter[2], key, f"{chapter[1]}, part {n + 1}", duration, segment, created))
+                    video_rows.append(
+                        (ws.pk, course.id, chapter[2], key, f"{chapter[1]}, part {n + 1}", duration, segment, created)
+                    )
         self.write(
-            Video, ("workspace_id", "course_id", "chapter_id", "key", "title", "duration_s", "segment_length_s", "created_at"),
-            video_rows, total=len(video_rows), label="videos",
-        )  # fmt: skip
+            Video,
+            ("workspace_id", "course_id", "chapter_id", "key", "title", "duration_s", "segment_length_s", "created_at"),
+            video_rows,
+            total=len(video_rows),
+            label="videos",
+        )
         video_ids = dict(Video.objects.filter(workspace=ws).values_list("key", "id"))
         for course in courses:
             for video in course.videos:
@@ -594,7 +822,11 @@ class DemoDataGenerator:
             end = start + rng.randint(60, 150) * DAY
         else:  # running: started before the history window, ends later (self-paced: often never)
             start = max(created, self.anchor - rng.randint(HISTORY_DAYS + 10, 360) * DAY)
-            end = None if pacing == CoursePacing.SELF_PACED and rng.random() < 0.6 else self.anchor + rng.randint(30, 200) * DAY
+            end = (
+                None
+                if pacing == CoursePacing.SELF_PACED and rng.random() < 0.6
+                else self.anchor + rng.randint(30, 200) * DAY
+            )
         start -= start % 3600
         if end is not None:
             end -= end % 3600
@@ -631,16 +863,48 @@ class DemoDataGenerator:
                 self._enroll(person, course_index, enrollments, attempts)
         self.write(
             Enrollment,
-            ("workspace_id", "user_id", "course_id", "mode", "kind", "enrolled_at", "unenrolled_at", "expires_at", "updated_at"),
-            enrollments, total=len(enrollments), label="enrollments",
-        )  # fmt: skip
+            (
+                "workspace_id",
+                "user_id",
+                "course_id",
+                "mode",
+                "kind",
+                "enrolled_at",
+                "unenrolled_at",
+                "expires_at",
+                "updated_at",
+            ),
+            enrollments,
+            total=len(enrollments),
+            label="enrollments",
+        )
         self.write(
             Attempt,
-            ("workspace_id", "public_id", "user_id", "course_id", "version_number", "lang", "state", "progress",
-             "score", "time_spent_s", "first_activity_at", "last_activity_at", "completed_at",
-             "certificate_issued_at", "expires_at", "path_id", "path_session_id", "created_at", "updated_at"),
-            attempts, total=len(attempts), label="attempts",
-        )  # fmt: skip
+            (
+                "workspace_id",
+                "public_id",
+                "user_id",
+                "course_id",
+                "version_number",
+                "lang",
+                "state",
+                "progress",
+                "score",
+                "time_spent_s",
+                "first_activity_at",
+                "last_activity_at",
+                "completed_at",
+                "certificate_issued_at",
+                "expires_at",
+                "path_id",
+                "path_session_id",
+                "created_at",
+                "updated_at",
+            ),
+            attempts,
+            total=len(attempts),
+            label="attempts",
+        )
 
     def _demo_learner_courses(self):
         count = len(self.courses)
@@ -670,8 +934,17 @@ class DemoDataGenerator:
             state = "NOT_STARTED"
         else:
             r = rng.random()
-            state = ("NOT_STARTED" if r < 0.12 else "IN_PROGRESS" if r < 0.6 else "APPROVED" if r < 0.86
-                     else "FAILED" if r < 0.94 else "EXPIRED")  # fmt: skip
+            state = (
+                "NOT_STARTED"
+                if r < 0.12
+                else "IN_PROGRESS"
+                if r < 0.6
+                else "APPROVED"
+                if r < 0.86
+                else "FAILED"
+                if r < 0.94
+                else "EXPIRED"
+            )
         if state == "EXPIRED" and (expires is None or expires >= anchor):
             if age > 10 * DAY:
                 expires = enrolled + int(rng.uniform(0.3, 0.95) * age)
@@ -719,19 +992,56 @@ class DemoDataGenerator:
             path_session = self.object_id(enrolled)
         updated = last or enrolled
         enrollments.append((ws.pk, user_id, course.id, mode, kind, enrolled, unenrolled, expires, updated))
-        attempts.append((
-            ws.pk, self.object_id(enrolled), user_id, course.id, 0, lang, state, progress, score, spent,
-            first, last, completed, certificate, expires, path_id, path_session, enrolled, updated,
-        ))  # fmt: skip
+        attempts.append(
+            (
+                ws.pk,
+                self.object_id(enrolled),
+                user_id,
+                course.id,
+                0,
+                lang,
+                state,
+                progress,
+                score,
+                spent,
+                first,
+                last,
+                completed,
+                certificate,
+                expires,
+                path_id,
+                path_session,
+                enrolled,
+                updated,
+            )
+        )
         if state in ("APPROVED", "FAILED") and not is_demo and rng.random() < 0.06 and completed < anchor - 2 * DAY:
             # A retake of the next version of the course.
             retake_first = completed + int(rng.random() * (anchor - completed) / 2)
             retake_last = retake_first + int(rng.random() * (anchor - retake_first))
-            attempts.append((
-                ws.pk, self.object_id(retake_first), user_id, course.id, 1, lang, "IN_PROGRESS",
-                rng.randint(5, 80), None, rng.randint(300, 20_000), retake_first, retake_last, None, None, None,
-                "", "", retake_first, retake_last,
-            ))  # fmt: skip
+            attempts.append(
+                (
+                    ws.pk,
+                    self.object_id(retake_first),
+                    user_id,
+                    course.id,
+                    1,
+                    lang,
+                    "IN_PROGRESS",
+                    rng.randint(5, 80),
+                    None,
+                    rng.randint(300, 20_000),
+                    retake_first,
+                    retake_last,
+                    None,
+                    None,
+                    None,
+                    "",
+                    "",
+                    retake_first,
+                    retake_last,
+                )
+            )
 
         if first is not None:
             low = max(first, self.history_start)
@@ -748,12 +1058,31 @@ class DemoDataGenerator:
     # --- page sessions and learning events -----------------------------------------------------------
 
     PAGE_SESSION_FIELDS = (
-        "id", "workspace_id", "user_id", "page", "path", "started_at", "duration_s", "course_id", "course_key",
-        "chapter_key", "device", "received_at",
-    )  # fmt: skip
+        "id",
+        "workspace_id",
+        "user_id",
+        "page",
+        "path",
+        "started_at",
+        "duration_s",
+        "course_id",
+        "course_key",
+        "chapter_key",
+        "device",
+        "received_at",
+    )
     EVENT_FIELDS = (
-        "id", "workspace_id", "user_id", "course_id", "type", "object", "occurred_at", "source", "data", "received_at",
-    )  # fmt: skip
+        "id",
+        "workspace_id",
+        "user_id",
+        "course_id",
+        "type",
+        "object",
+        "occurred_at",
+        "source",
+        "data",
+        "received_at",
+    )
 
     def make_page_sessions_and_events(self):
         """Course sessions and events per enrollment, other pages per learner, by the plan's weights."""
@@ -769,26 +1098,34 @@ class DemoDataGenerator:
             self._page_sessions_and_events_in_database(sessions_per_entry, sessions_per_person, events_per_entry)
             return
         self.write(
-            PageSession, self.PAGE_SESSION_FIELDS,
+            PageSession,
+            self.PAGE_SESSION_FIELDS,
             itertools.chain(
                 self._course_session_rows(sessions_per_entry),
                 self._other_session_rows(sessions_per_person),
                 self._demo_learner_recent_sessions(),
             ),
-            total=total + 40, label="page sessions",
-        )  # fmt: skip
-        self.write(LearningEvent, self.EVENT_FIELDS, self._event_rows(events_per_entry), total=self.size.events,
-                   label="events")  # fmt: skip
+            total=total + 40,
+            label="page sessions",
+        )
+        self.write(
+            LearningEvent, self.EVENT_FIELDS, self._event_rows(events_per_entry), total=self.size.events, label="events"
+        )
 
     def _page_sessions_and_events_in_database(self, sessions_per_entry, sessions_per_person, events_per_entry):
         """PostgreSQL: COPY the plan to temporary tables, expand it with generate_series (demo_data_sql)."""
         from . import demo_data_sql as sql
 
         params = {
-            "seed": sql.seed_base(self.seed), "salt": f"{self.salt128:032x}", "workspace": self.workspace.pk,
-            "second_of_day": self.second_of_day, "problem_data": list(PROBLEM_DATA),
-            "problem_count": len(PROBLEM_DATA), "forum_data": list(FORUM_DATA), "forum_count": len(FORUM_DATA),
-        }  # fmt: skip
+            "seed": sql.seed_base(self.seed),
+            "salt": f"{self.salt128:032x}",
+            "workspace": self.workspace.pk,
+            "second_of_day": self.second_of_day,
+            "problem_data": list(PROBLEM_DATA),
+            "problem_count": len(PROBLEM_DATA),
+            "forum_data": list(FORUM_DATA),
+            "forum_count": len(FORUM_DATA),
+        }
         with connection.cursor() as django_cursor:
             cursor = django_cursor.cursor
             # The planner's cost estimates make it JIT-compile each chunk's query, which costs more
@@ -796,26 +1133,61 @@ class DemoDataGenerator:
             cursor.execute("SET LOCAL jit = off")
             sql.create_plan_tables(cursor)
             plan_rows = (
-                (ord_, user_id, self.courses[ci].id, self.courses[ci].key, low, high, self.device_of[person],
-                 sql.text_array([chapter[0] for chapter in self.courses[ci].chapters[:reached]]),
-                 sql.text_array([video[1] for video in self._reached_videos(self.courses[ci], reached)]),
-                 sessions, events)
-                for ord_, ((person, user_id, ci, low, high, reached), sessions, events)
-                in enumerate(zip(self.plan, sessions_per_entry, events_per_entry))
-            )  # fmt: skip
-            sql.copy_rows(cursor, sql.PLAN_TABLE, ("ord", "user_id", "course_id", "course_key", "low", "high",
-                                                   "device", "chapters", "videos", "sessions", "events"), plan_rows)
+                (
+                    ord_,
+                    user_id,
+                    self.courses[ci].id,
+                    self.courses[ci].key,
+                    low,
+                    high,
+                    self.device_of[person],
+                    sql.text_array([chapter[0] for chapter in self.courses[ci].chapters[:reached]]),
+                    sql.text_array([video[1] for video in self._reached_videos(self.courses[ci], reached)]),
+                    sessions,
+                    events,
+                )
+                for ord_, ((person, user_id, ci, low, high, reached), sessions, events) in enumerate(
+                    zip(self.plan, sessions_per_entry, events_per_entry)
+                )
+            )
+            sql.copy_rows(
+                cursor,
+                sql.PLAN_TABLE,
+                (
+                    "ord",
+                    "user_id",
+                    "course_id",
+                    "course_key",
+                    "low",
+                    "high",
+                    "device",
+                    "chapters",
+                    "videos",
+                    "sessions",
+                    "events",
+                ),
+                plan_rows,
+            )
             people_rows = (
-                (ord_, self.user_ids[person], max(self.people[person][4], self.history_start), self.anchor - 60,
-                 self.device_of[person], sessions)
+                (
+                    ord_,
+                    self.user_ids[person],
+                    max(self.people[person][4], self.history_start),
+                    self.anchor - 60,
+                    self.device_of[person],
+                    sessions,
+                )
                 for ord_, (person, sessions) in enumerate(zip(self.learners, sessions_per_person))
-            )  # fmt: skip
-            sql.copy_rows(cursor, sql.PEOPLE_TABLE, ("ord", "user_id", "low", "high", "device", "sessions"), people_rows)
+            )
+            sql.copy_rows(
+                cursor, sql.PEOPLE_TABLE, ("ord", "user_id", "low", "high", "device", "sessions"), people_rows
+            )
             chunk = max(1, len(self.plan) // 20)
             with self.writer.progress_bar(sum(sessions_per_entry) + sum(sessions_per_person), "page sessions") as bar:
                 made = sql.run_in_chunks(cursor, sql.COURSE_SESSIONS_SQL, params, len(self.plan), chunk, bar.update)
-                made += sql.run_in_chunks(cursor, sql.OTHER_PAGES_SQL, params, len(self.learners),
-                                          max(1, len(self.learners) // 5), bar.update)  # fmt: skip
+                made += sql.run_in_chunks(
+                    cursor, sql.OTHER_PAGES_SQL, params, len(self.learners), max(1, len(self.learners) // 5), bar.update
+                )
             self.counts[PageSession._meta.label] = made
             with self.writer.progress_bar(sum(events_per_entry), "events") as bar:
                 made = sql.run_in_chunks(cursor, sql.EVENTS_SQL, params, len(self.plan), chunk, bar.update)
@@ -850,8 +1222,20 @@ class DemoDataGenerator:
                 else:
                     duration = min(1800, int(lognormal(3.5, 0.8)))
                     row = ("Course Details", f"/courses/{course.key}", None, "", "")
-                yield (self.uuid_int(), ws_id, user_id, row[0], row[1], started, duration, row[2], row[3], row[4],
-                       device, started + duration + rng.getrandbits(4))  # fmt: skip
+                yield (
+                    self.uuid_int(),
+                    ws_id,
+                    user_id,
+                    row[0],
+                    row[1],
+                    started,
+                    duration,
+                    row[2],
+                    row[3],
+                    row[4],
+                    device,
+                    started + duration + rng.getrandbits(4),
+                )
 
     def _other_session_rows(self, per_person):
         rng, ws_id = self.rng, self.workspace.pk
@@ -867,8 +1251,20 @@ class DemoDataGenerator:
                 started = self.when(low, self.anchor - 60)
                 duration = min(1800, int(median * lognormal(0, 0.9)))
                 device = preferred if rnd() < 0.8 else self.pick(self.devices)
-                yield (self.uuid_int(), ws_id, user_id, page, path, started, duration, None, "", "", device,
-                       started + duration + rng.getrandbits(4))  # fmt: skip
+                yield (
+                    self.uuid_int(),
+                    ws_id,
+                    user_id,
+                    page,
+                    path,
+                    started,
+                    duration,
+                    None,
+                    "",
+                    "",
+                    device,
+                    started + duration + rng.getrandbits(4),
+                )
 
     def _demo_learner_recent_sessions(self):
         """The demo learner studied on each of the last 10 days (today too, when the hour allows)."""
@@ -896,8 +1292,20 @@ class DemoDataGenerator:
                     chapter = course.chapters[rng.randint(0, reached - 1)]
                     row = ("Quiz", f"/quiz/{course.key}/{chapter[0]}", course.key, chapter[0], rng.randint(120, 900))
                 duration = min(row[4], self.anchor - 60 - started)
-                yield (self.uuid_int(), ws_id, user_id, row[0], row[1], started, duration, course.id, row[2], row[3],
-                       self.device_of[person], started + duration + 2)  # fmt: skip
+                yield (
+                    self.uuid_int(),
+                    ws_id,
+                    user_id,
+                    row[0],
+                    row[1],
+                    started,
+                    duration,
+                    course.id,
+                    row[2],
+                    row[3],
+                    self.device_of[person],
+                    started + duration + 2,
+                )
 
     def _event_rows(self, per_entry):
         rng, ws_id, courses = self.rng, self.workspace.pk, self.courses
@@ -920,8 +1328,18 @@ class DemoDataGenerator:
                     obj, data = chapter[0], "{}"
                 else:
                     obj, data = f"thread-{rng.getrandbits(32):08x}", FORUM_DATA[rng.getrandbits(8) % 3]
-                yield (self.uuid_int(), ws_id, user_id, course.id, kind, obj, occurred, self.pick(self.event_sources),
-                       data, occurred + rng.getrandbits(5))  # fmt: skip
+                yield (
+                    self.uuid_int(),
+                    ws_id,
+                    user_id,
+                    course.id,
+                    kind,
+                    obj,
+                    occurred,
+                    self.pick(self.event_sources),
+                    data,
+                    occurred + rng.getrandbits(5),
+                )
 
     # --- video views and reactions -----------------------------------------------------------------
 
@@ -935,18 +1353,44 @@ class DemoDataGenerator:
         self.reactions = []
         self.write(
             VideoView,
-            ("id", "workspace_id", "user_id", "video_id", "course_id", "started_at", "watched_s", "position_s",
-             "segments", "watched_first_segment", "watched_last_segment", "is_completed", "device", "platform",
-             "country", "buffering_s", "bitrate_kbps", "errors", "source", "received_at"),
-            self._video_view_rows(per_entry), total=self.size.video_views, label="video views",
-        )  # fmt: skip
+            (
+                "id",
+                "workspace_id",
+                "user_id",
+                "video_id",
+                "course_id",
+                "started_at",
+                "watched_s",
+                "position_s",
+                "segments",
+                "watched_first_segment",
+                "watched_last_segment",
+                "is_completed",
+                "device",
+                "platform",
+                "country",
+                "buffering_s",
+                "bitrate_kbps",
+                "errors",
+                "source",
+                "received_at",
+            ),
+            self._video_view_rows(per_entry),
+            total=self.size.video_views,
+            label="video views",
+        )
         seen, reactions = set(), []
         for row in self.reactions:
             if row[1:] not in seen:
                 seen.add(row[1:])
                 reactions.append(row)
-        self.write(VideoReaction, ("workspace_id", "user_id", "video_id", "type", "at"), reactions,
-                   total=len(reactions), label="reactions")  # fmt: skip
+        self.write(
+            VideoReaction,
+            ("workspace_id", "user_id", "video_id", "type", "at"),
+            reactions,
+            total=len(reactions),
+            label="reactions",
+        )
 
     def _video_view_rows(self, per_entry):
         rng, ws_id, courses = self.rng, self.workspace.pk, self.courses
@@ -993,23 +1437,54 @@ class DemoDataGenerator:
                     buffering = bitrate = errors = None
                 watched_last = last == segments - 1
                 yield (
-                    self.uuid_int(), ws_id, user_id, video_id, course.id, started, watched_s, position_s, seg_json,
-                    first == 0, watched_last, watched_last, device, platform, country, buffering, bitrate, errors,
-                    self.pick(self.view_sources), started + watched_s + 5,
-                )  # fmt: skip
+                    self.uuid_int(),
+                    ws_id,
+                    user_id,
+                    video_id,
+                    course.id,
+                    started,
+                    watched_s,
+                    position_s,
+                    seg_json,
+                    first == 0,
+                    watched_last,
+                    watched_last,
+                    device,
+                    platform,
+                    country,
+                    buffering,
+                    bitrate,
+                    errors,
+                    self.pick(self.view_sources),
+                    started + watched_s + 5,
+                )
                 r = rnd()
                 if r < 0.09:
                     kind = "like" if r < 0.06 else "comment" if r < 0.08 else "share"
                     reactions.append((ws_id, user_id, video_id, kind, started + watched_s))
 
-
     # --- problems, their responses, subsection opens -------------------------------------------------
 
     RESPONSE_FIELDS = (
-        "id", "workspace_id", "user_id", "course_id", "problem_key", "part_id", "answer", "value_id", "correct",
-        "grade", "max_grade", "variant", "attempt", "submitted_at", "question", "problem_name", "source",
+        "id",
+        "workspace_id",
+        "user_id",
+        "course_id",
+        "problem_key",
+        "part_id",
+        "answer",
+        "value_id",
+        "correct",
+        "grade",
+        "max_grade",
+        "variant",
+        "attempt",
+        "submitted_at",
+        "question",
+        "problem_name",
+        "source",
         "received_at",
-    )  # fmt: skip
+    )
 
     def make_problems(self):
         """Subsections (1-3 a chapter) holding problems of 1-3 parts; learners answer the problems of
@@ -1030,7 +1505,9 @@ class DemoDataGenerator:
             for position, chapter in enumerate(course.chapters):
                 topic = CHAPTER_TOPICS[position % len(CHAPTER_TOPICS)]
                 for _ in range(rng.randint(1, 3)):
-                    course.subsections.append((position, f"{block_prefix}+type@sequential+block@{rng.getrandbits(128):032x}"))
+                    course.subsections.append(
+                        (position, f"{block_prefix}+type@sequential+block@{rng.getrandbits(128):032x}")
+                    )
                     problems_here = 0 if rng.random() < 0.3 else 1 if rng.random() < 0.75 else 2
                     if position == 0 and not course.problems:
                         problems_here = max(1, problems_here)
@@ -1042,24 +1519,38 @@ class DemoDataGenerator:
                             for n in range(1 + int(3 * rng.random() ** 1.5))
                         ]
                         course.problems.append(
-                            (position, f"{block_prefix}+type@problem+block@{block}", f"{topic}: checkpoint {checkpoint}",
-                             [(part_id, entry, entry[1].format(topic=topic.lower())) for part_id, entry in parts])
-                        )  # fmt: skip
+                            (
+                                position,
+                                f"{block_prefix}+type@problem+block@{block}",
+                                f"{topic}: checkpoint {checkpoint}",
+                                [(part_id, entry, entry[1].format(topic=topic.lower())) for part_id, entry in parts],
+                            )
+                        )
             problem_count += len(course.problems)
         self.log(f"Problems: {problem_count} in {len(self.courses)} courses")
         weights = [
-            weight * entry[5] / len(self.courses[entry[2]].chapters) for entry, weight in zip(self.plan, self.plan_weights)
+            weight * entry[5] / len(self.courses[entry[2]].chapters)
+            for entry, weight in zip(self.plan, self.plan_weights)
         ]
         capacity = [
             sum(1 for problem in self.courses[entry[2]].problems if problem[0] < entry[5]) for entry in self.plan
         ]
         per_entry = _allocate_capped(weights, capacity, round(self.size.problem_responses / ROWS_PER_PROBLEM))
-        self.write(ProblemResponse, self.RESPONSE_FIELDS, self._response_rows(per_entry),
-                   total=self.size.problem_responses, label="problem responses")  # fmt: skip
+        self.write(
+            ProblemResponse,
+            self.RESPONSE_FIELDS,
+            self._response_rows(per_entry),
+            total=self.size.problem_responses,
+            label="problem responses",
+        )
         per_entry = _allocate(weights, self.size.subsection_opens)
-        self.write(SubsectionOpen, ("id", "workspace_id", "user_id", "course_id", "subsection_key", "opened_at",
-                                    "source", "received_at"),
-                   self._subsection_open_rows(per_entry), total=self.size.subsection_opens, label="subsection opens")  # fmt: skip
+        self.write(
+            SubsectionOpen,
+            ("id", "workspace_id", "user_id", "course_id", "subsection_key", "opened_at", "source", "received_at"),
+            self._subsection_open_rows(per_entry),
+            total=self.size.subsection_opens,
+            label="subsection opens",
+        )
 
     def _response_rows(self, per_entry):
         rng, ws_id, courses, last_second = self.rng, self.workspace.pk, self.courses, self.anchor - 60
@@ -1082,9 +1573,26 @@ class DemoDataGenerator:
                     answers = [self._answer(entry, rnd() < chance) for _, entry, _ in parts]
                     grade = sum(1 for answer in answers if answer[2])
                     for (part_id, _, question), (text, value_id, correct) in zip(parts, answers):
-                        yield (self.uuid_int(), ws_id, user_id, course.id, problem_key, part_id, text, value_id,
-                               correct, float(grade), float(len(parts)), "", attempt, submitted, question,
-                               problem_name, source, submitted + 1 + rng.getrandbits(3))  # fmt: skip
+                        yield (
+                            self.uuid_int(),
+                            ws_id,
+                            user_id,
+                            course.id,
+                            problem_key,
+                            part_id,
+                            text,
+                            value_id,
+                            correct,
+                            float(grade),
+                            float(len(parts)),
+                            "",
+                            attempt,
+                            submitted,
+                            question,
+                            problem_name,
+                            source,
+                            submitted + 1 + rng.getrandbits(3),
+                        )
                     if grade == len(parts) or rnd() < 0.35:
                         break  # solved, or gave up
                     submitted += 60 + int(rng.expovariate(1 / 1800))
@@ -1098,8 +1606,10 @@ class DemoDataGenerator:
         else:
             wrong = [i for i in range(len(options)) if i not in correct_indexes]
             if kind == "checkbox":
-                chosen = sorted(set(correct_indexes) - {correct_indexes[rng.getrandbits(8) % len(correct_indexes)]}
-                                | ({wrong[0]} if rng.random() < 0.5 else set()))  # fmt: skip
+                chosen = sorted(
+                    set(correct_indexes) - {correct_indexes[rng.getrandbits(8) % len(correct_indexes)]}
+                    | ({wrong[0]} if rng.random() < 0.5 else set())
+                )
             else:
                 chosen = [wrong[0] if rng.random() < 0.55 else wrong[rng.getrandbits(8) % len(wrong)]]
         if kind == "checkbox":
@@ -1132,11 +1642,15 @@ class DemoDataGenerator:
                 continue
             key = str(uuid.UUID(int=self.uuid_int()))
             program = Program.objects.create(
-                workspace=self.workspace, key=key, title=title, program_type=program_type,
+                workspace=self.workspace,
+                key=key,
+                title=title,
+                program_type=program_type,
                 created_at=datetime.fromtimestamp(self.anchor - 400 * DAY + n * DAY, UTC),
-            )  # fmt: skip
+            )
             program.courses.set(members[:PROGRAM_COURSES])
             self.counts[Program._meta.label] = self.counts.get(Program._meta.label, 0) + 1
+
 
 @contextmanager
 def _problem_text_index():
@@ -1147,7 +1661,8 @@ def _problem_text_index():
     quote = connection.ops.quote_name
     table = quote(ProblemResponse._meta.db_table)
     columns = ", ".join(
-        quote(ProblemResponse._meta.get_field(name).column) for name in ("workspace", "problem_key", "part_id", "submitted_at")
+        quote(ProblemResponse._meta.get_field(name).column)
+        for name in ("workspace", "problem_key", "part_id", "submitted_at")
     )
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE INDEX demo_problem_text_tmp ON {table} ({columns})")
@@ -1171,8 +1686,16 @@ def delete_demo_workspace(slug):
     with transaction.atomic():
         # Activity rows and their learner-day rollups: raw DELETEs (their models send per-row signals).
         # Problem rows too: their post_delete signal would rebuild the rollups row by row.
-        for model in (LearnerActivity, LearnerDay, VideoView, LearningEvent, PageSession, ProblemResponse,
-                      SubsectionOpen, *PROBLEM_ROLLUPS):
+        for model in (
+            LearnerActivity,
+            LearnerDay,
+            VideoView,
+            LearningEvent,
+            PageSession,
+            ProblemResponse,
+            SubsectionOpen,
+            *PROBLEM_ROLLUPS,
+        ):
             rows = model.objects.filter(workspace=workspace)
             rows._raw_delete(rows.db)
         for model in (Attempt, Enrollment):  # raw: the Result signals would make the ORM fetch every row
@@ -1188,8 +1711,18 @@ def delete_demo_workspace(slug):
 
 
 @changes_course_info(workspace_courses)
-def generate_demo_data(slug=DEMO_WORKSPACE, size="tiny", *, seed=1, now=None, progress=False, log=None,
-                       writer=None, bulk_load_min_rows=200_000, in_database=None):
+def generate_demo_data(
+    slug=DEMO_WORKSPACE,
+    size="tiny",
+    *,
+    seed=1,
+    now=None,
+    progress=False,
+    log=None,
+    writer=None,
+    bulk_load_min_rows=200_000,
+    in_database=None,
+):
     """Create workspace `slug` (if needed) and fill it with `size` demo data; returns rows per model.
 
     Runs in one transaction: on any error nothing stays behind. On PostgreSQL, big tables that

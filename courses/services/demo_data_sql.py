@@ -24,12 +24,12 @@ def create_plan_tables(cursor):
             course_key text NOT NULL, low bigint NOT NULL, high bigint NOT NULL, device text NOT NULL,
             chapters text[] NOT NULL, videos text[] NOT NULL, sessions integer NOT NULL,
             events integer NOT NULL
-        )""")  # fmt: skip
+        )""")
     cursor.execute(f"""
         CREATE TEMP TABLE {PEOPLE_TABLE} (
             ord integer PRIMARY KEY, user_id bigint NOT NULL, low bigint NOT NULL, high bigint NOT NULL,
             device text NOT NULL, sessions integer NOT NULL
-        )""")  # fmt: skip
+        )""")
 
 
 def drop_plan_tables(cursor):

@@ -8,44 +8,98 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ExportJob',
+            name="ExportJob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('public_id', models.CharField(default=exports.models.new_export_id, editable=False, max_length=30, unique=True)),
-                ('requester_role', models.CharField(choices=[('learner', 'Learner'), ('instructor', 'Instructor'), ('admin', 'Admin')], max_length=20)),
-                ('type', models.CharField(max_length=20)),
-                ('period', models.CharField(max_length=10)),
-                ('metrics', models.JSONField(blank=True, default=list)),
-                ('format', models.CharField(choices=[('csv', 'CSV'), ('json', 'JSON'), ('xlsx', 'Excel (XLSX)'), ('parquet', 'Parquet')], max_length=10)),
-                ('filters', models.JSONField(blank=True, default=dict)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('processing', 'Processing'), ('completed', 'Completed'), ('failed', 'Failed'), ('cancelled', 'Cancelled'), ('expired', 'Expired')], default='queued', max_length=12)),
-                ('rows_expected', models.PositiveBigIntegerField(blank=True, null=True)),
-                ('row_count', models.PositiveBigIntegerField(default=0)),
-                ('error', models.TextField(blank=True)),
-                ('file_name', models.CharField(blank=True, max_length=300)),
-                ('file_size', models.PositiveBigIntegerField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('expires_at', models.DateTimeField(blank=True, null=True)),
-                ('tries', models.PositiveSmallIntegerField(default=0)),
-                ('requested_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='export_jobs', to=settings.AUTH_USER_MODEL)),
-                ('requested_by_key', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='export_jobs', to='accounts.apikey')),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='export_jobs', to='accounts.workspace')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "public_id",
+                    models.CharField(default=exports.models.new_export_id, editable=False, max_length=30, unique=True),
+                ),
+                (
+                    "requester_role",
+                    models.CharField(
+                        choices=[("learner", "Learner"), ("instructor", "Instructor"), ("admin", "Admin")],
+                        max_length=20,
+                    ),
+                ),
+                ("type", models.CharField(max_length=20)),
+                ("period", models.CharField(max_length=10)),
+                ("metrics", models.JSONField(blank=True, default=list)),
+                (
+                    "format",
+                    models.CharField(
+                        choices=[("csv", "CSV"), ("json", "JSON"), ("xlsx", "Excel (XLSX)"), ("parquet", "Parquet")],
+                        max_length=10,
+                    ),
+                ),
+                ("filters", models.JSONField(blank=True, default=dict)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("processing", "Processing"),
+                            ("completed", "Completed"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                            ("expired", "Expired"),
+                        ],
+                        default="queued",
+                        max_length=12,
+                    ),
+                ),
+                ("rows_expected", models.PositiveBigIntegerField(blank=True, null=True)),
+                ("row_count", models.PositiveBigIntegerField(default=0)),
+                ("error", models.TextField(blank=True)),
+                ("file_name", models.CharField(blank=True, max_length=300)),
+                ("file_size", models.PositiveBigIntegerField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("expires_at", models.DateTimeField(blank=True, null=True)),
+                ("tries", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="export_jobs",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "requested_by_key",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="export_jobs",
+                        to="accounts.apikey",
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="export_jobs", to="accounts.workspace"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
-                'indexes': [models.Index(fields=['workspace', 'status'], name='exports_exp_workspa_53a717_idx'), models.Index(fields=['status', 'expires_at'], name='exports_exp_status_852a1c_idx')],
+                "ordering": ["-created_at"],
+                "indexes": [
+                    models.Index(fields=["workspace", "status"], name="exports_exp_workspa_53a717_idx"),
+                    models.Index(fields=["status", "expires_at"], name="exports_exp_status_852a1c_idx"),
+                ],
             },
         ),
     ]

@@ -36,10 +36,14 @@ def run(spec):
     timeout_s = float(spec.get("timeout_s", 300))
     host, port = spec["host"], int(spec["port"])
     prepared = [
-        (r.get("method", "GET"), r["path"], (r["body"].encode() if isinstance(r.get("body"), str) else r.get("body")),
-         r.get("headers") or {})
+        (
+            r.get("method", "GET"),
+            r["path"],
+            (r["body"].encode() if isinstance(r.get("body"), str) else r.get("body")),
+            r.get("headers") or {},
+        )
         for r in requests
-    ]  # fmt: skip
+    ]
     per_thread = [[] for _ in range(concurrency)]
     errors = []
     queue_lock = threading.Lock()
@@ -97,8 +101,13 @@ def run(spec):
     cpu_s = time.process_time() - cpu_before
     samples = sorted(sample for samples in per_thread for sample in samples)
     window_s = min(duration_s, finished - start[0])
-    return {"samples": samples, "window_s": window_s, "elapsed_s": finished - start[0], "cpu_s": cpu_s,
-            "errors": errors}  # fmt: skip
+    return {
+        "samples": samples,
+        "window_s": window_s,
+        "elapsed_s": finished - start[0],
+        "cpu_s": cpu_s,
+        "errors": errors,
+    }
 
 
 CANNED = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"

@@ -43,9 +43,13 @@ INGEST_SLUG = "bench-ingest"
 INGEST_DOMAIN = f"{INGEST_SLUG}.example"  # delete_demo_workspace removes users @<slug>.example
 BACKFILL_COMMANDS = ("rebuild_results", "rebuild_learner_activity")
 BIG_TABLES = (
-    "analytics_pagesession", "analytics_learningevent", "analytics_videoview", "analytics_videoreaction",
-    "courses_attempt", "courses_enrollment",
-)  # fmt: skip
+    "analytics_pagesession",
+    "analytics_learningevent",
+    "analytics_videoview",
+    "analytics_videoreaction",
+    "courses_attempt",
+    "courses_enrollment",
+)
 FLOOR_VARIANTS = 5  # distinct requests of an endpoint whose SQL is captured
 FLOOR_RUNS = 30  # replays in all (round robin over the variants) ...
 FLOOR_BUDGET_S = 6.0  # ... or fewer when they take longer than this (at least FLOOR_MIN_RUNS)
@@ -154,8 +158,18 @@ def dataset_counts(workspace):
 def postgres_description():
     from django.db import connection
 
-    names = ("server_version", "shared_buffers", "work_mem", "effective_cache_size", "maintenance_work_mem",
-             "max_parallel_workers_per_gather", "random_page_cost", "jit", "synchronous_commit", "max_connections")  # fmt: skip
+    names = (
+        "server_version",
+        "shared_buffers",
+        "work_mem",
+        "effective_cache_size",
+        "maintenance_work_mem",
+        "max_parallel_workers_per_gather",
+        "random_page_cost",
+        "jit",
+        "synchronous_commit",
+        "max_connections",
+    )
     with connection.cursor() as cursor:
         settings = {}
         for name in names:
@@ -202,9 +216,11 @@ def big_courses(workspace, count=20):
 
     ids = [
         row["course_id"]
-        for row in Enrollment.objects.filter(workspace=workspace).values("course_id")
-        .annotate(n=Count("id")).order_by("-n", "course_id")[:count]
-    ]  # fmt: skip
+        for row in Enrollment.objects.filter(workspace=workspace)
+        .values("course_id")
+        .annotate(n=Count("id"))
+        .order_by("-n", "course_id")[:count]
+    ]
     by_id = Course.objects.in_bulk(ids)
     return [by_id[i] for i in ids]
 
@@ -233,13 +249,17 @@ def problem_context(workspace, courses, rng):
     from courses.models import Course, Program, Video
 
     problems = list(
-        ProblemAnswerCount.objects.filter(course__in=courses).order_by("problem_key")
-        .values_list("problem_key", flat=True).distinct()[:400]
-    )  # fmt: skip
+        ProblemAnswerCount.objects.filter(course__in=courses)
+        .order_by("problem_key")
+        .values_list("problem_key", flat=True)
+        .distinct()[:400]
+    )
     subsections = list(
-        SubsectionLearner.objects.filter(course__in=courses).order_by("subsection_key")
-        .values_list("subsection_key", flat=True).distinct()[:400]
-    )  # fmt: skip
+        SubsectionLearner.objects.filter(course__in=courses)
+        .order_by("subsection_key")
+        .values_list("subsection_key", flat=True)
+        .distinct()[:400]
+    )
     videos = list(Video.objects.filter(course__in=courses).select_related("course").order_by("id")[:400])
     for items in (problems, subsections, videos):
         rng.shuffle(items)
@@ -298,8 +318,12 @@ def _get(path, headers):
 
 
 def _post(path, headers, body):
-    return {"method": "POST", "path": path, "headers": {**headers, "Content-Type": "application/json"},
-            "body": json.dumps(body)}  # fmt: skip
+    return {
+        "method": "POST",
+        "path": path,
+        "headers": {**headers, "Content-Type": "application/json"},
+        "body": json.dumps(body),
+    }
 
 
 def course_info_requests(route, query):
@@ -333,8 +357,15 @@ def analyse_bodies(kind):
         else:
             for index in range(12):
                 field, direction = orders[index % len(orders)]
-                bodies.append({"options": {"limit": 50, "skip": 50 * (index // len(orders)),
-                                           "order": {"field": field, "direction": direction}}})  # fmt: skip
+                bodies.append(
+                    {
+                        "options": {
+                            "limit": 50,
+                            "skip": 50 * (index // len(orders)),
+                            "order": {"field": field, "direction": direction},
+                        }
+                    }
+                )
         return bodies
 
     return build
@@ -364,13 +395,30 @@ def v2_pages(path):
 
 # (family, name, label, build): every read endpoint `make bench` measures.
 ENDPOINTS = [
-    ("learner", "learner_analytics", "GET /api/user/analytics (100 learners' tokens)",
-     lambda ctx: [_get("/api/user/analytics", headers) for headers in ctx["learners"]]),
-    ("course_info", "enrollment", "GET v0 enrollment/ (last 30 days)", course_info_requests("enrollment", last_days(30))),
-    ("course_info", "enrollment_mode", "GET v0 enrollment/mode/ (last 30 days)",
-     course_info_requests("enrollment/mode", last_days(30))),
-    ("course_info", "enrollment_location", "GET v0 enrollment/location/ (last 30 days)",
-     course_info_requests("enrollment/location", last_days(30))),
+    (
+        "learner",
+        "learner_analytics",
+        "GET /api/user/analytics (100 learners' tokens)",
+        lambda ctx: [_get("/api/user/analytics", headers) for headers in ctx["learners"]],
+    ),
+    (
+        "course_info",
+        "enrollment",
+        "GET v0 enrollment/ (last 30 days)",
+        course_info_requests("enrollment", last_days(30)),
+    ),
+    (
+        "course_info",
+        "enrollment_mode",
+        "GET v0 enrollment/mode/ (last 30 days)",
+        course_info_requests("enrollment/mode", last_days(30)),
+    ),
+    (
+        "course_info",
+        "enrollment_location",
+        "GET v0 enrollment/location/ (last 30 days)",
+        course_info_requests("enrollment/location", last_days(30)),
+    ),
     ("course_info", "activity", "GET v0 activity/ (last 12 weeks)", course_info_requests("activity", last_days(84))),
     ("course_info", "videos", "GET v0 videos/", course_info_requests("videos", lambda ctx: "")),
     ("course_stats", "courses_stats", "GET /api/v2/courses/stats (pages 1-20)", v2_pages("/api/v2/courses/stats")),
@@ -378,38 +426,94 @@ ENDPOINTS = [
     ("analyse", "results_group", "POST /analyse/results, a group", analyse_requests("/analyse/results", "group")),
     ("analyse", "results_content", "POST /analyse/results, a course", analyse_requests("/analyse/results", "content")),
     ("analyse", "results_all", "POST /analyse/results, whole workspace", analyse_requests("/analyse/results", "all")),
-    ("analyse", "statistics_group", "POST /analyse/statistics, a group",
-     analyse_requests("/analyse/statistics", "group")),
-    ("analyse", "statistics_content", "POST /analyse/statistics, a course",
-     analyse_requests("/analyse/statistics", "content")),
-    ("analyse", "statistics_all", "POST /analyse/statistics, whole workspace",
-     analyse_requests("/analyse/statistics", "all")),
-    ("video_cloud", "video", "GET /analytics/videos/{id} (7d / 30d)",
-     lambda ctx: [_get(f"/analytics/videos/{quote(key, safe='')}?period={('7d', '30d')[i % 2]}", ctx["api"])
-                  for i, key in enumerate(ctx["videos"])]),  # fmt: skip
-    ("video_cloud", "videos_summary", "GET /analytics/videos/summary (7d / 30d / 90d)",
-     periods("/analytics/videos/summary", ("7d", "30d", "90d"))),
+    (
+        "analyse",
+        "statistics_group",
+        "POST /analyse/statistics, a group",
+        analyse_requests("/analyse/statistics", "group"),
+    ),
+    (
+        "analyse",
+        "statistics_content",
+        "POST /analyse/statistics, a course",
+        analyse_requests("/analyse/statistics", "content"),
+    ),
+    (
+        "analyse",
+        "statistics_all",
+        "POST /analyse/statistics, whole workspace",
+        analyse_requests("/analyse/statistics", "all"),
+    ),
+    (
+        "video_cloud",
+        "video",
+        "GET /analytics/videos/{id} (7d / 30d)",
+        lambda ctx: [
+            _get(f"/analytics/videos/{quote(key, safe='')}?period={('7d', '30d')[i % 2]}", ctx["api"])
+            for i, key in enumerate(ctx["videos"])
+        ],
+    ),
+    (
+        "video_cloud",
+        "videos_summary",
+        "GET /analytics/videos/summary (7d / 30d / 90d)",
+        periods("/analytics/videos/summary", ("7d", "30d", "90d")),
+    ),
     ("video_cloud", "users", "GET /analytics/users (7d / 30d)", periods("/analytics/users", ("7d", "30d"))),
-    ("video_cloud", "users_engagement", "GET /analytics/users/engagement (7d / 30d)",
-     periods("/analytics/users/engagement", ("7d", "30d"))),
+    (
+        "video_cloud",
+        "users_engagement",
+        "GET /analytics/users/engagement (7d / 30d)",
+        periods("/analytics/users/engagement", ("7d", "30d")),
+    ),
     ("system", "health", "GET /analytics/system/health (24h)", periods("/analytics/system/health", ("24h",))),
     ("edx_problems", "problems", "GET v0 courses/{id}/problems/", course_info_requests("problems", lambda ctx: "")),
-    ("edx_problems", "problems_and_tags", "GET v0 courses/{id}/problems_and_tags/",
-     course_info_requests("problems_and_tags", lambda ctx: "")),
-    ("edx_problems", "answer_distribution", "GET v0 problems/{id}/answer_distribution/",
-     problem_requests("answer_distribution")),
-    ("edx_problems", "grade_distribution", "GET v0 problems/{id}/grade_distribution/",
-     problem_requests("grade_distribution")),
-    ("edx_problems", "sequential_open_distribution", "GET v0 problems/{id}/sequential_open_distribution/",
-     lambda ctx: [_get(f"/api/v0/problems/{quote(key, safe=':+@')}/sequential_open_distribution/", ctx["api"])
-                  for key in ctx["subsections"]]),  # fmt: skip
-    ("edx_problems", "video_timeline", "GET v0 videos/{id}/timeline/",
-     lambda ctx: [_get(f"/api/v0/videos/{quote(key, safe=':+@')}/timeline/", ctx["api"]) for key in ctx["timelines"]]),
-    ("edx_problems", "course_summaries", "GET v0 course_summaries/ (100 courses)",
-     lambda ctx: [_get("/api/v0/course_summaries/?course_ids=" + ",".join(quote(key, safe=":") for key in keys),
-                       ctx["api"]) for keys in ctx["course_key_sets"]]),  # fmt: skip
+    (
+        "edx_problems",
+        "problems_and_tags",
+        "GET v0 courses/{id}/problems_and_tags/",
+        course_info_requests("problems_and_tags", lambda ctx: ""),
+    ),
+    (
+        "edx_problems",
+        "answer_distribution",
+        "GET v0 problems/{id}/answer_distribution/",
+        problem_requests("answer_distribution"),
+    ),
+    (
+        "edx_problems",
+        "grade_distribution",
+        "GET v0 problems/{id}/grade_distribution/",
+        problem_requests("grade_distribution"),
+    ),
+    (
+        "edx_problems",
+        "sequential_open_distribution",
+        "GET v0 problems/{id}/sequential_open_distribution/",
+        lambda ctx: [
+            _get(f"/api/v0/problems/{quote(key, safe=':+@')}/sequential_open_distribution/", ctx["api"])
+            for key in ctx["subsections"]
+        ],
+    ),
+    (
+        "edx_problems",
+        "video_timeline",
+        "GET v0 videos/{id}/timeline/",
+        lambda ctx: [
+            _get(f"/api/v0/videos/{quote(key, safe=':+@')}/timeline/", ctx["api"]) for key in ctx["timelines"]
+        ],
+    ),
+    (
+        "edx_problems",
+        "course_summaries",
+        "GET v0 course_summaries/ (100 courses)",
+        lambda ctx: [
+            _get("/api/v0/course_summaries/?course_ids=" + ",".join(quote(key, safe=":") for key in keys), ctx["api"])
+            for keys in ctx["course_key_sets"]
+        ],
+    ),
     ("edx_problems", "programs", "GET v0 programs/", lambda ctx: [_get("/api/v0/programs/", ctx["api"])]),
-]  # fmt: skip
+]
 FAMILIES = tuple(dict.fromkeys(family for family, *_ in ENDPOINTS))
 
 
@@ -455,8 +559,14 @@ def measure_floor(requests, conninfo, explain):
         began = time.perf_counter()
         statements, status = capture_sql(request)
         reads = [s for s in statements if is_read(s)]
-        variants.append({"statements": reads, "skipped": len(statements) - len(reads), "status": status,
-                         "slow": time.perf_counter() - began > 1.0})  # fmt: skip
+        variants.append(
+            {
+                "statements": reads,
+                "skipped": len(statements) - len(reads),
+                "status": status,
+                "slow": time.perf_counter() - began > 1.0,
+            }
+        )
         if variants[-1]["slow"]:
             break  # a request of seconds: one variant is enough (and the capture warmed it)
     timings = [[[] for _ in v["statements"]] for v in variants]
@@ -489,9 +599,14 @@ def measure_floor(requests, conninfo, explain):
                 totals.append(total * 1000)
                 runs += 1
             slowest = max(
-                ((stats.percentile(times, 50) * 1000, v, p) for v, per in enumerate(timings) for p, times in enumerate(per) if times),
+                (
+                    (stats.percentile(times, 50) * 1000, v, p)
+                    for v, per in enumerate(timings)
+                    for p, times in enumerate(per)
+                    if times
+                ),
                 default=None,
-            )  # fmt: skip
+            )
             plan = None
             if slowest and explain:
                 statement = variants[slowest[1]]["statements"][slowest[2]]
@@ -524,8 +639,13 @@ def command_reads(args):
     setup = ensure_dataset(args.workspace, args.size)
     workspace = Workspace.objects.get(slug=args.workspace)
     log("Counting the dataset...")
-    result = {"database": os.environ["DATABASE_URL"].rsplit("/", 1)[-1], "setup": setup,
-              "dataset": dataset_counts(workspace), "postgres": postgres_description(), "endpoints": []}  # fmt: skip
+    result = {
+        "database": os.environ["DATABASE_URL"].rsplit("/", 1)[-1],
+        "setup": setup,
+        "dataset": dataset_counts(workspace),
+        "postgres": postgres_description(),
+        "endpoints": [],
+    }
     ctx = build_context(workspace, issue_credentials(workspace, rng), rng)
     families = set(args.families.split(",")) if args.families else set(FAMILIES)
     for family, name, label, build in ENDPOINTS:
@@ -564,10 +684,16 @@ def command_ingest(args):
         [Video(workspace=workspace, course=courses[i % 20], key=f"video-{i}", duration_s=300) for i in range(40)]
     )
     _, raw_key = ApiKey.issue(workspace, role=Role.ADMIN, name=API_KEY_NAME)
-    Path(args.out).write_text(json.dumps({
-        "api_key": raw_key, "emails": [u.email for u in users], "courses": [c.key for c in courses],
-        "videos": [f"video-{i}" for i in range(40)],
-    }))  # fmt: skip
+    Path(args.out).write_text(
+        json.dumps(
+            {
+                "api_key": raw_key,
+                "emails": [u.email for u in users],
+                "courses": [c.key for c in courses],
+                "videos": [f"video-{i}" for i in range(40)],
+            }
+        )
+    )
 
 
 def delete_ingest_workspace():

@@ -1,6 +1,6 @@
 """docs/benchmarks.md and the scaling plot from var/bench/results.json (no Django).
 
-    python -m scripts.bench.report [var/bench/results.json]   # rewrite the page from saved results
+python -m scripts.bench.report [var/bench/results.json]   # rewrite the page from saved results
 """
 
 import json
@@ -50,10 +50,13 @@ def endpoint_rows(endpoints, levels):
             summary = entry["levels"].get(str(level))
             cells += [level_cell(summary), fmt(summary.get("rps")) if summary and not summary.get("skipped") else "–"]
         floor = entry.get("floor") or {}
-        cells += [fmt(floor.get("p50_ms")), fmt(entry.get("floor_ratio"), 2),
-                  fmt((entry["levels"].get(str(levels[0])) or {}).get("server_cpu_ms"), 1),
-                  " → ".join(fmt(v) for v in entry.get("load_1min", [])) or "–",
-                  "yes" if not entry.get("misses") else "**no**"]  # fmt: skip
+        cells += [
+            fmt(floor.get("p50_ms")),
+            fmt(entry.get("floor_ratio"), 2),
+            fmt((entry["levels"].get(str(levels[0])) or {}).get("server_cpu_ms"), 1),
+            " → ".join(fmt(v) for v in entry.get("load_1min", [])) or "–",
+            "yes" if not entry.get("misses") else "**no**",
+        ]
         rows.append(cells)
     return rows
 
@@ -147,9 +150,13 @@ def render(results):
             "The same client against a server that answers every request at once with a canned 200 (asyncio, one",
             "connection per request as with gunicorn): what is left is the client's and the loopback's.",
             "",
-            *table(["clients", "p50 / p95 / p99 ms", "requests/s", "client CPU µs / request"],
-                   [[level, level_cell(s), fmt(s["rps"]), fmt(s.get("client_cpu_us"), 0)]
-                    for level, s in overhead.items()]),  # fmt: skip
+            *table(
+                ["clients", "p50 / p95 / p99 ms", "requests/s", "client CPU µs / request"],
+                [
+                    [level, level_cell(s), fmt(s["rps"]), fmt(s.get("client_cpu_us"), 0)]
+                    for level, s in overhead.items()
+                ],
+            ),
             "",
         ]
     if endpoints:
@@ -163,27 +170,61 @@ def render(results):
         lines += [
             "### Floors and the slowest statement of each endpoint",
             "",
-            *table(["endpoint", "statements / request", "floor p50 / p95 ms", "slowest statement (median ms)", "statement"],
-                   [[f"{e['family']}: {e['name']}", fmt(e['floor']['statements_per_request']),
-                     f"{fmt(e['floor']['p50_ms'])} / {fmt(e['floor']['p95_ms'])}", fmt(e['floor']['slowest_ms']),
-                     f"`{preview(e['floor']['slowest_sql'] or '')}`"]
-                    for e in endpoints if e.get("floor")],
-                   ["---", "---:", "---:", "---:", "---"]),  # fmt: skip
+            *table(
+                [
+                    "endpoint",
+                    "statements / request",
+                    "floor p50 / p95 ms",
+                    "slowest statement (median ms)",
+                    "statement",
+                ],
+                [
+                    [
+                        f"{e['family']}: {e['name']}",
+                        fmt(e["floor"]["statements_per_request"]),
+                        f"{fmt(e['floor']['p50_ms'])} / {fmt(e['floor']['p95_ms'])}",
+                        fmt(e["floor"]["slowest_ms"]),
+                        f"`{preview(e['floor']['slowest_sql'] or '')}`",
+                    ]
+                    for e in endpoints
+                    if e.get("floor")
+                ],
+                ["---", "---:", "---:", "---:", "---"],
+            ),
             "",
         ]
     ingest = results.get("ingest")
     if ingest:
-        rows = [[name, item.get("what", ""), fmt(item.get("rate")), item.get("unit", ""), item.get("note", "")]
-                for name, item in ingest.items()]  # fmt: skip
-        lines += ["## Ingest", "", *table(["path", "what", "rate", "unit", "notes"], rows, ["---", "---", "---:", "---", "---"]), ""]
+        rows = [
+            [name, item.get("what", ""), fmt(item.get("rate")), item.get("unit", ""), item.get("note", "")]
+            for name, item in ingest.items()
+        ]
+        lines += [
+            "## Ingest",
+            "",
+            *table(["path", "what", "rate", "unit", "notes"], rows, ["---", "---", "---:", "---", "---"]),
+            "",
+        ]
     lines += xapi_lines(results.get("xapi"))
     export = results.get("export")
     if export == []:
-        lines += ["## Export", "", "`scripts/bench_export.py` gave no result in this run (failed or ran over its time).", ""]
+        lines += [
+            "## Export",
+            "",
+            "`scripts/bench_export.py` gave no result in this run (failed or ran over its time).",
+            "",
+        ]
     if export:
-        rows = [[e["format"], fmt(e["rows"], 0), fmt(e["seconds"]), fmt(e["rows_per_s"]), fmt(e["peak_mb"], 0)] for e in export]
-        lines += ["## Export (`scripts/bench_export.py`, its own database of 1M events)", "",
-                  *table(["format", "rows", "seconds", "rows/s", "peak MB"], rows), ""]  # fmt: skip
+        rows = [
+            [e["format"], fmt(e["rows"], 0), fmt(e["seconds"]), fmt(e["rows_per_s"]), fmt(e["peak_mb"], 0)]
+            for e in export
+        ]
+        lines += [
+            "## Export (`scripts/bench_export.py`, its own database of 1M events)",
+            "",
+            *table(["format", "rows", "seconds", "rows/s", "peak MB"], rows),
+            "",
+        ]
     lines += scaling_lines(results)
     lines += plan_lines(endpoints)
     return "\n".join(lines) + "\n"
@@ -198,16 +239,31 @@ def xapi_lines(xapi):
         return []
     post, one, eight = xapi["post"], xapi["get_1"], xapi["get_8"]
     rows = [
-        ["POST /xapi/statements, batches of 100 new Open edX-shaped statements (mapping and rollups included), 4 clients",
-         f"{fmt(post['rate'])} statements/s", f"{XAPI_POST_TARGET:,} statements/s",
-         f"{post['errors']} errors; p50 {fmt(post['p50_ms_per_request'])} ms a batch; server CPU {fmt(post['server_cpu_us_per_item'])} µs a statement"],
-        ["GET /xapi/statements?agent=...&limit=100, 1 client", f"p50 {fmt(one['p50_ms'])} / p95 {fmt(one['p95_ms'])} ms", "",
-         f"{fmt(one['rps'])} req/s, {one['errors']} errors"],
-        ["GET /xapi/statements?agent=...&limit=100, 8 clients", f"p50 {fmt(eight['p50_ms'])} / p95 {fmt(eight['p95_ms'])} ms",
-         f"p95 < {XAPI_GET_TARGET_P95_MS} ms", f"{fmt(eight['rps'])} req/s, {eight['errors']} errors"],
-    ]  # fmt: skip
-    return [f"## xAPI LRS (`scripts/bench_xapi.py`, {xapi['stored_statements']:,} stored statements)", "",
-            *table(["what", "measured", "target", "notes"], rows, ["---", "---:", "---:", "---"]), ""]  # fmt: skip
+        [
+            "POST /xapi/statements, batches of 100 new Open edX-shaped statements (mapping and rollups included), 4 clients",
+            f"{fmt(post['rate'])} statements/s",
+            f"{XAPI_POST_TARGET:,} statements/s",
+            f"{post['errors']} errors; p50 {fmt(post['p50_ms_per_request'])} ms a batch; server CPU {fmt(post['server_cpu_us_per_item'])} µs a statement",
+        ],
+        [
+            "GET /xapi/statements?agent=...&limit=100, 1 client",
+            f"p50 {fmt(one['p50_ms'])} / p95 {fmt(one['p95_ms'])} ms",
+            "",
+            f"{fmt(one['rps'])} req/s, {one['errors']} errors",
+        ],
+        [
+            "GET /xapi/statements?agent=...&limit=100, 8 clients",
+            f"p50 {fmt(eight['p50_ms'])} / p95 {fmt(eight['p95_ms'])} ms",
+            f"p95 < {XAPI_GET_TARGET_P95_MS} ms",
+            f"{fmt(eight['rps'])} req/s, {eight['errors']} errors",
+        ],
+    ]
+    return [
+        f"## xAPI LRS (`scripts/bench_xapi.py`, {xapi['stored_statements']:,} stored statements)",
+        "",
+        *table(["what", "measured", "target", "notes"], rows, ["---", "---:", "---:", "---"]),
+        "",
+    ]
 
 
 def scaling_points(results):
@@ -225,14 +281,20 @@ def scaling_lines(results):
     if not sizes:
         return []
     names = [size["size"] for size in sizes]
-    headers = ["endpoint (1 client, p50 / p95 ms)"] + [f"{s['size']} ({fmt(s['dataset'].get('learners'), 0)} learners)" for s in sizes]
+    headers = ["endpoint (1 client, p50 / p95 ms)"] + [
+        f"{s['size']} ({fmt(s['dataset'].get('learners'), 0)} learners)" for s in sizes
+    ]
     headers.append("p50 growth, smallest to full")
     rows = []
     for key, points in scaling_points(results).items():
         by_size = {size["size"]: size["endpoints"].get(key) for size in sizes}
-        cells = [key] + [f"{fmt(by_size[n]['p50_ms'])} / {fmt(by_size[n]['p95_ms'])}" if by_size.get(n) else "–" for n in names]
+        cells = [key] + [
+            f"{fmt(by_size[n]['p50_ms'])} / {fmt(by_size[n]['p95_ms'])}" if by_size.get(n) else "–" for n in names
+        ]
         grown = stats.growth([(sessions, p50) for sessions, p50, _ in points])
-        cells.append(f"{fmt(grown['latency_factor'], 2)}x for {fmt(grown['size_factor'], 1)}x the rows" if grown else "–")
+        cells.append(
+            f"{fmt(grown['latency_factor'], 2)}x for {fmt(grown['size_factor'], 1)}x the rows" if grown else "–"
+        )
         rows.append(cells)
     datasets = "; ".join(f"{s['size']}: {dataset_line(s['dataset'])}" for s in sizes)
     return [
@@ -243,7 +305,8 @@ def scaling_lines(results):
         "",
         *table(headers, rows),
         "",
-        f"![p50 latency against dataset size]({results['plot']})" if results.get("plot")
+        f"![p50 latency against dataset size]({results['plot']})"
+        if results.get("plot")
         else f"(No plot: it needs Debian's Chromium at {CHROMIUM}, `make browser-deps`.)",
         "",
     ]
@@ -253,8 +316,12 @@ def plan_lines(endpoints):
     with_plans = [e for e in endpoints if (e.get("floor") or {}).get("slowest_plan")]
     if not with_plans:
         return []
-    lines = ["## EXPLAIN (ANALYZE, BUFFERS) of each endpoint's slowest statement", "",
-             "Run once after the replays (warm buffers), on the statement with the highest median time.", ""]  # fmt: skip
+    lines = [
+        "## EXPLAIN (ANALYZE, BUFFERS) of each endpoint's slowest statement",
+        "",
+        "Run once after the replays (warm buffers), on the statement with the highest median time.",
+        "",
+    ]
     for entry in with_plans:
         floor = entry["floor"]
         sql = floor["slowest_sql"]
@@ -285,17 +352,27 @@ def scaling_figure(results):
     dashes = {}
     for index, (key, points) in enumerate(scaling_points(results).items()):
         points = sorted(p for p in points if p[0] and p[1])
-        dash = dashes.setdefault(key.split(":")[0], ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")[len(dashes) % 6])
-        figure.add_trace(go.Scatter(
-            x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers", name=key,
-            line={"color": qualitative.Dark24[index % 24], "dash": dash},
-        ))  # fmt: skip
+        dash = dashes.setdefault(
+            key.split(":")[0], ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")[len(dashes) % 6]
+        )
+        figure.add_trace(
+            go.Scatter(
+                x=[p[0] for p in points],
+                y=[p[1] for p in points],
+                mode="lines+markers",
+                name=key,
+                line={"color": qualitative.Dark24[index % 24], "dash": dash},
+            )
+        )
     figure.update_layout(
         title="p50 latency at 1 client against dataset size (page sessions of the workspace)",
         xaxis={"title": "page sessions (1/10, 1/3, full large size)", "type": "log"},
         yaxis={"title": "p50 latency, ms", "type": "log"},
-        width=1200, height=700, template="plotly_white", legend={"font": {"size": 10}},
-    )  # fmt: skip
+        width=1200,
+        height=700,
+        template="plotly_white",
+        legend={"font": {"size": 10}},
+    )
     return figure
 
 

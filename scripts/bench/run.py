@@ -74,8 +74,9 @@ def prepare(command, env, *args):
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
         out = handle.name
     try:
-        subprocess.run([PYTHON, "-m", "scripts.bench.prepare", command, "--out", out, *args], cwd=ROOT, env=env,
-                       check=True)  # fmt: skip
+        subprocess.run(
+            [PYTHON, "-m", "scripts.bench.prepare", command, "--out", out, *args], cwd=ROOT, env=env, check=True
+        )
         return json.loads(Path(out).read_text()) if Path(out).stat().st_size else None
     finally:
         os.unlink(out)
@@ -89,10 +90,21 @@ class Gunicorn:
 
     def __enter__(self):
         self.process = subprocess.Popen(
-            [GUNICORN, "config.wsgi:application", "--workers", str(self.workers), "--bind", f"127.0.0.1:{self.port}",
-             "--log-level", "warning", "--timeout", "300"],
-            cwd=ROOT, env=self.env,
-        )  # fmt: skip
+            [
+                GUNICORN,
+                "config.wsgi:application",
+                "--workers",
+                str(self.workers),
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--log-level",
+                "warning",
+                "--timeout",
+                "300",
+            ],
+            cwd=ROOT,
+            env=self.env,
+        )
         import http.client
 
         for _ in range(300):
@@ -125,14 +137,21 @@ class Gunicorn:
 
 def load(port, requests, concurrency, duration_s, mode="loop"):
     """One run of the load generator in its own process; returns its result dict."""
-    spec = {"host": "127.0.0.1", "port": port, "concurrency": concurrency, "duration_s": duration_s,
-            "mode": mode, "requests": requests}  # fmt: skip
+    spec = {
+        "host": "127.0.0.1",
+        "port": port,
+        "concurrency": concurrency,
+        "duration_s": duration_s,
+        "mode": mode,
+        "requests": requests,
+    }
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump(spec, handle)
         path = handle.name
     try:
-        output = subprocess.run([PYTHON, "-m", "scripts.bench.loadgen", path], cwd=ROOT, check=True,
-                                capture_output=True, text=True)  # fmt: skip
+        output = subprocess.run(
+            [PYTHON, "-m", "scripts.bench.loadgen", path], cwd=ROOT, check=True, capture_output=True, text=True
+        )
         return json.loads(output.stdout)
     finally:
         os.unlink(path)
@@ -180,8 +199,9 @@ class ServerCpu:
 
 def client_overhead(levels, duration_s):
     """The load generator against a server that does nothing (loadgen --null-server)."""
-    server = subprocess.Popen([PYTHON, "-m", "scripts.bench.loadgen", "--null-server"], cwd=ROOT,
-                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    server = subprocess.Popen(
+        [PYTHON, "-m", "scripts.bench.loadgen", "--null-server"], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
     try:
         port = int(server.stdout.readline())
         result = {}
@@ -214,8 +234,10 @@ def measure_endpoint(server, conninfo, entry, args):
         if run["errors"]:
             summary["first_errors"] = run["errors"]
         levels[str(level)] = summary
-        log(f"  {level:>2} clients: p50 {summary['p50_ms']} ms, p95 {summary['p95_ms']} ms, "
-            f"{summary['rps']} req/s, {summary['errors']} errors")  # fmt: skip
+        log(
+            f"  {level:>2} clients: p50 {summary['p50_ms']} ms, p95 {summary['p95_ms']} ms, "
+            f"{summary['rps']} req/s, {summary['errors']} errors"
+        )
     return levels
 
 
@@ -228,9 +250,16 @@ def measure_reads(env, prepared, args):
             load_before = os.getloadavg()[0]
             levels = measure_endpoint(server, conninfo, entry, args)
             result = {key: entry[key] for key in ("family", "name", "label")}
-            result.update(distinct_requests=len(entry["requests"]), paths=sorted({r["path"] for r in entry["requests"]})[:3],
-                          levels=levels, floor=entry.get("floor"), load_1min=[round(load_before, 2), round(os.getloadavg()[0], 2)])  # fmt: skip
-            result["floor_ratio"] = stats.ratio((levels.get("1") or {}).get("p50_ms"), (entry.get("floor") or {}).get("p50_ms"))
+            result.update(
+                distinct_requests=len(entry["requests"]),
+                paths=sorted({r["path"] for r in entry["requests"]})[:3],
+                levels=levels,
+                floor=entry.get("floor"),
+                load_1min=[round(load_before, 2), round(os.getloadavg()[0], 2)],
+            )
+            result["floor_ratio"] = stats.ratio(
+                (levels.get("1") or {}).get("p50_ms"), (entry.get("floor") or {}).get("p50_ms")
+            )
             result["misses"] = stats.check_targets(result)
             endpoints.append(result)
             if args.output:  # a run stopped half-way still leaves what it measured
@@ -246,8 +275,10 @@ def page_session_bodies(emails, courses, batches, batch):
 
     users = [SimpleNamespace(email=email) for email in emails]
     started = datetime.now(UTC) - timedelta(days=2)
-    return [json.dumps(page_session_items(users, courses, batch, started=started + timedelta(hours=i)))
-            for i in range(batches)]  # fmt: skip
+    return [
+        json.dumps(page_session_items(users, courses, batch, started=started + timedelta(hours=i)))
+        for i in range(batches)
+    ]
 
 
 def xapi_bodies(emails, courses, videos, batches, batch):
@@ -259,29 +290,49 @@ def xapi_bodies(emails, courses, videos, batches, batch):
         for i in range(batch):
             n = b * batch + i
             course = courses[n % len(courses)]
-            actor = {"objectType": "Agent", "account": {"homePage": "http://bench-ingest.example",
-                                                        "name": emails[n % len(emails)].split("@")[0]}}  # fmt: skip
-            parent = {"contextActivities": {"parent": [{"id": f"http://lms.bench.example/course/{course}", "objectType": "Activity",
-                      "definition": {"type": "http://adlnet.gov/expapi/activities/course"}}]}}  # fmt: skip
+            actor = {
+                "objectType": "Agent",
+                "account": {"homePage": "http://bench-ingest.example", "name": emails[n % len(emails)].split("@")[0]},
+            }
+            parent = {
+                "contextActivities": {
+                    "parent": [
+                        {
+                            "id": f"http://lms.bench.example/course/{course}",
+                            "objectType": "Activity",
+                            "definition": {"type": "http://adlnet.gov/expapi/activities/course"},
+                        }
+                    ]
+                }
+            }
             when = (now + timedelta(seconds=n)).isoformat()
             if n % 3 == 2:
                 statement = {
-                    "actor": actor, "timestamp": when, "context": parent,
+                    "actor": actor,
+                    "timestamp": when,
+                    "context": parent,
                     "verb": {"id": "https://w3id.org/xapi/acrossx/verbs/evaluated"},
-                    "object": {"id": f"http://lms.bench.example/xblock/block-v1:Bench+C+2026+type@problem+block@p{n % 50}",
-                               "objectType": "Activity", "definition": {"type": "http://adlnet.gov/expapi/activities/cmi.interaction"}},
+                    "object": {
+                        "id": f"http://lms.bench.example/xblock/block-v1:Bench+C+2026+type@problem+block@p{n % 50}",
+                        "objectType": "Activity",
+                        "definition": {"type": "http://adlnet.gov/expapi/activities/cmi.interaction"},
+                    },
                     "result": {"score": {"min": 0, "max": 1, "raw": n % 2, "scaled": n % 2}, "success": bool(n % 2)},
-                }  # fmt: skip
+                }
             else:
                 verb = "played" if n % 3 == 0 else "paused"
                 statement = {
-                    "actor": actor, "timestamp": when,
+                    "actor": actor,
+                    "timestamp": when,
                     "context": {**parent, "extensions": {"https://w3id.org/xapi/video/extensions/length": 300.0}},
                     "verb": {"id": f"https://w3id.org/xapi/video/verbs/{verb}"},
-                    "object": {"id": f"http://lms.bench.example/xblock/block-v1:Bench+C+2026+type@video+block@{videos[n % len(videos)]}",
-                               "objectType": "Activity", "definition": {"type": "https://w3id.org/xapi/video/activity-type/video"}},
+                    "object": {
+                        "id": f"http://lms.bench.example/xblock/block-v1:Bench+C+2026+type@video+block@{videos[n % len(videos)]}",
+                        "objectType": "Activity",
+                        "definition": {"type": "https://w3id.org/xapi/video/activity-type/video"},
+                    },
                     "result": {"extensions": {"https://w3id.org/xapi/video/extensions/time": float(n % 300)}},
-                }  # fmt: skip
+                }
             statement["id"] = str(uuid.uuid4())
             statements.append(statement)
         bodies.append(json.dumps(statements))
@@ -294,12 +345,16 @@ def timed_once(server, conninfo, requests, items_per_request, concurrency):
     ok = [s for s in run["samples"] if 200 <= s[2] < 300]
     items = len(ok) * items_per_request
     return {
-        "items": items, "requests": len(run["samples"]), "errors": len(run["samples"]) - len(ok),
-        "elapsed_s": round(run["elapsed_s"], 2), "rate": stats.rate(items, run["elapsed_s"]),
+        "items": items,
+        "requests": len(run["samples"]),
+        "errors": len(run["samples"]) - len(ok),
+        "elapsed_s": round(run["elapsed_s"], 2),
+        "rate": stats.rate(items, run["elapsed_s"]),
         "server_cpu_us_per_item": round(cpu.seconds * 1e6 / max(1, items), 1),
         "p50_ms_per_request": stats._round(stats.percentile([s[1] * 1000 for s in ok], 50)),
-        "load_1min": round(os.getloadavg()[0], 2), "first_errors": run["errors"],
-    }  # fmt: skip
+        "load_1min": round(os.getloadavg()[0], 2),
+        "first_errors": run["errors"],
+    }
 
 
 def measure_http_ingest(env, server, args):
@@ -307,25 +362,46 @@ def measure_http_ingest(env, server, args):
     log("ingest over HTTP: tracking API and xAPI into workspace bench-ingest")
     world = prepare("ingest", env)
     key, conninfo = world["api_key"], env["DATABASE_URL"]
-    tracking = [{"method": "POST", "path": "/api/track/page-sessions", "body": body,
-                 "headers": {"Authorization": f"Api-Key {key}", "Content-Type": "application/json"}}
-                for body in page_session_bodies(world["emails"], world["courses"], args.tracking_batches, 500)]  # fmt: skip
-    xapi = [{"method": "POST", "path": "/xapi/statements", "body": body,
-             "headers": {"Authorization": f"Api-Key {key}", "Content-Type": "application/json",
-                         "X-Experience-API-Version": "1.0.3"}}
-            for body in xapi_bodies(world["emails"], world["courses"], world["videos"], args.xapi_batches, 100)]  # fmt: skip
+    tracking = [
+        {
+            "method": "POST",
+            "path": "/api/track/page-sessions",
+            "body": body,
+            "headers": {"Authorization": f"Api-Key {key}", "Content-Type": "application/json"},
+        }
+        for body in page_session_bodies(world["emails"], world["courses"], args.tracking_batches, 500)
+    ]
+    xapi = [
+        {
+            "method": "POST",
+            "path": "/xapi/statements",
+            "body": body,
+            "headers": {
+                "Authorization": f"Api-Key {key}",
+                "Content-Type": "application/json",
+                "X-Experience-API-Version": "1.0.3",
+            },
+        }
+        for body in xapi_bodies(world["emails"], world["courses"], world["videos"], args.xapi_batches, 100)
+    ]
     result = {}
     load(server.port, tracking[:2], 2, 60, mode="once")  # warm-up (these two batches count nowhere)
     tracking_run = timed_once(server, conninfo, tracking[2:], 500, 4)
-    result["tracking"] = {"what": f"POST /api/track/page-sessions, {len(tracking) - 2} batches of 500 new page sessions, 4 clients, "
-                                  f"{tracking_run['errors']} errors; server CPU {tracking_run['server_cpu_us_per_item']} µs/item",
-                          "unit": "items/s", **tracking_run}  # fmt: skip
+    result["tracking"] = {
+        "what": f"POST /api/track/page-sessions, {len(tracking) - 2} batches of 500 new page sessions, 4 clients, "
+        f"{tracking_run['errors']} errors; server CPU {tracking_run['server_cpu_us_per_item']} µs/item",
+        "unit": "items/s",
+        **tracking_run,
+    }
     log(f"  tracking: {tracking_run['rate']} items/s")
     load(server.port, xapi[:2], 2, 60, mode="once")
     xapi_run = timed_once(server, conninfo, xapi[2:], 100, 4)
-    result["xapi"] = {"what": f"POST /xapi/statements, {len(xapi) - 2} batches of 100 statements (video played / paused, "
-                              f"problem evaluated), 4 clients, {xapi_run['errors']} errors",
-                      "unit": "statements/s", **xapi_run}  # fmt: skip
+    result["xapi"] = {
+        "what": f"POST /xapi/statements, {len(xapi) - 2} batches of 100 statements (video played / paused, "
+        f"problem evaluated), 4 clients, {xapi_run['errors']} errors",
+        "unit": "statements/s",
+        **xapi_run,
+    }
     log(f"  xAPI: {xapi_run['rate']} statements/s")
     return result
 
@@ -338,8 +414,9 @@ def run_script(args_list, env, database):
     when it failed or ran over SCRIPT_TIMEOUT_S (make bench stays bounded; the report says so)."""
     script_env = {**env, "DATABASE_URL": database}
     try:
-        output = subprocess.run([PYTHON, *args_list], cwd=ROOT, env=script_env, capture_output=True, text=True,
-                                timeout=SCRIPT_TIMEOUT_S)  # fmt: skip
+        output = subprocess.run(
+            [PYTHON, *args_list], cwd=ROOT, env=script_env, capture_output=True, text=True, timeout=SCRIPT_TIMEOUT_S
+        )
     except subprocess.TimeoutExpired:
         log(f"{args_list[0]} ran over {SCRIPT_TIMEOUT_S} s: stopped, left out of the report")
         return ""
@@ -356,29 +433,50 @@ def number(text):
 def measure_script_ingest(env, base_url):
     result = {}
     log("import_data (scripts/bench_ingest.py --batches 5 --no-write, database la_ingest)")
-    out = run_script(["scripts/bench_ingest.py", "--batches", "5", "--no-write"], env, database_url(base_url, "la_ingest"))
+    out = run_script(
+        ["scripts/bench_ingest.py", "--batches", "5", "--no-write"], env, database_url(base_url, "la_ingest")
+    )
     lines = re.search(r"A generated file of ([\d,]+) lines", out)
     first = re.search(r"\| first import \(creates\) \| ([\d.]+) \| ([\d,]+) \|", out)
     again = re.search(r"\| same file again \(changes nothing\) \| ([\d.]+) \| ([\d,]+) \|", out)
     if lines and first:
-        result["import_data"] = {"what": f"manage.py import_data of {lines.group(1)} JSON lines, every kind, first import",
-                                 "rate": number(first.group(2)), "unit": "lines/s",
-                                 "note": f"same file again: {again.group(2)} lines/s" if again else ""}  # fmt: skip
+        result["import_data"] = {
+            "what": f"manage.py import_data of {lines.group(1)} JSON lines, every kind, first import",
+            "rate": number(first.group(2)),
+            "unit": "lines/s",
+            "note": f"same file again: {again.group(2)} lines/s" if again else "",
+        }
     else:
-        result["import_data"] = {"what": "manage.py import_data (scripts/bench_ingest.py)", "rate": None,
-                                 "unit": "lines/s", "note": f"no result: failed or ran over {SCRIPT_TIMEOUT_S} s"}  # fmt: skip
+        result["import_data"] = {
+            "what": "manage.py import_data (scripts/bench_ingest.py)",
+            "rate": None,
+            "unit": "lines/s",
+            "note": f"no result: failed or ran over {SCRIPT_TIMEOUT_S} s",
+        }
     log("tracking logs (scripts/bench_tracking_logs.py --lines 100000 --no-write, database la_xapi)")
-    out = run_script(["scripts/bench_tracking_logs.py", "--lines", "100000", "--no-write"], env, database_url(base_url, "la_xapi"))
-    first = re.search(r"first import \(creates everything\): ([\d,]+) lines/s wall \(([\d.]+)s, load ([\d.]+)\); .*= ([\d,]+) lines per CPU-second", out)
+    out = run_script(
+        ["scripts/bench_tracking_logs.py", "--lines", "100000", "--no-write"], env, database_url(base_url, "la_xapi")
+    )
+    first = re.search(
+        r"first import \(creates everything\): ([\d,]+) lines/s wall \(([\d.]+)s, load ([\d.]+)\); .*= ([\d,]+) lines per CPU-second",
+        out,
+    )
     again = re.search(r"the same file again \(nothing changes\): ([\d,]+) lines/s", out)
     if first:
-        result["tracking_logs"] = {"what": "manage.py import_tracking_logs, 100,000 raw LMS lines, first import",
-                                   "rate": number(first.group(1)), "unit": "lines/s",
-                                   "note": f"load {first.group(3)}; {first.group(4)} lines per CPU-second"
-                                           + (f"; re-import {again.group(1)} lines/s" if again else "")}  # fmt: skip
+        result["tracking_logs"] = {
+            "what": "manage.py import_tracking_logs, 100,000 raw LMS lines, first import",
+            "rate": number(first.group(1)),
+            "unit": "lines/s",
+            "note": f"load {first.group(3)}; {first.group(4)} lines per CPU-second"
+            + (f"; re-import {again.group(1)} lines/s" if again else ""),
+        }
     else:
-        result["tracking_logs"] = {"what": "manage.py import_tracking_logs (scripts/bench_tracking_logs.py)", "rate": None,
-                                   "unit": "lines/s", "note": f"no result: failed or ran over {SCRIPT_TIMEOUT_S} s"}  # fmt: skip
+        result["tracking_logs"] = {
+            "what": "manage.py import_tracking_logs (scripts/bench_tracking_logs.py)",
+            "rate": None,
+            "unit": "lines/s",
+            "note": f"no result: failed or ran over {SCRIPT_TIMEOUT_S} s",
+        }
     return result
 
 
@@ -389,11 +487,25 @@ def measure_xapi(env, base_url, args):
     """scripts/bench_xapi.py on la_xapibench: POST rate at 4 clients, GET agent p95 at 8 clients
     on --xapi-statements stored statements. None when it failed or ran over XAPI_TIMEOUT_S."""
     log(f"xAPI LRS (scripts/bench_xapi.py --statements {args.xapi_statements}, database la_xapibench)")
-    command = [PYTHON, "scripts/bench_xapi.py", "--statements", str(args.xapi_statements),
-               "--post-batches", str(args.xapi_batches), "--duration", str(args.duration)]  # fmt: skip
+    command = [
+        PYTHON,
+        "scripts/bench_xapi.py",
+        "--statements",
+        str(args.xapi_statements),
+        "--post-batches",
+        str(args.xapi_batches),
+        "--duration",
+        str(args.duration),
+    ]
     try:
-        output = subprocess.run(command, cwd=ROOT, env={**env, "DATABASE_URL": database_url(base_url, "la_xapibench")},
-                                capture_output=True, text=True, timeout=XAPI_TIMEOUT_S)  # fmt: skip
+        output = subprocess.run(
+            command,
+            cwd=ROOT,
+            env={**env, "DATABASE_URL": database_url(base_url, "la_xapibench")},
+            capture_output=True,
+            text=True,
+            timeout=XAPI_TIMEOUT_S,
+        )
     except subprocess.TimeoutExpired:
         log(f"scripts/bench_xapi.py ran over {XAPI_TIMEOUT_S} s: left out of the report")
         return None
@@ -410,9 +522,18 @@ def measure_export(env, base_url):
     log("export (scripts/bench_export.py, database la_exportbench)")
     out = run_script(["scripts/bench_export.py"], env, database_url(base_url, "la_exportbench"))
     found = []
-    for fmt_name, rows, seconds, per_s, peak in re.findall(r"^(\w+): (\d+) rows in ([\d.]+)s = ([\d,]+) rows/s, peak (\d+) MB", out, re.M):
-        found.append({"format": fmt_name, "rows": int(rows), "seconds": float(seconds), "rows_per_s": number(per_s),
-                      "peak_mb": float(peak)})  # fmt: skip
+    for fmt_name, rows, seconds, per_s, peak in re.findall(
+        r"^(\w+): (\d+) rows in ([\d.]+)s = ([\d,]+) rows/s, peak (\d+) MB", out, re.M
+    ):
+        found.append(
+            {
+                "format": fmt_name,
+                "rows": int(rows),
+                "seconds": float(seconds),
+                "rows_per_s": number(per_s),
+                "peak_mb": float(peak),
+            }
+        )
     return found
 
 
@@ -436,45 +557,77 @@ def measure_scaling(env, base_url, full, args, families):
                 for entry in prepared["endpoints"]:
                     load(server.port, entry["requests"], 2, min(args.warmup, 1.0))
                     run = load(server.port, entry["requests"], 1, args.scale_duration)
-                    measured[f"{entry['family']}: {entry['name']}"] = stats.summarize_samples(run["samples"], run["elapsed_s"])
+                    measured[f"{entry['family']}: {entry['name']}"] = stats.summarize_samples(
+                        run["samples"], run["elapsed_s"]
+                    )
         finally:
             prepare("cleanup", scale_env, "--rollup-changed-at", prepared["rollup_changed_at"])
-        sizes.append({"size": size, "database": database_name(url), "dataset": prepared["dataset"],
-                      "setup": prepared["setup"], "endpoints": measured})  # fmt: skip
-    sizes.append({"size": args.size, "database": full["database"], "dataset": full["dataset"],
-                  "endpoints": {f"{e['family']}: {e['name']}": e["levels"]["1"] for e in full["endpoints"] if "1" in e["levels"]}})  # fmt: skip
+        sizes.append(
+            {
+                "size": size,
+                "database": database_name(url),
+                "dataset": prepared["dataset"],
+                "setup": prepared["setup"],
+                "endpoints": measured,
+            }
+        )
+    sizes.append(
+        {
+            "size": args.size,
+            "database": full["database"],
+            "dataset": full["dataset"],
+            "endpoints": {
+                f"{e['family']}: {e['name']}": e["levels"]["1"] for e in full["endpoints"] if "1" in e["levels"]
+            },
+        }
+    )
     return sizes
 
 
 def machine():
     import psutil
 
-    return {"platform": platform.platform(), "python": platform.python_version(), "cores": psutil.cpu_count(),
-            "memory_gib": psutil.virtual_memory().total / 2**30, "load_before": [round(v, 2) for v in os.getloadavg()]}  # fmt: skip
+    return {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cores": psutil.cpu_count(),
+        "memory_gib": psutil.virtual_memory().total / 2**30,
+        "load_before": [round(v, 2) for v in os.getloadavg()],
+    }
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(prog="python -m scripts.bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser = argparse.ArgumentParser(
+        prog="python -m scripts.bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--families", default=",".join(FAMILIES), help=f"comma-separated, of {', '.join(FAMILIES)}")
     parser.add_argument("--levels", default="1,8,32", help="concurrent clients, comma-separated (default 1,8,32)")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per endpoint per level (default 10)")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per endpoint (default 2)")
-    parser.add_argument("--skip-32-over-ms", type=float, default=1000.0,
-                        help="skip 32 clients when the 1-client p50 is above this (default 1000)")
+    parser.add_argument(
+        "--skip-32-over-ms",
+        type=float,
+        default=1000.0,
+        help="skip 32 clients when the 1-client p50 is above this (default 1000)",
+    )
     parser.add_argument("--size", default="large", help="dataset size when it must be generated (default large)")
     parser.add_argument("--workspace", default="demo")
     parser.add_argument("--skip-floors", action="store_true")
     parser.add_argument("--skip-ingest", action="store_true", help="no tracking / xAPI / import / log ingest")
     parser.add_argument("--skip-export", action="store_true")
     parser.add_argument("--skip-scaling", action="store_true")
-    parser.add_argument("--scaling-databases", default="",
-                        help="NAME:SIZE,... (default <db>_tenth:large-tenth,<db>_third:large-third)")
+    parser.add_argument(
+        "--scaling-databases", default="", help="NAME:SIZE,... (default <db>_tenth:large-tenth,<db>_third:large-third)"
+    )
     parser.add_argument("--scale-duration", type=float, default=5.0, help="seconds per endpoint per size (default 5)")
     parser.add_argument("--tracking-batches", type=int, default=62)
     parser.add_argument("--xapi-batches", type=int, default=62)
-    parser.add_argument("--xapi-statements", type=int, default=2_000_000,
-                        help="stored statements of the xAPI benchmark (default 2,000,000)")
+    parser.add_argument(
+        "--xapi-statements",
+        type=int,
+        default=2_000_000,
+        help="stored statements of the xAPI benchmark (default 2,000,000)",
+    )
     parser.add_argument("--output", default=str(ROOT / "var/bench/results.json"))
     parser.add_argument("--docs", default=str(ROOT / "docs/benchmarks.md"), help="the page to write ('' for none)")
     args = parser.parse_args(argv)
@@ -494,14 +647,23 @@ def main(argv=None):
     env = dict(os.environ)
     base_url = env["DATABASE_URL"]
     started = time.monotonic()
-    results = {"started_at": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC", "argv": shlex.join(argv) or "(defaults)",
-               "machine": machine(), "levels": args.levels, "duration_s": args.duration, "warmup_s": args.warmup,
-               "scale_duration_s": args.scale_duration, "skip_32_over_ms": args.skip_32_over_ms,
-               "workspace": args.workspace}  # fmt: skip
+    results = {
+        "started_at": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        "argv": shlex.join(argv) or "(defaults)",
+        "machine": machine(),
+        "levels": args.levels,
+        "duration_s": args.duration,
+        "warmup_s": args.warmup,
+        "scale_duration_s": args.scale_duration,
+        "skip_32_over_ms": args.skip_32_over_ms,
+        "workspace": args.workspace,
+    }
     log(f"load average {results['machine']['load_before']}; measuring the load generator's own cost")
     results["client_overhead"] = client_overhead(args.levels, 3.0)
-    log(f"preparing {database_name(base_url)} (migrate, data, credentials, request lists"
-        f"{'' if args.skip_floors else ', SQL floors'})")  # fmt: skip
+    log(
+        f"preparing {database_name(base_url)} (migrate, data, credentials, request lists"
+        f"{'' if args.skip_floors else ', SQL floors'})"
+    )
     extra = ["--size", args.size, "--workspace", args.workspace, "--families", args.families]
     if not args.skip_floors:
         extra += ["--floors", "--explain"]
@@ -512,8 +674,12 @@ def main(argv=None):
     finally:
         prepare("cleanup", env, "--rollup-changed-at", prepared["rollup_changed_at"])
     results["endpoints"] = endpoints
-    results["full"] = {"database": prepared["database"], "dataset": prepared["dataset"], "setup": prepared["setup"],
-                       "endpoints": endpoints}  # fmt: skip
+    results["full"] = {
+        "database": prepared["database"],
+        "dataset": prepared["dataset"],
+        "setup": prepared["setup"],
+        "endpoints": endpoints,
+    }
     if not args.skip_ingest:
         results["ingest"] = {**(http_ingest or {}), **measure_script_ingest(env, base_url)}
     if not args.skip_ingest:

@@ -53,9 +53,7 @@ def test_no_credential_is_401(db):
     assert APIClient().get(WHOAMI).status_code == 401
 
 
-def test_bearer_token_acts_in_the_workspace_named_in_the_token(
-    workspace, other_workspace, learner, bearer_client
-):
+def test_bearer_token_acts_in_the_workspace_named_in_the_token(workspace, other_workspace, learner, bearer_client):
     MembershipFactory(user=learner, workspace=other_workspace, role=Role.ADMIN)
 
     as_learner = bearer_client(learner, workspace).get(WHOAMI).json()
@@ -94,9 +92,7 @@ def test_session_user_without_workspace_is_refused(db, session_client):
 
 
 def test_token_endpoint_trades_password_for_working_bearer(workspace, learner, password):
-    response = APIClient().post(
-        "/api/auth/token/", {"email": "LEARNER@acme.test", "password": password}, format="json"
-    )
+    response = APIClient().post("/api/auth/token/", {"email": "LEARNER@acme.test", "password": password}, format="json")
     assert response.status_code == 200
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['access']}")
@@ -105,9 +101,7 @@ def test_token_endpoint_trades_password_for_working_bearer(workspace, learner, p
 
 
 def test_token_endpoint_refuses_wrong_password(workspace, learner):
-    response = APIClient().post(
-        "/api/auth/token/", {"email": "learner@acme.test", "password": "wrong"}, format="json"
-    )
+    response = APIClient().post("/api/auth/token/", {"email": "learner@acme.test", "password": "wrong"}, format="json")
 
     assert response.status_code == 401
 
@@ -135,7 +129,10 @@ def test_issue_token_command_prints_a_working_token_as_last_word(workspace, lear
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
 
     assert client.get(WHOAMI).json() == {
-        "workspace": "acme", "role": "learner", "kind": "jwt", "email": "learner@acme.test",
+        "workspace": "acme",
+        "role": "learner",
+        "kind": "jwt",
+        "email": "learner@acme.test",
     }
 
 

@@ -26,7 +26,11 @@ def test_visitor_is_sent_to_login(client):
 
 @pytest.mark.parametrize(
     ("role", "destination"),
-    [(Role.LEARNER, "learner_dashboard"), (Role.INSTRUCTOR, "workspace_dashboard"), (Role.ADMIN, "workspace_dashboard")],
+    [
+        (Role.LEARNER, "learner_dashboard"),
+        (Role.INSTRUCTOR, "workspace_dashboard"),
+        (Role.ADMIN, "workspace_dashboard"),
+    ],
 )
 def test_member_is_sent_to_the_dashboard_of_their_role(client, workspace, make_member, role, destination):
     client.force_login(make_member(workspace, role))
@@ -79,11 +83,24 @@ def superuser_client(client):
 @pytest.mark.parametrize(
     "model_path",
     [
-        "accounts/workspace", "accounts/user", "accounts/membership", "accounts/learnergroup",
-        "accounts/customfield", "accounts/customfieldvalue", "accounts/apikey",
-        "courses/course", "courses/chapter", "courses/video", "courses/enrollment", "courses/attempt",
-        "analytics/pagesession", "analytics/learningevent", "analytics/videoview",
-        "analytics/videoreaction", "analytics/requestmetric", "analytics/xapistatement",
+        "accounts/workspace",
+        "accounts/user",
+        "accounts/membership",
+        "accounts/learnergroup",
+        "accounts/customfield",
+        "accounts/customfieldvalue",
+        "accounts/apikey",
+        "courses/course",
+        "courses/chapter",
+        "courses/video",
+        "courses/enrollment",
+        "courses/attempt",
+        "analytics/pagesession",
+        "analytics/learningevent",
+        "analytics/videoview",
+        "analytics/videoreaction",
+        "analytics/requestmetric",
+        "analytics/xapistatement",
     ],
 )
 def test_admin_changelist_of_every_model_loads(superuser_client, workspace, model_path):
@@ -100,7 +117,9 @@ def test_admin_changelist_of_every_model_loads(superuser_client, workspace, mode
     assert response.status_code == 200
 
 
-def test_admin_changelist_query_count_does_not_grow_with_rows(superuser_client, workspace, django_assert_max_num_queries):
+def test_admin_changelist_query_count_does_not_grow_with_rows(
+    superuser_client, workspace, django_assert_max_num_queries
+):
     course = CourseFactory(workspace=workspace)
     for _ in range(30):
         EnrollmentFactory(course=course)
@@ -113,7 +132,5 @@ def test_behaviour_data_is_read_only_in_admin(superuser_client, workspace):
     session = PageSessionFactory(workspace=workspace)
 
     assert superuser_client.get("/admin/analytics/pagesession/add/").status_code == 403
-    response = superuser_client.post(
-        f"/admin/analytics/pagesession/{session.pk}/change/", {"duration_s": 1}
-    )
+    response = superuser_client.post(f"/admin/analytics/pagesession/{session.pk}/change/", {"duration_s": 1})
     assert response.status_code == 403

@@ -10,5 +10,5 @@ OCEAN, INSTRUMENTS, FURNITURE = (
 )
 FRENCH = (
     "[Un emprunt à l'anglais ou anglicisme|Un type de demande|Quelque chose de rapide, d'instantané|"
-    "Une question structuré et précise|Un type de poisson|I\"M SWP' \"SDF\"]"
+    'Une question structuré et précise|Un type de poisson|I"M SWP\' "SDF"]'
 )

@@ -59,8 +59,13 @@ def world(workspace, other_workspace, make_member, instructor):
         return t0 - timedelta(days=days)
 
     w.d = d
-    w.ada = make_member(workspace, email="ada@acme.test", first_name="Ada", last_name="Lovelace",
-                        avatar_url="https://img.example.com/ada.png")
+    w.ada = make_member(
+        workspace,
+        email="ada@acme.test",
+        first_name="Ada",
+        last_name="Lovelace",
+        avatar_url="https://img.example.com/ada.png",
+    )
     w.bob = make_member(workspace, email="bob@acme.test", first_name="bob", last_name="Builder")
     w.cy = make_member(workspace, email="cy@acme.test", first_name="Cy", last_name="Twombly")
     w.dee = make_member(workspace, email="dee@acme.test", first_name="Dee", last_name="Dee")
@@ -82,31 +87,85 @@ def world(workspace, other_workspace, make_member, instructor):
 
     # r1: an older failed version and the latest approved one.
     EnrollmentFactory(user=w.ada, course=w.py, kind="MANDATORY", enrolled_at=d(25))
-    AttemptFactory(user=w.ada, course=w.py, version_number=1, state="FAILED", progress=100, score=40,
-                   first_activity_at=d(24), last_activity_at=d(22), completed_at=d(22))
-    w.r1 = AttemptFactory(user=w.ada, course=w.py, version_number=2, state="APPROVED", progress=100, score=90,
-                          time_spent_s=3600, first_activity_at=d(20), last_activity_at=d(3),
-                          completed_at=d(2), certificate_issued_at=d(2), lang="en")
+    AttemptFactory(
+        user=w.ada,
+        course=w.py,
+        version_number=1,
+        state="FAILED",
+        progress=100,
+        score=40,
+        first_activity_at=d(24),
+        last_activity_at=d(22),
+        completed_at=d(22),
+    )
+    w.r1 = AttemptFactory(
+        user=w.ada,
+        course=w.py,
+        version_number=2,
+        state="APPROVED",
+        progress=100,
+        score=90,
+        time_spent_s=3600,
+        first_activity_at=d(20),
+        last_activity_at=d(3),
+        completed_at=d(2),
+        certificate_issued_at=d(2),
+        lang="en",
+    )
     # r2
     EnrollmentFactory(user=w.ada, course=w.sql, kind="OPTIONAL", enrolled_at=d(15))
     # r3
-    AttemptFactory(user=w.bob, course=w.py, state="IN_PROGRESS", progress=40, score=None, time_spent_s=600,
-                   first_activity_at=d(9), last_activity_at=d(4))
+    AttemptFactory(
+        user=w.bob,
+        course=w.py,
+        state="IN_PROGRESS",
+        progress=40,
+        score=None,
+        time_spent_s=600,
+        first_activity_at=d(9),
+        last_activity_at=d(4),
+    )
     # r4
     EnrollmentFactory(user=w.bob, course=w.sql, kind="MANDATORY", enrolled_at=d(20), expires_at=d(1))
-    AttemptFactory(user=w.bob, course=w.sql, state="IN_PROGRESS", progress=70, score=60, time_spent_s=1200,
-                   first_activity_at=d(19), last_activity_at=d(6))
+    AttemptFactory(
+        user=w.bob,
+        course=w.sql,
+        state="IN_PROGRESS",
+        progress=70,
+        score=60,
+        time_spent_s=1200,
+        first_activity_at=d(19),
+        last_activity_at=d(6),
+    )
     # r5
     EnrollmentFactory(user=w.cy, course=w.py, kind="OPTIONAL", enrolled_at=d(40), expires_at=d(5))
-    AttemptFactory(user=w.cy, course=w.py, state="APPROVED", progress=100, score=80, time_spent_s=2400,
-                   first_activity_at=d(39), last_activity_at=d(10), completed_at=d(12),
-                   certificate_issued_at=d(12))
+    AttemptFactory(
+        user=w.cy,
+        course=w.py,
+        state="APPROVED",
+        progress=100,
+        score=80,
+        time_spent_s=2400,
+        first_activity_at=d(39),
+        last_activity_at=d(10),
+        completed_at=d(12),
+        certificate_issued_at=d(12),
+    )
     # r6
     EnrollmentFactory(user=w.cy, course=w.git, kind="MANDATORY", enrolled_at=d(30), expires_at=d(8))
     # r7
     EnrollmentFactory(user=w.dee, course=w.git, kind="OPTIONAL", enrolled_at=d(10), unenrolled_at=d(3))
-    AttemptFactory(user=w.dee, course=w.git, state="FAILED", progress=55, score=30, time_spent_s=300,
-                   first_activity_at=d(9), last_activity_at=d(1), expires_at=t0 + timedelta(days=30))
+    AttemptFactory(
+        user=w.dee,
+        course=w.git,
+        state="FAILED",
+        progress=55,
+        score=30,
+        time_spent_s=300,
+        first_activity_at=d(9),
+        last_activity_at=d(1),
+        expires_at=t0 + timedelta(days=30),
+    )
     # eve left before starting: no row.
     EnrollmentFactory(user=w.eve, course=w.sql, kind="OPTIONAL", enrolled_at=d(5), unenrolled_at=d(2))
 
@@ -200,7 +259,9 @@ def iso_z(value):
 
 
 def test_enrolled_learner_without_attempt_is_not_started_with_progress_0(world, admin_client):
-    response = post(admin_client, RESULTS, {"filters": {"userIds": [world.ada.public_id], "contentIds": ["course-sql"]}})
+    response = post(
+        admin_client, RESULTS, {"filters": {"userIds": [world.ada.public_id], "contentIds": ["course-sql"]}}
+    )
 
     (row,) = response.json()["results"]
     assert row["state"] == "NOT_STARTED"
@@ -284,7 +345,12 @@ def test_filter_by_one_group(world, admin_client):
 
 def test_filter_by_two_groups_is_or(world, admin_client):
     assert rows_for(world, admin_client, {"groupIds": [world.sales.public_id, world.ops.public_id]}) == {
-        "r1", "r2", "r3", "r4", "r5", "r6"
+        "r1",
+        "r2",
+        "r3",
+        "r4",
+        "r5",
+        "r6",
     }
 
 
@@ -414,46 +480,94 @@ def test_default_order_is_updated_at_descending_and_pages_follow_it(world, admin
 
 def test_order_by_updated_at_ascending(world, admin_client):
     assert page(world, admin_client, 0, 10, {"field": "updatedAt", "direction": "ASC"}) == [
-        "r6", "r2", "r5", "r4", "r3", "r1", "r7"
+        "r6",
+        "r2",
+        "r5",
+        "r4",
+        "r3",
+        "r1",
+        "r7",
     ]
 
 
 def test_order_by_progress_breaks_ties_by_learner_then_content(world, admin_client):
     assert page(world, admin_client, 0, 10, {"field": "progress", "direction": "ASC"}) == [
-        "r2", "r6", "r3", "r7", "r4", "r1", "r5"
+        "r2",
+        "r6",
+        "r3",
+        "r7",
+        "r4",
+        "r1",
+        "r5",
     ]
 
 
 def test_order_by_score_puts_missing_scores_last_both_ways(world, admin_client):
     assert page(world, admin_client, 0, 10, {"field": "score", "direction": "DESC"}) == [
-        "r1", "r5", "r4", "r7", "r2", "r3", "r6"
+        "r1",
+        "r5",
+        "r4",
+        "r7",
+        "r2",
+        "r3",
+        "r6",
     ]
     assert page(world, admin_client, 0, 10, {"field": "score", "direction": "ASC"}) == [
-        "r7", "r4", "r5", "r1", "r2", "r3", "r6"
+        "r7",
+        "r4",
+        "r5",
+        "r1",
+        "r2",
+        "r3",
+        "r6",
     ]
 
 
 def test_order_by_user_name_ignores_case(world, admin_client):
     assert page(world, admin_client, 0, 10, {"field": "userName", "direction": "ASC"}) == [
-        "r1", "r2", "r3", "r4", "r5", "r6", "r7"
+        "r1",
+        "r2",
+        "r3",
+        "r4",
+        "r5",
+        "r6",
+        "r7",
     ]
 
 
 def test_order_by_content_name_ignores_case(world, admin_client):
     assert page(world, admin_client, 0, 10, {"field": "contentName", "direction": "ASC"}) == [
-        "r6", "r7", "r1", "r3", "r5", "r2", "r4"
+        "r6",
+        "r7",
+        "r1",
+        "r3",
+        "r5",
+        "r2",
+        "r4",
     ]
 
 
 def test_order_by_content_name_accepts_dotted_alias_descending(world, admin_client):
     assert page(world, admin_client, 0, 10, {"field": "content.name", "direction": "desc"}) == [
-        "r2", "r4", "r1", "r3", "r5", "r6", "r7"
+        "r2",
+        "r4",
+        "r1",
+        "r3",
+        "r5",
+        "r6",
+        "r7",
     ]
 
 
 def test_order_by_state_follows_the_documented_state_order(world, admin_client):
     assert page(world, admin_client, 0, 10, {"field": "state", "direction": "ASC"}) == [
-        "r2", "r3", "r1", "r5", "r7", "r4", "r6"
+        "r2",
+        "r3",
+        "r1",
+        "r5",
+        "r7",
+        "r4",
+        "r6",
     ]
 
 
@@ -485,7 +599,9 @@ def test_a_scoped_page_follows_the_same_order(world, admin_client, order, expect
 
 def test_a_scoped_page_pages_like_the_unscoped_one(world, admin_client):
     def scoped_page(skip):
-        response = post(admin_client, RESULTS, {"filters": {"contentIds": ALL_CONTENTS}, "options": {"skip": skip, "limit": 3}})
+        response = post(
+            admin_client, RESULTS, {"filters": {"contentIds": ALL_CONTENTS}, "options": {"skip": skip, "limit": 3}}
+        )
         assert response.json()["total"] == 7
         return row_names(world, response)
 
@@ -519,13 +635,24 @@ def test_a_learner_scoped_page_walked_along_the_activity_index_pages_like_the_un
         {"groupIds": ["SALES", "OPS"]},
         {"userIds": ["DEE", "CY"]},
         {"customFields": [{"customFieldId": "DEPARTMENT", "values": ["Sales"]}]},
-        {"customFields": [{"customFieldId": "DEPARTMENT", "values": ["Sales", "Support"]},
-                          {"customFieldId": "REGION", "values": ["EU"]}], "groupIds": ["SALES"]},
+        {
+            "customFields": [
+                {"customFieldId": "DEPARTMENT", "values": ["Sales", "Support"]},
+                {"customFieldId": "REGION", "values": ["EU"]},
+            ],
+            "groupIds": ["SALES"],
+        },
     ],
 )
 def test_walked_and_sorted_learner_scoped_pages_are_the_same(world, admin_client, monkeypatch, filters):
-    ids = {"SALES": world.sales.public_id, "OPS": world.ops.public_id, "DEE": world.dee.public_id,
-           "CY": world.cy.public_id, "DEPARTMENT": world.department.public_id, "REGION": world.region.public_id}
+    ids = {
+        "SALES": world.sales.public_id,
+        "OPS": world.ops.public_id,
+        "DEE": world.dee.public_id,
+        "CY": world.cy.public_id,
+        "DEPARTMENT": world.department.public_id,
+        "REGION": world.region.public_id,
+    }
     text = json.dumps(filters)
     for placeholder, public_id in ids.items():
         text = text.replace(f'"{placeholder}"', f'"{public_id}"')
@@ -538,8 +665,10 @@ def test_walked_and_sorted_learner_scoped_pages_are_the_same(world, admin_client
     def pages(min_scope_rows):
         monkeypatch.setattr(analyse_pages, "WALK_MIN_SCOPE_ROWS", min_scope_rows)
         answered.clear()
-        results = [post(admin_client, RESULTS, {"filters": filters, "options": {"skip": skip, "limit": 2}}).json()
-                   for skip in range(5)]
+        results = [
+            post(admin_client, RESULTS, {"filters": filters, "options": {"skip": skip, "limit": 2}}).json()
+            for skip in range(5)
+        ]
         return results, [page is not None for page in answered]
 
     (walked, walk_answers), (sorted_, sort_answers) = pages(0), pages(10**9)
@@ -590,22 +719,44 @@ def test_scoped_and_unscoped_reads_give_the_same_results(world, admin_client, fi
 def test_enrollment_ending_later_is_still_active_in_and_out_of_scope(world, workspace, make_member, admin_client):
     fay = make_member(workspace, email="fay@acme.test", first_name="Fay", last_name="Later")
     expires = world.t0 + timedelta(days=60)
-    EnrollmentFactory(user=fay, course=world.sql, kind="MANDATORY", enrolled_at=world.d(10),
-                      unenrolled_at=world.t0 + timedelta(days=5), expires_at=expires)
-    AttemptFactory(user=fay, course=world.sql, state="IN_PROGRESS", progress=20, first_activity_at=world.d(9),
-                   last_activity_at=world.d(7), expires_at=world.t0 + timedelta(days=400))
+    EnrollmentFactory(
+        user=fay,
+        course=world.sql,
+        kind="MANDATORY",
+        enrolled_at=world.d(10),
+        unenrolled_at=world.t0 + timedelta(days=5),
+        expires_at=expires,
+    )
+    AttemptFactory(
+        user=fay,
+        course=world.sql,
+        state="IN_PROGRESS",
+        progress=20,
+        first_activity_at=world.d(9),
+        last_activity_at=world.d(7),
+        expires_at=world.t0 + timedelta(days=400),
+    )
 
     for filters in ({"userIds": [fay.public_id]}, {"enrollmentTypes": ["MANDATORY"], "states": ["IN_PROGRESS"]}):
-        [row] = [r for r in post(admin_client, RESULTS, {"filters": filters}).json()["results"]
-                 if r["user"]["email"] == "fay@acme.test"]
+        [row] = [
+            r
+            for r in post(admin_client, RESULTS, {"filters": filters}).json()["results"]
+            if r["user"]["email"] == "fay@acme.test"
+        ]
         assert (row["enrollmentType"], row["state"], row["expiryDate"], row["updatedAt"]) == (
-            "MANDATORY", "IN_PROGRESS", iso_z(expires), iso_z(world.d(7))
+            "MANDATORY",
+            "IN_PROGRESS",
+            iso_z(expires),
+            iso_z(world.d(7)),
         )
 
 
 def test_a_page_and_its_total_are_one_query(world, api_key_client, workspace, django_assert_max_num_queries):
     client = api_key_client(workspace)
-    body = {"filters": {"states": ["APPROVED", "EXPIRED"], "groupIds": [world.sales.public_id]}, "options": {"limit": 2}}
+    body = {
+        "filters": {"states": ["APPROVED", "EXPIRED"], "groupIds": [world.sales.public_id]},
+        "options": {"limit": 2},
+    }
     post(client, RESULTS, body)  # the key's first use also records last_used_at
 
     with CaptureQueriesContext(connection) as captured, django_assert_max_num_queries(2):
@@ -656,12 +807,24 @@ def test_statistics_of_the_whole_workspace(world, admin_client):
         "certificatesIssued": 2,
         "totalTimeSpent": 8100,
         "byContent": [
-            {"id": "course-py", "name": "Python", "total": 3,
-             "byState": {"NOT_STARTED": 0, "IN_PROGRESS": 1, "APPROVED": 2, "FAILED": 0, "EXPIRED": 0}},
-            {"id": "course-git", "name": "git basics", "total": 2,
-             "byState": {"NOT_STARTED": 0, "IN_PROGRESS": 0, "APPROVED": 0, "FAILED": 1, "EXPIRED": 1}},
-            {"id": "course-sql", "name": "SQL", "total": 2,
-             "byState": {"NOT_STARTED": 1, "IN_PROGRESS": 0, "APPROVED": 0, "FAILED": 0, "EXPIRED": 1}},
+            {
+                "id": "course-py",
+                "name": "Python",
+                "total": 3,
+                "byState": {"NOT_STARTED": 0, "IN_PROGRESS": 1, "APPROVED": 2, "FAILED": 0, "EXPIRED": 0},
+            },
+            {
+                "id": "course-git",
+                "name": "git basics",
+                "total": 2,
+                "byState": {"NOT_STARTED": 0, "IN_PROGRESS": 0, "APPROVED": 0, "FAILED": 1, "EXPIRED": 1},
+            },
+            {
+                "id": "course-sql",
+                "name": "SQL",
+                "total": 2,
+                "byState": {"NOT_STARTED": 1, "IN_PROGRESS": 0, "APPROVED": 0, "FAILED": 0, "EXPIRED": 1},
+            },
         ],
     }
 
@@ -675,7 +838,8 @@ def recount(results):
         "total": total,
         "byState": by_state,
         "byEnrollmentType": {
-            kind: sum(r["enrollmentType"] == kind for r in results) for kind in ("MANDATORY", "OPTIONAL", "NOT_ENROLLED")
+            kind: sum(r["enrollmentType"] == kind for r in results)
+            for kind in ("MANDATORY", "OPTIONAL", "NOT_ENROLLED")
         },
         "averageProgress": round(sum(r["progress"] for r in results) / total, 2) if total else 0,
         "averageScore": round(sum(scores) / len(scores), 2) if scores else None,
@@ -830,8 +994,14 @@ def test_unknown_filter_is_400_rather_than_ignored(world, admin_client):
 
 
 def test_custom_field_filter_without_values_names_the_entry(world, admin_client):
-    body = {"filters": {"customFields": [{"customFieldId": world.region.public_id, "values": ["EU"]},
-                                          {"customFieldId": world.region.public_id}]}}
+    body = {
+        "filters": {
+            "customFields": [
+                {"customFieldId": world.region.public_id, "values": ["EU"]},
+                {"customFieldId": world.region.public_id},
+            ]
+        }
+    }
 
     assert_bad_request(post(admin_client, RESULTS, body), "filters.customFields[1].values")
 
@@ -967,8 +1137,12 @@ def test_users_lookup_searches_name_and_email(world, admin_client, django_assert
         response = admin_client.get("/analyse/users?search=ada lov")
 
     assert response.json()["results"] == [
-        {"id": world.ada.public_id, "name": "Ada Lovelace", "email": "ada@acme.test",
-         "avatar": "https://img.example.com/ada.png"}
+        {
+            "id": world.ada.public_id,
+            "name": "Ada Lovelace",
+            "email": "ada@acme.test",
+            "avatar": "https://img.example.com/ada.png",
+        }
     ]
 
 
@@ -987,7 +1161,10 @@ def test_users_lookup_for_instructor_includes_learners_who_left_without_starting
 
     # eve has no name: she sorts first (by her empty name, then email).
     assert [u["email"] for u in response.json()["results"]] == [
-        "eve@acme.test", "ada@acme.test", "bob@acme.test", "cy@acme.test"
+        "eve@acme.test",
+        "ada@acme.test",
+        "bob@acme.test",
+        "cy@acme.test",
     ]
 
 

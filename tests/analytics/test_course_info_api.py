@@ -164,9 +164,7 @@ def test_enrollment_at_last_second_of_day_counts_that_day(admin_client, course, 
 
 def test_unenrolled_learner_not_counted_from_unenrollment_day(admin_client, course, learners, frozen_now):
     EnrollmentFactory(course=course, user=learners["A"], enrolled_at=at("03-01"), unenrolled_at=at("03-05"))
-    EnrollmentFactory(
-        course=course, user=learners["B"], enrolled_at=at("03-01"), unenrolled_at=at("03-05", "23:59:59")
-    )
+    EnrollmentFactory(course=course, user=learners["B"], enrolled_at=at("03-01"), unenrolled_at=at("03-05", "23:59:59"))
 
     rows = get_refreshed(admin_client, f"{BASE}/enrollment/", start_date="2025-03-04", end_date="2025-03-07")
 
@@ -199,7 +197,9 @@ def test_enrollment_never_reports_days_after_today(admin_client, course, enrollm
 
 
 def test_enrollment_accepts_datetime_format_dates(admin_client, course, enrollments, frozen_now):
-    rows = get_refreshed(admin_client, f"{BASE}/enrollment/", start_date="2025-03-03T000000", end_date="2025-03-05T000000")
+    rows = get_refreshed(
+        admin_client, f"{BASE}/enrollment/", start_date="2025-03-03T000000", end_date="2025-03-05T000000"
+    )
 
     assert [(row["date"], row["count"]) for row in rows] == [("2025-03-03", 2), ("2025-03-04", 3)]
 
@@ -242,12 +242,38 @@ def test_enrollment_by_mode_carries_every_mode_and_cumulative_count(admin_client
         ["audit", "honor", "verified", "professional", "credit", "masters", "executive-education"], 0
     )
     assert rows == [
-        {"course_id": KEY, "date": "2025-03-04", "created": CREATED, "count": 3, "cumulative_count": 4,
-         **zero_modes, "honor": 1, "verified": 1, "audit": 1},
-        {"course_id": KEY, "date": "2025-03-05", "created": CREATED, "count": 2, "cumulative_count": 4,
-         **zero_modes, "honor": 1, "audit": 1},
-        {"course_id": KEY, "date": "2025-03-06", "created": CREATED, "count": 3, "cumulative_count": 5,
-         **zero_modes, "honor": 1, "audit": 1, "professional": 1},
+        {
+            "course_id": KEY,
+            "date": "2025-03-04",
+            "created": CREATED,
+            "count": 3,
+            "cumulative_count": 4,
+            **zero_modes,
+            "honor": 1,
+            "verified": 1,
+            "audit": 1,
+        },
+        {
+            "course_id": KEY,
+            "date": "2025-03-05",
+            "created": CREATED,
+            "count": 2,
+            "cumulative_count": 4,
+            **zero_modes,
+            "honor": 1,
+            "audit": 1,
+        },
+        {
+            "course_id": KEY,
+            "date": "2025-03-06",
+            "created": CREATED,
+            "count": 3,
+            "cumulative_count": 5,
+            **zero_modes,
+            "honor": 1,
+            "audit": 1,
+            "professional": 1,
+        },
     ]
 
 
@@ -307,10 +333,20 @@ def test_enrollment_by_location_names_countries_and_merges_unknown(admin_client,
 
     # C has no country and E's "XX" is not ISO 3166: both UNKNOWN, listed first.
     assert rows == [
-        {"course_id": KEY, "date": "2025-03-06", "country": {"alpha2": None, "alpha3": None, "name": "UNKNOWN"},
-         "count": 2, "created": CREATED},
-        {"course_id": KEY, "date": "2025-03-06", "country": {"alpha2": "US", "alpha3": "USA", "name": "United States"},
-         "count": 1, "created": CREATED},
+        {
+            "course_id": KEY,
+            "date": "2025-03-06",
+            "country": {"alpha2": None, "alpha3": None, "name": "UNKNOWN"},
+            "count": 2,
+            "created": CREATED,
+        },
+        {
+            "course_id": KEY,
+            "date": "2025-03-06",
+            "country": {"alpha2": "US", "alpha3": "USA", "name": "United States"},
+            "count": 1,
+            "created": CREATED,
+        },
     ]
 
 
@@ -345,7 +381,12 @@ def test_enrollment_by_mode_rows_end_with_created(admin_client, course, enrollme
 
 def test_demographic_endpoints_answer_empty_list_before_first_enrollment(admin_client, course, enrollments, frozen_now):
     for endpoint in ("birth_year", "education", "location"):
-        assert get_refreshed(admin_client, f"{BASE}/enrollment/{endpoint}/", end_date="2025-03-03", start_date="2025-03-01") == []
+        assert (
+            get_refreshed(
+                admin_client, f"{BASE}/enrollment/{endpoint}/", end_date="2025-03-03", start_date="2025-03-01"
+            )
+            == []
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -372,12 +413,30 @@ def activity(course, learners, noise, workspace):
     LearningEventFactory(course=course, user=D, type="viewed", occurred_at=at("03-11"))
 
 
-WEEK1 = {"interval_start": "2025-03-03T000000", "interval_end": "2025-03-10T000000",
-         "any": 3, "attempted_problem": 2, "played_video": 1, "posted_forum": 0}
-WEEK2 = {"interval_start": "2025-03-10T000000", "interval_end": "2025-03-17T000000",
-         "any": 2, "attempted_problem": 0, "played_video": 1, "posted_forum": 1}
-WEEK3 = {"interval_start": "2025-03-17T000000", "interval_end": "2025-03-24T000000",
-         "any": 0, "attempted_problem": 0, "played_video": 0, "posted_forum": 0}
+WEEK1 = {
+    "interval_start": "2025-03-03T000000",
+    "interval_end": "2025-03-10T000000",
+    "any": 3,
+    "attempted_problem": 2,
+    "played_video": 1,
+    "posted_forum": 0,
+}
+WEEK2 = {
+    "interval_start": "2025-03-10T000000",
+    "interval_end": "2025-03-17T000000",
+    "any": 2,
+    "attempted_problem": 0,
+    "played_video": 1,
+    "posted_forum": 1,
+}
+WEEK3 = {
+    "interval_start": "2025-03-17T000000",
+    "interval_end": "2025-03-24T000000",
+    "any": 0,
+    "attempted_problem": 0,
+    "played_video": 0,
+    "posted_forum": 0,
+}
 
 
 def activity_row(week, created):
@@ -387,7 +446,9 @@ def activity_row(week, created):
 def test_weekly_activity_counts_distinct_learners_per_week(admin_client, course, activity, frozen_now):
     frozen_now("03-25", "08:00:00")
 
-    rows = get_refreshed(admin_client, f"{BASE}/activity/", start_date="2025-03-03T000000", end_date="2025-03-24T000000")
+    rows = get_refreshed(
+        admin_client, f"{BASE}/activity/", start_date="2025-03-03T000000", end_date="2025-03-24T000000"
+    )
 
     created = "2025-03-25T080000"
     assert rows == [activity_row(WEEK1, created), activity_row(WEEK2, created), activity_row(WEEK3, created)]
@@ -412,13 +473,25 @@ def test_weekly_activity_without_dates_is_the_week_ending_on_the_previous_day(
 
     # In it: A's problem (03-09 23:59:59), E's problems (03-05), B's view (03-10), D's post and
     # view (03-11); not A's video (03-03) nor C's session (03-04).
-    rolling = {"interval_start": "2025-03-05T000000", "interval_end": "2025-03-12T000000",
-               "any": 4, "attempted_problem": 2, "played_video": 1, "posted_forum": 1}  # fmt: skip
+    rolling = {
+        "interval_start": "2025-03-05T000000",
+        "interval_end": "2025-03-12T000000",
+        "any": 4,
+        "attempted_problem": 2,
+        "played_video": 1,
+        "posted_forum": 1,
+    }
     assert rows == [activity_row(rolling, "2025-03-12T100000")]
     assert list(rows[0]) == [
-        "interval_start", "interval_end", "course_id", "any", "attempted_problem", "played_video", "posted_forum",
+        "interval_start",
+        "interval_end",
+        "course_id",
+        "any",
+        "attempted_problem",
+        "played_video",
+        "posted_forum",
         "created",
-    ]  # fmt: skip
+    ]
 
 
 def test_weekly_activity_without_dates_on_a_monday_is_the_last_monday_week(admin_client, course, activity, frozen_now):
@@ -482,8 +555,9 @@ def test_recent_activity_unknown_type_is_404_naming_it(admin_client, course, act
 
 
 def test_videos_count_learners_at_start_and_end(admin_client, course, learners, frozen_now):
-    first = VideoFactory(course=course, key="block-v1:edX+DemoX+Demo_Course+type@video+block@abc123",
-                         duration_s=142, segment_length_s=5)
+    first = VideoFactory(
+        course=course, key="block-v1:edX+DemoX+Demo_Course+type@video+block@abc123", duration_s=142, segment_length_s=5
+    )
     VideoFactory(course=course, key="i4x://edX/DemoX/video/v2", duration_s=66, segment_length_s=4)
     A, B, C = learners["A"], learners["B"], learners["C"]
     VideoViewFactory(video=first, user=A, watched_first_segment=True, watched_last_segment=True)
@@ -494,10 +568,24 @@ def test_videos_count_learners_at_start_and_end(admin_client, course, learners, 
     rows = get_refreshed(admin_client, f"{BASE}/videos/")
 
     assert rows == [
-        {"pipeline_video_id": f"{KEY}|abc123", "encoded_module_id": "abc123", "duration": 142,
-         "segment_length": 5, "users_at_start": 2, "users_at_end": 1, "created": CREATED},
-        {"pipeline_video_id": f"{KEY}|i4x-edX-DemoX-video-v2", "encoded_module_id": "i4x-edX-DemoX-video-v2",
-         "duration": 66, "segment_length": 4, "users_at_start": 0, "users_at_end": 0, "created": CREATED},
+        {
+            "pipeline_video_id": f"{KEY}|abc123",
+            "encoded_module_id": "abc123",
+            "duration": 142,
+            "segment_length": 5,
+            "users_at_start": 2,
+            "users_at_end": 1,
+            "created": CREATED,
+        },
+        {
+            "pipeline_video_id": f"{KEY}|i4x-edX-DemoX-video-v2",
+            "encoded_module_id": "i4x-edX-DemoX-video-v2",
+            "duration": 66,
+            "segment_length": 4,
+            "users_at_start": 0,
+            "users_at_end": 0,
+            "created": CREATED,
+        },
     ]
 
 
@@ -599,8 +687,9 @@ def test_accept_text_csv_flattens_nested_country(admin_client, workspace, learne
     EnrollmentFactory(course=course, user=learners["A"], enrolled_at=at("03-01"))
     build_rollups()
 
-    response = admin_client.get("/api/v0/courses/course-v1:edX+DemoX+Demo_2014/enrollment/location/",
-                                HTTP_ACCEPT="text/csv")
+    response = admin_client.get(
+        "/api/v0/courses/course-v1:edX+DemoX+Demo_2014/enrollment/location/", HTTP_ACCEPT="text/csv"
+    )
 
     assert response["Content-Disposition"] == "attachment; filename=edX-DemoX-Demo_2014--enrollment-location.csv"
     assert response.content.decode() == (
@@ -677,8 +766,11 @@ def test_each_endpoint_runs_a_fixed_number_of_queries(
 
 @pytest.mark.parametrize("spec", course_info_api.ENDPOINTS, ids=lambda spec: spec.route)
 def test_compiled_rows_give_what_the_drf_serializer_gives(spec, course, enrollments, activity, learners, frozen_now):
-    VideoViewFactory(video=VideoFactory(course=course, key="i4x://edX/DemoX/video/v9"), user=learners["A"],
-                     watched_first_segment=True)
+    VideoViewFactory(
+        video=VideoFactory(course=course, key="i4x://edX/DemoX/video/v9"),
+        user=learners["A"],
+        watched_first_segment=True,
+    )
     build_rollups()
     now = at("03-25", "08:09:10")
     params = {} if spec.params is not course_info_api.DateRangeParamsSerializer else {"start_date": at("03-01")}

@@ -49,7 +49,9 @@ def no_queued_refresh():
 def moment(rng, days):
     """A time in the first `days` days, often exactly at midnight or a second before."""
     day = FIRST_DAY + timedelta(days=rng.randrange(days))
-    clock = rng.choice([timedelta(0), timedelta(hours=23, minutes=59, seconds=59), timedelta(seconds=rng.randrange(86400))])
+    clock = rng.choice(
+        [timedelta(0), timedelta(hours=23, minutes=59, seconds=59), timedelta(seconds=rng.randrange(86400))]
+    )
     return datetime.combine(day, datetime.min.time(), tzinfo=UTC) + clock
 
 
@@ -77,22 +79,32 @@ def world(workspace, other_workspace):
             enrolled_at = moment(rng, 30)
             unenrolled_at = None
             if rng.random() < 0.35:
-                unenrolled_at = rng.choice([
-                    enrolled_at + timedelta(hours=rng.randrange(1, 5)),
-                    datetime.combine(enrolled_at.date() + timedelta(days=rng.randrange(1, 9)), datetime.min.time(), tzinfo=UTC),
-                    enrolled_at + timedelta(days=rng.randrange(1, 20), seconds=rng.randrange(86400)),
-                ])
-            EnrollmentFactory(course=course, user=user, enrolled_at=enrolled_at, unenrolled_at=unenrolled_at,
-                              mode=rng.choice(modes))
+                unenrolled_at = rng.choice(
+                    [
+                        enrolled_at + timedelta(hours=rng.randrange(1, 5)),
+                        datetime.combine(
+                            enrolled_at.date() + timedelta(days=rng.randrange(1, 9)), datetime.min.time(), tzinfo=UTC
+                        ),
+                        enrolled_at + timedelta(days=rng.randrange(1, 20), seconds=rng.randrange(86400)),
+                    ]
+                )
+            EnrollmentFactory(
+                course=course, user=user, enrolled_at=enrolled_at, unenrolled_at=unenrolled_at, mode=rng.choice(modes)
+            )
             for _ in range(rng.randrange(4)):
                 LearningEventFactory(
-                    course=course, user=user, occurred_at=moment(rng, 44),
+                    course=course,
+                    user=user,
+                    occurred_at=moment(rng, 44),
                     type=rng.choice(["played_video", "attempted_problem", "posted_forum", "viewed", "problem_check"]),
                 )
             for _ in range(rng.randrange(3)):
                 VideoViewFactory(
-                    video=rng.choice(videos[course.pk]), user=user, started_at=moment(rng, 44),
-                    watched_first_segment=rng.random() < 0.7, watched_last_segment=rng.random() < 0.3,
+                    video=rng.choice(videos[course.pk]),
+                    user=user,
+                    started_at=moment(rng, 44),
+                    watched_first_segment=rng.random() < 0.7,
+                    watched_last_segment=rng.random() < 0.3,
                 )
             if rng.random() < 0.5:
                 PageSessionFactory(workspace=course.workspace, user=user, course=course, started_at=moment(rng, 44))
@@ -165,7 +177,9 @@ def test_world_is_not_trivial(world):
     build_rollups()
     course = world[0]
 
-    counts = [row["count"] for row in q.course_enrollment_by_day(course, date(2025, 3, 1), date(2025, 4, 10), NOW.date())]
+    counts = [
+        row["count"] for row in q.course_enrollment_by_day(course, date(2025, 3, 1), date(2025, 4, 10), NOW.date())
+    ]
     weeks = q.course_activity_by_week(course, datetime(2025, 3, 3, tzinfo=UTC), None, NOW)
 
     assert max(counts) > 10 and len(set(counts)) > 5

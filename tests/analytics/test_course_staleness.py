@@ -87,7 +87,9 @@ def test_reads_of_one_course_stay_on_the_rollup_while_another_course_receives_wr
     assert q.course_info_sources([course_a.pk, course_b.pk]) == {course_a.pk: q.ROLLUP, course_b.pk: q.RAW}
     raw_reads = []
     steps_from_raw = q._steps_from_raw
-    monkeypatch.setattr(q, "_steps_from_raw", lambda course, *args: raw_reads.append(course.pk) or steps_from_raw(course, *args))
+    monkeypatch.setattr(
+        q, "_steps_from_raw", lambda course, *args: raw_reads.append(course.pk) or steps_from_raw(course, *args)
+    )
     assert enrolled_on(course_a, date(2025, 4, 3)) == 41
     assert enrolled_on(course_b, date(2025, 4, 3)) == 2  # the new enrollment, at once
     assert raw_reads == [course_b.pk]
@@ -111,8 +113,11 @@ def test_refresh_rebuilds_only_the_stale_course_and_clears_its_mark(workspace, t
     a_step = total_step(course_a)
     CourseEnrollmentStep.objects.filter(pk=a_step.pk).update(enrolled=41)  # would be undone by a rebuild of A
     b_step = total_step(course_b)
-    EnrollmentFactory(course=course_b, user=make_member(workspace, email="new@acme.test"),
-                      enrolled_at=datetime(2025, 4, 2, tzinfo=UTC))  # fmt: skip
+    EnrollmentFactory(
+        course=course_b,
+        user=make_member(workspace, email="new@acme.test"),
+        enrolled_at=datetime(2025, 4, 2, tzinfo=UTC),
+    )
     rollups.record_course_changes([course_b.pk])
 
     result = rollups.refresh_stale_courses(NOW)
@@ -147,13 +152,19 @@ def test_numbers_after_a_refresh_equal_a_recount_of_the_hand_built_rows(workspac
     video = VideoFactory(course=course)
     ann, bob, cid = (make_member(workspace, email=f"{name}@acme.test") for name in ("ann", "bob", "cid"))
     EnrollmentFactory(course=course, user=ann, enrolled_at=datetime(2025, 4, 1, 10, tzinfo=UTC), mode="verified")
-    EnrollmentFactory(course=course, user=bob, enrolled_at=datetime(2025, 4, 2, 10, tzinfo=UTC),
-                      unenrolled_at=datetime(2025, 4, 4, 10, tzinfo=UTC))  # fmt: skip
+    EnrollmentFactory(
+        course=course,
+        user=bob,
+        enrolled_at=datetime(2025, 4, 2, 10, tzinfo=UTC),
+        unenrolled_at=datetime(2025, 4, 4, 10, tzinfo=UTC),
+    )
     EnrollmentFactory(course=course, user=cid, enrolled_at=datetime(2025, 4, 3, 10, tzinfo=UTC), mode="verified")
     AttemptFactory(course=course, user=ann, state=AttemptState.APPROVED)
     LearningEventFactory(course=course, user=ann, type="attempted_problem", occurred_at=LAST_MONDAY + timedelta(days=1))
     LearningEventFactory(course=course, user=bob, type="posted_forum", occurred_at=LAST_MONDAY + timedelta(days=2))
-    LearningEventFactory(course=course, user=instructor, type="posted_forum", occurred_at=LAST_MONDAY + timedelta(days=2))
+    LearningEventFactory(
+        course=course, user=instructor, type="posted_forum", occurred_at=LAST_MONDAY + timedelta(days=2)
+    )
     VideoViewFactory(video=video, user=ann, started_at=MONDAY, watched_first_segment=True, watched_last_segment=True)
     VideoViewFactory(video=video, user=cid, started_at=MONDAY, watched_first_segment=True)
     assert rollups.stale_course_ids([course.pk]) == {course.pk}
@@ -180,7 +191,9 @@ def test_numbers_after_a_refresh_equal_a_recount_of_the_hand_built_rows(workspac
 def test_instructor_activity_is_not_counted(workspace, learner, instructor, admin_user):
     course = CourseFactory(workspace=workspace)
     for user in (learner, instructor, admin_user):
-        LearningEventFactory(course=course, user=user, type="posted_forum", occurred_at=LAST_MONDAY + timedelta(hours=5))
+        LearningEventFactory(
+            course=course, user=user, type="posted_forum", occurred_at=LAST_MONDAY + timedelta(hours=5)
+        )
     rollups.rebuild_course_info(now=NOW)
 
     for from_raw in (True, False):

@@ -288,15 +288,30 @@ FILTER_CASES = [
     ({"score[lte]": "40"}, lambda a: a.score is not None and a.score <= 40),
     ({"completedAt[gte]": D}, lambda a: a.completed_at is not None and a.completed_at >= D_AT),
     ({"completedAt[lt]": D}, lambda a: a.completed_at is not None and a.completed_at < D_AT),
-    ({"completedAt[gt]": "2025-06-03T00:00:00.123Z"}, lambda a: a.completed_at is not None and a.completed_at > T0 + timedelta(days=2, milliseconds=123)),
-    ({"completedAt[lte]": "2025-06-03T00:00:00.123Z"}, lambda a: a.completed_at is not None and a.completed_at <= T0 + timedelta(days=2, milliseconds=123)),
-    ({"completedAt[eq]": "2025-06-03T00:00:00.123Z"}, lambda a: a.completed_at == T0 + timedelta(days=2, milliseconds=123)),
-    ({"completedAt[ne]": "2025-06-03T00:00:00.123Z"}, lambda a: a.completed_at != T0 + timedelta(days=2, milliseconds=123)),
+    (
+        {"completedAt[gt]": "2025-06-03T00:00:00.123Z"},
+        lambda a: a.completed_at is not None and a.completed_at > T0 + timedelta(days=2, milliseconds=123),
+    ),
+    (
+        {"completedAt[lte]": "2025-06-03T00:00:00.123Z"},
+        lambda a: a.completed_at is not None and a.completed_at <= T0 + timedelta(days=2, milliseconds=123),
+    ),
+    (
+        {"completedAt[eq]": "2025-06-03T00:00:00.123Z"},
+        lambda a: a.completed_at == T0 + timedelta(days=2, milliseconds=123),
+    ),
+    (
+        {"completedAt[ne]": "2025-06-03T00:00:00.123Z"},
+        lambda a: a.completed_at != T0 + timedelta(days=2, milliseconds=123),
+    ),
     ({"firstActivityAt[gte]": D}, lambda a: a.first_activity_at >= D_AT),
     ({"firstActivityAt[lt]": D}, lambda a: a.first_activity_at < D_AT),
     ({"lastActivityAt[gt]": D}, lambda a: a.last_activity_at > D_AT),
     ({"lastActivityAt[lte]": "2025-06-05T05:00:00Z"}, lambda a: a.last_activity_at <= D_AT + timedelta(hours=5)),
-    ({"lastActivityAt[in]": "2025-06-01T05:00:00Z,2025-06-03T05:00:00.000Z"}, lambda a: a.last_activity_at in (T0 + timedelta(hours=5), T0 + timedelta(days=2, hours=5))),
+    (
+        {"lastActivityAt[in]": "2025-06-01T05:00:00Z,2025-06-03T05:00:00.000Z"},
+        lambda a: a.last_activity_at in (T0 + timedelta(hours=5), T0 + timedelta(days=2, hours=5)),
+    ),
     ({"courseId[eq]": "edX/DemoX/Demo"}, lambda a: a.course.key == "edX/DemoX/Demo"),
     ({"courseId[ne]": "edX/DemoX/Demo"}, lambda a: a.course.key != "edX/DemoX/Demo"),
     ({"courseId[in]": "c-two,c-three"}, lambda a: a.course.key in ("c-two", "c-three")),
@@ -304,9 +319,11 @@ FILTER_CASES = [
     ({"courseId[gt]": "c-three"}, lambda a: a.course.key > "c-three"),
     (
         {"completedAt[gte]": "2025-06-03T00:00:00Z", "completedAt[lt]": "2025-06-08T00:00:00Z", "progress[ne]": "100"},
-        lambda a: a.completed_at is not None
-        and T0 + timedelta(days=2) <= a.completed_at < T0 + timedelta(days=7)
-        and a.progress != 100,
+        lambda a: (
+            a.completed_at is not None
+            and T0 + timedelta(days=2) <= a.completed_at < T0 + timedelta(days=7)
+            and a.progress != 100
+        ),
     ),
 ]
 
@@ -591,14 +608,26 @@ def v1_key(workspace):
 def test_v1_returns_the_users_attempts_at_the_course(workspace, learner, v1_key):
     course = CourseFactory(workspace=workspace, key="edX/DemoX/Demo_Course")
     old = AttemptFactory(
-        workspace=workspace, user=learner, course=course, version_number=0, progress=100, score=75,
-        time_spent_s=50, first_activity_at=datetime(2021, 12, 7, 8, 38, 8, 474000, tzinfo=dt_timezone.utc),
+        workspace=workspace,
+        user=learner,
+        course=course,
+        version_number=0,
+        progress=100,
+        score=75,
+        time_spent_s=50,
+        first_activity_at=datetime(2021, 12, 7, 8, 38, 8, 474000, tzinfo=dt_timezone.utc),
         last_activity_at=datetime(2021, 12, 15, 15, 46, 50, 306000, tzinfo=dt_timezone.utc),
         completed_at=datetime(2021, 12, 15, 15, 46, 50, 326000, tzinfo=dt_timezone.utc),
     )
     new = AttemptFactory(
-        workspace=workspace, user=learner, course=course, version_number=1, progress=20, score=None,
-        first_activity_at=None, last_activity_at=None,
+        workspace=workspace,
+        user=learner,
+        course=course,
+        version_number=1,
+        progress=20,
+        score=None,
+        first_activity_at=None,
+        last_activity_at=None,
     )
     AttemptFactory(workspace=workspace, user=learner, course__workspace=workspace)  # another course
 
@@ -624,8 +653,13 @@ def test_v1_returns_the_users_attempts_at_the_course(workspace, learner, v1_key)
 def test_v1_and_v2_agree_on_the_same_attempts(workspace, varied_attempts, v1_key, admin_client):
     for attempt in varied_attempts[:3]:
         AttemptFactory(
-            workspace=workspace, user=attempt.user, course=attempt.course, version_number=1,
-            progress=attempt.progress // 2, score=7, time_spent_s=321,
+            workspace=workspace,
+            user=attempt.user,
+            course=attempt.course,
+            version_number=1,
+            progress=attempt.progress // 2,
+            score=7,
+            time_spent_s=321,
         )
     renamed = {"firstActivityAt": "firstActivity", "lastActivityAt": "lastActivity", "timeSpent": "globalTime"}
     v1_fields = {"_id", "progress", "score", "completedAt", "firstActivity", "globalTime", "lastActivity"}

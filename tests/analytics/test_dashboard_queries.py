@@ -58,7 +58,12 @@ def test_active_learners_count_each_learner_once_per_day_week_month_and_period(w
     assert trend.total == 3
     daily = dict(trend.daily)
     assert list(daily) == [date(2026, 3, day) for day in range(12, 19)]
-    assert (daily[date(2026, 3, 14)], daily[date(2026, 3, 16)], daily[date(2026, 3, 17)], daily[date(2026, 3, 18)]) == (1, 1, 2, 0)
+    assert (daily[date(2026, 3, 14)], daily[date(2026, 3, 16)], daily[date(2026, 3, 17)], daily[date(2026, 3, 18)]) == (
+        1,
+        1,
+        2,
+        0,
+    )
     assert trend.weekly == [(date(2026, 3, 9), 1), (date(2026, 3, 16), 2)]
     assert trend.monthly == [(date(2026, 3, 1), 3)]
 
@@ -151,12 +156,33 @@ def test_chapter_quiz_time_lists_every_chapter_in_position_order(workspace, thre
     ChapterFactory(course=course, key="c2", title="Second", position=2)
     ChapterFactory(course=course, key="c1", title="First", position=1)
     for user, seconds in ((ann, 120), (bob, 60), (ann, 30)):
-        PageSessionFactory(workspace=workspace, user=user, page="Quiz", path="/quiz/web-101/c2",
-                           course_key="web-101", chapter_key="c2", duration_s=seconds)
-    PageSessionFactory(workspace=workspace, user=ann, page="Quiz", path="/quiz/web-101/old",
-                       course_key="web-101", chapter_key="old", duration_s=10)
-    PageSessionFactory(workspace=workspace, user=ann, page="Home", path="/quiz/web-101/c1",
-                       course_key="web-101", chapter_key="c1", duration_s=999)  # an excluded page
+        PageSessionFactory(
+            workspace=workspace,
+            user=user,
+            page="Quiz",
+            path="/quiz/web-101/c2",
+            course_key="web-101",
+            chapter_key="c2",
+            duration_s=seconds,
+        )
+    PageSessionFactory(
+        workspace=workspace,
+        user=ann,
+        page="Quiz",
+        path="/quiz/web-101/old",
+        course_key="web-101",
+        chapter_key="old",
+        duration_s=10,
+    )
+    PageSessionFactory(
+        workspace=workspace,
+        user=ann,
+        page="Home",
+        path="/quiz/web-101/c1",
+        course_key="web-101",
+        chapter_key="c1",
+        duration_s=999,
+    )  # an excluded page
 
     assert course_chapter_quiz_time(course) == [
         {"chapter_key": "c1", "chapter_title": "First", "quiz_duration_s": 0, "quiz_sessions": 0, "learners": 0},
@@ -197,5 +223,9 @@ def test_course_video_drop_off_adds_titles_and_drop_off_to_course_videos(workspa
     [row] = course_video_drop_off(course)
 
     assert (row["title"], row["users_at_start"], row["users_at_end"], row["drop_off"], row["drop_off_rate"]) == (
-        "Intro", 2, 1, 1, 0.5
+        "Intro",
+        2,
+        1,
+        1,
+        0.5,
     )

@@ -18,8 +18,11 @@ from analytics.definitions import taught_courses
 from analytics.queries import analyse, course_info
 from analytics.queries import dashboards as dashboard_queries
 from analytics.queries.problems import (
-    course_problems, problem_answer_distribution, problem_grade_distribution, video_timeline,
-)  # fmt: skip
+    course_problems,
+    problem_answer_distribution,
+    problem_grade_distribution,
+    video_timeline,
+)
 from analytics.queries.video_cloud import resolve_period, video_analytics
 from analytics.models import ProblemResponse
 from analytics.services.course_info_rollups import refresh_course_info_rollups
@@ -83,10 +86,27 @@ def world(workspace, make_member, instructor, admin_user):
     """Two courses (the instructor teaches one), three learners (ann and bob in group Sales, ann
     in Department=Legal), enrollments, attempts, sessions, events and video views in the last days."""
     now = timezone.now()
-    ann = make_member(workspace, Role.LEARNER, email="ann@acme.test", first_name="Ann", last_name="Archer",
-                      country="FR", gender="f", birth_year=1990, education_level="masters")
-    bob = make_member(workspace, Role.LEARNER, email="bob@acme.test", first_name="Bob", last_name="Baker",
-                      country="US", gender="m", birth_year=1985)
+    ann = make_member(
+        workspace,
+        Role.LEARNER,
+        email="ann@acme.test",
+        first_name="Ann",
+        last_name="Archer",
+        country="FR",
+        gender="f",
+        birth_year=1990,
+        education_level="masters",
+    )
+    bob = make_member(
+        workspace,
+        Role.LEARNER,
+        email="bob@acme.test",
+        first_name="Bob",
+        last_name="Baker",
+        country="US",
+        gender="m",
+        birth_year=1985,
+    )
     cy = make_member(workspace, Role.LEARNER, email="cy@acme.test", first_name="Cy", last_name="Cole")
     sales = LearnerGroupFactory(workspace=workspace, name="Sales")
     sales.members.add(ann, bob)
@@ -99,37 +119,105 @@ def world(workspace, make_member, instructor, admin_user):
     data = CourseFactory(workspace=workspace, key="edX/Data/2026", title="Data basics")
     ChapterFactory(course=web, key="ch1", title="HTML", position=1)
     ChapterFactory(course=web, key="ch2", title="CSS", position=2)
-    video = VideoFactory(course=web, key="block-v1:Org+Web101+2026+type@video+block@intro", title="Intro",
-                         duration_s=20, segment_length_s=5)
+    video = VideoFactory(
+        course=web,
+        key="block-v1:Org+Web101+2026+type@video+block@intro",
+        title="Intro",
+        duration_s=20,
+        segment_length_s=5,
+    )
 
-    EnrollmentFactory(course=web, user=ann, mode="verified", kind=EnrollmentKind.MANDATORY,
-                      enrolled_at=now - timedelta(days=3), expires_at=now - timedelta(days=1))
+    EnrollmentFactory(
+        course=web,
+        user=ann,
+        mode="verified",
+        kind=EnrollmentKind.MANDATORY,
+        enrolled_at=now - timedelta(days=3),
+        expires_at=now - timedelta(days=1),
+    )
     EnrollmentFactory(course=web, user=bob, mode="audit", enrolled_at=now - timedelta(days=2))
     EnrollmentFactory(course=data, user=cy, mode="honor", enrolled_at=now - timedelta(days=10))
-    EnrollmentFactory(course=data, user=bob, mode="audit", enrolled_at=now - timedelta(days=2),
-                      unenrolled_at=now - timedelta(days=1))
-    AttemptFactory(course=web, user=ann, state=AttemptState.IN_PROGRESS, progress=40, score=None, time_spent_s=1200,
-                   last_activity_at=now - timedelta(days=1))
-    AttemptFactory(course=web, user=bob, state=AttemptState.APPROVED, progress=100, score=90, time_spent_s=3000,
-                   last_activity_at=now - timedelta(days=2), completed_at=now - timedelta(days=2))
-    AttemptFactory(course=data, user=cy, state=AttemptState.FAILED, progress=100, score=20, time_spent_s=600,
-                   last_activity_at=now - timedelta(days=20))
+    EnrollmentFactory(
+        course=data, user=bob, mode="audit", enrolled_at=now - timedelta(days=2), unenrolled_at=now - timedelta(days=1)
+    )
+    AttemptFactory(
+        course=web,
+        user=ann,
+        state=AttemptState.IN_PROGRESS,
+        progress=40,
+        score=None,
+        time_spent_s=1200,
+        last_activity_at=now - timedelta(days=1),
+    )
+    AttemptFactory(
+        course=web,
+        user=bob,
+        state=AttemptState.APPROVED,
+        progress=100,
+        score=90,
+        time_spent_s=3000,
+        last_activity_at=now - timedelta(days=2),
+        completed_at=now - timedelta(days=2),
+    )
+    AttemptFactory(
+        course=data,
+        user=cy,
+        state=AttemptState.FAILED,
+        progress=100,
+        score=20,
+        time_spent_s=600,
+        last_activity_at=now - timedelta(days=20),
+    )
 
     for user, days, chapter, seconds in ((ann, 1, "ch1", 300), (bob, 2, "ch1", 120), (bob, 2, "ch2", 60)):
-        PageSessionFactory(workspace=workspace, user=user, page="Quiz", path=f"/quiz/{COURSE_KEY}/{chapter}",
-                           course=web, course_key=COURSE_KEY, chapter_key=chapter, duration_s=seconds,
-                           started_at=now - timedelta(days=days))
+        PageSessionFactory(
+            workspace=workspace,
+            user=user,
+            page="Quiz",
+            path=f"/quiz/{COURSE_KEY}/{chapter}",
+            course=web,
+            course_key=COURSE_KEY,
+            chapter_key=chapter,
+            duration_s=seconds,
+            started_at=now - timedelta(days=days),
+        )
     PageSessionFactory(workspace=workspace, user=cy, started_at=now - timedelta(days=20))
     LearningEventFactory(course=web, user=ann, type="attempted_problem", occurred_at=now - timedelta(days=1))
-    VideoViewFactory(video=video, user=ann, segments=[0, 1, 2, 3], watched_first_segment=True,
-                     watched_last_segment=True, is_completed=True, device="mobile", platform="ios", country="FR",
-                     started_at=now - timedelta(days=1), watched_s=20)
-    VideoViewFactory(video=video, user=bob, segments=[0, 1], watched_first_segment=True, device="desktop",
-                     platform="web", country="US", started_at=now - timedelta(days=2), watched_s=10)
+    VideoViewFactory(
+        video=video,
+        user=ann,
+        segments=[0, 1, 2, 3],
+        watched_first_segment=True,
+        watched_last_segment=True,
+        is_completed=True,
+        device="mobile",
+        platform="ios",
+        country="FR",
+        started_at=now - timedelta(days=1),
+        watched_s=20,
+    )
+    VideoViewFactory(
+        video=video,
+        user=bob,
+        segments=[0, 1],
+        watched_first_segment=True,
+        device="desktop",
+        platform="web",
+        country="US",
+        started_at=now - timedelta(days=2),
+        watched_s=10,
+    )
     refresh_course_info_rollups(now)
     return {
-        "ann": ann, "bob": bob, "cy": cy, "sales": sales, "department": department,
-        "web": web, "data": data, "video": video, "now": now,
+        "ann": ann,
+        "bob": bob,
+        "cy": cy,
+        "sales": sales,
+        "department": department,
+        "web": web,
+        "data": data,
+        "video": video,
+        "now": now,
     }
 
 
@@ -153,11 +241,15 @@ def test_overview_tables_hold_the_numbers_of_the_query_functions(workspace, admi
 
     updated = analyse.ResultFilters(updated_at=analyse.DateRange(period.start, period.end))
     statistics = analyse.analyse_statistics(workspace, updated)
-    assert rows(html, "states-table", "state", "count") == [(state, str(n)) for state, n in statistics["by_state"].items()]
+    assert rows(html, "states-table", "state", "count") == [
+        (state, str(n)) for state, n in statistics["by_state"].items()
+    ]
     assert dict(rows(html, "states-table", "state", "count"))["APPROVED"] == "1"
 
     top = dashboard_queries.top_contents_by_time(workspace, updated)
-    assert rows(html, "top-courses-table", "course-id", "seconds") == [(row["id"], str(row["time_spent"])) for row in top]
+    assert rows(html, "top-courses-table", "course-id", "seconds") == [
+        (row["id"], str(row["time_spent"])) for row in top
+    ]
     assert rows(html, "top-courses-table", "seconds") == [("4200",)]
 
 
@@ -236,7 +328,10 @@ def test_overview_offers_exports_with_its_filters(workspace, admin_user, world):
     html = client_for(admin_user).get(OVERVIEW, {"period": "7d", "group": world["sales"].public_id}).content.decode()
 
     assert 'data-export-url="/analytics/export"' in html and 'data-period="7d"' in html
-    assert f'<option value="results" data-filters="{{&quot;groupIds&quot;:[&quot;{world["sales"].public_id}&quot;]}}"' in html
+    assert (
+        f'<option value="results" data-filters="{{&quot;groupIds&quot;:[&quot;{world["sales"].public_id}&quot;]}}"'
+        in html
+    )
 
 
 # Roles -------------------------------------------------------------------------------------------
@@ -312,13 +407,17 @@ def test_course_tables_hold_the_numbers_of_the_course_information_queries(worksp
     ]
     assert stat(html, "enrolled") == "2"
     birth_years = course_info.course_enrollment_by_birth_year(web, now.date(), None, now.date())
-    assert rows(html, "birth-year-table", "year", "count") == [
-        (str(row["birth_year"]), str(row["count"])) for row in birth_years
-    ] == [("1985", "1"), ("1990", "1")]
+    assert (
+        rows(html, "birth-year-table", "year", "count")
+        == [(str(row["birth_year"]), str(row["count"])) for row in birth_years]
+        == [("1985", "1"), ("1990", "1")]
+    )
     locations = course_info.course_enrollment_by_location(web, now.date(), None, now.date())
-    assert rows(html, "country-table", "country", "count") == [
-        (row["country"].alpha2, str(row["count"])) for row in locations
-    ] == [("FR", "1"), ("US", "1")]
+    assert (
+        rows(html, "country-table", "country", "count")
+        == [(row["country"].alpha2, str(row["count"])) for row in locations]
+        == [("FR", "1"), ("US", "1")]
+    )
     activity = course_info.course_activity_by_week(web, course_info.week_start(period.start), None, now)
     assert rows(html, "activity-table", "any", "attempted-problem", "played-video") == [
         (str(row["any"]), str(row["attempted_problem"]), str(row["played_video"])) for row in activity
@@ -332,22 +431,33 @@ def test_course_quiz_and_video_tables_hold_the_dashboard_queries_numbers(workspa
 
     assert rows(html, "chapter-table", "chapter-id", "seconds", "learners") == [("ch1", "420", "2"), ("ch2", "60", "1")]
     videos = dashboard_queries.course_video_drop_off(world["web"])
-    assert rows(html, "video-table", "users-at-start", "users-at-end", "drop-off") == [
-        (str(row["users_at_start"]), str(row["users_at_end"]), str(row["drop_off"])) for row in videos
-    ] == [("2", "1", "1")]
+    assert (
+        rows(html, "video-table", "users-at-start", "users-at-end", "drop-off")
+        == [(str(row["users_at_start"]), str(row["users_at_end"]), str(row["drop_off"])) for row in videos]
+        == [("2", "1", "1")]
+    )
     # The chosen video's timeline: the Open edX timeline's views and learners per segment.
     timeline = video_timeline(world["video"])
-    assert rows(html, "timeline-table", "segment", "views", "users") == [
-        (str(row["segment"]), str(row["num_views"]), str(row["num_users"])) for row in timeline
-    ] == [("0", "2", "2"), ("1", "2", "2"), ("2", "1", "1"), ("3", "1", "1")]
+    assert (
+        rows(html, "timeline-table", "segment", "views", "users")
+        == [(str(row["segment"]), str(row["num_views"]), str(row["num_users"])) for row in timeline]
+        == [("0", "2", "2"), ("1", "2", "2"), ("2", "1", "1"), ("3", "1", "1")]
+    )
 
 
 def test_course_learner_table_is_the_analyse_rows_of_the_course(workspace, instructor, world):
-    html = client_for(instructor).get(f"/dashboards/courses/{COURSE_KEY}/", {"sort": "progress", "dir": "asc"}).content.decode()
+    html = (
+        client_for(instructor)
+        .get(f"/dashboards/courses/{COURSE_KEY}/", {"sort": "progress", "dir": "asc"})
+        .content.decode()
+    )
 
     page = analyse.analyse_results_page(
-        workspace, analyse.ResultFilters(content_ids=(COURSE_KEY,)), analyse.ResultOrder("progress", descending=False),
-        limit=25, course_ids=taught_courses(workspace, instructor),
+        workspace,
+        analyse.ResultFilters(content_ids=(COURSE_KEY,)),
+        analyse.ResultOrder("progress", descending=False),
+        limit=25,
+        course_ids=taught_courses(workspace, instructor),
     )
     assert rows(html, "learner-table", "user-id", "progress", "seconds") == [
         (row["user_public_id"], str(row["progress_pct"]), str(row["time_spent"])) for row in page.rows
@@ -374,7 +484,9 @@ def test_course_learner_table_pages(workspace, instructor, world):
     client = client_for(instructor)
 
     first = client.get(f"/dashboards/courses/{COURSE_KEY}/", {"sort": "name", "dir": "asc"}).content.decode()
-    second = client.get(f"/dashboards/courses/{COURSE_KEY}/", {"sort": "name", "dir": "asc", "page": 2}).content.decode()
+    second = client.get(
+        f"/dashboards/courses/{COURSE_KEY}/", {"sort": "name", "dir": "asc", "page": 2}
+    ).content.decode()
 
     assert len(rows(first, "learner-table", "user-id")) == 25
     assert len(rows(second, "learner-table", "user-id")) == 7
@@ -386,8 +498,14 @@ def test_an_empty_course_shows_empty_states(workspace, admin_user):
 
     html = client_for(admin_user).get("/dashboards/courses/empty/").content.decode()
 
-    for empty in ("enrollment-empty", "activity-empty", "chapters-empty", "videos-empty", "learners-empty",
-                  "problems-empty"):
+    for empty in (
+        "enrollment-empty",
+        "activity-empty",
+        "chapters-empty",
+        "videos-empty",
+        "learners-empty",
+        "problems-empty",
+    ):
         assert f'id="{empty}"' in html
 
 
@@ -412,11 +530,22 @@ P3 = "block-v1:Org+Data+2026+type@problem+block@p3"
 def _response(world, user, problem, part, minutes_ago, answer, value_id, correct, grade, max_grade, **extra):
     course = extra.pop("course", world["web"])
     return ProblemResponse(
-        id=uuid.uuid4(), workspace=course.workspace, user=user, course=course, problem_key=problem, part_id=part,
-        answer=answer, value_id=value_id, correct=correct, grade=grade, max_grade=max_grade,
-        submitted_at=world["now"] - timedelta(minutes=minutes_ago), question=extra.pop("question", ""),
-        problem_name=extra.pop("name", ""), **extra,
-    )  # fmt: skip
+        id=uuid.uuid4(),
+        workspace=course.workspace,
+        user=user,
+        course=course,
+        problem_key=problem,
+        part_id=part,
+        answer=answer,
+        value_id=value_id,
+        correct=correct,
+        grade=grade,
+        max_grade=max_grade,
+        submitted_at=world["now"] - timedelta(minutes=minutes_ago),
+        question=extra.pop("question", ""),
+        problem_name=extra.pop("name", ""),
+        **extra,
+    )
 
 
 @pytest.fixture
@@ -450,15 +579,26 @@ def test_course_problem_table_holds_the_problems_endpoint_numbers(workspace, ins
     html = client_for(instructor).get(f"/dashboards/courses/{COURSE_KEY}/").content.decode()
 
     expected = course_problems(world["web"])
-    assert rows(html, "problem-table", "module-id", "submissions", "correct", "parts") == [
-        (row["module_id"], str(row["total_submissions"]), str(row["correct_submissions"]), str(len(row["part_ids"])))
-        for row in expected
-    ] == [(P1, "3", "2", "2"), (P2, "2", "1", "1")]  # P1: 6 last answers over 2 parts, 4 right; P3 is the other course's
+    assert (
+        rows(html, "problem-table", "module-id", "submissions", "correct", "parts")
+        == [
+            (
+                row["module_id"],
+                str(row["total_submissions"]),
+                str(row["correct_submissions"]),
+                str(len(row["part_ids"])),
+            )
+            for row in expected
+        ]
+        == [(P1, "3", "2", "2"), (P2, "2", "1", "1")]
+    )  # P1: 6 last answers over 2 parts, 4 right; P3 is the other course's
     assert [float(rate) for (rate,) in rows(html, "problem-table", "correct-rate")] == [2 / 3, 0.5]
     assert "67 %" in html and "50 %" in html
 
 
-def test_course_page_draws_the_answer_and_grade_distributions_of_the_busiest_problem(workspace, instructor, world, problems):
+def test_course_page_draws_the_answer_and_grade_distributions_of_the_busiest_problem(
+    workspace, instructor, world, problems
+):
     html = client_for(instructor).get(f"/dashboards/courses/{COURSE_KEY}/").content.decode()
 
     assert 'class="chosen"' in re.search(rf'<tr data-module-id="{re.escape(P1)}"[^>]*>', html).group(0)
@@ -466,17 +606,26 @@ def test_course_page_draws_the_answer_and_grade_distributions_of_the_busiest_pro
     drawn = rows(html, "answer-table-1", "part-id", "value-id", "answer", "correct", "count") + rows(
         html, "answer-table-2", "part-id", "value-id", "answer", "correct", "count"
     )
-    assert drawn == [
-        (a["part_id"], a["value_id"], a["answer_value"], str(a["correct"]).lower(), str(a["count"])) for a in answers
-    ] == [
-        ("p1_2_1", "choice_0", "Lyon", "false", "1"), ("p1_2_1", "choice_1", "Paris", "true", "2"),
-        ("p1_3_1", "[choice_0|choice_1]", "[2|3]", "true", "2"), ("p1_3_1", "[choice_0|choice_2]", "[2|4]", "false", "1"),
-    ]  # fmt: skip
+    assert (
+        drawn
+        == [
+            (a["part_id"], a["value_id"], a["answer_value"], str(a["correct"]).lower(), str(a["count"]))
+            for a in answers
+        ]
+        == [
+            ("p1_2_1", "choice_0", "Lyon", "false", "1"),
+            ("p1_2_1", "choice_1", "Paris", "true", "2"),
+            ("p1_3_1", "[choice_0|choice_1]", "[2|3]", "true", "2"),
+            ("p1_3_1", "[choice_0|choice_2]", "[2|4]", "false", "1"),
+        ]
+    )
     assert "Part 1: Which is the capital of France?" in html and "Part 2: Pick the prime numbers." in html
     grades = problem_grade_distribution(workspace.pk, P1, course_ids=[world["web"].pk])
-    assert rows(html, "grade-table", "grade", "max-grade", "count") == [
-        (str(g["grade"]), str(g["max_grade"]), str(g["count"])) for g in grades
-    ] == [("1", "2", "2"), ("2", "2", "1")]
+    assert (
+        rows(html, "grade-table", "grade", "max-grade", "count")
+        == [(str(g["grade"]), str(g["max_grade"]), str(g["count"])) for g in grades]
+        == [("1", "2", "2"), ("2", "2", "1")]
+    )
     for chart_id in ("answer-chart-1", "answer-chart-2", "grade-chart", "timeline-chart"):
         assert f'id="{chart_id}"' in html
 
@@ -512,11 +661,24 @@ def test_the_problems_section_costs_four_queries_whatever_the_number_of_problems
     cache.clear()
     with CaptureQueriesContext(connection) as two_problems:
         client.get(f"/dashboards/courses/{COURSE_KEY}/")
-    record_problem_responses(workspace.pk, [
-        _response(world, world["ann"], f"block-v1:Org+Web101+2026+type@problem+block@extra{n}", f"extra{n}_2_1", 10,
-                  "A", "choice_0", True, 1, 1)
-        for n in range(8)
-    ])  # fmt: skip
+    record_problem_responses(
+        workspace.pk,
+        [
+            _response(
+                world,
+                world["ann"],
+                f"block-v1:Org+Web101+2026+type@problem+block@extra{n}",
+                f"extra{n}_2_1",
+                10,
+                "A",
+                "choice_0",
+                True,
+                1,
+                1,
+            )
+            for n in range(8)
+        ],
+    )
     cache.clear()
     with CaptureQueriesContext(connection) as ten_problems:
         html = client.get(f"/dashboards/courses/{COURSE_KEY}/").content.decode()
@@ -631,7 +793,7 @@ def test_course_and_learner_dashboards_offer_their_exports(workspace, instructor
     course_html = client_for(instructor).get(f"/dashboards/courses/{COURSE_KEY}/").content.decode()
     learner_html = client_for(world["ann"]).get("/dashboard/").content.decode()
 
-    assert f"data-filters=\"{{&quot;contentIds&quot;:[&quot;{COURSE_KEY}&quot;]}}\"" in course_html
+    assert f'data-filters="{{&quot;contentIds&quot;:[&quot;{COURSE_KEY}&quot;]}}"' in course_html
     assert re.findall(r'<option value="(\w+)" data-filters', learner_html) == ["user"]
     assert "js/exports.js" in course_html and "js/exports.js" in learner_html
 

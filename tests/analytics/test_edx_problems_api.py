@@ -83,10 +83,20 @@ def learners(workspace, make_member):
 
 def response(workspace, user, course, minute, problem, part, answer, correct, value_id="", grade=None, **extra):
     return ProblemResponse(
-        id=uuid.uuid4(), workspace=workspace, user=user, course=course, problem_key=problem, part_id=part,
-        answer=answer, value_id=value_id, correct=correct, grade=grade, max_grade=None if grade is None else 2.0,
-        submitted_at=T0 + timedelta(minutes=minute), **extra,
-    )  # fmt: skip
+        id=uuid.uuid4(),
+        workspace=workspace,
+        user=user,
+        course=course,
+        problem_key=problem,
+        part_id=part,
+        answer=answer,
+        value_id=value_id,
+        correct=correct,
+        grade=grade,
+        max_grade=None if grade is None else 2.0,
+        submitted_at=T0 + timedelta(minutes=minute),
+        **extra,
+    )
 
 
 @pytest.fixture
@@ -118,8 +128,14 @@ def problems(workspace, courses, learners):
     record_problem_responses(workspace.id, rows[:4])
     record_problem_responses(workspace.id, rows[4:])
     opens = [
-        SubsectionOpen(id=uuid.uuid4(), workspace=workspace, user=user, course=new, subsection_key=S1,
-                       opened_at=T0 + timedelta(minutes=minute))  # fmt: skip
+        SubsectionOpen(
+            id=uuid.uuid4(),
+            workspace=workspace,
+            user=user,
+            course=new,
+            subsection_key=S1,
+            opened_at=T0 + timedelta(minutes=minute),
+        )
         for user, minute in ((a, 0), (a, 9), (b, 4))
     ]
     record_subsection_opens(workspace.id, opens)
@@ -146,12 +162,17 @@ def videos(workspace, courses, learners):
 def test_course_problems_average_final_answers_over_parts(courses, problems):
     rows = queries.course_problems(courses["new"])
     assert rows == [
-        {"module_id": P1, "total_submissions": 3, "correct_submissions": 2, "part_ids": [P1_A, P1_B],
-         "problem_name": "Capitals"},
+        {
+            "module_id": P1,
+            "total_submissions": 3,
+            "correct_submissions": 2,
+            "part_ids": [P1_A, P1_B],
+            "problem_name": "Capitals",
+        },
         {"module_id": P2, "total_submissions": 2, "correct_submissions": 1, "part_ids": ["p2_2_1"], "problem_name": ""},
         {"module_id": P4, "total_submissions": 3, "correct_submissions": 2, "part_ids": ["p4_2_1"], "problem_name": ""},
         {"module_id": P5, "total_submissions": 2, "correct_submissions": 1, "part_ids": ["p5_2_1"], "problem_name": ""},
-    ]  # fmt: skip
+    ]
     assert queries.course_problems(courses["old"]) == [
         {"module_id": P3, "total_submissions": 1, "correct_submissions": 1, "part_ids": ["p3_2_1"], "problem_name": ""}
     ]
@@ -159,10 +180,18 @@ def test_course_problems_average_final_answers_over_parts(courses, problems):
 
 def answer(part, correct, count, value_id, value, variant=None, consolidated=False, module=P1, course=NEW, **texts):
     return {
-        "course_id": course, "module_id": module, "part_id": part, "correct": correct, "count": count,
-        "value_id": value_id, "answer_value": value, "problem_display_name": texts.get("name"),
-        "question_text": texts.get("question"), "variant": variant, "consolidated_variant": consolidated,
-    }  # fmt: skip
+        "course_id": course,
+        "module_id": module,
+        "part_id": part,
+        "correct": correct,
+        "count": count,
+        "value_id": value_id,
+        "answer_value": value,
+        "problem_display_name": texts.get("name"),
+        "question_text": texts.get("question"),
+        "variant": variant,
+        "consolidated_variant": consolidated,
+    }
 
 
 def test_answer_distribution_counts_each_learners_last_answer(workspace, problems):
@@ -268,11 +297,17 @@ def test_problems_answer_edx_fields_in_order(admin_client, problems, django_asse
     body = response.json()
     assert list(body[0]) == ["module_id", "total_submissions", "correct_submissions", "part_ids", "created"]
     assert body == [
-        {"module_id": P1, "total_submissions": 3, "correct_submissions": 2, "part_ids": [P1_A, P1_B], "created": CREATED},
+        {
+            "module_id": P1,
+            "total_submissions": 3,
+            "correct_submissions": 2,
+            "part_ids": [P1_A, P1_B],
+            "created": CREATED,
+        },
         {"module_id": P2, "total_submissions": 2, "correct_submissions": 1, "part_ids": ["p2_2_1"], "created": CREATED},
         {"module_id": P4, "total_submissions": 3, "correct_submissions": 2, "part_ids": ["p4_2_1"], "created": CREATED},
         {"module_id": P5, "total_submissions": 2, "correct_submissions": 1, "part_ids": ["p5_2_1"], "created": CREATED},
-    ]  # fmt: skip
+    ]
 
 
 @pytest.mark.parametrize("key", [OLD, quote(OLD, safe="")])
@@ -328,24 +363,47 @@ def test_answer_distribution_answers_edx_fields(admin_client, problems, django_a
     assert response.status_code == 200
     body = response.json()
     assert list(body[0]) == [
-        "course_id", "module_id", "part_id", "correct", "count", "value_id", "answer_value", "problem_display_name",
-        "question_text", "variant", "created", "consolidated_variant",
-    ]  # fmt: skip
+        "course_id",
+        "module_id",
+        "part_id",
+        "correct",
+        "count",
+        "value_id",
+        "answer_value",
+        "problem_display_name",
+        "question_text",
+        "variant",
+        "created",
+        "consolidated_variant",
+    ]
     assert [(row["part_id"], row["answer_value"], row["correct"], row["count"]) for row in body] == [
-        (P1_A, "Lyon", False, 1), (P1_A, "Paris", True, 3), (P1_B, "[a]", False, 1), (P1_B, "[a|b]", True, 2),
-    ]  # fmt: skip
+        (P1_A, "Lyon", False, 1),
+        (P1_A, "Paris", True, 3),
+        (P1_B, "[a]", False, 1),
+        (P1_B, "[a|b]", True, 2),
+    ]
     assert body[1] == {
-        "course_id": NEW, "module_id": P1, "part_id": P1_A, "correct": True, "count": 3, "value_id": "choice_1",
-        "answer_value": "Paris", "problem_display_name": "Capitals", "question_text": "Capital of France?",
-        "variant": None, "created": CREATED, "consolidated_variant": False,
-    }  # fmt: skip
+        "course_id": NEW,
+        "module_id": P1,
+        "part_id": P1_A,
+        "correct": True,
+        "count": 3,
+        "value_id": "choice_1",
+        "answer_value": "Paris",
+        "problem_display_name": "Capitals",
+        "question_text": "Capital of France?",
+        "variant": None,
+        "created": CREATED,
+        "consolidated_variant": False,
+    }
 
 
 def test_answer_distribution_consolidates_variants(admin_client, problems):
     body = admin_client.get(f"/api/v0/problems/{P4}/answer_distribution/").json()
     assert [(row["value_id"], row["count"], row["variant"], row["consolidated_variant"]) for row in body] == [
-        ("v1", 2, None, True), ("v2", 1, 2, False),
-    ]  # fmt: skip
+        ("v1", 2, None, True),
+        ("v2", 1, 2, False),
+    ]
 
 
 def test_answer_distribution_of_an_i4x_key_with_slashes(admin_client, problems):
@@ -397,8 +455,11 @@ def test_problem_without_grades_has_no_grade_distribution(admin_client, problems
 
 def test_another_workspaces_problem_is_404(admin_client, problems, other_workspace, api_key_client):
     other = api_key_client(other_workspace, Role.ADMIN)
-    for url in (f"/api/v0/problems/{P1}/answer_distribution/", f"/api/v0/courses/{NEW}/problems/",
-                f"/api/v0/videos/{V1_ID}/timeline/"):  # fmt: skip
+    for url in (
+        f"/api/v0/problems/{P1}/answer_distribution/",
+        f"/api/v0/courses/{NEW}/problems/",
+        f"/api/v0/videos/{V1_ID}/timeline/",
+    ):
         response = other.get(url)
         assert (response.status_code, response.json()) == (404, NOT_FOUND)
 
@@ -422,12 +483,15 @@ def test_instructor_reads_the_problems_of_courses_they_teach(instructor_client, 
     assert instructor_client.get(f"/api/v0/videos/{V1_ID}/timeline/").status_code == 200
 
 
-@pytest.mark.parametrize("url", [
-    f"/api/v0/courses/{OLD}/problems/",
-    f"/api/v0/courses/{OLD}/problems_and_tags/",
-    f"/api/v0/problems/{P3}/answer_distribution/",
-    f"/api/v0/videos/{V2_ID}/timeline/",
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"/api/v0/courses/{OLD}/problems/",
+        f"/api/v0/courses/{OLD}/problems_and_tags/",
+        f"/api/v0/problems/{P3}/answer_distribution/",
+        f"/api/v0/videos/{V2_ID}/timeline/",
+    ],
+)
 def test_instructor_refused_the_courses_they_do_not_teach(instructor_client, problems, videos, url):
     response = instructor_client.get(url)
     assert response.status_code == 403
@@ -455,8 +519,9 @@ def test_no_credential_is_401(api_client, problems):
     assert api_client.get(f"/api/v0/problems/{P1}/answer_distribution/").status_code == 401
 
 
-def test_token_session_and_bearer_credentials(workspace, admin_user, api_key_client, session_client, bearer_client,
-                                              problems):  # fmt: skip
+def test_token_session_and_bearer_credentials(
+    workspace, admin_user, api_key_client, session_client, bearer_client, problems
+):
     raw = api_key_client(workspace, Role.ADMIN).raw_api_key
     url = f"/api/v0/problems/{S1}/sequential_open_distribution/"
     token = api_key_client(workspace, Role.ADMIN)
@@ -497,14 +562,25 @@ def test_video_timeline_csv(admin_client, videos):
     response = admin_client.get(f"/api/v0/videos/{V2_ID}/timeline/", HTTP_ACCEPT="text/csv")
     assert response.status_code == 200
     assert response.content.decode().splitlines() == [
-        "created,num_users,num_views,segment", f"{CREATED},1,1,0", f"{CREATED},0,0,1", f"{CREATED},0,0,2",
+        "created,num_users,num_views,segment",
+        f"{CREATED},1,1,0",
+        f"{CREATED},0,0,1",
+        f"{CREATED},0,0,2",
         f"{CREATED},1,1,3",
-    ]  # fmt: skip
+    ]
 
 
-@pytest.mark.parametrize("video_id", [
-    f"{NEW}|nope", "no-separator", "|vid1", f"{NEW}|", "course-v1:edX+Nope+Run|vid1", f"{NEW}%01|vid1",
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "video_id",
+    [
+        f"{NEW}|nope",
+        "no-separator",
+        "|vid1",
+        f"{NEW}|",
+        "course-v1:edX+Nope+Run|vid1",
+        f"{NEW}%01|vid1",
+    ],
+)
 def test_unknown_or_malformed_video_is_edx_404(admin_client, videos, video_id):
     response = admin_client.get(f"/api/v0/videos/{video_id}/timeline/")
     assert (response.status_code, response.json()) == (404, NOT_FOUND)

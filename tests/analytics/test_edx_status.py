@@ -49,4 +49,7 @@ def test_health_is_503_unavailable_when_the_database_does_not_answer(client, mon
     monkeypatch.setattr(edx_status.connection, "cursor", lambda: DownCursor())
     response = client.get("/api/v0/health/")
     assert response.status_code == 503
-    assert response.json() == {"overall_status": "UNAVAILABLE", "detailed_status": {"database_connection": "UNAVAILABLE"}}
+    assert response.json() == {
+        "overall_status": "UNAVAILABLE",
+        "detailed_status": {"database_connection": "UNAVAILABLE"},
+    }

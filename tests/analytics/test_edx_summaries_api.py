@@ -53,8 +53,19 @@ NOW = datetime(2025, 3, 7, 15, 0, tzinfo=timezone.utc)
 CREATED = "2025-03-07T150000"
 MODES = ("audit", "honor", "verified", "professional", "credit", "masters", "executive-education")
 SUMMARY_ORDER = [
-    "created", "course_id", "catalog_course_title", "catalog_course", "start_date", "end_date", "pacing_type",
-    "availability", "count", "cumulative_count", "count_change_7_days", "recent_count_change", "passing_users",
+    "created",
+    "course_id",
+    "catalog_course_title",
+    "catalog_course",
+    "start_date",
+    "end_date",
+    "pacing_type",
+    "availability",
+    "count",
+    "cumulative_count",
+    "count_change_7_days",
+    "recent_count_change",
+    "passing_users",
     "enrollment_modes",
 ]
 
@@ -72,20 +83,32 @@ def at(month, day, hour=0):
 @pytest.fixture
 def course(workspace):
     return CourseFactory(
-        workspace=workspace, key=KEY, title="Demo", start=at(1, 1), end=at(6, 1),
-        pacing=CoursePacing.INSTRUCTOR_PACED, catalog_course="edX+DemoX", catalog_title="Demo X",
-    )  # fmt: skip
+        workspace=workspace,
+        key=KEY,
+        title="Demo",
+        start=at(1, 1),
+        end=at(6, 1),
+        pacing=CoursePacing.INSTRUCTOR_PACED,
+        catalog_course="edX+DemoX",
+        catalog_title="Demo X",
+    )
 
 
 @pytest.fixture
 def other_courses(workspace):
     return {
-        SECOND: CourseFactory(workspace=workspace, key=SECOND, title="Second run", start=at(4, 1),
-                              pacing=CoursePacing.SELF_PACED),
-        OLD: CourseFactory(workspace=workspace, key=OLD, title="Old", start=datetime(2024, 1, 1, tzinfo=timezone.utc),
-                           end=datetime(2024, 6, 1, tzinfo=timezone.utc)),
+        SECOND: CourseFactory(
+            workspace=workspace, key=SECOND, title="Second run", start=at(4, 1), pacing=CoursePacing.SELF_PACED
+        ),
+        OLD: CourseFactory(
+            workspace=workspace,
+            key=OLD,
+            title="Old",
+            start=datetime(2024, 1, 1, tzinfo=timezone.utc),
+            end=datetime(2024, 6, 1, tzinfo=timezone.utc),
+        ),
         UNDATED: CourseFactory(workspace=workspace, key=UNDATED, title="Undated"),
-    }  # fmt: skip
+    }
 
 
 @pytest.fixture
@@ -102,11 +125,16 @@ def enrollments(course, learners):
         ("D", "no-id-professional", at(3, 4), None),
         ("E", "professional", at(2, 27, 23), at(2, 28, 12)),
     ):
-        EnrollmentFactory(course=course, user=learners[name], mode=mode, enrolled_at=enrolled_at,
-                          unenrolled_at=unenrolled_at)  # fmt: skip
+        EnrollmentFactory(
+            course=course, user=learners[name], mode=mode, enrolled_at=enrolled_at, unenrolled_at=unenrolled_at
+        )
     for name, version, state in (
-        ("A", 0, AttemptState.APPROVED), ("B", 0, AttemptState.APPROVED), ("C", 0, AttemptState.FAILED),
-        ("D", 0, AttemptState.APPROVED), ("D", 1, AttemptState.IN_PROGRESS), ("F", 0, AttemptState.APPROVED),
+        ("A", 0, AttemptState.APPROVED),
+        ("B", 0, AttemptState.APPROVED),
+        ("C", 0, AttemptState.FAILED),
+        ("D", 0, AttemptState.APPROVED),
+        ("D", 1, AttemptState.IN_PROGRESS),
+        ("F", 0, AttemptState.APPROVED),
     ):
         AttemptFactory(course=course, user=learners[name], version_number=version, state=state)
 
@@ -327,7 +355,9 @@ def test_instructor_reads_only_the_courses_they_teach(workspace, instructor, bea
     assert summaries(client, expect=404, course_ids=KEY).json() == {"detail": "Not found."}
 
 
-def test_instructor_api_key_teaches_nothing_and_learner_is_403(workspace, api_key_client, learner, bearer_client, course):
+def test_instructor_api_key_teaches_nothing_and_learner_is_403(
+    workspace, api_key_client, learner, bearer_client, course
+):
     assert summaries(api_key_client(workspace, Role.INSTRUCTOR), expect=404).status_code == 404
     assert summaries(bearer_client(learner, workspace), expect=403).status_code == 403
 
@@ -355,7 +385,10 @@ def test_100_courses_take_a_fixed_number_of_queries(workspace, admin_client, dja
         [Course(workspace=workspace, key=f"course-v1:Org+C{n:03}+2025", title=f"C{n}") for n in range(100)]
     )
     Enrollment.objects.bulk_create(
-        [Enrollment(workspace=workspace, course=c, user=learner, enrolled_at=at(3, 1), mode="verified") for c in courses]
+        [
+            Enrollment(workspace=workspace, course=c, user=learner, enrolled_at=at(3, 1), mode="verified")
+            for c in courses
+        ]
     )
     refresh_course_info_rollups(NOW)
     keys = [course.key for course in courses]
@@ -387,11 +420,21 @@ def test_programs_in_edx_order_with_their_course_ids(admin_client, programs, noi
     rows = programs_of(admin_client)
 
     assert rows == [
-        {"program_id": P1, "program_type": "XSeries", "program_title": "Demo program", "course_ids": [SECOND, KEY],
-         "created": "2025-02-01T09:00:00Z"},
-        {"program_id": P2, "program_type": "MicroMasters", "program_title": "Masters", "course_ids": [SECOND],
-         "created": "2025-02-02T10:00:00Z"},
-    ]  # fmt: skip
+        {
+            "program_id": P1,
+            "program_type": "XSeries",
+            "program_title": "Demo program",
+            "course_ids": [SECOND, KEY],
+            "created": "2025-02-01T09:00:00Z",
+        },
+        {
+            "program_id": P2,
+            "program_type": "MicroMasters",
+            "program_title": "Masters",
+            "course_ids": [SECOND],
+            "created": "2025-02-02T10:00:00Z",
+        },
+    ]
     assert list(rows[0]) == ["program_id", "program_type", "program_title", "course_ids", "created"]
 
 
@@ -399,7 +442,10 @@ def test_program_ids_fields_and_exclude_get_and_post(admin_client, programs):
     expected = [{"program_id": P2, "course_ids": [SECOND]}]
 
     assert programs_of(admin_client, program_ids=f"{P2},not-a-program", fields="program_id,course_ids,nope") == expected
-    assert programs_of(admin_client, "post", program_ids=[P2], exclude=["program_type", "program_title", "created"]) == expected
+    assert (
+        programs_of(admin_client, "post", program_ids=[P2], exclude=["program_type", "program_title", "created"])
+        == expected
+    )
 
 
 def test_no_programs_or_unknown_program_ids_are_404(admin_client, workspace, noise):
@@ -408,7 +454,9 @@ def test_no_programs_or_unknown_program_ids_are_404(admin_client, workspace, noi
     assert programs_of(admin_client, expect=404, program_ids="not-a-program") == {"detail": "Not found."}
 
 
-def test_instructor_sees_programs_of_their_courses_with_only_those_courses(workspace, instructor, bearer_client, programs):
+def test_instructor_sees_programs_of_their_courses_with_only_those_courses(
+    workspace, instructor, bearer_client, programs
+):
     Course.objects.get(workspace=workspace, key=KEY).instructors.add(instructor)
 
     assert programs_of(bearer_client(instructor, workspace), fields="program_id,course_ids") == [
@@ -429,35 +477,77 @@ NO_REPORT = {
 @pytest.fixture
 def responses(workspace, course, learners, noise):
     rows = [
-        ProblemResponse(workspace=workspace, user=learners["A"], course=course, problem_key="block-v1:edX+DemoX+T+type@problem+block@p1",
-                        part_id="p1_2_1", answer="Paris", value_id="choice_1", correct=True, grade=1, max_grade=2,
-                        attempt=1, submitted_at=at(3, 5, 10), question="Capital?", problem_name="Capitals"),
-        ProblemResponse(workspace=workspace, user=learners["C"], course=course, problem_key="block-v1:edX+DemoX+T+type@problem+block@p1",
-                        part_id="p1_2_1", answer="[a|b]", correct=None, attempt=2, submitted_at=at(3, 4, 9),
-                        problem_name="Capitals"),
-    ]  # fmt: skip
+        ProblemResponse(
+            workspace=workspace,
+            user=learners["A"],
+            course=course,
+            problem_key="block-v1:edX+DemoX+T+type@problem+block@p1",
+            part_id="p1_2_1",
+            answer="Paris",
+            value_id="choice_1",
+            correct=True,
+            grade=1,
+            max_grade=2,
+            attempt=1,
+            submitted_at=at(3, 5, 10),
+            question="Capital?",
+            problem_name="Capitals",
+        ),
+        ProblemResponse(
+            workspace=workspace,
+            user=learners["C"],
+            course=course,
+            problem_key="block-v1:edX+DemoX+T+type@problem+block@p1",
+            part_id="p1_2_1",
+            answer="[a|b]",
+            correct=None,
+            attempt=2,
+            submitted_at=at(3, 4, 9),
+            problem_name="Capitals",
+        ),
+    ]
     record_problem_responses(workspace.pk, rows)
     outsider = UserFactory(email="foreign@globex.test")
-    record_problem_responses(noise.workspace_id, [
-        ProblemResponse(workspace_id=noise.workspace_id, user=outsider, course=noise, problem_key="p-foreign",
-                        part_id="x", answer="foreign answer", submitted_at=at(3, 5))
-    ])  # fmt: skip
+    record_problem_responses(
+        noise.workspace_id,
+        [
+            ProblemResponse(
+                workspace_id=noise.workspace_id,
+                user=outsider,
+                course=noise,
+                problem_key="p-foreign",
+                part_id="x",
+                answer="foreign answer",
+                submitted_at=at(3, 5),
+            )
+        ],
+    )
 
 
-def test_report_is_edx_404_until_ready_then_its_signed_link(admin_client, course, responses, django_capture_on_commit_callbacks):
+def test_report_is_edx_404_until_ready_then_its_signed_link(
+    admin_client, course, responses, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         first = admin_client.get(REPORT)
     assert (first.status_code, first.json()) == (404, NO_REPORT)
     job = course_report_jobs(course, "problem_response").get()
-    assert (job.status, job.type, job.period, job.filters) == (ExportStatus.COMPLETED, "problem_response", "all",
-                                                              {"course_id": KEY})  # fmt: skip
+    assert (job.status, job.type, job.period, job.filters) == (
+        ExportStatus.COMPLETED,
+        "problem_response",
+        "all",
+        {"course_id": KEY},
+    )
 
     second = admin_client.get(REPORT)
 
     assert second.status_code == 200
     body = second.json()
     assert list(body) == ["course_id", "report_name", "download_url", "last_modified", "expiration_date", "file_size"]
-    assert (body["course_id"], body["report_name"], body["file_size"]) == ("edX_DemoX_Demo_Course", "problem_response", job.file_size)
+    assert (body["course_id"], body["report_name"], body["file_size"]) == (
+        "edX_DemoX_Demo_Course",
+        "problem_response",
+        job.file_size,
+    )
     assert body["last_modified"] == job.finished_at.strftime("%Y-%m-%dT%H%M%S")
     assert body["expiration_date"] == job.expires_at.strftime("%Y-%m-%dT%H%M%S")
     assert body["download_url"].startswith(f"http://testserver/analytics/export/{job.public_id}/download?token=")
@@ -465,17 +555,59 @@ def test_report_is_edx_404_until_ready_then_its_signed_link(admin_client, course
 
     download = admin_client.get(body["download_url"])
     rows = list(csv.reader(io.StringIO(b"".join(download.streaming_content).decode("utf-8-sig"))))
-    assert rows[0] == ["course_id", "answer_id", "problem_id", "problem", "username", "question", "score", "max_score",
-                       "correct", "answer", "value_id", "variant", "attempt", "submitted_at"]  # fmt: skip
+    assert rows[0] == [
+        "course_id",
+        "answer_id",
+        "problem_id",
+        "problem",
+        "username",
+        "question",
+        "score",
+        "max_score",
+        "correct",
+        "answer",
+        "value_id",
+        "variant",
+        "attempt",
+        "submitted_at",
+    ]
     # Scores as numbers: PostgreSQL's COPY prints 1.0 as `1`, the Python writer as `1.0`.
     as_numbers = [[*row[:6], *(float(v) if v else None for v in row[6:8]), *row[8:]] for row in rows[1:]]
     problem = "block-v1:edX+DemoX+T+type@problem+block@p1"
     assert as_numbers == [
-        [KEY, "p1_2_1", problem, "Capitals", "c@acme.test", "", None, None, "", "[a|b]", "", "", "2",
-         "2025-03-04T09:00:00.000000Z"],
-        [KEY, "p1_2_1", problem, "Capitals", "a@acme.test", "Capital?", 1.0, 2.0, "True", "Paris", "choice_1", "", "1",
-         "2025-03-05T10:00:00.000000Z"],
-    ]  # fmt: skip
+        [
+            KEY,
+            "p1_2_1",
+            problem,
+            "Capitals",
+            "c@acme.test",
+            "",
+            None,
+            None,
+            "",
+            "[a|b]",
+            "",
+            "",
+            "2",
+            "2025-03-04T09:00:00.000000Z",
+        ],
+        [
+            KEY,
+            "p1_2_1",
+            problem,
+            "Capitals",
+            "a@acme.test",
+            "Capital?",
+            1.0,
+            2.0,
+            "True",
+            "Paris",
+            "choice_1",
+            "",
+            "1",
+            "2025-03-05T10:00:00.000000Z",
+        ],
+    ]
 
 
 def test_report_is_queued_once_while_pending(admin_client, course, responses):
@@ -487,10 +619,18 @@ def test_report_is_queued_once_while_pending(admin_client, course, responses):
 
 def test_report_older_than_a_day_is_served_while_a_new_one_is_queued(admin_client, course, workspace):
     old = ExportJob.objects.create(
-        workspace=workspace, requester_role=Role.ADMIN, type="problem_response", period="all", format="csv",
-        filters={"course_id": KEY}, status=ExportStatus.COMPLETED, file_name="exports/x.csv", file_size=42,
-        finished_at=NOW - timedelta(days=1, minutes=1), expires_at=NOW + timedelta(hours=2),
-    )  # fmt: skip
+        workspace=workspace,
+        requester_role=Role.ADMIN,
+        type="problem_response",
+        period="all",
+        format="csv",
+        filters={"course_id": KEY},
+        status=ExportStatus.COMPLETED,
+        file_name="exports/x.csv",
+        file_size=42,
+        finished_at=NOW - timedelta(days=1, minutes=1),
+        expires_at=NOW + timedelta(hours=2),
+    )
 
     body = admin_client.get(REPORT).json()
 
@@ -501,20 +641,36 @@ def test_report_older_than_a_day_is_served_while_a_new_one_is_queued(admin_clien
 
 def test_expired_report_is_not_served(admin_client, course, workspace):
     ExportJob.objects.create(
-        workspace=workspace, requester_role=Role.ADMIN, type="problem_response", period="all", format="csv",
-        filters={"course_id": KEY}, status=ExportStatus.COMPLETED, file_name="exports/x.csv", file_size=42,
-        finished_at=NOW - timedelta(hours=25), expires_at=NOW - timedelta(hours=1),
-    )  # fmt: skip
+        workspace=workspace,
+        requester_role=Role.ADMIN,
+        type="problem_response",
+        period="all",
+        format="csv",
+        filters={"course_id": KEY},
+        status=ExportStatus.COMPLETED,
+        file_name="exports/x.csv",
+        file_size=42,
+        finished_at=NOW - timedelta(hours=25),
+        expires_at=NOW - timedelta(hours=1),
+    )
 
     assert admin_client.get(REPORT).json() == NO_REPORT
 
 
 def test_report_of_another_workspaces_course_is_not_served(admin_client, course, noise, other_workspace):
     ExportJob.objects.create(
-        workspace=other_workspace, requester_role=Role.ADMIN, type="problem_response", period="all", format="csv",
-        filters={"course_id": KEY}, status=ExportStatus.COMPLETED, file_name="exports/y.csv", file_size=7,
-        finished_at=NOW - timedelta(hours=1), expires_at=NOW + timedelta(hours=20),
-    )  # fmt: skip
+        workspace=other_workspace,
+        requester_role=Role.ADMIN,
+        type="problem_response",
+        period="all",
+        format="csv",
+        filters={"course_id": KEY},
+        status=ExportStatus.COMPLETED,
+        file_name="exports/y.csv",
+        file_size=7,
+        finished_at=NOW - timedelta(hours=1),
+        expires_at=NOW + timedelta(hours=20),
+    )
 
     assert admin_client.get(REPORT).json() == NO_REPORT
 
@@ -523,17 +679,25 @@ def test_unknown_report_or_course_is_edx_404(admin_client, course):
     unknown_report = admin_client.get(f"/api/v0/courses/{KEY}/reports/grades/")
     unknown_course = admin_client.get("/api/v0/courses/course-v1:edX+Nope+2025/reports/problem_response/")
 
-    assert (unknown_report.status_code, unknown_report.json()) == (404, {
-        "error_code": "report_file_not_found",
-        "developer_message": f"Could not find report 'grades' for course {KEY}.",
-    })  # fmt: skip
-    assert (unknown_course.status_code, unknown_course.json()) == (404, {
-        "error_code": "report_file_not_found",
-        "developer_message": "Could not find report 'problem_response' for course edX_Nope_2025.",
-    })  # fmt: skip
+    assert (unknown_report.status_code, unknown_report.json()) == (
+        404,
+        {
+            "error_code": "report_file_not_found",
+            "developer_message": f"Could not find report 'grades' for course {KEY}.",
+        },
+    )
+    assert (unknown_course.status_code, unknown_course.json()) == (
+        404,
+        {
+            "error_code": "report_file_not_found",
+            "developer_message": "Could not find report 'problem_response' for course edX_Nope_2025.",
+        },
+    )
 
 
-def test_instructor_not_teaching_the_course_is_403_and_learner_403(workspace, instructor, learner, bearer_client, course):
+def test_instructor_not_teaching_the_course_is_403_and_learner_403(
+    workspace, instructor, learner, bearer_client, course
+):
     assert bearer_client(instructor, workspace).get(REPORT).status_code == 403
     assert bearer_client(learner, workspace).get(REPORT).status_code == 403
     course.instructors.add(instructor)
@@ -542,16 +706,23 @@ def test_instructor_not_teaching_the_course_is_403_and_learner_403(workspace, in
 
 @pytest.mark.parametrize(
     "key, safe",
-    [("course-v1:edX+DemoX+Demo_2014", "edX_DemoX_Demo_2014"), ("edX/DemoX/Demo_Course", "edX_DemoX_Demo_Course"),
-     ("ccx-v1:edx+1.005x-CCX+rerun+ccx@15", "edx_1.005x-CCX_rerun"), ("65f0c0ffee00000000000001", "65f0c0ffee00000000000001")],
-)  # fmt: skip
+    [
+        ("course-v1:edX+DemoX+Demo_2014", "edX_DemoX_Demo_2014"),
+        ("edX/DemoX/Demo_Course", "edX_DemoX_Demo_Course"),
+        ("ccx-v1:edx+1.005x-CCX+rerun+ccx@15", "edx_1.005x-CCX_rerun"),
+        ("65f0c0ffee00000000000001", "65f0c0ffee00000000000001"),
+    ],
+)
 def test_filename_safe_course_id_is_edx(key, safe):
     assert edx_summaries.filename_safe_course_id(key) == safe
 
 
 def test_csv_flattens_the_summary_columns(admin_client, course, enrollments):
-    response = admin_client.get("/api/v0/course_summaries/", {"course_ids": KEY, "fields": "course_id,count,enrollment_modes"},
-                                HTTP_ACCEPT="text/csv")
+    response = admin_client.get(
+        "/api/v0/course_summaries/",
+        {"course_ids": KEY, "fields": "course_id,count,enrollment_modes"},
+        HTTP_ACCEPT="text/csv",
+    )
 
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
     assert response["Content-Type"].startswith("text/csv")

@@ -167,9 +167,12 @@ def views(workspace, make_member):
     ann, bob = make_member(workspace), make_member(workspace)
     staff = make_member(workspace, Role.INSTRUCTOR)
     plan = [
-        (first, ann, days_ago(0, 1), 30, True), (first, ann, days_ago(0, 23), 40, False),
-        (first, bob, days_ago(0, 9), 50, True), (first, staff, days_ago(1, 23), 60, True),
-        (second, bob, days_ago(1, 0), 70, False), (second, ann, days_ago(6), 80, True),
+        (first, ann, days_ago(0, 1), 30, True),
+        (first, ann, days_ago(0, 23), 40, False),
+        (first, bob, days_ago(0, 9), 50, True),
+        (first, staff, days_ago(1, 23), 60, True),
+        (second, bob, days_ago(1, 0), 70, False),
+        (second, ann, days_ago(6), 80, True),
         (first, bob, days_ago(9), 90, False),
     ]
     rows = []
@@ -185,8 +188,12 @@ def recount_views(rows):
     for row in rows:
         groups[(row["day"], row["video"].key)].append(row)
     return {
-        key: (len(group), len({row["user"] for row in group}), sum(row["watched"] for row in group),
-              sum(row["completed"] for row in group))
+        key: (
+            len(group),
+            len({row["user"] for row in group}),
+            sum(row["watched"] for row in group),
+            sum(row["completed"] for row in group),
+        )
         for key, group in groups.items()
     }
 
@@ -195,8 +202,10 @@ def test_video_daily_stats_equal_the_recount(workspace, views):
     period = resolve_period("7d", NOW)
 
     count, rows = video_daily_stats(workspace, period.start, period.end)
-    found = {(row["day"], row["video_key"]): (row["views"], row["unique"], row["watched_sum"], row["completed"])
-             for row in rows}
+    found = {
+        (row["day"], row["video_key"]): (row["views"], row["unique"], row["watched_sum"], row["completed"])
+        for row in rows
+    }
 
     expected = recount_views([row for row in views["rows"] if row["day"] >= period.start_day])
     assert found == expected
@@ -236,11 +245,18 @@ def test_learner_day_export_sums_equal_the_recount(workspace, make_member, by_co
             for name, value in add.items():
                 row[name] += value
 
-    for user, moment, where, seconds in ((ann, days_ago(0, 0), course, 30), (ann, days_ago(0, 23), elsewhere, 45),
-                                         (bob, days_ago(2), course, 10)):
+    for user, moment, where, seconds in (
+        (ann, days_ago(0, 0), course, 30),
+        (ann, days_ago(0, 23), elsewhere, 45),
+        (bob, days_ago(2), course, 10),
+    ):
         PageSessionFactory(workspace=workspace, user=user, started_at=moment, duration_s=seconds, course=where)
         count(user, moment, where, page_sessions=1, page_seconds=seconds)
-    for user, moment, where in ((ann, days_ago(0, 5), course), (bob, days_ago(3), elsewhere), (bob, days_ago(2), course)):
+    for user, moment, where in (
+        (ann, days_ago(0, 5), course),
+        (bob, days_ago(3), elsewhere),
+        (bob, days_ago(2), course),
+    ):
         LearningEventFactory(course=where, user=user, occurred_at=moment)
         count(user, moment, where, events=1)
     for user, moment, on, watched in ((ann, days_ago(1, 23), video, 20), (bob, days_ago(2, 8), other_video, 35)):

@@ -74,7 +74,9 @@ def test_beat_task_checks_the_database_and_the_web_process(settings):
 
 def test_beat_runs_the_check_once_a_minute():
     assert settings.CELERY_BEAT_SCHEDULE["check-health"] == {
-        "task": "analytics.tasks.check_health", "schedule": 60, "options": {"expires": 60},
+        "task": "analytics.tasks.check_health",
+        "schedule": 60,
+        "options": {"expires": 60},
     }
 
 

@@ -20,30 +20,97 @@ VIEW_ID = "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d"
 
 # One record of every kind, in dependency order.
 EVERY_KIND = [
-    {"kind": "user", "email": "Ada@Example.com", "name": "Ada Lovelace", "role": "learner", "birthYear": 1990,
-     "gender": "f", "educationLevel": "masters", "country": "gb", "groups": ["Engineering", "London"],
-     "attributes": {"Department": "R&D", "Level": 3}},
+    {
+        "kind": "user",
+        "email": "Ada@Example.com",
+        "name": "Ada Lovelace",
+        "role": "learner",
+        "birthYear": 1990,
+        "gender": "f",
+        "educationLevel": "masters",
+        "country": "gb",
+        "groups": ["Engineering", "London"],
+        "attributes": {"Department": "R&D", "Level": 3},
+    },
     {"kind": "user", "email": "grace@example.com", "name": "Grace Hopper", "role": "instructor"},
-    {"kind": "course", "key": "course-v1:Acme+AN101+2026", "title": "Analytics 101",
-     "thumbnail": "https://img.example.com/an101.png", "instructors": ["grace@example.com"]},
+    {
+        "kind": "course",
+        "key": "course-v1:Acme+AN101+2026",
+        "title": "Analytics 101",
+        "thumbnail": "https://img.example.com/an101.png",
+        "instructors": ["grace@example.com"],
+    },
     {"kind": "chapter", "course": "course-v1:Acme+AN101+2026", "key": "ch1", "title": "Basics", "position": 1},
-    {"kind": "video", "course": "course-v1:Acme+AN101+2026", "key": "intro-video", "title": "Intro",
-     "chapter": "ch1", "duration": 60, "segmentLength": 10},
-    {"kind": "enrollment", "user": "ada@example.com", "course": "course-v1:Acme+AN101+2026", "mode": "verified",
-     "type": "MANDATORY", "enrolledAt": "2026-01-05T10:00:00Z"},
-    {"kind": "attempt", "user": "ada@example.com", "course": "course-v1:Acme+AN101+2026", "state": "IN_PROGRESS",
-     "progress": 42.5, "score": 80, "timeSpent": 3600, "firstActivityAt": "2026-01-05T10:00:00Z",
-     "lastActivityAt": "2026-01-06T10:00:00Z", "lang": "en", "versionNumber": 1},
-    {"kind": "page_session", "id": SESSION_ID, "user": "ada@example.com", "page": "Quiz",
-     "path": "/quiz/course-v1%3AAcme%2BAN101%2B2026/ch1", "startedAt": "2026-01-06T09:00:00", "duration": 120},
-    {"kind": "event", "id": EVENT_ID, "user": "ada@example.com", "type": "played_video",
-     "occurredAt": "2026-01-06T09:01:00Z", "course": "course-v1:Acme+AN101+2026", "object": "intro-video"},
-    {"kind": "video_view", "id": VIEW_ID, "user": "ada@example.com", "video": "intro-video",
-     "startedAt": "2026-01-06T09:01:00Z", "watchedSeconds": 55, "position": 60, "completed": True,
-     "segments": [0, 1, 2, 3, 4, 5], "device": "desktop", "platform": "web", "country": "GB"},
-    {"kind": "video_reaction", "user": "ada@example.com", "video": "intro-video", "type": "like",
-     "at": "2026-01-06T09:02:00Z"},
-]  # fmt: skip
+    {
+        "kind": "video",
+        "course": "course-v1:Acme+AN101+2026",
+        "key": "intro-video",
+        "title": "Intro",
+        "chapter": "ch1",
+        "duration": 60,
+        "segmentLength": 10,
+    },
+    {
+        "kind": "enrollment",
+        "user": "ada@example.com",
+        "course": "course-v1:Acme+AN101+2026",
+        "mode": "verified",
+        "type": "MANDATORY",
+        "enrolledAt": "2026-01-05T10:00:00Z",
+    },
+    {
+        "kind": "attempt",
+        "user": "ada@example.com",
+        "course": "course-v1:Acme+AN101+2026",
+        "state": "IN_PROGRESS",
+        "progress": 42.5,
+        "score": 80,
+        "timeSpent": 3600,
+        "firstActivityAt": "2026-01-05T10:00:00Z",
+        "lastActivityAt": "2026-01-06T10:00:00Z",
+        "lang": "en",
+        "versionNumber": 1,
+    },
+    {
+        "kind": "page_session",
+        "id": SESSION_ID,
+        "user": "ada@example.com",
+        "page": "Quiz",
+        "path": "/quiz/course-v1%3AAcme%2BAN101%2B2026/ch1",
+        "startedAt": "2026-01-06T09:00:00",
+        "duration": 120,
+    },
+    {
+        "kind": "event",
+        "id": EVENT_ID,
+        "user": "ada@example.com",
+        "type": "played_video",
+        "occurredAt": "2026-01-06T09:01:00Z",
+        "course": "course-v1:Acme+AN101+2026",
+        "object": "intro-video",
+    },
+    {
+        "kind": "video_view",
+        "id": VIEW_ID,
+        "user": "ada@example.com",
+        "video": "intro-video",
+        "startedAt": "2026-01-06T09:01:00Z",
+        "watchedSeconds": 55,
+        "position": 60,
+        "completed": True,
+        "segments": [0, 1, 2, 3, 4, 5],
+        "device": "desktop",
+        "platform": "web",
+        "country": "GB",
+    },
+    {
+        "kind": "video_reaction",
+        "user": "ada@example.com",
+        "video": "intro-video",
+        "type": "like",
+        "at": "2026-01-06T09:02:00Z",
+    },
+]
 
 
 def write_lines(tmp_path, records, name="data.jsonl"):
@@ -60,8 +127,22 @@ def run_import(*files, workspace="acme"):
 
 def snapshot():
     """Every imported row's values, to compare two imports."""
-    models = [User, Membership, LearnerGroup.members.through, CustomFieldValue, Course, Course.instructors.through,
-              Chapter, Video, Enrollment, Attempt, PageSession, LearningEvent, VideoView, VideoReaction]  # fmt: skip
+    models = [
+        User,
+        Membership,
+        LearnerGroup.members.through,
+        CustomFieldValue,
+        Course,
+        Course.instructors.through,
+        Chapter,
+        Video,
+        Enrollment,
+        Attempt,
+        PageSession,
+        LearningEvent,
+        VideoView,
+        VideoReaction,
+    ]
     rows = {}
     for model in models:
         values = model.objects.order_by("pk").values()
@@ -78,8 +159,13 @@ def test_file_mixing_every_kind_loads_each_record(tmp_path):
     workspace = Workspace.objects.get(slug="acme")
     ada = User.objects.get(email="ada@example.com")
     assert (ada.first_name, ada.last_name, ada.birth_year, ada.gender, ada.education_level, ada.country) == (
-        "Ada", "Lovelace", 1990, "f", "masters", "GB",
-    )  # fmt: skip
+        "Ada",
+        "Lovelace",
+        1990,
+        "f",
+        "masters",
+        "GB",
+    )
     assert Membership.objects.get(user=ada, workspace=workspace).role == Role.LEARNER
     assert Membership.objects.get(user__email="grace@example.com").role == Role.INSTRUCTOR
     assert sorted(ada.learner_groups.values_list("name", flat=True)) == ["Engineering", "London"]
@@ -96,8 +182,11 @@ def test_file_mixing_every_kind_loads_each_record(tmp_path):
     assert (attempt.progress, attempt.score, attempt.time_spent_s, attempt.version_number) == (43, 80, 3600, 1)
     session = PageSession.objects.get(pk=SESSION_ID)
     assert (session.course, session.course_key, session.chapter_key, session.duration_s) == (
-        course, "course-v1:Acme+AN101+2026", "ch1", 120,
-    )  # fmt: skip
+        course,
+        "course-v1:Acme+AN101+2026",
+        "ch1",
+        120,
+    )
     assert session.started_at == datetime(2026, 1, 6, 9, 0, tzinfo=timezone.utc)
     event = LearningEvent.objects.get(pk=EVENT_ID)
     assert (event.type, event.course, event.object, event.source) == ("played_video", course, "intro-video", "import")
@@ -137,17 +226,28 @@ def test_records_in_any_order_within_a_file_load(tmp_path):
 
 def test_bad_lines_are_reported_by_number_and_the_rest_kept(tmp_path):
     lines = [
-        EVERY_KIND[0],                                                      # 1 good
-        "{not json",                                                        # 2
-        {"kind": "course", "key": "k1"},                                    # 3 no title
-        {"kind": "page_session", "id": "nope", "user": "ada@example.com", "page": "Home", "path": "/",
-         "startedAt": "yesterday", "duration": 5},                          # 4 two bad fields
-        {"kind": "enrollment", "user": "nobody@example.com", "course": "course-v1:Acme+AN101+2026",
-         "enrolledAt": "2026-01-05T10:00:00Z"},                             # 5 unknown user
-        {"kind": "spaceship"},                                              # 6
-        EVERY_KIND[2],                                                      # 7 good (names grace, line 8)
-        EVERY_KIND[1],                                                      # 8 good
-    ]  # fmt: skip
+        EVERY_KIND[0],  # 1 good
+        "{not json",  # 2
+        {"kind": "course", "key": "k1"},  # 3 no title
+        {
+            "kind": "page_session",
+            "id": "nope",
+            "user": "ada@example.com",
+            "page": "Home",
+            "path": "/",
+            "startedAt": "yesterday",
+            "duration": 5,
+        },  # 4 two bad fields
+        {
+            "kind": "enrollment",
+            "user": "nobody@example.com",
+            "course": "course-v1:Acme+AN101+2026",
+            "enrolledAt": "2026-01-05T10:00:00Z",
+        },  # 5 unknown user
+        {"kind": "spaceship"},  # 6
+        EVERY_KIND[2],  # 7 good (names grace, line 8)
+        EVERY_KIND[1],  # 8 good
+    ]
     path = write_lines(tmp_path, lines)
 
     out, err = run_import(path)
@@ -263,10 +363,17 @@ def test_gzip_file_loads(tmp_path):
 def test_import_queries_do_not_grow_with_the_number_of_lines(tmp_path, django_assert_max_num_queries):
     users = [{"kind": "user", "email": f"u{i}@example.com"} for i in range(300)]
     sessions = [
-        {"kind": "page_session", "id": f"00000000-0000-4000-8000-{i:012d}", "user": f"u{i}@example.com",
-         "page": "Home", "path": "/", "startedAt": "2026-01-01T00:00:00Z", "duration": 10}
+        {
+            "kind": "page_session",
+            "id": f"00000000-0000-4000-8000-{i:012d}",
+            "user": f"u{i}@example.com",
+            "page": "Home",
+            "path": "/",
+            "startedAt": "2026-01-01T00:00:00Z",
+            "duration": 10,
+        }
         for i in range(300)
-    ]  # fmt: skip
+    ]
     path = write_lines(tmp_path, users + sessions)
 
     with django_assert_max_num_queries(30):
@@ -326,8 +433,11 @@ def test_line_refused_by_the_database_is_reported_and_the_others_kept(tmp_path, 
         return real_upsert(workspace, rows)
 
     monkeypatch.setattr(catalog, "upsert_courses", refuse_boom)
-    lines = [{"kind": "course", "key": "a", "title": "A"}, {"kind": "course", "key": "boom", "title": "B"},
-             {"kind": "course", "key": "c", "title": "C"}]  # fmt: skip
+    lines = [
+        {"kind": "course", "key": "a", "title": "A"},
+        {"kind": "course", "key": "boom", "title": "B"},
+        {"kind": "course", "key": "c", "title": "C"},
+    ]
 
     _, err = run_import(write_lines(tmp_path, lines))
 

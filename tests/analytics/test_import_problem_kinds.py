@@ -10,8 +10,12 @@ import pytest
 from django.core.management import call_command
 
 from analytics.models import (
-    ProblemAnswerCount, ProblemGradeCount, ProblemResponse, SubsectionLearner, SubsectionOpen,
-)  # fmt: skip
+    ProblemAnswerCount,
+    ProblemGradeCount,
+    ProblemResponse,
+    SubsectionLearner,
+    SubsectionOpen,
+)
 from courses.models import Course, Program
 from tests.factories import MembershipFactory, UserFactory, WorkspaceFactory
 
@@ -25,30 +29,68 @@ PROGRAM_ID = "b5f5c3a2-7d3e-4c1a-9f2b-0e1d2c3b4a59"
 
 def response(user, minutes, answer, correct, *, grade, part="p1_2_1", **extra):
     return {
-        "kind": "problem_response", "user": user, "course": COURSE, "problem": PROBLEM, "part": part,
-        "answer": answer, "correct": correct, "grade": grade, "maxGrade": 2, "at": f"2026-03-02T09:{minutes:02d}:00Z",
+        "kind": "problem_response",
+        "user": user,
+        "course": COURSE,
+        "problem": PROBLEM,
+        "part": part,
+        "answer": answer,
+        "correct": correct,
+        "grade": grade,
+        "maxGrade": 2,
+        "at": f"2026-03-02T09:{minutes:02d}:00Z",
         **extra,
-    }  # fmt: skip
+    }
 
 
 LINES = [
     {"kind": "user", "email": "ada@example.com"},
     {"kind": "user", "email": "bob@example.com"},
-    {"kind": "course", "key": COURSE, "title": "Demo", "start": "2026-01-05T00:00:00Z", "end": "2026-06-30T00:00:00Z",
-     "pacing": "Self_Paced", "catalogCourse": "edX+DemoX", "catalogTitle": "Demonstration"},
-    {"kind": "program", "id": PROGRAM_ID, "title": "Data Science", "type": "XSeries",
-     "courses": [COURSE, "course-v1:edX+Stats+2026"]},
+    {
+        "kind": "course",
+        "key": COURSE,
+        "title": "Demo",
+        "start": "2026-01-05T00:00:00Z",
+        "end": "2026-06-30T00:00:00Z",
+        "pacing": "Self_Paced",
+        "catalogCourse": "edX+DemoX",
+        "catalogTitle": "Demonstration",
+    },
+    {
+        "kind": "program",
+        "id": PROGRAM_ID,
+        "title": "Data Science",
+        "type": "XSeries",
+        "courses": [COURSE, "course-v1:edX+Stats+2026"],
+    },
     response("ada@example.com", 0, "blue", False, grade=0, question="Ocean colour?", problemName="Colours", attempt=1),
     response("ada@example.com", 5, "green", True, grade=2, attempt=2),
     response("bob@example.com", 1, "green", True, grade=2),
-    response("bob@example.com", 1, ["a piano", "a guitar"], True, grade=2, part="p1_3_1", valueId=["choice_0", "choice_2"]),
-    {"kind": "subsection_open", "user": "ada@example.com", "course": COURSE, "subsection": SEQUENTIAL,
-     "at": "2026-03-02T08:59:00Z"},
-    {"kind": "subsection_open", "user": "ada@example.com", "course": COURSE, "subsection": SEQUENTIAL,
-     "at": "2026-03-02T10:00:00Z"},
-    {"kind": "subsection_open", "user": "bob@example.com", "course": COURSE, "subsection": SEQUENTIAL,
-     "at": "2026-03-02T08:58:00Z"},
-]  # fmt: skip
+    response(
+        "bob@example.com", 1, ["a piano", "a guitar"], True, grade=2, part="p1_3_1", valueId=["choice_0", "choice_2"]
+    ),
+    {
+        "kind": "subsection_open",
+        "user": "ada@example.com",
+        "course": COURSE,
+        "subsection": SEQUENTIAL,
+        "at": "2026-03-02T08:59:00Z",
+    },
+    {
+        "kind": "subsection_open",
+        "user": "ada@example.com",
+        "course": COURSE,
+        "subsection": SEQUENTIAL,
+        "at": "2026-03-02T10:00:00Z",
+    },
+    {
+        "kind": "subsection_open",
+        "user": "bob@example.com",
+        "course": COURSE,
+        "subsection": SEQUENTIAL,
+        "at": "2026-03-02T08:58:00Z",
+    },
+]
 
 
 def write_lines(tmp_path, records, name="data.jsonl"):
@@ -91,7 +133,10 @@ def test_course_catalog_facts_are_stored(tmp_path):
     run_import(write_lines(tmp_path, LINES))
 
     course = Course.objects.get(key=COURSE)
-    assert (course.start, course.end) == (datetime(2026, 1, 5, tzinfo=timezone.utc), datetime(2026, 6, 30, tzinfo=timezone.utc))
+    assert (course.start, course.end) == (
+        datetime(2026, 1, 5, tzinfo=timezone.utc),
+        datetime(2026, 6, 30, tzinfo=timezone.utc),
+    )
     assert (course.pacing, course.catalog_course, course.catalog_title) == ("self_paced", "edX+DemoX", "Demonstration")
 
 
@@ -100,7 +145,10 @@ def test_program_names_its_courses_and_an_unknown_course_is_created_titled_by_it
 
     program = Program.objects.get(key=PROGRAM_ID)
     assert (program.title, program.program_type) == ("Data Science", "XSeries")
-    assert sorted(program.courses.values_list("key", flat=True)) == ["course-v1:edX+DemoX+Demo_Course", "course-v1:edX+Stats+2026"]
+    assert sorted(program.courses.values_list("key", flat=True)) == [
+        "course-v1:edX+DemoX+Demo_Course",
+        "course-v1:edX+Stats+2026",
+    ]
     assert Course.objects.get(key="course-v1:edX+Stats+2026").title == "course-v1:edX+Stats+2026"
 
 
@@ -118,9 +166,19 @@ def test_responses_are_stored_raw_and_counted_by_each_learners_last_answer(tmp_p
 
     assert ProblemResponse.objects.count() == 4
     bob_list = ProblemResponse.objects.get(part_id="p1_3_1")
-    assert (bob_list.answer, bob_list.value_id, bob_list.source) == ("[a piano|a guitar]", "[choice_0|choice_2]", "import")
+    assert (bob_list.answer, bob_list.value_id, bob_list.source) == (
+        "[a piano|a guitar]",
+        "[choice_0|choice_2]",
+        "import",
+    )
     first = ProblemResponse.objects.get(answer="blue")
-    assert (first.question, first.problem_name, first.attempt, first.grade, first.max_grade) == ("Ocean colour?", "Colours", 1, 0.0, 2.0)
+    assert (first.question, first.problem_name, first.attempt, first.grade, first.max_grade) == (
+        "Ocean colour?",
+        "Colours",
+        1,
+        0.0,
+        2.0,
+    )
     # Part 2_1: Ada's last answer is green (5 min), Bob's green: 2 learners; blue is no one's last.
     counts = {(row.part_id, row.answer, row.correct): row.count for row in ProblemAnswerCount.objects.all()}
     assert counts == {("p1_2_1", "green", True): 2, ("p1_3_1", "[a piano|a guitar]", True): 1}
@@ -145,7 +203,9 @@ def test_response_naming_an_unknown_course_creates_it(tmp_path):
 
 
 def test_response_of_a_non_member_is_refused_and_creates_no_course(tmp_path):
-    out, err = run_import(write_lines(tmp_path, [{**LINES[4], "user": "nobody@example.com", "course": "course-v1:New+X+1"}]))
+    out, err = run_import(
+        write_lines(tmp_path, [{**LINES[4], "user": "nobody@example.com", "course": "course-v1:New+X+1"}])
+    )
 
     assert err.strip().endswith(":1: user: no member of this workspace has this email")
     assert not Course.objects.filter(key="course-v1:New+X+1").exists()
@@ -154,8 +214,10 @@ def test_response_of_a_non_member_is_refused_and_creates_no_course(tmp_path):
 def test_reimport_adds_nothing(tmp_path):
     path = write_lines(tmp_path, LINES)
     run_import(path)
-    before = (list(ProblemResponse.objects.order_by("pk").values_list("pk", flat=True)),
-              list(ProblemAnswerCount.objects.order_by("pk").values("answer", "count")))  # fmt: skip
+    before = (
+        list(ProblemResponse.objects.order_by("pk").values_list("pk", flat=True)),
+        list(ProblemAnswerCount.objects.order_by("pk").values("answer", "count")),
+    )
 
     out, err = run_import(path)
 
@@ -166,8 +228,10 @@ def test_reimport_adds_nothing(tmp_path):
         "problem_response": [0, 0, 4, 0],
         "subsection_open": [0, 0, 3, 0],
     }
-    after = (list(ProblemResponse.objects.order_by("pk").values_list("pk", flat=True)),
-             list(ProblemAnswerCount.objects.order_by("pk").values("answer", "count")))  # fmt: skip
+    after = (
+        list(ProblemResponse.objects.order_by("pk").values_list("pk", flat=True)),
+        list(ProblemAnswerCount.objects.order_by("pk").values("answer", "count")),
+    )
     assert after == before
 
 
@@ -199,7 +263,11 @@ def test_id_of_another_workspace_is_refused(tmp_path):
         ({**LINES[4], "answer": ["a", 1]}, "answer", "must be a string or a list of strings"),
         ({**LINES[4], "correct": "yes"}, "correct", "must be true or false"),
         ({k: v for k, v in LINES[4].items() if k != "problem"}, "problem", "is required"),
-        ({k: v for k, v in LINES[4].items() if k != "maxGrade"}, "maxGrade", "grade and maxGrade go together: give both or neither"),
+        (
+            {k: v for k, v in LINES[4].items() if k != "maxGrade"},
+            "maxGrade",
+            "grade and maxGrade go together: give both or neither",
+        ),
         ({**LINES[4], "grade": 3}, "grade", "must not be more than maxGrade"),
         ({**LINES[4], "at": "yesterday"}, "at", "must be an ISO 8601 time such as 2026-03-01T09:30:00Z"),
         ({**LINES[4], "id": "nope"}, "id", "must be a UUID"),
@@ -220,7 +288,13 @@ def test_bad_field_is_named_in_camel_case(tmp_path, record, field, reason):
 def test_course_end_before_a_stored_start_is_refused(tmp_path):
     run_import(write_lines(tmp_path, [LINES[2]]))
 
-    out, err = run_import(write_lines(tmp_path, [{"kind": "course", "key": COURSE, "title": "Demo", "end": "2025-01-01T00:00:00Z"}], name="b.jsonl"))
+    out, err = run_import(
+        write_lines(
+            tmp_path,
+            [{"kind": "course", "key": COURSE, "title": "Demo", "end": "2025-01-01T00:00:00Z"}],
+            name="b.jsonl",
+        )
+    )
 
     assert err.strip().endswith(":1: end: must not be before start")
     assert Course.objects.get().end == datetime(2026, 6, 30, tzinfo=timezone.utc)

@@ -16,7 +16,13 @@ from analytics.definitions import Period
 from analytics.queries import activity
 from analytics.queries.activity import active_learner_counts
 from analytics.queries.video_cloud import (
-    periods, resolve_period, user_analytics, user_engagement, user_period, video_period, video_summary,
+    periods,
+    resolve_period,
+    user_analytics,
+    user_engagement,
+    user_period,
+    video_period,
+    video_summary,
 )
 from analytics.services import learner_activity
 from analytics.services.learner_activity import rebuild_learner_activity, refresh_learner_days, refreshed_together
@@ -43,16 +49,40 @@ def at(month, day, hour=10, minute=0):
 
 
 TOTAL_COLUMNS = (
-    "page_days", "bounce_days", "page_sessions", "page_seconds", "desktop_sessions", "mobile_sessions",
-    "tablet_sessions", "forum_posts", "video_views", "watch_seconds", "completed_views",
-)  # fmt: skip
+    "page_days",
+    "bounce_days",
+    "page_sessions",
+    "page_seconds",
+    "desktop_sessions",
+    "mobile_sessions",
+    "tablet_sessions",
+    "forum_posts",
+    "video_views",
+    "watch_seconds",
+    "completed_views",
+)
 
 
 def recount():
     """{(workspace, user, day): figures} and {(workspace, user): span} counted from the raw rows."""
-    days = defaultdict(lambda: dict.fromkeys(
-        ("page_sessions", "page_seconds", "desktop_sessions", "mobile_sessions", "tablet_sessions", "page_hours",
-         "events", "forum_posts", "video_views", "watch_seconds", "completed_views"), 0))  # fmt: skip
+    days = defaultdict(
+        lambda: dict.fromkeys(
+            (
+                "page_sessions",
+                "page_seconds",
+                "desktop_sessions",
+                "mobile_sessions",
+                "tablet_sessions",
+                "page_hours",
+                "events",
+                "forum_posts",
+                "video_views",
+                "watch_seconds",
+                "completed_views",
+            ),
+            0,
+        )
+    )
     for workspace_id, user_id, started_at, seconds, device in PageSession.objects.values_list(
         "workspace_id", "user_id", "started_at", "duration_s", "device"
     ):
@@ -79,11 +109,19 @@ def recount():
     spans, totals = {}, defaultdict(lambda: dict.fromkeys(TOTAL_COLUMNS, 0))
     for workspace_id, user_id, day in sorted(days):
         row = days[(workspace_id, user_id, day)]
-        span = spans.setdefault((workspace_id, user_id), {
-            "is_learner": (workspace_id, user_id) in learners, "first_day": day, "recent_days": 0,
-            "last_page_day": None, "page_days": 0, "page_sessions": 0, "page_seconds": 0,
-            **{f"hour{hour}_last_day": None for hour in range(24)},
-        })  # fmt: skip
+        span = spans.setdefault(
+            (workspace_id, user_id),
+            {
+                "is_learner": (workspace_id, user_id) in learners,
+                "first_day": day,
+                "recent_days": 0,
+                "last_page_day": None,
+                "page_days": 0,
+                "page_sessions": 0,
+                "page_seconds": 0,
+                **{f"hour{hour}_last_day": None for hour in range(24)},
+            },
+        )
         span["last_day"] = day
         if row["page_sessions"]:
             span["last_page_day"] = day
@@ -99,8 +137,14 @@ def recount():
         if span["is_learner"]:
             total["page_days"] += row["page_sessions"] > 0
             total["bounce_days"] += row["page_sessions"] == 1
-            for name in ("page_sessions", "page_seconds", "desktop_sessions", "mobile_sessions", "tablet_sessions",
-                         "forum_posts"):  # fmt: skip
+            for name in (
+                "page_sessions",
+                "page_seconds",
+                "desktop_sessions",
+                "mobile_sessions",
+                "tablet_sessions",
+                "forum_posts",
+            ):
                 total[name] += row[name]
     active = set(days)
     for (workspace_id, user_id), span in spans.items():
@@ -108,9 +152,10 @@ def recount():
             span[f"is_back_day{n}"] = (workspace_id, user_id, span["first_day"] + timedelta(days=n)) in active
         for word, low in (("recent_days", 0), ("recent_days_2", 63), ("recent_days_3", 126)):
             span[word] = sum(
-                1 << back for back in range(63)
+                1 << back
+                for back in range(63)
                 if (workspace_id, user_id, span["last_day"] - timedelta(days=low + back)) in active
-            )  # fmt: skip
+            )
     return dict(days), spans, {key: total for key, total in totals.items() if any(total.values())}
 
 
@@ -118,18 +163,43 @@ def stored():
     days = {
         (row.pop("workspace_id"), row.pop("user_id"), row.pop("day")): row
         for row in LearnerDay.objects.values(
-            "workspace_id", "user_id", "day", "page_sessions", "page_seconds", "desktop_sessions", "mobile_sessions",
-            "tablet_sessions", "page_hours", "events", "forum_posts", "video_views", "watch_seconds", "completed_views",
+            "workspace_id",
+            "user_id",
+            "day",
+            "page_sessions",
+            "page_seconds",
+            "desktop_sessions",
+            "mobile_sessions",
+            "tablet_sessions",
+            "page_hours",
+            "events",
+            "forum_posts",
+            "video_views",
+            "watch_seconds",
+            "completed_views",
         )
-    }  # fmt: skip
+    }
     spans = {
         (row.pop("workspace_id"), row.pop("user_id")): row
         for row in LearnerActivity.objects.values(
-            "workspace_id", "user_id", "is_learner", "first_day", "last_day", "is_back_day1", "is_back_day7",
-            "is_back_day30", "recent_days", "recent_days_2", "recent_days_3", "last_page_day", "page_days", "page_sessions", "page_seconds",
+            "workspace_id",
+            "user_id",
+            "is_learner",
+            "first_day",
+            "last_day",
+            "is_back_day1",
+            "is_back_day7",
+            "is_back_day30",
+            "recent_days",
+            "recent_days_2",
+            "recent_days_3",
+            "last_page_day",
+            "page_days",
+            "page_sessions",
+            "page_seconds",
             *(f"hour{hour}_last_day" for hour in range(24)),
         )
-    }  # fmt: skip
+    }
     # Rows whose sums went back to zero may stay: they change no figure.
     totals = {
         (row.pop("workspace_id"), row.pop("day")): row
@@ -160,8 +230,14 @@ def now(monkeypatch):
 
 
 def session_item(**fields):
-    return {"id": str(uuid.uuid4()), "page": "Home", "path": "/", "startedAt": "2026-03-01T09:30:00Z",
-            "duration": 30, **fields}  # fmt: skip
+    return {
+        "id": str(uuid.uuid4()),
+        "page": "Home",
+        "path": "/",
+        "startedAt": "2026-03-01T09:30:00Z",
+        "duration": 30,
+        **fields,
+    }
 
 
 def test_tracking_api_sessions_and_events(workspace, learner, bearer_client):
@@ -185,7 +261,11 @@ def test_tracking_api_sessions_and_events(workspace, learner, bearer_client):
     span = spans[(workspace.pk, learner.pk)]
     assert (span["first_day"], span["last_day"], span["is_back_day1"]) == (at(3, 1).date(), at(3, 3).date(), True)
     assert (span["recent_days"], span["page_days"], span["last_page_day"]) == (0b111, 2, at(3, 2).date())
-    assert (span["hour9_last_day"], span["hour0_last_day"], span["hour10_last_day"]) == (at(3, 1).date(), at(3, 2).date(), None)
+    assert (span["hour9_last_day"], span["hour0_last_day"], span["hour10_last_day"]) == (
+        at(3, 1).date(),
+        at(3, 2).date(),
+        None,
+    )
 
 
 def test_workspace_day_totals_follow_the_learner_role(workspace, learner, make_member):
@@ -233,13 +313,40 @@ def test_import_records_of_every_activity_kind(workspace, learner):
     course = CourseFactory(workspace=workspace, key="course-v1:Acme+A1+2026")
     video = VideoFactory(course=course, key="v1")
     records = [
-        ("1", {"kind": "page_session", "id": str(uuid.uuid4()), "user": learner.email, "page": "Home", "path": "/",
-               "startedAt": "2026-03-05T08:00:00Z", "duration": 12}),
-        ("2", {"kind": "event", "id": str(uuid.uuid4()), "user": learner.email, "type": "posted_forum",
-               "occurredAt": "2026-03-05T09:00:00Z"}),
-        ("3", {"kind": "video_view", "id": str(uuid.uuid4()), "user": learner.email, "video": video.key,
-               "startedAt": "2026-03-06T09:00:00Z", "watchedSeconds": 40}),
-    ]  # fmt: skip
+        (
+            "1",
+            {
+                "kind": "page_session",
+                "id": str(uuid.uuid4()),
+                "user": learner.email,
+                "page": "Home",
+                "path": "/",
+                "startedAt": "2026-03-05T08:00:00Z",
+                "duration": 12,
+            },
+        ),
+        (
+            "2",
+            {
+                "kind": "event",
+                "id": str(uuid.uuid4()),
+                "user": learner.email,
+                "type": "posted_forum",
+                "occurredAt": "2026-03-05T09:00:00Z",
+            },
+        ),
+        (
+            "3",
+            {
+                "kind": "video_view",
+                "id": str(uuid.uuid4()),
+                "user": learner.email,
+                "video": video.key,
+                "startedAt": "2026-03-06T09:00:00Z",
+                "watchedSeconds": 40,
+            },
+        ),
+    ]
 
     report = ingest_records(workspace, records)
 
@@ -301,7 +408,9 @@ def test_an_xapi_batch_refreshes_learner_days_once(workspace, api_key_client):
     day_inserts = []
 
     def count_inserts(execute, sql, params, many, context):
-        day_inserts.extend([sql] if f"INSERT INTO {connection.ops.quote_name(LearnerDay._meta.db_table)}" in sql else [])
+        day_inserts.extend(
+            [sql] if f"INSERT INTO {connection.ops.quote_name(LearnerDay._meta.db_table)}" in sql else []
+        )
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(count_inserts):
@@ -324,10 +433,17 @@ def test_tracking_log_import(workspace, tmp_path):
 def test_tracking_log_copy_path(workspace, learner):
     course = CourseFactory(workspace=workspace)
     rows = [
-        {"id": uuid.uuid4(), "user_id": learner.pk, "course_id": course.pk, "type": "posted_forum", "object": "t1",
-         "occurred_at": at(3, day), "data": {}}
+        {
+            "id": uuid.uuid4(),
+            "user_id": learner.pk,
+            "course_id": course.pk,
+            "type": "posted_forum",
+            "object": "t1",
+            "occurred_at": at(3, day),
+            "data": {},
+        }
         for day in (1, 1, 2)
-    ]  # fmt: skip
+    ]
 
     assert copy_events(workspace, rows) == 3
     assert copy_events(workspace, rows) == 0
@@ -360,8 +476,12 @@ def test_rebuild_equals_incremental(workspace, other_workspace, make_member):
     course = CourseFactory(workspace=workspace)
     for index, learner in enumerate([make_member(workspace), make_member(other_workspace)]):
         for day in (1, 2, 8, 31):
-            PageSessionFactory(workspace=learner.memberships.get().workspace, user=learner,
-                               started_at=at(3, 1) + timedelta(days=day - 1, hours=index), device="tablet")  # fmt: skip
+            PageSessionFactory(
+                workspace=learner.memberships.get().workspace,
+                user=learner,
+                started_at=at(3, 1) + timedelta(days=day - 1, hours=index),
+                device="tablet",
+            )
         LearningEventFactory(course=course, user=learner, occurred_at=at(3, 3), type="posted_forum")
     incremental = assert_rollup_is_recount()
 
@@ -404,7 +524,9 @@ def test_refreshed_together_refreshes_once_as_the_block_ends(workspace, learner)
     day_inserts = []
 
     def count_inserts(execute, sql, params, many, context):
-        day_inserts.extend([sql] if f"INSERT INTO {connection.ops.quote_name(LearnerDay._meta.db_table)}" in sql else [])
+        day_inserts.extend(
+            [sql] if f"INSERT INTO {connection.ops.quote_name(LearnerDay._meta.db_table)}" in sql else []
+        )
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(count_inserts), refreshed_together():
@@ -494,6 +616,7 @@ def test_growth_over_a_previous_period_of_90_days(workspace, make_member, now):
     `earliest` have a day of it in the first, second and third word of recent_days (45, 70 and
     133 days before their last day); `skipped` has days before and after it only, 181 and 0 days
     before their last one. `gone` was active only in the previous period."""
+
     def day(year, month, day_):
         return datetime(year, month, day_, 9, tzinfo=UTC)
 
@@ -522,6 +645,7 @@ def test_previous_period_beyond_the_recent_days_is_probed(workspace, make_member
     12-21..03-30, previous 09-12..12-20. `probed` was active there only 198 days before their
     last day (found by the LearnerDay probe), `bits` 149 days before (the third word), `none`
     only before it; `gone` only in it."""
+
     def day(year, month, day_):
         return datetime(year, month, day_, 9, tzinfo=UTC)
 
@@ -583,16 +707,29 @@ def test_figures_of_periods_ending_today_equal_the_learner_day_recount(workspace
     people = [make_member(workspace) for _ in range(12)] + [make_member(workspace, Role.INSTRUCTOR)]
     for person in people:
         for _ in range(rng.randint(1, 14)):
-            moment = NOW - timedelta(days=rng.choice([0, 1, 2, 5, 8, 13, 20, 29, 31, 45, 59, 62, 64, 80, 100, 125,
-                                                      127, 150, 170, 188, 189, 200, 260]),
-                                     hours=rng.randint(0, 23))  # fmt: skip
-            PageSessionFactory(workspace=workspace, user=person, started_at=moment, duration_s=rng.randint(1, 600),
-                               device=rng.choice(["", "desktop", "mobile", "tablet"]))  # fmt: skip
+            moment = NOW - timedelta(
+                days=rng.choice(
+                    [0, 1, 2, 5, 8, 13, 20, 29, 31, 45, 59, 62, 64, 80, 100, 125, 127, 150, 170, 188, 189, 200, 260]
+                ),
+                hours=rng.randint(0, 23),
+            )
+            PageSessionFactory(
+                workspace=workspace,
+                user=person,
+                started_at=moment,
+                duration_s=rng.randint(1, 600),
+                device=rng.choice(["", "desktop", "mobile", "tablet"]),
+            )
             if rng.random() < 0.3:
                 LearningEventFactory(course=course, user=person, occurred_at=moment, type="posted_forum")
             if rng.random() < 0.5:
-                VideoViewFactory(video=video, user=person, started_at=moment + timedelta(minutes=5),
-                                 watched_s=rng.randint(0, 300), is_completed=rng.random() < 0.4)  # fmt: skip
+                VideoViewFactory(
+                    video=video,
+                    user=person,
+                    started_at=moment + timedelta(minutes=5),
+                    watched_s=rng.randint(0, 300),
+                    is_completed=rng.random() < 0.4,
+                )
     people[0].memberships.update(role=Role.INSTRUCTOR)
     call_command("rebuild_learner_activity")
 

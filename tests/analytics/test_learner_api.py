@@ -63,7 +63,9 @@ def add_session(workspace, learner):
 @pytest.fixture
 def learner_world(workspace, other_workspace, learner, make_member, add_session, frozen_now):
     web = CourseFactory(
-        workspace=workspace, key=WEB, title="Complete Web Development Bootcamp",
+        workspace=workspace,
+        key=WEB,
+        title="Complete Web Development Bootcamp",
         thumbnail="https://img.example.com/web-dev.jpg",
     )
     ChapterFactory(course=web, key="chapter1", title="HTML Fundamentals")
@@ -209,11 +211,19 @@ def test_response_has_exactly_the_documented_keys(learner_world, workspace, bear
     analytics = body["analytics"]
     assert list(analytics) == ["totalDuration", "totalSessions", "pageStats", "dailyStats", "courseBreakdown"]
     assert list(analytics["courseBreakdown"][0]) == [
-        "courseId", "courseTitle", "courseThumbnail", "learningDuration", "learningSessions",
-        "totalQuizDuration", "chapters",
+        "courseId",
+        "courseTitle",
+        "courseThumbnail",
+        "learningDuration",
+        "learningSessions",
+        "totalQuizDuration",
+        "chapters",
     ]
     assert list(analytics["courseBreakdown"][0]["chapters"][0]) == [
-        "chapterId", "chapterTitle", "quizDuration", "quizSessions",
+        "chapterId",
+        "chapterTitle",
+        "quizDuration",
+        "quizSessions",
     ]
 
 
@@ -221,9 +231,7 @@ def test_session_login_sees_the_same_analytics_as_bearer(learner_world, workspac
     assert get_analytics(session_client(learner_world)) == get_analytics(bearer_client(learner_world, workspace))
 
 
-def test_bearer_for_the_other_workspace_sees_only_that_workspace(
-    learner_world, other_workspace, bearer_client
-):
+def test_bearer_for_the_other_workspace_sees_only_that_workspace(learner_world, other_workspace, bearer_client):
     analytics = get_analytics(bearer_client(learner_world, other_workspace))
 
     assert analytics["totalDuration"] == 777
@@ -232,8 +240,14 @@ def test_bearer_for_the_other_workspace_sees_only_that_workspace(
 
 def test_another_learner_sees_only_their_own_sessions(learner_world, workspace, make_member, bearer_client):
     other = make_member(workspace, Role.LEARNER, email="other@acme.test")
-    PageSessionFactory(workspace=workspace, user=other, page="Profile", path="/profile", duration_s=5,
-                       started_at=at("2024-03-21 08:00"))
+    PageSessionFactory(
+        workspace=workspace,
+        user=other,
+        page="Profile",
+        path="/profile",
+        duration_s=5,
+        started_at=at("2024-03-21 08:00"),
+    )
 
     analytics = get_analytics(bearer_client(other, workspace))
 
@@ -366,7 +380,9 @@ def test_query_count_does_not_grow_with_sessions(workspace, learner, add_session
         for index in range(size):
             course = f"course-{index % 5}"
             add_session("Course Player", f"/player/{course}", NOW - timedelta(hours=index * 7), 10, course)
-            add_session("Quiz", f"/quiz/{course}/ch{index % 4}", NOW - timedelta(hours=index * 5), 5, course, f"ch{index % 4}")
+            add_session(
+                "Quiz", f"/quiz/{course}/ch{index % 4}", NOW - timedelta(hours=index * 5), 5, course, f"ch{index % 4}"
+            )
             add_session(f"Page {index % 6}", f"/page/{index}", NOW - timedelta(hours=index), 3)
 
     client = bearer_client(learner, workspace)
@@ -382,8 +398,14 @@ def test_query_count_does_not_grow_with_sessions(workspace, learner, add_session
 
 def test_query_function_runs_five_queries(workspace, learner, add_session, django_assert_max_num_queries):
     for index in range(30):
-        add_session("Quiz", f"/quiz/c{index % 3}/ch{index % 4}", NOW - timedelta(hours=index * 9), 5,
-                    f"c{index % 3}", f"ch{index % 4}")
+        add_session(
+            "Quiz",
+            f"/quiz/c{index % 3}/ch{index % 4}",
+            NOW - timedelta(hours=index * 9),
+            5,
+            f"c{index % 3}",
+            f"ch{index % 4}",
+        )
 
     with django_assert_max_num_queries(5):
         analytics = learner_analytics(workspace, learner, today=date(2024, 3, 21), tz=time_zone_named("UTC"))

@@ -30,9 +30,14 @@ def browser(learner):
 
 def add_session(workspace, user, page, path, started_at, duration_s, course_key="", chapter_key=""):
     return PageSessionFactory(
-        workspace=workspace, user=user, page=page, path=path, duration_s=duration_s,
+        workspace=workspace,
+        user=user,
+        page=page,
+        path=path,
+        duration_s=duration_s,
         started_at=datetime.fromisoformat(started_at).replace(tzinfo=dt_timezone.utc),
-        course_key=course_key, chapter_key=chapter_key,
+        course_key=course_key,
+        chapter_key=chapter_key,
     )
 
 
@@ -115,8 +120,16 @@ def test_page_names_are_shown_as_text_not_markup(workspace, learner, browser):
 
 def test_dashboard_query_count_is_bounded(workspace, learner, browser, django_assert_max_num_queries):
     for index in range(30):
-        add_session(workspace, learner, f"Page {index % 4}", f"/quiz/c{index % 3}/ch{index % 5}",
-                    "2024-03-20 10:00", 10, f"c{index % 3}", f"ch{index % 5}")
+        add_session(
+            workspace,
+            learner,
+            f"Page {index % 4}",
+            f"/quiz/c{index % 3}/ch{index % 5}",
+            "2024-03-20 10:00",
+            10,
+            f"c{index % 3}",
+            f"ch{index % 5}",
+        )
 
     # Session, user, membership (view and context processor share it) + the five analytics queries.
     with django_assert_max_num_queries(9):

@@ -10,11 +10,19 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from analytics.models import (
-    ProblemAnswerCount, ProblemGradeCount, ProblemPartLatest, ProblemResponse, SubsectionLearner, SubsectionOpen,
-)  # fmt: skip
+    ProblemAnswerCount,
+    ProblemGradeCount,
+    ProblemPartLatest,
+    ProblemResponse,
+    SubsectionLearner,
+    SubsectionOpen,
+)
 from analytics.services.problem_rollups import (
-    list_answer, rebuild_problem_rollups, record_problem_responses, record_subsection_opens,
-)  # fmt: skip
+    list_answer,
+    rebuild_problem_rollups,
+    record_problem_responses,
+    record_subsection_opens,
+)
 from tests.factories import CourseFactory, UserFactory, WorkspaceFactory
 
 pytestmark = pytest.mark.django_db
@@ -26,10 +34,20 @@ PART_A, PART_B = "p1_2_1", "p1_3_1"
 
 def response(workspace, user, course, minutes, part=PART_A, answer="A", correct=True, grade=1.0, **extra):
     return ProblemResponse(
-        id=uuid.uuid4(), workspace=workspace, user=user, course=course, problem_key=extra.pop("problem", PROBLEM),
-        part_id=part, answer=answer, value_id=extra.pop("value_id", ""), correct=correct, grade=grade, max_grade=2.0,
-        submitted_at=T0 + timedelta(minutes=minutes), **extra,
-    )  # fmt: skip
+        id=uuid.uuid4(),
+        workspace=workspace,
+        user=user,
+        course=course,
+        problem_key=extra.pop("problem", PROBLEM),
+        part_id=part,
+        answer=answer,
+        value_id=extra.pop("value_id", ""),
+        correct=correct,
+        grade=grade,
+        max_grade=2.0,
+        submitted_at=T0 + timedelta(minutes=minutes),
+        **extra,
+    )
 
 
 def answer_counts(workspace):
@@ -53,18 +71,24 @@ def scene():
 
 def test_counts_follow_each_learners_last_answer(scene):
     workspace, course, (ada, bob, cy) = scene
-    record_problem_responses(workspace.id, [
-        response(workspace, ada, course, 0, answer="B", correct=False, grade=0.0),
-        response(workspace, ada, course, 5, answer="A", correct=True, grade=2.0),  # Ada's last: A
-        response(workspace, bob, course, 1, answer="B", correct=False, grade=0.0),
-        response(workspace, bob, course, 1, part=PART_B, answer=list_answer(["x", "y"]), correct=True, grade=0.0),
-    ])  # fmt: skip
+    record_problem_responses(
+        workspace.id,
+        [
+            response(workspace, ada, course, 0, answer="B", correct=False, grade=0.0),
+            response(workspace, ada, course, 5, answer="A", correct=True, grade=2.0),  # Ada's last: A
+            response(workspace, bob, course, 1, answer="B", correct=False, grade=0.0),
+            response(workspace, bob, course, 1, part=PART_B, answer=list_answer(["x", "y"]), correct=True, grade=0.0),
+        ],
+    )
     # A later batch: Bob changes his answer, Cy answers; an older submission of Ada's changes nothing.
-    record_problem_responses(workspace.id, [
-        response(workspace, bob, course, 9, answer="A", correct=True, grade=1.0),
-        response(workspace, cy, course, 3, answer="B", correct=False, grade=0.0),
-        response(workspace, ada, course, 2, answer="C", correct=False, grade=0.0),
-    ])  # fmt: skip
+    record_problem_responses(
+        workspace.id,
+        [
+            response(workspace, bob, course, 9, answer="A", correct=True, grade=1.0),
+            response(workspace, cy, course, 3, answer="B", correct=False, grade=0.0),
+            response(workspace, ada, course, 2, answer="C", correct=False, grade=0.0),
+        ],
+    )
 
     # Last answers of part A: Ada A, Bob A, Cy B; part B: Bob [x|y].
     expected = {(PART_A, "A", True): 2, (PART_A, "B", False): 1, (PART_B, "[x|y]", True): 1}
@@ -95,11 +119,19 @@ def test_incremental_equals_rebuild_on_random_batches(scene):
     rng = random.Random(7)
     answers = ["A", "B", "C"]
     responses = [
-        response(workspace, rng.choice(users), course, rng.randrange(60), part=rng.choice([PART_A, PART_B]),
-                 answer=(answer := rng.choice(answers)), correct=answer == "A", grade=float(rng.randrange(3)),
-                 question=rng.choice(["", "What is A?"]))
+        response(
+            workspace,
+            rng.choice(users),
+            course,
+            rng.randrange(60),
+            part=rng.choice([PART_A, PART_B]),
+            answer=(answer := rng.choice(answers)),
+            correct=answer == "A",
+            grade=float(rng.randrange(3)),
+            question=rng.choice(["", "What is A?"]),
+        )
         for _ in range(120)
-    ]  # fmt: skip
+    ]
     for start in range(0, len(responses), 17):
         record_problem_responses(workspace.id, responses[start : start + 17])
 
@@ -120,9 +152,13 @@ def test_incremental_equals_rebuild_on_random_batches(scene):
 
 def test_deleting_a_user_recounts(scene, django_capture_on_commit_callbacks):
     workspace, course, (ada, bob, _) = scene
-    record_problem_responses(workspace.id, [
-        response(workspace, ada, course, 0, answer="A"), response(workspace, bob, course, 0, answer="A"),
-    ])  # fmt: skip
+    record_problem_responses(
+        workspace.id,
+        [
+            response(workspace, ada, course, 0, answer="A"),
+            response(workspace, bob, course, 0, answer="A"),
+        ],
+    )
     with django_capture_on_commit_callbacks(execute=True):
         bob.delete()
     assert answer_counts(workspace) == {(PART_A, "A", True): 1}
@@ -135,9 +171,13 @@ def test_subsection_learners_count_once(scene):
 
     def opened(user, minutes):
         return SubsectionOpen(
-            id=uuid.uuid4(), workspace=workspace, user=user, course=course, subsection_key=section,
+            id=uuid.uuid4(),
+            workspace=workspace,
+            user=user,
+            course=course,
+            subsection_key=section,
             opened_at=T0 + timedelta(minutes=minutes),
-        )  # fmt: skip
+        )
 
     record_subsection_opens(workspace.id, [opened(ada, 5), opened(ada, 1), opened(bob, 2)])
     record_subsection_opens(workspace.id, [opened(ada, 9)])
@@ -149,11 +189,14 @@ def test_subsection_learners_count_once(scene):
 
 def test_rebuild_keeps_the_latest_non_blank_texts_of_each_part(scene):
     workspace, course, (ada, bob, _) = scene
-    record_problem_responses(workspace.id, [
-        response(workspace, ada, course, 0, question="Old question?", problem_name="Old name"),
-        response(workspace, bob, course, 5, question="New question?", problem_name=""),
-        response(workspace, bob, course, 9, part=PART_B, answer="B", question="", problem_name="Part B name"),
-    ])  # fmt: skip
+    record_problem_responses(
+        workspace.id,
+        [
+            response(workspace, ada, course, 0, question="Old question?", problem_name="Old name"),
+            response(workspace, bob, course, 5, question="New question?", problem_name=""),
+            response(workspace, bob, course, 9, part=PART_B, answer="B", question="", problem_name="Part B name"),
+        ],
+    )
     rebuild_problem_rollups(workspace.id)
     texts = {
         (row.part_id, row.answer): (row.question, row.problem_name)

@@ -49,14 +49,33 @@ def interchange_records():
     records = [{"kind": "user", "email": f"learner{n}@acme.test"} for n in (1, 2, 3)]
     for learner, minute, parts, grade, max_grade in CHECKS:
         for part, (answer, correct) in parts.items():
-            records.append({
-                "kind": "problem_response", "user": f"learner{learner}@acme.test", "course": COURSE, "problem": PROBLEM,
-                "part": part, "answer": answer, "valueId": value_of(part, answer), "correct": correct, "grade": grade,
-                "maxGrade": max_grade, "at": at(minute), "question": QUESTIONS[part], "problemName": "Colours",
-            })  # fmt: skip
+            records.append(
+                {
+                    "kind": "problem_response",
+                    "user": f"learner{learner}@acme.test",
+                    "course": COURSE,
+                    "problem": PROBLEM,
+                    "part": part,
+                    "answer": answer,
+                    "valueId": value_of(part, answer),
+                    "correct": correct,
+                    "grade": grade,
+                    "maxGrade": max_grade,
+                    "at": at(minute),
+                    "question": QUESTIONS[part],
+                    "problemName": "Colours",
+                }
+            )
     for learner, minute in OPENS:
-        records.append({"kind": "subsection_open", "user": f"learner{learner}@acme.test", "course": COURSE,
-                        "subsection": SEQUENTIAL, "at": at(minute)})  # fmt: skip
+        records.append(
+            {
+                "kind": "subsection_open",
+                "user": f"learner{learner}@acme.test",
+                "course": COURSE,
+                "subsection": SEQUENTIAL,
+                "at": at(minute),
+            }
+        )
     return list(enumerate(records, start=1))
 
 
@@ -64,23 +83,50 @@ def tracking_log_lines():
     lines = []
     for learner, minute, parts, grade, max_grade in CHECKS:
         submission = {
-            part: {"answer": answer, "correct": correct, "question": QUESTIONS[part], "variant": "",
-                   "input_type": "optioninput" if part == COLOUR else "checkboxgroup"}
+            part: {
+                "answer": answer,
+                "correct": correct,
+                "question": QUESTIONS[part],
+                "variant": "",
+                "input_type": "optioninput" if part == COLOUR else "checkboxgroup",
+            }
             for part, (answer, correct) in parts.items()
-        }  # fmt: skip
+        }
         event = {
-            "problem_id": PROBLEM, "grade": grade, "max_grade": max_grade, "attempts": 1, "submission": submission,
+            "problem_id": PROBLEM,
+            "grade": grade,
+            "max_grade": max_grade,
+            "attempts": 1,
+            "submission": submission,
             "answers": {part: value_of(part, answer) for part, (answer, _) in parts.items()},
-        }  # fmt: skip
-        lines.append(json.dumps({
-            "event_type": "problem_check", "event_source": "server", "time": at(minute), "event": event,
-            "context": {"course_id": COURSE, "user_id": learner, "module": {"display_name": "Colours", "usage_key": PROBLEM}},
-        }))  # fmt: skip
+        }
+        lines.append(
+            json.dumps(
+                {
+                    "event_type": "problem_check",
+                    "event_source": "server",
+                    "time": at(minute),
+                    "event": event,
+                    "context": {
+                        "course_id": COURSE,
+                        "user_id": learner,
+                        "module": {"display_name": "Colours", "usage_key": PROBLEM},
+                    },
+                }
+            )
+        )
     for learner, minute in OPENS:
-        lines.append(json.dumps({
-            "event_type": "seq_goto", "event_source": "browser", "time": at(minute),
-            "event": json.dumps({"old": 1, "new": 2, "id": SEQUENTIAL}), "context": {"course_id": COURSE, "user_id": learner},
-        }))  # fmt: skip
+        lines.append(
+            json.dumps(
+                {
+                    "event_type": "seq_goto",
+                    "event_source": "browser",
+                    "time": at(minute),
+                    "event": json.dumps({"old": 1, "new": 2, "id": SEQUENTIAL}),
+                    "context": {"course_id": COURSE, "user_id": learner},
+                }
+            )
+        )
     return lines
 
 
@@ -91,37 +137,75 @@ def xapi_statements():
 
     def base(learner, minute, verb, obj, **extra):
         return {
-            "id": str(uuid.uuid4()), "timestamp": at(minute),
-            "actor": {"objectType": "Agent", "account": {"homePage": "http://lms.acme.test", "name": f"learner-{learner}"}},
-            "verb": {"id": verb}, "object": obj, **extra,
-        }  # fmt: skip
+            "id": str(uuid.uuid4()),
+            "timestamp": at(minute),
+            "actor": {
+                "objectType": "Agent",
+                "account": {"homePage": "http://lms.acme.test", "name": f"learner-{learner}"},
+            },
+            "verb": {"id": verb},
+            "object": obj,
+            **extra,
+        }
 
-    course = {"id": f"http://lms.acme.test/course/{COURSE}", "definition": {"type": "http://adlnet.gov/expapi/activities/course"}}
+    course = {
+        "id": f"http://lms.acme.test/course/{COURSE}",
+        "definition": {"type": "http://adlnet.gov/expapi/activities/course"},
+    }
     interaction = "http://adlnet.gov/expapi/activities/cmi.interaction"
     evaluated = "https://w3id.org/xapi/acrossx/verbs/evaluated"
     for learner, minute, parts, grade, max_grade in CHECKS:
-        group = base(learner, minute, evaluated, {
-            "id": f"http://lms.acme.test/xblock/{PROBLEM}",
-            "definition": {"type": interaction, "name": {"en-US": "Colours"}, "interactionType": "other"},
-        }, result={"score": {"raw": grade, "max": max_grade, "min": 0}, "success": grade == max_grade},
-            context={"contextActivities": {"parent": [course]}})  # fmt: skip
+        group = base(
+            learner,
+            minute,
+            evaluated,
+            {
+                "id": f"http://lms.acme.test/xblock/{PROBLEM}",
+                "definition": {"type": interaction, "name": {"en-US": "Colours"}, "interactionType": "other"},
+            },
+            result={"score": {"raw": grade, "max": max_grade, "min": 0}, "success": grade == max_grade},
+            context={"contextActivities": {"parent": [course]}},
+        )
         statements.append(group)
         for part, (answer, correct) in parts.items():
             choices = [
                 {"id": value if part == COLOUR else f"choice_{index}", "description": {"en-US": value}}
                 for index, value in enumerate(CHOICES[part])
             ]
-            statements.append(base(learner, minute, evaluated, {
-                "id": f"http://lms.acme.test/xblock/{PROBLEM}_{part.split('_', 1)[1]}",
-                "definition": {"type": interaction, "interactionType": "choice", "choices": choices,
-                               "description": {"en-US": QUESTIONS[part]}},
-            }, result={"response": answer if isinstance(answer, str) else json.dumps(answer), "success": correct},
-                context={"statement": {"objectType": "StatementRef", "id": group["id"]},
-                         "contextActivities": {"parent": [{"id": group["object"]["id"]}], "grouping": [course]}}))  # fmt: skip
+            statements.append(
+                base(
+                    learner,
+                    minute,
+                    evaluated,
+                    {
+                        "id": f"http://lms.acme.test/xblock/{PROBLEM}_{part.split('_', 1)[1]}",
+                        "definition": {
+                            "type": interaction,
+                            "interactionType": "choice",
+                            "choices": choices,
+                            "description": {"en-US": QUESTIONS[part]},
+                        },
+                    },
+                    result={"response": answer if isinstance(answer, str) else json.dumps(answer), "success": correct},
+                    context={
+                        "statement": {"objectType": "StatementRef", "id": group["id"]},
+                        "contextActivities": {"parent": [{"id": group["object"]["id"]}], "grouping": [course]},
+                    },
+                )
+            )
     for learner, minute in OPENS:
-        statements.append(base(learner, minute, "https://w3id.org/xapi/dod-isd/verbs/navigated", {
-            "id": f"http://lms.acme.test/xblock/{SEQUENTIAL}", "definition": {"type": "http://id.tincanapi.com/activitytype/resource"},
-        }, context={"contextActivities": {"parent": [course]}}))  # fmt: skip
+        statements.append(
+            base(
+                learner,
+                minute,
+                "https://w3id.org/xapi/dod-isd/verbs/navigated",
+                {
+                    "id": f"http://lms.acme.test/xblock/{SEQUENTIAL}",
+                    "definition": {"type": "http://id.tincanapi.com/activitytype/resource"},
+                },
+                context={"contextActivities": {"parent": [course]}},
+            )
+        )
     return statements
 
 
@@ -131,18 +215,42 @@ def rollups(workspace):
             "problem_key", "part_id", "answer", "value_id", "correct", "variant", "count", "question", "problem_name"
         )
     )
-    grades = sorted(ProblemGradeCount.objects.filter(workspace=workspace).values_list("problem_key", "grade", "max_grade", "count"))
+    grades = sorted(
+        ProblemGradeCount.objects.filter(workspace=workspace).values_list("problem_key", "grade", "max_grade", "count")
+    )
     learners = SubsectionLearner.objects.filter(workspace=workspace, subsection_key=SEQUENTIAL).count()
     return answers, grades, learners
 
 
 # Counted by hand from CHECKS: each learner's last check (learner 1 at minute 5).
-EXPECTED_ANSWERS = sorted([
-    (PROBLEM, COLOUR, "blue", "blue", True, "", 2, QUESTIONS[COLOUR], "Colours"),  # learners 1, 2
-    (PROBLEM, COLOUR, "yellow", "yellow", False, "", 1, QUESTIONS[COLOUR], "Colours"),  # learner 3
-    (PROBLEM, INSTRUMENTS, "[a piano|a guitar]", "[choice_0|choice_2]", True, "", 2, QUESTIONS[INSTRUMENTS], "Colours"),
-    (PROBLEM, INSTRUMENTS, "[a piano|a tree]", "[choice_0|choice_1]", False, "", 1, QUESTIONS[INSTRUMENTS], "Colours"),
-])  # fmt: skip
+EXPECTED_ANSWERS = sorted(
+    [
+        (PROBLEM, COLOUR, "blue", "blue", True, "", 2, QUESTIONS[COLOUR], "Colours"),  # learners 1, 2
+        (PROBLEM, COLOUR, "yellow", "yellow", False, "", 1, QUESTIONS[COLOUR], "Colours"),  # learner 3
+        (
+            PROBLEM,
+            INSTRUMENTS,
+            "[a piano|a guitar]",
+            "[choice_0|choice_2]",
+            True,
+            "",
+            2,
+            QUESTIONS[INSTRUMENTS],
+            "Colours",
+        ),
+        (
+            PROBLEM,
+            INSTRUMENTS,
+            "[a piano|a tree]",
+            "[choice_0|choice_1]",
+            False,
+            "",
+            1,
+            QUESTIONS[INSTRUMENTS],
+            "Colours",
+        ),
+    ]
+)
 EXPECTED_GRADES = [(PROBLEM, 1.0, 2.0, 2), (PROBLEM, 2.0, 2.0, 1)]
 
 

@@ -13,12 +13,16 @@ REFUSED = "refused by the database: simulated constraint violation"
 
 
 def records():
-    return list(enumerate([
-        {"kind": "user", "email": "ada@example.com"},
-        {"kind": "course", "key": "a", "title": "A"},
-        {"kind": "course", "key": "boom", "title": "B"},
-        {"kind": "course", "key": "c", "title": "C"},
-    ]))
+    return list(
+        enumerate(
+            [
+                {"kind": "user", "email": "ada@example.com"},
+                {"kind": "course", "key": "a", "title": "A"},
+                {"kind": "course", "key": "boom", "title": "B"},
+                {"kind": "course", "key": "c", "title": "C"},
+            ]
+        )
+    )
 
 
 @pytest.fixture

@@ -35,7 +35,11 @@ def test_records_path_template_method_status_latency_and_workspace(recorder, wor
 
     row = RequestMetric.objects.get()
     assert (row.endpoint, row.method, row.status, row.workspace_id) == (
-        "/analytics/videos/{id}", "GET", 404, workspace.pk)
+        "/analytics/videos/{id}",
+        "GET",
+        404,
+        workspace.pk,
+    )
     assert 0 < row.latency_ms < 10_000
 
 
@@ -176,11 +180,19 @@ def test_migration_rewrites_recorded_route_patterns_as_path_templates(workspace)
     from django.apps import apps
 
     migration = importlib.import_module("analytics.migrations.0014_health_checks")
-    for endpoint in ("/analytics/videos/<str:video_key>", "/api/v0/courses/<course_id>/", "<unmatched>", "/analytics/users"):
+    for endpoint in (
+        "/analytics/videos/<str:video_key>",
+        "/api/v0/courses/<course_id>/",
+        "<unmatched>",
+        "/analytics/users",
+    ):
         RequestMetric.objects.create(workspace=workspace, method="GET", endpoint=endpoint, status=200, latency_ms=1)
 
     migration.endpoints_as_path_templates(apps, None)
 
     assert sorted(RequestMetric.objects.values_list("endpoint", flat=True)) == [
-        "/analytics/users", "/analytics/videos/{id}", "/api/v0/courses/{course_id}/", "<unmatched>",
+        "/analytics/users",
+        "/analytics/videos/{id}",
+        "/api/v0/courses/{course_id}/",
+        "<unmatched>",
     ]

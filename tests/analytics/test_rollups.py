@@ -23,7 +23,13 @@ from django.utils import timezone
 
 from accounts.models import Role, User
 from analytics.models import (
-    LearnerActivity, LearnerDay, LearningEvent, PageSession, ProblemAnswerCount, ProblemResponse, VideoView,
+    LearnerActivity,
+    LearnerDay,
+    LearningEvent,
+    PageSession,
+    ProblemAnswerCount,
+    ProblemResponse,
+    VideoView,
     WorkspaceDay,
 )
 from analytics.rollups.check import check_rollups
@@ -33,7 +39,12 @@ from analytics.services.tracking_logs import import_tracking_logs
 from courses.models import Attempt, AttemptState, Enrollment, Result
 from tests.analytics.test_tracking_logs import COURSE, raw, video, write_log
 from tests.factories import (
-    AttemptFactory, CourseFactory, EnrollmentFactory, LearningEventFactory, PageSessionFactory, VideoFactory,
+    AttemptFactory,
+    CourseFactory,
+    EnrollmentFactory,
+    LearningEventFactory,
+    PageSessionFactory,
+    VideoFactory,
     VideoViewFactory,
 )
 
@@ -94,7 +105,10 @@ def test_tracking_api_page_sessions_and_event_batch_leave_no_difference(
         for minute, kind in enumerate(("viewed", "posted_forum", "played_video"))
     ]
     with committed():
-        assert client.post("/api/track/page-sessions", {**session, "startedAt": iso(recent(2))}, format="json").status_code == 200
+        assert (
+            client.post("/api/track/page-sessions", {**session, "startedAt": iso(recent(2))}, format="json").status_code
+            == 200
+        )
         # A heartbeat, then the start moved (to another hour): the day is recomputed each time.
         client.post("/api/track/page-sessions", {**session, "startedAt": iso(recent(2)), "duration": 90}, format="json")
         client.post("/api/track/page-sessions", {**session, "startedAt": iso(recent(3)), "duration": 95}, format="json")
@@ -108,9 +122,15 @@ def test_tracking_api_page_sessions_and_event_batch_leave_no_difference(
 def test_xapi_statements_and_voiding_leave_no_difference(workspace, api_key_client, committed):
     xapi = api_key_client(workspace, Role.ADMIN)
     names = (
-        "edx.course.enrollment.activated.enterprise.json", "play_video.ccx.json", "pause_video.json",
-        "stop_video.json", "complete_video.json", "problem_check(server).json", "edx.forum.thread.created.json",
-        "edx.course.grade.now_passed.json", "edx.ui.lms.sequence.tab_selected.json",
+        "edx.course.enrollment.activated.enterprise.json",
+        "play_video.ccx.json",
+        "pause_video.json",
+        "stop_video.json",
+        "complete_video.json",
+        "problem_check(server).json",
+        "edx.forum.thread.created.json",
+        "edx.course.grade.now_passed.json",
+        "edx.ui.lms.sequence.tab_selected.json",
     )
     statements = []
     for minute, name in enumerate(names):
@@ -139,13 +159,30 @@ def test_tracking_log_import_leaves_no_difference(workspace, tmp_path, committed
         raw("play_video", iso(at), video(10)),
         raw("stop_video", iso(at + timedelta(seconds=40)), video(50)),
         raw(
-            "problem_check", iso(at + timedelta(minutes=5)),
-            {"problem_id": "block-v1:Acme+TL101+2026+type@problem+block@p1", "grade": 1, "max_grade": 2,
-             "success": "incorrect", "answers": {"p1_2_1": "choice_2"}},
-            source="server", as_string=False,
+            "problem_check",
+            iso(at + timedelta(minutes=5)),
+            {
+                "problem_id": "block-v1:Acme+TL101+2026+type@problem+block@p1",
+                "grade": 1,
+                "max_grade": 2,
+                "success": "incorrect",
+                "answers": {"p1_2_1": "choice_2"},
+            },
+            source="server",
+            as_string=False,
         ),
-        raw("edx.course.enrollment.activated", iso(at - timedelta(hours=1)), {"course_id": COURSE, "mode": "audit", "user_id": 7}, source="server"),
-        raw("edx.course.grade.now_passed", iso(at + timedelta(minutes=9)), {"course_id": COURSE, "user_id": "7"}, source="server"),
+        raw(
+            "edx.course.enrollment.activated",
+            iso(at - timedelta(hours=1)),
+            {"course_id": COURSE, "mode": "audit", "user_id": 7},
+            source="server",
+        ),
+        raw(
+            "edx.course.grade.now_passed",
+            iso(at + timedelta(minutes=9)),
+            {"course_id": COURSE, "user_id": "7"},
+            source="server",
+        ),
     ]
     with committed():
         summary = import_tracking_logs(workspace, [write_log(tmp_path, lines)])
@@ -161,14 +198,44 @@ def import_records(at):
         {"kind": "course", "key": COURSE_KEY, "title": "Rollups 101"},
         {"kind": "video", "course": COURSE_KEY, "key": "intro-video", "duration": 60, "segmentLength": 10},
         {"kind": "enrollment", "user": "ada@example.com", "course": COURSE_KEY, "mode": "verified", "enrolledAt": day},
-        {"kind": "attempt", "user": "ada@example.com", "course": COURSE_KEY, "state": "APPROVED", "progress": 100,
-         "score": 90, "firstActivityAt": day, "lastActivityAt": day},
-        {"kind": "page_session", "id": str(uuid.uuid4()), "user": "ada@example.com", "page": "Quiz",
-         "path": f"/quiz/{COURSE_KEY}/ch1", "startedAt": day, "duration": 120},
-        {"kind": "event", "id": str(uuid.uuid4()), "user": "ada@example.com", "type": "attempted_problem",
-         "occurredAt": day, "course": COURSE_KEY},
-        {"kind": "video_view", "id": str(uuid.uuid4()), "user": "ada@example.com", "video": "intro-video",
-         "startedAt": day, "watchedSeconds": 55, "position": 60, "completed": True, "segments": [0, 5]},
+        {
+            "kind": "attempt",
+            "user": "ada@example.com",
+            "course": COURSE_KEY,
+            "state": "APPROVED",
+            "progress": 100,
+            "score": 90,
+            "firstActivityAt": day,
+            "lastActivityAt": day,
+        },
+        {
+            "kind": "page_session",
+            "id": str(uuid.uuid4()),
+            "user": "ada@example.com",
+            "page": "Quiz",
+            "path": f"/quiz/{COURSE_KEY}/ch1",
+            "startedAt": day,
+            "duration": 120,
+        },
+        {
+            "kind": "event",
+            "id": str(uuid.uuid4()),
+            "user": "ada@example.com",
+            "type": "attempted_problem",
+            "occurredAt": day,
+            "course": COURSE_KEY,
+        },
+        {
+            "kind": "video_view",
+            "id": str(uuid.uuid4()),
+            "user": "ada@example.com",
+            "video": "intro-video",
+            "startedAt": day,
+            "watchedSeconds": 55,
+            "position": 60,
+            "completed": True,
+            "segments": [0, 5],
+        },
     ]
 
 
@@ -206,9 +273,17 @@ def test_admin_enrollment_change_moving_it_to_another_course_leaves_no_differenc
         enrollment = EnrollmentFactory(workspace=workspace, user=learner, course=course, enrolled_at=recent(3))
     assert Result.objects.get().course == course
     form = {
-        "workspace": workspace.pk, "user": learner.pk, "course": other.pk, "mode": "verified", "kind": "OPTIONAL",
-        "enrolled_at_0": recent(3).date().isoformat(), "enrolled_at_1": "00:00:00",
-        "unenrolled_at_0": "", "unenrolled_at_1": "", "expires_at_0": "", "expires_at_1": "",
+        "workspace": workspace.pk,
+        "user": learner.pk,
+        "course": other.pk,
+        "mode": "verified",
+        "kind": "OPTIONAL",
+        "enrolled_at_0": recent(3).date().isoformat(),
+        "enrolled_at_1": "00:00:00",
+        "unenrolled_at_0": "",
+        "unenrolled_at_1": "",
+        "expires_at_0": "",
+        "expires_at_1": "",
     }
     with committed():
         response = operator.post(f"/admin/courses/enrollment/{enrollment.pk}/change/", form)
@@ -264,7 +339,8 @@ def test_bulk_update_moving_sessions_to_another_day_empties_their_old_day(worksp
 
     # The event and the view stay on today.
     assert dict(LearnerDay.objects.filter(user=learner).values_list("day", "page_sessions")) == {
-        today: 0, moved_to.date(): 2,
+        today: 0,
+        moved_to.date(): 2,
     }
     assert differences() == {}
 
@@ -293,8 +369,10 @@ def test_bulk_update_of_attempts_and_enrollments_keeps_the_results(workspace, le
 def test_bulk_create_of_page_sessions_refreshes_their_days(workspace, learner, committed):
     with committed():
         PageSession.objects.bulk_create(
-            [PageSession(workspace=workspace, user=learner, page="p", path="/p", started_at=recent(1), duration_s=s)
-             for s in (10, 20)]
+            [
+                PageSession(workspace=workspace, user=learner, page="p", path="/p", started_at=recent(1), duration_s=s)
+                for s in (10, 20)
+            ]
         )
 
     assert LearnerActivity.objects.get(user=learner).page_seconds == 30
@@ -304,8 +382,14 @@ def test_bulk_create_of_page_sessions_refreshes_their_days(workspace, learner, c
 def test_bulk_update_of_problem_responses_recomputes_the_problem_rollups(workspace, learner, course):
     def response(answer, minutes):
         return ProblemResponse(
-            workspace_id=workspace.pk, user_id=learner.pk, course_id=course.pk, problem_key="p1", part_id="p1_2_1",
-            answer=answer, submitted_at=recent(1, -minutes), source="import",
+            workspace_id=workspace.pk,
+            user_id=learner.pk,
+            course_id=course.pk,
+            problem_key="p1",
+            part_id="p1_2_1",
+            answer=answer,
+            submitted_at=recent(1, -minutes),
+            source="import",
         )
 
     record_problem_responses(workspace.pk, [response("a", 0), response("b", 1)])
@@ -344,7 +428,17 @@ def test_stale_rollup_differences_do_not_fail_the_check(workspace, learner, acti
 
 def test_command_check_prints_ok_and_exits_0_when_equal(workspace, learner, activity):
     out = StringIO()
-    call_command("rollups", "check", "--workspace", str(workspace.pk), "--name", "learner_activity", "--name", "results", stdout=out)
+    call_command(
+        "rollups",
+        "check",
+        "--workspace",
+        str(workspace.pk),
+        "--name",
+        "learner_activity",
+        "--name",
+        "results",
+        stdout=out,
+    )
 
     # Two learner-days, two learners, one workspace day; two results.
     assert out.getvalue().splitlines() == ["learner_activity: ok (5 rows)", "results: ok (2 rows)"]

@@ -14,9 +14,18 @@ STARTED = datetime(2025, 6, 30, 13, 23, 56, 59000, tzinfo=dt_timezone(timedelta(
 
 def attempt_row(**changes):
     row = {
-        "public_id": "a" * 24, "version_number": 1, "lang_code": "en", "first_activity_at": STARTED,
-        "last_activity_at": None, "time_spent_ms": 90_000, "progress": 40, "score": None, "completed_at": None,
-        "path_public_id": None, "path_session_public_id": None, "course_key": "course-v1:Acme+AN101+2026",
+        "public_id": "a" * 24,
+        "version_number": 1,
+        "lang_code": "en",
+        "first_activity_at": STARTED,
+        "last_activity_at": None,
+        "time_spent_ms": 90_000,
+        "progress": 40,
+        "score": None,
+        "completed_at": None,
+        "path_public_id": None,
+        "path_session_public_id": None,
+        "course_key": "course-v1:Acme+AN101+2026",
         "user_public_id": "b" * 24,
     }
     return {**row, **changes}
@@ -25,10 +34,18 @@ def attempt_row(**changes):
 def test_360_rows_leave_out_none_and_write_times_in_utc_with_milliseconds():
     rows = course_stats.learning360_rows(course_stats.CourseStatSerializer, [attempt_row()])
 
-    assert rows == [{
-        "_id": "a" * 24, "versionNumber": 1, "lang": "en", "firstActivityAt": "2025-06-30T11:23:56.059Z",
-        "timeSpent": 90_000, "progress": 40, "courseId": "course-v1:Acme+AN101+2026", "userId": "b" * 24,
-    }]
+    assert rows == [
+        {
+            "_id": "a" * 24,
+            "versionNumber": 1,
+            "lang": "en",
+            "firstActivityAt": "2025-06-30T11:23:56.059Z",
+            "timeSpent": 90_000,
+            "progress": 40,
+            "courseId": "course-v1:Acme+AN101+2026",
+            "userId": "b" * 24,
+        }
+    ]
 
 
 def test_360_rows_are_drf_output_without_its_nulls():
@@ -43,15 +60,21 @@ def test_360_rows_are_drf_output_without_its_nulls():
 def test_open_edx_rows_keep_none_as_null_in_nested_objects_too():
     created = datetime(2025, 3, 25, 8, 9, 10, tzinfo=dt_timezone.utc)
     row = {
-        "date": date(2025, 3, 2), "course_id": "edX/DemoX/Demo_Course", "count": 3, "created": created,
+        "date": date(2025, 3, 2),
+        "course_id": "edX/DemoX/Demo_Course",
+        "count": 3,
+        "created": created,
         "country": {"alpha2": None, "alpha3": None, "name": "UNKNOWN"},
     }
 
     [output] = CompiledRows(course_info.EdxEnrollmentByLocationSerializer).many([row])
 
     assert output == {
-        "date": "2025-03-02", "course_id": "edX/DemoX/Demo_Course",
-        "country": {"alpha2": None, "alpha3": None, "name": "UNKNOWN"}, "count": 3, "created": "2025-03-25T080910",
+        "date": "2025-03-02",
+        "course_id": "edX/DemoX/Demo_Course",
+        "country": {"alpha2": None, "alpha3": None, "name": "UNKNOWN"},
+        "count": 3,
+        "created": "2025-03-25T080910",
     }
     assert list(output) == list(course_info.EdxEnrollmentByLocationSerializer().fields)
 
@@ -63,8 +86,15 @@ def test_rows_may_be_objects_read_by_source():
 
     rows = course_stats.learning360_rows(course_stats.V1AttemptSerializer, [Attempt(**attempt_row(score=80))])
 
-    assert rows == [{"_id": "a" * 24, "progress": 40, "score": 80, "firstActivity": "2025-06-30T11:23:56.059Z",
-                     "globalTime": 90_000}]
+    assert rows == [
+        {
+            "_id": "a" * 24,
+            "progress": 40,
+            "score": 80,
+            "firstActivity": "2025-06-30T11:23:56.059Z",
+            "globalTime": 90_000,
+        }
+    ]
 
 
 class WithFloat(serializers.Serializer):

@@ -69,10 +69,16 @@ def test_resend_answers_updated_then_unchanged(learner_client):
 
 
 def test_quiz_path_gives_url_decoded_course_and_chapter(learner_client, course):
-    learner_client.post(SESSIONS, session_item(path="/quiz/course-v1%3AAcme%2BAN101%2B2026/chapter%201?x=1"), format="json")
+    learner_client.post(
+        SESSIONS, session_item(path="/quiz/course-v1%3AAcme%2BAN101%2B2026/chapter%201?x=1"), format="json"
+    )
 
     session = PageSession.objects.get()
-    assert (session.course, session.course_key, session.chapter_key) == (course, "course-v1:Acme+AN101+2026", "chapter 1")
+    assert (session.course, session.course_key, session.chapter_key) == (
+        course,
+        "course-v1:Acme+AN101+2026",
+        "chapter 1",
+    )
 
 
 def test_path_naming_an_unknown_course_keeps_the_key_without_a_link(learner_client):
@@ -167,7 +173,9 @@ def test_api_key_cannot_send_for_a_member_of_another_workspace(workspace, other_
 
 
 def test_non_admin_api_key_is_403(workspace, api_key_client):
-    response = api_key_client(workspace, Role.INSTRUCTOR).post(SESSIONS, session_item(user="learner@acme.test"), format="json")
+    response = api_key_client(workspace, Role.INSTRUCTOR).post(
+        SESSIONS, session_item(user="learner@acme.test"), format="json"
+    )
 
     assert response.status_code == 403
 
@@ -232,10 +240,21 @@ def test_event_queries_do_not_grow_with_the_batch(size, learner_client, course, 
     for i in range(size):
         items.append(event_item(course=course.key) if i % 3 == 0 else None)
         if i % 3 == 1:
-            items[-1] = {"kind": "video_view", "id": str(uuid.uuid4()), "video": video.key,
-                         "startedAt": "2026-03-01T09:30:00Z", "watchedSeconds": 5, "segments": [0]}  # fmt: skip
+            items[-1] = {
+                "kind": "video_view",
+                "id": str(uuid.uuid4()),
+                "video": video.key,
+                "startedAt": "2026-03-01T09:30:00Z",
+                "watchedSeconds": 5,
+                "segments": [0],
+            }
         if i % 3 == 2:
-            items[-1] = {"kind": "video_reaction", "video": video.key, "type": "like", "at": f"2026-03-01T09:{i % 60:02d}:{i // 60:02d}Z"}
+            items[-1] = {
+                "kind": "video_reaction",
+                "video": video.key,
+                "type": "like",
+                "at": f"2026-03-01T09:{i % 60:02d}:{i // 60:02d}Z",
+            }
 
     # + 6 for the learner-day rollup, once for both kinds of activity written (events, video views)
     with django_assert_max_num_queries(11 + 6):
@@ -253,14 +272,21 @@ def test_event_is_idempotent_by_id(learner_client, learner, course):
     assert again.json()["unchanged"] == 1
     event = LearningEvent.objects.get()
     assert (event.type, event.user, event.course, event.object, event.data, event.source) == (
-        "viewed", learner, course, "block-v1:x", {"score": 3}, "tracker",
-    )  # fmt: skip
+        "viewed",
+        learner,
+        course,
+        "block-v1:x",
+        {"score": 3},
+        "tracker",
+    )
 
 
 def test_event_naming_an_unknown_course_is_refused(learner_client):
     response = learner_client.post(EVENTS, event_item(course="nope"), format="json")
 
-    assert response.json()["errors"] == [{"index": 0, "field": "course", "reason": "no course with this key in the workspace"}]
+    assert response.json()["errors"] == [
+        {"index": 0, "field": "course", "reason": "no course with this key in the workspace"}
+    ]
 
 
 def test_event_data_must_be_an_object(learner_client):
@@ -271,20 +297,41 @@ def test_event_data_must_be_an_object(learner_client):
 
 def test_video_view_sets_first_and_last_segment_and_quality_fields(learner_client, course):
     video = VideoFactory(course=course, key="intro", duration_s=22, segment_length_s=5)  # segments 0..4
-    item = {"kind": "video_view", "id": str(uuid.uuid4()), "video": "intro", "startedAt": "2026-03-01T09:30:00Z",
-            "watchedSeconds": 12, "position": 22, "segments": [4, 0, 4], "device": "mobile", "platform": "ios",
-            "country": "fr", "bufferingSeconds": 1.25, "bitrateKbps": 1800, "errors": 2}  # fmt: skip
+    item = {
+        "kind": "video_view",
+        "id": str(uuid.uuid4()),
+        "video": "intro",
+        "startedAt": "2026-03-01T09:30:00Z",
+        "watchedSeconds": 12,
+        "position": 22,
+        "segments": [4, 0, 4],
+        "device": "mobile",
+        "platform": "ios",
+        "country": "fr",
+        "bufferingSeconds": 1.25,
+        "bitrateKbps": 1800,
+        "errors": 2,
+    }
 
     response = learner_client.post(EVENTS, item, format="json")
 
     assert response.status_code == 200
     view = VideoView.objects.get()
     assert (view.video, view.course, view.segments, view.watched_first_segment, view.watched_last_segment) == (
-        video, course, [0, 4], True, True,
-    )  # fmt: skip
+        video,
+        course,
+        [0, 4],
+        True,
+        True,
+    )
     assert (view.device, view.platform, view.country, view.buffering_s, view.bitrate_kbps, view.errors) == (
-        "mobile", "ios", "FR", 1.25, 1800, 2,
-    )  # fmt: skip
+        "mobile",
+        "ios",
+        "FR",
+        1.25,
+        1800,
+        2,
+    )
 
 
 def test_video_view_resend_merges_segments_and_keeps_the_furthest(learner_client, course):
@@ -296,7 +343,12 @@ def test_video_view_resend_merges_segments_and_keeps_the_furthest(learner_client
     learner_client.post(EVENTS, {**base, "watchedSeconds": 10, "position": 50, "segments": [9]}, format="json")
 
     view = VideoView.objects.get()
-    assert (view.watched_s, view.position_s, view.segments, view.watched_last_segment) == (20, 50, [0, 1, 2, 3, 9], True)
+    assert (view.watched_s, view.position_s, view.segments, view.watched_last_segment) == (
+        20,
+        50,
+        [0, 1, 2, 3, 9],
+        True,
+    )
 
 
 def test_video_reaction_is_stored_once(learner_client, course):
@@ -382,7 +434,9 @@ def test_batch_refused_by_the_database_is_retried_item_by_item(learner_client, m
 
     monkeypatch.setattr(behaviour, "upsert_page_sessions", refuse_long_sessions)
 
-    response = learner_client.post(SESSIONS, [session_item(), session_item(duration=666), session_item()], format="json")
+    response = learner_client.post(
+        SESSIONS, [session_item(), session_item(duration=666), session_item()], format="json"
+    )
 
     assert response.status_code == 207
     assert response.json()["errors"] == [

@@ -11,8 +11,14 @@ from django.core.management import call_command
 
 from accounts.models import Membership, Role, User, Workspace
 from analytics.models import (
-    LearningEvent, ProblemAnswerCount, ProblemGradeCount, ProblemResponse, SubsectionLearner, SubsectionOpen, VideoView,
-)  # fmt: skip
+    LearningEvent,
+    ProblemAnswerCount,
+    ProblemGradeCount,
+    ProblemResponse,
+    SubsectionLearner,
+    SubsectionOpen,
+    VideoView,
+)
 from analytics.services.tracking_logs import import_tracking_logs
 from courses.models import Attempt, AttemptState, Enrollment, Video
 from tests.analytics.openedx_problem_facts import CHECKBOX_QUESTION, FRENCH, FURNITURE, INSTRUMENTS, MCQ, OCEAN
@@ -61,17 +67,42 @@ LINES = [
     raw("stop_video", "2026-03-01T09:01:02+00:00", video(90)),  # 5
     processed("complete_video", "2026-03-01T09:01:03+00:00", video()),  # 6
     raw(  # 7: the server's problem_check: attempted_problem
-        "problem_check", "2026-03-01T09:05:00+00:00",
-        {"problem_id": "block-v1:Acme+TL101+2026+type@problem+block@p1", "grade": 1, "max_grade": 2, "success": "incorrect"},
-        source="server", as_string=False,
-    ),  # fmt: skip
+        "problem_check",
+        "2026-03-01T09:05:00+00:00",
+        {
+            "problem_id": "block-v1:Acme+TL101+2026+type@problem+block@p1",
+            "grade": 1,
+            "max_grade": 2,
+            "success": "incorrect",
+        },
+        source="server",
+        as_string=False,
+    ),
     raw("problem_check", "2026-03-01T09:04:59+00:00", "input_p1_2_1=choice_2"),  # 8: the browser's: skipped
     processed("edx.forum.thread.created", "2026-03-01T10:00:00+00:00", {"id": "thread1", "title": "Hi"}),  # 9
     processed("edx.forum.thread.voted", "2026-03-01T10:01:00+00:00", {"id": "thread1", "vote_value": "up"}),  # 10
-    processed("edx.course.enrollment.activated", "2026-02-01T08:00:00+00:00", {"course_id": COURSE, "mode": "audit", "user_id": 7}),  # 11
-    processed("edx.course.enrollment.mode_changed", "2026-02-01T09:00:00+00:00", {"course_id": COURSE, "mode": "verified", "user_id": 7}),  # 12
-    raw("edx.course.enrollment.deactivated", "2026-02-03T08:00:00+00:00", {"course_id": COURSE, "mode": "verified", "user_id": 7}, source="server"),  # 13
-    raw("edx.course.grade.now_passed", "2026-03-02T08:00:00+00:00", {"course_id": COURSE, "user_id": "7"}, source="server"),  # 14
+    processed(
+        "edx.course.enrollment.activated",
+        "2026-02-01T08:00:00+00:00",
+        {"course_id": COURSE, "mode": "audit", "user_id": 7},
+    ),  # 11
+    processed(
+        "edx.course.enrollment.mode_changed",
+        "2026-02-01T09:00:00+00:00",
+        {"course_id": COURSE, "mode": "verified", "user_id": 7},
+    ),  # 12
+    raw(
+        "edx.course.enrollment.deactivated",
+        "2026-02-03T08:00:00+00:00",
+        {"course_id": COURSE, "mode": "verified", "user_id": 7},
+        source="server",
+    ),  # 13
+    raw(
+        "edx.course.grade.now_passed",
+        "2026-03-02T08:00:00+00:00",
+        {"course_id": COURSE, "user_id": "7"},
+        source="server",
+    ),  # 14
     raw("load_video", "2026-03-01T08:59:59+00:00", video()),  # 15: known to Open edX, not imported
     raw("edx.ui.lms.link_clicked", "2026-03-01T09:10:00+00:00", {"target_url": "http://x"}),  # 16: not imported
     "this line is not JSON at all",  # 17: invalid
@@ -122,7 +153,12 @@ def test_file_with_every_supported_type_and_garbage_imports_with_exact_counts(wo
     }
     assert dict(summary.skip_reasons) == {"type not imported": 3, "no user": 1}
     assert [number for _, number, _ in summary.invalid_examples] == [17, 18, 19, 21]
-    assert (summary.events_created, summary.video_views_written, summary.enrollments_written, summary.attempts_written) == (5, 1, 1, 1)
+    assert (
+        summary.events_created,
+        summary.video_views_written,
+        summary.enrollments_written,
+        summary.attempts_written,
+    ) == (5, 1, 1, 1)
 
 
 def test_player_events_of_a_session_become_one_video_view(workspace, log_file):
@@ -194,7 +230,10 @@ def test_email_domain_option_names_the_placeholders(workspace, log_file):
 
 
 def test_line_without_user_id_is_matched_by_username(workspace, tmp_path):
-    path = write_log(tmp_path, [raw("edx.forum.thread.created", "2026-03-01T10:00:00+00:00", {"id": "t9"}, user_id=None, username="Bob.K")])
+    path = write_log(
+        tmp_path,
+        [raw("edx.forum.thread.created", "2026-03-01T10:00:00+00:00", {"id": "t9"}, user_id=None, username="Bob.K")],
+    )
 
     import_tracking_logs(workspace, [path])
 
@@ -207,7 +246,12 @@ def test_reimporting_the_same_file_changes_nothing(workspace, log_file):
 
     again = import_tracking_logs(workspace, [log_file])
 
-    assert (again.events_created, again.video_views_written, again.enrollments_written, again.attempts_written) == (0, 0, 0, 0)
+    assert (again.events_created, again.video_views_written, again.enrollments_written, again.attempts_written) == (
+        0,
+        0,
+        0,
+        0,
+    )
     assert [list(model.objects.values()) for model in (LearningEvent, VideoView, Enrollment)] == before
 
 
@@ -239,7 +283,11 @@ def test_shared_tracking_log_fixture_imports(workspace):
     # calculations are not imported types.
     assert (summary.lines, summary.imported, summary.skipped, summary.invalid) == (12, 2, 8, 2)
     event = LearningEvent.objects.get()
-    assert (event.type, event.user.email, event.user.first_name) == ("attempted_problem", "user-6@openedx.invalid", "bmtcril")
+    assert (event.type, event.user.email, event.user.first_name) == (
+        "attempted_problem",
+        "user-6@openedx.invalid",
+        "bmtcril",
+    )
     assert Attempt.objects.get().state == AttemptState.FAILED
 
 
@@ -328,49 +376,192 @@ def response_rows():
 # grade, attempts, question, module display name), one row per part of event.submission.
 PROBLEM_FIXTURES = {
     "problem_check(server).json": [
-        ("3fc5461f86764ad7bdbdf6cbdde61e66_2_1", "[a correct answer|an incorrect answer]", "[choice_0|choice_2]", False,
-         0.0, 1.0, 10, CHECKBOX_QUESTION, "Checkboxes"),
+        (
+            "3fc5461f86764ad7bdbdf6cbdde61e66_2_1",
+            "[a correct answer|an incorrect answer]",
+            "[choice_0|choice_2]",
+            False,
+            0.0,
+            1.0,
+            10,
+            CHECKBOX_QUESTION,
+            "Checkboxes",
+        ),
     ],
     "problem_check(server).max_grade_0.json": [
-        ("3fc5461f86764ad7bdbdf6cbdde61e66_2_1", "[a correct answer|an incorrect answer]", "[choice_0|choice_2]", False,
-         0.0, 0.0, 10, CHECKBOX_QUESTION, "Checkboxes"),
+        (
+            "3fc5461f86764ad7bdbdf6cbdde61e66_2_1",
+            "[a correct answer|an incorrect answer]",
+            "[choice_0|choice_2]",
+            False,
+            0.0,
+            0.0,
+            10,
+            CHECKBOX_QUESTION,
+            "Checkboxes",
+        ),
     ],
     "problem_check(server)_no_response_type.json": [
-        ("3fc5461f86764ad7bdbdf6cbdde61e66_2_1", "[a correct answer|an incorrect answer]", "[choice_0|choice_2]", False,
-         0.0, 1.0, 10, CHECKBOX_QUESTION, "Checkboxes"),
+        (
+            "3fc5461f86764ad7bdbdf6cbdde61e66_2_1",
+            "[a correct answer|an incorrect answer]",
+            "[choice_0|choice_2]",
+            False,
+            0.0,
+            1.0,
+            10,
+            CHECKBOX_QUESTION,
+            "Checkboxes",
+        ),
     ],
     "problem_check(server,string_anwers).json": [  # event.answers is empty: no value id
-        ("3fc5461f86764ad7bdbdf6cbdde61e66_2_1", "A correct answer", "", False, 0.0, 1.0, 10, CHECKBOX_QUESTION, "Checkboxes"),
+        (
+            "3fc5461f86764ad7bdbdf6cbdde61e66_2_1",
+            "A correct answer",
+            "",
+            False,
+            0.0,
+            1.0,
+            10,
+            CHECKBOX_QUESTION,
+            "Checkboxes",
+        ),
     ],
     "problem_check(server,unsupported_responsetype).json": [
-        ("3fc5461f86764ad7bdbdf6cbdde61e66_2_1", "A correct answer", "answer", False, 0.0, 1.0, 10, CHECKBOX_QUESTION, "Checkboxes"),
+        (
+            "3fc5461f86764ad7bdbdf6cbdde61e66_2_1",
+            "A correct answer",
+            "answer",
+            False,
+            0.0,
+            1.0,
+            10,
+            CHECKBOX_QUESTION,
+            "Checkboxes",
+        ),
     ],
     "problem_check(server,multiple_questions,correct).json": [
         ("a0effb954cca4759994f1ac9e9434bf4_2_1", "blue", "blue", True, 3.0, 3.0, 3, OCEAN, "Multiple Choice Questions"),
-        ("a0effb954cca4759994f1ac9e9434bf4_3_1", "a chair", "choice_2", True, 3.0, 3.0, 3, FURNITURE, "Multiple Choice Questions"),
-        ("a0effb954cca4759994f1ac9e9434bf4_4_1", "[a piano|a guitar]", "[choice_0|choice_2]", True, 3.0, 3.0, 3, INSTRUMENTS,
-         "Multiple Choice Questions"),
+        (
+            "a0effb954cca4759994f1ac9e9434bf4_3_1",
+            "a chair",
+            "choice_2",
+            True,
+            3.0,
+            3.0,
+            3,
+            FURNITURE,
+            "Multiple Choice Questions",
+        ),
+        (
+            "a0effb954cca4759994f1ac9e9434bf4_4_1",
+            "[a piano|a guitar]",
+            "[choice_0|choice_2]",
+            True,
+            3.0,
+            3.0,
+            3,
+            INSTRUMENTS,
+            "Multiple Choice Questions",
+        ),
     ],
     "problem_check(server,multiple_questions,incorrect).json": [
-        ("a0effb954cca4759994f1ac9e9434bf4_2_1", "yellow", "yellow", False, 0.0, 3.0, 1, OCEAN, "Multiple Choice Questions"),
-        ("a0effb954cca4759994f1ac9e9434bf4_3_1", "a bookshelf", "choice_3", False, 0.0, 3.0, 1, FURNITURE, "Multiple Choice Questions"),
-        ("a0effb954cca4759994f1ac9e9434bf4_4_1", "[a window]", "[choice_3]", False, 0.0, 3.0, 1, INSTRUMENTS, "Multiple Choice Questions"),
+        (
+            "a0effb954cca4759994f1ac9e9434bf4_2_1",
+            "yellow",
+            "yellow",
+            False,
+            0.0,
+            3.0,
+            1,
+            OCEAN,
+            "Multiple Choice Questions",
+        ),
+        (
+            "a0effb954cca4759994f1ac9e9434bf4_3_1",
+            "a bookshelf",
+            "choice_3",
+            False,
+            0.0,
+            3.0,
+            1,
+            FURNITURE,
+            "Multiple Choice Questions",
+        ),
+        (
+            "a0effb954cca4759994f1ac9e9434bf4_4_1",
+            "[a window]",
+            "[choice_3]",
+            False,
+            0.0,
+            3.0,
+            1,
+            INSTRUMENTS,
+            "Multiple Choice Questions",
+        ),
     ],
     "problem_check(server,multiple_questions,partial_correct).json": [
         ("a0effb954cca4759994f1ac9e9434bf4_2_1", "blue", "blue", True, 2.0, 3.0, 2, OCEAN, "Multiple Choice Questions"),
-        ("a0effb954cca4759994f1ac9e9434bf4_3_1", "a bookshelf", "choice_3", False, 2.0, 3.0, 2, FURNITURE, "Multiple Choice Questions"),
-        ("a0effb954cca4759994f1ac9e9434bf4_4_1", "[a piano|a guitar]", "[choice_0|choice_2]", True, 2.0, 3.0, 2, INSTRUMENTS,
-         "Multiple Choice Questions"),
+        (
+            "a0effb954cca4759994f1ac9e9434bf4_3_1",
+            "a bookshelf",
+            "choice_3",
+            False,
+            2.0,
+            3.0,
+            2,
+            FURNITURE,
+            "Multiple Choice Questions",
+        ),
+        (
+            "a0effb954cca4759994f1ac9e9434bf4_4_1",
+            "[a piano|a guitar]",
+            "[choice_0|choice_2]",
+            True,
+            2.0,
+            3.0,
+            2,
+            INSTRUMENTS,
+            "Multiple Choice Questions",
+        ),
     ],
     "problem_check(server).list_answers.json": [
         ("a0effb954cca4759994f1ac9e9434bf4_2_1", "blue", "blue", True, 2.0, 4.0, 9, "", "Multiple Choice Questions"),
-        ("a0effb954cca4759994f1ac9e9434bf4_3_1", "a chair", "choice_2", True, 2.0, 4.0, 9, "", "Multiple Choice Questions"),
-        ("a0effb954cca4759994f1ac9e9434bf4_4_1", "[a piano|a tree|a guitar]", "[choice_0|choice_1|choice_2]", False, 2.0, 4.0, 9,
-         "", "Multiple Choice Questions"),
-        ("a0effb954cca4759994f1ac9e9434bf4_5_1", FRENCH, "[choice_0|choice_1|choice_2|choice_3|choice_4|choice_5]", False,
-         2.0, 4.0, 9, "", "Multiple Choice Questions"),
+        (
+            "a0effb954cca4759994f1ac9e9434bf4_3_1",
+            "a chair",
+            "choice_2",
+            True,
+            2.0,
+            4.0,
+            9,
+            "",
+            "Multiple Choice Questions",
+        ),
+        (
+            "a0effb954cca4759994f1ac9e9434bf4_4_1",
+            "[a piano|a tree|a guitar]",
+            "[choice_0|choice_1|choice_2]",
+            False,
+            2.0,
+            4.0,
+            9,
+            "",
+            "Multiple Choice Questions",
+        ),
+        (
+            "a0effb954cca4759994f1ac9e9434bf4_5_1",
+            FRENCH,
+            "[choice_0|choice_1|choice_2|choice_3|choice_4|choice_5]",
+            False,
+            2.0,
+            4.0,
+            9,
+            "",
+            "Multiple Choice Questions",
+        ),
     ],
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("name", sorted(PROBLEM_FIXTURES))
@@ -381,22 +572,30 @@ def test_server_problem_check_fixture_becomes_one_response_per_part(workspace, t
     assert summary.problem_responses_created == len(PROBLEM_FIXTURES[name])
     # The attempted_problem learning event is still recorded, once per line.
     assert LearningEvent.objects.get().type == "attempted_problem"
-    assert set(ProblemResponse.objects.values_list("source", "course__key")) == {("tracking_log", "course-v1:edX+DemoX+Demo_Course")}
+    assert set(ProblemResponse.objects.values_list("source", "course__key")) == {
+        ("tracking_log", "course-v1:edX+DemoX+Demo_Course")
+    }
 
 
 def test_problem_fixtures_missing_from_the_table_are_only_the_browser_ones():
     names = {path.name for path in EVENTS.glob("problem_check*.json")}
     assert names - set(PROBLEM_FIXTURES) == {
-        "problem_check(browser).json", "problem_check(browser).ccx.json", "problem_check(browser).required.only.data.json",
+        "problem_check(browser).json",
+        "problem_check(browser).ccx.json",
+        "problem_check(browser).required.only.data.json",
         "problem_check(browser)legacy.json",
-    }  # fmt: skip
+    }
 
 
 @pytest.mark.parametrize(
     "name",
-    ["problem_check(browser).json", "problem_check(browser).ccx.json", "problem_check(browser).required.only.data.json",
-     "problem_check(browser)legacy.json"],
-)  # fmt: skip
+    [
+        "problem_check(browser).json",
+        "problem_check(browser).ccx.json",
+        "problem_check(browser).required.only.data.json",
+        "problem_check(browser)legacy.json",
+    ],
+)
 def test_browser_problem_check_fixture_carries_no_grading_and_makes_no_response(workspace, tmp_path, name):
     summary = import_fixture(workspace, tmp_path, name)
 
@@ -418,8 +617,11 @@ def test_navigation_fixture_opens_its_sequential(workspace, tmp_path, name):
 
     opened = SubsectionOpen.objects.get()
     assert (opened.subsection_key, opened.user.email, opened.course.key, opened.source) == (
-        NAVIGATION_FIXTURES[name], "user-3@openedx.invalid", "course-v1:edX+DemoX+Demo_Course", "tracking_log",
-    )  # fmt: skip
+        NAVIGATION_FIXTURES[name],
+        "user-3@openedx.invalid",
+        "course-v1:edX+DemoX+Demo_Course",
+        "tracking_log",
+    )
     assert (summary.imported, summary.subsection_opens_created) == (1, 1)
 
 
@@ -430,7 +632,8 @@ def test_every_fixture_together_gives_the_hand_counted_distributions(workspace, 
     assert (summary.problem_responses_created, summary.subsection_opens_created) == (18, 4)
     # Problem a0eff: learner 8's last check (06:32, all correct, 3/3) and learner 6's (2/4).
     counts = {
-        (row.part_id[-3:], row.answer, row.correct): row.count for row in ProblemAnswerCount.objects.filter(problem_key=MCQ)
+        (row.part_id[-3:], row.answer, row.correct): row.count
+        for row in ProblemAnswerCount.objects.filter(problem_key=MCQ)
     }
     assert counts == {
         ("2_1", "blue", True): 2,
@@ -444,24 +647,36 @@ def test_every_fixture_together_gives_the_hand_counted_distributions(workspace, 
     # Problem 3fc5: five checks by learner 3 at the same instant, imported together: the tie goes
     # to the greatest id (problem_rollups), one learner counted under that check's answer and grade.
     last = max(ProblemResponse.objects.filter(problem_key=CHECKBOXES), key=lambda row: (row.submitted_at, row.id))
-    answers = {(row.part_id, row.answer, row.correct): row.count
-               for row in ProblemAnswerCount.objects.filter(problem_key=CHECKBOXES)}  # fmt: skip
+    answers = {
+        (row.part_id, row.answer, row.correct): row.count
+        for row in ProblemAnswerCount.objects.filter(problem_key=CHECKBOXES)
+    }
     assert answers == {(last.part_id, last.answer, last.correct): 1}
     grades = {(row.grade, row.max_grade): row.count for row in ProblemGradeCount.objects.filter(problem_key=CHECKBOXES)}
     assert grades == {(last.grade, last.max_grade): 1}
     # Sequential 19a3 opened three times by learner 3, 48ec once: one learner each.
-    assert sorted(SubsectionLearner.objects.values_list("subsection_key", flat=True)) == sorted(set(NAVIGATION_FIXTURES.values()))
+    assert sorted(SubsectionLearner.objects.values_list("subsection_key", flat=True)) == sorted(
+        set(NAVIGATION_FIXTURES.values())
+    )
 
 
 def test_shared_tracking_log_fixture_has_one_response(workspace):
     summary = import_tracking_logs(workspace, [FIXTURES / "tracking.log"])
 
     assert summary.problem_responses_created == 1
-    assert response_rows() == [(
-        "932e6f2ce8274072a355a94560216d1a_2_1",
-        "There is an implication that the strangeness to follow can be considered like a dream.",
-        "choice_2", True, 1.0, 1.0, 3, "", "Perchance to Dream",
-    )]  # fmt: skip
+    assert response_rows() == [
+        (
+            "932e6f2ce8274072a355a94560216d1a_2_1",
+            "There is an implication that the strangeness to follow can be considered like a dream.",
+            "choice_2",
+            True,
+            1.0,
+            1.0,
+            3,
+            "",
+            "Perchance to Dream",
+        )
+    ]
 
 
 def test_server_problem_check_without_a_submission_makes_no_response(workspace, log_file):
@@ -475,9 +690,12 @@ def test_legacy_seq_goto_opens_its_sequential_and_a_non_sequential_target_is_ski
     lines = [
         raw("seq_goto", "2026-03-01T09:00:00+00:00", {"old": 1, "new": 2, "id": sequential}),
         raw("seq_next", "2026-03-01T09:01:00+00:00", {"old": 2, "new": 3, "id": sequential}, user_id=8, username="bo"),
-        processed("edx.ui.lms.outline.selected", "2026-03-01T09:02:00+00:00",
-                  {"target_url": "http://lms/courses/x/jump_to/block-v1:Acme+TL101+2026+type@chapter+block@c1"}),
-    ]  # fmt: skip
+        processed(
+            "edx.ui.lms.outline.selected",
+            "2026-03-01T09:02:00+00:00",
+            {"target_url": "http://lms/courses/x/jump_to/block-v1:Acme+TL101+2026+type@chapter+block@c1"},
+        ),
+    ]
 
     summary = import_tracking_logs(workspace, [write_log(tmp_path, lines)])
 
@@ -488,10 +706,16 @@ def test_legacy_seq_goto_opens_its_sequential_and_a_non_sequential_target_is_ski
 def test_reimporting_fixtures_adds_no_response_and_no_open(workspace, tmp_path):
     names = [*sorted(PROBLEM_FIXTURES), *sorted(NAVIGATION_FIXTURES)]
     import_fixture(workspace, tmp_path, *names)
-    before = (sorted(ProblemResponse.objects.values_list("pk", flat=True)), sorted(SubsectionOpen.objects.values_list("pk", flat=True)))
+    before = (
+        sorted(ProblemResponse.objects.values_list("pk", flat=True)),
+        sorted(SubsectionOpen.objects.values_list("pk", flat=True)),
+    )
 
     again = import_fixture(workspace, tmp_path, *names)
 
     assert (again.problem_responses_created, again.subsection_opens_created) == (0, 0)
-    after = (sorted(ProblemResponse.objects.values_list("pk", flat=True)), sorted(SubsectionOpen.objects.values_list("pk", flat=True)))
+    after = (
+        sorted(ProblemResponse.objects.values_list("pk", flat=True)),
+        sorted(SubsectionOpen.objects.values_list("pk", flat=True)),
+    )
     assert after == before

@@ -80,12 +80,36 @@ def three_views(video, make_member, workspace):
     """Three views of the video in the 7d period by two learners, and views that must not count."""
     alice = make_member(workspace, email="alice@acme.test")
     bob = make_member(workspace, email="bob@acme.test")
-    VideoViewFactory(video=video, user=alice, started_at=at(3, 24, 0, 0, 0), watched_s=100, is_completed=True,
-                     country="US", device="desktop", platform="web")
-    VideoViewFactory(video=video, user=alice, started_at=at(3, 25, 10), watched_s=50, is_completed=False,
-                     country="US", device="mobile", platform="ios")
-    VideoViewFactory(video=video, user=bob, started_at=at(3, 30, 14), watched_s=30, is_completed=True,
-                     country="", device="desktop", platform="web")
+    VideoViewFactory(
+        video=video,
+        user=alice,
+        started_at=at(3, 24, 0, 0, 0),
+        watched_s=100,
+        is_completed=True,
+        country="US",
+        device="desktop",
+        platform="web",
+    )
+    VideoViewFactory(
+        video=video,
+        user=alice,
+        started_at=at(3, 25, 10),
+        watched_s=50,
+        is_completed=False,
+        country="US",
+        device="mobile",
+        platform="ios",
+    )
+    VideoViewFactory(
+        video=video,
+        user=bob,
+        started_at=at(3, 30, 14),
+        watched_s=30,
+        is_completed=True,
+        country="",
+        device="desktop",
+        platform="web",
+    )
     # Another video of the workspace, and a video with the same key in another workspace.
     VideoViewFactory(video=VideoFactory(course=video.course, key="other"), user=bob, started_at=at(3, 26))
     elsewhere = VideoFactory(course=CourseFactory(workspace=WorkspaceFactory(slug="globex")), key="vid_123456")
@@ -209,8 +233,9 @@ def test_daily_timeline_has_every_day_with_zeros(admin_client, three_views):
 
 
 def test_hourly_timeline_has_24_buckets_a_day(admin_client, three_views):
-    timeline = get_data(admin_client, "/analytics/videos/vid_123456?period=7d&groupBy=hour&metrics=views")[
-        "views"]["timeline"]
+    timeline = get_data(admin_client, "/analytics/videos/vid_123456?period=7d&groupBy=hour&metrics=views")["views"][
+        "timeline"
+    ]
 
     assert len(timeline) == 7 * 24
     assert timeline[0] == {"date": "2024-03-24T00:00:00Z", "views": 1, "unique": 1}
@@ -227,7 +252,11 @@ def test_weekly_timeline_buckets_are_iso_weeks_overlapping_the_period(admin_clie
         {"date": "2024-03-25", "views": 2, "unique": 2},
     ]
     assert [bucket["date"] for bucket in week_30d["views"]["timeline"]] == [
-        "2024-02-26", "2024-03-04", "2024-03-11", "2024-03-18", "2024-03-25",
+        "2024-02-26",
+        "2024-03-04",
+        "2024-03-11",
+        "2024-03-18",
+        "2024-03-25",
     ]
 
 
@@ -237,7 +266,8 @@ def test_period_all_starts_on_the_day_of_the_first_view(admin_client, video):
     data = get_data(admin_client, "/analytics/videos/vid_123456?period=all&metrics=views")
 
     assert data["period"] == {
-        "start": "2024-03-28T00:00:00Z", "end": "2024-03-31T00:00:00Z",
+        "start": "2024-03-28T00:00:00Z",
+        "end": "2024-03-31T00:00:00Z",
         "previous": {"start": "2024-03-25T00:00:00Z", "end": "2024-03-28T00:00:00Z"},
     }
     assert [bucket["date"] for bucket in data["views"]["timeline"]] == ["2024-03-28", "2024-03-29", "2024-03-30"]
@@ -283,7 +313,11 @@ def test_engagement_previous_figures_with_compare(admin_client, video, three_vie
     engagement = get_data(admin_client, "/analytics/videos/vid_123456?period=7d&compare=previous")["engagement"]
 
     assert engagement["previous"] == {
-        "averageWatchTime": 40, "completionRate": 1.0, "likes": 0, "comments": 0, "shares": 1,
+        "averageWatchTime": 40,
+        "completionRate": 1.0,
+        "likes": 0,
+        "comments": 0,
+        "shares": 1,
     }
 
 
@@ -438,7 +472,9 @@ def test_sessions_and_actions(admin_client, workspace, make_member, course, vide
     activity = get_data(admin_client, "/analytics/users?period=30d&metrics=activity")["activity"]
 
     assert activity["sessions"] == {
-        "total": 3, "averageDuration": 300.0, "byDevice": {"desktop": 1, "mobile": 1, "unknown": 1},
+        "total": 3,
+        "averageDuration": 300.0,
+        "byDevice": {"desktop": 1, "mobile": 1, "unknown": 1},
     }
     assert activity["actions"] == {"uploads": 0, "comments": 2, "likes": 1, "shares": 1}
 
@@ -678,7 +714,8 @@ def test_non_admins_are_403(workspace, make_member, bearer_client, video, url, r
 
 def test_learner_api_key_is_403(workspace, api_key_client, video):
     assert get_data(api_key_client(workspace, Role.LEARNER), "/analytics/users", status=403)["code"] == (
-        "ANALYTICS_FORBIDDEN")
+        "ANALYTICS_FORBIDDEN"
+    )
 
 
 def test_admin_user_with_bearer_token_is_allowed(workspace, admin_user, bearer_client, video):
@@ -715,8 +752,12 @@ def test_rate_limit_counts_per_credential(workspace, api_key_client, settings):
 
 def metric(workspace, minutes_ago, latency_ms, status=200, endpoint="/analytics/users", method="GET"):
     return RequestMetric.objects.create(
-        workspace=workspace, at=NOW - timedelta(minutes=minutes_ago), endpoint=endpoint, method=method,
-        status=status, latency_ms=latency_ms,
+        workspace=workspace,
+        at=NOW - timedelta(minutes=minutes_ago),
+        endpoint=endpoint,
+        method=method,
+        status=status,
+        latency_ms=latency_ms,
     )
 
 
@@ -747,14 +788,29 @@ def test_health_response_time_without_requests_is_zeros(admin_client):
 
 
 def test_health_error_rates_share_one_denominator(admin_client, workspace, traffic):
-    ExportJob.objects.create(workspace=workspace, requester_role="admin", type="video", period="7d", format="csv",
-                             status=ExportStatus.FAILED, started_at=NOW - timedelta(minutes=9),
-                             finished_at=NOW - timedelta(minutes=8))
-    ExportJob.objects.create(workspace=workspace, requester_role="admin", type="video", period="7d", format="csv",
-                             status=ExportStatus.COMPLETED, started_at=NOW - timedelta(minutes=9),
-                             finished_at=NOW - timedelta(minutes=8))
-    ExportJob.objects.create(workspace=workspace, requester_role="admin", type="video", period="7d", format="csv",
-                             status=ExportStatus.QUEUED)
+    ExportJob.objects.create(
+        workspace=workspace,
+        requester_role="admin",
+        type="video",
+        period="7d",
+        format="csv",
+        status=ExportStatus.FAILED,
+        started_at=NOW - timedelta(minutes=9),
+        finished_at=NOW - timedelta(minutes=8),
+    )
+    ExportJob.objects.create(
+        workspace=workspace,
+        requester_role="admin",
+        type="video",
+        period="7d",
+        format="csv",
+        status=ExportStatus.COMPLETED,
+        started_at=NOW - timedelta(minutes=9),
+        finished_at=NOW - timedelta(minutes=8),
+    )
+    ExportJob.objects.create(
+        workspace=workspace, requester_role="admin", type="video", period="7d", format="csv", status=ExportStatus.QUEUED
+    )
 
     errors = get_data(admin_client, "/analytics/system/health?period=24h")["errors"]
 
@@ -848,7 +904,12 @@ def test_performance_processing_reports_export_jobs(admin_client, workspace):
         (ExportStatus.COMPLETED, 60 * 30, 60 * 29),  # finished outside 1h
     ):
         ExportJob.objects.create(
-            workspace=workspace, requester_role="admin", type="video", period="7d", format="csv", status=status,
+            workspace=workspace,
+            requester_role="admin",
+            type="video",
+            period="7d",
+            format="csv",
+            status=status,
             started_at=NOW - timedelta(minutes=started) if started else None,
             finished_at=NOW - timedelta(minutes=finished) if finished else None,
         )
@@ -861,8 +922,10 @@ def test_performance_processing_reports_export_jobs(admin_client, workspace):
         "exports": {"queued": 1, "processing": 1, "averageTime": 1200},
     }
     assert list(data["processing"]) == ["videos", "thumbnails", "exports"]
-    assert data["storage"] == {"operations": {"reads": 0, "writes": 0, "errors": 0},
-                               "bandwidth": {"in": "0B/s", "out": "0B/s"}}
+    assert data["storage"] == {
+        "operations": {"reads": 0, "writes": 0, "errors": 0},
+        "bandwidth": {"in": "0B/s", "out": "0B/s"},
+    }
 
 
 def test_system_endpoints_query_count_is_bounded(admin_client, traffic, django_assert_max_num_queries):

@@ -148,20 +148,35 @@ def test_video_session_view_does_not_depend_on_arrival_order(xapi):
 
 
 def test_played_segments_extension_counts_the_union_of_segments(xapi):
-    video = {"id": "http://lms.example.com/video/intro", "definition": {"type": "https://w3id.org/xapi/video/activity-type/video"}}
+    video = {
+        "id": "http://lms.example.com/video/intro",
+        "definition": {"type": "https://w3id.org/xapi/video/activity-type/video"},
+    }
     context = {
-        "contextActivities": {"parent": [{"id": "http://lms.example.com/course/C1", "definition": {"type": "http://adlnet.gov/expapi/activities/course"}}]},
-        "extensions": {"https://w3id.org/xapi/video/extensions/length": 100, "https://w3id.org/xapi/video/extensions/session-id": "s1"},
-    }  # fmt: skip
+        "contextActivities": {
+            "parent": [
+                {
+                    "id": "http://lms.example.com/course/C1",
+                    "definition": {"type": "http://adlnet.gov/expapi/activities/course"},
+                }
+            ]
+        },
+        "extensions": {
+            "https://w3id.org/xapi/video/extensions/length": 100,
+            "https://w3id.org/xapi/video/extensions/session-id": "s1",
+        },
+    }
     paused = statement(
         verb={"id": "https://w3id.org/xapi/video/verbs/paused"},
         object=video,
         context=context,
-        result={"extensions": {
-            "https://w3id.org/xapi/video/extensions/time": 30,
-            "https://w3id.org/xapi/video/extensions/played-segments": "0[.]20[,]10[.]30[,]50[.]52",
-        }},
-    )  # fmt: skip
+        result={
+            "extensions": {
+                "https://w3id.org/xapi/video/extensions/time": 30,
+                "https://w3id.org/xapi/video/extensions/played-segments": "0[.]20[,]10[.]30[,]50[.]52",
+            }
+        },
+    )
 
     post(xapi, paused)
 
@@ -184,7 +199,11 @@ def test_openedx_forum_post_lands_as_posted_forum(xapi):
     post(xapi, load("edx.forum.thread.created.json"))
 
     event = LearningEvent.objects.get()
-    assert (event.type, event.object, event.course.key) == ("posted_forum", "64abcdfee68f35002fd013c6", "course-v1:testX+XAPI101+2019_T2")
+    assert (event.type, event.object, event.course.key) == (
+        "posted_forum",
+        "64abcdfee68f35002fd013c6",
+        "course-v1:testX+XAPI101+2019_T2",
+    )
 
 
 def test_openedx_navigation_lands_as_viewed(xapi):
@@ -206,19 +225,41 @@ def test_openedx_registration_creates_the_enrollment_and_deactivation_closes_it(
     post(xapi, load("edx.course.enrollment.deactivated.json"))
 
     enrollment = Enrollment.objects.get()
-    assert (enrollment.course.key, enrollment.course.title, enrollment.mode) == (DEMO_COURSE, "Demonstration Course", "audit")
+    assert (enrollment.course.key, enrollment.course.title, enrollment.mode) == (
+        DEMO_COURSE,
+        "Demonstration Course",
+        "audit",
+    )
     assert enrollment.enrolled_at.isoformat() == "2020-07-15T06:36:01.917775+00:00"
     assert enrollment.unenrolled_at.isoformat() == "2020-07-15T06:39:23.898755+00:00"
     assert LearningEvent.objects.count() == 0
 
 
 def test_registration_after_unregistration_reopens_the_enrollment(xapi):
-    course = {"id": "http://lms.example.com/course/C1", "definition": {"type": "http://adlnet.gov/expapi/activities/course"}}
-    post(xapi, [
-        statement(verb={"id": "http://adlnet.gov/expapi/verbs/registered"}, object=course, timestamp="2026-01-01T00:00:00Z"),
-        statement(verb={"id": "http://id.tincanapi.com/verb/unregistered"}, object=course, timestamp="2026-01-05T00:00:00Z"),
-        statement(verb={"id": "http://adlnet.gov/expapi/verbs/registered"}, object=course, timestamp="2026-01-09T00:00:00Z"),
-    ])  # fmt: skip
+    course = {
+        "id": "http://lms.example.com/course/C1",
+        "definition": {"type": "http://adlnet.gov/expapi/activities/course"},
+    }
+    post(
+        xapi,
+        [
+            statement(
+                verb={"id": "http://adlnet.gov/expapi/verbs/registered"},
+                object=course,
+                timestamp="2026-01-01T00:00:00Z",
+            ),
+            statement(
+                verb={"id": "http://id.tincanapi.com/verb/unregistered"},
+                object=course,
+                timestamp="2026-01-05T00:00:00Z",
+            ),
+            statement(
+                verb={"id": "http://adlnet.gov/expapi/verbs/registered"},
+                object=course,
+                timestamp="2026-01-09T00:00:00Z",
+            ),
+        ],
+    )
 
     enrollment = Enrollment.objects.get()
     assert (enrollment.enrolled_at.day, enrollment.unenrolled_at) == (1, None)
@@ -239,8 +280,16 @@ def test_openedx_course_failed_then_passed_sets_attempt_state(xapi):
 
 
 def test_course_completed_with_score_sets_attempt_score(xapi):
-    course = {"id": "http://lms.example.com/course/C1", "definition": {"type": "http://adlnet.gov/expapi/activities/course"}}
-    post(xapi, statement(verb={"id": "http://adlnet.gov/expapi/verbs/completed"}, object=course, result={"score": {"scaled": 0.875}}))
+    course = {
+        "id": "http://lms.example.com/course/C1",
+        "definition": {"type": "http://adlnet.gov/expapi/activities/course"},
+    }
+    post(
+        xapi,
+        statement(
+            verb={"id": "http://adlnet.gov/expapi/verbs/completed"}, object=course, result={"score": {"scaled": 0.875}}
+        ),
+    )
 
     attempt = Attempt.objects.get()
     assert (attempt.state, attempt.score, attempt.progress) == (AttemptState.APPROVED, 88, 100)
@@ -261,7 +310,10 @@ def test_mbox_actor_is_matched_to_the_existing_member(xapi, learner):
 
 
 def test_course_of_a_context_grouping_activity_is_created_with_its_url_decoded_key(xapi):
-    grouping = {"id": "http://lms.example.com/c/course-v1%3AAcme%2BA1%2B2026/", "definition": {"type": "http://adlnet.gov/expapi/activities/course", "name": {"en-US": "Acme 101"}}}  # fmt: skip
+    grouping = {
+        "id": "http://lms.example.com/c/course-v1%3AAcme%2BA1%2B2026/",
+        "definition": {"type": "http://adlnet.gov/expapi/activities/course", "name": {"en-US": "Acme 101"}},
+    }
     post(xapi, statement(context={"contextActivities": {"grouping": grouping}}))
 
     course = Course.objects.get()
@@ -439,7 +491,13 @@ def test_voided_statement_is_found_only_by_voided_statement_id(xapi):
 
 def test_voiding_statement_arriving_first_voids_its_target_on_arrival(xapi):
     target = statement()
-    post(xapi, statement(verb={"id": "http://adlnet.gov/expapi/verbs/voided"}, object={"objectType": "StatementRef", "id": target["id"]}))
+    post(
+        xapi,
+        statement(
+            verb={"id": "http://adlnet.gov/expapi/verbs/voided"},
+            object={"objectType": "StatementRef", "id": target["id"]},
+        ),
+    )
 
     post(xapi, target)
 
@@ -657,7 +715,9 @@ def test_voiding_a_video_statement_recomputes_its_session(xapi):
     post(xapi, [load("play_video.json"), pause])
     assert VideoView.objects.get().watched_s == 194
 
-    voiding = statement(verb={"id": "http://adlnet.gov/expapi/verbs/voided"}, object={"objectType": "StatementRef", "id": pause["id"]})
+    voiding = statement(
+        verb={"id": "http://adlnet.gov/expapi/verbs/voided"}, object={"objectType": "StatementRef", "id": pause["id"]}
+    )
     assert post(xapi, voiding).status_code == 200
 
     # The play alone watched nothing more; views only grow, so the view keeps what it reached.
@@ -669,7 +729,10 @@ def test_voiding_a_statement_about_an_agent_is_accepted(xapi):
     about_agent = statement(object={"objectType": "Agent", "mbox": "mailto:bob@acme.test"})
     post(xapi, about_agent)
 
-    voiding = statement(verb={"id": "http://adlnet.gov/expapi/verbs/voided"}, object={"objectType": "StatementRef", "id": about_agent["id"]})
+    voiding = statement(
+        verb={"id": "http://adlnet.gov/expapi/verbs/voided"},
+        object={"objectType": "StatementRef", "id": about_agent["id"]},
+    )
 
     assert post(xapi, voiding).status_code == 200
     assert get(xapi, voidedStatementId=about_agent["id"]).status_code == 200

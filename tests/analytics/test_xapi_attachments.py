@@ -39,9 +39,13 @@ def xapi(workspace, api_key_client):
 
 def metadata(content, content_type="text/plain", usage="http://example.com/attachment-usage/test", **extra):
     return {
-        "usageType": usage, "display": {"en-US": "An attachment"}, "contentType": content_type,
-        "length": len(content), "sha2": hashlib.sha256(content).hexdigest(), **extra,
-    }  # fmt: skip
+        "usageType": usage,
+        "display": {"en-US": "An attachment"},
+        "contentType": content_type,
+        "length": len(content),
+        "sha2": hashlib.sha256(content).hexdigest(),
+        **extra,
+    }
 
 
 def multipart(statements, parts, boundary=BOUNDARY, first_type="application/json"):
@@ -55,8 +59,11 @@ def multipart(statements, parts, boundary=BOUNDARY, first_type="application/json
 
 
 def part_headers(content, content_type="text/plain", **overrides):
-    headers = {"Content-Type": content_type, "Content-Transfer-Encoding": "binary",
-               "X-Experience-API-Hash": hashlib.sha256(content).hexdigest()}  # fmt: skip
+    headers = {
+        "Content-Type": content_type,
+        "Content-Transfer-Encoding": "binary",
+        "X-Experience-API-Hash": hashlib.sha256(content).hexdigest(),
+    }
     headers.update(overrides)
     return {name: value for name, value in headers.items() if value is not None}
 
@@ -69,7 +76,7 @@ def parse_multipart(response):
     boundary = response["Content-Type"].split("boundary=")[1].strip('"').encode()
     parts = []
     for chunk in response.content.split(b"--" + boundary)[1:-1]:
-        head, _, body = chunk[len(b"\r\n"):].partition(b"\r\n\r\n")  # the CRLF after the delimiter
+        head, _, body = chunk[len(b"\r\n") :].partition(b"\r\n\r\n")  # the CRLF after the delimiter
         headers = dict(line.split(": ", 1) for line in head.decode().split("\r\n"))
         parts.append((headers, body[: -len(b"\r\n")]))  # the CRLF before the next delimiter
     return parts
@@ -82,7 +89,10 @@ def test_attachments_come_back_byte_exact_in_a_multipart_response(xapi):
     response = send(xapi, multipart([body], [(text, part_headers(text)), (image, part_headers(image, "image/png"))]))
     assert response.status_code == 200, response.content
     assert response.json() == [body["id"]]
-    assert sorted(XapiAttachment.objects.values_list("content_type", "length")) == [("image/png", 768), ("text/plain", len(text))]
+    assert sorted(XapiAttachment.objects.values_list("content_type", "length")) == [
+        ("image/png", 768),
+        ("text/plain", len(text)),
+    ]
 
     got = xapi.get("/xapi/statements", {"statementId": body["id"], "attachments": "true"}, **VERSION)
     assert got["Content-Type"].startswith("multipart/mixed")
@@ -125,7 +135,9 @@ def test_bad_multipart_requests_are_400_and_store_nothing(xapi, media, case, nam
     if case == "json without the part":
         response = xapi.post("/xapi/statements", body, format="json", **VERSION)
     elif case == "no boundary":
-        response = xapi.generic("POST", "/xapi/statements", multipart(body, parts), content_type="multipart/mixed", **VERSION)
+        response = xapi.generic(
+            "POST", "/xapi/statements", multipart(body, parts), content_type="multipart/mixed", **VERSION
+        )
     else:
         if case == "missing part":
             parts = []
@@ -137,7 +149,10 @@ def test_bad_multipart_requests_are_400_and_store_nothing(xapi, media, case, nam
             parts = [(content, part_headers(content, **{"X-Experience-API-Hash": None}))]
         elif case == "not binary":
             parts = [(content, part_headers(content, **{"Content-Transfer-Encoding": None}))]
-        response = send(xapi, multipart(body, parts, first_type="text/plain" if case == "first part not json" else "application/json"))
+        response = send(
+            xapi,
+            multipart(body, parts, first_type="text/plain" if case == "first part not json" else "application/json"),
+        )
     assert response.status_code == 400, response.content
     assert named in response.json()["detail"]
     assert XapiStatement.objects.count() == 0
@@ -152,8 +167,10 @@ def test_a_failed_batch_leaves_no_attachment_file(xapi, media):
     (stored,) = [p for p in media.rglob("*") if p.is_file()]
     other = b"a second file"
     conflicting = dict(good, verb={"id": "http://adlnet.gov/expapi/verbs/failed"}, attachments=[metadata(other)])
-    response = send(xapi, multipart([statement(attachments=[]) | {"id": str(uuid.uuid4())}, conflicting],
-                                    [(other, part_headers(other))]))  # fmt: skip
+    response = send(
+        xapi,
+        multipart([statement(attachments=[]) | {"id": str(uuid.uuid4())}, conflicting], [(other, part_headers(other))]),
+    )
     assert response.status_code == 409
     assert [p for p in media.rglob("*") if p.is_file()] == [stored]
     assert XapiAttachment.objects.count() == 1
@@ -168,10 +185,15 @@ def signer():
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "xAPI test signer")])
     now = datetime.datetime.now(datetime.UTC)
     certificate = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
         .sign(key, hashes.SHA256())
-    )  # fmt: skip
+    )
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     x5c = base64.b64encode(certificate.public_bytes(serialization.Encoding.DER)).decode()
     return pem, x5c

@@ -38,7 +38,9 @@ def state_url(**params):
 
 
 def put(client, target, content, content_type="application/json", **headers):
-    body = json.dumps(content) if content_type == "application/json" and not isinstance(content, (str, bytes)) else content
+    body = (
+        json.dumps(content) if content_type == "application/json" and not isinstance(content, (str, bytes)) else content
+    )
     return client.generic("PUT", target, body, content_type=content_type, **VERSION, **headers)
 
 
@@ -181,10 +183,16 @@ def test_missing_document_is_404_and_head_answers_without_a_body(xapi):
 
 
 def test_alternate_syntax_puts_a_document(xapi):
-    form = urlencode({
-        "activityId": ACTIVITY, "agent": json.dumps(AGENT), "stateId": "alt", "content": '{"via": "form"}',
-        "X-Experience-API-Version": "1.0.3", "Content-Type": "application/json",
-    })  # fmt: skip
+    form = urlencode(
+        {
+            "activityId": ACTIVITY,
+            "agent": json.dumps(AGENT),
+            "stateId": "alt",
+            "content": '{"via": "form"}',
+            "X-Experience-API-Version": "1.0.3",
+            "Content-Type": "application/json",
+        }
+    )
     response = xapi.generic("POST", f"{STATE}?method=PUT", form, content_type="application/x-www-form-urlencoded")
     assert response.status_code == 204, response.content
     assert json.loads(get(xapi, state_url(stateId="alt")).content) == {"via": "form"}
@@ -199,7 +207,9 @@ def test_agents_resource_gives_the_person_of_the_agent(xapi):
 
 
 def test_activities_resource_merges_the_definitions_statements_gave(xapi):
-    first = statement(object={"id": ACTIVITY, "definition": {"name": {"en-US": "Quiz"}, "type": "http://x.example/quiz"}})
+    first = statement(
+        object={"id": ACTIVITY, "definition": {"name": {"en-US": "Quiz"}, "type": "http://x.example/quiz"}}
+    )
     second = statement(object={"id": ACTIVITY, "definition": {"name": {"fr-FR": "Questionnaire"}}})
     assert post(xapi, [first, second]).status_code == 200
     response = get(xapi, url("/xapi/activities", activityId=ACTIVITY))

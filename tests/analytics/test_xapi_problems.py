@@ -82,7 +82,7 @@ PROBLEM_FIXTURES = {
         ("a0effb954cca4759994f1ac9e9434bf4_4_1", "[a piano|a tree|a guitar]", "", False, 2.0, 4.0, None, "", MCQ_NAME),
         ("a0effb954cca4759994f1ac9e9434bf4_5_1", FRENCH, "", False, 2.0, 4.0, None, "", MCQ_NAME),
     ],
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("name", sorted(PROBLEM_FIXTURES))
@@ -97,10 +97,16 @@ def test_problem_fixture_becomes_the_hand_counted_responses(xapi, name):
 
 @pytest.mark.parametrize(
     "name",
-    ["problem_check(browser).json", "problem_check(browser).ccx.json", "problem_check(browser).required.only.data.json",
-     "problem_check(browser)legacy.json", "edx.grades.problem.submitted.json", "edx.problem.completed(proposed).json",
-     "showanswer.json"],
-)  # fmt: skip
+    [
+        "problem_check(browser).json",
+        "problem_check(browser).ccx.json",
+        "problem_check(browser).required.only.data.json",
+        "problem_check(browser)legacy.json",
+        "edx.grades.problem.submitted.json",
+        "edx.problem.completed(proposed).json",
+        "showanswer.json",
+    ],
+)
 def test_problem_statement_without_a_response_makes_none(xapi, name):
     post(xapi, load(name))
 
@@ -110,19 +116,26 @@ def test_problem_statement_without_a_response_makes_none(xapi, name):
 def test_every_problem_fixture_is_in_one_of_the_tables():
     names = {path.name for path in FIXTURES.glob("problem_check*.json")}
     assert names - set(PROBLEM_FIXTURES) == {
-        "problem_check(browser).json", "problem_check(browser).ccx.json", "problem_check(browser).required.only.data.json",
+        "problem_check(browser).json",
+        "problem_check(browser).ccx.json",
+        "problem_check(browser).required.only.data.json",
         "problem_check(browser)legacy.json",
-    }  # fmt: skip
+    }
 
 
 def test_checks_of_a_multi_question_problem_count_the_last_answer_per_part(xapi):
-    for name in ("problem_check(server,multiple_questions,incorrect).json",
-                 "problem_check(server,multiple_questions,partial_correct).json",
-                 "problem_check(server,multiple_questions,correct).json"):  # fmt: skip
+    for name in (
+        "problem_check(server,multiple_questions,incorrect).json",
+        "problem_check(server,multiple_questions,partial_correct).json",
+        "problem_check(server,multiple_questions,correct).json",
+    ):
         post(xapi, load(name))
 
     # One learner; the last check (06:32:31) was all correct, 3/3.
-    counts = {(row.part_id[-3:], row.answer, row.correct): row.count for row in ProblemAnswerCount.objects.filter(problem_key=MCQ)}
+    counts = {
+        (row.part_id[-3:], row.answer, row.correct): row.count
+        for row in ProblemAnswerCount.objects.filter(problem_key=MCQ)
+    }
     assert counts == {("2_1", "blue", True): 1, ("3_1", "a chair", True): 1, ("4_1", "[a piano|a guitar]", True): 1}
     assert list(ProblemGradeCount.objects.values_list("grade", "max_grade", "count")) == [(3.0, 3.0, 1)]
 
@@ -160,12 +173,15 @@ def test_resent_statements_add_nothing(xapi):
 
 
 def void(client, statement_id):
-    post(client, {
-        "id": str(uuid.uuid4()),
-        "actor": {"objectType": "Agent", "mbox": "mailto:admin@acme.test"},
-        "verb": {"id": "http://adlnet.gov/expapi/verbs/voided"},
-        "object": {"objectType": "StatementRef", "id": statement_id},
-    })  # fmt: skip
+    post(
+        client,
+        {
+            "id": str(uuid.uuid4()),
+            "actor": {"objectType": "Agent", "mbox": "mailto:admin@acme.test"},
+            "verb": {"id": "http://adlnet.gov/expapi/verbs/voided"},
+            "object": {"objectType": "StatementRef", "id": statement_id},
+        },
+    )
 
 
 def test_voiding_a_part_statement_removes_its_response_and_its_count(xapi):
@@ -185,7 +201,9 @@ def test_voiding_the_later_check_brings_back_the_earlier_answer(xapi):
 
     void(xapi, "f3e25970-2c71-57a6-9ba9-8ba714e68f76")  # the later "blue" of part 2_1
 
-    counts = {(row.part_id[-3:], row.answer): row.count for row in ProblemAnswerCount.objects.filter(part_id__endswith="2_1")}
+    counts = {
+        (row.part_id[-3:], row.answer): row.count for row in ProblemAnswerCount.objects.filter(part_id__endswith="2_1")
+    }
     assert counts == {("2_1", "yellow"): 1}
 
 

@@ -122,7 +122,9 @@ def test_revision_and_platform_only_with_an_activity_object(xapi):
 
 def test_a_number_beyond_a_double_is_400_naming_it(xapi):
     body = json.dumps(_with("result.extensions", {"http://example.com/big": 1})).replace(": 1}", ": 1e400}")
-    response = xapi.generic("POST", "/xapi/statements", body, content_type="application/json", HTTP_X_EXPERIENCE_API_VERSION="1.0.3")
+    response = xapi.generic(
+        "POST", "/xapi/statements", body, content_type="application/json", HTTP_X_EXPERIENCE_API_VERSION="1.0.3"
+    )
     assert response.status_code == 400
     assert "result.extensions.http://example.com/big: the number is too large" in response.json()["detail"]
     assert XapiStatement.objects.count() == 0
@@ -141,9 +143,16 @@ VALID = [
     ("object.definition", {"interactionType": "matching", "source": [{"id": "1"}], "target": [{"id": "a"}]}),
     ("verb.display", {"zh-Hans-CN": "参加", "en-GB-oed": "attended", "x-private": "p"}),
     ("context.language", "sgn-BE-FR"),
-    ("authority", {"objectType": "Group", "member": [
-        {"account": {"homePage": "http://example.com/xAPI/OAuth/Token", "name": "oauth_consumer_x75db"}},
-        {"mbox": "mailto:bob@example.com"}]}),  # fmt: skip
+    (
+        "authority",
+        {
+            "objectType": "Group",
+            "member": [
+                {"account": {"homePage": "http://example.com/xAPI/OAuth/Token", "name": "oauth_consumer_x75db"}},
+                {"mbox": "mailto:bob@example.com"},
+            ],
+        },
+    ),
     ("attachments", [ATTACHMENT]),
     ("version", "1.0"),
     ("object", SUBSTATEMENT),

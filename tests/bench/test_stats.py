@@ -65,30 +65,46 @@ def test_growth_compares_the_largest_size_with_the_smallest():
 
 def test_report_row_shows_levels_floor_ratio_and_verdict():
     entry = {
-        "family": "learner", "label": "GET /api/user/analytics", "floor_ratio": 1.25, "misses": [],
+        "family": "learner",
+        "label": "GET /api/user/analytics",
+        "floor_ratio": 1.25,
+        "misses": [],
         "load_1min": [1.52, 2.0],
         "floor": {"p50_ms": 4.0},
-        "levels": {"1": {"p50_ms": 5.0, "p95_ms": 6.0, "p99_ms": 7.0, "rps": 190.0, "errors": 0, "server_cpu_ms": 4.2},
-                   "8": {"p50_ms": 9.0, "p95_ms": 20.0, "p99_ms": 25.5, "rps": 420.0, "errors": 2},
-                   "32": {"skipped": "1-client p50 over 1000 ms"}},
-    }  # fmt: skip
+        "levels": {
+            "1": {"p50_ms": 5.0, "p95_ms": 6.0, "p99_ms": 7.0, "rps": 190.0, "errors": 0, "server_cpu_ms": 4.2},
+            "8": {"p50_ms": 9.0, "p95_ms": 20.0, "p99_ms": 25.5, "rps": 420.0, "errors": 2},
+            "32": {"skipped": "1-client p50 over 1000 ms"},
+        },
+    }
     (row,) = report.endpoint_rows([entry], [1, 8, 32])
     assert row == [
         "learner: GET /api/user/analytics",
-        "5.0 / 6.0 / 7.0", "190.0",
-        "9.0 / 20.0 / 25.5 (2 err)", "420.0",
-        "skipped (1-client p50 over 1000 ms)", "–",
-        "4.0", "1.25", "4.2", "1.5 → 2.0", "yes",
-    ]  # fmt: skip
+        "5.0 / 6.0 / 7.0",
+        "190.0",
+        "9.0 / 20.0 / 25.5 (2 err)",
+        "420.0",
+        "skipped (1-client p50 over 1000 ms)",
+        "–",
+        "4.0",
+        "1.25",
+        "4.2",
+        "1.5 → 2.0",
+        "yes",
+    ]
 
 
 def test_targets_not_met_lists_each_endpoint_once_with_its_slowest_statement():
     entries = [
-        {"family": "analyse", "label": "POST /analyse/statistics", "misses": ["p95 at 8 clients 250 ms >= 100 ms", "p50 is 3.0x its floor (> 2x)"],
-         "floor": {"slowest_ms": 120.0, "slowest_sql": 'SELECT  "x"\n FROM t'}},
+        {
+            "family": "analyse",
+            "label": "POST /analyse/statistics",
+            "misses": ["p95 at 8 clients 250 ms >= 100 ms", "p50 is 3.0x its floor (> 2x)"],
+            "floor": {"slowest_ms": 120.0, "slowest_sql": 'SELECT  "x"\n FROM t'},
+        },
         {"family": "learner", "label": "GET /api/user/analytics", "misses": [], "floor": {}},
-    ]  # fmt: skip
+    ]
     assert report.misses_lines(entries) == [
         "- analyse: POST /analyse/statistics: p95 at 8 clients 250 ms >= 100 ms; p50 is 3.0x its floor (> 2x); "
-        "slowest statement 120.0 ms: `SELECT \"x\" FROM t`"
+        'slowest statement 120.0 ms: `SELECT "x" FROM t`'
     ]

@@ -59,12 +59,32 @@ def world(live_server_db):
     admin = member(workspace, "admin@acme.test", Role.ADMIN)
     instructor = member(workspace, "teacher@acme.test", Role.INSTRUCTOR)
     learners = [
-        member(workspace, "ann@acme.test", Role.LEARNER, first_name="Ann", last_name="Archer", country="FR",
-               gender="f", birth_year=1990, education_level="masters"),
-        member(workspace, "bob@acme.test", Role.LEARNER, first_name="Bob", last_name="Baker", country="US",
-               gender="m", birth_year=1985, education_level="bachelors"),
+        member(
+            workspace,
+            "ann@acme.test",
+            Role.LEARNER,
+            first_name="Ann",
+            last_name="Archer",
+            country="FR",
+            gender="f",
+            birth_year=1990,
+            education_level="masters",
+        ),
+        member(
+            workspace,
+            "bob@acme.test",
+            Role.LEARNER,
+            first_name="Bob",
+            last_name="Baker",
+            country="US",
+            gender="m",
+            birth_year=1985,
+            education_level="bachelors",
+        ),
         member(workspace, "cy@acme.test", Role.LEARNER, first_name="Cy", last_name="Cole", country="BR"),
-        member(workspace, "di@acme.test", Role.LEARNER, first_name="Di", last_name="Diaz", country="FR", birth_year=2001),
+        member(
+            workspace, "di@acme.test", Role.LEARNER, first_name="Di", last_name="Diaz", country="FR", birth_year=2001
+        ),
     ]
     ann, bob, cy, di = learners
     sales = LearnerGroupFactory(workspace=workspace, name="Sales")
@@ -81,25 +101,57 @@ def world(live_server_db):
 
     for index, learner in enumerate(learners):
         EnrollmentFactory(
-            course=web, user=learner, mode=("verified", "audit")[index % 2],
+            course=web,
+            user=learner,
+            mode=("verified", "audit")[index % 2],
             kind=EnrollmentKind.MANDATORY if index < 2 else EnrollmentKind.OPTIONAL,
-            enrolled_at=now - timedelta(days=3 + index), expires_at=now - timedelta(days=1) if index == 0 else None,
+            enrolled_at=now - timedelta(days=3 + index),
+            expires_at=now - timedelta(days=1) if index == 0 else None,
         )
-        PageSessionFactory(workspace=workspace, user=learner, page="Quiz", path=f"/quiz/{COURSE_KEY}/ch{1 + index % 3}",
-                           course=web, course_key=COURSE_KEY, chapter_key=f"ch{1 + index % 3}",
-                           duration_s=120 * (index + 1), started_at=now - timedelta(days=index + 1))
-        VideoViewFactory(video=video, user=learner, segments=list(range(6 - index)), watched_first_segment=True,
-                         watched_last_segment=index == 0, is_completed=index == 0, watched_s=60 - 10 * index,
-                         device=("desktop", "mobile")[index % 2], platform=("web", "ios")[index % 2],
-                         country=learner.country, started_at=now - timedelta(days=index + 1))
+        PageSessionFactory(
+            workspace=workspace,
+            user=learner,
+            page="Quiz",
+            path=f"/quiz/{COURSE_KEY}/ch{1 + index % 3}",
+            course=web,
+            course_key=COURSE_KEY,
+            chapter_key=f"ch{1 + index % 3}",
+            duration_s=120 * (index + 1),
+            started_at=now - timedelta(days=index + 1),
+        )
+        VideoViewFactory(
+            video=video,
+            user=learner,
+            segments=list(range(6 - index)),
+            watched_first_segment=True,
+            watched_last_segment=index == 0,
+            is_completed=index == 0,
+            watched_s=60 - 10 * index,
+            device=("desktop", "mobile")[index % 2],
+            platform=("web", "ios")[index % 2],
+            country=learner.country,
+            started_at=now - timedelta(days=index + 1),
+        )
     EnrollmentFactory(course=data, user=cy, mode="honor", enrolled_at=now - timedelta(days=12))
     states = [AttemptState.IN_PROGRESS, AttemptState.APPROVED, AttemptState.FAILED, AttemptState.NOT_STARTED]
     for index, (learner, state) in enumerate(zip(learners, states)):
-        AttemptFactory(course=web, user=learner, state=state, progress=(40, 100, 100, 0)[index],
-                       score=(None, 90, 30, None)[index], time_spent_s=600 * (index + 1),
-                       last_activity_at=now - timedelta(days=index + 1))
-    AttemptFactory(course=data, user=cy, state=AttemptState.IN_PROGRESS, progress=20, time_spent_s=900,
-                   last_activity_at=now - timedelta(days=12))
+        AttemptFactory(
+            course=web,
+            user=learner,
+            state=state,
+            progress=(40, 100, 100, 0)[index],
+            score=(None, 90, 30, None)[index],
+            time_spent_s=600 * (index + 1),
+            last_activity_at=now - timedelta(days=index + 1),
+        )
+    AttemptFactory(
+        course=data,
+        user=cy,
+        state=AttemptState.IN_PROGRESS,
+        progress=20,
+        time_spent_s=900,
+        last_activity_at=now - timedelta(days=12),
+    )
     LearningEventFactory(course=web, user=ann, type="attempted_problem", occurred_at=now - timedelta(days=1))
     PageSessionFactory(workspace=workspace, user=cy, started_at=now - timedelta(days=12))
     record_problem_responses(workspace.pk, problem_responses(web, learners, now))
@@ -120,23 +172,71 @@ def problem_responses(course, learners, now):
 
     def response(user, problem, part, minutes_ago, answer, value_id, correct, grade, max_grade, name, text):
         return ProblemResponse(
-            id=uuid.uuid4(), workspace=course.workspace, user=user, course=course, problem_key=problem, part_id=part,
-            answer=answer, value_id=value_id, correct=correct, grade=grade, max_grade=max_grade,
-            submitted_at=now - timedelta(minutes=minutes_ago), question=text, problem_name=name,
-        )  # fmt: skip
+            id=uuid.uuid4(),
+            workspace=course.workspace,
+            user=user,
+            course=course,
+            problem_key=problem,
+            part_id=part,
+            answer=answer,
+            value_id=value_id,
+            correct=correct,
+            grade=grade,
+            max_grade=max_grade,
+            submitted_at=now - timedelta(minutes=minutes_ago),
+            question=text,
+            problem_name=name,
+        )
 
     rows = [
-        response(user, PROBLEM_1, "quiz1_2_1", minutes, answer, *options[answer], int(options[answer][1]), 1,
-                 "Styling quiz", question)
-        for user, minutes, answer in ((ann, 300, "HTML"), (ann, 200, "CSS"), (bob, 250, "CSS"), (cy, 240, "JS"),
-                                      (di, 230, "CSS"))
-    ]  # fmt: skip
+        response(
+            user,
+            PROBLEM_1,
+            "quiz1_2_1",
+            minutes,
+            answer,
+            *options[answer],
+            int(options[answer][1]),
+            1,
+            "Styling quiz",
+            question,
+        )
+        for user, minutes, answer in (
+            (ann, 300, "HTML"),
+            (ann, 200, "CSS"),
+            (bob, 250, "CSS"),
+            (cy, 240, "JS"),
+            (di, 230, "CSS"),
+        )
+    ]
     rows += [
-        response(ann, PROBLEM_2, "quiz2_2_1", 100, list_answer(["div", "span"]), list_answer(["choice_0", "choice_1"]),
-                 True, 1, 2, "Tags quiz", "Pick the HTML elements."),
-        response(ann, PROBLEM_2, "quiz2_3_1", 100, "color", "choice_3", False, 1, 2, "Tags quiz",
-                 "Which property sets the font?"),
-    ]  # fmt: skip
+        response(
+            ann,
+            PROBLEM_2,
+            "quiz2_2_1",
+            100,
+            list_answer(["div", "span"]),
+            list_answer(["choice_0", "choice_1"]),
+            True,
+            1,
+            2,
+            "Tags quiz",
+            "Pick the HTML elements.",
+        ),
+        response(
+            ann,
+            PROBLEM_2,
+            "quiz2_3_1",
+            100,
+            "color",
+            "choice_3",
+            False,
+            1,
+            2,
+            "Tags quiz",
+            "Which property sets the font?",
+        ),
+    ]
     return rows
 
 
@@ -213,14 +313,31 @@ def test_instructor_course_page_draws_the_course_information_numbers(page, live_
     login(page, world["instructor"])
     assert page.url.endswith("/dashboards/")  # instructors land on their courses
     page.click("#course-list a")
-    wait_for_charts(page, "enrollment-chart", "birth-year-chart", "education-chart", "gender-chart", "country-map",
-                    "activity-chart", "chapter-chart", "timeline-chart", "answer-chart-1", "grade-chart")
+    wait_for_charts(
+        page,
+        "enrollment-chart",
+        "birth-year-chart",
+        "education-chart",
+        "gender-chart",
+        "country-map",
+        "activity-chart",
+        "chapter-chart",
+        "timeline-chart",
+        "answer-chart-1",
+        "grade-chart",
+    )
 
     api = f"{live_server.url}/api/v0/courses/{COURSE_KEY}"
     today = timezone.now().date()
     location = page.request.get(f"{api}/enrollment/location/?start_date={today}").json()
-    drawn = page.evaluate("(() => { const d = document.getElementById('country-map').data[0]; return [d.locations, d.z]; })()")
-    assert dict(zip(*drawn)) == {row["country"]["alpha3"]: row["count"] for row in location} == {"FRA": 2, "USA": 1, "BRA": 1}
+    drawn = page.evaluate(
+        "(() => { const d = document.getElementById('country-map').data[0]; return [d.locations, d.z]; })()"
+    )
+    assert (
+        dict(zip(*drawn))
+        == {row["country"]["alpha3"]: row["count"] for row in location}
+        == {"FRA": 2, "USA": 1, "BRA": 1}
+    )
     assert page.locator("#country-map .choroplethlocation").count() >= 3  # outlines loaded from our static files
 
     videos = page.request.get(f"{api}/videos/").json()
@@ -229,7 +346,10 @@ def test_instructor_course_page_draws_the_course_information_numbers(page, live_
     assert row.get_attribute("data-users-at-end") == str(videos[0]["users_at_end"]) == "1"
     timeline = page.request.get(f"{live_server.url}/api/v0/videos/{videos[0]['pipeline_video_id']}/timeline/").json()
     drawn = page.evaluate("document.getElementById('timeline-chart').data.map(trace => [trace.name, trace.y])")
-    assert drawn == [["Views", [row["num_views"] for row in timeline]], ["Learners", [row["num_users"] for row in timeline]]]
+    assert drawn == [
+        ["Views", [row["num_views"] for row in timeline]],
+        ["Learners", [row["num_users"] for row in timeline]],
+    ]
     assert drawn[1][1] == [4, 4, 4, 3, 2, 1]
     save_screenshot(page, "course-desktop")
 
@@ -252,7 +372,12 @@ def test_instructor_course_page_draws_the_course_information_numbers(page, live_
     page.click("#learner-table th[aria-sort] >> text=Progress")
     page.wait_for_url("**sort=progress**")
     assert page.get_attribute("#learner-table th:has-text('Progress')", "aria-sort") == "descending"
-    assert page.eval_on_selector_all("#learner-table tbody tr", "rows => rows.map(r => +r.dataset.progress)") == [100, 100, 40, 0]
+    assert page.eval_on_selector_all("#learner-table tbody tr", "rows => rows.map(r => +r.dataset.progress)") == [
+        100,
+        100,
+        40,
+        0,
+    ]
 
     start_export_and_wait(page, "results")
     assert fits_phone(page)
@@ -270,7 +395,8 @@ def test_course_page_draws_the_problem_distributions_of_the_problem_endpoints(
     api = f"{live_server.url}/api/v0"
     listed = page.request.get(f"{api}/courses/{COURSE_KEY}/problems/").json()
     table = page.eval_on_selector_all(
-        "#problem-table tbody tr", "rows => rows.map(r => [r.dataset.moduleId, +r.dataset.submissions, +r.dataset.correct])"
+        "#problem-table tbody tr",
+        "rows => rows.map(r => [r.dataset.moduleId, +r.dataset.submissions, +r.dataset.correct])",
     )
     assert table == [[row["module_id"], row["total_submissions"], row["correct_submissions"]] for row in listed]
     assert table == [[PROBLEM_1, 4, 3], [PROBLEM_2, 1, 0]]
@@ -278,7 +404,9 @@ def test_course_page_draws_the_problem_distributions_of_the_problem_endpoints(
 
     # quiz1, the busiest, is drawn: learners per last answer, and per last grade.
     answers = page.request.get(f"{api}/problems/{PROBLEM_1}/answer_distribution/").json()
-    drawn = page.evaluate("(() => { const d = document.getElementById('answer-chart-1').data[0]; return [d.x, d.ticktext || null]; })()")
+    drawn = page.evaluate(
+        "(() => { const d = document.getElementById('answer-chart-1').data[0]; return [d.x, d.ticktext || null]; })()"
+    )
     assert list(reversed(drawn[0])) == [row["count"] for row in answers] == [3, 1]  # CSS, JS (the top bar first)
     labels = page.evaluate("document.getElementById('answer-chart-1').layout.yaxis.ticktext")
     assert list(reversed(labels)) == ["✓ CSS", "✗ JS"]
@@ -314,7 +442,8 @@ def test_results_page_shows_the_analyse_statistics_and_filters(page, live_server
     filtered = api_post(page, f"{live_server.url}/analyse/statistics", {"filters": {"states": ["APPROVED", "FAILED"]}})
     assert page.inner_text("[data-stat=total]") == str(filtered.json()["total"]) == "2"
     assert page.eval_on_selector_all("#results-table tbody tr", "rows => rows.map(r => r.dataset.state).sort()") == [
-        "APPROVED", "FAILED"
+        "APPROVED",
+        "FAILED",
     ]
     save_screenshot(page, "results-desktop")
 
@@ -327,12 +456,23 @@ def test_results_page_shows_the_analyse_statistics_and_filters(page, live_server
 def test_video_page_draws_the_video_cloud_numbers(page, live_server, login, world, save_screenshot):
     login(page, world["admin"])
     page.goto(f"{live_server.url}/dashboards/videos/{VIDEO_KEY}/?period=7d")
-    wait_for_charts(page, "views-chart", "device-chart", "platform-chart", "country-chart", "watch-time-chart",
-                    "completion-chart", "buffering-chart", "retention-chart")
+    wait_for_charts(
+        page,
+        "views-chart",
+        "device-chart",
+        "platform-chart",
+        "country-chart",
+        "watch-time-chart",
+        "completion-chart",
+        "buffering-chart",
+        "retention-chart",
+    )
 
     api = page.request.get(f"{live_server.url}/analytics/videos/{VIDEO_KEY}?period=7d").json()["data"]
     assert page.inner_text("[data-stat=views]") == str(api["views"]["total"]) == "4"
-    assert page.evaluate("document.getElementById('views-chart').data[0].y") == [row["views"] for row in api["views"]["timeline"]]
+    assert page.evaluate("document.getElementById('views-chart').data[0].y") == [
+        row["views"] for row in api["views"]["timeline"]
+    ]
     drawn_devices = page.evaluate("document.getElementById('device-chart').data[0].x")
     assert sorted(drawn_devices) == sorted(api["views"]["byDevice"].values())
 

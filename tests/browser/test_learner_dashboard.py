@@ -9,7 +9,14 @@ from django.utils import timezone
 from accounts.models import Role
 from analytics.models import PageSession
 from analytics.charts import format_duration
-from tests.factories import ChapterFactory, CourseFactory, MembershipFactory, PageSessionFactory, UserFactory, WorkspaceFactory
+from tests.factories import (
+    ChapterFactory,
+    CourseFactory,
+    MembershipFactory,
+    PageSessionFactory,
+    UserFactory,
+    WorkspaceFactory,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -36,8 +43,14 @@ def busy_learner(live_server_db):
 
     def add(page, path, hours_ago, duration_s, course_key="", chapter_key=""):
         PageSessionFactory(
-            workspace=workspace, user=user, page=page, path=path, started_at=now - timedelta(hours=hours_ago),
-            duration_s=duration_s, course_key=course_key, chapter_key=chapter_key,
+            workspace=workspace,
+            user=user,
+            page=page,
+            path=path,
+            started_at=now - timedelta(hours=hours_ago),
+            duration_s=duration_s,
+            course_key=course_key,
+            chapter_key=chapter_key,
         )
 
     add("Course Player", "/player/web-101", 1, 1500, "web-101")
@@ -89,7 +102,11 @@ def test_dashboard_draws_charts_with_the_api_numbers(page, live_server, login, b
         [row["page"], row["path"], str(row["totalDuration"]), str(row["visits"])] for row in api["pageStats"]
     ]
     assert numbers(
-        page, "#course-table tbody tr", "data-course-id", "data-learning-seconds", "data-learning-sessions",
+        page,
+        "#course-table tbody tr",
+        "data-course-id",
+        "data-learning-seconds",
+        "data-learning-sessions",
         "data-quiz-seconds",
     ) == [
         [c["courseId"], str(c["learningDuration"]), str(c["learningSessions"]), str(c["totalQuizDuration"])]

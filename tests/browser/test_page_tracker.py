@@ -31,7 +31,9 @@ def serve_tracked_page(page, live_server, user, heartbeat_ms=400):
         "analytics/_tracker.html", {"page_name": "Tracker test", "heartbeat_ms": heartbeat_ms}, request=request
     )
     html = f"<!doctype html><html><head><title>t</title></head><body><h1>Tracked</h1>{snippet}</body></html>"
-    page.route(live_server.url + TEST_PAGE, lambda route: route.fulfill(status=200, content_type="text/html", body=html))
+    page.route(
+        live_server.url + TEST_PAGE, lambda route: route.fulfill(status=200, content_type="text/html", body=html)
+    )
 
 
 def wait_for(page, predicate, timeout_ms=8000):

@@ -18,9 +18,17 @@ from django.test import override_settings
 
 from accounts.models import CustomField, CustomFieldValue, LearnerGroup, Membership, Role, User, Workspace
 from analytics.models import (
-    LearningEvent, PageSession, ProblemAnswerCount, ProblemGradeCount, ProblemPartLatest, ProblemResponse,
-    SubsectionLearner, SubsectionOpen, VideoReaction, VideoView,
-)  # fmt: skip
+    LearningEvent,
+    PageSession,
+    ProblemAnswerCount,
+    ProblemGradeCount,
+    ProblemPartLatest,
+    ProblemResponse,
+    SubsectionLearner,
+    SubsectionOpen,
+    VideoReaction,
+    VideoView,
+)
 from analytics.services.records.behaviour import course_and_chapter_from_path
 from courses.models import Attempt, Chapter, Course, Enrollment, Program, Video
 from courses.services.bulk_write import CopyWriter
@@ -33,6 +41,8 @@ from courses.services.demo_data import (
 )
 
 NOW = datetime(2026, 3, 18, 15, 30, tzinfo=UTC)  # a Wednesday afternoon
+
+
 def fast_hasher():
     """Demo passwords hashed in microseconds (the real hasher takes ~0.5 s each)."""
     return override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])
@@ -70,9 +80,7 @@ def demo_learner():
 
 def _table_definitions(tables):
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT tablename, indexdef FROM pg_indexes WHERE tablename = ANY(%s) ORDER BY 1, 2", [tables]
-        )
+        cursor.execute("SELECT tablename, indexdef FROM pg_indexes WHERE tablename = ANY(%s) ORDER BY 1, 2", [tables])
         indexes = cursor.fetchall()
         cursor.execute(
             "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
@@ -85,8 +93,16 @@ def _table_definitions(tables):
 @on_postgresql
 @pytest.mark.django_db
 def test_postgresql_copy_path_lifts_and_restores_indexes_and_keys():
-    models = (PageSession, LearningEvent, VideoView, VideoReaction, Attempt, Enrollment, CustomFieldValue,
-              LearnerGroup.members.through)  # fmt: skip
+    models = (
+        PageSession,
+        LearningEvent,
+        VideoView,
+        VideoReaction,
+        Attempt,
+        Enrollment,
+        CustomFieldValue,
+        LearnerGroup.members.through,
+    )
     tables = [model._meta.db_table for model in models]
     if any(model.objects.exists() for model in models):
         pytest.skip("needs the behaviour tables empty (another test left rows behind)")
@@ -106,11 +122,22 @@ def test_postgresql_copy_path_lifts_and_restores_indexes_and_keys():
 @pytest.mark.parametrize(
     "model, at_least",
     [
-        (User, 60), (Membership, 60), (CustomField, 3), (CustomFieldValue, 100), (LearnerGroup, 5),
-        (Course, 8), (Chapter, 8 * 3), (Video, 8 * 3), (Enrollment, 60), (Attempt, 60),
-        (PageSession, 3_000), (LearningEvent, 4_000), (VideoView, 800), (VideoReaction, 1),
+        (User, 60),
+        (Membership, 60),
+        (CustomField, 3),
+        (CustomFieldValue, 100),
+        (LearnerGroup, 5),
+        (Course, 8),
+        (Chapter, 8 * 3),
+        (Video, 8 * 3),
+        (Enrollment, 60),
+        (Attempt, 60),
+        (PageSession, 3_000),
+        (LearningEvent, 4_000),
+        (VideoView, 800),
+        (VideoReaction, 1),
     ],
-)  # fmt: skip
+)
 def test_tiny_generation_writes_every_kind_of_row(workspace, model, at_least):
     filters = {
         User: Q(memberships__workspace=workspace),
@@ -126,9 +153,10 @@ def test_reported_counts_match_a_recount(demo, db):
     assert counts["analytics.LearningEvent"] == LearningEvent.objects.filter(workspace=workspace).count()
     assert counts["analytics.VideoView"] == VideoView.objects.filter(workspace=workspace).count()
     assert counts["courses.Attempt"] == Attempt.objects.filter(workspace=workspace).count()
-    assert counts["accounts.LearnerGroup_members"] == LearnerGroup.members.through.objects.filter(
-        learnergroup__workspace=workspace
-    ).count()
+    assert (
+        counts["accounts.LearnerGroup_members"]
+        == LearnerGroup.members.through.objects.filter(learnergroup__workspace=workspace).count()
+    )
 
 
 def test_sizes_meet_the_benchmark_floor():
@@ -185,13 +213,14 @@ def test_demographics_cover_every_value_and_some_unknowns(workspace):
 
 
 def test_custom_fields_and_groups_have_values(workspace):
-    fields = dict(
-        CustomField.objects.filter(workspace=workspace).annotate(n=Count("values")).values_list("name", "n")
-    )
+    fields = dict(CustomField.objects.filter(workspace=workspace).annotate(n=Count("values")).values_list("name", "n"))
     assert set(fields) == {"Department", "Region", "Job Title"}
     assert all(n >= 40 for n in fields.values())
-    regions = set(CustomFieldValue.objects.filter(field__name="Region", field__workspace=workspace)
-                  .values_list("value", flat=True))  # fmt: skip
+    regions = set(
+        CustomFieldValue.objects.filter(field__name="Region", field__workspace=workspace).values_list(
+            "value", flat=True
+        )
+    )
     assert regions <= {"EMEA", "North America", "LATAM", "APAC"}
     assert LearnerGroup.objects.filter(workspace=workspace).annotate(n=Count("members")).filter(n__gt=0).count() >= 5
 
@@ -209,7 +238,10 @@ def test_course_keys_mix_edx_keys_and_hex_ids_without_slashes(workspace):
 
 def test_courses_popularity_is_skewed(workspace):
     enrolled = list(
-        Course.objects.filter(workspace=workspace).annotate(n=Count("enrollments")).order_by("-n").values_list("n", flat=True)
+        Course.objects.filter(workspace=workspace)
+        .annotate(n=Count("enrollments"))
+        .order_by("-n")
+        .values_list("n", flat=True)
     )
     assert enrolled[0] >= 3 * enrolled[-1]
 
@@ -225,8 +257,12 @@ def test_enrollments_have_every_mode_and_kind_some_unenrolled_some_expired(works
 def test_attempts_are_in_every_state_with_completions_and_certificates(workspace):
     attempts = Attempt.objects.filter(workspace=workspace)
     assert set(attempts.values_list("state", flat=True)) == {
-        "NOT_STARTED", "IN_PROGRESS", "APPROVED", "FAILED", "EXPIRED",
-    }  # fmt: skip
+        "NOT_STARTED",
+        "IN_PROGRESS",
+        "APPROVED",
+        "FAILED",
+        "EXPIRED",
+    }
     assert not attempts.filter(state="APPROVED", completed_at__isnull=True).exists()
     assert not attempts.filter(state="APPROVED").exclude(progress=100).exists()
     assert attempts.filter(certificate_issued_at__isnull=False).exists()
@@ -250,7 +286,9 @@ def test_page_session_keys_are_what_the_tracking_api_reads_from_the_path(workspa
     assert not sessions.exclude(course_key="").filter(course__isnull=True).exists()
     assert not sessions.filter(course_key="", course__isnull=False).exists()
     course_keys = dict(Course.objects.filter(workspace=workspace).values_list("id", "key"))
-    for course_id, course_key in sessions.filter(course__isnull=False).values_list("course_id", "course_key").distinct():
+    for course_id, course_key in (
+        sessions.filter(course__isnull=False).values_list("course_id", "course_key").distinct()
+    ):
         assert course_keys[course_id] == course_key
     chapters = set(Chapter.objects.filter(course__workspace=workspace).values_list("course__key", "key"))
     for pair in sessions.exclude(chapter_key="").values_list("course_key", "chapter_key").distinct():
@@ -332,7 +370,9 @@ def test_earlier_chapters_get_more_viewers_than_later_ones(workspace):
 def test_video_views_carry_segments_devices_and_quality_on_most(workspace):
     views = VideoView.objects.filter(workspace=workspace)
     total = views.count()
-    assert views.filter(buffering_s__isnull=False, bitrate_kbps__isnull=False, errors__isnull=False).count() > 0.8 * total
+    assert (
+        views.filter(buffering_s__isnull=False, bitrate_kbps__isnull=False, errors__isnull=False).count() > 0.8 * total
+    )
     assert set(views.values_list("device", flat=True)) == {"desktop", "mobile", "tablet"}
     assert set(views.values_list("platform", flat=True)) == {"web", "ios", "android"}
     for view in views.select_related("video")[:200]:
@@ -388,7 +428,9 @@ def test_learners_retry_and_their_last_answers_differ_from_their_first(workspace
     assert set(responses.values_list("attempt", flat=True)) == {1, 2, 3}
     changed = 0
     for user_id, part_id in responses.filter(attempt__gt=1).values_list("user_id", "part_id").distinct():
-        answers = list(responses.filter(user_id=user_id, part_id=part_id).order_by("submitted_at").values_list("answer", flat=True))
+        answers = list(
+            responses.filter(user_id=user_id, part_id=part_id).order_by("submitted_at").values_list("answer", flat=True)
+        )
         assert len(answers) > 1
         changed += answers[0] != answers[-1]
     assert changed >= 10
@@ -422,10 +464,12 @@ def test_problem_rollups_count_each_learners_last_answer(workspace):
 
 def test_three_programs_of_courses_of_their_subjects(workspace):
     programs = {
-        program.title: (program.program_type, sorted(course.key.split("+")[1][:2] if "+" in course.key else "hex"
-                                                     for course in program.courses.all()))
+        program.title: (
+            program.program_type,
+            sorted(course.key.split("+")[1][:2] if "+" in course.key else "hex" for course in program.courses.all()),
+        )
         for program in Program.objects.filter(workspace=workspace)
-    }  # fmt: skip
+    }
     assert set(programs) == {"Data Science", "Web and Cloud Engineering", "Business Leadership"}
     assert programs["Data Science"][0] == "XSeries"
     assert all(2 <= len(courses) <= 6 for _, courses in programs.values())
@@ -451,11 +495,24 @@ def _fingerprint(workspace):
     return {
         "counts": [
             model.objects.filter(workspace=workspace).count()
-            for model in (Enrollment, Attempt, PageSession, LearningEvent, VideoView, VideoReaction, Video,
-                          ProblemResponse, SubsectionOpen, ProblemAnswerCount, Program)
+            for model in (
+                Enrollment,
+                Attempt,
+                PageSession,
+                LearningEvent,
+                VideoView,
+                VideoReaction,
+                Video,
+                ProblemResponse,
+                SubsectionOpen,
+                ProblemAnswerCount,
+                Program,
+            )
         ],
         "problems": sorted(
-            ProblemAnswerCount.objects.filter(workspace=workspace).values_list("problem_name", "part_id", "answer", "count")
+            ProblemAnswerCount.objects.filter(workspace=workspace).values_list(
+                "problem_name", "part_id", "answer", "count"
+            )
         ),
         "courses": sorted(Course.objects.filter(workspace=workspace).values_list("key", "title")),
         "chapters": sorted(Chapter.objects.filter(course__workspace=workspace).values_list("course__key", "key")),
@@ -560,20 +617,76 @@ def test_copy_writer_round_trips_nulls_escapes_times_uuids_and_json():
     workspace = Workspace.objects.create(slug="copy", name="Copy")
     writer = CopyWriter()
     title = "Tabs\there, a back\\slash,\nnew line"
-    writer.write(Course, ("workspace_id", "key", "title", "thumbnail", "created_at", "start", "end", "pacing",
-                          "catalog_course", "catalog_title"),
-                 [(workspace.pk, "k1", title, "", 1_767_225_600, None, None, "", "", "")])  # fmt: skip
+    writer.write(
+        Course,
+        (
+            "workspace_id",
+            "key",
+            "title",
+            "thumbnail",
+            "created_at",
+            "start",
+            "end",
+            "pacing",
+            "catalog_course",
+            "catalog_title",
+        ),
+        [(workspace.pk, "k1", title, "", 1_767_225_600, None, None, "", "", "")],
+    )
     course = Course.objects.get(workspace=workspace, key="k1")
     assert course.title == title
     assert course.created_at == datetime(2026, 1, 1, tzinfo=UTC)
     user = User.objects.create(email="copy@example.com")
     video = Video.objects.create(workspace=workspace, course=course, key="v1", duration_s=60)
-    writer.write(VideoView, (
-        "id", "workspace_id", "user_id", "video_id", "course_id", "started_at", "watched_s", "position_s",
-        "segments", "watched_first_segment", "watched_last_segment", "is_completed", "device", "platform",
-        "country", "buffering_s", "bitrate_kbps", "errors", "source", "received_at",
-    ), [(5, workspace.pk, user.pk, video.pk, course.pk, 1_767_225_601, 30, 30, "[0,1,2]", True, False, False,
-         "mobile", "ios", "", None, None, None, "tracker", 1_767_225_700)])  # fmt: skip
+    writer.write(
+        VideoView,
+        (
+            "id",
+            "workspace_id",
+            "user_id",
+            "video_id",
+            "course_id",
+            "started_at",
+            "watched_s",
+            "position_s",
+            "segments",
+            "watched_first_segment",
+            "watched_last_segment",
+            "is_completed",
+            "device",
+            "platform",
+            "country",
+            "buffering_s",
+            "bitrate_kbps",
+            "errors",
+            "source",
+            "received_at",
+        ),
+        [
+            (
+                5,
+                workspace.pk,
+                user.pk,
+                video.pk,
+                course.pk,
+                1_767_225_601,
+                30,
+                30,
+                "[0,1,2]",
+                True,
+                False,
+                False,
+                "mobile",
+                "ios",
+                "",
+                None,
+                None,
+                None,
+                "tracker",
+                1_767_225_700,
+            )
+        ],
+    )
     view = VideoView.objects.get(workspace=workspace)
     assert str(view.id) == "00000000-0000-0000-0000-000000000005"
     assert view.segments == [0, 1, 2] and view.watched_first_segment and view.buffering_s is None

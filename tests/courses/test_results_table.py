@@ -112,8 +112,15 @@ def test_orm_saves_keep_every_kind_of_row(workspace, people):
     (ann, bob, cat), (py, sql) = people
     EnrollmentFactory(user=ann, course=py, kind="MANDATORY", enrolled_at=d(30), expires_at=d(-30))
     AttemptFactory(user=ann, course=py, version_number=0, state="FAILED", score=20)
-    AttemptFactory(user=ann, course=py, version_number=1, state="IN_PROGRESS", first_activity_at=None,
-                   last_activity_at=None, completed_at=None)  # fmt: skip
+    AttemptFactory(
+        user=ann,
+        course=py,
+        version_number=1,
+        state="IN_PROGRESS",
+        first_activity_at=None,
+        last_activity_at=None,
+        completed_at=None,
+    )
     EnrollmentFactory(user=bob, course=sql, kind="OPTIONAL", enrolled_at=d(10), expires_at=d(1))  # EXPIRED
     AttemptFactory(user=cat, course=py, state="APPROVED", completed_at=d(0), expires_at=d(5))  # NOT_ENROLLED
 
@@ -163,10 +170,10 @@ def test_deleting_an_enrollment_leaves_the_attempt_not_enrolled(workspace, peopl
 
 def test_unenrollment_in_the_future_counts_once_its_time_has_come(workspace, people):
     (ann, bob, _), (py, _) = people
-    EnrollmentFactory(user=ann, course=py, kind="MANDATORY", enrolled_at=d(20), unenrolled_at=d(-2),
-                      expires_at=d(-10))  # fmt: skip
-    AttemptFactory(user=ann, course=py, first_activity_at=None, last_activity_at=None, created_at=d(15),
-                   expires_at=d(-1))  # fmt: skip
+    EnrollmentFactory(user=ann, course=py, kind="MANDATORY", enrolled_at=d(20), unenrolled_at=d(-2), expires_at=d(-10))
+    AttemptFactory(
+        user=ann, course=py, first_activity_at=None, last_activity_at=None, created_at=d(15), expires_at=d(-1)
+    )
     EnrollmentFactory(user=bob, course=py, enrolled_at=d(20), unenrolled_at=d(-2))
 
     before = table_rows(workspace, NOW)
@@ -202,30 +209,57 @@ def test_expiry_passing_makes_the_row_expired_unless_approved(workspace, people)
 
 def test_catalog_upserts_refresh_the_written_pairs(workspace, people):
     (ann, bob, _), (py, sql) = people
-    catalog.upsert_enrollments(workspace, [
-        {"user_id": ann.pk, "course_id": py.pk, "enrolled_at": d(9), "kind": "MANDATORY"},
-        {"user_id": bob.pk, "course_id": sql.pk, "enrolled_at": d(9), "unenrolled_at": d(1)},
-    ])  # fmt: skip
-    catalog.upsert_attempts(workspace, [
-        {"user_id": ann.pk, "course_id": py.pk, "state": "APPROVED", "progress": 100, "completed_at": d(2)},
-        {"user_id": bob.pk, "course_id": sql.pk, "state": "FAILED", "last_activity_at": d(3)},
-    ])  # fmt: skip
+    catalog.upsert_enrollments(
+        workspace,
+        [
+            {"user_id": ann.pk, "course_id": py.pk, "enrolled_at": d(9), "kind": "MANDATORY"},
+            {"user_id": bob.pk, "course_id": sql.pk, "enrolled_at": d(9), "unenrolled_at": d(1)},
+        ],
+    )
+    catalog.upsert_attempts(
+        workspace,
+        [
+            {"user_id": ann.pk, "course_id": py.pk, "state": "APPROVED", "progress": 100, "completed_at": d(2)},
+            {"user_id": bob.pk, "course_id": sql.pk, "state": "FAILED", "last_activity_at": d(3)},
+        ],
+    )
     assert_table_is_recount(workspace)
 
-    catalog.upsert_enrollments(workspace, [{"user_id": bob.pk, "course_id": sql.pk, "enrolled_at": d(9),
-                                            "unenrolled_at": None}])  # fmt: skip
+    catalog.upsert_enrollments(
+        workspace, [{"user_id": bob.pk, "course_id": sql.pk, "enrolled_at": d(9), "unenrolled_at": None}]
+    )
     assert table_rows(workspace, NOW)[(bob.pk, sql.pk)]["enrollment_type"] == "OPTIONAL"
     assert_table_is_recount(workspace)
 
 
 def test_import_records_fill_the_table(workspace, people):
     (ann, _, _), (py, _) = people
-    report = ingest_records(workspace, [
-        ("1", {"kind": "enrollment", "user": ann.email, "course": py.key, "type": "MANDATORY",
-               "enrolledAt": "2026-05-01T00:00:00Z"}),
-        ("2", {"kind": "attempt", "user": ann.email, "course": py.key, "state": "IN_PROGRESS", "progress": 40,
-               "lastActivityAt": "2026-05-20T00:00:00Z"}),
-    ])  # fmt: skip
+    report = ingest_records(
+        workspace,
+        [
+            (
+                "1",
+                {
+                    "kind": "enrollment",
+                    "user": ann.email,
+                    "course": py.key,
+                    "type": "MANDATORY",
+                    "enrolledAt": "2026-05-01T00:00:00Z",
+                },
+            ),
+            (
+                "2",
+                {
+                    "kind": "attempt",
+                    "user": ann.email,
+                    "course": py.key,
+                    "state": "IN_PROGRESS",
+                    "progress": 40,
+                    "lastActivityAt": "2026-05-20T00:00:00Z",
+                },
+            ),
+        ],
+    )
 
     assert not report.errors
     row = table_rows(workspace, NOW)[(ann.pk, py.pk)]
@@ -235,11 +269,14 @@ def test_import_records_fill_the_table(workspace, people):
 
 def test_learning_state_folds_refresh_the_table(workspace, people):
     (ann, bob, _), (py, _) = people
-    apply_enrollment_changes(workspace, [
-        EnrollmentChange(ann.pk, py.pk, d(10), "enroll"),
-        EnrollmentChange(bob.pk, py.pk, d(10), "enroll"),
-        EnrollmentChange(bob.pk, py.pk, d(5), "unenroll"),
-    ])  # fmt: skip
+    apply_enrollment_changes(
+        workspace,
+        [
+            EnrollmentChange(ann.pk, py.pk, d(10), "enroll"),
+            EnrollmentChange(bob.pk, py.pk, d(10), "enroll"),
+            EnrollmentChange(bob.pk, py.pk, d(5), "unenroll"),
+        ],
+    )
     apply_attempt_outcomes(workspace, [AttemptOutcome(ann.pk, py.pk, d(1), "APPROVED", 88)])
 
     rows = table_rows(workspace, NOW)
@@ -254,11 +291,13 @@ def test_xapi_statements_refresh_the_table(workspace, people, api_key_client):
     statement = {
         "actor": {"mbox": f"mailto:{ann.email}"},
         "verb": {"id": "http://adlnet.gov/expapi/verbs/passed"},
-        "object": {"id": f"https://lms.example.com/courses/{py.key}", "definition": {
-            "type": "http://adlnet.gov/expapi/activities/course", "name": {"en": "Course 0"}}},
+        "object": {
+            "id": f"https://lms.example.com/courses/{py.key}",
+            "definition": {"type": "http://adlnet.gov/expapi/activities/course", "name": {"en": "Course 0"}},
+        },
         "result": {"score": {"scaled": 0.9}},
         "timestamp": "2026-05-30T10:00:00Z",
-    }  # fmt: skip
+    }
 
     response = client.post("/xapi/statements", [statement], format="json", HTTP_X_EXPERIENCE_API_VERSION="1.0.3")
 

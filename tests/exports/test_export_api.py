@@ -16,7 +16,6 @@ from tests.factories import CourseFactory, LearningEventFactory, PageSessionFact
 pytestmark = pytest.mark.django_db
 
 
-
 @pytest.fixture
 def now():
     """The test's own "now", taken as it starts (a module constant is yesterday's once a run
@@ -45,7 +44,9 @@ def download_rows(url):
 
 def test_admin_exports_page_sessions_of_the_period_as_csv(workspace, learner, api_key_client, run_on_commit, now):
     inside = [
-        PageSessionFactory(workspace=workspace, user=learner, page="Quiz", started_at=now - timedelta(days=d), duration_s=10 * d)
+        PageSessionFactory(
+            workspace=workspace, user=learner, page="Quiz", started_at=now - timedelta(days=d), duration_s=10 * d
+        )
         for d in (1, 2, 3)
     ]
     PageSessionFactory(workspace=workspace, user=learner, started_at=now - timedelta(days=40))
@@ -61,7 +62,17 @@ def test_admin_exports_page_sessions_of_the_period_as_csv(workspace, learner, ap
     expected = sorted(inside, key=lambda s: s.started_at)
     assert [row["id"] for row in rows] == [str(s.id) for s in expected]
     assert [int(row["duration"]) for row in rows] == [30, 20, 10]
-    assert set(rows[0]) == {"id", "userEmail", "startedAt", "page", "path", "duration", "courseId", "chapterId", "device"}
+    assert set(rows[0]) == {
+        "id",
+        "userEmail",
+        "startedAt",
+        "page",
+        "path",
+        "duration",
+        "courseId",
+        "chapterId",
+        "device",
+    }
 
 
 def test_metrics_choose_the_column_groups(workspace, learner, api_key_client, run_on_commit):
@@ -227,10 +238,14 @@ def test_a_failed_export_is_reported_with_the_documented_code(workspace, api_key
     download = APIClient().get(data["downloadUrl"])
 
     assert (data["status"], data["error"]) == (
-        "failed", {"code": "ANALYTICS_EXPORT_FAILED", "message": "RuntimeError: disk on fire"})
+        "failed",
+        {"code": "ANALYTICS_EXPORT_FAILED", "message": "RuntimeError: disk on fire"},
+    )
     assert download.status_code == 410
     assert download.json()["error"] == {
-        "code": "ANALYTICS_EXPORT_FAILED", "message": "The export failed: RuntimeError: disk on fire"}
+        "code": "ANALYTICS_EXPORT_FAILED",
+        "message": "The export failed: RuntimeError: disk on fire",
+    }
 
 
 ISO_Z = "%Y-%m-%dT%H:%M:%SZ"
@@ -254,8 +269,11 @@ def test_the_link_answers_202_with_retry_after_until_the_file_is_written(workspa
     from exports.services import run_export_job
 
     PageSessionFactory(workspace=workspace)
-    url = api_key_client(workspace).post("/analytics/export", {"type": "page_sessions"}, format="json").json()[
-        "data"]["downloadUrl"]
+    url = (
+        api_key_client(workspace)
+        .post("/analytics/export", {"type": "page_sessions"}, format="json")
+        .json()["data"]["downloadUrl"]
+    )
 
     pending = APIClient().get(url)
     run_export_job(ExportJob.objects.get().pk)
@@ -302,10 +320,26 @@ def test_learner_exports_their_own_daily_activity(workspace, learner, make_membe
     rows = download_rows(status["downloadUrl"])
     assert status["rowCount"] == 2
     assert rows == [
-        {"date": day1.date().isoformat(), "userId": learner.public_id, "userEmail": learner.email,
-         "pageSessions": "2", "pageTime": "75", "events": "1", "videoViews": "0", "watchTime": "0"},
-        {"date": day2.date().isoformat(), "userId": learner.public_id, "userEmail": learner.email,
-         "pageSessions": "0", "pageTime": "0", "events": "1", "videoViews": "1", "watchTime": "100"},
+        {
+            "date": day1.date().isoformat(),
+            "userId": learner.public_id,
+            "userEmail": learner.email,
+            "pageSessions": "2",
+            "pageTime": "75",
+            "events": "1",
+            "videoViews": "0",
+            "watchTime": "0",
+        },
+        {
+            "date": day2.date().isoformat(),
+            "userId": learner.public_id,
+            "userEmail": learner.email,
+            "pageSessions": "0",
+            "pageTime": "0",
+            "events": "1",
+            "videoViews": "1",
+            "watchTime": "100",
+        },
     ]
 
 
@@ -321,9 +355,9 @@ def test_attempts_export_has_the_rows_of_the_v2_course_stats_api(workspace, api_
     export_id = start_export(client, run_on_commit, type="attempts", period="all").json()["data"]["exportId"]
 
     rows = download_rows(client.get(f"/analytics/export/{export_id}").json()["data"]["downloadUrl"])
-    assert [(r["_id"], r["courseId"], r["userId"], int(r["progress"]), int(r["score"]), int(r["timeSpent"])) for r in rows] == [
-        (a["_id"], a["courseId"], a["userId"], a["progress"], a["score"], a["timeSpent"]) for a in api_rows
-    ]
+    assert [
+        (r["_id"], r["courseId"], r["userId"], int(r["progress"]), int(r["score"]), int(r["timeSpent"])) for r in rows
+    ] == [(a["_id"], a["courseId"], a["userId"], a["progress"], a["score"], a["timeSpent"]) for a in api_rows]
 
 
 def test_results_export_applies_the_analyse_filters(workspace, learner, api_key_client, run_on_commit):
@@ -337,9 +371,9 @@ def test_results_export_applies_the_analyse_filters(workspace, learner, api_key_
     filters = {"states": ["APPROVED", "NOT_STARTED"]}
     api_rows = client.post("/analyse/results", {"filters": filters}, format="json").json()["results"]
 
-    export_id = start_export(
-        client, run_on_commit, type="results", period="all", filters=filters
-    ).json()["data"]["exportId"]
+    export_id = start_export(client, run_on_commit, type="results", period="all", filters=filters).json()["data"][
+        "exportId"
+    ]
 
     rows = download_rows(client.get(f"/analytics/export/{export_id}").json()["data"]["downloadUrl"])
     assert sorted((r["id"], r["state"], int(r["progress"])) for r in rows) == sorted(
@@ -375,9 +409,7 @@ def test_course_export_has_the_enrollment_and_activity_numbers_of_the_course_inf
     LearningEventFactory(course=course, user=learner, type="posted_forum", occurred_at=now - timedelta(days=1))
     client = api_key_client(workspace)
     start = today - timedelta(days=6)
-    api_days = client.get(
-        f"/api/v0/courses/{course.key}/enrollment/", {"start_date": start.isoformat()}
-    ).json()
+    api_days = client.get(f"/api/v0/courses/{course.key}/enrollment/", {"start_date": start.isoformat()}).json()
     api_weeks = client.get(
         f"/api/v0/courses/{course.key}/activity/",
         {"start_date": (start - timedelta(days=start.weekday())).isoformat() + "T000000"},

@@ -56,8 +56,12 @@ def test_worker_writes_video_export_matching_the_video_endpoint(redis_worker, wo
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw_key}")
     job = ExportJob.objects.create(
-        workspace=workspace, requested_by_key=api_key, requester_role=Role.ADMIN,
-        type="video", period="7d", format=export_format,
+        workspace=workspace,
+        requested_by_key=api_key,
+        requester_role=Role.ADMIN,
+        type="video",
+        period="7d",
+        format=export_format,
     )
 
     assert redis_worker.send_task("exports.tasks.run_export", args=[job.pk]).get(timeout=90) == "completed"

@@ -49,7 +49,14 @@ def test_json_is_one_array_of_objects():
     records = json.loads(write("json", [ROWS[:1], [], ROWS[1:]]))
 
     assert records == [
-        {"id": "vidé-1", "views": 3, "rate": 0.5, "done": True, "day": "2026-03-01", "at": "2026-03-01T12:30:00.000000Z"},
+        {
+            "id": "vidé-1",
+            "views": 3,
+            "rate": 0.5,
+            "done": True,
+            "day": "2026-03-01",
+            "at": "2026-03-01T12:30:00.000000Z",
+        },
         {"id": "v,2", "views": 0, "rate": None, "done": False, "day": "2026-03-02", "at": None},
     ]
 
@@ -72,7 +79,12 @@ def test_parquet_has_typed_columns():
     table = pq.read_table(io.BytesIO(write("parquet", [ROWS[:1], ROWS[1:]])))
 
     assert [str(field.type) for field in table.schema] == [
-        "string", "int64", "double", "bool", "date32[day]", "timestamp[ms, tz=UTC]",
+        "string",
+        "int64",
+        "double",
+        "bool",
+        "date32[day]",
+        "timestamp[ms, tz=UTC]",
     ]
     assert table.column("views").to_pylist() == [3, 0]
     assert table.column("rate").to_pylist() == [0.5, None]

@@ -80,18 +80,48 @@ def _activity(tenant, user, course, video, mark, when, n):
     attempt = AttemptFactory(workspace=ws, course=course, user=user, progress=40, score=70, time_spent_s=600)
     ids.add(attempt.public_id)
     for i in range(n):
-        ids.add(str(PageSessionFactory(
-            workspace=ws, user=user, page=f"{mark} page", path=f"/player/{course.key}", course=course,
-            course_key=course.key, started_at=when - timedelta(hours=i), duration_s=120,
-        ).id))
-        ids.add(str(LearningEventFactory(
-            workspace=ws, course=course, user=user, type="played_video", object=f"{mark}-object",
-            occurred_at=when - timedelta(hours=i), data={"note": f"{mark}-data"},
-        ).id))
-        ids.add(str(VideoViewFactory(
-            workspace=ws, video=video, course=course, user=user, started_at=when - timedelta(hours=i),
-            watched_s=100, position_s=100, segments=[0, 1, 2], watched_first_segment=True,
-        ).id))
+        ids.add(
+            str(
+                PageSessionFactory(
+                    workspace=ws,
+                    user=user,
+                    page=f"{mark} page",
+                    path=f"/player/{course.key}",
+                    course=course,
+                    course_key=course.key,
+                    started_at=when - timedelta(hours=i),
+                    duration_s=120,
+                ).id
+            )
+        )
+        ids.add(
+            str(
+                LearningEventFactory(
+                    workspace=ws,
+                    course=course,
+                    user=user,
+                    type="played_video",
+                    object=f"{mark}-object",
+                    occurred_at=when - timedelta(hours=i),
+                    data={"note": f"{mark}-data"},
+                ).id
+            )
+        )
+        ids.add(
+            str(
+                VideoViewFactory(
+                    workspace=ws,
+                    video=video,
+                    course=course,
+                    user=user,
+                    started_at=when - timedelta(hours=i),
+                    watched_s=100,
+                    position_s=100,
+                    segments=[0, 1, 2],
+                    watched_first_segment=True,
+                ).id
+            )
+        )
     VideoReactionFactory(workspace=ws, video=video, user=user, type="like", at=when)
     return ids
 
@@ -99,27 +129,52 @@ def _activity(tenant, user, course, video, mark, when, n):
 def _problems(tenant, learners, course, problem, subsection, mark, when):
     """Each learner's answer (text with `mark`) and grade to `problem`, and an open of `subsection`."""
     ws = tenant.workspace
-    record_problem_responses(ws.id, [
-        ProblemResponse(
-            workspace=ws, user=user, course=course, problem_key=problem, part_id="part_2_1", answer=f"{mark} answer",
-            value_id="choice_1", correct=True, grade=1.0, max_grade=1.0, submitted_at=when, question=f"{mark} question",
-            problem_name=f"{mark} problem",
-        )
-        for user in learners
-    ])  # fmt: skip
-    record_subsection_opens(ws.id, [
-        SubsectionOpen(workspace=ws, user=user, course=course, subsection_key=subsection, opened_at=when)
-        for user in learners
-    ])  # fmt: skip
+    record_problem_responses(
+        ws.id,
+        [
+            ProblemResponse(
+                workspace=ws,
+                user=user,
+                course=course,
+                problem_key=problem,
+                part_id="part_2_1",
+                answer=f"{mark} answer",
+                value_id="choice_1",
+                correct=True,
+                grade=1.0,
+                max_grade=1.0,
+                submitted_at=when,
+                question=f"{mark} question",
+                problem_name=f"{mark} problem",
+            )
+            for user in learners
+        ],
+    )
+    record_subsection_opens(
+        ws.id,
+        [
+            SubsectionOpen(workspace=ws, user=user, course=course, subsection_key=subsection, opened_at=when)
+            for user in learners
+        ],
+    )
 
 
 def _export(tenant, credential_user, api_key, export_type, mark):
     """A completed export job with its file on disk (as the worker leaves it)."""
     now = timezone.now()
     job = ExportJob.objects.create(
-        workspace=tenant.workspace, requested_by=credential_user, requested_by_key=api_key,
-        requester_role=Role.ADMIN, type=export_type, period="30d", format=ExportFormat.CSV,
-        status=ExportStatus.COMPLETED, row_count=1, rows_expected=1, started_at=now, finished_at=now,
+        workspace=tenant.workspace,
+        requested_by=credential_user,
+        requested_by_key=api_key,
+        requester_role=Role.ADMIN,
+        type=export_type,
+        period="30d",
+        format=ExportFormat.CSV,
+        status=ExportStatus.COMPLETED,
+        row_count=1,
+        rows_expected=1,
+        started_at=now,
+        finished_at=now,
         expires_at=now + timedelta(hours=24),
     )
     job.file_name = default_storage.save(f"exports/{job.public_id}.csv", _content(f"id,page\n1,{mark} page\n"))
@@ -154,7 +209,9 @@ def build_world(now=None):
     b = _tenant("bravo", B_MARK, f"{B_MARK.title()}")
     a = _tenant("alpha", "alpha", "Alpha")
     b.courses["only"] = CourseFactory(workspace=b.workspace, key=B_ONLY_COURSE, title=f"{B_MARK} only course")
-    b.videos["only"] = VideoFactory(workspace=b.workspace, course=b.courses["only"], key=B_ONLY_VIDEO, title=f"{B_MARK} only video")
+    b.videos["only"] = VideoFactory(
+        workspace=b.workspace, course=b.courses["only"], key=B_ONLY_VIDEO, title=f"{B_MARK} only video"
+    )
     a.courses["only"] = CourseFactory(workspace=a.workspace, key=A_ONLY_COURSE, title="Alpha only course")
 
     # The same person in both workspaces; B first, so that "the user's first workspace" is B.
@@ -202,23 +259,46 @@ def build_world(now=None):
     a.other_learner_markers = {A_OTHER_MARK, a.users["other"].email, a.users["other"].public_id} | a_other_ids
     # Problem answers and subsection opens under the same keys: A 2 learners, B 3 (and a B-only problem).
     _problems(a, [shared, a.users["other"]], a.courses["shared"], SHARED_PROBLEM, SHARED_SUBSECTION, "alpha", when)
-    _problems(b, [shared, b.users["only"], b.users["other"]], b.courses["shared"], SHARED_PROBLEM, SHARED_SUBSECTION,
-              B_MARK, when)  # fmt: skip
+    _problems(
+        b,
+        [shared, b.users["only"], b.users["other"]],
+        b.courses["shared"],
+        SHARED_PROBLEM,
+        SHARED_SUBSECTION,
+        B_MARK,
+        when,
+    )
     _problems(b, [b.users["other"]], b.courses["only"], B_ONLY_PROBLEM, B_ONLY_SUBSECTION, B_MARK, when)
     a.counts = {
         "problem_learners_shared": 2,
-        "page_sessions": 4, "video_views_shared": 4, "enrollments_shared": 2, "attempts": 2,
-        "videos": 1, "requests": 3,
+        "page_sessions": 4,
+        "video_views_shared": 4,
+        "enrollments_shared": 2,
+        "attempts": 2,
+        "videos": 1,
+        "requests": 3,
     }
 
     # Request metrics: A 3, B 7 (B's all errors, so a leak shows in the error rate too).
     # Five minutes back: inside the 24h period the test reads whatever the minute of the hour.
     for _ in range(3):
-        RequestMetric.objects.create(workspace=a.workspace, at=now - timedelta(minutes=5), method="GET",
-                                     endpoint="/analytics/users", status=200, latency_ms=10)
+        RequestMetric.objects.create(
+            workspace=a.workspace,
+            at=now - timedelta(minutes=5),
+            method="GET",
+            endpoint="/analytics/users",
+            status=200,
+            latency_ms=10,
+        )
     for _ in range(7):
-        RequestMetric.objects.create(workspace=b.workspace, at=now - timedelta(minutes=5), method="GET",
-                                     endpoint="/analytics/users", status=500, latency_ms=9000)
+        RequestMetric.objects.create(
+            workspace=b.workspace,
+            at=now - timedelta(minutes=5),
+            method="GET",
+            endpoint="/analytics/users",
+            status=500,
+            latency_ms=9000,
+        )
 
     # Export jobs with files: B's by its admin and by the shared person (in B), A's by A's admin.
     b_key, _ = ApiKey.issue(b.workspace, Role.ADMIN, name=f"{B_MARK} key")
@@ -258,11 +338,22 @@ def _course_report(tenant, course, mark):
     """A ready problem response report of the course (as exports/reports.py finds them)."""
     now = timezone.now()
     job = ExportJob.objects.create(
-        workspace=tenant.workspace, requester_role=Role.ADMIN, type="problem_response", period="all",
-        format=ExportFormat.CSV, filters={"course_id": course.key}, status=ExportStatus.COMPLETED, row_count=1,
-        rows_expected=1, started_at=now, finished_at=now, expires_at=now + timedelta(hours=24),
+        workspace=tenant.workspace,
+        requester_role=Role.ADMIN,
+        type="problem_response",
+        period="all",
+        format=ExportFormat.CSV,
+        filters={"course_id": course.key},
+        status=ExportStatus.COMPLETED,
+        row_count=1,
+        rows_expected=1,
+        started_at=now,
+        finished_at=now,
+        expires_at=now + timedelta(hours=24),
     )
-    job.file_name = default_storage.save(f"exports/{job.public_id}.csv", _content(f"course_id,answer\n{course.key},{mark}\n"))
+    job.file_name = default_storage.save(
+        f"exports/{job.public_id}.csv", _content(f"course_id,answer\n{course.key},{mark}\n")
+    )
     job.file_size = default_storage.size(job.file_name)
     job.save(update_fields=["file_name", "file_size"])
     return job

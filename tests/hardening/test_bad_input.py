@@ -47,23 +47,48 @@ def stored_counts():
 
 
 def page_session(**fields):
-    return {"id": str(uuid.uuid4()), "page": "Course Player", "path": "/player/x", "startedAt": NOW,
-            "duration": 30, "user": LEARNER, **fields}  # fmt: skip
+    return {
+        "id": str(uuid.uuid4()),
+        "page": "Course Player",
+        "path": "/player/x",
+        "startedAt": NOW,
+        "duration": 30,
+        "user": LEARNER,
+        **fields,
+    }
 
 
 def event(**fields):
-    return {"id": str(uuid.uuid4()), "type": "viewed", "occurredAt": NOW, "course": COURSE_KEY,
-            "object": "block-1", "user": LEARNER, **fields}  # fmt: skip
+    return {
+        "id": str(uuid.uuid4()),
+        "type": "viewed",
+        "occurredAt": NOW,
+        "course": COURSE_KEY,
+        "object": "block-1",
+        "user": LEARNER,
+        **fields,
+    }
 
 
 def video_view(**fields):
-    return {"kind": "video_view", "id": str(uuid.uuid4()), "video": "vid_1", "startedAt": NOW, "watchedSeconds": 30,
-            "user": LEARNER, **fields}  # fmt: skip
+    return {
+        "kind": "video_view",
+        "id": str(uuid.uuid4()),
+        "video": "vid_1",
+        "startedAt": NOW,
+        "watchedSeconds": 30,
+        "user": LEARNER,
+        **fields,
+    }
 
 
 def statement(**fields):
-    return {"actor": {"mbox": "mailto:learner@acme.test"}, "verb": {"id": "http://adlnet.gov/expapi/verbs/experienced"},
-            "object": {"id": "http://example.com/activities/a1"}, **fields}  # fmt: skip
+    return {
+        "actor": {"mbox": "mailto:learner@acme.test"},
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/experienced"},
+        "object": {"id": "http://example.com/activities/a1"},
+        **fields,
+    }
 
 
 def post_json(client, path, body, content_type="application/json"):
@@ -143,8 +168,10 @@ def test_largest_tracking_batch_fits_under_the_default_limit(world):
 
 
 def test_largest_xapi_batch_fits_under_the_default_limit(world):
-    batch = [statement(id=str(uuid.uuid4()), context={"extensions": {"http://example.com/note": "n" * 2000}})
-             for _ in range(1000)]  # fmt: skip
+    batch = [
+        statement(id=str(uuid.uuid4()), context={"extensions": {"http://example.com/note": "n" * 2000}})
+        for _ in range(1000)
+    ]
     body = json.dumps(batch)
     assert 2_000_000 < len(body) < 10 * 1024 * 1024
     response = post_json(world["client"], "/xapi/statements", body)
@@ -154,8 +181,16 @@ def test_largest_xapi_batch_fits_under_the_default_limit(world):
 
 # --- Deeply nested JSON: a clear 400, never a RecursionError ---------------------------------
 
-JSON_ENDPOINTS = ["/api/track/page-sessions", "/api/track/events", "/xapi/statements", "/analyse/results",
-                  "/analyse/statistics", "/analytics/export", "/api/auth/token/", "/api/import"]  # fmt: skip
+JSON_ENDPOINTS = [
+    "/api/track/page-sessions",
+    "/api/track/events",
+    "/xapi/statements",
+    "/analyse/results",
+    "/analyse/statistics",
+    "/analytics/export",
+    "/api/auth/token/",
+    "/api/import",
+]
 
 
 @pytest.mark.parametrize("path", JSON_ENDPOINTS)
@@ -198,8 +233,20 @@ def test_deep_xapi_agent_query_is_a_400(world):
 WRONG_TYPES = [123, ["list"], {"an": "object"}, True, None]
 PAGE_SESSION_FIELDS = ["id", "page", "path", "startedAt", "duration", "device", "user"]
 EVENT_FIELDS = ["id", "type", "occurredAt", "course", "object", "data", "user"]
-VIDEO_VIEW_FIELDS = ["video", "startedAt", "watchedSeconds", "position", "completed", "segments", "device",
-                     "platform", "country", "bufferingSeconds", "bitrateKbps", "errors"]  # fmt: skip
+VIDEO_VIEW_FIELDS = [
+    "video",
+    "startedAt",
+    "watchedSeconds",
+    "position",
+    "completed",
+    "segments",
+    "device",
+    "platform",
+    "country",
+    "bufferingSeconds",
+    "bitrateKbps",
+    "errors",
+]
 
 
 def wrong_value_for(field, value):
@@ -222,8 +269,22 @@ def tracking_type_cases():
         yield "/api/track/events", video_view, field
 
 
-OPTIONAL_NULLABLE = {"watchedSeconds", "device", "user", "course", "object", "data", "position", "completed", "segments", "platform",
-                     "country", "bufferingSeconds", "bitrateKbps", "errors"}  # fmt: skip
+OPTIONAL_NULLABLE = {
+    "watchedSeconds",
+    "device",
+    "user",
+    "course",
+    "object",
+    "data",
+    "position",
+    "completed",
+    "segments",
+    "platform",
+    "country",
+    "bufferingSeconds",
+    "bitrateKbps",
+    "errors",
+}
 
 
 @pytest.mark.parametrize(
@@ -351,8 +412,10 @@ def test_huge_limit_or_negative_skip_is_a_400_naming_it(world):
     assert_each_query_is_a_400_naming(world["client"], PAGING)
 
 
-@pytest.mark.parametrize("options,field", [({"limit": 10**30}, "options.limit"), ({"skip": -1}, "options.skip"),
-                                           ({"skip": 10**20}, "options.skip")])  # fmt: skip
+@pytest.mark.parametrize(
+    "options,field",
+    [({"limit": 10**30}, "options.limit"), ({"skip": -1}, "options.skip"), ({"skip": 10**20}, "options.skip")],
+)
 def test_analyse_paging_out_of_range_names_the_option(world, options, field):
     response = post_json(world["client"], "/analyse/results", {"options": options})
     assert response.status_code == 400
@@ -369,15 +432,24 @@ def test_xapi_limit_above_the_page_size_is_capped_as_the_spec_says(world):
 
 # --- Dates far in the past and future ----------------------------------------------------------
 
-FAR_TIMES = ["0001-01-01T00:00:00Z", "0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59Z",
-             "9999-12-31T23:59:59-05:00", "1969-12-31T23:59:59Z", "2100-01-01T00:00:00Z"]  # fmt: skip
+FAR_TIMES = [
+    "0001-01-01T00:00:00Z",
+    "0001-01-01T00:00:00+05:00",
+    "9999-12-31T23:59:59Z",
+    "9999-12-31T23:59:59-05:00",
+    "1969-12-31T23:59:59Z",
+    "2100-01-01T00:00:00Z",
+]
 RANGE_TEXT = "must be between 1970-01-01T00:00:00Z and 2100-01-01T00:00:00Z"
 
 
 @pytest.mark.parametrize(
     "path,make,field",
-    [("/api/track/page-sessions", page_session, "startedAt"), ("/api/track/events", event, "occurredAt"),
-     ("/api/track/events", video_view, "startedAt")],  # fmt: skip
+    [
+        ("/api/track/page-sessions", page_session, "startedAt"),
+        ("/api/track/events", event, "occurredAt"),
+        ("/api/track/events", video_view, "startedAt"),
+    ],
     ids=["page-session", "event", "video-view"],
 )
 def test_tracking_time_out_of_range_is_refused_naming_the_field(world, path, make, field):
@@ -410,8 +482,10 @@ def test_date_filters_out_of_range_are_a_400_naming_the_filter(world, when):
     checks = [
         (client.get("/xapi/statements", {"since": when}), f"since: {RANGE_TEXT}"),
         (client.get("/api/v2/courses/stats", {"completedAt[gte]": when}), "completedAt[gte]"),
-        (post_json(client, "/analyse/results", {"filters": {"updatedAtDateRange": {"from": when}}}),
-         "filters.updatedAtDateRange.from"),  # fmt: skip
+        (
+            post_json(client, "/analyse/results", {"filters": {"updatedAtDateRange": {"from": when}}}),
+            "filters.updatedAtDateRange.from",
+        ),
         (client.get(f"/api/v0/courses/{COURSE_KEY}/enrollment/", {"start_date": when[:10]}), "start_date"),
     ]
     for response, field in checks:
@@ -429,8 +503,11 @@ def test_emoji_and_rtl_text_is_stored_and_returned_verbatim(world):
     assert post_json(world["client"], "/api/track/page-sessions", [item]).status_code == 200
     stored = PageSession.objects.get()
     assert (stored.page, stored.path) == (TEXT, f"/p/{TEXT}")
-    response = post_json(world["client"], "/xapi/statements", statement(
-        object={"id": "http://example.com/a", "definition": {"name": {"he": TEXT}}}))  # fmt: skip
+    response = post_json(
+        world["client"],
+        "/xapi/statements",
+        statement(object={"id": "http://example.com/a", "definition": {"name": {"he": TEXT}}}),
+    )
     assert response.status_code == 200
     statement_id = response.json()[0]
     got = world["client"].get("/xapi/statements", {"statementId": statement_id}).json()
@@ -447,8 +524,11 @@ NUL_BODIES = [
     ("/api/track/events", [event(course=NUL)], "[0].course"),
     ("/xapi/statements", statement(verb={"id": "http://x/y", "display": {"en": NUL}}), "verb.display.en"),
     ("/analyse/results", {"filters": {"userIds": [NUL]}}, "filters.userIds[0]"),
-    ("/analyse/statistics", {"filters": {"customFields": [{"customFieldId": "x", "values": [NUL]}]}},
-     "filters.customFields[0].values[0]"),  # fmt: skip
+    (
+        "/analyse/statistics",
+        {"filters": {"customFields": [{"customFieldId": "x", "values": [NUL]}]}},
+        "filters.customFields[0].values[0]",
+    ),
     ("/analytics/export", {"type": NUL}, "type"),
     ("/api/auth/token/", {"email": "a@b.c", "password": NUL}, "password"),
 ]
@@ -463,8 +543,10 @@ def test_nul_in_a_text_field_is_a_400_naming_the_field(world, path, body, field)
 
 
 def test_nul_in_an_import_line_rejects_that_line(world):
-    lines = [json.dumps({"kind": "page_session", **page_session()}),
-             json.dumps({"kind": "page_session", **page_session(page=NUL)})]  # fmt: skip
+    lines = [
+        json.dumps({"kind": "page_session", **page_session()}),
+        json.dumps({"kind": "page_session", **page_session(page=NUL)}),
+    ]
     response = world["client"].post("/api/import", data="\n".join(lines), content_type="application/x-ndjson")
     assert response.status_code == 207
     assert response.json()["errors"] == [
@@ -510,8 +592,10 @@ def test_injection_strings_in_filters_match_nothing_and_break_nothing(world, tex
     checks = [
         (client.get("/analyse/users", {"search": text}), lambda body: body["total"] == 0),
         (client.get("/analyse/contents", {"search": text}), lambda body: body["total"] == 0),
-        (post_json(client, "/analyse/results", {"filters": {"userIds": [text], "contentIds": [text]}}),
-         lambda body: body["total"] == 0),  # fmt: skip
+        (
+            post_json(client, "/analyse/results", {"filters": {"userIds": [text], "contentIds": [text]}}),
+            lambda body: body["total"] == 0,
+        ),
         (client.get("/api/v2/users", {"mail[eq]": text}), lambda body: body == []),
         (client.get("/api/v2/courses/stats", {"courseId[eq]": text}), lambda body: body == []),
     ]

@@ -47,8 +47,13 @@ def clock(monkeypatch):
 
 
 def session_item():
-    return {"id": str(uuid.uuid4()), "page": "Course Player", "path": "/player/x", "startedAt": "2026-03-01T09:30:00Z",
-            "duration": 30}  # fmt: skip
+    return {
+        "id": str(uuid.uuid4()),
+        "page": "Course Player",
+        "path": "/player/x",
+        "startedAt": "2026-03-01T09:30:00Z",
+        "duration": 30,
+    }
 
 
 def detail_envelope(body):
@@ -78,38 +83,66 @@ class Family:
 
 FAMILIES = {
     "tracking": Family(
-        "TRACKING_RATE_LIMIT", "learner",
-        lambda c: c.post("/api/track/page-sessions", [session_item()], format="json"), 200, detail_envelope,
+        "TRACKING_RATE_LIMIT",
+        "learner",
+        lambda c: c.post("/api/track/page-sessions", [session_item()], format="json"),
+        200,
+        detail_envelope,
     ),
     "import": Family(
-        "IMPORT_RATE_LIMIT", "api_key",
-        lambda c: c.post("/api/import", data=json.dumps({"kind": "user", "email": f"{uuid.uuid4().hex}@acme.test"}),
-                         content_type="application/x-ndjson"),
-        200, detail_envelope,
+        "IMPORT_RATE_LIMIT",
+        "api_key",
+        lambda c: c.post(
+            "/api/import",
+            data=json.dumps({"kind": "user", "email": f"{uuid.uuid4().hex}@acme.test"}),
+            content_type="application/x-ndjson",
+        ),
+        200,
+        detail_envelope,
     ),
     "xapi": Family(
-        "XAPI_RATE_LIMIT", "api_key",
-        lambda c: c.get("/xapi/statements", HTTP_X_EXPERIENCE_API_VERSION="1.0.3"), 200, detail_envelope,
+        "XAPI_RATE_LIMIT",
+        "api_key",
+        lambda c: c.get("/xapi/statements", HTTP_X_EXPERIENCE_API_VERSION="1.0.3"),
+        200,
+        detail_envelope,
     ),
     "learner analytics": Family(
-        "LEARNER_ANALYTICS_RATE_LIMIT", "learner", lambda c: c.get("/api/user/analytics"), 200, success_message_envelope,
+        "LEARNER_ANALYTICS_RATE_LIMIT",
+        "learner",
+        lambda c: c.get("/api/user/analytics"),
+        200,
+        success_message_envelope,
     ),
     "course info": Family(
-        "COURSE_INFO_RATE_LIMIT", "api_key",
-        lambda c: c.get("/api/v0/courses/course-v1:Acme+AN101+2026/enrollment/"), 200, detail_envelope,
+        "COURSE_INFO_RATE_LIMIT",
+        "api_key",
+        lambda c: c.get("/api/v0/courses/course-v1:Acme+AN101+2026/enrollment/"),
+        200,
+        detail_envelope,
     ),
     "360 v2": Family("LEARNING360_RATE_LIMIT", "api_key", lambda c: c.get("/api/v2/users"), 200, learning360_envelope),
-    "analyse": Family("ANALYSE_RATE_LIMIT", "api_key", lambda c: c.get("/analyse/groups"), 200, success_message_envelope),
+    "analyse": Family(
+        "ANALYSE_RATE_LIMIT", "api_key", lambda c: c.get("/analyse/groups"), 200, success_message_envelope
+    ),
     "videocloud": Family(
-        "VIDEOCLOUD_RATE_LIMIT", "api_key", lambda c: c.get("/analytics/videos/summary"), 200, videocloud_envelope,
+        "VIDEOCLOUD_RATE_LIMIT",
+        "api_key",
+        lambda c: c.get("/analytics/videos/summary"),
+        200,
+        videocloud_envelope,
     ),
     "exports": Family("EXPORT_RATE_LIMIT", "api_key", lambda c: c.get("/analytics/export"), 200, videocloud_envelope),
     "export creation": Family(
-        "EXPORT_CREATE_RATE_LIMIT", "api_key",
+        "EXPORT_CREATE_RATE_LIMIT",
+        "api_key",
         lambda c: c.post("/analytics/export", {"type": "video", "period": "7d", "format": "csv"}, format="json"),
-        202, videocloud_envelope,
+        202,
+        videocloud_envelope,
     ),
-    "other endpoints (/api/me/)": Family("API_RATE_LIMIT", "api_key", lambda c: c.get("/api/me/"), 200, detail_envelope),
+    "other endpoints (/api/me/)": Family(
+        "API_RATE_LIMIT", "api_key", lambda c: c.get("/api/me/"), 200, detail_envelope
+    ),
 }
 
 
@@ -192,8 +225,9 @@ def test_a_user_counts_apart_in_each_workspace(settings, clock, workspace, other
     assert here.get("/api/user/analytics").status_code == 429
 
 
-def test_a_session_and_a_bearer_token_of_one_user_share_the_count(settings, clock, workspace, learner, bearer_client,
-                                                                   session_client):  # fmt: skip
+def test_a_session_and_a_bearer_token_of_one_user_share_the_count(
+    settings, clock, workspace, learner, bearer_client, session_client
+):
     settings.LEARNER_ANALYTICS_RATE_LIMIT = "1/min"
 
     first = session_client(learner).get("/api/user/analytics")
@@ -241,8 +275,9 @@ def test_export_creation_is_limited_apart_from_reading(settings, clock, workspac
     assert [job["exportId"] for job in listing.json()["data"]] == [created.json()["data"]["exportId"]]
 
 
-def test_a_refused_permission_does_not_use_up_the_allowance(settings, clock, workspace, learner, bearer_client,
-                                                           api_key_client):  # fmt: skip
+def test_a_refused_permission_does_not_use_up_the_allowance(
+    settings, clock, workspace, learner, bearer_client, api_key_client
+):
     settings.VIDEOCLOUD_RATE_LIMIT = "1/min"
     learner_client = bearer_client(learner, workspace)
 
@@ -256,9 +291,12 @@ def test_a_refused_permission_does_not_use_up_the_allowance(settings, clock, wor
 
 def token_request(client, password, ip="10.0.0.1", **headers):
     return client.post(
-        reverse("token_obtain"), {"email": "admin@acme.test", "password": password}, format="json",
-        REMOTE_ADDR=ip, **headers,
-    )  # fmt: skip
+        reverse("token_obtain"),
+        {"email": "admin@acme.test", "password": password},
+        format="json",
+        REMOTE_ADDR=ip,
+        **headers,
+    )
 
 
 def test_token_endpoint_limits_guesses_per_client_address(settings, clock, admin_user, password):
@@ -291,7 +329,9 @@ def test_the_refresh_endpoint_counts_with_the_token_endpoint(settings, clock, ad
     client = APIClient()
     tokens = token_request(client, password).json()
 
-    refresh = client.post(reverse("token_refresh"), {"refresh": tokens["refresh"]}, format="json", REMOTE_ADDR="10.0.0.1")
+    refresh = client.post(
+        reverse("token_refresh"), {"refresh": tokens["refresh"]}, format="json", REMOTE_ADDR="10.0.0.1"
+    )
 
     assert refresh.status_code == 429
     assert detail_envelope(refresh.json())
@@ -335,10 +375,15 @@ def test_an_empty_setting_turns_a_family_limit_off(settings, clock, workspace, a
 @pytest.mark.parametrize(
     ("text", "rate"),
     [
-        ("600/min", Rate(600, 60)), ("50/s", Rate(50, 1)), ("10/15min", Rate(10, 900)), ("3/hours", Rate(3, 3600)),
-        ("1/d", Rate(1, 86400)), (" 5 / minute ", Rate(5, 60)), ("", None),
+        ("600/min", Rate(600, 60)),
+        ("50/s", Rate(50, 1)),
+        ("10/15min", Rate(10, 900)),
+        ("3/hours", Rate(3, 3600)),
+        ("1/d", Rate(1, 86400)),
+        (" 5 / minute ", Rate(5, 60)),
+        ("", None),
     ],
-)  # fmt: skip
+)
 def test_rates_parse(text, rate):
     assert parse_rate(text) == rate
 

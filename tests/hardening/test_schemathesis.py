@@ -9,7 +9,6 @@ The workspace is the tiny demo (generate_demo_data), so that lookups by course k
 e-mail and export id hit rows; half of the generated cases take path values from those rows.
 """
 
-
 import pytest
 import schemathesis
 from django.core.cache import cache

@@ -28,7 +28,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _production_env(tmp_path, **extra):
     env = {
-        key: value for key, value in os.environ.items()
+        key: value
+        for key, value in os.environ.items()
         if key not in {"DEBUG", "SECRET_KEY", "DATABASE_URL", "ALLOWED_HOSTS", "DJANGO_SETTINGS_MODULE"}
     }
     env.update(
@@ -68,7 +69,17 @@ def test_production_settings_secure_cookies_hsts_and_headers(tmp_path):
     result = _run(["-c", PRINT_SETTINGS], _production_env(tmp_path))
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [
-        "True", "True", "True", "True", "31536000", "True", "DENY", "same-origin", "True", "3600", "604800",
+        "True",
+        "True",
+        "True",
+        "True",
+        "31536000",
+        "True",
+        "DENY",
+        "same-origin",
+        "True",
+        "3600",
+        "604800",
     ]
 
 
@@ -240,7 +251,12 @@ def test_bearer_token_within_its_lifetime_is_accepted(workspace, admin_user):
     assert lifetime == django_settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"].total_seconds()
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
-    assert client.get("/api/me/").json() == {"workspace": "acme", "role": "admin", "kind": "jwt", "email": "admin@acme.test"}
+    assert client.get("/api/me/").json() == {
+        "workspace": "acme",
+        "role": "admin",
+        "kind": "jwt",
+        "email": "admin@acme.test",
+    }
 
 
 # --- Login throttling ----------------------------------------------------------------------------
@@ -278,9 +294,13 @@ def test_token_endpoint_shares_the_failed_login_limit(api_client, learner, fresh
     """POST /api/auth/token/ is a password login too: five failures for an email lock it like the
     login page does (429), the right password included, for the rest of the window."""
     for attempt in range(5):
-        response = api_client.post("/api/auth/token/", {"email": learner.email, "password": f"wrong-{attempt}"}, format="json")
+        response = api_client.post(
+            "/api/auth/token/", {"email": learner.email, "password": f"wrong-{attempt}"}, format="json"
+        )
         assert response.status_code == 401
-    response = api_client.post("/api/auth/token/", {"email": learner.email, "password": DEFAULT_PASSWORD}, format="json")
+    response = api_client.post(
+        "/api/auth/token/", {"email": learner.email, "password": DEFAULT_PASSWORD}, format="json"
+    )
     assert response.status_code == 429
     assert "too many failed login attempts" in response.content.decode().lower()
 
@@ -323,7 +343,8 @@ def _tracked_files():
     except (OSError, subprocess.CalledProcessError):
         skip = {".git", ".venv", "var", "node_modules", "__pycache__"}
         names = [
-            str(path.relative_to(REPO)) for path in REPO.rglob("*")
+            str(path.relative_to(REPO))
+            for path in REPO.rglob("*")
             if path.is_file() and not skip & set(path.relative_to(REPO).parts)
         ]
     return [name for name in names if (REPO / name).is_file()]

@@ -107,7 +107,12 @@ MATRIX = {
     "api/track/page-sessions": lambda a, b: [
         Call("post", "/api/track/page-sessions", [_session_item(1, user=SHARED_EMAIL)]),
         Call("post", "/api/track/page-sessions", [_session_item(2)]),
-        Call("post", "/api/track/page-sessions", [_session_item(3, path=f"/player/{B_ONLY_COURSE}")], echo=(B_ONLY_COURSE,)),
+        Call(
+            "post",
+            "/api/track/page-sessions",
+            [_session_item(3, path=f"/player/{B_ONLY_COURSE}")],
+            echo=(B_ONLY_COURSE,),
+        ),
         Call("post", "/api/track/page-sessions", [_session_item(4, user="zed@bravo.test")], echo=("zed@bravo.test",)),
     ],
     "api/track/events": lambda a, b: [
@@ -116,41 +121,90 @@ MATRIX = {
         Call("post", "/api/track/events", [_event_item(3, user="zed@bravo.test")], echo=("zed@bravo.test",)),
     ],
     "api/import": lambda a, b: [
-        Call("post", "/api/import", [
-            {"kind": "page_session", "id": _uuid(10), "user": SHARED_EMAIL, "page": "Alpha imported",
-             "path": f"/player/{SHARED_COURSE}", "startedAt": _iso_now(), "duration": 5},
-            {"kind": "page_session", "id": _uuid(11), "user": "zed@bravo.test", "page": "Alpha imported",
-             "path": "/", "startedAt": _iso_now(), "duration": 5},
-            {"kind": "video_view", "id": _uuid(12), "user": SHARED_EMAIL, "video": B_ONLY_VIDEO, "startedAt": _iso_now()},
-            {"kind": "enrollment", "user": SHARED_EMAIL, "course": B_ONLY_COURSE, "enrolledAt": _iso_now()},
-        ], echo=("zed@bravo.test", B_ONLY_VIDEO, B_ONLY_COURSE)),
+        Call(
+            "post",
+            "/api/import",
+            [
+                {
+                    "kind": "page_session",
+                    "id": _uuid(10),
+                    "user": SHARED_EMAIL,
+                    "page": "Alpha imported",
+                    "path": f"/player/{SHARED_COURSE}",
+                    "startedAt": _iso_now(),
+                    "duration": 5,
+                },
+                {
+                    "kind": "page_session",
+                    "id": _uuid(11),
+                    "user": "zed@bravo.test",
+                    "page": "Alpha imported",
+                    "path": "/",
+                    "startedAt": _iso_now(),
+                    "duration": 5,
+                },
+                {
+                    "kind": "video_view",
+                    "id": _uuid(12),
+                    "user": SHARED_EMAIL,
+                    "video": B_ONLY_VIDEO,
+                    "startedAt": _iso_now(),
+                },
+                {"kind": "enrollment", "user": SHARED_EMAIL, "course": B_ONLY_COURSE, "enrolledAt": _iso_now()},
+            ],
+            echo=("zed@bravo.test", B_ONLY_VIDEO, B_ONLY_COURSE),
+        ),
     ],
     "xapi/statements": lambda a, b: [
         Call("get", "/xapi/statements", headers=XAPI_VERSION),
         Call("get", "/xapi/statements?limit=1", headers=XAPI_VERSION),
         Call("get", "/xapi/statements", headers=XAPI_VERSION, auth="basic"),
-        Call("get", f"/xapi/statements?statementId={b.statement_ids[1]}", headers=XAPI_VERSION, addresses_b=True,
-             echo=(b.statement_ids[1],)),
-        Call("get", f"/xapi/statements?agent={json.dumps({'mbox': 'mailto:zed@bravo.test'})}", headers=XAPI_VERSION,
-             echo=("zed@bravo.test",)),
+        Call(
+            "get",
+            f"/xapi/statements?statementId={b.statement_ids[1]}",
+            headers=XAPI_VERSION,
+            addresses_b=True,
+            echo=(b.statement_ids[1],),
+        ),
+        Call(
+            "get",
+            f"/xapi/statements?agent={json.dumps({'mbox': 'mailto:zed@bravo.test'})}",
+            headers=XAPI_VERSION,
+            echo=("zed@bravo.test",),
+        ),
     ],
     # B holds documents about the agent and activity A uses too (ids with B's mark), and a
     # definition of A's activity: A's reads list, find and merge none of them.
     "xapi/activities/state": lambda a, b: [
         Call("get", f"/xapi/activities/state?{_xapi_query(agent=True, activity=True)}", headers=XAPI_VERSION),
-        Call("get", f"/xapi/activities/state?{_xapi_query(agent=True, activity=True, stateId=B_DOCUMENT)}",
-             headers=XAPI_VERSION, addresses_b=True, echo=(B_DOCUMENT,)),
+        Call(
+            "get",
+            f"/xapi/activities/state?{_xapi_query(agent=True, activity=True, stateId=B_DOCUMENT)}",
+            headers=XAPI_VERSION,
+            addresses_b=True,
+            echo=(B_DOCUMENT,),
+        ),
         Call("delete", f"/xapi/activities/state?{_xapi_query(agent=True, activity=True)}", headers=XAPI_VERSION),
     ],
     "xapi/activities/profile": lambda a, b: [
         Call("get", f"/xapi/activities/profile?{_xapi_query(activity=True)}", headers=XAPI_VERSION),
-        Call("get", f"/xapi/activities/profile?{_xapi_query(activity=True, profileId=B_DOCUMENT)}",
-             headers=XAPI_VERSION, addresses_b=True, echo=(B_DOCUMENT,)),
+        Call(
+            "get",
+            f"/xapi/activities/profile?{_xapi_query(activity=True, profileId=B_DOCUMENT)}",
+            headers=XAPI_VERSION,
+            addresses_b=True,
+            echo=(B_DOCUMENT,),
+        ),
     ],
     "xapi/agents/profile": lambda a, b: [
         Call("get", f"/xapi/agents/profile?{_xapi_query(agent=True)}", headers=XAPI_VERSION),
-        Call("get", f"/xapi/agents/profile?{_xapi_query(agent=True, profileId=B_DOCUMENT)}",
-             headers=XAPI_VERSION, addresses_b=True, echo=(B_DOCUMENT,)),
+        Call(
+            "get",
+            f"/xapi/agents/profile?{_xapi_query(agent=True, profileId=B_DOCUMENT)}",
+            headers=XAPI_VERSION,
+            addresses_b=True,
+            echo=(B_DOCUMENT,),
+        ),
     ],
     "xapi/activities": lambda a, b: [
         Call("get", f"/xapi/activities?{_xapi_query(activity=True)}", headers=XAPI_VERSION),
@@ -160,24 +214,41 @@ MATRIX = {
     "api/user/analytics": lambda a, b: [Call("get", "/api/user/analytics")],
     **{
         f"api/v0/courses/<edx_course_id:course_id>/{endpoint}": (
-            lambda endpoint: lambda a, b: [
-                Call("get", f"/api/v0/courses/{SHARED_COURSE}/{endpoint}"),
-                Call("get", f"/api/v0/courses/{SHARED_COURSE}/{endpoint}", auth="token"),
-                Call("get", f"/api/v0/courses/{B_ONLY_COURSE}/{endpoint}", addresses_b=True, echo=(B_ONLY_COURSE,)),
-            ]
+            lambda endpoint: (
+                lambda a, b: [
+                    Call("get", f"/api/v0/courses/{SHARED_COURSE}/{endpoint}"),
+                    Call("get", f"/api/v0/courses/{SHARED_COURSE}/{endpoint}", auth="token"),
+                    Call("get", f"/api/v0/courses/{B_ONLY_COURSE}/{endpoint}", addresses_b=True, echo=(B_ONLY_COURSE,)),
+                ]
+            )
         )(endpoint)
         for endpoint in (
-            "activity/", "recent_activity/", "enrollment/", "enrollment/mode/", "enrollment/birth_year/",
-            "enrollment/education/", "enrollment/gender/", "enrollment/location/", "videos/",
+            "activity/",
+            "recent_activity/",
+            "enrollment/",
+            "enrollment/mode/",
+            "enrollment/birth_year/",
+            "enrollment/education/",
+            "enrollment/gender/",
+            "enrollment/location/",
+            "videos/",
         )
     },
     "api/v0/course_summaries/": lambda a, b: [
         Call("get", "/api/v0/course_summaries/?programs=1"),
         Call("get", "/api/v0/course_summaries/?programs=1", auth="token"),
-        Call("post", "/api/v0/course_summaries/", {"course_ids": [SHARED_COURSE, B_ONLY_COURSE], "programs": ["1"]},
-             echo=(B_ONLY_COURSE,)),
-        Call("get", f"/api/v0/course_summaries/?{urlencode({'course_ids': B_ONLY_COURSE})}", addresses_b=True,
-             echo=(B_ONLY_COURSE,)),
+        Call(
+            "post",
+            "/api/v0/course_summaries/",
+            {"course_ids": [SHARED_COURSE, B_ONLY_COURSE], "programs": ["1"]},
+            echo=(B_ONLY_COURSE,),
+        ),
+        Call(
+            "get",
+            f"/api/v0/course_summaries/?{urlencode({'course_ids': B_ONLY_COURSE})}",
+            addresses_b=True,
+            echo=(B_ONLY_COURSE,),
+        ),
     ],
     "api/v0/programs/": lambda a, b: [
         Call("get", "/api/v0/programs/"),
@@ -188,27 +259,32 @@ MATRIX = {
     "api/v0/courses/<edx_course_id:course_id>/reports/<str:report_name>/": lambda a, b: [
         Call("get", f"/api/v0/courses/{SHARED_COURSE}/reports/problem_response/"),
         Call("get", f"/api/v0/courses/{SHARED_COURSE}/reports/problem_response/", auth="token"),
-        Call("get", f"/api/v0/courses/{B_ONLY_COURSE}/reports/problem_response/", addresses_b=True,
-             echo=(B_ONLY_COURSE,)),
+        Call(
+            "get", f"/api/v0/courses/{B_ONLY_COURSE}/reports/problem_response/", addresses_b=True, echo=(B_ONLY_COURSE,)
+        ),
     ],
     # Open edX problems and video timeline (analytics/api/edx_problems.py).
     **{
         f"api/v0/courses/<edx_course_id:course_id>/{endpoint}": (
-            lambda endpoint: lambda a, b: [
-                Call("get", f"/api/v0/courses/{SHARED_COURSE}/{endpoint}"),
-                Call("get", f"/api/v0/courses/{SHARED_COURSE}/{endpoint}", auth="token"),
-                Call("get", f"/api/v0/courses/{B_ONLY_COURSE}/{endpoint}", addresses_b=True, echo=(B_ONLY_COURSE,)),
-            ]
+            lambda endpoint: (
+                lambda a, b: [
+                    Call("get", f"/api/v0/courses/{SHARED_COURSE}/{endpoint}"),
+                    Call("get", f"/api/v0/courses/{SHARED_COURSE}/{endpoint}", auth="token"),
+                    Call("get", f"/api/v0/courses/{B_ONLY_COURSE}/{endpoint}", addresses_b=True, echo=(B_ONLY_COURSE,)),
+                ]
+            )
         )(endpoint)
         for endpoint in ("problems/", "problems_and_tags/")
     },
     **{
         f"api/v0/problems/<edx_module_id:module_id>/{endpoint}/": (
-            lambda endpoint, shared, b_only: lambda a, b: [
-                Call("get", f"/api/v0/problems/{shared}/{endpoint}/"),
-                Call("get", f"/api/v0/problems/{shared}/{endpoint}/", auth="token"),
-                Call("get", f"/api/v0/problems/{b_only}/{endpoint}/", addresses_b=True, echo=(b_only,)),
-            ]
+            lambda endpoint, shared, b_only: (
+                lambda a, b: [
+                    Call("get", f"/api/v0/problems/{shared}/{endpoint}/"),
+                    Call("get", f"/api/v0/problems/{shared}/{endpoint}/", auth="token"),
+                    Call("get", f"/api/v0/problems/{b_only}/{endpoint}/", addresses_b=True, echo=(b_only,)),
+                ]
+            )
         )(endpoint, shared, b_only)
         for endpoint, shared, b_only in (
             ("answer_distribution", SHARED_PROBLEM, B_ONLY_PROBLEM),
@@ -219,8 +295,12 @@ MATRIX = {
     "api/v0/videos/<edx_module_id:video_id>/timeline/": lambda a, b: [
         Call("get", f"/api/v0/videos/{SHARED_COURSE}|{SHARED_VIDEO}/timeline/"),
         Call("get", f"/api/v0/videos/{SHARED_COURSE}|{SHARED_VIDEO}/timeline/", auth="token"),
-        Call("get", f"/api/v0/videos/{B_ONLY_COURSE}|{B_ONLY_VIDEO}/timeline/", addresses_b=True,
-             echo=(f"{B_ONLY_COURSE}|{B_ONLY_VIDEO}",)),
+        Call(
+            "get",
+            f"/api/v0/videos/{B_ONLY_COURSE}|{B_ONLY_VIDEO}/timeline/",
+            addresses_b=True,
+            echo=(f"{B_ONLY_COURSE}|{B_ONLY_VIDEO}",),
+        ),
     ],
     "api/v2/courses/stats": lambda a, b: [
         Call("get", "/api/v2/courses/stats", headers=V360),
@@ -233,12 +313,27 @@ MATRIX = {
     ],
     "api/v1/courses/<path:course_id>/stats/<str:user_email>": lambda a, b: [
         Call("get", f"/api/v1/courses/{SHARED_COURSE}/stats/{SHARED_EMAIL}?company=alpha", auth="query"),
-        Call("get", f"/api/v1/courses/{B_ONLY_COURSE}/stats/{SHARED_EMAIL}?company=alpha", auth="query",
-             addresses_b=True, echo=(B_ONLY_COURSE,)),
-        Call("get", f"/api/v1/courses/{SHARED_COURSE}/stats/zed@bravo.test?company=alpha", auth="query",
-             addresses_b=True, echo=("zed@bravo.test",)),
-        Call("get", f"/api/v1/courses/{SHARED_COURSE}/stats/{SHARED_EMAIL}?company=bravo", auth="query",
-             addresses_b=True, echo=("bravo",)),
+        Call(
+            "get",
+            f"/api/v1/courses/{B_ONLY_COURSE}/stats/{SHARED_EMAIL}?company=alpha",
+            auth="query",
+            addresses_b=True,
+            echo=(B_ONLY_COURSE,),
+        ),
+        Call(
+            "get",
+            f"/api/v1/courses/{SHARED_COURSE}/stats/zed@bravo.test?company=alpha",
+            auth="query",
+            addresses_b=True,
+            echo=("zed@bravo.test",),
+        ),
+        Call(
+            "get",
+            f"/api/v1/courses/{SHARED_COURSE}/stats/{SHARED_EMAIL}?company=bravo",
+            auth="query",
+            addresses_b=True,
+            echo=("bravo",),
+        ),
     ],
     "analyse/results": lambda a, b: [
         Call("post", "/analyse/results", {}),
@@ -270,25 +365,40 @@ MATRIX = {
     "analytics/export/<str:export_id>/download": lambda a, b: [
         Call("get", f"/analytics/export/{a.export.public_id}/download?token={a.export_token}"),
         # A's valid token on B's export id, and no token at all: refused.
-        Call("get", f"/analytics/export/{b.export.public_id}/download?token={a.export_token}", addresses_b=True,
-             echo=(b.export.public_id,)),
+        Call(
+            "get",
+            f"/analytics/export/{b.export.public_id}/download?token={a.export_token}",
+            addresses_b=True,
+            echo=(b.export.public_id,),
+        ),
         Call("get", f"/analytics/export/{b.export.public_id}/download", addresses_b=True, echo=(b.export.public_id,)),
     ],
 }
 
 LEARNER_ROUTES = {
-    "", "api/me/", "dashboard/", "api/track/page-sessions", "api/track/events", "api/user/analytics",
-    "analytics/export", "analytics/export/<str:export_id>", "analytics/export/<str:export_id>/download",
+    "",
+    "api/me/",
+    "dashboard/",
+    "api/track/page-sessions",
+    "api/track/events",
+    "api/user/analytics",
+    "analytics/export",
+    "analytics/export/<str:export_id>",
+    "analytics/export/<str:export_id>/download",
 }
 INSTRUCTOR_ROUTES = LEARNER_ROUTES | {
-    route for route in MATRIX
-    if route.startswith(("api/v0/", "dashboards/", "analyse/"))
+    route for route in MATRIX if route.startswith(("api/v0/", "dashboards/", "analyse/"))
 }
 
 # Routes that hold no tenant data (public pages, the schema, login, token exchange): still
 # called with A's session, and still checked for B's markers.
 NO_TENANT_DATA = {
-    "api/schema/", "api/docs/", "api/redoc/", "api/health/", "api/auth/token/", "api/auth/token/refresh/",
+    "api/schema/",
+    "api/docs/",
+    "api/redoc/",
+    "api/health/",
+    "api/auth/token/",
+    "api/auth/token/refresh/",
     *(f"api/v0/{probe}{slash}" for probe in ("status", "authenticated", "health") for slash in ("", "/")),
 }
 ALLAUTH_PREFIX = "accounts/"
@@ -329,8 +439,14 @@ def _uuid(n):
 
 
 def _session_item(n, **fields):
-    return {"id": _uuid(n), "page": "Alpha tracked", "path": f"/player/{SHARED_COURSE}", "startedAt": _iso_now(),
-            "duration": 30, **fields}
+    return {
+        "id": _uuid(n),
+        "page": "Alpha tracked",
+        "path": f"/player/{SHARED_COURSE}",
+        "startedAt": _iso_now(),
+        "duration": 30,
+        **fields,
+    }
 
 
 def _event_item(n, **fields):
@@ -353,9 +469,12 @@ def _routes(patterns=None, prefix=""):
 def test_every_route_is_in_the_matrix():
     """A route added to the project without an entry in this matrix fails here."""
     missing = [
-        route for route in _routes()
-        if route not in MATRIX and route not in NO_TENANT_DATA
-        and not route.startswith("admin/") and not route.startswith(ALLAUTH_PREFIX)
+        route
+        for route in _routes()
+        if route not in MATRIX
+        and route not in NO_TENANT_DATA
+        and not route.startswith("admin/")
+        and not route.startswith(ALLAUTH_PREFIX)
     ]
     assert missing == [], f"routes missing from the tenant-isolation matrix: {missing}"
     stale = [route for route in MATRIX if route not in set(_routes())]
@@ -374,7 +493,11 @@ def world(db, settings, tmp_path):
     cache.clear()
     a, b = build_world()
     # xAPI statements: the same statement id in both workspaces (ids are per LRS), and B-only ones.
-    for tenant, mark, email in ((a, "alphaxapi", SHARED_EMAIL), (b, B_MARK, SHARED_EMAIL), (b, B_MARK, "zed@bravo.test")):
+    for tenant, mark, email in (
+        (a, "alphaxapi", SHARED_EMAIL),
+        (b, B_MARK, SHARED_EMAIL),
+        (b, B_MARK, "zed@bravo.test"),
+    ):
         key_client = _client_with("api_key", tenant, Role.ADMIN)
         statement_id, statement = xapi_statement(mark, email)
         if tenant is b and not b.statement_ids:
@@ -583,7 +706,10 @@ def test_problem_and_timeline_figures_under_shared_keys_count_workspace_a_rows_o
     segments = admin.get(f"/api/v0/videos/{SHARED_COURSE}|{SHARED_VIDEO}/timeline/").json()
     # A's 4 views of vid-shared watched segments 0-2, by 2 learners (B has 10 views of its vid-shared).
     assert [(row["segment"], row["num_views"], row["num_users"]) for row in segments[:4]] == [
-        (0, 4, 2), (1, 4, 2), (2, 4, 2), (3, 0, 0),
+        (0, 4, 2),
+        (1, 4, 2),
+        (2, 4, 2),
+        (3, 0, 0),
     ]
 
 
@@ -765,8 +891,11 @@ def test_django_admin_needs_is_staff_and_shows_b_only_to_staff(world):
 # --- Known limitation: a person's profile is global ---------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="Users are global (email unique): a workspace that imports a "
-                   "known email sees the name other workspaces gave that person (docs/security.md)")
+@pytest.mark.xfail(
+    strict=True,
+    reason="Users are global (email unique): a workspace that imports a "
+    "known email sees the name other workspaces gave that person (docs/security.md)",
+)
 def test_importing_a_person_of_workspace_b_does_not_reveal_their_profile(world):
     a, b = world
     admin = _client_with("api_key", a, Role.ADMIN)

@@ -17,7 +17,7 @@ from tests.factories import CourseFactory
 
 pytestmark = pytest.mark.django_db
 
-REFUSED = "connection to server at \"127.0.0.1\", port 5432 failed: Connection refused"
+REFUSED = 'connection to server at "127.0.0.1", port 5432 failed: Connection refused'
 
 
 @contextmanager
@@ -41,8 +41,13 @@ def assert_503_with_retry_after(response):
 
 def session_items(count):
     return [
-        {"id": str(uuid.uuid4()), "page": "Course Player", "path": "/player/x", "startedAt": "2026-03-01T09:30:00Z",
-         "duration": 10 + index}
+        {
+            "id": str(uuid.uuid4()),
+            "page": "Course Player",
+            "path": "/player/x",
+            "startedAt": "2026-03-01T09:30:00Z",
+            "duration": 10 + index,
+        }
         for index in range(count)
     ]
 

@@ -44,10 +44,26 @@ def start_slow_worker(name):
     log_path = Path(tempfile.gettempdir()) / f"{QUEUE}-{name}.log"
     log = open(log_path, "wb")
     worker = subprocess.Popen(
-        [sys.executable, "-m", "tests.reliability.slow_export_worker", "worker", "--pool=solo", "--loglevel=info",
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "-Q", QUEUE, "-n", f"{name}-{QUEUE}@%h"],
-        cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "tests.reliability.slow_export_worker",
+            "worker",
+            "--pool=solo",
+            "--loglevel=info",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-Q",
+            QUEUE,
+            "-n",
+            f"{name}-{QUEUE}@%h",
+        ],
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     wait_until_ready(worker, log_path)
     return worker, log, log_path
 
@@ -80,7 +96,10 @@ def test_export_killed_mid_file_is_delivered_again_and_completes(workspace, make
     learner = make_member(workspace, Role.LEARNER)
     for minutes in range(SESSIONS):
         PageSessionFactory(
-            user=learner, workspace=workspace, started_at=NOW - timedelta(hours=1, minutes=minutes), duration_s=10 + minutes
+            user=learner,
+            workspace=workspace,
+            started_at=NOW - timedelta(hours=1, minutes=minutes),
+            duration_s=10 + minutes,
         )
     job = ExportJob.objects.create(
         workspace=workspace, requester_role=Role.ADMIN, type="page_sessions", period="7d", format="json"
@@ -93,15 +112,18 @@ def test_export_killed_mid_file_is_delivered_again_and_completes(workspace, make
         client.send_task("exports.tasks.run_export", args=[job.pk])
         wait_for(
             lambda: ExportJob.objects.filter(pk=job.pk, status=ExportStatus.PROCESSING, row_count__gte=2).exists(),
-            60, "the first batch",
-        )  # fmt: skip
+            60,
+            "the first batch",
+        )
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
         killed = ExportJob.objects.get(pk=job.pk)
 
         second, second_log, _ = start_slow_worker("second")
         done = wait_for(
-            lambda: ExportJob.objects.filter(pk=job.pk, status=ExportStatus.COMPLETED).first(), 60, "the export to complete"
+            lambda: ExportJob.objects.filter(pk=job.pk, status=ExportStatus.COMPLETED).first(),
+            60,
+            "the export to complete",
         )
     finally:
         client.close()

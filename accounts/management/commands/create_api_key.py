@@ -10,7 +10,9 @@ class Command(BaseCommand):
         parser.add_argument("--workspace", required=True, help="Workspace slug")
         parser.add_argument("--role", default=Role.ADMIN, choices=Role.values)
         parser.add_argument("--name", default="", help="A label to recognise the key by")
-        parser.add_argument("--create-workspace", action="store_true", help="Create the workspace when it does not exist")
+        parser.add_argument(
+            "--create-workspace", action="store_true", help="Create the workspace when it does not exist"
+        )
 
     def handle(self, *args, workspace, role, name, create_workspace, **options):
         if create_workspace:

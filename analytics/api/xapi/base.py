@@ -73,7 +73,9 @@ def xapi_exception_handler(exc, context):
         return Response({"detail": exc.message}, status=exc.status)
     if isinstance(exc, exceptions.UnsupportedMediaType):
         # xAPI answers a body it cannot take with 400 (Communication 1.5), not HTTP's 415.
-        return Response({"detail": f"Content-Type: {exc.detail} (send application/json or multipart/mixed)"}, status=400)
+        return Response(
+            {"detail": f"Content-Type: {exc.detail} (send application/json or multipart/mixed)"}, status=400
+        )
     return drf_exception_handler(translate_unavailable(exc), context)
 
 
@@ -89,8 +91,6 @@ ERRORS = {
     401: OpenApiResponse(ErrorSerializer, description="Missing or wrong API key"),
     403: OpenApiResponse(ErrorSerializer, description="The API key is not an admin key"),
 }
-
-
 
 
 def query_timestamp(params, name):

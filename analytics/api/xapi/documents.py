@@ -119,10 +119,16 @@ class DocumentView(XapiView):
         params, scope, agent = self._request_parts(request)
         content_type = _bounded(request.content_type or "", "Content-Type", MAX_CONTENT_TYPE_LENGTH)
         saved = save_document(
-            request.auth.workspace, scope, self._document_id(params), request.body, content_type,
-            merge=merge, preconditions=_preconditions(request), agent=agent,
+            request.auth.workspace,
+            scope,
+            self._document_id(params),
+            request.body,
+            content_type,
+            merge=merge,
+            preconditions=_preconditions(request),
+            agent=agent,
             precondition_required=self.precondition_required and not merge,
-        )  # fmt: skip
+        )
         response = Response(status=status.HTTP_204_NO_CONTENT)
         response["ETag"] = f'"{saved.etag}"'
         return response
@@ -147,27 +153,50 @@ def _preconditions(request):
 def _document_schema(resource, id_param, scope_parameters):
     """extend_schema for each method of a document resource (drf-spectacular cannot infer raw bodies)."""
     id_parameter = OpenApiParameter(id_param, OpenApiTypes.STR, description="The document's id")
-    since = OpenApiParameter("since", OpenApiTypes.DATETIME, description="Without the id: ids of documents stored after")
-    document_errors = {**ERRORS, 404: OpenApiResponse(ErrorSerializer, description="No such document"),
-                       409: OpenApiResponse(ErrorSerializer, description="PUT over an existing document without If-Match"),
-                       412: OpenApiResponse(ErrorSerializer, description="If-Match / If-None-Match failed")}  # fmt: skip
+    since = OpenApiParameter(
+        "since", OpenApiTypes.DATETIME, description="Without the id: ids of documents stored after"
+    )
+    document_errors = {
+        **ERRORS,
+        404: OpenApiResponse(ErrorSerializer, description="No such document"),
+        409: OpenApiResponse(ErrorSerializer, description="PUT over an existing document without If-Match"),
+        412: OpenApiResponse(ErrorSerializer, description="If-Match / If-None-Match failed"),
+    }
     base = [VERSION_PARAMETER, *scope_parameters, id_parameter]
     preconditions = [
-        OpenApiParameter("If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, description="The ETag the write expects"),
+        OpenApiParameter(
+            "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, description="The ETag the write expects"
+        ),
         OpenApiParameter("If-None-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, description="`*`: only if absent"),
     ]
     return {
-        "get": extend_schema(operation_id=f"xapi_{resource}_get", summary="A document, or the ids of the documents",
-                             parameters=[*base, since], responses={200: OpenApiTypes.BINARY, **document_errors}),
-        "put": extend_schema(operation_id=f"xapi_{resource}_put", summary="Store a document (replaces)",
-                             parameters=[*base, *preconditions], request=OpenApiTypes.BINARY,
-                             responses={204: None, **document_errors}),
-        "post": extend_schema(operation_id=f"xapi_{resource}_post", summary="Store a document (merges JSON objects)",
-                              parameters=[*base, *preconditions], request=OpenApiTypes.BINARY,
-                              responses={204: None, **document_errors}),
-        "delete": extend_schema(operation_id=f"xapi_{resource}_delete", summary="Delete a document, or all of them",
-                                parameters=[*base, *preconditions], responses={204: None, **document_errors}),
-    }  # fmt: skip
+        "get": extend_schema(
+            operation_id=f"xapi_{resource}_get",
+            summary="A document, or the ids of the documents",
+            parameters=[*base, since],
+            responses={200: OpenApiTypes.BINARY, **document_errors},
+        ),
+        "put": extend_schema(
+            operation_id=f"xapi_{resource}_put",
+            summary="Store a document (replaces)",
+            parameters=[*base, *preconditions],
+            request=OpenApiTypes.BINARY,
+            responses={204: None, **document_errors},
+        ),
+        "post": extend_schema(
+            operation_id=f"xapi_{resource}_post",
+            summary="Store a document (merges JSON objects)",
+            parameters=[*base, *preconditions],
+            request=OpenApiTypes.BINARY,
+            responses={204: None, **document_errors},
+        ),
+        "delete": extend_schema(
+            operation_id=f"xapi_{resource}_delete",
+            summary="Delete a document, or all of them",
+            parameters=[*base, *preconditions],
+            responses={204: None, **document_errors},
+        ),
+    }
 
 
 def _documented(view_class, resource, scope_parameters):
@@ -199,7 +228,9 @@ class StateView(DocumentView):
         registration = params.get("registration", "")
         if registration and not UUID_TEXT.match(registration):
             raise StatementInvalid("registration: must be a UUID")
-        return DocumentScope(self.kind, activity_id=activity_id, agent_key=key, registration=registration.lower()), agent
+        return DocumentScope(
+            self.kind, activity_id=activity_id, agent_key=key, registration=registration.lower()
+        ), agent
 
 
 class ActivityProfileView(DocumentView):
@@ -230,8 +261,12 @@ _documented(AgentProfileView, "agent_profile", [AGENT])
 
 
 class AgentsView(XapiView):
-    @extend_schema(operation_id="xapi_agents_get", summary="The Person object of an agent",
-                   parameters=[VERSION_PARAMETER, AGENT], responses={200: OpenApiTypes.OBJECT, **ERRORS})  # fmt: skip
+    @extend_schema(
+        operation_id="xapi_agents_get",
+        summary="The Person object of an agent",
+        parameters=[VERSION_PARAMETER, AGENT],
+        responses={200: OpenApiTypes.OBJECT, **ERRORS},
+    )
     def get(self, request):
         _check_params(request.query_params, {"agent"})
         agent, _ = parse_agent(request.query_params)
@@ -239,8 +274,12 @@ class AgentsView(XapiView):
 
 
 class ActivitiesView(XapiView):
-    @extend_schema(operation_id="xapi_activities_get", summary="The full definition of an activity",
-                   parameters=[VERSION_PARAMETER, ACTIVITY_ID], responses={200: OpenApiTypes.OBJECT, **ERRORS})  # fmt: skip
+    @extend_schema(
+        operation_id="xapi_activities_get",
+        summary="The full definition of an activity",
+        parameters=[VERSION_PARAMETER, ACTIVITY_ID],
+        responses={200: OpenApiTypes.OBJECT, **ERRORS},
+    )
     def get(self, request):
         _check_params(request.query_params, {"activityId"})
         return Response(activity(request.auth.workspace, _activity_id(request.query_params)))
@@ -254,7 +293,11 @@ class AboutView(XapiView):
     throttle_classes = []
     requires_version_header = False
 
-    @extend_schema(operation_id="xapi_about_get", summary="The xAPI versions this LRS speaks", auth=[],
-                   responses={200: OpenApiTypes.OBJECT})  # fmt: skip
+    @extend_schema(
+        operation_id="xapi_about_get",
+        summary="The xAPI versions this LRS speaks",
+        auth=[],
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def get(self, request):
         return Response({"version": list(ABOUT_VERSIONS), "extensions": {}})

@@ -96,7 +96,9 @@ def parse_statements_request(body, content_type):
         if part.headers.get("content-transfer-encoding", "").lower() != "binary":
             raise StatementInvalid(f"part {index}: Content-Transfer-Encoding must be binary")
         if not 0 < len(part.headers.get("content-type", "")) <= MAX_CONTENT_TYPE_LENGTH:
-            raise StatementInvalid(f"part {index}: Content-Type is required (at most {MAX_CONTENT_TYPE_LENGTH} characters)")
+            raise StatementInvalid(
+                f"part {index}: Content-Type is required (at most {MAX_CONTENT_TYPE_LENGTH} characters)"
+            )
         attachments[sha2.lower()] = part
     return StatementsWithAttachments(statements=statements, parts=attachments)
 
@@ -116,8 +118,17 @@ def render_statements_response(document, attachments):
     chunks = [delimiter, CRLF, b"Content-Type: application/json", CRLF, CRLF, json.dumps(document).encode(), CRLF]
     for sha2, content_type, content in attachments:
         chunks += [
-            delimiter, CRLF, f"Content-Type: {content_type}".encode(), CRLF, b"Content-Transfer-Encoding: binary", CRLF,
-            f"X-Experience-API-Hash: {sha2}".encode(), CRLF, CRLF, content, CRLF,
-        ]  # fmt: skip
+            delimiter,
+            CRLF,
+            f"Content-Type: {content_type}".encode(),
+            CRLF,
+            b"Content-Transfer-Encoding: binary",
+            CRLF,
+            f"X-Experience-API-Hash: {sha2}".encode(),
+            CRLF,
+            CRLF,
+            content,
+            CRLF,
+        ]
     chunks += [delimiter, b"--", CRLF]
     return b"".join(chunks), f'multipart/mixed; boundary="{boundary}"'

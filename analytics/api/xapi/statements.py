@@ -17,7 +17,14 @@ from config.limits import loads_bounded
 from analytics.api.xapi.base import ERRORS, VERSION_PARAMETER, ErrorSerializer, XapiView, query_timestamp
 from analytics.api.xapi.formats import FORMATS, accepted_languages, activity_ids, formatted
 from analytics.api.xapi.multipart import MultipartMixedParser, StatementsWithAttachments, render_statements_response
-from analytics.queries.xapi import MAX_PAGE, Cursor, StatementFilters, canonical_definitions, statement_by_id, statement_page
+from analytics.queries.xapi import (
+    MAX_PAGE,
+    Cursor,
+    StatementFilters,
+    canonical_definitions,
+    statement_by_id,
+    statement_page,
+)
 from analytics.services.xapi.attachments import attachment_contents
 from analytics.services.xapi.errors import StatementInvalid
 from analytics.services.xapi.identity import agent_key
@@ -27,9 +34,19 @@ from analytics.services.xapi.validation import IRI, UUID_TEXT, parse_timestamp, 
 MORE_SALT = "analytics.api.xapi.more"
 MORE_MAX_AGE_S = 24 * 3600
 LIST_PARAMS = {
-    "agent", "verb", "activity", "registration", "related_activities", "related_agents", "since", "until",
-    "limit", "format", "attachments", "ascending",
-}  # fmt: skip
+    "agent",
+    "verb",
+    "activity",
+    "registration",
+    "related_activities",
+    "related_agents",
+    "since",
+    "until",
+    "limit",
+    "format",
+    "attachments",
+    "ascending",
+}
 SINGLE_PARAMS = {"statementId", "voidedStatementId", "format", "attachments"}
 
 
@@ -95,7 +112,9 @@ def _filters_from_params(params):
 def validate_statement_agent(agent):
     """Raise StatementInvalid unless agent is an Agent or an identified Group."""
     validate_agent(agent, "agent")
-    if agent.get("objectType") == "Group" and not any(key in agent for key in ("mbox", "mbox_sha1sum", "openid", "account")):
+    if agent.get("objectType") == "Group" and not any(
+        key in agent for key in ("mbox", "mbox_sha1sum", "openid", "account")
+    ):
         raise StatementInvalid("agent: an anonymous Group cannot be used as a filter")
 
 
@@ -148,7 +167,9 @@ def _presented(request, workspace, statements, format_name):
         return statements
     definitions = {}
     if format_name == "canonical":
-        definitions = canonical_definitions(workspace, {id_ for statement in statements for id_ in activity_ids(statement)})
+        definitions = canonical_definitions(
+            workspace, {id_ for statement in statements for id_ in activity_ids(statement)}
+        )
     languages = accepted_languages(request.headers.get("Accept-Language"))
     return [formatted(statement, format_name, definitions=definitions, languages=languages) for statement in statements]
 
@@ -179,7 +200,10 @@ class StatementsView(XapiView):
         return {
             "objectType": "Agent",
             "name": label,
-            "account": {"homePage": request.build_absolute_uri("/"), "name": f"api-key:{api_key.prefix if api_key else ''}"},
+            "account": {
+                "homePage": request.build_absolute_uri("/"),
+                "name": f"api-key:{api_key.prefix if api_key else ''}",
+            },
         }
 
     @extend_schema(
@@ -189,9 +213,21 @@ class StatementsView(XapiView):
             VERSION_PARAMETER,
             OpenApiParameter("statementId", OpenApiTypes.UUID, description="Return this statement"),
             OpenApiParameter("voidedStatementId", OpenApiTypes.UUID, description="Return this voided statement"),
-            OpenApiParameter("agent", OpenApiTypes.STR, description="Agent or identified Group JSON: statements whose actor or object it is"),
-            OpenApiParameter("related_agents", OpenApiTypes.BOOL, description="agent also matches authority, context and SubStatement agents"),
-            OpenApiParameter("related_activities", OpenApiTypes.BOOL, description="activity also matches context and SubStatement activities"),
+            OpenApiParameter(
+                "agent",
+                OpenApiTypes.STR,
+                description="Agent or identified Group JSON: statements whose actor or object it is",
+            ),
+            OpenApiParameter(
+                "related_agents",
+                OpenApiTypes.BOOL,
+                description="agent also matches authority, context and SubStatement agents",
+            ),
+            OpenApiParameter(
+                "related_activities",
+                OpenApiTypes.BOOL,
+                description="activity also matches context and SubStatement activities",
+            ),
             OpenApiParameter("verb", OpenApiTypes.URI),
             OpenApiParameter("activity", OpenApiTypes.URI, description="Object activity id"),
             OpenApiParameter("registration", OpenApiTypes.UUID),
@@ -321,4 +357,3 @@ class StatementsView(XapiView):
             request.auth.workspace, data, authority=self._authority(request), statement_id=statement_id, parts=parts
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
-

@@ -13,7 +13,9 @@ from courses.models import Course
 
 
 def refuse(request, reason, status=403):
-    return render(request, "analytics/dashboards/refused.html", {"reason": reason, "response_status": status}, status=status)
+    return render(
+        request, "analytics/dashboards/refused.html", {"reason": reason, "response_status": status}, status=status
+    )
 
 
 @dataclass(frozen=True)
@@ -51,8 +53,9 @@ def staff_viewer(request):
         return None, refuse(request, "Your account does not belong to a workspace.")
     if membership.role not in (Role.ADMIN, Role.INSTRUCTOR):
         return None, refuse(
-            request, "The course and workspace dashboards are for instructors and administrators. "
-            "Your own learning is on “My learning”."
+            request,
+            "The course and workspace dashboards are for instructors and administrators. "
+            "Your own learning is on “My learning”.",
         )
     return Viewer(credential_for_membership(membership, "session")), None
 

@@ -33,10 +33,16 @@ MODE_LABELS = dict(EnrollmentMode.choices)
 GENDER_LABELS = {"female": "Female", "male": "Male", "other": "Other", "unknown": "Not given"}
 # Short names, so that the bars keep their room on a phone (EducationLevel has the long ones).
 EDUCATION_LABELS = {
-    None: "Not given", EducationLevel.DOCTORATE: "Doctorate", EducationLevel.MASTERS: "Master's",
-    EducationLevel.BACHELORS: "Bachelor's", EducationLevel.ASSOCIATES: "Associate", EducationLevel.SECONDARY: "Secondary",
-    EducationLevel.JUNIOR_SECONDARY: "Junior secondary", EducationLevel.PRIMARY: "Primary",
-    EducationLevel.NONE: "No formal education", EducationLevel.OTHER: "Other",
+    None: "Not given",
+    EducationLevel.DOCTORATE: "Doctorate",
+    EducationLevel.MASTERS: "Master's",
+    EducationLevel.BACHELORS: "Bachelor's",
+    EducationLevel.ASSOCIATES: "Associate",
+    EducationLevel.SECONDARY: "Secondary",
+    EducationLevel.JUNIOR_SECONDARY: "Junior secondary",
+    EducationLevel.PRIMARY: "Primary",
+    EducationLevel.NONE: "No formal education",
+    EducationLevel.OTHER: "Other",
 }
 
 
@@ -63,7 +69,12 @@ def _course_sections(course, period_name):
     modes = [mode for mode in course_info.REPORTED_MODES if any(row[mode] for row in by_mode)]
     known_years = [row for row in birth_years if row["birth_year"] is not None]
     countries = [
-        {"alpha3": row["country"].alpha3, "alpha2": row["country"].alpha2, "name": row["country"].name, "count": row["count"]}
+        {
+            "alpha3": row["country"].alpha3,
+            "alpha2": row["country"].alpha2,
+            "name": row["country"].name,
+            "count": row["count"],
+        }
         for row in locations
     ]
     mapped = [row for row in countries if row["alpha3"]]
@@ -73,7 +84,9 @@ def _course_sections(course, period_name):
         "modes": [(mode, MODE_LABELS.get(mode, mode)) for mode in modes],
         "birth_years": birth_years,
         "unknown_birth_year": sum(row["count"] for row in birth_years if row["birth_year"] is None),
-        "education": [(EDUCATION_LABELS.get(row["education_level"], row["education_level"]), row["count"]) for row in education],
+        "education": [
+            (EDUCATION_LABELS.get(row["education_level"], row["education_level"]), row["count"]) for row in education
+        ],
         "gender": [(GENDER_LABELS[key], count) for key, count in gender.items()],
         "countries": countries,
         "activity": activity,
@@ -82,24 +95,40 @@ def _course_sections(course, period_name):
         "charts": {
             "by_mode": charts.chart_html(
                 charts.enrollment_by_mode_figure(by_mode, modes, MODE_LABELS), "enrollment-chart"
-            ) if by_mode and by_mode[-1]["cumulative_count"] else "",
-            "birth_years": charts.chart_html(charts.birth_year_figure(known_years), "birth-year-chart") if known_years else "",
+            )
+            if by_mode and by_mode[-1]["cumulative_count"]
+            else "",
+            "birth_years": charts.chart_html(charts.birth_year_figure(known_years), "birth-year-chart")
+            if known_years
+            else "",
             "education": charts.chart_html(
                 charts.count_bars(
                     [EDUCATION_LABELS.get(row["education_level"], row["education_level"]) for row in education],
-                    [row["count"] for row in education], charts.SKY_BLUE, charts.TEXT,
-                ), "education-chart",
-            ) if education else "",
+                    [row["count"] for row in education],
+                    charts.SKY_BLUE,
+                    charts.TEXT,
+                ),
+                "education-chart",
+            )
+            if education
+            else "",
             "gender": charts.chart_html(
-                charts.count_bars([GENDER_LABELS[key] for key in gender], list(gender.values()), charts.PURPLE, charts.TEXT),
+                charts.count_bars(
+                    [GENDER_LABELS[key] for key in gender], list(gender.values()), charts.PURPLE, charts.TEXT
+                ),
                 "gender-chart",
-            ) if any(gender.values()) else "",
+            )
+            if any(gender.values())
+            else "",
             "map": charts.chart_html(charts.country_map_figure(mapped), "country-map") if mapped else "",
             "activity": charts.chart_html(
                 charts.weekly_activity_figure(activity, WEEKLY_ACTIVITY_LABELS), "activity-chart"
-            ) if any(row["any"] for row in activity) else "",
+            )
+            if any(row["any"] for row in activity)
+            else "",
             "chapters": charts.chart_html(charts.chapter_quiz_figure(chapters), "chapter-chart")
-            if any(chapter["quiz_duration_s"] for chapter in chapters) else "",
+            if any(chapter["quiz_duration_s"] for chapter in chapters)
+            else "",
         },
     }
 
@@ -110,7 +139,8 @@ def _timeline_section(video):
     return {
         "timeline": timeline,
         "chart": charts.chart_html(charts.video_timeline_figure(timeline), "timeline-chart")
-        if any(row["num_views"] for row in timeline) else "",
+        if any(row["num_views"] for row in timeline)
+        else "",
     }
 
 
@@ -124,7 +154,8 @@ def _problems_section(course, chosen_key):
     chosen = next((row for row in problems if row["module_id"] == chosen_key), None)
     distributions = (
         dashboard_queries.course_problem_distributions(course, chosen_key)
-        if chosen else {"answers": [], "parts": [], "grades": []}
+        if chosen
+        else {"answers": [], "parts": [], "grades": []}
     )
     return {
         "problems": problems,
@@ -139,7 +170,8 @@ def _problems_section(course, chosen_key):
         ],
         "grades": distributions["grades"],
         "grade_chart": charts.chart_html(charts.grade_distribution_figure(distributions["grades"]), "grade-chart")
-        if distributions["grades"] else "",
+        if distributions["grades"]
+        else "",
     }
 
 
@@ -166,6 +198,7 @@ def course_dashboard(request, key):
         return bad_filters(request, form)
     workspace = viewer.workspace
     period_name = form.cleaned_data["period"]
+
     def compute_course():
         return _course_sections(course, period_name)
 
@@ -178,8 +211,12 @@ def course_dashboard(request, key):
     chosen_video = timeline = problems = None
     if data is not None:
         problems = deferred_section(
-            request, workspace, "problems", (course.pk, chosen_problem or ""),
-            lambda: _problems_section(course, chosen_problem), fragment="course",
+            request,
+            workspace,
+            "problems",
+            (course.pk, chosen_problem or ""),
+            lambda: _problems_section(course, chosen_problem),
+            fragment="course",
         )
         if problems is None:  # not cached yet: defer the whole figures part
             data = None
@@ -191,7 +228,11 @@ def course_dashboard(request, key):
         chosen_video = Video.objects.filter(course=course, key=chosen_key).first() if chosen_key else None
         if chosen_video is not None:
             timeline = deferred_section(
-                request, workspace, "timeline", (chosen_video.pk,), lambda: _timeline_section(chosen_video),
+                request,
+                workspace,
+                "timeline",
+                (chosen_video.pk,),
+                lambda: _timeline_section(chosen_video),
                 fragment="course",
             )
             if timeline is None:  # the timeline is not cached yet: defer the whole figures part
@@ -204,7 +245,11 @@ def course_dashboard(request, key):
         filters = replace(filters, user_ids=_learner_search_ids(viewer, search) or ("-",))
     page_number = form.cleaned_data.get("page") or 1
     learners = analyse_queries.analyse_results_page(
-        workspace, filters, form.order(), limit=LEARNER_PAGE_SIZE, skip=(page_number - 1) * LEARNER_PAGE_SIZE,
+        workspace,
+        filters,
+        form.order(),
+        limit=LEARNER_PAGE_SIZE,
+        skip=(page_number - 1) * LEARNER_PAGE_SIZE,
         course_ids=viewer.course_ids,
     )
     sort, direction = form.cleaned_data.get("sort") or "updated", form.cleaned_data.get("dir") or "desc"

@@ -23,7 +23,10 @@ def courses_dashboard(request):
         return refuse(request, "page: enter a whole number from 1.", status=400)
     page_number = int(page_number)
     contents = analyse_queries.analyse_contents(
-        viewer.workspace, search=search, limit=COURSE_PAGE_SIZE, skip=(page_number - 1) * COURSE_PAGE_SIZE,
+        viewer.workspace,
+        search=search,
+        limit=COURSE_PAGE_SIZE,
+        skip=(page_number - 1) * COURSE_PAGE_SIZE,
         course_ids=viewer.course_ids,
     )
     return render_page(

@@ -24,7 +24,9 @@ def filter_lookups(viewer):
         return {
             "groups": analyse_queries.analyse_groups(workspace, limit=LOOKUP_LIMIT).rows,
             "custom_fields": analyse_queries.analyse_custom_fields(workspace, limit=LOOKUP_LIMIT).rows,
-            "contents": analyse_queries.analyse_contents(workspace, limit=LOOKUP_LIMIT, course_ids=viewer.course_ids).rows,
+            "contents": analyse_queries.analyse_contents(
+                workspace, limit=LOOKUP_LIMIT, course_ids=viewer.course_ids
+            ).rows,
         }
 
     return cached_section(workspace, "lookups", (viewer.scope_key,), compute).value

@@ -30,10 +30,14 @@ def results_dashboard(request):
     if not form.is_valid():
         return bad_filters(request, form)
     filters = form.result_filters()
+
     def compute_statistics():
         statistics = analyse_queries.analyse_statistics(workspace, filters, course_ids=viewer.course_ids)
         figure = charts.state_figure(statistics["by_state"], STATE_LABELS)
-        return {"statistics": statistics, "chart": charts.chart_html(figure, "states-chart") if statistics["total"] else ""}
+        return {
+            "statistics": statistics,
+            "chart": charts.chart_html(figure, "states-chart") if statistics["total"] else "",
+        }
 
     statistics = cached_section(workspace, "statistics", (viewer.scope_key, filters), compute_statistics)
     size = form.page_size

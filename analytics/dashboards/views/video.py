@@ -31,7 +31,11 @@ def _video_sections(workspace, video, period_name):
         name: [(label(key) if key != "unknown" else UNKNOWN_LABEL, count) for key, count in views[f"by_{name}"].items()]
         for name, label in names.items()
     }
-    chart_colours = {"device": (charts.BLUE, "white"), "platform": (charts.ORANGE, charts.TEXT), "country": (charts.SKY_BLUE, charts.TEXT)}
+    chart_colours = {
+        "device": (charts.BLUE, "white"),
+        "platform": (charts.ORANGE, charts.TEXT),
+        "country": (charts.SKY_BLUE, charts.TEXT),
+    }
     return {
         "analytics": analytics,
         "breakdowns": breakdowns,
@@ -45,18 +49,24 @@ def _video_sections(workspace, video, period_name):
                 name: charts.chart_html(
                     charts.count_bars([label for label, _ in rows], [count for _, count in rows], *chart_colours[name]),
                     f"{name}-chart",
-                ) if rows else ""
+                )
+                if rows
+                else ""
                 for name, rows in breakdowns.items()
             },
             "watch_time": charts.chart_html(charts.watch_time_figure(engagement["timeline"]), "watch-time-chart"),
             "completion": charts.chart_html(
-                charts.timeline_figure(engagement["timeline"], {"completion_rate": "Completion rate"}, "Completed views", True),
+                charts.timeline_figure(
+                    engagement["timeline"], {"completion_rate": "Completion rate"}, "Completed views", True
+                ),
                 "completion-chart",
             ),
             "buffering": charts.chart_html(
                 charts.timeline_figure(
-                    performance["timeline"], {"buffering_rate": "Buffering / watch time", "error_rate": "Errors per view"},
-                    "Rate", True,
+                    performance["timeline"],
+                    {"buffering_rate": "Buffering / watch time", "error_rate": "Errors per view"},
+                    "Rate",
+                    True,
                 ),
                 "buffering-chart",
             ),

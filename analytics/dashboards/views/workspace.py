@@ -48,7 +48,11 @@ def _workspace_overview(workspace, period_name, filters):
     statistics = analyse_queries.analyse_statistics(workspace, updated, now=now)
     top = dashboard_queries.top_contents_by_time(workspace, updated, now=now)
     overdue = analyse_queries.analyse_results_page(
-        workspace, overdue_filters, analyse_queries.ResultOrder("updatedAt", descending=False), limit=OVERDUE_LIMIT, now=now
+        workspace,
+        overdue_filters,
+        analyse_queries.ResultOrder("updatedAt", descending=False),
+        limit=OVERDUE_LIMIT,
+        now=now,
     )
     return {
         "period": period,
@@ -72,9 +76,7 @@ def _results_url(filters):
     params = [("group", value) for value in filters.group_ids]
     params += [("state", value) for value in filters.states]
     params += [("type", value) for value in filters.enrollment_types]
-    params += [
-        ("attribute", f"{item.field_id}:{value}") for item in filters.custom_fields for value in item.values
-    ]
+    params += [("attribute", f"{item.field_id}:{value}") for item in filters.custom_fields for value in item.values]
     if filters.expiry is not None:
         if filters.expiry.start:
             params.append(("expiry_from", filters.expiry.start.date().isoformat()))
@@ -99,7 +101,11 @@ def workspace_dashboard(request):
     period_name = form.cleaned_data["period"]
     filters = form.result_filters()
     overview = deferred_section(
-        request, workspace, "overview", (period_name, filters), lambda: _workspace_overview(workspace, period_name, filters)
+        request,
+        workspace,
+        "overview",
+        (period_name, filters),
+        lambda: _workspace_overview(workspace, period_name, filters),
     )
     data = overview.value if overview else None
     return page_or_fragment(

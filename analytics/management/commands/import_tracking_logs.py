@@ -58,4 +58,3 @@ class Command(BaseCommand):
             f"{summary.attempts_written} attempts, {summary.problem_responses_created} problem responses, "
             f"{summary.subsection_opens_created} subsection opens, into workspace {target.slug}."
         )
-

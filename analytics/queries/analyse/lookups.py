@@ -9,6 +9,7 @@ from courses.models import Course, Result
 
 from .filters import Page
 
+
 def _page(queryset, limit, skip):
     return Page(total=queryset.count(), rows=list(queryset[skip : skip + limit]))
 
@@ -71,9 +72,9 @@ def analyse_users(workspace, *, search="", limit=50, skip=0, course_ids=None):
     course) with an enrollment (ended or not) or an attempt: the same pairs, along the course
     index alone."""
     full_name = Trim(Concat(F("first_name"), Value(" "), F("last_name")))
-    users = User.objects.filter(
-        id__in=Membership.objects.filter(workspace=workspace).values("user_id")
-    ).annotate(full_name_text=full_name)
+    users = User.objects.filter(id__in=Membership.objects.filter(workspace=workspace).values("user_id")).annotate(
+        full_name_text=full_name
+    )
     if course_ids is not None:
         users = users.filter(id__in=Result.objects.filter(course_id__in=course_ids).values("user_id"))
     if search:

@@ -17,9 +17,11 @@ from .scope import _scope_sql
 _USER_NAME_SQL = (
     "COALESCE(NULLIF(TRIM(COALESCE({u}.first_name, '') || ' ' || COALESCE({u}.last_name, '')), ''), {u}.email)"
 )
-_STATE_RANK_SQL = "CASE r.effective_state " + " ".join(
-    f"WHEN '{state}' THEN {rank}" for rank, state in enumerate(RESULT_STATES)
-) + " END"
+_STATE_RANK_SQL = (
+    "CASE r.effective_state "
+    + " ".join(f"WHEN '{state}' THEN {rank}" for rank, state in enumerate(RESULT_STATES))
+    + " END"
+)
 # Order field -> (sort key SQL over the rows `r`, join it needs). Only the score can be NULL: the
 # other keys sort without NULLS LAST, so a descending page can follow a descending index.
 _SORT_KEYS = {
@@ -54,8 +56,18 @@ def result_id(row):
 
 
 def _described_page(
-    scope, parts, rows_sql, sort_key="r.user_pk", sort_join="", direction="ASC", *, limit, skip=0, after=None,
-    with_total=False, nulls_last=False,
+    scope,
+    parts,
+    rows_sql,
+    sort_key="r.user_pk",
+    sort_join="",
+    direction="ASC",
+    *,
+    limit,
+    skip=0,
+    after=None,
+    with_total=False,
+    nulls_last=False,
 ):
     """Rows of the `parts` of result_parts_sql (`scope`: their WITH clause, from _scope_sql),
     ordered by sort_key (NULLs last when nulls_last), then learner and course, cut to limit /
@@ -95,7 +107,9 @@ def _described_page(
             cut_params += [*part_params, *keyset_params, limit + skip]
         cut = f"({' UNION ALL '.join(cut_parts)})"
         if with_total:
-            total_column = f", (SELECT COUNT(*) FROM ({' UNION ALL '.join(sql for sql, _ in parts)}) AS t) AS total_rows"
+            total_column = (
+                f", (SELECT COUNT(*) FROM ({' UNION ALL '.join(sql for sql, _ in parts)}) AS t) AS total_rows"
+            )
             total_params = [param for _, part_params in parts for param in part_params]
     return _fetch_described(
         head, total_column, cut, order, rows_sql, [*head_params, *total_params, *cut_params], limit=limit, skip=skip
@@ -139,7 +153,10 @@ def _walks_activity_index(filters, order, course_ids):
     column that depends on the clock or on the activity (each would make the scope's share of
     the walk unpredictable), the default order (updatedAt descending: the index's own)."""
     return (
-        order.field == "updatedAt" and order.descending and course_ids is None and not filters.content_ids
+        order.field == "updatedAt"
+        and order.descending
+        and course_ids is None
+        and not filters.content_ids
         and (filters.group_ids or filters.user_ids or filters.custom_fields)
         and not (filters.states or filters.enrollment_types or filters.expiry or filters.updated_at)
     )
@@ -159,7 +176,7 @@ def _walked_page(workspace, filters, parts, rows_sql, *, limit, skip, now):
     all old): None when it found fewer than limit + skip rows, or when the scope was too small
     to walk (no row carries the total then) and the caller reads the page by sorting."""
     scope, scope_params = _scope_sql(workspace, filters, None)
-    (part_sql, part_params), = parts
+    ((part_sql, part_params),) = parts
     db_now = _db_datetime(now)
     in_scope = "(w.user_pk IN (SELECT id FROM scope_learners) OR 1 = 0)"
     large_enough = "(SELECT n FROM scope_total) >= %s"
@@ -179,14 +196,27 @@ def _walked_page(workspace, filters, parts, rows_sql, *, limit, skip, now):
         f"walked AS ({active}), walked_ended AS ({ended}) "
     )
     params = [
-        *scope_params, *part_params,
-        workspace.pk, db_now, WALK_BUDGET_ROWS, WALK_MIN_SCOPE_ROWS, limit + skip,
-        workspace.pk, db_now, WALK_MIN_SCOPE_ROWS, limit + skip,
+        *scope_params,
+        *part_params,
+        workspace.pk,
+        db_now,
+        WALK_BUDGET_ROWS,
+        WALK_MIN_SCOPE_ROWS,
+        limit + skip,
+        workspace.pk,
+        db_now,
+        WALK_MIN_SCOPE_ROWS,
+        limit + skip,
     ]
     rows = _fetch_described(
-        head, ", (SELECT n FROM scope_total) AS total_rows, (SELECT COUNT(*) FROM walked) AS walked_rows",
-        "(SELECT * FROM walked UNION ALL SELECT * FROM walked_ended)", "DESC", rows_sql, params,
-        limit=limit, skip=skip,
+        head,
+        ", (SELECT n FROM scope_total) AS total_rows, (SELECT COUNT(*) FROM walked) AS walked_rows",
+        "(SELECT * FROM walked UNION ALL SELECT * FROM walked_ended)",
+        "DESC",
+        rows_sql,
+        params,
+        limit=limit,
+        skip=skip,
     )
     if not rows or rows[0]["walked_rows"] < limit + skip:
         return None
@@ -227,8 +257,15 @@ def analyse_results_page(workspace, filters, order=ResultOrder(), *, limit=50, s
         if walked is not None:
             return Page(*walked)
     rows = _described_page(
-        _scope_sql(workspace, filters, course_ids), parts, every_row, sort_key, sort_join,
-        "DESC" if order.descending else "ASC", limit=limit, skip=skip, with_total=True,
+        _scope_sql(workspace, filters, course_ids),
+        parts,
+        every_row,
+        sort_key,
+        sort_join,
+        "DESC" if order.descending else "ASC",
+        limit=limit,
+        skip=skip,
+        with_total=True,
         nulls_last=order.field in _NULLABLE_SORT_KEYS,
     )
     if rows:
@@ -261,4 +298,3 @@ def iter_result_rows(workspace, filters=ResultFilters(), *, course_ids=None, now
             after = (chunk[-1]["user_pk"], chunk[-1]["course_pk"])
 
     return _count(*result_rows_sql(workspace, filters, course_ids=course_ids, now=now)), rows()
-

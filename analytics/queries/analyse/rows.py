@@ -155,4 +155,3 @@ def _rows_sql(workspace, filters, which, *, course_ids=None, now=None):
     if conditions:
         rows_sql = f"SELECT * FROM ({rows_sql}) AS result_rows WHERE {' AND '.join(conditions)}"
     return rows_sql, sql.params
-

@@ -75,4 +75,3 @@ def analyse_statistics(workspace, filters=ResultFilters(), *, course_ids=None, n
             for row in content_rows
         ],
     }
-

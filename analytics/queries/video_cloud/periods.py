@@ -70,9 +70,7 @@ def parse_metrics(values, allowed):
         return tuple(allowed)
     unknown = [name for name in names if name not in allowed]
     if unknown:
-        raise InvalidMetrics(
-            f"Unknown metrics {', '.join(unknown)}; this endpoint offers {', '.join(allowed)}."
-        )
+        raise InvalidMetrics(f"Unknown metrics {', '.join(unknown)}; this endpoint offers {', '.join(allowed)}.")
     return tuple(name for name in allowed if name in names)
 
 

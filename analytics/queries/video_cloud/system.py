@@ -213,10 +213,13 @@ def system_health(workspace, period, *, sections=("uptime", "response_time", "er
     if "uptime" in sections:
         result["uptime"] = uptime(period)
     if {"response_time", "errors"} & set(sections):
-        totals = requests.aggregate(count=Count("id"), average=Avg("latency_ms"), errors=Count("id", filter=SERVER_ERROR))
+        totals = requests.aggregate(
+            count=Count("id"), average=Avg("latency_ms"), errors=Count("id", filter=SERVER_ERROR)
+        )
     if "response_time" in sections:
         result["response_time"] = {
-            "average": whole_number(totals["average"]), **latency_percentiles(requests, totals["count"])
+            "average": whole_number(totals["average"]),
+            **latency_percentiles(requests, totals["count"]),
         }
     if "errors" in sections:
         queues = [stats(workspace, period) for stats in PROCESSING_SOURCES.values()]
@@ -249,7 +252,9 @@ def system_performance(workspace, period, *, sections=("api", "processing", "sto
     if "api" in sections:
         requests = _requests(workspace, period)
         totals = requests.aggregate(count=Count("id"), average=Avg("latency_ms"))
-        endpoints = requests.values("endpoint").annotate(n=Count("id"), average=Avg("latency_ms")).order_by("-n", "endpoint")
+        endpoints = (
+            requests.values("endpoint").annotate(n=Count("id"), average=Avg("latency_ms")).order_by("-n", "endpoint")
+        )
         endpoints = list(endpoints)
         result["api"] = {
             "requests": {
@@ -264,7 +269,11 @@ def system_performance(workspace, period, *, sections=("api", "processing", "sto
         }
     if "processing" in sections:
         result["processing"] = {
-            name: {"queued": queue.queued, "processing": queue.processing, "average_time": whole_number(queue.average_time_s)}
+            name: {
+                "queued": queue.queued,
+                "processing": queue.processing,
+                "average_time": whole_number(queue.average_time_s),
+            }
             for name, queue in ((name, stats(workspace, period)) for name, stats in PROCESSING_SOURCES.items())
         }
     if "storage" in sections:

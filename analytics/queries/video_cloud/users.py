@@ -29,7 +29,12 @@ from django.db.models.functions import TruncWeek
 from analytics.definitions import UTC, learner_ids, resolve_period
 from analytics.models import LearnerActivity, ReactionType, VideoReaction, WorkspaceDay
 from analytics.queries.activity import (
-    LEARNER_ACTIVITY, active_learner_counts, counting_strategy, earliest_activity, learner_days, new_learners,
+    LEARNER_ACTIVITY,
+    active_learner_counts,
+    counting_strategy,
+    earliest_activity,
+    learner_days,
+    new_learners,
 )
 
 from .periods import DEVICE_KEYS, SOURCE_KEYS, average, breakdown, bucket_label, fill_buckets, ratio
@@ -123,9 +128,12 @@ def _retention(workspace, period):
         aggregates[f"eligible{days}"] = Count("id", filter=eligible)
         aggregates[f"retained{days}"] = Count("id", filter=eligible & Q(**{f"is_back_day{days}": True}))
     rows = (
-        new_learners(workspace, period).annotate(week=TruncWeek("first_day")).values("week")
-        .annotate(**aggregates).order_by("week")
-    )  # fmt: skip
+        new_learners(workspace, period)
+        .annotate(week=TruncWeek("first_day"))
+        .values("week")
+        .annotate(**aggregates)
+        .order_by("week")
+    )
     weeks = fill_buckets(
         period, "week", {_as_moment(row.pop("week")): row for row in rows}, lambda: dict.fromkeys(aggregates, 0)
     )
@@ -268,7 +276,10 @@ def _page_learner_days(workspace, period):
     )
     inner_sql, params = per_learner.query.sql_with_params()
     quote = connection.ops.quote_name
-    sums = [f"COALESCE(SUM({quote(name)}), 0)" for name in (*PAGE_FIGURES, "new_learner_days", "new_sessions", "new_duration")]
+    sums = [
+        f"COALESCE(SUM({quote(name)}), 0)"
+        for name in (*PAGE_FIGURES, "new_learner_days", "new_sessions", "new_duration")
+    ]
     hours = [f"COUNT(CASE WHEN {quote(f'hour{hour}')} > 0 THEN 1 END)" for hour in range(24)]
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT COUNT(*), {', '.join(sums + hours)} FROM ({inner_sql}) per_learner", params)

@@ -23,9 +23,18 @@ from ..sql import fetch_dicts
 from ..streams import merge_sorted_groups
 
 from .periods import (
-    DEVICE_KEYS, PLATFORM_KEYS, DataUnavailable, average, breakdown, bucket_label, change, fill_buckets, ratio,
-    trunc, whole_number,
-)  # fmt: skip
+    DEVICE_KEYS,
+    PLATFORM_KEYS,
+    DataUnavailable,
+    average,
+    breakdown,
+    bucket_label,
+    change,
+    fill_buckets,
+    ratio,
+    trunc,
+    whole_number,
+)
 
 
 def _window(field, period):
@@ -106,7 +115,11 @@ def _engagement_figures(totals, reactions, prefix=""):
 def _reaction_counts(reactions, period, previous):
     aggregates = {}
     for prefix, window in (("", _window("at", period)), ("prev_", _window("at", previous))):
-        for name, kind in (("likes", ReactionType.LIKE), ("comments", ReactionType.COMMENT), ("shares", ReactionType.SHARE)):
+        for name, kind in (
+            ("likes", ReactionType.LIKE),
+            ("comments", ReactionType.COMMENT),
+            ("shares", ReactionType.SHARE),
+        ):
             aggregates[f"{prefix}{name}"] = Count("id", filter=window & Q(type=kind))
     return reactions.filter(at__gte=previous.start, at__lt=period.end).aggregate(**aggregates)
 
@@ -128,13 +141,22 @@ def _timeline(views, period, group_by):
         )
         .order_by("bucket")
     )
-    empty = dict(views=0, unique=0, watched_sum=0, completed=0, buffering_sum=None, buffering_watched_sum=None,
-                 errors_sum=None, error_views=0)
+    empty = dict(
+        views=0,
+        unique=0,
+        watched_sum=0,
+        completed=0,
+        buffering_sum=None,
+        buffering_watched_sum=None,
+        errors_sum=None,
+        error_views=0,
+    )
     return fill_buckets(period, group_by, {row.pop("bucket"): row for row in rows}, lambda: dict(empty))
 
 
-def video_analytics(workspace, video_key, period, *, sections=("views", "engagement", "performance"),
-                    group_by="day", compare=False):
+def video_analytics(
+    workspace, video_key, period, *, sections=("views", "engagement", "performance"), group_by="day", compare=False
+):
     """One video's analytics (video named by its key in the workspace) for the period.
 
     views: total views started in the period, unique learners, change against the previous
@@ -177,8 +199,9 @@ def video_analytics(workspace, video_key, period, *, sections=("views", "engagem
         if compare:
             result["views"]["previous"] = {"total": totals["prev_views"], "unique": totals["prev_unique"]}
     if "engagement" in sections:
-        reactions = _reaction_counts(VideoReaction.objects.filter(workspace=workspace, video_id=video["id"]),
-                                     period, previous)
+        reactions = _reaction_counts(
+            VideoReaction.objects.filter(workspace=workspace, video_id=video["id"]), period, previous
+        )
         result["engagement"] = {
             **_engagement_figures(totals, reactions),
             "timeline": [
@@ -246,9 +269,14 @@ def _day_totals(workspace, period, previous):
     return WorkspaceDay.objects.filter(workspace=workspace).aggregate(**totals)
 
 
-def video_summary(workspace, period, *, sections=("total_videos", "total_views", "total_watch_time",
-                                                  "average_engagement", "top_videos", "trends"),
-                  compare=False, top_limit=10):
+def video_summary(
+    workspace,
+    period,
+    *,
+    sections=("total_videos", "total_views", "total_watch_time", "average_engagement", "top_videos", "trends"),
+    compare=False,
+    top_limit=10,
+):
     """The workspace's videos over the period.
 
     total_videos: videos in the workspace's catalog. total_views / total_watch_time: views started
@@ -263,8 +291,11 @@ def video_summary(workspace, period, *, sections=("total_videos", "total_views",
     previous = period.previous
     result = {}
     needs_totals = {"total_views", "total_watch_time", "average_engagement", "trends"} & set(sections)
-    total_videos = Video.objects.filter(workspace=workspace).count() if (
-        {"total_videos", "average_engagement"} & set(sections)) else None
+    total_videos = (
+        Video.objects.filter(workspace=workspace).count()
+        if ({"total_videos", "average_engagement"} & set(sections))
+        else None
+    )
 
     if needs_totals or compare:
         totals = _day_totals(workspace, period, previous)
@@ -277,9 +308,13 @@ def video_summary(workspace, period, *, sections=("total_videos", "total_views",
     if "total_watch_time" in sections:
         result["total_watch_time"] = totals["watched_sum"] or 0
     if "average_engagement" in sections:
-        reactions = VideoReaction.objects.filter(workspace=workspace).filter(_window("at", period)).aggregate(
-            likes=Count("id", filter=Q(type=ReactionType.LIKE)),
-            comments=Count("id", filter=Q(type=ReactionType.COMMENT)),
+        reactions = (
+            VideoReaction.objects.filter(workspace=workspace)
+            .filter(_window("at", period))
+            .aggregate(
+                likes=Count("id", filter=Q(type=ReactionType.LIKE)),
+                comments=Count("id", filter=Q(type=ReactionType.COMMENT)),
+            )
         )
         result["average_engagement"] = {
             "watch_time": average(totals["watched_sum"], totals["views"]),
@@ -307,7 +342,8 @@ def video_summary(workspace, period, *, sections=("total_videos", "total_views",
         }
     if compare:
         result["period"] = {
-            "start": period.start, "end": period.end,
+            "start": period.start,
+            "end": period.end,
             "previous": {"start": previous.start, "end": previous.end},
         }
         result["previous"] = {
@@ -319,7 +355,13 @@ def video_summary(workspace, period, *, sections=("total_videos", "total_views",
 
 
 VIDEO_DAY_DEFAULTS = {
-    "views": 0, "unique": 0, "watched_sum": 0, "completed": 0, "likes": 0, "comments": 0, "shares": 0,
+    "views": 0,
+    "unique": 0,
+    "watched_sum": 0,
+    "completed": 0,
+    "likes": 0,
+    "comments": 0,
+    "shares": 0,
 }
 
 

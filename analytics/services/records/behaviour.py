@@ -19,8 +19,14 @@ from urllib.parse import unquote, urlsplit
 from django.utils import timezone
 
 from analytics.models import (
-    EventSource, LearningEvent, PageSession, ProblemResponse, SubsectionOpen, VideoReaction, VideoView,
-)  # fmt: skip
+    EventSource,
+    LearningEvent,
+    PageSession,
+    ProblemResponse,
+    SubsectionOpen,
+    VideoReaction,
+    VideoView,
+)
 from analytics.rollups.changes import rows_changed
 from analytics.services.learner_activity import activity_pairs
 from analytics.services.problem_rollups import record_problem_responses, record_subsection_opens
@@ -70,16 +76,28 @@ def course_and_chapter_from_path(path):
 
 
 PAGE_SESSION_COLUMNS = (
-    "id", "workspace_id", "user_id", "page", "path", "started_at", "duration_s",
-    "course_id", "course_key", "chapter_key", "device", "received_at",
-)  # fmt: skip
+    "id",
+    "workspace_id",
+    "user_id",
+    "page",
+    "path",
+    "started_at",
+    "duration_s",
+    "course_id",
+    "course_key",
+    "chapter_key",
+    "device",
+    "received_at",
+)
 PAGE_SESSION_STATE = ("page", "path", "started_at", "duration_s", "device")
 
 
 def _page_session_conflict_sql():
     model = PageSession
-    updates = [f"{name(model, 'duration_s')} = CASE WHEN {excluded(model, 'duration_s')} > "
-               f"{column(model, 'duration_s')} THEN {excluded(model, 'duration_s')} ELSE {column(model, 'duration_s')} END"]
+    updates = [
+        f"{name(model, 'duration_s')} = CASE WHEN {excluded(model, 'duration_s')} > "
+        f"{column(model, 'duration_s')} THEN {excluded(model, 'duration_s')} ELSE {column(model, 'duration_s')} END"
+    ]
     for attr in ("page", "path", "started_at", "course_id", "course_key", "chapter_key", "device"):
         updates.append(f"{name(model, attr)} = {excluded(model, attr)}")
     return (
@@ -139,11 +157,21 @@ def upsert_page_sessions(workspace, rows):
     now = timezone.now()
     values = [
         (
-            sid, workspace.pk, s["owner"][1], s["page"], s["path"], s["started_at"], s["duration_s"],
-            course_ids.get(keys[sid][0]), keys[sid][0], keys[sid][1], s["device"] or "", now,
+            sid,
+            workspace.pk,
+            s["owner"][1],
+            s["page"],
+            s["path"],
+            s["started_at"],
+            s["duration_s"],
+            course_ids.get(keys[sid][0]),
+            keys[sid][0],
+            keys[sid][1],
+            s["device"] or "",
+            now,
         )
         for sid, s in to_write.items()
-    ]  # fmt: skip
+    ]
     insert_rows(PageSession, PAGE_SESSION_COLUMNS, values, _page_session_conflict_sql())
     left_ids = {course_ids.get(key) for key in left}
     _rows_changed(PageSession, workspace, to_write.items(), stored, {value[7] for value in values} | left_ids)
@@ -168,8 +196,17 @@ def _utc_date(moment):
 
 
 EVENT_COLUMNS = (
-    "id", "workspace_id", "user_id", "course_id", "type", "object", "occurred_at", "source", "data", "received_at",
-)  # fmt: skip
+    "id",
+    "workspace_id",
+    "user_id",
+    "course_id",
+    "type",
+    "object",
+    "occurred_at",
+    "source",
+    "data",
+    "received_at",
+)
 
 
 def upsert_events(workspace, rows, *, source=EventSource.TRACKER):
@@ -196,11 +233,19 @@ def upsert_events(workspace, rows, *, source=EventSource.TRACKER):
             first[row["id"]] = row
     values = [
         (
-            row["id"], workspace.pk, row["user_id"], row.get("course_id"), row["type"], row.get("object") or "",
-            row["occurred_at"], row.get("source") or source, row.get("data") or {}, now,
+            row["id"],
+            workspace.pk,
+            row["user_id"],
+            row.get("course_id"),
+            row["type"],
+            row.get("object") or "",
+            row["occurred_at"],
+            row.get("source") or source,
+            row.get("data") or {},
+            now,
         )
         for row in first.values()
-    ]  # fmt: skip
+    ]
     inserted = set(insert_rows(LearningEvent, EVENT_COLUMNS, values, "ON CONFLICT DO NOTHING", returning="id"))
     stored_before = [row["id"] for row in first.values() if row["id"] not in inserted]
     owners = {}
@@ -216,7 +261,10 @@ def upsert_events(workspace, rows, *, source=EventSource.TRACKER):
     if inserted:
         new_rows = [first[event_id] for event_id in inserted]
         rows_changed(
-            workspace.pk, LearningEvent, pairs=activity_pairs(new_rows, time_key="occurred_at"), may_empty=False,
+            workspace.pk,
+            LearningEvent,
+            pairs=activity_pairs(new_rows, time_key="occurred_at"),
+            may_empty=False,
             course_ids={row.get("course_id") for row in new_rows},
         )
     for row in rows:
@@ -230,18 +278,53 @@ def upsert_events(workspace, rows, *, source=EventSource.TRACKER):
 
 
 VIDEO_VIEW_COLUMNS = (
-    "id", "workspace_id", "user_id", "video_id", "course_id", "started_at", "watched_s", "position_s", "segments",
-    "watched_first_segment", "watched_last_segment", "is_completed", "device", "platform", "country",
-    "buffering_s", "bitrate_kbps", "errors", "source", "received_at",
-)  # fmt: skip
+    "id",
+    "workspace_id",
+    "user_id",
+    "video_id",
+    "course_id",
+    "started_at",
+    "watched_s",
+    "position_s",
+    "segments",
+    "watched_first_segment",
+    "watched_last_segment",
+    "is_completed",
+    "device",
+    "platform",
+    "country",
+    "buffering_s",
+    "bitrate_kbps",
+    "errors",
+    "source",
+    "received_at",
+)
 VIDEO_VIEW_STATE = (
-    "started_at", "watched_s", "position_s", "segments", "is_completed", "device", "platform", "country",
-    "buffering_s", "bitrate_kbps", "errors", "source",
-)  # fmt: skip
+    "started_at",
+    "watched_s",
+    "position_s",
+    "segments",
+    "is_completed",
+    "device",
+    "platform",
+    "country",
+    "buffering_s",
+    "bitrate_kbps",
+    "errors",
+    "source",
+)
 VIDEO_VIEW_DEFAULTS = {
-    "watched_s": 0, "position_s": 0, "segments": [], "is_completed": False, "device": "", "platform": "",
-    "country": "", "buffering_s": None, "bitrate_kbps": None, "errors": None,
-}  # fmt: skip
+    "watched_s": 0,
+    "position_s": 0,
+    "segments": [],
+    "is_completed": False,
+    "device": "",
+    "platform": "",
+    "country": "",
+    "buffering_s": None,
+    "bitrate_kbps": None,
+    "errors": None,
+}
 GROWING = ("watched_s", "position_s")
 
 
@@ -325,12 +408,30 @@ def upsert_video_views(workspace, rows, *, source=EventSource.TRACKER, videos=No
     for view_id, s in to_write:
         video = videos[s["owner"][2]]
         segments = s["segments"]
-        values.append((
-            view_id, workspace.pk, s["owner"][1], video.id, video.course_id, s["started_at"], s["watched_s"],
-            s["position_s"], segments, 0 in segments, (video.segment_count - 1) in segments, s["is_completed"],
-            s["device"] or "", s["platform"] or "", s["country"] or "", s["buffering_s"], s["bitrate_kbps"],
-            s["errors"], s["source"] or source, now,
-        ))  # fmt: skip
+        values.append(
+            (
+                view_id,
+                workspace.pk,
+                s["owner"][1],
+                video.id,
+                video.course_id,
+                s["started_at"],
+                s["watched_s"],
+                s["position_s"],
+                segments,
+                0 in segments,
+                (video.segment_count - 1) in segments,
+                s["is_completed"],
+                s["device"] or "",
+                s["platform"] or "",
+                s["country"] or "",
+                s["buffering_s"],
+                s["bitrate_kbps"],
+                s["errors"],
+                s["source"] or source,
+                now,
+            )
+        )
     insert_rows(VideoView, VIDEO_VIEW_COLUMNS, values, _video_view_conflict_sql())
     _rows_changed(VideoView, workspace, to_write, stored, {value[4] for value in values})
     return result
@@ -352,18 +453,32 @@ def upsert_video_reactions(workspace, rows):
     if not keys:
         return result
     inserted = insert_rows(
-        VideoReaction, REACTION_COLUMNS, [(workspace.pk, *key) for key in keys], "ON CONFLICT DO NOTHING",
+        VideoReaction,
+        REACTION_COLUMNS,
+        [(workspace.pk, *key) for key in keys],
+        "ON CONFLICT DO NOTHING",
         returning="id",
-    )  # fmt: skip
+    )
     result.created = len(inserted)
     result.unchanged = len(rows) - result.created
     return result
 
 
 RESPONSE_ATTRS = (
-    "course_id", "problem_key", "part_id", "answer", "value_id", "correct", "grade", "max_grade", "variant",
-    "attempt", "submitted_at", "question", "problem_name",
-)  # fmt: skip
+    "course_id",
+    "problem_key",
+    "part_id",
+    "answer",
+    "value_id",
+    "correct",
+    "grade",
+    "max_grade",
+    "variant",
+    "attempt",
+    "submitted_at",
+    "question",
+    "problem_name",
+)
 
 
 # Namespace of the ids given to problem responses and subsection opens imported without one.
@@ -427,14 +542,21 @@ def upsert_problem_responses(workspace, rows, *, source=EventSource.IMPORT):
     workspace it is rejected (field `id`).
     """
     rows = [
-        row if row.get("id") else {
+        row
+        if row.get("id")
+        else {
             **row,
             "id": interchange_id(
-                "problem_response", workspace.pk, row["user_id"], row["problem_key"], row["part_id"], row["submitted_at"]
+                "problem_response",
+                workspace.pk,
+                row["user_id"],
+                row["problem_key"],
+                row["part_id"],
+                row["submitted_at"],
             ),
         }
         for row in rows
-    ]  # fmt: skip
+    ]
 
     def make(row):
         values = {attr: row[attr] for attr in RESPONSE_ATTRS if attr in row and row[attr] is not None}
@@ -449,17 +571,26 @@ def upsert_subsection_opens(workspace, rows, *, source=EventSource.IMPORT):
     `opened_at`, optionally `id` (derived from workspace, learner, subsection and time when
     absent) and `ref`. Immutable like problem responses."""
     rows = [
-        row if row.get("id") else {
+        row
+        if row.get("id")
+        else {
             **row,
-            "id": interchange_id("subsection_open", workspace.pk, row["user_id"], row["subsection_key"], row["opened_at"]),
+            "id": interchange_id(
+                "subsection_open", workspace.pk, row["user_id"], row["subsection_key"], row["opened_at"]
+            ),
         }
         for row in rows
-    ]  # fmt: skip
+    ]
 
     def make(row):
         return SubsectionOpen(
-            id=row["id"], workspace_id=workspace.pk, user_id=row["user_id"], course_id=row["course_id"],
-            subsection_key=row["subsection_key"], opened_at=row["opened_at"], source=source,
-        )  # fmt: skip
+            id=row["id"],
+            workspace_id=workspace.pk,
+            user_id=row["user_id"],
+            course_id=row["course_id"],
+            subsection_key=row["subsection_key"],
+            opened_at=row["opened_at"],
+            source=source,
+        )
 
     return _record_immutable(SubsectionOpen, workspace, rows, make, record_subsection_opens)

@@ -209,7 +209,9 @@ def _named(model, workspace, names):
     found = dict(model.objects.filter(workspace=workspace, name__in=names).values_list("name", "id"))
     missing = set(names) - found.keys()
     if missing:
-        model.objects.bulk_create([model(workspace=workspace, name=name) for name in sorted(missing)], ignore_conflicts=True)
+        model.objects.bulk_create(
+            [model(workspace=workspace, name=name) for name in sorted(missing)], ignore_conflicts=True
+        )
         found.update(model.objects.filter(workspace=workspace, name__in=missing).values_list("name", "id"))
     return found
 
@@ -303,13 +305,24 @@ def upsert_courses(workspace, rows):
         return UpsertResult()
     stored = {c.key: c for c in Course.objects.filter(workspace=workspace, key__in={row["key"] for row in rows})}
     result, _, statuses = _upsert_objects(
-        Course, rows, lambda row: row["key"], stored, COURSE_FIELDS,
-        lambda row: Course(workspace=workspace, key=row["key"]), check=_course_problem,
-    )  # fmt: skip
+        Course,
+        rows,
+        lambda row: row["key"],
+        stored,
+        COURSE_FIELDS,
+        lambda row: Course(workspace=workspace, key=row["key"]),
+        check=_course_problem,
+    )
     return _sync_relation(
-        Course.instructors.through, "course_id", "user_id", rows, statuses, result, "instructor_ids",
+        Course.instructors.through,
+        "course_id",
+        "user_id",
+        rows,
+        statuses,
+        result,
+        "instructor_ids",
         lambda keys: dict(Course.objects.filter(workspace=workspace, key__in=keys).values_list("key", "id")),
-    )  # fmt: skip
+    )
 
 
 def upsert_programs(workspace, rows):
@@ -321,13 +334,23 @@ def upsert_programs(workspace, rows):
         return UpsertResult()
     stored = {p.key: p for p in Program.objects.filter(workspace=workspace, key__in={row["key"] for row in rows})}
     result, _, statuses = _upsert_objects(
-        Program, rows, lambda row: row["key"], stored, ("title", "program_type"),
+        Program,
+        rows,
+        lambda row: row["key"],
+        stored,
+        ("title", "program_type"),
         lambda row: Program(workspace=workspace, key=row["key"]),
-    )  # fmt: skip
+    )
     return _sync_relation(
-        Program.courses.through, "program_id", "course_id", rows, statuses, result, "course_ids",
+        Program.courses.through,
+        "program_id",
+        "course_id",
+        rows,
+        statuses,
+        result,
+        "course_ids",
         lambda keys: dict(Program.objects.filter(workspace=workspace, key__in=keys).values_list("key", "id")),
-    )  # fmt: skip
+    )
 
 
 def upsert_chapters(workspace, rows):
@@ -344,9 +367,13 @@ def upsert_chapters(workspace, rows):
         )
     }
     result, _, _ = _upsert_objects(
-        Chapter, rows, lambda row: (row["course_id"], row["key"]), stored, ("title", "position"),
+        Chapter,
+        rows,
+        lambda row: (row["course_id"], row["key"]),
+        stored,
+        ("title", "position"),
         lambda row: Chapter(course_id=row["course_id"], key=row["key"]),
-    )  # fmt: skip
+    )
     return result
 
 
@@ -359,10 +386,13 @@ def upsert_videos(workspace, rows):
         return UpsertResult()
     stored = {v.key: v for v in Video.objects.filter(workspace=workspace, key__in={row["key"] for row in rows})}
     result, _, _ = _upsert_objects(
-        Video, rows, lambda row: row["key"], stored,
+        Video,
+        rows,
+        lambda row: row["key"],
+        stored,
         ("course_id", "chapter_id", "title", "duration_s", "segment_length_s"),
         lambda row: Video(workspace=workspace, key=row["key"]),
-    )  # fmt: skip
+    )
     rows_changed(workspace.pk, Video, course_ids={row["course_id"] for row in rows})
     return result
 
@@ -388,11 +418,14 @@ def upsert_enrollments(workspace, rows):
         )
     }
     result, _, statuses = _upsert_objects(
-        Enrollment, rows, lambda row: (row["user_id"], row["course_id"]), stored,
+        Enrollment,
+        rows,
+        lambda row: (row["user_id"], row["course_id"]),
+        stored,
         ("mode", "kind", "enrolled_at", "unenrolled_at", "expires_at"),
         lambda row: Enrollment(workspace=workspace, user_id=row["user_id"], course_id=row["course_id"]),
         check=_enrollment_problem,
-    )  # fmt: skip
+    )
     _written_rows_changed(workspace, Enrollment, rows, statuses)
     return result
 
@@ -401,15 +434,25 @@ def _written_rows_changed(workspace, model, rows, statuses):
     """Tell the rollups (analytics.rollups) of the (learner, course) pairs whose rows were written."""
     written = [row for row, status in zip(rows, statuses) if status in ("created", "updated")]
     rows_changed(
-        workspace.pk, model, result_pairs={(row["user_id"], row["course_id"]) for row in written},
+        workspace.pk,
+        model,
+        result_pairs={(row["user_id"], row["course_id"]) for row in written},
         course_ids={row["course_id"] for row in written},
     )
 
 
 ATTEMPT_FIELDS = (
-    "state", "progress", "score", "time_spent_s", "first_activity_at", "last_activity_at", "completed_at",
-    "certificate_issued_at", "expires_at", "lang",
-)  # fmt: skip
+    "state",
+    "progress",
+    "score",
+    "time_spent_s",
+    "first_activity_at",
+    "last_activity_at",
+    "completed_at",
+    "certificate_issued_at",
+    "expires_at",
+    "lang",
+)
 
 
 def upsert_attempts(workspace, rows):
@@ -428,12 +471,17 @@ def upsert_attempts(workspace, rows):
         )
     }
     result, _, statuses = _upsert_objects(
-        Attempt, rows, lambda row: (row["user_id"], row["course_id"], row["version_number"]), stored,
+        Attempt,
+        rows,
+        lambda row: (row["user_id"], row["course_id"], row["version_number"]),
+        stored,
         ATTEMPT_FIELDS,
         lambda row: Attempt(
-            workspace=workspace, user_id=row["user_id"], course_id=row["course_id"],
+            workspace=workspace,
+            user_id=row["user_id"],
+            course_id=row["course_id"],
             version_number=row["version_number"],
         ),
-    )  # fmt: skip
+    )
     _written_rows_changed(workspace, Attempt, rows, statuses)
     return result

@@ -87,7 +87,9 @@ def videos_by_key(workspace, keys):
     rows = Video.objects.filter(workspace=workspace, key__in=keys).values_list(
         "key", "id", "course_id", "duration_s", "segment_length_s"
     )
-    return {key: VideoRef(video_id, course_id, duration, segment) for key, video_id, course_id, duration, segment in rows}
+    return {
+        key: VideoRef(video_id, course_id, duration, segment) for key, video_id, course_id, duration, segment in rows
+    }
 
 
 def videos_by_id(workspace, ids):
@@ -98,5 +100,6 @@ def videos_by_id(workspace, ids):
     rows = Video.objects.filter(workspace=workspace, id__in=ids).values_list(
         "id", "course_id", "duration_s", "segment_length_s"
     )
-    return {video_id: VideoRef(video_id, course_id, duration, segment) for video_id, course_id, duration, segment in rows}
-
+    return {
+        video_id: VideoRef(video_id, course_id, duration, segment) for video_id, course_id, duration, segment in rows
+    }

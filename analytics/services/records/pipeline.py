@@ -34,10 +34,16 @@ NO_CHAPTER = "no chapter with this key in the course"
 # Kinds whose records name the user they are about.
 ACTIVITY_KINDS = frozenset(
     {
-        Kind.ENROLLMENT, Kind.ATTEMPT, Kind.PAGE_SESSION, Kind.EVENT, Kind.VIDEO_VIEW, Kind.VIDEO_REACTION,
-        Kind.PROBLEM_RESPONSE, Kind.SUBSECTION_OPEN,
+        Kind.ENROLLMENT,
+        Kind.ATTEMPT,
+        Kind.PAGE_SESSION,
+        Kind.EVENT,
+        Kind.VIDEO_VIEW,
+        Kind.VIDEO_REACTION,
+        Kind.PROBLEM_RESPONSE,
+        Kind.SUBSECTION_OPEN,
     }
-)  # fmt: skip
+)
 # Kinds that create the courses they name when missing (title = key), as the tracking-log and xAPI
 # paths do: problem responses and subsection opens come from an LMS whose catalog may not have
 # been imported, and a program lists the course runs it groups.
@@ -135,7 +141,9 @@ def _resolve(kind, items, resolver, workspace):
         courses = resolver.course_ids(keys) if keys else {}
     if kind == Kind.COURSE:
         users = resolver.user_ids({email for _, c in items for email in c.get("instructors") or []})
-    videos = resolver.video_refs({c["video"] for _, c in items}) if kind in (Kind.VIDEO_VIEW, Kind.VIDEO_REACTION) else {}
+    videos = (
+        resolver.video_refs({c["video"] for _, c in items}) if kind in (Kind.VIDEO_VIEW, Kind.VIDEO_REACTION) else {}
+    )
     chapters = {}
     if kind == Kind.VIDEO:
         chapters = chapter_ids_by_key(
@@ -270,7 +278,10 @@ def ingest_records(
     """
     records = list(records)
     options = {
-        "source": source, "actor": actor, "allowed_kinds": allowed_kinds, "default_kind": default_kind,
+        "source": source,
+        "actor": actor,
+        "allowed_kinds": allowed_kinds,
+        "default_kind": default_kind,
         "chunk_size": chunk_size,
     }
     if len(records) > chunk_size:
@@ -281,7 +292,9 @@ def ingest_records(
     except (OperationalError, InterfaceError):
         raise
     except DatabaseError:
-        logger.warning("The database refused a batch of %d records; writing them again isolated", len(records), exc_info=True)
+        logger.warning(
+            "The database refused a batch of %d records; writing them again isolated", len(records), exc_info=True
+        )
     with transaction.atomic(), refreshed_together():
         return _ingest(workspace, records, isolate=True, **options)
 
@@ -310,7 +323,9 @@ def _ingest(workspace, records, *, source, actor, allowed_kinds, default_kind, c
             if sent is None:
                 data = {**data, "user": actor.email}
             elif not isinstance(sent, str) or sent.strip().lower() != actor.email:
-                report.errors.append(RecordError(ref, "user", "must be your own email: you can only send your own activity"))
+                report.errors.append(
+                    RecordError(ref, "user", "must be your own email: you can only send your own activity")
+                )
                 continue
         clean, errors = validate_record(kind, data)
         if errors:

@@ -98,9 +98,7 @@ def insert_rows(model, attnames, rows, conflict_sql, returning=None):
             cursor.execute(sql, params)
             statements += 1
             if returning:
-                returned.extend(
-                    returning_field.to_python(value) for (value,) in cursor.fetchall()
-                )
+                returned.extend(returning_field.to_python(value) for (value,) in cursor.fetchall())
     return returned if returning else statements
 
 
@@ -122,9 +120,7 @@ def select_rows(model, attnames, key_attname, keys):
         f"SELECT {', '.join(quote(field.column) for field in fields)} FROM {quote(model._meta.db_table)} "
         f"WHERE {quote(key_field.column)} = ANY(%b::{_pg_array_type(key_field)})"
     )
-    converters = [
-        (index, field) for index, field in enumerate(fields) if hasattr(field, "from_db_value")
-    ]
+    converters = [(index, field) for index, field in enumerate(fields) if hasattr(field, "from_db_value")]
     with _cursor() as cursor:
         cursor.execute(sql, [[key_field.get_db_prep_value(key, connection) for key in keys]])
         rows = cursor.fetchall()

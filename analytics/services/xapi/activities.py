@@ -60,7 +60,9 @@ def record_activity_definitions(workspace, statements):
         for activity_id, definition in given.items():
             row = known.get(activity_id)
             if row is None:
-                new.append(XapiActivity(workspace=workspace, activity_id=activity_id, definition=definition, updated_at=now))
+                new.append(
+                    XapiActivity(workspace=workspace, activity_id=activity_id, definition=definition, updated_at=now)
+                )
                 continue
             merged = merge_definition(row.definition, definition)
             if merged != row.definition:

@@ -50,7 +50,9 @@ def check_parts(statements, paths, parts):
                 check_signature(statement, part.body, f"{path}.attachments[{index}]")
     for sha2, part in parts.items():
         if sha2 not in named:
-            raise StatementInvalid(f"part with X-Experience-API-Hash {sha2}: no attachment of the statements has this sha2")
+            raise StatementInvalid(
+                f"part with X-Experience-API-Hash {sha2}: no attachment of the statements has this sha2"
+            )
         digest = HASHES.get(len(sha2))
         if digest is None or digest(part.body).hexdigest() != sha2:
             raise StatementInvalid(f"part with X-Experience-API-Hash {sha2}: its content does not have this SHA-2 hash")
@@ -69,8 +71,15 @@ def store_parts(workspace, parts):
                 continue
             name = default_storage.save(f"xapi-attachments/{workspace.pk}/{sha2}", ContentFile(part.body))
             written.append(name)
-            rows.append(XapiAttachment(workspace=workspace, sha2=sha2, content_type=part.headers["content-type"],
-                                       length=len(part.body), file=name))  # fmt: skip
+            rows.append(
+                XapiAttachment(
+                    workspace=workspace,
+                    sha2=sha2,
+                    content_type=part.headers["content-type"],
+                    length=len(part.body),
+                    file=name,
+                )
+            )
         XapiAttachment.objects.bulk_create(rows, ignore_conflicts=True)
     except BaseException:
         remove_files(written)

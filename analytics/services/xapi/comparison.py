@@ -35,7 +35,11 @@ def _comparable_object(obj):
 
 
 def _comparable_body(statement):
-    body = {key: value for key, value in statement.items() if key not in ("id", "authority", "stored", "version", "timestamp", "attachments")}
+    body = {
+        key: value
+        for key, value in statement.items()
+        if key not in ("id", "authority", "stored", "version", "timestamp", "attachments")
+    }
     body["actor"] = _comparable_agent(statement["actor"])
     body["verb"] = {"id": statement["verb"]["id"]}
     body["object"] = _comparable_object(statement["object"])
@@ -75,4 +79,3 @@ def statements_match(received, stored):
         stored_at = parse_timestamp(stored["timestamp"], "statement.timestamp")
         return received_at == stored_at
     return True
-

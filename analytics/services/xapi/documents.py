@@ -89,8 +89,18 @@ def json_object(content, what):
     return value
 
 
-def save_document(workspace, scope, document_id, content, content_type, *, merge, preconditions, agent=None,
-                  precondition_required=False):  # fmt: skip
+def save_document(
+    workspace,
+    scope,
+    document_id,
+    content,
+    content_type,
+    *,
+    merge,
+    preconditions,
+    agent=None,
+    precondition_required=False,
+):
     """PUT (merge=False) or POST (merge=True) one document; returns the stored XapiDocument.
 
     precondition_required: a PUT to the profile resources must send If-Match or If-None-Match
@@ -107,8 +117,10 @@ def save_document(workspace, scope, document_id, content, content_type, *, merge
                 if not merge and precondition_required and not preconditions.given:
                     if stored is not None:
                         raise DocumentConflict("The document exists: send If-Match with its ETag to replace it.")
-                    raise StatementInvalid("If-Match / If-None-Match: a PUT of a profile names the version it replaces "
-                                           "(If-None-Match: * to create)")
+                    raise StatementInvalid(
+                        "If-Match / If-None-Match: a PUT of a profile names the version it replaces "
+                        "(If-None-Match: * to create)"
+                    )
                 if stored is not None and merge:
                     content, content_type = _merged(stored, content, content_type)
                 return _write(workspace, scope, document_id, stored, content, content_type, agent)
@@ -120,7 +132,9 @@ def save_document(workspace, scope, document_id, content, content_type, *, merge
 
 def _merged(stored, content, content_type):
     if not (is_json(stored.content_type) and is_json(content_type)):
-        raise StatementInvalid("content: POST merges JSON objects only; the stored or sent document is not application/json")
+        raise StatementInvalid(
+            "content: POST merges JSON objects only; the stored or sent document is not application/json"
+        )
     merged = json_object(bytes(stored.content), "the stored document")
     merged.update(json_object(content, "content"))
     return json.dumps(merged).encode(), JSON_TYPE
@@ -129,8 +143,15 @@ def _merged(stored, content, content_type):
 def _write(workspace, scope, document_id, stored, content, content_type, agent):
     now = timezone.now()
     if stored is None:
-        stored = XapiDocument(workspace=workspace, kind=scope.kind, activity_id=scope.activity_id, agent_key=scope.agent_key,
-                              registration=scope.registration, document_id=document_id, agent=agent)  # fmt: skip
+        stored = XapiDocument(
+            workspace=workspace,
+            kind=scope.kind,
+            activity_id=scope.activity_id,
+            agent_key=scope.agent_key,
+            registration=scope.registration,
+            document_id=document_id,
+            agent=agent,
+        )
     stored.content, stored.content_type, stored.etag, stored.updated_at = content, content_type, etag_of(content), now
     stored.save()
     return stored

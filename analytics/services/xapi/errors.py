@@ -33,7 +33,6 @@ def check_version_header(value):
         raise XapiError(f"X-Experience-API-Version {value!r} is not supported (use 1.0.0 to 1.0.3).")
 
 
-
 class DocumentNotFound(XapiError):
     status = 404
 

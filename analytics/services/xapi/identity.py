@@ -27,4 +27,3 @@ def agent_key(agent):
         return f"{agent['account'].get('homePage', '')}|{agent['account'].get('name', '')}"
     members = sorted(agent_key(member) for member in agent.get("member", []))
     return "group:" + hashlib.sha1("\n".join(members).encode()).hexdigest()
-

@@ -85,7 +85,11 @@ def statement_relations(statement):
         if _object_kind(inner) in ("Agent", "Group"):
             for key in _agents(inner):
                 add(AGENT, key, False)
-        elif isinstance(inner, dict) and _object_kind(inner) not in ("StatementRef", "SubStatement") and isinstance(inner.get("id"), str):
+        elif (
+            isinstance(inner, dict)
+            and _object_kind(inner) not in ("StatementRef", "SubStatement")
+            and isinstance(inner.get("id"), str)
+        ):
             add(ACTIVITY, inner["id"], False)
         for activity_id in _context_activities(obj):
             add(ACTIVITY, activity_id, False)
@@ -135,9 +139,13 @@ def store_relations(workspace, rows):
         ),
     )
     # Statements stored earlier that target one of these: they answer to its filters too.
-    referrers = XapiStatementRelation.objects.filter(
-        workspace=workspace, kind=STATEMENT_REF, key__in=[str(row.statement["id"]).lower() for row in rows]
-    ).exclude(statement_id__in=list(own)).values_list("statement_id", "key", "stored")
+    referrers = (
+        XapiStatementRelation.objects.filter(
+            workspace=workspace, kind=STATEMENT_REF, key__in=[str(row.statement["id"]).lower() for row in rows]
+        )
+        .exclude(statement_id__in=list(own))
+        .values_list("statement_id", "key", "stored")
+    )
     by_id = {str(row.statement["id"]).lower(): row.pk for row in rows}
     inherited_rows = []
     for referrer, target_id, stored in referrers:
@@ -145,7 +153,12 @@ def store_relations(workspace, rows):
             if kind != STATEMENT_REF:
                 inherited_rows.append(
                     XapiStatementRelation(
-                        workspace_id=workspace.id, statement_id=referrer, kind=kind, key=key, is_direct=is_direct, stored=stored
+                        workspace_id=workspace.id,
+                        statement_id=referrer,
+                        kind=kind,
+                        key=key,
+                        is_direct=is_direct,
+                        stored=stored,
                     )
                 )
     XapiStatementRelation.objects.bulk_create(inherited_rows, ignore_conflicts=True)
@@ -155,8 +168,8 @@ def _relations_of(workspace, pks):
     relations = {}
     if not pks:
         return relations
-    for pk, kind, key, is_direct in XapiStatementRelation.objects.filter(workspace=workspace, statement_id__in=pks).values_list(
-        "statement_id", "kind", "key", "is_direct"
-    ):
+    for pk, kind, key, is_direct in XapiStatementRelation.objects.filter(
+        workspace=workspace, statement_id__in=pks
+    ).values_list("statement_id", "kind", "key", "is_direct"):
         relations.setdefault(pk, {})[(kind, key)] = is_direct
     return relations

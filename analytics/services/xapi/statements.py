@@ -30,9 +30,18 @@ from courses.services.bulk_write import BulkWriter
 
 MAX_BATCH = 1000
 STATEMENT_COLUMNS = (
-    "id", "workspace_id", "statement", "verb_id", "actor_key", "activity_id", "user_id", "registration", "timestamp",
-    "stored", "is_voided",
-)  # fmt: skip
+    "id",
+    "workspace_id",
+    "statement",
+    "verb_id",
+    "actor_key",
+    "activity_id",
+    "user_id",
+    "registration",
+    "timestamp",
+    "stored",
+    "is_voided",
+)
 
 
 @dataclass
@@ -155,7 +164,9 @@ def record_statements(workspace, statements, *, authority=None, statement_id=Non
 def _split_new(workspace, incoming):
     stored = {
         row.pk: row.statement
-        for row in XapiStatement.objects.filter(workspace=workspace, pk__in=[item.pk for item in incoming]).only("id", "statement")
+        for row in XapiStatement.objects.filter(workspace=workspace, pk__in=[item.pk for item in incoming]).only(
+            "id", "statement"
+        )
     }
     for item in incoming:
         if item.pk in stored and not statements_match(item.received, stored[item.pk]):
@@ -196,4 +207,3 @@ def _insert_and_map(workspace, new):
     voided = apply_voiding(workspace, new)
     live = [(item, row) for item, row in zip(new, rows) if row.pk not in voided]
     map_statements(workspace, live)
-

@@ -48,9 +48,17 @@ LANGUAGE_TAG = re.compile(
 )
 IFI_KEYS = ("mbox", "mbox_sha1sum", "openid", "account")
 INTERACTION_TYPES = {
-    "true-false", "choice", "fill-in", "long-fill-in", "matching", "performance", "sequencing", "likert", "numeric",
+    "true-false",
+    "choice",
+    "fill-in",
+    "long-fill-in",
+    "matching",
+    "performance",
+    "sequencing",
+    "likert",
+    "numeric",
     "other",
-}  # fmt: skip
+}
 COMPONENT_LISTS = {"choices", "scale", "source", "target", "steps"}
 COMPONENTS_OF_TYPE = {
     "choice": {"choices"},
@@ -59,21 +67,46 @@ COMPONENTS_OF_TYPE = {
     "matching": {"source", "target"},
     "performance": {"steps"},
 }
-STATEMENT_KEYS = {"id", "actor", "verb", "object", "result", "context", "timestamp", "stored", "authority", "version", "attachments"}
+STATEMENT_KEYS = {
+    "id",
+    "actor",
+    "verb",
+    "object",
+    "result",
+    "context",
+    "timestamp",
+    "stored",
+    "authority",
+    "version",
+    "attachments",
+}
 SUBSTATEMENT_KEYS = {"objectType", "actor", "verb", "object", "result", "context", "timestamp", "attachments"}
 AGENT_KEYS = {"objectType", "name", *IFI_KEYS}
 GROUP_KEYS = AGENT_KEYS | {"member"}
 ACTIVITY_KEYS = {"objectType", "id", "definition"}
 DEFINITION_KEYS = {
-    "name", "description", "type", "moreInfo", "extensions", "interactionType", "correctResponsesPattern",
+    "name",
+    "description",
+    "type",
+    "moreInfo",
+    "extensions",
+    "interactionType",
+    "correctResponsesPattern",
     *COMPONENT_LISTS,
-}  # fmt: skip
+}
 RESULT_KEYS = {"score", "success", "completion", "response", "duration", "extensions"}
 SCORE_KEYS = {"scaled", "raw", "min", "max"}
 CONTEXT_KEYS = {
-    "registration", "instructor", "team", "contextActivities", "revision", "platform", "language", "statement",
+    "registration",
+    "instructor",
+    "team",
+    "contextActivities",
+    "revision",
+    "platform",
+    "language",
+    "statement",
     "extensions",
-}  # fmt: skip
+}
 CONTEXT_ACTIVITY_KEYS = {"parent", "grouping", "category", "other"}
 ATTACHMENT_KEYS = {"usageType", "display", "description", "contentType", "length", "sha2", "fileUrl"}
 
@@ -96,7 +129,10 @@ class _Checker:
         for key, item in value.items():
             if key not in allowed:
                 close = next((name for name in allowed if name.lower() == key.lower()), None)
-                _fail(f"{path}.{key}", f"is not a property here (did you mean {close}?)" if close else "is not a property here")
+                _fail(
+                    f"{path}.{key}",
+                    f"is not a property here (did you mean {close}?)" if close else "is not a property here",
+                )
             if item is None:
                 _fail(f"{path}.{key}", "must not be null")
         for key in required:
@@ -339,20 +375,26 @@ class _Checker:
         if "team" in context:
             self.group(context["team"], f"{path}.team")
         if "contextActivities" in context:
-            activities = self.object_with(context["contextActivities"], f"{path}.contextActivities", CONTEXT_ACTIVITY_KEYS)
+            activities = self.object_with(
+                context["contextActivities"], f"{path}.contextActivities", CONTEXT_ACTIVITY_KEYS
+            )
             for key, item in activities.items():
                 if isinstance(item, list):
                     for index, activity in enumerate(item):
                         self.context_activity(activity, f"{path}.contextActivities.{key}[{index}]")
                 else:
                     self.context_activity(item, f"{path}.contextActivities.{key}")
-        is_activity = isinstance(statement_object, dict) and statement_object.get("objectType", "Activity") == "Activity"
+        is_activity = (
+            isinstance(statement_object, dict) and statement_object.get("objectType", "Activity") == "Activity"
+        )
         for key in ("revision", "platform"):
             if key in context:
                 self.string(context[key], f"{path}.{key}")
                 if not is_activity:
                     _fail(f"{path}.{key}", "is only allowed when the object is an Activity")
-        if "language" in context and (not isinstance(context["language"], str) or not LANGUAGE_TAG.match(context["language"])):
+        if "language" in context and (
+            not isinstance(context["language"], str) or not LANGUAGE_TAG.match(context["language"])
+        ):
             _fail(f"{path}.language", "must be an RFC 5646 language tag")
         if "statement" in context:
             self.statement_ref(context["statement"], f"{path}.statement")
@@ -412,7 +454,9 @@ class _Checker:
             self.timestamp(statement["stored"], f"{path}.stored")
         if "authority" in statement:
             self.authority(statement["authority"], f"{path}.authority")
-        if "version" in statement and (not isinstance(statement["version"], str) or not SUPPORTED_VERSION.match(statement["version"])):
+        if "version" in statement and (
+            not isinstance(statement["version"], str) or not SUPPORTED_VERSION.match(statement["version"])
+        ):
             _fail(f"{path}.version", "must be a 1.0.x version")
         if statement["verb"]["id"] == VOIDED and statement["object"].get("objectType") != "StatementRef":
             _fail(f"{path}.object.objectType", "a voiding statement's object must be a StatementRef")

@@ -35,7 +35,9 @@ def apply_voiding(workspace, new):
     if not targets:
         return set()
     victims = list(
-        XapiStatement.objects.filter(workspace=workspace, pk__in=targets).exclude(verb_id=VOIDED).values_list("pk", "statement", "user_id")
+        XapiStatement.objects.filter(workspace=workspace, pk__in=targets)
+        .exclude(verb_id=VOIDED)
+        .values_list("pk", "statement", "user_id")
     )
     if not victims:
         return set()
@@ -46,7 +48,9 @@ def apply_voiding(workspace, new):
     touched = list(events.values_list("user_id", "occurred_at", "course_id"))
     events._raw_delete(events.db)
     rows_changed(
-        workspace.pk, LearningEvent, pairs={(user_id, at) for user_id, at, _ in touched},
+        workspace.pk,
+        LearningEvent,
+        pairs={(user_id, at) for user_id, at, _ in touched},
         course_ids={course_id for _, _, course_id in touched},
     )
     remove_voided_problem_facts(workspace, [(pk, statement) for pk, statement, _ in victims])

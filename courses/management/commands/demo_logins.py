@@ -28,10 +28,12 @@ class Command(BaseCommand):
         existing = set(User.objects.filter(email__in=emails).values_list("email", flat=True))
         out("")
         if not existing:
-            out(self.style.WARNING(
-                f"No demo logins in workspace {workspace!r} yet: run "
-                f"`python manage.py generate_demo_data --workspace {workspace}`."
-            ))
+            out(
+                self.style.WARNING(
+                    f"No demo logins in workspace {workspace!r} yet: run "
+                    f"`python manage.py generate_demo_data --workspace {workspace}`."
+                )
+            )
         else:
             out(f"Demo logins (workspace {workspace!r}):")
             for email, login in emails.items():

@@ -6,9 +6,19 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from analytics.models import (
-    LearnerActivity, LearnerDay, LearningEvent, PageSession, ProblemAnswerCount, ProblemGradeCount,
-    ProblemLearnerLatest, ProblemPartLatest, ProblemResponse, SubsectionLearner, SubsectionOpen, VideoView,
-)  # fmt: skip
+    LearnerActivity,
+    LearnerDay,
+    LearningEvent,
+    PageSession,
+    ProblemAnswerCount,
+    ProblemGradeCount,
+    ProblemLearnerLatest,
+    ProblemPartLatest,
+    ProblemResponse,
+    SubsectionLearner,
+    SubsectionOpen,
+    VideoView,
+)
 from courses.models import Attempt, Enrollment, Result
 from courses.services.demo_data import (
     DEMO_WORKSPACE,
@@ -21,9 +31,22 @@ from courses.services.demo_data import (
 
 # The big tables a generation fills, read through covering indexes.
 VACUUMED_TABLES = (
-    PageSession, LearningEvent, VideoView, Attempt, Enrollment, Result, LearnerDay, LearnerActivity, ProblemResponse,
-    SubsectionOpen, ProblemPartLatest, ProblemAnswerCount, ProblemLearnerLatest, ProblemGradeCount, SubsectionLearner,
-)  # fmt: skip
+    PageSession,
+    LearningEvent,
+    VideoView,
+    Attempt,
+    Enrollment,
+    Result,
+    LearnerDay,
+    LearnerActivity,
+    ProblemResponse,
+    SubsectionOpen,
+    ProblemPartLatest,
+    ProblemAnswerCount,
+    ProblemLearnerLatest,
+    ProblemGradeCount,
+    SubsectionLearner,
+)
 
 
 class Command(BaseCommand):
@@ -33,17 +56,25 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--size", choices=list(SIZES), default="tiny",
-                            help="tiny (seconds, the demo) ... large (millions of rows, a benchmark)")
+        parser.add_argument(
+            "--size",
+            choices=list(SIZES),
+            default="tiny",
+            help="tiny (seconds, the demo) ... large (millions of rows, a benchmark)",
+        )
         parser.add_argument("--seed", type=int, default=1, help="Random seed (default 1)")
         parser.add_argument("--workspace", default=DEMO_WORKSPACE, help="Workspace slug (default: demo)")
         group = parser.add_mutually_exclusive_group()
-        group.add_argument("--if-empty", action="store_true",
-                           help="Do nothing when the workspace already has courses")
-        group.add_argument("--replace", action="store_true",
-                           help="Delete the workspace and its @<slug>.example users first")
-        parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                            help="Progress bars (default: on a terminal, for sizes above tiny)")
+        group.add_argument("--if-empty", action="store_true", help="Do nothing when the workspace already has courses")
+        group.add_argument(
+            "--replace", action="store_true", help="Delete the workspace and its @<slug>.example users first"
+        )
+        parser.add_argument(
+            "--progress",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="Progress bars (default: on a terminal, for sizes above tiny)",
+        )
 
     def handle(self, *args, size, seed, workspace, if_empty, replace, progress, **options):
         if if_empty and workspace_has_courses(workspace):
@@ -77,8 +108,10 @@ class Command(BaseCommand):
             self.stdout.write(f"  {label:<{width}}  {count:>12,}")
         self.stdout.write(f"  {'total':<{width}}  {sum(counts.values()):>12,}")
         self.stdout.write(self.style.SUCCESS(f"Done in {elapsed:.1f} s."))
-        self.stdout.write("Demo logins: python manage.py demo_logins" + (
-            f" --workspace {workspace}" if workspace != DEMO_WORKSPACE else ""))
+        self.stdout.write(
+            "Demo logins: python manage.py demo_logins"
+            + (f" --workspace {workspace}" if workspace != DEMO_WORKSPACE else "")
+        )
 
     def _vacuum(self, models):
         """VACUUM (ANALYZE) the freshly loaded tables, outside the load's transaction: it sets their

@@ -108,7 +108,9 @@ def map_statements(workspace, items):
         if verb in ENROLLMENT_ACTION_BY_VERB and course_id:
             extensions = (obj.get("definition") or {}).get("extensions") if is_course_object else None
             mode = extensions.get(EXT_ENROLLMENT_MODE, "") if isinstance(extensions, dict) else ""
-            enrollments.append(EnrollmentChange(row.user_id, course_id, row.timestamp, ENROLLMENT_ACTION_BY_VERB[verb], str(mode)))
+            enrollments.append(
+                EnrollmentChange(row.user_id, course_id, row.timestamp, ENROLLMENT_ACTION_BY_VERB[verb], str(mode))
+            )
             continue
         if verb in COURSE_STATE_BY_VERB and is_course_object and course_id:
             state = COURSE_STATE_BY_VERB[verb]
@@ -141,7 +143,6 @@ def map_statements(workspace, items):
     recompute_video_sessions(workspace, video_items, course_ids=course_ids)
 
 
-
 def _event_object(obj, event_type):
     if not is_activity(obj) or not obj.get("id"):
         return ""
@@ -157,4 +158,3 @@ def _event_data(statement, result):
     if score is not None:
         data["score"] = score
     return data
-

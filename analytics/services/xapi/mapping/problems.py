@@ -149,7 +149,9 @@ def _group_statements(workspace, mapped):
     missing = wanted - found.keys()
     if missing:
         stored = XapiStatement.objects.filter(
-            workspace=workspace, pk__in=[statement_pk(workspace.id, statement_id) for statement_id in missing], is_voided=False
+            workspace=workspace,
+            pk__in=[statement_pk(workspace.id, statement_id) for statement_id in missing],
+            is_voided=False,
         ).values_list("statement", flat=True)
         for statement in stored:
             found[str(statement.get("id", "")).lower()] = statement
@@ -183,10 +185,17 @@ def record_problem_facts(workspace, mapped, course_ids):
         if verb == "navigated":
             key = object_key(obj["id"])
             if definition.get("type") != LINK_TYPE and "type@sequential" in key:
-                opens.append(SubsectionOpen(
-                    id=open_id(row.pk), workspace_id=workspace.pk, user_id=row.user_id, course_id=course_id,
-                    subsection_key=key[:500], opened_at=row.timestamp, source=EventSource.XAPI,
-                ))  # fmt: skip
+                opens.append(
+                    SubsectionOpen(
+                        id=open_id(row.pk),
+                        workspace_id=workspace.pk,
+                        user_id=row.user_id,
+                        course_id=course_id,
+                        subsection_key=key[:500],
+                        opened_at=row.timestamp,
+                        source=EventSource.XAPI,
+                    )
+                )
             continue
         answers = statement_answers(statement)
         if not answers:
@@ -209,13 +218,26 @@ def record_problem_facts(workspace, mapped, course_ids):
                 attempt = attempt if attempt is not None else _attempt(group_definition)
         success = result.get("success")
         for problem, part, answer, value_id in answers:
-            responses.append(ProblemResponse(
-                id=response_id(row.pk, part), workspace_id=workspace.pk, user_id=row.user_id, course_id=course_id,
-                problem_key=problem[:500], part_id=part[:255], answer=answer, value_id=value_id,
-                correct=success if isinstance(success, bool) else None, grade=grade, max_grade=max_grade,
-                attempt=attempt, submitted_at=row.timestamp, question=_language_text(definition.get("description")),
-                problem_name=problem_name[:300], source=EventSource.XAPI,
-            ))  # fmt: skip
+            responses.append(
+                ProblemResponse(
+                    id=response_id(row.pk, part),
+                    workspace_id=workspace.pk,
+                    user_id=row.user_id,
+                    course_id=course_id,
+                    problem_key=problem[:500],
+                    part_id=part[:255],
+                    answer=answer,
+                    value_id=value_id,
+                    correct=success if isinstance(success, bool) else None,
+                    grade=grade,
+                    max_grade=max_grade,
+                    attempt=attempt,
+                    submitted_at=row.timestamp,
+                    question=_language_text(definition.get("description")),
+                    problem_name=problem_name[:300],
+                    source=EventSource.XAPI,
+                )
+            )
     if responses:
         record_problem_responses(workspace.pk, responses)
     if opens:
@@ -226,7 +248,9 @@ def remove_voided_problem_facts(workspace, victims):
     """Delete the problem responses and subsection opens derived from voided statements
     ([(stored pk, statement)]) and tell the rollups when any were deleted (the problem rollups
     recompute the workspace's). Raw deletes: this stands for the per-row delete signals."""
-    response_ids = [response_id(pk, part) for pk, statement in victims for _, part, _, _ in statement_answers(statement)]
+    response_ids = [
+        response_id(pk, part) for pk, statement in victims for _, part, _, _ in statement_answers(statement)
+    ]
     open_ids = [open_id(pk) for pk, _ in victims]
     deleted = 0
     for model, ids in ((ProblemResponse, response_ids), (SubsectionOpen, open_ids)):

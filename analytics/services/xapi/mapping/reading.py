@@ -61,7 +61,12 @@ def _activity_type(activity):
 
 
 def is_activity(obj):
-    return isinstance(obj, dict) and obj.get("objectType", "Activity") not in ("Agent", "Group", "StatementRef", "SubStatement")
+    return isinstance(obj, dict) and obj.get("objectType", "Activity") not in (
+        "Agent",
+        "Group",
+        "StatementRef",
+        "SubStatement",
+    )
 
 
 def course_activity(statement):
@@ -91,7 +96,7 @@ def learner_email(agent):
         return None, ""
     name = agent.get("name") if isinstance(agent.get("name"), str) else ""
     if "mbox" in agent:
-        return agent["mbox"][len("mailto:"):].strip().lower()[:254], name
+        return agent["mbox"][len("mailto:") :].strip().lower()[:254], name
     account = agent.get("account")
     if isinstance(account, dict):
         account_name = account["name"].strip()

@@ -49,7 +49,6 @@ def is_video_player_statement(statement):
     )
 
 
-
 def _session_of(statement):
     context = statement.get("context") if isinstance(statement.get("context"), dict) else {}
     extensions = context.get("extensions") if isinstance(context.get("extensions"), dict) else {}
@@ -106,7 +105,11 @@ def recompute_video_sessions(workspace, video_items, course_ids=None):
         key = video_key_from_iri(statement["object"]["id"])[:255]
         name = _language_text((statement["object"].get("definition") or {}).get("name"))
         spec = specs.get(key)
-        specs[key] = VideoSpec(course_id, (spec.title if spec else "") or name, max(_video_length(statement), spec.duration_s if spec else 0))
+        specs[key] = VideoSpec(
+            course_id,
+            (spec.title if spec else "") or name,
+            max(_video_length(statement), spec.duration_s if spec else 0),
+        )
         touched.add((user_id, key, _session_of(statement)))
         actor_keys.add(agent_key(statement["actor"])[:500])
         times.append(parse_timestamp(statement["timestamp"], "timestamp"))
@@ -147,4 +150,3 @@ def recompute_video_sessions(workspace, video_items, course_ids=None):
     # Views only grow (records.upsert_video_views keeps the larger numbers): a session whose
     # statements are voided keeps what it had reached (documented).
     upsert_video_views(workspace, views, source=EventSource.XAPI, videos={video.id: video for video in videos.values()})
-
