@@ -66,8 +66,10 @@ loadtest: install
 	LOADTEST_DURATION=$(LOADTEST_DURATION) $(BIN)/python scripts/loadtest.py
 
 ## Benchmarks on PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/la_bench): the read
-## APIs through gunicorn at 1/8/32 clients against their SQL floors, ingest, export, scaling. About 25 min
-## with the data there (generating the large dataset adds ~12 min). BENCH_ARGS="--help" lists the options.
+## APIs through gunicorn (config/gunicorn.conf.py) at 1/8/32 clients against their SQL and framework floors,
+## at 8 clients under a 1,000 items/s background writer, heartbeats, freshness, ingest, export, scaling;
+## writes docs/benchmarks.md and docs/benchmarks.json. About 35 min with the data there (generating the
+## large dataset adds ~12 min). BENCH_ARGS="--help" lists the options, e.g. BENCH_ARGS="--repeat-if-loaded 1".
 bench: install browser-deps
 	$(BIN)/python -m scripts.bench $(BENCH_ARGS)
 

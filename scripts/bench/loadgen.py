@@ -1,12 +1,17 @@
 """The load generator of `make bench`: a separate process of client threads (one HTTP/1.1
-connection each, http.client, reopened when the server closes it), and a do-nothing server to
-measure the client's own overhead.
+connection each, http.client, kept alive between requests as a browser or an integration does,
+reopened only when the server closes it), and a do-nothing server to measure the client's own
+overhead.
 
     python -m scripts.bench.loadgen SPEC.json      # prints a JSON result on stdout
     python -m scripts.bench.loadgen --null-server   # prints its port, answers until killed
 
 SPEC: {"host", "port", "concurrency", "duration_s", "mode": "loop" | "once", "timeout_s",
-"requests": [{"method", "path", "headers", "body"}]}.
+"requests": [{"method", "path", "headers", "body"}], "counter_token": optional}.
+
+With "counter_token" (e.g. "__N__"), that text in a body is replaced by how many requests the
+client has sent so far plus one: the tracker's heartbeats re-send the same page session with a
+growing duration (scripts/bench/run.py's heartbeat requests).
 
 - loop: client i sends requests i, i + concurrency, i + 2 * concurrency... of the list, round and
   round, until duration_s has passed since the common start; then it finishes its request in
@@ -35,6 +40,7 @@ def run(spec):
     once = spec.get("mode", "loop") == "once"
     timeout_s = float(spec.get("timeout_s", 300))
     host, port = spec["host"], int(spec["port"])
+    counter_token = spec.get("counter_token")
     prepared = [
         (
             r.get("method", "GET"),
@@ -74,6 +80,8 @@ def run(spec):
                 break
             counter += 1
             method, path, body, headers = request
+            if counter_token and body:
+                body = body.replace(counter_token.encode(), str(counter).encode())
             try:
                 connection.request(method, path, body=body, headers=headers)
                 response = connection.getresponse()
@@ -110,21 +118,21 @@ def run(spec):
     }
 
 
-CANNED = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
+CANNED = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
 
 
 class NullProtocol(asyncio.Protocol):
-    """Answers any request with a canned 200 and closes, as gunicorn's sync workers close each
-    connection: what is left of a request's latency is the client's and the loopback's."""
+    """Answers each bodiless request with a canned 200 on a kept-alive connection, as the gthread
+    workers do: what is left of a request's latency is the client's and the loopback's."""
 
     def connection_made(self, transport):
         self.transport, self.buffer = transport, b""
 
     def data_received(self, data):
         self.buffer += data
-        if b"\r\n\r\n" in self.buffer:
+        while b"\r\n\r\n" in self.buffer:
+            _, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
             self.transport.write(CANNED)
-            self.transport.close()
 
 
 async def null_server():

@@ -646,7 +646,8 @@ def command_reads(args):
         "postgres": postgres_description(),
         "endpoints": [],
     }
-    ctx = build_context(workspace, issue_credentials(workspace, rng), rng)
+    credentials = issue_credentials(workspace, rng)
+    ctx = build_context(workspace, credentials, rng)
     families = set(args.families.split(",")) if args.families else set(FAMILIES)
     for family, name, label, build in ENDPOINTS:
         if family not in families:
@@ -660,8 +661,53 @@ def command_reads(args):
             log(f"floor of {family}/{name}...")
             entry["floor"] = measure_floor(requests, os.environ["DATABASE_URL"], args.explain)
         result["endpoints"].append(entry)
+    result["mixed"] = mixed_load_world(workspace, ctx, credentials, rng, args.fresh_learners)
     result["rollup_changed_at"] = rollup_changed_at()
     Path(args.out).write_text(json.dumps(result, default=str))
+
+
+FRESH_DOMAIN = "bench-fresh.example"
+
+
+def mixed_load_world(workspace, ctx, credentials, rng, fresh_learners):
+    """What the mixed load, the heartbeats and the freshness probe send with: the admin API key,
+    up to 5,000 learners' emails and every course key but one (the background writer's), the 100
+    learners' token headers (heartbeats), and `fresh_learners` new learners with no activity, each
+    with a token, plus the one course the writer leaves alone (freshness: a page session of a fresh
+    learner there is the only new activity of that course, so a count that grows by one shows it).
+
+    The fresh learners are new members of the workspace, named by the time of the run; they and
+    the writer's rows stay in the database (a few thousand rows against millions)."""
+    from django.utils import timezone
+
+    from accounts.models import Membership, Role, User
+    from accounts.tokens import issue_tokens
+    from courses.models import Course
+
+    fresh_course = ctx["courses"][0]
+    learner_emails = list(
+        Membership.objects.filter(workspace=workspace, role=Role.LEARNER).values_list("user__email", flat=True)
+    )
+    emails = rng.sample(learner_emails, min(5000, len(learner_emails)))
+    courses = list(
+        Course.objects.filter(workspace=workspace)
+        .exclude(key=fresh_course)
+        .order_by("key")
+        .values_list("key", flat=True)
+    )
+    stamp = timezone.now().strftime("%Y%m%d%H%M%S")
+    users = User.objects.bulk_create([User(email=f"fresh-{stamp}-{i}@{FRESH_DOMAIN}") for i in range(fresh_learners)])
+    Membership.objects.bulk_create([Membership(workspace=workspace, user=u, role=Role.LEARNER) for u in users])
+    return {
+        "api_key": credentials["api_key"],
+        "emails": emails,
+        "courses": courses,
+        "learners": ctx["learners"],
+        "fresh_course": fresh_course,
+        "fresh_learners": [
+            {"email": u.email, "headers": {"Authorization": f"Bearer {issue_tokens(u, workspace)[1]}"}} for u in users
+        ],
+    }
 
 
 def command_ingest(args):
@@ -743,6 +789,7 @@ def main(argv=None):
     parser.add_argument("--floors", action="store_true")
     parser.add_argument("--explain", action="store_true")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--fresh-learners", type=int, default=10, help="reads: new learners for the freshness probe")
     parser.add_argument("--rollup-changed-at", default="", help="cleanup: put the rollups' changed_at back")
     args = parser.parse_args(argv)
     {"reads": command_reads, "ingest": command_ingest, "cleanup": command_cleanup}[args.command](args)

@@ -1,9 +1,10 @@
-"""docs/benchmarks.md and the scaling plot from var/bench/results.json (no Django).
+"""docs/benchmarks.md, docs/benchmarks.json and the scaling plot from var/bench/results.json (no Django).
 
-python -m scripts.bench.report [var/bench/results.json]   # rewrite the page from saved results
+python -m scripts.bench.report [var/bench/results.json]   # rewrite the page and the JSON from saved results
 """
 
 import json
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -99,16 +100,278 @@ def dataset_line(dataset):
     return ", ".join(f"{fmt(value, 0)} {name.replace('_', ' ')}" for name, value in dataset.items())
 
 
-def render(results):
+def endpoint_name(entry):
+    return f"{entry['family']}: {entry['name']}"
+
+
+def _levels(levels, keys=("p50", "p95", "rps")):
+    """{"8": {"p50", "p95", "rps"}} from results.json's level summaries (skipped levels left out)."""
+    picked = {}
+    for level, summary in (levels or {}).items():
+        if summary and not summary.get("skipped"):
+            picked[level] = {key: summary.get("rps" if key == "rps" else f"{key}_ms") for key in keys}
+    return picked
+
+
+def _rate(ingest, name):
+    return ((ingest or {}).get(name) or {}).get("rate")
+
+
+def benchmarks_json(results):
+    """docs/benchmarks.json: the issue's shape, from a results.json dict.
+
+    Per endpoint: its levels idle and under the mixed load, its SQL floor p50, the framework
+    floor p50 of the run (GET /api/v0/authenticated/ through the same server), its server CPU ms
+    per request at 1 client, whether it is light (held to stats.LIGHT_CPU_MS) and its p95 target
+    at 8 clients; then the heartbeats, the ingest rates, the freshness p95 and the writer."""
+    machine = results.get("machine", {})
+    framework = results.get("framework_floor") or {}
+    endpoints = []
+    for entry in results.get("endpoints", []):
+        endpoints.append(
+            {
+                "name": endpoint_name(entry),
+                "label": entry.get("label"),
+                "light": stats.is_light(entry["family"], entry["name"]),
+                "target_p95_8_ms": stats.target_p95_ms(entry["family"]),
+                "idle": _levels(entry.get("levels")),
+                "loaded": _levels(entry.get("loaded")),
+                "floor_p50_ms": (entry.get("floor") or {}).get("p50_ms"),
+                "framework_floor_p50_ms": framework.get("p50_ms"),
+                "server_cpu_ms": (entry.get("levels", {}).get("1") or {}).get("server_cpu_ms"),
+                "targets_met": not entry.get("misses"),
+                "misses": entry.get("misses", []),
+            }
+        )
+    heartbeat = results.get("heartbeat") or {}
+    ingest = results.get("ingest")
+    freshness = results.get("freshness") or {}
+    return {
+        "run": {
+            "started_at": results.get("started_at_iso", results.get("started_at")),
+            "dataset": results.get("size"),
+            "load_1min": [(machine.get("load_before") or [None])[0], (machine.get("load_after") or [None])[0]],
+            "loaded_machine": results.get("loaded_machine", False),
+            "attempt": results.get("attempt", 1),
+            "argv": results.get("argv"),
+            "duration_s": results.get("duration_s"),
+        },
+        "framework_floor": {
+            "path": "GET /api/v0/authenticated/",
+            "p50_ms": framework.get("p50_ms"),
+            "server_cpu_ms": framework.get("server_cpu_ms"),
+        },
+        "endpoints": endpoints,
+        "heartbeat": {when: _levels(heartbeat.get(when), ("p50", "p95")) for when in ("idle", "loaded")},
+        "writer": results.get("writer"),
+        "ingest": {
+            "tracking_items_per_s": _rate(ingest, "tracking"),
+            "xapi_statements_per_s": _rate(ingest, "xapi"),
+            "tracking_logs_lines_per_s": _rate(ingest, "tracking_logs"),
+            "import_data_lines_per_s": _rate(ingest, "import_data"),
+        },
+        "freshness_p95_s": freshness.get("p95_s"),
+        "freshness": freshness or None,
+    }
+
+
+def _first_number(cell, index=0):
+    """The index-th number of a table cell ("58.8 / 73.5 / 92.0", "2,555"), None when absent."""
+    numbers = re.findall(r"\d[\d,]*(?:\.\d+)?", cell)
+    return float(numbers[index].replace(",", "")) if len(numbers) > index else None
+
+
+def numbers_from_json(summary):
+    """The 'before' of the next report from a benchmarks.json dict."""
+    return {
+        "source": f"docs/benchmarks.json of {summary.get('run', {}).get('started_at')}",
+        "endpoints": {
+            e["name"]: {
+                "p95_8_ms": (e.get("idle", {}).get("8") or {}).get("p95"),
+                "server_cpu_ms": e.get("server_cpu_ms"),
+            }
+            for e in summary.get("endpoints", [])
+        },
+        "heartbeat_p95_8_ms": ((summary.get("heartbeat") or {}).get("idle", {}).get("8") or {}).get("p95"),
+        "ingest": summary.get("ingest") or {},
+        "freshness_p95_s": summary.get("freshness_p95_s"),
+    }
+
+
+INGEST_ROWS = {
+    "tracking": "tracking_items_per_s",
+    "xapi": "xapi_statements_per_s",
+    "tracking_logs": "tracking_logs_lines_per_s",
+    "import_data": "import_data_lines_per_s",
+}
+
+
+def numbers_from_page(text):
+    """The 'before' from a benchmarks.md written before benchmarks.json existed: its read endpoints
+    table (8-client p95, server CPU ms) keyed by "family: label", and its ingest rates."""
+    endpoints, ingest, lines = {}, {}, text.splitlines()
+    for index, line in enumerate(lines):
+        headers = [cell.strip() for cell in line.strip("|").split("|")]
+        at8 = next((i for i, h in enumerate(headers) if h.startswith("8 clients")), None)
+        if line.startswith("| endpoint |") and at8 is not None:
+            cpu = next((i for i, h in enumerate(headers) if h.startswith("server CPU")), None)
+            for row in lines[index + 2 :]:
+                if not row.startswith("|"):
+                    break
+                cells = [cell.strip() for cell in row.strip("|").split("|")]
+                endpoints[cells[0]] = {
+                    "p95_8_ms": _first_number(cells[at8], 1),
+                    "server_cpu_ms": _first_number(cells[cpu]) if cpu is not None else None,
+                }
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if line.startswith("|") and cells[0] in INGEST_ROWS and len(cells) > 2:
+            ingest[INGEST_ROWS[cells[0]]] = _first_number(cells[2])
+    started = re.search(r"^- Run: (\S+ \S+) UTC", text, re.M)
+    return {
+        "source": f"docs/benchmarks.md of {started.group(1) if started else '?'}",
+        "endpoints": endpoints,
+        "heartbeat_p95_8_ms": None,
+        "ingest": ingest,
+        "freshness_p95_s": None,
+    }
+
+
+def previous_numbers(json_path, md_path):
+    """The committed numbers a new run is compared with: docs/benchmarks.json when it exists,
+    else the table of docs/benchmarks.md; None when neither is there."""
+    if json_path and Path(json_path).exists():
+        return numbers_from_json(json.loads(Path(json_path).read_text(encoding="utf-8")))
+    if md_path and Path(md_path).exists():
+        return numbers_from_page(Path(md_path).read_text(encoding="utf-8"))
+    return None
+
+
+def _before_endpoint(before, entry):
+    found = (before or {}).get("endpoints", {})
+    return found.get(endpoint_name(entry)) or found.get(f"{entry['family']}: {entry['label']}") or {}
+
+
+def _met(value, target, below=True):
+    if value is None:
+        return "–"
+    return "yes" if (value < target if below else value >= target) else "**no**"
+
+
+def target_rows(results, summary, before):
+    """The one table of the page: each target, the previous committed number and this run's."""
+    rows = []
+    for entry, item in zip(results.get("endpoints", []), summary["endpoints"], strict=True):
+        was = _before_endpoint(before, entry)
+        idle8 = item["idle"].get("8") or {}
+        loaded8 = item["loaded"].get("8") or {}
+        growth = stats.ratio(loaded8.get("p95"), idle8.get("p95"))
+        cpu_target = f"≤ {fmt(stats.LIGHT_CPU_MS, 0)}" if item["light"] else "–"
+        rows.append(
+            [
+                f"{item['name']}{' (light)' if item['light'] else ''}",
+                f"p95 < {fmt(item['target_p95_8_ms'], 0)}; loaded ≤ {stats.LOADED_RATIO_MAX}x; CPU {cpu_target}",
+                f"{fmt(was.get('p95_8_ms'))} / {fmt(was.get('server_cpu_ms'))}",
+                f"{fmt(idle8.get('p95'))} / {fmt(loaded8.get('p95'))} ({fmt(growth, 2)}x)",
+                fmt(item["server_cpu_ms"], 2),
+                f"{fmt(item['floor_p50_ms'])} / {fmt(item['framework_floor_p50_ms'])}",
+                "yes" if item["targets_met"] else "**no**",
+            ]
+        )
+    heartbeat = summary["heartbeat"]
+    idle, loaded = heartbeat.get("idle", {}).get("8") or {}, heartbeat.get("loaded", {}).get("8") or {}
+    worst = max((v for v in (idle.get("p95"), loaded.get("p95")) if v is not None), default=None)
+    rows.append(
+        [
+            "heartbeat: POST /api/track/page-sessions, one session (8 clients)",
+            f"p95 < {fmt(stats.HEARTBEAT_P95_MS, 0)} idle and loaded",
+            fmt((before or {}).get("heartbeat_p95_8_ms")),
+            f"{fmt(idle.get('p95'))} / {fmt(loaded.get('p95'))}",
+            "",
+            "",
+            _met(worst, stats.HEARTBEAT_P95_MS),
+        ]
+    )
+    targets = {
+        "tracking_items_per_s": ("ingest: tracking API, batches of 500 (items/s)", stats.TRACKING_ITEMS_S),
+        "xapi_statements_per_s": ("ingest: xAPI statements, batches of 100 (statements/s)", XAPI_POST_TARGET),
+        "tracking_logs_lines_per_s": ("ingest: tracking-log import (lines/s)", stats.TRACKING_LOG_LINES_S),
+        "import_data_lines_per_s": ("ingest: import_data, first import (lines/s)", stats.IMPORT_DATA_LINES_S),
+    }
+    for key, (label, target) in targets.items():
+        value = summary["ingest"].get(key)
+        rows.append(
+            [
+                label,
+                f"≥ {target:,}",
+                fmt(((before or {}).get("ingest") or {}).get(key)),
+                fmt(value),
+                "",
+                "",
+                _met(value, target, below=False),
+            ]
+        )
+    writer = summary.get("writer") or {}
+    freshness = summary.get("freshness") or {}
+    rows.append(
+        [
+            f"freshness under {freshness.get('under', 'the mixed load')}: p95 seconds until visible",
+            f"< {fmt(stats.FRESHNESS_P95_S, 0)} s",
+            fmt((before or {}).get("freshness_p95_s")),
+            fmt(summary.get("freshness_p95_s")),
+            "",
+            "",
+            _met(summary.get("freshness_p95_s"), stats.FRESHNESS_P95_S),
+        ]
+    )
+    rows.append(
+        [
+            "background writer during the loaded levels (items/s accepted)",
+            f"{fmt(writer.get('target_items_per_s'))}" if writer else "–",
+            "–",
+            fmt(writer.get("items_per_s")),
+            "",
+            "",
+            "",
+        ]
+    )
+    return rows
+
+
+TARGET_HEADERS = [
+    "what",
+    "target",
+    "before (p95 at 8 ms / CPU ms)",
+    "after: p95 at 8 idle / loaded ms (loaded ÷ idle)",
+    "server CPU ms / req",
+    "SQL floor / framework floor p50 ms",
+    "met",
+]
+
+
+def render(results, before=None, summary=None):
+    summary = summary or benchmarks_json(results)
     levels = results["levels"]
     endpoints = results.get("endpoints", [])
     full = results.get("full", {})
+    loaded_mark = " (**loaded machine**: 1-minute load above 1.5 before start)" if results.get("loaded_machine") else ""
     lines = [
-        "# Benchmarks: the read APIs through HTTP, their SQL floors, ingest, export and scaling",
+        "# Benchmarks: the read APIs through HTTP, under mixed load, their floors, ingest, export and scaling",
         "",
-        "Written by `make bench` (`scripts/bench/`, numbers in `var/bench/results.json`); re-run it to refresh",
-        "this page. `BENCH_ARGS` passes options (`--help`: `--families`, `--duration`, `--skip-ingest`,",
-        "`--skip-scaling`...).",
+        "Written by `make bench` (`scripts/bench/`; the summary in `docs/benchmarks.json`, every number in",
+        "`var/bench/results.json`); re-run it to refresh this page. `BENCH_ARGS` passes options (`--help`:",
+        "`--families`, `--levels`, `--duration`, `--skip-mixed`, `--skip-heartbeat`, `--skip-freshness`,",
+        "`--skip-ingest`, `--skip-scaling`, `--repeat-if-loaded N`...). A partial run, e.g.",
+        '`make bench BENCH_ARGS="--families learner,course_info --duration 5 --skip-ingest --skip-export',
+        '--skip-scaling"`, rewrites both files with what it measured: do not commit those.',
+        "",
+        f"## Targets: before and after{loaded_mark}",
+        "",
+        f"Before: {(before or {}).get('source', 'no earlier numbers')}. After: this run, started "
+        f"{results['started_at']} (attempt {results.get('attempt', 1)}). CPU = server CPU (gunicorn workers +",
+        "their PostgreSQL backends) per request at 1 client; the framework floor is `GET /api/v0/authenticated/`",
+        "with an API key through the same server; loaded = the same 8 clients while the background writer runs.",
+        "",
+        *table(TARGET_HEADERS, target_rows(results, summary, before)),
         "",
         *machine_lines(results),
         f"- Dataset (`{full.get('database', '?')}`, workspace `{results['workspace']}`): {dataset_line(full.get('dataset', {}))}.",
@@ -117,9 +380,9 @@ def render(results):
         "",
         "## How it is measured",
         "",
-        "- gunicorn, 2 sync workers, `DEBUG=0`, on 127.0.0.1; the load generator is a second process",
-        "  (`scripts/bench/loadgen.py`): N client threads, one HTTP/1.1 connection each (gunicorn's sync workers",
-        "  close it after each response; the client reopens it). Each endpoint gets a "
+        "- gunicorn as `config/gunicorn.conf.py` sets it (gthread: 2 workers x 4 threads, keep-alive), `DEBUG=0`,",
+        "  on 127.0.0.1; the load generator is a second process (`scripts/bench/loadgen.py`): N client threads,",
+        "  one kept-alive HTTP/1.1 connection each. Each endpoint gets a "
         f"{fmt(results['warmup_s'], 0)} s warm-up at 2 clients,",
         f"  then {fmt(results['duration_s'], 0)} s at each of {', '.join(map(str, levels))} clients: no request starts after that, the ones in",
         "  flight finish and count; requests/s = responses / (start to last response). Latency in ms:",
@@ -136,6 +399,20 @@ def render(results):
         "  1-client p50 by it (target: at most 2).",
         "- Server CPU ms / request: CPU of the gunicorn workers and of their PostgreSQL backends over the 1-client",
         "  run divided by its requests: on a shared machine, what a request costs whatever the wall clock did.",
+        "- Mixed load: after the idle levels, `scripts/bench/writer.py` (a third process, 4 threads, kept-alive",
+        "  connections, the admin API key) sends new page sessions and learning events of up to 5,000 learners",
+        "  and every course but one, paced to the writer rate (default 1,000 items/s in batches of 100), while",
+        "  each endpoint is measured again at 8 clients; its achieved rate is in the table. The rows it writes",
+        "  stay in the database.",
+        "- Heartbeats: `POST /api/track/page-sessions` with one page session, each learner's own bearer token,",
+        "  the same session id re-sent with a growing duration (the tracker's heartbeat), 8 clients, idle and",
+        "  under the mixed load.",
+        "- Freshness: a new learner of the workspace sends one page session of the course the writer leaves",
+        "  alone; `GET /api/user/analytics` (their `totalSessions`) and that course's `GET v0 activity/` of this",
+        "  week (`any` + 1) are polled every second until both show it (at most 90 s, counted as 90 s); p95",
+        "  over 10 samples, under the mixed load.",
+        "- A run whose 1-minute load average before start is above 1.5 is marked **loaded machine** here and in",
+        "  `docs/benchmarks.json`; `--repeat-if-loaded N` waits up to 5 minutes for a quieter machine and runs again.",
         f"- Targets: p95 at 8 clients < {fmt(stats.READ_P95_MS_AT_8, 0)} ms for every read endpoint, "
         f"< {fmt(stats.FAST_P95_MS_AT_8, 0)} ms for the learner and course information",
         f"  endpoints; p50 within {fmt(stats.FLOOR_RATIO_MAX, 0)}x of the floor; tracking at least "
@@ -401,13 +678,17 @@ def write_plot(results, png_path):
     return png_path
 
 
-def write_report(results, docs_path, plot=True):
+def write_report(results, docs_path, plot=True, before=None, summary=None):
     """docs_path and, beside it, the scaling plot (the page links it only when it was drawn)."""
     docs_path = Path(docs_path)
     drawn = write_plot(results, docs_path.parent / Path(PLOT_PNG).name) if plot else None
-    docs_path.write_text(render({**results, "plot": drawn.name if drawn else None}), encoding="utf-8")
+    page = render({**results, "plot": drawn.name if drawn else None}, before=before, summary=summary)
+    docs_path.write_text(page, encoding="utf-8")
 
 
 if __name__ == "__main__":
     source = Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "var/bench/results.json")
-    write_report(json.loads(source.read_text()), ROOT / "docs/benchmarks.md")
+    saved = json.loads(source.read_text())
+    summary = benchmarks_json(saved)
+    (ROOT / "docs/benchmarks.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+    write_report(saved, ROOT / "docs/benchmarks.md", before=saved.get("before"), summary=summary)
