@@ -26,6 +26,15 @@ def check_health():
 
 
 @shared_task(acks_late=True)
+def refresh_result_totals():
+    """Rebuild the Analyse statistics' totals of the workspaces whose totals are stale (a new UTC
+    day, a bulk reload of the results); every minute by beat. Returns how many it rebuilt."""
+    from .services.result_totals import refresh_stale_result_totals
+
+    return refresh_stale_result_totals()
+
+
+@shared_task(acks_late=True)
 def refresh_course_info_rollups():
     """Rebuild the Open edX course information rollups of the stale courses only (every few
     seconds by beat, and soon after writes). Returns the courses, rows written per part and the

@@ -290,6 +290,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": COURSE_INFO_REFRESH_S,
         "options": {"expires": COURSE_INFO_REFRESH_S},
     },
+    # Analyse statistics' totals: rebuilt on a new UTC day (read from the raw rows until then).
+    "refresh-result-totals": {
+        "task": "analytics.tasks.refresh_result_totals",
+        "schedule": 60,
+        "options": {"expires": 60},
+    },
     "rebuild-course-info": {
         "task": "analytics.tasks.rebuild_course_info",
         "schedule": 24 * 3600,

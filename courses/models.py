@@ -306,7 +306,62 @@ class Result(models.Model):
                 condition=_RESULT_ENDED,
                 name="result_ended_activity_idx",
             ),
+            # The rows whose figures change on a given day (ResultTotal leaves them to the
+            # reader): the three clock boundaries, each a small partial index.
+            models.Index(fields=["workspace", "enrollment_ends_at"], condition=_RESULT_ENDED, name="result_ends_idx"),
+            models.Index(
+                fields=["workspace", "expires_at"],
+                condition=Q(expires_at__isnull=False),
+                name="result_expires_idx",
+            ),
+            models.Index(
+                fields=["workspace", "attempt_expires_at"],
+                condition=Q(attempt_expires_at__isnull=False),
+                name="result_attempt_expires_idx",
+            ),
         ]
 
     def __str__(self):
         return f"{self.user_id} / {self.course_id}: {self.state}"
+
+
+class ResultTotal(models.Model):
+    """Sums of a course's Result rows per (enrollment type, effective state) as they read on one
+    UTC day (`ResultTotalsState.day`), for the Analyse statistics without learner filters.
+
+    Rows with a clock boundary on that day (enrollment end, or an expiry of a row not APPROVED)
+    are left out: they change during the day, so readers count them from Result with the real
+    time. Every other row reads the same all day long. Kept by analytics.services.result_totals
+    (a course recomputed when its results change; the workspace recomputed on a new day)."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="+", db_index=False)
+    enrollment_type = models.CharField(max_length=12)
+    state = models.CharField(max_length=12, choices=AttemptState.choices)
+    results = models.IntegerField(default=0)
+    progress_sum = models.BigIntegerField(default=0)
+    scored = models.IntegerField(default=0)
+    score_sum = models.BigIntegerField(default=0)
+    certificates = models.IntegerField(default=0)
+    time_spent_s = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["course", "enrollment_type", "state"], name="result_total_unique"),
+        ]
+        indexes = [models.Index(fields=["workspace", "course"], name="result_total_workspace_idx")]
+
+    def __str__(self):
+        return f"{self.course_id} {self.enrollment_type} {self.state}: {self.results}"
+
+
+class ResultTotalsState(models.Model):
+    """The UTC day a workspace's ResultTotal rows hold (no row: never built, the first write of
+    results builds them). Readers use them only on that day; writers of results hold this row
+    shared, a rebuild exclusively."""
+
+    workspace = models.OneToOneField(Workspace, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    day = models.DateField(null=True, help_text="UTC date; None: stale (the results were reloaded in bulk)")
+
+    def __str__(self):
+        return f"{self.workspace_id} on {self.day}"

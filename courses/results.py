@@ -16,7 +16,7 @@ analytics.queries.analyse.result_rows_sql). Plain SQL: runs on PostgreSQL and SQ
 
 from django.db import connection, transaction
 
-from .models import Attempt, AttemptState, Enrollment, Result
+from .models import Attempt, AttemptState, Enrollment, Result, ResultTotalsState
 
 RESULT = Result._meta.db_table
 ATTEMPT = Attempt._meta.db_table
@@ -130,4 +130,10 @@ def rebuild_results(workspace=None):
         else:
             cursor.execute(insert_sql, params)
             count = cursor.rowcount
+        # The statistics' totals (ResultTotal) are sums of these rows: stale until rebuilt
+        # (analytics.services.result_totals, within a minute), readers count the rows meanwhile.
+        stale_totals = ResultTotalsState.objects.all()
+        if workspace_id is not None:
+            stale_totals = stale_totals.filter(workspace_id=workspace_id)
+        stale_totals.update(day=None)
     return count

@@ -97,6 +97,24 @@ def _rebuild_results(workspace_id=None):
     return rebuild_results(workspace_id)
 
 
+def _refresh_result_totals(workspace_id, changes):
+    from analytics.services.result_totals import refresh_result_totals
+
+    refresh_result_totals(workspace_id, {course_id for _, course_id in changes.result_pairs})
+
+
+def _rebuild_result_totals(workspace_id=None):
+    from analytics.services.result_totals import rebuild_result_totals
+
+    return rebuild_result_totals(workspace_id)
+
+
+def _result_totals_stale(workspace_id=None):
+    from analytics.services.result_totals import result_totals_stale
+
+    return result_totals_stale(workspace_id)
+
+
 def _refresh_course_info(workspace_id, changes):
     from . import course_info
 
@@ -152,6 +170,15 @@ ROLLUPS = (
         sources=("courses.Enrollment", "courses.Attempt"),
         refresh=_refresh_results,
         rebuild=_rebuild_results,
+    ),
+    # After `results`: the totals are sums of courses.Result rows.
+    Rollup(
+        name="result_totals",
+        derived=("courses.ResultTotal",),
+        sources=("courses.Enrollment", "courses.Attempt"),
+        refresh=_refresh_result_totals,
+        rebuild=_rebuild_result_totals,
+        is_stale=_result_totals_stale,
     ),
     Rollup(
         name="course_info",

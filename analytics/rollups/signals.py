@@ -11,7 +11,7 @@ from django.db.models.signals import post_delete, post_save, pre_delete, pre_sav
 
 from .changes import TIME_FIELDS, rows_changed
 
-SIGNALLED = ("learner_activity", "results")
+SIGNALLED = ("learner_activity", "results", "result_totals")
 
 
 def _deleted_with_owner(origin):

@@ -43,7 +43,7 @@ class _Sql:
         return sql
 
 
-def result_rows_sql(workspace, filters=ResultFilters(), *, course_ids=None, now=None):
+def result_rows_sql(workspace, filters=ResultFilters(), *, course_ids=None, now=None, restrict=None):
     """(sql, params) of the Analyse result rows of `workspace` matching `filters`.
 
     Columns: user_pk, course_pk, attempt_public_id (NULL without attempt), enrollment_type,
@@ -68,10 +68,11 @@ def result_rows_sql(workspace, filters=ResultFilters(), *, course_ids=None, now=
     reads the scope's rows once and decides between the two with CASE expressions; without
     one it is a UNION ALL of the two parts (`result_parts_sql`), which never overlap: each
     filters on plain columns, so the planner can use the workspace's indexes and a page can
-    cut each part along an index.
+    cut each part along an index. `restrict`: an extra (sql, params) condition on the Result
+    rows `r` (e.g. `boundary_on_day_sql`).
     """
     scope_sql, scope_params = _scope_sql(workspace, filters, course_ids)
-    parts = result_parts_sql(workspace, filters, course_ids=course_ids, now=now)
+    parts = result_parts_sql(workspace, filters, course_ids=course_ids, now=now, restrict=restrict)
     sql = " UNION ALL ".join(part_sql for part_sql, _ in parts)
     return (
         f"{scope_sql}SELECT * FROM ({sql}) AS result_rows",
@@ -79,7 +80,7 @@ def result_rows_sql(workspace, filters=ResultFilters(), *, course_ids=None, now=
     )
 
 
-def result_parts_sql(workspace, filters=ResultFilters(), *, course_ids=None, now=None):
+def result_parts_sql(workspace, filters=ResultFilters(), *, course_ids=None, now=None, restrict=None):
     """[(sql, params)] of the same rows as `result_rows_sql` (without its WITH clause, see
     `_scope_sql`: a statement reading the parts starts with it) in parts that never overlap.
 
@@ -90,10 +91,10 @@ def result_parts_sql(workspace, filters=ResultFilters(), *, course_ids=None, now
     an ordered page or an activity range can follow the workspace index), and when the type
     filter allows NOT_ENROLLED, rows with an attempt whose enrollment has ended (few)."""
     if _scopes(workspace, filters, course_ids):
-        return [_rows_sql(workspace, filters, "any", course_ids=course_ids, now=now)]
-    parts = [_rows_sql(workspace, filters, "active", course_ids=course_ids, now=now)]
+        return [_rows_sql(workspace, filters, "any", course_ids=course_ids, now=now, restrict=restrict)]
+    parts = [_rows_sql(workspace, filters, "active", course_ids=course_ids, now=now, restrict=restrict)]
     if not filters.enrollment_types or NOT_ENROLLED in filters.enrollment_types:
-        parts.append(_rows_sql(workspace, filters, "ended", course_ids=course_ids, now=now))
+        parts.append(_rows_sql(workspace, filters, "ended", course_ids=course_ids, now=now, restrict=restrict))
     return parts
 
 
@@ -108,7 +109,7 @@ KEPT_ROWS = {
 }
 
 
-def _rows_sql(workspace, filters, which, *, course_ids=None, now=None):
+def _rows_sql(workspace, filters, which, *, course_ids=None, now=None, restrict=None):
     """(sql, params) of the result rows of courses.Result `r` whose enrollment is active or
     absent (`which` "active"), has ended by `now` ("ended"), or both ("any": the columns are
     then CASE expressions, which hide them from the planner; used to read a page's rows by key)."""
@@ -142,6 +143,8 @@ def _rows_sql(workspace, filters, which, *, course_ids=None, now=None):
     where = [f"r.workspace_id = {sql.param(workspace.pk)}", sql.params_of(kept, [now])]
     for name, _ in _scopes(workspace, filters, course_ids):
         where.append(f"r.{'user_id' if name == 'scope_learners' else 'course_id'} IN (SELECT id FROM {name})")
+    if restrict is not None:
+        where.append(sql.params_of(*restrict))
     conditions = []
     for column, values in (("effective_state", filters.states), ("enrollment_type", filters.enrollment_types)):
         if values:
@@ -155,3 +158,24 @@ def _rows_sql(workspace, filters, which, *, course_ids=None, now=None):
     if conditions:
         rows_sql = f"SELECT * FROM ({rows_sql}) AS result_rows WHERE {' AND '.join(conditions)}"
     return rows_sql, sql.params
+
+
+def boundary_on_day_sql(start, end, *, on=True):
+    """(sql, params) of a condition over Result `r`: the row has a clock boundary in [start, end)
+    (`on`), or has none there (`on=False`, the exact complement). The boundaries are the instants
+    its figures change at: its enrollment's end, and, unless APPROVED, the expiries it reads
+    (`expires_at` while enrolled, `attempt_expires_at` after).
+
+    A row with no boundary in a UTC day reads the same at every instant of that day as at its
+    first one: each comparison with `now` falls the same way all day."""
+    start, end = _db_datetime(start), _db_datetime(end)
+    between = "({column} >= %s AND {column} < %s)"
+    condition = (
+        f"({between.format(column='r.enrollment_ends_at')} OR (r.state <> {_literal(AttemptState.APPROVED)} AND "
+        f"({between.format(column='r.expires_at')} OR {between.format(column='r.attempt_expires_at')})))"
+    )
+    params = [start, end] * 3
+    if on:
+        return condition, params
+    # CASE rather than NOT: a NULL boundary makes the comparisons NULL, not false.
+    return f"(CASE WHEN {condition} THEN 0 ELSE 1 END) = 1", params

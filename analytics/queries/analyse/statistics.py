@@ -1,19 +1,68 @@
 """Totals over the result rows (`analyse_statistics`), in one aggregate query."""
 
-from django.db import connection
+from datetime import datetime, time, timedelta
 
-from courses.models import AttemptState
+from django.db import connection
+from django.utils import timezone
+
+from analytics.definitions import UTC
+from courses.models import AttemptState, ResultTotal, ResultTotalsState
 
 from .filters import ENROLLMENT_TYPES, RESULT_STATES, ResultFilters
-from .rows import COURSE, _literal, result_rows_sql
+from .rows import COURSE, _literal, boundary_on_day_sql, result_rows_sql
+
+TOTAL = ResultTotal._meta.db_table
 
 BY_CONTENT_LIMIT = 20
 
 
-def _counts_per(column, values):
-    """One `COUNT(*) FILTER (WHERE column = value)` expression per value (the package's
+def _sums_per(column, values):
+    """One `SUM(g.total) FILTER (WHERE column = value)` expression per value (the package's
     constants, as literals)."""
-    return [f"COUNT(*) FILTER (WHERE {column} = {_literal(value)})" for value in values]
+    return [f"SUM(g.total) FILTER (WHERE {column} = {_literal(value)})" for value in values]
+
+
+def result_groups_sql(workspace, filters=ResultFilters(), *, course_ids=None, now=None, restrict=None):
+    """(sql, params) of the sums of the rows `result_rows_sql` gives (same arguments) per (course,
+    enrollment type, effective state). Columns: course_pk, enrollment_type, effective_state,
+    total, progress_sum, scored (rows with a score), score_sum, certificates, time_spent. The
+    statistics add these up; courses.ResultTotal stores them (analytics.services.result_totals)."""
+    rows_sql, params = result_rows_sql(workspace, filters, course_ids=course_ids, now=now, restrict=restrict)
+    return (
+        "SELECT r.course_pk, r.enrollment_type, r.effective_state, COUNT(*) AS total, "
+        "SUM(r.progress_pct) AS progress_sum, COUNT(r.score_pct) AS scored, SUM(r.score_pct) AS score_sum, "
+        "COUNT(r.certificate_at) AS certificates, SUM(r.time_spent) AS time_spent "
+        f"FROM ({rows_sql}) AS r GROUP BY r.course_pk, r.enrollment_type, r.effective_state",
+        params,
+    )
+
+
+def _groups_source_sql(workspace, filters, course_ids, now):
+    """(sql, params) of the per-(course, type, state) sums the statistics add up: the strategy,
+    in one place.
+
+    Without any filter or course scope, on the day the workspace's ResultTotal rows hold: those
+    rows plus the sums of the few rows that change during the day (a clock boundary today),
+    counted from Result at `now`; the two never overlap (`boundary_on_day_sql`). Otherwise the
+    sums of every matching row."""
+    now = now or timezone.now()
+    day = now.astimezone(UTC).date()
+    if filters == ResultFilters() and course_ids is None and result_totals_day(workspace.pk) == day:
+        start = datetime.combine(day, time(), UTC)
+        changing_sql, params = result_groups_sql(
+            workspace, now=now, restrict=boundary_on_day_sql(start, start + timedelta(days=1))
+        )
+        return (
+            f"{changing_sql} UNION ALL SELECT t.course_id, t.enrollment_type, t.state, t.results, t.progress_sum, "
+            f"t.scored, t.score_sum, t.certificates, t.time_spent_s FROM {TOTAL} t WHERE t.workspace_id = %s",
+            [*params, workspace.pk],
+        )
+    return result_groups_sql(workspace, filters, course_ids=course_ids, now=now)
+
+
+def result_totals_day(workspace_id):
+    """The UTC day the workspace's ResultTotal rows hold, or None when they are not built."""
+    return ResultTotalsState.objects.filter(workspace_id=workspace_id).values_list("day", flat=True).first()
 
 
 def analyse_statistics(workspace, filters=ResultFilters(), *, course_ids=None, now=None):
@@ -25,20 +74,21 @@ def analyse_statistics(workspace, filters=ResultFilters(), *, course_ids=None, n
     is 0); certificatesIssued = rows with a certificate date; totalTimeSpent in seconds; byContent:
     the 20 contents with most rows (ties by name, case-insensitive, then key), each with byState.
 
-    The rows are aggregated once per course; the top 20 and the workspace line are both read
-    from those per-course sums (a CTE), so the rows are scanned a single time.
+    The rows are summed per (course, type, state) (`_groups_source_sql`: from the stored totals
+    when it can), then per course; the top 20 and the workspace line are both read from those
+    per-course sums (a CTE), so the rows are scanned a single time.
     """
-    rows_sql, params = result_rows_sql(workspace, filters, course_ids=course_ids, now=now)
-    state_counts = _counts_per("r.effective_state", RESULT_STATES)
-    type_counts = _counts_per("r.enrollment_type", ENROLLMENT_TYPES)
+    groups_sql, params = _groups_source_sql(workspace, filters, course_ids, now)
+    state_counts = _sums_per("g.effective_state", RESULT_STATES)
+    type_counts = _sums_per("g.enrollment_type", ENROLLMENT_TYPES)
     count_columns = [f"n{index}" for index in range(len(state_counts) + len(type_counts))]
     sums = ["total", *count_columns, "progress_sum", "scored", "score_sum", "certificates", "time_spent"]
     per_course = (
-        "SELECT r.course_pk, COUNT(*) AS total, "
+        "SELECT g.course_pk, SUM(g.total) AS total, "
         + ", ".join(f"{expression} AS {name}" for expression, name in zip([*state_counts, *type_counts], count_columns))
-        + ", SUM(r.progress_pct) AS progress_sum, COUNT(r.score_pct) AS scored, SUM(r.score_pct) AS score_sum, "
-        "COUNT(r.certificate_at) AS certificates, "
-        f"SUM(r.time_spent) AS time_spent FROM ({rows_sql}) AS r GROUP BY r.course_pk"
+        + ", SUM(g.progress_sum) AS progress_sum, SUM(g.scored) AS scored, SUM(g.score_sum) AS score_sum, "
+        "SUM(g.certificates) AS certificates, "
+        f"SUM(g.time_spent) AS time_spent FROM ({groups_sql}) AS g GROUP BY g.course_pk"
     )
     statistics_sql = (
         f"WITH per_course AS ({per_course}) "
