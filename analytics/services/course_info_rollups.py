@@ -73,6 +73,9 @@ LOCK_KEY = 7_310_452_881  # pg_advisory_xact_lock key of the course information 
 REFRESH_QUEUED_KEY = "course-info-rollups:refresh-queued"
 REFRESH_DEBOUNCE_S = 5
 PARTS = ("enrollment_steps", "video_audiences", "passing_counts", "activity_weeks")
+# Stale courses rebuilt per transaction by refresh_stale_courses: few enough that the lock is
+# held briefly, many enough that a bulk import's courses are rebuilt set-based.
+REFRESH_BATCH = 50
 
 
 def _lock():
@@ -187,15 +190,18 @@ def _rebuild(courses, now, *, every_course=False, if_stale=False, every_week=Fal
     """Rebuild the four parts of `courses` ([(course_id, workspace_id)]; every_course: of every
     course, with statements that need no course filter) in one transaction under the lock, and
     record the start as their refreshed_at: a change noted after it keeps its course stale.
-    if_stale: skip (return None) when another run refreshed them while this one waited for the
-    lock. every_week: the activity of every week, not only the previous and the current one.
-    Returns {part: rows}."""
-    course_ids = None if every_course else [course_id for course_id, _ in courses]
+    if_stale: leave out the courses another run refreshed while this one waited for the lock
+    (None when that is all of them). every_week: the activity of every week, not only the previous and the current one.
+    Returns {part: rows, "courses": how many were rebuilt}."""
     snapshot_at = timezone.now()
     with transaction.atomic():
         _lock()
-        if if_stale and not stale_course_ids(course_ids):
-            return None
+        if if_stale:
+            still_stale = stale_course_ids([course_id for course_id, _ in courses])
+            courses = [course for course in courses if course[0] in still_stale]
+            if not courses:
+                return None
+        course_ids = None if every_course else [course_id for course_id, _ in courses]
         result = {
             "enrollment_steps": _rebuild_enrollment_steps(course_ids),
             "video_audiences": _rebuild_video_audiences(course_ids),
@@ -205,6 +211,7 @@ def _rebuild(courses, now, *, every_course=False, if_stale=False, every_week=Fal
             ),
         }
         _record_refreshed(courses, snapshot_at)
+    result["courses"] = len(courses)
     return result
 
 
@@ -238,21 +245,22 @@ def has_stale_courses(workspace_id=None):
 
 
 def refresh_stale_courses(now=None):
-    """The frequent job: rebuild the rollups of the stale courses only, each course in its own
-    transaction under the lock (enrollment steps, video audiences, passing counts, and the activity
+    """The frequent job: rebuild the rollups of the stale courses only, REFRESH_BATCH courses per
+    transaction under the lock (one set-based statement per part and batch: a whole workspace
+    imported at once is not rebuilt course by course) (enrollment steps, video audiences, passing counts, and the activity
     of the previous and the current week, from the previous Monday 00:00 UTC on), then record
     the start of its rebuild as its refreshed_at: a change noted after that start keeps the course
     stale for the next run. Returns {courses, <part>: rows, seconds}."""
     now = now or timezone.now()
     started = time.perf_counter()
     result = {"courses": 0, **dict.fromkeys(PARTS, 0)}
-    for course in _stale_courses():
-        rebuilt = _rebuild([course], now, if_stale=True)
+    stale = _stale_courses()
+    for start in range(0, len(stale), REFRESH_BATCH):
+        rebuilt = _rebuild(stale[start : start + REFRESH_BATCH], now, if_stale=True)
         if rebuilt is None:
             continue
         for part, rows in rebuilt.items():
             result[part] += rows
-        result["courses"] += 1
     result["seconds"] = round(time.perf_counter() - started, 3)
     if result["courses"]:
         logger.info("Course information rollups of stale courses refreshed: %s", result)

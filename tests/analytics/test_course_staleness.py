@@ -131,6 +131,36 @@ def test_refresh_rebuilds_only_the_stale_course_and_clears_its_mark(workspace, t
     assert rollups.refresh_stale_courses(NOW)["courses"] == 0
 
 
+def test_stale_courses_are_rebuilt_in_batches_of_set_based_statements(workspace, two_courses, make_member, monkeypatch):
+    course_a, course_b = two_courses
+    course_c = CourseFactory(workspace=workspace, key="course-v1:Org+C+2025")
+    for course, email in ((course_a, "a2@acme.test"), (course_b, "b2@acme.test"), (course_c, "c1@acme.test")):
+        EnrollmentFactory(
+            course=course, user=make_member(workspace, email=email), enrolled_at=datetime(2025, 4, 2, tzinfo=UTC)
+        )
+    rollups.record_course_changes([course_a.pk, course_b.pk, course_c.pk])
+    monkeypatch.setattr(rollups, "REFRESH_BATCH", 2)
+    batches = []
+    rebuild_steps = rollups._rebuild_enrollment_steps
+    monkeypatch.setattr(
+        rollups,
+        "_rebuild_enrollment_steps",
+        lambda course_ids=None: batches.append(course_ids) or rebuild_steps(course_ids),
+    )
+
+    result = rollups.refresh_stale_courses(NOW)
+
+    assert result["courses"] == 3
+    assert [sorted(batch) for batch in batches] == [sorted([course_a.pk, course_b.pk]), [course_c.pk]]
+    ends = {course.key: total_step_on(course, date(2025, 4, 2)) for course in (course_a, course_b, course_c)}
+    assert ends == {course_a.key: 2, course_b.key: 2, course_c.key: 1}
+    assert rollups.stale_course_ids([course_a.pk, course_b.pk, course_c.pk]) == set()
+
+
+def total_step_on(course, day):
+    return CourseEnrollmentStep.objects.get(course=course, dimension="total", day=day).enrolled
+
+
 def test_a_change_marked_during_the_refresh_keeps_the_course_stale(two_courses, monkeypatch):
     _, course_b = two_courses
     rollups.record_course_changes([course_b.pk])
