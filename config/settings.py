@@ -241,6 +241,10 @@ REST_FRAMEWORK = {
     "NUM_PROXIES": env_int("NUM_PROXIES", 0),
 }
 
+# Seconds a request's credential lookup (API key, membership) is cached; a change to keys,
+# memberships, workspaces or users is seen at once (accounts/credential_cache.py). 0: not cached.
+CREDENTIAL_CACHE_S = env_int("CREDENTIAL_CACHE_S", 30)
+
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 60)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 7)),
