@@ -57,6 +57,9 @@ def configure():
         raise SystemExit("Set DATABASE_URL to a PostgreSQL database of your own (never la_bench).")
     for name in RATE_LIMIT_SETTINGS:
         os.environ.setdefault(name, "1000000/min")
+    # One backend for the whole run (settings' 60 s would replace it mid-run, and with it the
+    # pid whose CPU is read).
+    os.environ.setdefault("DB_CONN_MAX_AGE", "3600")
     from benchlib import configure_environment
 
     configure_environment(url)
@@ -175,8 +178,9 @@ def measure(server, requests, n):
     wall = time.perf_counter() - wall_before
     # Backends that ended in between (the request-metrics thread closes its connection after
     # each write) are left out: what they spent is not known.
-    backend_after = cpu_of(pids)
-    backend = sum(backend_after[pid] - backend_before[pid] for pid in backend_after if pid in backend_before)
+    # A backend that started in between counts whole.
+    backend_after = cpu_of(set(pids) | set(backend_pids()))
+    backend = sum(seconds - backend_before.get(pid, 0.0) for pid, seconds in backend_after.items())
     return cpu * 1000 / n, backend * 1000 / n, wall * 1000 / n, sorted(statuses)
 
 
