@@ -2,6 +2,7 @@
 
 from rest_framework import authentication, exceptions
 from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
 from .credentials import (
     ApiKeyPrincipal,
@@ -54,17 +55,40 @@ class ApiKeyQueryParamAuthentication(authentication.BaseAuthentication):
 
 
 class WorkspaceJWTAuthentication(JWTAuthentication):
-    """`Authorization: Bearer <JWT>`; the token's `workspace` claim picks the workspace."""
+    """`Authorization: Bearer <JWT>`; the token's `workspace` claim picks the workspace.
+
+    The user comes with the membership (one cached lookup, accounts/credential_cache.py) rather
+    than from simplejwt's own user query; whenever that lookup finds no active member, simplejwt's
+    checks run as before and answer their own errors."""
 
     def authenticate(self, request):
-        result = super().authenticate(request)
-        if result is None:
+        header = self.get_header(request)
+        if header is None:
             return None
-        user, token = result
-        membership = membership_for_user(user, workspace_slug=token.get(JWT_WORKSPACE_CLAIM))
+        raw_token = self.get_raw_token(header)
+        if raw_token is None:
+            return None
+        token = self.get_validated_token(raw_token)
+        membership = self._active_membership(token)
         if membership is None:
-            raise exceptions.AuthenticationFailed("The token's user is not a member of its workspace.")
-        return user, credential_for_membership(membership, kind="jwt")
+            user = self.get_user(token)
+            membership = membership_for_user(user, workspace_slug=token.get(JWT_WORKSPACE_CLAIM))
+            if membership is None:
+                raise exceptions.AuthenticationFailed("The token's user is not a member of its workspace.")
+        return membership.user, credential_for_membership(membership, kind="jwt")
+
+    def _active_membership(self, token):
+        """The token's user's membership in the token's workspace when the user is active and
+        nothing else of simplejwt's checks applies; else None."""
+        user_id = token.get(jwt_settings.USER_ID_CLAIM)
+        if isinstance(user_id, str) and user_id.isascii() and user_id.isdigit():
+            user_id = int(user_id)  # simplejwt writes the id as a string
+        if jwt_settings.CHECK_REVOKE_TOKEN or jwt_settings.USER_ID_FIELD != "id" or type(user_id) is not int:
+            return None
+        membership = membership_for_user(user_id, workspace_slug=token.get(JWT_WORKSPACE_CLAIM))
+        if membership is None or not membership.user.is_active:
+            return None
+        return membership
 
 
 class WorkspaceSessionAuthentication(authentication.SessionAuthentication):

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from .credential_cache import CachedLookup
 from .models import ApiKey, Membership, Role, Workspace, hash_api_key
 
 API_KEY_TOUCH_INTERVAL = timedelta(minutes=1)
@@ -52,16 +53,31 @@ class ApiKeyPrincipal:
 
 
 def api_key_from_raw(raw_key):
-    """The active ApiKey matching raw_key, or None. Compares hashes in constant time."""
+    """The active ApiKey matching raw_key, or None. Compares hashes in constant time.
+
+    Cached by the key's hash (accounts/credential_cache.py): only keys that matched are cached,
+    and a revoked key is refused on the next request. The last use is stamped at most once a
+    minute, as without the cache."""
     prefix, _, secret = (raw_key or "").strip().partition(".")
     if not prefix or not secret:
         return None
-    api_key = ApiKey.objects.active().select_related("workspace").filter(prefix=prefix).first()
-    if api_key is None or not hmac.compare_digest(api_key.key_hash, hash_api_key(raw_key.strip())):
+    key_hash = hash_api_key(raw_key.strip())
+    lookup = CachedLookup(f"credentials:api-key:{key_hash}")
+    api_key = lookup.get(lambda: _active_api_key(prefix, key_hash))
+    if api_key is None:
         return None
     now = timezone.now()
     if api_key.last_used_at is None or now - api_key.last_used_at > API_KEY_TOUCH_INTERVAL:
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        api_key.last_used_at = now
+        lookup.replace(api_key)
+    return api_key
+
+
+def _active_api_key(prefix, key_hash):
+    api_key = ApiKey.objects.active().select_related("workspace").filter(prefix=prefix).first()
+    if api_key is None or not hmac.compare_digest(api_key.key_hash, key_hash):
+        return None
     return api_key
 
 
@@ -70,8 +86,18 @@ def credential_for_api_key(api_key):
 
 
 def membership_for_user(user, workspace_id=None, workspace_slug=None):
-    """The user's membership in the named workspace, or their earliest one when none is named."""
-    memberships = Membership.objects.select_related("workspace", "user").filter(user=user)
+    """The user's membership in the named workspace, or their earliest one when none is named.
+
+    Cached per user and workspace asked for (accounts/credential_cache.py); the user comes with
+    it, without the password hash (which no credential reads)."""
+    user_id = getattr(user, "pk", user)
+    lookup = CachedLookup(f"credentials:membership:{user_id}:{workspace_id}:{workspace_slug}")
+    return lookup.get(lambda: _membership(user_id, workspace_id, workspace_slug))
+
+
+def _membership(user_id, workspace_id, workspace_slug):
+    memberships = Membership.objects.select_related("workspace", "user").defer("user__password")
+    memberships = memberships.filter(user_id=user_id)
     if workspace_id is not None:
         memberships = memberships.filter(workspace_id=workspace_id)
     if workspace_slug is not None:

@@ -6,7 +6,34 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from .credential_cache import credentials_changed
 from .ids import new_object_id
+
+
+class CredentialSourceQuerySet(models.QuerySet):
+    """Rows credentials are resolved from (accounts/credential_cache.py): bulk writes, which
+    send no signal, mark the cached credentials stale themselves. `quiet_fields`: fields no
+    credential reads, whose updates alone change nothing."""
+
+    quiet_fields = frozenset()
+
+    def update(self, **kwargs):
+        rows = super().update(**kwargs)
+        if rows and not set(kwargs) <= self.quiet_fields:
+            credentials_changed()
+        return rows
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        rows = super().bulk_update(objs, fields, batch_size=batch_size)
+        if rows and not set(fields) <= self.quiet_fields:
+            credentials_changed()
+        return rows
+
+    def bulk_create(self, objs, *args, **kwargs):
+        created = super().bulk_create(objs, *args, **kwargs)
+        if created:
+            credentials_changed()
+        return created
 
 
 class Role(models.TextChoices):
@@ -47,6 +74,8 @@ class Workspace(models.Model):
         help_text="Off: the Analyse API (/analyse/*) answers 403 for every credential of the workspace",
     )
 
+    objects = CredentialSourceQuerySet.as_manager()
+
     class Meta:
         ordering = ["slug"]
 
@@ -54,7 +83,11 @@ class Workspace(models.Model):
         return self.name or self.slug
 
 
-class UserManager(BaseUserManager):
+class UserQuerySet(CredentialSourceQuerySet):
+    quiet_fields = frozenset({"last_login"})
+
+
+class UserManager(BaseUserManager.from_queryset(UserQuerySet)):
     use_in_migrations = True
 
     def _create_user(self, email, password, **extra_fields):
@@ -116,6 +149,8 @@ class Membership(models.Model):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.LEARNER)
     joined_at = models.DateTimeField(default=timezone.now)
+
+    objects = CredentialSourceQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -181,7 +216,9 @@ def hash_api_key(raw_key):
     return hashlib.sha256(raw_key.encode()).hexdigest()
 
 
-class ApiKeyQuerySet(models.QuerySet):
+class ApiKeyQuerySet(CredentialSourceQuerySet):
+    quiet_fields = frozenset({"last_used_at"})
+
     def active(self):
         return self.filter(revoked_at__isnull=True)
 

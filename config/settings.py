@@ -229,6 +229,8 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
+    # DRF's JSON output, written by orjson where the bytes are the same (config/renderers.py).
+    "DEFAULT_RENDERER_CLASSES": ["config.renderers.JSONRenderer", "rest_framework.renderers.BrowsableAPIRenderer"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -238,6 +240,10 @@ REST_FRAMEWORK = {
     # the per-IP limits; 0: REMOTE_ADDR (a client cannot pick its own address with the header).
     "NUM_PROXIES": env_int("NUM_PROXIES", 0),
 }
+
+# Seconds a request's credential lookup (API key, membership) is cached; a change to keys,
+# memberships, workspaces or users is seen at once (accounts/credential_cache.py). 0: not cached.
+CREDENTIAL_CACHE_S = env_int("CREDENTIAL_CACHE_S", 30)
 
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 60)),

@@ -11,7 +11,7 @@ up a credential's allowance. The view's own exception handler answers the refusa
 error envelope; DRF adds `Retry-After` (whole seconds until the window ends).
 
 Counting is a fixed window per (family, credential): one cache counter named after the window,
-incremented atomically (Redis INCR), O(1) whatever the limit. DRF's SimpleRateThrottle keeps the
+incremented atomically (Redis: SET NX with its expiry and INCR, one round trip), O(1) whatever the limit. DRF's SimpleRateThrottle keeps the
 time of every request of the window in one cache value (O(limit) per request: 3,000 floats for the
 tracking limit) and reads then writes it, so processes overwrite each other's counts. A client
 may get up to twice the limit across a window boundary: the limits guard against runaway or
@@ -23,15 +23,19 @@ process counts on its own. With Redis unreachable, FailSoftRedisCache's `incr` a
 throttles let requests through (config/availability.py).
 """
 
+import logging
 import math
 import re
 import time
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.cache.backends.redis import RedisCacheClient
 from rest_framework.throttling import BaseThrottle
 
 from .rates import RATE_LIMITS, parse_rate
+
+logger = logging.getLogger(__name__)
 
 # Outlives the window, so that no increment of a window's counter meets an expired key (Django's
 # Redis `incr` checks the key exists, then increments: a key expiring in between would be
@@ -95,12 +99,32 @@ class CredentialRateThrottle(BaseThrottle):
 
 def increment(key, timeout_s):
     """The counter after adding one, created at 1 (with its expiry) by the first request."""
+    if isinstance(getattr(cache, "_cache", None), RedisCacheClient):
+        return _redis_increment(key, timeout_s)
     try:
         return cache.incr(key)
     except ValueError:  # no counter yet: the window's first request
         if cache.add(key, 1, timeout_s):
             return 1
         return cache.incr(key)  # another process created it in between
+
+
+def _redis_increment(key, timeout_s):
+    """One round trip to Redis: SET NX with the expiry, then INCR, in one transaction. (Django's
+    `incr` asks EXISTS first, and the first request of a window adds: two or three trips.) The
+    counter is the plain integer Django's Redis cache stores ints as. Redis unreachable: 1, as
+    FailSoftRedisCache's `incr` answers, so requests go through."""
+    import redis
+
+    cache_key = cache.make_and_validate_key(key)
+    try:
+        pipeline = cache._cache.get_client(cache_key, write=True).pipeline(transaction=True)
+        pipeline.set(cache_key, 0, ex=timeout_s, nx=True)
+        pipeline.incr(cache_key)
+        return pipeline.execute()[1]
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        logger.warning("Cache unavailable (throttle increment): %s", exc)
+        return 1
 
 
 def _throttle_class(scope, limit):

@@ -37,6 +37,7 @@ from analytics.api.course_info import (
 )
 from analytics.definitions import course_scope
 from config.error_schemas import AUTH_ERROR_RESPONSES, DETAIL_SCHEMA, detail_response
+from config.renderers import JSONRenderer
 from analytics.queries import course_summaries as queries
 from config.throttling import family_throttle
 from exports import reports
@@ -245,7 +246,7 @@ class EdxListView(APIView):
     authentication_classes = [*api_settings.DEFAULT_AUTHENTICATION_CLASSES, EdxTokenAuthentication]
     permission_classes = [CanReadCourseInfo]
     throttle_classes = [family_throttle("course-info")]
-    renderer_classes = [renderers.JSONRenderer, renderers.BrowsableAPIRenderer, CSVRenderer]
+    renderer_classes = [JSONRenderer, renderers.BrowsableAPIRenderer, CSVRenderer]
 
     def handle_exception(self, exc):
         if isinstance(exc, EdxError):
