@@ -15,11 +15,10 @@ it) and again after its commit, so that a lookup that read the database before t
 keep what it read. A revoked key, a removed member, a changed role or a disabled Analyse API is
 therefore refused or seen on the next request.
 
-Where the cache is shared (Redis, CACHE_URL) that holds for every process. With the per-process
-local-memory cache (no CACHE_URL), another process sees a change made elsewhere within
-CREDENTIAL_CACHE_S only, as the rate limits count per process there: deployments with several
-processes set CACHE_URL (docs/security.md). Writes that bypass the ORM (raw SQL) are also seen
-within CREDENTIAL_CACHE_S.
+Where the cache is shared (Redis, CACHE_URL) that holds for every process; so the cache is on by
+default only then (config/settings.py): with the per-process local-memory cache another process
+would see a change made elsewhere only when its entry expires. Writes that bypass the ORM (raw
+SQL) are seen within CREDENTIAL_CACHE_S.
 """
 
 import time

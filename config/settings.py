@@ -243,7 +243,9 @@ REST_FRAMEWORK = {
 
 # Seconds a request's credential lookup (API key, membership) is cached; a change to keys,
 # memberships, workspaces or users is seen at once (accounts/credential_cache.py). 0: not cached.
-CREDENTIAL_CACHE_S = env_int("CREDENTIAL_CACHE_S", 30)
+# On by default only with a shared cache (CACHE_URL): with per-process local memory, a key revoked
+# through one gunicorn worker would stay usable in the others until the entry expired.
+CREDENTIAL_CACHE_S = env_int("CREDENTIAL_CACHE_S", 30 if env_str("CACHE_URL").startswith("redis") else 0)
 
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 60)),

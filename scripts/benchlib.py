@@ -13,6 +13,9 @@ def configure_environment(default_database_url):
     os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-not-used-anywhere-else-0123456789")
     os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    # The shared cache of a production deployment with several processes (README's production
+    # notes): credential lookups cached and invalidated across the gunicorn workers.
+    os.environ.setdefault("CACHE_URL", "redis://127.0.0.1:6379/3")
     # A benchmark floods from one credential on purpose: no family rate limit unless the caller
     # sets one (docs/security.md, "Rate limits").
     from config.rates import RATE_LIMIT_SETTINGS

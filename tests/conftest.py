@@ -151,6 +151,13 @@ def _fast_password_hashing(request, monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def _credential_cache_on(settings):
+    """Credential lookups cached as in a deployment with Redis (CACHE_URL; off by default with the
+    tests' single-process local-memory cache), so query counts are those of production."""
+    settings.CREDENTIAL_CACHE_S = 30
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache():
     """Every test starts with an empty cache: rate-limit counters (config/throttling.py) and cached
     sections are keyed by ids that a rolled-back test may hand to the next one."""
