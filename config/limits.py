@@ -41,6 +41,56 @@ def json_problem(value, max_depth=MAX_JSON_DEPTH):
     """None when a parsed JSON value is acceptable, else (path, message): nesting deeper than
     max_depth, a NUL character in a string or a key, or a number too large for a double (1e400
     parses as infinity, which no JSON column stores). Iterative, so any depth is safe."""
+    # Almost every body is acceptable: a walk without paths settles it; paths are only spelt out
+    # (by the same walk in the same order, so the same first problem) when there is one.
+    if not _has_json_problem(value, max_depth):
+        return None
+    return _json_problem_at(value, max_depth)
+
+
+def _has_json_problem(value, max_depth):
+    stack = [(value, 1)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        item, depth = pop()
+        kind = type(item)
+        if kind is dict:
+            if depth > max_depth:
+                return True
+            children = item.values()
+            for key in item:
+                if NUL in key:
+                    return True
+        elif kind is list:
+            if depth > max_depth:
+                return True
+            children = item
+        elif kind is str:
+            if NUL in item:
+                return True
+            continue
+        elif kind is float:
+            if not math.isfinite(item):
+                return True
+            continue
+        elif kind in _PLAIN_SCALARS:
+            continue
+        else:  # a subclass or another type: the walk with paths decides
+            return True
+        for child in children:
+            kind = type(child)
+            if kind is str:
+                if NUL in child:
+                    return True
+            elif kind not in _PLAIN_SCALARS:
+                push((child, depth + 1))
+    return False
+
+
+_PLAIN_SCALARS = frozenset({int, bool, type(None)})
+
+
+def _json_problem_at(value, max_depth):
     stack = [(value, "", 1)]
     while stack:
         item, where, depth = stack.pop()

@@ -443,3 +443,46 @@ def test_line_refused_by_the_database_is_reported_and_the_others_kept(tmp_path, 
 
     assert err.strip().endswith(":2: refused by the database: simulated constraint violation")
     assert sorted(Course.objects.values_list("key", flat=True)) == ["a", "c"]
+
+
+def _sessions_over_days(learners, per_learner):
+    """page_session records: each learner has per_learner sessions of 10 s over three UTC days."""
+    return [
+        {
+            "kind": "page_session",
+            "id": f"00000000-0000-4000-8000-{learner:06d}{index:06d}",
+            "user": f"u{learner}@example.com",
+            "page": "Home",
+            "path": "/",
+            "startedAt": f"2026-01-0{1 + index % 3}T0{index % 10}:00:{index % 60:02d}Z",
+            "duration": 10,
+        }
+        for learner in range(learners)
+        for index in range(per_learner)
+    ]
+
+
+@pytest.mark.parametrize("chunk_size", [None, 7])
+def test_import_in_large_or_small_chunks_keeps_every_rollup(
+    tmp_path, monkeypatch, chunk_size, django_capture_on_commit_callbacks
+):
+    """1,200 page sessions: one chunk of the command's size (more than the pipeline's 1,000), or
+    many small ones; either way every row is stored and the rollups equal a recount."""
+    from analytics.management.commands import import_data
+    from analytics.models import LearnerDay
+    from analytics.rollups.check import check_rollups
+
+    if chunk_size is not None:
+        monkeypatch.setattr(import_data, "IMPORT_CHUNK_SIZE", chunk_size)
+    users = [{"kind": "user", "email": f"u{i}@example.com"} for i in range(40)]
+    path = write_lines(tmp_path, users + _sessions_over_days(40, 30))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        run_import(path)
+
+    workspace = Workspace.objects.get(slug="acme")
+    assert PageSession.objects.filter(workspace=workspace).count() == 1200
+    days = LearnerDay.objects.filter(workspace=workspace)
+    assert days.count() == 40 * 3
+    assert {day.page_seconds for day in days} == {10 * 10}  # 30 sessions over 3 days: 10 a day
+    assert check_rollups(workspace.pk, names=["learner_activity"]).ok
