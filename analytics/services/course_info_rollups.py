@@ -193,6 +193,8 @@ def _rebuild(courses, now, *, every_course=False, if_stale=False, every_week=Fal
     if_stale: leave out the courses another run refreshed while this one waited for the lock
     (None when that is all of them). every_week: the activity of every week, not only the previous and the current one.
     Returns {part: rows, "courses": how many were rebuilt}."""
+    if not courses and not every_course:  # a workspace without courses: nothing to rebuild
+        return {**dict.fromkeys(PARTS, 0), "courses": 0}
     snapshot_at = timezone.now()
     with transaction.atomic():
         _lock()

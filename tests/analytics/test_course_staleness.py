@@ -315,3 +315,11 @@ def test_a_role_change_marks_the_users_courses_in_that_workspace(two_courses, dj
         membership.save()
 
     assert rollups.stale_course_ids([course_a.pk, course_b.pk]) == {course_a.pk}
+
+
+def test_rebuilding_a_workspace_without_courses_writes_nothing_and_checks_clean(workspace, other_workspace):
+    CourseFactory(workspace=other_workspace, key="course-v1:Org+Other+2025")
+    from analytics.rollups.check import check_rollups
+
+    assert rollups.rebuild_course_info(workspace.pk, now=NOW)["courses"] == 0
+    assert check_rollups(workspace.pk, names=["course_info"]).ok
