@@ -175,30 +175,34 @@ class EdxModeCountsSerializer(serializers.Serializer):
     passing_users = serializers.IntegerField()
 
 
+# `fields` and `exclude` choose which keys an answer carries: no key is always present
+# (required=False), so the OpenAPI document requires none.
 class EdxCourseSummarySerializer(serializers.Serializer):
-    created = EdxDateTimeField(help_text="When the numbers were computed (UTC)")
-    course_id = serializers.CharField()
-    catalog_course_title = serializers.CharField(allow_null=True)
-    catalog_course = serializers.CharField(allow_null=True)
-    start_date = EdxDateTimeField(allow_null=True)
-    end_date = EdxDateTimeField(allow_null=True)
-    pacing_type = serializers.CharField(allow_null=True, help_text="self_paced or instructor_paced")
-    availability = serializers.CharField(help_text="Current, Upcoming, Archived or unknown")
-    count = serializers.IntegerField(help_text="Learners enrolled now")
-    cumulative_count = serializers.IntegerField(help_text="Learners ever enrolled")
-    count_change_7_days = serializers.IntegerField()
-    recent_count_change = serializers.IntegerField(allow_null=True, help_text="count minus the count at recent_date")
-    passing_users = serializers.IntegerField()
-    enrollment_modes = serializers.DictField(child=EdxModeCountsSerializer(), help_text="Per mode")
+    created = EdxDateTimeField(required=False, help_text="When the numbers were computed (UTC)")
+    course_id = serializers.CharField(required=False)
+    catalog_course_title = serializers.CharField(required=False, allow_null=True)
+    catalog_course = serializers.CharField(required=False, allow_null=True)
+    start_date = EdxDateTimeField(required=False, allow_null=True)
+    end_date = EdxDateTimeField(required=False, allow_null=True)
+    pacing_type = serializers.CharField(required=False, allow_null=True, help_text="self_paced or instructor_paced")
+    availability = serializers.CharField(required=False, help_text="Current, Upcoming, Archived or unknown")
+    count = serializers.IntegerField(required=False, help_text="Learners enrolled now")
+    cumulative_count = serializers.IntegerField(required=False, help_text="Learners ever enrolled")
+    count_change_7_days = serializers.IntegerField(required=False)
+    recent_count_change = serializers.IntegerField(
+        required=False, allow_null=True, help_text="count minus the count at recent_date"
+    )
+    passing_users = serializers.IntegerField(required=False)
+    enrollment_modes = serializers.DictField(required=False, child=EdxModeCountsSerializer(), help_text="Per mode")
     programs = serializers.ListField(child=serializers.CharField(), required=False, help_text="With `programs`")
 
 
 class EdxProgramSerializer(serializers.Serializer):
-    program_id = serializers.CharField()
-    program_type = serializers.CharField()
-    program_title = serializers.CharField()
-    course_ids = serializers.ListField(child=serializers.CharField())
-    created = serializers.DateTimeField()
+    program_id = serializers.CharField(required=False)
+    program_type = serializers.CharField(required=False)
+    program_title = serializers.CharField(required=False)
+    course_ids = serializers.ListField(required=False, child=serializers.CharField())
+    created = serializers.DateTimeField(required=False)
 
 
 SUMMARY_FIELDS = tuple(EdxCourseSummarySerializer().fields)
