@@ -63,6 +63,7 @@ from analytics.models import (
     VideoView,
 )
 from analytics.services.problem_rollups import list_answer, rebuild_problem_rollups
+from analytics.services.records.behaviour import VIDEO_VIEW_COLUMNS
 from analytics.services.learner_activity import rebuild_learner_activity
 from courses.models import Attempt, Chapter, Course, CoursePacing, Enrollment, Program, Result, Video
 from courses.results import rebuild_results
@@ -1353,28 +1354,7 @@ class DemoDataGenerator:
         self.reactions = []
         self.write(
             VideoView,
-            (
-                "id",
-                "workspace_id",
-                "user_id",
-                "video_id",
-                "course_id",
-                "started_at",
-                "watched_s",
-                "position_s",
-                "segments",
-                "watched_first_segment",
-                "watched_last_segment",
-                "is_completed",
-                "device",
-                "platform",
-                "country",
-                "buffering_s",
-                "bitrate_kbps",
-                "errors",
-                "source",
-                "received_at",
-            ),
+            VIDEO_VIEW_COLUMNS,
             self._video_view_rows(per_entry),
             total=self.size.video_views,
             label="video views",

@@ -29,7 +29,7 @@ from analytics.models import (
     VideoReaction,
     VideoView,
 )
-from analytics.services.records.behaviour import course_and_chapter_from_path
+from analytics.services.records.behaviour import VIDEO_VIEW_COLUMNS, course_and_chapter_from_path
 from courses.models import Attempt, Chapter, Course, Enrollment, Program, Video
 from courses.services.bulk_write import CopyWriter
 from courses.services.demo_data import (
@@ -640,28 +640,7 @@ def test_copy_writer_round_trips_nulls_escapes_times_uuids_and_json():
     video = Video.objects.create(workspace=workspace, course=course, key="v1", duration_s=60)
     writer.write(
         VideoView,
-        (
-            "id",
-            "workspace_id",
-            "user_id",
-            "video_id",
-            "course_id",
-            "started_at",
-            "watched_s",
-            "position_s",
-            "segments",
-            "watched_first_segment",
-            "watched_last_segment",
-            "is_completed",
-            "device",
-            "platform",
-            "country",
-            "buffering_s",
-            "bitrate_kbps",
-            "errors",
-            "source",
-            "received_at",
-        ),
+        VIDEO_VIEW_COLUMNS,
         [
             (
                 5,
