@@ -27,10 +27,10 @@ from datetime import datetime, time, timedelta, timezone as dt_timezone
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Callable
 
-from django.db import connection
 from django.db.models.functions import TruncDate
 
 from accounts.models import Membership, Role
+from analytics.queries.sql import quoted_table
 from courses.models import Course
 
 UTC = dt_timezone.utc
@@ -61,7 +61,7 @@ def learner_ids(workspace):
 def is_learner_sql(alias):
     """SQL: the row `alias` (with workspace_id and user_id columns) is of a user who has the
     learner role in that workspace."""
-    membership = connection.ops.quote_name(Membership._meta.db_table)
+    membership = quoted_table(Membership)
     return (
         f"EXISTS (SELECT 1 FROM {membership} m WHERE m.workspace_id = {alias}.workspace_id "
         f"AND m.user_id = {alias}.user_id AND m.role = '{Role.LEARNER.value}')"

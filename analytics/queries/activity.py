@@ -29,6 +29,7 @@ from datetime import datetime, time, timedelta
 from django.db import connection
 from django.db.models import Case, Count, F, Max, Min, Q, Sum, When
 
+from analytics.queries.sql import quoted_table
 from analytics.definitions import UTC, learner_ids as role_learner_ids, utc_day
 from analytics.models import (
     DAYS_PER_WORD,
@@ -169,7 +170,7 @@ def _was_active_sql(previous, start, longest):
     if longest < RECENT_DAYS:
         return sql + "ELSE 1 = 0 END)", [previous]
     probe = (
-        f"EXISTS (SELECT 1 FROM {connection.ops.quote_name(LearnerDay._meta.db_table)} d "
+        f"EXISTS (SELECT 1 FROM {quoted_table(LearnerDay)} d "
         f"WHERE d.workspace_id = a.workspace_id AND d.user_id = a.user_id AND d.day >= %s AND d.day < %s)"
     )
     return sql + f"WHEN a.hi < {RECENT_DAYS} THEN 1 = 0 ELSE {probe} END)", [previous, previous, start]
@@ -187,7 +188,7 @@ def _counts_from_learner_activity(workspace, period, windows):
     # Nobody's last day is after the period's last day (counting_strategy), so
     # a.hi <= (end_day - 1) - previous_start.
     was_active, was_params = _was_active_sql(previous, start, (end_day - timedelta(days=1) - previous_start).days)
-    table = connection.ops.quote_name(LearnerActivity._meta.db_table)
+    table = quoted_table(LearnerActivity)
     window_starts = [adapt(day) for day in _window_starts(period, windows)]
     learners = (
         f"SELECT a.*, {days_between('a.last_day', '%s')} + 1 AS lo, {days_between('a.last_day', '%s')} AS hi "

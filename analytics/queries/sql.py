@@ -1,4 +1,4 @@
-"""Running a hand-written read statement."""
+"""Hand-written SQL: quoting a model's table and columns, running a read statement."""
 
 from django.db import connection
 
@@ -9,3 +9,13 @@ def fetch_dicts(sql, params):
         cursor.execute(sql, params)
         names = [column[0] for column in cursor.description]
         return [dict(zip(names, values)) for values in cursor.fetchall()]
+
+
+def quoted_table(model):
+    """The model's table name, quoted for this database."""
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def quoted_column(model, field):
+    """The column of the model's field `field` (its name), quoted for this database."""
+    return connection.ops.quote_name(model._meta.get_field(field).column)

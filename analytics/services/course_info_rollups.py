@@ -34,6 +34,7 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
+from analytics.queries.sql import quoted_table, quoted_column
 from analytics.models import (
     CourseActivityWeek,
     CourseEnrollmentStep,
@@ -93,22 +94,14 @@ def _inserted(cursor, model, **filters):
     return model.objects.filter(**filters).count()
 
 
-def _table(model):
-    return connection.ops.quote_name(model._meta.db_table)
-
-
-def _column(model, field):
-    return connection.ops.quote_name(model._meta.get_field(field).column)
-
-
 def _replace_rows(model, fields, with_sql, select_sql, params, **filters):
     """Delete model's rows (those matching filters) and INSERT the rows `{with_sql} SELECT ...`
     gives, into `fields` in that order; returns how many were written. The caller holds the
     transaction and the lock."""
-    columns = ", ".join(_column(model, name) for name in fields)
+    columns = ", ".join(quoted_column(model, name) for name in fields)
     model.objects.filter(**filters).delete()
     with connection.cursor() as cursor:
-        cursor.execute(f"{with_sql} INSERT INTO {_table(model)} ({columns}) {select_sql}", params)
+        cursor.execute(f"{with_sql} INSERT INTO {quoted_table(model)} ({columns}) {select_sql}", params)
         return _inserted(cursor, model, **filters)
 
 

@@ -27,6 +27,7 @@ from datetime import datetime
 
 from django.db import connection, transaction
 
+from analytics.queries.sql import quoted_table
 from analytics.definitions import UTC, is_learner_sql
 from analytics.models import (
     DAYS_PER_WORD,
@@ -63,10 +64,6 @@ COUNT_COLUMNS = (
     "watch_seconds",
     "completed_views",
 )
-
-
-def _table(model):
-    return connection.ops.quote_name(model._meta.db_table)
 
 
 def _utc_day(column):
@@ -106,7 +103,7 @@ def _source_selects(source):
     """SELECTs of (workspace_id, user_id, day, *COUNT_COLUMNS) grouped per user and day, one per
     raw table. `source(table, time column)` gives each one's (FROM ... WHERE SQL, params, day
     expression); the raw table's alias is `t`."""
-    ps, ev, vv = _table(PageSession), _table(LearningEvent), _table(VideoView)
+    ps, ev, vv = quoted_table(PageSession), quoted_table(LearningEvent), quoted_table(VideoView)
     parts, params = [], []
     rows, extra, day = source(ps, "started_at")
     # The first SELECT names the columns of the union.
@@ -196,7 +193,7 @@ def _insert_days_sql(union_sql, upsert=False):
     # "WHERE 1 = 1": SQLite needs a WHERE before an upsert's ON CONFLICT after a SELECT.
     sums = ", ".join(f"SUM({name})" for name in COUNT_COLUMNS)
     sql = (
-        f"INSERT INTO {_table(LearnerDay)} (workspace_id, user_id, day, {', '.join(COUNT_COLUMNS)}) "
+        f"INSERT INTO {quoted_table(LearnerDay)} (workspace_id, user_id, day, {', '.join(COUNT_COLUMNS)}) "
         f"SELECT workspace_id, user_id, day, {sums} "
         f"FROM ({union_sql}) AS activity "
         f"WHERE 1 = 1 GROUP BY workspace_id, user_id, day"
@@ -227,7 +224,7 @@ def days_between(later, earlier):
 
 
 def _insert_spans_sql(where_sql, upsert=False):
-    ld = _table(LearnerDay)
+    ld = quoted_table(LearnerDay)
     back = ", ".join(
         f"EXISTS (SELECT 1 FROM {ld} later WHERE later.workspace_id = span.workspace_id "
         f"AND later.user_id = span.user_id AND later.day = {date_plus('span.first_day', days)})"
@@ -254,7 +251,7 @@ def _insert_spans_sql(where_sql, upsert=False):
         f"span.{name}" for name in ("last_page_day", "page_days", "page_sessions", "page_seconds", *HOUR_COLUMNS)
     )
     sql = (
-        f"INSERT INTO {_table(LearnerActivity)} (workspace_id, user_id, {', '.join(SPAN_COLUMNS)}) "
+        f"INSERT INTO {quoted_table(LearnerActivity)} (workspace_id, user_id, {', '.join(SPAN_COLUMNS)}) "
         f"SELECT span.workspace_id, span.user_id, {is_learner_sql('span')}, span.first_day, span.last_day, {back}, "
         f"{', '.join(f'span.{word}' for word in RECENT_DAY_WORDS)}, {page_columns} FROM ("
         f"SELECT workspace_id, user_id, MIN(day) AS first_day, MAX(day) AS last_day, "
@@ -305,20 +302,20 @@ def _add_totals_sql(days_sql, sign=1, *, role_moved=False, rebuild=False):
         rows_sql = f"FROM (SELECT d.*, {is_learner_sql('d')} AS is_learner {days_sql}{fence}) d"
     sums = ", ".join(_int(f"{sign} * SUM({expression})", "BIGINT") for expression in columns.values())
     sql = (
-        f"INSERT INTO {_table(WorkspaceDay)} (workspace_id, day, {', '.join(columns)}) "
+        f"INSERT INTO {quoted_table(WorkspaceDay)} (workspace_id, day, {', '.join(columns)}) "
         f"SELECT d.workspace_id, d.day, {sums} {rows_sql} "
         f"GROUP BY d.workspace_id, d.day ORDER BY d.workspace_id, d.day"
     )
     if rebuild:
         return sql
-    return sql + _on_conflict(("workspace_id", "day"), columns, add_to=_table(WorkspaceDay))
+    return sql + _on_conflict(("workspace_id", "day"), columns, add_to=quoted_table(WorkspaceDay))
 
 
 def _sync_roles(cursor, workspace_id, users):
     """Users among `users` (sorted ids, locked) whose learner role changed since their days were
     counted (LearnerActivity.is_learner): add their days to WorkspaceDay or take them out, and
     record it."""
-    la, ld = _table(LearnerActivity), _table(LearnerDay)
+    la, ld = quoted_table(LearnerActivity), quoted_table(LearnerDay)
     flips = []
     for start in range(0, len(users), MAX_PARAMS):
         chunk = users[start : start + MAX_PARAMS]
@@ -424,7 +421,7 @@ def refresh_learner_days(workspace_id, pairs, *, may_empty=True):
         return
     pairs = sorted(pairs)
     users = sorted({user_id for user_id, _ in pairs})
-    ld, la = _table(LearnerDay), _table(LearnerActivity)
+    ld, la = quoted_table(LearnerDay), quoted_table(LearnerActivity)
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         _lock_users(cursor, users)
         _sync_roles(cursor, workspace_id, users)
@@ -468,16 +465,18 @@ def rebuild_learner_activity(workspace=None):
             # Writes refreshing rows meanwhile would collide with the INSERT (or be lost under the
             # DELETE): they wait for the rebuild; readers do not.
             cursor.execute(
-                f"LOCK TABLE {_table(LearnerDay)}, {_table(LearnerActivity)}, {_table(WorkspaceDay)} IN EXCLUSIVE MODE"
+                f"LOCK TABLE {quoted_table(LearnerDay)}, {quoted_table(LearnerActivity)}, {quoted_table(WorkspaceDay)} IN EXCLUSIVE MODE"
             )
         if connection.vendor == "postgresql" and workspace_id is None:
             # TRUNCATE refuses a table with deferred foreign-key checks pending in the transaction
             # (rows written earlier in it, as in a test or a caller's atomic block): run them now.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cursor.execute(f"TRUNCATE {_table(LearnerActivity)}, {_table(LearnerDay)}, {_table(WorkspaceDay)}")
+            cursor.execute(
+                f"TRUNCATE {quoted_table(LearnerActivity)}, {quoted_table(LearnerDay)}, {quoted_table(WorkspaceDay)}"
+            )
         else:
             for model in (LearnerActivity, LearnerDay, WorkspaceDay):
-                cursor.execute(f"DELETE FROM {_table(model)} WHERE {scope}", params)
+                cursor.execute(f"DELETE FROM {quoted_table(model)} WHERE {scope}", params)
         if connection.vendor == "postgresql":
             # Enough memory to group every row in one hash table instead of spilling to disk.
             cursor.execute(f"SET LOCAL work_mem = '{REBUILD_WORK_MEM}'")
@@ -488,10 +487,10 @@ def rebuild_learner_activity(workspace=None):
         cursor.execute(_insert_spans_sql(scope), params)
         learners = cursor.rowcount
         days_scope = "d.workspace_id = %s" if workspace_id is not None else "1 = 1"
-        cursor.execute(_add_totals_sql(f"FROM {_table(LearnerDay)} d WHERE {days_scope}", rebuild=True), params)
+        cursor.execute(_add_totals_sql(f"FROM {quoted_table(LearnerDay)} d WHERE {days_scope}", rebuild=True), params)
         if connection.vendor == "postgresql":
             for model in (LearnerDay, LearnerActivity, WorkspaceDay):
-                cursor.execute(f"ANALYZE {_table(model)}")
+                cursor.execute(f"ANALYZE {quoted_table(model)}")
     return days, learners
 
 
@@ -505,7 +504,7 @@ def is_empty(workspace=None):
 def forget_user(sender, instance, **kwargs):
     """Before a user is deleted: take their days out of every workspace's totals and delete their
     rollup rows (LearnerDay has no foreign keys; the cascade would order it unpredictably)."""
-    ld, la = _table(LearnerDay), _table(LearnerActivity)
+    ld, la = quoted_table(LearnerDay), quoted_table(LearnerActivity)
     workspace_ids = LearnerActivity.objects.filter(user=instance).values_list("workspace_id", flat=True)
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         _lock_users(cursor, [instance.pk])

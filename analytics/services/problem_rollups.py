@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.utils import timezone
 
+from analytics.queries.sql import quoted_table, quoted_column
 from analytics.models import (
     ProblemAnswerCount,
     ProblemGradeCount,
@@ -290,19 +291,15 @@ def record_subsection_opens(workspace_id, opens):
 # Full rebuild from the raw rows
 
 
-def _table(model):
-    return connection.ops.quote_name(model._meta.db_table)
-
-
 def _columns(model, *names):
-    return ", ".join(connection.ops.quote_name(model._meta.get_field(name).column) for name in names)
+    return ", ".join(quoted_column(model, name) for name in names)
 
 
 def _last_per_key_sql(partition, where_extra=""):
     """Raw responses of workspace %s, each numbered within `partition` from the latest."""
     return (
         f"SELECT r.*, ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY r.submitted_at DESC, r.received_at DESC,"
-        f" r.id DESC) AS row_rank FROM {_table(ProblemResponse)} r WHERE r.workspace_id = %s {where_extra}"
+        f" r.id DESC) AS row_rank FROM {quoted_table(ProblemResponse)} r WHERE r.workspace_id = %s {where_extra}"
     )
 
 
@@ -322,7 +319,7 @@ def rebuild_problem_rollups(workspace_id):
         with connection.cursor() as cursor:
             latest_parts = _last_per_key_sql("r.problem_key, r.part_id, r.user_id")
             cursor.execute(
-                f"INSERT INTO {_table(ProblemPartLatest)} "
+                f"INSERT INTO {quoted_table(ProblemPartLatest)} "
                 f"({_columns(ProblemPartLatest, 'workspace', 'course', 'problem_key', 'part_id', 'user', 'submitted_at', 'answer', 'value_id', 'correct', 'variant')}) "
                 f"SELECT workspace_id, course_id, problem_key, part_id, user_id, submitted_at, answer, value_id, correct, variant "
                 f"FROM ({latest_parts}) last WHERE row_rank = 1",
@@ -338,13 +335,13 @@ def rebuild_problem_rollups(workspace_id):
                 f"  FROM (SELECT problem_key, part_id, question, problem_name,"
                 f"   ROW_NUMBER() OVER (PARTITION BY problem_key, part_id ORDER BY question = '', {latest_first}) AS question_rank,"
                 f"   ROW_NUMBER() OVER (PARTITION BY problem_key, part_id ORDER BY problem_name = '', {latest_first}) AS name_rank"
-                f"   FROM {_table(ProblemResponse)} WHERE workspace_id = %s) ranked"
+                f"   FROM {quoted_table(ProblemResponse)} WHERE workspace_id = %s) ranked"
                 f"  GROUP BY problem_key, part_id) "
-                f"INSERT INTO {_table(ProblemAnswerCount)} "
+                f"INSERT INTO {quoted_table(ProblemAnswerCount)} "
                 f"({_columns(ProblemAnswerCount, 'workspace', 'course', 'problem_key', 'part_id', 'answer', 'value_id', 'correct', 'variant', 'count', 'question', 'problem_name', 'updated_at')}) "
                 f"SELECT l.workspace_id, l.course_id, l.problem_key, l.part_id, l.answer, l.value_id, l.correct, l.variant, COUNT(*),"
                 f" COALESCE(t.question, ''), COALESCE(t.problem_name, ''), %s "
-                f"FROM {_table(ProblemPartLatest)} l"
+                f"FROM {quoted_table(ProblemPartLatest)} l"
                 f" LEFT JOIN texts t ON t.problem_key = l.problem_key AND t.part_id = l.part_id WHERE l.workspace_id = %s "
                 f"GROUP BY l.workspace_id, l.course_id, l.problem_key, l.part_id, l.answer, l.value_id, l.correct, l.variant,"
                 f" t.question, t.problem_name",
@@ -354,24 +351,24 @@ def rebuild_problem_rollups(workspace_id):
                 "r.problem_key, r.user_id", "AND r.grade IS NOT NULL AND r.max_grade IS NOT NULL"
             )
             cursor.execute(
-                f"INSERT INTO {_table(ProblemLearnerLatest)} "
+                f"INSERT INTO {quoted_table(ProblemLearnerLatest)} "
                 f"({_columns(ProblemLearnerLatest, 'workspace', 'course', 'problem_key', 'user', 'submitted_at', 'grade', 'max_grade')}) "
                 f"SELECT workspace_id, course_id, problem_key, user_id, submitted_at, grade, max_grade "
                 f"FROM ({latest_grades}) last WHERE row_rank = 1",
                 [workspace_id],
             )
             cursor.execute(
-                f"INSERT INTO {_table(ProblemGradeCount)} "
+                f"INSERT INTO {quoted_table(ProblemGradeCount)} "
                 f"({_columns(ProblemGradeCount, 'workspace', 'course', 'problem_key', 'grade', 'max_grade', 'count', 'updated_at')}) "
                 f"SELECT workspace_id, MIN(course_id), problem_key, grade, max_grade, COUNT(*), %s "
-                f"FROM {_table(ProblemLearnerLatest)} WHERE workspace_id = %s GROUP BY workspace_id, problem_key, grade, max_grade",
+                f"FROM {quoted_table(ProblemLearnerLatest)} WHERE workspace_id = %s GROUP BY workspace_id, problem_key, grade, max_grade",
                 [now, workspace_id],
             )
             cursor.execute(
-                f"INSERT INTO {_table(SubsectionLearner)} "
+                f"INSERT INTO {quoted_table(SubsectionLearner)} "
                 f"({_columns(SubsectionLearner, 'workspace', 'course', 'subsection_key', 'user', 'first_opened_at')}) "
                 f"SELECT workspace_id, MIN(course_id), subsection_key, user_id, MIN(opened_at) "
-                f"FROM {_table(SubsectionOpen)} WHERE workspace_id = %s GROUP BY workspace_id, subsection_key, user_id",
+                f"FROM {quoted_table(SubsectionOpen)} WHERE workspace_id = %s GROUP BY workspace_id, subsection_key, user_id",
                 [workspace_id],
             )
 

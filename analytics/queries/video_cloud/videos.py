@@ -11,10 +11,10 @@ Every number is computed in SQL: one aggregate for the period and its previous p
 one grouped query per breakdown and one for the timeline, whatever the number of views.
 """
 
-from django.db import connection
 from django.db.models import Avg, Count, F, Min, Q, Sum
 from django.db.models.functions import Coalesce
 
+from analytics.queries.sql import quoted_table
 from analytics.definitions import resolve_period, utc_day
 from analytics.models import ReactionType, VideoReaction, VideoView, WorkspaceDay
 from courses.models import Video
@@ -243,7 +243,7 @@ def _top_videos(views, limit):
         .annotate(**{name: figure for name, figure in view_figures().items() if name != "unique"})
         .query.sql_with_params()
     )
-    video_table = connection.ops.quote_name(Video._meta.db_table)
+    video_table = quoted_table(Video)
     sql = f"""
         WITH per_video AS ({per_video_sql})
         SELECT video.key, video.title, per_video.views, per_video.watched_sum, per_video.completed
