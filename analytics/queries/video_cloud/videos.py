@@ -8,7 +8,7 @@ per video (top videos). The summary's totals read the same counts already summed
 (WorkspaceDay, kept with the learner-day rollup; its periods are whole UTC days).
 
 Every number is computed in SQL: one aggregate for the period and its previous period together,
-one grouped query per breakdown and one for the timeline, whatever the number of views.
+one grouped query for the breakdowns and one for the timeline, whatever the number of views.
 """
 
 from django.db.models import Avg, Count, F, Min, Q, Sum
@@ -35,6 +35,9 @@ from .periods import (
     trunc,
     whole_number,
 )
+
+
+BREAKDOWN_FIELDS = ("country", "device", "platform")
 
 
 def _window(field, period):
@@ -81,11 +84,21 @@ def _view_totals(views, period, previous):
     return views.filter(started_at__gte=previous.start, started_at__lt=period.end).aggregate(**aggregates)
 
 
-def _breakdown(views, period, field, documented=()):
-    """{value: views} in the period (periods.breakdown: the documented keys always, then other
-    values most viewed first, "unknown" for rows without the value when there are some)."""
-    rows = views.filter(_window("started_at", period)).values(field).annotate(n=Count("*")).order_by()
-    return breakdown({row[field]: row["n"] for row in rows}, documented)
+def _breakdowns(views, period):
+    """{"country" | "device" | "platform": {value: views}} in the period, from one query grouped by
+    the three fields together (few rows: each field has few values), summed per field here."""
+    rows = (
+        views.filter(_window("started_at", period))
+        .values(*BREAKDOWN_FIELDS)
+        .annotate(n=Count("*"))
+        .order_by()
+        .values_list(*BREAKDOWN_FIELDS, "n")
+    )
+    counts = {name: {} for name in BREAKDOWN_FIELDS}
+    for *values, n in rows:
+        for name, value in zip(BREAKDOWN_FIELDS, values):
+            counts[name][value] = counts[name].get(value, 0) + n
+    return counts
 
 
 def _format_bitrate(kbps):
@@ -184,13 +197,16 @@ def video_analytics(
     }
 
     if "views" in sections:
+        # periods.breakdown: the documented keys always, then other values most viewed first,
+        # "unknown" for views without the value when there are some.
+        counts = _breakdowns(views, period)
         result["views"] = {
             "total": totals["views"],
             "unique": totals["unique"],
             "change": change(totals["views"], totals["prev_views"]),
-            "by_country": _breakdown(views, period, "country"),
-            "by_device": _breakdown(views, period, "device", DEVICE_KEYS),
-            "by_platform": _breakdown(views, period, "platform", PLATFORM_KEYS),
+            "by_country": breakdown(counts["country"]),
+            "by_device": breakdown(counts["device"], DEVICE_KEYS),
+            "by_platform": breakdown(counts["platform"], PLATFORM_KEYS),
             "timeline": [
                 {"date": bucket_label(moment, group_by), "views": row["views"], "unique": row["unique"]}
                 for moment, row in timeline
