@@ -340,6 +340,34 @@ def test_engagement_previous_figures_with_compare(admin_client, video, three_vie
     }
 
 
+def test_both_windows_figures_from_one_query_per_table(admin_client, video):
+    # Period 24-31 March, previous 17-24 March (the totals and reactions are grouped by window).
+    VideoViewFactory(video=video, started_at=at(3, 24), watched_s=90, buffering_s=9, bitrate_kbps=1000, errors=1)
+    VideoViewFactory(video=video, started_at=at(3, 17), watched_s=60, buffering_s=3, bitrate_kbps=2001, errors=0)
+    VideoViewFactory(video=video, started_at=at(3, 23, 23, 59, 59), watched_s=40, bitrate_kbps=2000, errors=4)
+    VideoViewFactory(video=video, started_at=at(3, 16, 23, 59, 59), watched_s=999, errors=9)  # before both
+    for kind, moment in [("like", at(3, 24)), ("like", at(3, 17)), ("like", at(3, 18)), ("comment", at(3, 30))]:
+        VideoReactionFactory(video=video, type=kind, at=moment)
+    VideoReactionFactory(video=video, type="share", at=at(3, 31))  # after the period
+
+    data = get_data(admin_client, "/analytics/videos/vid_123456?period=7d&compare=previous")
+
+    assert data["views"]["previous"] == {"total": 2, "unique": 2}
+    assert (data["views"]["total"], data["views"]["change"]) == (1, -0.5)
+    engagement, previous = data["engagement"], data["engagement"]["previous"]
+    assert (engagement["averageWatchTime"], engagement["likes"], engagement["comments"], engagement["shares"]) == (
+        90,
+        1,
+        1,
+        0,
+    )
+    assert previous == {"averageWatchTime": 50, "completionRate": 0.0, "likes": 2, "comments": 0, "shares": 0}
+    # previous: buffering 3 s over the 60 s of the view that reported it; bitrate (2001 + 2000) / 2
+    # = 2000.5, half up; errors 4 over 2 views
+    assert data["performance"]["previous"] == {"bufferingRate": 0.05, "averageBitrate": "2001k", "errorRate": 2.0}
+    assert (data["performance"]["bufferingRate"], data["performance"]["averageBitrate"]) == (0.1, "1000k")
+
+
 def test_performance_rates_from_views_that_reported_quality(admin_client, video):
     VideoViewFactory(video=video, started_at=at(3, 29), watched_s=100, buffering_s=2, bitrate_kbps=3000, errors=0)
     VideoViewFactory(video=video, started_at=at(3, 30), watched_s=50, buffering_s=3, bitrate_kbps=2000, errors=2)

@@ -7,11 +7,12 @@ bucket of one video (video_analytics), per video and UTC day (video_daily_stats:
 per video (top videos). The summary's totals read the same counts already summed per UTC day
 (WorkspaceDay, kept with the learner-day rollup; its periods are whole UTC days).
 
-Every number is computed in SQL: one aggregate for the period and its previous period together,
+Every number is computed in SQL: one aggregate for the period and its previous period together
+(grouped by the window: fewer aggregates to build than a filtered one per window and figure),
 one grouped query for the breakdowns and one for the timeline, whatever the number of views.
 """
 
-from django.db.models import Avg, Count, F, Min, Q, Sum
+from django.db.models import Avg, BooleanField, Case, Count, F, Min, Q, Sum, Value, When
 from django.db.models.functions import Coalesce
 
 from analytics.queries.sql import quoted_table
@@ -66,22 +67,51 @@ def video_period(workspace, name, now=None, *, video_key=None):
     return resolve_period(name, now, earliest=lambda: views.aggregate(first=Min("started_at"))["first"])
 
 
+def _in_period(field, period):
+    """True for a row of `period`, False for one of the period before it (queries read the two
+    adjacent windows together and group on this)."""
+    return Case(
+        When(**{f"{field}__gte": period.start}, then=Value(True)), default=Value(False), output_field=BooleanField()
+    )
+
+
+# The figures of a window without a view: counts 0, sums and averages None (as the aggregates).
+EMPTY_VIEW_TOTALS = {
+    "views": 0,
+    "unique": 0,
+    "watched_sum": None,
+    "completed": 0,
+    "buffering_sum": None,
+    "buffering_watched_sum": None,
+    "bitrate_avg": None,
+    "errors_sum": None,
+    "error_views": 0,
+}
+
+
 def _view_totals(views, period, previous):
-    """Totals of views in the period and in the previous period, in one query."""
-    aggregates = {}
-    for prefix, window in (("", _window("started_at", period)), ("prev_", _window("started_at", previous))):
-        reported_buffering = window & Q(buffering_s__isnull=False)
-        aggregates.update({f"{prefix}{name}": aggregate for name, aggregate in view_figures(window).items()})
-        aggregates.update(
-            {
-                f"{prefix}buffering_sum": Sum("buffering_s", filter=reported_buffering),
-                f"{prefix}buffering_watched_sum": Sum("watched_s", filter=reported_buffering),
-                f"{prefix}bitrate_avg": Avg("bitrate_kbps", filter=window),
-                f"{prefix}errors_sum": Sum("errors", filter=window),
-                f"{prefix}error_views": Count("errors", filter=window),
-            }
+    """Totals of views in the period and (`prev_` names) in the previous period, in one query
+    grouped by the window: a row of the group for each window that has views."""
+    reported_buffering = Q(buffering_s__isnull=False)
+    rows = (
+        views.filter(started_at__gte=previous.start, started_at__lt=period.end)
+        .annotate(in_period=_in_period("started_at", period))
+        .values("in_period")
+        .annotate(
+            **view_figures(),
+            buffering_sum=Sum("buffering_s", filter=reported_buffering),
+            buffering_watched_sum=Sum("watched_s", filter=reported_buffering),
+            bitrate_avg=Avg("bitrate_kbps"),
+            errors_sum=Sum("errors"),
+            error_views=Count("errors"),
         )
-    return views.filter(started_at__gte=previous.start, started_at__lt=period.end).aggregate(**aggregates)
+        .order_by()
+    )
+    found = {bool(row.pop("in_period")): row for row in rows}
+    totals = {}
+    for prefix, in_period in (("", True), ("prev_", False)):
+        totals.update({f"{prefix}{name}": value for name, value in found.get(in_period, EMPTY_VIEW_TOTALS).items()})
+    return totals
 
 
 def _breakdowns(views, period):
@@ -125,16 +155,24 @@ def _engagement_figures(totals, reactions, prefix=""):
     }
 
 
+REACTION_NAMES = {ReactionType.LIKE: "likes", ReactionType.COMMENT: "comments", ReactionType.SHARE: "shares"}
+
+
 def _reaction_counts(reactions, period, previous):
-    aggregates = {}
-    for prefix, window in (("", _window("at", period)), ("prev_", _window("at", previous))):
-        for name, kind in (
-            ("likes", ReactionType.LIKE),
-            ("comments", ReactionType.COMMENT),
-            ("shares", ReactionType.SHARE),
-        ):
-            aggregates[f"{prefix}{name}"] = Count("id", filter=window & Q(type=kind))
-    return reactions.filter(at__gte=previous.start, at__lt=period.end).aggregate(**aggregates)
+    """{likes, comments, shares} made in the period and (`prev_` names) in the previous period,
+    in one query grouped by window and type."""
+    counts = {f"{prefix}{name}": 0 for prefix in ("", "prev_") for name in REACTION_NAMES.values()}
+    rows = (
+        reactions.filter(at__gte=previous.start, at__lt=period.end)
+        .annotate(in_period=_in_period("at", period))
+        .values_list("in_period", "type")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for in_period, kind, n in rows:
+        if kind in REACTION_NAMES:
+            counts[f"{'' if in_period else 'prev_'}{REACTION_NAMES[kind]}"] = n
+    return counts
 
 
 def _timeline(views, period, group_by):
