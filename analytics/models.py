@@ -39,13 +39,17 @@ class PageSession(models.Model):
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4)
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    # No single-column indexes on workspace and course: the composite indexes below lead with
+    # them and serve every query (and cascade) on either; a heartbeat writes each index.
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="page_sessions")
     page = models.CharField(max_length=100)
     path = models.CharField(max_length=500)
     started_at = models.DateTimeField()
     duration_s = models.PositiveIntegerField(default=0)
-    course = models.ForeignKey(Course, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    course = models.ForeignKey(
+        Course, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+    )
     course_key = models.CharField(max_length=255, blank=True)
     chapter_key = models.CharField(max_length=255, blank=True)
     device = models.CharField(max_length=10, choices=Device.choices, blank=True)

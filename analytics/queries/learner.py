@@ -1,9 +1,9 @@
 """A learner's own analytics: time per page, per day and per course (SkillRise `/api/user/analytics`).
 
 One function, `learner_analytics`, feeds both `GET /api/user/analytics` and the learner dashboard.
-It runs five aggregate queries whatever the number of sessions: totals, pages, days, courses,
-chapters. The rules (which sessions count, which day a session belongs to, the orders) are listed
-in docs/api/learner.md.
+It runs four aggregate queries whatever the number of sessions: pages (whose sums are the
+totals), days, courses, chapters. The rules (which sessions count, which day a session belongs
+to, the orders) are listed in docs/api/learner.md.
 """
 
 from dataclasses import dataclass, field
@@ -117,14 +117,12 @@ def learner_analytics(workspace, user, *, today: date, tz: ZoneInfo = UTC) -> Le
       thumbnail; an unknown chapter key "Unknown Chapter".
     """
     sessions = counted_page_sessions(workspace, user)
-    totals = sessions.aggregate(
-        total_duration_s=Coalesce(Sum("duration_s"), 0),
-        total_sessions=Count("id"),
-    )
+    page_stats = _page_stats(sessions)
+    # Every counted session is in exactly one page's figures: the totals are their sums.
     return LearnerAnalytics(
-        total_duration_s=totals["total_duration_s"],
-        total_sessions=totals["total_sessions"],
-        page_stats=_page_stats(sessions),
+        total_duration_s=sum(page.total_duration_s for page in page_stats),
+        total_sessions=sum(page.visits for page in page_stats),
+        page_stats=page_stats,
         daily_stats=_daily_stats(sessions, today, tz),
         course_breakdown=_course_breakdown(sessions, workspace),
     )

@@ -284,12 +284,13 @@ LEARNER_TOTALS = {
 EVERYONE_TOTALS = {name: f"d.{name}" for name in ("video_views", "watch_seconds", "completed_views")}
 
 
-def _add_totals_sql(days_sql, sign=1, *, role_moved=False, rebuild=False):
+def _add_totals_sql(days_sql, sign=1, *, role_moved=False, rebuild=False, signed=False):
     """INSERT into WorkspaceDay `sign` x the sums of the LearnerDay rows `d` that `days_sql`
     (FROM ... WHERE) selects: LEARNER_TOTALS of the learners among them and EVERYONE_TOTALS of
     all; role_moved: LEARNER_TOTALS of all of them alone (users counted as learners or no longer).
-    Added to the rows there (rebuild: into an empty table). Days in order: two writers adding to
-    the same days lock them in the same order."""
+    signed: each row carries its own sign (`d.sign`, 1 or -1). Added to the rows there (rebuild:
+    into an empty table). Days in order: two writers adding to the same days lock them in the
+    same order."""
     if role_moved:
         columns = {**LEARNER_TOTALS, **dict.fromkeys(EVERYONE_TOTALS, "0")}
         rows_sql = days_sql
@@ -300,7 +301,10 @@ def _add_totals_sql(days_sql, sign=1, *, role_moved=False, rebuild=False):
         # column (OFFSET 0 keeps the subquery whole).
         fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
         rows_sql = f"FROM (SELECT d.*, {is_learner_sql('d')} AS is_learner {days_sql}{fence}) d"
-    sums = ", ".join(_int(f"{sign} * SUM({expression})", "BIGINT") for expression in columns.values())
+    if signed:
+        sums = ", ".join(_int(f"SUM(d.sign * ({expression}))", "BIGINT") for expression in columns.values())
+    else:
+        sums = ", ".join(_int(f"{sign} * SUM({expression})", "BIGINT") for expression in columns.values())
     sql = (
         f"INSERT INTO {quoted_table(WorkspaceDay)} (workspace_id, day, {', '.join(columns)}) "
         f"SELECT d.workspace_id, d.day, {sums} {rows_sql} "
@@ -309,6 +313,22 @@ def _add_totals_sql(days_sql, sign=1, *, role_moved=False, rebuild=False):
     if rebuild:
         return sql
     return sql + _on_conflict(("workspace_id", "day"), columns, add_to=quoted_table(WorkspaceDay))
+
+
+def _upsert_days_and_totals_sql(union_sql):
+    """PostgreSQL: after `_pairs_cte`, one statement that upserts the pairs' LearnerDay rows and
+    moves the learners' WorkspaceDay totals by the difference: `old_days` reads the rows before
+    the upsert (every part of one statement sees the same snapshot), the upsert's RETURNING gives
+    them after; the totals add the new rows and take out the old. For refreshes that never empty
+    a pair (may_empty=False: a heartbeat), instead of three statements. Parameters: the
+    workspace id, then union_sql's."""
+    ld = quoted_table(LearnerDay)
+    changes = "FROM (SELECT -1 AS sign, * FROM old_days UNION ALL SELECT 1 AS sign, * FROM new_days) d"
+    return (
+        f", old_days AS (SELECT d.* FROM {ld} d JOIN pairs p ON p.user_id = d.user_id AND p.day = d.day "
+        f"WHERE d.workspace_id = %s), new_days AS ({_insert_days_sql(union_sql, upsert=True)} RETURNING *) "
+        + _add_totals_sql(changes, signed=True)
+    )
 
 
 def _sync_roles(cursor, workspace_id, users):
@@ -408,8 +428,9 @@ def refresh_learner_days(workspace_id, pairs, *, may_empty=True):
 
     may_empty=False: the caller only added rows or changed them within their day (new events, a
     heartbeat), so no pair can have lost all its activity: the rows are upserted without first
-    deleting. Queries: a lock (PostgreSQL only); per 5,000 pairs an INSERT ... ON CONFLICT (and
-    a DELETE before it when may_empty); per 5,000 users the same for LearnerActivity.
+    deleting. Queries: a lock and the role check; per 5,000 pairs the totals out, an INSERT ...
+    ON CONFLICT (a DELETE before it when may_empty) and the totals in (on PostgreSQL without
+    may_empty, the three in one statement); per 5,000 users the same for LearnerActivity.
     """
     pairs = {(user_id, _as_day(day)) for user_id, day in pairs if user_id is not None and day is not None}
     if _gathered.pending is not None:
@@ -428,6 +449,10 @@ def refresh_learner_days(workspace_id, pairs, *, may_empty=True):
         pair_days = f"FROM {ld} d JOIN pairs p ON p.user_id = d.user_id AND p.day = d.day WHERE d.workspace_id = %s"
         for start in range(0, len(pairs), MAX_PAIRS):
             cte, cte_params = _pairs_cte(pairs[start : start + MAX_PAIRS])
+            union_sql, params = _source_selects(_pairs_rows(workspace_id))
+            if not may_empty and connection.vendor == "postgresql":
+                cursor.execute(cte + _upsert_days_and_totals_sql(union_sql), [*cte_params, workspace_id, *params])
+                continue
             # The learners' totals lose these days as they were and gain them as they are now.
             cursor.execute(cte + _add_totals_sql(pair_days, -1), [*cte_params, workspace_id])
             if may_empty:
@@ -436,7 +461,6 @@ def refresh_learner_days(workspace_id, pairs, *, may_empty=True):
                     f"AND EXISTS (SELECT 1 FROM pairs p WHERE p.user_id = {ld}.user_id AND p.day = {ld}.day)",
                     [*cte_params, workspace_id],
                 )
-            union_sql, params = _source_selects(_pairs_rows(workspace_id))
             cursor.execute(cte + _insert_days_sql(union_sql, upsert=True), [*cte_params, *params])
             cursor.execute(cte + _add_totals_sql(pair_days), [*cte_params, workspace_id])
         for start in range(0, len(users), MAX_PARAMS):

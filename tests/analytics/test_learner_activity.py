@@ -501,6 +501,52 @@ def test_refresh_query_count_is_bounded(workspace, learner, django_assert_max_nu
         refresh_learner_days(workspace.pk, pairs)
 
 
+def test_heartbeat_refresh_is_one_statement_for_days_and_totals_on_postgresql(
+    workspace, learner, django_assert_num_queries
+):
+    PageSessionFactory(workspace=workspace, user=learner, started_at=at(3, 1))
+    pairs = {(learner.pk, at(3, 1).date())}
+
+    # PostgreSQL: lock, role check, the days upserted with the totals' difference, the span.
+    # SQLite: role check, totals out, days upsert, totals in, the span.
+    with django_assert_num_queries(4 if connection.vendor == "postgresql" else 5):
+        refresh_learner_days(workspace.pk, pairs, may_empty=False)
+
+
+def test_heartbeats_keep_the_totals_of_learners_only(workspace, learner, make_member, bearer_client, monkeypatch):
+    # Rows only grow (may_empty=False): the totals move by the difference of each refresh, in
+    # chunks of 2 pairs; the instructor's days count in video totals only (none here).
+    monkeypatch.setattr(learner_activity, "MAX_PAIRS", 2)
+    teacher = make_member(workspace, Role.INSTRUCTOR)
+    learner_item = session_item(startedAt="2026-03-01T09:30:00Z", duration=30)
+    other_day = session_item(startedAt="2026-03-02T10:00:00Z", duration=7)
+    teacher_item = session_item(startedAt="2026-03-01T11:00:00Z", duration=50)
+    learner_client, teacher_client = bearer_client(learner, workspace), bearer_client(teacher, workspace)
+
+    learner_client.post("/api/track/page-sessions", [learner_item, other_day], format="json")
+    teacher_client.post("/api/track/page-sessions", [teacher_item], format="json")
+    for duration in (60, 90):
+        learner_client.post("/api/track/page-sessions", [{**learner_item, "duration": duration}], format="json")
+        teacher_client.post("/api/track/page-sessions", [{**teacher_item, "duration": duration * 2}], format="json")
+    learner_client.post("/api/track/page-sessions", [{**other_day, "duration": 8}, session_item()], format="json")
+
+    *_, totals = assert_rollup_is_recount()
+    march1, march2 = totals[(workspace.pk, at(3, 1).date())], totals[(workspace.pk, at(3, 2).date())]
+    # 1 March: the learner's 90 s session and a new 30 s one; 2 March: one session of 8 s.
+    assert (march1["page_days"], march1["bounce_days"], march1["page_sessions"], march1["page_seconds"]) == (
+        1,
+        0,
+        2,
+        120,
+    )
+    assert (march2["page_days"], march2["bounce_days"], march2["page_sessions"], march2["page_seconds"]) == (
+        1,
+        1,
+        1,
+        8,
+    )
+
+
 def test_refresh_of_pairs_over_many_days_and_users_in_several_chunks(workspace, make_member, monkeypatch):
     monkeypatch.setattr(learner_activity, "MAX_PAIRS", 4)
     course = CourseFactory(workspace=workspace)

@@ -3,6 +3,7 @@
 import uuid
 
 import pytest
+from django.db import connection
 from django.middleware.csrf import get_token
 from django.test import RequestFactory
 from rest_framework.test import APIClient
@@ -231,6 +232,19 @@ def test_page_session_queries_do_not_grow_with_the_batch(size, learner_client, c
         response = learner_client.post(SESSIONS, items, format="json")
 
     assert response.json()["created"] == size
+
+
+def test_one_heartbeat_statements(learner_client, course, django_assert_num_queries):
+    item = session_item()
+    learner_client.post(SESSIONS, item, format="json")  # the credential is cached from here on
+
+    # The transaction (a savepoint inside the test's), the stored session, the course key, the
+    # upsert; the learner-day rollup: (PostgreSQL: the lock) the role check, the day with the
+    # totals' difference (SQLite: totals out, day, totals in), the span.
+    with django_assert_num_queries(9 if connection.vendor == "postgresql" else 10):
+        response = learner_client.post(SESSIONS, {**item, "duration": 60}, format="json")
+
+    assert response.json()["updated"] == 1
 
 
 @pytest.mark.parametrize("size", [10, 1000])

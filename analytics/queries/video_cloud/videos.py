@@ -7,11 +7,12 @@ bucket of one video (video_analytics), per video and UTC day (video_daily_stats:
 per video (top videos). The summary's totals read the same counts already summed per UTC day
 (WorkspaceDay, kept with the learner-day rollup; its periods are whole UTC days).
 
-Every number is computed in SQL: one aggregate for the period and its previous period together,
-one grouped query per breakdown and one for the timeline, whatever the number of views.
+Every number is computed in SQL: one aggregate for the period and its previous period together
+(grouped by the window: fewer aggregates to build than a filtered one per window and figure),
+one grouped query for the breakdowns and one for the timeline, whatever the number of views.
 """
 
-from django.db.models import Avg, Count, F, Min, Q, Sum
+from django.db.models import Avg, BooleanField, Case, Count, F, Min, Q, Sum, Value, When
 from django.db.models.functions import Coalesce
 
 from analytics.queries.sql import quoted_table
@@ -35,6 +36,9 @@ from .periods import (
     trunc,
     whole_number,
 )
+
+
+BREAKDOWN_FIELDS = ("country", "device", "platform")
 
 
 def _window(field, period):
@@ -63,29 +67,68 @@ def video_period(workspace, name, now=None, *, video_key=None):
     return resolve_period(name, now, earliest=lambda: views.aggregate(first=Min("started_at"))["first"])
 
 
+def _in_period(field, period):
+    """True for a row of `period`, False for one of the period before it (queries read the two
+    adjacent windows together and group on this)."""
+    return Case(
+        When(**{f"{field}__gte": period.start}, then=Value(True)), default=Value(False), output_field=BooleanField()
+    )
+
+
+# The figures of a window without a view: counts 0, sums and averages None (as the aggregates).
+EMPTY_VIEW_TOTALS = {
+    "views": 0,
+    "unique": 0,
+    "watched_sum": None,
+    "completed": 0,
+    "buffering_sum": None,
+    "buffering_watched_sum": None,
+    "bitrate_avg": None,
+    "errors_sum": None,
+    "error_views": 0,
+}
+
+
 def _view_totals(views, period, previous):
-    """Totals of views in the period and in the previous period, in one query."""
-    aggregates = {}
-    for prefix, window in (("", _window("started_at", period)), ("prev_", _window("started_at", previous))):
-        reported_buffering = window & Q(buffering_s__isnull=False)
-        aggregates.update({f"{prefix}{name}": aggregate for name, aggregate in view_figures(window).items()})
-        aggregates.update(
-            {
-                f"{prefix}buffering_sum": Sum("buffering_s", filter=reported_buffering),
-                f"{prefix}buffering_watched_sum": Sum("watched_s", filter=reported_buffering),
-                f"{prefix}bitrate_avg": Avg("bitrate_kbps", filter=window),
-                f"{prefix}errors_sum": Sum("errors", filter=window),
-                f"{prefix}error_views": Count("errors", filter=window),
-            }
+    """Totals of views in the period and (`prev_` names) in the previous period, in one query
+    grouped by the window: a row of the group for each window that has views."""
+    reported_buffering = Q(buffering_s__isnull=False)
+    rows = (
+        views.filter(started_at__gte=previous.start, started_at__lt=period.end)
+        .annotate(in_period=_in_period("started_at", period))
+        .values("in_period")
+        .annotate(
+            **view_figures(),
+            buffering_sum=Sum("buffering_s", filter=reported_buffering),
+            buffering_watched_sum=Sum("watched_s", filter=reported_buffering),
+            bitrate_avg=Avg("bitrate_kbps"),
+            errors_sum=Sum("errors"),
+            error_views=Count("errors"),
         )
-    return views.filter(started_at__gte=previous.start, started_at__lt=period.end).aggregate(**aggregates)
+        .order_by()
+    )
+    found = {bool(row.pop("in_period")): row for row in rows}
+    totals = {}
+    for prefix, in_period in (("", True), ("prev_", False)):
+        totals.update({f"{prefix}{name}": value for name, value in found.get(in_period, EMPTY_VIEW_TOTALS).items()})
+    return totals
 
 
-def _breakdown(views, period, field, documented=()):
-    """{value: views} in the period (periods.breakdown: the documented keys always, then other
-    values most viewed first, "unknown" for rows without the value when there are some)."""
-    rows = views.filter(_window("started_at", period)).values(field).annotate(n=Count("*")).order_by()
-    return breakdown({row[field]: row["n"] for row in rows}, documented)
+def _breakdowns(views, period):
+    """{"country" | "device" | "platform": {value: views}} in the period, from one query grouped by
+    the three fields together (few rows: each field has few values), summed per field here."""
+    rows = (
+        views.filter(_window("started_at", period))
+        .values(*BREAKDOWN_FIELDS)
+        .annotate(n=Count("*"))
+        .order_by()
+        .values_list(*BREAKDOWN_FIELDS, "n")
+    )
+    counts = {name: {} for name in BREAKDOWN_FIELDS}
+    for *values, n in rows:
+        for name, value in zip(BREAKDOWN_FIELDS, values):
+            counts[name][value] = counts[name].get(value, 0) + n
+    return counts
 
 
 def _format_bitrate(kbps):
@@ -112,16 +155,24 @@ def _engagement_figures(totals, reactions, prefix=""):
     }
 
 
+REACTION_NAMES = {ReactionType.LIKE: "likes", ReactionType.COMMENT: "comments", ReactionType.SHARE: "shares"}
+
+
 def _reaction_counts(reactions, period, previous):
-    aggregates = {}
-    for prefix, window in (("", _window("at", period)), ("prev_", _window("at", previous))):
-        for name, kind in (
-            ("likes", ReactionType.LIKE),
-            ("comments", ReactionType.COMMENT),
-            ("shares", ReactionType.SHARE),
-        ):
-            aggregates[f"{prefix}{name}"] = Count("id", filter=window & Q(type=kind))
-    return reactions.filter(at__gte=previous.start, at__lt=period.end).aggregate(**aggregates)
+    """{likes, comments, shares} made in the period and (`prev_` names) in the previous period,
+    in one query grouped by window and type."""
+    counts = {f"{prefix}{name}": 0 for prefix in ("", "prev_") for name in REACTION_NAMES.values()}
+    rows = (
+        reactions.filter(at__gte=previous.start, at__lt=period.end)
+        .annotate(in_period=_in_period("at", period))
+        .values_list("in_period", "type")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for in_period, kind, n in rows:
+        if kind in REACTION_NAMES:
+            counts[f"{'' if in_period else 'prev_'}{REACTION_NAMES[kind]}"] = n
+    return counts
 
 
 def _timeline(views, period, group_by):
@@ -184,13 +235,16 @@ def video_analytics(
     }
 
     if "views" in sections:
+        # periods.breakdown: the documented keys always, then other values most viewed first,
+        # "unknown" for views without the value when there are some.
+        counts = _breakdowns(views, period)
         result["views"] = {
             "total": totals["views"],
             "unique": totals["unique"],
             "change": change(totals["views"], totals["prev_views"]),
-            "by_country": _breakdown(views, period, "country"),
-            "by_device": _breakdown(views, period, "device", DEVICE_KEYS),
-            "by_platform": _breakdown(views, period, "platform", PLATFORM_KEYS),
+            "by_country": breakdown(counts["country"]),
+            "by_device": breakdown(counts["device"], DEVICE_KEYS),
+            "by_platform": breakdown(counts["platform"], PLATFORM_KEYS),
             "timeline": [
                 {"date": bucket_label(moment, group_by), "views": row["views"], "unique": row["unique"]}
                 for moment, row in timeline

@@ -32,7 +32,8 @@ def course_ids_by_key(workspace, keys):
     keys = {key for key in keys if key}
     if not keys:
         return {}
-    return dict(Course.objects.filter(workspace=workspace, key__in=keys).values_list("key", "id"))
+    # order_by(): a dict needs no order (the model's default orders by title).
+    return dict(Course.objects.filter(workspace=workspace, key__in=keys).order_by().values_list("key", "id"))
 
 
 def ensure_courses(workspace, keys):
