@@ -108,12 +108,21 @@ def test_api_docs_page_renders_without_a_violation(page, live_server, violations
     assert [violation for violation in violations if REDOC_CDN_LOGO not in violation] == []
 
 
-def test_login_and_admin_pages_load_without_a_violation(page, live_server, login, live_server_db, violations):
+def test_login_admin_and_browsable_api_pages_load_without_a_violation(
+    page, live_server, login, world, violations  # noqa: F811
+):
     staff = UserFactory(email="staff@acme.test", is_staff=True, is_superuser=True)
     page.goto(live_server.url + "/accounts/login/")
     settle(page)
     login(page, staff)
     for path in ("/admin/", "/admin/accounts/user/", f"/admin/accounts/user/{staff.pk}/change/"):
+        response = page.goto(live_server.url + path)
+        assert response.status == 200, path
+        settle(page)
+    # DRF's browsable API: what a browser gets from an API endpoint.
+    page.context.clear_cookies()
+    login(page, world["admin"])
+    for path in ("/api/me/", "/analyse/contents"):
         response = page.goto(live_server.url + path)
         assert response.status == 200, path
         settle(page)

@@ -2,6 +2,8 @@
 hardening"), and chart fragments that need no inline script. That Chromium reports no violation on
 the real pages is tests/browser/test_csp.py."""
 
+import base64
+import hashlib
 import json
 import re
 import subprocess
@@ -14,6 +16,7 @@ from django.test import Client
 
 from accounts.models import Role
 from analytics import charts
+from config.renderers import BROWSABLE_API_STYLE_ATTRIBUTES, csp_hash
 from tests.factories import CourseFactory, UserFactory, VideoFactory
 
 REPO = Path(__file__).resolve().parents[2]
@@ -169,3 +172,26 @@ def test_chart_fragment_has_no_inline_script_or_style_and_escapes_its_labels():
     assert spec["figure"]["data"][0]["x"] == [1, 2]
     assert spec["figure"]["layout"]["height"] == 240
     assert spec["config"] == charts.CHART_CONFIG
+
+
+@pytest.mark.django_db
+def test_browsable_api_pages_allow_only_drfs_own_fixed_styles(admin_user):
+    client = Client()
+    client.force_login(admin_user)
+
+    html_page = client.get("/api/me/", HTTP_ACCEPT="text/html")
+    json_answer = client.get("/api/me/", HTTP_ACCEPT="application/json")
+
+    assert html_page["Content-Type"].startswith("text/html")
+    policy = directives(html_page["Content-Security-Policy"])
+    hashes = {value: csp_hash(value) for value in BROWSABLE_API_STYLE_ATTRIBUTES}
+    assert (
+        hashes["clear: both"] == "'sha256-" + base64.b64encode(hashlib.sha256(b"clear: both").digest()).decode() + "'"
+    )
+    assert policy["style-src-attr"] == [*SITE_POLICY["style-src-attr"], *hashes.values()]
+    assert policy["script-src"] == ["'self'"]
+    assert {key: value for key, value in policy.items() if key not in {"style-src", "style-src-attr"}} == {
+        key: value for key, value in SITE_POLICY.items() if key not in {"style-src", "style-src-attr"}
+    }
+    # The JSON answer of the same endpoint keeps the site policy unchanged.
+    assert directives(json_answer["Content-Security-Policy"]) == SITE_POLICY
