@@ -364,9 +364,10 @@ SESSION_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
 # Content-Security-Policy (django-csp): scripts, styles, images and fonts from this site only; no
-# inline script, event handler, <style> or style="" (charts are drawn by static/js/charts.js from
-# a JSON data block). The API docs pages relax it for their third-party renderers only
-# (config/urls.py). CSP_IMG_HOSTS: extra origins for course thumbnails (an LMS's CDN), e.g.
+# inline script or event handler anywhere (charts are drawn by static/js/charts.js from a JSON data
+# block), inline styles only the few below, by hash. The API docs pages (config/urls.py) and DRF's
+# browsable API (config/renderers.py) add what their renderers need, on their own responses only;
+# why each: docs/security.md. CSP_IMG_HOSTS: extra origins for course thumbnails (an LMS's CDN), e.g.
 # "https://lms.example.com"; a thumbnail from elsewhere is not loaded and the page hides it.
 CSP_IMG_HOSTS = env_list("CSP_IMG_HOSTS", [])
 # plotly.js adds two <style> elements when it loads: an empty one it then fills through the CSSOM

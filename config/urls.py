@@ -1,14 +1,12 @@
 from csp.constants import NONCE
 from csp.decorators import csp_update
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
-REDOC_STYLE_HASHES = [
-    settings.CSP_EMPTY_HASH,
-    "'sha256-QMIg+bpjm3JdElJ388KYke01izlUW0UoNOeKjpMxdgc='",  # perfect-scrollbar's CSS in Redoc 2.x
-]
+# perfect-scrollbar's CSS, which Redoc's bundle injects before it reads the nonce (the other such
+# <style> is empty: the site policy's CSP_EMPTY_HASH already allows it).
+REDOC_STYLE_HASHES = ["'sha256-QMIg+bpjm3JdElJ388KYke01izlUW0UoNOeKjpMxdgc='"]
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -26,9 +24,9 @@ urlpatterns = [
         "api/redoc/",
         # Redoc (docs/security.md): the <style> elements it injects carry this response's nonce
         # (templates/drf_spectacular/redoc.html), except two its bundle adds before it reads the
-        # nonce, allowed by their hashes (an empty one and its scrollbar CSS: the hashes change
-        # with drf-spectacular-sidecar, which tests/browser/test_csp.py reports); its search
-        # runs in a worker made from a blob: URL; its icons are data: SVG images.
+        # nonce, allowed by their hashes (the hash changes with drf-spectacular-sidecar, which
+        # tests/browser/test_csp.py then reports); its search runs in a worker made from a blob:
+        # URL; its icons are data: SVG images.
         csp_update(
             {
                 "style-src": [NONCE, *REDOC_STYLE_HASHES],
