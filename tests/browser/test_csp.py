@@ -109,7 +109,11 @@ def test_api_docs_page_renders_without_a_violation(page, live_server, violations
 
 
 def test_login_admin_and_browsable_api_pages_load_without_a_violation(
-    page, live_server, login, world, violations  # noqa: F811
+    page,
+    live_server,
+    login,
+    world,
+    violations,  # noqa: F811
 ):
     staff = UserFactory(email="staff@acme.test", is_staff=True, is_superuser=True)
     page.goto(live_server.url + "/accounts/login/")
