@@ -112,8 +112,8 @@ def test_login_admin_and_browsable_api_pages_load_without_a_violation(
     page,
     live_server,
     login,
-    world,
-    violations,  # noqa: F811
+    world,  # noqa: F811
+    violations,
 ):
     staff = UserFactory(email="staff@acme.test", is_staff=True, is_superuser=True)
     page.goto(live_server.url + "/accounts/login/")
