@@ -7,6 +7,7 @@ every chart has a table beside it carrying the same numbers.
 """
 
 import html
+import json
 
 import plotly.graph_objects as go
 from django.utils.safestring import mark_safe
@@ -130,15 +131,19 @@ def chapter_quiz_figure(course):
     )
 
 
+# Characters that could end a <script> data block or open a comment in it, as JSON escapes
+# (the same as django.utils.html.json_script).
+_JSON_SCRIPT_ESCAPES = {ord(">"): "\\u003E", ord("<"): "\\u003C", ord("&"): "\\u0026"}
+
+
 def chart_html(figure, div_id, config=CHART_CONFIG):
-    """The figure as an HTML fragment for a template; plotly.js must already be on the page."""
+    """The figure as an HTML fragment for a template: an empty div and the figure as a JSON data
+    block, which static/js/charts.js draws. No inline script or style attribute, so the page's
+    Content-Security-Policy needs neither 'unsafe-inline' (docs/security.md). plotly.js and
+    charts.js must be on the page."""
+    spec = f'{{"figure":{figure.to_json()},"config":{json.dumps(config)}}}'.translate(_JSON_SCRIPT_ESCAPES)
+    div_id = html.escape(div_id)
     return mark_safe(
-        figure.to_html(
-            full_html=False,
-            include_plotlyjs=False,
-            div_id=div_id,
-            config=config,
-            default_width="100%",
-            default_height=f"{figure.layout.height}px",
-        )
+        f'<div id="{div_id}" class="plotly-graph-div chart-figure" data-figure="{div_id}-figure"></div>'
+        f'<script type="application/json" id="{div_id}-figure">{spec}</script>'
     )

@@ -18,10 +18,14 @@ One difference is left: a NaN or infinite float, which DRF refuses with a 500, i
 null (orjson cannot refuse it; no query answers one).
 """
 
+import base64
+import hashlib
 import re
 
 import orjson
+from django.utils.html import escape
 from rest_framework import renderers
+from rest_framework.compat import pygments_css
 from rest_framework.utils.encoders import JSONEncoder
 
 # Where orjson's float may be written otherwise than Python's repr (see the module docstring).
@@ -53,3 +57,53 @@ class JSONRenderer(renderers.JSONRenderer):
         if self.ensure_ascii or not self.compact or not self.strict or self.encoder_class is not JSONEncoder:
             return False
         return self.get_indent(accepted_media_type or "", renderer_context or {}) is None
+
+
+# DRF's browsable API templates (rest_framework/base.html, admin.html, login_base.html and the
+# filter forms) place a few fixed style attributes. Its pages alone allow exactly these values
+# ('unsafe-hashes' with their SHA-256): any other style attribute, and every inline script, stays
+# refused (docs/security.md).
+BROWSABLE_API_STYLE_ATTRIBUTES = [
+    "border-bottom: 0",
+    "border-bottom: 1px solid #e5e5e5",
+    "border: none",
+    "clear: both",
+    "float: right",
+    "float: right; margin-right: 10px",
+    "float:left",
+    "margin-top: 30px",
+    "margin: 0 0 20px;",
+    "width: 320px; margin-left: auto; margin-right: auto",
+    "width: 350px",
+]
+
+
+def csp_hash(text):
+    """The CSP source expression allowing exactly `text`: 'sha256-<base64 of its SHA-256>'."""
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+def _code_style_hashes(code_style):
+    """The hash of the <style> DRF writes for Pygments (none without Pygments). The page writes it
+    escaped: Pygments' CSS holds nothing escape() changes, but what is sent is what is hashed."""
+    css = pygments_css(code_style)
+    return [csp_hash(escape(css))] if css else []
+
+
+class BrowsableAPIRenderer(renderers.BrowsableAPIRenderer):
+    """DRF's browsable API, whose pages allow under the CSP their own fixed style attributes and
+    the <style> of Pygments' code colours (when Pygments is installed), by hash."""
+
+    style_attribute_hashes = [csp_hash(value) for value in BROWSABLE_API_STYLE_ATTRIBUTES]
+    style_element_hashes = _code_style_hashes(renderers.BrowsableAPIRenderer.code_style)
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        response = (renderer_context or {}).get("response")
+        if response is not None:
+            # Read by django-csp's middleware: added to the site policy for this response only.
+            update = dict(getattr(response, "_csp_update", None) or {})
+            update["style-src-attr"] = [*update.get("style-src-attr", []), *self.style_attribute_hashes]
+            if self.style_element_hashes:
+                update["style-src"] = [*update.get("style-src", []), *self.style_element_hashes]
+            response._csp_update = update
+        return super().render(data, accepted_media_type, renderer_context)

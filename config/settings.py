@@ -9,6 +9,7 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
+import csp.constants as _csp
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
@@ -83,6 +84,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
     "allauth",
     "allauth.account",
     "accounts",
@@ -95,6 +97,9 @@ MIDDLEWARE = [
     # First, so that the latency it records covers every other middleware.
     "analytics.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy and Permissions-Policy on every response (docs/security.md).
+    "csp.middleware.CSPMiddleware",
+    "config.security_headers.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Body size and NUL characters in the URL, before anything reads the request (docs/api/limits.md).
     "analytics.api.request_limits.RequestLimitsMiddleware",
@@ -230,7 +235,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     # DRF's JSON output, written by orjson where the bytes are the same (config/renderers.py).
-    "DEFAULT_RENDERER_CLASSES": ["config.renderers.JSONRenderer", "rest_framework.renderers.BrowsableAPIRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["config.renderers.JSONRenderer", "config.renderers.BrowsableAPIRenderer"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -358,6 +363,64 @@ CSRF_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
+# Content-Security-Policy (django-csp): scripts, styles, images and fonts from this site only; no
+# inline script or event handler anywhere (charts are drawn by static/js/charts.js from a JSON data
+# block), inline styles only the few below, by hash. The API docs pages (config/urls.py) and DRF's
+# browsable API (config/renderers.py) add what their renderers need, on their own responses only;
+# why each: docs/security.md. CSP_IMG_HOSTS: extra origins for course thumbnails (an LMS's CDN), e.g.
+# "https://lms.example.com"; a thumbnail from elsewhere is not loaded and the page hides it.
+CSP_IMG_HOSTS = env_list("CSP_IMG_HOSTS", [])
+# plotly.js adds two <style> elements when it loads: an empty one it then fills through the CSSOM
+# (which CSP does not govern), and its bundled map library's CSS. Allowed by their SHA-256, so no
+# other inline style passes; the second changes with plotly's version, which
+# tests/browser/test_csp.py then reports as a violation. Its colour bars also reset their style
+# attribute to "" before styling them through the CSSOM: an empty style attribute is allowed
+# ('unsafe-hashes' with the hash of ""), any other style="" is refused.
+CSP_EMPTY_HASH = "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='"  # SHA-256 of ""
+CSP_PLOTLY_STYLE_HASHES = [
+    CSP_EMPTY_HASH,
+    "'sha256-ji27qzEtxXZW+7dun6UwjHXJ18e6WAin1VvNtkzIE/o='",  # maplibre-gl's CSS in plotly.js 4.1.1
+]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [_csp.SELF],
+        "script-src": [_csp.SELF],
+        "style-src": [_csp.SELF, *CSP_PLOTLY_STYLE_HASHES],
+        "style-src-attr": [_csp.UNSAFE_HASHES, CSP_EMPTY_HASH],
+        "img-src": [_csp.SELF, *CSP_IMG_HOSTS],
+        "font-src": [_csp.SELF],
+        "connect-src": [_csp.SELF],
+        "object-src": [_csp.NONE],
+        "base-uri": [_csp.SELF],
+        "frame-ancestors": [_csp.NONE],
+        "form-action": [_csp.SELF],
+    }
+}
+# Permissions-Policy: browser features no page of the service uses, refused to it and to anything
+# it could embed (config/security_headers.py).
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "encrypted-media",
+        "fullscreen",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "picture-in-picture",
+        "publickey-credentials-get",
+        "screen-wake-lock",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
+    )
+}
 
 for _folder in (VAR_DIR, MEDIA_ROOT, STATIC_ROOT):
     _folder.mkdir(parents=True, exist_ok=True)

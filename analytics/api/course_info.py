@@ -33,7 +33,7 @@ from accounts.models import Role
 from accounts.permissions import roles_allowed
 from analytics.definitions import can_read_course
 from analytics.formats import in_time_range
-from config.renderers import JSONRenderer
+from config.renderers import BrowsableAPIRenderer, JSONRenderer
 from config.error_schemas import AUTH_ERROR_RESPONSES, DETAIL_OR_FIELD_ERRORS_SCHEMA, detail_response
 from analytics.queries import course_info as queries
 from config.throttling import family_throttle
@@ -473,7 +473,7 @@ class CourseInfoView(APIView):
     schema = CourseInfoSchema()
 
     def get_renderers(self):
-        classes = [JSONRenderer, renderers.BrowsableAPIRenderer]
+        classes = [JSONRenderer, BrowsableAPIRenderer]
         if self.spec.many:
             classes.append(CSVRenderer)
         return [renderer() for renderer in classes]

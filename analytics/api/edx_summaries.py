@@ -21,7 +21,7 @@ from django.http.request import QueryDict
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import exceptions, renderers, serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
@@ -37,7 +37,7 @@ from analytics.api.course_info import (
 )
 from analytics.definitions import course_scope
 from config.error_schemas import AUTH_ERROR_RESPONSES, DETAIL_SCHEMA, detail_response
-from config.renderers import JSONRenderer
+from config.renderers import BrowsableAPIRenderer, JSONRenderer
 from analytics.queries import course_summaries as queries
 from config.throttling import family_throttle
 from exports import reports
@@ -250,7 +250,7 @@ class EdxListView(APIView):
     authentication_classes = [*api_settings.DEFAULT_AUTHENTICATION_CLASSES, EdxTokenAuthentication]
     permission_classes = [CanReadCourseInfo]
     throttle_classes = [family_throttle("course-info")]
-    renderer_classes = [JSONRenderer, renderers.BrowsableAPIRenderer, CSVRenderer]
+    renderer_classes = [JSONRenderer, BrowsableAPIRenderer, CSVRenderer]
 
     def handle_exception(self, exc):
         if isinstance(exc, EdxError):

@@ -15,7 +15,9 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-KEY_VERSION = 1
+# Cached sections hold rendered chart HTML: a new version when its format changes (2: charts as
+# JSON data blocks drawn by static/js/charts.js, for the Content-Security-Policy).
+KEY_VERSION = 2
 
 
 def cache_seconds():

@@ -1,22 +1,11 @@
-/* Deferred dashboard sections. No dependencies.
+/* Deferred dashboard sections. Needs charts.js.
  *
  * A page whose figures are not cached yet is sent at once with
  * <div class="deferred" data-fragment-url="?...&fragment=NAME">: this fetches that fragment (the
- * server computes and caches it meanwhile), puts it in place and runs its plotly scripts, which
- * a plain innerHTML would not run.
+ * server computes and caches it meanwhile), puts it in place and draws its figures (charts.js).
  */
 (function () {
   "use strict";
-
-  function runScripts(container) {
-    var scripts = container.querySelectorAll("script");
-    for (var i = 0; i < scripts.length; i++) {
-      var old = scripts[i];
-      var script = document.createElement("script");
-      script.textContent = old.textContent;
-      old.parentNode.replaceChild(script, old);
-    }
-  }
 
   function load(container) {
     var url = container.getAttribute("data-fragment-url");
@@ -29,7 +18,7 @@
         container.innerHTML = html;
         container.removeAttribute("aria-busy");
         container.removeAttribute("data-fragment-url");
-        runScripts(container);
+        window.drawCharts(container);
       })
       .catch(function (error) {
         var message = container.querySelector(".loading");
