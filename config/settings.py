@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "courses",
     "analytics",
     "exports",
+    "privacy",
 ]
 
 MIDDLEWARE = [
