@@ -33,10 +33,14 @@ class AgentSerializer(serializers.Serializer):
         required=False,
     )
 
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({unknown[0]: ["Not a property of an Agent."]})
+        return super().to_internal_value(data)
+
     def validate(self, attrs):
-        unknown = sorted(set(self.initial_data) - set(self.fields))
-        if unknown:
-            raise serializers.ValidationError({unknown[0]: ["Not a property of an Agent."]})
         named = [key for key in AGENT_IDENTIFIERS if key in attrs]
         if len(named) != 1:
             raise serializers.ValidationError(
