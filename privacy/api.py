@@ -6,11 +6,12 @@ from django.db import transaction
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsAdmin
+from analytics.api.envelopes import flatten_validation_errors
 from config.error_schemas import AUTH_ERROR_RESPONSES, DETAIL_OR_FIELD_ERRORS_SCHEMA, detail_response
 
 from . import services, tasks
@@ -115,7 +116,12 @@ class ErasureListView(APIView):
     def post(self, request):
         """Erase one person (by email, public user id or xAPI agent) from the workspace."""
         payload = ErasureRequestSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
+        if not payload.is_valid():
+            # One level: {"agent.mbox": [...]}, as the documented 400 body has it.
+            flat = {}
+            for name, message in flatten_validation_errors(payload.errors):
+                flat.setdefault(name or "non_field_errors", []).append(message)
+            raise ValidationError(flat)
         data = payload.validated_data
         workspace = request.auth.workspace
         try:

@@ -9,8 +9,9 @@ counts are saved in the same transaction as the rows they count, so a retry afte
 continues where the last committed batch ended and counts nothing twice; every step selects
 "what of this person is still there", so re-running a finished step does nothing.
 
-The problem rollups are recomputed for the workspace once, after the person's problem responses
-and subsection opens are gone (their registry refresh; deleting rows has no difference form).
+The problem rollups (whose registry refresh recomputes the whole workspace) are kept by
+problem_rollups.forget_learner once the person's problem responses and subsection opens are
+gone: their rows go and the counts of the problems they answered are recomputed.
 """
 
 import hashlib
@@ -42,7 +43,8 @@ from analytics.models import (
     XapiStatement,
     XapiStatementRelation,
 )
-from analytics.rollups.changes import batched, row_fields, rows_changed, rows_changed_for
+from analytics.rollups.changes import batched, row_fields, rows_changed_for
+from analytics.services.problem_rollups import forget_learner
 from analytics.services.xapi.identity import agent_key
 from analytics.services.xapi.mapping import learner_email
 from courses.models import Attempt, Course, Enrollment
@@ -92,6 +94,7 @@ class RunReport:
     job: ErasureJob
     longest_transaction_s: float = 0.0
     transactions: int = 0
+    longest_step: str = ""
 
 
 def _email_keys(email):
@@ -204,7 +207,9 @@ class _Run:
                 ErasureJob.objects.filter(pk=self.job.pk).update(counts=self.job.counts)
         elapsed = time.monotonic() - started
         self.report.transactions += 1
-        self.report.longest_transaction_s = max(self.report.longest_transaction_s, elapsed)
+        if elapsed > self.report.longest_transaction_s:
+            self.report.longest_transaction_s = elapsed
+            self.report.longest_step = ",".join(counted or ()) or getattr(work, "__name__", "")
         after_batch(self.job, counted)
         return counted
 
@@ -231,11 +236,17 @@ class _Run:
             removed += counted[kind]
             self.progress(f"{kind}: {removed} removed")
 
-    def rebuild_problem_rollups(self):
-        # Once per run when this job removed problem rows (in this run or an earlier try).
+    def forget_problem_rows(self):
+        # Once per run when this job removed problem rows (in this run or an earlier try): the
+        # person's latest rows go and the counts of their problems are recomputed
+        # (problem_rollups.forget_learner; the registry's refresh would recompute the workspace).
         if self.job.counts.get("problem_responses") or self.job.counts.get("subsection_opens"):
-            self.transaction(lambda: rows_changed(self.workspace_id, ProblemResponse) or {})
-            self.progress("problem rollups recomputed")
+
+            def problem_rollups():
+                problems = forget_learner(self.workspace_id, self.user_id)
+                self.progress(f"problem rollups: {problems} problems recomputed")
+
+            self.transaction(problem_rollups)
 
     def statement_pks(self):
         by_relation = XapiStatementRelation.objects.filter(
@@ -356,7 +367,7 @@ class _Run:
         if self.user_id:
             for kind, model, keeps_rollups in RAW_KINDS:
                 self.delete_raw(kind, model, keeps_rollups)
-            self.rebuild_problem_rollups()
+            self.forget_problem_rows()
         if self.keys:
             self.delete_statements()
             self.transaction(self.delete_documents)

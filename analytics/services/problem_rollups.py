@@ -405,3 +405,70 @@ def connect_signals():
         post_delete.connect(
             _rebuild_after_delete, sender=model, dispatch_uid=f"problem-rollups-{model._meta.label_lower}"
         )
+
+
+def _in_list(values):
+    return ", ".join(["%s"] * len(values))
+
+
+def forget_learner(workspace_id, user_id):
+    """Take one learner out of the workspace's problem and subsection rollups, once their raw
+    responses and opens are deleted (an erasure, privacy.services): their latest-answer, latest-
+    grade and subsection rows go, and the answer and grade counts (with the question texts) of the
+    problems they had answered are recomputed as rebuild_problem_rollups computes them, for those
+    problems only. The cost is the learner's problems, not the workspace's.
+
+    Problem keys are course-scoped (usage keys name their course), so the texts are read from the
+    responses of the courses the learner's rows were in. One transaction, under the workspace's
+    problem-writer lock. Returns the number of problems recomputed."""
+    now = timezone.now()
+    with transaction.atomic():
+        _lock_workspace(workspace_id)
+        parts = ProblemPartLatest.objects.filter(workspace_id=workspace_id, user_id=user_id)
+        grades = ProblemLearnerLatest.objects.filter(workspace_id=workspace_id, user_id=user_id)
+        touched = set(parts.values_list("problem_key", "course_id")) | set(
+            grades.values_list("problem_key", "course_id")
+        )
+        for rows in (parts, grades, SubsectionLearner.objects.filter(workspace_id=workspace_id, user_id=user_id)):
+            rows._raw_delete(rows.db)
+        keys = sorted({key for key, _ in touched})
+        course_ids = sorted({course_id for _, course_id in touched})
+        latest_first = "submitted_at DESC, received_at DESC, id DESC"
+        with connection.cursor() as cursor:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                for model in (ProblemAnswerCount, ProblemGradeCount):
+                    cursor.execute(
+                        f"DELETE FROM {quoted_table(model)} WHERE workspace_id = %s AND problem_key IN ({_in_list(chunk)})",
+                        [workspace_id, *chunk],
+                    )
+                cursor.execute(
+                    f"WITH texts AS ("
+                    f"  SELECT problem_key, part_id, MAX(CASE WHEN question_rank = 1 THEN question END) AS question,"
+                    f"   MAX(CASE WHEN name_rank = 1 THEN problem_name END) AS problem_name"
+                    f"  FROM (SELECT problem_key, part_id, question, problem_name,"
+                    f"   ROW_NUMBER() OVER (PARTITION BY problem_key, part_id ORDER BY question = '', {latest_first}) AS question_rank,"
+                    f"   ROW_NUMBER() OVER (PARTITION BY problem_key, part_id ORDER BY problem_name = '', {latest_first}) AS name_rank"
+                    f"   FROM {quoted_table(ProblemResponse)} WHERE workspace_id = %s"
+                    f"   AND course_id IN ({_in_list(course_ids)}) AND problem_key IN ({_in_list(chunk)})) ranked"
+                    f"  GROUP BY problem_key, part_id) "
+                    f"INSERT INTO {quoted_table(ProblemAnswerCount)} "
+                    f"({_columns(ProblemAnswerCount, 'workspace', 'course', 'problem_key', 'part_id', 'answer', 'value_id', 'correct', 'variant', 'count', 'question', 'problem_name', 'updated_at')}) "
+                    f"SELECT l.workspace_id, l.course_id, l.problem_key, l.part_id, l.answer, l.value_id, l.correct, l.variant, COUNT(*),"
+                    f" COALESCE(t.question, ''), COALESCE(t.problem_name, ''), %s "
+                    f"FROM {quoted_table(ProblemPartLatest)} l"
+                    f" LEFT JOIN texts t ON t.problem_key = l.problem_key AND t.part_id = l.part_id"
+                    f" WHERE l.workspace_id = %s AND l.problem_key IN ({_in_list(chunk)}) "
+                    f"GROUP BY l.workspace_id, l.course_id, l.problem_key, l.part_id, l.answer, l.value_id, l.correct, l.variant,"
+                    f" t.question, t.problem_name",
+                    [workspace_id, *course_ids, *chunk, now, workspace_id, *chunk],
+                )
+                cursor.execute(
+                    f"INSERT INTO {quoted_table(ProblemGradeCount)} "
+                    f"({_columns(ProblemGradeCount, 'workspace', 'course', 'problem_key', 'grade', 'max_grade', 'count', 'updated_at')}) "
+                    f"SELECT workspace_id, MIN(course_id), problem_key, grade, max_grade, COUNT(*), %s "
+                    f"FROM {quoted_table(ProblemLearnerLatest)} WHERE workspace_id = %s AND problem_key IN ({_in_list(chunk)}) "
+                    f"GROUP BY workspace_id, problem_key, grade, max_grade",
+                    [now, workspace_id, *chunk],
+                )
+    return len(keys)
