@@ -38,6 +38,7 @@ def parse():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="medium", help="generate_demo_data size of the workspace (first run)")
     parser.add_argument("--rows", type=int, default=50_000, help="rows of the erased learner (default 50,000)")
+    parser.add_argument("--batch", type=int, default=None, help="rows per transaction (default: BATCH_SIZE)")
     parser.add_argument("--check", action=argparse.BooleanOptionalAction, default=True, help="rollups check after")
     return parser.parse_args()
 
@@ -170,6 +171,8 @@ def main():
     from privacy import services
 
     assert connection.vendor == "postgresql", "run on PostgreSQL"
+    if args.batch:
+        services.BATCH_SIZE = args.batch
     workspace = prepare_workspace(args.size)
     started = time.monotonic()
     user, rows = add_target(workspace, args.rows)
@@ -178,10 +181,13 @@ def main():
     started = time.monotonic()
     subject = services.find_subject(workspace, email=user.email)
     job, _ = services.request_erasure(workspace, subject, "command:bench_erasure")
-    report = services.run_erasure(job.pk)
+    report = services.run_erasure(job.pk, progress=lambda line: print(f"  {time.monotonic() - started:6.2f} s {line}"))
     seconds = time.monotonic() - started
     job.refresh_from_db()
-    print(f"erasure: {seconds:.2f} s, {report.transactions} transactions, longest {report.longest_transaction_s:.3f} s")
+    print(
+        f"erasure: {seconds:.2f} s, {report.transactions} transactions, longest {report.longest_transaction_s:.3f} s"
+        f" ({report.longest_step})"
+    )
     print("counts:", dict(sorted(job.counts.items())))
     if args.check:
         started = time.monotonic()
