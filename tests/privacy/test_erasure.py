@@ -416,3 +416,41 @@ def test_admin_lists_jobs_read_only_without_personal_data(erasure_world, client,
     detail = client.get(f"/admin/privacy/erasurejob/{job.pk}/change/")
     assert detail.status_code == 200 and SHARED_EMAIL not in detail.content.decode()
     assert client.get("/admin/privacy/erasurejob/add/").status_code == 403
+
+
+def test_attachments_only_the_persons_statements_named_are_deleted(erasure_world, django_capture_on_commit_callbacks):
+    import uuid
+
+    from django.core.files.base import ContentFile
+    from django.utils import timezone
+
+    from analytics.models import XapiAttachment
+
+    a, b = erasure_world
+    own, shared_bytes = "a" * 64, "b" * 64
+
+    def statement(actor, sha2s):
+        body = {"actor": {"mbox": f"mailto:{actor}"}, "attachments": [{"sha2": sha2} for sha2 in sha2s]}
+        return XapiStatement.objects.create(
+            id=uuid.uuid4(),
+            workspace=a.workspace,
+            statement=body,
+            verb_id="http://adlnet.gov/expapi/verbs/experienced",
+            actor_key=f"mailto:{actor}",
+            timestamp=timezone.now(),
+        )
+
+    statement(SHARED_EMAIL, [own, shared_bytes])
+    kept_statement = statement(a.users["other"].email, [shared_bytes])
+    for sha2 in (own, shared_bytes):
+        XapiAttachment.objects.create(
+            workspace=a.workspace, sha2=sha2, content_type="text/plain", length=1, file=ContentFile(b"x", name="x.txt")
+        )
+    own_file = XapiAttachment.objects.get(sha2=own).file.name
+
+    job = _erase(a, django_capture_on_commit_callbacks)
+
+    assert job.counts["xapi_attachments"] == 1
+    assert list(XapiAttachment.objects.filter(workspace=a.workspace).values_list("sha2", flat=True)) == [shared_bytes]
+    assert not default_storage.exists(own_file)
+    assert XapiStatement.objects.filter(pk=kept_statement.pk).exists()
