@@ -205,13 +205,15 @@ class _Run:
                 for kind, number in counted.items():
                     self.job.counts[kind] = self.job.counts.get(kind, 0) + number
                 ErasureJob.objects.filter(pk=self.job.pk).update(counts=self.job.counts)
-        elapsed = time.monotonic() - started
+        self.note_transaction(time.monotonic() - started, ",".join(counted or ()) or getattr(work, "__name__", ""))
+        after_batch(self.job, counted)
+        return counted
+
+    def note_transaction(self, elapsed, step):
         self.report.transactions += 1
         if elapsed > self.report.longest_transaction_s:
             self.report.longest_transaction_s = elapsed
-            self.report.longest_step = ",".join(counted or ()) or getattr(work, "__name__", "")
-        after_batch(self.job, counted)
-        return counted
+            self.report.longest_step = step
 
     def delete_raw(self, kind, model, keeps_rollups):
         rows = model._base_manager.filter(workspace_id=self.workspace_id, user_id=self.user_id)
@@ -244,12 +246,11 @@ class _Run:
         # person's latest rows go and the counts of their problems are recomputed
         # (problem_rollups.forget_learner; the registry's refresh would recompute the workspace).
         if self.job.counts.get("problem_responses") or self.job.counts.get("subsection_opens"):
-
-            def problem_rollups():
-                problems = forget_learner(self.workspace_id, self.user_id)
-                self.progress(f"problem rollups: {problems} problems recomputed")
-
-            self.transaction(problem_rollups)
+            # Its own transaction, after a lock-free read of the question texts: only the locked
+            # write counts as a transaction here.
+            problems, locked_s = forget_learner(self.workspace_id, self.user_id)
+            self.note_transaction(locked_s, "problem_rollups")
+            self.progress(f"problem rollups: {problems} problems recomputed")
 
     def statement_pks(self):
         by_relation = XapiStatementRelation.objects.filter(

@@ -21,6 +21,7 @@ workspace's rollups from the raw rows with one statement per table.
 """
 
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass
 
@@ -451,7 +452,7 @@ def forget_learner(workspace_id, user_id):
     name their course), so they are read from the responses of the courses the learner's rows
     were in. A response with a newer text committed between that read and the write is shown
     with the text read (until the next rebuild). Then one transaction, under the workspace's
-    problem-writer lock. Returns the number of problems recomputed."""
+    problem-writer lock. Returns (problems recomputed, seconds the locked transaction took)."""
     now = timezone.now()
     parts = ProblemPartLatest.objects.filter(workspace_id=workspace_id, user_id=user_id)
     grades = ProblemLearnerLatest.objects.filter(workspace_id=workspace_id, user_id=user_id)
@@ -460,6 +461,7 @@ def forget_learner(workspace_id, user_id):
     course_ids = sorted({course_id for _, course_id in touched})
     chunks = [keys[start : start + 500] for start in range(0, len(keys), 500)]
     texts = [_texts_of(workspace_id, course_ids, chunk) for chunk in chunks]
+    started = time.monotonic()
     with transaction.atomic():
         _lock_workspace(workspace_id)
         for rows in (parts, grades, SubsectionLearner.objects.filter(workspace_id=workspace_id, user_id=user_id)):
@@ -493,4 +495,4 @@ def forget_learner(workspace_id, user_id):
                     f"GROUP BY workspace_id, problem_key, grade, max_grade",
                     [now, workspace_id, *chunk],
                 )
-    return len(keys)
+    return len(keys), time.monotonic() - started

@@ -53,7 +53,7 @@ def test_forgetting_a_learner_recomputes_only_their_problems_and_equals_a_rebuil
     ProblemResponse._base_manager.filter(user=erased)._raw_delete("default")
     SubsectionOpen._base_manager.filter(user=erased)._raw_delete("default")
 
-    assert forget_learner(workspace.pk, erased.pk) == 1  # the other problem is not recomputed
+    assert forget_learner(workspace.pk, erased.pk)[0] == 1  # the other problem is not recomputed
     rows = ProblemAnswerCount.objects.filter(problem_key=PROBLEM).values_list("answer", "count", "question")
     assert list(rows) == [("A", 1, "Old text?")]
     assert list(ProblemGradeCount.objects.filter(problem_key=PROBLEM).values_list("grade", "count")) == [(1.0, 1)]
