@@ -2,11 +2,11 @@
 and GET /api/privacy/erasures/{id} (the job). Admins only (an admin API key, session or token).
 Errors are DRF's `{"detail": ...}` and `{"<field>": [...]}` (config/error_schemas.py)."""
 
-from django.db import transaction
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from kombu.exceptions import OperationalError as BrokerError
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -16,6 +16,12 @@ from config.error_schemas import AUTH_ERROR_RESPONSES, DETAIL_OR_FIELD_ERRORS_SC
 
 from . import services, tasks
 from .models import ErasureJob, ErasureStatus
+
+
+class ServiceUnavailable(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "Service unavailable."
+
 
 AGENT_IDENTIFIERS = ("mbox", "mbox_sha1sum", "openid", "account")
 
@@ -111,6 +117,7 @@ class ErasureListView(APIView):
             ),
             **AUTH_ERROR_RESPONSES,
             404: detail_response("Nothing of that person is in the workspace: nothing done, no job"),
+            503: detail_response("The task broker is unavailable: the job is marked failed, nothing was done"),
         },
     )
     def post(self, request):
@@ -132,7 +139,11 @@ class ErasureListView(APIView):
             raise NotFound("Nobody by that identifier in this workspace; nothing was done.") from None
         job, created = services.request_erasure(workspace, subject, services.requester_label(request.auth))
         if created:
-            transaction.on_commit(lambda: tasks.run_erasure.delay(job.pk))
+            try:
+                tasks.run_erasure.apply_async(args=[job.pk], retry=True)
+            except BrokerError as error:
+                services.mark_erasure_failed(job.pk, "Not queued: the task broker is unavailable")
+                raise ServiceUnavailable("The erasure could not be queued; nothing was done. Try again.") from error
         location = request.build_absolute_uri(reverse("privacy_erasure", args=[job.public_id]))
         return Response(erasure_payload(job), status=status.HTTP_202_ACCEPTED, headers={"Location": location})
 

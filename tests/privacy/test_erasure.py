@@ -301,8 +301,11 @@ def test_an_erasure_failing_midway_is_finished_by_a_retry(
     assert job.tries == 2
 
 
-def test_repeated_request_answers_the_queued_job(erasure_world):
+def test_repeated_request_answers_the_queued_job(erasure_world, monkeypatch):
+    from privacy import tasks
+
     a, b = erasure_world
+    monkeypatch.setattr(tasks.run_erasure, "apply_async", lambda *args, **kwargs: None)  # stays queued
     client = _client_with("api_key", a, Role.ADMIN)
     first = client.post("/api/privacy/erasures", {"email": SHARED_EMAIL}, format="json")
     second = client.post("/api/privacy/erasures", {"userId": a.users["learner"].public_id}, format="json")
@@ -454,3 +457,21 @@ def test_attachments_only_the_persons_statements_named_are_deleted(erasure_world
     assert list(XapiAttachment.objects.filter(workspace=a.workspace).values_list("sha2", flat=True)) == [shared_bytes]
     assert not default_storage.exists(own_file)
     assert XapiStatement.objects.filter(pk=kept_statement.pk).exists()
+
+
+def test_an_erasure_that_cannot_be_queued_is_503_and_marked_failed(erasure_world, monkeypatch):
+    from kombu.exceptions import OperationalError as BrokerError
+
+    from privacy import tasks
+
+    a, b = erasure_world
+
+    def broker_down(*args, **kwargs):
+        raise BrokerError("connection refused")
+
+    monkeypatch.setattr(tasks.run_erasure, "apply_async", broker_down)
+    client = _client_with("api_key", a, Role.ADMIN)
+    response = client.post("/api/privacy/erasures", {"email": SHARED_EMAIL}, format="json")
+    assert response.status_code == 503 and "nothing was done" in response.json()["detail"]
+    assert ErasureJob.objects.get().status == ErasureStatus.FAILED
+    assert Membership.objects.filter(workspace=a.workspace, user=a.users["learner"]).exists()
