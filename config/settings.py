@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "courses",
     "analytics",
     "exports",
+    "privacy",
 ]
 
 MIDDLEWARE = [

@@ -40,4 +40,5 @@ urlpatterns = [
     path("", include("courses.urls")),
     path("", include("analytics.urls")),
     path("", include("exports.urls")),
+    path("", include("privacy.urls")),
 ]

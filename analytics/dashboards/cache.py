@@ -30,10 +30,27 @@ class Section:
     as_of: datetime
 
 
+def _generation_key(workspace_id):
+    return f"dash:generation:{workspace_id}"
+
+
 def section_key(workspace, name, *parts):
-    """The cache key of a section: readable prefix, hashed parameters."""
+    """The cache key of a section: readable prefix, the workspace's generation, hashed parameters."""
     digest = hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
-    return f"dash:v{KEY_VERSION}:{workspace.pk}:{name}:{digest}"
+    generation = cache.get(_generation_key(workspace.pk), 0)
+    return f"dash:v{KEY_VERSION}:{workspace.pk}:{generation}:{name}:{digest}"
+
+
+def forget_workspace_sections(workspace_id):
+    """Every cached section of the workspace is stale from now on (an erasure: figures computed
+    with the erased person's rows must not be shown again). Bumps the workspace's generation,
+    which every section key carries; the old entries expire on their own."""
+    key = _generation_key(workspace_id)
+    cache.add(key, 0, None)
+    try:
+        cache.incr(key)
+    except ValueError:  # evicted between add and incr
+        cache.set(key, 1, None)
 
 
 def cached_section(workspace, name, parts, compute):

@@ -21,6 +21,7 @@ workspace's rollups from the raw rows with one statement per table.
 """
 
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass
 
@@ -405,3 +406,93 @@ def connect_signals():
         post_delete.connect(
             _rebuild_after_delete, sender=model, dispatch_uid=f"problem-rollups-{model._meta.label_lower}"
         )
+
+
+def _in_list(values):
+    return ", ".join(["%s"] * len(values))
+
+
+def _texts_of(workspace_id, course_ids, keys):
+    """{(problem_key, part_id): (question, problem_name)}: the texts rebuild_problem_rollups
+    gives each part of the problems `keys` (its latest response that has each), read from the
+    responses of `course_ids`. A plain read: no lock, no transaction needed."""
+    latest_first = "submitted_at DESC, received_at DESC, id DESC"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT problem_key, part_id, MAX(CASE WHEN question_rank = 1 THEN question END),"
+            f" MAX(CASE WHEN name_rank = 1 THEN problem_name END)"
+            f" FROM (SELECT problem_key, part_id, question, problem_name,"
+            f"  ROW_NUMBER() OVER (PARTITION BY problem_key, part_id ORDER BY question = '', {latest_first}) AS question_rank,"
+            f"  ROW_NUMBER() OVER (PARTITION BY problem_key, part_id ORDER BY problem_name = '', {latest_first}) AS name_rank"
+            f"  FROM {quoted_table(ProblemResponse)} WHERE workspace_id = %s"
+            f"  AND course_id IN ({_in_list(course_ids)}) AND problem_key IN ({_in_list(keys)})) ranked"
+            f" GROUP BY problem_key, part_id",
+            [workspace_id, *course_ids, *keys],
+        )
+        return {(key, part): (question, name) for key, part, question, name in cursor.fetchall()}
+
+
+def _texts_cte(texts):
+    if not texts:
+        return "texts AS (SELECT '' AS problem_key, '' AS part_id, '' AS question, '' AS problem_name WHERE 1 = 0)", []
+    rows = ", ".join(["(%s, %s, %s, %s)"] * len(texts))
+    params = [value for (key, part), (question, name) in sorted(texts.items()) for value in (key, part, question, name)]
+    return f"texts (problem_key, part_id, question, problem_name) AS (VALUES {rows})", params
+
+
+def forget_learner(workspace_id, user_id):
+    """Take one learner out of the workspace's problem and subsection rollups, once their raw
+    responses and opens are deleted (an erasure, privacy.services): their latest-answer, latest-
+    grade and subsection rows go, and the answer and grade counts (with the question texts) of the
+    problems they had answered are recomputed as rebuild_problem_rollups computes them, for those
+    problems only. The cost is the learner's problems, not the workspace's.
+
+    The texts are read first, outside the locked transaction (on the large benchmark dataset a
+    heavy learner's problems take seconds to rank); problem keys are course-scoped (usage keys
+    name their course), so they are read from the responses of the courses the learner's rows
+    were in. A response with a newer text committed between that read and the write is shown
+    with the text read (until the next rebuild). Then one transaction, under the workspace's
+    problem-writer lock. Returns (problems recomputed, seconds the locked transaction took)."""
+    now = timezone.now()
+    parts = ProblemPartLatest.objects.filter(workspace_id=workspace_id, user_id=user_id)
+    grades = ProblemLearnerLatest.objects.filter(workspace_id=workspace_id, user_id=user_id)
+    touched = set(parts.values_list("problem_key", "course_id")) | set(grades.values_list("problem_key", "course_id"))
+    keys = sorted({key for key, _ in touched})
+    course_ids = sorted({course_id for _, course_id in touched})
+    chunks = [keys[start : start + 500] for start in range(0, len(keys), 500)]
+    texts = [_texts_of(workspace_id, course_ids, chunk) for chunk in chunks]
+    started = time.monotonic()
+    with transaction.atomic():
+        _lock_workspace(workspace_id)
+        for rows in (parts, grades, SubsectionLearner.objects.filter(workspace_id=workspace_id, user_id=user_id)):
+            rows._raw_delete(rows.db)
+        with connection.cursor() as cursor:
+            for chunk, chunk_texts in zip(chunks, texts):
+                for model in (ProblemAnswerCount, ProblemGradeCount):
+                    cursor.execute(
+                        f"DELETE FROM {quoted_table(model)} WHERE workspace_id = %s AND problem_key IN ({_in_list(chunk)})",
+                        [workspace_id, *chunk],
+                    )
+                cte, cte_params = _texts_cte(chunk_texts)
+                cursor.execute(
+                    f"WITH {cte} "
+                    f"INSERT INTO {quoted_table(ProblemAnswerCount)} "
+                    f"({_columns(ProblemAnswerCount, 'workspace', 'course', 'problem_key', 'part_id', 'answer', 'value_id', 'correct', 'variant', 'count', 'question', 'problem_name', 'updated_at')}) "
+                    f"SELECT l.workspace_id, l.course_id, l.problem_key, l.part_id, l.answer, l.value_id, l.correct, l.variant, COUNT(*),"
+                    f" COALESCE(t.question, ''), COALESCE(t.problem_name, ''), %s "
+                    f"FROM {quoted_table(ProblemPartLatest)} l"
+                    f" LEFT JOIN texts t ON t.problem_key = l.problem_key AND t.part_id = l.part_id"
+                    f" WHERE l.workspace_id = %s AND l.problem_key IN ({_in_list(chunk)}) "
+                    f"GROUP BY l.workspace_id, l.course_id, l.problem_key, l.part_id, l.answer, l.value_id, l.correct, l.variant,"
+                    f" t.question, t.problem_name",
+                    [*cte_params, now, workspace_id, *chunk],
+                )
+                cursor.execute(
+                    f"INSERT INTO {quoted_table(ProblemGradeCount)} "
+                    f"({_columns(ProblemGradeCount, 'workspace', 'course', 'problem_key', 'grade', 'max_grade', 'count', 'updated_at')}) "
+                    f"SELECT workspace_id, MIN(course_id), problem_key, grade, max_grade, COUNT(*), %s "
+                    f"FROM {quoted_table(ProblemLearnerLatest)} WHERE workspace_id = %s AND problem_key IN ({_in_list(chunk)}) "
+                    f"GROUP BY workspace_id, problem_key, grade, max_grade",
+                    [now, workspace_id, *chunk],
+                )
+    return len(keys), time.monotonic() - started

@@ -373,7 +373,48 @@ MATRIX = {
         ),
         Call("get", f"/analytics/export/{b.export.public_id}/download", addresses_b=True, echo=(b.export.public_id,)),
     ],
+    # A person only B knows, and B's erasure job: not found for A (no erasure is started).
+    # A's admin repeats the request of an erasure already queued (answered with that job, nothing
+    # erased during the matrix).
+    "api/privacy/erasures": lambda a, b: [
+        Call("post", "/api/privacy/erasures", {"email": "zed@bravo.test"}, addresses_b=True, echo=("zed@bravo.test",)),
+        Call("post", "/api/privacy/erasures", {"email": _a_queued_erasure(a).email}),
+    ],
+    "api/privacy/erasures/<str:public_id>": lambda a, b: [
+        Call("get", f"/api/privacy/erasures/{_b_erasure_job(b).public_id}", addresses_b=True),
+        Call("get", f"/api/privacy/erasures/{_a_queued_erasure(a).job.public_id}"),
+    ],
 }
+
+
+@dataclass
+class _QueuedErasure:
+    email: str
+    job: object
+
+
+def _a_queued_erasure(a):
+    """A member of A with an erasure job already queued."""
+    from accounts.models import User
+    from privacy import services
+
+    email = "eve@alpha.test"
+    if not User.objects.filter(email=email).exists():
+        Membership.objects.create(workspace=a.workspace, user=User.objects.create_user(email), role=Role.LEARNER)
+    subject = services.find_subject(a.workspace, email=email)
+    job, _ = services.request_erasure(a.workspace, subject, "api_key:alpha")
+    return _QueuedErasure(email, job)
+
+
+def _b_erasure_job(b):
+    from privacy.models import ErasureJob
+
+    job = ErasureJob.objects.filter(workspace=b.workspace).first()
+    if job is None:
+        job = ErasureJob.objects.create(workspace=b.workspace, requested_by="api_key:bravo", subject_hash="0" * 64)
+        b.markers.add(job.public_id)
+    return job
+
 
 LEARNER_ROUTES = {
     "",
