@@ -85,6 +85,19 @@ def _rebuild_learner_activity(workspace_id=None):
     return rebuild_learner_activity(workspace_id)
 
 
+def _refresh_video_days(workspace_id, changes):
+    from analytics.services.video_days import refresh_video_days
+
+    if changes.pairs:
+        refresh_video_days(workspace_id, changes.pairs)
+
+
+def _rebuild_video_days(workspace_id=None):
+    from analytics.services.video_days import rebuild_video_days
+
+    return rebuild_video_days(workspace_id)
+
+
 def _refresh_results(workspace_id, changes):
     from courses.results import refresh_results
 
@@ -163,6 +176,15 @@ ROLLUPS = (
         refresh=_refresh_learner_activity,
         rebuild=_rebuild_learner_activity,
         zero_rows=("analytics.WorkspaceDay",),
+    ),
+    # After `learner_activity`: its per-user locks are already held in the transaction.
+    Rollup(
+        name="video_days",
+        derived=("analytics.VideoViewerDay", "analytics.VideoDay"),
+        sources=("analytics.VideoView",),
+        refresh=_refresh_video_days,
+        rebuild=_rebuild_video_days,
+        zero_rows=("analytics.VideoDay",),
     ),
     Rollup(
         name="results",

@@ -11,12 +11,12 @@ from django.db.models.signals import post_delete, post_save, pre_delete, pre_sav
 
 from .changes import TIME_FIELDS, rows_changed
 
-SIGNALLED = ("learner_activity", "results", "result_totals")
+SIGNALLED = ("learner_activity", "video_days", "results", "result_totals")
 
 
 def _deleted_with_owner(origin):
     """The delete started from a workspace or a user (an instance or a queryset): their rollup
-    rows go with them (cascade, or learner_activity's forget_user), so the rows deleted along
+    rows go with them (cascade, or learner_activity's forget_user and video_days' forget_viewer), so the rows deleted along
     need no refresh."""
     from accounts.models import User, Workspace
 
@@ -79,7 +79,11 @@ def _after_delete(sender, instance, origin=None, **kwargs):
     if _deleted_with_owner(origin):
         return
     # A deleted course takes its results along, not its learners' days.
-    _tell(sender, [_keys(sender, instance)], only=("learner_activity",) if _deleted_with_course(origin) else SIGNALLED)
+    _tell(
+        sender,
+        [_keys(sender, instance)],
+        only=("learner_activity", "video_days") if _deleted_with_course(origin) else SIGNALLED,
+    )
 
 
 def _membership_changed(sender, instance, raw=False, origin=None, **kwargs):
@@ -91,11 +95,13 @@ def connect_signals():
     from accounts.models import Membership, User
     from analytics.models import LearningEvent, PageSession, VideoView
     from analytics.services.learner_activity import forget_user
+    from analytics.services.video_days import forget_viewer
     from courses.models import Attempt, Enrollment
 
     post_save.connect(_membership_changed, sender=Membership, dispatch_uid="rollups-membership-save")
     post_delete.connect(_membership_changed, sender=Membership, dispatch_uid="rollups-membership-delete")
     pre_delete.connect(forget_user, sender=User, dispatch_uid="rollups-user-delete")
+    pre_delete.connect(forget_viewer, sender=User, dispatch_uid="rollups-user-delete-video-days")
     for model in (PageSession, LearningEvent, VideoView, Enrollment, Attempt):
         uid = f"rollups-{model._meta.label_lower}"
         pre_save.connect(_before_save, sender=model, dispatch_uid=f"{uid}-pre-save")
