@@ -1,7 +1,7 @@
 """Single-row saves and deletes through the ORM (admin, shell, factories, cascades) routed to
 changes.rows_changed; bulk write paths call it themselves.
 
-These receivers keep learner_activity and results. Course information keeps its own receivers
+These receivers keep learner_activity, video_days and results. Course information keeps its own receivers
 (course_info_rollups.connect_signals: they also watch users' demographics), and the problem
 rollups theirs (a deleted response rebuilds the workspace once, after commit): `only=` below
 tells the rollups not kept another way.
