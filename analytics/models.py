@@ -790,7 +790,7 @@ class VideoViewerDay(models.Model):
     video_id = models.IntegerField()
     day = models.DateField(help_text="UTC date")
     views = models.PositiveIntegerField(default=0)
-    watch_seconds = models.BigIntegerField(default=0, help_text="Sum of the views' watched_s")
+    watch_seconds = models.IntegerField(default=0, help_text="Sum of the views' watched_s")
     completed_views = models.PositiveIntegerField(default=0)
 
     class Meta:
@@ -811,8 +811,10 @@ class VideoDay(models.Model):
     )
     day = models.DateField(help_text="UTC date")
     video_id = models.IntegerField()
+    # integer, not bigint: a period's SUM of integers is a bigint, of bigints a numeric (several
+    # times slower to add up); one video's seconds of one day stay far below 2^31.
     views = models.IntegerField(default=0)
-    watch_seconds = models.BigIntegerField(default=0)
+    watch_seconds = models.IntegerField(default=0)
     completed_views = models.IntegerField(default=0)
 
     class Meta:

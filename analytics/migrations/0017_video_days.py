@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
                 ("day", models.DateField(help_text="UTC date")),
                 ("video_id", models.IntegerField()),
                 ("views", models.IntegerField(default=0)),
-                ("watch_seconds", models.BigIntegerField(default=0)),
+                ("watch_seconds", models.IntegerField(default=0)),
                 ("completed_views", models.IntegerField(default=0)),
                 (
                     "workspace",
@@ -53,7 +53,7 @@ class Migration(migrations.Migration):
                 ("video_id", models.IntegerField()),
                 ("day", models.DateField(help_text="UTC date")),
                 ("views", models.PositiveIntegerField(default=0)),
-                ("watch_seconds", models.BigIntegerField(default=0, help_text="Sum of the views' watched_s")),
+                ("watch_seconds", models.IntegerField(default=0, help_text="Sum of the views' watched_s")),
                 ("completed_views", models.PositiveIntegerField(default=0)),
                 (
                     "workspace",

@@ -32,7 +32,7 @@ def _viewer_days_sql(rows_sql, day_sql):
     """SELECT of VideoViewerDay rows from the raw views `t` of `rows_sql` (FROM ... WHERE)."""
     return (
         f"SELECT t.workspace_id, t.user_id, {day_sql}, t.video_id, CAST(COUNT(*) AS INTEGER), "
-        f"CAST(COALESCE(SUM(t.watched_s), 0) AS BIGINT), "
+        f"CAST(COALESCE(SUM(t.watched_s), 0) AS INTEGER), "
         f"CAST(SUM(CASE WHEN t.is_completed THEN 1 ELSE 0 END) AS INTEGER) {rows_sql} "
         f"GROUP BY t.workspace_id, t.user_id, {day_sql}, t.video_id"
     )
@@ -47,7 +47,7 @@ def _add_video_days_sql(viewer_days_sql, sign=1, *, rebuild=False):
     """INSERT into VideoDay `sign` x the sums per (workspace, day, video) of the VideoViewerDay rows
     `v` that `viewer_days_sql` (FROM ... WHERE) selects, added to the rows there (rebuild: into an
     empty table). In key order: two writers adding to the same video-days lock them in one order."""
-    sums = ", ".join(f"CAST({sign} * SUM(v.{name}) AS BIGINT)" for name in SUM_COLUMNS)
+    sums = ", ".join(f"CAST({sign} * SUM(v.{name}) AS INTEGER)" for name in SUM_COLUMNS)
     sql = (
         f"INSERT INTO {quoted_table(VideoDay)} (workspace_id, day, video_id, {', '.join(SUM_COLUMNS)}) "
         f"SELECT v.workspace_id, v.day, v.video_id, {sums} {viewer_days_sql} "
