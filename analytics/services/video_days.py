@@ -3,8 +3,9 @@
 Every write of video views refreshes the (user, UTC day) pairs it touched, in its own
 transaction (analytics.rollups.changes.rows_changed reaches `refresh_video_days` through the
 registry's `video_days` entry, after `learner_activity`, whose per-user advisory locks it
-shares): the VideoDay rows lose the pairs' VideoViewerDay rows as they were, those rows are
-deleted and computed again from the raw views, and VideoDay gains them as they are now. Like
+shares): each video-day of VideoDay moves by the pairs' VideoViewerDay rows recomputed from the
+raw views minus the rows stored (one statement, no write where nothing changed), then the pairs'
+VideoViewerDay rows are replaced by the recomputed ones. Like
 WorkspaceDay, VideoDay is kept by difference, so a row of zeros is the same as no row; unlike it,
 every user's views count (the summary counts every user's views).
 
@@ -31,9 +32,9 @@ SUM_COLUMNS = ("views", "watch_seconds", "completed_views")
 def _viewer_days_sql(rows_sql, day_sql):
     """SELECT of VideoViewerDay rows from the raw views `t` of `rows_sql` (FROM ... WHERE)."""
     return (
-        f"SELECT t.workspace_id, t.user_id, {day_sql}, t.video_id, CAST(COUNT(*) AS INTEGER), "
-        f"CAST(COALESCE(SUM(t.watched_s), 0) AS INTEGER), "
-        f"CAST(SUM(CASE WHEN t.is_completed THEN 1 ELSE 0 END) AS INTEGER) {rows_sql} "
+        f"SELECT t.workspace_id AS workspace_id, t.user_id AS user_id, {day_sql} AS day, t.video_id AS video_id, "
+        f"CAST(COUNT(*) AS INTEGER) AS views, CAST(COALESCE(SUM(t.watched_s), 0) AS INTEGER) AS watch_seconds, "
+        f"CAST(SUM(CASE WHEN t.is_completed THEN 1 ELSE 0 END) AS INTEGER) AS completed_views {rows_sql} "
         f"GROUP BY t.workspace_id, t.user_id, {day_sql}, t.video_id"
     )
 
@@ -58,11 +59,32 @@ def _add_video_days_sql(viewer_days_sql, sign=1, *, rebuild=False):
     return sql + _on_conflict(("workspace_id", "day", "video_id"), SUM_COLUMNS, add_to=quoted_table(VideoDay))
 
 
+def _move_video_days_sql(stored_sql, fresh_sql):
+    """INSERT into VideoDay, per (workspace, day, video), the fresh VideoViewerDay values (the
+    SELECT `fresh_sql`) minus the stored ones (the rows `v` of `stored_sql`, FROM ... WHERE), added
+    to the rows there. One write per video-day that changed, none for one that did not (a
+    re-sent view); in key order, so two writers lock shared video-days in one order."""
+    stored = ", ".join(f"-v.{name} AS {name}" for name in SUM_COLUMNS)
+    sums = ", ".join(f"CAST(SUM(c.{name}) AS INTEGER)" for name in SUM_COLUMNS)
+    changed = " OR ".join(f"SUM(c.{name}) <> 0" for name in SUM_COLUMNS)
+    columns = ", ".join(SUM_COLUMNS)
+    return (
+        f"INSERT INTO {quoted_table(VideoDay)} (workspace_id, day, video_id, {columns}) "
+        f"SELECT c.workspace_id, c.day, c.video_id, {sums} FROM ("
+        f"SELECT v.workspace_id AS workspace_id, v.day AS day, v.video_id AS video_id, {stored} {stored_sql} "
+        f"UNION ALL SELECT workspace_id, day, video_id, {columns} FROM ({fresh_sql}) AS fresh"
+        f") AS c WHERE 1 = 1 GROUP BY c.workspace_id, c.day, c.video_id HAVING {changed} "
+        f"ORDER BY c.workspace_id, c.day, c.video_id"
+        + _on_conflict(("workspace_id", "day", "video_id"), SUM_COLUMNS, add_to=quoted_table(VideoDay))
+    )
+
+
 def refresh_video_days(workspace_id, pairs):
     """Recompute the VideoViewerDay rows of `pairs` ({(user_id, date or datetime)}) of the
     workspace from the raw views and move VideoDay by the difference. Call it inside the write's
     transaction, after the write. Queries: a lock (PostgreSQL only, the users' learner-day locks,
-    already held when learner_activity refreshed first); per 5,000 pairs four statements."""
+    already held when learner_activity refreshed first); per 5,000 pairs three statements (VideoDay
+    moved by the difference, the pairs' VideoViewerDay rows deleted and inserted again)."""
     pairs = sorted({(user_id, _as_day(day)) for user_id, day in pairs if user_id is not None and day is not None})
     if not pairs:
         return
@@ -72,15 +94,15 @@ def refresh_video_days(workspace_id, pairs):
         _lock_users(cursor, sorted({user_id for user_id, _ in pairs}))
         for start in range(0, len(pairs), MAX_PAIRS):
             cte, cte_params = _pairs_cte(pairs[start : start + MAX_PAIRS])
-            cursor.execute(cte + _add_video_days_sql(pair_rows, -1), [*cte_params, workspace_id])
+            rows_sql, params, day_sql = _pairs_rows(workspace_id)(quoted_table(VideoView), "started_at")
+            fresh_sql = _viewer_days_sql(rows_sql, day_sql)
+            cursor.execute(cte + _move_video_days_sql(pair_rows, fresh_sql), [*cte_params, workspace_id, *params])
             cursor.execute(
                 f"{cte}DELETE FROM {vvd} WHERE workspace_id = %s "
                 f"AND EXISTS (SELECT 1 FROM pairs p WHERE p.user_id = {vvd}.user_id AND p.day = {vvd}.day)",
                 [*cte_params, workspace_id],
             )
-            rows_sql, params, day_sql = _pairs_rows(workspace_id)(quoted_table(VideoView), "started_at")
-            cursor.execute(cte + _insert_viewer_days_sql(_viewer_days_sql(rows_sql, day_sql)), [*cte_params, *params])
-            cursor.execute(cte + _add_video_days_sql(pair_rows), [*cte_params, workspace_id])
+            cursor.execute(cte + _insert_viewer_days_sql(fresh_sql), [*cte_params, *params])
 
 
 def rebuild_video_days(workspace_id=None):
