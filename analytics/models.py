@@ -174,11 +174,17 @@ class VideoReaction(models.Model):
     type = models.CharField(max_length=10, choices=ReactionType.choices)
     at = models.DateTimeField()
 
+    objects = RollupManager()
+
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["user", "video", "type", "at"], name="reaction_unique"),
         ]
-        indexes = [models.Index(fields=["video", "at"])]
+        indexes = [
+            models.Index(fields=["video", "at"]),
+            # A day's reactions recounted on write (analytics.services.reaction_days).
+            models.Index(fields=["workspace", "at"], name="reaction_workspace_at_idx", include=["type", "user"]),
+        ]
 
     def __str__(self):
         return f"{self.user} {self.type} {self.video}"
@@ -771,6 +777,29 @@ class WorkspaceDay(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["workspace", "day"], name="workspace_day_unique")]
+
+    def __str__(self):
+        return f"{self.workspace_id} on {self.day}"
+
+
+class ReactionDay(models.Model):
+    """A workspace's video reactions made on one UTC day, by type: every user's and its learners'
+    (users with the learner role now). Recounted from the raw reactions for the days a write
+    touched (analytics.services.reaction_days); a row exists only for a day with reactions."""
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    day = models.DateField(help_text="UTC date")
+    likes = models.IntegerField(default=0)
+    comments = models.IntegerField(default=0)
+    shares = models.IntegerField(default=0)
+    learner_likes = models.IntegerField(default=0)
+    learner_comments = models.IntegerField(default=0)
+    learner_shares = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["workspace", "day"], name="reaction_day_unique")]
 
     def __str__(self):
         return f"{self.workspace_id} on {self.day}"

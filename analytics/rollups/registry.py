@@ -98,6 +98,18 @@ def _rebuild_video_days(workspace_id=None):
     return rebuild_video_days(workspace_id)
 
 
+def _refresh_reaction_days(workspace_id, changes):
+    from analytics.services.reaction_days import refresh_reaction_days
+
+    refresh_reaction_days(workspace_id, changes.pairs, changes.users)
+
+
+def _rebuild_reaction_days(workspace_id=None):
+    from analytics.services.reaction_days import rebuild_reaction_days
+
+    return rebuild_reaction_days(workspace_id)
+
+
 def _refresh_results(workspace_id, changes):
     from courses.results import refresh_results
 
@@ -185,6 +197,13 @@ ROLLUPS = (
         refresh=_refresh_video_days,
         rebuild=_rebuild_video_days,
         zero_rows=("analytics.VideoDay",),
+    ),
+    Rollup(
+        name="reaction_days",
+        derived=("analytics.ReactionDay",),
+        sources=("analytics.VideoReaction", "accounts.Membership"),
+        refresh=_refresh_reaction_days,
+        rebuild=_rebuild_reaction_days,
     ),
     Rollup(
         name="results",

@@ -65,6 +65,7 @@ from analytics.models import (
 from analytics.services.problem_rollups import list_answer, rebuild_problem_rollups
 from analytics.services.records.behaviour import VIDEO_VIEW_COLUMNS
 from analytics.services.learner_activity import rebuild_learner_activity
+from analytics.services.reaction_days import rebuild_reaction_days
 from analytics.services.video_days import rebuild_video_days
 from courses.models import Attempt, Chapter, Course, CoursePacing, Enrollment, Program, Result, Video
 from courses.results import rebuild_results
@@ -1758,6 +1759,7 @@ def generate_demo_data(
         started = time.monotonic()
         _, video_days = rebuild_video_days(workspace.pk)
         log(f"  video-day rollup ({video_days:,} rows): {time.monotonic() - started:.1f} s")
+        rebuild_reaction_days(workspace.pk)
         counts[Workspace._meta.label] = 1
         return workspace, counts
 

@@ -17,7 +17,7 @@ from django.db.models.functions import Coalesce
 
 from analytics.queries.sql import quoted_table
 from analytics.definitions import resolve_period, utc_day
-from analytics.models import ReactionType, VideoDay, VideoReaction, VideoView, WorkspaceDay
+from analytics.models import ReactionDay, ReactionType, VideoDay, VideoReaction, VideoView, WorkspaceDay
 from courses.models import Video
 
 from ..sql import fetch_dicts
@@ -310,14 +310,10 @@ def video_summary(
     if "total_watch_time" in sections:
         result["total_watch_time"] = totals["watched_sum"] or 0
     if "average_engagement" in sections:
-        reactions = (
-            VideoReaction.objects.filter(workspace=workspace)
-            .filter(_window("at", period))
-            .aggregate(
-                likes=Count("id", filter=Q(type=ReactionType.LIKE)),
-                comments=Count("id", filter=Q(type=ReactionType.COMMENT)),
-            )
-        )
+        # Every user's reactions of the period's whole UTC days, from the per-day counts.
+        reactions = ReactionDay.objects.filter(
+            workspace=workspace, day__gte=period.start.date(), day__lt=period.end.date()
+        ).aggregate(likes=Coalesce(Sum("likes"), 0), comments=Coalesce(Sum("comments"), 0))
         result["average_engagement"] = {
             "watch_time": average(totals["watched_sum"], totals["views"]),
             "completion_rate": rates[""],
