@@ -92,7 +92,15 @@ def committed(django_capture_on_commit_callbacks):
 
 
 def test_every_rollup_is_registered():
-    assert NAMES == ("learner_activity", "video_days", "reaction_days", "results", "result_totals", "course_info", "problems")
+    assert NAMES == (
+        "learner_activity",
+        "video_days",
+        "reaction_days",
+        "results",
+        "result_totals",
+        "course_info",
+        "problems",
+    )
 
 
 def test_tracking_api_page_sessions_and_event_batch_leave_no_difference(
