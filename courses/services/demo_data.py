@@ -57,10 +57,13 @@ from analytics.models import (
     ProblemLearnerLatest,
     ProblemPartLatest,
     ProblemResponse,
+    ReactionDay,
     SubsectionLearner,
     SubsectionOpen,
+    VideoDay,
     VideoReaction,
     VideoView,
+    VideoViewerDay,
 )
 from analytics.services.problem_rollups import list_answer, rebuild_problem_rollups
 from analytics.services.records.behaviour import VIDEO_VIEW_COLUMNS
@@ -1671,6 +1674,10 @@ def delete_demo_workspace(slug):
         for model in (
             LearnerActivity,
             LearnerDay,
+            VideoViewerDay,
+            VideoDay,
+            ReactionDay,
+            VideoReaction,
             VideoView,
             LearningEvent,
             PageSession,
@@ -1682,7 +1689,7 @@ def delete_demo_workspace(slug):
             rows._raw_delete(rows.db)
         for model in (Attempt, Enrollment):  # raw: the Result signals would make the ORM fetch every row
             model.objects.filter(workspace=workspace)._raw_delete(connection.alias)
-        for model in (VideoReaction, VideoView, LearningEvent, PageSession, Result, Video):
+        for model in (VideoView, LearningEvent, PageSession, Result, Video):
             model.objects.filter(workspace=workspace).delete()
         Program.objects.filter(workspace=workspace).delete()
         Chapter.objects.filter(course__workspace=workspace).delete()
