@@ -178,11 +178,17 @@ class VideoReaction(models.Model):
     type = models.CharField(max_length=10, choices=ReactionType.choices)
     at = models.DateTimeField()
 
+    objects = RollupManager()
+
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["user", "video", "type", "at"], name="reaction_unique"),
         ]
-        indexes = [models.Index(fields=["video", "at"])]
+        indexes = [
+            models.Index(fields=["video", "at"]),
+            # A day's reactions recounted on write (analytics.services.reaction_days).
+            models.Index(fields=["workspace", "at"], name="reaction_workspace_at_idx", include=["type", "user"]),
+        ]
 
     def __str__(self):
         return f"{self.user} {self.type} {self.video}"
@@ -778,3 +784,74 @@ class WorkspaceDay(models.Model):
 
     def __str__(self):
         return f"{self.workspace_id} on {self.day}"
+
+
+class ReactionDay(models.Model):
+    """A workspace's video reactions made on one UTC day, by type: every user's and its learners'
+    (users with the learner role now). Recounted from the raw reactions for the days a write
+    touched (analytics.services.reaction_days); a row exists only for a day with reactions."""
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    day = models.DateField(help_text="UTC date")
+    likes = models.IntegerField(default=0)
+    comments = models.IntegerField(default=0)
+    shares = models.IntegerField(default=0)
+    learner_likes = models.IntegerField(default=0)
+    learner_comments = models.IntegerField(default=0)
+    learner_shares = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["workspace", "day"], name="reaction_day_unique")]
+
+    def __str__(self):
+        return f"{self.workspace_id} on {self.day}"
+
+
+class VideoViewerDay(models.Model):
+    """One user's views of one video started on one UTC day (every user, not only learners): the
+    stored state VideoDay is kept from by difference (analytics.services.video_days). A row exists
+    only when the user started a view of the video that day."""
+
+    # No foreign keys on user and video: the refresh after their views are deleted (cascades
+    # included) removes these rows itself, taking them out of VideoDay first.
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    user_id = models.IntegerField()
+    video_id = models.IntegerField()
+    day = models.DateField(help_text="UTC date")
+    views = models.PositiveIntegerField(default=0)
+    watch_seconds = models.IntegerField(default=0, help_text="Sum of the views' watched_s")
+    completed_views = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "user_id", "day", "video_id"], name="video_viewer_day_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.user_id} watched {self.video_id} on {self.day}"
+
+
+class VideoDay(models.Model):
+    """A video's views started on one UTC day (every user's), sums of its VideoViewerDay rows kept
+    by difference: what the VideoCloud summary's top videos of a period add up."""
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    day = models.DateField(help_text="UTC date")
+    video_id = models.IntegerField()
+    # integer, not bigint: a period's SUM of integers is a bigint, of bigints a numeric (several
+    # times slower to add up); one video's seconds of one day stay far below 2^31.
+    views = models.IntegerField(default=0)
+    watch_seconds = models.IntegerField(default=0)
+    completed_views = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["workspace", "day", "video_id"], name="video_day_unique")]
+
+    def __str__(self):
+        return f"video {self.video_id} on {self.day}"

@@ -85,6 +85,7 @@ TIME_FIELDS = {
     "analytics.PageSession": "started_at",
     "analytics.VideoView": "started_at",
     "analytics.LearningEvent": "occurred_at",
+    "analytics.VideoReaction": "at",
 }
 ROW_FIELDS = ("workspace_id", "user_id", "course_id")
 

@@ -85,6 +85,31 @@ def _rebuild_learner_activity(workspace_id=None):
     return rebuild_learner_activity(workspace_id)
 
 
+def _refresh_video_days(workspace_id, changes):
+    from analytics.services.video_days import refresh_video_days
+
+    if changes.pairs:
+        refresh_video_days(workspace_id, changes.pairs)
+
+
+def _rebuild_video_days(workspace_id=None):
+    from analytics.services.video_days import rebuild_video_days
+
+    return rebuild_video_days(workspace_id)
+
+
+def _refresh_reaction_days(workspace_id, changes):
+    from analytics.services.reaction_days import refresh_reaction_days
+
+    refresh_reaction_days(workspace_id, changes.pairs, changes.users)
+
+
+def _rebuild_reaction_days(workspace_id=None):
+    from analytics.services.reaction_days import rebuild_reaction_days
+
+    return rebuild_reaction_days(workspace_id)
+
+
 def _refresh_results(workspace_id, changes):
     from courses.results import refresh_results
 
@@ -163,6 +188,22 @@ ROLLUPS = (
         refresh=_refresh_learner_activity,
         rebuild=_rebuild_learner_activity,
         zero_rows=("analytics.WorkspaceDay",),
+    ),
+    # After `learner_activity`: its per-user locks are already held in the transaction.
+    Rollup(
+        name="video_days",
+        derived=("analytics.VideoViewerDay", "analytics.VideoDay"),
+        sources=("analytics.VideoView",),
+        refresh=_refresh_video_days,
+        rebuild=_rebuild_video_days,
+        zero_rows=("analytics.VideoDay",),
+    ),
+    Rollup(
+        name="reaction_days",
+        derived=("analytics.ReactionDay",),
+        sources=("analytics.VideoReaction", "accounts.Membership"),
+        refresh=_refresh_reaction_days,
+        rebuild=_rebuild_reaction_days,
     ),
     Rollup(
         name="results",

@@ -1,7 +1,7 @@
 """Single-row saves and deletes through the ORM (admin, shell, factories, cascades) routed to
 changes.rows_changed; bulk write paths call it themselves.
 
-These receivers keep learner_activity and results. Course information keeps its own receivers
+These receivers keep learner_activity, video_days, reaction_days and results. Course information keeps its own receivers
 (course_info_rollups.connect_signals: they also watch users' demographics), and the problem
 rollups theirs (a deleted response rebuilds the workspace once, after commit): `only=` below
 tells the rollups not kept another way.
@@ -11,12 +11,12 @@ from django.db.models.signals import post_delete, post_save, pre_delete, pre_sav
 
 from .changes import TIME_FIELDS, rows_changed
 
-SIGNALLED = ("learner_activity", "results", "result_totals")
+SIGNALLED = ("learner_activity", "video_days", "reaction_days", "results", "result_totals")
 
 
 def _deleted_with_owner(origin):
     """The delete started from a workspace or a user (an instance or a queryset): their rollup
-    rows go with them (cascade, or learner_activity's forget_user), so the rows deleted along
+    rows go with them (cascade, or forget_user, forget_viewer and forget_reactor), so the rows deleted along
     need no refresh."""
     from accounts.models import User, Workspace
 
@@ -79,7 +79,11 @@ def _after_delete(sender, instance, origin=None, **kwargs):
     if _deleted_with_owner(origin):
         return
     # A deleted course takes its results along, not its learners' days.
-    _tell(sender, [_keys(sender, instance)], only=("learner_activity",) if _deleted_with_course(origin) else SIGNALLED)
+    _tell(
+        sender,
+        [_keys(sender, instance)],
+        only=("learner_activity", "video_days", "reaction_days") if _deleted_with_course(origin) else SIGNALLED,
+    )
 
 
 def _membership_changed(sender, instance, raw=False, origin=None, **kwargs):
@@ -89,14 +93,18 @@ def _membership_changed(sender, instance, raw=False, origin=None, **kwargs):
 
 def connect_signals():
     from accounts.models import Membership, User
-    from analytics.models import LearningEvent, PageSession, VideoView
+    from analytics.models import LearningEvent, PageSession, VideoReaction, VideoView
+    from analytics.services.reaction_days import forget_reactor
     from analytics.services.learner_activity import forget_user
+    from analytics.services.video_days import forget_viewer
     from courses.models import Attempt, Enrollment
 
     post_save.connect(_membership_changed, sender=Membership, dispatch_uid="rollups-membership-save")
     post_delete.connect(_membership_changed, sender=Membership, dispatch_uid="rollups-membership-delete")
     pre_delete.connect(forget_user, sender=User, dispatch_uid="rollups-user-delete")
-    for model in (PageSession, LearningEvent, VideoView, Enrollment, Attempt):
+    pre_delete.connect(forget_viewer, sender=User, dispatch_uid="rollups-user-delete-video-days")
+    pre_delete.connect(forget_reactor, sender=User, dispatch_uid="rollups-user-delete-reaction-days")
+    for model in (PageSession, LearningEvent, VideoView, VideoReaction, Enrollment, Attempt):
         uid = f"rollups-{model._meta.label_lower}"
         pre_save.connect(_before_save, sender=model, dispatch_uid=f"{uid}-pre-save")
         post_save.connect(_after_save, sender=model, dispatch_uid=f"{uid}-save")

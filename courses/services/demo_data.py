@@ -57,14 +57,19 @@ from analytics.models import (
     ProblemLearnerLatest,
     ProblemPartLatest,
     ProblemResponse,
+    ReactionDay,
     SubsectionLearner,
     SubsectionOpen,
+    VideoDay,
     VideoReaction,
     VideoView,
+    VideoViewerDay,
 )
 from analytics.services.problem_rollups import list_answer, rebuild_problem_rollups
 from analytics.services.records.behaviour import VIDEO_VIEW_COLUMNS
 from analytics.services.learner_activity import rebuild_learner_activity
+from analytics.services.reaction_days import rebuild_reaction_days
+from analytics.services.video_days import rebuild_video_days
 from courses.models import Attempt, Chapter, Course, CoursePacing, Enrollment, Program, Result, Video
 from courses.results import rebuild_results
 
@@ -1669,6 +1674,10 @@ def delete_demo_workspace(slug):
         for model in (
             LearnerActivity,
             LearnerDay,
+            VideoViewerDay,
+            VideoDay,
+            ReactionDay,
+            VideoReaction,
             VideoView,
             LearningEvent,
             PageSession,
@@ -1680,7 +1689,7 @@ def delete_demo_workspace(slug):
             rows._raw_delete(rows.db)
         for model in (Attempt, Enrollment):  # raw: the Result signals would make the ORM fetch every row
             model.objects.filter(workspace=workspace)._raw_delete(connection.alias)
-        for model in (VideoReaction, VideoView, LearningEvent, PageSession, Result, Video):
+        for model in (VideoView, LearningEvent, PageSession, Result, Video):
             model.objects.filter(workspace=workspace).delete()
         Program.objects.filter(workspace=workspace).delete()
         Chapter.objects.filter(course__workspace=workspace).delete()
@@ -1754,6 +1763,10 @@ def generate_demo_data(
         started = time.monotonic()
         learner_days, _ = rebuild_learner_activity(workspace)
         log(f"  learner-day rollup ({learner_days:,} rows): {time.monotonic() - started:.1f} s")
+        started = time.monotonic()
+        _, video_days = rebuild_video_days(workspace.pk)
+        log(f"  video-day rollup ({video_days:,} rows): {time.monotonic() - started:.1f} s")
+        rebuild_reaction_days(workspace.pk)
         counts[Workspace._meta.label] = 1
         return workspace, counts
 

@@ -29,6 +29,7 @@ from analytics.models import (
     PageSession,
     ProblemAnswerCount,
     ProblemResponse,
+    VideoDay,
     VideoView,
     WorkspaceDay,
 )
@@ -91,7 +92,15 @@ def committed(django_capture_on_commit_callbacks):
 
 
 def test_every_rollup_is_registered():
-    assert NAMES == ("learner_activity", "results", "result_totals", "course_info", "problems")
+    assert NAMES == (
+        "learner_activity",
+        "video_days",
+        "reaction_days",
+        "results",
+        "result_totals",
+        "course_info",
+        "problems",
+    )
 
 
 def test_tracking_api_page_sessions_and_event_batch_leave_no_difference(
@@ -149,6 +158,7 @@ def test_xapi_statements_and_voiding_leave_no_difference(workspace, api_key_clie
         assert xapi.post("/xapi/statements", voiding, format="json", **headers).status_code == 200
 
     assert Enrollment.objects.count() == 1 and VideoView.objects.count() == 1 and ProblemResponse.objects.exists()
+    assert list(VideoDay.objects.values_list("views", flat=True)) == [1]  # written through, not only equal
     assert not LearningEvent.objects.filter(type="posted_forum").exists()  # voided
     assert differences() == {}
 
@@ -188,6 +198,7 @@ def test_tracking_log_import_leaves_no_difference(workspace, tmp_path, committed
         summary = import_tracking_logs(workspace, [write_log(tmp_path, lines)])
 
     assert summary.events_created >= 2 and summary.video_views_written == 1 and summary.enrollments_written == 1
+    assert list(VideoDay.objects.values_list("views", flat=True)) == [1]
     assert differences() == {}
 
 
@@ -246,6 +257,7 @@ def test_import_data_command_leaves_no_difference(workspace, tmp_path, committed
         call_command("import_data", "--workspace", workspace.slug, str(path), stdout=StringIO(), stderr=StringIO())
 
     assert Result.objects.get().state == AttemptState.APPROVED
+    assert list(VideoDay.objects.values_list("views", "watch_seconds", "completed_views")) == [(1, 55, 1)]
     assert differences() == {}
 
 
@@ -255,6 +267,7 @@ def test_import_api_leaves_no_difference(workspace, api_key_client, committed):
         response = api_key_client(workspace).post("/api/import", data=body, content_type="application/x-ndjson")
 
     assert response.status_code == 200, response.json()
+    assert list(VideoDay.objects.values_list("views", "watch_seconds", "completed_views")) == [(1, 55, 1)]
     assert differences() == {}
 
 
@@ -352,6 +365,7 @@ def test_bulk_delete_of_events_and_views_keeps_the_rollups(workspace, learner, a
 
     assert LearnerDay.objects.filter(forum_posts__gt=0).count() == 0
     assert WorkspaceDay.objects.get().video_views == 1
+    assert list(VideoDay.objects.values_list("views", flat=True)) == [1]
     assert differences() == {}
 
 

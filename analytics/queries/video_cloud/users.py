@@ -24,10 +24,10 @@ from datetime import datetime, time, timedelta
 
 from django.db import connection
 from django.db.models import Count, F, Max, Q, Sum
-from django.db.models.functions import TruncWeek
+from django.db.models.functions import Coalesce, TruncWeek
 
-from analytics.definitions import UTC, learner_ids, resolve_period
-from analytics.models import LearnerActivity, ReactionType, VideoReaction, WorkspaceDay
+from analytics.definitions import UTC, resolve_period
+from analytics.models import LearnerActivity, ReactionDay, WorkspaceDay
 from analytics.queries.activity import (
     LEARNER_ACTIVITY,
     active_learner_counts,
@@ -80,12 +80,13 @@ def _activity(workspace, period, counts):
     """counts: active_learner_counts' (with the ACTIVE_WINDOWS)."""
     totals = _page_totals(workspace, period.start_day, period.end_day)
     session_count = totals["sessions"] or 0
-    reactions = VideoReaction.objects.filter(
-        workspace=workspace, user_id__in=learner_ids(workspace), at__gte=period.start, at__lt=period.end
+    # The learners' reactions of the period's whole UTC days, from the per-day counts.
+    reactions = ReactionDay.objects.filter(
+        workspace=workspace, day__gte=period.start_day, day__lt=period.end_day
     ).aggregate(
-        likes=Count("id", filter=Q(type=ReactionType.LIKE)),
-        comments=Count("id", filter=Q(type=ReactionType.COMMENT)),
-        shares=Count("id", filter=Q(type=ReactionType.SHARE)),
+        likes=Coalesce(Sum("learner_likes"), 0),
+        comments=Coalesce(Sum("learner_comments"), 0),
+        shares=Coalesce(Sum("learner_shares"), 0),
     )
     return {
         "active_users": {name: counts[name] for name in ACTIVE_WINDOWS},

@@ -4,8 +4,9 @@ the daily video rows of the exports.
 The figures of a set of video views (views started, distinct viewers, seconds watched, completed
 views) are defined once, `view_figures`, and grouped by what each figure asks: per timeline
 bucket of one video (video_analytics), per video and UTC day (video_daily_stats: the exports),
-per video (top videos). The summary's totals read the same counts already summed per UTC day
-(WorkspaceDay, kept with the learner-day rollup; its periods are whole UTC days).
+per video (top videos). The summary reads the same counts already summed per UTC day: its totals
+from WorkspaceDay (kept with the learner-day rollup), its top videos from VideoDay (the
+video_days rollup); its periods are whole UTC days.
 
 Every number is computed in SQL: one aggregate for the period and its previous period together
 (grouped by the window: fewer aggregates to build than a filtered one per window and figure),
@@ -17,7 +18,7 @@ from django.db.models.functions import Coalesce
 
 from analytics.queries.sql import quoted_table
 from analytics.definitions import resolve_period, utc_day
-from analytics.models import ReactionType, VideoReaction, VideoView, WorkspaceDay
+from analytics.models import ReactionDay, ReactionType, VideoDay, VideoReaction, VideoView, WorkspaceDay
 from courses.models import Video
 
 from ..sql import fetch_dicts
@@ -286,20 +287,21 @@ def video_analytics(
     return result
 
 
-def _top_videos(views, limit):
-    """The `limit` most viewed videos of `views` (ties by key): video key, title, views, seconds
-    watched and completed views, in one statement. The views are grouped by video id alone (from
-    the covering (workspace, started_at) index); only the groups that can make the list (views at
-    least those of the `limit`-th) are joined to their video for the key order."""
-    per_video_sql, params = (
-        views.order_by()
-        .values("video_id")
-        .annotate(**{name: figure for name, figure in view_figures().items() if name != "unique"})
-        .query.sql_with_params()
-    )
-    video_table = quoted_table(Video)
+def _top_videos(workspace, period, limit):
+    """The `limit` most viewed videos of the period (ties by key): video key, title, views, seconds
+    watched and completed views, in one statement. view_figures' views, seconds watched and
+    completed views per video, summed from the per-video daily totals (VideoDay: every user's
+    views by the UTC day they started; the summary's periods are whole UTC days). Only the groups
+    that can make the list (views at least those of the `limit`-th) are joined to their video for
+    the key order."""
+    video_day, video_table = quoted_table(VideoDay), quoted_table(Video)
     sql = f"""
-        WITH per_video AS ({per_video_sql})
+        WITH per_video AS (
+            SELECT d.video_id, SUM(d.views) AS views, SUM(d.watch_seconds) AS watched_sum,
+                   SUM(d.completed_views) AS completed
+            FROM {video_day} d
+            WHERE d.workspace_id = %s AND d.day >= %s AND d.day < %s
+            GROUP BY d.video_id HAVING SUM(d.views) > 0)
         SELECT video.key, video.title, per_video.views, per_video.watched_sum, per_video.completed
         FROM per_video JOIN {video_table} video ON video.id = per_video.video_id
         WHERE per_video.views >= COALESCE(
@@ -307,7 +309,8 @@ def _top_videos(views, limit):
         ORDER BY per_video.views DESC, video.key
         LIMIT %s
     """
-    return fetch_dicts(sql, [*params, limit - 1, limit])
+    params = [getattr(workspace, "pk", workspace), period.start.date(), period.end.date(), limit - 1, limit]
+    return fetch_dicts(sql, params)
 
 
 def _day_totals(workspace, period, previous):
@@ -341,7 +344,6 @@ def video_summary(
     completion rate. `period`: whole UTC days, see video_period (`all` starts on the day of the
     workspace's first view).
     """
-    views = VideoView.objects.filter(workspace=workspace)
     previous = period.previous
     result = {}
     needs_totals = {"total_views", "total_watch_time", "average_engagement", "trends"} & set(sections)
@@ -362,14 +364,10 @@ def video_summary(
     if "total_watch_time" in sections:
         result["total_watch_time"] = totals["watched_sum"] or 0
     if "average_engagement" in sections:
-        reactions = (
-            VideoReaction.objects.filter(workspace=workspace)
-            .filter(_window("at", period))
-            .aggregate(
-                likes=Count("id", filter=Q(type=ReactionType.LIKE)),
-                comments=Count("id", filter=Q(type=ReactionType.COMMENT)),
-            )
-        )
+        # Every user's reactions of the period's whole UTC days, from the per-day counts.
+        reactions = ReactionDay.objects.filter(
+            workspace=workspace, day__gte=period.start.date(), day__lt=period.end.date()
+        ).aggregate(likes=Coalesce(Sum("likes"), 0), comments=Coalesce(Sum("comments"), 0))
         result["average_engagement"] = {
             "watch_time": average(totals["watched_sum"], totals["views"]),
             "completion_rate": rates[""],
@@ -377,7 +375,7 @@ def video_summary(
             "comments": average(reactions["comments"], total_videos),
         }
     if "top_videos" in sections:
-        rows = _top_videos(views.filter(_window("started_at", period)), top_limit)
+        rows = _top_videos(workspace, period, top_limit)
         result["top_videos"] = [
             {
                 "id": row["key"],

@@ -446,7 +446,7 @@ def upsert_video_reactions(workspace, rows):
     rows: dicts with `user_id`, `video_id`, `type` (like / comment / share), `at`, optionally `ref`.
     The caller checks that video_id is a video of the workspace (the resolving step does).
     Queries: one INSERT ... ON CONFLICT DO NOTHING RETURNING per chunk (what it did not insert
-    was already stored: unchanged).
+    was already stored: unchanged), then the recount of the reaction days written (rows_changed).
     """
     result = UpsertResult()
     keys = list(dict.fromkeys((row["user_id"], row["video_id"], row["type"], row["at"]) for row in rows))
@@ -461,6 +461,8 @@ def upsert_video_reactions(workspace, rows):
     )
     result.created = len(inserted)
     result.unchanged = len(rows) - result.created
+    if inserted:
+        rows_changed(workspace.pk, VideoReaction, pairs=[(user_id, at) for user_id, _, _, at in keys], may_empty=False)
     return result
 
 
