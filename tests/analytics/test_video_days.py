@@ -177,7 +177,7 @@ def test_migration_0017_marks_the_rollup_when_views_exist(workspace, world):
     from django.apps import apps
     from django.db import connection
 
-    migration = importlib.import_module("analytics.migrations.0017_video_days")
+    migration = importlib.import_module("analytics.migrations.0018_video_days")
     RollupState.objects.all().delete()
     migration.mark_for_rebuild(apps, type("Editor", (), {"connection": connection})())
 
