@@ -228,7 +228,9 @@ class ReplicaReadsMiddleware:
         try:
             response = self.get_response(request)
             replica = request.replica_reads
-            if replica is not None and replica.watch.has_failed:
+            # A lost connection shows as an error inside a statement (the watch) or, when it is
+            # reopened between statements, as the 503 the family's handler answered.
+            if replica is not None and (replica.watch.has_failed or response.status_code == 503):
                 self._close(request)
                 mark_down(replica.alias)
                 logger.warning("Replica %s failed during %s; answering from the primary", replica.alias, request.path)
@@ -244,6 +246,7 @@ class ReplicaReadsMiddleware:
         if alias is None:
             return None
         try:
+            connections[alias].close_if_health_check_failed()  # Django's once-per-request check
             connections[alias].ensure_connection()
         except (OperationalError, InterfaceError) as exc:
             logger.warning("Replica %s unreachable, reading from the primary: %s", alias, exc)
