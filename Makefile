@@ -59,6 +59,13 @@ test-fast: install
 drill: install
 	$(BIN)/python scripts/drill.py $(DRILL_ARGS)
 
+## Scale-out drill (docs/scaling.md): a primary and a streaming replica (private clusters under
+## var/drill-scale), two web nodes and two workers; ingest under load, reads on the replica, the
+## replica stopped (reads fall back to the primary without an error); prints the numbers.
+.PHONY: drill-scale
+drill-scale: install
+	$(BIN)/python scripts/drill_scale.py $(DRILL_SCALE_ARGS)
+
 ## Load test (docs/reliability.md): locust, 8 users, mixed reads and tracking writes for
 ## LOADTEST_DURATION seconds on la_loadtest (LOADTEST_DATABASE_URL); zero errors, zero lost items.
 LOADTEST_DURATION ?= 300

@@ -106,6 +106,8 @@ MIDDLEWARE = [
     "analytics.api.request_limits.RequestLimitsMiddleware",
     # xAPI's alternate request syntax (POST ?method=PUT with a form) turned into the request it stands for.
     "analytics.api.xapi.alternate_syntax.AlternateRequestSyntaxMiddleware",
+    # Read-only views read a streaming replica when one is configured and current (config/replicas.py).
+    "config.replicas.ReplicaReadsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -155,6 +157,23 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
     DATABASES["default"]["OPTIONS"] = {"timeout": 20}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+# Streaming replicas for reads (config/replicas.py, docs/scaling.md): one alias per URL.
+for number, replica_url in enumerate(env_list("DATABASE_REPLICA_URLS", []), start=1):
+    replica = dj_database_url.parse(
+        replica_url, conn_max_age=DATABASES["default"]["CONN_MAX_AGE"], conn_health_checks=True
+    )
+    # A replica that does not answer costs a request at most this long before the primary is used.
+    replica.setdefault("OPTIONS", {}).update(DATABASES["default"].get("OPTIONS", {}), connect_timeout=2)
+    # Tests read the replica alias from the test database itself (no second copy to create).
+    replica["TEST"] = {"MIRROR": "default"}
+    DATABASES[f"replica_{number}"] = replica
+REPLICA_ALIASES = [alias for alias in DATABASES if alias.startswith("replica_")]
+DATABASE_ROUTERS = ["config.replicas.ReplicaRouter"] if REPLICA_ALIASES else []
+REPLICA_MAX_LAG_S = env_int("REPLICA_MAX_LAG_S", 30)
+REPLICA_CHECK_S = env_int("REPLICA_CHECK_S", 5)
+# Read requests that still read the primary: the LRS (its clients read their own statements in the
+# next request) and the admin.
+REPLICA_PRIMARY_PATHS = env_list("REPLICA_PRIMARY_PATHS", ["/xapi/", "/admin/", "/accounts/", "/api/auth/"])
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

@@ -19,6 +19,7 @@ from rest_framework.exceptions import ValidationError
 
 from accounts.models import Role
 from analytics.definitions import taught_courses
+from config.replicas import read_connection, replica_reads
 
 from .models import ExportFormat, ExportJob, ExportStatus
 from .periods import export_window
@@ -200,10 +201,11 @@ def _copy_csv(queryset, columns, stream):
     seconds)."""
     # elide_empty=False: an empty scope (an instructor teaching no course) is a query with a false
     # condition, not EmptyResultSet.
-    sql, params = queryset.query.get_compiler(connection=connection, elide_empty=False).as_sql()
+    reads = read_connection()
+    sql, params = queryset.query.get_compiler(connection=reads, elide_empty=False).as_sql()
     stream.write(codecs.BOM_UTF8 + (",".join(column.name for column in columns) + "\n").encode())
     copied = 0
-    with connection.cursor() as cursor:
+    with reads.cursor() as cursor:
         with cursor.cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)", params) as copy:
             for data in copy:
                 stream.write(data)
@@ -225,10 +227,12 @@ def run_export_job(job_id):
     source = SOURCES[job.type]
     columns = source.columns(job.metrics)
     window = export_window(job.period)
-    rows = source.rows(scope_for(job), window, job.filters, columns)
-    ExportJob.objects.filter(pk=job.pk).update(rows_expected=rows.count)
     writer_class = WRITERS[job.format]
-    with tempfile.TemporaryFile() as stream:
+    # The rows come from a replica when one is current (config/replicas.py); the job's own row,
+    # its progress and its cancellation stay on the primary.
+    with replica_reads(), tempfile.TemporaryFile() as stream:
+        rows = source.rows(scope_for(job), window, job.filters, columns)
+        ExportJob.objects.filter(pk=job.pk).update(rows_expected=rows.count)
         if job.format == ExportFormat.CSV and rows.copy_queryset is not None and connection.vendor == "postgresql":
             writer = None
             written = _copy_csv(rows.copy_queryset, columns, stream)

@@ -86,6 +86,21 @@ class PrivateCluster:
         self._run(pg_bin("initdb"), "-D", self.data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
         self.start()
 
+    def init_as_replica_of(self, primary):
+        """A hot standby of `primary`, streaming from it: pg_basebackup (-R writes the connection
+        to the primary and standby.signal), then start."""
+        if self.directory.exists():
+            self.stop(quiet=True)
+            shutil.rmtree(self.directory)
+        self.directory.mkdir(parents=True)
+        if self.as_postgres:
+            shutil.chown(self.directory, "postgres", "postgres")
+        self._run(
+            pg_bin("pg_basebackup"), "-h", "127.0.0.1", "-p", primary.port, "-U", "postgres",
+            "-D", self.data, "-R", "-X", "stream", "-c", "fast", "--no-sync",
+        )  # fmt: skip
+        self.start()
+
     def start(self):
         options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c max_connections=100"
         self._run(pg_bin("pg_ctl"), "-D", self.data, "-l", self.log, "-o", options, "-w", "start")
@@ -160,7 +175,11 @@ class Gunicorn:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        self._wait_until_up()
+        try:
+            self._wait_until_up()
+        except RuntimeError:
+            self.stop()
+            raise
 
     def _wait_until_up(self, timeout_s=90):
         deadline = time.monotonic() + timeout_s
