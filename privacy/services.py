@@ -63,7 +63,7 @@ RAW_KINDS = (
     ("page_sessions", PageSession, True),
     ("learning_events", LearningEvent, True),
     ("video_views", VideoView, True),
-    ("video_reactions", VideoReaction, False),
+    ("video_reactions", VideoReaction, True),
     ("attempts", Attempt, True),
     ("enrollments", Enrollment, True),
     ("problem_responses", ProblemResponse, False),
