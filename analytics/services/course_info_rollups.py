@@ -343,12 +343,17 @@ def refresh_course_info_rollups(now):
 
 
 def rebuild_course_activity_history():
-    """Every week's activity of every course (the hourly job), for late or back-dated rows.
-    Records its start in RollupState (ROLLUP_NAME). Returns rows written."""
+    """Every week's activity of every course (the hourly job), for what the writes by difference
+    do not follow (deleted rows, roles changed, rows moved to an older week). REFRESH_BATCH
+    courses per transaction under the lock, so writers (who take it shared) wait for one batch
+    at most. Records its start in RollupState (ROLLUP_NAME). Returns rows written."""
     snapshot_at = timezone.now()
-    with transaction.atomic():
-        _lock()
-        rows = _rebuild_activity_weeks()
+    course_ids = list(Course.objects.order_by("pk").values_list("pk", flat=True))
+    rows = 0
+    for start in range(0, len(course_ids), REFRESH_BATCH):
+        with transaction.atomic():
+            _lock()
+            rows += _rebuild_activity_weeks(course_ids[start : start + REFRESH_BATCH])
     RollupState.objects.update_or_create(name=ROLLUP_NAME, defaults={"refreshed_at": snapshot_at})
     return rows
 
