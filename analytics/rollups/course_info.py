@@ -9,20 +9,12 @@ stale per course once it commits (analytics.services.course_info_rollups).
 
 def note_write(workspace_id, course_ids, users=(), activity=(), audience=()):
     """A write of source rows (inside its transaction): the activity and video audiences it
-    added are counted now, by difference (record_course_activity, record_video_audience); the
+    added are counted now, by difference (record_tracked_rows); the
     courses (course_ids, and the courses of `users`, whose demographics or role changed) become
     stale at commit and a refresh is queued."""
-    from analytics.services.course_info_rollups import (
-        mark_courses_changed,
-        mark_users_changed,
-        record_course_activity,
-        record_video_audience,
-    )
+    from analytics.services.course_info_rollups import mark_courses_changed, mark_users_changed, record_tracked_rows
 
-    if activity:
-        record_course_activity(workspace_id, activity)
-    if audience:
-        record_video_audience(audience)
+    record_tracked_rows(workspace_id, activity, audience)
     mark_courses_changed(course_ids)
     mark_users_changed(workspace_id, users)
 

@@ -72,6 +72,7 @@ __all__ = [
     "rebuild_course_activity_history",
     "rebuild_course_info",
     "record_course_activity",
+    "record_tracked_rows",
     "record_video_audience",
     "refresh_stale_courses",
     "request_course_info_refresh",
@@ -436,13 +437,25 @@ def _add_to_counts(model, key_attnames, count_attnames, increments):
         cursor.execute(sql, params)
 
 
-def record_course_activity(workspace_id, items):
+def record_tracked_rows(workspace_id, activity=(), audience=()):
+    """record_course_activity and record_video_audience of one write, under one shared lock."""
+    if not activity and not audience:
+        return
+    _share_lock()
+    if activity:
+        record_course_activity(workspace_id, activity, locked=True)
+    if audience:
+        record_video_audience(audience, locked=True)
+
+
+def record_course_activity(workspace_id, items, *, locked=False):
     """Keep the weekly activity counts (CourseActivityWeek) of items just written, by
     difference, in the caller's transaction: items are (course_id, user_id, moment, activity)
     (activity a CourseActivityKind other than ANY, or None: active only). The (course, week,
     learner, activity) presence rows not stored yet are inserted, and only those add one to their
     week's counts. Users who are not learners of the workspace are left out, as the rebuild
-    does (analytics.definitions.is_learner_sql). One or two statements (and the shared lock)."""
+    does (analytics.definitions.is_learner_sql). One or two statements, and the shared lock
+    unless the caller holds it (locked)."""
     presence = set()
     for course_id, user_id, moment, activity in items:
         if course_id is None or user_id is None or moment is None:
@@ -453,7 +466,8 @@ def record_course_activity(workspace_id, items):
             presence.add((course_id, week, user_id, activity))
     if not presence:
         return 0
-    _share_lock()
+    if not locked:
+        _share_lock()
     attnames = ("course_id", "week_start", "user_id", "activity")
     new = _insert_new_presence(CourseActivityLearner, attnames, sorted(presence), learners_of=workspace_id)
     increments = {}
@@ -469,11 +483,12 @@ def record_course_activity(workspace_id, items):
     return len(new)
 
 
-def record_video_audience(items):
+def record_video_audience(items, *, locked=False):
     """Keep the video audiences (VideoAudience) of views just written, by difference, in the
     caller's transaction: items are (video_id, user_id, watched_first_segment,
     watched_last_segment); a (video, user, edge) not stored yet adds one to its count. Every user
-    counts, as in the rebuild (video_audience_sql). One or two statements (and the shared lock)."""
+    counts, as in the rebuild (video_audience_sql). One or two statements, and the shared lock
+    unless the caller holds it (locked)."""
     presence = set()
     for video_id, user_id, at_start, at_end in items:
         if at_start:
@@ -482,7 +497,8 @@ def record_video_audience(items):
             presence.add((video_id, user_id, VideoEdge.END))
     if not presence:
         return 0
-    _share_lock()
+    if not locked:
+        _share_lock()
     new = _insert_new_presence(VideoAudienceUser, ("video_id", "user_id", "edge"), sorted(presence))
     increments = {}
     for video_id, _user_id, edge in new:
