@@ -5,9 +5,16 @@ change through many write paths (imports with bulk_update, COPY, xAPI, the track
 several of which touch no "updated at" column. A set-based rebuild of a course with the same SQL
 as the raw reference queries (analytics.queries.course_info) is correct whatever wrote the rows.
 
-Staleness is kept per course (CourseInfoState): a write marks the courses it touched once it
-commits, readers of a marked course use the raw rows until that course is rebuilt, and the other
-courses stay on the rollups.
+Except the heartbeat traffic: page sessions, learning events and video views written by the
+record writers keep the weekly activity (CourseActivityWeek) and video audiences (VideoAudience)
+by difference in their own transaction (record_tracked_rows): their presence rows
+(CourseActivityLearner, VideoAudienceUser) are inserted unless stored, and only the new ones add
+to the counts, so those writes mark nothing stale. The rebuilds below rebuild the presence from
+the raw rows and the counts from the presence.
+
+Staleness is kept per course (CourseInfoState): any other write marks the courses it touched once
+it commits, readers of a marked course use the raw rows until that course is rebuilt, and the
+other courses stay on the rollups.
 
 - mark_courses_changed(course_ids), mark_users_changed(workspace_id, user_ids): for write paths
   (through analytics.rollups' one entry point, rows_changed), after the commit: mark the courses
