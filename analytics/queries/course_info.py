@@ -10,7 +10,9 @@ and `now`, and returns plain dicts. Rules (docs/api/course_info.md has the full 
 
 Where the numbers come from: the rollup tables (CourseEnrollmentStep, CourseActivityWeek,
 VideoAudience), which Celery rebuilds from the raw rows with the SQL built here, course by course
-(analytics.services.course_info_rollups). `from_raw=True` computes the same numbers from the raw
+(analytics.services.course_info_rollups); tracked page sessions, events and video views also add
+to the activity and audience counts by difference as they are written, without making the course
+stale. `from_raw=True` computes the same numbers from the raw
 rows instead, with the same SQL: slower on large courses (docs/benchmarks-course-info.md).
 `from_raw=None` (the default) lets course_info_sources() choose per course: the rollups while the
 course is fresh, the raw rows while a write to that course committed since its last rebuild is
