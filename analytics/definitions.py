@@ -58,12 +58,14 @@ def learner_ids(workspace):
     return learner_memberships(workspace).order_by().values("user_id")
 
 
-def is_learner_sql(alias):
+def is_learner_sql(alias, workspace_sql=None):
     """SQL: the row `alias` (with workspace_id and user_id columns) is of a user who has the
-    learner role in that workspace."""
+    learner role in that workspace (workspace_sql: an SQL expression of the workspace id instead,
+    such as a placeholder, for rows without a workspace_id column)."""
     membership = quoted_table(Membership)
+    workspace_sql = workspace_sql or f"{alias}.workspace_id"
     return (
-        f"EXISTS (SELECT 1 FROM {membership} m WHERE m.workspace_id = {alias}.workspace_id "
+        f"EXISTS (SELECT 1 FROM {membership} m WHERE m.workspace_id = {workspace_sql} "
         f"AND m.user_id = {alias}.user_id AND m.role = '{Role.LEARNER.value}')"
     )
 

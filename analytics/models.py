@@ -487,6 +487,61 @@ class CourseActivityWeek(models.Model):
         return f"{self.course_id} week of {self.week_start:%Y-%m-%d}: {self.any}"
 
 
+class CourseActivityKind(models.IntegerChoices):
+    """What a learner did in a course week (CourseActivityLearner.activity; the columns of
+    CourseActivityWeek)."""
+
+    ANY = 0, "any"
+    ATTEMPTED_PROBLEM = 1, "attempted_problem"
+    PLAYED_VIDEO = 2, "played_video"
+    POSTED_FORUM = 3, "posted_forum"
+
+
+class CourseActivityLearner(models.Model):
+    """A learner was active in a course in one Monday-to-Monday UTC week, in one activity: the
+    presence behind CourseActivityWeek's counts, so that a write adds to a count only the
+    (course, week, learner, activity) it makes new (analytics.services.course_info_rollups)."""
+
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="+", db_index=False)
+    week_start = models.DateTimeField(help_text="Monday 00:00 UTC")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    activity = models.PositiveSmallIntegerField(choices=CourseActivityKind.choices)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["course", "week_start", "user", "activity"], name="course_activity_learner_unique"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.course_id} week of {self.week_start:%Y-%m-%d}: {self.user_id} {self.get_activity_display()}"
+
+
+class VideoEdge(models.IntegerChoices):
+    """The segment of a video a view covered (VideoAudienceUser.edge; VideoAudience's columns)."""
+
+    START = 0, "start"
+    END = 1, "end"
+
+
+class VideoAudienceUser(models.Model):
+    """A user watched the first (START) or the last (END) segment of a video: the presence behind
+    VideoAudience's counts, kept by difference like CourseActivityLearner."""
+
+    video = models.ForeignKey(Video, on_delete=models.CASCADE, related_name="+", db_index=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    edge = models.PositiveSmallIntegerField(choices=VideoEdge.choices)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["video", "user", "edge"], name="video_audience_user_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.video_id}: {self.user_id} at {self.get_edge_display()}"
+
+
 class VideoAudience(models.Model):
     """Distinct learners who watched the first / the last segment of a video."""
 

@@ -10,7 +10,9 @@ and `now`, and returns plain dicts. Rules (docs/api/course_info.md has the full 
 
 Where the numbers come from: the rollup tables (CourseEnrollmentStep, CourseActivityWeek,
 VideoAudience), which Celery rebuilds from the raw rows with the SQL built here, course by course
-(analytics.services.course_info_rollups). `from_raw=True` computes the same numbers from the raw
+(analytics.services.course_info_rollups); tracked page sessions, events and video views also add
+to the activity and audience counts by difference as they are written, without making the course
+stale. `from_raw=True` computes the same numbers from the raw
 rows instead, with the same SQL: slower on large courses (docs/benchmarks-course-info.md).
 `from_raw=None` (the default) lets course_info_sources() choose per course: the rollups while the
 course is fresh, the raw rows while a write to that course committed since its last rebuild is
@@ -35,11 +37,13 @@ from django.db.models.functions import Cast, Coalesce, TruncDate, TruncWeek
 
 from analytics.definitions import UTC, is_learner_sql
 from analytics.models import (
+    CourseActivityKind,
     CourseActivityWeek,
     CourseEnrollmentStep,
     CourseInfoState,
     LearningEvent,
     PageSession,
+    VideoEdge,
     VideoView,
 )
 from courses.models import Enrollment, EnrollmentMode, Video
@@ -112,6 +116,12 @@ ACTIVITY_EVENT_TYPES = {
     ),
 }
 ACTIVITY_TYPES = ("any", "attempted_problem", "played_video", "posted_forum")
+# What a learning event's type counts as (ACTIVITY_EVENT_TYPES); other types: CourseActivityKind.ANY.
+EVENT_ACTIVITY = {
+    event_type: CourseActivityKind[activity.upper()]
+    for activity, event_types in ACTIVITY_EVENT_TYPES.items()
+    for event_type in event_types
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -536,6 +546,26 @@ def activity_weeks_sql(course_id=None, start_at=None, end_at=None, *, one_interv
     return sql, tuple(params)
 
 
+def activity_learners_sql(course_id=None, start_at=None, end_at=None):
+    """(sql, params): activity_weeks_sql's WITH clause plus `learners` (course_id, week, user_id,
+    activity): one row per course, week, learner and activity they did (CourseActivityKind: every
+    active learner under ANY, and once more per kind), the presence rows behind the weekly
+    counts (analytics.models.CourseActivityLearner)."""
+    with_sql, params = activity_weeks_sql(course_id, start_at, end_at)
+    kinds = [(CourseActivityKind.ANY, "1 = 1")] + [
+        (kind, f"{kind.label} = 1") for kind in CourseActivityKind if kind != CourseActivityKind.ANY
+    ]
+    unpivot = " UNION ALL ".join(
+        f"SELECT course_id, week, user_id, {int(kind)} AS activity FROM active_learners WHERE {condition}"
+        for kind, condition in kinds
+    )
+    sql = f"""{with_sql},
+        active_learners AS (SELECT * FROM users u WHERE {is_learner_sql("u")}),
+        learners AS ({unpivot})
+    """
+    return sql, params
+
+
 def _rolling_week_counts(course, start_at, end_at):
     """{activity: distinct learners} of the course in [start_at, end_at), from the raw rows (the
     weekly rollups hold Monday-to-Monday weeks only)."""
@@ -654,6 +684,21 @@ def video_audience_sql(course_id=None):
         )
     """
     return sql, tuple(params)
+
+
+def video_audience_users_sql(course_id=None):
+    """(sql, params): video_audience_sql's WITH clause plus `edges` (video_id, user_id, edge):
+    one row per video, user and edge (VideoEdge) a view of theirs covered, the presence rows
+    behind the audience counts (analytics.models.VideoAudienceUser)."""
+    with_sql, params = video_audience_sql(course_id)
+    sql = f"""{with_sql},
+        edges AS (
+            SELECT video_id, user_id, {int(VideoEdge.START)} AS edge FROM learners WHERE at_start = 1
+            UNION ALL
+            SELECT video_id, user_id, {int(VideoEdge.END)} AS edge FROM learners WHERE at_end = 1
+        )
+    """
+    return sql, params
 
 
 def course_videos(course, *, from_raw=None):

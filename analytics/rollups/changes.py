@@ -23,7 +23,19 @@ class _Pending(threading.local):
 _pending = _Pending()
 
 
-def rows_changed(workspace_id, model, *, pairs=(), may_empty=True, result_pairs=(), course_ids=(), users=(), only=None):
+def rows_changed(
+    workspace_id,
+    model,
+    *,
+    pairs=(),
+    may_empty=True,
+    result_pairs=(),
+    course_ids=(),
+    users=(),
+    activity=(),
+    audience=(),
+    only=None,
+):
     """Raw rows of `model` (a source model class) were written in the workspace: refresh the
     rollups that read them, in the caller's transaction (see Changes for the arguments).
 
@@ -36,6 +48,8 @@ def rows_changed(workspace_id, model, *, pairs=(), may_empty=True, result_pairs=
         frozenset(result_pairs),
         frozenset(course_id for course_id in course_ids if course_id is not None),
         frozenset(user_id for user_id in users if user_id is not None),
+        frozenset(activity),
+        frozenset(audience),
     )
     key = (model, tuple(only) if only is not None else None)
     if _pending.changes is not None:

@@ -1,16 +1,20 @@
 """The course information rollups' adapter: the one place the registry calls them.
 
-Staleness is per course (analytics.services.course_info_rollups): a write marks the courses it
-touched, and the courses of the users whose profile or role changed, once it commits.
+The activity and video audiences that page sessions, learning events and video views add are
+counted in the writing transaction, by difference; what only a rebuild follows (enrollments,
+attempts, deletes, a row moved out of a course or week, profiles and roles) marks its courses
+stale per course once it commits (analytics.services.course_info_rollups).
 """
 
 
-def note_write(workspace_id, course_ids, users=()):
-    """A write of source rows (inside its transaction): the courses (course_ids, and the courses
-    of `users`, whose demographics or role changed) become stale at commit and a refresh is
-    queued."""
-    from analytics.services.course_info_rollups import mark_courses_changed, mark_users_changed
+def note_write(workspace_id, course_ids, users=(), activity=(), audience=()):
+    """A write of source rows (inside its transaction): the activity and video audiences it
+    added are counted now, by difference (record_tracked_rows); the
+    courses (course_ids, and the courses of `users`, whose demographics or role changed) become
+    stale at commit and a refresh is queued."""
+    from analytics.services.course_info_rollups import mark_courses_changed, mark_users_changed, record_tracked_rows
 
+    record_tracked_rows(workspace_id, activity, audience)
     mark_courses_changed(course_ids)
     mark_users_changed(workspace_id, users)
 

@@ -20,8 +20,12 @@ class Changes:
 
     pairs: (user_id, datetime or date) learner days; may_empty: some of those days may have lost
     all their rows (a delete, a moved start), not only gained or grown; result_pairs: (user_id,
-    course_id) of enrollments and attempts; course_ids: courses whose figures changed; users:
-    users whose role or profile changed.
+    course_id) of enrollments and attempts; course_ids: courses whose figures changed in a way
+    only a rebuild follows (course information marks them stale); users: users whose role or
+    profile changed; activity: (course_id, user_id, moment, CourseActivityKind or None) of rows
+    added to a course's activity, and audience: (video_id, user_id, watched first segment,
+    watched last segment) of video views written, both counted by difference (rows written
+    only: a row moved out of a course or week, or a flag cleared, goes in course_ids).
     """
 
     pairs: frozenset = frozenset()
@@ -29,6 +33,8 @@ class Changes:
     result_pairs: frozenset = frozenset()
     course_ids: frozenset = frozenset()
     users: frozenset = frozenset()
+    activity: frozenset = frozenset()
+    audience: frozenset = frozenset()
 
     def merge(self, other):
         return Changes(
@@ -37,6 +43,8 @@ class Changes:
             self.result_pairs | other.result_pairs,
             self.course_ids | other.course_ids,
             self.users | other.users,
+            self.activity | other.activity,
+            self.audience | other.audience,
         )
 
 
@@ -143,7 +151,7 @@ def _result_totals_stale(workspace_id=None):
 def _refresh_course_info(workspace_id, changes):
     from . import course_info
 
-    course_info.note_write(workspace_id, changes.course_ids, changes.users)
+    course_info.note_write(workspace_id, changes.course_ids, changes.users, changes.activity, changes.audience)
 
 
 def _rebuild_course_info(workspace_id=None):
@@ -225,7 +233,9 @@ ROLLUPS = (
         name="course_info",
         derived=(
             "analytics.CourseEnrollmentStep",
+            "analytics.CourseActivityLearner",
             "analytics.CourseActivityWeek",
+            "analytics.VideoAudienceUser",
             "analytics.VideoAudience",
             "analytics.CoursePassingCount",
         ),

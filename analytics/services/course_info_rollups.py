@@ -5,9 +5,16 @@ change through many write paths (imports with bulk_update, COPY, xAPI, the track
 several of which touch no "updated at" column. A set-based rebuild of a course with the same SQL
 as the raw reference queries (analytics.queries.course_info) is correct whatever wrote the rows.
 
-Staleness is kept per course (CourseInfoState): a write marks the courses it touched once it
-commits, readers of a marked course use the raw rows until that course is rebuilt, and the other
-courses stay on the rollups.
+Except the heartbeat traffic: page sessions, learning events and video views written by the
+record writers keep the weekly activity (CourseActivityWeek) and video audiences (VideoAudience)
+by difference in their own transaction (record_tracked_rows): their presence rows
+(CourseActivityLearner, VideoAudienceUser) are inserted unless stored, and only the new ones add
+to the counts, so those writes mark nothing stale. The rebuilds below rebuild the presence from
+the raw rows and the counts from the presence.
+
+Staleness is kept per course (CourseInfoState): any other write marks the courses it touched once
+it commits, readers of a marked course use the raw rows until that course is rebuilt, and the
+other courses stay on the rollups.
 
 - mark_courses_changed(course_ids), mark_users_changed(workspace_id, user_ids): for write paths
   (through analytics.rollups' one entry point, rows_changed), after the commit: mark the courses
@@ -29,13 +36,18 @@ import functools
 import inspect
 import logging
 import time
+from datetime import datetime
 
 from django.core.cache import cache
 from django.db import connection, transaction
+from django.db.models import Case, Count, IntegerField, When
 from django.utils import timezone
 
 from analytics.queries.sql import quoted_table, quoted_column
+from analytics.definitions import UTC, is_learner_sql
 from analytics.models import (
+    CourseActivityKind,
+    CourseActivityLearner,
     CourseActivityWeek,
     CourseEnrollmentStep,
     CourseInfoState,
@@ -43,19 +55,22 @@ from analytics.models import (
     PageSession,
     RollupState,
     VideoAudience,
+    VideoAudienceUser,
+    VideoEdge,
 )
 from analytics.queries.course_info import (
     ENROLLMENT_DIMENSIONS,
     ONE_WEEK,
     ROLLUP_NAME,
-    activity_weeks_sql,
+    activity_learners_sql,
     enrollment_steps_sql,
     fresh_course_states,
     stale_course_ids,
-    video_audience_sql,
+    video_audience_users_sql,
     week_start,
 )
 from analytics.queries.course_summaries import passing_learners_sql
+from analytics.services.records.sql import name, rows_source, server_cursor
 from courses.models import Course, Enrollment, Video
 
 __all__ = [
@@ -63,6 +78,9 @@ __all__ = [
     "mark_courses_changed",
     "rebuild_course_activity_history",
     "rebuild_course_info",
+    "record_course_activity",
+    "record_tracked_rows",
+    "record_video_audience",
     "refresh_stale_courses",
     "request_course_info_refresh",
     "stale_course_ids",
@@ -122,31 +140,78 @@ def _rebuild_enrollment_steps(course_ids=None):
 
 
 def _rebuild_activity_weeks(course_ids=None, start_at=None, end_at=None):
+    """The learners' presence (CourseActivityLearner) from the raw rows, then the weekly counts
+    from the presence, for the weeks in [start_at, end_at); returns the count rows written."""
     week_filters = _course_filter(course_ids)
     if start_at is not None:
         week_filters["week_start__gte"] = start_at
     if end_at is not None:
         week_filters["week_start__lt"] = end_at
-    with_sql, params = activity_weeks_sql(course_ids, start_at, end_at)
+    with_sql, params = activity_learners_sql(course_ids, start_at, end_at)
+    _replace_rows(
+        CourseActivityLearner,
+        ("course", "week_start", "user", "activity"),
+        with_sql,
+        "SELECT course_id, week, user_id, activity FROM learners",
+        params,
+        **week_filters,
+    )
+    counts_sql, params = _activity_counts_from_presence(week_filters)
     return _replace_rows(
         CourseActivityWeek,
         ("course", "week_start", "any", "attempted_problem", "played_video", "posted_forum"),
-        with_sql,
-        "SELECT course_id, week, any_count, attempted_problem, played_video, posted_forum FROM weeks",
+        "",
+        counts_sql,
         params,
         **week_filters,
     )
 
 
+def _activity_counts_from_presence(filters):
+    """(sql, params): SELECT course_id, week_start, then the learners per activity (the columns
+    of CourseActivityWeek in order), from the presence rows matching filters."""
+
+    def learners(kind):
+        return Count(Case(When(activity=kind, then=1), output_field=IntegerField()))
+
+    counts = (
+        CourseActivityLearner.objects.filter(**filters)
+        .order_by()
+        .values("course_id", "week_start")
+        .annotate(**{kind.label: learners(kind) for kind in CourseActivityKind})
+        .values_list("course_id", "week_start", *(kind.label for kind in CourseActivityKind))
+    )
+    return counts.query.sql_with_params()
+
+
 def _rebuild_video_audiences(course_ids=None):
-    with_sql, params = video_audience_sql(course_ids)
-    return _replace_rows(
-        VideoAudience,
-        ("video", "users_at_start", "users_at_end"),
+    """The users' presence at the start and end of each video (VideoAudienceUser) from the raw
+    views, then the counts from the presence (a video with views but neither edge has no row,
+    read as zeros); returns the count rows written."""
+    video_filter = _course_filter(course_ids, "video__course_id")
+    with_sql, params = video_audience_users_sql(course_ids)
+    _replace_rows(
+        VideoAudienceUser,
+        ("video", "user", "edge"),
         with_sql,
-        "SELECT video_id, users_at_start, users_at_end FROM audience",
+        "SELECT video_id, user_id, edge FROM edges",
         params,
-        **_course_filter(course_ids, "video__course_id"),
+        **video_filter,
+    )
+
+    def users(edge):
+        return Count(Case(When(edge=edge, then=1), output_field=IntegerField()))
+
+    counts_sql, params = (
+        VideoAudienceUser.objects.filter(**video_filter)
+        .order_by()
+        .values("video_id")
+        .annotate(at_start=users(VideoEdge.START), at_end=users(VideoEdge.END))
+        .values_list("video_id", "at_start", "at_end")
+        .query.sql_with_params()
+    )
+    return _replace_rows(
+        VideoAudience, ("video", "users_at_start", "users_at_end"), "", counts_sql, params, **video_filter
     )
 
 
@@ -286,14 +351,173 @@ def refresh_course_info_rollups(now):
 
 
 def rebuild_course_activity_history():
-    """Every week's activity of every course (the hourly job), for late or back-dated rows.
-    Records its start in RollupState (ROLLUP_NAME). Returns rows written."""
+    """Every week's activity of every course (the hourly job), for what the writes by difference
+    do not follow (deleted rows, roles changed, rows moved to an older week). REFRESH_BATCH
+    courses per transaction under the lock, so writers (who take it shared) wait for one batch
+    at most. Records its start in RollupState (ROLLUP_NAME). Returns rows written."""
     snapshot_at = timezone.now()
-    with transaction.atomic():
-        _lock()
-        rows = _rebuild_activity_weeks()
+    course_ids = list(Course.objects.order_by("pk").values_list("pk", flat=True))
+    rows = 0
+    for start in range(0, len(course_ids), REFRESH_BATCH):
+        with transaction.atomic():
+            _lock()
+            rows += _rebuild_activity_weeks(course_ids[start : start + REFRESH_BATCH])
     RollupState.objects.update_or_create(name=ROLLUP_NAME, defaults={"refreshed_at": snapshot_at})
     return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# Activity and video audiences by difference, in the writing transaction
+
+PRESENCE_ROWS_PER_STATEMENT = 5000
+
+
+def _share_lock():
+    """Writers by difference take the rebuilds' lock shared: they run side by side, and a
+    rebuild (exclusive) never interleaves with one (a rebuild replaces presence rows that a
+    concurrent writer could otherwise count twice or not at all)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [LOCK_KEY])
+
+
+def _comparable(row):
+    """A row with its datetimes as naive UTC: as sent, or as RETURNING gives it (aware on
+    PostgreSQL, naive or text on SQLite)."""
+    values = []
+    for value in row:
+        if isinstance(value, str) and value[:4].isdigit():
+            value = datetime.fromisoformat(value)
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        values.append(value)
+    return tuple(values)
+
+
+def _insert_new_presence(model, attnames, rows, *, learners_of=None):
+    """INSERT the presence rows (tuples in attnames order; learners_of: a workspace id, keep only
+    the rows of its learners) that are not stored yet; the rows inserted, as sent. Concurrent
+    writers of the same row: ON CONFLICT DO NOTHING inserts it in one transaction only, so each
+    new presence is counted once."""
+    quote = connection.ops.quote_name
+    adapt = {name: model._meta.get_field(name) for name in attnames}
+    sent = {_comparable(row): row for row in rows}
+    columns = ", ".join(quote(adapt[name].column) for name in attnames)
+    source = ", ".join(f"v.{quote(adapt[name].column)}" for name in attnames)
+    where = "1 = 1"
+    if learners_of is not None:
+        where = is_learner_sql("v", workspace_sql="%s")
+    new = []
+    for start in range(0, len(rows), PRESENCE_ROWS_PER_STATEMENT):
+        chunk = rows[start : start + PRESENCE_ROWS_PER_STATEMENT]
+        with_sql, from_sql, params = rows_source(model, attnames, chunk)
+        sql = (
+            f"{with_sql} INSERT INTO {quoted_table(model)} ({columns}) SELECT {source} FROM {from_sql} "
+            f"WHERE {where} ON CONFLICT DO NOTHING RETURNING {columns}"
+        )
+        with server_cursor() as cursor:
+            cursor.execute(sql, [*params, learners_of] if learners_of is not None else params)
+            new.extend(sent[_comparable(returned)] for returned in cursor.fetchall())
+    return new
+
+
+def _add_to_counts(model, key_attnames, count_attnames, increments):
+    """Add increments ({key tuple: tuple of counts}) to the count rows, creating the missing ones:
+    one INSERT ... ON CONFLICT DO UPDATE SET n = n + excluded.n (safe under concurrent writers)."""
+    if not increments:
+        return
+    attnames = (*key_attnames, *count_attnames)
+    rows = [(*key, *counts) for key, counts in sorted(increments.items())]  # sorted: one lock order
+    with_sql, from_sql, params = rows_source(model, attnames, rows)
+    columns = ", ".join(name(model, attname) for attname in attnames)
+    source = ", ".join(f"v.{name(model, attname)}" for attname in attnames)
+    updates = ", ".join(
+        f"{name(model, attname)} = {quoted_table(model)}.{name(model, attname)} + excluded.{name(model, attname)}"
+        for attname in count_attnames
+    )
+    conflict = ", ".join(name(model, attname) for attname in key_attnames)
+    sql = (
+        f"{with_sql} INSERT INTO {quoted_table(model)} ({columns}) SELECT {source} FROM {from_sql} WHERE 1 = 1 "
+        f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
+    )
+    with server_cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def record_tracked_rows(workspace_id, activity=(), audience=()):
+    """record_course_activity and record_video_audience of one write, under one shared lock."""
+    if not activity and not audience:
+        return
+    _share_lock()
+    if activity:
+        record_course_activity(workspace_id, activity, locked=True)
+    if audience:
+        record_video_audience(audience, locked=True)
+
+
+def record_course_activity(workspace_id, items, *, locked=False):
+    """Keep the weekly activity counts (CourseActivityWeek) of items just written, by
+    difference, in the caller's transaction: items are (course_id, user_id, moment, activity)
+    (activity a CourseActivityKind other than ANY, or None: active only). The (course, week,
+    learner, activity) presence rows not stored yet are inserted, and only those add one to their
+    week's counts. Users who are not learners of the workspace are left out, as the rebuild
+    does (analytics.definitions.is_learner_sql). One or two statements, and the shared lock
+    unless the caller holds it (locked)."""
+    presence = set()
+    for course_id, user_id, moment, activity in items:
+        if course_id is None or user_id is None or moment is None:
+            continue
+        week = week_start(moment)
+        presence.add((course_id, week, user_id, CourseActivityKind.ANY))
+        if activity is not None and activity != CourseActivityKind.ANY:
+            presence.add((course_id, week, user_id, activity))
+    if not presence:
+        return 0
+    if not locked:
+        _share_lock()
+    attnames = ("course_id", "week_start", "user_id", "activity")
+    new = _insert_new_presence(CourseActivityLearner, attnames, sorted(presence), learners_of=workspace_id)
+    increments = {}
+    for course_id, week, _user_id, activity in new:
+        counts = increments.setdefault((course_id, week), [0] * len(CourseActivityKind))
+        counts[activity] += 1
+    _add_to_counts(
+        CourseActivityWeek,
+        ("course_id", "week_start"),
+        tuple(kind.label for kind in CourseActivityKind),
+        {key: tuple(counts) for key, counts in increments.items()},
+    )
+    return len(new)
+
+
+def record_video_audience(items, *, locked=False):
+    """Keep the video audiences (VideoAudience) of views just written, by difference, in the
+    caller's transaction: items are (video_id, user_id, watched_first_segment,
+    watched_last_segment); a (video, user, edge) not stored yet adds one to its count. Every user
+    counts, as in the rebuild (video_audience_sql). One or two statements, and the shared lock
+    unless the caller holds it (locked)."""
+    presence = set()
+    for video_id, user_id, at_start, at_end in items:
+        if at_start:
+            presence.add((video_id, user_id, VideoEdge.START))
+        if at_end:
+            presence.add((video_id, user_id, VideoEdge.END))
+    if not presence:
+        return 0
+    if not locked:
+        _share_lock()
+    new = _insert_new_presence(VideoAudienceUser, ("video_id", "user_id", "edge"), sorted(presence))
+    increments = {}
+    for video_id, _user_id, edge in new:
+        counts = increments.setdefault((video_id,), [0, 0])
+        counts[edge] += 1
+    _add_to_counts(
+        VideoAudience,
+        ("video_id",),
+        ("users_at_start", "users_at_end"),
+        {key: tuple(counts) for key, counts in increments.items()},
+    )
+    return len(new)
 
 
 # ---------------------------------------------------------------------------------------------

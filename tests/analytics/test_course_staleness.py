@@ -290,20 +290,29 @@ def test_rebuild_course_info_of_a_workspace_leaves_other_workspaces_alone(worksp
     assert rollups.stale_course_ids([elsewhere.pk]) == set()
 
 
-def test_a_page_session_marks_the_course_of_its_path_and_the_one_it_leaves(
+def test_a_page_session_is_counted_in_its_course_and_marks_only_the_one_it_leaves(
     workspace, two_courses, learner, django_capture_on_commit_callbacks
 ):
+    """A tracked session is counted by difference in the course of its path (nothing marked); a
+    re-sent path moving it to another course marks the course it leaves, whose count only a
+    rebuild can lower."""
     course_a, course_b = two_courses
     session = {"id": uuid.uuid4(), "user_id": learner.pk, "page": "Player", "started_at": NOW, "duration_s": 30}
 
+    def learners_this_week(course):
+        return CourseActivityWeek.objects.filter(course=course, week_start=q.week_start(NOW)).values_list(
+            "any", flat=True
+        )
+
     with django_capture_on_commit_callbacks(execute=True):
         behaviour.upsert_page_sessions(workspace, [{**session, "path": f"/player/{course_b.key}"}])
-    assert rollups.stale_course_ids([course_a.pk, course_b.pk]) == {course_b.pk}
+    assert rollups.stale_course_ids([course_a.pk, course_b.pk]) == set()
+    assert list(learners_this_week(course_b)) == [1]
 
-    rollups.refresh_stale_courses(NOW)
     with django_capture_on_commit_callbacks(execute=True):
         behaviour.upsert_page_sessions(workspace, [{**session, "path": f"/player/{course_a.key}", "duration_s": 40}])
-    assert rollups.stale_course_ids([course_a.pk, course_b.pk]) == {course_a.pk, course_b.pk}
+    assert rollups.stale_course_ids([course_a.pk, course_b.pk]) == {course_b.pk}
+    assert list(learners_this_week(course_a)) == [1]
 
 
 def test_a_role_change_marks_the_users_courses_in_that_workspace(two_courses, django_capture_on_commit_callbacks):

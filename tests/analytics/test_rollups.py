@@ -122,9 +122,18 @@ def test_tracking_api_page_sessions_and_event_batch_leave_no_difference(
         client.post("/api/track/page-sessions", {**session, "startedAt": iso(recent(2)), "duration": 90}, format="json")
         client.post("/api/track/page-sessions", {**session, "startedAt": iso(recent(3)), "duration": 95}, format="json")
         assert client.post("/api/track/events", events, format="json").status_code == 200
+        # Video views, one re-sent covering the last segment too; an event three weeks back
+        # (counted by difference, not left to the hourly history rebuild).
+        VideoFactory(course=course, key="intro", duration_s=20, segment_length_s=10)
+        view = {"kind": "video_view", "id": str(uuid.uuid4()), "video": "intro", "startedAt": iso(recent(1))}
+        client.post("/api/track/events", {**view, "segments": [0]}, format="json")
+        client.post("/api/track/events", {**view, "segments": [1]}, format="json")
+        old = {"id": str(uuid.uuid4()), "type": "attempted_problem", "course": COURSE_KEY}
+        client.post("/api/track/events", {**old, "occurredAt": iso(recent() - timedelta(days=21))}, format="json")
 
-    assert PageSession.objects.get().duration_s == 95 and LearningEvent.objects.count() == 3
-    assert LearnerDay.objects.filter(user=learner).get().page_seconds == 95
+    assert PageSession.objects.get().duration_s == 95 and LearningEvent.objects.count() == 4
+    assert VideoView.objects.get().segments == [0, 1]
+    assert LearnerDay.objects.filter(user=learner, page_seconds__gt=0).get().page_seconds == 95
     assert differences() == {}
 
 

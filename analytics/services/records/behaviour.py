@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlsplit
 from django.utils import timezone
 
 from analytics.models import (
+    CourseActivityKind,
     EventSource,
     LearningEvent,
     PageSession,
@@ -27,6 +28,7 @@ from analytics.models import (
     VideoReaction,
     VideoView,
 )
+from analytics.queries.course_info import EVENT_ACTIVITY, week_start
 from analytics.rollups.changes import rows_changed
 from analytics.services.learner_activity import activity_pairs
 from analytics.services.problem_rollups import record_problem_responses, record_subsection_opens
@@ -173,14 +175,27 @@ def upsert_page_sessions(workspace, rows):
         for sid, s in to_write.items()
     ]
     insert_rows(PageSession, PAGE_SESSION_COLUMNS, values, _page_session_conflict_sql())
-    left_ids = {course_ids.get(key) for key in left}
-    _rows_changed(PageSession, workspace, to_write.items(), stored, {value[7] for value in values} | left_ids)
+    # A session's course and week are counted by difference; one moved out of its course or week
+    # leaves the old one to a rebuild.
+    left_ids = {
+        course_ids.get(course_and_chapter_from_path(stored[sid]["path"])[0])
+        for sid in to_write
+        if sid in stored
+        and (
+            course_and_chapter_from_path(stored[sid]["path"])[0] != keys[sid][0]
+            or week_start(stored[sid]["started_at"]) != week_start(to_write[sid]["started_at"])
+        )
+    }
+    activity = [(value[7], value[2], value[5], None) for value in values]
+    _rows_changed(PageSession, workspace, to_write.items(), stored, left_ids, activity=activity)
     return result
 
 
-def _rows_changed(model, workspace, written, stored, course_ids):
+def _rows_changed(model, workspace, written, stored, course_ids, **course_info):
     """Tell the rollups (analytics.rollups) of the written rows: every (user, day) a written row
-    is on, and was on before; the days may lose rows only when a start moved to another day."""
+    is on, and was on before; the days may lose rows only when a start moved to another day.
+    course_ids: the courses only a rebuild brings up to date; course_info: what the written rows
+    add to the course information counts (rows_changed's activity and audience)."""
     pairs, moved = set(), False
     for row_id, row in written:
         pairs.add((row["owner"][1], row["started_at"]))
@@ -188,7 +203,7 @@ def _rows_changed(model, workspace, written, stored, course_ids):
             before = (stored[row_id]["owner"][1], stored[row_id]["started_at"])
             pairs.add(before)
             moved = moved or _utc_date(before[1]) != _utc_date(row["started_at"])
-    rows_changed(workspace.pk, model, pairs=pairs, may_empty=moved, course_ids=course_ids)
+    rows_changed(workspace.pk, model, pairs=pairs, may_empty=moved, course_ids=course_ids, **course_info)
 
 
 def _utc_date(moment):
@@ -265,7 +280,10 @@ def upsert_events(workspace, rows, *, source=EventSource.TRACKER):
             LearningEvent,
             pairs=activity_pairs(new_rows, time_key="occurred_at"),
             may_empty=False,
-            course_ids={row.get("course_id") for row in new_rows},
+            activity=[
+                (row.get("course_id"), row["user_id"], row["occurred_at"], EVENT_ACTIVITY.get(row["type"]))
+                for row in new_rows
+            ],
         )
     for row in rows:
         if first.get(row["id"]) is row and row["id"] in inserted:
@@ -326,6 +344,7 @@ VIDEO_VIEW_DEFAULTS = {
     "errors": None,
 }
 GROWING = ("watched_s", "position_s")
+VIDEO_VIEW_EDGES = ("watched_first_segment", "watched_last_segment")
 
 
 def _video_view_conflict_sql():
@@ -369,11 +388,15 @@ def upsert_video_views(workspace, rows, *, source=EventSource.TRACKER, videos=No
         return result
     if videos is None:
         videos = videos_by_id(workspace, {row["video_id"] for row in rows})
-    stored = {}
+    stored, stored_edges = {}, {}
     for values in select_rows(
-        VideoView, ("id", "workspace_id", "user_id", "video_id", *VIDEO_VIEW_STATE), "id", {row["id"] for row in rows}
+        VideoView,
+        ("id", "workspace_id", "user_id", "video_id", *VIDEO_VIEW_STATE, *VIDEO_VIEW_EDGES),
+        "id",
+        {row["id"] for row in rows},
     ):
-        stored[values[0]] = {"owner": values[1:4], **dict(zip(VIDEO_VIEW_STATE, values[4:]))}
+        stored[values[0]] = {"owner": values[1:4], **dict(zip(VIDEO_VIEW_STATE, values[4:-2]))}
+        stored_edges[values[0]] = values[-2:]
     state = {}
     for row in rows:
         video = videos.get(row["video_id"])
@@ -433,7 +456,26 @@ def upsert_video_views(workspace, rows, *, source=EventSource.TRACKER, videos=No
             )
         )
     insert_rows(VideoView, VIDEO_VIEW_COLUMNS, values, _video_view_conflict_sql())
-    _rows_changed(VideoView, workspace, to_write, stored, {value[4] for value in values})
+    # Views are counted by difference; one moved to another week, or no longer covering an edge
+    # it covered (the video's length changed), leaves its course to a rebuild.
+    rebuilt = {
+        value[4]
+        for value in values
+        if value[0] in stored
+        and (
+            week_start(stored[value[0]]["started_at"]) != week_start(value[5])
+            or any(was and not now for was, now in zip(stored_edges[value[0]], value[9:11]))
+        )
+    }
+    _rows_changed(
+        VideoView,
+        workspace,
+        to_write,
+        stored,
+        rebuilt,
+        activity=[(value[4], value[2], value[5], CourseActivityKind.PLAYED_VIDEO) for value in values],
+        audience=[(value[3], value[2], value[9], value[10]) for value in values],
+    )
     return result
 
 

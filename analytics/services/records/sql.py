@@ -49,8 +49,27 @@ def _cursor():
     return connection._prepare_cursor(ServerBindingCursor(connection.connection))
 
 
+server_cursor = _cursor  # for other hand-written bulk statements (course_info_rollups)
+
+
 def _pg_array_type(field):
     return f"{field.db_type(connection)}[]"
+
+
+def rows_source(model, attnames, rows, alias="v"):
+    """(with_sql, from_sql, params): the rows (tuples in attnames order) as a relation `alias`
+    with the columns' names, for `{with_sql} INSERT ... SELECT ... FROM {from_sql} ...`: one
+    array parameter per column on PostgreSQL (unnest), a VALUES list in a WITH clause on SQLite.
+    Values are passed as the ORM would store them; run it on server_cursor()."""
+    quote = connection.ops.quote_name
+    fields = [model._meta.get_field(name) for name in attnames]
+    columns = ", ".join(quote(field.column) for field in fields)
+    if connection.vendor == "postgresql":
+        arrays = ", ".join(f"%s::{_pg_array_type(field)}" for field in fields)
+        return "", f"unnest({arrays}) AS {alias} ({columns})", [list(values) for values in zip(*rows)]
+    placeholder = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    params = [field.get_db_prep_save(value, connection) for row in rows for field, value in zip(fields, row)]
+    return f"WITH {alias} ({columns}) AS (VALUES {', '.join([placeholder] * len(rows))})", alias, params
 
 
 def insert_rows(model, attnames, rows, conflict_sql, returning=None):
