@@ -22,6 +22,7 @@ from analytics.definitions import taught_courses
 
 from .models import ExportFormat, ExportJob, ExportStatus
 from .periods import export_window
+from .pseudonyms import pseudonymized
 from .sources import SOURCES, ExportScope
 from .writers import WRITERS
 
@@ -108,12 +109,15 @@ class QueueUnavailable(Exception):
     """The task broker could not take the export: the job was removed, nothing is pending."""
 
 
-def create_export_job(credential, export_type, period, metrics, export_format, filters):
+def create_export_job(credential, export_type, period, metrics, export_format, filters, *, pseudonymize=None):
     """Create the job and queue its task once the job is committed (a worker must find it).
 
     If the broker cannot take the task (bounded by CELERY_BROKER_CONNECTION_TIMEOUT and
     CELERY_TASK_PUBLISH_RETRY_POLICY), the job is deleted and QueueUnavailable raised from the
     commit: the caller answers 503 and no job is left queued that no worker will ever run.
+
+    pseudonymize: replace learners' emails and names by a keyed hash (exports.pseudonyms); None:
+    the workspace's default (Workspace.pseudonymize_exports).
 
     The job's link expires EXPORT_TTL_HOURS after its creation: the link is handed out at once
     (the document's `downloadUrl` and `expiresAt` in the creation's answer).
@@ -131,6 +135,7 @@ def create_export_job(credential, export_type, period, metrics, export_format, f
         metrics=metrics,
         format=export_format,
         filters=filters or {},
+        pseudonymize=credential.workspace.pseudonymize_exports if pseudonymize is None else bool(pseudonymize),
     )
     transaction.on_commit(lambda: queue_export(job.pk))
     return job
@@ -226,6 +231,8 @@ def run_export_job(job_id):
     columns = source.columns(job.metrics)
     window = export_window(job.period)
     rows = source.rows(scope_for(job), window, job.filters, columns)
+    if job.pseudonymize:
+        rows = pseudonymized(rows, columns, job.workspace_id)
     ExportJob.objects.filter(pk=job.pk).update(rows_expected=rows.count)
     writer_class = WRITERS[job.format]
     with tempfile.TemporaryFile() as stream:
