@@ -56,6 +56,7 @@ from analytics.queries.course_info import (
     week_start,
 )
 from analytics.queries.course_summaries import passing_learners_sql
+from accounts.models import Workspace
 from courses.models import Course, Enrollment, Video
 
 __all__ = [
@@ -285,13 +286,36 @@ def refresh_course_info_rollups(now):
     return rebuild_course_info(now=now)
 
 
+def _rebuild_activity_history():
+    """Every week of every course, but in a workspace whose raw activity was pruned
+    (Workspace.raw_activity_pruned_before, analytics.services.retention) only the weeks that
+    start on or after that horizon: the older weeks are kept, their raw rows are gone."""
+    pruned = dict(
+        Workspace.objects.filter(raw_activity_pruned_before__isnull=False).values_list(
+            "pk", "raw_activity_pruned_before"
+        )
+    )
+    if not pruned:
+        return _rebuild_activity_weeks()
+    kept = list(Course.objects.exclude(workspace_id__in=pruned).values_list("pk", flat=True))
+    rows = _rebuild_activity_weeks(kept) if kept else 0
+    for workspace_id, horizon in pruned.items():
+        courses = list(Course.objects.filter(workspace_id=workspace_id).values_list("pk", flat=True))
+        first_week = week_start(horizon)
+        if first_week < horizon:
+            first_week += ONE_WEEK
+        if courses:
+            rows += _rebuild_activity_weeks(courses, start_at=first_week)
+    return rows
+
+
 def rebuild_course_activity_history():
     """Every week's activity of every course (the hourly job), for late or back-dated rows.
     Records its start in RollupState (ROLLUP_NAME). Returns rows written."""
     snapshot_at = timezone.now()
     with transaction.atomic():
         _lock()
-        rows = _rebuild_activity_weeks()
+        rows = _rebuild_activity_history()
     RollupState.objects.update_or_create(name=ROLLUP_NAME, defaults={"refreshed_at": snapshot_at})
     return rows
 
