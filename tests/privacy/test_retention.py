@@ -85,6 +85,7 @@ AGGREGATE_URLS = (
     "/analytics/users/engagement?period=90d",
     f"/api/v0/courses/{KEY}/activity/",
     f"/api/v0/courses/{KEY}/enrollment/",
+    f"/api/v0/courses/{KEY}/videos/",
 )
 
 
@@ -179,6 +180,22 @@ def test_learner_api_totals_of_raw_page_sessions_end_at_the_horizon(workspace, w
 
     after = client.get("/api/user/analytics").json()["analytics"]
     assert (after["totalSessions"], after["totalDuration"]) == (2, 240)
+
+
+def test_video_summary_totals_stay_and_per_video_answers_end_at_the_horizon(workspace, world, api_key_client):
+    client = api_key_client(workspace)
+    before = client.get("/analytics/videos/summary?period=90d").json()["data"]
+    assert (before["totalViews"], before["totalWatchTime"], before["topVideos"][0]["views"]) == (10, 300, 10)
+
+    prune_activity(now=NOW)
+
+    after = client.get("/analytics/videos/summary?period=90d").json()["data"]
+    # Totals come from the workspace-day rollup; the per-video list reads the raw views left:
+    # 2 learners x 2 days after the horizon, 30 s each.
+    assert (after["totalViews"], after["totalWatchTime"]) == (10, 300)
+    assert (after["topVideos"][0]["views"], after["topVideos"][0]["watchTime"]) == (4, 120)
+    video = client.get("/analytics/videos/keep-video?period=90d").json()["data"]["views"]
+    assert (video["total"], video["unique"]) == (4, 2)
 
 
 def test_workspace_without_retention_is_not_pruned(workspace, world):
