@@ -248,3 +248,33 @@ def test_settings_endpoint_refuses_bad_values_naming_the_field(workspace, api_ke
 def test_settings_endpoint_is_for_admins(workspace, api_key_client):
     assert api_key_client(workspace, Role.INSTRUCTOR).get("/api/workspace/settings").status_code == 403
     assert APIClient().get("/api/workspace/settings").status_code in (401, 403)
+
+
+def test_retention_and_pseudonymize_default_are_on_the_workspace_admin(workspace, client, django_user_model):
+    staff = django_user_model.objects.create_superuser(email="root@example.org", password="pw-123456789")
+    client.force_login(staff)
+
+    page = client.get(f"/admin/accounts/workspace/{workspace.pk}/change/").content.decode()
+
+    assert 'name="raw_activity_retention_days"' in page
+    assert 'name="pseudonymize_exports"' in page
+
+
+def test_daily_beat_runs_the_prune_task(workspace, world, settings):
+    from analytics.tasks import prune_activity as task
+
+    entry = settings.CELERY_BEAT_SCHEDULE["prune-activity"]
+    assert (entry["task"], entry["schedule"]) == ("analytics.tasks.prune_activity", 24 * 3600)
+    # The task prunes with today's horizon: rows 60, 40 and 31 days ago (before noon today) go.
+    assert task() == {workspace.slug: 18}
+
+
+def test_a_workspace_whose_course_rollups_stay_stale_is_not_pruned(workspace, world, monkeypatch):
+    from analytics.services import retention
+
+    monkeypatch.setattr(retention, "_rollups_hold", lambda workspace: False)
+
+    [result] = prune_activity(now=NOW)
+
+    assert result.skipped == "course information rollups still stale"
+    assert raw_counts(workspace) == {"PageSession": 10, "LearningEvent": 10, "VideoView": 10}
