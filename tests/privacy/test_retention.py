@@ -278,3 +278,16 @@ def test_a_workspace_whose_course_rollups_stay_stale_is_not_pruned(workspace, wo
 
     assert result.skipped == "course information rollups still stale"
     assert raw_counts(workspace) == {"PageSession": 10, "LearningEvent": 10, "VideoView": 10}
+
+
+def test_dashboard_activity_trend_is_identical_after_pruning(workspace, world):
+    from analytics.definitions import resolve_period
+    from analytics.queries.dashboards import active_learners_trend
+
+    before = active_learners_trend(workspace, resolve_period("90d", NOW))
+    # 2 learners active on each of the 5 days.
+    assert before.total == 2 and sum(n for _, n in before.daily) == 10
+
+    prune_activity(now=NOW)
+
+    assert active_learners_trend(workspace, resolve_period("90d", NOW)) == before
