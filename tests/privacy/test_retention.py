@@ -291,3 +291,13 @@ def test_dashboard_activity_trend_is_identical_after_pruning(workspace, world):
     prune_activity(now=NOW)
 
     assert active_learners_trend(workspace, resolve_period("90d", NOW)) == before
+
+
+def test_rebuild_learner_activity_command_keeps_pruned_history(workspace, world):
+    rows_before = rollup_rows(workspace)
+    prune_activity(now=NOW)
+
+    call_command("rebuild_learner_activity", stdout=_Lines([]))
+    call_command("rebuild_learner_activity", "--workspace", workspace.slug, stdout=_Lines([]))
+
+    assert rollup_rows(workspace) == rows_before
