@@ -110,7 +110,10 @@ class WorkspaceSettingsSerializer(serializers.Serializer):
         source="pseudonymize_exports", required=False, help_text="New exports pseudonymize learners by default"
     )
     rawActivityPrunedBefore = serializers.DateTimeField(
-        source="raw_activity_pruned_before", read_only=True, help_text="Raw activity before this was deleted"
+        source="raw_activity_pruned_before",
+        read_only=True,
+        allow_null=True,
+        help_text="Raw activity before this was deleted; null: nothing pruned yet",
     )
 
 
