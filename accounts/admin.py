@@ -14,8 +14,15 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Workspace)
 class WorkspaceAdmin(admin.ModelAdmin):
-    list_display = ["slug", "name", "is_analyse_api_enabled", "created_at"]
-    list_filter = ["is_analyse_api_enabled"]
+    list_display = [
+        "slug",
+        "name",
+        "is_analyse_api_enabled",
+        "raw_activity_retention_days",
+        "pseudonymize_exports",
+        "created_at",
+    ]
+    list_filter = ["is_analyse_api_enabled", "pseudonymize_exports"]
     search_fields = ["slug", "name"]
     date_hierarchy = "created_at"
 

@@ -2,7 +2,7 @@
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import serializers
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.serializers import TokenRefreshSerializer
@@ -14,6 +14,8 @@ from config.throttling import family_throttle
 
 from .credentials import membership_for_user
 from .login_limits import authenticate_with_login_limit
+from .models import MIN_RETENTION_DAYS, Workspace
+from .permissions import IsAdmin
 from .tokens import issue_tokens
 
 
@@ -93,3 +95,57 @@ class WhoAmIView(APIView):
     @extend_schema(responses={200: CredentialSerializer, **AUTH_ERROR_RESPONSES})
     def get(self, request):
         return Response(CredentialSerializer(request.auth).data)
+
+
+class WorkspaceSettingsSerializer(serializers.Serializer):
+    rawActivityRetentionDays = serializers.IntegerField(
+        source="raw_activity_retention_days",
+        allow_null=True,
+        required=False,
+        min_value=MIN_RETENTION_DAYS,
+        max_value=100_000,
+        help_text=f"Days of raw activity kept (at least {MIN_RETENTION_DAYS}); null: keep forever",
+    )
+    pseudonymizeExports = serializers.BooleanField(
+        source="pseudonymize_exports", required=False, help_text="New exports pseudonymize learners by default"
+    )
+    rawActivityPrunedBefore = serializers.DateTimeField(
+        source="raw_activity_pruned_before",
+        read_only=True,
+        allow_null=True,
+        help_text="Raw activity before this was deleted; null: nothing pruned yet",
+    )
+
+
+class WorkspaceSettingsView(APIView):
+    """The workspace's data lifecycle settings (docs/api/workspace.md); admins only."""
+
+    permission_classes = [IsAdmin]
+
+    @extend_schema(responses={200: WorkspaceSettingsSerializer, **AUTH_ERROR_RESPONSES})
+    def get(self, request):
+        return Response(WorkspaceSettingsSerializer(request.auth.workspace).data)
+
+    @extend_schema(
+        request=WorkspaceSettingsSerializer,
+        responses={
+            200: WorkspaceSettingsSerializer,
+            400: OpenApiResponse(DETAIL_OR_FIELD_ERRORS_SCHEMA, description="A value out of range, naming the field"),
+            **AUTH_ERROR_RESPONSES,
+        },
+    )
+    def patch(self, request):
+        if not isinstance(request.data, dict):
+            raise ValidationError({"detail": "The body must be a JSON object."})
+        unknown = sorted(set(request.data) - set(WorkspaceSettingsSerializer().fields))
+        if unknown:
+            raise ValidationError({name: ["Unknown setting."] for name in unknown})
+        workspace = Workspace.objects.get(pk=request.auth.workspace.pk)
+        payload = WorkspaceSettingsSerializer(workspace, data=request.data, partial=True)
+        payload.is_valid(raise_exception=True)
+        changed = list(payload.validated_data)
+        for name, value in payload.validated_data.items():
+            setattr(workspace, name, value)
+        if changed:
+            workspace.save(update_fields=changed)
+        return Response(WorkspaceSettingsSerializer(workspace).data)

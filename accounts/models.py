@@ -2,6 +2,7 @@ import hashlib
 import secrets
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -62,6 +63,11 @@ class EducationLevel(models.TextChoices):
     OTHER = "other", "Other education"
 
 
+# The shortest raw-activity retention: the course information refresh recomputes the current and
+# the previous week from the raw rows, which must still be there.
+MIN_RETENTION_DAYS = 14
+
+
 class Workspace(models.Model):
     """A tenant. Every row of learning data belongs to exactly one workspace."""
 
@@ -72,6 +78,28 @@ class Workspace(models.Model):
         "Analyse API access",
         default=True,
         help_text="Off: the Analyse API (/analyse/*) answers 403 for every credential of the workspace",
+    )
+    raw_activity_retention_days = models.PositiveIntegerField(
+        "Raw activity retention (days)",
+        validators=[MinValueValidator(MIN_RETENTION_DAYS)],
+        null=True,
+        blank=True,
+        help_text=(
+            "Raw page sessions, learning events and video views older than this many days are "
+            "deleted daily (their rollups stay); empty: keep forever"
+        ),
+    )
+    raw_activity_pruned_before = models.DateTimeField(
+        "Raw activity pruned before",
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Set by prune_activity: raw activity before this moment was deleted (its rollups hold it)",
+    )
+    pseudonymize_exports = models.BooleanField(
+        "Pseudonymize exports by default",
+        default=False,
+        help_text="New exports replace learners' emails and names by a keyed hash unless asked otherwise",
     )
 
     objects = CredentialSourceQuerySet.as_manager()

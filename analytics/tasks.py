@@ -59,3 +59,11 @@ def rebuild_course_activity_history():
     from .services.course_info_rollups import rebuild_course_activity_history as rebuild
 
     return rebuild()
+
+
+@shared_task(acks_late=True)
+def prune_activity():
+    """The daily retention job (analytics.services.retention); rows deleted per workspace."""
+    from analytics.services.retention import prune_activity as prune
+
+    return {result.workspace: result.total for result in prune()}

@@ -29,6 +29,12 @@ class ExportRequestSerializer(serializers.Serializer):
     metrics = serializers.ListField(child=serializers.CharField(), required=False, default=list)
     format = serializers.CharField(default="csv")
     filters = serializers.DictField(required=False, default=dict)
+    pseudonymize = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Replace learners' emails and names by a keyed hash; default: the workspace's setting",
+    )
 
 
 ISO_Z = "%Y-%m-%dT%H:%M:%SZ"  # the document's `2024-04-01T12:00:00Z`
@@ -56,6 +62,7 @@ def export_payload(job, request):
         "format": job.format,
         "period": job.period,
         "metrics": job.metrics,
+        "pseudonymize": job.pseudonymize,
         "status": DOCUMENT_STATUS.get(job.status, job.status),
         "progress": job.progress,
         "rowCount": job.row_count,
@@ -76,6 +83,7 @@ EXPORT_DATA = inline_serializer(
         "format": serializers.CharField(),
         "period": serializers.CharField(),
         "metrics": serializers.ListField(child=serializers.CharField()),
+        "pseudonymize": serializers.BooleanField(help_text="Emails and names replaced by a keyed hash"),
         "status": serializers.ChoiceField(
             choices=SHOWN_STATUSES, help_text="processing (queued or running), completed, failed, cancelled, expired"
         ),
@@ -148,7 +156,13 @@ class ExportListView(VideoCloudErrorsMixin, APIView):
             raise PermissionDenied(str(exc)) from exc
         try:
             job = services.create_export_job(
-                request.auth, data["type"], data["period"], metrics, data["format"], data["filters"]
+                request.auth,
+                data["type"],
+                data["period"],
+                metrics,
+                data["format"],
+                data["filters"],
+                pseudonymize=data["pseudonymize"],
             )
         except services.QueueUnavailable as exc:
             error = VideoCloudError(

@@ -48,6 +48,9 @@ class ExportJob(models.Model):
     metrics = models.JSONField(default=list, blank=True)
     format = models.CharField(max_length=10, choices=ExportFormat.choices)
     filters = models.JSONField(default=dict, blank=True)
+    pseudonymize = models.BooleanField(
+        default=False, help_text="Learners' emails and names replaced by a keyed hash per workspace"
+    )
     status = models.CharField(max_length=12, choices=ExportStatus.choices, default=ExportStatus.QUEUED)
     rows_expected = models.PositiveBigIntegerField(null=True, blank=True)
     row_count = models.PositiveBigIntegerField(default=0)

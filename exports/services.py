@@ -23,6 +23,7 @@ from config.replicas import read_connection, replica_reads
 
 from .models import ExportFormat, ExportJob, ExportStatus
 from .periods import export_window
+from .pseudonyms import pseudonymized
 from .sources import SOURCES, ExportScope
 from .writers import WRITERS
 
@@ -109,12 +110,15 @@ class QueueUnavailable(Exception):
     """The task broker could not take the export: the job was removed, nothing is pending."""
 
 
-def create_export_job(credential, export_type, period, metrics, export_format, filters):
+def create_export_job(credential, export_type, period, metrics, export_format, filters, *, pseudonymize=None):
     """Create the job and queue its task once the job is committed (a worker must find it).
 
     If the broker cannot take the task (bounded by CELERY_BROKER_CONNECTION_TIMEOUT and
     CELERY_TASK_PUBLISH_RETRY_POLICY), the job is deleted and QueueUnavailable raised from the
     commit: the caller answers 503 and no job is left queued that no worker will ever run.
+
+    pseudonymize: replace learners' emails and names by a keyed hash (exports.pseudonyms); None:
+    the workspace's default (Workspace.pseudonymize_exports).
 
     The job's link expires EXPORT_TTL_HOURS after its creation: the link is handed out at once
     (the document's `downloadUrl` and `expiresAt` in the creation's answer).
@@ -132,6 +136,7 @@ def create_export_job(credential, export_type, period, metrics, export_format, f
         metrics=metrics,
         format=export_format,
         filters=filters or {},
+        pseudonymize=credential.workspace.pseudonymize_exports if pseudonymize is None else bool(pseudonymize),
     )
     transaction.on_commit(lambda: queue_export(job.pk))
     return job
@@ -232,6 +237,8 @@ def run_export_job(job_id):
     # its progress and its cancellation stay on the primary.
     with replica_reads(), tempfile.TemporaryFile() as stream:
         rows = source.rows(scope_for(job), window, job.filters, columns)
+        if job.pseudonymize:
+            rows = pseudonymized(rows, columns, job.workspace_id)
         ExportJob.objects.filter(pk=job.pk).update(rows_expected=rows.count)
         if job.format == ExportFormat.CSV and rows.copy_queryset is not None and connection.vendor == "postgresql":
             writer = None

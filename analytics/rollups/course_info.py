@@ -19,11 +19,13 @@ def note_write(workspace_id, course_ids, users=(), activity=(), audience=()):
     mark_users_changed(workspace_id, users)
 
 
-def rebuild(workspace_id=None):
-    """Recompute the rollups of the workspace's courses (None: every course), of every week."""
+def rebuild(workspace_id=None, since=None):
+    """Recompute the rollups of the workspace's courses (None: every course), of every week;
+    since (the workspace's history horizon, raw activity pruned before it): only the previous
+    and the current week, the older weeks are kept (the shortest retention leaves their raw rows)."""
     from analytics.services.course_info_rollups import rebuild_course_info
 
-    return rebuild_course_info(workspace_id, every_week=True)
+    return rebuild_course_info(workspace_id, every_week=since is None)
 
 
 def is_stale(workspace_id=None):

@@ -78,6 +78,38 @@ class Rollup:
         return model._meta.label in self.sources
 
 
+def history_horizon(workspace_id):
+    """The moment before which the workspace's raw activity (LEARNER_SOURCES) was pruned
+    (analytics.services.retention), or None. The rollups' rows of periods before it hold what
+    the raw rows no longer can: a rebuild keeps them and recomputes only later periods."""
+    from accounts.models import Workspace
+
+    if workspace_id is None:
+        return None
+    return Workspace.objects.filter(pk=workspace_id).values_list("raw_activity_pruned_before", flat=True).first()
+
+
+def pruned_workspace_ids():
+    """Ids of the workspaces with a history horizon (raw activity pruned)."""
+    from accounts.models import Workspace
+
+    return list(Workspace.objects.filter(raw_activity_pruned_before__isnull=False).values_list("pk", flat=True))
+
+
+def _per_workspace(rebuild):
+    """rebuild(None) as one rebuild per workspace when some workspace has a history horizon (a
+    rebuild of everything would recompute their history from raw rows that are gone)."""
+
+    def each(workspace_id=None):
+        if workspace_id is not None or not pruned_workspace_ids():
+            return rebuild(workspace_id)
+        from accounts.models import Workspace
+
+        return [rebuild(pk) for pk in Workspace.objects.order_by("pk").values_list("pk", flat=True)]
+
+    return each
+
+
 def _refresh_learner_activity(workspace_id, changes):
     from analytics.services.learner_activity import refresh_learner_days, sync_learner_roles
 
@@ -87,10 +119,11 @@ def _refresh_learner_activity(workspace_id, changes):
         refresh_learner_days(workspace_id, changes.pairs, may_empty=changes.may_empty)
 
 
+@_per_workspace
 def _rebuild_learner_activity(workspace_id=None):
     from analytics.services.learner_activity import rebuild_learner_activity
 
-    return rebuild_learner_activity(workspace_id)
+    return rebuild_learner_activity(workspace_id, since=history_horizon(workspace_id))
 
 
 def _refresh_video_days(workspace_id, changes):
@@ -154,10 +187,11 @@ def _refresh_course_info(workspace_id, changes):
     course_info.note_write(workspace_id, changes.course_ids, changes.users, changes.activity, changes.audience)
 
 
+@_per_workspace
 def _rebuild_course_info(workspace_id=None):
     from . import course_info
 
-    return course_info.rebuild(workspace_id)
+    return course_info.rebuild(workspace_id, since=history_horizon(workspace_id))
 
 
 def _course_info_is_stale(workspace_id):

@@ -71,6 +71,7 @@ from analytics.queries.course_info import (
 )
 from analytics.queries.course_summaries import passing_learners_sql
 from analytics.services.records.sql import name, rows_source, server_cursor
+from accounts.models import Workspace
 from courses.models import Course, Enrollment, Video
 
 __all__ = [
@@ -350,18 +351,38 @@ def refresh_course_info_rollups(now):
     return rebuild_course_info(now=now)
 
 
+def _activity_history_parts():
+    """[(course ids, first week or None)]: every course from its first week, except in a
+    workspace whose raw activity was pruned (Workspace.raw_activity_pruned_before,
+    analytics.services.retention): there only the weeks that start on or after that horizon, the
+    older weeks are kept (their raw rows are gone)."""
+    pruned = dict(
+        Workspace.objects.filter(raw_activity_pruned_before__isnull=False).values_list(
+            "pk", "raw_activity_pruned_before"
+        )
+    )
+    parts = [(list(Course.objects.exclude(workspace_id__in=pruned).order_by("pk").values_list("pk", flat=True)), None)]
+    for workspace_id, horizon in pruned.items():
+        first_week = week_start(horizon)
+        if first_week < horizon:
+            first_week += ONE_WEEK
+        courses = list(Course.objects.filter(workspace_id=workspace_id).order_by("pk").values_list("pk", flat=True))
+        parts.append((courses, first_week))
+    return parts
+
+
 def rebuild_course_activity_history():
     """Every week's activity of every course (the hourly job), for what the writes by difference
     do not follow (deleted rows, roles changed, rows moved to an older week). REFRESH_BATCH
     courses per transaction under the lock, so writers (who take it shared) wait for one batch
     at most. Records its start in RollupState (ROLLUP_NAME). Returns rows written."""
     snapshot_at = timezone.now()
-    course_ids = list(Course.objects.order_by("pk").values_list("pk", flat=True))
     rows = 0
-    for start in range(0, len(course_ids), REFRESH_BATCH):
-        with transaction.atomic():
-            _lock()
-            rows += _rebuild_activity_weeks(course_ids[start : start + REFRESH_BATCH])
+    for course_ids, first_week in _activity_history_parts():
+        for start in range(0, len(course_ids), REFRESH_BATCH):
+            with transaction.atomic():
+                _lock()
+                rows += _rebuild_activity_weeks(course_ids[start : start + REFRESH_BATCH], start_at=first_week)
     RollupState.objects.update_or_create(name=ROLLUP_NAME, defaults={"refreshed_at": snapshot_at})
     return rows
 

@@ -479,11 +479,18 @@ def refresh_learner_days(workspace_id, pairs, *, may_empty=True):
             )
 
 
-def rebuild_learner_activity(workspace=None):
+def rebuild_learner_activity(workspace=None, since=None):
     """Recompute every LearnerDay and LearnerActivity row (of one workspace, or all) from the raw
-    tables: one INSERT ... SELECT per rollup. Returns (learner-days, learners) written."""
+    tables: one INSERT ... SELECT per rollup. Returns (learner-days, learners) written.
+
+    since (one workspace's history horizon, a UTC midnight: its raw rows before it were pruned):
+    LearnerDay rows before it are kept, the later ones recomputed from the raw rows, and
+    LearnerActivity and WorkspaceDay recomputed from all the LearnerDay rows."""
     workspace_id = getattr(workspace, "pk", workspace)
+    if since is not None and workspace_id is None:
+        raise ValueError("A history horizon is one workspace's")
     scope, params = ("workspace_id = %s", [workspace_id]) if workspace_id is not None else ("1 = 1", [])
+    since_day = since.astimezone(UTC).date() if since is not None else None
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # Writes refreshing rows meanwhile would collide with the INSERT (or be lost under the
@@ -500,11 +507,25 @@ def rebuild_learner_activity(workspace=None):
             )
         else:
             for model in (LearnerActivity, LearnerDay, WorkspaceDay):
-                cursor.execute(f"DELETE FROM {quoted_table(model)} WHERE {scope}", params)
+                if model is LearnerDay and since_day is not None:
+                    cursor.execute(
+                        f"DELETE FROM {quoted_table(model)} WHERE {scope} AND day >= %s",
+                        [*params, connection.ops.adapt_datefield_value(since_day)],
+                    )
+                else:
+                    cursor.execute(f"DELETE FROM {quoted_table(model)} WHERE {scope}", params)
         if connection.vendor == "postgresql":
             # Enough memory to group every row in one hash table instead of spilling to disk.
             cursor.execute(f"SET LOCAL work_mem = '{REBUILD_WORK_MEM}'")
-        union_sql, union_params = _source_selects(_whole_tables(scope, params))
+        if since is None:
+            source = _whole_tables(scope, params)
+        else:  # the raw rows from the horizon on (older ones, back-dated since, are not counted)
+            since_params = [*params, connection.ops.adapt_datetimefield_value(since)]
+
+            def source(table, column):
+                return (f"FROM {table} t WHERE {scope} AND t.{column} >= %s", since_params, _utc_day(f"t.{column}"))
+
+        union_sql, union_params = _source_selects(source)
         # Rows of a day together on disk (as writes append them): a window reads few pages.
         cursor.execute(_insert_days_sql(union_sql) + " ORDER BY workspace_id, day, user_id", union_params)
         days = cursor.rowcount

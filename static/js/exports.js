@@ -3,7 +3,7 @@
  * Each <form class="export-form" data-export-url="/analytics/export" data-period="30d"> holds a
  * CSRF token, a <select name="type"> whose options may carry data-filters (JSON) and
  * data-metrics (comma-separated), a <select name="format"> and an .export-status area.
- * Submitting POSTs {type, period, format, metrics?, filters?} as JSON with the session cookie and
+ * Submitting POSTs {type, period, format, metrics?, filters?, pseudonymize?} as JSON with the session cookie and
  * the CSRF header, then polls GET <url>/<exportId> and shows the progress until the answer has a
  * downloadUrl, which becomes the download link. Failures are shown as text, never thrown.
  */
@@ -105,6 +105,8 @@
       if (filters && filters !== "{}") payload.filters = JSON.parse(filters);
       var metrics = option.getAttribute("data-metrics");
       if (metrics) payload.metrics = metrics.split(",");
+      // Ticked: pseudonymous; unticked: the workspace's default (docs/privacy.md).
+      if (form.elements.pseudonymize && form.elements.pseudonymize.checked) payload.pseudonymize = true;
 
       button.disabled = true;
       form.setAttribute("aria-busy", "true");

@@ -3,7 +3,6 @@
 import uuid
 
 import pytest
-from django.db import connection
 from django.middleware.csrf import get_token
 from django.test import RequestFactory
 from rest_framework.test import APIClient

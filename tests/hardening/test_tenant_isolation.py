@@ -86,6 +86,8 @@ def _analyse_body(b):
 MATRIX = {
     "": lambda a, b: [Call("get", "/")],
     "api/me/": lambda a, b: [Call("get", "/api/me/")],
+    # Admins only; answers the caller's own workspace (a PATCH is tested in tests/privacy).
+    "api/workspace/settings": lambda a, b: [Call("get", "/api/workspace/settings")],
     "dashboard/": lambda a, b: [Call("get", "/dashboard/")],
     "dashboards/": lambda a, b: [Call("get", "/dashboards/?wait=1"), Call("get", "/dashboards/?fragment=overview")],
     "dashboards/courses/": lambda a, b: [Call("get", "/dashboards/courses/")],
