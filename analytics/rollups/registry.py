@@ -133,10 +133,11 @@ def _refresh_video_days(workspace_id, changes):
         refresh_video_days(workspace_id, changes.pairs)
 
 
+@_per_workspace
 def _rebuild_video_days(workspace_id=None):
     from analytics.services.video_days import rebuild_video_days
 
-    return rebuild_video_days(workspace_id)
+    return rebuild_video_days(workspace_id, since=history_horizon(workspace_id))
 
 
 def _refresh_reaction_days(workspace_id, changes):

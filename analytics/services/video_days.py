@@ -105,25 +105,40 @@ def refresh_video_days(workspace_id, pairs):
             cursor.execute(cte + _insert_viewer_days_sql(fresh_sql), [*cte_params, *params])
 
 
-def rebuild_video_days(workspace_id=None):
+def rebuild_video_days(workspace_id=None, since=None):
     """Recompute every VideoViewerDay and VideoDay row (of one workspace, or all) from the raw
-    views. Returns (viewer-days, video-days) written."""
-    where, params = ("{}.workspace_id = %s", [workspace_id]) if workspace_id is not None else ("1 = 1", [])
+    views. `since` (a UTC midnight: the workspace's history horizon, whose older raw views were
+    pruned) keeps the rows of the days before it and recomputes only the later ones. Returns
+    (viewer-days, video-days) written."""
+
+    def where(alias, time_column):
+        conditions, params = [], []
+        if workspace_id is not None:
+            conditions.append(f"{alias}.workspace_id = %s")
+            params.append(workspace_id)
+        if since is not None:
+            conditions.append(f"{alias}.{time_column} >= %s")
+            params.append(since if time_column == "started_at" else since.date())
+        return " AND ".join(conditions) or "1 = 1", params
+
     vvd, vd = quoted_table(VideoViewerDay), quoted_table(VideoDay)
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # Writers refreshing meanwhile would add to rows the rebuild replaces: they wait.
             cursor.execute(f"LOCK TABLE {vvd}, {vd} IN EXCLUSIVE MODE")
         for table in (vvd, vd):
-            cursor.execute(f"DELETE FROM {table} WHERE {where.format(table)}", params)
-        rows_sql = f"FROM {quoted_table(VideoView)} t WHERE {where.format('t')}"
+            condition, params = where(table, "day")
+            cursor.execute(f"DELETE FROM {table} WHERE {condition}", params)
+        condition, params = where("t", "started_at")
+        rows_sql = f"FROM {quoted_table(VideoView)} t WHERE {condition}"
         cursor.execute(
             _insert_viewer_days_sql(_viewer_days_sql(rows_sql, _utc_day("t.started_at"))) + " ORDER BY 1, 2, 3, 4",
             params,
         )
         viewer_days = cursor.rowcount
         # Rows of a day together on disk: a period's read touches few pages.
-        cursor.execute(_add_video_days_sql(f"FROM {vvd} v WHERE {where.format('v')}", rebuild=True), params)
+        condition, params = where("v", "day")
+        cursor.execute(_add_video_days_sql(f"FROM {vvd} v WHERE {condition}", rebuild=True), params)
         video_days = cursor.rowcount
         if connection.vendor == "postgresql":
             cursor.execute(f"ANALYZE {vvd}")

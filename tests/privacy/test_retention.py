@@ -190,10 +190,11 @@ def test_video_summary_totals_stay_and_per_video_answers_end_at_the_horizon(work
     prune_activity(now=NOW)
 
     after = client.get("/analytics/videos/summary?period=90d").json()["data"]
-    # Totals come from the workspace-day rollup; the per-video list reads the raw views left:
-    # 2 learners x 2 days after the horizon, 30 s each.
+    # Totals come from the workspace-day rollup and the top videos from the video-day rollup:
+    # both unchanged. The single video's figures read the raw views left: 2 learners x 2 days
+    # after the horizon.
     assert (after["totalViews"], after["totalWatchTime"]) == (10, 300)
-    assert (after["topVideos"][0]["views"], after["topVideos"][0]["watchTime"]) == (4, 120)
+    assert (after["topVideos"][0]["views"], after["topVideos"][0]["watchTime"]) == (10, 300)
     video = client.get("/analytics/videos/keep-video?period=90d").json()["data"]["views"]
     assert (video["total"], video["unique"]) == (4, 2)
 
