@@ -19,6 +19,7 @@
 import argparse
 import http.client
 import json
+import secrets
 import shutil
 import subprocess
 import sys
@@ -71,7 +72,7 @@ def node_env(primary, replica):
         CELERY_RESULT_BACKEND="",
         MEDIA_ROOT=str(VAR / "media"),
         DEBUG="0",
-        SECRET_KEY="drill-scale-only-secret-key-0123456789-abcdefghijklmnop",
+        SECRET_KEY=secrets.token_urlsafe(50),  # one per drill, the same on every node (signed links)
         SECURE_SSL_REDIRECT="0",
         ALLOWED_HOSTS="127.0.0.1,localhost",
     )
