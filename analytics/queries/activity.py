@@ -29,7 +29,7 @@ from datetime import datetime, time, timedelta
 from django.db import connection
 from django.db.models import Case, Count, F, Max, Min, Q, Sum, When
 
-from analytics.queries.sql import quoted_table
+from analytics.queries.sql import quoted_table, read_cursor
 from analytics.definitions import UTC, learner_ids as role_learner_ids, utc_day
 from analytics.models import (
     DAYS_PER_WORD,
@@ -133,7 +133,7 @@ def _counts_from_learner_days(workspace, period, windows, learner_ids):
         f"FROM ({inner_sql}) p JOIN {quote(LearnerActivity._meta.db_table)} a "
         f"ON a.workspace_id = %s AND a.user_id = p.{quote('user_id')}"
     )
-    with connection.cursor() as cursor:
+    with read_cursor() as cursor:
         cursor.execute(sql, [connection.ops.adapt_datefield_value(start), *params, workspace.pk])
         row = [int(value or 0) for value in cursor.fetchone()]
     counts = dict(zip(windows, row))
@@ -215,7 +215,7 @@ def _counts_from_learner_activity(workspace, period, windows):
         workspace.pk,
         min(previous, *window_starts),
     ]
-    with connection.cursor() as cursor:
+    with read_cursor() as cursor:
         cursor.execute(sql, params)
         return dict(zip((*windows, *GROWTH_COUNTS), cursor.fetchone()))
 

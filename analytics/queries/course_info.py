@@ -47,6 +47,7 @@ from analytics.models import (
     VideoView,
 )
 from courses.models import Enrollment, EnrollmentMode, Video
+from analytics.queries.sql import read_cursor
 
 ROLLUP_NAME = "course_info"  # RollupState row: when the whole activity history was last rebuilt
 
@@ -285,7 +286,7 @@ def _steps_from_raw(course, dimension, window):
     if window.start is not None:
         sql += " WHERE next_day IS NULL OR next_day > %s"
         params = (*params, connection.ops.adapt_datefield_value(window.start))
-    with connection.cursor() as cursor:
+    with read_cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 
@@ -570,7 +571,7 @@ def _rolling_week_counts(course, start_at, end_at):
     """{activity: distinct learners} of the course in [start_at, end_at), from the raw rows (the
     weekly rollups hold Monday-to-Monday weeks only)."""
     with_sql, params = activity_weeks_sql(course.pk, start_at, end_at, one_interval=True)
-    with connection.cursor() as cursor:
+    with read_cursor() as cursor:
         cursor.execute(with_sql + "SELECT any_count, attempted_problem, played_video, posted_forum FROM weeks", params)
         row = cursor.fetchone()
     return dict(zip(ACTIVITY_TYPES, map(int, row or (0, 0, 0, 0))))
@@ -581,7 +582,7 @@ def _activity_counts(course, start_at, end_at, from_raw):
     [start_at, end_at) that had any activity."""
     if _reads_raw(course, from_raw):
         with_sql, params = activity_weeks_sql(course.pk, start_at, end_at)
-        with connection.cursor() as cursor:
+        with read_cursor() as cursor:
             cursor.execute(
                 with_sql + "SELECT week, any_count, attempted_problem, played_video, posted_forum FROM weeks",
                 params,
@@ -711,7 +712,7 @@ def course_videos(course, *, from_raw=None):
     videos = Video.objects.filter(course=course).order_by("key")
     if _reads_raw(course, from_raw):
         with_sql, params = video_audience_sql(course.pk)
-        with connection.cursor() as cursor:
+        with read_cursor() as cursor:
             cursor.execute(with_sql + "SELECT video_id, users_at_start, users_at_end FROM audience", params)
             audience = {video_id: (int(start), int(end)) for video_id, start, end in cursor.fetchall()}
         videos = [

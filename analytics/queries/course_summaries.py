@@ -48,6 +48,7 @@ from analytics.queries.course_info import (
     enrollment_steps_sql,
 )
 from courses.models import AttemptState, Course, Enrollment, Program, Result
+from analytics.queries.sql import read_cursor
 
 COUNT_FIELDS = ("count", "cumulative_count", "count_change_7_days", "passing_users")
 CURRENT, UPCOMING, ARCHIVED, UNKNOWN = "Current", "Upcoming", "Archived", "unknown"
@@ -116,7 +117,7 @@ def _mode_steps_from_raw(course_ids, days, today):
     in_effect = " OR ".join(["(day <= %s AND (next_day IS NULL OR next_day > %s))"] * len(days))
     day_params = [connection.ops.adapt_datefield_value(day) for day in days for _ in range(2)]
     sql = with_sql + f"SELECT course_id, category, day, enrolled, ever_enrolled, next_day FROM steps WHERE {in_effect}"
-    with connection.cursor() as cursor:
+    with read_cursor() as cursor:
         cursor.execute(sql, (*params, *day_params))
         rows = cursor.fetchall()
     return [
@@ -171,7 +172,7 @@ def passing_learners_by_mode(course_ids, *, from_raw=None):
     rows = []
     if stale:
         sql, params = passing_learners_sql(stale)
-        with connection.cursor() as cursor:
+        with read_cursor() as cursor:
             cursor.execute(sql, params)
             rows += cursor.fetchall()
     if fresh:

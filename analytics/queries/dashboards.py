@@ -35,6 +35,7 @@ from .course_info import course_videos
 from .learner import EXCLUDED_PAGES, IS_QUIZ
 from .problems import course_problems, problem_answer_distribution, problem_grade_distribution, video_timeline
 from .video_cloud.periods import bucket_starts
+from analytics.queries.sql import read_cursor
 
 TOP_CONTENTS_LIMIT = 10
 # Enrollment counts go per week rather than per day past this many days (a readable chart).
@@ -106,7 +107,7 @@ def active_learners_trend(workspace, period, *, learner_ids=None):
         UNION ALL SELECT 'm', month, COUNT(DISTINCT learner) FROM pairs GROUP BY month
     """
     counts = {"p": {}, "d": {}, "w": {}, "m": {}}
-    with connection.cursor() as cursor:
+    with read_cursor() as cursor:
         cursor.execute(sql, params)
         for kind, bucket, learners_count in cursor.fetchall():
             counts[kind][None if bucket is None else _as_date(bucket)] = int(learners_count)
@@ -194,7 +195,7 @@ def top_contents_by_time(workspace, filters=ResultFilters(), *, limit=TOP_CONTEN
         "GROUP BY c.id, c.key, c.title HAVING SUM(r.time_spent) > 0 "
         "ORDER BY time_spent DESC, LOWER(c.title), c.key LIMIT %s"
     )
-    with connection.cursor() as cursor:
+    with read_cursor() as cursor:
         cursor.execute(sql, [*params, limit])
         return [
             {"id": key, "name": title, "time_spent": int(time_spent), "results": int(results)}
@@ -305,7 +306,7 @@ def video_retention(video):
     learners with a view covering it, all time; and the largest fall between consecutive
     segments (the first one on a tie). Segment indexes outside the duration are ignored. One query.
     """
-    with connection.cursor() as cursor:
+    with read_cursor() as cursor:
         cursor.execute(_segment_viewers_sql(), [video.pk])
         viewers = {int(segment): int(count) for segment, count in cursor.fetchall()}
     count = video.segment_count

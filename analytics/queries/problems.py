@@ -22,7 +22,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.db.models import Case, Count, F, IntegerField, Max, Sum, When
 
-from analytics.queries.sql import quoted_table
+from analytics.queries.sql import quoted_table, read_cursor
 from analytics.models import ProblemAnswerCount, ProblemGradeCount, SubsectionLearner, VideoView
 
 
@@ -277,7 +277,7 @@ def _segment_counts(video):
     """{segment: (num_views, num_users)} for every segment index from 0 that some view of the
     video watched. One query."""
     table = quoted_table(VideoView)
-    with connection.cursor() as cursor:
+    with read_cursor() as cursor:
         if connection.vendor != "postgresql":
             cursor.execute(_TIMELINE_COUNTS_SQL.format(table=table), [video.pk])
             return {

@@ -2,10 +2,18 @@
 
 from django.db import connection
 
+from config.replicas import read_connection
+
+
+def read_cursor():
+    """A cursor for hand-written read SQL: on the replica this request or task reads from, else
+    the primary (config/replicas.py: the same choice as the ORM's reads)."""
+    return read_connection().cursor()
+
 
 def fetch_dicts(sql, params):
     """The rows of `sql` as dicts keyed by column name."""
-    with connection.cursor() as cursor:
+    with read_cursor() as cursor:
         cursor.execute(sql, params)
         names = [column[0] for column in cursor.description]
         return [dict(zip(names, values)) for values in cursor.fetchall()]

@@ -15,6 +15,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.credentials import Credential
 from accounts.models import Role
+from analytics.queries.sql import fetch_dicts
 from config import replicas
 from courses.models import Attempt, Course
 from exports.models import ExportJob, ExportStatus
@@ -218,3 +219,20 @@ def test_export_rows_are_read_from_the_replica(workspace, admin_user, replica):
     assert job.row_count == 2
     assert on_replica.captured_queries != []
     assert not any("exports_exportjob" in query["sql"] for query in on_replica.captured_queries)
+
+
+def test_hand_written_read_sql_follows_the_same_choice(replica):
+    with replicas.replica_reads(REPLICA), CaptureQueriesContext(connections[REPLICA]) as on_replica:
+        assert fetch_dicts("SELECT 41 + 1 AS answer", []) == [{"answer": 42}]
+    assert [query["sql"] for query in on_replica.captured_queries] == ["SELECT 41 + 1 AS answer"]
+    with CaptureQueriesContext(connections[REPLICA]) as on_replica:
+        fetch_dicts("SELECT 1 AS one", [])  # outside: the primary
+    assert on_replica.captured_queries == []
+
+
+def test_video_cloud_users_raw_sql_reads_the_replica(workspace, api_key_client, replica):
+    client = api_key_client(workspace, Role.ADMIN)
+    with CaptureQueriesContext(connections[REPLICA]) as on_replica:
+        response = client.get("/analytics/users?period=7d")
+    assert response.status_code == 200, response.content
+    assert any("analytics_learneractivity" in query["sql"] for query in on_replica.captured_queries)

@@ -4,11 +4,10 @@ every row in keyset chunks for exports (`iter_result_rows`)."""
 import hashlib
 from datetime import timezone as dt_timezone
 
-from django.db import connection
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from analytics.queries.sql import fetch_dicts
+from analytics.queries.sql import fetch_dicts, read_cursor
 
 from .filters import RESULT_STATES, Page, ResultFilters, ResultOrder
 from .rows import COURSE, KEPT_ROWS, RESULT, USER, _db_datetime, _rows_sql, result_parts_sql, result_rows_sql
@@ -227,7 +226,7 @@ def _walked_page(workspace, filters, parts, rows_sql, *, limit, skip, now):
 
 
 def _count(rows_sql, params):
-    with connection.cursor() as cursor:
+    with read_cursor() as cursor:
         cursor.execute(f"SELECT COUNT(*) FROM ({rows_sql}) AS r", params)
         return cursor.fetchone()[0]
 

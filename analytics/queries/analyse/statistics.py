@@ -2,7 +2,6 @@
 
 from datetime import datetime, time, timedelta
 
-from django.db import connection
 from django.utils import timezone
 
 from analytics.definitions import UTC
@@ -10,6 +9,7 @@ from courses.models import AttemptState, ResultTotal, ResultTotalsState
 
 from .filters import ENROLLMENT_TYPES, RESULT_STATES, ResultFilters
 from .rows import COURSE, _literal, boundary_on_day_sql, result_rows_sql
+from analytics.queries.sql import read_cursor
 
 TOTAL = ResultTotal._meta.db_table
 
@@ -99,7 +99,7 @@ def analyse_statistics(workspace, filters=ResultFilters(), *, course_ids=None, n
         f"UNION ALL SELECT 1, NULL, NULL, {', '.join(f'SUM({name})' for name in sums)} FROM per_course"
         ") AS lines ORDER BY is_workspace, total DESC, LOWER(title), key"
     )
-    with connection.cursor() as cursor:
+    with read_cursor() as cursor:
         cursor.execute(statistics_sql, params)
         *content_rows, workspace_row = [dict(zip(["is_workspace", "key", "title", *sums], row)) for row in cursor]
 

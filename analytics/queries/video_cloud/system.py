@@ -23,6 +23,7 @@ from analytics.definitions import ALL, resolve_period
 from analytics.models import HealthCheck, RequestMetric
 
 from .periods import DataUnavailable, ratio, whole_number
+from analytics.queries.sql import read_cursor
 
 HEALTH_PROBE_ENDPOINT = "/api/health/"
 SERVER_ERROR = Q(status__gte=500)
@@ -130,7 +131,7 @@ def format_bytes(size):
 def database_size_bytes():
     """PostgreSQL: pg_database_size of the current database; SQLite: its file (and WAL) size."""
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
+        with read_cursor() as cursor:
             cursor.execute("SELECT pg_database_size(current_database())")
             return cursor.fetchone()[0]
     if connection.vendor == "sqlite":

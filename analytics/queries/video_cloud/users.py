@@ -38,6 +38,7 @@ from analytics.queries.activity import (
 )
 
 from .periods import DEVICE_KEYS, SOURCE_KEYS, average, breakdown, bucket_label, fill_buckets, ratio
+from analytics.queries.sql import read_cursor
 
 RETENTION_DAYS = (1, 7, 30)
 ACTIVE_WINDOWS = {"daily": 1, "weekly": 7, "monthly": 30}  # activity.activeUsers: days ending today
@@ -282,7 +283,7 @@ def _page_learner_days(workspace, period):
         for name in (*PAGE_FIGURES, "new_learner_days", "new_sessions", "new_duration")
     ]
     hours = [f"COUNT(CASE WHEN {quote(f'hour{hour}')} > 0 THEN 1 END)" for hour in range(24)]
-    with connection.cursor() as cursor:
+    with read_cursor() as cursor:
         cursor.execute(f"SELECT COUNT(*), {', '.join(sums + hours)} FROM ({inner_sql}) per_learner", params)
         row = [int(value or 0) for value in cursor.fetchone()]
     totals = {"learners": row[0], **dict(zip(PAGE_FIGURES, row[1:5]))}
