@@ -76,25 +76,23 @@ class PrivateCluster:
     def url(self, database):
         return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
 
-    def init_and_start(self):
+    def _empty_directory(self):
         if self.directory.exists():
             self.stop(quiet=True)
             shutil.rmtree(self.directory)
         self.directory.mkdir(parents=True)
         if self.as_postgres:
             shutil.chown(self.directory, "postgres", "postgres")
+
+    def init_and_start(self):
+        self._empty_directory()
         self._run(pg_bin("initdb"), "-D", self.data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
         self.start()
 
     def init_as_replica_of(self, primary):
         """A hot standby of `primary`, streaming from it: pg_basebackup (-R writes the connection
         to the primary and standby.signal), then start."""
-        if self.directory.exists():
-            self.stop(quiet=True)
-            shutil.rmtree(self.directory)
-        self.directory.mkdir(parents=True)
-        if self.as_postgres:
-            shutil.chown(self.directory, "postgres", "postgres")
+        self._empty_directory()
         self._run(
             pg_bin("pg_basebackup"), "-h", "127.0.0.1", "-p", primary.port, "-U", "postgres",
             "-D", self.data, "-R", "-X", "stream", "-c", "fast", "--no-sync",
