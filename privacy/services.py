@@ -44,6 +44,7 @@ from analytics.models import (
     XapiStatementRelation,
 )
 from analytics.rollups.changes import TIME_FIELDS, batched, row_fields, rows_changed_for
+from analytics.services.learner_activity import forget_learner_days
 from analytics.services.problem_rollups import forget_learner
 from analytics.services.xapi.identity import agent_key
 from analytics.services.xapi.mapping import learner_email
@@ -252,6 +253,12 @@ class _Run:
             self.note_transaction(locked_s, "problem_rollups")
             self.progress(f"problem rollups: {problems} problems recomputed")
 
+    def forget_pruned_days(self):
+        """The person's learner days left once their raw rows are gone: days before the
+        workspace's retention horizon live only in the rollups (docs/privacy.md, Retention)."""
+        days = forget_learner_days(self.workspace_id, self.user_id)
+        return {"pruned_learner_days": days} if days else {}
+
     def statement_pks(self):
         by_relation = XapiStatementRelation.objects.filter(
             workspace_id=self.workspace_id, kind=XapiRelationKind.AGENT, key__in=self.keys
@@ -372,6 +379,7 @@ class _Run:
             for kind, model, keeps_rollups in RAW_KINDS:
                 self.delete_raw(kind, model, keeps_rollups)
             self.forget_problem_rows()
+            self.transaction(self.forget_pruned_days)
         if self.keys:
             self.delete_statements()
             self.transaction(self.delete_documents)

@@ -561,9 +561,27 @@ def forget_user(sender, instance, **kwargs):
         cursor.execute(f"DELETE FROM {la} WHERE user_id = %s", [instance.pk])
 
 
+def forget_learner_days(workspace_id, user_id):
+    """A learner's erasure from one workspace: take their remaining days out of the workspace's
+    totals and delete their LearnerDay and LearnerActivity rows there. Refreshes from raw rows
+    cannot do it for days whose raw rows retention already pruned (analytics.services.retention):
+    those days live only in the rollups. Returns the learner-days removed."""
+    ld, la = quoted_table(LearnerDay), quoted_table(LearnerActivity)
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        _lock_users(cursor, [user_id])
+        _sync_roles(cursor, workspace_id, [user_id])
+        days_sql = f"FROM {ld} d WHERE d.workspace_id = %s AND d.user_id = %s"
+        cursor.execute(_add_totals_sql(days_sql, -1), [workspace_id, user_id])
+        cursor.execute(f"DELETE FROM {ld} WHERE workspace_id = %s AND user_id = %s", [workspace_id, user_id])
+        days = cursor.rowcount
+        cursor.execute(f"DELETE FROM {la} WHERE workspace_id = %s AND user_id = %s", [workspace_id, user_id])
+    return days
+
+
 __all__ = [
     "activity_pairs",
     "date_plus",
+    "forget_learner_days",
     "forget_user",
     "is_empty",
     "rebuild_learner_activity",

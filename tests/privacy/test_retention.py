@@ -302,3 +302,38 @@ def test_rebuild_learner_activity_command_keeps_pruned_history(workspace, world)
     call_command("rebuild_learner_activity", "--workspace", workspace.slug, stdout=_Lines([]))
 
     assert rollup_rows(workspace) == rows_before
+
+
+def test_an_erasure_after_a_prune_leaves_none_of_the_persons_rollup_rows(
+    world, workspace, other_workspace, django_capture_on_commit_callbacks
+):
+    """Issue 22 (erasure x retention): the person's days before the horizon live only in the
+    rollups once pruned; erasing them must still remove those rows (the user stays: they are a
+    member of another workspace)."""
+    from accounts.models import Membership
+    from analytics.models import LearnerActivity
+    from privacy import services
+
+    gone, kept = world
+    Membership.objects.create(user=gone, workspace=other_workspace, role=Role.LEARNER)
+    prune_activity(workspace.slug, now=NOW)
+    assert LearnerDay.objects.filter(workspace=workspace, user=gone).count() == len(DAYS_AGO)
+    kept_days = sorted(LearnerDay.objects.filter(workspace=workspace, user=kept).values_list("day", flat=True))
+
+    subject = services.find_subject(workspace, email=gone.email)
+    job, _ = services.request_erasure(workspace, subject, "api_key:test")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.run_erasure(job.pk)
+
+    assert not LearnerDay.objects.filter(workspace=workspace, user=gone).exists()
+    assert not LearnerActivity.objects.filter(workspace=workspace, user=gone).exists()
+    # The other learner's history (pruned days included) stays.
+    assert sorted(LearnerDay.objects.filter(workspace=workspace, user=kept).values_list("day", flat=True)) == kept_days
+    # The workspace's day totals now count the other learner alone: one page session, one video
+    # view of 30 s a day (each learner had one of each on every day).
+    totals = sorted(
+        WorkspaceDay.objects.filter(workspace=workspace).values_list(
+            "day", "page_sessions", "video_views", "watch_seconds"
+        )
+    )
+    assert totals == [(day, 1, 1, 30) for day in kept_days]
