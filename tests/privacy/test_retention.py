@@ -337,3 +337,37 @@ def test_an_erasure_after_a_prune_leaves_none_of_the_persons_rollup_rows(
         )
     )
     assert totals == [(day, 1, 1, 30) for day in kept_days]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Known limit (docs/privacy.md): VideoAudience is an all-time distinct count recomputed from "
+    "raw views on the course's next refresh, so viewers seen only before the horizon drop out.",
+)
+def test_video_audience_keeps_viewers_seen_only_before_the_horizon(
+    workspace, world, make_member, django_capture_on_commit_callbacks
+):
+    from analytics.models import VideoAudience
+    from analytics.services.course_info_rollups import mark_courses_changed, refresh_stale_courses
+    from courses.models import Video
+
+    video = Video.objects.get(key="keep-video")
+    early = make_member(workspace, Role.LEARNER, email="early@example.org")
+    VideoViewFactory(
+        video=video,
+        user=early,
+        started_at=NOW - timedelta(days=50),
+        watched_s=30,
+        watched_first_segment=True,
+        watched_last_segment=True,
+    )
+    rebuild_rollups()
+    before = list(VideoAudience.objects.filter(video=video).values_list("users_at_start", "users_at_end"))
+    assert before == [(1, 1)]  # the world's views cover neither segment; this learner's both
+
+    prune_activity(workspace.slug, now=NOW)
+    with django_capture_on_commit_callbacks(execute=True):
+        mark_courses_changed([video.course_id])  # any later write to the course
+    refresh_stale_courses()
+
+    assert list(VideoAudience.objects.filter(video=video).values_list("users_at_start", "users_at_end")) == before
