@@ -44,6 +44,7 @@ from analytics.models import (
     XapiStatementRelation,
 )
 from analytics.rollups.changes import TIME_FIELDS, batched, row_fields, rows_changed_for
+from analytics.services.course_info_rollups import forget_course_presence
 from analytics.services.learner_activity import forget_learner_days
 from analytics.services.problem_rollups import forget_learner
 from analytics.services.xapi.identity import agent_key
@@ -259,6 +260,13 @@ class _Run:
         days = forget_learner_days(self.workspace_id, self.user_id)
         return {"pruned_learner_days": days} if days else {}
 
+    def forget_course_presence(self):
+        """The person's course activity and video audience presence, and the counts built on it
+        (weeks before a retention horizon included). Not counted: derived rows, which a course
+        refresh in between may already have removed."""
+        forget_course_presence(self.workspace_id, self.user_id)
+        return {}
+
     def statement_pks(self):
         by_relation = XapiStatementRelation.objects.filter(
             workspace_id=self.workspace_id, kind=XapiRelationKind.AGENT, key__in=self.keys
@@ -380,6 +388,7 @@ class _Run:
                 self.delete_raw(kind, model, keeps_rollups)
             self.forget_problem_rows()
             self.transaction(self.forget_pruned_days)
+            self.transaction(self.forget_course_presence)
         if self.keys:
             self.delete_statements()
             self.transaction(self.delete_documents)

@@ -188,17 +188,24 @@ def _activity_counts_from_presence(filters):
 def _rebuild_video_audiences(course_ids=None):
     """The users' presence at the start and end of each video (VideoAudienceUser) from the raw
     views, then the counts from the presence (a video with views but neither edge has no row,
-    read as zeros); returns the count rows written."""
+    read as zeros); returns the count rows written. In a workspace whose raw activity was pruned
+    (Workspace.raw_activity_pruned_before) the stored presence is kept and the raw views only
+    add to it: viewers seen only before the horizon still count."""
     video_filter = _course_filter(course_ids, "video__course_id")
+    VideoAudienceUser.objects.filter(**video_filter, video__course__workspace__raw_activity_pruned_before=None).delete()
     with_sql, params = video_audience_users_sql(course_ids)
-    _replace_rows(
-        VideoAudienceUser,
-        ("video", "user", "edge"),
-        with_sql,
-        "SELECT video_id, user_id, edge FROM edges",
-        params,
-        **video_filter,
-    )
+    with connection.cursor() as cursor:
+        # WHERE: SQLite reads "ON CONFLICT" after a bare FROM as a join constraint.
+        cursor.execute(
+            f"{with_sql} INSERT INTO {quoted_table(VideoAudienceUser)} (video_id, user_id, edge) "
+            "SELECT video_id, user_id, edge FROM edges WHERE 1 = 1 ON CONFLICT DO NOTHING",
+            params,
+        )
+    return _count_video_audiences(video_filter)
+
+
+def _count_video_audiences(video_filter):
+    """VideoAudience of the videos video_filter selects, counted from their presence rows."""
 
     def users(edge):
         return Count(Case(When(edge=edge, then=1), output_field=IntegerField()))
@@ -214,6 +221,34 @@ def _rebuild_video_audiences(course_ids=None):
     return _replace_rows(
         VideoAudience, ("video", "users_at_start", "users_at_end"), "", counts_sql, params, **video_filter
     )
+
+
+def forget_course_presence(workspace_id, user_id):
+    """Take a person out of the course information presence of a workspace (an erasure): their
+    CourseActivityLearner and VideoAudienceUser rows go and the counts of the courses and videos
+    they were in are counted again from the presence left, every week included (weeks before a
+    retention horizon have no raw rows to rebuild them from). Returns the presence rows removed."""
+    with transaction.atomic():
+        _lock()
+        activity = CourseActivityLearner.objects.filter(course__workspace_id=workspace_id, user_id=user_id)
+        audience = VideoAudienceUser.objects.filter(video__course__workspace_id=workspace_id, user_id=user_id)
+        course_ids = sorted(set(activity.values_list("course_id", flat=True)))
+        video_ids = sorted(set(audience.values_list("video_id", flat=True)))
+        removed = activity._raw_delete(activity.db) + audience._raw_delete(audience.db)
+        if course_ids:
+            week_filters = _course_filter(course_ids)
+            counts_sql, params = _activity_counts_from_presence(week_filters)
+            _replace_rows(
+                CourseActivityWeek,
+                ("course", "week_start", "any", "attempted_problem", "played_video", "posted_forum"),
+                "",
+                counts_sql,
+                params,
+                **week_filters,
+            )
+        if video_ids:
+            _count_video_audiences({"video_id__in": video_ids})
+    return removed
 
 
 def _rebuild_passing_counts(course_ids=None):

@@ -337,13 +337,29 @@ def test_an_erasure_after_a_prune_leaves_none_of_the_persons_rollup_rows(
         )
     )
     assert totals == [(day, 1, 1, 30) for day in kept_days]
+    # Their course presence goes too, and every week's count (pruned weeks included) equals a
+    # recount of the presence left.
+    from collections import Counter
+
+    from analytics.models import CourseActivityKind, CourseActivityLearner, CourseActivityWeek, VideoAudienceUser
+
+    assert not CourseActivityLearner.objects.filter(user=gone).exists()
+    assert not VideoAudienceUser.objects.filter(user=gone).exists()
+    recount = Counter(
+        CourseActivityLearner.objects.filter(course__workspace=workspace, activity=CourseActivityKind.ANY).values_list(
+            "course_id", "week_start"
+        )
+    )
+    stored = {
+        (course_id, week): learners
+        for course_id, week, learners in CourseActivityWeek.objects.filter(course__workspace=workspace).values_list(
+            "course_id", "week_start", "any"
+        )
+        if learners
+    }
+    assert stored == dict(recount) and sum(recount.values()) > 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Known limit (docs/privacy.md): VideoAudience is an all-time distinct count recomputed from "
-    "raw views on the course's next refresh, so viewers seen only before the horizon drop out.",
-)
 def test_video_audience_keeps_viewers_seen_only_before_the_horizon(
     workspace, world, make_member, django_capture_on_commit_callbacks
 ):
