@@ -475,3 +475,28 @@ def test_an_erasure_that_cannot_be_queued_is_503_and_marked_failed(erasure_world
     assert response.status_code == 503 and "nothing was done" in response.json()["detail"]
     assert ErasureJob.objects.get().status == ErasureStatus.FAILED
     assert Membership.objects.filter(workspace=a.workspace, user=a.users["learner"]).exists()
+
+
+def test_dashboards_show_nothing_of_the_person_after_the_erasure(erasure_world, django_capture_on_commit_callbacks):
+    a, _ = erasure_world
+    client = _client_with("session", a, Role.ADMIN)
+    paths = [
+        "/dashboards/?wait=1",
+        "/dashboards/courses/?wait=1",
+        f"/dashboards/courses/{SHARED_COURSE}/?wait=1",
+        "/dashboards/results/?wait=1",
+        f"/dashboards/videos/{SHARED_VIDEO}/?wait=1",
+    ]
+    markers = (SHARED_EMAIL, "Sam Shared")
+
+    def shown():
+        found = set()
+        for path in paths:
+            response = client.get(path)
+            assert response.status_code == 200, path
+            found |= {marker for marker in markers if marker in response.content.decode()}
+        return found
+
+    assert shown()  # before: the pages name them (and cache their sections)
+    _erase(a, django_capture_on_commit_callbacks)
+    assert shown() == set()
