@@ -157,20 +157,12 @@ def _rebuild_activity_weeks(course_ids=None, start_at=None, end_at=None):
         params,
         **week_filters,
     )
-    counts_sql, params = _activity_counts_from_presence(week_filters)
-    return _replace_rows(
-        CourseActivityWeek,
-        ("course", "week_start", "any", "attempted_problem", "played_video", "posted_forum"),
-        "",
-        counts_sql,
-        params,
-        **week_filters,
-    )
+    return _count_activity_weeks(week_filters)
 
 
-def _activity_counts_from_presence(filters):
-    """(sql, params): SELECT course_id, week_start, then the learners per activity (the columns
-    of CourseActivityWeek in order), from the presence rows matching filters."""
+def _count_activity_weeks(filters):
+    """CourseActivityWeek of the (course, week) rows filters select, counted from their presence
+    rows (the learners per activity); returns the rows written."""
 
     def learners(kind):
         return Count(Case(When(activity=kind, then=1), output_field=IntegerField()))
@@ -182,7 +174,9 @@ def _activity_counts_from_presence(filters):
         .annotate(**{kind.label: learners(kind) for kind in CourseActivityKind})
         .values_list("course_id", "week_start", *(kind.label for kind in CourseActivityKind))
     )
-    return counts.query.sql_with_params()
+    counts_sql, params = counts.query.sql_with_params()
+    columns = ("course", "week_start", *(kind.label for kind in CourseActivityKind))
+    return _replace_rows(CourseActivityWeek, columns, "", counts_sql, params, **filters)
 
 
 def _rebuild_video_audiences(course_ids=None):
@@ -236,16 +230,7 @@ def forget_course_presence(workspace_id, user_id):
         video_ids = sorted(set(audience.values_list("video_id", flat=True)))
         removed = activity._raw_delete(activity.db) + audience._raw_delete(audience.db)
         if course_ids:
-            week_filters = _course_filter(course_ids)
-            counts_sql, params = _activity_counts_from_presence(week_filters)
-            _replace_rows(
-                CourseActivityWeek,
-                ("course", "week_start", "any", "attempted_problem", "played_video", "posted_forum"),
-                "",
-                counts_sql,
-                params,
-                **week_filters,
-            )
+            _count_activity_weeks(_course_filter(course_ids))
         if video_ids:
             _count_video_audiences({"video_id__in": video_ids})
     return removed
