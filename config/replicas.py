@@ -228,9 +228,7 @@ class ReplicaReadsMiddleware:
         try:
             response = self.get_response(request)
             replica = request.replica_reads
-            # A lost connection shows as an error inside a statement (the watch) or, when it is
-            # reopened between statements, as the 503 the family's handler answered.
-            if replica is not None and (replica.watch.has_failed or response.status_code == 503):
+            if replica is not None and replica.is_lost():
                 self._close(request)
                 mark_down(replica.alias)
                 logger.warning("Replica %s failed during %s; answering from the primary", replica.alias, request.path)
@@ -276,6 +274,13 @@ class _RequestReplica:
     alias: str
     watch: _FailureWatch
     token: contextvars.Token
+
+    def is_lost(self):
+        """A lost connection shows as an error inside a statement (the watch) or, when Django
+        reopens or makes a cursor between statements, outside any statement: Django then flags
+        the connection's `errors_occurred` (cleared when a request starts and when the
+        connection opens, so only this request's errors count)."""
+        return self.watch.has_failed or connections[self.alias].errors_occurred
 
 
 def warn_unreachable_replicas():

@@ -180,6 +180,23 @@ def test_replica_lost_during_a_request_is_answered_again_from_the_primary(stats_
     assert replicas.replica_health(REPLICA).is_usable is False
 
 
+def test_replica_lost_after_its_check_is_answered_again_from_the_primary(stats_world, replica, monkeypatch):
+    """The server goes away just after the request checked the connection: the view's first
+    cursor fails in Django's `_cursor`, outside every execute wrapper, and the request is still
+    answered from the primary."""
+    expected = _stats(stats_world)  # opens the replica's connection
+
+    class WatchAfterTheServerWentAway(replicas._FailureWatch):
+        def __init__(self):
+            super().__init__()
+            connections[REPLICA].connection.close()  # the socket is gone; Django does not know yet
+
+    monkeypatch.setattr(replicas, "_FailureWatch", WatchAfterTheServerWentAway)
+    answer = _stats(stats_world)
+    assert answer == expected
+    assert replicas.replica_health(REPLICA).is_usable is False
+
+
 def test_reads_inside_a_transaction_on_the_primary_stay_on_the_primary(replica):
     with replicas.replica_reads(REPLICA):
         assert replicas.read_alias() == REPLICA
