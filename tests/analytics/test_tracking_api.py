@@ -239,9 +239,10 @@ def test_one_heartbeat_statements(learner_client, course, django_assert_num_quer
     learner_client.post(SESSIONS, item, format="json")  # the credential is cached from here on
 
     # The transaction (a savepoint inside the test's), the stored session, the course key, the
-    # upsert; the learner-day rollup: (PostgreSQL: the lock) the role check, the day with the
-    # totals' difference (SQLite: totals out, day, totals in), the span; the course activity
-    # presence found stored (PostgreSQL: after the rebuild lock taken shared).
+    # upsert; the course activity presence found stored (PostgreSQL: after the rebuild lock taken
+    # shared); the learner-day rollup: (PostgreSQL: the lock) the role check, the day returning
+    # the totals' difference, the span with the difference added to the day's totals, last
+    # (SQLite: totals out, day, totals in, the span).
     with django_assert_num_queries(11):
         response = learner_client.post(SESSIONS, {**item, "duration": 60}, format="json")
 
