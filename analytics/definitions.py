@@ -27,6 +27,7 @@ from datetime import datetime, time, timedelta, timezone as dt_timezone
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Callable
 
+from django.db import connection
 from django.db.models.functions import TruncDate
 
 from accounts.models import Membership, Role
@@ -58,15 +59,20 @@ def learner_ids(workspace):
     return learner_memberships(workspace).order_by().values("user_id")
 
 
-def is_learner_sql(alias, workspace_sql=None):
+def is_learner_sql(alias, workspace_sql=None, *, per_row=False):
     """SQL: the row `alias` (with workspace_id and user_id columns) is of a user who has the
     learner role in that workspace (workspace_sql: an SQL expression of the workspace id instead,
-    such as a placeholder, for rows without a workspace_id column)."""
+    such as a placeholder, for rows without a workspace_id column).
+
+    per_row: for statements over a few rows, one index probe per row; PostgreSQL may otherwise
+    hash every membership of the table for them (OFFSET 0 keeps it from turning the EXISTS into
+    a hashed IN)."""
     membership = quoted_table(Membership)
     workspace_sql = workspace_sql or f"{alias}.workspace_id"
+    fence = " OFFSET 0" if per_row and connection.vendor == "postgresql" else ""
     return (
         f"EXISTS (SELECT 1 FROM {membership} m WHERE m.workspace_id = {workspace_sql} "
-        f"AND m.user_id = {alias}.user_id AND m.role = '{Role.LEARNER.value}')"
+        f"AND m.user_id = {alias}.user_id AND m.role = '{Role.LEARNER.value}'{fence})"
     )
 
 

@@ -252,7 +252,7 @@ def _insert_spans_sql(where_sql, upsert=False):
     )
     sql = (
         f"INSERT INTO {quoted_table(LearnerActivity)} (workspace_id, user_id, {', '.join(SPAN_COLUMNS)}) "
-        f"SELECT span.workspace_id, span.user_id, {is_learner_sql('span')}, span.first_day, span.last_day, {back}, "
+        f"SELECT span.workspace_id, span.user_id, {is_learner_sql('span', per_row=upsert)}, span.first_day, span.last_day, {back}, "
         f"{', '.join(f'span.{word}' for word in RECENT_DAY_WORDS)}, {page_columns} FROM ("
         f"SELECT workspace_id, user_id, MIN(day) AS first_day, MAX(day) AS last_day, "
         f"MAX(CASE WHEN page_sessions > 0 THEN day END) AS last_page_day, "
@@ -284,13 +284,13 @@ LEARNER_TOTALS = {
 EVERYONE_TOTALS = {name: f"d.{name}" for name in ("video_views", "watch_seconds", "completed_views")}
 
 
-def _add_totals_sql(days_sql, sign=1, *, role_moved=False, rebuild=False, signed=False):
-    """INSERT into WorkspaceDay `sign` x the sums of the LearnerDay rows `d` that `days_sql`
-    (FROM ... WHERE) selects: LEARNER_TOTALS of the learners among them and EVERYONE_TOTALS of
-    all; role_moved: LEARNER_TOTALS of all of them alone (users counted as learners or no longer).
-    signed: each row carries its own sign (`d.sign`, 1 or -1). Added to the rows there (rebuild:
-    into an empty table). Days in order: two writers adding to the same days lock them in the
-    same order."""
+def _totals_select_sql(days_sql, sign=1, *, role_moved=False, signed=False):
+    """(columns, SQL) of the WorkspaceDay rows `sign` x the sums of the LearnerDay rows `d` that
+    `days_sql` (FROM ... WHERE) selects: SELECT workspace_id, day, then one sum per column:
+    LEARNER_TOTALS of the learners among them and EVERYONE_TOTALS of all; role_moved:
+    LEARNER_TOTALS of all of them alone (users counted as learners or no longer). signed: each row
+    carries its own sign (`d.sign`, 1 or -1). Days in order: two writers adding to the same days
+    lock them in the same order."""
     if role_moved:
         columns = {**LEARNER_TOTALS, **dict.fromkeys(EVERYONE_TOTALS, "0")}
         rows_sql = days_sql
@@ -305,30 +305,68 @@ def _add_totals_sql(days_sql, sign=1, *, role_moved=False, rebuild=False, signed
         sums = ", ".join(_int(f"SUM(d.sign * ({expression}))", "BIGINT") for expression in columns.values())
     else:
         sums = ", ".join(_int(f"{sign} * SUM({expression})", "BIGINT") for expression in columns.values())
-    sql = (
-        f"INSERT INTO {quoted_table(WorkspaceDay)} (workspace_id, day, {', '.join(columns)}) "
-        f"SELECT d.workspace_id, d.day, {sums} {rows_sql} "
-        f"GROUP BY d.workspace_id, d.day ORDER BY d.workspace_id, d.day"
+    select_sql = (
+        f"SELECT d.workspace_id, d.day, {sums} {rows_sql} GROUP BY d.workspace_id, d.day ORDER BY d.workspace_id, d.day"
     )
+    return tuple(columns), select_sql
+
+
+def _add_totals_sql(days_sql, sign=1, *, role_moved=False, rebuild=False, signed=False):
+    """INSERT into WorkspaceDay the rows of _totals_select_sql(days_sql, ...), added to the rows
+    there (rebuild: into an empty table)."""
+    columns, select_sql = _totals_select_sql(days_sql, sign, role_moved=role_moved, signed=signed)
+    sql = f"INSERT INTO {quoted_table(WorkspaceDay)} (workspace_id, day, {', '.join(columns)}) {select_sql}"
     if rebuild:
         return sql
     return sql + _on_conflict(("workspace_id", "day"), columns, add_to=quoted_table(WorkspaceDay))
 
 
-def _upsert_days_and_totals_sql(union_sql):
+# WorkspaceDay's columns moved by a refresh, in _totals_select_sql's order.
+TOTALS_COLUMNS = (*LEARNER_TOTALS, *EVERYONE_TOTALS)
+
+
+def _upsert_days_returning_totals_sql(union_sql):
     """PostgreSQL: after `_pairs_cte`, one statement that upserts the pairs' LearnerDay rows and
-    moves the learners' WorkspaceDay totals by the difference: `old_days` reads the rows before
-    the upsert (every part of one statement sees the same snapshot), the upsert's RETURNING gives
-    them after; the totals add the new rows and take out the old. For refreshes that never empty
-    a pair (may_empty=False: a heartbeat), instead of three statements. Parameters: the
-    workspace id, then union_sql's."""
+    returns the difference it makes to the learners' WorkspaceDay totals (workspace_id, day, then
+    TOTALS_COLUMNS): `old_days` reads the rows before the upsert (every part of one statement
+    sees the same snapshot), the upsert's RETURNING gives them after; the difference adds the new
+    rows and takes out the old. For refreshes that never empty a pair (may_empty=False: a
+    heartbeat). Parameters: the workspace id, then union_sql's."""
     ld = quoted_table(LearnerDay)
     changes = "FROM (SELECT -1 AS sign, * FROM old_days UNION ALL SELECT 1 AS sign, * FROM new_days) d"
     return (
         f", old_days AS (SELECT d.* FROM {ld} d JOIN pairs p ON p.user_id = d.user_id AND p.day = d.day "
         f"WHERE d.workspace_id = %s), new_days AS ({_insert_days_sql(union_sql, upsert=True)} RETURNING *) "
-        + _add_totals_sql(changes, signed=True)
+        + _totals_select_sql(changes, signed=True)[1]
     )
+
+
+def _add_to_workspace_days_cte(totals):
+    """PostgreSQL: (`WITH` SQL, params) adding `totals` ([(workspace_id, day, *TOTALS_COLUMNS)])
+    to WorkspaceDay, in day order, to put before the refresh's last statement; ("", []) when
+    every row is zeros (the same as no row).
+
+    Every write of a workspace's day updates its one WorkspaceDay row, and the row stays locked
+    until the write commits: concurrent heartbeats queue on it. A data-modifying WITH that the
+    statement does not read runs after its main part, so the row is taken as late as possible and
+    held for little more than the commit."""
+    summed = {}  # chunks of pairs may each return the same day
+    for workspace_id, day, *sums in totals:
+        before = summed.get((workspace_id, day), [0] * len(sums))
+        summed[(workspace_id, day)] = [a + b for a, b in zip(before, sums)]
+    totals = [(*key, *sums) for key, sums in sorted(summed.items()) if any(sums)]
+    if not totals:
+        return "", []
+    columns = ("workspace_id", "day", *TOTALS_COLUMNS)
+    types = ("integer", "date", *["bigint"] * len(TOTALS_COLUMNS))
+    arrays = ", ".join(f"%s::{kind}[]" for kind in types)
+    sql = (
+        f"WITH workspace_days AS (INSERT INTO {quoted_table(WorkspaceDay)} ({', '.join(columns)}) "
+        f"SELECT * FROM unnest({arrays}) WHERE 1 = 1"
+        + _on_conflict(("workspace_id", "day"), TOTALS_COLUMNS, add_to=quoted_table(WorkspaceDay))
+        + ") "
+    )
+    return sql, [list(values) for values in zip(*totals)]
 
 
 def _sync_roles(cursor, workspace_id, users):
@@ -447,11 +485,13 @@ def refresh_learner_days(workspace_id, pairs, *, may_empty=True):
         _lock_users(cursor, users)
         _sync_roles(cursor, workspace_id, users)
         pair_days = f"FROM {ld} d JOIN pairs p ON p.user_id = d.user_id AND p.day = d.day WHERE d.workspace_id = %s"
+        totals = []  # PostgreSQL without may_empty: the WorkspaceDay difference, added last
         for start in range(0, len(pairs), MAX_PAIRS):
             cte, cte_params = _pairs_cte(pairs[start : start + MAX_PAIRS])
             union_sql, params = _source_selects(_pairs_rows(workspace_id))
             if not may_empty and connection.vendor == "postgresql":
-                cursor.execute(cte + _upsert_days_and_totals_sql(union_sql), [*cte_params, workspace_id, *params])
+                cursor.execute(cte + _upsert_days_returning_totals_sql(union_sql), [*cte_params, workspace_id, *params])
+                totals += cursor.fetchall()
                 continue
             # The learners' totals lose these days as they were and gain them as they are now.
             cursor.execute(cte + _add_totals_sql(pair_days, -1), [*cte_params, workspace_id])
@@ -466,6 +506,10 @@ def refresh_learner_days(workspace_id, pairs, *, may_empty=True):
         for start in range(0, len(users), MAX_PARAMS):
             chunk_users = users[start : start + MAX_PARAMS]
             marks = ", ".join(["%s"] * len(chunk_users))
+            # The WorkspaceDay difference of the upserts above: in the last statement.
+            totals_sql, totals_params = (
+                ("", []) if start + MAX_PARAMS < len(users) else _add_to_workspace_days_cte(totals)
+            )
             if may_empty:
                 cursor.execute(
                     f"DELETE FROM {la} WHERE workspace_id = %s AND user_id IN ({marks}) "
@@ -474,8 +518,8 @@ def refresh_learner_days(workspace_id, pairs, *, may_empty=True):
                     [workspace_id, *chunk_users],
                 )
             cursor.execute(
-                _insert_spans_sql(f"workspace_id = %s AND user_id IN ({marks})", upsert=True),
-                [workspace_id, *chunk_users],
+                totals_sql + _insert_spans_sql(f"workspace_id = %s AND user_id IN ({marks})", upsert=True),
+                [*totals_params, workspace_id, *chunk_users],
             )
 
 

@@ -213,16 +213,29 @@ def test_reads_from_the_rollups_equal_the_raw_path(world, weeks, send):
     ]
 
 
-def test_a_repeated_heartbeat_runs_one_presence_statement_and_no_count_update(world, weeks, send):
+def test_a_repeated_heartbeat_runs_no_presence_statement_and_no_count_update(world, weeks, send):
+    # Its session was counted when it was first written, in the same course and week.
     heartbeat = session(world["l1"], world["a"], weeks["w0"][0])
     send(SESSIONS, heartbeat)
     with CaptureQueriesContext(connection) as queries:
         send(SESSIONS, {**heartbeat, "duration": 300})
     presence = [q["sql"] for q in queries if "analytics_courseactivitylearner" in q["sql"]]
     counts = [q["sql"] for q in queries if "analytics_courseactivityweek" in q["sql"]]
-    assert (len(presence), counts) == (1, [])
+    assert (presence, counts) == ([], [])
     assert [q for q in queries if "analytics_courseinfostate" in q["sql"]] == []
     assert stored_weeks(world["a"]) == {(world["a"].pk, weeks["w0"][1]): (1, 0, 0, 0)}
+
+
+def test_a_heartbeat_whose_course_was_created_since_its_first_send_counts_in_that_course(world, weeks, send, workspace):
+    key = "course-v1:Acme+Later+2026"
+    first = {**session(world["l1"], world["a"], weeks["w0"][0]), "path": f"/player/{key}"}
+    send(SESSIONS, first)  # no such course yet: the session is in no course
+    later = CourseFactory(workspace=workspace, key=key)
+    rebuild_course_info(workspace.pk)
+
+    send(SESSIONS, {**first, "duration": 300})
+
+    assert stored_weeks(later) == {(later.pk, weeks["w0"][1]): (1, 0, 0, 0)}
 
 
 def test_a_session_moved_to_another_week_marks_its_course_stale_and_the_refresh_repairs_it(world, weeks, send):

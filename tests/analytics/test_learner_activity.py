@@ -507,10 +507,61 @@ def test_heartbeat_refresh_is_one_statement_for_days_and_totals_on_postgresql(
     PageSessionFactory(workspace=workspace, user=learner, started_at=at(3, 1))
     pairs = {(learner.pk, at(3, 1).date())}
 
-    # PostgreSQL: lock, role check, the days upserted with the totals' difference, the span.
-    # SQLite: role check, totals out, days upsert, totals in, the span.
+    # PostgreSQL: lock, role check, the days upserted returning the totals' difference, the span
+    # with the difference added to the totals. SQLite: role check, totals out, days upsert,
+    # totals in, the span.
     with django_assert_num_queries(4 if connection.vendor == "postgresql" else 5):
         refresh_learner_days(workspace.pk, pairs, may_empty=False)
+
+
+def grow_durations(duration_s):
+    """Every stored page session's duration set in SQL, out of the rollups' sight (a heartbeat
+    before its refresh)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {connection.ops.quote_name(PageSession._meta.db_table)} SET duration_s = %s", [duration_s]
+        )
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the totals' difference is deferred on PostgreSQL")
+def test_heartbeat_adds_to_the_workspace_day_in_its_last_statement(workspace, learner):
+    # WorkspaceDay's row of the day is locked by every write of the day until it commits: the
+    # refresh writes it last, so concurrent heartbeats wait for little more than a commit.
+    PageSessionFactory(workspace=workspace, user=learner, started_at=at(3, 1), duration_s=30)
+    refresh_learner_days(workspace.pk, {(learner.pk, at(3, 1))}, may_empty=False)
+    grow_durations(45)
+    statements = []
+
+    def record(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        refresh_learner_days(workspace.pk, {(learner.pk, at(3, 1))}, may_empty=False)
+
+    workspace_day = connection.ops.quote_name(WorkspaceDay._meta.db_table)
+    assert [index for index, sql in enumerate(statements) if f"INSERT INTO {workspace_day}" in sql] == [
+        len(statements) - 1
+    ]
+    assert WorkspaceDay.objects.get(workspace=workspace, day=at(3, 1).date()).page_seconds == 45
+    assert_rollup_is_recount()
+
+
+def test_heartbeats_of_users_in_several_chunks_keep_the_totals(workspace, make_member, monkeypatch):
+    # The totals' difference of every chunk of pairs goes in with the last chunk of users.
+    monkeypatch.setattr(learner_activity, "MAX_PAIRS", 2)
+    monkeypatch.setattr(learner_activity, "MAX_PARAMS", 2)
+    learners = [make_member(workspace) for _ in range(5)]
+    for index, learner in enumerate(learners):
+        PageSessionFactory(workspace=workspace, user=learner, started_at=at(3, 1, hour=index), duration_s=10)
+    refresh_learner_days(workspace.pk, {(learner.pk, at(3, 1)) for learner in learners}, may_empty=False)
+    grow_durations(20)
+
+    refresh_learner_days(workspace.pk, {(learner.pk, at(3, 1)) for learner in learners}, may_empty=False)
+
+    *_, totals = assert_rollup_is_recount()
+    march1 = totals[(workspace.pk, at(3, 1).date())]
+    assert (march1["page_days"], march1["page_sessions"], march1["page_seconds"]) == (5, 5, 100)
 
 
 def test_heartbeats_keep_the_totals_of_learners_only(workspace, learner, make_member, bearer_client, monkeypatch):

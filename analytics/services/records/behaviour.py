@@ -121,16 +121,22 @@ def upsert_page_sessions(workspace, rows):
     (course_and_chapter_from_path) and `course` is linked when that key is a course of the
     workspace. The same id twice in rows is merged the same way. Queries: existing ids (1), course
     keys (1), one INSERT ... ON CONFLICT per 1,000 rows written; unchanged rows are not written.
+    Then the rollups (rows_changed); a re-sent session still in its course and week adds nothing
+    to the course activity, so a heartbeat runs no course activity statement.
     """
     result = UpsertResult()
     rows = list(rows)
     if not rows:
         return result
-    stored = {}
+    stored, stored_course_ids = {}, {}
     for values in select_rows(
-        PageSession, ("id", "workspace_id", "user_id", *PAGE_SESSION_STATE), "id", {row["id"] for row in rows}
+        PageSession,
+        ("id", "workspace_id", "user_id", "course_id", *PAGE_SESSION_STATE),
+        "id",
+        {row["id"] for row in rows},
     ):
-        stored[values[0]] = {"owner": (values[1], values[2]), **dict(zip(PAGE_SESSION_STATE, values[3:]))}
+        stored[values[0]] = {"owner": (values[1], values[2]), **dict(zip(PAGE_SESSION_STATE, values[4:]))}
+        stored_course_ids[values[0]] = values[3]
     state = {}  # id -> the row as it will be written
     for row in rows:
         session_id, owner = row["id"], (workspace.pk, row["user_id"])
@@ -186,7 +192,16 @@ def upsert_page_sessions(workspace, rows):
             or week_start(stored[sid]["started_at"]) != week_start(to_write[sid]["started_at"])
         )
     }
-    activity = [(value[7], value[2], value[5], None) for value in values]
+    # A re-sent session still in its course and week (a heartbeat) was counted in that week's
+    # activity when it was first written (or by the rebuild of the course its write made stale):
+    # only new and moved sessions are sent to the course activity counts.
+    activity = [
+        (value[7], value[2], value[5], None)
+        for value in values
+        if value[0] not in stored
+        or stored_course_ids[value[0]] != value[7]
+        or week_start(stored[value[0]]["started_at"]) != week_start(value[5])
+    ]
     _rows_changed(PageSession, workspace, to_write.items(), stored, left_ids, activity=activity)
     return result
 
