@@ -326,6 +326,21 @@ class XapiStatement(models.Model):
         return f"{self.actor_key} {self.verb_id} {self.activity_id}"
 
 
+class XapiStatementKey(models.Model):
+    """The ids of the stored statements, on PostgreSQL only (written and deleted by triggers).
+
+    Statements are partitioned by month of `stored` there, and a partitioned table's unique keys
+    must include that column: this unpartitioned table keeps each statement id stored once, so a
+    concurrent request storing the same id still fails with a unique violation (migration
+    analytics 0021; docs/scaling.md). SQLite keeps the statements' own primary key and leaves it
+    empty."""
+
+    id = models.UUIDField(primary_key=True)
+
+    class Meta:
+        verbose_name = "xAPI statement key"
+
+
 class XapiRelationKind(models.TextChoices):
     AGENT = "agent", "Agent"
     ACTIVITY = "activity", "Activity"
@@ -346,7 +361,11 @@ class XapiStatementRelation(models.Model):
     # Neither key is indexed alone: xapi_relation_page leads with the workspace, xapi_relation_unique
     # with the statement.
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
-    statement = models.ForeignKey(XapiStatement, on_delete=models.CASCADE, related_name="relations", db_index=False)
+    # No database constraint: statements are partitioned on PostgreSQL (their key includes
+    # `stored`); Django's cascade and the erasure delete relations with their statement.
+    statement = models.ForeignKey(
+        XapiStatement, on_delete=models.CASCADE, related_name="relations", db_index=False, db_constraint=False
+    )
     kind = models.CharField(max_length=12, choices=XapiRelationKind.choices)
     key = models.CharField(max_length=1000)
     is_direct = models.BooleanField()

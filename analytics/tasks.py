@@ -67,3 +67,13 @@ def prune_activity():
     from analytics.services.retention import prune_activity as prune
 
     return {result.workspace: result.total for result in prune()}
+
+
+@shared_task(acks_late=True)
+def ensure_partitions():
+    """Daily (beat) and when a write meets a month without a partition: the monthly partitions of
+    the raw activity tables ahead, and the rows of DEFAULT moved into their months'
+    (analytics.services.partitions). Returns the months created per table."""
+    from analytics.services.partitions import ensure_month_partitions
+
+    return {report.table: [f"{month:%Y-%m}" for month in report.created] for report in ensure_month_partitions()}

@@ -315,6 +315,12 @@ CELERY_BEAT_SCHEDULE = {
     "expire-exports": {"task": "exports.tasks.expire_exports", "schedule": 15 * 60},
     # Raw activity older than each workspace's retention (docs/privacy.md).
     "prune-activity": {"task": "analytics.tasks.prune_activity", "schedule": 24 * 3600, "options": {"expires": 3600}},
+    # Monthly partitions of the raw activity tables, made ahead (PostgreSQL; docs/scaling.md).
+    "ensure-partitions": {
+        "task": "analytics.tasks.ensure_partitions",
+        "schedule": 24 * 3600,
+        "options": {"expires": 3600},
+    },
     # Uptime of /analytics/system/health: one check of the database and the web process a minute.
     "check-health": {"task": "analytics.tasks.check_health", "schedule": 60, "options": {"expires": 60}},
     # Open edX course information rollups: the stale courses are rebuilt every few seconds (a

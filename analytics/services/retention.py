@@ -20,12 +20,18 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import Workspace
 from analytics.definitions import UTC
 from analytics.models import LearningEvent, PageSession, VideoView
+from analytics.services.partitions import MonthPartition, drop_partition, existing_months, is_partitioned
+
+
+def quote(name):
+    return connection.ops.quote_name(name)
+
 
 BATCH_SIZE = 5000
 # The raw tables pruned and their time column.
@@ -104,13 +110,62 @@ def prune_workspace(workspace, *, now=None, dry_run=False, batch_size=BATCH_SIZE
 
 
 def prune_activity(slug=None, *, now=None, dry_run=False, batch_size=BATCH_SIZE, progress=None):
-    """Prune every workspace with a retention (or the one `slug` names); [PruneResult]."""
+    """Prune every workspace with a retention (or the one `slug` names); [PruneResult].
+
+    On PostgreSQL a month partition whose every row is before its workspace's horizon is
+    detached and dropped whole first (partitions are shared by all workspaces); the rest goes
+    row by row."""
     workspaces = Workspace.objects.order_by("pk")
     if slug is not None:
         workspaces = workspaces.filter(slug=slug)
     else:
         workspaces = workspaces.filter(raw_activity_retention_days__isnull=False)
-    return [
-        prune_workspace(workspace, now=now, dry_run=dry_run, batch_size=batch_size, progress=progress)
-        for workspace in workspaces
-    ]
+    workspaces = list(workspaces)
+    dropped = {} if dry_run else drop_expired_partitions(workspaces, now=now)
+    results = []
+    for workspace in workspaces:
+        result = prune_workspace(workspace, now=now, dry_run=dry_run, batch_size=batch_size, progress=progress)
+        for label, rows in dropped.get(workspace.pk, {}).items():
+            result.deleted[label] = result.deleted.get(label, 0) + rows
+        results.append(result)
+    return results
+
+
+def drop_expired_partitions(workspaces, *, now=None):
+    """Drop the month partitions of the pruned tables that hold only rows before their own
+    workspace's horizon, among `workspaces` whose course information rollups hold; returns
+    {workspace id: {model label: rows dropped}}. Any row of another workspace keeps the
+    partition (a scan that stops at the first such row: daily, and only of expired months)."""
+    if not is_partitioned():
+        return {}
+    horizons = {}
+    for workspace in workspaces:
+        horizon = horizon_for(workspace.raw_activity_retention_days, now)
+        if horizon is not None and _rollups_hold(workspace):
+            horizons[workspace.pk] = horizon
+    if not horizons:
+        return {}
+    dropped = {}
+    for model, _ in PRUNED:
+        table = model._meta.db_table
+        for month in sorted(existing_months(table)):
+            partition = MonthPartition(table, month)
+            end = partition.bounds[1]
+            ready = [pk for pk, horizon in horizons.items() if horizon >= end]
+            if not ready or _holds_rows_of_others(partition.name, ready):
+                continue
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT workspace_id, count(*) FROM {quote(partition.name)} GROUP BY workspace_id")
+                counts = cursor.fetchall()
+            drop_partition(table, month)
+            for workspace_id, rows in counts:
+                dropped.setdefault(workspace_id, {})[model._meta.label] = rows
+    return dropped
+
+
+def _holds_rows_of_others(partition, workspace_ids):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT EXISTS (SELECT 1 FROM {quote(partition)} WHERE NOT (workspace_id = ANY(%s)))", [workspace_ids]
+        )
+        return cursor.fetchone()[0]

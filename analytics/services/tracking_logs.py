@@ -48,6 +48,7 @@ from analytics.services.learning_state import (
 )
 from analytics.rollups.changes import rows_changed
 from analytics.services.learner_activity import activity_pairs
+from analytics.services.partitions import conflict_columns, note_times
 from analytics.services.problem_rollups import list_answer, record_problem_responses, record_subsection_opens
 from analytics.services.records import upsert_events, upsert_video_views
 from courses.models import AttemptState
@@ -731,6 +732,7 @@ def copy_events(workspace, rows):
     table = LearningEvent._meta.db_table
     columns = ", ".join(EVENT_COLUMNS)
     now = timezone.now()
+    note_times(LearningEvent, (row["occurred_at"] for row in rows))
     with connection.cursor() as cursor:
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS tracking_log_events (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
@@ -752,8 +754,9 @@ def copy_events(workspace, rows):
                         now,
                     )
                 )
+        conflict = ", ".join(conflict_columns(LearningEvent))
         cursor.execute(
-            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM tracking_log_events ON CONFLICT (id) DO NOTHING"
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM tracking_log_events ON CONFLICT ({conflict}) DO NOTHING"
         )
         created = cursor.rowcount
     # Every row's day: re-sent lines changed nothing, and recomputing their days is harmless.

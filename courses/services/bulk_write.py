@@ -403,7 +403,8 @@ def _lift_table_indexes(cursor, quote, table):
         "  AND c.contype IN ('p', 'u', 'x')) ORDER BY i.relname",
         [table],
     )
-    indexes = cursor.fetchall()
+    # A partitioned table's index reads "ON ONLY t": made so, it would cover no partition.
+    indexes = [(name, definition.replace(" ON ONLY ", " ON ", 1)) for name, definition in cursor.fetchall()]
     for name, kind, _ in constraints:
         if kind == "f":
             cursor.execute(f"ALTER TABLE {quote(table)} DROP CONSTRAINT {quote(name)}")

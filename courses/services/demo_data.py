@@ -40,7 +40,7 @@ import uuid
 from bisect import bisect
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth.hashers import make_password
 from django.db import connection, transaction
@@ -68,6 +68,7 @@ from analytics.models import (
 from analytics.services.problem_rollups import list_answer, rebuild_problem_rollups
 from analytics.services.records.behaviour import VIDEO_VIEW_COLUMNS
 from analytics.services.learner_activity import rebuild_learner_activity
+from analytics.services.partitions import ensure_month_partitions
 from analytics.services.reaction_days import rebuild_reaction_days
 from analytics.services.video_days import rebuild_video_days
 from courses.models import Attempt, Chapter, Course, CoursePacing, Enrollment, Program, Result, Video
@@ -1721,6 +1722,8 @@ def generate_demo_data(
     demo_size = SIZES[size] if isinstance(size, str) else size
     log = log or (lambda message: None)
     writer = writer or BulkWriter.for_connection(progress=progress)
+    # The history's months get partitions first (PostgreSQL), rather than filling DEFAULT.
+    ensure_month_partitions(since=(now or datetime.now(UTC)) - timedelta(days=HISTORY_DAYS + 1), now=now)
     with transaction.atomic():
         workspace, _ = Workspace.objects.get_or_create(
             slug=slug, defaults={"name": "Demo Academy" if slug == DEMO_WORKSPACE else slug.replace("-", " ").title()}

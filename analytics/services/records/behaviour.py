@@ -30,6 +30,7 @@ from analytics.models import (
 )
 from analytics.queries.course_info import EVENT_ACTIVITY, week_start
 from analytics.rollups.changes import rows_changed
+from analytics.services.partitions import conflict_columns, forget_moved_rows
 from analytics.services.learner_activity import activity_pairs
 from analytics.services.problem_rollups import record_problem_responses, record_subsection_opens
 
@@ -103,10 +104,16 @@ def _page_session_conflict_sql():
     for attr in ("page", "path", "started_at", "course_id", "course_key", "chapter_key", "device"):
         updates.append(f"{name(model, attr)} = {excluded(model, attr)}")
     return (
-        f"ON CONFLICT ({name(model, 'id')}) DO UPDATE SET {', '.join(updates)} "
+        f"ON CONFLICT ({', '.join(conflict_columns(model))}) DO UPDATE SET {', '.join(updates)} "
         f"WHERE {column(model, 'workspace_id')} = {excluded(model, 'workspace_id')} "
         f"AND {column(model, 'user_id')} = {excluded(model, 'user_id')}"
     )
+
+
+def _moved(written, stored):
+    """The ids of stored rows whose start changes (on PostgreSQL they move to another partition
+    key, see partitions.forget_moved_rows)."""
+    return [row_id for row_id, row in written if row_id in stored and stored[row_id]["started_at"] != row["started_at"]]
 
 
 def upsert_page_sessions(workspace, rows):
@@ -180,6 +187,7 @@ def upsert_page_sessions(workspace, rows):
         )
         for sid, s in to_write.items()
     ]
+    forget_moved_rows(PageSession, _moved(to_write.items(), stored))
     insert_rows(PageSession, PAGE_SESSION_COLUMNS, values, _page_session_conflict_sql())
     # A session's course and week are counted by difference; one moved out of its course or week
     # leaves the old one to a rebuild.
@@ -375,7 +383,7 @@ def _video_view_conflict_sql():
         if attr not in GROWING and attr not in ("id", "workspace_id", "user_id", "video_id", "course_id", "received_at")
     ]
     return (
-        f"ON CONFLICT ({name(model, 'id')}) DO UPDATE SET {', '.join(updates)} "
+        f"ON CONFLICT ({', '.join(conflict_columns(model))}) DO UPDATE SET {', '.join(updates)} "
         f"WHERE {column(model, 'workspace_id')} = {excluded(model, 'workspace_id')} "
         f"AND {column(model, 'user_id')} = {excluded(model, 'user_id')} "
         f"AND {column(model, 'video_id')} = {excluded(model, 'video_id')}"
@@ -470,6 +478,7 @@ def upsert_video_views(workspace, rows, *, source=EventSource.TRACKER, videos=No
                 now,
             )
         )
+    forget_moved_rows(VideoView, _moved(to_write, stored))
     insert_rows(VideoView, VIDEO_VIEW_COLUMNS, values, _video_view_conflict_sql())
     # Views are counted by difference; one moved to another week, or no longer covering an edge
     # it covered (the video's length changed), leaves its course to a rebuild.

@@ -17,6 +17,8 @@ from itertools import islice
 from django.db import connection
 from django.db.models import JSONField
 
+from analytics.services.partitions import note_rows
+
 ROWS_PER_STATEMENT = 1000
 PG_ROWS_PER_STATEMENT = 10_000
 
@@ -85,6 +87,7 @@ def insert_rows(model, attnames, rows, conflict_sql, returning=None):
     """
     if not rows:
         return [] if returning else 0
+    note_rows(model, attnames, rows)
     if returning:
         returning_field = model._meta.get_field(returning)
         conflict_sql = f"{conflict_sql} RETURNING {connection.ops.quote_name(returning_field.column)}"
