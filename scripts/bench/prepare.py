@@ -124,15 +124,23 @@ def vacuum_never_vacuumed():
     from django.db import connection
 
     with connection.cursor() as cursor:
+        # A partitioned table (analytics.services.partitions) never records a vacuum itself: its
+        # partitions with rows do, and its own statistics come from an ANALYZE of the parent.
         cursor.execute(
-            "SELECT relname FROM pg_stat_user_tables WHERE relname = ANY(%s) "
-            "AND last_vacuum IS NULL AND last_autovacuum IS NULL",
+            "SELECT s.relname, p.relname FROM pg_stat_user_tables s "
+            "LEFT JOIN pg_inherits i ON i.inhrelid = s.relid LEFT JOIN pg_class p ON p.oid = i.inhparent "
+            "WHERE coalesce(p.relname, s.relname) = ANY(%s) AND s.last_vacuum IS NULL AND s.last_autovacuum IS NULL "
+            "AND s.relid NOT IN (SELECT partrelid FROM pg_partitioned_table) "
+            "AND (p.oid IS NULL OR s.n_live_tup + s.n_dead_tup > 0) ORDER BY 1",
             [list(BIG_TABLES)],
         )
-        tables = [name for (name,) in cursor.fetchall()]
+        found = cursor.fetchall()
+        tables = [name for name, _ in found]
         for table in tables:
             log(f"VACUUM (ANALYZE) {table} (never vacuumed since it was loaded)...")
             cursor.execute(f'VACUUM (ANALYZE) "{table}"')
+        for parent in sorted({parent for _, parent in found if parent}):
+            cursor.execute(f'ANALYZE "{parent}"')
         # Tables of thousands of rows that were never analyzed (users, memberships after a bulk
         # load): without statistics the planner guesses a few dozen rows for 100,000.
         cursor.execute(
