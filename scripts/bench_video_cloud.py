@@ -1,13 +1,14 @@
-"""Benchmark of the VideoCloud user analytics on PostgreSQL: GET /analytics/users (each period)
-and GET /analytics/users/engagement, on an existing demo workspace (make the large one with
-`manage.py generate_demo_data --size large`).
+"""Benchmark of the VideoCloud summary and user analytics on PostgreSQL: GET /analytics/videos/summary,
+GET /analytics/users and GET /analytics/users/engagement (each period), on an existing demo
+workspace (make the large one with `manage.py generate_demo_data --size large`).
 
 Not a test. Times requests through the Django test client with an admin API key created inside
 a transaction that is rolled back at the end (the database is left as it was), prints a markdown
 table (min / median / p95 ms per URL, the load average before and after) and the
-EXPLAIN (ANALYZE, BUFFERS) of the slowest SQL statement of the slowest URL.
+EXPLAIN (ANALYZE, BUFFERS) of the slowest SQL statement of the slowest URL; --statements also
+prints, per URL, each statement's EXPLAIN ANALYZE execution time.
 
-    .venv/bin/python scripts/bench_video_cloud.py [--workspace demo] [--runs 20] [--rebuild]
+    .venv/bin/python scripts/bench_video_cloud.py [--workspace demo] [--runs 20] [--rebuild] [--statements]
 
 --rebuild first recomputes the learner-day rollups of the workspace (rebuild_learner_activity)
 and reports its time; it writes. Environment: DATABASE_URL (default
@@ -29,6 +30,7 @@ from benchlib import configure_environment  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/la_bench"
 URLS = [
+    *(f"/analytics/videos/summary?period={period}" for period in ("7d", "30d", "90d", "all")),
     *(f"/analytics/users?period={period}" for period in ("7d", "30d", "90d", "all")),
     *(f"/analytics/users/engagement?period={period}" for period in ("7d", "30d", "90d", "all")),
 ]
@@ -44,11 +46,30 @@ def load_average():
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
+def print_statement_times(client, url, headers):
+    """Each SELECT of one request of `url`: its EXPLAIN ANALYZE execution time and its start."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        client.get(url, headers=headers)
+    for query in queries.captured_queries:
+        sql = query["sql"]
+        if not sql.lstrip().upper().startswith(("SELECT", "WITH")):
+            continue
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN (ANALYZE) " + sql)
+            plan = [row[0] for row in cursor.fetchall()]
+        execution = next(line for line in plan if line.startswith("Execution Time")).split(":")[1].strip()
+        print(f"    {execution:>12}  {' '.join(sql.split())[:100]}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workspace", default="demo")
     parser.add_argument("--runs", type=int, default=20, help="timed requests per URL (after 2 warm-ups)")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the workspace's rollups first (writes)")
+    parser.add_argument("--statements", action="store_true", help="EXPLAIN ANALYZE every statement of each URL")
     args = parser.parse_args()
 
     configure_environment(DEFAULT_DATABASE_URL)
@@ -93,6 +114,8 @@ def main():
                 assert response.status_code == 200, (url, response.status_code, response.content[:300])
             results[url] = summary(samples)
             print(f"{url:45} median {results[url]['median']:8.1f} ms  p95 {results[url]['p95']:8.1f} ms", flush=True)
+            if args.statements:
+                print_statement_times(client, url, headers)
             if results[url]["median"] > slowest[0]:
                 slowest = (results[url]["median"], url)
         load_after = load_average()

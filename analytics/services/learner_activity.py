@@ -23,12 +23,12 @@ table: the backfill of an existing database and the end of a bulk load.
 
 import threading
 from contextlib import contextmanager
-from datetime import datetime
 
 from django.db import connection, transaction
 
 from analytics.queries.sql import quoted_table
 from analytics.definitions import UTC, is_learner_sql
+from analytics.services.rollup_sql import as_utc_day, lock_users, on_conflict, pairs_cte, pairs_rows, utc_day
 from analytics.models import (
     DAYS_PER_WORD,
     RECENT_DAY_WORDS,
@@ -43,8 +43,6 @@ from analytics.models import (
 
 FORUM_POST_EVENT = "posted_forum"
 RETENTION_DAYS = (1, 7, 30)
-# Advisory lock namespace (the first int4 of pg_advisory_xact_lock(int4, int4)): "LDAY".
-LOCK_CLASS = 0x4C444159
 REBUILD_WORK_MEM = "256MB"
 # Bounds on the parameters of one statement (SQLite allows 32,766) and on the pairs it refreshes.
 MAX_PARAMS = 5000
@@ -64,12 +62,6 @@ COUNT_COLUMNS = (
     "watch_seconds",
     "completed_views",
 )
-
-
-def _utc_day(column):
-    if connection.vendor == "postgresql":
-        return f"(({column}) AT TIME ZONE 'UTC')::date"
-    return f"date({column})"  # SQLite: Django stores UTC text
 
 
 def _utc_hour(column):
@@ -145,47 +137,7 @@ def _source_selects(source):
 
 def _whole_tables(scope, params):
     """A `source` for _source_selects: every row of the raw tables matching `scope`."""
-    return lambda table, column: (f"FROM {table} t WHERE {scope}", params, _utc_day(f"t.{column}"))
-
-
-def _pairs_cte(pairs):
-    """SQL `WITH pairs(user_id, day) AS (...)` of [(user_id, date)], and its parameters: one
-    parameter per column on PostgreSQL (arrays), one per value on SQLite."""
-    if connection.vendor == "postgresql":
-        users, days = zip(*pairs)
-        cte = "WITH pairs(user_id, day) AS (SELECT * FROM unnest(%s::integer[], %s::date[])) "
-        return cte, [list(users), list(days)]
-    values = ", ".join(["(%s, %s)"] * len(pairs))
-    adapt = connection.ops.adapt_datefield_value
-    return f"WITH pairs(user_id, day) AS (VALUES {values}) ", [v for user, day in pairs for v in (user, adapt(day))]
-
-
-def _pairs_rows(workspace_id):
-    """A `source` for _source_selects: the raw rows of the `pairs` CTE's (user, UTC day), found by
-    the raw tables' (workspace, user, time) indexes whatever the number of days and users."""
-
-    def source(table, column):
-        if connection.vendor == "postgresql":
-            start, end = "(p.day::timestamp AT TIME ZONE 'UTC')", "((p.day + 1)::timestamp AT TIME ZONE 'UTC')"
-        else:  # SQLite compares Django's UTC datetime text with the day's text
-            start, end = "p.day", "date(p.day, '+1 day')"
-        join = (
-            f"FROM pairs p JOIN {table} t ON t.workspace_id = %s AND t.user_id = p.user_id "
-            f"AND t.{column} >= {start} AND t.{column} < {end} WHERE 1 = 1"
-        )
-        return join, [workspace_id], "p.day"
-
-    return source
-
-
-def _on_conflict(keys, columns, *, add_to=None):
-    """ON CONFLICT clause setting `columns` to the new row's values, or (add_to: the table)
-    adding them to the stored ones."""
-    if add_to is None:
-        updates = ", ".join(f"{name} = excluded.{name}" for name in columns)
-    else:
-        updates = ", ".join(f"{name} = {add_to}.{name} + excluded.{name}" for name in columns)
-    return f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+    return lambda table, column: (f"FROM {table} t WHERE {scope}", params, utc_day(f"t.{column}"))
 
 
 def _insert_days_sql(union_sql, upsert=False):
@@ -198,7 +150,7 @@ def _insert_days_sql(union_sql, upsert=False):
         f"FROM ({union_sql}) AS activity "
         f"WHERE 1 = 1 GROUP BY workspace_id, user_id, day"
     )
-    return sql + _on_conflict(("workspace_id", "user_id", "day"), COUNT_COLUMNS) if upsert else sql
+    return sql + on_conflict(("workspace_id", "user_id", "day"), COUNT_COLUMNS) if upsert else sql
 
 
 HOUR_COLUMNS = tuple(f"hour{hour}_last_day" for hour in range(24))
@@ -261,7 +213,7 @@ def _insert_spans_sql(where_sql, upsert=False):
         f"{words}, {hours} FROM (SELECT d.*, MAX(d.day) OVER (PARTITION BY d.workspace_id, d.user_id) AS last_of_user "
         f"FROM {ld} d WHERE {where_sql}) AS days GROUP BY workspace_id, user_id) AS span WHERE 1 = 1"
     )
-    return sql + _on_conflict(("workspace_id", "user_id"), SPAN_COLUMNS) if upsert else sql
+    return sql + on_conflict(("workspace_id", "user_id"), SPAN_COLUMNS) if upsert else sql
 
 
 # WorkspaceDay's columns and their sums over LearnerDay rows `d`: of learners only, and of
@@ -318,7 +270,7 @@ def _add_totals_sql(days_sql, sign=1, *, role_moved=False, rebuild=False, signed
     sql = f"INSERT INTO {quoted_table(WorkspaceDay)} (workspace_id, day, {', '.join(columns)}) {select_sql}"
     if rebuild:
         return sql
-    return sql + _on_conflict(("workspace_id", "day"), columns, add_to=quoted_table(WorkspaceDay))
+    return sql + on_conflict(("workspace_id", "day"), columns, add_to=quoted_table(WorkspaceDay))
 
 
 # WorkspaceDay's columns moved by a refresh, in _totals_select_sql's order.
@@ -326,7 +278,7 @@ TOTALS_COLUMNS = (*LEARNER_TOTALS, *EVERYONE_TOTALS)
 
 
 def _upsert_days_returning_totals_sql(union_sql):
-    """PostgreSQL: after `_pairs_cte`, one statement that upserts the pairs' LearnerDay rows and
+    """PostgreSQL: after `pairs_cte`, one statement that upserts the pairs' LearnerDay rows and
     returns the difference it makes to the learners' WorkspaceDay totals (workspace_id, day, then
     TOTALS_COLUMNS): `old_days` reads the rows before the upsert (every part of one statement
     sees the same snapshot), the upsert's RETURNING gives them after; the difference adds the new
@@ -363,7 +315,7 @@ def _add_to_workspace_days_cte(totals):
     sql = (
         f"WITH workspace_days AS (INSERT INTO {quoted_table(WorkspaceDay)} ({', '.join(columns)}) "
         f"SELECT * FROM unnest({arrays}) WHERE 1 = 1"
-        + _on_conflict(("workspace_id", "day"), TOTALS_COLUMNS, add_to=quoted_table(WorkspaceDay))
+        + on_conflict(("workspace_id", "day"), TOTALS_COLUMNS, add_to=quoted_table(WorkspaceDay))
         + ") "
     )
     return sql, [list(values) for values in zip(*totals)]
@@ -404,27 +356,13 @@ def sync_learner_roles(workspace_id, user_ids):
     if not users:
         return
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        _lock_users(cursor, users)
+        lock_users(cursor, users)
         _sync_roles(cursor, workspace_id, users)
-
-
-def _as_day(moment):
-    if isinstance(moment, datetime):
-        return moment.astimezone(UTC).date()
-    return moment
 
 
 def activity_pairs(rows, user_key="user_id", time_key="started_at"):
     """{(user_id, UTC day)} of dict rows."""
-    return {(row[user_key], _as_day(row[time_key])) for row in rows if row.get(time_key) is not None}
-
-
-def _lock_users(cursor, user_ids):
-    if connection.vendor == "postgresql" and user_ids:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(%s, u) FROM unnest(%s::integer[]) AS u",
-            [LOCK_CLASS, sorted(user_ids)],
-        )
+    return {(row[user_key], as_utc_day(row[time_key])) for row in rows if row.get(time_key) is not None}
 
 
 class _Gathered(threading.local):
@@ -470,7 +408,7 @@ def refresh_learner_days(workspace_id, pairs, *, may_empty=True):
     ON CONFLICT (a DELETE before it when may_empty) and the totals in (on PostgreSQL without
     may_empty, the three in one statement); per 5,000 users the same for LearnerActivity.
     """
-    pairs = {(user_id, _as_day(day)) for user_id, day in pairs if user_id is not None and day is not None}
+    pairs = {(user_id, as_utc_day(day)) for user_id, day in pairs if user_id is not None and day is not None}
     if _gathered.pending is not None:
         gathered = _gathered.pending.setdefault(workspace_id, [set(), False])
         gathered[0] |= pairs
@@ -482,13 +420,13 @@ def refresh_learner_days(workspace_id, pairs, *, may_empty=True):
     users = sorted({user_id for user_id, _ in pairs})
     ld, la = quoted_table(LearnerDay), quoted_table(LearnerActivity)
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        _lock_users(cursor, users)
+        lock_users(cursor, users)
         _sync_roles(cursor, workspace_id, users)
         pair_days = f"FROM {ld} d JOIN pairs p ON p.user_id = d.user_id AND p.day = d.day WHERE d.workspace_id = %s"
         totals = []  # PostgreSQL without may_empty: the WorkspaceDay difference, added last
         for start in range(0, len(pairs), MAX_PAIRS):
-            cte, cte_params = _pairs_cte(pairs[start : start + MAX_PAIRS])
-            union_sql, params = _source_selects(_pairs_rows(workspace_id))
+            cte, cte_params = pairs_cte(pairs[start : start + MAX_PAIRS])
+            union_sql, params = _source_selects(pairs_rows(workspace_id))
             if not may_empty and connection.vendor == "postgresql":
                 cursor.execute(cte + _upsert_days_returning_totals_sql(union_sql), [*cte_params, workspace_id, *params])
                 totals += cursor.fetchall()
@@ -567,7 +505,7 @@ def rebuild_learner_activity(workspace=None, since=None):
             since_params = [*params, connection.ops.adapt_datetimefield_value(since)]
 
             def source(table, column):
-                return (f"FROM {table} t WHERE {scope} AND t.{column} >= %s", since_params, _utc_day(f"t.{column}"))
+                return (f"FROM {table} t WHERE {scope} AND t.{column} >= %s", since_params, utc_day(f"t.{column}"))
 
         union_sql, union_params = _source_selects(source)
         # Rows of a day together on disk (as writes append them): a window reads few pages.
@@ -596,7 +534,7 @@ def forget_user(sender, instance, **kwargs):
     ld, la = quoted_table(LearnerDay), quoted_table(LearnerActivity)
     workspace_ids = LearnerActivity.objects.filter(user=instance).values_list("workspace_id", flat=True)
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        _lock_users(cursor, [instance.pk])
+        lock_users(cursor, [instance.pk])
         for workspace_id in sorted(workspace_ids):
             _sync_roles(cursor, workspace_id, [instance.pk])
             days_sql = f"FROM {ld} d WHERE d.workspace_id = %s AND d.user_id = %s"
@@ -612,7 +550,7 @@ def forget_learner_days(workspace_id, user_id):
     those days live only in the rollups. Returns the learner-days removed."""
     ld, la = quoted_table(LearnerDay), quoted_table(LearnerActivity)
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        _lock_users(cursor, [user_id])
+        lock_users(cursor, [user_id])
         _sync_roles(cursor, workspace_id, [user_id])
         days_sql = f"FROM {ld} d WHERE d.workspace_id = %s AND d.user_id = %s"
         cursor.execute(_add_totals_sql(days_sql, -1), [workspace_id, user_id])

@@ -17,7 +17,8 @@ from django.db import connection, transaction
 from analytics.definitions import UTC, is_learner_sql
 from analytics.models import ReactionDay, ReactionType, VideoReaction
 from analytics.queries.sql import quoted_table
-from analytics.services.learner_activity import MAX_PARAMS, _as_day, _utc_day
+from analytics.services.learner_activity import MAX_PARAMS
+from analytics.services.rollup_sql import as_utc_day, utc_day
 
 # Advisory lock namespace (the first int4 of pg_advisory_xact_lock(int4, int4)): "RDAY".
 LOCK_CLASS = 0x52444159
@@ -29,7 +30,7 @@ def _count_sql(where_sql):
     """INSERT into ReactionDay the counts per (workspace, UTC day) of the reactions `r` of
     `where_sql` (a WHERE condition); the learner test once per row (OFFSET 0 keeps it there)."""
     fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
-    day = _utc_day("r.at")
+    day = utc_day("r.at")
     counts = [f"SUM(CASE WHEN r.type = '{kind.value}' THEN 1 ELSE 0 END)" for kind in TYPES]
     counts += [f"SUM(CASE WHEN r.type = '{kind.value}' AND r.is_learner THEN 1 ELSE 0 END)" for kind in TYPES]
     return (
@@ -49,7 +50,7 @@ def _day_bounds(day):
 
 
 def _as_date(value):
-    return date.fromisoformat(value) if isinstance(value, str) else _as_day(value)
+    return date.fromisoformat(value) if isinstance(value, str) else as_utc_day(value)
 
 
 def _recount(cursor, workspace_id, days, *, without_user=None):
@@ -72,7 +73,7 @@ def _recount(cursor, workspace_id, days, *, without_user=None):
 def _days_of_users(cursor, workspace_id, users):
     marks = ", ".join(["%s"] * len(users))
     cursor.execute(
-        f"SELECT DISTINCT {_utc_day('r.at')} FROM {quoted_table(VideoReaction)} r "
+        f"SELECT DISTINCT {utc_day('r.at')} FROM {quoted_table(VideoReaction)} r "
         f"WHERE r.workspace_id = %s AND r.user_id IN ({marks})",
         [workspace_id, *users],
     )
@@ -83,7 +84,7 @@ def refresh_reaction_days(workspace_id, pairs=(), users=()):
     """After reactions of `pairs` ((user_id, moment)) were written, or the role of `users`
     changed: recount the days concerned from the raw reactions, in the caller's transaction.
     Queries: the users' days (when users), a lock (PostgreSQL), per day a DELETE and an INSERT."""
-    days = {_as_day(moment) for _, moment in pairs if moment is not None}
+    days = {as_utc_day(moment) for _, moment in pairs if moment is not None}
     users = sorted({user_id for user_id in users if user_id is not None})
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         for start in range(0, len(users), MAX_PARAMS):

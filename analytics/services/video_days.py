@@ -16,15 +16,8 @@ from django.db import connection, transaction
 
 from analytics.models import VideoDay, VideoView, VideoViewerDay
 from analytics.queries.sql import quoted_table
-from analytics.services.learner_activity import (
-    MAX_PAIRS,
-    _as_day,
-    _lock_users,
-    _on_conflict,
-    _pairs_cte,
-    _pairs_rows,
-    _utc_day,
-)
+from analytics.services.learner_activity import MAX_PAIRS
+from analytics.services.rollup_sql import as_utc_day, lock_users, on_conflict, pairs_cte, pairs_rows, utc_day
 
 SUM_COLUMNS = ("views", "watch_seconds", "completed_views")
 
@@ -56,7 +49,7 @@ def _add_video_days_sql(viewer_days_sql, sign=1, *, rebuild=False):
     )
     if rebuild:
         return sql
-    return sql + _on_conflict(("workspace_id", "day", "video_id"), SUM_COLUMNS, add_to=quoted_table(VideoDay))
+    return sql + on_conflict(("workspace_id", "day", "video_id"), SUM_COLUMNS, add_to=quoted_table(VideoDay))
 
 
 def _move_video_days_sql(stored_sql, fresh_sql):
@@ -75,7 +68,7 @@ def _move_video_days_sql(stored_sql, fresh_sql):
         f"UNION ALL SELECT workspace_id, day, video_id, {columns} FROM ({fresh_sql}) AS fresh"
         f") AS c WHERE 1 = 1 GROUP BY c.workspace_id, c.day, c.video_id HAVING {changed} "
         f"ORDER BY c.workspace_id, c.day, c.video_id"
-        + _on_conflict(("workspace_id", "day", "video_id"), SUM_COLUMNS, add_to=quoted_table(VideoDay))
+        + on_conflict(("workspace_id", "day", "video_id"), SUM_COLUMNS, add_to=quoted_table(VideoDay))
     )
 
 
@@ -85,16 +78,16 @@ def refresh_video_days(workspace_id, pairs):
     transaction, after the write. Queries: a lock (PostgreSQL only, the users' learner-day locks,
     already held when learner_activity refreshed first); per 5,000 pairs three statements (VideoDay
     moved by the difference, the pairs' VideoViewerDay rows deleted and inserted again)."""
-    pairs = sorted({(user_id, _as_day(day)) for user_id, day in pairs if user_id is not None and day is not None})
+    pairs = sorted({(user_id, as_utc_day(day)) for user_id, day in pairs if user_id is not None and day is not None})
     if not pairs:
         return
     vvd = quoted_table(VideoViewerDay)
     pair_rows = f"FROM {vvd} v JOIN pairs p ON p.user_id = v.user_id AND p.day = v.day WHERE v.workspace_id = %s"
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        _lock_users(cursor, sorted({user_id for user_id, _ in pairs}))
+        lock_users(cursor, sorted({user_id for user_id, _ in pairs}))
         for start in range(0, len(pairs), MAX_PAIRS):
-            cte, cte_params = _pairs_cte(pairs[start : start + MAX_PAIRS])
-            rows_sql, params, day_sql = _pairs_rows(workspace_id)(quoted_table(VideoView), "started_at")
+            cte, cte_params = pairs_cte(pairs[start : start + MAX_PAIRS])
+            rows_sql, params, day_sql = pairs_rows(workspace_id)(quoted_table(VideoView), "started_at")
             fresh_sql = _viewer_days_sql(rows_sql, day_sql)
             cursor.execute(cte + _move_video_days_sql(pair_rows, fresh_sql), [*cte_params, workspace_id, *params])
             cursor.execute(
@@ -132,7 +125,7 @@ def rebuild_video_days(workspace_id=None, since=None):
         condition, params = where("t", "started_at")
         rows_sql = f"FROM {quoted_table(VideoView)} t WHERE {condition}"
         cursor.execute(
-            _insert_viewer_days_sql(_viewer_days_sql(rows_sql, _utc_day("t.started_at"))) + " ORDER BY 1, 2, 3, 4",
+            _insert_viewer_days_sql(_viewer_days_sql(rows_sql, utc_day("t.started_at"))) + " ORDER BY 1, 2, 3, 4",
             params,
         )
         viewer_days = cursor.rowcount
@@ -151,6 +144,6 @@ def forget_viewer(sender, instance, **kwargs):
     rows (their views go by the cascade, which sends no refresh for a deleted user)."""
     vvd = quoted_table(VideoViewerDay)
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        _lock_users(cursor, [instance.pk])
+        lock_users(cursor, [instance.pk])
         cursor.execute(_add_video_days_sql(f"FROM {vvd} v WHERE v.user_id = %s", -1), [instance.pk])
         cursor.execute(f"DELETE FROM {vvd} WHERE user_id = %s", [instance.pk])
