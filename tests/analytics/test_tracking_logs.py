@@ -4,6 +4,7 @@ and the real tracking-log fixtures."""
 import gzip
 import io
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -719,3 +720,43 @@ def test_reimporting_fixtures_adds_no_response_and_no_open(workspace, tmp_path):
         sorted(SubsectionOpen.objects.values_list("pk", flat=True)),
     )
     assert after == before
+
+
+def test_the_last_write_refreshes_the_learner_activity_once_for_every_view_batch(workspace, tmp_path, monkeypatch):
+    """Two viewing sessions written one view per batch (VIEW_BATCH = 1): one refresh of the
+    learner days and activity for the whole last write (one LearnerActivity upsert, not one per
+    batch), and the rollup has the learner's one day."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from analytics.models import LearnerDay
+    from analytics.services import tracking_logs
+
+    monkeypatch.setattr(tracking_logs, "VIEW_BATCH", 1)
+    lines = [
+        raw("play_video", "2026-03-01T09:00:00+00:00", video(10), session="s1"),
+        raw("pause_video", "2026-03-01T09:00:30+00:00", video(40), session="s1"),
+        raw("play_video", "2026-03-01T10:00:00+00:00", video(0), session="s2"),
+        raw("pause_video", "2026-03-01T10:00:20+00:00", video(20), session="s2"),
+    ]
+    importer = tracking_logs.TrackingLogImporter(workspace)
+    importer.import_file(write_log(tmp_path, lines))
+    with CaptureQueriesContext(connection) as queries:
+        summary = importer.finish()
+
+    assert summary.video_views_written == 2
+    activity_upserts = [
+        q for q in queries.captured_queries if q["sql"].startswith('INSERT INTO "analytics_learneractivity"')
+    ]
+    assert len(activity_upserts) == 1
+    assert list(LearnerDay.objects.values_list("day", flat=True)) == [date(2026, 3, 1)]
+
+
+def test_import_creates_learners_without_a_usable_password(workspace, tmp_path):
+    lines = [raw("play_video", "2026-03-01T09:00:00+00:00", video(10), user_id=n, username=f"u{n}") for n in (1, 2)]
+    import_tracking_logs(workspace, [write_log(tmp_path, lines)])
+
+    passwords = list(User.objects.filter(memberships__workspace=workspace).values_list("password", flat=True))
+    assert len(passwords) == 2 and len(set(passwords)) == 2
+    assert all(password.startswith("!") and len(password) == 41 for password in passwords)
+    assert not any(User(password=password).has_usable_password() for password in passwords)
