@@ -176,6 +176,7 @@ def test_a_whole_workspace_page_takes_its_total_from_the_totals_in_one_query(
         page = analyse_results_page(workspace, ResultFilters(), ResultOrder(), limit=3, now=now)
 
     assert (page.total, len(page.rows)) == (recount(workspace, now)["total"], 3) == (11, 3)
+    assert type(page.total) is int  # PostgreSQL's SUM is NUMERIC: a Decimal would be 11.0 in JSON
     assert TOTAL in captured.captured_queries[0]["sql"]
 
 

@@ -114,7 +114,7 @@ def _described_page(
             total_params = [param for _, part_params in parts for param in part_params]
             if stored_total is not None:
                 (fresh, fresh_params), (sums, sums_params) = stored_total
-                count = f"CASE WHEN {fresh} THEN (SELECT COALESCE(SUM(g.total), 0) FROM ({sums}) AS g) ELSE {count} END"
+                count = f"CASE WHEN {fresh} THEN (SELECT CAST(COALESCE(SUM(g.total), 0) AS BIGINT) FROM ({sums}) AS g) ELSE {count} END"
                 total_params = [*fresh_params, *sums_params, *total_params]
             total_column = f", {count} AS total_rows"
     return _fetch_described(
