@@ -293,6 +293,19 @@ class Result(models.Model):
                 name="result_workspace_activity_idx",
             ),
             models.Index(fields=["course", "user"], include=_RESULT_CARRIED, name="result_course_idx"),
+            # The same walk for the whole workspace's pages in the other orders the dashboard
+            # and the benchmark use (progress descending, score ascending: NULLs last, as a
+            # B-tree keeps them): both parts stop after the page instead of sorting every row.
+            models.Index(
+                fields=["workspace", "-progress", "user", "course"],
+                include=["enrollment_ends_at", "attempt_public_id"],
+                name="result_workspace_progress_idx",
+            ),
+            models.Index(
+                fields=["workspace", "score", "user", "course"],
+                include=["enrollment_ends_at", "attempt_public_id"],
+                name="result_workspace_score_idx",
+            ),
             # The total of a large scope of learners whose page walks the workspace index: only
             # which rows count (workspace, ended enrollment without attempt), half the width of
             # the unique constraint's index, so its entries stay in the buffer cache.

@@ -7,10 +7,12 @@ from datetime import datetime, time, timedelta
 
 import pytest
 from django.db import connection
+from django.db.models import F
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from analytics.definitions import UTC
-from analytics.queries.analyse import analyse_statistics
+from analytics.queries.analyse import ResultOrder, analyse_results_page, analyse_statistics
 from analytics.queries.analyse.filters import ENROLLMENT_TYPES, NOT_ENROLLED, RESULT_STATES, ResultFilters
 from analytics.queries.analyse.rows import boundary_on_day_sql
 from analytics.queries.analyse.statistics import TOTAL, _groups_source_sql
@@ -160,3 +162,50 @@ def test_a_bulk_reload_of_the_results_makes_the_totals_stale(workspace, world):
     now = timezone.now()
     assert result_totals_stale(workspace.pk) and not uses_totals(workspace, now)
     assert analyse_statistics(workspace, now=now) == recount(workspace, now)
+
+
+def page_total(workspace, now, **options):
+    return analyse_results_page(workspace, ResultFilters(), ResultOrder(), now=now, **options).total
+
+
+def test_a_whole_workspace_page_takes_its_total_from_the_totals_in_one_query(
+    workspace, world, django_assert_num_queries
+):
+    now = timezone.now()
+    with CaptureQueriesContext(connection) as captured, django_assert_num_queries(1):
+        page = analyse_results_page(workspace, ResultFilters(), ResultOrder(), limit=3, now=now)
+
+    assert (page.total, len(page.rows)) == (recount(workspace, now)["total"], 3) == (11, 3)
+    assert type(page.total) is int  # PostgreSQL's SUM is NUMERIC: a Decimal would be 11.0 in JSON
+    assert TOTAL in captured.captured_queries[0]["sql"]
+
+
+def test_a_whole_workspace_page_total_counts_the_rows_that_change_today_at_the_time_read(workspace, world):
+    day = ResultTotalsState.objects.get(workspace=workspace).day
+    late_today = datetime.combine(day, time(), UTC) + timedelta(days=1, milliseconds=-500)
+    for now in (timezone.now(), late_today):
+        assert page_total(workspace, now) == recount(workspace, now)["total"]
+    # users[7]'s enrollment ends at the day's last second: its row (with an attempt) stays a
+    # NOT_ENROLLED result, so the total is the same; the statistics by type tell it apart.
+    assert (
+        recount(workspace, late_today)["by_enrollment_type"] != recount(workspace, timezone.now())["by_enrollment_type"]
+    )
+
+
+def test_a_whole_workspace_page_total_reads_the_totals_only_while_they_hold_today(workspace, world):
+    now = timezone.now()
+    ResultTotal.objects.filter(workspace=workspace).update(results=F("results") + 100)  # wrong on purpose
+    assert page_total(workspace, now) == 11 + 100 * ResultTotal.objects.filter(workspace=workspace).count()
+
+    ResultTotalsState.objects.filter(workspace=workspace).update(day=now.astimezone(UTC).date() - timedelta(days=1))
+    assert page_total(workspace, now) == recount(workspace, now)["total"] == 11
+
+
+def test_a_filtered_page_or_one_past_the_end_counts_the_rows(workspace, world):
+    alpha, _, _ = world
+    now = timezone.now()
+    ResultTotal.objects.filter(workspace=workspace).update(results=F("results") + 100)  # never read below
+    content = ResultFilters(content_ids=(alpha.key,))
+    assert analyse_results_page(workspace, content, now=now).total == 6
+    assert analyse_results_page(workspace, ResultFilters(), now=now, course_ids=[alpha.pk]).total == 6
+    assert page_total(workspace, now, skip=50) == 11

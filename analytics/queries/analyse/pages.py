@@ -12,6 +12,7 @@ from analytics.queries.sql import fetch_dicts, read_cursor
 from .filters import RESULT_STATES, Page, ResultFilters, ResultOrder
 from .rows import COURSE, KEPT_ROWS, RESULT, USER, _db_datetime, _rows_sql, result_parts_sql, result_rows_sql
 from .scope import _scope_sql
+from .statistics import stored_groups_sql, stored_totals_hold_day_sql
 
 _USER_NAME_SQL = (
     "COALESCE(NULLIF(TRIM(COALESCE({u}.first_name, '') || ' ' || COALESCE({u}.last_name, '')), ''), {u}.email)"
@@ -67,12 +68,15 @@ def _described_page(
     after=None,
     with_total=False,
     nulls_last=False,
+    stored_total=None,
 ):
     """Rows of the `parts` of result_parts_sql (`scope`: their WITH clause, from _scope_sql),
     ordered by sort_key (NULLs last when nulls_last), then learner and course, cut to limit /
     skip (and to rows after the (user_pk, course_pk) key `after`), then described. with_total
     adds `total_rows`, the number of rows before the cut, counted by a subquery of the same
-    statement.
+    statement; without a scope, `stored_total` ((condition, params), (sums, params): the stored
+    totals' freshness and per-group sums, see `_stored_total`) makes it their sum while they
+    are fresh (PostgreSQL and SQLite run only the CASE branch taken).
 
     The cut reads only keys and sort keys. With a scope (one part): its keys are a CTE that
     both the count and the cut read, so the scope's rows are read once (PostgreSQL materializes
@@ -106,10 +110,13 @@ def _described_page(
             cut_params += [*part_params, *keyset_params, limit + skip]
         cut = f"({' UNION ALL '.join(cut_parts)})"
         if with_total:
-            total_column = (
-                f", (SELECT COUNT(*) FROM ({' UNION ALL '.join(sql for sql, _ in parts)}) AS t) AS total_rows"
-            )
+            count = f"(SELECT COUNT(*) FROM ({' UNION ALL '.join(sql for sql, _ in parts)}) AS t)"
             total_params = [param for _, part_params in parts for param in part_params]
+            if stored_total is not None:
+                (fresh, fresh_params), (sums, sums_params) = stored_total
+                count = f"CASE WHEN {fresh} THEN (SELECT CAST(COALESCE(SUM(g.total), 0) AS BIGINT) FROM ({sums}) AS g) ELSE {count} END"
+                total_params = [*fresh_params, *sums_params, *total_params]
+            total_column = f", {count} AS total_rows"
     return _fetch_described(
         head, total_column, cut, order, rows_sql, [*head_params, *total_params, *cut_params], limit=limit, skip=skip
     )
@@ -231,6 +238,15 @@ def _count(rows_sql, params):
         return cursor.fetchone()[0]
 
 
+def _stored_total(workspace, filters, course_ids, now):
+    """The stored totals that may give the total of a page of the whole workspace (no filter, no
+    course scope): (freshness condition, per-group sums), both (sql, params); else None. Counting
+    every row of a large workspace costs as much as the rest of the page many times over."""
+    if filters != ResultFilters() or course_ids is not None:
+        return None
+    return stored_totals_hold_day_sql(workspace, now), stored_groups_sql(workspace, now)
+
+
 def analyse_results_page(workspace, filters, order=ResultOrder(), *, limit=50, skip=0, course_ids=None, now=None):
     """One page of the result rows in `order`, and their total, in one query.
 
@@ -266,6 +282,7 @@ def analyse_results_page(workspace, filters, order=ResultOrder(), *, limit=50, s
         skip=skip,
         with_total=True,
         nulls_last=order.field in _NULLABLE_SORT_KEYS,
+        stored_total=_stored_total(workspace, filters, course_ids, now),
     )
     if rows:
         total = rows[0]["total_rows"]

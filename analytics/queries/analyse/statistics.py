@@ -2,6 +2,7 @@
 
 from datetime import datetime, time, timedelta
 
+from django.db import connection
 from django.utils import timezone
 
 from analytics.definitions import UTC
@@ -12,6 +13,7 @@ from .rows import COURSE, _literal, boundary_on_day_sql, result_rows_sql
 from analytics.queries.sql import read_cursor
 
 TOTAL = ResultTotal._meta.db_table
+STATE = ResultTotalsState._meta.db_table
 
 BY_CONTENT_LIMIT = 20
 
@@ -37,26 +39,42 @@ def result_groups_sql(workspace, filters=ResultFilters(), *, course_ids=None, no
     )
 
 
+def stored_groups_sql(workspace, now):
+    """(sql, params) of the per-(course, type, state) sums of every result row of the workspace
+    at `now` (those of `result_groups_sql` without filters), read from the stored totals: right
+    only while the workspace's ResultTotal rows hold the UTC day of `now` (`result_totals_day`;
+    inside a statement, `stored_totals_hold_day_sql`).
+
+    Those rows plus the sums of the few rows that change during the day (a clock boundary
+    today), counted from Result at `now`; the two never overlap (`boundary_on_day_sql`)."""
+    start = datetime.combine(now.astimezone(UTC).date(), time(), UTC)
+    changing_sql, params = result_groups_sql(
+        workspace, now=now, restrict=boundary_on_day_sql(start, start + timedelta(days=1))
+    )
+    return (
+        f"{changing_sql} UNION ALL SELECT t.course_id, t.enrollment_type, t.state, t.results, t.progress_sum, "
+        f"t.scored, t.score_sum, t.certificates, t.time_spent_s FROM {TOTAL} t WHERE t.workspace_id = %s",
+        [*params, workspace.pk],
+    )
+
+
+def stored_totals_hold_day_sql(workspace, now):
+    """(sql, params) of a condition: the workspace's ResultTotal rows hold the UTC day of `now`."""
+    day = connection.ops.adapt_datefield_value(now.astimezone(UTC).date())
+    return f"EXISTS (SELECT 1 FROM {STATE} s WHERE s.workspace_id = %s AND s.day = %s)", [workspace.pk, day]
+
+
 def _groups_source_sql(workspace, filters, course_ids, now):
     """(sql, params) of the per-(course, type, state) sums the statistics add up: the strategy,
-    in one place.
-
-    Without any filter or course scope, on the day the workspace's ResultTotal rows hold: those
-    rows plus the sums of the few rows that change during the day (a clock boundary today),
-    counted from Result at `now`; the two never overlap (`boundary_on_day_sql`). Otherwise the
-    sums of every matching row."""
+    in one place. Without any filter or course scope, on the day the workspace's ResultTotal
+    rows hold, from those rows (`stored_groups_sql`); otherwise the sums of every matching row."""
     now = now or timezone.now()
-    day = now.astimezone(UTC).date()
-    if filters == ResultFilters() and course_ids is None and result_totals_day(workspace.pk) == day:
-        start = datetime.combine(day, time(), UTC)
-        changing_sql, params = result_groups_sql(
-            workspace, now=now, restrict=boundary_on_day_sql(start, start + timedelta(days=1))
-        )
-        return (
-            f"{changing_sql} UNION ALL SELECT t.course_id, t.enrollment_type, t.state, t.results, t.progress_sum, "
-            f"t.scored, t.score_sum, t.certificates, t.time_spent_s FROM {TOTAL} t WHERE t.workspace_id = %s",
-            [*params, workspace.pk],
-        )
+    if (
+        filters == ResultFilters()
+        and course_ids is None
+        and result_totals_day(workspace.pk) == now.astimezone(UTC).date()
+    ):
+        return stored_groups_sql(workspace, now)
     return result_groups_sql(workspace, filters, course_ids=course_ids, now=now)
 
 
