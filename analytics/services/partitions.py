@@ -16,7 +16,6 @@ SQLite keeps plain tables and everything here is a no-op there.
 """
 
 import logging
-import time
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -28,7 +27,6 @@ from analytics.definitions import UTC
 logger = logging.getLogger(__name__)
 
 MONTHS_AHEAD = 3
-KNOWN_MONTHS_TTL_S = 600
 
 # db_table -> the time column it is partitioned on, by model label (resolved lazily: models import this).
 PARTITIONED = {
@@ -182,15 +180,15 @@ def drop_partition(table, month):
 
 # --- the writers' check: a month this process has not seen a partition for ---------------------
 
-_known_months = {}  # table -> (loaded at, {months})
+# table -> the months this process knows to have a partition or has queued: read once per
+# process (a month made meanwhile by another process is queued once more, harmlessly).
+_known_months = {}
 
 
 def _months_known(table):
-    loaded = _known_months.get(table)
-    if loaded is None or time.monotonic() - loaded[0] > KNOWN_MONTHS_TTL_S:
-        loaded = (time.monotonic(), existing_months(table))
-        _known_months[table] = loaded
-    return loaded[1]
+    if table not in _known_months:
+        _known_months[table] = existing_months(table)
+    return _known_months[table]
 
 
 def note_rows(model, attnames, rows):
@@ -212,7 +210,7 @@ def note_times(model, times):
     missing = months - known
     if missing:
         logger.info("No partition of %s for %s yet: queued", model._meta.db_table, sorted(missing))
-        known |= missing  # queued once per process; the TTL's reload finds whether it was made
+        known |= missing  # queued once per process
         transaction.on_commit(_queue_ensure_partitions)
 
 
