@@ -368,6 +368,38 @@ class ResultTotal(models.Model):
         return f"{self.course_id} {self.enrollment_type} {self.state}: {self.results}"
 
 
+class ResultGroupTotal(models.Model):
+    """The sums of ResultTotal per learner group: a course's Result rows of the group's members
+    per (enrollment type, effective state), as they read on the day `ResultTotalsState.day`
+    holds, the rows with a clock boundary that day left out (readers count them). For the
+    Analyse statistics and the page total of one group. Kept with ResultTotal by
+    analytics.services.result_totals: a course's groups recomputed when its results change, a
+    member's courses when their groups change."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
+    group = models.ForeignKey("accounts.LearnerGroup", on_delete=models.CASCADE, related_name="+", db_index=False)
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="+", db_index=False)
+    enrollment_type = models.CharField(max_length=12)
+    state = models.CharField(max_length=12, choices=AttemptState.choices)
+    results = models.IntegerField(default=0)
+    progress_sum = models.BigIntegerField(default=0)
+    scored = models.IntegerField(default=0)
+    score_sum = models.BigIntegerField(default=0)
+    certificates = models.IntegerField(default=0)
+    time_spent_s = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["group", "course", "enrollment_type", "state"], name="result_group_total_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["workspace", "course"], name="result_group_total_course_idx")]
+
+    def __str__(self):
+        return f"{self.group_id} {self.course_id} {self.enrollment_type} {self.state}: {self.results}"
+
+
 class ResultTotalsState(models.Model):
     """The UTC day a workspace's ResultTotal rows hold (no row: never built, the first write of
     results builds them). Readers use them only on that day; writers of results hold this row

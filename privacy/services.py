@@ -43,7 +43,7 @@ from analytics.models import (
     XapiStatement,
     XapiStatementRelation,
 )
-from analytics.rollups.changes import TIME_FIELDS, batched, row_fields, rows_changed_for
+from analytics.rollups.changes import TIME_FIELDS, batched, row_fields, rows_changed, rows_changed_for
 from analytics.services.course_info_rollups import forget_course_presence
 from analytics.services.learner_activity import forget_learner_days
 from analytics.services.problem_rollups import forget_learner
@@ -351,9 +351,12 @@ class _Run:
         )
         taught = Course.instructors.through.objects.filter(course__workspace_id=self.workspace_id, user_id=self.user_id)
         ExportJob.objects.filter(workspace_id=self.workspace_id, requested_by_id=self.user_id).update(requested_by=None)
+        group_memberships = groups.delete()[0]
+        if group_memberships:  # the per-group Analyse totals (a queryset delete sends no m2m_changed)
+            rows_changed(self.workspace_id, LearnerGroup.members.through, users=[self.user_id])
         counted = {
             "profile_values": values.delete()[0],
-            "group_memberships": groups.delete()[0],
+            "group_memberships": group_memberships,
             "courses_taught": taught.delete()[0],
         }
         counted["memberships"] = Membership.objects.filter(

@@ -165,9 +165,13 @@ def _rebuild_results(workspace_id=None):
 
 
 def _refresh_result_totals(workspace_id, changes):
-    from analytics.services.result_totals import refresh_result_totals
+    from analytics.services.result_totals import refresh_group_totals, refresh_result_totals
 
     refresh_result_totals(workspace_id, {course_id for _, course_id in changes.result_pairs})
+    # `users` comes only from the group membership rows (the other sources pass result pairs):
+    # the users who joined or left a group.
+    if changes.users:
+        refresh_group_totals(workspace_id, changes.users)
 
 
 def _rebuild_result_totals(workspace_id=None):
@@ -255,11 +259,12 @@ ROLLUPS = (
         refresh=_refresh_results,
         rebuild=_rebuild_results,
     ),
-    # After `results`: the totals are sums of courses.Result rows.
+    # After `results`: the totals are sums of courses.Result rows, in all and per learner group
+    # (whose membership rows, the `members` table of LearnerGroup, are a source).
     Rollup(
         name="result_totals",
-        derived=("courses.ResultTotal",),
-        sources=("courses.Enrollment", "courses.Attempt"),
+        derived=("courses.ResultTotal", "courses.ResultGroupTotal"),
+        sources=("courses.Enrollment", "courses.Attempt", "accounts.LearnerGroup_members"),
         refresh=_refresh_result_totals,
         rebuild=_rebuild_result_totals,
         is_stale=_result_totals_stale,

@@ -1,13 +1,14 @@
 """Single-row saves and deletes through the ORM (admin, shell, factories, cascades) routed to
 changes.rows_changed; bulk write paths call it themselves.
 
-These receivers keep learner_activity, video_days, reaction_days and results. Course information keeps its own receivers
+These receivers keep learner_activity, video_days, reaction_days, results and result_totals (whose
+per-group totals also follow `LearnerGroup.members` changes, through m2m_changed). Course information keeps its own receivers
 (course_info_rollups.connect_signals: they also watch users' demographics), and the problem
 rollups theirs (a deleted response rebuilds the workspace once, after commit): `only=` below
 tells the rollups not kept another way.
 """
 
-from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
 
 from .changes import TIME_FIELDS, rows_changed
 
@@ -91,14 +92,46 @@ def _membership_changed(sender, instance, raw=False, origin=None, **kwargs):
         rows_changed(instance.workspace_id, sender, users=[instance.user_id], only=SIGNALLED)
 
 
+def _group_members_changed(sender, instance, action, reverse, model, pk_set, **kwargs):
+    """m2m_changed of LearnerGroup.members (admin, shell, `group.members.add(...)`): the users who
+    joined or left a group, per workspace of the group. A clear is told by its members as they
+    were (read before it)."""
+    from accounts.models import LearnerGroup
+
+    if action == "pre_clear":
+        if reverse:  # user.learner_groups.clear()
+            workspaces = instance.learner_groups.values_list("workspace_id", flat=True)
+            instance._rollup_cleared = {workspace_id: {instance.pk} for workspace_id in workspaces}
+        else:
+            instance._rollup_cleared = {instance.workspace_id: set(instance.members.values_list("pk", flat=True))}
+        return
+    if action == "post_clear":
+        by_workspace = getattr(instance, "_rollup_cleared", {})
+        instance._rollup_cleared = {}
+    elif action in ("post_add", "post_remove") and pk_set:
+        if reverse:
+            workspaces = LearnerGroup.objects.filter(pk__in=pk_set).values_list("workspace_id", flat=True)
+            by_workspace = {workspace_id: {instance.pk} for workspace_id in workspaces}
+        else:
+            by_workspace = {instance.workspace_id: set(pk_set)}
+    else:
+        return
+    for workspace_id, users in sorted(by_workspace.items()):
+        if users:
+            rows_changed(workspace_id, sender, users=users)
+
+
 def connect_signals():
-    from accounts.models import Membership, User
+    from accounts.models import LearnerGroup, Membership, User
     from analytics.models import LearningEvent, PageSession, VideoReaction, VideoView
     from analytics.services.reaction_days import forget_reactor
     from analytics.services.learner_activity import forget_user
     from analytics.services.video_days import forget_viewer
     from courses.models import Attempt, Enrollment
 
+    m2m_changed.connect(
+        _group_members_changed, sender=LearnerGroup.members.through, dispatch_uid="rollups-group-members"
+    )
     post_save.connect(_membership_changed, sender=Membership, dispatch_uid="rollups-membership-save")
     post_delete.connect(_membership_changed, sender=Membership, dispatch_uid="rollups-membership-delete")
     pre_delete.connect(forget_user, sender=User, dispatch_uid="rollups-user-delete")

@@ -1,13 +1,16 @@
 """Keeping courses.ResultTotal: the Analyse statistics' sums per (course, enrollment type,
-effective state) as they read on one UTC day, rows with a clock boundary that day left out.
+effective state) as they read on one UTC day, rows with a clock boundary that day left out; and
+courses.ResultGroupTotal, the same sums per learner group (one group's statistics and page
+total), kept with them: same day, same state row, same refresh and rebuild.
 
 The sums are those of `analytics.queries.analyse.statistics.result_groups_sql` at the first
 instant of the day, over the rows `boundary_on_day_sql(..., on=False)` keeps: the reader adds the
 rows it leaves out, counted at the real time, so the row rules are stated once.
 
 `refresh_result_totals(workspace_id, course_ids)` recomputes the courses whose results a write
-changed, in the writing transaction (the rollup registry's `result_totals` entry, after
-`results`). `rebuild_result_totals(workspace_id)` recomputes a workspace for today; on a new day
+changed (both tables), in the writing transaction (the rollup registry's `result_totals` entry,
+after `results`); `refresh_group_totals(workspace_id, user_ids)` the per-group totals of the
+courses of users whose groups changed (the registry entry reads the group membership rows). `rebuild_result_totals(workspace_id)` recomputes a workspace for today; on a new day
 the totals are stale (readers count every row) until `refresh_stale_result_totals` (beat, every
 minute) rebuilds them.
 
@@ -25,15 +28,16 @@ from django.utils import timezone
 from accounts.models import Workspace
 from analytics.definitions import UTC
 from analytics.queries.analyse.rows import boundary_on_day_sql
-from analytics.queries.analyse.statistics import result_groups_sql
-from courses.models import ResultTotal, ResultTotalsState
+from analytics.queries.analyse.statistics import result_group_sums_sql, result_groups_sql
+from courses.models import Result, ResultGroupTotal, ResultTotal, ResultTotalsState
 
 TOTAL = ResultTotal._meta.db_table
+GROUP_TOTAL = ResultGroupTotal._meta.db_table
 STATE = ResultTotalsState._meta.db_table
-COLUMNS = (
-    "workspace_id, course_id, enrollment_type, state, results, progress_sum, scored, score_sum, certificates, "
-    "time_spent_s"
-)
+SUM_COLUMNS = "enrollment_type, state, results, progress_sum, scored, score_sum, certificates, time_spent_s"
+COLUMNS = f"workspace_id, course_id, {SUM_COLUMNS}"
+GROUP_COLUMNS = f"workspace_id, group_id, course_id, {SUM_COLUMNS}"
+_SUMS = "g.enrollment_type, g.effective_state, g.total, g.progress_sum, g.scored, COALESCE(g.score_sum, 0), g.certificates, g.time_spent"
 # The first key of the advisory locks of one course's totals (the second is the course id).
 _LOCK_NAMESPACE = 74_221
 
@@ -43,19 +47,41 @@ def today():
 
 
 def _insert_totals(cursor, workspace, day, course_ids=None):
-    """INSERT ... SELECT of the workspace's totals on `day` (of `course_ids` only, when given)."""
+    """INSERT ... SELECT of the workspace's totals on `day` (of `course_ids` only, when given):
+    ResultTotal, then ResultGroupTotal; returns the number of rows."""
     start = datetime.combine(day, time(), UTC)
-    groups_sql, params = result_groups_sql(
-        workspace,
-        course_ids=course_ids,
-        now=start,
-        restrict=boundary_on_day_sql(start, start + timedelta(days=1), on=False),
-    )
+    kept = boundary_on_day_sql(start, start + timedelta(days=1), on=False)
+    groups_sql, params = result_groups_sql(workspace, course_ids=course_ids, now=start, restrict=kept)
     cursor.execute(
-        f"INSERT INTO {TOTAL} ({COLUMNS}) SELECT %s, g.course_pk, g.enrollment_type, g.effective_state, g.total, "
-        f"g.progress_sum, g.scored, COALESCE(g.score_sum, 0), g.certificates, g.time_spent FROM ({groups_sql}) AS g",
+        f"INSERT INTO {TOTAL} ({COLUMNS}) SELECT %s, g.course_pk, {_SUMS} FROM ({groups_sql}) AS g",
         [workspace.pk, *params],
     )
+    count = cursor.rowcount
+    return count + _insert_group_totals(cursor, workspace, day, course_ids)
+
+
+def _insert_group_totals(cursor, workspace, day, course_ids=None):
+    """INSERT ... SELECT of the workspace's per-group totals on `day` (of `course_ids` only,
+    when given); returns the number of rows."""
+    start = datetime.combine(day, time(), UTC)
+    kept = boundary_on_day_sql(start, start + timedelta(days=1), on=False)
+    sums_sql, params = result_group_sums_sql(workspace, course_ids=course_ids, now=start, restrict=kept)
+    cursor.execute(
+        f"INSERT INTO {GROUP_TOTAL} ({GROUP_COLUMNS}) SELECT %s, g.group_pk, g.course_pk, {_SUMS} "
+        f"FROM ({sums_sql}) AS g",
+        [workspace.pk, *params],
+    )
+    return cursor.rowcount
+
+
+def _delete_totals(cursor, workspace_id, course_ids=None):
+    """Delete the workspace's ResultTotal and ResultGroupTotal rows (of `course_ids` only)."""
+    where, params = "workspace_id = %s", [workspace_id]
+    if course_ids is not None:
+        where += f" AND course_id IN ({', '.join(['%s'] * len(course_ids))})"
+        params += list(course_ids)
+    for table in (TOTAL, GROUP_TOTAL):
+        cursor.execute(f"DELETE FROM {table} WHERE {where}", params)
 
 
 def _state_day(cursor, workspace_id, lock):
@@ -89,12 +115,44 @@ def refresh_result_totals(workspace_id, course_ids):
         if connection.vendor == "postgresql":
             for course_id in course_ids:  # sorted: two writers lock in the same order
                 cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_NAMESPACE, course_id])
+        _delete_totals(cursor, workspace_id, course_ids)
+        _insert_totals(cursor, Workspace(pk=workspace_id), day, course_ids=course_ids)
+
+
+def refresh_group_totals(workspace_id, user_ids):
+    """Recompute the per-group totals of every course the users (whose learner groups changed:
+    joined, left) have results in, in the caller's transaction, when the workspace's totals hold
+    today (never built: built whole; another day: nothing, stale until the rebuild).
+
+    On PostgreSQL the workspace's ResultTotalsState row is held FOR UPDATE, as by a rebuild: no
+    writer of results is between reading the users' courses and recomputing them (a result of
+    a new course written meanwhile would miss the group it just joined). Group changes are rare
+    (admin, user imports); writers of results wait for the commit."""
+    user_ids = sorted({int(user_id) for user_id in user_ids})
+    if not user_ids:
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        if not ResultTotalsState.objects.filter(workspace_id=workspace_id).exists():
+            rebuild_result_totals(workspace_id)
+            return
+        day = _state_day(cursor, workspace_id, "UPDATE")
+        if day is None or day != today():
+            return
+        course_ids = sorted(
+            set(
+                Result.objects.filter(workspace_id=workspace_id, user_id__in=user_ids).values_list(
+                    "course_id", flat=True
+                )
+            )
+        )
+        if not course_ids:
+            return
         placeholders = ", ".join(["%s"] * len(course_ids))
         cursor.execute(
-            f"DELETE FROM {TOTAL} WHERE workspace_id = %s AND course_id IN ({placeholders})",
+            f"DELETE FROM {GROUP_TOTAL} WHERE workspace_id = %s AND course_id IN ({placeholders})",
             [workspace_id, *course_ids],
         )
-        _insert_totals(cursor, Workspace(pk=workspace_id), day, course_ids=course_ids)
+        _insert_group_totals(cursor, Workspace(pk=workspace_id), day, course_ids=course_ids)
 
 
 def rebuild_result_totals(workspace_id=None):
@@ -111,9 +169,8 @@ def rebuild_result_totals(workspace_id=None):
             day = today()
             ResultTotalsState.objects.get_or_create(workspace_id=each, defaults={"day": day})
             _state_day(cursor, each, "UPDATE")
-            cursor.execute(f"DELETE FROM {TOTAL} WHERE workspace_id = %s", [each])
-            _insert_totals(cursor, Workspace(pk=each), day)
-            count += cursor.rowcount
+            _delete_totals(cursor, each)
+            count += _insert_totals(cursor, Workspace(pk=each), day)
             ResultTotalsState.objects.filter(workspace_id=each).update(day=day)
     return count
 

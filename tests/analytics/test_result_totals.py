@@ -23,13 +23,17 @@ from courses.results import rebuild_results
 from tests.factories import AttemptFactory, CourseFactory, EnrollmentFactory, UserFactory
 
 
-def recount(workspace, now):
-    """The statistics of every result row of the workspace at `now`, from the rules of the
-    Result model read row by row in Python (no SQL aggregation)."""
+def recount(workspace, now, user_ids=None):
+    """The statistics of every result row of the workspace at `now` (of the users `user_ids`
+    only, when given), from the rules of the Result model read row by row in Python (no SQL
+    aggregation)."""
     totals, by_course, by_type = Counter(), {}, Counter()
     rows = 0
     progress = score_sum = scored = certificates = time_spent = 0
-    for row in Result.objects.filter(workspace=workspace).select_related("course"):
+    results = Result.objects.filter(workspace=workspace).select_related("course")
+    if user_ids is not None:
+        results = results.filter(user_id__in=user_ids)
+    for row in results:
         active = row.enrollment_ends_at is None or row.enrollment_ends_at > now
         if not active and row.attempt_public_id is None:
             continue

@@ -12,7 +12,7 @@ from analytics.queries.sql import fetch_dicts, read_cursor
 from .filters import RESULT_STATES, Page, ResultFilters, ResultOrder
 from .rows import COURSE, KEPT_ROWS, RESULT, USER, _db_datetime, _rows_sql, result_parts_sql, result_rows_sql
 from .scope import _scope_sql
-from .statistics import stored_groups_sql, stored_totals_hold_day_sql
+from .statistics import stored_sums_sql, stored_totals_hold_day_sql
 
 _USER_NAME_SQL = (
     "COALESCE(NULLIF(TRIM(COALESCE({u}.first_name, '') || ' ' || COALESCE({u}.last_name, '')), ''), {u}.email)"
@@ -110,12 +110,11 @@ def _described_page(
             cut_params += [*part_params, *keyset_params, limit + skip]
         cut = f"({' UNION ALL '.join(cut_parts)})"
         if with_total:
-            count = f"(SELECT COUNT(*) FROM ({' UNION ALL '.join(sql for sql, _ in parts)}) AS t)"
-            total_params = [param for _, part_params in parts for param in part_params]
-            if stored_total is not None:
-                (fresh, fresh_params), (sums, sums_params) = stored_total
-                count = f"CASE WHEN {fresh} THEN (SELECT CAST(COALESCE(SUM(g.total), 0) AS BIGINT) FROM ({sums}) AS g) ELSE {count} END"
-                total_params = [*fresh_params, *sums_params, *total_params]
+            count, total_params = _stored_or_counted(
+                stored_total,
+                f"(SELECT COUNT(*) FROM ({' UNION ALL '.join(sql for sql, _ in parts)}) AS t)",
+                [param for _, part_params in parts for param in part_params],
+            )
             total_column = f", {count} AS total_rows"
     return _fetch_described(
         head, total_column, cut, order, rows_sql, [*head_params, *total_params, *cut_params], limit=limit, skip=skip
@@ -168,7 +167,7 @@ def _walks_activity_index(filters, order, course_ids):
     )
 
 
-def _walked_page(workspace, filters, parts, rows_sql, *, limit, skip, now):
+def _walked_page(workspace, filters, parts, rows_sql, *, limit, skip, now, stored_total=None):
     """(total, rows) of a learner-scoped page in the default order, read along the workspace's
     indexes like a page without scope, or None when that does not pay or did not find the page.
 
@@ -180,7 +179,9 @@ def _walked_page(workspace, filters, parts, rows_sql, *, limit, skip, now):
     (`OR 1 = 0` keeps PostgreSQL from turning the IN into a join, whose output order it does not
     keep). The first part reads at most WALK_BUDGET_ROWS index entries (a scope whose rows are
     all old): None when it found fewer than limit + skip rows, or when the scope was too small
-    to walk (no row carries the total then) and the caller reads the page by sorting."""
+    to walk (no row carries the total then) and the caller reads the page by sorting.
+    `stored_total` (see `_stored_total`: one group alone) gives the scope's count from the
+    stored totals while they are fresh instead of counting the scope's rows."""
     scope, scope_params = _scope_sql(workspace, filters, None)
     ((part_sql, part_params),) = parts
     db_now = _db_datetime(now)
@@ -197,13 +198,13 @@ def _walked_page(workspace, filters, parts, rows_sql, *, limit, skip, now):
         f"FROM {RESULT} r WHERE r.workspace_id = %s AND {KEPT_ROWS['ended']}) AS w "
         f"WHERE {in_scope} AND {large_enough} ORDER BY w.sort_key DESC, w.user_pk, w.course_pk LIMIT %s"
     )
-    head = (
-        f"{scope}, scope_total (n) AS (SELECT COUNT(*) FROM ({part_sql}) AS t), "
-        f"walked AS ({active}), walked_ended AS ({ended}) "
+    scope_total, scope_total_params = _stored_or_counted(
+        stored_total, f"(SELECT COUNT(*) FROM ({part_sql}) AS t)", part_params
     )
+    head = f"{scope}, scope_total (n) AS (SELECT {scope_total}), walked AS ({active}), walked_ended AS ({ended}) "
     params = [
         *scope_params,
-        *part_params,
+        *scope_total_params,
         workspace.pk,
         db_now,
         WALK_BUDGET_ROWS,
@@ -240,11 +241,27 @@ def _count(rows_sql, params):
 
 def _stored_total(workspace, filters, course_ids, now):
     """The stored totals that may give the total of a page of the whole workspace (no filter, no
-    course scope): (freshness condition, per-group sums), both (sql, params); else None. Counting
-    every row of a large workspace costs as much as the rest of the page many times over."""
-    if filters != ResultFilters() or course_ids is not None:
+    course scope) or of one learner group (the only filter): (freshness condition, per-group
+    sums), both (sql, params); else None. Counting every row of a large workspace, or of a
+    large group, costs as much as the rest of the page many times over."""
+    if course_ids is not None:
         return None
-    return stored_totals_hold_day_sql(workspace, now), stored_groups_sql(workspace, now)
+    sums = stored_sums_sql(workspace, filters, now)
+    return None if sums is None else (stored_totals_hold_day_sql(workspace, now), sums)
+
+
+def _stored_or_counted(stored_total, count, count_params):
+    """(sql, params) of a scalar: the sum of the stored totals' `total` while they are fresh,
+    else the count (`count`: a scalar subquery with its parameters). PostgreSQL and SQLite run
+    only the CASE branch taken."""
+    if stored_total is None:
+        return count, count_params
+    (fresh, fresh_params), (sums, sums_params) = stored_total
+    return (
+        f"CASE WHEN {fresh} THEN (SELECT CAST(COALESCE(SUM(g.total), 0) AS BIGINT) FROM ({sums}) AS g) "
+        f"ELSE {count} END",
+        [*fresh_params, *sums_params, *count_params],
+    )
 
 
 def analyse_results_page(workspace, filters, order=ResultOrder(), *, limit=50, skip=0, course_ids=None, now=None):
@@ -267,8 +284,11 @@ def analyse_results_page(workspace, filters, order=ResultOrder(), *, limit=50, s
     parts = result_parts_sql(workspace, filters, course_ids=course_ids, now=now)
     sort_key, sort_join = _SORT_KEYS[order.field]
     every_row = _rows_sql(workspace, ResultFilters(), "any", now=now)
+    stored_total = _stored_total(workspace, filters, course_ids, now)
     if _walks_activity_index(filters, order, course_ids) and limit + skip <= WALK_MAX_PAGE_END:
-        walked = _walked_page(workspace, filters, parts, every_row, limit=limit, skip=skip, now=now)
+        walked = _walked_page(
+            workspace, filters, parts, every_row, limit=limit, skip=skip, now=now, stored_total=stored_total
+        )
         if walked is not None:
             return Page(*walked)
     rows = _described_page(
@@ -282,7 +302,7 @@ def analyse_results_page(workspace, filters, order=ResultOrder(), *, limit=50, s
         skip=skip,
         with_total=True,
         nulls_last=order.field in _NULLABLE_SORT_KEYS,
-        stored_total=_stored_total(workspace, filters, course_ids, now),
+        stored_total=stored_total,
     )
     if rows:
         total = rows[0]["total_rows"]

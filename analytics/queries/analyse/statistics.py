@@ -6,16 +6,27 @@ from django.db import connection
 from django.utils import timezone
 
 from analytics.definitions import UTC
-from courses.models import AttemptState, ResultTotal, ResultTotalsState
+from accounts.models import LearnerGroup
+from courses.models import AttemptState, ResultGroupTotal, ResultTotal, ResultTotalsState
 
 from .filters import ENROLLMENT_TYPES, RESULT_STATES, ResultFilters
-from .rows import COURSE, _literal, boundary_on_day_sql, result_rows_sql
+from .rows import COURSE, _literal, _rows_sql, boundary_on_day_sql, result_rows_sql
 from analytics.queries.sql import read_cursor
 
 TOTAL = ResultTotal._meta.db_table
+GROUP_TOTAL = ResultGroupTotal._meta.db_table
 STATE = ResultTotalsState._meta.db_table
+GROUP = LearnerGroup._meta.db_table
+MEMBER = LearnerGroup.members.through._meta.db_table
 
 BY_CONTENT_LIMIT = 20
+
+
+# The sums of a set of result rows `r`, per (course, type, state) group of them.
+_SUMS = (
+    "COUNT(*) AS total, SUM(r.progress_pct) AS progress_sum, COUNT(r.score_pct) AS scored, "
+    "SUM(r.score_pct) AS score_sum, COUNT(r.certificate_at) AS certificates, SUM(r.time_spent) AS time_spent"
+)
 
 
 def _sums_per(column, values):
@@ -31,11 +42,24 @@ def result_groups_sql(workspace, filters=ResultFilters(), *, course_ids=None, no
     statistics add these up; courses.ResultTotal stores them (analytics.services.result_totals)."""
     rows_sql, params = result_rows_sql(workspace, filters, course_ids=course_ids, now=now, restrict=restrict)
     return (
-        "SELECT r.course_pk, r.enrollment_type, r.effective_state, COUNT(*) AS total, "
-        "SUM(r.progress_pct) AS progress_sum, COUNT(r.score_pct) AS scored, SUM(r.score_pct) AS score_sum, "
-        "COUNT(r.certificate_at) AS certificates, SUM(r.time_spent) AS time_spent "
+        f"SELECT r.course_pk, r.enrollment_type, r.effective_state, {_SUMS} "
         f"FROM ({rows_sql}) AS r GROUP BY r.course_pk, r.enrollment_type, r.effective_state",
         params,
+    )
+
+
+def result_group_sums_sql(workspace, *, course_ids=None, now=None, restrict=None):
+    """(sql, params) of the sums of `result_groups_sql` (no filters; same other arguments) per
+    learner group of the workspace: columns group_pk, then those of result_groups_sql. A row
+    counts in each group of its learner (the group filter's rule: the group's members' rows).
+    courses.ResultGroupTotal stores them (analytics.services.result_totals)."""
+    rows_sql, params = result_rows_sql(workspace, course_ids=course_ids, now=now, restrict=restrict)
+    return (
+        f"SELECT m.learnergroup_id AS group_pk, r.course_pk, r.enrollment_type, r.effective_state, {_SUMS} "
+        f"FROM ({rows_sql}) AS r JOIN {MEMBER} m ON m.user_id = r.user_pk "
+        f"JOIN {GROUP} lg ON lg.id = m.learnergroup_id AND lg.workspace_id = %s "
+        "GROUP BY m.learnergroup_id, r.course_pk, r.enrollment_type, r.effective_state",
+        [*params, workspace.pk],
     )
 
 
@@ -58,6 +82,61 @@ def stored_groups_sql(workspace, now):
     )
 
 
+def stored_group_sums_sql(workspace, group_id, now):
+    """(sql, params) of the per-(course, type, state) sums of the result rows of the members of
+    the workspace's learner group `group_id` (a public id) at `now` (those of
+    `result_groups_sql` with that group as the only filter), read from the stored per-group
+    totals: right only while the workspace's totals hold the UTC day of `now`, as for
+    `stored_groups_sql`.
+
+    The group's ResultGroupTotal rows plus the sums of the group's rows that change during the
+    day, found along the workspace's clock-boundary indexes (few), then kept for the group's
+    members: never the group's every row."""
+    start = datetime.combine(now.astimezone(UTC).date(), time(), UTC)
+    boundary, boundary_params = boundary_on_day_sql(start, start + timedelta(days=1))
+    members = (
+        f"SELECT m.user_id FROM {MEMBER} m JOIN {GROUP} lg ON lg.id = m.learnergroup_id "
+        "WHERE lg.workspace_id = %s AND lg.public_id = %s"
+    )
+    # ONE read of the day's boundary rows ("any": CASE columns), not the two parts of a page: the
+    # plan stays small enough that PostgreSQL does not start parallel workers for a few rows.
+    rows_sql, params = _rows_sql(
+        workspace,
+        ResultFilters(),
+        "any",
+        now=now,
+        restrict=(f"{boundary} AND r.user_id IN ({members})", [*boundary_params, workspace.pk, group_id]),
+    )
+    return (
+        f"SELECT r.course_pk, r.enrollment_type, r.effective_state, {_SUMS} FROM ({rows_sql}) AS r "
+        "GROUP BY r.course_pk, r.enrollment_type, r.effective_state UNION ALL SELECT t.course_id, t.enrollment_type, t.state, t.results, t.progress_sum, "
+        f"t.scored, t.score_sum, t.certificates, t.time_spent_s FROM {GROUP_TOTAL} t "
+        f"JOIN {GROUP} lg ON lg.id = t.group_id WHERE lg.workspace_id = %s AND lg.public_id = %s",
+        [*params, workspace.pk, group_id],
+    )
+
+
+def one_group(filters):
+    """The public id of the learner group that is the only condition of `filters` (named once or
+    more), else None."""
+    if len(set(filters.group_ids)) == 1 and filters == ResultFilters(group_ids=filters.group_ids):
+        return filters.group_ids[0]
+    return None
+
+
+def stored_sums_sql(workspace, filters, now):
+    """(sql, params) of the stored per-(course, type, state) sums that stand for the rows of
+    `filters` at `now` (`stored_groups_sql` without filters, `stored_group_sums_sql` for one
+    group alone), or None when no stored totals do. Right only while the workspace's totals hold
+    the UTC day of `now` (`stored_totals_hold_day_sql`)."""
+    if filters == ResultFilters():
+        return stored_groups_sql(workspace, now)
+    group_id = one_group(filters)
+    if group_id is not None:
+        return stored_group_sums_sql(workspace, group_id, now)
+    return None
+
+
 def stored_totals_hold_day_sql(workspace, now):
     """(sql, params) of a condition: the workspace's ResultTotal rows hold the UTC day of `now`."""
     day = connection.ops.adapt_datefield_value(now.astimezone(UTC).date())
@@ -66,20 +145,19 @@ def stored_totals_hold_day_sql(workspace, now):
 
 def _groups_source_sql(workspace, filters, course_ids, now):
     """(sql, params) of the per-(course, type, state) sums the statistics add up: the strategy,
-    in one place. Without any filter or course scope, on the day the workspace's ResultTotal
-    rows hold, from those rows (`stored_groups_sql`); otherwise the sums of every matching row."""
+    in one place. Without any filter, or with one learner group as the only filter, and without
+    course scope, on the day the workspace's stored totals hold, from those rows
+    (`stored_sums_sql`); otherwise the sums of every matching row."""
     now = now or timezone.now()
-    if (
-        filters == ResultFilters()
-        and course_ids is None
-        and result_totals_day(workspace.pk) == now.astimezone(UTC).date()
-    ):
-        return stored_groups_sql(workspace, now)
+    stored = stored_sums_sql(workspace, filters, now) if course_ids is None else None
+    if stored is not None and result_totals_day(workspace.pk) == now.astimezone(UTC).date():
+        return stored
     return result_groups_sql(workspace, filters, course_ids=course_ids, now=now)
 
 
 def result_totals_day(workspace_id):
-    """The UTC day the workspace's ResultTotal rows hold, or None when they are not built."""
+    """The UTC day the workspace's ResultTotal and ResultGroupTotal rows hold, or None when they
+    are not built."""
     return ResultTotalsState.objects.filter(workspace_id=workspace_id).values_list("day", flat=True).first()
 
 

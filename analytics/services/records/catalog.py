@@ -258,6 +258,8 @@ def _set_groups(workspace, rows, user_ids):
             by_user.setdefault(user_id, []).append(group_id)
         for user_id, group_list in by_user.items():
             through.objects.filter(user_id=user_id, learnergroup_id__in=group_list).delete()
+    if changed_ids:  # the per-group Analyse totals (bulk writes send no m2m_changed)
+        rows_changed(workspace.pk, through, users=changed_ids)
     return {email for email, user_id in user_ids.items() if user_id in changed_ids}
 
 
