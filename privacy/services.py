@@ -351,9 +351,10 @@ class _Run:
         )
         taught = Course.instructors.through.objects.filter(course__workspace_id=self.workspace_id, user_id=self.user_id)
         ExportJob.objects.filter(workspace_id=self.workspace_id, requested_by_id=self.user_id).update(requested_by=None)
+        group_ids = list(groups.values_list("learnergroup_id", flat=True))
         group_memberships = groups.delete()[0]
         if group_memberships:  # the per-group Analyse totals (a queryset delete sends no m2m_changed)
-            rows_changed(self.workspace_id, LearnerGroup.members.through, users=[self.user_id])
+            rows_changed(self.workspace_id, LearnerGroup.members.through, users=[self.user_id], groups=group_ids)
         counted = {
             "profile_values": values.delete()[0],
             "group_memberships": group_memberships,

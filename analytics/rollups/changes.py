@@ -34,6 +34,7 @@ def rows_changed(
     users=(),
     activity=(),
     audience=(),
+    groups=(),
     only=None,
 ):
     """Raw rows of `model` (a source model class) were written in the workspace: refresh the
@@ -50,6 +51,7 @@ def rows_changed(
         frozenset(user_id for user_id in users if user_id is not None),
         frozenset(activity),
         frozenset(audience),
+        frozenset(groups),
     )
     key = (model, tuple(only) if only is not None else None)
     if _pending.changes is not None:

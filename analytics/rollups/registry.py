@@ -25,7 +25,8 @@ class Changes:
     profile changed; activity: (course_id, user_id, moment, CourseActivityKind or None) of rows
     added to a course's activity, and audience: (video_id, user_id, watched first segment,
     watched last segment) of video views written, both counted by difference (rows written
-    only: a row moved out of a course or week, or a flag cleared, goes in course_ids).
+    only: a row moved out of a course or week, or a flag cleared, goes in course_ids); groups:
+    learner groups (pks) that `users` joined or left.
     """
 
     pairs: frozenset = frozenset()
@@ -35,6 +36,7 @@ class Changes:
     users: frozenset = frozenset()
     activity: frozenset = frozenset()
     audience: frozenset = frozenset()
+    groups: frozenset = frozenset()
 
     def merge(self, other):
         return Changes(
@@ -45,6 +47,7 @@ class Changes:
             self.users | other.users,
             self.activity | other.activity,
             self.audience | other.audience,
+            self.groups | other.groups,
         )
 
 
@@ -167,11 +170,15 @@ def _rebuild_results(workspace_id=None):
 def _refresh_result_totals(workspace_id, changes):
     from analytics.services.result_totals import refresh_group_totals, refresh_result_totals
 
-    refresh_result_totals(workspace_id, {course_id for _, course_id in changes.result_pairs})
-    # `users` comes only from the group membership rows (the other sources pass result pairs):
-    # the users who joined or left a group.
+    refresh_result_totals(
+        workspace_id,
+        {course_id for _, course_id in changes.result_pairs},
+        user_ids={user_id for user_id, _ in changes.result_pairs},
+    )
+    # `users` and `groups` come only from the group membership rows (the other sources pass
+    # result pairs): the users who joined or left the groups.
     if changes.users:
-        refresh_group_totals(workspace_id, changes.users)
+        refresh_group_totals(workspace_id, changes.users, changes.groups or None)
 
 
 def _rebuild_result_totals(workspace_id=None):

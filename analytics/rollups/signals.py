@@ -94,31 +94,30 @@ def _membership_changed(sender, instance, raw=False, origin=None, **kwargs):
 
 def _group_members_changed(sender, instance, action, reverse, model, pk_set, **kwargs):
     """m2m_changed of LearnerGroup.members (admin, shell, `group.members.add(...)`): the users who
-    joined or left a group, per workspace of the group. A clear is told by its members as they
-    were (read before it)."""
+    joined or left groups, and those groups, per workspace of the groups. A clear is told by
+    the rows as they were (read before it)."""
     from accounts.models import LearnerGroup
 
     if action == "pre_clear":
         if reverse:  # user.learner_groups.clear()
-            workspaces = instance.learner_groups.values_list("workspace_id", flat=True)
-            instance._rollup_cleared = {workspace_id: {instance.pk} for workspace_id in workspaces}
+            cleared = (set(instance.learner_groups.values_list("pk", flat=True)), {instance.pk})
         else:
-            instance._rollup_cleared = {instance.workspace_id: set(instance.members.values_list("pk", flat=True))}
+            cleared = ({instance.pk}, set(instance.members.values_list("pk", flat=True)))
+        instance._rollup_cleared = cleared
         return
     if action == "post_clear":
-        by_workspace = getattr(instance, "_rollup_cleared", {})
-        instance._rollup_cleared = {}
+        group_ids, user_ids = getattr(instance, "_rollup_cleared", None) or (set(), set())
+        instance._rollup_cleared = None
     elif action in ("post_add", "post_remove") and pk_set:
-        if reverse:
-            workspaces = LearnerGroup.objects.filter(pk__in=pk_set).values_list("workspace_id", flat=True)
-            by_workspace = {workspace_id: {instance.pk} for workspace_id in workspaces}
-        else:
-            by_workspace = {instance.workspace_id: set(pk_set)}
+        group_ids, user_ids = (set(pk_set), {instance.pk}) if reverse else ({instance.pk}, set(pk_set))
     else:
         return
-    for workspace_id, users in sorted(by_workspace.items()):
-        if users:
-            rows_changed(workspace_id, sender, users=users)
+    by_workspace = {}
+    for group_id, workspace_id in LearnerGroup.objects.filter(pk__in=group_ids).values_list("pk", "workspace_id"):
+        by_workspace.setdefault(workspace_id, set()).add(group_id)
+    for workspace_id, groups in sorted(by_workspace.items()):
+        if user_ids:
+            rows_changed(workspace_id, sender, users=user_ids, groups=groups)
 
 
 def connect_signals():

@@ -28,7 +28,7 @@ from django.utils import timezone
 from accounts.models import Workspace
 from analytics.definitions import UTC
 from analytics.queries.analyse.rows import boundary_on_day_sql
-from analytics.queries.analyse.statistics import result_group_sums_sql, result_groups_sql
+from analytics.queries.analyse.statistics import MEMBER, result_group_sums_sql, result_groups_sql
 from courses.models import Result, ResultGroupTotal, ResultTotal, ResultTotalsState
 
 TOTAL = ResultTotal._meta.db_table
@@ -56,16 +56,18 @@ def _insert_totals(cursor, workspace, day, course_ids=None):
         f"INSERT INTO {TOTAL} ({COLUMNS}) SELECT %s, g.course_pk, {_SUMS} FROM ({groups_sql}) AS g",
         [workspace.pk, *params],
     )
-    count = cursor.rowcount
-    return count + _insert_group_totals(cursor, workspace, day, course_ids)
+    return cursor.rowcount
 
 
-def _insert_group_totals(cursor, workspace, day, course_ids=None):
-    """INSERT ... SELECT of the workspace's per-group totals on `day` (of `course_ids` only,
-    when given); returns the number of rows."""
+def _insert_group_totals(cursor, workspace, day, course_ids=None, group_ids=None):
+    """INSERT ... SELECT of the workspace's per-group totals on `day` (of `course_ids` and of
+    `group_ids`, (sql, params) of a subquery of group pks, only, when given); returns the number
+    of rows."""
     start = datetime.combine(day, time(), UTC)
     kept = boundary_on_day_sql(start, start + timedelta(days=1), on=False)
-    sums_sql, params = result_group_sums_sql(workspace, course_ids=course_ids, now=start, restrict=kept)
+    sums_sql, params = result_group_sums_sql(
+        workspace, course_ids=course_ids, group_ids=group_ids, now=start, restrict=kept
+    )
     cursor.execute(
         f"INSERT INTO {GROUP_TOTAL} ({GROUP_COLUMNS}) SELECT %s, g.group_pk, g.course_pk, {_SUMS} "
         f"FROM ({sums_sql}) AS g",
@@ -74,14 +76,22 @@ def _insert_group_totals(cursor, workspace, day, course_ids=None):
     return cursor.rowcount
 
 
-def _delete_totals(cursor, workspace_id, course_ids=None):
-    """Delete the workspace's ResultTotal and ResultGroupTotal rows (of `course_ids` only)."""
+def _delete_totals(cursor, table, workspace_id, course_ids=None, group_ids=None):
+    """Delete the workspace's rows of `table` (of `course_ids` and `group_ids`, as for
+    `_insert_group_totals`, only)."""
     where, params = "workspace_id = %s", [workspace_id]
     if course_ids is not None:
         where += f" AND course_id IN ({', '.join(['%s'] * len(course_ids))})"
         params += list(course_ids)
-    for table in (TOTAL, GROUP_TOTAL):
-        cursor.execute(f"DELETE FROM {table} WHERE {where}", params)
+    if group_ids is not None:
+        where += f" AND group_id IN ({group_ids[0]})"
+        params += list(group_ids[1])
+    cursor.execute(f"DELETE FROM {table} WHERE {where}", params)
+
+
+def _groups_of_sql(user_ids):
+    """(sql, params) of a subquery of the pks of the groups the users belong to now."""
+    return f"SELECT learnergroup_id FROM {MEMBER} WHERE user_id IN ({', '.join(['%s'] * len(user_ids))})", user_ids
 
 
 def _state_day(cursor, workspace_id, lock):
@@ -96,11 +106,13 @@ def _state_day(cursor, workspace_id, lock):
     return datetime.strptime(day, "%Y-%m-%d").date() if isinstance(day, str) else day
 
 
-def refresh_result_totals(workspace_id, course_ids):
+def refresh_result_totals(workspace_id, course_ids, user_ids=None):
     """Recompute the totals of `course_ids` (courses whose Result rows changed) in the caller's
     transaction, when the workspace's totals hold today; the whole workspace when they were never
     built; otherwise nothing (stale until the next rebuild: another day, or the results were
-    reloaded in bulk)."""
+    reloaded in bulk). The per-group totals of those courses are recomputed for the groups of
+    `user_ids` (the learners whose rows changed: no other group's rows did), or every group
+    when None; the groups are read after the locks are held."""
     course_ids = sorted({int(course_id) for course_id in course_ids})
     if not course_ids:
         return
@@ -115,14 +127,21 @@ def refresh_result_totals(workspace_id, course_ids):
         if connection.vendor == "postgresql":
             for course_id in course_ids:  # sorted: two writers lock in the same order
                 cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_NAMESPACE, course_id])
-        _delete_totals(cursor, workspace_id, course_ids)
-        _insert_totals(cursor, Workspace(pk=workspace_id), day, course_ids=course_ids)
+        workspace = Workspace(pk=workspace_id)
+        _delete_totals(cursor, TOTAL, workspace_id, course_ids)
+        _insert_totals(cursor, workspace, day, course_ids=course_ids)
+        groups = None if user_ids is None else _groups_of_sql(sorted({int(user_id) for user_id in user_ids}))
+        if groups is not None and not groups[1]:
+            return
+        _delete_totals(cursor, GROUP_TOTAL, workspace_id, course_ids, groups)
+        _insert_group_totals(cursor, workspace, day, course_ids=course_ids, group_ids=groups)
 
 
-def refresh_group_totals(workspace_id, user_ids):
-    """Recompute the per-group totals of every course the users (whose learner groups changed:
-    joined, left) have results in, in the caller's transaction, when the workspace's totals hold
-    today (never built: built whole; another day: nothing, stale until the rebuild).
+def refresh_group_totals(workspace_id, user_ids, group_ids=None):
+    """Recompute the per-group totals of the groups `group_ids` (pks; None: every group) for
+    every course the users (who joined or left them) have results in, in the caller's
+    transaction, when the workspace's totals hold today (never built: built whole; another day:
+    nothing, stale until the rebuild).
 
     On PostgreSQL the workspace's ResultTotalsState row is held FOR UPDATE, as by a rebuild: no
     writer of results is between reading the users' courses and recomputing them (a result of
@@ -147,12 +166,12 @@ def refresh_group_totals(workspace_id, user_ids):
         )
         if not course_ids:
             return
-        placeholders = ", ".join(["%s"] * len(course_ids))
-        cursor.execute(
-            f"DELETE FROM {GROUP_TOTAL} WHERE workspace_id = %s AND course_id IN ({placeholders})",
-            [workspace_id, *course_ids],
-        )
-        _insert_group_totals(cursor, Workspace(pk=workspace_id), day, course_ids=course_ids)
+        groups = None
+        if group_ids is not None:
+            group_ids = sorted({int(group_id) for group_id in group_ids})
+            groups = (", ".join(["%s"] * len(group_ids)), group_ids)
+        _delete_totals(cursor, GROUP_TOTAL, workspace_id, course_ids, groups)
+        _insert_group_totals(cursor, Workspace(pk=workspace_id), day, course_ids=course_ids, group_ids=groups)
 
 
 def rebuild_result_totals(workspace_id=None):
@@ -169,8 +188,10 @@ def rebuild_result_totals(workspace_id=None):
             day = today()
             ResultTotalsState.objects.get_or_create(workspace_id=each, defaults={"day": day})
             _state_day(cursor, each, "UPDATE")
-            _delete_totals(cursor, each)
+            for table in (TOTAL, GROUP_TOTAL):
+                _delete_totals(cursor, table, each)
             count += _insert_totals(cursor, Workspace(pk=each), day)
+            count += _insert_group_totals(cursor, Workspace(pk=each), day)
             ResultTotalsState.objects.filter(workspace_id=each).update(day=day)
     return count
 

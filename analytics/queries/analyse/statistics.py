@@ -48,18 +48,20 @@ def result_groups_sql(workspace, filters=ResultFilters(), *, course_ids=None, no
     )
 
 
-def result_group_sums_sql(workspace, *, course_ids=None, now=None, restrict=None):
+def result_group_sums_sql(workspace, *, course_ids=None, group_ids=None, now=None, restrict=None):
     """(sql, params) of the sums of `result_groups_sql` (no filters; same other arguments) per
-    learner group of the workspace: columns group_pk, then those of result_groups_sql. A row
-    counts in each group of its learner (the group filter's rule: the group's members' rows).
-    courses.ResultGroupTotal stores them (analytics.services.result_totals)."""
+    learner group of the workspace (of `group_ids` only: (sql, params) of a subquery of group
+    pks): columns group_pk, then those of result_groups_sql. A row counts in each group of its
+    learner (the group filter's rule: the group's members' rows). courses.ResultGroupTotal
+    stores them (analytics.services.result_totals)."""
     rows_sql, params = result_rows_sql(workspace, course_ids=course_ids, now=now, restrict=restrict)
+    only, only_params = ("", []) if group_ids is None else (f"AND m.learnergroup_id IN ({group_ids[0]}) ", group_ids[1])
     return (
         f"SELECT m.learnergroup_id AS group_pk, r.course_pk, r.enrollment_type, r.effective_state, {_SUMS} "
-        f"FROM ({rows_sql}) AS r JOIN {MEMBER} m ON m.user_id = r.user_pk "
+        f"FROM ({rows_sql}) AS r JOIN {MEMBER} m ON m.user_id = r.user_pk {only}"
         f"JOIN {GROUP} lg ON lg.id = m.learnergroup_id AND lg.workspace_id = %s "
         "GROUP BY m.learnergroup_id, r.course_pk, r.enrollment_type, r.effective_state",
-        [*params, workspace.pk],
+        [*params, *only_params, workspace.pk],
     )
 
 

@@ -243,7 +243,7 @@ def _set_groups(workspace, rows, user_ids):
         user_id__in=wanted.keys(), learnergroup__workspace=workspace
     ).values_list("user_id", "learnergroup_id"):
         current.setdefault(user_id, set()).add(group_id)
-    to_add, to_remove, changed_ids = [], [], set()
+    to_add, to_remove, changed_ids, changed_groups = [], [], set(), set()
     for user_id, names in wanted.items():
         target = {group_ids[name] for name in names}
         have = current.get(user_id, set())
@@ -251,6 +251,7 @@ def _set_groups(workspace, rows, user_ids):
         to_remove += [(user_id, group_id) for group_id in have - target]
         if target != have:
             changed_ids.add(user_id)
+            changed_groups |= target ^ have
     through.objects.bulk_create(to_add, ignore_conflicts=True)
     if to_remove:
         by_user = {}
@@ -259,7 +260,7 @@ def _set_groups(workspace, rows, user_ids):
         for user_id, group_list in by_user.items():
             through.objects.filter(user_id=user_id, learnergroup_id__in=group_list).delete()
     if changed_ids:  # the per-group Analyse totals (bulk writes send no m2m_changed)
-        rows_changed(workspace.pk, through, users=changed_ids)
+        rows_changed(workspace.pk, through, users=changed_ids, groups=changed_groups)
     return {email for email, user_id in user_ids.items() if user_id in changed_ids}
 
 
