@@ -401,7 +401,7 @@ class ResultGroupTotal(models.Model):
 
 
 class ResultTotalsState(models.Model):
-    """The UTC day a workspace's ResultTotal rows hold (no row: never built, the first write of
+    """The UTC day a workspace's ResultTotal and ResultGroupTotal rows hold (no row: never built, the first write of
     results builds them). Readers use them only on that day; writers of results hold this row
     shared, a rebuild exclusively."""
 
