@@ -124,6 +124,7 @@ def connect_signals():
     from accounts.models import LearnerGroup, Membership, User
     from analytics.models import LearningEvent, PageSession, VideoReaction, VideoView
     from analytics.services.reaction_days import forget_reactor
+    from analytics.services.result_totals import forget_results
     from analytics.services.learner_activity import forget_user
     from analytics.services.video_days import forget_viewer
     from courses.models import Attempt, Enrollment
@@ -136,6 +137,7 @@ def connect_signals():
     pre_delete.connect(forget_user, sender=User, dispatch_uid="rollups-user-delete")
     pre_delete.connect(forget_viewer, sender=User, dispatch_uid="rollups-user-delete-video-days")
     pre_delete.connect(forget_reactor, sender=User, dispatch_uid="rollups-user-delete-reaction-days")
+    pre_delete.connect(forget_results, sender=User, dispatch_uid="rollups-user-delete-result-totals")
     for model in (PageSession, LearningEvent, VideoView, VideoReaction, Enrollment, Attempt):
         uid = f"rollups-{model._meta.label_lower}"
         pre_save.connect(_before_save, sender=model, dispatch_uid=f"{uid}-pre-save")

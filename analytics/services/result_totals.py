@@ -174,6 +174,22 @@ def refresh_group_totals(workspace_id, user_ids, group_ids=None):
         _insert_group_totals(cursor, Workspace(pk=workspace_id), day, course_ids=course_ids, group_ids=groups)
 
 
+def forget_results(sender, instance, **kwargs):
+    """Before a user is deleted (pre_delete): delete their Result rows (the cascade would) and
+    recompute the totals of their courses, per group for their groups (still there), in every
+    workspace, so neither table keeps counting them until the next day's rebuild."""
+    rows = Result.objects.filter(user_id=instance.pk)
+    courses_by_workspace = {}
+    for workspace_id, course_id in rows.values_list("workspace_id", "course_id"):
+        courses_by_workspace.setdefault(workspace_id, set()).add(course_id)
+    if not courses_by_workspace:
+        return
+    with transaction.atomic(savepoint=False):
+        rows._raw_delete(rows.db)
+        for workspace_id, course_ids in sorted(courses_by_workspace.items()):
+            refresh_result_totals(workspace_id, course_ids, user_ids=[instance.pk])
+
+
 def rebuild_result_totals(workspace_id=None):
     """Recompute the totals of the workspace (None: every workspace) for today; returns the
     number of rows."""

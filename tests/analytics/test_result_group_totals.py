@@ -180,6 +180,17 @@ def test_an_import_of_users_groups_keeps_the_group_totals(workspace, world, grou
     assert_checked(workspace)
 
 
+def test_deleting_a_member_takes_their_rows_out_of_the_totals(workspace, world, groups):  # noqa: F811
+    _, _, users = world
+    sales, ops, _ = groups
+    users[5].delete()  # in both groups, a result in beta
+    now = timezone.now()
+    assert assert_group_figures(workspace, sales, now)["total"] == 5
+    assert assert_group_figures(workspace, ops, now)["total"] == 4
+    assert analyse_statistics(workspace, now=now) == recount(workspace, now)
+    assert_checked(workspace)
+
+
 def test_a_new_day_reads_the_rows_until_the_rebuild(workspace, groups):
     sales, _, _ = groups
     ResultTotalsState.objects.filter(workspace=workspace).update(day=timezone.now().date() - timedelta(days=1))
