@@ -7,12 +7,14 @@ The sums are those of `analytics.queries.analyse.statistics.result_groups_sql` a
 instant of the day, over the rows `boundary_on_day_sql(..., on=False)` keeps: the reader adds the
 rows it leaves out, counted at the real time, so the row rules are stated once.
 
-`refresh_result_totals(workspace_id, course_ids)` recomputes the courses whose results a write
-changed (both tables), in the writing transaction (the rollup registry's `result_totals` entry,
-after `results`); `refresh_group_totals(workspace_id, user_ids)` the per-group totals of the
-courses of users whose groups changed (the registry entry reads the group membership rows). `rebuild_result_totals(workspace_id)` recomputes a workspace for today; on a new day
-the totals are stale (readers count every row) until `refresh_stale_result_totals` (beat, every
-minute) rebuilds them.
+`refresh_result_totals(workspace_id, course_ids, user_ids)` recomputes the courses whose results
+a write changed (ResultTotal; ResultGroupTotal for the groups of the learners written), in the
+writing transaction (the rollup registry's `result_totals` entry, after `results`);
+`refresh_group_totals(workspace_id, user_ids, group_ids)` the totals of the groups users joined
+or left, for the courses they have results in (the registry entry reads the group membership
+rows); `forget_results` takes a deleted user's rows out. `rebuild_result_totals(workspace_id)`
+recomputes a workspace for today; on a new day the totals are stale (readers count every row)
+until `refresh_stale_result_totals` (beat, every minute) rebuilds them.
 
 Concurrency (PostgreSQL): writers hold the workspace's ResultTotalsState row FOR SHARE and an
 advisory lock per course they recompute, a rebuild holds the state row FOR UPDATE; so two
@@ -37,7 +39,10 @@ STATE = ResultTotalsState._meta.db_table
 SUM_COLUMNS = "enrollment_type, state, results, progress_sum, scored, score_sum, certificates, time_spent_s"
 COLUMNS = f"workspace_id, course_id, {SUM_COLUMNS}"
 GROUP_COLUMNS = f"workspace_id, group_id, course_id, {SUM_COLUMNS}"
-_SUMS = "g.enrollment_type, g.effective_state, g.total, g.progress_sum, g.scored, COALESCE(g.score_sum, 0), g.certificates, g.time_spent"
+_SUMS = (
+    "g.enrollment_type, g.effective_state, g.total, g.progress_sum, g.scored, COALESCE(g.score_sum, 0), "
+    "g.certificates, g.time_spent"
+)
 # The first key of the advisory locks of one course's totals (the second is the course id).
 _LOCK_NAMESPACE = 74_221
 

@@ -55,7 +55,9 @@ def result_group_sums_sql(workspace, *, course_ids=None, group_ids=None, now=Non
     learner (the group filter's rule: the group's members' rows). courses.ResultGroupTotal
     stores them (analytics.services.result_totals)."""
     rows_sql, params = result_rows_sql(workspace, course_ids=course_ids, now=now, restrict=restrict)
-    only, only_params = ("", []) if group_ids is None else (f"AND m.learnergroup_id IN ({group_ids[0]}) ", group_ids[1])
+    only, only_params = "", []
+    if group_ids is not None:
+        only, only_params = f"AND m.learnergroup_id IN ({group_ids[0]}) ", group_ids[1]
     return (
         f"SELECT m.learnergroup_id AS group_pk, r.course_pk, r.enrollment_type, r.effective_state, {_SUMS} "
         f"FROM ({rows_sql}) AS r JOIN {MEMBER} m ON m.user_id = r.user_pk {only}"
@@ -111,7 +113,8 @@ def stored_group_sums_sql(workspace, group_id, now):
     )
     return (
         f"SELECT r.course_pk, r.enrollment_type, r.effective_state, {_SUMS} FROM ({rows_sql}) AS r "
-        "GROUP BY r.course_pk, r.enrollment_type, r.effective_state UNION ALL SELECT t.course_id, t.enrollment_type, t.state, t.results, t.progress_sum, "
+        "GROUP BY r.course_pk, r.enrollment_type, r.effective_state "
+        "UNION ALL SELECT t.course_id, t.enrollment_type, t.state, t.results, t.progress_sum, "
         f"t.scored, t.score_sum, t.certificates, t.time_spent_s FROM {GROUP_TOTAL} t "
         f"JOIN {GROUP} lg ON lg.id = t.group_id WHERE lg.workspace_id = %s AND lg.public_id = %s",
         [*params, workspace.pk, group_id],
