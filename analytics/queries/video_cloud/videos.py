@@ -13,10 +13,11 @@ Every number is computed in SQL: one aggregate for the period and its previous p
 one grouped query for the breakdowns and one for the timeline, whatever the number of views.
 """
 
+from django.db import connection
 from django.db.models import Avg, BooleanField, Case, Count, F, Min, Q, Sum, Value, When
 from django.db.models.functions import Coalesce
 
-from analytics.queries.sql import quoted_table
+from analytics.queries.sql import quoted_table, read_cursor
 from analytics.definitions import resolve_period, utc_day
 from analytics.models import (
     ReactionDay,
@@ -364,14 +365,43 @@ def _top_videos(workspace, period, limit):
 def _day_totals(workspace, period, previous):
     """Views, seconds watched and completed views in the period and in the previous one, summed
     from the workspace's per-day totals (WorkspaceDay: every user's views by the UTC day they
-    started; these periods are whole UTC days), in one query."""
-    totals = {}
-    for prefix, window in (("", period), ("prev_", previous)):
-        days = Q(day__gte=window.start.date(), day__lt=window.end.date())
-        totals[f"{prefix}views"] = Coalesce(Sum("video_views", filter=days), 0)
-        totals[f"{prefix}watched_sum"] = Sum("watch_seconds", filter=days)
-        totals[f"{prefix}completed"] = Coalesce(Sum("completed_views", filter=days), 0)
-    return WorkspaceDay.objects.filter(workspace=workspace).aggregate(**totals)
+    started; these periods are whole UTC days), in one query (written once: _day_totals_sql)."""
+    windows = [(window.start.date(), window.end.date()) for window in (period, previous)]
+    params = [day for first, end in windows for _ in DAY_TOTALS for day in (first, end)]
+    with read_cursor() as cursor:
+        cursor.execute(
+            _day_totals_sql(), [*params, getattr(workspace, "pk", workspace), previous.start.date(), period.end.date()]
+        )
+        row = cursor.fetchone()
+    return dict(zip((f"{prefix}{name}" for prefix in ("", "prev_") for name in DAY_TOTALS), row))
+
+
+DAY_TOTALS = ("views", "watched_sum", "completed")
+_DAY_TOTALS_SQL = {}
+
+
+def _day_totals_sql():
+    """The SQL of _day_totals for this database vendor: per window (the period, then the previous
+    one: each a first day and an end day), COALESCE(SUM(views), 0), SUM(seconds watched) (None
+    over no day) and COALESCE(SUM(completed views), 0) of its days; then the workspace and the
+    days of both windows."""
+    vendor = connection.vendor
+    if vendor not in _DAY_TOTALS_SQL:
+        columns = []
+        for _ in ("period", "previous"):
+            for column, coalesced in (("video_views", True), ("watch_seconds", False), ("completed_views", True)):
+                days = "d.day >= %s AND d.day < %s"
+                total = (
+                    f"SUM(d.{column}) FILTER (WHERE {days})"
+                    if vendor == "postgresql"
+                    else f"SUM(CASE WHEN {days} THEN d.{column} END)"
+                )
+                columns.append(f"COALESCE({total}, 0)" if coalesced else total)
+        _DAY_TOTALS_SQL[vendor] = (
+            f"SELECT {', '.join(columns)} FROM {quoted_table(WorkspaceDay)} d "
+            f"WHERE d.workspace_id = %s AND d.day >= %s AND d.day < %s"
+        )
+    return _DAY_TOTALS_SQL[vendor]
 
 
 def video_summary(
