@@ -66,15 +66,32 @@ def _by_device(totals):
 def _page_totals(workspace, start_day, end_day):
     """Sums of the learners' page sessions (and their seconds: `duration`), learner-days with one
     (`learner_days`) or exactly one (`bounces`) and forum posts on [start_day, end_day), from the
-    per-day totals (WorkspaceDay): exact for any whole-day window, future-dated days or not."""
-    return WorkspaceDay.objects.filter(workspace=workspace, day__gte=start_day, day__lt=end_day).aggregate(
-        sessions=Sum("page_sessions"),
-        duration=Sum("page_seconds"),
-        learner_days=Sum("page_days"),
-        bounces=Sum("bounce_days"),
-        forum_posts=Sum("forum_posts"),
-        **{device: Sum(f"{device}_sessions") for device in DEVICES},
-    )
+    per-day totals (WorkspaceDay): exact for any whole-day window, future-dated days or not. Each
+    sum is None over no day. One statement, its SQL written once (_page_totals_sql)."""
+    with read_cursor() as cursor:
+        cursor.execute(_page_totals_sql(), [getattr(workspace, "pk", workspace), start_day, end_day])
+        return dict(zip(PAGE_TOTALS, cursor.fetchone()))
+
+
+# (name, WorkspaceDay column) of _page_totals' sums.
+PAGE_TOTALS = {
+    "sessions": "page_sessions",
+    "duration": "page_seconds",
+    "learner_days": "page_days",
+    "bounces": "bounce_days",
+    "forum_posts": "forum_posts",
+    **{device: f"{device}_sessions" for device in DEVICES},
+}
+_PAGE_TOTALS_SQL = []
+
+
+def _page_totals_sql():
+    if not _PAGE_TOTALS_SQL:
+        sums = ", ".join(f"SUM(d.{column})" for column in PAGE_TOTALS.values())
+        _PAGE_TOTALS_SQL.append(
+            f"SELECT {sums} FROM {quoted_table(WorkspaceDay)} d WHERE d.workspace_id = %s AND d.day >= %s AND d.day < %s"
+        )
+    return _PAGE_TOTALS_SQL[0]
 
 
 def _activity(workspace, period, counts):
