@@ -929,3 +929,47 @@ class VideoDay(models.Model):
 
     def __str__(self):
         return f"video {self.video_id} on {self.day}"
+
+
+class VideoWindow(models.Model):
+    """The days a workspace's VideoWindowTotal rows of one window add up: [first_day, last_day]
+    (UTC dates; last_day is the day the window totals were built for). Readers use the totals of a
+    period `Nd` only when its days are exactly these (analytics.services.video_windows)."""
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    window_days = models.PositiveSmallIntegerField(help_text="N of the period Nd")
+    first_day = models.DateField(help_text="UTC date")
+    last_day = models.DateField(help_text="UTC date")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["workspace", "window_days"], name="video_window_unique")]
+
+    def __str__(self):
+        return f"{self.workspace_id}: {self.first_day}..{self.last_day}"
+
+
+class VideoWindowTotal(models.Model):
+    """A video's views, seconds watched and completed views over the days of one VideoWindow: the
+    sums of its VideoDay rows of those days, kept by difference with them (a row of zeros is the
+    same as no row). What the VideoCloud summary's top videos of a period `Nd` read."""
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    window_days = models.PositiveSmallIntegerField()
+    video_id = models.IntegerField()
+    views = models.IntegerField(default=0)
+    watch_seconds = models.BigIntegerField(default=0)
+    completed_views = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "window_days", "video_id"], name="video_window_total_unique")
+        ]
+        # The most viewed videos of a window: the first rows of this index, read backwards.
+        indexes = [models.Index(fields=["workspace", "window_days", "views"], name="video_window_total_views")]
+
+    def __str__(self):
+        return f"video {self.video_id} over {self.window_days} days"

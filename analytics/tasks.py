@@ -35,6 +35,15 @@ def refresh_result_totals():
 
 
 @shared_task(acks_late=True)
+def refresh_video_windows():
+    """Rebuild the VideoCloud summary's per-video window totals of the workspaces whose windows
+    were built for another UTC day (or never); every minute by beat. Returns how many it rebuilt."""
+    from .services.video_windows import refresh_stale_video_windows
+
+    return refresh_stale_video_windows()
+
+
+@shared_task(acks_late=True)
 def refresh_course_info_rollups():
     """Rebuild the Open edX course information rollups of the stale courses only (every few
     seconds by beat, and soon after writes). Returns the courses, rows written per part and the

@@ -337,6 +337,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60,
         "options": {"expires": 60},
     },
+    # VideoCloud summary's window totals: rebuilt on a new UTC day (VideoDay is summed until then).
+    "refresh-video-windows": {
+        "task": "analytics.tasks.refresh_video_windows",
+        "schedule": 60,
+        "options": {"expires": 60},
+    },
     "rebuild-course-info": {
         "task": "analytics.tasks.rebuild_course_info",
         "schedule": 24 * 3600,

@@ -143,6 +143,24 @@ def _rebuild_video_days(workspace_id=None):
     return rebuild_video_days(workspace_id, since=history_horizon(workspace_id))
 
 
+def _refresh_video_windows(workspace_id, changes):
+    # Nothing of its own: refresh_video_days adds each video-day's difference to the windows in
+    # the same statement sequence (it alone still holds the stored rows the difference is of).
+    return None
+
+
+def _rebuild_video_windows(workspace_id=None):
+    from analytics.services.video_windows import rebuild_video_windows
+
+    return rebuild_video_windows(workspace_id)
+
+
+def _video_windows_stale(workspace_id=None):
+    from analytics.services.video_windows import video_windows_stale
+
+    return video_windows_stale(workspace_id)
+
+
 def _refresh_reaction_days(workspace_id, changes):
     from analytics.services.reaction_days import refresh_reaction_days
 
@@ -251,6 +269,17 @@ ROLLUPS = (
         refresh=_refresh_video_days,
         rebuild=_rebuild_video_days,
         zero_rows=("analytics.VideoDay",),
+    ),
+    # After `video_days`: sums of VideoDay over the summary's periods Nd, for the day they were
+    # built for (stale on another day: the summary sums VideoDay until the minute beat rebuilds).
+    Rollup(
+        name="video_windows",
+        derived=("analytics.VideoWindow", "analytics.VideoWindowTotal"),
+        sources=("analytics.VideoView",),
+        refresh=_refresh_video_windows,
+        rebuild=_rebuild_video_windows,
+        is_stale=_video_windows_stale,
+        zero_rows=("analytics.VideoWindowTotal",),
     ),
     Rollup(
         name="reaction_days",

@@ -95,6 +95,7 @@ def test_every_rollup_is_registered():
     assert NAMES == (
         "learner_activity",
         "video_days",
+        "video_windows",
         "reaction_days",
         "results",
         "result_totals",

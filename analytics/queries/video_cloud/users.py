@@ -38,7 +38,7 @@ from analytics.queries.activity import (
 )
 
 from .periods import DEVICE_KEYS, SOURCE_KEYS, average, breakdown, bucket_label, fill_buckets, ratio
-from analytics.queries.sql import read_cursor
+from analytics.queries.sql import quoted_table, read_cursor
 
 RETENTION_DAYS = (1, 7, 30)
 ACTIVE_WINDOWS = {"daily": 1, "weekly": 7, "monthly": 30}  # activity.activeUsers: days ending today
@@ -66,15 +66,32 @@ def _by_device(totals):
 def _page_totals(workspace, start_day, end_day):
     """Sums of the learners' page sessions (and their seconds: `duration`), learner-days with one
     (`learner_days`) or exactly one (`bounces`) and forum posts on [start_day, end_day), from the
-    per-day totals (WorkspaceDay): exact for any whole-day window, future-dated days or not."""
-    return WorkspaceDay.objects.filter(workspace=workspace, day__gte=start_day, day__lt=end_day).aggregate(
-        sessions=Sum("page_sessions"),
-        duration=Sum("page_seconds"),
-        learner_days=Sum("page_days"),
-        bounces=Sum("bounce_days"),
-        forum_posts=Sum("forum_posts"),
-        **{device: Sum(f"{device}_sessions") for device in DEVICES},
-    )
+    per-day totals (WorkspaceDay): exact for any whole-day window, future-dated days or not. Each
+    sum is None over no day. One statement, its SQL written once (_page_totals_sql)."""
+    with read_cursor() as cursor:
+        cursor.execute(_page_totals_sql(), [getattr(workspace, "pk", workspace), start_day, end_day])
+        return dict(zip(PAGE_TOTALS, cursor.fetchone()))
+
+
+# (name, WorkspaceDay column) of _page_totals' sums.
+PAGE_TOTALS = {
+    "sessions": "page_sessions",
+    "duration": "page_seconds",
+    "learner_days": "page_days",
+    "bounces": "bounce_days",
+    "forum_posts": "forum_posts",
+    **{device: f"{device}_sessions" for device in DEVICES},
+}
+_PAGE_TOTALS_SQL = []
+
+
+def _page_totals_sql():
+    if not _PAGE_TOTALS_SQL:
+        sums = ", ".join(f"SUM(d.{column})" for column in PAGE_TOTALS.values())
+        _PAGE_TOTALS_SQL.append(
+            f"SELECT {sums} FROM {quoted_table(WorkspaceDay)} d WHERE d.workspace_id = %s AND d.day >= %s AND d.day < %s"
+        )
+    return _PAGE_TOTALS_SQL[0]
 
 
 def _activity(workspace, period, counts):
@@ -237,18 +254,48 @@ def _page_learners_today(workspace, period):
     history is inside it."""
     start_day, end_day = period.start_day, period.end_day
     days = _page_totals(workspace, start_day, end_day)
-    is_new = Q(first_day__gte=start_day)
-    with_sessions = LearnerActivity.objects.filter(workspace=workspace, is_learner=True, last_page_day__gte=start_day)
-    learners = with_sessions.aggregate(
-        learners=Count("id"),
-        new_learner_days=Sum("page_days", filter=is_new),
-        new_sessions=Sum("page_sessions", filter=is_new),
-        new_duration=Sum("page_seconds", filter=is_new),
-        **{f"hour{hour}": Count("id", filter=Q(**{f"hour{hour}_last_day__gte": start_day})) for hour in range(24)},
-    )
-    totals = {"learners": learners["learners"], **{name: days[name] or 0 for name in PAGE_FIGURES}}
-    new = {name: learners[f"new_{name}"] or 0 for name in ("learner_days", "sessions", "duration")}
-    return totals, new, [learners[f"hour{hour}"] for hour in range(24)]
+    sql, day_params = _learners_today_sql()
+    with read_cursor() as cursor:
+        cursor.execute(sql, [*[start_day] * day_params, getattr(workspace, "pk", workspace), True, start_day])
+        row = cursor.fetchone()
+    totals = {"learners": row[0], **{name: days[name] or 0 for name in PAGE_FIGURES}}
+    new = {name: value or 0 for name, value in zip(("learner_days", "sessions", "duration"), row[1:4])}
+    return totals, new, [value or 0 for value in row[4:28]]
+
+
+_LEARNERS_TODAY_SQL = {}
+
+
+def _learners_today_sql():
+    """(SQL, how many leading parameters are the period's first day) of _page_learners_today's
+    LearnerActivity aggregate: learners with a page session since the first day, the new ones'
+    (first day of activity since then) page days, sessions and seconds, and per UTC hour the
+    learners whose last page session in that hour is since then. Written once per database
+    vendor (the statement is the same for every request; only its parameters change)."""
+    vendor = connection.vendor
+    if vendor not in _LEARNERS_TODAY_SQL:
+
+        def when(condition, value):
+            if vendor == "postgresql":
+                return f"FILTER (WHERE {condition})", value
+            return None, f"CASE WHEN {condition} THEN {value} END"
+
+        def aggregate(function, condition, column):
+            filtered, value = when(condition, column)
+            return f"{function}({column}) {filtered}" if filtered else f"{function}({value})"
+
+        table = quoted_table(LearnerActivity)
+        columns = [
+            aggregate("SUM", "a.first_day >= %s", f"a.{name}")
+            for name in ("page_days", "page_sessions", "page_seconds")
+        ]
+        columns += [aggregate("COUNT", f"a.hour{hour}_last_day >= %s", "a.id") for hour in range(24)]
+        _LEARNERS_TODAY_SQL[vendor] = (
+            f"SELECT COUNT(a.id), {', '.join(columns)} FROM {table} a "
+            f"WHERE a.workspace_id = %s AND a.is_learner = %s AND a.last_page_day >= %s",
+            len(columns),
+        )
+    return _LEARNERS_TODAY_SQL[vendor]
 
 
 def _page_learner_days(workspace, period):

@@ -13,12 +13,23 @@ Every number is computed in SQL: one aggregate for the period and its previous p
 one grouped query for the breakdowns and one for the timeline, whatever the number of views.
 """
 
+from django.db import connection
 from django.db.models import Avg, BooleanField, Case, Count, F, Min, Q, Sum, Value, When
 from django.db.models.functions import Coalesce
 
-from analytics.queries.sql import quoted_table
+from analytics.queries.sql import quoted_table, read_cursor
 from analytics.definitions import resolve_period, utc_day
-from analytics.models import ReactionDay, ReactionType, VideoDay, VideoReaction, VideoView, WorkspaceDay
+from analytics.models import (
+    ReactionDay,
+    ReactionType,
+    VideoDay,
+    VideoReaction,
+    VideoView,
+    VideoWindow,
+    VideoWindowTotal,
+    WorkspaceDay,
+)
+from analytics.services.video_windows import window_days
 from courses.models import Video
 
 from ..sql import fetch_dicts
@@ -292,38 +303,105 @@ def _top_videos(workspace, period, limit):
     watched and completed views, in one statement. view_figures' views, seconds watched and
     completed views per video, summed from the per-video daily totals (VideoDay: every user's
     views by the UTC day they started; the summary's periods are whole UTC days). Only the groups
-    that can make the list (views at least those of the `limit`-th) are joined to their video for
-    the key order."""
+    that can make the list (views at least those of the `limit`-th) look up their video's key
+    (for the order) and title by id.
+
+    A period of N days ending today, N of a summary period `Nd`, reads the per-video totals of
+    its window instead (VideoWindowTotal, the same sums kept on write: the first rows of an
+    index), when the window was built for today; the statement checks that itself and sums
+    VideoDay otherwise (the first minutes of a UTC day, a workspace never built)."""
+    workspace_id = getattr(workspace, "pk", workspace)
     video_day, video_table = quoted_table(VideoDay), quoted_table(Video)
-    sql = f"""
-        WITH per_video AS (
+    counted = f"""
             SELECT d.video_id, SUM(d.views) AS views, SUM(d.watch_seconds) AS watched_sum,
                    SUM(d.completed_views) AS completed
             FROM {video_day} d
-            WHERE d.workspace_id = %s AND d.day >= %s AND d.day < %s
-            GROUP BY d.video_id HAVING SUM(d.views) > 0)
-        SELECT video.key, video.title, per_video.views, per_video.watched_sum, per_video.completed
-        FROM per_video JOIN {video_table} video ON video.id = per_video.video_id
+            WHERE d.workspace_id = %s AND d.day >= %s AND d.day < %s{{only_when}}
+            GROUP BY d.video_id HAVING SUM(d.views) > 0"""
+    counted_params = [workspace_id, period.start.date(), period.end.date()]
+    window = window_days(period)
+    if window is None:
+        per_video, params = counted.format(only_when=""), counted_params
+    else:
+        days, first_day, last_day = window
+        totals, windows = quoted_table(VideoWindowTotal), quoted_table(VideoWindow)
+        built = (
+            f"(SELECT COUNT(*) FROM {windows} w WHERE w.workspace_id = %s AND w.window_days = %s "
+            f"AND w.first_day = %s AND w.last_day = %s)"
+        )
+        built_params = [workspace_id, days, first_day, last_day]
+        per_video = f"""
+            SELECT t.video_id, t.views, t.watch_seconds AS watched_sum, t.completed_views AS completed
+            FROM {totals} t
+            WHERE t.workspace_id = %s AND t.window_days = %s AND t.views > 0 AND {built} > 0
+              AND t.views >= COALESCE((
+                SELECT t2.views FROM {totals} t2 WHERE t2.workspace_id = %s AND t2.window_days = %s
+                ORDER BY t2.views DESC LIMIT 1 OFFSET %s), 0)
+            UNION ALL {counted.format(only_when=f" AND {built} = 0")}"""
+        params = [
+            workspace_id,
+            days,
+            *built_params,
+            workspace_id,
+            days,
+            limit - 1,
+            *counted_params,
+            *built_params,
+        ]
+    sql = f"""
+        WITH per_video AS ({per_video})
+        SELECT (SELECT video.key FROM {video_table} video WHERE video.id = per_video.video_id) AS key,
+               (SELECT video.title FROM {video_table} video WHERE video.id = per_video.video_id) AS title,
+               per_video.views, per_video.watched_sum, per_video.completed
+        FROM per_video
         WHERE per_video.views >= COALESCE(
             (SELECT views FROM per_video ORDER BY views DESC LIMIT 1 OFFSET %s), 0)
-        ORDER BY per_video.views DESC, video.key
+        ORDER BY per_video.views DESC, key
         LIMIT %s
     """
-    params = [getattr(workspace, "pk", workspace), period.start.date(), period.end.date(), limit - 1, limit]
-    return fetch_dicts(sql, params)
+    return fetch_dicts(sql, [*params, limit - 1, limit])
 
 
 def _day_totals(workspace, period, previous):
     """Views, seconds watched and completed views in the period and in the previous one, summed
     from the workspace's per-day totals (WorkspaceDay: every user's views by the UTC day they
-    started; these periods are whole UTC days), in one query."""
-    totals = {}
-    for prefix, window in (("", period), ("prev_", previous)):
-        days = Q(day__gte=window.start.date(), day__lt=window.end.date())
-        totals[f"{prefix}views"] = Coalesce(Sum("video_views", filter=days), 0)
-        totals[f"{prefix}watched_sum"] = Sum("watch_seconds", filter=days)
-        totals[f"{prefix}completed"] = Coalesce(Sum("completed_views", filter=days), 0)
-    return WorkspaceDay.objects.filter(workspace=workspace).aggregate(**totals)
+    started; these periods are whole UTC days), in one query (written once: _day_totals_sql)."""
+    windows = [(window.start.date(), window.end.date()) for window in (period, previous)]
+    params = [day for first, end in windows for _ in DAY_TOTALS for day in (first, end)]
+    with read_cursor() as cursor:
+        cursor.execute(
+            _day_totals_sql(), [*params, getattr(workspace, "pk", workspace), previous.start.date(), period.end.date()]
+        )
+        row = cursor.fetchone()
+    return dict(zip((f"{prefix}{name}" for prefix in ("", "prev_") for name in DAY_TOTALS), row))
+
+
+DAY_TOTALS = ("views", "watched_sum", "completed")
+_DAY_TOTALS_SQL = {}
+
+
+def _day_totals_sql():
+    """The SQL of _day_totals for this database vendor: per window (the period, then the previous
+    one: each a first day and an end day), COALESCE(SUM(views), 0), SUM(seconds watched) (None
+    over no day) and COALESCE(SUM(completed views), 0) of its days; then the workspace and the
+    days of both windows."""
+    vendor = connection.vendor
+    if vendor not in _DAY_TOTALS_SQL:
+        columns = []
+        for _ in ("period", "previous"):
+            for column, coalesced in (("video_views", True), ("watch_seconds", False), ("completed_views", True)):
+                days = "d.day >= %s AND d.day < %s"
+                total = (
+                    f"SUM(d.{column}) FILTER (WHERE {days})"
+                    if vendor == "postgresql"
+                    else f"SUM(CASE WHEN {days} THEN d.{column} END)"
+                )
+                columns.append(f"COALESCE({total}, 0)" if coalesced else total)
+        _DAY_TOTALS_SQL[vendor] = (
+            f"SELECT {', '.join(columns)} FROM {quoted_table(WorkspaceDay)} d "
+            f"WHERE d.workspace_id = %s AND d.day >= %s AND d.day < %s"
+        )
+    return _DAY_TOTALS_SQL[vendor]
 
 
 def video_summary(
