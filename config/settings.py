@@ -478,6 +478,9 @@ REQUEST_METRICS_BACKGROUND = env_bool("REQUEST_METRICS_BACKGROUND", True)
 # Request metrics and health checks are kept this many days (analytics.tasks.purge_request_metrics);
 # a system analytics period starting earlier is ANALYTICS_DATA_UNAVAILABLE.
 SYSTEM_METRICS_KEEP_DAYS = env_int("SYSTEM_METRICS_KEEP_DAYS", 30)
+# Seconds a web process reuses its reading of the database size (system health `resources`):
+# pg_database_size walks every file of the database, ~15 ms of backend CPU on a large one.
+DATABASE_SIZE_CACHE_S = env_int("DATABASE_SIZE_CACHE_S", 60)
 # What the once-a-minute health check (analytics.tasks.check_health) asks besides the database:
 # the web process's health probe. Empty: the database only.
 HEALTH_CHECK_URL = env_str("HEALTH_CHECK_URL", "http://127.0.0.1:8000/api/health/")

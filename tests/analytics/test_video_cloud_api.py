@@ -919,6 +919,26 @@ def test_health_resources_come_from_the_machine(admin_client):
     assert resources["database"]["bytes"] > 0
 
 
+def test_database_size_is_read_once_per_cache_period(admin_client, monkeypatch, settings):
+    from analytics.queries.video_cloud import system
+
+    settings.DATABASE_SIZE_CACHE_S = 60
+    readings = iter([1024, 2048, 4096])
+    clock = [1000.0]
+    monkeypatch.setattr(system, "_database_sizes", {})
+    monkeypatch.setattr(system, "_read_database_size_bytes", lambda: next(readings))
+    monkeypatch.setattr(system, "monotonic", lambda: clock[0])
+
+    def database():
+        return get_data(admin_client, "/analytics/system/health?metrics=resources")["resources"]["database"]
+
+    assert database() == {"size": "1KB", "bytes": 1024}
+    clock[0] += 59
+    assert database() == {"size": "1KB", "bytes": 1024}
+    clock[0] += 1
+    assert database() == {"size": "2KB", "bytes": 2048}
+
+
 def test_performance_requests_by_endpoint(admin_client, traffic):
     api = get_data(admin_client, "/analytics/system/performance?period=1h")["api"]
 

@@ -12,6 +12,7 @@ import math
 import os
 from dataclasses import dataclass
 from datetime import timedelta
+from time import monotonic
 from typing import Callable
 
 import psutil
@@ -128,7 +129,24 @@ def format_bytes(size):
     return f"{size:.1f}".rstrip("0").rstrip(".") + unit
 
 
+# (database name) -> (monotonic() of the reading, bytes): this process's last readings.
+_database_sizes: dict[str, tuple[float, int | None]] = {}
+
+
 def database_size_bytes():
+    """The database's size, read at most once per DATABASE_SIZE_CACHE_S seconds per process
+    (pg_database_size stats every file of the database: the dearest part of a health request)."""
+    name = str(connection.settings_dict["NAME"])
+    now = monotonic()
+    cached = _database_sizes.get(name)
+    if cached is not None and now - cached[0] < settings.DATABASE_SIZE_CACHE_S:
+        return cached[1]
+    size = _read_database_size_bytes()
+    _database_sizes[name] = (now, size)
+    return size
+
+
+def _read_database_size_bytes():
     """PostgreSQL: pg_database_size of the current database; SQLite: its file (and WAL) size."""
     if connection.vendor == "postgresql":
         with read_cursor() as cursor:
