@@ -8,10 +8,12 @@ The clock is pinned to Saturday 2024-03-30 15:30:00Z, so (whole UTC days ending 
 ISO weeks start on Monday: 02-26, 03-04, 03-11, 03-18, 03-25.
 """
 
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
 
 from accounts.models import Role
 from analytics.models import HealthCheck, RequestMetric
@@ -888,6 +890,29 @@ def test_uptime_counts_the_whole_period_when_checks_began_before_it(admin_client
     # 1h = 15:00 .. 16:00; 15:00 .. 15:29 have passed: 27 of 30 minutes up
     assert get_data(admin_client, "/analytics/system/health?period=1h&metrics=uptime") == {"uptime": 0.9}
 
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the one-statement figures are PostgreSQL's")
+@pytest.mark.parametrize(
+    "sections",
+    [("uptime", "response_time", "errors"), ("uptime",), ("response_time",), ("errors",), ("uptime", "errors")],
+)
+@pytest.mark.parametrize("period", ["1h", "24h", "all"])
+def test_health_figures_in_one_statement_equal_the_orm_aggregates(workspace, traffic, monkeypatch, sections, period):
+    from analytics.queries.video_cloud import system
+
+    check(at(3, 29, 9, 0))
+    for minute in range(0, 25):
+        check(at(3, 30, 15, minute), is_up=minute % 4 != 0)
+    metric(workspace, 90, 12.5, status=503)
+    chosen = system.system_period(workspace, period, NOW)
+
+    one_statement = system.system_health(workspace, chosen, sections=sections)
+    monkeypatch.setattr(system, "_health_figures_postgresql", lambda *args: {})
+    orm = system.system_health(workspace, chosen, sections=sections)
+
+    assert one_statement == orm
+    assert json.dumps(one_statement) == json.dumps(orm)
 
 def test_uptime_is_not_the_age_of_the_process(admin_client):
     # No check ever: nothing vouches for any minute, whatever the process's age.
