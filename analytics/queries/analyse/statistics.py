@@ -104,12 +104,14 @@ def stored_group_sums_sql(workspace, group_id, now):
     )
     # ONE read of the day's boundary rows ("any": CASE columns), not the two parts of a page: the
     # plan stays small enough that PostgreSQL does not start parallel workers for a few rows.
+    # `OR 1 = 0` keeps the IN a hashed filter on those rows: as a join, PostgreSQL walked every
+    # member's rows instead (a group of 12,000 learners: 84 ms, 30 ms this way).
     rows_sql, params = _rows_sql(
         workspace,
         ResultFilters(),
         "any",
         now=now,
-        restrict=(f"{boundary} AND r.user_id IN ({members})", [*boundary_params, workspace.pk, group_id]),
+        restrict=(f"{boundary} AND (r.user_id IN ({members}) OR 1 = 0)", [*boundary_params, workspace.pk, group_id]),
     )
     return (
         f"SELECT r.course_pk, r.enrollment_type, r.effective_state, {_SUMS} FROM ({rows_sql}) AS r "
