@@ -338,7 +338,24 @@ class Result(models.Model):
         return f"{self.user_id} / {self.course_id}: {self.state}"
 
 
-class ResultTotal(models.Model):
+class ResultSums(models.Model):
+    """The sums the Analyse statistics add up, of a set of Result rows of one (enrollment type,
+    effective state): ResultTotal's per course, ResultGroupTotal's per course and learner group."""
+
+    enrollment_type = models.CharField(max_length=12)
+    state = models.CharField(max_length=12, choices=AttemptState.choices)
+    results = models.IntegerField(default=0)
+    progress_sum = models.BigIntegerField(default=0)
+    scored = models.IntegerField(default=0)
+    score_sum = models.BigIntegerField(default=0)
+    certificates = models.IntegerField(default=0)
+    time_spent_s = models.BigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class ResultTotal(ResultSums):
     """Sums of a course's Result rows per (enrollment type, effective state) as they read on one
     UTC day (`ResultTotalsState.day`), for the Analyse statistics without learner filters.
 
@@ -349,14 +366,6 @@ class ResultTotal(models.Model):
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
     course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="+", db_index=False)
-    enrollment_type = models.CharField(max_length=12)
-    state = models.CharField(max_length=12, choices=AttemptState.choices)
-    results = models.IntegerField(default=0)
-    progress_sum = models.BigIntegerField(default=0)
-    scored = models.IntegerField(default=0)
-    score_sum = models.BigIntegerField(default=0)
-    certificates = models.IntegerField(default=0)
-    time_spent_s = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -368,7 +377,7 @@ class ResultTotal(models.Model):
         return f"{self.course_id} {self.enrollment_type} {self.state}: {self.results}"
 
 
-class ResultGroupTotal(models.Model):
+class ResultGroupTotal(ResultSums):
     """The sums of ResultTotal per learner group: a course's Result rows of the group's members
     per (enrollment type, effective state), as they read on the day `ResultTotalsState.day`
     holds, the rows with a clock boundary that day left out (readers count them). For the
@@ -379,14 +388,6 @@ class ResultGroupTotal(models.Model):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
     group = models.ForeignKey("accounts.LearnerGroup", on_delete=models.CASCADE, related_name="+", db_index=False)
     course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="+", db_index=False)
-    enrollment_type = models.CharField(max_length=12)
-    state = models.CharField(max_length=12, choices=AttemptState.choices)
-    results = models.IntegerField(default=0)
-    progress_sum = models.BigIntegerField(default=0)
-    scored = models.IntegerField(default=0)
-    score_sum = models.BigIntegerField(default=0)
-    certificates = models.IntegerField(default=0)
-    time_spent_s = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [
