@@ -111,6 +111,17 @@ def _state_day(cursor, workspace_id, lock):
     return datetime.strptime(day, "%Y-%m-%d").date() if isinstance(day, str) else day
 
 
+def _day_to_refresh(cursor, workspace_id, lock):
+    """Today, when the workspace's totals hold it (its state row read FOR `lock`): the day a
+    refresh recomputes. None when there is nothing to refresh: the totals were never built (a
+    new workspace: built whole now, it is small) or hold another day (stale until the rebuild)."""
+    if not ResultTotalsState.objects.filter(workspace_id=workspace_id).exists():
+        rebuild_result_totals(workspace_id)
+        return None
+    day = _state_day(cursor, workspace_id, lock)
+    return day if day == today() else None
+
+
 def refresh_result_totals(workspace_id, course_ids, user_ids=None):
     """Recompute the totals of `course_ids` (courses whose Result rows changed) in the caller's
     transaction, when the workspace's totals hold today; the whole workspace when they were never
@@ -122,12 +133,8 @@ def refresh_result_totals(workspace_id, course_ids, user_ids=None):
     if not course_ids:
         return
     with transaction.atomic(), connection.cursor() as cursor:
-        if not ResultTotalsState.objects.filter(workspace_id=workspace_id).exists():
-            # Never built (a new workspace: its first results): build it whole, it is small.
-            rebuild_result_totals(workspace_id)
-            return
-        day = _state_day(cursor, workspace_id, "SHARE")
-        if day is None or day != today():
+        day = _day_to_refresh(cursor, workspace_id, "SHARE")
+        if day is None:
             return
         if connection.vendor == "postgresql":
             for course_id in course_ids:  # sorted: two writers lock in the same order
@@ -156,11 +163,8 @@ def refresh_group_totals(workspace_id, user_ids, group_ids=None):
     if not user_ids:
         return
     with transaction.atomic(), connection.cursor() as cursor:
-        if not ResultTotalsState.objects.filter(workspace_id=workspace_id).exists():
-            rebuild_result_totals(workspace_id)
-            return
-        day = _state_day(cursor, workspace_id, "UPDATE")
-        if day is None or day != today():
+        day = _day_to_refresh(cursor, workspace_id, "UPDATE")
+        if day is None:
             return
         course_ids = sorted(
             set(
