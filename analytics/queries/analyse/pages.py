@@ -10,7 +10,17 @@ from django.utils.dateparse import parse_datetime
 from analytics.queries.sql import fetch_dicts, read_cursor
 
 from .filters import RESULT_STATES, Page, ResultFilters, ResultOrder
-from .rows import COURSE, KEPT_ROWS, RESULT, USER, _db_datetime, _rows_sql, result_parts_sql, result_rows_sql
+from .rows import (
+    COURSE,
+    KEPT_ROWS,
+    RESULT,
+    USER,
+    _db_datetime,
+    _rows_sql,
+    hashed_in_sql,
+    result_parts_sql,
+    result_rows_sql,
+)
 from .scope import _scope_sql
 from .statistics import stored_sums_sql, stored_totals_hold_day_sql
 
@@ -176,8 +186,7 @@ def _walked_page(workspace, filters, parts, rows_sql, *, limit, skip, now, store
     scope (enrollment active or absent, along the activity_at index; ended, along the small
     attempt_activity_at one), keeping the rows of the scope's learners, each part stopping after
     limit + skip of them. The scope is tested per index entry against a hash of its learners
-    (`OR 1 = 0` keeps PostgreSQL from turning the IN into a join, whose output order it does not
-    keep). The first part reads at most WALK_BUDGET_ROWS index entries (a scope whose rows are
+    (`hashed_in_sql`: as a join, PostgreSQL would not keep the walked order). The first part reads at most WALK_BUDGET_ROWS index entries (a scope whose rows are
     all old): None when it found fewer than limit + skip rows, or when the scope was too small
     to walk (no row carries the total then) and the caller reads the page by sorting.
     `stored_total` (see `_stored_total`: one group alone) gives the scope's count from the
@@ -185,7 +194,7 @@ def _walked_page(workspace, filters, parts, rows_sql, *, limit, skip, now, store
     scope, scope_params = _scope_sql(workspace, filters, None)
     ((part_sql, part_params),) = parts
     db_now = _db_datetime(now)
-    in_scope = "(w.user_pk IN (SELECT id FROM scope_learners) OR 1 = 0)"
+    in_scope = hashed_in_sql("w.user_pk", "SELECT id FROM scope_learners")
     large_enough = "(SELECT n FROM scope_total) >= %s"
     active = (
         "SELECT * FROM (SELECT r.user_id AS user_pk, r.course_id AS course_pk, r.activity_at AS sort_key "

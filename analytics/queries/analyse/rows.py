@@ -28,6 +28,13 @@ def _db_datetime(value):
     return connection.ops.adapt_datetimefield_value(value)
 
 
+def hashed_in_sql(column, subquery):
+    """`column IN (subquery)` kept a filter on the rows at hand, tested against a hash of the
+    subquery's values: the `OR 1 = 0` stops PostgreSQL from turning the IN into a semi-join,
+    which would walk the subquery's side (every member's rows) or lose the outer rows' order."""
+    return f"({column} IN ({subquery}) OR 1 = 0)"
+
+
 class _Sql:
     """Accumulates SQL text and its parameters in order."""
 

@@ -10,7 +10,7 @@ from accounts.models import LearnerGroup
 from courses.models import AttemptState, ResultGroupTotal, ResultTotal, ResultTotalsState
 
 from .filters import ENROLLMENT_TYPES, RESULT_STATES, ResultFilters
-from .rows import COURSE, _literal, _rows_sql, boundary_on_day_sql, result_rows_sql
+from .rows import COURSE, _literal, _rows_sql, boundary_on_day_sql, hashed_in_sql, result_rows_sql
 from analytics.queries.sql import read_cursor
 
 TOTAL = ResultTotal._meta.db_table
@@ -104,14 +104,14 @@ def stored_group_sums_sql(workspace, group_id, now):
     )
     # ONE read of the day's boundary rows ("any": CASE columns), not the two parts of a page: the
     # plan stays small enough that PostgreSQL does not start parallel workers for a few rows.
-    # `OR 1 = 0` keeps the IN a hashed filter on those rows: as a join, PostgreSQL walked every
+    # A hashed membership filter on those rows (hashed_in_sql): as a join, PostgreSQL walked every
     # member's rows instead (a group of 12,000 learners: 84 ms, 30 ms this way).
     rows_sql, params = _rows_sql(
         workspace,
         ResultFilters(),
         "any",
         now=now,
-        restrict=(f"{boundary} AND (r.user_id IN ({members}) OR 1 = 0)", [*boundary_params, workspace.pk, group_id]),
+        restrict=(f"{boundary} AND {hashed_in_sql('r.user_id', members)}", [*boundary_params, workspace.pk, group_id]),
     )
     return (
         f"SELECT r.course_pk, r.enrollment_type, r.effective_state, {_SUMS} FROM ({rows_sql}) AS r "
