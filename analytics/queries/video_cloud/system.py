@@ -12,14 +12,15 @@ import functools
 import math
 import os
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 from time import monotonic
 from typing import Callable
 
 import psutil
 from django.conf import settings
 from django.db import connection
-from django.db.models import Aggregate, Avg, Count, F, FloatField, Min, Q
+from django.db.models import Avg, Count, Min
+from django.utils.dateparse import parse_datetime
 
 from analytics.definitions import ALL, resolve_period
 from analytics.models import HealthCheck, RequestMetric
@@ -28,37 +29,18 @@ from .periods import DataUnavailable, ratio, whole_number
 from analytics.queries.sql import quoted_table, read_cursor
 
 HEALTH_PROBE_ENDPOINT = "/api/health/"
-SERVER_ERROR = Q(status__gte=500)
 PERCENTILES = {"p95": 0.95, "p99": 0.99}
 
 # Prime psutil's CPU counter so that the first reading measures something (see cpu_usage).
 psutil.cpu_percent(interval=None)
 
 
-class PercentileCont(Aggregate):
-    """PostgreSQL's continuous percentile (linear interpolation between the closest ranks)."""
-
-    function = "PERCENTILE_CONT"
-    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = FloatField()
-
-    def __init__(self, expression, fraction, **extra):
-        super().__init__(expression, fraction=float(fraction), **extra)
-
-
 def latency_percentiles(queryset, count):
-    """{name: latency_ms} for PERCENTILES over `queryset`, as PostgreSQL's percentile_cont.
-
-    PostgreSQL computes them in one aggregate; elsewhere (SQLite) each percentile reads the two
-    rows around its rank (ORDER BY latency LIMIT 2 OFFSET k) and interpolates between them.
-    """
+    """{name: latency_ms} for PERCENTILES over `queryset`, as PostgreSQL's percentile_cont, for
+    SQLite, which has none: each percentile reads the two rows around its rank (ORDER BY latency
+    LIMIT 2 OFFSET k) and interpolates between them."""
     if not count:
         return dict.fromkeys(PERCENTILES, 0)
-    if connection.vendor == "postgresql":
-        values = queryset.aggregate(
-            **{name: PercentileCont("latency_ms", fraction) for name, fraction in PERCENTILES.items()}
-        )
-        return {name: whole_number(value) for name, value in values.items()}
     result = {}
     ordered = queryset.order_by("latency_ms").values_list("latency_ms", flat=True)
     for name, fraction in PERCENTILES.items():
@@ -84,34 +66,34 @@ class ProcessingStats:
 def export_job_stats(workspace, period):
     """The workspace's export jobs: queued and processing now; finished, failed and mean seconds
     from start to finish (completed jobs) among jobs that finished in the period."""
-    if connection.vendor == "postgresql":
-        return _export_job_stats_postgresql(workspace, period)
-    return _export_job_stats_orm(workspace, period)
-
-
-def _export_job_stats_orm(workspace, period):
-    from exports.models import ExportJob, ExportStatus
-
-    jobs = ExportJob.objects.filter(workspace=workspace)
-    finished_in_period = Q(finished_at__gte=period.start, finished_at__lt=period.end)
-    completed = finished_in_period & Q(status=ExportStatus.COMPLETED, started_at__isnull=False)
-    figures = jobs.aggregate(
-        queued=Count("id", filter=Q(status=ExportStatus.QUEUED)),
-        processing=Count("id", filter=Q(status=ExportStatus.PROCESSING)),
-        finished=Count("id", filter=finished_in_period & Q(status__in=[ExportStatus.COMPLETED, ExportStatus.FAILED])),
-        failed=Count("id", filter=finished_in_period & Q(status=ExportStatus.FAILED)),
-        average=Avg(F("finished_at") - F("started_at"), filter=completed),
+    adapt = connection.ops.adapt_datetimefield_value
+    with read_cursor() as cursor:
+        cursor.execute(
+            _export_job_stats_sql(connection.vendor),
+            {"workspace": workspace.pk, "start": adapt(period.start), "end": adapt(period.end)},
+        )
+        queued, processing, finished, failed, average_us = cursor.fetchone()
+    return ProcessingStats(
+        queued=queued,
+        processing=processing,
+        finished=finished,
+        failed=failed,
+        # As the ORM's Avg of a duration: whole microseconds.
+        average_time_s=timedelta(microseconds=float(average_us)).total_seconds() if average_us is not None else None,
     )
-    average = figures.pop("average")
-    return ProcessingStats(average_time_s=average.total_seconds() if average is not None else None, **figures)
 
 
 @functools.cache
-def _export_job_stats_sql():
+def _export_job_stats_sql(vendor):
     """export_job_stats' aggregate, written once (building it through the ORM on each request
-    cost several times the CPU of running it)."""
+    cost several times the CPU of running it); the duration in microseconds is the one part
+    each database writes its own way."""
     from exports.models import ExportJob, ExportStatus
 
+    if vendor == "postgresql":
+        duration_us = "EXTRACT(EPOCH FROM (finished_at - started_at)) * 1000000"
+    else:  # SQLite: Django's own function, the one its Avg of a duration uses
+        duration_us = "django_timestamp_diff(finished_at, started_at)"
     finished_in_period = "finished_at >= %(start)s AND finished_at < %(end)s"
     return (
         "SELECT"
@@ -120,22 +102,9 @@ def _export_job_stats_sql():
         f" COUNT(*) FILTER (WHERE {finished_in_period}"
         f" AND status IN ('{ExportStatus.COMPLETED.value}', '{ExportStatus.FAILED.value}')) AS finished,"
         f" COUNT(*) FILTER (WHERE {finished_in_period} AND status = '{ExportStatus.FAILED.value}') AS failed,"
-        f" AVG(finished_at - started_at) FILTER (WHERE {finished_in_period}"
-        f" AND status = '{ExportStatus.COMPLETED.value}' AND started_at IS NOT NULL) AS average"
+        f" AVG({duration_us}) FILTER (WHERE {finished_in_period}"
+        f" AND status = '{ExportStatus.COMPLETED.value}' AND started_at IS NOT NULL) AS average_us"
         f" FROM {quoted_table(ExportJob)} WHERE workspace_id = %(workspace)s"
-    )
-
-
-def _export_job_stats_postgresql(workspace, period):
-    with read_cursor() as cursor:
-        cursor.execute(_export_job_stats_sql(), {"workspace": workspace.pk, "start": period.start, "end": period.end})
-        queued, processing, finished, failed, average = cursor.fetchone()
-    return ProcessingStats(
-        queued=queued,
-        processing=processing,
-        finished=finished,
-        failed=failed,
-        average_time_s=average.total_seconds() if average is not None else None,
     )
 
 
@@ -218,25 +187,17 @@ def machine_resources():
     }
 
 
-def uptime(period):
-    """The service's availability over the period: minutes with a successful health check /
-    minutes since checks began, counting the whole minutes from the later of the period's start
-    and the first check's minute to the earlier of its end and the current minute (which is still
-    being checked). A minute without any check counts as down: nothing answered for it. 0 before
-    a first whole minute has passed."""
-    until = _uptime_until(period)
-    checks = HealthCheck.objects.aggregate(
-        first=Min("minute"), up=Count("id", filter=Q(is_up=True, minute__gte=period.start, minute__lt=until))
-    )
-    return _uptime_ratio(period, until, checks["first"], checks["up"])
-
-
 def _uptime_until(period):
     return min(period.end, period.now.replace(second=0, microsecond=0))
 
 
 def _uptime_ratio(period, until, first, up):
-    """uptime() from the first check's minute and the successful checks in [start, until)."""
+    """The service's availability over the period: minutes with a successful health check /
+    minutes since checks began, counting the whole minutes from the later of the period's start
+    and the first check's minute (`first`) to the earlier of its end and the current minute
+    (`until`: it is still being checked); `up` = successful checks in [start, until). A minute
+    without any check counts as down: nothing answered for it. 0 before a first whole minute
+    has passed."""
     if first is None:
         return 0.0
     minutes = int((until - max(period.start, first)).total_seconds() // 60)
@@ -245,9 +206,9 @@ def _uptime_ratio(period, until, first, up):
 
 @functools.cache
 def _health_figures_sql(with_uptime, with_totals, with_percentiles):
-    """PostgreSQL: one statement of the figures system_health reads (the same aggregates as
-    uptime(), the request totals and latency_percentiles()), built once per combination: the
-    ORM's building of those four aggregates cost more CPU than running them."""
+    """One statement of the figures system_health reads (uptime's checks, the request totals and,
+    on PostgreSQL, the latency percentiles), built once per combination: the ORM's building of
+    those aggregates cost more CPU than running them."""
     checks, metrics = quoted_table(HealthCheck), quoted_table(RequestMetric)
     columns = []
     if with_uptime:
@@ -278,31 +239,44 @@ def _health_figures_sql(with_uptime, with_totals, with_percentiles):
     )
 
 
-def _health_figures_postgresql(workspace, period, sections):
+def _health_figures(workspace, period, sections):
+    """{"uptime", "totals", "percentiles"} of system_health's sections, in one statement (SQLite
+    has no percentile_cont: latency_percentiles reads its percentiles after it)."""
     with_uptime = "uptime" in sections
     with_totals = bool({"response_time", "errors"} & set(sections))
     with_percentiles = "response_time" in sections
     if not (with_uptime or with_totals):
         return {}
+    adapt = connection.ops.adapt_datetimefield_value
     until = _uptime_until(period)
-    params = [period.start, until] if with_uptime else []
+    params = [adapt(period.start), adapt(until)] if with_uptime else []
     if with_totals:
-        params += [workspace.pk, period.start, period.end]
-    sql = _health_figures_sql(with_uptime, with_totals, with_percentiles)
+        params += [workspace.pk, adapt(period.start), adapt(period.end)]
+    in_statement = with_percentiles and connection.vendor == "postgresql"
+    sql = _health_figures_sql(with_uptime, with_totals, in_statement)
     with read_cursor() as cursor:
         cursor.execute(sql, params)
         names = [column[0] for column in cursor.description]
         row = dict(zip(names, cursor.fetchone()))
     figures = {}
     if with_uptime:
-        figures["uptime"] = _uptime_ratio(period, until, row["first"], row["up"])
+        first = row["first"]
+        if isinstance(first, str):  # SQLite returns the aggregate's text
+            first = _sqlite_datetime(first)
+        figures["uptime"] = _uptime_ratio(period, until, first, row["up"])
     if with_totals:
         figures["totals"] = {name: row[name] for name in ("count", "average", "errors")}
-    if with_percentiles:
+    if in_statement:
         figures["percentiles"] = (
             {name: whole_number(row[name]) for name in PERCENTILES} if row["count"] else dict.fromkeys(PERCENTILES, 0)
         )
+    elif with_percentiles:
+        figures["percentiles"] = latency_percentiles(_requests(workspace, period), row["count"])
     return figures
+
+
+def _sqlite_datetime(text):
+    return parse_datetime(text).replace(tzinfo=UTC)
 
 
 def _requests(workspace, period):
@@ -331,27 +305,20 @@ def system_period(workspace, name, now=None):
 def system_health(workspace, period, *, sections=("uptime", "response_time", "errors", "resources")):
     """The service's health over the period, as seen by the workspace.
 
-    uptime: see uptime(). response_time: mean, p95 and p99 latency (ms, whole, half up) of the
+    uptime: see _uptime_ratio(). response_time: mean, p95 and p99 latency (ms, whole, half up) of the
     workspace's API requests (0 without any). errors: all error rates share one
     denominator, the operations of the period (the workspace's API requests + its export jobs
     finished in the period + storage operations, none measured), so byType sums to rate: api =
     5xx responses, processing = failed export jobs, storage = 0. resources: machine-wide.
     `period`: see system_period.
     """
-    requests = _requests(workspace, period)
     result = {}
-    figures = _health_figures_postgresql(workspace, period, sections) if connection.vendor == "postgresql" else {}
+    figures = _health_figures(workspace, period, sections)
     if "uptime" in sections:
-        result["uptime"] = figures["uptime"] if "uptime" in figures else uptime(period)
-    if {"response_time", "errors"} & set(sections):
-        totals = figures.get("totals") or requests.aggregate(
-            count=Count("id"), average=Avg("latency_ms"), errors=Count("id", filter=SERVER_ERROR)
-        )
+        result["uptime"] = figures["uptime"]
+    totals = figures.get("totals")
     if "response_time" in sections:
-        result["response_time"] = {
-            "average": whole_number(totals["average"]),
-            **(figures.get("percentiles") or latency_percentiles(requests, totals["count"])),
-        }
+        result["response_time"] = {"average": whole_number(totals["average"]), **figures["percentiles"]}
     if "errors" in sections:
         queues = [stats(workspace, period) for stats in PROCESSING_SOURCES.values()]
         failed_jobs = sum(queue.failed for queue in queues)
