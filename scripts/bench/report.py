@@ -62,6 +62,23 @@ def endpoint_rows(endpoints, levels):
     return rows
 
 
+MISSES_ANALYSIS = (
+    "Why each of these is missed, with its plan and the next step: `docs/benchmarks-misses.md` (written by"
+    " hand from a full run; re-read it against this table after a new one)."
+)
+
+
+def writer_alone_lines(writer):
+    alone = writer.get("alone") or {}
+    if alone.get("machine_busy_cores") is None:
+        return []
+    return [
+        f"  The writer alone, before any reader started ({fmt(alone['seconds'], 0)} s): "
+        f"{fmt(alone['machine_busy_cores'], 2)} of {alone['cores']} cores busy, "
+        f"{fmt(alone['server_cores'], 2)} of them in gunicorn and PostgreSQL.",
+    ]
+
+
 def misses_lines(endpoints):
     lines = []
     for entry in endpoints:
@@ -404,6 +421,7 @@ def render(results, before=None, summary=None):
         "  and every course but one, paced to the writer rate (default 1,000 items/s in batches of 100), while",
         "  each endpoint is measured again at 8 clients; its achieved rate is in the table. The rows it writes",
         "  stay in the database.",
+        *writer_alone_lines(results.get("writer") or {}),
         "- Heartbeats: `POST /api/track/page-sessions` with one page session, each learner's own bearer token,",
         "  the same session id re-sent with a growing duration (the tracker's heartbeat), 8 clients, idle and",
         "  under the mixed load.",
@@ -444,6 +462,8 @@ def render(results, before=None, summary=None):
         lines += ["## Read endpoints", "", *table(headers, endpoint_rows(endpoints, levels)), ""]
         missed = misses_lines(endpoints)
         lines += ["### Targets not met", ""] + (missed or ["Every read endpoint met its targets in this run."]) + [""]
+        if missed:
+            lines += [MISSES_ANALYSIS, ""]
         lines += [
             "### Floors and the slowest statement of each endpoint",
             "",

@@ -251,6 +251,36 @@ def measure_level(server, conninfo, requests, level, duration_s, counter_token=N
     return summary
 
 
+WRITER_ALONE_S = 5.0
+
+
+def measure_writer_alone(server, conninfo):
+    """The background writer's share of the machine before any reader starts: cores busy (every
+    process: the writer, gunicorn, PostgreSQL, Celery, the rest of the machine) and cores of the
+    gunicorn workers and their PostgreSQL backends, over WRITER_ALONE_S seconds. The readers'
+    loaded ÷ idle ratio is read against it: on 2 cores, what the writer takes the readers wait for."""
+    import psutil
+
+    busy_before = psutil.cpu_times()
+    with ServerCpu(server, conninfo) as cpu:
+        time.sleep(WRITER_ALONE_S)
+    busy_after = psutil.cpu_times()
+    idle = (busy_after.idle + busy_after.iowait) - (busy_before.idle + busy_before.iowait)
+    total = sum(busy_after) - sum(busy_before)
+    cores = psutil.cpu_count()
+    result = {
+        "seconds": WRITER_ALONE_S,
+        "cores": cores,
+        "machine_busy_cores": round(cores * (total - idle) / total, 2) if total else None,
+        "server_cores": round(cpu.seconds / WRITER_ALONE_S, 2),
+    }
+    log(
+        f"background writer alone: {result['machine_busy_cores']} of {cores} cores busy "
+        f"({result['server_cores']} in gunicorn and PostgreSQL)"
+    )
+    return result
+
+
 def measure_framework_floor(server, conninfo, api_key, args):
     """GET /api/v0/authenticated/ with the bench API key at 1 client: the cost of a request that
     only authenticates (middleware, DRF, the API key lookup) and answers an empty 200, through the
@@ -474,6 +504,7 @@ def measure_reads(env, prepared, args):
             by_name = {(e["family"], e["name"]): e for e in endpoints}
             log(f"mixed load: a background writer at {args.writer_rate:.0f} tracking items/s")
             with Writer(server, mixed, args) as writer:
+                writer_alone = measure_writer_alone(server, conninfo)
                 for entry in prepared["endpoints"]:
                     result = by_name[(entry["family"], entry["name"])]
                     result["loaded"] = {}
@@ -492,7 +523,7 @@ def measure_reads(env, prepared, args):
                 if not args.skip_freshness:
                     log(f"freshness under load ({args.freshness_samples} samples)")
                     extra["freshness"] = {**measure_freshness(server, mixed, args), "under": "mixed load"}
-            extra["writer"] = writer.result
+            extra["writer"] = {**(writer.result or {}), "alone": writer_alone}
         elif not args.skip_freshness:
             log(f"freshness, idle ({args.freshness_samples} samples)")
             extra["freshness"] = {**measure_freshness(server, mixed, args), "under": "idle"}

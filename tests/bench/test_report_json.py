@@ -250,3 +250,15 @@ def test_a_loaded_machine_is_marked_on_the_page():
     page = report.render(results)
     assert "## Targets: before and after (**loaded machine**" in page
     assert report.benchmarks_json(results)["run"]["loaded_machine"] is True
+
+
+def test_the_writer_alone_share_of_the_cores_is_on_the_page():
+    writer = {
+        "items_per_s": 950.0,
+        "alone": {"seconds": 5.0, "cores": 2, "machine_busy_cores": 1.37, "server_cores": 0.92},
+    }
+
+    assert report.writer_alone_lines(writer) == [
+        "  The writer alone, before any reader started (5 s): 1.37 of 2 cores busy, 0.92 of them in gunicorn and PostgreSQL."
+    ]
+    assert report.writer_alone_lines({"items_per_s": 950.0}) == []
