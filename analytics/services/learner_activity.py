@@ -175,6 +175,11 @@ def days_between(later, earlier):
     return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
 
 
+# The LearnerDay columns a span reads: all of them in the learner_day_span_idx index, so that a
+# refresh reads its users' days from the index alone (their rows lie scattered over the heap).
+SPAN_SOURCE_COLUMNS = ("workspace_id", "user_id", "day", "page_sessions", "page_seconds", "page_hours")
+
+
 def _insert_spans_sql(where_sql, upsert=False):
     ld = quoted_table(LearnerDay)
     back = ", ".join(
@@ -210,7 +215,8 @@ def _insert_spans_sql(where_sql, upsert=False):
         f"MAX(CASE WHEN page_sessions > 0 THEN day END) AS last_page_day, "
         f"{_int('SUM(CASE WHEN page_sessions > 0 THEN 1 ELSE 0 END)')} AS page_days, "
         f"{_int('SUM(page_sessions)')} AS page_sessions, {_int('SUM(page_seconds)', 'BIGINT')} AS page_seconds, "
-        f"{words}, {hours} FROM (SELECT d.*, MAX(d.day) OVER (PARTITION BY d.workspace_id, d.user_id) AS last_of_user "
+        f"{words}, {hours} FROM (SELECT {', '.join(f'd.{name}' for name in SPAN_SOURCE_COLUMNS)}, "
+        "MAX(d.day) OVER (PARTITION BY d.workspace_id, d.user_id) AS last_of_user "
         f"FROM {ld} d WHERE {where_sql}) AS days GROUP BY workspace_id, user_id) AS span WHERE 1 = 1"
     )
     return sql + on_conflict(("workspace_id", "user_id"), SPAN_COLUMNS) if upsert else sql
@@ -236,12 +242,13 @@ LEARNER_TOTALS = {
 EVERYONE_TOTALS = {name: f"d.{name}" for name in ("video_views", "watch_seconds", "completed_views")}
 
 
-def _totals_select_sql(days_sql, sign=1, *, role_moved=False, signed=False):
+def _totals_select_sql(days_sql, sign=1, *, role_moved=False, signed=False, per_row=False):
     """(columns, SQL) of the WorkspaceDay rows `sign` x the sums of the LearnerDay rows `d` that
     `days_sql` (FROM ... WHERE) selects: SELECT workspace_id, day, then one sum per column:
     LEARNER_TOTALS of the learners among them and EVERYONE_TOTALS of all; role_moved:
     LEARNER_TOTALS of all of them alone (users counted as learners or no longer). signed: each row
-    carries its own sign (`d.sign`, 1 or -1). Days in order: two writers adding to the same days
+    carries its own sign (`d.sign`, 1 or -1). per_row: few rows (a refresh's pairs), whose roles
+    are probed one by one (see is_learner_sql: a hash of every membership cost 40 ms a batch). Days in order: two writers adding to the same days
     lock them in the same order."""
     if role_moved:
         columns = {**LEARNER_TOTALS, **dict.fromkeys(EVERYONE_TOTALS, "0")}
@@ -252,7 +259,7 @@ def _totals_select_sql(days_sql, sign=1, *, role_moved=False, signed=False):
         # The role test once per row: PostgreSQL would inline it and run its subquery once per
         # column (OFFSET 0 keeps the subquery whole).
         fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
-        rows_sql = f"FROM (SELECT d.*, {is_learner_sql('d')} AS is_learner {days_sql}{fence}) d"
+        rows_sql = f"FROM (SELECT d.*, {is_learner_sql('d', per_row=per_row)} AS is_learner {days_sql}{fence}) d"
     if signed:
         sums = ", ".join(_int(f"SUM(d.sign * ({expression}))", "BIGINT") for expression in columns.values())
     else:
@@ -263,10 +270,10 @@ def _totals_select_sql(days_sql, sign=1, *, role_moved=False, signed=False):
     return tuple(columns), select_sql
 
 
-def _add_totals_sql(days_sql, sign=1, *, role_moved=False, rebuild=False, signed=False):
+def _add_totals_sql(days_sql, sign=1, *, role_moved=False, rebuild=False, signed=False, per_row=False):
     """INSERT into WorkspaceDay the rows of _totals_select_sql(days_sql, ...), added to the rows
     there (rebuild: into an empty table)."""
-    columns, select_sql = _totals_select_sql(days_sql, sign, role_moved=role_moved, signed=signed)
+    columns, select_sql = _totals_select_sql(days_sql, sign, role_moved=role_moved, signed=signed, per_row=per_row)
     sql = f"INSERT INTO {quoted_table(WorkspaceDay)} (workspace_id, day, {', '.join(columns)}) {select_sql}"
     if rebuild:
         return sql
@@ -289,7 +296,7 @@ def _upsert_days_returning_totals_sql(union_sql):
     return (
         f", old_days AS (SELECT d.* FROM {ld} d JOIN pairs p ON p.user_id = d.user_id AND p.day = d.day "
         f"WHERE d.workspace_id = %s), new_days AS ({_insert_days_sql(union_sql, upsert=True)} RETURNING *) "
-        + _totals_select_sql(changes, signed=True)[1]
+        + _totals_select_sql(changes, signed=True, per_row=True)[1]
     )
 
 
@@ -425,14 +432,15 @@ def refresh_learner_days(workspace_id, pairs, *, may_empty=True):
         pair_days = f"FROM {ld} d JOIN pairs p ON p.user_id = d.user_id AND p.day = d.day WHERE d.workspace_id = %s"
         totals = []  # PostgreSQL without may_empty: the WorkspaceDay difference, added last
         for start in range(0, len(pairs), MAX_PAIRS):
-            cte, cte_params = pairs_cte(pairs[start : start + MAX_PAIRS])
-            union_sql, params = _source_selects(pairs_rows(workspace_id))
+            chunk = pairs[start : start + MAX_PAIRS]
+            cte, cte_params = pairs_cte(chunk)
+            union_sql, params = _source_selects(pairs_rows(workspace_id, chunk))
             if not may_empty and connection.vendor == "postgresql":
                 cursor.execute(cte + _upsert_days_returning_totals_sql(union_sql), [*cte_params, workspace_id, *params])
                 totals += cursor.fetchall()
                 continue
             # The learners' totals lose these days as they were and gain them as they are now.
-            cursor.execute(cte + _add_totals_sql(pair_days, -1), [*cte_params, workspace_id])
+            cursor.execute(cte + _add_totals_sql(pair_days, -1, per_row=True), [*cte_params, workspace_id])
             if may_empty:
                 cursor.execute(
                     f"{cte}DELETE FROM {ld} WHERE workspace_id = %s "
@@ -440,7 +448,7 @@ def refresh_learner_days(workspace_id, pairs, *, may_empty=True):
                     [*cte_params, workspace_id],
                 )
             cursor.execute(cte + _insert_days_sql(union_sql, upsert=True), [*cte_params, *params])
-            cursor.execute(cte + _add_totals_sql(pair_days), [*cte_params, workspace_id])
+            cursor.execute(cte + _add_totals_sql(pair_days, per_row=True), [*cte_params, workspace_id])
         for start in range(0, len(users), MAX_PARAMS):
             chunk_users = users[start : start + MAX_PARAMS]
             marks = ", ".join(["%s"] * len(chunk_users))

@@ -2,7 +2,7 @@
 reaction_days): UTC days, the (user, day) pairs a write touched, upserts, and the per-user
 advisory locks the learner-day and video-day refreshes share."""
 
-from datetime import datetime
+from datetime import datetime, time, timedelta
 
 from django.db import connection
 
@@ -48,9 +48,16 @@ def pairs_cte(pairs):
     return f"WITH pairs(user_id, day) AS (VALUES {values}) ", [v for user, day in pairs for v in (user, adapt(day))]
 
 
-def pairs_rows(workspace_id):
-    """A `source(table, time column)` giving (FROM ... WHERE SQL, params, day expression): the raw rows of the `pairs` CTE's (user, UTC day), found by
-    the raw tables' (workspace, user, time) indexes whatever the number of days and users."""
+def pairs_rows(workspace_id, pairs):
+    """A `source(table, time column)` giving (FROM ... WHERE SQL, params, day expression): the raw
+    rows of the `pairs` CTE's (user, UTC day), found by the raw tables' (workspace, user, time)
+    indexes whatever the number of days and users. `pairs` are the CTE's [(user_id, date)]:
+    their first and last day bound the rows by constants too, so that PostgreSQL plans only the
+    monthly partitions they fall in (planning every partition cost more than running it)."""
+    days = [day for _, day in pairs]
+    adapt = connection.ops.adapt_datetimefield_value
+    first = adapt(datetime.combine(min(days), time(), UTC))
+    after_last = adapt(datetime.combine(max(days) + timedelta(days=1), time(), UTC))
 
     def source(table, column):
         if connection.vendor == "postgresql":
@@ -59,9 +66,9 @@ def pairs_rows(workspace_id):
             start, end = "p.day", "date(p.day, '+1 day')"
         join = (
             f"FROM pairs p JOIN {table} t ON t.workspace_id = %s AND t.user_id = p.user_id "
-            f"AND t.{column} >= {start} AND t.{column} < {end} WHERE 1 = 1"
+            f"AND t.{column} >= {start} AND t.{column} < {end} WHERE t.{column} >= %s AND t.{column} < %s"
         )
-        return join, [workspace_id], "p.day"
+        return join, [workspace_id, first, after_last], "p.day"
 
     return source
 

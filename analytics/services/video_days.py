@@ -100,8 +100,9 @@ def refresh_video_days(workspace_id, pairs):
         lock_users(cursor, sorted({user_id for user_id, _ in pairs}))
         has_windows = video_windows_built(cursor, workspace_id)
         for start in range(0, len(pairs), MAX_PAIRS):
-            cte, cte_params = pairs_cte(pairs[start : start + MAX_PAIRS])
-            rows_sql, params, day_sql = pairs_rows(workspace_id)(quoted_table(VideoView), "started_at")
+            chunk = pairs[start : start + MAX_PAIRS]
+            cte, cte_params = pairs_cte(chunk)
+            rows_sql, params, day_sql = pairs_rows(workspace_id, chunk)(quoted_table(VideoView), "started_at")
             fresh_sql = _viewer_days_sql(rows_sql, day_sql)
             cursor.execute(cte + _move_video_days_sql(pair_rows, fresh_sql), [*cte_params, workspace_id, *params])
             if has_windows:
