@@ -11,7 +11,7 @@
 
 import logging
 
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from rest_framework import status
@@ -82,11 +82,35 @@ class DatabaseUnavailableMiddleware:
         return response
 
 
+class SharedRedisCacheClient(RedisCacheClient):
+    """Django's Redis cache client, keeping one redis.Redis per connection pool: Django's builds
+    a new one, with its table of response callbacks, for every cache operation (tens of µs each,
+    two or more a request). A redis.Redis is safe to share between threads; its pool hands each
+    command a connection and notices a fork."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._clients = {}
+
+    def get_client(self, key=None, *, write=False):
+        index = self._get_connection_pool_index(write)
+        client = self._clients.get(index)
+        if client is None:
+            if index not in self._pools:
+                self._pools[index] = self._pool_class.from_url(self._servers[index], **self._pool_options)
+            client = self._clients.setdefault(index, self._client(connection_pool=self._pools[index]))
+        return client
+
+
 class FailSoftRedisCache(RedisCache):
     """Django's Redis cache that degrades instead of raising when Redis cannot be reached:
     reads miss, writes are dropped, `add` reports "not added" (so a debounce or a lock never
     fires twice), counters fail open. Every call pays at most the socket timeouts of the
     LOCATION's options, so set them short (settings.py does)."""
+
+    def __init__(self, server, params):
+        super().__init__(server, params)
+        self._class = SharedRedisCacheClient
 
     def _fail_soft(self, operation, fallback, /, *args, **kwargs):
         import redis

@@ -1,16 +1,25 @@
 """The learner-day rollups (LearnerDay, LearnerActivity) equal a recount of the raw rows after
 every write path, rebuilt or incremental; the figures read from them keep their definitions."""
 
+import threading
 import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, connections
 
 from accounts.models import Membership, Role
-from analytics.models import LearnerActivity, LearnerDay, LearningEvent, PageSession, VideoView, WorkspaceDay
+from analytics.models import (
+    CourseActivityWeek,
+    LearnerActivity,
+    LearnerDay,
+    LearningEvent,
+    PageSession,
+    VideoView,
+    WorkspaceDay,
+)
 from analytics.queries.dashboards import active_learners_trend
 from analytics.definitions import Period
 from analytics.queries import activity
@@ -24,6 +33,7 @@ from analytics.queries.video_cloud import (
     video_period,
     video_summary,
 )
+from analytics.rollups.check import check_rollups
 from analytics.services import learner_activity
 from analytics.services.learner_activity import rebuild_learner_activity, refresh_learner_days, refreshed_together
 from analytics.services.records.pipeline import ingest_records
@@ -879,3 +889,104 @@ def test_deleting_a_workspace_deletes_its_rollups(workspace, learner):
 
     assert stored() == ({}, {}, {})
     assert not WorkspaceDay.objects.exists()
+
+
+# --- Heartbeats: a re-sent session whose duration only grows (one UPDATE on PostgreSQL) ------------
+
+
+def heartbeat_figures(workspace, learner):
+    """(duration stored, the learner's day: sessions, seconds, desktop, mobile, tablet; the
+    workspace's day: sessions, seconds; the learner's span seconds)."""
+    day = LearnerDay.objects.get(workspace=workspace, user=learner)
+    totals = WorkspaceDay.objects.get(workspace=workspace, day=at(3, 1).date())
+    return (
+        PageSession.objects.get(user=learner).duration_s,
+        (day.page_sessions, day.page_seconds, day.desktop_sessions, day.mobile_sessions, day.tablet_sessions),
+        (totals.page_sessions, totals.page_seconds),
+        LearnerActivity.objects.get(workspace=workspace, user=learner).page_seconds,
+    )
+
+
+def assert_every_rollup_checks(workspace):
+    assert [check.differences for check in check_rollups(workspace.pk).rollups if check.differences] == []
+
+
+def test_heartbeats_keep_every_rollup_exact_and_a_shorter_one_changes_nothing(workspace, learner, bearer_client):
+    course = CourseFactory(workspace=workspace, key="course-v1:Acme+H1+2026")
+    client = bearer_client(learner, workspace)
+    item = session_item(path=f"/player/{course.key}", startedAt="2026-03-01T09:30:00Z", device="mobile")
+    answers = []
+    # 45: a late retry of an older heartbeat; the last re-send leaves the device out (kept).
+    for fields in ({"duration": 30}, {"duration": 60}, {"duration": 45}, {"duration": 120, "device": None}):
+        sent = {**item, **fields}
+        sent = {name: value for name, value in sent.items() if value is not None}
+        body = client.post("/api/track/page-sessions", sent, format="json").json()
+        answers.append((body["created"], body["updated"], body["unchanged"]))
+
+    assert answers == [(1, 0, 0), (0, 1, 0), (0, 0, 1), (0, 1, 0)]
+    assert heartbeat_figures(workspace, learner) == (120, (1, 120, 0, 1, 0), (1, 120), 120)
+    assert PageSession.objects.get().course_id == course.pk
+    assert [(week.course_id, week.any) for week in CourseActivityWeek.objects.all()] == [(course.pk, 1)]
+    assert_every_rollup_checks(workspace)
+
+
+def test_a_resend_with_another_device_moves_the_session_between_device_counts(workspace, learner, bearer_client):
+    client = bearer_client(learner, workspace)
+    item = session_item(startedAt="2026-03-01T09:30:00Z", duration=30, device="mobile")
+    client.post("/api/track/page-sessions", item, format="json")
+
+    body = client.post("/api/track/page-sessions", {**item, "duration": 50, "device": "tablet"}, format="json").json()
+
+    assert body["updated"] == 1
+    assert heartbeat_figures(workspace, learner) == (50, (1, 50, 0, 0, 1), (1, 50), 50)
+    assert PageSession.objects.get().device == "tablet"
+    assert_every_rollup_checks(workspace)
+
+
+def test_a_heartbeat_sent_by_another_learner_with_the_same_fields_is_refused(
+    workspace, learner, make_member, bearer_client
+):
+    other = make_member(workspace, Role.LEARNER, email="other@acme.test")
+    item = session_item(startedAt="2026-03-01T09:30:00Z", duration=30)
+    bearer_client(learner, workspace).post("/api/track/page-sessions", item, format="json")
+
+    response = bearer_client(other, workspace).post(
+        "/api/track/page-sessions", {**item, "duration": 999}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == [{"index": 0, "field": "id", "reason": "is already used by another record"}]
+    assert heartbeat_figures(workspace, learner) == (30, (1, 30, 0, 0, 0), (1, 30), 30)
+    assert not LearnerDay.objects.filter(user=other).exists()
+    assert_every_rollup_checks(workspace)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="concurrent transactions: PostgreSQL")
+def test_concurrent_heartbeats_of_one_session_keep_the_largest_duration_once(workspace, learner, bearer_client):
+    item = session_item(startedAt="2026-03-01T09:30:00Z", duration=10)
+    bearer_client(learner, workspace).post("/api/track/page-sessions", item, format="json")
+    errors, durations = [], [40, 100, 70, 20, 90, 60, 30, 80]
+    start = threading.Barrier(len(durations))
+
+    def send(duration):
+        try:
+            client = bearer_client(learner, workspace)
+            start.wait()
+            response = client.post("/api/track/page-sessions", {**item, "duration": duration}, format="json")
+            assert response.status_code == 200, response.content
+        except Exception as error:  # reported by the assertion below
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=send, args=(duration,)) for duration in durations]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    # No device sent: the session counts in no device's column.
+    assert heartbeat_figures(workspace, learner) == (100, (1, 100, 0, 0, 0), (1, 100), 100)
+    assert_every_rollup_checks(workspace)

@@ -78,3 +78,10 @@ def test_unreachable_redis_lets_the_request_through(settings):
     }
 
     assert throttling.increment("throttle:test:window", 120) == 1
+
+
+def test_the_cache_keeps_one_redis_client_for_every_call(redis_cache):
+    redis_cache.set("throttle:test:window", 7)
+
+    assert redis_cache._cache.get_client() is redis_cache._cache.get_client(write=True)
+    assert redis_cache.get("throttle:test:window") == 7

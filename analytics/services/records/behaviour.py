@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import timezone as dt_timezone
 from urllib.parse import unquote, urlsplit
 
+from django.db import connection
 from django.utils import timezone
 
 from analytics.models import (
@@ -33,9 +34,10 @@ from analytics.rollups.changes import rows_changed
 from analytics.services.partitions import conflict_columns, forget_moved_rows
 from analytics.services.learner_activity import activity_pairs
 from analytics.services.problem_rollups import record_problem_responses, record_subsection_opens
+from courses.models import Course
 
 from .lookups import course_ids_by_key, videos_by_id
-from .sql import column, excluded, insert_rows, name, select_rows
+from .sql import column, excluded, insert_rows, name, select_rows, server_cursor
 
 ID_TAKEN = "is already used by another record"
 
@@ -129,19 +131,30 @@ def upsert_page_sessions(workspace, rows):
     workspace. The same id twice in rows is merged the same way. Queries: existing ids (1), course
     keys (1), one INSERT ... ON CONFLICT per 1,000 rows written; unchanged rows are not written.
     Then the rollups (rows_changed); a re-sent session still in its course and week adds nothing
-    to the course activity, so a heartbeat runs no course activity statement.
+    to the course activity, so a heartbeat runs no course activity statement. One session on
+    PostgreSQL (the tracker's request): the stored row and the course key are read in one
+    statement, which also grows the duration of a heartbeat (_grow_heartbeat); a heartbeat then
+    runs no other statement here, only its learner-day refresh.
     """
     result = UpsertResult()
     rows = list(rows)
     if not rows:
         return result
+    stored_columns = ("id", "workspace_id", "user_id", "course_id", *PAGE_SESSION_STATE)
+    looked_up = {}  # course key -> course id or None, when already read
+    if len(rows) == 1 and connection.vendor == "postgresql":
+        stored_rows, is_grown, looked_up = _grow_heartbeat(workspace, rows[0], stored_columns)
+        if is_grown:
+            # Only the duration grew, within the session's day, course and week: its learner day
+            # is refreshed, nothing else changes (what the general path below would tell too).
+            result.updated = 1
+            row = rows[0]
+            rows_changed(workspace.pk, PageSession, pairs={(row["user_id"], row["started_at"])}, may_empty=False)
+            return result
+    else:
+        stored_rows = select_rows(PageSession, stored_columns, "id", {row["id"] for row in rows})
     stored, stored_course_ids = {}, {}
-    for values in select_rows(
-        PageSession,
-        ("id", "workspace_id", "user_id", "course_id", *PAGE_SESSION_STATE),
-        "id",
-        {row["id"] for row in rows},
-    ):
+    for values in stored_rows:
         stored[values[0]] = {"owner": (values[1], values[2]), **dict(zip(PAGE_SESSION_STATE, values[4:]))}
         stored_course_ids[values[0]] = values[3]
     state = {}  # id -> the row as it will be written
@@ -168,7 +181,11 @@ def upsert_page_sessions(workspace, rows):
     keys = {sid: course_and_chapter_from_path(s["path"]) for sid, s in to_write.items()}
     # A re-sent path may move a session out of a course: that course's figures change too.
     left = {course_and_chapter_from_path(stored[sid]["path"])[0] for sid in to_write if sid in stored}
-    course_ids = course_ids_by_key(workspace, {course_key for course_key, _ in keys.values()} | left)
+    needed = {course_key for course_key, _ in keys.values() if course_key} | {key for key in left if key}
+    if needed <= looked_up.keys():
+        course_ids = {key: course_id for key, course_id in looked_up.items() if course_id is not None}
+    else:
+        course_ids = course_ids_by_key(workspace, needed)
     now = timezone.now()
     values = [
         (
@@ -212,6 +229,55 @@ def upsert_page_sessions(workspace, rows):
     ]
     _rows_changed(PageSession, workspace, to_write.items(), stored, left_ids, activity=activity)
     return result
+
+
+def _grow_heartbeat(workspace, row, stored_columns):
+    """PostgreSQL, one session: (its stored row as select_rows gives it, or none; whether it was
+    a heartbeat, now written; {the path's course key: its course id or None}, the key's look-up).
+
+    A heartbeat is a re-send by the session's owner whose page, path, start and device (when
+    sent) are the stored ones, whose duration is larger, and whose stored course is the one the
+    upsert would link (the course of the path's key, which may have been created or deleted
+    since): the upsert would only grow duration_s, and the UPDATE here does it instead. One
+    statement: the stored row (read before the update, as the upsert's look-up reads it), the
+    course look-up and the update; when it is no heartbeat nothing is written."""
+    quote = connection.ops.quote_name
+    table, courses = quote(PageSession._meta.db_table), quote(Course._meta.db_table)
+    course_key = course_and_chapter_from_path(row["path"])[0]
+    device_sql, device_params = "", []
+    if "device" in row:
+        device_sql, device_params = "AND s.device = %s ", [row["device"] or ""]
+    stored_sql = ", ".join(f"stored.{quote(PageSession._meta.get_field(attname).column)}" for attname in stored_columns)
+    sql = (
+        f"WITH stored AS (SELECT * FROM {table} WHERE id = %s), "
+        f"course AS (SELECT c.id FROM {courses} c WHERE c.workspace_id = %s AND c.key = %s AND c.key <> ''), "
+        f"grown AS (UPDATE {table} s SET duration_s = %s WHERE s.id = %s AND s.started_at = %s "
+        f"AND s.workspace_id = %s AND s.user_id = %s AND s.page = %s AND s.path = %s {device_sql}"
+        f"AND s.duration_s < %s AND s.course_id IS NOT DISTINCT FROM (SELECT id FROM course) RETURNING s.id) "
+        f"SELECT (SELECT id FROM course), (SELECT COUNT(*) FROM grown), {stored_sql} "
+        f"FROM (SELECT) AS one LEFT JOIN stored ON TRUE"
+    )
+    duration = row["duration_s"]
+    params = [
+        row["id"],
+        workspace.pk,
+        course_key,
+        duration,
+        row["id"],
+        row["started_at"],
+        workspace.pk,
+        row["user_id"],
+        row["page"],
+        row["path"],
+        *device_params,
+        duration,
+    ]
+    with server_cursor() as cursor:
+        cursor.execute(sql, params)
+        fetched = cursor.fetchall()
+    course_id, grown = fetched[0][:2]
+    stored_rows = [values[2:] for values in fetched if values[2] is not None]
+    return stored_rows, grown > 0, ({course_key: course_id} if course_key else {})
 
 
 def _rows_changed(model, workspace, written, stored, course_ids, **course_info):
