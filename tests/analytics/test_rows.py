@@ -97,15 +97,42 @@ def test_rows_may_be_objects_read_by_source():
     ]
 
 
-class WithFloat(serializers.Serializer):
-    ratio = serializers.FloatField()
+class WithDecimal(serializers.Serializer):
+    ratio = serializers.DecimalField(max_digits=5, decimal_places=2)
 
 
 class WithWholeRow(serializers.Serializer):
     nested = course_info.EdxCountrySerializer(source="*")
 
 
-@pytest.mark.parametrize("serializer_class", [WithFloat, WithWholeRow])
+@pytest.mark.parametrize("serializer_class", [WithDecimal, WithWholeRow])
 def test_a_field_the_plan_cannot_copy_exactly_is_refused(serializer_class):
     with pytest.raises(TypeError):
         CompiledRows(serializer_class)
+
+
+class Point(serializers.Serializer):
+    day = serializers.DateField()
+    rate = serializers.FloatField()
+
+
+class Document(serializers.Serializer):
+    total = serializers.IntegerField()
+    byKey = serializers.DictField(source="by_key", child=serializers.IntegerField())
+    points = Point(many=True)
+    first = Point(required=False)
+    note = serializers.CharField(required=False, allow_null=True)
+    extra = serializers.IntegerField(required=False)
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        {"total": 3, "by_key": {"a": 1, "b": None}, "points": [{"day": date(2025, 3, 2), "rate": 1}], "first": None},
+        {"total": 0, "by_key": {}, "points": [], "extra": 5, "first": {"day": date(2025, 1, 1), "rate": 0.25}},
+    ],
+)
+def test_nested_documents_are_drf_output(item):
+    # Lists of nested serializers, dicts, floats, ISO dates, and absent optional keys (left out,
+    # or null where the field allows null), as DRF writes them.
+    assert CompiledRows(Document).one(item) == Document(item).data
