@@ -47,7 +47,7 @@ from analytics.models import (
     VideoView,
 )
 from courses.models import Enrollment, EnrollmentMode, Video
-from analytics.queries.sql import read_cursor
+from analytics.queries.sql import read_cursor, utc_datetime
 
 ROLLUP_NAME = "course_info"  # RollupState row: when the whole activity history was last rebuilt
 
@@ -483,15 +483,6 @@ def course_enrollment_by_location(course, start_day, end_day, today, *, from_raw
 # Weekly activity
 
 
-def _as_datetime(value):
-    """Week starts come back as naive UTC datetimes (PostgreSQL) or ISO text (SQLite)."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
 def activity_weeks_sql(course_id=None, start_at=None, end_at=None, *, one_interval=False):
     """(sql, params): a WITH clause defining `weeks` (course_id, week, any, attempted_problem,
     played_video, posted_forum) for one course, several (a list or tuple of ids), or every course
@@ -593,7 +584,7 @@ def _activity_counts(course, start_at, end_at, from_raw):
         if start_at is not None:
             weeks = weeks.filter(week_start__gte=start_at)
         rows = weeks.values_list("week_start", "any", "attempted_problem", "played_video", "posted_forum")
-    return {_as_datetime(week): dict(zip(ACTIVITY_TYPES, map(int, counts))) for week, *counts in rows}
+    return {utc_datetime(week): dict(zip(ACTIVITY_TYPES, map(int, counts))) for week, *counts in rows}
 
 
 def course_activity_by_week(course, start_at, end_at, now, *, from_raw=None):
