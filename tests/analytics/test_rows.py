@@ -17,12 +17,12 @@ def attempt_row(**changes):
         "public_id": "a" * 24,
         "version_number": 1,
         "lang_code": "en",
-        "first_activity_at": STARTED,
-        "last_activity_at": None,
+        "first_activity_at_text": STARTED,
+        "last_activity_at_text": None,
         "time_spent_ms": 90_000,
         "progress": 40,
         "score": None,
-        "completed_at": None,
+        "completed_at_text": None,
         "path_public_id": None,
         "path_session_public_id": None,
         "course_key": "course-v1:Acme+AN101+2026",
@@ -49,7 +49,7 @@ def test_360_rows_leave_out_none_and_write_times_in_utc_with_milliseconds():
 
 
 def test_360_rows_are_drf_output_without_its_nulls():
-    rows = [attempt_row(), attempt_row(public_id="c" * 24, score=75, completed_at=STARTED + timedelta(days=1))]
+    rows = [attempt_row(), attempt_row(public_id="c" * 24, score=75, completed_at_text=STARTED + timedelta(days=1))]
     drf = course_stats.CourseStatSerializer(rows, many=True).data
 
     expected = [{name: value for name, value in row.items() if value is not None} for row in drf]
