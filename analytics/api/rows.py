@@ -15,7 +15,8 @@ schema); the plan only reads it:
   each distinct value once;
 - any field with a `row_converter` (a function of the value), e.g. 360Learning's IsoMsZField:
   that function, each distinct value once;
-- a nested serializer: its own plan (None stays None); with many=True, a list of those;
+- a nested serializer: its own plan (None stays None; a hashable value met again written once);
+  with many=True, a list of those;
 - DictField: {str(key): the child's output}; ListField: [the child's output], as DRF.
 
 A key (or attribute) the item does not have is handled as DRF does: the field's default, else null
@@ -113,7 +114,20 @@ class CompiledRows:
             _plan(nested_class, omit_none)
 
             def nested_converter():
-                return cls(nested_class, omit_none=omit_none).one
+                # A value met again (Open edX's countries: one per row of each day) is written
+                # once; unhashable values (dicts) each time.
+                one, memo = cls(nested_class, omit_none=omit_none).one, {}
+
+                def converted(value):
+                    try:
+                        return memo[value]
+                    except KeyError:
+                        memo[value] = output = one(value)
+                        return output
+                    except TypeError:
+                        return one(value)
+
+                return converted
 
             return nested_converter
         if isinstance(field, serializers.DictField):
