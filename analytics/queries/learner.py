@@ -25,7 +25,6 @@ UTC = ZoneInfo("UTC")
 
 # A learning session is on `/player/:courseId`, a quiz session on `/quiz/:courseId/:chapterId`.
 # course_key / chapter_key are read from the path when the session is stored.
-IS_LEARNING = Q(path__startswith="/player/") & ~Q(course_key="")
 IS_QUIZ = Q(path__startswith="/quiz/") & ~Q(course_key="") & ~Q(chapter_key="")
 
 
@@ -91,8 +90,9 @@ class LearnerAnalytics:
 # The statements of learner_analytics, written once (building them through the ORM on each request
 # cost most of the request). Portable SQL: the same text runs on PostgreSQL and SQLite. Every
 # statement reads the user's counted sessions (COUNTED: EXCLUDED_PAGES never count) and takes the
-# workspace and the user as its first two parameters. IS_LEARNING_SQL / IS_QUIZ_SQL say what
-# IS_LEARNING / IS_QUIZ say (`LIKE` as Django's startswith writes it on each database).
+# workspace and the user as its first two parameters. IS_LEARNING_SQL / IS_QUIZ_SQL are the rules
+# above (IS_QUIZ is the quiz rule as a Q, for the dashboards' querysets); `LIKE` as Django's
+# startswith writes it on each database.
 _SESSIONS = PageSession._meta.db_table
 _COUNTED = "workspace_id = %s AND user_id = %s AND page NOT IN ({})".format(
     ", ".join("'{}'".format(page.replace("'", "''")) for page in EXCLUDED_PAGES)
