@@ -4,6 +4,7 @@ millisecond `Z` format. No imports from the layers above (api, queries, services
 
 from datetime import datetime, timezone as dt_timezone
 
+from django.db.models import CharField, Func
 from django.utils.dateparse import parse_datetime
 
 # Activity happens between these instants; anything outside is a client's bug (year 1, 9999, an
@@ -23,12 +24,38 @@ def in_time_range(value):
 
 
 def iso_ms_z(value):
-    """`2025-06-30T13:23:56.059Z` (UTC, milliseconds), or None."""
-    if value is None:
-        return None
+    """`2025-06-30T13:23:56.059Z` (UTC, milliseconds), or None; text (IsoMsZText's, written by
+    the database) is already that."""
+    if value is None or isinstance(value, str):
+        return value
     # isoformat truncates to milliseconds as `microsecond // 1000` would, at half strftime's cost
     # (a 500-row 360Learning page formats up to 1,500 of these).
     return value.astimezone(dt_timezone.utc).isoformat(timespec="milliseconds")[:-6] + "Z"
+
+
+class IsoMsZText(Func):
+    """iso_ms_z's text written by the database, for a timestamp column: long row lists then
+    neither parse nor format a datetime per value. PostgreSQL's to_char truncates to milliseconds
+    as iso_ms_z does; on SQLite the column holds Django's text of the UTC time, whose fraction
+    (when there is one) gives the milliseconds as written."""
+
+    arity = 1
+    output_field = CharField()
+
+    def as_sql(self, compiler, connection, **extra_context):
+        raise NotImplementedError(f"IsoMsZText has no SQL for {connection.vendor}")
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        template = """to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')"""
+        return super().as_sql(compiler, connection, template=template, **extra_context)
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        # `%%%%`: `%%` after the template's formatting, `%` after the parameter style's.
+        template = (
+            "strftime('%%%%Y-%%%%m-%%%%dT%%%%H:%%%%M:%%%%S', %(expressions)s) || '.' || "
+            "CASE WHEN substr(%(expressions)s, 20, 1) = '.' THEN substr(%(expressions)s, 21, 3) ELSE '000' END || 'Z'"
+        )
+        return super().as_sql(compiler, connection, template=template, **extra_context)
 
 
 def parse_iso_datetime(text):

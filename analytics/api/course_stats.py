@@ -11,6 +11,7 @@ accepted. The choices made where 360Learning's documents are silent: docs/api/co
 import hashlib
 import json
 import logging
+from functools import partial
 from urllib.parse import urlencode
 
 from django.core import signing
@@ -209,7 +210,8 @@ def decode_cursor(endpoint, token, digest):
 @extend_schema_field(OpenApiTypes.DATETIME)
 class IsoMsZField(serializers.Field):
     """A datetime written as `2025-06-30T13:23:56.059Z` (`row_converter`: the same for the fast
-    path, analytics/api/rows.py)."""
+    path, analytics/api/rows.py); the queries give it that text already written by the database
+    (`<name>_text` keys, analytics.formats.IsoMsZText)."""
 
     row_converter = staticmethod(iso_ms_z)
 
@@ -229,12 +231,12 @@ class CourseStatSerializer(serializers.Serializer):
     _id = serializers.CharField(source="public_id")
     versionNumber = serializers.IntegerField(source="version_number")
     lang = serializers.CharField(source="lang_code")
-    firstActivityAt = IsoMsZField(source="first_activity_at", required=False)
-    lastActivityAt = IsoMsZField(source="last_activity_at", required=False)
+    firstActivityAt = IsoMsZField(source="first_activity_at_text", required=False)
+    lastActivityAt = IsoMsZField(source="last_activity_at_text", required=False)
     timeSpent = serializers.IntegerField(source="time_spent_ms", help_text="Milliseconds")
     progress = serializers.IntegerField()
     score = serializers.IntegerField(required=False)
-    completedAt = IsoMsZField(source="completed_at", required=False)
+    completedAt = IsoMsZField(source="completed_at_text", required=False)
     pathId = serializers.CharField(source="path_public_id", required=False)
     pathSessionId = serializers.CharField(source="path_session_public_id", required=False)
     courseId = serializers.CharField(source="course_key")
@@ -248,17 +250,17 @@ class UserSerializer(serializers.Serializer):
     lang = serializers.CharField()
     firstName = serializers.CharField(source="first_name", required=False)
     lastName = serializers.CharField(source="last_name", required=False)
-    lastLoginDate = IsoMsZField(source="last_login", required=False)
+    lastLoginDate = IsoMsZField(source="last_login_text", required=False)
 
 
 class V1AttemptSerializer(serializers.Serializer):
     _id = serializers.CharField(source="public_id")
     progress = serializers.IntegerField()
     score = serializers.IntegerField(required=False)
-    completedAt = IsoMsZField(source="completed_at", required=False)
-    firstActivity = IsoMsZField(source="first_activity_at", required=False)
+    completedAt = IsoMsZField(source="completed_at_text", required=False)
+    firstActivity = IsoMsZField(source="first_activity_at_text", required=False)
     globalTime = serializers.IntegerField(source="time_spent_ms", help_text="Milliseconds")
-    lastActivity = IsoMsZField(source="last_activity_at", required=False)
+    lastActivity = IsoMsZField(source="last_activity_at_text", required=False)
 
 
 # --- Views ----------------------------------------------------------------------------------
@@ -398,7 +400,7 @@ def v2_list_schema(fields, serializer, description):
 class CourseStatsV2View(Learning360V2ListView):
     endpoint = "courses-stats"
     filter_fields = queries.ATTEMPT_FILTERS
-    page_query = staticmethod(queries.attempts_page)
+    page_query = staticmethod(partial(queries.attempts_page, timestamps_as_text=True))
     serializer_class = CourseStatSerializer
 
     @v2_list_schema(
@@ -413,7 +415,7 @@ class CourseStatsV2View(Learning360V2ListView):
 class UsersV2View(Learning360V2ListView):
     endpoint = "users"
     filter_fields = queries.USER_FILTERS
-    page_query = staticmethod(queries.users_page)
+    page_query = staticmethod(partial(queries.users_page, timestamps_as_text=True))
     serializer_class = UserSerializer
 
     @v2_list_schema(
@@ -450,7 +452,7 @@ class UserCourseStatsV1View(APIView):
     )
     def get(self, request, course_id, user_email):
         try:
-            rows = queries.user_course_attempts(request.auth.workspace, course_id, user_email)
+            rows = queries.user_course_attempts(request.auth.workspace, course_id, user_email, timestamps_as_text=True)
         except queries.CourseNotFound:
             raise Learning360Error(404, "courseNotFound", f"No course {course_id!r} in this company.") from None
         except queries.UserNotFound:

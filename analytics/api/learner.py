@@ -18,6 +18,7 @@ from analytics.timezones import time_zone_named, today_in
 from config.throttling import family_throttle
 
 from .envelopes import SuccessMessageErrorsMixin
+from .rows import CompiledRows
 
 
 # Serializers: the document's camelCase names at the edge, the query's Python names inside.
@@ -131,7 +132,7 @@ class UserAnalyticsView(SuccessMessageErrorsMixin, APIView):
         params.is_valid(raise_exception=True)
         tz = params.validated_data["tz"]
         analytics = learner_analytics(request.auth.workspace, request.auth.user, today=today_in(tz), tz=tz)
-        return Response({"success": True, "analytics": UserAnalyticsSerializer(analytics).data})
+        return Response({"success": True, "analytics": CompiledRows(UserAnalyticsSerializer).one(analytics)})
 
 
 urlpatterns = [

@@ -19,6 +19,7 @@ from analytics.queries import video_cloud as queries
 from config.throttling import family_throttle
 
 from .envelopes import VideoCloudError, VideoCloudErrorsMixin, videocloud_success
+from .rows import CompiledRows
 
 ISO_Z = "%Y-%m-%dT%H:%M:%SZ"
 ERROR_CODES = {
@@ -421,7 +422,7 @@ class VideoCloudView(VideoCloudErrorsMixin, APIView):
             raise VideoCloudError(
                 "ANALYTICS_DATA_UNAVAILABLE", str(exc), status.HTTP_404_NOT_FOUND, field=exc.field
             ) from exc
-        return videocloud_success(self.serializer_class(data).data)
+        return videocloud_success(CompiledRows(self.serializer_class).one(data))
 
 
 def _top_limit(params):

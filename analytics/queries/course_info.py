@@ -47,7 +47,7 @@ from analytics.models import (
     VideoView,
 )
 from courses.models import Enrollment, EnrollmentMode, Video
-from analytics.queries.sql import read_cursor
+from analytics.queries.sql import read_cursor, utc_datetime
 
 ROLLUP_NAME = "course_info"  # RollupState row: when the whole activity history was last rebuilt
 
@@ -291,18 +291,33 @@ def _steps_from_raw(course, dimension, window):
         return cursor.fetchall()
 
 
+# The stored steps of one course and breakdown before a day (and, with _STEPS_AFTER, still in
+# effect after another), written once: building the queryset cost more than reading the rows.
+_STEPS_SQL = (
+    "SELECT category, day, enrolled, ever_enrolled, next_day FROM {} "
+    "WHERE course_id = %s AND dimension = %s AND day < %s"
+).format(CourseEnrollmentStep._meta.db_table)
+_STEPS_AFTER = " AND (next_day IS NULL OR next_day > %s)"
+
+
 def _steps_from_rollup(course, dimension, window):
-    steps = CourseEnrollmentStep.objects.filter(course=course, dimension=dimension, day__lt=window.end)
+    adapt = connection.ops.adapt_datefield_value
+    sql, params = _STEPS_SQL, [course.pk, dimension, adapt(window.end)]
     if window.start is not None:
-        steps = steps.filter(Q(next_day__isnull=True) | Q(next_day__gt=window.start))
-    return steps.values_list("category", "day", "enrolled", "ever_enrolled", "next_day")
+        sql, params = sql + _STEPS_AFTER, [*params, adapt(window.start)]
+    with read_cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def _enrollment_steps(course, dimension, window, from_raw):
     """[(category, day, enrolled, ever_enrolled, next_day)]: the steps of one course and
     breakdown in effect on some day of the window (see enrollment_steps_sql)."""
     if not _reads_raw(course, from_raw):
-        return list(_steps_from_rollup(course, dimension, window))  # typed by the ORM already
+        rows = _steps_from_rollup(course, dimension, window)
+        if not rows or isinstance(rows[0][1], date):
+            return rows  # PostgreSQL types the days already
+        return [(cat, _as_date(day), enrolled, ever, _as_date(next_day)) for cat, day, enrolled, ever, next_day in rows]
     rows = _steps_from_raw(course, dimension, window)
     return [
         (cat, _as_date(day), int(enrolled), int(ever), _as_date(next_day))
@@ -483,15 +498,6 @@ def course_enrollment_by_location(course, start_day, end_day, today, *, from_raw
 # Weekly activity
 
 
-def _as_datetime(value):
-    """Week starts come back as naive UTC datetimes (PostgreSQL) or ISO text (SQLite)."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
 def activity_weeks_sql(course_id=None, start_at=None, end_at=None, *, one_interval=False):
     """(sql, params): a WITH clause defining `weeks` (course_id, week, any, attempted_problem,
     played_video, posted_forum) for one course, several (a list or tuple of ids), or every course
@@ -593,7 +599,7 @@ def _activity_counts(course, start_at, end_at, from_raw):
         if start_at is not None:
             weeks = weeks.filter(week_start__gte=start_at)
         rows = weeks.values_list("week_start", "any", "attempted_problem", "played_video", "posted_forum")
-    return {_as_datetime(week): dict(zip(ACTIVITY_TYPES, map(int, counts))) for week, *counts in rows}
+    return {utc_datetime(week): dict(zip(ACTIVITY_TYPES, map(int, counts))) for week, *counts in rows}
 
 
 def course_activity_by_week(course, start_at, end_at, now, *, from_raw=None):

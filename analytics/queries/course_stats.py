@@ -11,6 +11,7 @@ from django.db.models import BigIntegerField, Case, CharField, F, Q, Value, When
 from django.db.models.functions import Cast, Coalesce, NullIf
 
 from accounts.models import Membership
+from analytics.formats import IsoMsZText
 from courses.models import Attempt, Course
 
 from .bracket_filters import EQUALITY_OPERATORS, FilterField, conditions_q
@@ -59,22 +60,35 @@ def _keyset_page(queryset, key, after, limit):
     return KeysetPage(rows=rows, next_after=None)
 
 
-def _attempt_rows(queryset):
+ATTEMPT_TIMES = {name: name for name in ("first_activity_at", "last_activity_at", "completed_at")}
+
+
+def _times(names, as_text):
+    """The timestamp columns `names` ({name: path}) as values()' keyword expressions: datetimes
+    under their names, or with as_text iso_ms_z's text written by the database (IsoMsZText)
+    under `<name>_text`."""
+    if as_text:
+        return {f"{name}_text": IsoMsZText(path) for name, path in names.items()}
+    return {name: F(path) for name, path in names.items() if name != path}
+
+
+def _attempt_rows(queryset, timestamps_as_text=False):
     """Attempt rows as plain dicts: the attempt's own fields plus the course key and user id.
 
     `time_spent_ms` is the stored seconds times 1000 (360Learning reports milliseconds; the
     product is computed as a bigint so that no stored value can overflow);
     `lang` falls back to DEFAULT_LANG when the attempt has none; empty path ids are None.
+    The times are datetimes, or with timestamps_as_text 360Learning's text under `<name>_text`
+    (the API: no datetime parsed and formatted per value; _times).
     """
     return queryset.values(
         "id",
         "public_id",
         "version_number",
-        "first_activity_at",
-        "last_activity_at",
         "progress",
         "score",
-        "completed_at",
+        *(() if timestamps_as_text else ATTEMPT_TIMES),
+        **_times(ATTEMPT_TIMES, timestamps_as_text),
         course_key=F("course__key"),
         user_public_id=F("user__public_id"),
         lang_code=Coalesce(NullIf(F("lang"), Value("")), Value(DEFAULT_LANG), output_field=CharField()),
@@ -84,7 +98,7 @@ def _attempt_rows(queryset):
     )
 
 
-def attempts_page(workspace, conditions=(), after=None, limit=PAGE_SIZE):
+def attempts_page(workspace, conditions=(), after=None, limit=PAGE_SIZE, *, timestamps_as_text=False):
     """One page of the workspace's attempts that satisfy every condition, by attempt id.
 
     `conditions` come from parsing ATTEMPT_FILTERS; `after` is the previous page's
@@ -92,16 +106,17 @@ def attempts_page(workspace, conditions=(), after=None, limit=PAGE_SIZE):
     One query (attempt joined to its course and user).
     """
     queryset = Attempt.objects.filter(workspace=workspace).filter(conditions_q(conditions))
-    return _keyset_page(_attempt_rows(queryset), "id", after, limit)
+    return _keyset_page(_attempt_rows(queryset, timestamps_as_text), "id", after, limit)
 
 
-def users_page(workspace, conditions=(), after=None, limit=PAGE_SIZE):
+def users_page(workspace, conditions=(), after=None, limit=PAGE_SIZE, *, timestamps_as_text=False):
     """One page of the workspace's members that satisfy every condition, by user id.
 
     `conditions` come from parsing USER_FILTERS. Rows: `user_id` (the keyset key),
     `public_id`, `email`, `first_name`/`last_name` (None when blank), `status` (`active`, or
     `deleted` for a deactivated account), `lang` (always DEFAULT_LANG: no language is stored)
-    and `last_login`. One query over memberships, which are unique per (workspace, user).
+    and `last_login` (`last_login_text` with timestamps_as_text, see _attempt_rows). One query over
+    memberships, which are unique per (workspace, user).
     """
     queryset = (
         Membership.objects.filter(workspace=workspace)
@@ -114,7 +129,7 @@ def users_page(workspace, conditions=(), after=None, limit=PAGE_SIZE):
             last_name=NullIf(F("user__last_name"), Value("")),
             status=Case(When(user__is_active=True, then=Value("active")), default=Value("deleted")),
             lang=Value(DEFAULT_LANG),
-            last_login=F("user__last_login"),
+            **_times({"last_login": "user__last_login"}, timestamps_as_text),
         )
     )
     return _keyset_page(queryset, "user_id", after, limit)
@@ -128,7 +143,7 @@ class UserNotFound(LookupError):
     pass
 
 
-def user_course_attempts(workspace, course_key, email):
+def user_course_attempts(workspace, course_key, email, *, timestamps_as_text=False):
     """Every attempt of one user (by email, case-insensitive) at one course (by key), by id.
 
     Same rows as attempts_page. Raises CourseNotFound when the workspace has no such course,
@@ -137,7 +152,7 @@ def user_course_attempts(workspace, course_key, email):
     """
     email = email.strip().lower()
     queryset = Attempt.objects.filter(workspace=workspace, course__key=course_key, user__email=email)
-    rows = list(_attempt_rows(queryset).order_by("id"))
+    rows = list(_attempt_rows(queryset, timestamps_as_text).order_by("id"))
     if not rows:
         if not Course.objects.filter(workspace=workspace, key=course_key).exists():
             raise CourseNotFound(course_key)

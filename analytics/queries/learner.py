@@ -1,7 +1,7 @@
 """A learner's own analytics: time per page, per day and per course (SkillRise `/api/user/analytics`).
 
 One function, `learner_analytics`, feeds both `GET /api/user/analytics` and the learner dashboard.
-It runs four aggregate queries whatever the number of sessions: pages (whose sums are the
+It runs four aggregate statements (their SQL written once) whatever the number of sessions: pages (whose sums are the
 totals), days, courses, chapters. The rules (which sessions count, which day a session belongs
 to, the orders) are listed in docs/api/learner.md.
 """
@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, F, Func, IntegerField, OuterRef, Q, Subquery, Sum, Window
-from django.db.models.functions import Coalesce, RowNumber, TruncDate
+from django.db import connection
+from django.db.models import Q
 
 from analytics.models import PageSession
 from courses.models import Chapter, Course
+
+from .sql import read_cursor
 
 # Pages that never count (the SkillRise document's list, matched exactly, case included).
 EXCLUDED_PAGES = ("Home", "Browse Courses", "Course Details", "Analytics", "Other")
@@ -23,7 +25,6 @@ UTC = ZoneInfo("UTC")
 
 # A learning session is on `/player/:courseId`, a quiz session on `/quiz/:courseId/:chapterId`.
 # course_key / chapter_key are read from the path when the session is stored.
-IS_LEARNING = Q(path__startswith="/player/") & ~Q(course_key="")
 IS_QUIZ = Q(path__startswith="/quiz/") & ~Q(course_key="") & ~Q(chapter_key="")
 
 
@@ -86,24 +87,72 @@ class LearnerAnalytics:
         return sum(day.duration_s for day in self.daily_stats)
 
 
-class SumOfAggregate(Func):
-    """`SUM(<aggregate>)`, for use inside a Window: `SUM(SUM(x)) OVER (PARTITION BY ...)`.
+# The statements of learner_analytics, written once (building them through the ORM on each request
+# cost most of the request). Portable SQL: the same text runs on PostgreSQL and SQLite. Every
+# statement reads the user's counted sessions (COUNTED: EXCLUDED_PAGES never count) and takes the
+# workspace and the user as its first two parameters. IS_LEARNING_SQL / IS_QUIZ_SQL are the rules
+# above (IS_QUIZ is the quiz rule as a Q, for the dashboards' querysets); `LIKE` as Django's
+# startswith writes it on each database.
+_SESSIONS = PageSession._meta.db_table
+_COUNTED = "workspace_id = %s AND user_id = %s AND page NOT IN ({})".format(
+    ", ".join("'{}'".format(page.replace("'", "''")) for page in EXCLUDED_PAGES)
+)
+IS_LEARNING_SQL = "(path LIKE '/player/%%' AND NOT (course_key = ''))"
+IS_QUIZ_SQL = "(path LIKE '/quiz/%%' AND NOT (course_key = '') AND NOT (chapter_key = ''))"
 
-    Django's Sum refuses an aggregate annotation as its input, though SQL allows it in a window.
-    """
+# One row per (page, path). Window sums over the rows of a page give the page's totals, and the
+# row numbered 1 in each page (most visits, then the path's alphabetical order) is its most
+# visited path; only those rows are kept.
+_PAGE_STATS_SQL = f"""
+SELECT page, path, page_duration_s, page_visits FROM (
+    SELECT page, path,
+        SUM(SUM(duration_s)) OVER (PARTITION BY page) AS page_duration_s,
+        SUM(COUNT(*)) OVER (PARTITION BY page) AS page_visits,
+        ROW_NUMBER() OVER (PARTITION BY page ORDER BY COUNT(*) DESC, path ASC) AS path_rank
+    FROM {_SESSIONS} WHERE {_COUNTED}
+    GROUP BY page, path
+) pages
+WHERE path_rank = 1
+ORDER BY page_duration_s DESC, page_visits DESC, page ASC
+"""
 
-    function = "SUM"
-    window_compatible = True
-    output_field = IntegerField()
+# Each day's sum over [its local midnight, the next one): the days' bounds are computed in Python
+# in the requested zone (DST included), so no database needs the zone; a day without sessions
+# sums to NULL.
+_DAILY_STATS_SQL = "SELECT {} FROM {} WHERE {} AND started_at >= %s AND started_at < %s".format(
+    ", ".join(["SUM(CASE WHEN started_at >= %s AND started_at < %s THEN duration_s END)"] * DAILY_STATS_DAYS),
+    _SESSIONS,
+    _COUNTED,
+)
 
-
-def counted_page_sessions(workspace, user):
-    """The user's page sessions in the workspace that count: every page but EXCLUDED_PAGES."""
-    return PageSession.objects.filter(workspace=workspace, user=user).exclude(page__in=EXCLUDED_PAGES)
+# Titles and thumbnails are correlated subqueries that run once per group, not once per session
+# row (they are not grouped on). A course missing from the catalog comes back as NULL, sorts after
+# the known titles and gets "Unknown Course" below. The catalog's workspace is the third parameter.
+_COURSE_LOOKUP = f"FROM {Course._meta.db_table} c WHERE c.workspace_id = %s AND c.key = s.course_key"
+_COURSES_SQL = f"""
+SELECT s.course_key,
+    COALESCE(SUM(CASE WHEN {IS_LEARNING_SQL} THEN s.duration_s END), 0) AS learning_s,
+    COUNT(CASE WHEN {IS_LEARNING_SQL} THEN 1 END) AS learning_sessions,
+    COALESCE(SUM(CASE WHEN {IS_QUIZ_SQL} THEN s.duration_s END), 0) AS quiz_s,
+    (SELECT c.title {_COURSE_LOOKUP}) AS title,
+    (SELECT c.thumbnail {_COURSE_LOOKUP}) AS thumbnail,
+    COALESCE(SUM(CASE WHEN {IS_LEARNING_SQL} THEN s.duration_s END), 0)
+        + COALESCE(SUM(CASE WHEN {IS_QUIZ_SQL} THEN s.duration_s END), 0) AS total_s
+FROM {_SESSIONS} s WHERE {_COUNTED} AND ({IS_LEARNING_SQL} OR {IS_QUIZ_SQL})
+GROUP BY 1 ORDER BY 7 DESC, 5 ASC NULLS LAST, 1 ASC
+"""
+_CHAPTERS_SQL = f"""
+SELECT s.course_key, s.chapter_key, SUM(s.duration_s) AS quiz_s, COUNT(*) AS quiz_sessions,
+    (SELECT ch.title FROM {Chapter._meta.db_table} ch INNER JOIN {Course._meta.db_table} c ON ch.course_id = c.id
+     WHERE c.workspace_id = %s AND c.key = s.course_key AND ch.key = s.chapter_key) AS title
+FROM {_SESSIONS} s WHERE {_COUNTED} AND {IS_QUIZ_SQL}
+GROUP BY 1, 2 ORDER BY 1 ASC, 3 DESC, 5 ASC NULLS LAST, 2 ASC
+"""
 
 
 def learner_analytics(workspace, user, *, today: date, tz: ZoneInfo = UTC) -> LearnerAnalytics:
-    """Everything the learner's analytics shows, over the user's counted sessions in `workspace`.
+    """Everything the learner's analytics shows, over the user's counted sessions in `workspace`
+    (every page but EXCLUDED_PAGES).
 
     - totals: the sum of durations and the number of counted sessions, all time;
     - page_stats: one entry per page name, its path the page's most visited path;
@@ -115,44 +164,31 @@ def learner_analytics(workspace, user, *, today: date, tz: ZoneInfo = UTC) -> Le
       desc, then course title, then key; chapters by quiz duration desc, then title, then key.
       A course key unknown to the workspace's catalog shows "Unknown Course" and a null
       thumbnail; an unknown chapter key "Unknown Chapter".
+
+    Four statements, their SQL written once (_PAGE_STATS_SQL, _DAILY_STATS_SQL, _COURSES_SQL,
+    _CHAPTERS_SQL).
     """
-    sessions = counted_page_sessions(workspace, user)
-    page_stats = _page_stats(sessions)
+    owner = [getattr(workspace, "pk", workspace), getattr(user, "pk", user)]
+    with read_cursor() as cursor:
+        page_stats = _page_stats(cursor, owner)
+        daily_stats = _daily_stats(cursor, owner, today, tz)
+        course_breakdown = _course_breakdown(cursor, owner)
     # Every counted session is in exactly one page's figures: the totals are their sums.
     return LearnerAnalytics(
         total_duration_s=sum(page.total_duration_s for page in page_stats),
         total_sessions=sum(page.visits for page in page_stats),
         page_stats=page_stats,
-        daily_stats=_daily_stats(sessions, today, tz),
-        course_breakdown=_course_breakdown(sessions, workspace),
+        daily_stats=daily_stats,
+        course_breakdown=course_breakdown,
     )
 
 
-def _page_stats(sessions):
-    # One row per (page, path). Window sums over the rows of a page give the page's totals, and the
-    # row numbered 1 in each page (most visits, then the path's alphabetical order) is its most
-    # visited path; only those rows are kept (Django filters on a window in an outer query).
-    page = [F("page")]
-    rows = (
-        sessions.values("page", "path")
-        .annotate(path_visits=Count("id"), path_duration_s=Sum("duration_s"))
-        .annotate(
-            page_duration_s=Window(SumOfAggregate("path_duration_s"), partition_by=page),
-            page_visits=Window(SumOfAggregate("path_visits"), partition_by=page),
-            rank=Window(RowNumber(), partition_by=page, order_by=[F("path_visits").desc(), F("path").asc()]),
-        )
-        .filter(rank=1)
-        .order_by("-page_duration_s", "-page_visits", "page")
-    )
+def _page_stats(cursor, owner):
+    cursor.execute(_PAGE_STATS_SQL, owner)
     # int(): PostgreSQL's SUM over a bigint is a numeric, which arrives as a Decimal.
     return [
-        PageStat(
-            page=row["page"],
-            path=row["path"],
-            total_duration_s=int(row["page_duration_s"]),
-            visits=int(row["page_visits"]),
-        )
-        for row in rows
+        PageStat(page=page, path=path, total_duration_s=int(duration_s), visits=int(visits))
+        for page, path, duration_s, visits in cursor.fetchall()
     ]
 
 
@@ -160,75 +196,40 @@ def _local_midnight(day, tz):
     return datetime.combine(day, time.min, tzinfo=tz)
 
 
-def _daily_stats(sessions, today, tz):
-    first_day = today - timedelta(days=DAILY_STATS_DAYS - 1)
-    durations = dict(
-        sessions.filter(
-            started_at__gte=_local_midnight(first_day, tz),
-            started_at__lt=_local_midnight(today + timedelta(days=1), tz),
-        )
-        .annotate(day=TruncDate("started_at", tzinfo=tz))
-        .values("day")
-        .annotate(duration_s=Sum("duration_s"))
-        .values_list("day", "duration_s")
-    )
-    days = (first_day + timedelta(days=offset) for offset in range(DAILY_STATS_DAYS))
-    return [DailyStat(date=day, duration_s=durations.get(day, 0)) for day in days]
+def _daily_stats(cursor, owner, today, tz):
+    days = [today - timedelta(days=DAILY_STATS_DAYS - 1 - offset) for offset in range(DAILY_STATS_DAYS + 1)]
+    adapt = connection.ops.adapt_datetimefield_value
+    bounds = [adapt(_local_midnight(day, tz)) for day in days]
+    day_params = [bound for first, end in zip(bounds, bounds[1:]) for bound in (first, end)]
+    cursor.execute(_DAILY_STATS_SQL, [*day_params, *owner, bounds[0], bounds[-1]])
+    durations = cursor.fetchone()
+    return [DailyStat(date=day, duration_s=duration_s or 0) for day, duration_s in zip(days, durations)]
 
 
-def _course_breakdown(sessions, workspace):
-    # Titles and thumbnails are correlated subqueries that must run once per group, not once per
-    # session row: they are plain Subquery annotations (a Coalesce around one is grouped on), added
-    # in an annotate() of their own after the aggregates (Django regroups on every non-aggregate
-    # annotation present when an aggregate is annotated). A course missing from the catalog comes
-    # back as NULL, sorts after the known titles (nulls_last, alike on every database) and gets
-    # its key as title below. test_catalog_lookups_are_not_grouped_on checks the GROUP BY.
-    course = Course.objects.filter(workspace=workspace, key=OuterRef("course_key"))
-    courses = (
-        sessions.filter(IS_LEARNING | IS_QUIZ)
-        .values("course_key")
-        .annotate(
-            learning_s=Coalesce(Sum("duration_s", filter=IS_LEARNING), 0),
-            learning_sessions=Count("id", filter=IS_LEARNING),
-            quiz_s=Coalesce(Sum("duration_s", filter=IS_QUIZ), 0),
-        )
-        .annotate(total_s=F("learning_s") + F("quiz_s"))
-        .annotate(
-            title=Subquery(course.values("title")[:1]),
-            thumbnail=Subquery(course.values("thumbnail")[:1]),
-        )
-        .order_by("-total_s", F("title").asc(nulls_last=True), "course_key")
-    )
-    chapter = Chapter.objects.filter(
-        course__workspace=workspace, course__key=OuterRef("course_key"), key=OuterRef("chapter_key")
-    )
-    chapters = (
-        sessions.filter(IS_QUIZ)
-        .values("course_key", "chapter_key")
-        .annotate(quiz_s=Sum("duration_s"), quiz_sessions=Count("id"))
-        .annotate(title=Subquery(chapter.values("title")[:1]))
-        .order_by("course_key", "-quiz_s", F("title").asc(nulls_last=True), "chapter_key")
-    )
+def _course_breakdown(cursor, owner):
+    workspace_id = owner[0]
+    cursor.execute(_CHAPTERS_SQL, [workspace_id, *owner])
     chapters_by_course = {}
-    for row in chapters:
-        chapters_by_course.setdefault(row["course_key"], []).append(
+    for course_key, chapter_key, quiz_s, quiz_sessions, title in cursor.fetchall():
+        chapters_by_course.setdefault(course_key, []).append(
             ChapterQuizTime(
-                chapter_key=row["chapter_key"],
-                chapter_title=UNKNOWN_CHAPTER_TITLE if row["title"] is None else row["title"],
-                quiz_duration_s=row["quiz_s"],
-                quiz_sessions=row["quiz_sessions"],
+                chapter_key=chapter_key,
+                chapter_title=UNKNOWN_CHAPTER_TITLE if title is None else title,
+                quiz_duration_s=quiz_s,
+                quiz_sessions=quiz_sessions,
             )
         )
+    cursor.execute(_COURSES_SQL, [workspace_id, workspace_id, *owner])
     return [
         CourseTime(
-            course_key=row["course_key"],
-            course_title=UNKNOWN_COURSE_TITLE if row["title"] is None else row["title"],
+            course_key=course_key,
+            course_title=UNKNOWN_COURSE_TITLE if title is None else title,
             # The catalog's course without a thumbnail: ""; no such course in the catalog: null.
-            course_thumbnail=None if row["title"] is None else row["thumbnail"],
-            learning_duration_s=row["learning_s"],
-            learning_sessions=row["learning_sessions"],
-            total_quiz_duration_s=row["quiz_s"],
-            chapters=chapters_by_course.get(row["course_key"], []),
+            course_thumbnail=None if title is None else thumbnail,
+            learning_duration_s=learning_s,
+            learning_sessions=learning_sessions,
+            total_quiz_duration_s=quiz_s,
+            chapters=chapters_by_course.get(course_key, []),
         )
-        for row in courses
+        for course_key, learning_s, learning_sessions, quiz_s, title, thumbnail, _ in cursor.fetchall()
     ]

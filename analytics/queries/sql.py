@@ -1,5 +1,7 @@
 """Hand-written SQL: quoting a model's table and columns, running a read statement."""
 
+from datetime import datetime, timezone
+
 from django.db import connection
 
 from config.replicas import read_connection
@@ -27,3 +29,13 @@ def quoted_table(model):
 def quoted_column(model, field):
     """The column of the model's field `field` (its name), quoted for this database."""
     return connection.ops.quote_name(model._meta.get_field(field).column)
+
+
+def utc_datetime(value):
+    """An aware UTC datetime from a truncated timestamp of hand-written SQL: a naive UTC datetime
+    (PostgreSQL, `DATE_TRUNC(.. AT TIME ZONE 'UTC')`) or ISO text (SQLite)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)

@@ -17,12 +17,12 @@ def attempt_row(**changes):
         "public_id": "a" * 24,
         "version_number": 1,
         "lang_code": "en",
-        "first_activity_at": STARTED,
-        "last_activity_at": None,
+        "first_activity_at_text": STARTED,
+        "last_activity_at_text": None,
         "time_spent_ms": 90_000,
         "progress": 40,
         "score": None,
-        "completed_at": None,
+        "completed_at_text": None,
         "path_public_id": None,
         "path_session_public_id": None,
         "course_key": "course-v1:Acme+AN101+2026",
@@ -49,7 +49,7 @@ def test_360_rows_leave_out_none_and_write_times_in_utc_with_milliseconds():
 
 
 def test_360_rows_are_drf_output_without_its_nulls():
-    rows = [attempt_row(), attempt_row(public_id="c" * 24, score=75, completed_at=STARTED + timedelta(days=1))]
+    rows = [attempt_row(), attempt_row(public_id="c" * 24, score=75, completed_at_text=STARTED + timedelta(days=1))]
     drf = course_stats.CourseStatSerializer(rows, many=True).data
 
     expected = [{name: value for name, value in row.items() if value is not None} for row in drf]
@@ -97,15 +97,42 @@ def test_rows_may_be_objects_read_by_source():
     ]
 
 
-class WithFloat(serializers.Serializer):
-    ratio = serializers.FloatField()
+class WithDecimal(serializers.Serializer):
+    ratio = serializers.DecimalField(max_digits=5, decimal_places=2)
 
 
 class WithWholeRow(serializers.Serializer):
     nested = course_info.EdxCountrySerializer(source="*")
 
 
-@pytest.mark.parametrize("serializer_class", [WithFloat, WithWholeRow])
+@pytest.mark.parametrize("serializer_class", [WithDecimal, WithWholeRow])
 def test_a_field_the_plan_cannot_copy_exactly_is_refused(serializer_class):
     with pytest.raises(TypeError):
         CompiledRows(serializer_class)
+
+
+class Point(serializers.Serializer):
+    day = serializers.DateField()
+    rate = serializers.FloatField()
+
+
+class Document(serializers.Serializer):
+    total = serializers.IntegerField()
+    byKey = serializers.DictField(source="by_key", child=serializers.IntegerField())
+    points = Point(many=True)
+    first = Point(required=False)
+    note = serializers.CharField(required=False, allow_null=True)
+    extra = serializers.IntegerField(required=False)
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        {"total": 3, "by_key": {"a": 1, "b": None}, "points": [{"day": date(2025, 3, 2), "rate": 1}], "first": None},
+        {"total": 0, "by_key": {}, "points": [], "extra": 5, "first": {"day": date(2025, 1, 1), "rate": 0.25}},
+    ],
+)
+def test_nested_documents_are_drf_output(item):
+    # Lists of nested serializers, dicts, floats, ISO dates, and absent optional keys (left out,
+    # or null where the field allows null), as DRF writes them.
+    assert CompiledRows(Document).one(item) == Document(item).data

@@ -6,7 +6,7 @@ resolve_period); the views resolve one per request at `utc_now()` and pass it to
 
 from datetime import datetime, timedelta
 
-from django.db.models.functions import TruncDay, TruncHour, TruncWeek
+from django.db import connection
 
 from analytics.definitions import DATA_PERIODS, UTC, day_start, round_half_up
 
@@ -92,12 +92,12 @@ def parse_compare(value):
     return True
 
 
-_TRUNCS = {"hour": TruncHour, "day": TruncDay, "week": TruncWeek}
-
-
-def trunc(unit, field):
-    """SQL expression truncating `field` to the start of its UTC hour / day / ISO week (Monday)."""
-    return _TRUNCS[unit](field, tzinfo=UTC)
+def bucket_sql(unit, column):
+    """(sql, params): an SQL expression truncating `column` to the start of its UTC hour / day /
+    ISO week (Monday), Django's own truncation for this database (TruncHour / TruncDay /
+    TruncWeek): a naive UTC datetime on PostgreSQL, its ISO text on SQLite."""
+    sql, params = connection.ops.datetime_trunc_sql(unit, column, (), "UTC")
+    return sql, tuple(params)
 
 
 def bucket_starts(period, unit):

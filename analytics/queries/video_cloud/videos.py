@@ -14,10 +14,10 @@ one grouped query for the breakdowns and one for the timeline, whatever the numb
 """
 
 from django.db import connection
-from django.db.models import Avg, BooleanField, Case, Count, F, Min, Q, Sum, Value, When
+from django.db.models import Count, F, Min, Q, Sum
 from django.db.models.functions import Coalesce
 
-from analytics.queries.sql import quoted_table, read_cursor
+from analytics.queries.sql import quoted_table, read_cursor, utc_datetime
 from analytics.definitions import resolve_period, utc_day
 from analytics.models import (
     ReactionDay,
@@ -42,19 +42,15 @@ from .periods import (
     average,
     breakdown,
     bucket_label,
+    bucket_sql,
     change,
     fill_buckets,
     ratio,
-    trunc,
     whole_number,
 )
 
 
 BREAKDOWN_FIELDS = ("country", "device", "platform")
-
-
-def _window(field, period):
-    return Q(**{f"{field}__gte": period.start, f"{field}__lt": period.end})
 
 
 def view_figures(within=None):
@@ -79,14 +75,6 @@ def video_period(workspace, name, now=None, *, video_key=None):
     return resolve_period(name, now, earliest=lambda: views.aggregate(first=Min("started_at"))["first"])
 
 
-def _in_period(field, period):
-    """True for a row of `period`, False for one of the period before it (queries read the two
-    adjacent windows together and group on this)."""
-    return Case(
-        When(**{f"{field}__gte": period.start}, then=Value(True)), default=Value(False), output_field=BooleanField()
-    )
-
-
 # The figures of a window without a view: counts 0, sums and averages None (as the aggregates).
 EMPTY_VIEW_TOTALS = {
     "views": 0,
@@ -100,44 +88,80 @@ EMPTY_VIEW_TOTALS = {
     "error_views": 0,
 }
 
+# The statements of video_analytics, written once (building them through the ORM on each request
+# cost most of the request): portable SQL but for the timeline's bucket (periods.bucket_sql). _VIEW_FIGURES_SQL says what
+# view_figures says, the quality sums follow; every statement reads one video's views
+# (workspace, video) in a window [start, end).
+_VIEW_FIGURES_SQL = (
+    "COUNT(*), COUNT(DISTINCT v.user_id), SUM(v.watched_s), COUNT(CASE WHEN v.is_completed THEN 1 END), "
+    "SUM(v.buffering_s), SUM(CASE WHEN v.buffering_s IS NOT NULL THEN v.watched_s END), "
+    "SUM(v.errors), COUNT(v.errors)"
+)
+_VIEW_FIGURE_NAMES = (
+    "views",
+    "unique",
+    "watched_sum",
+    "completed",
+    "buffering_sum",
+    "buffering_watched_sum",
+    "errors_sum",
+    "error_views",
+)
+_ONE_VIDEO_VIEWS = (
+    f"FROM {VideoView._meta.db_table} v "
+    "WHERE v.workspace_id = %s AND v.video_id = %s AND v.started_at >= %s AND v.started_at < %s"
+)
+_VIDEO_ID_SQL = f"SELECT id FROM {Video._meta.db_table} WHERE workspace_id = %s AND key = %s"
+# Grouped by window: 1 for a row of the period, 0 for one of the period before it.
+_VIEW_TOTALS_SQL = (
+    f"SELECT CASE WHEN v.started_at >= %s THEN 1 ELSE 0 END, {_VIEW_FIGURES_SQL}, AVG(v.bitrate_kbps) "
+    f"{_ONE_VIDEO_VIEWS} GROUP BY 1"
+)
+_BREAKDOWNS_SQL = (
+    f"SELECT {', '.join(f'v.{name}' for name in BREAKDOWN_FIELDS)}, COUNT(*) {_ONE_VIDEO_VIEWS} GROUP BY 1, 2, 3"
+)
+_REACTIONS_SQL = (
+    f"SELECT CASE WHEN r.at >= %s THEN 1 ELSE 0 END, r.type, COUNT(*) FROM {VideoReaction._meta.db_table} r "
+    "WHERE r.workspace_id = %s AND r.video_id = %s AND r.at >= %s AND r.at < %s GROUP BY 1, 2"
+)
+_TIMELINE_SQL = {}
 
-def _view_totals(views, period, previous):
-    """Totals of views in the period and (`prev_` names) in the previous period, in one query
-    grouped by the window: a row of the group for each window that has views."""
-    reported_buffering = Q(buffering_s__isnull=False)
-    rows = (
-        views.filter(started_at__gte=previous.start, started_at__lt=period.end)
-        .annotate(in_period=_in_period("started_at", period))
-        .values("in_period")
-        .annotate(
-            **view_figures(),
-            buffering_sum=Sum("buffering_s", filter=reported_buffering),
-            buffering_watched_sum=Sum("watched_s", filter=reported_buffering),
-            bitrate_avg=Avg("bitrate_kbps"),
-            errors_sum=Sum("errors"),
-            error_views=Count("errors"),
-        )
-        .order_by()
-    )
-    found = {bool(row.pop("in_period")): row for row in rows}
+
+def _timeline_sql(unit):
+    """(sql, bucket params) of _timeline for this database and unit (hour, day, week)."""
+    key = (connection.vendor, unit)
+    if key not in _TIMELINE_SQL:
+        bucket, params = bucket_sql(unit, "v.started_at")
+        _TIMELINE_SQL[key] = (f"SELECT {bucket}, {_VIEW_FIGURES_SQL} {_ONE_VIDEO_VIEWS} GROUP BY 1 ORDER BY 1", params)
+    return _TIMELINE_SQL[key]
+
+
+def _moment(value):
+    """A moment as a bind parameter of hand-written SQL (text on SQLite, as the ORM writes it)."""
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _view_totals(cursor, video, period, previous):
+    """Totals of views in the period and (`prev_` names) in the previous period, in one statement
+    grouped by the window: a row of the group for each window that has views. `video`:
+    (workspace id, video id)."""
+    cursor.execute(_VIEW_TOTALS_SQL, [_moment(period.start), *video, _moment(previous.start), _moment(period.end)])
+    found = {
+        bool(in_period): {**dict(zip(_VIEW_FIGURE_NAMES, figures)), "bitrate_avg": bitrate_avg}
+        for in_period, *figures, bitrate_avg in cursor.fetchall()
+    }
     totals = {}
     for prefix, in_period in (("", True), ("prev_", False)):
         totals.update({f"{prefix}{name}": value for name, value in found.get(in_period, EMPTY_VIEW_TOTALS).items()})
     return totals
 
 
-def _breakdowns(views, period):
-    """{"country" | "device" | "platform": {value: views}} in the period, from one query grouped by
-    the three fields together (few rows: each field has few values), summed per field here."""
-    rows = (
-        views.filter(_window("started_at", period))
-        .values(*BREAKDOWN_FIELDS)
-        .annotate(n=Count("*"))
-        .order_by()
-        .values_list(*BREAKDOWN_FIELDS, "n")
-    )
+def _breakdowns(cursor, video, period):
+    """{"country" | "device" | "platform": {value: views}} in the period, from one statement grouped
+    by the three fields together (few rows: each field has few values), summed per field here."""
+    cursor.execute(_BREAKDOWNS_SQL, [*video, _moment(period.start), _moment(period.end)])
     counts = {name: {} for name in BREAKDOWN_FIELDS}
-    for *values, n in rows:
+    for *values, n in cursor.fetchall():
         for name, value in zip(BREAKDOWN_FIELDS, values):
             counts[name][value] = counts[name].get(value, 0) + n
     return counts
@@ -170,40 +194,23 @@ def _engagement_figures(totals, reactions, prefix=""):
 REACTION_NAMES = {ReactionType.LIKE: "likes", ReactionType.COMMENT: "comments", ReactionType.SHARE: "shares"}
 
 
-def _reaction_counts(reactions, period, previous):
+def _reaction_counts(cursor, video, period, previous):
     """{likes, comments, shares} made in the period and (`prev_` names) in the previous period,
-    in one query grouped by window and type."""
+    in one statement grouped by window and type."""
     counts = {f"{prefix}{name}": 0 for prefix in ("", "prev_") for name in REACTION_NAMES.values()}
-    rows = (
-        reactions.filter(at__gte=previous.start, at__lt=period.end)
-        .annotate(in_period=_in_period("at", period))
-        .values_list("in_period", "type")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    for in_period, kind, n in rows:
+    cursor.execute(_REACTIONS_SQL, [_moment(period.start), *video, _moment(previous.start), _moment(period.end)])
+    for in_period, kind, n in cursor.fetchall():
         if kind in REACTION_NAMES:
             counts[f"{'' if in_period else 'prev_'}{REACTION_NAMES[kind]}"] = n
     return counts
 
 
-def _timeline(views, period, group_by):
+def _timeline(cursor, video, period, group_by):
     """[(bucket start, {views, unique, watched_sum, completed, buffering..., errors...})] for every
     bucket of the period, zeros where nothing happened."""
-    reported_buffering = Q(buffering_s__isnull=False)
-    rows = (
-        views.filter(_window("started_at", period))
-        .annotate(bucket=trunc(group_by, "started_at"))
-        .values("bucket")
-        .annotate(
-            **view_figures(),
-            buffering_sum=Sum("buffering_s", filter=reported_buffering),
-            buffering_watched_sum=Sum("watched_s", filter=reported_buffering),
-            errors_sum=Sum("errors"),
-            error_views=Count("errors"),
-        )
-        .order_by("bucket")
-    )
+    sql, bucket_params = _timeline_sql(group_by)
+    cursor.execute(sql, [*bucket_params, *video, _moment(period.start), _moment(period.end)])
+    rows = {utc_datetime(bucket): dict(zip(_VIEW_FIGURE_NAMES, figures)) for bucket, *figures in cursor.fetchall()}
     empty = dict(
         views=0,
         unique=0,
@@ -214,7 +221,7 @@ def _timeline(views, period, group_by):
         errors_sum=None,
         error_views=0,
     )
-    return fill_buckets(period, group_by, {row.pop("bucket"): row for row in rows}, lambda: dict(empty))
+    return fill_buckets(period, group_by, rows, lambda: dict(empty))
 
 
 def video_analytics(
@@ -234,14 +241,19 @@ def video_analytics(
     `period`: see video_period (`all` starts on the day of the video's first view). Raises
     DataUnavailable for an unknown key.
     """
-    video = Video.objects.filter(workspace=workspace, key=video_key).values("id").first()
-    if video is None:
-        raise DataUnavailable(f"No video {video_key!r} in this workspace.")
-    views = VideoView.objects.filter(workspace=workspace, video_id=video["id"])
-    previous = period.previous
+    workspace_id = getattr(workspace, "pk", workspace)
+    with read_cursor() as cursor:
+        cursor.execute(_VIDEO_ID_SQL, [workspace_id, video_key])
+        found = cursor.fetchone()
+        if found is None:
+            raise DataUnavailable(f"No video {video_key!r} in this workspace.")
+        return _video_analytics(cursor, (workspace_id, found[0]), period, sections, group_by, compare)
 
-    totals = _view_totals(views, period, previous)
-    timeline = _timeline(views, period, group_by)
+
+def _video_analytics(cursor, video, period, sections, group_by, compare):
+    previous = period.previous
+    totals = _view_totals(cursor, video, period, previous)
+    timeline = _timeline(cursor, video, period, group_by)
     result = {
         "period": {"start": period.start, "end": period.end, "previous": {"start": previous.start, "end": previous.end}}
     }
@@ -249,7 +261,7 @@ def video_analytics(
     if "views" in sections:
         # periods.breakdown: the documented keys always, then other values most viewed first,
         # "unknown" for views without the value when there are some.
-        counts = _breakdowns(views, period)
+        counts = _breakdowns(cursor, video, period)
         result["views"] = {
             "total": totals["views"],
             "unique": totals["unique"],
@@ -265,9 +277,7 @@ def video_analytics(
         if compare:
             result["views"]["previous"] = {"total": totals["prev_views"], "unique": totals["prev_unique"]}
     if "engagement" in sections:
-        reactions = _reaction_counts(
-            VideoReaction.objects.filter(workspace=workspace, video_id=video["id"]), period, previous
-        )
+        reactions = _reaction_counts(cursor, video, period, previous)
         result["engagement"] = {
             **_engagement_figures(totals, reactions),
             "timeline": [
