@@ -32,7 +32,7 @@ from courses.models import Chapter, Enrollment
 from .activity import learner_days
 from .analyse import COURSE, ResultFilters, _learners_matching, result_rows_sql
 from .course_info import course_videos
-from .learner import EXCLUDED_PAGES, IS_QUIZ
+from .learner import EXCLUDED_PAGES, is_quiz
 from .problems import course_problems, problem_answer_distribution, problem_grade_distribution, video_timeline
 from .video_cloud.periods import bucket_starts
 from analytics.queries.sql import read_cursor
@@ -211,7 +211,7 @@ def course_chapter_quiz_time(course, *, start=None, end=None):
     every chapter of the catalog in position order (zeros included), then chapter keys seen in
     quiz sessions but missing from the catalog (titled with their key), by key.
 
-    Quiz sessions are the learner analytics' (IS_QUIZ: `/quiz/:courseId/:chapterId` pages,
+    Quiz sessions are the learner analytics' (is_quiz: `/quiz/:courseId/:chapterId` pages,
     EXCLUDED_PAGES never count) of every learner, started in [start, end) when given. Two queries.
     """
     sessions = course_quiz_sessions(course)
@@ -247,7 +247,7 @@ def course_quiz_sessions(course):
     """The course's counted quiz page sessions (learner analytics rules), all learners."""
     return (
         PageSession.objects.filter(workspace_id=course.workspace_id, course_key=course.key)
-        .filter(IS_QUIZ)
+        .filter(is_quiz())
         .exclude(page__in=EXCLUDED_PAGES)
         .order_by()
     )

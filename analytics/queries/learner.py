@@ -11,7 +11,8 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import connection
-from django.db.models import Q
+from django.db.models import BooleanField
+from django.db.models.expressions import RawSQL
 
 from analytics.models import PageSession
 from courses.models import Chapter, Course
@@ -22,10 +23,6 @@ from .sql import read_cursor
 EXCLUDED_PAGES = ("Home", "Browse Courses", "Course Details", "Analytics", "Other")
 DAILY_STATS_DAYS = 7
 UTC = ZoneInfo("UTC")
-
-# A learning session is on `/player/:courseId`, a quiz session on `/quiz/:courseId/:chapterId`.
-# course_key / chapter_key are read from the path when the session is stored.
-IS_QUIZ = Q(path__startswith="/quiz/") & ~Q(course_key="") & ~Q(chapter_key="")
 
 
 @dataclass(frozen=True)
@@ -90,15 +87,22 @@ class LearnerAnalytics:
 # The statements of learner_analytics, written once (building them through the ORM on each request
 # cost most of the request). Portable SQL: the same text runs on PostgreSQL and SQLite. Every
 # statement reads the user's counted sessions (COUNTED: EXCLUDED_PAGES never count) and takes the
-# workspace and the user as its first two parameters. IS_LEARNING_SQL / IS_QUIZ_SQL are the rules
-# above (IS_QUIZ is the quiz rule as a Q, for the dashboards' querysets); `LIKE` as Django's
-# startswith writes it on each database.
+# workspace and the user as its first two parameters. IS_LEARNING_SQL / IS_QUIZ_SQL are the
+# rules: a learning session is on `/player/:courseId`, a quiz session on `/quiz/:courseId/:chapterId`
+# (course_key / chapter_key are read from the path when the session is stored); `LIKE` as
+# Django's startswith writes it on each database.
 _SESSIONS = PageSession._meta.db_table
 _COUNTED = "workspace_id = %s AND user_id = %s AND page NOT IN ({})".format(
     ", ".join("'{}'".format(page.replace("'", "''")) for page in EXCLUDED_PAGES)
 )
 IS_LEARNING_SQL = "(path LIKE '/player/%%' AND NOT (course_key = ''))"
 IS_QUIZ_SQL = "(path LIKE '/quiz/%%' AND NOT (course_key = '') AND NOT (chapter_key = ''))"
+
+
+def is_quiz():
+    """IS_QUIZ_SQL as a condition of a PageSession queryset (the dashboards' quiz sessions)."""
+    return RawSQL(IS_QUIZ_SQL, [], output_field=BooleanField())
+
 
 # One row per (page, path). Window sums over the rows of a page give the page's totals, and the
 # row numbered 1 in each page (most visits, then the path's alphabetical order) is its most
