@@ -10,14 +10,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db import connection
 from django.db.models import BooleanField
 from django.db.models.expressions import RawSQL
 
 from analytics.models import PageSession
 from courses.models import Chapter, Course
 
-from .sql import read_cursor
+from .sql import db_datetime, read_cursor
 
 # Pages that never count (the SkillRise document's list, matched exactly, case included).
 EXCLUDED_PAGES = ("Home", "Browse Courses", "Course Details", "Analytics", "Other")
@@ -202,8 +201,7 @@ def _local_midnight(day, tz):
 
 def _daily_stats(cursor, owner, today, tz):
     days = [today - timedelta(days=DAILY_STATS_DAYS - 1 - offset) for offset in range(DAILY_STATS_DAYS + 1)]
-    adapt = connection.ops.adapt_datetimefield_value
-    bounds = [adapt(_local_midnight(day, tz)) for day in days]
+    bounds = [db_datetime(_local_midnight(day, tz)) for day in days]
     day_params = [bound for first, end in zip(bounds, bounds[1:]) for bound in (first, end)]
     cursor.execute(_DAILY_STATS_SQL, [*day_params, *owner, bounds[0], bounds[-1]])
     durations = cursor.fetchone()

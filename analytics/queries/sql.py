@@ -31,9 +31,16 @@ def quoted_column(model, field):
     return connection.ops.quote_name(model._meta.get_field(field).column)
 
 
+def db_datetime(value):
+    """A moment as a bind parameter of hand-written SQL: as the ORM writes it for this database
+    (UTC text on SQLite, whose stored text it must compare with)."""
+    return connection.ops.adapt_datetimefield_value(value)
+
+
 def utc_datetime(value):
-    """An aware UTC datetime from a truncated timestamp of hand-written SQL: a naive UTC datetime
-    (PostgreSQL, `DATE_TRUNC(.. AT TIME ZONE 'UTC')`) or ISO text (SQLite)."""
+    """An aware UTC datetime from a timestamp of hand-written SQL: a naive UTC datetime
+    (PostgreSQL, `DATE_TRUNC(.. AT TIME ZONE 'UTC')`) or ISO text (SQLite: an aggregate or a
+    truncation of a column comes back as its text)."""
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     if value.tzinfo is None:

@@ -7,6 +7,7 @@ from datetime import datetime, time, timedelta
 from django.db import connection
 
 from analytics.definitions import UTC
+from analytics.queries.sql import db_datetime
 
 # Advisory lock namespace (the first int4 of pg_advisory_xact_lock(int4, int4)): "LDAY".
 LOCK_CLASS = 0x4C444159
@@ -55,9 +56,8 @@ def pairs_rows(workspace_id, pairs):
     their first and last day bound the rows by constants too, so that PostgreSQL plans only the
     monthly partitions they fall in (planning every partition cost more than running it)."""
     days = [day for _, day in pairs]
-    adapt = connection.ops.adapt_datetimefield_value
-    first = adapt(datetime.combine(min(days), time(), UTC))
-    after_last = adapt(datetime.combine(max(days) + timedelta(days=1), time(), UTC))
+    first = db_datetime(datetime.combine(min(days), time(), UTC))
+    after_last = db_datetime(datetime.combine(max(days) + timedelta(days=1), time(), UTC))
 
     def source(table, column):
         if connection.vendor == "postgresql":

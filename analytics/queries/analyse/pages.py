@@ -7,7 +7,7 @@ from datetime import timezone as dt_timezone
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from analytics.queries.sql import fetch_dicts, read_cursor
+from analytics.queries.sql import db_datetime, fetch_dicts, read_cursor
 
 from .filters import RESULT_STATES, Page, ResultFilters, ResultOrder
 from .rows import (
@@ -15,7 +15,6 @@ from .rows import (
     KEPT_ROWS,
     RESULT,
     USER,
-    _db_datetime,
     _rows_sql,
     hashed_in_sql,
     result_parts_sql,
@@ -193,7 +192,7 @@ def _walked_page(workspace, filters, parts, rows_sql, *, limit, skip, now, store
     stored totals while they are fresh instead of counting the scope's rows."""
     scope, scope_params = _scope_sql(workspace, filters, None)
     ((part_sql, part_params),) = parts
-    db_now = _db_datetime(now)
+    db_now = db_datetime(now)
     in_scope = hashed_in_sql("w.user_pk", "SELECT id FROM scope_learners")
     large_enough = "(SELECT n FROM scope_total) >= %s"
     active = (

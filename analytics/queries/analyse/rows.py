@@ -1,11 +1,12 @@
 """The row set: ONE SQL statement of the result rows (`result_rows_sql`), and its parts that
 never overlap (`result_parts_sql`), which the pages, counts and statistics select from."""
 
-from django.db import connection
 from django.utils import timezone
 
 from accounts.models import User
 from courses.models import AttemptState, Course, Result
+
+from analytics.queries.sql import db_datetime
 
 from .filters import ENROLLMENT_TYPES, NOT_ENROLLED, RESULT_STATES, ResultFilters
 from .scope import _scope_sql, _scopes
@@ -22,10 +23,6 @@ def _literal(constant):
     """One of the package's state / type constants as an SQL string literal (never user input)."""
     assert constant in _CONSTANTS, constant
     return f"'{constant}'"
-
-
-def _db_datetime(value):
-    return connection.ops.adapt_datetimefield_value(value)
 
 
 def hashed_in_sql(column, subquery):
@@ -120,7 +117,7 @@ def _rows_sql(workspace, filters, which, *, course_ids=None, now=None, restrict=
     """(sql, params) of the result rows of courses.Result `r` whose enrollment is active or
     absent (`which` "active"), has ended by `now` ("ended"), or both ("any": the columns are
     then CASE expressions, which hide them from the planner; used to read a page's rows by key)."""
-    now = _db_datetime(now or timezone.now())
+    now = db_datetime(now or timezone.now())
     sql = _Sql()
     # Column SQL below holds `now` as %s placeholders; params_of adds one `now` per placeholder.
     ended = "(r.enrollment_ends_at IS NOT NULL AND r.enrollment_ends_at <= %s)"
@@ -158,9 +155,9 @@ def _rows_sql(workspace, filters, which, *, course_ids=None, now=None, restrict=
             conditions.append(f"{column} IN ({', '.join(sql.param(value) for value in values)})")
     for column, date_range in (("activity_at", filters.updated_at), ("expiry_at", filters.expiry)):
         if date_range is not None and date_range.start is not None:
-            conditions.append(f"{column} >= {sql.param(_db_datetime(date_range.start))}")
+            conditions.append(f"{column} >= {sql.param(db_datetime(date_range.start))}")
         if date_range is not None and date_range.end is not None:
-            conditions.append(f"{column} < {sql.param(_db_datetime(date_range.end))}")
+            conditions.append(f"{column} < {sql.param(db_datetime(date_range.end))}")
     rows_sql = f"{columns}FROM {RESULT} r WHERE {' AND '.join(where)}"
     if conditions:
         rows_sql = f"SELECT * FROM ({rows_sql}) AS result_rows WHERE {' AND '.join(conditions)}"
@@ -175,7 +172,7 @@ def boundary_on_day_sql(start, end, *, on=True):
 
     A row with no boundary in a UTC day reads the same at every instant of that day as at its
     first one: each comparison with `now` falls the same way all day."""
-    start, end = _db_datetime(start), _db_datetime(end)
+    start, end = db_datetime(start), db_datetime(end)
     between = "({column} >= %s AND {column} < %s)"
     condition = (
         f"({between.format(column='r.enrollment_ends_at')} OR (r.state <> {_literal(AttemptState.APPROVED)} AND "

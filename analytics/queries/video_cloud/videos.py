@@ -17,7 +17,7 @@ from django.db import connection
 from django.db.models import Count, F, Min, Q, Sum
 from django.db.models.functions import Coalesce
 
-from analytics.queries.sql import quoted_table, read_cursor, utc_datetime
+from analytics.queries.sql import db_datetime, quoted_table, read_cursor, utc_datetime
 from analytics.definitions import resolve_period, utc_day
 from analytics.models import (
     ReactionDay,
@@ -136,16 +136,13 @@ def _timeline_sql(unit):
     return _TIMELINE_SQL[key]
 
 
-def _moment(value):
-    """A moment as a bind parameter of hand-written SQL (text on SQLite, as the ORM writes it)."""
-    return connection.ops.adapt_datetimefield_value(value)
-
-
 def _view_totals(cursor, video, period, previous):
     """Totals of views in the period and (`prev_` names) in the previous period, in one statement
     grouped by the window: a row of the group for each window that has views. `video`:
     (workspace id, video id)."""
-    cursor.execute(_VIEW_TOTALS_SQL, [_moment(period.start), *video, _moment(previous.start), _moment(period.end)])
+    cursor.execute(
+        _VIEW_TOTALS_SQL, [db_datetime(period.start), *video, db_datetime(previous.start), db_datetime(period.end)]
+    )
     found = {
         bool(in_period): {**dict(zip(_VIEW_FIGURE_NAMES, figures)), "bitrate_avg": bitrate_avg}
         for in_period, *figures, bitrate_avg in cursor.fetchall()
@@ -159,7 +156,7 @@ def _view_totals(cursor, video, period, previous):
 def _breakdowns(cursor, video, period):
     """{"country" | "device" | "platform": {value: views}} in the period, from one statement grouped
     by the three fields together (few rows: each field has few values), summed per field here."""
-    cursor.execute(_BREAKDOWNS_SQL, [*video, _moment(period.start), _moment(period.end)])
+    cursor.execute(_BREAKDOWNS_SQL, [*video, db_datetime(period.start), db_datetime(period.end)])
     counts = {name: {} for name in BREAKDOWN_FIELDS}
     for *values, n in cursor.fetchall():
         for name, value in zip(BREAKDOWN_FIELDS, values):
@@ -198,7 +195,9 @@ def _reaction_counts(cursor, video, period, previous):
     """{likes, comments, shares} made in the period and (`prev_` names) in the previous period,
     in one statement grouped by window and type."""
     counts = {f"{prefix}{name}": 0 for prefix in ("", "prev_") for name in REACTION_NAMES.values()}
-    cursor.execute(_REACTIONS_SQL, [_moment(period.start), *video, _moment(previous.start), _moment(period.end)])
+    cursor.execute(
+        _REACTIONS_SQL, [db_datetime(period.start), *video, db_datetime(previous.start), db_datetime(period.end)]
+    )
     for in_period, kind, n in cursor.fetchall():
         if kind in REACTION_NAMES:
             counts[f"{'' if in_period else 'prev_'}{REACTION_NAMES[kind]}"] = n
@@ -209,7 +208,7 @@ def _timeline(cursor, video, period, group_by):
     """[(bucket start, {views, unique, watched_sum, completed, buffering..., errors...})] for every
     bucket of the period, zeros where nothing happened."""
     sql, bucket_params = _timeline_sql(group_by)
-    cursor.execute(sql, [*bucket_params, *video, _moment(period.start), _moment(period.end)])
+    cursor.execute(sql, [*bucket_params, *video, db_datetime(period.start), db_datetime(period.end)])
     rows = {utc_datetime(bucket): dict(zip(_VIEW_FIGURE_NAMES, figures)) for bucket, *figures in cursor.fetchall()}
     empty = dict(
         views=0,
