@@ -12,7 +12,7 @@ import functools
 import math
 import os
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import timedelta
 from time import monotonic
 from typing import Callable
 
@@ -20,13 +20,12 @@ import psutil
 from django.conf import settings
 from django.db import connection
 from django.db.models import Avg, Count, Min
-from django.utils.dateparse import parse_datetime
 
 from analytics.definitions import ALL, resolve_period
 from analytics.models import HealthCheck, RequestMetric
 
 from .periods import DataUnavailable, ratio, whole_number
-from analytics.queries.sql import quoted_table, read_cursor
+from analytics.queries.sql import db_datetime, quoted_table, read_cursor, utc_datetime
 
 HEALTH_PROBE_ENDPOINT = "/api/health/"
 PERCENTILES = {"p95": 0.95, "p99": 0.99}
@@ -66,11 +65,10 @@ class ProcessingStats:
 def export_job_stats(workspace, period):
     """The workspace's export jobs: queued and processing now; finished, failed and mean seconds
     from start to finish (completed jobs) among jobs that finished in the period."""
-    adapt = connection.ops.adapt_datetimefield_value
     with read_cursor() as cursor:
         cursor.execute(
             _export_job_stats_sql(connection.vendor),
-            {"workspace": workspace.pk, "start": adapt(period.start), "end": adapt(period.end)},
+            {"workspace": workspace.pk, "start": db_datetime(period.start), "end": db_datetime(period.end)},
         )
         queued, processing, finished, failed, average_us = cursor.fetchone()
     return ProcessingStats(
@@ -247,11 +245,10 @@ def _health_figures(workspace, period, sections):
     with_percentiles = "response_time" in sections
     if not (with_uptime or with_totals):
         return {}
-    adapt = connection.ops.adapt_datetimefield_value
     until = _uptime_until(period)
-    params = [adapt(period.start), adapt(until)] if with_uptime else []
+    params = [db_datetime(period.start), db_datetime(until)] if with_uptime else []
     if with_totals:
-        params += [workspace.pk, adapt(period.start), adapt(period.end)]
+        params += [workspace.pk, db_datetime(period.start), db_datetime(period.end)]
     in_statement = with_percentiles and connection.vendor == "postgresql"
     sql = _health_figures_sql(with_uptime, with_totals, in_statement)
     with read_cursor() as cursor:
@@ -260,9 +257,7 @@ def _health_figures(workspace, period, sections):
         row = dict(zip(names, cursor.fetchone()))
     figures = {}
     if with_uptime:
-        first = row["first"]
-        if isinstance(first, str):  # SQLite returns the aggregate's text
-            first = _sqlite_datetime(first)
+        first = None if row["first"] is None else utc_datetime(row["first"])
         figures["uptime"] = _uptime_ratio(period, until, first, row["up"])
     if with_totals:
         figures["totals"] = {name: row[name] for name in ("count", "average", "errors")}
@@ -275,8 +270,10 @@ def _health_figures(workspace, period, sections):
     return figures
 
 
-def _sqlite_datetime(text):
-    return parse_datetime(text).replace(tzinfo=UTC)
+def _request_totals(workspace, period):
+    """{count, average, errors} of the workspace's API requests in the period: system_health's
+    statement, its totals alone."""
+    return _health_figures(workspace, period, ("errors",))["totals"]
 
 
 def _requests(workspace, period):
@@ -348,10 +345,12 @@ def system_performance(workspace, period, *, sections=("api", "processing", "sto
     """
     result = {}
     if "api" in sections:
-        requests = _requests(workspace, period)
-        totals = requests.aggregate(count=Count("id"), average=Avg("latency_ms"))
+        totals = _request_totals(workspace, period)
         endpoints = (
-            requests.values("endpoint").annotate(n=Count("id"), average=Avg("latency_ms")).order_by("-n", "endpoint")
+            _requests(workspace, period)
+            .values("endpoint")
+            .annotate(n=Count("id"), average=Avg("latency_ms"))
+            .order_by("-n", "endpoint")
         )
         endpoints = list(endpoints)
         result["api"] = {
