@@ -312,13 +312,15 @@ def _steps_from_rollup(course, dimension, window):
 
 def _enrollment_steps(course, dimension, window, from_raw):
     """[(category, day, enrolled, ever_enrolled, next_day)]: the steps of one course and
-    breakdown in effect on some day of the window (see enrollment_steps_sql)."""
-    if not _reads_raw(course, from_raw):
+    breakdown in effect on some day of the window (see enrollment_steps_sql), days as dates and
+    counts as ints: SQLite gives days as text, the raw path's sums arrive as Decimals on
+    PostgreSQL; the stored steps on PostgreSQL are typed already (no pass over their rows)."""
+    if _reads_raw(course, from_raw):
+        rows = _steps_from_raw(course, dimension, window)
+    else:
         rows = _steps_from_rollup(course, dimension, window)
         if not rows or isinstance(rows[0][1], date):
-            return rows  # PostgreSQL types the days already
-        return [(cat, _as_date(day), enrolled, ever, _as_date(next_day)) for cat, day, enrolled, ever, next_day in rows]
-    rows = _steps_from_raw(course, dimension, window)
+            return rows
     return [
         (cat, _as_date(day), int(enrolled), int(ever), _as_date(next_day))
         for cat, day, enrolled, ever, next_day in rows
